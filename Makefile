@@ -1,0 +1,37 @@
+# crmtools: the front door. `make` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PERIOD ?=
+SAMPLE_DIR ?= data/sample
+
+.DEFAULT_GOAL := help
+.PHONY: help install sample report test test-all benchmarks lab clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip uv
+
+install: $(PY) ## create .venv and install crmtools with its test and Spark extras
+	$(VENV)/bin/uv pip install --python $(PY) --compile-bytecode --quiet -e ".[test,spark]"
+
+sample: install ## write the seeded sample data to data/sample
+	$(VENV)/bin/crmtools sample-data --out $(SAMPLE_DIR)
+
+report: sample ## the main job: install, sample data, full monthly report set (PERIOD=YYYY-MM optional)
+	$(VENV)/bin/crmtools report $(if $(PERIOD),--period $(PERIOD),)
+
+test: install ## install and run the test suite (the command CI runs)
+	$(PY) -m pytest -n 2 -p no:cacheprovider
+
+benchmarks: install ## run every benchmark (speed and memory as ratios against reference runs)
+	$(PY) benchmarks/run_all.py
+
+lab: install ## open the notebooks in JupyterLab
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean: ## remove generated data, reports and the environment
+	rm -rf $(VENV) data/sample reports/*/ reports/index.html reports/.staging reports/.failed

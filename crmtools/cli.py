@@ -1,0 +1,146 @@
+"""The ``crmtools`` command: sample data, validation and report runs.
+
+Exit codes a scheduler can act on:
+
+- 0: success (report published, or skipped because nothing changed)
+- 1: a report notebook failed; the last good report is untouched
+- 2: bad command line or parameters
+- 3: the data failed validation
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import DataValidationError, ParameterError, ReportError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_REPORT_FAILED, EXIT_USAGE, EXIT_DATA = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crmtools", description="Reproducible CRM analytics and reports.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sample = sub.add_parser("sample-data", help="write the seeded synthetic data set")
+    sample.add_argument("--out", default="data/sample", help="folder to write (default: data/sample)")
+    sample.add_argument("--customers", type=int, default=20000, help="customers (default: 20000)")
+    sample.add_argument("--months", type=int, default=24, help="months (default: 24)")
+    sample.add_argument("--start", default="2024-01", help="first month, YYYY-MM (default: 2024-01)")
+    sample.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
+    sample.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="file format")
+    sample.add_argument("--messy", action="store_true", help="add invalid rows to exercise validation (CSV)")
+
+    validate = sub.add_parser("validate", help="check a data set; list every problem")
+    validate.add_argument("--params", default="params/default.yaml", help="params file (default: params/default.yaml)")
+    validate.add_argument("--data", default=None, help="data folder (overrides data.path)")
+    validate.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
+
+    report = sub.add_parser("report", help="run and publish the report set for a period")
+    report.add_argument("--period", default=None, help="YYYY-MM or YYYY-Qn (default: last complete month)")
+    report.add_argument("--from", dest="first", default=None, help="first period of a backfill")
+    report.add_argument("--to", dest="last", default=None, help="last period of a backfill")
+    report.add_argument("--params", default="params/default.yaml", help="params file (default: params/default.yaml)")
+    report.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a parameter, e.g. --set language=ja (repeatable)")
+    report.add_argument("--data", default=None, help="data folder (overrides data.path)")
+    report.add_argument("--reports-dir", default=None, help="where to publish (default: params reports_dir)")
+    report.add_argument("--notebooks", default=None, help="notebooks folder (default: notebooks/)")
+    report.add_argument("--jobs", type=int, default=None, help="notebooks at once (default: number of cores)")
+    report.add_argument("--force", action="store_true", help="re-run even if nothing changed")
+    return parser
+
+
+def _params_path(text: str | None) -> str | None:
+    if text and not Path(text).exists() and text == "params/default.yaml":
+        return None  # defaults alone when the project has no params folder
+    return text
+
+
+def _cmd_sample(args) -> int:
+    from .sampledata import SampleConfig, write_sample
+
+    config = SampleConfig(customers=args.customers, months=args.months, start=args.start, seed=args.seed,
+                          messy=args.messy)
+    print(f"Generating {args.customers:,} customers over {args.months} months (seed {args.seed}) ...",
+          file=sys.stderr)
+    out = write_sample(args.out, config, file_format=args.format)
+    print(out)
+    return EXIT_OK
+
+
+def _cmd_validate(args) -> int:
+    from .data import DataConfig, inspect_dataset
+    from .params import load_params
+
+    overrides = list(args.set) + ([f"data.path={args.data}"] if args.data else [])
+    params = load_params(_params_path(args.params), overrides)
+    config = DataConfig.from_dict(params["data"], base_dir=Path.cwd())
+    dataset, problems, quality = inspect_dataset(config)
+    print(f"Data set: {config.path}")
+    print("Data-quality summary:")
+    print(quality.to_string(index=False) if len(quality) else "  (nothing read)")
+    if problems:
+        print(f"\n{len(problems)} problem(s) found:", file=sys.stderr)
+        for p in problems:
+            print(f"  - {p}", file=sys.stderr)
+        print("\nThe data is NOT usable until these are fixed (or a policy says how to treat them).",
+              file=sys.stderr)
+        return EXIT_DATA
+    tx = dataset.transactions
+    print(f"\nOK: {len(tx):,} order lines, {tx['order_id'].nunique():,} orders, "
+          f"{tx['customer_id'].nunique():,} customers, {tx['order_datetime'].min()} to {tx['order_datetime'].max()}.")
+    return EXIT_OK
+
+
+def _cmd_report(args) -> int:
+    from .runner import run_period, run_periods
+
+    overrides = list(args.set) + ([f"data.path={args.data}"] if args.data else [])
+    kwargs = dict(params_file=_params_path(args.params), overrides=overrides, project_dir=Path.cwd(),
+                  notebooks_dir=args.notebooks, reports_dir=args.reports_dir, force=args.force, jobs=args.jobs)
+    if (args.first is None) != (args.last is None):
+        raise ParameterError("A backfill needs both --from and --to (e.g. --from 2025-01 --to 2025-10).")
+    if args.first and args.period:
+        raise ParameterError("Give either --period or --from/--to, not both.")
+    results = run_periods(args.first, args.last, **kwargs) if args.first else [run_period(args.period, **kwargs)]
+    print("\nRun summary:")
+    for r in results:
+        timing = f"{r.seconds:.1f} s" if r.seconds else ""
+        print(f"  {r.period}: {r.status} {timing} {r.message}".rstrip())
+    if any(r.status == "failed" for r in results):
+        return EXIT_REPORT_FAILED
+    newest = results[-1]
+    pages = sorted(newest.report_dir.glob("*.html"))
+    print(f"\nOpen the report: {pages[0] if pages else newest.report_dir}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``crmtools`` command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    handlers = {"sample-data": _cmd_sample, "validate": _cmd_validate, "report": _cmd_report}
+    try:
+        return handlers[args.command](args)
+    except ParameterError as exc:
+        print(f"crmtools: parameter error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DataValidationError as exc:
+        print(f"crmtools: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    except ReportError as exc:
+        print(f"crmtools: {exc}", file=sys.stderr)
+        return EXIT_REPORT_FAILED
+    except ValueError as exc:
+        print(f"crmtools: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("crmtools: interrupted; the published reports are untouched.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

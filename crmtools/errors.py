@@ -1,0 +1,84 @@
+"""Errors that speak the analyst's language.
+
+Every data problem is a :class:`Problem` naming the table, the source (file
+or query), the column, a few offending rows and values, and what was
+expected. :class:`DataValidationError` carries all problems found at once,
+so one run shows everything to fix, not only the first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Problem", "DataValidationError", "ParameterError", "ReportError"]
+
+#: How many offending rows to show per problem.
+MAX_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in one column of one input.
+
+    Parameters
+    ----------
+    table : str
+        Canonical table name, e.g. ``"transactions"``.
+    source : str
+        File path or query description the data came from.
+    column : str or None
+        Column concerned (the user's own name where it differs), or None for
+        whole-table problems.
+    message : str
+        What is wrong.
+    expected : str
+        What is allowed.
+    rows : tuple of int
+        Up to :data:`MAX_EXAMPLES` offending data rows (1-based, header excluded).
+    values : tuple
+        The offending values for those rows.
+    count : int
+        How many rows are affected in total.
+    """
+
+    table: str
+    source: str
+    column: str | None
+    message: str
+    expected: str = ""
+    rows: tuple[int, ...] = ()
+    values: tuple = ()
+    count: int = 0
+
+    def __str__(self) -> str:
+        where = f"{self.source}"
+        if self.column is not None:
+            where += f", column {self.column!r}"
+        text = f"{where}: {self.message}"
+        if self.count:
+            shown = ", ".join(f"row {r} ({v!r})" for r, v in zip(self.rows, self.values))
+            more = f" and {self.count - len(self.rows)} more" if self.count > len(self.rows) else ""
+            text += f" — {self.count} row{'s' if self.count != 1 else ''}: {shown}{more}"
+        if self.expected:
+            text += f". Expected: {self.expected}."
+        return text
+
+
+@dataclass
+class DataValidationError(ValueError):
+    """Raised when input data fails validation; lists every problem found."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        n = len(self.problems)
+        head = f"{n} data problem{'s' if n != 1 else ''} found:"
+        return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+
+
+class ParameterError(ValueError):
+    """Raised when run parameters are unknown, of the wrong type or malformed."""
+
+
+class ReportError(RuntimeError):
+    """Raised when a report notebook fails; names the notebook and cell."""

@@ -1,0 +1,236 @@
+"""Run parameters: read from YAML, overridden on the command line, validated.
+
+Every parameter has a declared type and default in :data:`DEFAULTS`. An
+unknown name (a typo), a value of the wrong type or a malformed period is
+rejected with a :class:`~crmtools.errors.ParameterError` *before* any
+notebook starts, naming the parameter, what is allowed and what was given.
+
+Examples
+--------
+>>> p = resolve_params({"language": "ja", "rfm": {"lookback_days": 180}})
+>>> p["language"], p["rfm"]["lookback_days"], p["rfm"]["scoring"]
+('ja', 180, 'quantile')
+>>> resolve_params({"langauge": "ja"})
+Traceback (most recent call last):
+...
+crmtools.errors.ParameterError: Unknown parameter 'langauge' (did you mean 'language'?). Allowed: basket, campaigns, currency, data, experiments, language, period, repeat, reports_dir, rfm.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ParameterError
+from .periods import parse_period
+
+__all__ = ["DEFAULTS", "load_params", "resolve_params", "parse_override", "params_fingerprint"]
+
+_ANY_MAPPING = object()  # marks a free-form mapping (validated by its own loader)
+
+#: Every parameter with its default; the type of the default is the declared type
+#: (None defaults declare their type in _NULLABLE).
+DEFAULTS: dict[str, Any] = {
+    "period": None,
+    "language": "en",
+    "currency": "JPY",
+    "data": {
+        "path": "data/sample",
+        "timezone": "Asia/Tokyo",
+        "policies": {"returns": "keep", "missing_customer": "keep", "duplicates": "error", "invalid_rows": "error"},
+        "tables": _ANY_MAPPING,
+    },
+    "rfm": {"lookback_days": 365, "scoring": "quantile", "thresholds": None, "segment_map": None},
+    "repeat": {"within_days": 90},
+    "basket": {"basket": "order", "item": "product", "min_support": 0.003, "min_confidence": 0.1, "max_len": 3,
+               "top_n": 15},
+    "experiments": {"alpha": 0.05, "correction": "holm"},
+    "campaigns": {"margin": 1.0},
+    "reports_dir": "reports",
+}
+
+_NULLABLE: dict[str, tuple[type, ...]] = {
+    "period": (str,),
+    "rfm.thresholds": (dict,),
+    "rfm.segment_map": (str, dict),
+    "basket.max_len": (int,),
+}
+
+_CHOICES: dict[str, tuple] = {
+    "language": ("en", "ja"),
+    "rfm.scoring": ("quantile", "thresholds"),
+    "basket.basket": ("order", "customer"),
+    "basket.item": ("product", "category"),
+    "experiments.correction": ("holm", "fdr_bh", "bonferroni"),
+    "data.policies.returns": ("keep", "drop", "error"),
+    "data.policies.missing_customer": ("keep", "drop", "error"),
+    "data.policies.duplicates": ("error", "drop", "keep"),
+    "data.policies.invalid_rows": ("error", "drop"),
+}
+
+_RANGES: dict[str, tuple[float, float]] = {
+    "rfm.lookback_days": (1, 3660),
+    "repeat.within_days": (1, 3660),
+    "basket.min_support": (0, 1e12),
+    "basket.min_confidence": (0, 1),
+    "basket.max_len": (1, 100),
+    "basket.top_n": (1, 1000),
+    "experiments.alpha": (1e-6, 0.5),
+    "campaigns.margin": (0, 1),
+}
+
+
+def _type_name(kinds: tuple[type, ...]) -> str:
+    names = {bool: "true/false", int: "a whole number", float: "a number", str: "text", dict: "a mapping"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _check(path: str, value: Any, default: Any) -> Any:
+    if default is _ANY_MAPPING:
+        if value is not None and not isinstance(value, dict):
+            raise ParameterError(f"Parameter {path!r} must be a mapping; got {type(value).__name__} {value!r}.")
+        return value or {}
+    if isinstance(default, dict):
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise ParameterError(f"Parameter {path!r} must be a mapping of {sorted(default)}; got {value!r}.")
+        out = {}
+        for key in value:
+            if key not in default:
+                near = difflib.get_close_matches(str(key), list(default), n=1)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                full = f"{path}.{key}" if path else str(key)
+                raise ParameterError(
+                    f"Unknown parameter {full!r}{hint}. Allowed: {', '.join(sorted(default))}."
+                )
+        for key, sub_default in default.items():
+            full = f"{path}.{key}" if path else key
+            given = value.get(key, None if sub_default is _ANY_MAPPING or isinstance(sub_default, dict)
+                              else sub_default)
+            out[key] = _check(full, given, sub_default)
+        return out
+    if value is None:
+        if path in _NULLABLE or default is None:
+            return None
+        raise ParameterError(f"Parameter {path!r} must not be empty; expected {_type_name((type(default),))}.")
+    kinds = _NULLABLE.get(path, (type(default),))
+    if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        raise ParameterError(
+            f"Parameter {path!r} must be {_type_name(kinds)}; got {type(value).__name__} {value!r}."
+        )
+    if path in _CHOICES and value not in _CHOICES[path]:
+        raise ParameterError(f"Parameter {path!r} must be one of {list(_CHOICES[path])}; got {value!r}.")
+    if path in _RANGES and isinstance(value, (int, float)):
+        low, high = _RANGES[path]
+        if not (low < value <= high if path == "basket.min_support" else low <= value <= high):
+            raise ParameterError(f"Parameter {path!r} must be between {low:g} and {high:g}; got {value!r}.")
+    if path == "period":
+        try:
+            value = parse_period(value).label
+        except ValueError as exc:
+            raise ParameterError(f"Parameter 'period': {exc}") from None
+    return value
+
+
+def resolve_params(values: dict | None = None) -> dict:
+    """Merge ``values`` over the defaults and validate every entry.
+
+    Parameters
+    ----------
+    values : dict, optional
+        Nested parameters, e.g. from a YAML file.
+
+    Returns
+    -------
+    dict
+        The complete, validated parameters.
+
+    Raises
+    ------
+    ParameterError
+        On an unknown name, a wrong type, a value out of range or a malformed period.
+    """
+    return _check("", values or {}, DEFAULTS)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse ``dotted.name=value`` (value in YAML syntax) from the command line.
+
+    Examples
+    --------
+    >>> parse_override("rfm.lookback_days=180")
+    (['rfm', 'lookback_days'], 180)
+    """
+    if "=" not in text:
+        raise ParameterError(f"An override must look like name=value (e.g. language=ja); got {text!r}.")
+    name, raw = text.split("=", 1)
+    keys = [k.strip() for k in name.strip().split(".") if k.strip()]
+    if not keys:
+        raise ParameterError(f"An override needs a parameter name before '='; got {text!r}.")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"Cannot read the value of {name!r}: {exc}") from None
+    return keys, value
+
+
+def load_params(path: str | Path | None = None, overrides: list[str] | dict | None = None) -> dict:
+    """Read a YAML params file, apply overrides, validate.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        YAML file; the defaults alone when None.
+    overrides : list of str or dict, optional
+        ``["name=value", ...]`` from the command line, or a nested mapping.
+
+    Returns
+    -------
+    dict
+        Validated parameters.
+    """
+    values: dict = {}
+    if path is not None:
+        p = Path(path)
+        if not p.exists():
+            raise ParameterError(f"Params file not found: {p}.")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ParameterError(f"{p} is not valid YAML: {exc}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ParameterError(f"{p} must hold a mapping of parameters; got {type(loaded).__name__}.")
+        values = loaded or {}
+    if isinstance(overrides, dict):
+        values = _merge(values, overrides)
+    else:
+        for text in overrides or []:
+            keys, value = parse_override(text)
+            nested: Any = value
+            for key in reversed(keys):
+                nested = {key: nested}
+            values = _merge(values, nested)
+    return resolve_params(values)
+
+
+def _merge(base: dict, update: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def params_fingerprint(params: dict) -> str:
+    """A stable text form of the parameters (sorted JSON), for manifests and run keys."""
+    return json.dumps(params, sort_keys=True, ensure_ascii=False, default=str)

@@ -1,0 +1,1 @@
+"""Report building blocks: language, tables, tiles, HTML rendering and the run index."""
