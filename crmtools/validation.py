@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import warnings
+
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from .errors import MAX_EXAMPLES, Problem
 from .schema import TableSpec
@@ -85,11 +86,17 @@ class Policies:
 
 
 def _examples(mask: pd.Series, values: pd.Series) -> tuple[tuple[int, ...], tuple, int]:
-    """First few offending 1-based row numbers, their values and the count."""
+    """First few offending 1-based row numbers, their values and the count.
+
+    Row numbers come from the integer index (data row = label + 1), so they
+    still name the input's rows after policies have dropped some; any other
+    index falls back to positions.
+    """
     idx = np.flatnonzero(mask.to_numpy())
     shown = idx[:MAX_EXAMPLES]
     vals = tuple(_plain(v) for v in values.iloc[shown].tolist())
-    return tuple(int(i) + 1 for i in shown), vals, int(idx.size)
+    labels = mask.index[shown] if pd.api.types.is_integer_dtype(mask.index) else shown
+    return tuple(int(i) + 1 for i in labels), vals, int(idx.size)
 
 
 def _plain(value):
@@ -120,18 +127,43 @@ def _to_text(series: pd.Series) -> pd.Series:
     return stripped
 
 
+#: A time of day followed by a UTC offset ("... 10:00:00+09:00", "...T01:00Z"): a timezone-aware text value.
+_AWARE_TEXT = r"(?i)[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)$"
+
+
+def _parse_datetime_text(text: pd.Series, timezone: str, date_format: str | None, utc: bool = False) -> pd.Series:
+    """Parse text to naive business-time datetimes; unreadable values become NaT."""
+    try:
+        parsed = pd.to_datetime(text, errors="coerce", format=date_format, utc=utc)
+    except ValueError:  # pandas 3 raises on mixed UTC offsets: parse as UTC, then move to business time
+        parsed = pd.to_datetime(text, errors="coerce", format=date_format, utc=True)
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        parsed = parsed.dt.tz_convert(timezone).dt.tz_localize(None)
+    return parsed.astype("datetime64[ns]")
+
+
 def _to_datetime(series: pd.Series, timezone: str, date_format: str | None) -> pd.Series:
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         return series.dt.tz_convert(timezone).dt.tz_localize(None).astype("datetime64[ns]")
     if pd.api.types.is_datetime64_any_dtype(series):
         return series.astype("datetime64[ns]")
     text = series.astype("str").where(series.notna(), None)
-    parsed = pd.to_datetime(text, errors="coerce", format=date_format, utc=False)
-    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-        parsed = parsed.dt.tz_convert(timezone).dt.tz_localize(None)
-    if parsed.dtype == object:  # mixed offsets: parse as UTC, then move to business time
-        parsed = pd.to_datetime(text, errors="coerce", format=date_format, utc=True)
-        parsed = parsed.dt.tz_convert(timezone).dt.tz_localize(None)
+    try:
+        parsed = _parse_datetime_text(text, timezone, date_format)
+    except ValueError:  # e.g. offsets mixed with naive values: leave it to the retry below
+        parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    retry = parsed.isna() & text.notna()
+    if date_format is None and retry.any():
+        # The format inferred from the first value does not fit every row (e.g. "2025-10-01 10:00" then
+        # "2025-10-31 23:59:59"): read the rest as ISO 8601, aware values (with an offset) apart from naive ones,
+        # so that aware values move to business time and naive ones stay as they are.
+        rest = text[retry]
+        aware = rest.str.strip().str.contains(_AWARE_TEXT, regex=True)
+        again = pd.concat([
+            _parse_datetime_text(rest[aware], timezone, "ISO8601", utc=True),
+            _parse_datetime_text(rest[~aware], timezone, "ISO8601"),
+        ])
+        parsed = parsed.mask(retry, again.reindex(parsed.index))
     return parsed.astype("datetime64[ns]")
 
 
@@ -239,6 +271,8 @@ def coerce_table(
         unreadable = raw.notna() & pd.Series(converted, index=frame.index).isna()
         if col.dtype == "str":
             unreadable = pd.Series(False, index=frame.index)
+        elif col.dtype == "int":
+            unreadable &= ~non_integral  # already reported as "not whole numbers"
         if unreadable.any():
             rows, vals, n = _examples(unreadable, raw)
             problems.append(Problem(spec.name, source, label, f"values cannot be read as {col.dtype}",
@@ -253,7 +287,24 @@ def coerce_table(
     return result, problems, bad_rows
 
 
-def _pandera_schema(spec: TableSpec) -> pa.DataFrameSchema:
+class _QuietPyspark(warnings.catch_warnings):
+    """With pyspark installed, pandera imports it, and pyspark warns about pandas 3: not the user's concern."""
+
+    def __enter__(self):
+        out = super().__enter__()
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+        return out
+
+
+def _pandera():
+    """Import pandera on first use (it is slow to import)."""
+    with _QuietPyspark():
+        import pandera.pandas as pa
+    return pa
+
+
+def _pandera_schema(spec: TableSpec):
+    pa = _pandera()
     columns = {}
     for col in spec.columns:
         checks = []
@@ -289,6 +340,7 @@ def check_table(
     problems: list[Problem] = []
     failing = pd.Series(False, index=frame.index)
     checked = frame if skip_rows is None else frame.loc[~skip_rows]
+    pa = _pandera()
     schema = _pandera_schema(spec)
     duplicate_mask = pd.Series(False, index=frame.index)
     if spec.key and all(k in frame.columns for k in spec.key):
@@ -296,7 +348,8 @@ def check_table(
         if skip_rows is not None:
             duplicate_mask &= ~skip_rows
     try:
-        schema.validate(checked, lazy=True)
+        with _QuietPyspark():
+            schema.validate(checked, lazy=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
         cases = cases[cases["column"].notna() & cases["index"].notna()]

@@ -1,0 +1,201 @@
+"""The monthly runner: publish, fail safely, skip unchanged runs, reproduce byte for byte."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from crmtools.cli import main
+from crmtools.errors import ParameterError
+from crmtools.runner import run_period, run_periods
+from crmtools.sampledata import SampleConfig, write_sample
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+
+PARAMETERS = """period = None
+language = None
+params_file = None
+overrides_json = "{}"
+data_path = None
+output_dir = None"""
+
+SETUP = """%matplotlib inline
+from crmtools.notebook import setup
+ctx = setup(period=period, language=language, params_file=params_file, overrides_json=overrides_json,
+            data_path=data_path or None)"""
+
+CHART = """import matplotlib.pyplot as plt
+tx = ctx.data.transactions
+in_period = tx[ctx.period.contains(tx["order_datetime"])]
+fig, ax = plt.subplots()
+ax.bar(["revenue"], [in_period["amount"].sum()])
+print("REVENUE", int(in_period["amount"].sum()))"""
+
+
+def write_notebook(path: Path, *cells: str, min_images: int = 1) -> None:
+    nb = new_notebook()
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                   "crmtools": {"min_images": min_images}}
+    first = new_code_cell(PARAMETERS)
+    first.metadata["tags"] = ["parameters"]
+    nb.cells = [first, new_code_cell(SETUP), *(new_code_cell(c) for c in cells)]
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"c{i}"
+    nbformat.write(nb, str(path))
+
+
+@pytest.fixture(scope="module")
+def sample_dir(tmp_path_factory) -> Path:
+    return write_sample(tmp_path_factory.mktemp("sample"), SampleConfig(customers=600, months=14, seed=11))
+
+
+@pytest.fixture()
+def project(tmp_path, sample_dir) -> Path:
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "default.yaml").write_text(f"data:\n  path: {sample_dir}\n", encoding="utf-8")
+    write_notebook(tmp_path / "notebooks" / "01_quick.ipynb", CHART)
+    return tmp_path
+
+
+def run(project: Path, period: str = "2025-01", **kwargs):
+    return run_period(period, project_dir=project, jobs=1, **kwargs)
+
+
+def test_publishes_self_contained_html_with_charts_and_manifest(project, sample_dir):
+    result = run(project)
+    assert result.status == "published"
+    page = (project / "reports" / "2025-01" / "01_quick.html").read_text(encoding="utf-8")
+    assert "<img" in page and "data:image/png;base64," in page
+    assert "ctx = setup" not in page and "class=\"jp-InputArea" not in page  # no code shown
+    assert "<script src" not in page and "https://" not in page.split("<style")[0]
+    # the figure printed by the notebook equals an independent computation
+    import pandas as pd
+    tx = pd.read_parquet(sample_dir / "transactions.parquet")
+    expected = int(tx.loc[(tx.order_datetime >= "2025-01-01") & (tx.order_datetime < "2025-02-01"), "amount"].sum())
+    assert f"REVENUE {expected}" in page
+    manifest = json.loads((project / "reports" / "2025-01" / "manifest.json").read_text())
+    assert manifest["status"] == "published" and manifest["period"] == "2025-01"
+    assert set(manifest["inputs"]) >= {"transactions", "customers"}
+    assert all(len(v["sha256"]) == 64 for v in manifest["inputs"].values())
+    assert manifest["versions"]["pandas"] and manifest["code"]["fingerprint"]
+    assert manifest["notebooks"][0]["status"] == "ok" and manifest["notebooks"][0]["images"] == 1
+    index = (project / "reports" / "index.html").read_text(encoding="utf-8")
+    assert "2025-01/01_quick.html" in index
+    assert not (project / "reports" / ".staging" / "2025-01").exists()
+
+
+def test_charts_survive_an_agg_backend_in_the_environment(project, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    assert run(project).notebooks[0].images == 1
+
+
+def test_a_notebook_without_its_charts_fails(project):
+    write_notebook(project / "notebooks" / "01_quick.ipynb", "x = 1")
+    result = run(project)
+    assert result.status == "failed"
+    assert "chart" in result.message and "01_quick.ipynb" in result.message
+
+
+def test_failed_run_keeps_last_good_report_and_the_executed_notebook(project, capsys):
+    assert run(project).status == "published"
+    published = project / "reports" / "2025-01" / "01_quick.html"
+    before = published.read_bytes()
+    write_notebook(project / "notebooks" / "01_quick.ipynb", CHART, "raise RuntimeError('boom in cell')")
+    code = main(["report", "--period", "2025-01", "--params", str(project / "params" / "default.yaml"),
+                 "--notebooks", str(project / "notebooks"), "--reports-dir", str(project / "reports")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "01_quick.ipynb failed in cell" in err and "boom in cell" in err
+    assert published.read_bytes() == before
+    kept = project / "reports" / ".failed" / "2025-01" / "executed" / "01_quick.ipynb"
+    assert kept.exists() and str(kept) in err
+
+
+def test_unchanged_inputs_are_skipped_until_forced_or_changed(project, sample_dir, tmp_path):
+    assert run(project).status == "published"
+    assert run(project).status == "skipped"
+    assert run(project, force=True).status == "published"
+    assert run(project, overrides=["language=ja"]).status == "published"  # parameters changed
+
+
+def test_same_inputs_give_byte_identical_html(project):
+    first = run(project).report_dir
+    page = (first / "01_quick.html").read_bytes()
+    manifest = json.loads((first / "manifest.json").read_text())
+    second = run(project, force=True).report_dir
+    assert (second / "01_quick.html").read_bytes() == page
+    again = json.loads((second / "manifest.json").read_text())
+    for volatile in ("started_at", "finished_at", "seconds"):
+        manifest.pop(volatile), again.pop(volatile)
+    for nb in manifest["notebooks"] + again["notebooks"]:
+        nb.pop("seconds")
+    assert manifest == again
+
+
+def test_backfill_publishes_every_period_and_lists_newest_first(project):
+    results = run_periods("2024-11", "2025-01", project_dir=project, jobs=2)
+    assert [r.status for r in results] == ["published"] * 3
+    index = (project / "reports" / "index.html").read_text(encoding="utf-8")
+    positions = [index.index(f"{p}/01_quick.html") for p in ("2025-01", "2024-12", "2024-11")]
+    assert positions == sorted(positions)
+
+
+@pytest.mark.parametrize("override, message", [
+    (["langauge=ja"], "did you mean 'language'"),
+    (["rfm.lookback_days=soon"], "must be a whole number"),
+    (["period=2025-13"], "Malformed period"),
+])
+def test_bad_parameters_are_rejected_before_any_notebook_starts(project, override, message):
+    with pytest.raises(ParameterError, match=message):
+        run_period(None, project_dir=project, overrides=override)
+    assert not (project / "reports").exists()
+
+
+def test_cli_rejects_bad_parameters_with_exit_code_2(project, capsys):
+    code = main(["report", "--period", "2025-01", "--params", str(project / "params" / "default.yaml"),
+                 "--set", "basket.min_suport=0.1"])
+    assert code == 2
+    assert "did you mean 'min_support'" in capsys.readouterr().err
+
+
+def test_killed_run_leaves_the_published_report_untouched(project):
+    assert run(project).status == "published"
+    published = project / "reports" / "2025-01" / "01_quick.html"
+    before = published.read_bytes()
+    write_notebook(project / "notebooks" / "01_quick.ipynb", CHART, "import time; time.sleep(60)")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crmtools.cli", "report", "--period", "2025-01", "--force"],
+        cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    staging = project / "reports" / ".staging" / "2025-01" / "executed"
+    deadline = time.monotonic() + 60
+    while not staging.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert published.read_bytes() == before
+    write_notebook(project / "notebooks" / "01_quick.ipynb", CHART)
+    assert run(project, force=True).status == "published"
+
+
+def test_main_command_prints_the_report_path(project, capsys, monkeypatch):
+    monkeypatch.chdir(project)
+    assert main(["report"]) == 0  # no flags: default params, last complete month of the data
+    out = capsys.readouterr().out
+    match = re.search(r"Open the report: (.+\.html)", out)
+    assert match and Path(match.group(1)).exists()
+    assert "2025-02" in match.group(1)  # sample of 14 months from 2024-01 ends in Feb 2025
