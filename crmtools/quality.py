@@ -37,3 +37,19 @@ def lines_by_month(transactions: pd.DataFrame, *, date_col: str = "order_datetim
     month = transactions[date_col].dt.strftime("%Y-%m")
     out = pd.DataFrame({"month": month, "kind": kind}).value_counts().rename("lines").reset_index()
     return out.sort_values(["month", "kind"], kind="stable").reset_index(drop=True)[columns]
+
+
+def quality_summary(quality: pd.DataFrame, translate=None) -> pd.DataFrame:
+    """The data-quality summary with its fixed vocabulary passed through ``translate`` (for reports).
+
+    Examples
+    --------
+    >>> q = pd.DataFrame({"table": ["transactions"], "check": ["rows read"], "rows": [3], "action": ["loaded"]})
+    >>> quality_summary(q, str.upper)["check"].tolist()
+    ['ROWS READ']
+    """
+    out = quality.copy()
+    if translate is not None:
+        for col in ("check", "action"):
+            out[col] = out[col].map(translate)
+    return out

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["TEXT", "LANGUAGES", "text", "money", "number", "percent", "signed_percent", "signed_number",
+__all__ = ["TEXT", "LANGUAGES", "text", "translate", "money", "number", "percent", "signed_percent", "signed_number",
            "month_label"]
 
 LANGUAGES = ("en", "ja")
@@ -87,6 +87,16 @@ TEXT: dict[str, dict[str, str]] = {
     "table": {"en": "Table", "ja": "テーブル"},
     "findings": {"en": "Key findings", "ja": "主なポイント"},
     "trend_13m": {"en": "Revenue, last 13 months", "ja": "売上推移（直近13か月）"},
+    # data-quality checks and actions
+    "rows read": {"en": "rows read", "ja": "読込行数"},
+    "return or cancellation lines": {"en": "return or cancellation lines", "ja": "返品・キャンセル行"},
+    "lines without a customer id": {"en": "lines without a customer id", "ja": "顧客IDなしの行"},
+    "invalid rows": {"en": "invalid rows", "ja": "不正な行"},
+    "duplicate key rows": {"en": "duplicate key rows", "ja": "キー重複行"},
+    "loaded": {"en": "loaded", "ja": "読込"},
+    "keep": {"en": "kept", "ja": "保持"},
+    "drop": {"en": "dropped", "ja": "除外"},
+    "error": {"en": "rejected", "ja": "エラー"},
     "none_in_period": {"en": "Nothing to show for this period.", "ja": "この期間に該当するデータはありません。"},
 }
 
@@ -99,6 +109,12 @@ def text(key: str, language: str = "en") -> str:
         return TEXT[key][language]
     except KeyError:
         raise KeyError(f"No report text for {key!r}; add it to crmtools.reporting.i18n.TEXT.") from None
+
+
+def translate(value: str, language: str = "en") -> str:
+    """A data-quality label or other fixed vocabulary in ``language``; unknown text unchanged."""
+    entry = TEXT.get(value)
+    return entry[language] if entry else value
 
 
 def _missing(value) -> bool:
