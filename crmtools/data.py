@@ -213,6 +213,10 @@ def _read_raw(table: str, source: TableSource) -> pd.DataFrame:
         raise DataValidationError([Problem(table, label, None, "file not found",
                                            expected="an existing CSV, Parquet or Excel file")])
     name = path.name.lower()
+    if not (path.is_dir() or name.endswith(_SUFFIXES)):
+        raise DataValidationError([Problem(table, label, None, f"unknown file type {path.suffix or name!r}",
+                                           expected=f"a file ending in one of {list(_SUFFIXES)}, "
+                                           "or a folder of Parquet files")])
     try:
         if path.is_dir() or name.endswith(".parquet"):
             return pd.read_parquet(path)

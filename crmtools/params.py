@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from .periods import parse_period
 __all__ = ["DEFAULTS", "load_params", "resolve_params", "parse_override", "params_fingerprint"]
 
 _ANY_MAPPING = object()  # marks a free-form mapping (validated by its own loader)
+_SCIENTIFIC = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 #: Every parameter with its default; the type of the default is the declared type
 #: (None defaults declare their type in _NULLABLE).
@@ -122,6 +124,8 @@ def _check(path: str, value: Any, default: Any) -> Any:
     kinds = _NULLABLE.get(path, (type(default),))
     if float in kinds and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if float in kinds and isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
+        value = float(value)  # PyYAML (YAML 1.1) reads 1e-3 as text
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
         raise ParameterError(
             f"Parameter {path!r} must be {_type_name(kinds)}; got {type(value).__name__} {value!r}."

@@ -217,7 +217,7 @@ def generate_sample(config: SampleConfig = SampleConfig()) -> tuple[dict[str, pd
 
     products = _catalogue(rng)
     pi = _popularity(len(products), rng)
-    # Planted pairs: mid-popularity items bundled in a fixed share of orders (lifts of about 3 to 6).
+    # Planted pairs: mid-popularity items bundled in a fixed share of orders (expected lifts in truths.json).
     by_popularity = np.argsort(-pi, kind="stable")
     pair_specs = [(int(by_popularity[8]), int(by_popularity[9]), 0.006),
                   (int(by_popularity[20]), int(by_popularity[21]), 0.005),
@@ -324,7 +324,8 @@ def generate_sample(config: SampleConfig = SampleConfig()) -> tuple[dict[str, pd
         in_window = (tx["order_datetime"] >= a_start) & (tx["order_datetime"] <= a_end) & (tx["channel"] == "web")
         picked = tx.loc[in_window, "order_id"].drop_duplicates()
         picked = picked[rng.random(picked.size) < 0.08]
-        tx.loc[tx["order_id"].isin(picked), "campaign_id"] = cid
+        # Orders already attributed to a contact campaign keep that attribution (their extra orders are planted).
+        tx.loc[tx["order_id"].isin(picked) & tx["campaign_id"].isna(), "campaign_id"] = cid
 
     # --- returns: part of ~3% of non-campaign orders, 3-14 days later
     eligible_orders = np.flatnonzero(campaign_of_order == None)  # noqa: E711

@@ -1,0 +1,565 @@
+"""Validated loading (crmtools.data, crmtools.validation): every bad input gets one clear error.
+
+Row numbers in problems are 1-based *data* rows (the header is not counted), so
+"row 2" is the second data row, i.e. line 3 of a CSV file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crmtools.data import (
+    UCI_ONLINE_RETAIL_COLUMNS,
+    DataConfig,
+    TableSource,
+    empty_table,
+    inspect_dataset,
+    load_dataset,
+    load_table,
+)
+from crmtools.errors import MAX_EXAMPLES, DataValidationError, Problem
+from crmtools.schema import TRANSACTIONS
+from crmtools.validation import Policies, check_table, coerce_table
+
+REPO = Path(__file__).resolve().parents[1]
+ONLINE_RETAIL = REPO.parent / "shared" / "data" / "online_retail.parquet"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _lines() -> pd.DataFrame:
+    """Five clean order lines: row 4 is a return, row 5 a guest order at the last second of October."""
+    return pd.DataFrame({
+        "order_id": ["O1", "O1", "O2", "R1", "O3"],
+        "customer_id": ["C1", "C1", "C2", "C1", None],
+        "order_datetime": pd.to_datetime(["2025-10-01 10:00:00", "2025-10-01 10:00:00", "2025-10-15 21:30:00",
+                                          "2025-10-20 09:00:00", "2025-10-31 23:59:59"]),
+        "product_id": ["A", "B", "A", "A", "C"],
+        "quantity": [1, 2, 3, -1, 1],
+        "unit_price": [1000.0, 250.0, 1000.0, 1000.0, 480.0],
+        "amount": [1000.0, 500.0, 3000.0, -1000.0, 480.0],
+        "channel": ["web", "web", "app", "web", "phone"],
+    })
+
+
+def _text_lines() -> pd.DataFrame:
+    """The same lines with every column as text, ready for planting bad values."""
+    frame = _lines()
+    frame["order_datetime"] = frame["order_datetime"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    return frame.astype({"quantity": "object", "unit_price": "object", "amount": "object"})
+
+
+def _write(frame: pd.DataFrame, path: Path, *, encoding: str = "utf-8") -> Path:
+    name = path.name
+    if name.endswith(".parquet"):
+        frame.to_parquet(path, index=False)
+    elif name.endswith(".xlsx"):
+        frame.to_excel(path, index=False)
+    elif name.endswith(".tsv"):
+        frame.to_csv(path, index=False, sep="\t", encoding=encoding)
+    else:  # .csv, .csv.gz
+        frame.to_csv(path, index=False, encoding=encoding)
+    return path
+
+
+def _load(path: Path, policies: Policies = Policies(), quality: list | None = None, **source) -> pd.DataFrame:
+    return load_table("transactions", TableSource(file=str(path), **source), policies=policies, quality=quality)
+
+
+def _only_problem(info: pytest.ExceptionInfo) -> Problem:
+    problems = info.value.problems
+    assert len(problems) == 1, str(info.value)
+    return problems[0]
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------- a clean file
+
+
+def test_clean_csv_loads_with_canonical_columns_types_and_values(tmp_path):
+    out = _load(_write(_lines(), tmp_path / "orders.csv"))
+    assert list(out.columns) == TRANSACTIONS.names[:8]
+    assert out["quantity"].dtype == "Int64"
+    assert out["unit_price"].dtype == "float64" and out["amount"].dtype == "float64"
+    assert out["order_datetime"].dtype == "datetime64[ns]"
+    assert pd.api.types.is_string_dtype(out["order_id"]) and pd.api.types.is_string_dtype(out["customer_id"])
+    assert out["customer_id"].isna().tolist() == [False, False, False, False, True]
+    assert out["order_datetime"].iloc[-1] == pd.Timestamp("2025-10-31 23:59:59")
+    assert out["amount"].tolist() == [1000.0, 500.0, 3000.0, -1000.0, 480.0]
+
+
+# --------------------------------------------------------------------------- each bad input, one clear error
+
+
+def test_missing_column_names_the_file_the_column_and_the_columns_found(tmp_path):
+    path = _write(_lines().drop(columns="channel"), tmp_path / "orders.csv")
+    with pytest.raises(DataValidationError, match=r"orders\.csv, column 'channel': required column is missing") as info:
+        _load(path)
+    problem = _only_problem(info)
+    assert (problem.table, problem.source, problem.column) == ("transactions", str(path), "channel")
+    assert "sales channel" in problem.expected
+    assert "columns found" in problem.expected and "'order_id'" in problem.expected
+    assert "column mapping" in problem.expected
+
+
+def test_text_in_quantity_names_rows_values_and_expectation(tmp_path):
+    frame = _text_lines()
+    frame.loc[1, "quantity"] = "two"
+    frame.loc[3, "quantity"] = "x"
+    path = _write(frame, tmp_path / "orders.csv")
+    with pytest.raises(DataValidationError, match=r"column 'quantity'.*row 2 \('two'\), row 4 \('x'\).*whole number"):
+        _load(path)
+    with pytest.raises(DataValidationError) as info:
+        _load(path)
+    problem = _only_problem(info)
+    assert problem.source == str(path) and problem.column == "quantity"
+    assert (problem.rows, problem.values, problem.count) == ((2, 4), ("two", "x"), 2)
+    assert problem.expected == "a whole number"
+
+
+def test_fractional_quantity_is_reported_once_as_not_whole(tmp_path):
+    frame = _text_lines()
+    frame.loc[2, "quantity"] = "1.5"
+    frame.loc[2, "amount"] = "1500.0"
+    with pytest.raises(DataValidationError, match="not whole numbers") as info:
+        _load(_write(frame, tmp_path / "orders.csv"))
+    problem = _only_problem(info)
+    assert (problem.column, problem.rows, problem.values) == ("quantity", (3,), ("1.5",))
+
+
+def test_only_a_few_offending_rows_are_shown_with_the_total(tmp_path):
+    frame = pd.concat([_text_lines()] * 4, ignore_index=True)
+    frame["order_id"] = [f"O{i}" for i in range(len(frame))]
+    frame["quantity"] = "many"
+    with pytest.raises(DataValidationError, match=r"20 rows: row 1 \('many'\).*row 5 \('many'\) and 15 more") as info:
+        _load(_write(frame, tmp_path / "orders.csv"))
+    problem = _only_problem(info)
+    assert problem.rows == tuple(range(1, MAX_EXAMPLES + 1)) and problem.count == 20
+
+
+def test_unparseable_dates(tmp_path):
+    frame = _text_lines()
+    frame.loc[1, "order_datetime"] = "yesterday"
+    frame.loc[2, "order_datetime"] = "2025-13-45"
+    frame.loc[4, "order_datetime"] = "31/02/2025"
+    path = _write(frame, tmp_path / "orders.csv")
+    with pytest.raises(DataValidationError, match=r"orders\.csv, column 'order_datetime': values cannot be read") as info:
+        _load(path)
+    problem = _only_problem(info)
+    assert problem.rows == (2, 3, 5)
+    assert problem.values == ("yesterday", "2025-13-45", "31/02/2025")
+    assert "2025-10-31 14:05:00" in problem.expected
+
+
+def test_dates_in_several_iso_shapes_are_all_read(tmp_path):
+    # The format inferred from the first value ("...10:00") must not reject later values with seconds.
+    frame = _text_lines()
+    frame["order_datetime"] = ["2025-10-01 10:00", "2025-10-01 10:00", "2025-10-15", "2025-10-20T09:00:00",
+                               "2025-10-31 23:59:59.999"]
+    out = _load(_write(frame, tmp_path / "orders.csv"))
+    assert out["order_datetime"].tolist() == [
+        pd.Timestamp("2025-10-01 10:00"), pd.Timestamp("2025-10-01 10:00"), pd.Timestamp("2025-10-15"),
+        pd.Timestamp("2025-10-20 09:00"), pd.Timestamp("2025-10-31 23:59:59.999")]
+
+
+def test_negative_price(tmp_path):
+    frame = _text_lines()
+    frame.loc[2, ["unit_price", "amount"]] = ["-5.0", "-15.0"]
+    with pytest.raises(DataValidationError, match=r"column 'unit_price'.*row 3 \(-5\.0\).*at least 0") as info:
+        _load(_write(frame, tmp_path / "orders.csv"))
+    problem = _only_problem(info)
+    assert (problem.column, problem.rows, problem.values, problem.count) == ("unit_price", (3,), (-5.0,), 1)
+    assert "never negative" in problem.expected
+
+
+def test_duplicate_keys(tmp_path):
+    frame = _lines()
+    frame.loc[1, ["product_id", "quantity", "unit_price", "amount"]] = ["A", 1, 1000.0, 1000.0]  # O1/A twice
+    with pytest.raises(DataValidationError, match=r"column 'order_id, product_id': duplicate keys") as info:
+        _load(_write(frame, tmp_path / "orders.csv"))
+    problem = _only_problem(info)
+    assert (problem.rows, problem.values, problem.count) == ((2,), ("O1 / A",), 1)
+    assert "duplicates: drop" in problem.expected
+
+
+@pytest.mark.parametrize("name", ["zero_bytes.csv", "header_only.csv", "header_only.parquet", "header_only.xlsx"])
+def test_empty_file(tmp_path, name):
+    path = tmp_path / name
+    if name.startswith("zero"):
+        path.write_bytes(b"")
+    else:
+        _write(_lines().iloc[:0], path)
+    with pytest.raises(DataValidationError, match=rf"{name}: the file (is empty|has no data rows)") as info:
+        _load(path)
+    problem = _only_problem(info)
+    assert problem.column is None and "data row" in problem.expected
+
+
+def test_wrong_encoding_suggests_cp932_and_cp932_reads_it(tmp_path):
+    frame = _lines()
+    frame["product_name"] = ["緑茶", "梅干し", "緑茶", "緑茶", "蕎麦"]
+    path = _write(frame, tmp_path / "売上.csv", encoding="cp932")
+    with pytest.raises(DataValidationError, match=r"売上\.csv: the file is not valid utf-8 text.*encoding: cp932") as info:
+        _load(path)
+    assert _only_problem(info).column is None
+    out = _load(path, encoding="cp932")
+    assert out["product_name"].tolist() == ["緑茶", "梅干し", "緑茶", "緑茶", "蕎麦"]
+
+
+def test_unknown_file_type(tmp_path):
+    path = tmp_path / "orders.json"
+    path.write_text('{"order_id": ["O1"]}', encoding="utf-8")
+    with pytest.raises(DataValidationError, match=r"orders\.json: unknown file type '\.json'.*\.parquet.*\.csv"):
+        _load(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataValidationError, match=r"nowhere\.csv: file not found"):
+        _load(tmp_path / "nowhere.csv")
+
+
+def test_unknown_table_is_a_value_error(tmp_path):
+    with pytest.raises(ValueError, match=r"Unknown table 'orders'.*transactions"):
+        load_table("orders", TableSource(file=str(tmp_path / "x.csv")))
+
+
+def test_several_problems_in_one_file_are_listed_at_once(tmp_path):
+    frame = _text_lines()
+    frame.loc[0, "amount"] = "999.0"  # 1 x 1000 is not 999
+    frame.loc[1, "quantity"] = "two"
+    frame.loc[2, "order_datetime"] = "not a date"
+    frame.loc[3, ["unit_price", "amount"]] = ["-1000.0", "1000.0"]  # -1 x -1000
+    frame.loc[4, ["order_id", "product_id"]] = ["O1", "A"]  # duplicates row 1
+    with pytest.raises(DataValidationError, match=r"^5 data problems found:") as info:
+        _load(_write(frame, tmp_path / "orders.csv"))
+    found = {(p.column, p.rows) for p in info.value.problems}
+    assert found == {
+        ("amount", (1,)), ("quantity", (2,)), ("order_datetime", (3,)), ("unit_price", (4,)),
+        ("order_id, product_id", (5,)),
+    }
+    assert all(p.source.endswith("orders.csv") and p.expected for p in info.value.problems)
+    assert len(str(info.value).splitlines()) == 6
+
+
+def test_problems_in_several_tables_are_collected_together(tmp_path):
+    bad_tx = _text_lines()
+    bad_tx.loc[0, "quantity"] = "one"
+    _write(bad_tx, tmp_path / "transactions.csv")
+    customers = pd.DataFrame({"customer_id": ["C1", "C2"], "first_seen": ["2025-01-01", "someday"]})
+    _write(customers, tmp_path / "customers.csv")
+    dataset, problems, quality = inspect_dataset(DataConfig(path=str(tmp_path)))
+    assert dataset is None
+    assert {(p.table, p.column, p.rows) for p in problems} == {
+        ("transactions", "quantity", (1,)), ("customers", "first_seen", (2,))}
+    with pytest.raises(DataValidationError, match=r"2 data problems found"):
+        load_dataset(str(tmp_path))
+
+
+def test_a_folder_without_transactions_is_a_clear_problem(tmp_path):
+    with pytest.raises(DataValidationError, match=r"no transactions file found.*transactions\.parquet"):
+        load_dataset(str(tmp_path))
+
+
+def test_absent_optional_tables_load_empty_with_canonical_columns(tmp_path):
+    _write(_lines(), tmp_path / "transactions.csv")
+    dataset = load_dataset(str(tmp_path))
+    assert len(dataset.transactions) == 5
+    for name in ("customers", "products", "campaigns", "campaign_contacts", "experiments"):
+        table = getattr(dataset, name)
+        assert table.empty
+        assert list(table.columns) == list(empty_table(name).columns)
+
+
+# --------------------------------------------------------------------------- policies: explicit, counted, never silent
+
+
+def _quality(rows: list[dict], check: str) -> tuple[int, str]:
+    (match,) = [(r["rows"], r["action"]) for r in rows if r["check"] == check]
+    return match
+
+
+@pytest.mark.parametrize("policy", ["keep", "drop", "error"])
+def test_returns_policy(tmp_path, policy):
+    path = _write(_lines(), tmp_path / "orders.csv")
+    quality: list[dict] = []
+    if policy == "error":
+        with pytest.raises(DataValidationError, match=r"column 'quantity': negative quantities.*row 4 \(-1\)"):
+            _load(path, Policies(returns="error"), quality)
+    else:
+        out = _load(path, Policies(returns=policy), quality)
+        assert ("R1" in set(out["order_id"])) == (policy == "keep")
+        assert len(out) == (5 if policy == "keep" else 4)
+    assert _quality(quality, "return or cancellation lines") == (1, policy)
+
+
+@pytest.mark.parametrize("policy", ["keep", "drop", "error"])
+def test_missing_customer_policy(tmp_path, policy):
+    path = _write(_lines(), tmp_path / "orders.csv")
+    quality: list[dict] = []
+    if policy == "error":
+        with pytest.raises(DataValidationError, match=r"column 'customer_id': customer ids are missing.*row 5"):
+            _load(path, Policies(missing_customer="error"), quality)
+    else:
+        out = _load(path, Policies(missing_customer=policy), quality)
+        assert int(out["customer_id"].isna().sum()) == (1 if policy == "keep" else 0)
+    assert _quality(quality, "lines without a customer id") == (1, policy)
+
+
+@pytest.mark.parametrize("policy", ["error", "drop", "keep"])
+def test_duplicates_policy(tmp_path, policy):
+    frame = pd.concat([_lines(), _lines().iloc[[2]]], ignore_index=True)  # row 6 repeats row 3 (O2 / A)
+    path = _write(frame, tmp_path / "orders.csv")
+    quality: list[dict] = []
+    if policy == "error":
+        with pytest.raises(DataValidationError, match=r"duplicate keys.*row 6 \('O2 / A'\)"):
+            _load(path, Policies(duplicates="error"), quality)
+        return
+    out = _load(path, Policies(duplicates=policy), quality)
+    assert len(out) == (5 if policy == "drop" else 6)
+    assert _quality(quality, "duplicate key rows") == (1, policy)
+
+
+def test_invalid_rows_drop_counts_them_and_keeps_file_row_numbers(tmp_path):
+    frame = _text_lines()
+    frame.loc[0, "quantity"] = "x"
+    frame.loc[1, "order_datetime"] = "bad"
+    quality: list[dict] = []
+    out = _load(_write(frame, tmp_path / "orders.csv"), Policies(invalid_rows="drop"), quality)
+    assert out["order_id"].tolist() == ["O2", "R1", "O3"]
+    assert _quality(quality, "rows read") == (5, "loaded")
+    assert _quality(quality, "invalid rows") == (2, "drop")
+    # A later error still names the row of the file (row 4), not the row of the filtered table.
+    with pytest.raises(DataValidationError, match=r"negative quantities.*row 4 \(-1\)") as info:
+        _load(_write(frame, tmp_path / "orders.csv"), Policies(invalid_rows="drop", returns="error"))
+    assert _only_problem(info).rows == (4,)
+
+
+def test_every_row_read_is_either_returned_or_counted_as_dropped(tmp_path):
+    frame = _text_lines()
+    frame = pd.concat([frame, frame.iloc[[0]], frame.iloc[[1]]], ignore_index=True)
+    frame.loc[5, ["order_id", "product_id"]] = ["O1", "A"]  # row 6 duplicates row 1
+    frame.loc[6, ["order_id", "order_datetime"]] = ["O9", "never"]  # row 7 is invalid
+    path = _write(frame, tmp_path / "orders.csv")
+    options = itertools.product(["keep", "drop"], ["keep", "drop"], ["drop", "keep"])
+    for returns, missing_customer, duplicates in options:
+        policies = Policies(returns=returns, missing_customer=missing_customer, duplicates=duplicates,
+                            invalid_rows="drop")
+        quality: list[dict] = []
+        out = _load(path, policies, quality)
+        read = _quality(quality, "rows read")[0]
+        dropped = sum(r["rows"] for r in quality if r["action"] == "drop")
+        assert read == 7 and len(out) + dropped == read, (policies, quality)
+
+
+def test_policies_reject_unknown_values_and_names():
+    with pytest.raises(ValueError, match=r"Policy 'returns' must be one of \('keep', 'drop', 'error'\); got 'ignore'"):
+        Policies(returns="ignore")
+    with pytest.raises(ValueError, match=r"Unknown data policy \['retruns'\]"):
+        Policies.from_dict({"retruns": "keep"})
+    assert Policies.from_dict(None) == Policies()
+
+
+def test_default_policies_are_documented_values():
+    assert Policies() == Policies(returns="keep", missing_customer="keep", duplicates="error", invalid_rows="error")
+
+
+# --------------------------------------------------------------------------- amount
+
+
+def test_amount_must_equal_quantity_times_price(tmp_path):
+    frame = _lines()
+    frame.loc[2, "amount"] = 2999.0
+    with pytest.raises(DataValidationError, match=r"amount differs from quantity x unit_price.*row 3 \(2999\.0\)"):
+        _load(_write(frame, tmp_path / "orders.csv"))
+    frame.loc[2, "amount"] = 3000.004  # rounding within the tolerance
+    assert _load(_write(frame, tmp_path / "orders.csv"))["amount"].iloc[2] == pytest.approx(3000.004)
+    frame.loc[2, "amount"] = 2999.0
+    loose = _load(_write(frame, tmp_path / "orders.csv"), Policies(amount_tolerance=5.0))
+    assert loose["amount"].iloc[2] == 2999.0
+
+
+def test_amount_is_computed_when_absent(tmp_path):
+    out = _load(_write(_lines().drop(columns="amount"), tmp_path / "orders.csv"))
+    assert out["amount"].tolist() == [1000.0, 500.0, 3000.0, -1000.0, 480.0]
+    assert "amount" in out.columns[:8]
+
+
+# --------------------------------------------------------------------------- formats and column mapping
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".xlsx", ".tsv", ".csv.gz"])
+def test_readers_give_identical_frames(tmp_path, suffix):
+    expected = _load(_write(_lines(), tmp_path / "orders.csv"))
+    got = _load(_write(_lines(), tmp_path / f"orders{suffix}"))
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def _uci_layout() -> pd.DataFrame:
+    """Five lines in the UCI Online Retail layout (one cancellation, one line without a customer)."""
+    return pd.DataFrame({
+        "InvoiceNo": ["536365", "536365", "536366", "C536379", "536380"],
+        "StockCode": ["85123A", "71053", "22633", "D", "22961"],
+        "Description": ["WHITE HANGING HEART T-LIGHT HOLDER", "WHITE METAL LANTERN", "HAND WARMER UNION JACK",
+                        "Discount", "JAM MAKING SET PRINTED"],
+        "Quantity": [6, 6, 6, -1, 24],
+        "InvoiceDate": pd.to_datetime(["2010-12-01 08:26", "2010-12-01 08:26", "2010-12-01 08:28",
+                                       "2010-12-01 09:41", "2010-12-01 09:45"]),
+        "UnitPrice": [2.55, 3.39, 1.85, 27.5, 1.45],
+        "CustomerID": [17850.0, 17850.0, 17850.0, 14527.0, np.nan],
+        "Country": ["United Kingdom"] * 4 + ["France"],
+    })
+
+
+def _uci_source(path: Path) -> TableSource:
+    return TableSource(file=str(path), columns=UCI_ONLINE_RETAIL_COLUMNS, fill={"channel": "web"})
+
+
+def test_uci_online_retail_layout_maps_onto_the_model(tmp_path):
+    raw = _uci_layout()
+    # The original CSV writes dates as 12/1/2010 8:26 (month first, no leading zeros).
+    as_text = raw.assign(InvoiceDate=[f"{d.month}/{d.day}/{d.year} {d.hour}:{d.minute:02d}"
+                                      for d in raw["InvoiceDate"]])
+    assert as_text["InvoiceDate"].iloc[0] == "12/1/2010 8:26"
+    frames = {
+        "csv": load_table("transactions", _uci_source(_write(as_text, tmp_path / "retail.csv"))),
+        "parquet": load_table("transactions", _uci_source(_write(raw, tmp_path / "retail.parquet"))),
+        "xlsx": load_table("transactions", _uci_source(_write(raw, tmp_path / "retail.xlsx"))),
+    }
+    out = frames["parquet"]
+    assert list(out.columns) == [*TRANSACTIONS.names[:8], "product_name", "store"]
+    assert out["order_id"].tolist() == ["536365", "536365", "536366", "C536379", "536380"]
+    assert out["customer_id"].tolist()[:4] == ["17850", "17850", "17850", "14527"]  # not '17850.0'
+    assert out["customer_id"].isna().tolist() == [False] * 4 + [True]
+    assert out["amount"].tolist() == [15.3, 20.34, 11.1, -27.5, 34.8]
+    assert out["store"].iloc[-1] == "France" and out["channel"].unique().tolist() == ["web"]
+    assert out["order_datetime"].iloc[0] == pd.Timestamp("2010-12-01 08:26")
+    for fmt in ("csv", "xlsx"):
+        pd.testing.assert_frame_equal(frames[fmt], out, obj=fmt)
+
+
+def test_uci_online_retail_ii_layout_uses_the_same_mapping(tmp_path):
+    raw = _uci_layout().rename(columns={"InvoiceNo": "Invoice", "UnitPrice": "Price", "CustomerID": "Customer ID"})
+    out = load_table("transactions", _uci_source(_write(raw, tmp_path / "retail_ii.parquet")))
+    expected = load_table("transactions", _uci_source(_write(_uci_layout(), tmp_path / "retail.parquet")))
+    pd.testing.assert_frame_equal(out, expected)
+
+
+def test_two_input_columns_onto_one_canonical_column_is_an_error(tmp_path):
+    raw = _uci_layout().assign(Invoice=lambda f: f["InvoiceNo"])
+    with pytest.raises(DataValidationError, match=r"column 'order_id': several input columns map onto"):
+        load_table("transactions", _uci_source(_write(raw, tmp_path / "retail.parquet")))
+
+
+def test_problems_name_the_users_own_column(tmp_path):
+    raw = _uci_layout().astype({"Quantity": "object"})
+    raw.loc[2, "Quantity"] = "six"
+    with pytest.raises(DataValidationError, match=r"retail\.csv, column 'Quantity'.*row 3 \('six'\)"):
+        load_table("transactions", _uci_source(_write(raw, tmp_path / "retail.csv")))
+
+
+def test_data_config_from_params_points_at_your_own_file(tmp_path):
+    own = tmp_path / "exports"
+    own.mkdir()
+    _write(_uci_layout(), own / "retail.csv")
+    config = DataConfig.from_dict({
+        "path": "exports",
+        "policies": {"missing_customer": "drop"},
+        "tables": {"transactions": {"file": "exports/retail.csv", "columns": UCI_ONLINE_RETAIL_COLUMNS,
+                                    "fill": {"channel": "web"}}},
+    }, base_dir=tmp_path)
+    dataset = load_dataset(config)
+    assert len(dataset.transactions) == 4
+    assert dataset.quality.set_index("check").loc["lines without a customer id", ["rows", "action"]].tolist() == [
+        1, "drop"]
+    with pytest.raises(ValueError, match=r"Unknown data option \['pth'\]"):
+        DataConfig.from_dict({"pth": "x"})
+    with pytest.raises(ValueError, match=r"Unknown table 'orders' in data.tables"):
+        DataConfig.from_dict({"tables": {"orders": "x.csv"}})
+
+
+# --------------------------------------------------------------------------- time zones
+
+
+def test_timezone_handling(tmp_path):
+    """Datetimes are naive business time (default Asia/Tokyo).
+
+    - tz-aware values are converted to the business time zone, then made naive;
+    - text with mixed UTC offsets is converted value by value;
+    - naive values are taken to be business time already and left as they are.
+    """
+    aware = _lines()
+    aware["order_datetime"] = pd.to_datetime(["2025-10-01 01:00", "2025-10-01 01:00", "2025-10-15 12:30",
+                                              "2025-10-20 00:00", "2025-10-31 15:30"]).tz_localize("UTC")
+    out = _load(_write(aware, tmp_path / "aware.parquet"))
+    assert out["order_datetime"].dtype == "datetime64[ns]"
+    assert out["order_datetime"].tolist() == [
+        pd.Timestamp("2025-10-01 10:00"), pd.Timestamp("2025-10-01 10:00"), pd.Timestamp("2025-10-15 21:30"),
+        pd.Timestamp("2025-10-20 09:00"), pd.Timestamp("2025-11-01 00:30")]  # last: November in Tokyo
+
+    mixed = _text_lines()
+    mixed["order_datetime"] = ["2025-10-01T10:00:00+09:00", "2025-10-01T01:00:00Z", "2025-09-30T20:00:00-05:00",
+                               "2025-10-01 01:00:00+00:00", "2025-10-01 10:00:00"]
+    out = _load(_write(mixed, tmp_path / "mixed.csv"))
+    assert out["order_datetime"].tolist() == [pd.Timestamp("2025-10-01 10:00")] * 5
+
+    naive = _load(_write(_lines(), tmp_path / "naive.parquet"))
+    pd.testing.assert_series_equal(naive["order_datetime"], _lines()["order_datetime"].astype("datetime64[ns]"))
+
+    london = load_table("transactions", TableSource(file=str(tmp_path / "aware.parquet")), timezone="Europe/London")
+    assert london["order_datetime"].iloc[0] == pd.Timestamp("2025-10-01 02:00")  # BST, UTC+1
+
+
+# --------------------------------------------------------------------------- inputs are never changed
+
+
+def test_loading_does_not_change_the_file(tmp_path):
+    path = _write(_lines().drop(columns="amount"), tmp_path / "transactions.csv")
+    before, mtime = _sha(path), path.stat().st_mtime_ns
+    _load(path, Policies(returns="drop"))
+    load_dataset(str(tmp_path))
+    assert _sha(path) == before and path.stat().st_mtime_ns == mtime
+
+
+def test_validation_does_not_mutate_the_input_frame():
+    frame = _text_lines()
+    frame.loc[1, "quantity"] = "two"
+    frame.loc[2, "amount"] = "1.0"
+    original = frame.copy(deep=True)
+    coerced, problems, bad = coerce_table(frame, TRANSACTIONS, source="frame")
+    more, failing, _ = check_table(coerced, TRANSACTIONS, source="frame", skip_rows=bad)
+    assert [p.column for p in problems + more] == ["quantity", "amount"]
+    assert bad.tolist() == [False, True, False, False, False] and failing.sum() == 1
+    pd.testing.assert_frame_equal(frame, original)
+
+
+# --------------------------------------------------------------------------- the real UCI data (optional)
+
+
+@pytest.mark.skipif(not ONLINE_RETAIL.exists(), reason="needs ../shared/data/online_retail.parquet")
+def test_uci_online_retail_matches_the_published_figures():
+    quality: list[dict] = []
+    policies = Policies(returns="keep", missing_customer="keep", duplicates="keep", invalid_rows="drop")
+    tx = load_table("transactions", _uci_source(ONLINE_RETAIL), policies=policies, quality=quality)
+    # Published: 541,909 rows; 406,829 with a CustomerID; 4,372 customers; 4,070 StockCodes; 38 countries.
+    assert _quality(quality, "rows read") == (541_909, "loaded")
+    assert _quality(quality, "invalid rows") == (2, "drop")  # the two negative prices ("Adjust bad debt")
+    assert _quality(quality, "return or cancellation lines") == (10_624, "keep")
+    assert _quality(quality, "lines without a customer id") == (135_078, "keep")
+    assert len(tx) == 541_907
+    assert int(tx["customer_id"].notna().sum()) == 406_829
+    assert tx["customer_id"].nunique() == 4_372
+    assert tx["product_id"].nunique() == 4_070
+    assert tx["store"].nunique() == 38
+    assert int(tx["quantity"].sum()) == 5_176_450 - 2
+    assert tx["order_datetime"].min() == pd.Timestamp("2010-12-01 08:26")
+    assert tx["order_datetime"].max() < pd.Timestamp("2011-12-10")
