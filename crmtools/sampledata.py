@@ -245,11 +245,11 @@ def generate_sample(config: SampleConfig = SampleConfig()) -> tuple[dict[str, pd
 
     # --- campaigns and their extra (incremental) orders
     campaign_defs = [
-        ("CMP-01", "Spring catalogue", "dm", 2, 0, 28, 0.20, 0.05, 2500),
+        ("CMP-01", "Spring catalogue", "dm", 2, 0, 28, 0.30, 0.05, 3000),
         ("CMP-02", "Summer email", "email", 6, 4, 21, 0.10, 0.03, 3000),
-        ("CMP-03", "Autumn coupon", "coupon", 20, 0, 28, 0.10, 0.06, 3000),
-        ("CMP-04", "Win-back email", "email", 21, 2, 21, 0.15, 0.0, 2500),
-        ("CMP-05", "Year-end catalogue", "dm", 22, 14, 30, 0.10, 0.07, 4000),
+        ("CMP-03", "Autumn coupon", "coupon", 20, 0, 28, 0.30, 0.06, 5000),
+        ("CMP-04", "Win-back email", "email", 21, 2, 21, 0.30, 0.0, 3000),
+        ("CMP-05", "Year-end catalogue", "dm", 22, 14, 30, 0.30, 0.07, 6000),
         ("CMP-06", "Web ads", "ads", 23, 0, 30, None, None, 0),
     ]
     cost_per_contact = {"dm": 180.0, "email": 2.0, "coupon": 120.0}
@@ -418,7 +418,7 @@ def _experiments(rng: np.random.Generator, customer_ids: np.ndarray, end: pd.Tim
         # id, variants with (conversion rate, mean revenue per converter), units per variant, days before end,
         # and whether units are customers (email tests) or anonymous site visitors.
         ("EXP-SUBJECT", {"control": (0.10, 6000.0), "B": (0.125, 6000.0), "C": (0.10, 6000.0)}, 4000, 40, True),
-        ("EXP-OFFER", {"control": (0.08, 5000.0), "free_shipping": (0.08, 6500.0)}, 12000, 45, False),
+        ("EXP-OFFER", {"control": (0.08, 5000.0), "free_shipping": (0.08, 6500.0)}, 12000, 38, False),
         ("EXP-AA", {"control": (0.09, 5500.0), "control_copy": (0.09, 5500.0)}, 5000, 30, False),
     ]
     frames, truths = [], {}
