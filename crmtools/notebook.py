@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from .data import DataConfig, Dataset, load_dataset
+from .sources import default_period
 from .params import load_params
 from .periods import Period, last_complete_month, parse_period
 from .reporting import i18n
@@ -64,6 +65,7 @@ def setup(*, period: str | None = None, language: str | None = None, params_file
     ----------
     period : str, optional
         ``YYYY-MM`` or ``YYYY-Qn``; the last complete month of the data when None.
+        Transactions are read only up to the period's end (history before it is kept).
     language : {"en", "ja"}, optional
         Overrides the params file.
     params_file : str, optional
@@ -94,19 +96,34 @@ def setup(*, period: str | None = None, language: str | None = None, params_file
         params_path = root / params_path
     params = load_params(params_path if params_path.exists() else None, overrides)
     config = DataConfig.from_dict(params["data"], base_dir=root)
-    data = load_dataset(config)
-    if params["period"]:
-        resolved = parse_period(params["period"])
-    else:
-        if data.transactions.empty:
-            raise ValueError("No transactions to report on: the data set is empty.")
-        resolved = last_complete_month(data.transactions["order_datetime"].max())
+    # The period first (a cheap max(order_datetime) when not given); then only data up to its end: never the future.
+    resolved = parse_period(params["period"]) if params["period"] else default_period(config)
+    data = load_dataset(config, until=resolved.end)
     params = {**params, "period": resolved.label}
     if theme:
         from .plotting.theme import use_report_theme
 
         use_report_theme(params["language"])
+    _require_inline_charts()
     return ReportContext(period=resolved, params=params, data=data, project_dir=root)
+
+
+def _require_inline_charts() -> None:
+    """Inside a kernel, charts must render inline: a non-interactive backend (e.g. MPLBACKEND=Agg)
+    would make every chart silently vanish from the report."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return
+    shell = get_ipython()
+    if shell is None or type(shell).__name__ != "ZMQInteractiveShell":
+        return
+    import matplotlib
+
+    backend = matplotlib.get_backend().lower()
+    if "inline" not in backend:
+        raise RuntimeError(f"Charts would not appear in the report: matplotlib backend is {backend!r}. "
+                           "Run '%matplotlib inline' before setup(), or unset MPLBACKEND.")
 
 
 def _find_project_dir() -> Path:
