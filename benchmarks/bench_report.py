@@ -1,0 +1,90 @@
+"""Benchmark: the full report set for one period, and a 12-month backfill, on the default sample data.
+
+Reports wall time, and splits each notebook's time into kernel start-up and
+imports (Papermill execution minus the time inside cells), computation (time
+inside cells) and rendering (HTML conversion). The reference for the kernel
+cost is an empty notebook run in the same process.
+
+    .venv/bin/python benchmarks/bench_report.py [--skip-backfill]
+
+Targets (issue 6): one period's full set within 30 s on a 2-core machine; a
+12-month backfill under 5 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from crmtools.reporting.render import execute_notebook  # noqa: E402
+from crmtools.runner import run_period, run_periods  # noqa: E402
+from crmtools.sampledata import SampleConfig, write_sample  # noqa: E402
+
+
+def _empty_notebook(path: Path) -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook()
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    cell = new_code_cell("period = None")
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell]
+    nbformat.write(nb, str(path))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-backfill", action="store_true", help="only the single period")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="crmtools-bench-"))
+    try:
+        (work / "params").mkdir()
+        shutil.copytree(REPO / "notebooks", work / "notebooks")
+        t0 = time.perf_counter()
+        write_sample(work / "data", SampleConfig())
+        print(f"sample data (20,000 customers, 24 months): {time.perf_counter() - t0:.1f} s")
+        (work / "params" / "default.yaml").write_text("data:\n  path: data\n", encoding="utf-8")
+
+        _empty_notebook(work / "empty.ipynb")
+        t0 = time.perf_counter()
+        execute_notebook(work / "empty.ipynb", work / "empty-out.ipynb", {"period": "x"}, cwd=work)
+        kernel_only = time.perf_counter() - t0
+        print(f"reference: an empty notebook through Papermill: {kernel_only:.2f} s")
+
+        result = run_period("2025-12", project_dir=work, force=True)
+        print(f"\none period (2025-12), {len(result.notebooks)} notebooks, 2 at a time: {result.seconds:.1f} s "
+              f"(target 30 s) -> {result.status}")
+        print(f"  {'notebook':<22}{'total':>8}{'kernel+imports':>16}{'cells':>8}{'render':>8}")
+        for nb in result.notebooks:
+            print(f"  {nb.notebook:<22}{nb.seconds:>8.1f}{nb.kernel_seconds:>16.1f}{nb.cell_seconds:>8.1f}"
+                  f"{nb.render_seconds:>8.1f}")
+        total = sum(nb.seconds for nb in result.notebooks)
+        kernel = sum(nb.kernel_seconds for nb in result.notebooks)
+        cells = sum(nb.cell_seconds for nb in result.notebooks)
+        render = sum(nb.render_seconds for nb in result.notebooks)
+        print(f"  summed notebook time {total:.1f} s: kernel start-up and imports {kernel:.1f} s "
+              f"({kernel / total:.0%}), computation {cells:.1f} s ({cells / total:.0%}), "
+              f"rendering {render:.1f} s ({render / total:.0%})")
+
+        if not args.skip_backfill:
+            t0 = time.perf_counter()
+            results = run_periods("2025-01", "2025-12", project_dir=work, force=True)
+            wall = time.perf_counter() - t0
+            ok = sum(r.status == "published" for r in results)
+            print(f"\n12-month backfill 2025-01..2025-12: {wall:.1f} s (target 300 s), {ok}/12 published, "
+                  f"{wall / 12:.1f} s per period")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

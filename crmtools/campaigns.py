@@ -1,0 +1,662 @@
+"""Campaign ROI: what a campaign cost, what it brought in, and what it added over a holdout.
+
+Inputs are the canonical ``campaigns``, ``campaign_contacts`` and
+``transactions`` tables (see :mod:`crmtools.schema`).
+
+**Response window.** A contacted customer (treatment or holdout) responds
+with orders placed from their ``contacted_at`` up to the campaign's
+``end_date`` inclusive: ``contacted_at <= order_datetime <= end_date``. An
+``end_date`` at midnight means the whole of that day (the schema calls it the
+last day of the window). ``response_window_days=N`` replaces the end by
+``contacted_at + N days`` (exclusive) for every customer. Holdout customers,
+who were not contacted, use the ``contacted_at`` they would have had.
+
+**Attribution.** A campaign's *attributed revenue* is the net order value
+(returns in the window netted off) of its treatment group in the window; a
+*responder* is a treated customer with at least one order line of positive
+quantity in the window; a *new customer* is a responder whose first purchase
+ever falls in the window. Campaigns without a contact list (e.g. web ads)
+fall back to orders tagged with the campaign in the transactions'
+``campaign_id`` column and dated within ``start_date .. end_date``
+(``attribution == "tag"``); with neither, revenue is not attributable
+(``"none"``) and ROI is NaN with a reason.
+
+**Measures.** ``gross_profit = margin * attributed_revenue``;
+``roi = (gross_profit - cost) / cost``; ``roas = attributed_revenue / cost``
+(gross revenue per yen spent); ``cpa = cost / responders``;
+``cac = cost / new_customers``. Attributed figures credit the campaign with
+purchases the customers would have made anyway.
+
+**Incrementality.** With a holdout, the campaign's effect is the treatment
+minus holdout difference scaled to the treated group:
+``incremental_conversions = (rate_t - rate_h) * treated`` with a Newcomb
+(Wilson hybrid score) two-proportion interval, and
+``incremental_revenue = (mean_t - mean_h) * treated`` of per-customer window
+revenue (zero for non-responders) with a Welch interval.
+``incremental_roi = (margin * incremental_revenue - cost) / cost``. A holdout
+larger than the treatment group is fine: rates and means do not depend on the
+group sizes, only the precision does. ``se`` columns allow roll-ups.
+
+**Payback** compares cumulative incremental gross profit with the cost,
+month by month after contact (a month is 30.4375 days), using every order
+after contact, not only the window, up to ``as_of``: ``payback_months`` is the
+first whole month by which it covered the cost. It uses the point estimate:
+when ``incremental_significant`` is False the campaign may not have paid back
+at all.
+
+**Undefined values** are NaN, never infinite, with the reason in
+``roi_reason`` or ``incremental_reason``: zero cost (ROI, ROAS and incremental
+ROI undefined; CPA and CAC are 0), no responders (CPA undefined), no new
+customers (CAC undefined), no holdout (incremental figures undefined), a
+holdout or treatment group below 2 customers (no revenue interval).
+
+Examples
+--------
+>>> campaigns = pd.DataFrame({"campaign_id": ["C1"], "name": ["Spring DM"], "channel": ["dm"],
+...                           "start_date": pd.to_datetime(["2025-04-01"]),
+...                           "end_date": pd.to_datetime(["2025-04-30"]), "cost": [1000.0]})
+>>> contacts = pd.DataFrame({"campaign_id": "C1", "customer_id": ["a", "b", "c", "d"],
+...                          "group": ["treatment", "treatment", "holdout", "holdout"],
+...                          "contacted_at": pd.Timestamp("2025-04-01 10:00")})
+>>> tx = pd.DataFrame({"customer_id": ["a", "a", "c", "d"], "order_id": ["o1", "o2", "o3", "o4"],
+...                    "order_datetime": pd.to_datetime(["2025-04-05 09:00", "2025-04-30 18:00",
+...                                                      "2025-04-10 12:00", "2025-03-01 15:00"]),
+...                    "quantity": [1, 1, 1, 1], "amount": [3000.0, 2000.0, 1500.0, 900.0]})
+>>> roi = campaign_roi(campaigns, contacts, tx, as_of="2025-05-31")
+>>> roi[["attributed_revenue", "roi", "roas", "cpa", "incremental_revenue", "incremental_roi"]]
+   attributed_revenue  roi  roas     cpa  incremental_revenue  incremental_roi
+0              5000.0  4.0   5.0  1000.0               3500.0              2.5
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .periods import Period, parse_period
+
+__all__ = ["ROI_COLUMNS", "ROLLUP_COLUMNS", "campaign_roi", "campaign_rollup"]
+
+#: Columns of :func:`campaign_roi`, in order.
+ROI_COLUMNS = [
+    "campaign_id", "name", "channel", "start_date", "end_date", "cost", "margin", "attribution",
+    "treated", "holdout", "responders", "response_rate", "new_customers",
+    "attributed_revenue", "gross_profit", "roi", "roas", "cpa", "cac", "roi_reason",
+    "holdout_responders", "holdout_response_rate",
+    "incremental_conversions", "incremental_conversions_ci_low", "incremental_conversions_ci_high",
+    "incremental_conversions_se",
+    "incremental_revenue", "incremental_revenue_ci_low", "incremental_revenue_ci_high", "incremental_revenue_se",
+    "incremental_significant", "incremental_gross_profit",
+    "incremental_roi", "incremental_roi_ci_low", "incremental_roi_ci_high",
+    "payback_months", "payback", "incremental_reason",
+]
+
+#: Columns of :func:`campaign_rollup`, in order (the grouping column is named after ``by``).
+ROLLUP_COLUMNS = [
+    "level", "channel", "campaigns", "cost", "treated", "holdout", "responders", "new_customers",
+    "attributed_revenue", "gross_profit", "roi", "roas", "cpa", "cac", "roi_reason",
+    "incremental_campaigns", "incremental_cost",
+    "incremental_conversions", "incremental_conversions_ci_low", "incremental_conversions_ci_high",
+    "incremental_revenue", "incremental_revenue_ci_low", "incremental_revenue_ci_high",
+    "incremental_gross_profit", "incremental_roi", "incremental_roi_ci_low", "incremental_roi_ci_high",
+]
+
+_MONTH_DAYS = 30.4375
+_GROUPS = ("treatment", "holdout")
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _require(frame, columns: list[str], table: str) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{table} must be a pandas DataFrame; allowed: the canonical {table} table; received: "
+                        f"{type(frame).__name__}.")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{table} is missing column(s) {missing}; required: {columns}; received columns: "
+                         f"{list(frame.columns)}.")
+
+
+def _datetimes(series: pd.Series, table: str, column: str) -> pd.Series:
+    if not pd.api.types.is_datetime64_any_dtype(series):
+        raise TypeError(f"{table} column {column!r} must hold datetimes; allowed: datetime64 values (load the "
+                        f"table with crmtools.data or pandas.to_datetime); received dtype {series.dtype}.")
+    if series.isna().any():
+        rows = list(series.index[series.isna()][:5])
+        raise ValueError(f"{table} column {column!r} has missing datetimes; allowed: a datetime on every row; "
+                         f"received {int(series.isna().sum())} missing, e.g. rows {rows}.")
+    if getattr(series.dt, "tz", None) is not None:
+        raise ValueError(f"{table} column {column!r} is timezone-aware; allowed: naive business-local times; "
+                         f"received timezone {series.dt.tz}.")
+    return series
+
+
+def _timestamp(value, name: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} is not a date; allowed: a date such as '2025-12-31' or a Timestamp; received: "
+                         f"{value!r}.") from exc
+    if ts is pd.NaT or ts.tz is not None:
+        raise ValueError(f"{name} must be a naive date; allowed: a date such as '2025-12-31'; received: {value!r}.")
+    return ts
+
+
+# --------------------------------------------------------------------------- per-customer responses
+
+
+def _window(contacts: pd.DataFrame, campaigns: pd.DataFrame, response_window_days) -> pd.DataFrame:
+    """Add each contact's window: ``start`` (inclusive) and ``stop`` (exclusive)."""
+    end = contacts["campaign_id"].map(campaigns.set_index("campaign_id")["end_date"])
+    if response_window_days is None:
+        midnight = end == end.dt.normalize()
+        # A midnight end is the last day, included in full; otherwise the end instant itself is included.
+        stop = end.where(~midnight, end + pd.Timedelta(days=1))
+        stop = stop.where(midnight, end + pd.Timedelta(microseconds=1))
+    else:
+        stop = contacts["contacted_at"] + pd.Timedelta(days=float(response_window_days))
+    return contacts.assign(start=contacts["contacted_at"], stop=stop)
+
+
+def _customer_responses(contacts: pd.DataFrame, tx: pd.DataFrame, first_purchase: pd.Series) -> pd.DataFrame:
+    """One row per contact with window revenue, whether they responded and whether they were new."""
+    lo, hi = contacts["start"].min(), contacts["stop"].max()
+    orders = tx[(tx["order_datetime"] >= lo) & (tx["order_datetime"] < hi)]
+    joined = contacts[["campaign_id", "customer_id", "start", "stop"]].merge(
+        orders[["customer_id", "order_datetime", "amount", "quantity"]], on="customer_id", how="inner")
+    inside = (joined["order_datetime"] >= joined["start"]) & (joined["order_datetime"] < joined["stop"])
+    joined = joined[inside]
+    per = joined.assign(bought=joined["quantity"] > 0).groupby(["campaign_id", "customer_id"], sort=False).agg(
+        revenue=("amount", "sum"), responded=("bought", "any"))
+    out = contacts.merge(per.reset_index(), on=["campaign_id", "customer_id"], how="left")
+    out["revenue"] = out["revenue"].fillna(0.0).astype(float)
+    out["responded"] = out["responded"].fillna(False).astype(bool)
+    first = pd.Series(first_purchase.reindex(out["customer_id"]).to_numpy(), index=out.index,
+                      dtype=out["start"].dtype if first_purchase.empty else None)
+    out["new"] = out["responded"] & (first >= out["start"]).to_numpy() & (first < out["stop"]).to_numpy()
+    return out
+
+
+def _group_stats(responses: pd.DataFrame) -> pd.DataFrame:
+    """Per campaign and group: n, responders, new customers, revenue sum, mean and variance."""
+    g = responses.groupby(["campaign_id", "group"], sort=False)
+    out = g.agg(n=("customer_id", "size"), responders=("responded", "sum"), new=("new", "sum"),
+                revenue=("revenue", "sum"), mean=("revenue", "mean"), var=("revenue", "var"))
+    return out.reset_index()
+
+
+def _payback(responses: pd.DataFrame, tx: pd.DataFrame, costs: pd.Series, margin: float, as_of: pd.Timestamp,
+             max_months: int) -> pd.DataFrame:
+    """First whole month after contact by which cumulative incremental gross profit covers the cost."""
+    month = pd.Timedelta(days=_MONTH_DAYS)
+    sizes = responses.groupby(["campaign_id", "group"], sort=False).size().unstack(fill_value=0)
+    sizes = sizes.reindex(columns=list(_GROUPS), fill_value=0)
+    last_contact = responses.groupby("campaign_id", sort=False)["contacted_at"].max()
+    observed = np.floor((as_of - last_contact) / month).clip(lower=0, upper=max_months).astype(int)
+    orders = responses[["campaign_id", "customer_id", "group", "contacted_at"]].merge(
+        tx[["customer_id", "order_datetime", "amount"]], on="customer_id", how="inner")
+    by_month: dict = {}
+    if len(orders):
+        elapsed = ((orders["order_datetime"] - orders["contacted_at"]) / month).to_numpy(dtype=float)
+        horizon = orders["campaign_id"].map(observed).to_numpy(dtype=float)
+        keep = (elapsed >= 0) & (elapsed < horizon)
+        kept = orders[keep].assign(m=np.floor(elapsed[keep]).astype(int))
+        sums = kept.groupby(["campaign_id", "group", "m"], sort=False)["amount"].sum()
+        for (cid, grp, m), value in sums.items():
+            by_month.setdefault((cid, grp), {})[m] = value
+    rows = []
+    for cid, n_months in observed.items():
+        cost = float(costs[cid])
+        if cost == 0:
+            rows.append((cid, 0.0, "no cost"))
+            continue
+        if n_months == 0:
+            rows.append((cid, np.nan, "not observed"))
+            continue
+        cumulative = {}
+        for grp in _GROUPS:
+            monthly = np.zeros(n_months)
+            for m, value in by_month.get((cid, grp), {}).items():
+                monthly[m] = value
+            cumulative[grp] = np.cumsum(monthly)
+        n_t, n_h = sizes.loc[cid, "treatment"], sizes.loc[cid, "holdout"]
+        incremental = (cumulative["treatment"] / n_t - cumulative["holdout"] / n_h) * n_t * margin
+        covered = np.flatnonzero(incremental >= cost)
+        if covered.size:
+            rows.append((cid, float(covered[0] + 1), "paid back"))
+        else:
+            rows.append((cid, np.nan, f"not paid back after {n_months} month{'s' if n_months != 1 else ''}"))
+    return pd.DataFrame(rows, columns=["campaign_id", "payback_months", "payback"])
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def campaign_roi(campaigns: pd.DataFrame, contacts: pd.DataFrame, transactions: pd.DataFrame, *,
+                 margin: float = 1.0, response_window_days: float | None = None, alpha: float = 0.05,
+                 period: str | Period | None = None, as_of=None, max_payback_months: int = 12,
+                 campaign_col: str = "campaign_id", customer_col: str = "customer_id",
+                 group_col: str = "group", contacted_col: str = "contacted_at",
+                 date_col: str = "order_datetime", amount_col: str = "amount", quantity_col: str = "quantity",
+                 tag_col: str = "campaign_id", cost_col: str = "cost",
+                 channel_col: str = "channel") -> pd.DataFrame:
+    """ROI, ROAS, acquisition cost and incremental effect per campaign.
+
+    Parameters
+    ----------
+    campaigns : pandas.DataFrame
+        Canonical campaigns: ``campaign_id``, ``name``, ``channel``,
+        ``start_date``, ``end_date``, ``cost`` (``name`` optional).
+    contacts : pandas.DataFrame
+        Canonical campaign contacts: ``campaign_id``, ``customer_id``,
+        ``group`` (``"treatment"`` or ``"holdout"``), ``contacted_at``.
+    transactions : pandas.DataFrame
+        Canonical transactions: ``customer_id``, ``order_datetime``,
+        ``amount``, ``quantity`` (optional: without it a line with a positive
+        amount counts as a purchase), and ``campaign_id`` for tag attribution.
+    margin : float, default=1.0
+        Gross margin on revenue, in (0, 1]; 1 means ROI on revenue.
+    response_window_days : float or None, default=None
+        Window length after each contact; None uses the campaign's ``end_date``.
+    alpha : float, default=0.05
+        Intervals have level ``1 - alpha``.
+    period : str, Period or None, default=None
+        Keep campaigns starting in this period (e.g. ``"2025-Q4"``).
+    as_of : date or None, default=None
+        Last date with data, for payback; None uses the latest order in ``transactions``.
+    max_payback_months : int, default=12
+        Longest payback looked for.
+    campaign_col, customer_col, group_col, contacted_col, date_col, amount_col, quantity_col : str
+        Column names (canonical names by default).
+    tag_col, cost_col, channel_col : str
+        ``tag_col`` is the transactions column holding campaign tags; the
+        others name the campaigns' cost and channel columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per campaign, in the campaigns' order (see
+        :data:`ROI_COLUMNS`): ``campaign_id``, ``name``, ``channel``,
+        ``start_date``, ``end_date``, ``cost``, ``margin``, ``attribution``
+        (``contacts``, ``tag`` or ``none``), ``treated``, ``holdout``,
+        ``responders``, ``response_rate``, ``new_customers``,
+        ``attributed_revenue``, ``gross_profit``, ``roi``, ``roas``, ``cpa``,
+        ``cac``, ``roi_reason``, ``holdout_responders``,
+        ``holdout_response_rate``, ``incremental_conversions`` with
+        ``_ci_low``, ``_ci_high`` and ``_se``, ``incremental_revenue`` with
+        ``_ci_low``, ``_ci_high`` and ``_se``, ``incremental_significant``
+        (the revenue interval excludes zero; missing when undefined),
+        ``incremental_gross_profit``,
+        ``incremental_roi`` with ``_ci_low`` and ``_ci_high``,
+        ``payback_months``, ``payback`` (``paid back``, ``not paid back after
+        N months``, ``no cost``, ``not observed`` or ``no holdout``) and
+        ``incremental_reason``. Reasons are missing when every value is
+        defined.
+
+    Examples
+    --------
+    >>> campaigns = pd.DataFrame({"campaign_id": ["C1", "C2"], "name": ["Mail", "Free"],
+    ...                           "channel": ["email", "email"],
+    ...                           "start_date": pd.to_datetime(["2025-01-10", "2025-01-10"]),
+    ...                           "end_date": pd.to_datetime(["2025-01-20", "2025-01-20"]), "cost": [0.0, 50.0]})
+    >>> contacts = pd.DataFrame({"campaign_id": ["C1", "C2"], "customer_id": ["a", "a"],
+    ...                          "group": ["treatment", "treatment"], "contacted_at": pd.Timestamp("2025-01-10")})
+    >>> tx = pd.DataFrame({"customer_id": ["a"], "order_datetime": pd.to_datetime(["2025-01-12"]),
+    ...                    "amount": [100.0], "quantity": [1]})
+    >>> out = campaign_roi(campaigns, contacts, tx)
+    >>> out["roi"].tolist()
+    [nan, 1.0]
+    >>> out.loc[0, "roi_reason"]
+    'zero cost: ROI and ROAS are undefined (not infinite)'
+    >>> out.loc[0, "incremental_reason"]
+    'no holdout group: incremental figures are undefined'
+    """
+    _require(campaigns, [campaign_col, channel_col, "start_date", "end_date", cost_col], "campaigns")
+    _require(contacts, [campaign_col, customer_col, group_col, contacted_col], "campaign_contacts")
+    _require(transactions, [customer_col, date_col, amount_col], "transactions")
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 < margin <= 1:
+        raise ValueError(f"margin is out of range; allowed: 0 < margin <= 1 (1 = revenue); received: {margin!r}.")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise ValueError(f"alpha is out of range; allowed: 0 < alpha < 1; received: {alpha!r}.")
+    if response_window_days is not None and (isinstance(response_window_days, bool) or not isinstance(
+            response_window_days, (int, float)) or not response_window_days > 0):
+        raise ValueError(f"response_window_days must be positive; allowed: a number of days > 0 or None (use "
+                         f"end_date); received: {response_window_days!r}.")
+    if isinstance(max_payback_months, bool) or not isinstance(max_payback_months, (int, np.integer)) \
+            or max_payback_months < 1:
+        raise ValueError(f"max_payback_months must be a positive int; allowed: 1, 2, ...; received: "
+                         f"{max_payback_months!r}.")
+
+    camp = pd.DataFrame({
+        "campaign_id": campaigns[campaign_col].astype("str"),
+        "name": campaigns["name"].astype("str") if "name" in campaigns.columns else pd.Series(
+            pd.NA, index=campaigns.index, dtype="str"),
+        "channel": campaigns[channel_col].astype("str"),
+        "start_date": _datetimes(campaigns["start_date"], "campaigns", "start_date"),
+        "end_date": _datetimes(campaigns["end_date"], "campaigns", "end_date"),
+        "cost": campaigns[cost_col],
+    }).reset_index(drop=True)
+    if camp["campaign_id"].duplicated().any():
+        raise ValueError(f"campaigns repeats campaign ids; allowed: one row per campaign; received duplicates "
+                         f"{camp.loc[camp['campaign_id'].duplicated(), 'campaign_id'].tolist()[:5]}.")
+    if not pd.api.types.is_numeric_dtype(camp["cost"]) or camp["cost"].isna().any() or (camp["cost"] < 0).any():
+        bad = camp.loc[~(camp["cost"] >= 0), ["campaign_id", "cost"]] if pd.api.types.is_numeric_dtype(
+            camp["cost"]) else camp[["campaign_id", "cost"]]
+        raise ValueError(f"campaigns column {cost_col!r} must be a cost; allowed: a number >= 0 on every row; "
+                         f"received {bad.head(5).to_dict('records')}.")
+    camp["cost"] = camp["cost"].astype(float)
+    if (camp["end_date"] < camp["start_date"]).any():
+        bad = camp.loc[camp["end_date"] < camp["start_date"], "campaign_id"].tolist()
+        raise ValueError(f"campaigns end before they start; allowed: end_date >= start_date; received campaigns "
+                         f"{bad[:5]}.")
+
+    cont = pd.DataFrame({
+        "campaign_id": contacts[campaign_col].astype("str"),
+        "customer_id": contacts[customer_col].astype("str"),
+        "group": contacts[group_col].astype("str"),
+        "contacted_at": _datetimes(contacts[contacted_col], "campaign_contacts", contacted_col),
+    }).reset_index(drop=True)
+    bad_group = ~cont["group"].isin(_GROUPS)
+    if bad_group.any():
+        raise ValueError(f"campaign_contacts column {group_col!r} has unknown groups; allowed: {list(_GROUPS)}; "
+                         f"received {sorted(cont.loc[bad_group, 'group'].unique())[:5]}.")
+    unknown = ~cont["campaign_id"].isin(camp["campaign_id"].unique().tolist())
+    if unknown.any():
+        raise ValueError(f"campaign_contacts refers to campaigns not in the campaigns table; allowed: ids of "
+                         f"listed campaigns; received {sorted(cont.loc[unknown, 'campaign_id'].unique())[:5]}.")
+    dup = cont.duplicated(["campaign_id", "customer_id"], keep=False)
+    if dup.any():
+        raise ValueError(f"campaign_contacts lists a customer twice in one campaign; allowed: one row per "
+                         f"campaign and customer (never in both groups); received {int(dup.sum())} rows, e.g. "
+                         f"{cont.loc[dup, ['campaign_id', 'customer_id']].head(3).to_dict('records')}.")
+
+    tx = pd.DataFrame({
+        "customer_id": transactions[customer_col].astype("str"),
+        "order_datetime": _datetimes(transactions[date_col], "transactions", date_col),
+        "amount": transactions[amount_col].astype(float),
+        "quantity": transactions[quantity_col] if quantity_col in transactions.columns
+        else transactions[amount_col],
+    })
+    tagged = transactions[tag_col].astype("str") if tag_col in transactions.columns else None
+
+    if period is not None:
+        p = parse_period(period) if isinstance(period, str) else period
+        if not isinstance(p, Period):
+            raise TypeError(f"period must be a period; allowed: a label such as '2025-10' or '2025-Q4', or a "
+                            f"Period; received: {period!r}.")
+        camp = camp[(camp["start_date"] >= p.start) & (camp["start_date"] < p.end)].reset_index(drop=True)
+        cont = cont[cont["campaign_id"].isin(camp["campaign_id"].unique().tolist())].reset_index(drop=True)
+    if camp.empty:
+        return _empty_roi()
+    as_of = _timestamp(as_of, "as_of") if as_of is not None else (
+        tx["order_datetime"].max() if len(tx) else camp["end_date"].max())
+
+    known = tx["customer_id"].notna() & transactions[customer_col].notna().to_numpy()
+    buys = tx[known & (tx["quantity"] > 0)]
+    first_purchase = buys.groupby("customer_id")["order_datetime"].min()
+
+    # --- contact-based attribution
+    windows = _window(cont, camp, response_window_days)
+    responses = _customer_responses(windows, tx[known], first_purchase) if len(windows) else \
+        windows.assign(revenue=0.0, responded=False, new=False)
+    stats_ = _group_stats(responses) if len(responses) else pd.DataFrame(
+        columns=["campaign_id", "group", "n", "responders", "new", "revenue", "mean", "var"])
+    wide = {grp: stats_[stats_["group"] == grp].set_index("campaign_id") for grp in _GROUPS}
+    t, h = wide["treatment"].reindex(camp["campaign_id"]), wide["holdout"].reindex(camp["campaign_id"])
+
+    out = camp.copy()
+    out["margin"] = float(margin)
+    has_contacts = camp["campaign_id"].isin(cont["campaign_id"].unique().tolist()).to_numpy()
+    out["treated"] = t["n"].fillna(0).to_numpy(dtype="int64")
+    out["holdout"] = h["n"].fillna(0).to_numpy(dtype="int64")
+    out["responders"] = t["responders"].fillna(0).to_numpy(dtype="int64")
+    out["new_customers"] = t["new"].fillna(0).to_numpy(dtype="int64")
+    out["attributed_revenue"] = t["revenue"].fillna(0.0).to_numpy(dtype=float)
+    out["attribution"] = np.where(has_contacts, "contacts", "none")
+
+    # --- tag-based attribution for campaigns without contacts
+    if tagged is not None:
+        for i in np.flatnonzero(~has_contacts):
+            row = camp.iloc[i]
+            end = row["end_date"]
+            stop = end + pd.Timedelta(days=1) if end == end.normalize() else end + pd.Timedelta(microseconds=1)
+            mask = (tagged == row["campaign_id"]).to_numpy() & (tx["order_datetime"] >= row["start_date"]).to_numpy() \
+                & (tx["order_datetime"] < stop).to_numpy()
+            if not mask.any():
+                continue
+            lines = tx[mask]
+            known_lines = lines[known[mask].to_numpy()]
+            buyers = known_lines.loc[known_lines["quantity"] > 0, "customer_id"].unique()
+            first = pd.Series(buyers).map(first_purchase)
+            out.loc[i, "attribution"] = "tag"
+            out.loc[i, "attributed_revenue"] = float(lines["amount"].sum())
+            out.loc[i, "responders"] = int(len(buyers))
+            out.loc[i, "new_customers"] = int(((first >= row["start_date"]) & (first < stop)).sum())
+
+    cost = out["cost"].to_numpy(dtype=float)
+    treated = out["treated"].to_numpy(dtype=float)
+    responders = out["responders"].to_numpy(dtype=float)
+    new = out["new_customers"].to_numpy(dtype=float)
+    revenue = out["attributed_revenue"].to_numpy(dtype=float)
+    attributable = out["attribution"].to_numpy() != "none"
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["response_rate"] = np.where(treated > 0, responders / treated, np.nan)
+        out["gross_profit"] = margin * revenue
+        safe_cost = np.where(cost > 0, cost, 1.0)
+        out["roi"] = np.where((cost > 0) & attributable, (margin * revenue - cost) / safe_cost, np.nan)
+        out["roas"] = np.where((cost > 0) & attributable, revenue / safe_cost, np.nan)
+        out["cpa"] = np.where(responders > 0, cost / np.where(responders > 0, responders, 1), np.nan)
+        out["cac"] = np.where(new > 0, cost / np.where(new > 0, new, 1), np.nan)
+    reasons = []
+    for c, a, r, n in zip(cost, attributable, responders, new):
+        parts = []
+        if not a:
+            parts.append("no contact list and no tagged orders: revenue cannot be attributed")
+        elif c == 0:
+            parts.append("zero cost: ROI and ROAS are undefined (not infinite)")
+        if a and r == 0:
+            parts.append("no responders: cost per acquisition is undefined")
+        if a and n == 0:
+            parts.append("no new customers: CAC is undefined")
+        reasons.append("; ".join(parts) if parts else None)
+    out["roi_reason"] = pd.Series(reasons, dtype="str")
+
+    # --- incrementality against the holdout
+    nt, nh = treated, out["holdout"].to_numpy(dtype=float)
+    xt, xh = responders, h["responders"].fillna(0).to_numpy(dtype=float)
+    out["holdout_responders"] = xh.astype("int64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["holdout_response_rate"] = np.where(nh > 0, xh / nh, np.nan)
+    has_holdout = has_contacts & (nh > 0) & (nt > 0)
+    cols = {c: np.full(len(out), np.nan) for c in ROI_COLUMNS if c.startswith("incremental_") and
+            c != "incremental_reason"}
+    incr_reason = []
+    mt, vt = t["mean"].to_numpy(dtype=float), t["var"].to_numpy(dtype=float)
+    mh, vh = h["mean"].to_numpy(dtype=float), h["var"].to_numpy(dtype=float)
+    if has_holdout.any():
+        from statsmodels.stats.proportion import confint_proportions_2indep
+    for i in range(len(out)):
+        if not has_contacts[i]:
+            incr_reason.append("no contact list: incremental figures are undefined")
+            continue
+        if not has_holdout[i]:
+            incr_reason.append("no holdout group: incremental figures are undefined" if nt[i] > 0 else
+                               "no treated customers: incremental figures are undefined")
+            continue
+        parts = []
+        pt, ph = xt[i] / nt[i], xh[i] / nh[i]
+        cols["incremental_conversions"][i] = (pt - ph) * nt[i]
+        low, high = confint_proportions_2indep(xt[i], nt[i], xh[i], nh[i], method="newcomb", compare="diff",
+                                               alpha=alpha)
+        cols["incremental_conversions_ci_low"][i] = low * nt[i]
+        cols["incremental_conversions_ci_high"][i] = high * nt[i]
+        cols["incremental_conversions_se"][i] = np.sqrt(pt * (1 - pt) / nt[i] + ph * (1 - ph) / nh[i]) * nt[i]
+        diff = mt[i] - mh[i]
+        cols["incremental_revenue"][i] = diff * nt[i]
+        cols["incremental_gross_profit"][i] = margin * diff * nt[i]
+        if nt[i] >= 2 and nh[i] >= 2:
+            a, b = vt[i] / nt[i], vh[i] / nh[i]
+            se = np.sqrt(a + b)
+            if se > 0:
+                df = se ** 4 / (a ** 2 / (nt[i] - 1) + b ** 2 / (nh[i] - 1))
+                half = stats.t.isf(alpha / 2, df) * se
+            else:
+                half = 0.0  # no variation at all (e.g. nobody bought): the difference is exact
+            cols["incremental_revenue_ci_low"][i] = (diff - half) * nt[i]
+            cols["incremental_revenue_ci_high"][i] = (diff + half) * nt[i]
+            cols["incremental_revenue_se"][i] = se * nt[i]
+        else:
+            parts.append("treatment or holdout has fewer than 2 customers: no revenue interval")
+        if cost[i] > 0:
+            cols["incremental_roi"][i] = (cols["incremental_gross_profit"][i] - cost[i]) / cost[i]
+            cols["incremental_roi_ci_low"][i] = (margin * cols["incremental_revenue_ci_low"][i] - cost[i]) / cost[i]
+            cols["incremental_roi_ci_high"][i] = (margin * cols["incremental_revenue_ci_high"][i] - cost[i]) / cost[i]
+        else:
+            parts.append("zero cost: incremental ROI is undefined (not infinite)")
+        incr_reason.append("; ".join(parts) if parts else None)
+    for c, values in cols.items():
+        out[c] = values
+    low, high = cols["incremental_revenue_ci_low"], cols["incremental_revenue_ci_high"]
+    out["incremental_significant"] = pd.array(np.where(np.isfinite(low), (low > 0) | (high < 0), pd.NA),
+                                              dtype="boolean")
+    out["incremental_reason"] = pd.Series(incr_reason, dtype="str")
+
+    # --- payback
+    out["payback_months"] = np.nan
+    out["payback"] = pd.Series(np.where(has_contacts, "no holdout", "no holdout"), dtype="str")
+    if has_holdout.any():
+        ids = out.loc[has_holdout, "campaign_id"]
+        pay = _payback(responses[responses["campaign_id"].isin(ids.tolist())], tx[known],
+                       out.set_index("campaign_id")["cost"], margin, as_of, int(max_payback_months))
+        pay = pay.set_index("campaign_id").reindex(out["campaign_id"])
+        out["payback_months"] = np.where(has_holdout, pay["payback_months"].to_numpy(dtype=float), np.nan)
+        out["payback"] = pd.Series(np.where(has_holdout, pay["payback"].astype(object).to_numpy(), "no holdout"),
+                                   dtype="str")
+    return out[ROI_COLUMNS]
+
+
+def _empty_roi() -> pd.DataFrame:
+    dtypes = {c: "float64" for c in ROI_COLUMNS}
+    dtypes.update({c: "str" for c in ("campaign_id", "name", "channel", "attribution", "roi_reason", "payback",
+                                      "incremental_reason")})
+    dtypes.update({c: "int64" for c in ("treated", "holdout", "responders", "new_customers",
+                                        "holdout_responders")})
+    dtypes.update({"start_date": "datetime64[s]", "end_date": "datetime64[s]", "incremental_significant": "boolean"})
+    return pd.DataFrame({c: pd.Series(dtype=dtypes[c]) for c in ROI_COLUMNS})
+
+
+def campaign_rollup(roi: pd.DataFrame, *, by: str = "channel", alpha: float = 0.05) -> pd.DataFrame:
+    """Campaign figures summed by channel (or another column) and overall.
+
+    Ratios are recomputed from the sums (ROI of a channel is its total gross
+    profit against its total cost, not an average of ROIs). Incremental
+    figures sum over the campaigns that have them, against those campaigns'
+    cost; their intervals are normal intervals from the summed variances,
+    treating campaigns as independent (only approximately true when they
+    share customers).
+
+    Parameters
+    ----------
+    roi : pandas.DataFrame
+        Output of :func:`campaign_roi`.
+    by : str, default="channel"
+        Column of ``roi`` to group by.
+    alpha : float, default=0.05
+        Intervals have level ``1 - alpha``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group, then an ``overall`` row (see
+        :data:`ROLLUP_COLUMNS`, where ``channel`` is named after ``by``):
+        ``level`` (``by`` or ``"overall"``), the group value (missing on the
+        overall row), ``campaigns``, ``cost``, ``treated``, ``holdout``,
+        ``responders``, ``new_customers``, ``attributed_revenue``,
+        ``gross_profit``, ``roi``, ``roas``, ``cpa``, ``cac``, ``roi_reason``,
+        ``incremental_campaigns``, ``incremental_cost``,
+        ``incremental_conversions`` and ``incremental_revenue`` with
+        ``_ci_low`` and ``_ci_high``, ``incremental_gross_profit``,
+        ``incremental_roi`` with ``_ci_low`` and ``_ci_high``.
+
+    Examples
+    --------
+    >>> roi = pd.DataFrame({"channel": ["dm", "dm", "email"], "cost": [100.0, 300.0, 0.0],
+    ...     "treated": [10, 30, 50], "holdout": [2, 5, 0], "responders": [4, 6, 5], "new_customers": [1, 0, 2],
+    ...     "attributed_revenue": [500.0, 100.0, 80.0], "gross_profit": [500.0, 100.0, 80.0],
+    ...     "attribution": ["contacts"] * 3, "margin": 1.0,
+    ...     "incremental_conversions": [2.0, 1.0, np.nan], "incremental_conversions_se": [1.0, 1.0, np.nan],
+    ...     "incremental_revenue": [300.0, 50.0, np.nan], "incremental_revenue_se": [30.0, 40.0, np.nan]})
+    >>> campaign_rollup(roi)[["level", "channel", "cost", "roi", "incremental_revenue", "incremental_roi"]]
+         level channel   cost  roi  incremental_revenue  incremental_roi
+    0  channel      dm  400.0  0.5                350.0           -0.125
+    1  channel   email    0.0  NaN                  NaN              NaN
+    2  overall     NaN  400.0  0.7                350.0           -0.125
+    """
+    needed = [by, "cost", "treated", "holdout", "responders", "new_customers", "attributed_revenue",
+              "gross_profit", "attribution", "margin", "incremental_conversions", "incremental_conversions_se",
+              "incremental_revenue", "incremental_revenue_se"]
+    _require(roi, needed, "roi")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise ValueError(f"alpha is out of range; allowed: 0 < alpha < 1; received: {alpha!r}.")
+    columns = [by if c == "channel" else c for c in ROLLUP_COLUMNS]
+    if roi.empty:
+        empty = {c: pd.Series(dtype="float64") for c in columns}
+        for c in ("level", by, "roi_reason"):
+            empty[c] = pd.Series(dtype="str")
+        for c in ("campaigns", "treated", "holdout", "responders", "new_customers", "incremental_campaigns"):
+            empty[c] = pd.Series(dtype="int64")
+        return pd.DataFrame(empty)[columns]
+    z = stats.norm.isf(alpha / 2)
+    rows = []
+    groups = [(k, g) for k, g in roi.groupby(by, sort=True, dropna=False)] + [(None, roi)]
+    for key, g in groups:
+        attributable = g["attribution"] != "none"
+        cost = float(g.loc[attributable, "cost"].sum())
+        gross = float(g.loc[attributable, "gross_profit"].sum())
+        revenue = float(g.loc[attributable, "attributed_revenue"].sum())
+        responders, new = int(g["responders"].sum()), int(g["new_customers"].sum())
+        inc = g["incremental_revenue"].notna()
+        inc_cost = float(g.loc[inc, "cost"].sum())
+        inc_rev = float(g.loc[inc, "incremental_revenue"].sum()) if inc.any() else np.nan
+        inc_gp = float((g.loc[inc, "incremental_revenue"] * g.loc[inc, "margin"]).sum()) if inc.any() else np.nan
+        rev_se = float(np.sqrt((g.loc[inc, "incremental_revenue_se"] ** 2).sum())) if inc.any() else np.nan
+        gp_se = float(np.sqrt(((g.loc[inc, "incremental_revenue_se"] * g.loc[inc, "margin"]) ** 2).sum())) \
+            if inc.any() else np.nan
+        conv_ok = g["incremental_conversions"].notna()
+        inc_conv = float(g.loc[conv_ok, "incremental_conversions"].sum()) if conv_ok.any() else np.nan
+        conv_se = float(np.sqrt((g.loc[conv_ok, "incremental_conversions_se"] ** 2).sum())) if conv_ok.any() \
+            else np.nan
+        reason = []
+        if not attributable.any():
+            reason.append("no attributable campaigns")
+        elif cost == 0:
+            reason.append("zero cost: ROI and ROAS are undefined (not infinite)")
+        rows.append({
+            "level": "overall" if key is None else by,
+            by: key,
+            "campaigns": int(len(g)), "cost": float(g["cost"].sum()), "treated": int(g["treated"].sum()),
+            "holdout": int(g["holdout"].sum()), "responders": responders, "new_customers": new,
+            "attributed_revenue": revenue, "gross_profit": gross,
+            "roi": (gross - cost) / cost if cost > 0 else np.nan,
+            "roas": revenue / cost if cost > 0 else np.nan,
+            "cpa": cost / responders if responders > 0 else np.nan,
+            "cac": cost / new if new > 0 else np.nan,
+            "roi_reason": "; ".join(reason) if reason else None,
+            "incremental_campaigns": int(inc.sum()), "incremental_cost": inc_cost,
+            "incremental_conversions": inc_conv,
+            "incremental_conversions_ci_low": inc_conv - z * conv_se,
+            "incremental_conversions_ci_high": inc_conv + z * conv_se,
+            "incremental_revenue": inc_rev,
+            "incremental_revenue_ci_low": inc_rev - z * rev_se,
+            "incremental_revenue_ci_high": inc_rev + z * rev_se,
+            "incremental_gross_profit": inc_gp,
+            "incremental_roi": (inc_gp - inc_cost) / inc_cost if inc_cost > 0 else np.nan,
+            "incremental_roi_ci_low": (inc_gp - z * gp_se - inc_cost) / inc_cost if inc_cost > 0 else np.nan,
+            "incremental_roi_ci_high": (inc_gp + z * gp_se - inc_cost) / inc_cost if inc_cost > 0 else np.nan,
+        })
+    out = pd.DataFrame(rows)
+    out["level"] = out["level"].astype("str")
+    out["roi_reason"] = out["roi_reason"].astype("str")
+    return out[columns]
