@@ -26,13 +26,22 @@ the next step would exceed it.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["MiningBudgetError", "mine", "output_bytes"]
 
-#: Words (uint64) handled per vectorised step; bounds the temporaries (~8 MiB each).
-_CHUNK_WORDS = 1 << 20
+#: Words (uint64) handled per vectorised step; bounds the temporaries (~256 KiB each).
+_CHUNK_WORDS = 1 << 15
 #: Candidate itemsets generated per vectorised step.
-_CHUNK_CANDIDATES = 1 << 18
+_CHUNK_CANDIDATES = 1 << 14
+#: Item pairs enumerated (or tested) per vectorised step.
+_CHUNK_PAIRS = 1 << 16
+#: Pairs inside baskets up to which pairs are counted by walking the baskets (else a sparse product).
+_WALK_PAIRS = 4_000_000
+#: Cells (first items x items) of the pair-count table of one block.
+_BLOCK_CELLS = 1 << 18
+#: Largest dense (frequent items)^2 table of pair flags for pruning triples.
+_PAIR_TABLE = 2**24
 #: Fixed seed of the random 64-bit item keys used to hash itemsets for subset look-ups.
 _KEY_SEED = 20240611
 
@@ -121,11 +130,29 @@ class _Budget:
             raise MiningBudgetError(need, stage)
 
 
+class _KeySet:
+    """Membership test for uint64 keys (a hash index; sorted search if keys repeat)."""
+
+    def __init__(self, keys: np.ndarray):
+        self.index = pd.Index(keys, dtype=np.uint64)
+        self.unique = self.index.is_unique
+        if not self.unique:
+            self.sorted = np.sort(keys)
+
+    def contains(self, queries: np.ndarray) -> np.ndarray:
+        if self.unique:
+            return self.index.get_indexer(queries) >= 0
+        pos = np.minimum(np.searchsorted(self.sorted, queries), self.sorted.size - 1)
+        return self.sorted[pos] == queries
+
+
 def _item_bitsets(rank: np.ndarray, basket: np.ndarray, n_freq: int, n_words: int) -> np.ndarray:
     """Full-width tid bitsets of the frequent items, flat, row ``r`` at ``[r * n_words, (r + 1) * n_words)``."""
     bitsets = np.zeros(n_freq * n_words, dtype=np.uint64)
-    np.bitwise_or.at(bitsets, rank * n_words + (basket >> 6),
-                     np.left_shift(np.uint64(1), (basket & 63).astype(np.uint64)))
+    for lo in range(0, rank.size, _CHUNK_PAIRS):  # in chunks, to keep the temporaries small
+        r = rank[lo:lo + _CHUNK_PAIRS].astype(np.int64)
+        t = basket[lo:lo + _CHUNK_PAIRS].astype(np.int64)
+        np.bitwise_or.at(bitsets, r * n_words + (t >> 6), np.left_shift(np.uint64(1), (t & 63).astype(np.uint64)))
     return bitsets
 
 
@@ -176,15 +203,19 @@ def _row_blocks(cost: np.ndarray, budget: int) -> list[tuple[int, int]]:
     return blocks
 
 
-def mine(basket: np.ndarray, item: np.ndarray, *, n_baskets: int, n_items: int, min_count: int,
-         max_len: int | None, max_memory: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def mine(entries: list, *, n_baskets: int, n_items: int, min_count: int,
+         max_len: int | None, max_memory: int, strategy: dict | None = None,
+         ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Mine all itemsets contained in at least ``min_count`` baskets.
 
     Parameters
     ----------
-    basket, item : numpy.ndarray of int
-        One entry per distinct (basket, item) pair; codes in ``[0, n_baskets)``
-        and ``[0, n_items)``.
+    entries : list of two numpy.ndarray of int
+        ``[basket, item]``: one entry per distinct (basket, item) pair, codes
+        in ``[0, n_baskets)`` and ``[0, n_items)``. The list is emptied, so
+        that the arrays can be freed as soon as they are no longer needed. Items are taken in code order, and the miner is
+        fastest when codes ascend with item frequency and the entries come
+        sorted by basket, then item (as :mod:`crmtools.basket` passes them).
     n_baskets, n_items : int
         Number of baskets and of distinct items.
     min_count : int
@@ -193,12 +224,16 @@ def mine(basket: np.ndarray, item: np.ndarray, *, n_baskets: int, n_items: int, 
         Longest itemset to return; None for no limit.
     max_memory : int
         Bytes the miner may hold, including an estimate of the final table.
+    strategy : dict or None
+        For tests: force ``{"pairs": "sparse" | "bitset", "projection":
+        "walk" | "lookup" | "search", "pair_table": False}`` instead of
+        choosing by cost and size. Every route gives the same result.
 
     Returns
     -------
     (list of numpy.ndarray, list of numpy.ndarray)
         For each length k = 1, 2, ...: an ``(n_k, k)`` int64 array of item
-        codes (each row ordered by ascending item support) and the ``n_k``
+        codes (each row in ascending code order) and the ``n_k``
         basket counts. Levels with no itemsets are not returned.
 
     Raises
@@ -206,11 +241,12 @@ def mine(basket: np.ndarray, item: np.ndarray, *, n_baskets: int, n_items: int, 
     MiningBudgetError
         When the next step would exceed ``max_memory``.
     """
+    basket, item = entries
+    entries.clear()
     budget = _Budget(max_memory)
     max_len = np.inf if max_len is None else max_len
     item_count = np.bincount(item, minlength=n_items)
-    frequent = np.flatnonzero(item_count >= min_count)
-    order = frequent[np.argsort(item_count[frequent], kind="stable")]  # rank -> item code
+    order = np.flatnonzero(item_count >= min_count)  # rank -> item code: frequent items in code order
     n_freq = order.size
     levels: list[np.ndarray] = []
     counts: list[np.ndarray] = []
@@ -223,32 +259,56 @@ def mine(basket: np.ndarray, item: np.ndarray, *, n_baskets: int, n_items: int, 
     if max_len < 2 or n_freq < 2:
         return [order[lv] for lv in levels], counts
 
-    rank_of = np.full(n_items, -1, dtype=np.int64)
-    rank_of[order] = np.arange(n_freq)
+    rank_of = np.full(n_items, -1, dtype=np.int32)
+    rank_of[order] = np.arange(n_freq, dtype=np.int32)
     rank = rank_of[item]
+    del item, rank_of
     keep = rank >= 0
-    rank, basket = rank[keep], basket[keep].astype(np.int64)
+    if not keep.all():
+        rank, basket = rank[keep], basket[keep]
+    del keep
+    if basket.size > 1:  # the basket walk needs the entries sorted by basket, then item
+        step = basket[1:].astype(np.int64) - basket[:-1]
+        ordered = bool(np.all((step > 0) | ((step == 0) & (rank[1:] > rank[:-1]))))
+        del step
+        if not ordered:
+            by_basket = np.argsort(basket.astype(np.int64) * n_freq + rank, kind="stable")
+            rank, basket = rank[by_basket], basket[by_basket]
+            del by_basket
     n_words = (n_baskets + 63) // 64
-    sizes = np.bincount(basket, minlength=n_baskets).astype(np.int64)
+    sizes = np.bincount(basket, minlength=n_baskets)
     pair_work = float((sizes.astype(np.float64) ** 2).sum())  # entries of X.T @ X
+    walk_work = float((sizes * (sizes - 1.0) / 2).sum())  # item pairs inside baskets
     bitset_work = n_freq * (n_freq - 1) / 2 * n_words
-    budget.check(rank.size * 48, "Encoding the baskets")
+    budget.check(rank.size * 40, "Encoding the baskets")
     want_words = max_len >= 3
 
     # ---- pairs
-    if pair_work <= 4 * bitset_work:
-        pairs, pair_counts = _pairs_sparse(rank, basket, n_baskets, n_freq, min_count, budget, pair_work)
-        words = offsets = None
-        if want_words and pairs.shape[0] > 1:
-            words, offsets = _project_pairs(pairs, rank, basket, sizes, n_baskets, n_freq, count1, budget)
+    strategy = strategy or {}
+    if pair_work > 4 * bitset_work:
+        route = "bitset"
+    elif walk_work <= _WALK_PAIRS:
+        route = "walk"
     else:
+        route = "sparse"
+    route = strategy.get("pairs", route)
+    if route == "bitset":
         budget.check(n_freq * n_words * 8, f"Bitsets of {n_freq:,} frequent items over {n_baskets:,} baskets")
         bitsets = _item_bitsets(rank, basket, n_freq, n_words)
+        del rank, basket
         rows = np.arange(n_freq, dtype=np.int64)[:, None]
         pairs, pair_counts, words, offsets = _join_level(
             rows, bitsets, np.arange(n_freq + 1, dtype=np.int64) * n_words, min_count, want_words, budget)
         del bitsets
-    del rank, basket
+    else:
+        budget.check(40 * rank.size + 16 * _BLOCK_CELLS + 48 * _CHUNK_PAIRS, "Counting item pairs")
+        layout = _Layout(rank, basket, sizes, n_baskets, n_freq, count1,
+                         walk=route == "walk" or strategy.get("projection") == "walk")
+        del rank, basket
+        pairs, pair_counts, words, offsets = _pair_level(
+            layout, min_count, want_words, budget, route, strategy.get("projection"),
+            strategy.get("pair_table", True))
+        del layout
     if pairs.shape[0] == 0:
         return [order[lv] for lv in levels], counts
     levels.append(pairs)
@@ -262,13 +322,13 @@ def mine(basket: np.ndarray, item: np.ndarray, *, n_baskets: int, n_items: int, 
     while k < max_len and rows.shape[0] > 1 and words is not None:
         k += 1
         words, offsets = _drop_unjoinable(rows, words, offsets)
-        if k == 3 and n_freq * n_freq <= 2**24:
+        if k == 3 and n_freq * n_freq <= _PAIR_TABLE and strategy.get("pair_table", True):
             is_pair = np.zeros(n_freq * n_freq, dtype=bool)
             is_pair[rows[:, 0] * n_freq + rows[:, 1]] = True
             prune = ("pairs", is_pair, n_freq)
         else:
             row_keys = key1[rows].sum(axis=1, dtype=np.uint64)
-            prune = ("keys", np.sort(row_keys), row_keys, key1)
+            prune = ("keys", _KeySet(row_keys), row_keys, key1)
         rows, level_counts, words, offsets = _join_level(
             rows, words, offsets, min_count, k < max_len, budget, prune=prune)
         if rows.shape[0] == 0:
@@ -279,101 +339,194 @@ def mine(basket: np.ndarray, item: np.ndarray, *, n_baskets: int, n_items: int, 
     return [order[lv] for lv in levels], counts
 
 
-def _pairs_sparse(rank, basket, n_baskets, n_freq, min_count, budget, pair_work):
-    """Frequent pairs (sorted) and their counts, from the sparse co-occurrence product ``X.T @ X``."""
-    from scipy import sparse
+class _Layout:
+    """The (basket, frequent item) entries by item and by basket, as compact int32 arrays.
 
-    budget.check(int(min(pair_work, float(n_freq) ** 2) * 24), "Counting item pairs")
-    x = sparse.csr_matrix((np.ones(rank.size, dtype=np.int32), (basket, rank)), shape=(n_baskets, n_freq))
-    co = (x.T.tocsr() @ x).tocoo()
-    del x
-    mask = (co.row < co.col) & (co.data >= min_count)
-    first = co.row[mask].astype(np.int64)
-    second = co.col[mask].astype(np.int64)
-    pair_counts = co.data[mask].astype(np.int64)
-    del co, mask
-    order = np.argsort(first * n_freq + second)
-    pairs = np.stack([first[order], second[order]], axis=1)
-    return pairs, pair_counts[order]
-
-
-def _project_pairs(pairs, rank, basket, sizes, n_baskets, n_freq, count1, budget):
-    """Projected bitsets of the joinable pairs: bit t of pair (a, b) says whether the t-th basket of a holds b.
-
-    Two equivalent routes, the cheaper one is taken: test every basket of
-    ``a`` for ``b`` (work: the sum of the counts of the first items), or walk
-    the item pairs inside each basket (work: the sum of squared basket sizes).
+    ``tids`` lists the baskets of each item in turn (item ``r`` at
+    ``tid_start[r]:tid_start[r + 1]``, ascending); in basket order, ``r_h`` is
+    the item of each entry (ascending within a basket), ``v_h`` its position
+    among that item's baskets, and ``partners`` the number of entries after
+    it in its basket; ``h_of_v`` maps item order to basket order.
     """
-    n_pairs = pairs.shape[0]
-    joinable = _joinable(pairs)
-    lengths = np.where(joinable, count1[pairs[:, 0]], 0)
-    widths = (lengths + 63) // 64
-    offsets = np.zeros(n_pairs + 1, np.int64)
-    np.cumsum(widths, out=offsets[1:])
-    n_bits = int(offsets[-1]) * 64
-    lookup_work = float(lengths.sum())
-    walk_work = float((sizes * (sizes - 1) // 2).sum())
-    budget.check(n_bits + n_bits // 8 + rank.size * 40 + 48 * _CHUNK_WORDS, "Bitsets of the frequent pairs")
-    bits = np.zeros(n_bits, dtype=bool)
-    # position of each entry among the baskets of its item
-    vertical = np.argsort(rank * n_baskets + basket)
-    tid_start = np.zeros(n_freq + 1, np.int64)
-    np.cumsum(count1, out=tid_start[1:])
-    if walk_work <= 2 * lookup_work:
-        vpos = np.empty(rank.size, np.int64)
-        vpos[vertical] = np.arange(rank.size) - np.repeat(tid_start[:-1], count1)
-        del vertical
-        horizontal = np.argsort(basket * n_freq + rank)
-        r_h, v_h = rank[horizontal], vpos[horizontal]
-        del vpos
-        basket_end = np.cumsum(sizes)[basket[horizontal]]
-        del horizontal
-        partners = basket_end - np.arange(r_h.size) - 1
-        del basket_end
-        sel = np.flatnonzero(joinable)
-        if n_freq * n_freq <= 2**24:
-            table = np.full(n_freq * n_freq, -1, dtype=np.int64)
-            table[pairs[sel, 0] * n_freq + pairs[sel, 1]] = sel
+
+    def __init__(self, rank, basket, sizes, n_baskets, n_freq, count1, walk: bool):
+        self.n_baskets, self.n_freq, self.count1 = n_baskets, n_freq, count1
+        self.size = rank.size
+        self.tid_start = np.zeros(n_freq + 1, np.int64)
+        np.cumsum(count1, out=self.tid_start[1:])
+        # entries arrive sorted by basket, then item: that is the basket order; a stable (radix) sort
+        # by item gives the item order
+        by_item = np.argsort(rank.astype(np.uint16) if n_freq <= 2**16 else rank, kind="stable")
+        self.tids = basket[by_item].astype(np.int32)
+        self.r_h = rank.astype(np.int32, copy=False)
+        self._bitsets = self._vkeys = None
+        if not walk:  # the walk arrays are only needed to walk the baskets
+            return
+        self.h_of_v = by_item.astype(np.int32)  # basket-order position of each item-order entry
+        work = np.arange(self.size, dtype=np.int64)
+        work -= np.repeat(self.tid_start[:-1], count1)
+        self.v_h = np.empty(self.size, np.int32)
+        self.v_h[by_item] = work
+        del by_item
+        work = np.cumsum(sizes)[basket]
+        work -= np.arange(1, self.size + 1)
+        self.partners = work.astype(np.int32)
+        del work
+        self.walk_by_item = np.bincount(self.r_h, weights=self.partners, minlength=n_freq)
+
+    def walk(self, lefts: np.ndarray, first: int, n_cols: int):
+        """Item pairs inside baskets with the left entry at horizontal positions ``lefts``.
+
+        Returns the block-local pair key ``(a - first) * n_cols + b`` and the
+        position of the basket among the baskets of ``a``, per pair.
+        """
+        m = self.partners[lefts]
+        left = np.repeat(lefts.astype(np.int64), m)
+        _, within = _ragged_positions(m)
+        right = left + 1 + within
+        del within
+        key = (self.r_h[left] - first).astype(np.int64) * n_cols + self.r_h[right]
+        return key, self.v_h[left]
+
+    def bits_present(self, item: np.ndarray, baskets: np.ndarray, budget: "_Budget") -> np.ndarray:
+        """Whether each ``(item, basket)`` pair is an entry (full item bitsets when they fit, else search)."""
+        n_words = (self.n_baskets + 63) // 64
+        if self.n_freq * n_words * 8 <= min(8 * 2**20, budget.limit // 8):
+            if self._bitsets is None:
+                rank = np.repeat(np.arange(self.n_freq, dtype=np.int32), self.count1)
+                self._bitsets = _item_bitsets(rank, self.tids, self.n_freq, n_words)
+            held = self._bitsets[item.astype(np.int64) * n_words + (baskets >> 6)]
+            return ((held >> (baskets & 63).astype(np.uint64)) & np.uint64(1)).astype(bool)
+        return self.search(item, baskets)
+
+    def search(self, item: np.ndarray, baskets: np.ndarray) -> np.ndarray:
+        """Whether each ``(item, basket)`` pair is an entry, by binary search."""
+        if self._vkeys is None:
+            self._vkeys = np.repeat(np.arange(self.n_freq, dtype=np.int64), self.count1) * self.n_baskets + self.tids
+        query = item.astype(np.int64) * self.n_baskets + baskets
+        pos = np.minimum(np.searchsorted(self._vkeys, query), self._vkeys.size - 1)
+        return self._vkeys[pos] == query
+
+
+def _pair_level(layout: _Layout, min_count, want_words, budget, route, projection=None, pair_table=True):
+    """Frequent pairs (sorted), their counts and, when ``want_words``, their projected bitsets.
+
+    Works in blocks of first items so that no temporary grows with the
+    number of items squared: counts come from walking the item pairs inside
+    the baskets (``route="walk"``) or from a sparse product of the block's
+    rows of ``X.T`` with ``X`` (``route="sparse"``). The bitset of pair
+    (a, b) has bit t set when the t-th basket of a holds b; it is built only
+    for pairs that share their first item with another pair (the others are
+    never joined), from the same walk or by testing the baskets of a for b
+    (``projection`` forces ``"walk"``, ``"lookup"`` or ``"search"``).
+    """
+    n_freq, count1, tid_start = layout.n_freq, layout.count1, layout.tid_start
+    x = ones = None
+    if route == "sparse":
+        from scipy import sparse
+
+        # int32 indices throughout, so that scipy does not copy them for every product
+        ones = np.ones(layout.size, dtype=np.int32)
+        indptr = np.zeros(layout.n_baskets + 1, np.int32)
+        np.cumsum(np.bincount(layout.tids, minlength=layout.n_baskets), out=indptr[1:])
+        x = sparse.csr_matrix((ones, layout.r_h, indptr), shape=(layout.n_baskets, n_freq))
+    cum_walk = np.cumsum(layout.walk_by_item) if route == "walk" else None
+    per_block = max(1, _BLOCK_CELLS // n_freq)
+    out_pairs, out_counts, out_words, out_widths = [], [], [], []
+    first = 0
+    while first < n_freq:
+        stop = min(n_freq, first + per_block)
+        if route == "walk":  # also keep the pairs walked per block small
+            done = cum_walk[first - 1] if first else 0.0
+            stop = min(stop, int(np.searchsorted(cum_walk, done + _CHUNK_PAIRS, side="right")))
+        stop = max(stop, first + 1)
+        walked = None
+        if route == "walk":
+            lefts = layout.h_of_v[tid_start[first]:tid_start[stop]]
+            table = np.zeros((stop - first) * n_freq, np.int64)
+            chunks = _row_blocks(layout.partners[lefts], _CHUNK_PAIRS)
+            for lo, hi in chunks:
+                key, vpos = layout.walk(lefts[lo:hi], first, n_freq)
+                table += np.bincount(key, minlength=table.size)
+                if len(chunks) == 1:
+                    walked = (key, vpos)
+            flat = np.flatnonzero(table >= min_count)  # ascending: pairs in lexicographic order
+            block_counts = table[flat]
+            del table
         else:
-            table = None
-            sel_keys = pairs[sel, 0] * n_freq + pairs[sel, 1]
-        for lo, hi in _row_blocks(partners, 2 * _CHUNK_WORDS):
-            m = partners[lo:hi]
-            left = np.repeat(np.arange(lo, hi, dtype=np.int64), m)
-            _, within = _ragged_positions(m)
-            key = r_h[left] * n_freq + r_h[left + 1 + within]
-            if table is not None:
-                pid = table[key]
-            else:
-                pos = np.minimum(np.searchsorted(sel_keys, key), max(sel_keys.size - 1, 0))
-                pid = np.where(sel_keys[pos] == key, sel[pos], -1) if sel_keys.size else np.full(key.size, -1)
-            hit = pid >= 0
-            bits[offsets[pid[hit]] * 64 + v_h[left[hit]]] = True
-    else:
-        tids = basket[vertical]
-        del vertical
-        n_words = (n_baskets + 63) // 64
-        full = None
-        if n_freq * n_words * 8 <= min(256 * 2**20, budget.limit // 4):
-            full = _item_bitsets(rank, basket, n_freq, n_words)
-        else:
-            vkeys = np.sort(rank * n_baskets + basket)
-        for lo, hi in _row_blocks(lengths, 2 * _CHUNK_WORDS):
-            a, b, ln = pairs[lo:hi, 0], pairs[lo:hi, 1], lengths[lo:hi]
-            if ln.sum() == 0:
-                continue
-            _, within = _ragged_positions(ln)
-            t = tids[np.repeat(tid_start[a], ln) + within]
-            if full is not None:
-                held = full[np.repeat(b * n_words, ln) + (t >> 6)]
-                present = ((held >> (t & 63).astype(np.uint64)) & np.uint64(1)).astype(bool)
-            else:
-                query = np.repeat(b * n_baskets, ln) + t
-                pos = np.minimum(np.searchsorted(vkeys, query), vkeys.size - 1)
-                present = vkeys[pos] == query
-            bits[np.repeat(offsets[lo:hi] * 64, ln) + within] = present
-    words = np.packbits(bits, bitorder="little").view(np.uint64)
-    return words, offsets
+            rows = sparse.csr_matrix((ones[tid_start[first]:tid_start[stop]],
+                                      layout.tids[tid_start[first]:tid_start[stop]],
+                                      (tid_start[first:stop + 1] - tid_start[first]).astype(np.int32)),
+                                     shape=(stop - first, layout.n_baskets))
+            co = rows @ x
+            del rows
+            local = np.repeat(np.arange(stop - first, dtype=np.int64), np.diff(co.indptr))
+            upper = (co.indices > local + first) & (co.data >= min_count)
+            flat = local[upper] * n_freq + co.indices[upper]
+            block_counts = co.data[upper].astype(np.int64)
+            del co, local, upper
+            order = np.argsort(flat)
+            flat, block_counts = flat[order], block_counts[order]
+        a = first + flat // n_freq
+        b = flat % n_freq
+        out_pairs.append(np.stack([a, b], axis=1))
+        out_counts.append(block_counts)
+        if want_words:
+            group = np.bincount(a - first, minlength=stop - first)
+            joinable = group[a - first] >= 2
+            lengths = np.where(joinable, count1[a], 0)
+            widths = (lengths + 63) // 64
+            offsets = np.cumsum(widths) - widths
+            bits = np.zeros(int(widths.sum()) * 64, dtype=bool)
+            sel = np.flatnonzero(joinable)
+            method = projection
+            if method is None and route == "walk":
+                walk_cost = float(cum_walk[stop - 1] - done)
+                method = "walk" if walked is not None or walk_cost <= float(lengths.sum()) else "lookup"
+            elif method is None:  # a sparse product was cheaper than walking: so is testing baskets
+                method = "lookup"
+            if method == "walk" and sel.size:
+                if pair_table:
+                    pid = np.full((stop - first) * n_freq, -1, dtype=np.int32)
+                    pid[flat[sel]] = sel
+                else:
+                    sel_keys = flat[sel]
+                if walked is not None:
+                    chunk_list = [walked]
+                else:
+                    lefts = layout.h_of_v[tid_start[first]:tid_start[stop]]
+                    chunk_list = (layout.walk(lefts[lo:hi], first, n_freq)
+                                  for lo, hi in _row_blocks(layout.partners[lefts], _CHUNK_PAIRS))
+                for key, vpos in chunk_list:
+                    if pair_table:
+                        hit_pid = pid[key]
+                    else:
+                        pos = np.minimum(np.searchsorted(sel_keys, key), sel_keys.size - 1)
+                        hit_pid = np.where(sel_keys[pos] == key, sel[pos], -1)
+                    hit = hit_pid >= 0
+                    bits[offsets[hit_pid[hit]] * 64 + vpos[hit]] = True
+                    del key, vpos, hit_pid, hit
+            elif sel.size:
+                for lo, hi in _row_blocks(lengths[sel], _CHUNK_PAIRS):
+                    part = sel[lo:hi]
+                    ln = lengths[part]
+                    _, within = _ragged_positions(ln)
+                    baskets = layout.tids[np.repeat(tid_start[a[part]], ln) + within].astype(np.int64)
+                    items = np.repeat(b[part], ln)
+                    present = (layout.bits_present(items, baskets, budget) if method == "lookup"
+                               else layout.search(items, baskets))
+                    bits[np.repeat(offsets[part] * 64, ln) + within] = present
+            out_words.append(np.packbits(bits, bitorder="little").view(np.uint64))
+            out_widths.append(widths)
+            del bits
+        first = stop
+    pairs = np.concatenate(out_pairs)
+    counts = np.concatenate(out_counts)
+    if not want_words:
+        return pairs, counts, None, None
+    offsets = np.zeros(pairs.shape[0] + 1, np.int64)
+    np.cumsum(np.concatenate(out_widths), out=offsets[1:])
+    return pairs, counts, np.concatenate(out_words), offsets
 
 
 def _join_level(rows, words, offsets, min_count, keep_words, budget, *, prune=None):
@@ -383,7 +536,7 @@ def _join_level(rows, words, offsets, min_count, keep_words, budget, *, prune=No
     bitset is ``words[offsets[i]:offsets[i + 1]]``. ``prune`` (None for no
     pruning) tells how to check that the candidates' other k-subsets are
     frequent: ``("pairs", is_pair, n_freq)`` with a dense pair table, or
-    ``("keys", sorted_keys, row_keys, item_key)`` with itemset hashes (a
+    ``("keys", key_set, row_keys, item_key)`` with itemset hashes (a
     hash collision can only keep a candidate, which is then counted, so the
     result stays exact). Returns the frequent ``(m, k + 1)`` rows (sorted),
     their counts, and their bitsets and offsets (None when ``keep_words`` is
@@ -408,13 +561,11 @@ def _join_level(rows, words, offsets, min_count, keep_words, budget, *, prune=No
             _, is_pair, n_freq = prune
             ok = is_pair[rows[left, 1] * n_freq + last]
         elif prune is not None:
-            _, sorted_keys, row_keys, item_key = prune
+            _, key_set, row_keys, item_key = prune
             cand_keys = row_keys[left] + item_key[last]
             ok = np.ones(left.size, dtype=bool)
             for j in range(k - 1):  # the subsets without one of the shared items
-                sub = cand_keys - item_key[rows[left, j]]
-                pos = np.minimum(np.searchsorted(sorted_keys, sub), sorted_keys.size - 1)
-                ok &= sorted_keys[pos] == sub
+                ok &= key_set.contains(cand_keys - item_key[rows[left, j]])
         else:
             ok = None
         if ok is not None:

@@ -39,6 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--data", default=None, help="data folder (overrides data.path)")
     validate.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
 
+    load_sql = sub.add_parser("load-sql", help="copy a data folder's tables into a database (PostgreSQL, DuckDB ...)")
+    load_sql.add_argument("--data", default="data/sample", help="data folder to copy (default: data/sample)")
+    target = load_sql.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url-env", metavar="VAR", help="environment variable holding the database URL")
+    target.add_argument("--connection-file", metavar="FILE", help="YAML file holding url: (outside the repo)")
+    target.add_argument("--duckdb", metavar="FILE", help="DuckDB database file (created when missing)")
+    load_sql.add_argument("--schema", default=None, help="database schema (default: the default schema)")
+    load_sql.add_argument("--replace", action="store_true", help="replace tables that already exist")
+
     report = sub.add_parser("report", help="run and publish the report set for a period")
     report.add_argument("--period", default=None, help="YYYY-MM or YYYY-Qn (default: last complete month)")
     report.add_argument("--from", dest="first", default=None, help="first period of a backfill")
@@ -80,7 +89,9 @@ def _cmd_validate(args) -> int:
     params = load_params(_params_path(args.params), overrides)
     config = DataConfig.from_dict(params["data"], base_dir=Path.cwd())
     dataset, problems, quality = inspect_dataset(config)
-    print(f"Data set: {config.path}")
+    from .sources import describe_source
+
+    print(f"Data set: {describe_source(config)}")
     print("Data-quality summary:")
     print(quality.to_string(index=False) if len(quality) else "  (nothing read)")
     if problems:
@@ -93,6 +104,32 @@ def _cmd_validate(args) -> int:
     tx = dataset.transactions
     print(f"\nOK: {len(tx):,} order lines, {tx['order_id'].nunique():,} orders, "
           f"{tx['customer_id'].nunique():,} customers, {tx['order_datetime'].min()} to {tx['order_datetime'].max()}.")
+    return EXIT_OK
+
+
+def _cmd_load_sql(args) -> int:
+    from .data import DataConfig
+    from .sources import mask_url, resolve_url, write_tables_to_duckdb, write_tables_to_sql
+
+    if args.duckdb:
+        if args.schema:
+            raise ParameterError("--schema applies to --url-env/--connection-file databases, not to --duckdb.")
+        where = f"DuckDB database {args.duckdb}"
+        written = write_tables_to_duckdb(args.data, args.duckdb, replace=args.replace)
+    else:
+        import sqlalchemy
+
+        url = resolve_url(DataConfig(source="sql", url_env=args.url_env, connection_file=args.connection_file))
+        where = mask_url(url)
+        engine = sqlalchemy.create_engine(url)
+        try:
+            written = write_tables_to_sql(args.data, engine, schema=args.schema,
+                                          if_exists="replace" if args.replace else "fail")
+        finally:
+            engine.dispose()
+    for name, rows in written.items():
+        print(f"  {name}: {rows:,} rows")
+    print(f"Wrote {len(written)} tables from {args.data} to {where}.")
     return EXIT_OK
 
 
@@ -122,7 +159,8 @@ def _cmd_report(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``crmtools`` command; returns the exit code."""
     args = _parser().parse_args(argv)
-    handlers = {"sample-data": _cmd_sample, "validate": _cmd_validate, "report": _cmd_report}
+    handlers = {"sample-data": _cmd_sample, "validate": _cmd_validate, "report": _cmd_report,
+                "load-sql": _cmd_load_sql}
     try:
         return handlers[args.command](args)
     except ParameterError as exc:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -41,6 +41,7 @@ __all__ = [
     "DataConfig",
     "Dataset",
     "load_table",
+    "validate_raw",
     "load_dataset",
     "inspect_dataset",
     "empty_table",
@@ -85,6 +86,10 @@ class TableSource:
         Excel sheet.
     date_format : str, optional
         strftime format of the date columns; inferred when None.
+    table : str, optional
+        Database table (``schema.table`` allowed), for ``source: duckdb`` or ``sql``.
+    query : str, optional
+        A SELECT returning the table, for ``source: duckdb`` or ``sql``.
     """
 
     file: str | None = None
@@ -93,6 +98,8 @@ class TableSource:
     encoding: str = "utf-8"
     sheet: str | int = 0
     date_format: str | None = None
+    table: str | None = None
+    query: str | None = None
 
     @classmethod
     def from_dict(cls, values: dict) -> "TableSource":
@@ -117,20 +124,36 @@ class DataConfig:
         Business time zone.
     policies : Policies, optional
         Business decisions about returns, guests, duplicates and invalid rows.
+    source : {"files", "duckdb", "sql"}, default="files"
+        Where the tables come from (see :mod:`crmtools.sources`).
+    database : str, optional
+        DuckDB database file, for ``source: duckdb``.
+    url : str, optional
+        Database URL without a password, for ``source: sql``.
+    url_env : str, optional
+        Name of the environment variable holding the database URL, for ``source: sql``.
+    connection_file : str, optional
+        YAML file outside the repository holding ``url:``, for ``source: sql``.
     """
 
     path: str = "data/sample"
     tables: dict[str, TableSource] = field(default_factory=dict)
     timezone: str = "Asia/Tokyo"
     policies: Policies = field(default_factory=Policies)
+    source: str = "files"
+    database: str | None = None
+    url: str | None = None
+    url_env: str | None = None
+    connection_file: str | None = None
 
     @classmethod
     def from_dict(cls, values: dict, *, base_dir: str | os.PathLike | None = None) -> "DataConfig":
         """Build from the ``data`` section of params; relative paths resolve against ``base_dir``."""
         values = dict(values)
-        unknown = sorted(set(values) - {"path", "tables", "timezone", "policies"})
+        allowed = ["connection_file", "database", "path", "policies", "source", "tables", "timezone", "url", "url_env"]
+        unknown = sorted(set(values) - set(allowed))
         if unknown:
-            raise ValueError(f"Unknown data option {unknown}; allowed: ['path', 'policies', 'tables', 'timezone'].")
+            raise ValueError(f"Unknown data option {unknown}; allowed: {allowed}.")
         path = str(values.get("path", "data/sample"))
         if base_dir is not None and not os.path.isabs(path):
             path = str(Path(base_dir) / path)
@@ -142,23 +165,40 @@ class DataConfig:
             if src.get("file") and base_dir is not None and not os.path.isabs(src["file"]):
                 src["file"] = str(Path(base_dir) / src["file"])
             tables[name] = TableSource.from_dict(src)
-        return cls(
+        database = values.get("database")
+        if database and base_dir is not None and not os.path.isabs(os.path.expanduser(str(database))):
+            database = str(Path(base_dir) / str(database))
+        config = cls(
             path=path,
             tables=tables,
             timezone=str(values.get("timezone", "Asia/Tokyo")),
             policies=Policies.from_dict(values.get("policies")),
+            source=str(values.get("source") or "files"),
+            database=str(database) if database else None,
+            **{k: str(values[k]) if values.get(k) else None for k in ("url", "url_env", "connection_file")},
         )
+        from .sources import check_config
+
+        check_config(config, base_dir=base_dir)
+        return config
 
     def source_for(self, table: str) -> TableSource | None:
-        """The source of ``table``: explicit, else a matching file in the folder, else None."""
+        """The source of ``table``: explicit, else a matching file in the folder, else None.
+
+        For a database source: explicit, else the database table of the same name (which may not exist).
+        """
         explicit = self.tables.get(table)
+        if self.source != "files":
+            if explicit is not None and (explicit.file or explicit.table or explicit.query):
+                return explicit
+            return replace(explicit or TableSource(), table=table)
         if explicit is not None and explicit.file:
             return explicit
         for suffix in _SUFFIXES:
             candidate = Path(self.path) / f"{table}{suffix}"
             if candidate.exists():
                 base = explicit or TableSource()
-                return TableSource(str(candidate), base.columns, base.fill, base.encoding, base.sheet, base.date_format)
+                return replace(base, file=str(candidate))
         return None
 
 
@@ -173,7 +213,11 @@ class Dataset:
     quality : pandas.DataFrame
         Columns ``table, check, rows, action``.
     fingerprints : dict
-        Table -> sha256 of the file read (for run manifests).
+        Table -> sha256 of what was read (for run manifests).
+    inputs : dict
+        Table -> description of what was read, for run manifests: ``file``, ``sha256``, ``rows`` for
+        files; ``source``, masked ``url`` or ``database``, ``table`` or ``query``, ``sql``, ``params``,
+        ``rows``, ``query_sha256``, ``content_sha256``, ``sha256`` for databases.
     """
 
     transactions: pd.DataFrame
@@ -184,6 +228,7 @@ class Dataset:
     experiments: pd.DataFrame
     quality: pd.DataFrame
     fingerprints: dict[str, str] = field(default_factory=dict)
+    inputs: dict[str, dict] = field(default_factory=dict)
 
 
 def empty_table(table: str) -> pd.DataFrame:
@@ -206,7 +251,7 @@ def file_fingerprint(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _read_raw(table: str, source: TableSource) -> pd.DataFrame:
+def _read_raw(table: str, source: TableSource, *, filters=None) -> pd.DataFrame:
     path = Path(source.file)
     label = str(path)
     if not path.exists():
@@ -219,7 +264,7 @@ def _read_raw(table: str, source: TableSource) -> pd.DataFrame:
                                            "or a folder of Parquet files")])
     try:
         if path.is_dir() or name.endswith(".parquet"):
-            return pd.read_parquet(path)
+            return pd.read_parquet(path, filters=filters)
         if name.endswith((".xlsx", ".xls")):
             return pd.read_excel(path, sheet_name=source.sheet, dtype=object)
         if path.stat().st_size == 0:
@@ -265,6 +310,8 @@ def load_table(
     timezone: str = "Asia/Tokyo",
     policies: Policies = Policies(),
     quality: list[dict] | None = None,
+    since=None,
+    until=None,
 ) -> pd.DataFrame:
     """Read one canonical table from a file and validate it.
 
@@ -280,6 +327,9 @@ def load_table(
         Business decisions about awkward rows.
     quality : list, optional
         Data-quality rows are appended here (``table, check, rows, action``).
+    since, until : timestamp, optional
+        Keep only transactions with ``since <= order_datetime < until``
+        (business time); Parquet rows outside are not even read.
 
     Returns
     -------
@@ -294,12 +344,81 @@ def load_table(
     """
     if table not in TABLES:
         raise ValueError(f"Unknown table {table!r}; allowed: {sorted(TABLES)}.")
+    if not source.file:
+        raise ValueError(f"load_table reads files: give TableSource(file=...); got {source!r}. Tables in a "
+                         "database load with load_dataset and data.source: duckdb or sql.")
+    from .sources import period_window, read_file
+
+    since, until = period_window(since, until, timezone=timezone)
+    raw = read_file(table, source, since=since, until=until, timezone=timezone)
+    return validate_raw(table, raw, source, label=str(source.file), timezone=timezone, policies=policies,
+                        quality=quality, since=since, until=until)
+
+
+def _canonical_order(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """Rows in a fixed order (time, then key, then every column), whatever order they were read in."""
+    first = ["order_datetime"] if spec.name == "transactions" else []
+    keys = [c for c in dict.fromkeys([*first, *spec.key]) if c in frame.columns]
+    out = frame.sort_values(keys, kind="mergesort", na_position="last") if keys else frame
+    rest = [c for c in spec.names if c in out.columns and c not in keys]
+    if rest and (not keys or out.duplicated(keys).any()):
+        out = out.sort_values(keys + rest, kind="mergesort", na_position="last")
+    return out
+
+
+def validate_raw(
+    table: str,
+    raw: pd.DataFrame,
+    source: TableSource,
+    *,
+    label: str,
+    timezone: str = "Asia/Tokyo",
+    policies: Policies = Policies(),
+    quality: list[dict] | None = None,
+    since=None,
+    until=None,
+    sort: bool = False,
+) -> pd.DataFrame:
+    """Map, coerce, check and apply policies to a raw table, from any source.
+
+    Every loader (files, DuckDB, SQL) ends here, so data from anywhere is
+    validated the same way.
+
+    Parameters
+    ----------
+    table : str
+        Canonical table name.
+    raw : pandas.DataFrame
+        The table as read, with the user's column names.
+    source : TableSource
+        Column mapping, fills and ``date_format``.
+    label : str
+        Where the data came from, for messages (a file, or a masked URL and table).
+    timezone, policies, quality
+        As for :func:`load_table`.
+    since, until : pandas.Timestamp, optional
+        Keep only rows with ``since <= order_datetime < until`` (naive, business time); rows whose date
+        cannot be read are kept, to be reported.
+    sort : bool, default=False
+        Put rows in a fixed order (time, then key) before checks: for sources without a row order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table with canonical columns (in canonical order) and types.
+
+    Examples
+    --------
+    >>> raw = pd.DataFrame({"sku": ["B", "A"], "title": ["Tea", "Soba"], "kind": ["Food", "Food"]})
+    >>> validate_raw("products", raw, TableSource(columns={"sku": "product_id", "title": "product_name",
+    ...              "kind": "category"}), label="my query", sort=True)["product_id"].tolist()
+    ['A', 'B']
+    """
     spec = TABLES[table]
-    label = str(source.file)
-    raw = _read_raw(table, source)
-    if len(raw) == 0:
-        raise DataValidationError([Problem(table, label, None, "the file has no data rows",
-                                           expected="at least one data row")])
+    window = since is not None or until is not None
+    if len(raw) == 0 and not window:
+        what = "the file has no data rows" if source.file else "the table or query returned no rows"
+        raise DataValidationError([Problem(table, label, None, what, expected="at least one data row")])
     frame, original = _map_columns(raw.reset_index(drop=True), table, source, label)
     if table == "transactions" and "amount" not in frame.columns and {"quantity", "unit_price"} <= set(frame.columns):
         q = pd.to_numeric(frame["quantity"], errors="coerce")
@@ -309,6 +428,18 @@ def load_table(
                                                  timezone=timezone, date_format=source.date_format)
     if any(p.message == "required column is missing" for p in problems):
         raise DataValidationError(problems)
+    if window and "order_datetime" in coerced.columns:
+        when = coerced["order_datetime"]
+        inside = pd.Series(True, index=when.index)
+        if since is not None:
+            inside &= when >= since
+        if until is not None:
+            inside &= when < until
+        keep = inside | when.isna()  # unreadable dates stay, to be reported
+        coerced, unreadable = coerced.loc[keep], unreadable.loc[keep]
+    if sort:
+        coerced = _canonical_order(coerced, spec)
+        unreadable = unreadable.loc[coerced.index]
     more, failing, duplicates = check_table(coerced, spec, source=label, original_names=original,
                                             policies=policies, skip_rows=unreadable)
     invalid = unreadable | failing
@@ -348,8 +479,11 @@ def _enrich_transactions(tx: pd.DataFrame, products: pd.DataFrame) -> pd.DataFra
     return out
 
 
-def inspect_dataset(config: DataConfig) -> tuple[Dataset | None, list[Problem], pd.DataFrame]:
+def inspect_dataset(config: DataConfig, *, until=None,
+                    since=None) -> tuple[Dataset | None, list[Problem], pd.DataFrame]:
     """Load every table, collecting all problems instead of stopping at the first.
+
+    ``until`` and ``since`` restrict transactions as in :func:`load_dataset`.
 
     Returns
     -------
@@ -357,41 +491,48 @@ def inspect_dataset(config: DataConfig) -> tuple[Dataset | None, list[Problem], 
         The data set when usable (None otherwise), every problem found, and
         the data-quality summary.
     """
+    from .sources import open_reader, period_window
+
+    since, until = period_window(since, until, timezone=config.timezone)
     problems: list[Problem] = []
     quality: list[dict] = []
     tables: dict[str, pd.DataFrame] = {}
     fingerprints: dict[str, str] = {}
-    for name in TABLES:
-        source = config.source_for(name)
-        if source is None:
-            if name == "transactions":
-                problems.append(Problem(name, str(Path(config.path) / "transactions.*"), None,
-                                        "no transactions file found",
-                                        expected=f"one of {[f'transactions{s}' for s in _SUFFIXES]} "
-                                        f"in {config.path}, or data.tables.transactions.file"))
-            tables[name] = empty_table(name)
-            continue
-        try:
-            tables[name] = load_table(name, source, timezone=config.timezone, policies=config.policies,
-                                      quality=quality)
-            fingerprints[name] = file_fingerprint(source.file)
-        except DataValidationError as exc:
-            problems.extend(exc.problems)
-            tables[name] = empty_table(name)
+    inputs: dict[str, dict] = {}
+    with open_reader(config) as reader:
+        for name in TABLES:
+            window = {"since": since, "until": until} if name == "transactions" else {}
+            try:
+                source = reader.source_for(name)
+                if source is None:
+                    if name == "transactions":
+                        problems.append(reader.absent_problem(name))
+                    tables[name] = empty_table(name)
+                    continue
+                tables[name], inputs[name] = reader.load(name, source, quality=quality, **window)
+                fingerprints[name] = inputs[name]["sha256"]
+            except DataValidationError as exc:
+                problems.extend(exc.problems)
+                tables[name] = empty_table(name)
     quality_frame = pd.DataFrame(quality, columns=["table", "check", "rows", "action"])
     if problems:
         return None, problems, quality_frame
     tables["transactions"] = _enrich_transactions(tables["transactions"], tables["products"])
-    return Dataset(**tables, quality=quality_frame, fingerprints=fingerprints), [], quality_frame
+    return Dataset(**tables, quality=quality_frame, fingerprints=fingerprints, inputs=inputs), [], quality_frame
 
 
-def load_dataset(config: DataConfig | dict | str) -> Dataset:
+def load_dataset(config: DataConfig | dict | str, *, until=None, since=None) -> Dataset:
     """Load and validate a whole data set.
 
     Parameters
     ----------
     config : DataConfig, dict or str
         The data configuration, its params mapping, or a folder path.
+    until : timestamp, optional
+        Read only transactions before this instant (exclusive, business time), e.g. ``period.end``:
+        reports never read the future. Everything when None.
+    since : timestamp, optional
+        Read only transactions from this instant on (inclusive). Everything when None.
 
     Returns
     -------
@@ -401,12 +542,19 @@ def load_dataset(config: DataConfig | dict | str) -> Dataset:
     ------
     DataValidationError
         Listing every problem in every table.
+
+    Notes
+    -----
+    The window is applied in the source (a ``WHERE`` clause with bound
+    parameters for databases, a filter in the Parquet scan), so rows outside
+    it are not read; CSV and Excel files are filtered after reading. Other
+    tables are read whole.
     """
     if isinstance(config, (str, os.PathLike)):
         config = DataConfig(path=str(config))
     elif isinstance(config, dict):
         config = DataConfig.from_dict(config)
-    dataset, problems, _ = inspect_dataset(config)
+    dataset, problems, _ = inspect_dataset(config, until=until, since=since)
     if problems:
         raise DataValidationError(problems)
     return dataset

@@ -33,6 +33,13 @@ from .periods import parse_period
 __all__ = ["DEFAULTS", "load_params", "resolve_params", "parse_override", "params_fingerprint"]
 
 _ANY_MAPPING = object()  # marks a free-form mapping (validated by its own loader)
+_TABLE_SOURCES = object()  # marks data.tables: table name -> file path or source options (_check_tables)
+
+#: Options of one entry of ``data.tables`` and their types (the fields of :class:`crmtools.data.TableSource`).
+_TABLE_OPTIONS: dict[str, tuple[type, ...]] = {
+    "file": (str,), "table": (str,), "query": (str,), "columns": (dict,), "fill": (dict,), "encoding": (str,),
+    "sheet": (str, int), "date_format": (str,),
+}
 _SCIENTIFIC = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 #: Every parameter with its default; the type of the default is the declared type
@@ -42,10 +49,15 @@ DEFAULTS: dict[str, Any] = {
     "language": "en",
     "currency": "JPY",
     "data": {
+        "source": "files",
         "path": "data/sample",
+        "database": None,
+        "url": None,
+        "url_env": None,
+        "connection_file": None,
         "timezone": "Asia/Tokyo",
         "policies": {"returns": "keep", "missing_customer": "keep", "duplicates": "error", "invalid_rows": "error"},
-        "tables": _ANY_MAPPING,
+        "tables": _TABLE_SOURCES,
     },
     "rfm": {"lookback_days": 365, "scoring": "quantile", "thresholds": None, "segment_map": None},
     "repeat": {"within_days": 90},
@@ -61,10 +73,15 @@ _NULLABLE: dict[str, tuple[type, ...]] = {
     "rfm.thresholds": (dict,),
     "rfm.segment_map": (str, dict),
     "basket.max_len": (int,),
+    "data.database": (str,),
+    "data.url": (str,),
+    "data.url_env": (str,),
+    "data.connection_file": (str,),
 }
 
 _CHOICES: dict[str, tuple] = {
     "language": ("en", "ja"),
+    "data.source": ("files", "duckdb", "sql"),
     "rfm.scoring": ("quantile", "thresholds"),
     "basket.basket": ("order", "customer"),
     "basket.item": ("product", "category"),
@@ -92,7 +109,69 @@ def _type_name(kinds: tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
+def _check_no_password(path: str, value: str) -> None:
+    """Refuse a database URL with a password in params (it would end up in git and in manifests)."""
+    from .sources import mask_url, url_has_password
+
+    if path == "data.url" and url_has_password(value):
+        raise ParameterError(
+            f"Parameter 'data.url' holds a password ({mask_url(value)}): passwords must never be in params (they "
+            "end up in git, reports and run manifests). Put the URL in an environment variable and name it with "
+            "data.url_env (e.g. url_env: CRMTOOLS_DB_URL), or in a connection file outside the repository "
+            "(data.connection_file: ~/.config/crmtools/db.yaml holding url: ...).")
+    if path == "data.url_env" and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        shown = mask_url(value) if "://" in value else repr(value)
+        raise ParameterError(f"Parameter 'data.url_env' must be the NAME of an environment variable that holds the "
+                             f"database URL (letters, digits, _), e.g. CRMTOOLS_DB_URL; got {shown}.")
+
+
+def _check_tables(path: str, value: Any) -> dict:
+    """Validate ``data.tables``: canonical table names -> a file path or a mapping of source options."""
+    from .schema import TABLES
+
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ParameterError(f"Parameter {path!r} must be a mapping of table name -> source; "
+                             f"got {type(value).__name__} {value!r}.")
+    out: dict = {}
+    for name, entry in value.items():
+        full = f"{path}.{name}"
+        if name not in TABLES:
+            near = difflib.get_close_matches(str(name), list(TABLES), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise ParameterError(f"Unknown table {full!r}{hint}. Allowed: {', '.join(sorted(TABLES))}.")
+        if isinstance(entry, str):
+            out[name] = entry  # a file path
+            continue
+        if entry is None:
+            entry = {}
+        if not isinstance(entry, dict):
+            raise ParameterError(f"Parameter {full!r} must be a file path or a mapping of "
+                                 f"{', '.join(sorted(_TABLE_OPTIONS))}; got {type(entry).__name__} {entry!r}.")
+        for key, item in entry.items():
+            if key not in _TABLE_OPTIONS:
+                near = difflib.get_close_matches(str(key), list(_TABLE_OPTIONS), n=1)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                raise ParameterError(f"Unknown parameter '{full}.{key}'{hint}. "
+                                     f"Allowed: {', '.join(sorted(_TABLE_OPTIONS))}.")
+            kinds = _TABLE_OPTIONS[key]
+            if item is not None and (isinstance(item, bool) or not isinstance(item, kinds)):
+                raise ParameterError(f"Parameter '{full}.{key}' must be {_type_name(kinds)}; "
+                                     f"got {type(item).__name__} {item!r}.")
+            if key == "columns" and item and not all(isinstance(v, str) for v in item.values()):
+                raise ParameterError(f"Parameter '{full}.columns' must map your column names to canonical column "
+                                     f"names (text), e.g. InvoiceNo: order_id; got {item!r}.")
+        given = [k for k in ("file", "table", "query") if entry.get(k)]
+        if len(given) > 1:
+            raise ParameterError(f"Parameter {full!r} must give one of file, table or query; got {given}.")
+        out[name] = {k: v for k, v in entry.items() if v is not None}
+    return out
+
+
 def _check(path: str, value: Any, default: Any) -> Any:
+    if default is _TABLE_SOURCES:
+        return _check_tables(path, value)
     if default is _ANY_MAPPING:
         if value is not None and not isinstance(value, dict):
             raise ParameterError(f"Parameter {path!r} must be a mapping; got {type(value).__name__} {value!r}.")
@@ -113,8 +192,8 @@ def _check(path: str, value: Any, default: Any) -> Any:
                 )
         for key, sub_default in default.items():
             full = f"{path}.{key}" if path else key
-            given = value.get(key, None if sub_default is _ANY_MAPPING or isinstance(sub_default, dict)
-                              else sub_default)
+            structured = sub_default is _ANY_MAPPING or sub_default is _TABLE_SOURCES or isinstance(sub_default, dict)
+            given = value.get(key, None if structured else sub_default)
             out[key] = _check(full, given, sub_default)
         return out
     if value is None:
@@ -136,6 +215,8 @@ def _check(path: str, value: Any, default: Any) -> Any:
         low, high = _RANGES[path]
         if not (low < value <= high if path == "basket.min_support" else low <= value <= high):
             raise ParameterError(f"Parameter {path!r} must be between {low:g} and {high:g}; got {value!r}.")
+    if path in ("data.url", "data.url_env"):
+        _check_no_password(path, value)
     if path == "period":
         try:
             value = parse_period(value).label

@@ -32,9 +32,10 @@ from pathlib import Path
 import nbformat
 
 from .data import DataConfig, inspect_dataset
+from .sources import default_period
 from .errors import DataValidationError, ReportError
 from .params import load_params, params_fingerprint
-from .periods import Period, last_complete_month, parse_period, period_range
+from .periods import Period, parse_period, period_range
 from .reporting import i18n
 from .reporting.index import build_index
 from .reporting.render import count_images, execute_notebook, render_html
@@ -173,11 +174,11 @@ def run_period(period: str | Period | None = None, *, params_file: str | Path | 
     if period is not None:
         params = load_params(params_path, _with_period(overrides, parse_period(period).label))
     config = DataConfig.from_dict(params["data"], base_dir=root)
-    dataset, problems, _ = inspect_dataset(config)
+    # The period first (a cheap max(order_datetime) when not given), then only the data up to its end.
+    resolved = parse_period(params["period"]) if params["period"] else default_period(config)
+    dataset, problems, _ = inspect_dataset(config, until=resolved.end)
     if problems:
         raise DataValidationError(problems)
-    resolved = parse_period(params["period"]) if params["period"] else last_complete_month(
-        dataset.transactions["order_datetime"].max())
     params = {**params, "period": resolved.label}
     language = params["language"]
 
@@ -186,8 +187,8 @@ def run_period(period: str | Period | None = None, *, params_file: str | Path | 
     out_root = Path(reports_dir) if reports_dir else Path(params["reports_dir"])
     out_root = out_root if out_root.is_absolute() else root / out_root
     published = out_root / resolved.label
-    inputs = {name: {"file": str(_display_path(config.source_for(name).file, root)), "sha256": digest}
-              for name, digest in sorted(dataset.fingerprints.items())}
+    inputs = {name: {k: str(_display_path(v, root)) if k in ("file", "database") else v for k, v in info.items()}
+              for name, info in sorted(dataset.inputs.items())}
     run_key = hashlib.sha256(
         (params_fingerprint(params) + json.dumps(inputs, sort_keys=True) + _code_fingerprint(root, notebooks))
         .encode()).hexdigest()

@@ -1,0 +1,375 @@
+"""Benchmark crmtools.basket against mlxtend (fpgrowth + association_rules), same inputs, same machine.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_basket.py            # all cases
+    .venv/bin/python benchmarks/bench_basket.py --quick    # Groceries and Online Retail at 1% only
+
+Cases (a case whose data file is absent is skipped; the data live in
+``../shared/data`` next to the repository):
+
+- **Groceries** (arules' data set, 9,835 baskets): min_support 0.001, min_confidence 0.5.
+- **Online Retail, UK invoices** (UCI): basket = InvoiceNo, item = StockCode,
+  Country == "United Kingdom", positive quantities; min_support 0.01 and 0.005,
+  min_confidence 0.5.
+- **Synthetic retail**: 50,000 baskets over 5,000 items (Zipf popularity, about
+  ten lines a basket, 300 planted bundles), seed 2024; min_support 0.001,
+  min_confidence 0.5.
+
+What is timed
+    mlxtend: ``fpgrowth(onehot, min_support, use_colnames=True)`` followed by
+    ``association_rules(itemsets, n, metric="confidence", min_threshold)``,
+    on a one-hot table built beforehand (not timed; both the dense table of
+    mlxtend's documentation and a sparse one are run, the ratios use the
+    faster). crmtools: ``frequent_itemsets(raw input, ...)`` followed by
+    ``association_rules(itemsets, min_threshold, max_consequent_len=None)``
+    (all consequent lengths, as mlxtend, and with the Fisher tests), starting
+    from the raw baskets or order lines, so its time includes the encoding
+    that mlxtend gets for free.
+
+How
+    Every measurement runs in a fresh subprocess, one after the other. "warm"
+    is the best of several runs after a warm-up on a tiny input; "cold" is the
+    first call in a new process (crmtools' lazy imports included; the engine is
+    plain numpy, so there is no JIT compilation to pay). "peak" is the growth
+    of the process's peak resident memory during one run, measured after a
+    warm-up, ``gc.collect()``, releasing Arrow's unused memory (Arrow runs on
+    the system allocator) and ``malloc_trim``, with the kernel's high-water
+    mark reset (``/proc/self/clear_refs``), so every allocator (numpy,
+    Python objects, scipy, Arrow) is counted; where that is unavailable the
+    tracemalloc peak is used instead (and said so). The tracemalloc peak of
+    another run is reported too ("traced"): it sees numpy and Python objects
+    only, but does not depend on what the allocator kept from earlier work.
+
+The results of both tools are compared: same itemsets with the same supports,
+same rules with the same metrics (to 1e-9 relative).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import json
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+
+CASES = {
+    "groceries-0.001": {"data": "groceries", "min_support": 0.001, "min_confidence": 0.5},
+    "online-retail-uk-0.01": {"data": "online_retail", "min_support": 0.01, "min_confidence": 0.5},
+    "online-retail-uk-0.005": {"data": "online_retail", "min_support": 0.005, "min_confidence": 0.5},
+    "synthetic-50k-0.001": {"data": "synthetic", "min_support": 0.001, "min_confidence": 0.5},
+}
+QUICK = ["groceries-0.001", "online-retail-uk-0.01"]
+TOOLS = ["crmtools", "mlxtend-dense", "mlxtend-sparse"]
+METRICS = ["antecedent_support", "consequent_support", "support", "confidence", "lift", "leverage", "conviction"]
+
+
+# --------------------------------------------------------------------------- data
+
+
+def available(data: str) -> bool:
+    return data == "synthetic" or (DATA / {"groceries": "groceries.csv",
+                                           "online_retail": "online_retail.parquet"}[data]).exists()
+
+
+def synthetic_baskets(n_baskets: int = 50_000, n_items: int = 5_000, seed: int = 2024) -> list[list[str]]:
+    """Retail-like baskets: Zipf item popularity, 1 + Poisson(6) random lines, 300 planted bundles."""
+    rng = np.random.default_rng(seed)
+    popularity = 1.0 / np.arange(1, n_items + 1)
+    popularity /= popularity.sum()
+    sizes = 1 + rng.poisson(6, n_baskets)
+    owners = [np.repeat(np.arange(n_baskets), sizes)]
+    items = [rng.choice(n_items, size=int(sizes.sum()), p=popularity)]
+    for _ in range(300):
+        bundle = rng.choice(n_items, size=int(rng.integers(3, 7)), replace=False)
+        hit = np.flatnonzero(rng.random(n_baskets) < rng.uniform(0.001, 0.004))
+        owners.append(np.repeat(hit, bundle.size))
+        items.append(np.tile(bundle, hit.size))
+    owner, item = np.concatenate(owners), np.concatenate(items)
+    order = np.argsort(owner, kind="stable")
+    owner, item = owner[order], item[order]
+    cuts = np.cumsum(np.bincount(owner, minlength=n_baskets))[:-1]
+    return [[f"sku{j}" for j in part] for part in np.split(item, cuts)]
+
+
+def load(data: str):
+    """(crmtools input, crmtools keyword arguments, list of baskets for mlxtend)."""
+    if data == "groceries":
+        baskets = [line.rstrip("\n").split(",") for line in (DATA / "groceries.csv").open()]
+        return baskets, {}, baskets
+    if data == "online_retail":
+        raw = pd.read_parquet(DATA / "online_retail.parquet", columns=["InvoiceNo", "StockCode", "Quantity", "Country"])
+        uk = raw[raw["Country"] == "United Kingdom"].reset_index(drop=True)
+        kwargs = {"order_col": "InvoiceNo", "item_col": "StockCode", "quantity_col": "Quantity"}
+        sold = uk[uk["Quantity"] > 0]
+        baskets = [list(dict.fromkeys(v)) for v in sold.groupby("InvoiceNo", sort=False)["StockCode"].agg(list)]
+        return uk, kwargs, baskets
+    baskets = synthetic_baskets()
+    return baskets, {}, baskets
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def _status(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+class PeakMemory:
+    """Growth of peak memory during a block: kernel high-water mark, else tracemalloc."""
+
+    def __enter__(self):
+        gc.collect()
+        if "pyarrow" in sys.modules:  # memory that Arrow keeps for reuse would hide our allocations
+            sys.modules["pyarrow"].default_memory_pool().release_unused()
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except OSError:
+            pass
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            self.method = "rss"
+            self.baseline = _status("VmRSS:")
+        except OSError:
+            import tracemalloc
+
+            self.method = "tracemalloc"
+            tracemalloc.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.method == "rss":
+            self.peak = _status("VmHWM:") - self.baseline
+        else:
+            import tracemalloc
+
+            self.peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+        return False
+
+
+# --------------------------------------------------------------------------- one measurement (child process)
+
+
+def pipeline(tool: str, case: dict):
+    """Build the input (not timed) and return a zero-argument function running the timed work."""
+    data, kwargs, baskets = load(case["data"])
+    if tool == "crmtools":
+        from crmtools.basket import association_rules, frequent_itemsets
+
+        def run():
+            itemsets = frequent_itemsets(data, min_support=case["min_support"], **kwargs)
+            rules = association_rules(itemsets, min_threshold=case["min_confidence"], max_consequent_len=None)
+            return itemsets, rules
+
+        return run, {}, len(baskets)
+
+    from mlxtend.frequent_patterns import association_rules, fpgrowth
+    from mlxtend.preprocessing import TransactionEncoder
+
+    start = time.perf_counter()
+    encoder = TransactionEncoder().fit(baskets)
+    if tool == "mlxtend-sparse":
+        onehot = pd.DataFrame.sparse.from_spmatrix(encoder.transform(baskets, sparse=True), columns=encoder.columns_)
+    else:
+        onehot = pd.DataFrame(encoder.transform(baskets), columns=encoder.columns_)
+    prep = time.perf_counter() - start
+    del baskets
+
+    def run():
+        itemsets = fpgrowth(onehot, min_support=case["min_support"], use_colnames=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rules = association_rules(itemsets, len(onehot), metric="confidence",
+                                      min_threshold=case["min_confidence"])
+        return itemsets, rules
+
+    return run, {"onehot_seconds": prep}, len(onehot)
+
+
+def tiny_warm_up(tool: str) -> None:
+    """Run the tool once on a few baskets so lazy imports and first-use costs are paid."""
+    baskets = [["a", "b", "c"], ["a", "b"], ["b", "c"], ["a", "c"]] * 3
+    if tool == "crmtools":
+        from crmtools.basket import association_rules, frequent_itemsets
+
+        association_rules(frequent_itemsets(baskets, min_support=2), min_threshold=0.1, max_consequent_len=None)
+    else:
+        from mlxtend.frequent_patterns import association_rules, fpgrowth
+        from mlxtend.preprocessing import TransactionEncoder
+
+        te = TransactionEncoder().fit(baskets)
+        onehot = pd.DataFrame(te.transform(baskets), columns=te.columns_)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            association_rules(fpgrowth(onehot, min_support=0.1, use_colnames=True), len(onehot), min_threshold=0.1)
+
+
+def child(tool: str, case_name: str, mode: str, repeat: int, out: str) -> None:
+    case = CASES[case_name]
+    result: dict = {"tool": tool, "case": case_name, "mode": mode}
+    if mode == "cold":
+        start = time.perf_counter()
+        if tool == "crmtools":
+            import crmtools.basket  # noqa: F401
+        else:
+            import mlxtend.frequent_patterns  # noqa: F401
+        result["import_seconds"] = time.perf_counter() - start
+        run, extra, _ = pipeline(tool, case)
+        start = time.perf_counter()
+        run()
+        result["cold_seconds"] = time.perf_counter() - start
+    else:
+        run, extra, n = pipeline(tool, case)
+        tiny_warm_up(tool)
+        with PeakMemory() as memory:
+            start = time.perf_counter()
+            itemsets, rules = run()
+            times = [time.perf_counter() - start]
+        result.update(peak_bytes=memory.peak, memory_method=memory.method)
+        for _ in range(repeat - 1):
+            del itemsets, rules
+            gc.collect()
+            start = time.perf_counter()
+            itemsets, rules = run()
+            times.append(time.perf_counter() - start)
+        result.update(warm_seconds=min(times), runs=len(times), n_itemsets=len(itemsets), n_rules=len(rules))
+        del itemsets, rules
+        gc.collect()
+        import tracemalloc
+
+        tracemalloc.start()
+        itemsets, rules = run()
+        result["traced_peak_bytes"] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        rules = rules.rename(columns=lambda c: c.replace(" ", "_"))
+        with open(out + ".pkl", "wb") as f:
+            pickle.dump({"itemsets": dict(zip(itemsets["itemsets"], itemsets["support"])),
+                         "rules": rules[["antecedents", "consequents", *METRICS]]}, f)
+    result.update(extra)
+    with open(out, "w") as f:
+        json.dump(result, f)
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def measure(tool: str, case: str, mode: str, repeat: int, workdir: Path) -> dict:
+    out = workdir / f"{tool}-{case}-{mode}.json"
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", tool, case, mode, str(repeat), str(out)]
+    # Arrow on the system allocator, so that trimming the heap before a measurement covers it too
+    env = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"}
+    subprocess.run(cmd, check=True, cwd=ROOT, env=env)
+    return json.loads(out.read_text())
+
+
+def same_results(a_path: Path, b_path: Path) -> str:
+    a = pickle.loads(a_path.read_bytes())
+    b = pickle.loads(b_path.read_bytes())
+    if a["itemsets"].keys() != b["itemsets"].keys():
+        return "NO: itemsets differ"
+    if any(abs(a["itemsets"][k] - b["itemsets"][k]) > 1e-12 for k in a["itemsets"]):
+        return "NO: supports differ"
+    merged = a["rules"].merge(b["rules"], on=["antecedents", "consequents"], how="outer", indicator=True)
+    if not (merged["_merge"] == "both").all():
+        return "NO: rules differ"
+    for m in METRICS:
+        if not np.allclose(merged[f"{m}_x"].to_numpy(float), merged[f"{m}_y"].to_numpy(float),
+                           rtol=1e-9, atol=1e-12, equal_nan=True):
+            return f"NO: {m} differs"
+    return "yes"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="only Groceries and Online Retail at 1%%")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs of crmtools (mlxtend: 2)")
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), help="run only these cases")
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        tool, case, mode, repeat, out = args.child
+        child(tool, case, mode, int(repeat), out)
+        return
+
+    import platform
+
+    import mlxtend
+
+    print(f"Python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
+          f"mlxtend {mlxtend.__version__}; {platform.machine()}, {os.cpu_count()} CPUs")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for name in (args.cases or (QUICK if args.quick else CASES)):
+            case = CASES[name]
+            if not available(case["data"]):
+                print(f"skip {name}: {case['data']} not found in {DATA}")
+                continue
+            print(f"-- {name}", flush=True)
+            res = {}
+            for tool in TOOLS:
+                res[tool] = measure(tool, name, "warm", args.repeat if tool == "crmtools" else 2, workdir)
+                print(f"   {tool:15s} warm {res[tool]['warm_seconds']:8.3f} s   peak "
+                      f"{res[tool]['peak_bytes'] / 2**20:8.1f} MiB (traced {res[tool]['traced_peak_bytes'] / 2**20:.1f})"
+                      f"   itemsets {res[tool]['n_itemsets']:,}  rules {res[tool]['n_rules']:,}", flush=True)
+            cold = measure("crmtools", name, "cold", 1, workdir)
+            print(f"   crmtools cold (new process, first call) {cold['cold_seconds']:.3f} s "
+                  f"(+ import {cold['import_seconds']:.3f} s)", flush=True)
+            checks = [same_results(workdir / f"crmtools-{name}-warm.json.pkl", workdir / f"{t}-{name}-warm.json.pkl")
+                      for t in TOOLS[1:]]
+            best = min(TOOLS[1:], key=lambda t: res[t]["warm_seconds"])
+            low = min(TOOLS[1:], key=lambda t: res[t]["peak_bytes"])
+            low_traced = min(TOOLS[1:], key=lambda t: res[t]["traced_peak_bytes"])
+            ours = res["crmtools"]
+            rows.append({
+                "case": name,
+                "itemsets": ours["n_itemsets"],
+                "rules": ours["n_rules"],
+                "mlxtend s": f"{res[best]['warm_seconds']:.3f} ({best.split('-')[1]})",
+                "crmtools warm s": f"{ours['warm_seconds']:.3f}",
+                "crmtools cold s": f"{cold['cold_seconds']:.3f}",
+                "speed-up (warm)": f"{res[best]['warm_seconds'] / ours['warm_seconds']:.1f}x",
+                "speed-up (cold)": f"{res[best]['warm_seconds'] / cold['cold_seconds']:.1f}x",
+                "mlxtend peak MiB": f"{res[low]['peak_bytes'] / 2**20:.1f} ({low.split('-')[1]})",
+                "crmtools peak MiB": f"{ours['peak_bytes'] / 2**20:.1f}",
+                "memory ratio": f"{ours['peak_bytes'] / res[low]['peak_bytes']:.3f}",
+                "traced ratio": f"{ours['traced_peak_bytes'] / res[low_traced]['traced_peak_bytes']:.3f}",
+                "identical": "yes" if all(c == "yes" for c in checks) else "; ".join(checks),
+            })
+    if not rows:
+        print("no data found: nothing to report")
+        return
+    table = pd.DataFrame(rows)
+    print()
+    print("Speed-up = best mlxtend time / crmtools time; memory ratio = crmtools peak / lowest mlxtend peak;")
+    print("traced ratio = the same with tracemalloc peaks (numpy and Python objects only; a separate run).")
+    print(f"Peak memory method: {res['crmtools']['memory_method']}.")
+    print(table.to_markdown(index=False) if _has_tabulate() else table.to_string(index=False))
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1239 @@
+"""Market-basket analysis: frequent itemsets, association rules and "bought together" recommendations.
+
+The names and columns follow mlxtend's ``frequent_patterns`` so analysts feel
+at home, and the answers are the same: :func:`frequent_itemsets` returns
+exactly the itemsets and supports of ``mlxtend.frequent_patterns.fpgrowth``
+and :func:`association_rules` the same rule metrics (checked in the tests).
+The engine is different: a vectorised level-wise miner on packed tid bitsets
+(see :mod:`crmtools._itemsets`) that needs no dense baskets-by-items table,
+runs tens of times faster than mlxtend on retail data and checks its memory
+needs before it allocates.
+
+Definitions used throughout
+---------------------------
+basket
+    An order (``basket="order"``, the default), or everything one customer
+    bought (``basket="customer"``), optionally within a period
+    (``period="M"``: one basket per customer and month). The number of
+    baskets ``n`` is the number of distinct baskets left after filtering.
+item
+    A product (``item="product"``) or a category (``item="category"``).
+    Items are shown by readable labels: the product name where the data has
+    one (``product_name``), otherwise the id.
+support
+    Share of baskets containing an itemset, ``count / n``.
+returns
+    Lines with a quantity of zero or less (returns, cancellations) are left
+    out by default (``include_returns=False``): a basket is what was bought.
+    A basket made only of such lines is not a basket.
+duplicates
+    An item bought on several lines of one basket counts once.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from itertools import chain, combinations
+from math import comb
+
+import numpy as np
+import pandas as pd
+
+from ._itemsets import MiningBudgetError, item_keys, mine
+
+__all__ = [
+    "frequent_itemsets",
+    "association_rules",
+    "rule_drift",
+    "recommend_items",
+    "customer_recommendations",
+    "rule_sentences",
+    "ITEMSET_COLUMNS",
+    "RULE_COLUMNS",
+]
+
+#: Columns of :func:`frequent_itemsets`, in order.
+ITEMSET_COLUMNS = ["support", "itemsets", "count", "length"]
+
+_METRICS = ["antecedent_support", "consequent_support", "support", "confidence", "lift", "leverage",
+            "conviction"]
+_COUNTS = ["antecedent_count", "consequent_count", "count"]
+_SIGNIFICANCE = ["p_value", "p_adjusted"]
+
+#: Columns of :func:`association_rules`, in order (the last two only with ``with_significance=True``).
+RULE_COLUMNS = ["antecedents", "consequents", *_METRICS, *_COUNTS, *_SIGNIFICANCE]
+
+_RECOMMENDATION_COLUMNS = ["rank", "item", "score", "antecedents", "consequents", "support", "confidence", "lift"]
+_DRIFT_COLUMNS = ["antecedents", "consequents", "status", "support_before", "support_after",
+                  "confidence_before", "confidence_after", "lift_before", "lift_after", "change"]
+
+_DEFAULT_MAX_MEMORY = 2 * 1024**3
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_choice(name: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ValueError(f"Invalid {name}: expected one of {list(allowed)}; got {value!r}.")
+
+
+def _check_flag(name: str, value) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"Invalid {name}: expected True or False; got {value!r} ({type(value).__name__}).")
+
+
+def _check_int(name: str, value, *, minimum: int, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        allowed = f"a whole number >= {minimum}" + (" or None" if allow_none else "")
+        raise TypeError(f"Invalid {name}: expected {allowed}; got {value!r} ({type(value).__name__}).")
+    if value < minimum:
+        allowed = f"a whole number >= {minimum}" + (" or None" if allow_none else "")
+        raise ValueError(f"Invalid {name}: expected {allowed}; got {value!r}.")
+
+
+def _check_number(name: str, value, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or np.isnan(value):
+        raise TypeError(f"Invalid {name}: expected a number{' or None' if allow_none else ''}; "
+                        f"got {value!r} ({type(value).__name__}).")
+
+
+def _check_columns(frame: pd.DataFrame, columns: dict[str, str], what: str) -> None:
+    missing = [f"{col!r} ({why})" for col, why in columns.items() if col not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} is missing column(s) {', '.join(missing)}; columns found: "
+                         f"{list(frame.columns)}. Pass the right names with the *_col= keywords.")
+
+
+def _min_count(min_support, n_baskets: int) -> int:
+    """Smallest basket count meeting ``min_support`` (a fraction in (0, 1] or a count >= 1)."""
+    if isinstance(min_support, (bool, np.bool_)) or not isinstance(min_support, numbers.Real):
+        raise TypeError(f"Invalid min_support: expected a fraction of baskets in (0, 1] (float) or a number "
+                        f"of baskets >= 1 (int); got {min_support!r} ({type(min_support).__name__}).")
+    if isinstance(min_support, numbers.Integral):
+        if min_support < 1:
+            raise ValueError(f"Invalid min_support: a number of baskets (int) must be at least 1; "
+                             f"got {min_support!r}.")
+        return int(min_support)
+    value = float(min_support)
+    if not 0.0 < value <= 1.0:
+        hint = f"; for an absolute count pass an int, e.g. min_support={int(value)}" if value > 1 else ""
+        raise ValueError(f"Invalid min_support: a fraction of baskets (float) must be in (0, 1]; "
+                         f"got {min_support!r}{hint}.")
+    if n_baskets == 0:
+        return 1
+    # Same test as mlxtend, count / n >= min_support, evaluated exactly in floating point.
+    count = max(1, int(np.ceil(value * n_baskets)))
+    while count > 1 and (count - 1) / n_baskets >= value:
+        count -= 1
+    while count / n_baskets < value:
+        count += 1
+    return count
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def _compact(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Renumber codes to 0..k-1 keeping their order; also return the original codes kept."""
+    present = np.zeros(n, dtype=bool)
+    present[codes] = True
+    new_of_old = (np.cumsum(present) - 1).astype(np.int32)
+    return new_of_old[codes], np.flatnonzero(present)
+
+
+def _by_frequency(item_codes: np.ndarray, n_items: int) -> np.ndarray:
+    """New code of each item so that codes ascend with the number of lines (the miner's preferred order)."""
+    order = np.argsort(np.bincount(item_codes, minlength=n_items), kind="stable")
+    new_code = np.empty(n_items, np.int32)
+    new_code[order] = np.arange(n_items, dtype=np.int32)
+    return new_code
+
+
+def _distinct_pairs(basket_codes: np.ndarray, item_codes: np.ndarray, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (basket, item) pairs sorted by basket then item, as int32 arrays (duplicate lines count once)."""
+    width = max(n_items, 1)
+    key = basket_codes.astype(np.int64)
+    key *= width
+    key += item_codes
+    key.sort(kind="stable")  # in place; lines usually arrive grouped by basket, which timsort exploits
+    if key.size > 1:
+        repeated = key[1:] == key[:-1]
+        if repeated.any():
+            key = key[np.concatenate(([True], ~repeated))]
+        del repeated
+    baskets = np.empty(key.size, np.int32)
+    items = np.empty(key.size, np.int32)
+    for lo in range(0, key.size, 1 << 16):  # in chunks, to keep the temporaries small
+        baskets[lo:lo + (1 << 16)], items[lo:lo + (1 << 16)] = np.divmod(key[lo:lo + (1 << 16)], width)
+    return baskets, items
+
+
+def _item_labels(ids: np.ndarray, item_codes: np.ndarray, label_values: pd.Series | None,
+                 keep: np.ndarray) -> np.ndarray:
+    """Readable label per item: its most common label (ties: the one seen first), the id where there is none.
+
+    Two items sharing a label are told apart as ``"label (id)"``.
+    """
+    labels = ids.copy()
+    if label_values is None or item_codes.size == 0:
+        return labels
+    label_codes, label_uniques = pd.factorize(label_values, size_hint=1024)
+    label_codes = label_codes[keep]
+    named = label_codes >= 0
+    n_labels = max(len(label_uniques), 1)
+    combos, lines = np.unique(item_codes[named].astype(np.int64) * n_labels + label_codes[named],
+                              return_counts=True)
+    if combos.size:
+        item_of, label_of = combos // n_labels, combos % n_labels
+        order = np.lexsort((label_of, -lines, item_of))
+        first = order[np.concatenate(([True], item_of[order][1:] != item_of[order][:-1]))]
+        labels[item_of[first]] = np.asarray(label_uniques, dtype=object)[label_of[first]]
+    clash = pd.Series(labels).duplicated(keep=False).to_numpy()
+    if clash.any():
+        labels[clash] = [f"{lab} ({ident})" for lab, ident in zip(labels[clash], ids[clash])]
+    return labels
+
+
+def _encode_transactions(data: pd.DataFrame, *, basket: str, item: str, period: str | None,
+                         include_returns: bool, order_col: str, customer_col: str, date_col: str,
+                         item_col: str | None, label_col: str | None, quantity_col: str,
+                         as_of=None) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray | None]:
+    """Distinct (basket, item) code pairs of canonical transactions.
+
+    Returns basket codes and item codes (int32, sorted by basket), the
+    number of baskets, the item labels and, for ``basket="customer"``, the
+    customer id of each basket (else None). Works on integer codes of the
+    columns, so the text columns are never copied.
+    """
+    _check_choice("basket", basket, ("order", "customer"))
+    _check_choice("item", item, ("product", "category"))
+    _check_flag("include_returns", include_returns)
+    if period is not None and basket != "customer":
+        raise ValueError(f"Invalid period: baskets by period need basket='customer'; got basket={basket!r} "
+                         f"with period={period!r}.")
+    if item_col is None:
+        item_col = "product_id" if item == "product" else "category"
+    if label_col is None and item == "product" and "product_name" in data.columns:
+        label_col = "product_name"
+    key_col = order_col if basket == "order" else customer_col
+    needed = {item_col: "the item", key_col: "the basket"}
+    if not include_returns:
+        needed[quantity_col] = "quantity, to leave out returns (or pass include_returns=True)"
+    if period is not None or as_of is not None:
+        needed[date_col] = "order date"
+    if label_col is not None:
+        needed[label_col] = "item label"
+    _check_columns(data, needed, "transactions")
+
+    # size_hint: the hash tables grow with the distinct values, not with the number of lines
+    item_codes, item_uniques = pd.factorize(data[item_col], size_hint=1024)  # -1 where missing
+    basket_codes, basket_uniques = pd.factorize(data[key_col], size_hint=1024)
+    keep = (item_codes >= 0) & (basket_codes >= 0)
+    if not include_returns:
+        np.logical_and(keep, (data[quantity_col] > 0).fillna(False).to_numpy(dtype=bool), out=keep)
+    if as_of is not None:
+        np.logical_and(keep, (data[date_col] < pd.Timestamp(as_of)).fillna(False).to_numpy(dtype=bool), out=keep)
+    items, used_items = _compact(item_codes[keep], len(item_uniques))
+    del item_codes
+    baskets, used_baskets = _compact(basket_codes[keep], len(basket_uniques))
+    del basket_codes
+    n_baskets = used_baskets.size
+    owner = None
+    if basket == "customer":
+        owner = np.asarray(basket_uniques, dtype=object)[used_baskets]
+        if period is not None:
+            try:
+                periods = pd.DatetimeIndex(data[date_col].to_numpy()[keep]).to_period(period)
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise ValueError(f"Invalid period: expected a pandas period alias such as 'M', 'Q' or 'Y' and "
+                                 f"datetimes in {date_col!r}; got period={period!r} ({exc}).") from None
+            period_codes, period_uniques = pd.factorize(periods)
+            n_periods = max(len(period_uniques), 1)
+            combined, used = _compact(baskets.astype(np.int64) * n_periods + period_codes,
+                                      len(owner) * n_periods)
+            baskets, n_baskets, owner = combined, used.size, owner[used // n_periods]
+    new_code = _by_frequency(items, used_items.size)
+    items = new_code[items]
+    ids = np.empty(used_items.size, dtype=object)
+    ids[new_code] = np.asarray(item_uniques, dtype=object)[used_items]
+    labels = _item_labels(ids, items, data[label_col] if label_col is not None else None, keep)
+    b, i = _distinct_pairs(baskets, items, len(ids))
+    return b, i, n_baskets, labels, owner
+
+
+def _encode_baskets(data) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """Distinct (basket, item) code pairs of a list of baskets of item labels."""
+    baskets = data if isinstance(data, (list, tuple)) else list(data)
+    for position, bk in enumerate(baskets):
+        if isinstance(bk, (str, bytes)) or not hasattr(bk, "__iter__"):
+            raise TypeError(f"Invalid basket {position}: expected an iterable of item labels (list, set, "
+                            f"tuple); got {bk!r} ({type(bk).__name__}).")
+        if not hasattr(bk, "__len__"):
+            baskets = [b if hasattr(b, "__len__") else list(b) for b in baskets]
+            break
+    lengths = np.fromiter(map(len, baskets), dtype=np.int64, count=len(baskets))
+    flat = np.fromiter(chain.from_iterable(baskets), dtype=object, count=int(lengths.sum()))
+    item_codes, uniques = pd.factorize(flat, size_hint=1024)
+    if (item_codes < 0).any():
+        first = int(np.flatnonzero(item_codes < 0)[0])
+        where = int(np.searchsorted(np.cumsum(lengths), first, side="right"))
+        raise ValueError(f"Invalid basket {where}: expected item labels; got a missing value ({flat[first]!r}).")
+    del flat
+    basket_codes = np.repeat(np.arange(len(baskets), dtype=np.int32), lengths)
+    new_code = _by_frequency(item_codes, len(uniques))
+    item_codes = new_code[item_codes]
+    labels = np.empty(len(uniques), dtype=object)
+    labels[new_code] = list(uniques)
+    b, i = _distinct_pairs(basket_codes, item_codes, len(labels))
+    return b, i, len(baskets), labels
+
+
+def _is_basket_list(data) -> bool:
+    return not isinstance(data, (pd.DataFrame, str, bytes, dict)) and hasattr(data, "__iter__")
+
+
+def _gib(n_bytes: float) -> str:
+    return f"{n_bytes / 2**30:.1f} GiB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:,.0f} MiB"
+
+
+# --------------------------------------------------------------------------- itemsets
+
+
+def frequent_itemsets(
+    data,
+    *,
+    min_support: float | int = 0.01,
+    max_len: int | None = None,
+    basket: str = "order",
+    item: str = "product",
+    period: str | None = None,
+    include_returns: bool = False,
+    order_col: str = "order_id",
+    customer_col: str = "customer_id",
+    date_col: str = "order_datetime",
+    item_col: str | None = None,
+    label_col: str | None = None,
+    quantity_col: str = "quantity",
+    max_memory: int = _DEFAULT_MAX_MEMORY,
+) -> pd.DataFrame:
+    """All itemsets bought together in at least ``min_support`` of the baskets.
+
+    The same itemsets and supports as ``mlxtend.frequent_patterns.fpgrowth``
+    (or ``apriori``) on the one-hot table of the same baskets, without
+    building that table.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or iterable of iterables
+        Canonical transactions (one row per order line), or a list of baskets,
+        each an iterable of item labels (``[["milk", "bread"], ["milk"]]``).
+        With a list, ``basket``, ``item`` and the column keywords are ignored
+        and empty baskets count as baskets.
+    min_support : float or int, default=0.01
+        Smallest support: a float is a share of baskets in (0, 1]
+        (``count / n >= min_support``, as in mlxtend); an int is a number of
+        baskets (``count >= min_support``).
+    max_len : int or None, default=None
+        Longest itemset to return; None for no limit.
+    basket : {"order", "customer"}, default="order"
+        What a basket is: an order, or all purchases of one customer (lines
+        without a customer id are then left out).
+    item : {"product", "category"}, default="product"
+        What an item is.
+    period : str or None, default=None
+        With ``basket="customer"``, one basket per customer and period (a
+        pandas period alias such as ``"M"``, ``"Q"``, ``"Y"`` applied to
+        ``date_col``).
+    include_returns : bool, default=False
+        Keep lines with a quantity of zero or less (returns, cancellations).
+    order_col, customer_col, date_col, quantity_col : str
+        Column names, canonical by default.
+    item_col : str or None, default=None
+        Column identifying an item; ``"product_id"`` for products,
+        ``"category"`` for categories.
+    label_col : str or None, default=None
+        Column with readable item labels; ``"product_name"`` for products when
+        present. Each item shows its most common label (on a tie, the one
+        seen first); two items with the same label show as ``"label (id)"``.
+    max_memory : int, default=2 GiB
+        Bytes mining may use, including the result table. Mining is refused
+        with a ValueError naming the estimate when it would need more.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per frequent itemset, ordered by length, then by descending
+        support, with columns:
+
+        - ``support`` (float): share of baskets containing the itemset;
+        - ``itemsets`` (frozenset): the item labels;
+        - ``count`` (int): number of baskets containing the itemset;
+        - ``length`` (int): number of items.
+
+        ``attrs["n_baskets"]`` holds the number of baskets (used by
+        :func:`association_rules`), ``attrs["min_count"]`` the threshold as
+        a count. No baskets, or a threshold above every support, gives an
+        empty frame with these columns.
+
+    Raises
+    ------
+    ValueError
+        When a column is missing, a parameter is out of range, or mining
+        would need more than ``max_memory`` (the message says how much, and
+        what to change).
+
+    Examples
+    --------
+    >>> baskets = [["tea", "cake"], ["tea", "cake", "jam"], ["tea"], ["jam"]]
+    >>> fi = frequent_itemsets(baskets, min_support=0.5)
+    >>> [(sorted(s), c) for s, c in zip(fi["itemsets"], fi["count"])]
+    [(['tea'], 3), (['cake'], 2), (['jam'], 2), (['cake', 'tea'], 2)]
+    >>> fi.attrs["n_baskets"]
+    4
+    """
+    _check_int("max_len", max_len, minimum=1, allow_none=True)
+    _check_int("max_memory", max_memory, minimum=1)
+    if isinstance(data, pd.DataFrame):
+        b, i, n_baskets, labels, _ = _encode_transactions(
+            data, basket=basket, item=item, period=period, include_returns=include_returns,
+            order_col=order_col, customer_col=customer_col, date_col=date_col, item_col=item_col,
+            label_col=label_col, quantity_col=quantity_col)
+    elif _is_basket_list(data):
+        b, i, n_baskets, labels = _encode_baskets(data)
+    else:
+        raise TypeError(f"Invalid data: expected a transactions DataFrame or a list of baskets; "
+                        f"got {type(data).__name__}.")
+    min_count = _min_count(min_support, n_baskets)
+    try:
+        entries = [b, i]
+        del b, i  # the miner frees them once it has what it needs
+        levels, counts = mine(entries, n_baskets=n_baskets, n_items=len(labels), min_count=min_count,
+                              max_len=max_len, max_memory=max_memory)
+    except MiningBudgetError as exc:
+        raise ValueError(
+            f"Mining refused: {exc.stage.lower()} would need about {_gib(exc.needed)}, more than "
+            f"max_memory={_gib(max_memory)}, at min_support={min_support!r} ({min_count:,} of "
+            f"{n_baskets:,} baskets). Raise min_support, set max_len (e.g. max_len=3), or raise max_memory "
+            f"if the machine has the room.") from None
+    return _itemset_frame(levels, counts, labels, n_baskets, min_count, min_support)
+
+
+def _itemset_frame(levels, counts, labels, n_baskets, min_count, min_support) -> pd.DataFrame:
+    sets: list[frozenset] = []
+    count_parts, length_parts = [], []
+    for rows, cnt in zip(levels, counts):
+        order = np.argsort(-cnt, kind="stable")
+        rows, cnt = rows[order], cnt[order]
+        names = labels[rows]
+        if rows.shape[1] == 1:
+            sets.extend(frozenset((x,)) for x in names[:, 0].tolist())
+        else:
+            sets.extend(map(frozenset, names.tolist()))
+        count_parts.append(cnt)
+        length_parts.append(np.full(cnt.size, rows.shape[1], dtype=np.int64))
+    count = np.concatenate(count_parts) if count_parts else np.zeros(0, np.int64)
+    itemsets = np.empty(len(sets), dtype=object)
+    itemsets[:] = sets
+    frame = pd.DataFrame({
+        "support": count / n_baskets if n_baskets else count.astype(np.float64),
+        "itemsets": itemsets,
+        "count": count.astype(np.int64),
+        "length": np.concatenate(length_parts) if length_parts else np.zeros(0, np.int64),
+    }, copy=False)
+    frame.attrs.update({"n_baskets": int(n_baskets), "min_count": int(min_count), "min_support": min_support})
+    return frame
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def _resolve_counts(itemsets: pd.DataFrame, n_baskets: int | None) -> tuple[int, np.ndarray]:
+    """Number of baskets and integer count of each itemset."""
+    support = itemsets["support"].to_numpy(dtype=np.float64)
+    has_count = "count" in itemsets.columns
+    if n_baskets is None:
+        n_baskets = itemsets.attrs.get("n_baskets")
+    if n_baskets is None and has_count and len(itemsets):
+        counts = itemsets["count"].to_numpy()
+        n_baskets = int(round(float(counts[0]) / support[0]))
+    if n_baskets is None:
+        raise ValueError("Invalid itemsets: the number of baskets is unknown (no attrs['n_baskets'] and no "
+                         "'count' column); expected the output of frequent_itemsets or n_baskets=; "
+                         f"got columns {list(itemsets.columns)}.")
+    _check_int("n_baskets", n_baskets, minimum=1)
+    if has_count:
+        counts = itemsets["count"].to_numpy().astype(np.int64)
+    else:
+        counts = np.rint(support * n_baskets).astype(np.int64)
+    if not np.allclose(counts / n_baskets, support, rtol=0, atol=1e-9):
+        raise ValueError(f"Invalid itemsets: supports do not match counts over n_baskets={n_baskets}; "
+                         "expected support == count / n_baskets; pass the right n_baskets=.")
+    return int(n_baskets), counts
+
+
+class _ItemsetIndex:
+    """Integer-coded itemsets with a hash index for subset look-ups."""
+
+    def __init__(self, sets: np.ndarray):
+        n = sets.size
+        self.lengths = np.fromiter(map(len, sets), dtype=np.int64, count=n)
+        if n and self.lengths.min() == 0:
+            raise ValueError("Invalid itemsets: expected non-empty itemsets; got an empty frozenset at row "
+                             f"{int(np.argmin(self.lengths))}.")
+        flat = pd.Index(list(chain.from_iterable(sets)), dtype=object, tupleize_cols=False)
+        singles = np.flatnonzero(self.lengths == 1)
+        self.starts = np.cumsum(self.lengths) - self.lengths
+        vocab = flat[self.starts[singles]] if n else flat
+        if not vocab.is_unique:
+            raise ValueError("Invalid itemsets: expected each itemset once; got duplicates of "
+                             f"{vocab[vocab.duplicated()][0]!r}.")
+        self.codes = vocab.get_indexer(flat).astype(np.int64)
+        if (self.codes < 0).any():
+            missing = flat[np.flatnonzero(self.codes < 0)[0]]
+            raise ValueError(f"Invalid itemsets: every subset of an itemset must be present (as in the output of "
+                             f"frequent_itemsets); got no single-item row for {missing!r}.")
+        self.single_row = np.empty(len(vocab), dtype=np.int64)
+        self.single_row[:] = singles
+        self.k1, self.k2 = item_keys(len(vocab))
+        if n:
+            self.key1 = np.add.reduceat(self.k1[self.codes], self.starts)
+            self.key2 = np.add.reduceat(self.k2[self.codes], self.starts)
+        else:
+            self.key1 = self.key2 = np.zeros(0, np.uint64)
+        self.lookup = pd.Index(self.key1, dtype=np.uint64)
+        if not self.lookup.is_unique:
+            raise ValueError("Invalid itemsets: expected each itemset once; got the same itemset on two rows.")
+
+    def matrix(self, rows: np.ndarray, length: int) -> np.ndarray:
+        """Item codes of the given rows (all of ``length`` items), shape ``(len(rows), length)``."""
+        return self.codes[self.starts[rows][:, None] + np.arange(length)]
+
+    def find(self, key1: np.ndarray, key2: np.ndarray, length) -> np.ndarray:
+        """Rows of the itemsets with the given keys and length(s); raises when one is missing.
+
+        Two independent 64-bit hashes and the length must all match, so a
+        wrong match would need a 128-bit collision.
+        """
+        rows = self.lookup.get_indexer(key1)
+        ok = (rows >= 0) & (self.key2[rows] == key2) & (self.lengths[rows] == length)
+        if not ok.all():
+            raise ValueError("Invalid itemsets: every subset of an itemset must be present (as in the output of "
+                             "frequent_itemsets); got itemsets whose subsets are missing (filtered out?).")
+        return rows
+
+
+def _empty_rules(with_significance: bool) -> pd.DataFrame:
+    columns = RULE_COLUMNS if with_significance else RULE_COLUMNS[:-2]
+    frame = pd.DataFrame({c: pd.Series(dtype=object if c in ("antecedents", "consequents") else
+                                       np.int64 if c in _COUNTS else np.float64) for c in columns})
+    return frame
+
+
+def _metric(name: str, c_ac: np.ndarray, c_a: np.ndarray, c_c: np.ndarray, n: int) -> np.ndarray:
+    """One rule metric from basket counts, with mlxtend's formulas."""
+    if name == "antecedent_support":
+        return c_a / n
+    if name == "consequent_support":
+        return c_c / n
+    if name == "support":
+        return c_ac / n
+    confidence = c_ac / c_a
+    if name == "confidence":
+        return confidence
+    if name == "lift":
+        return confidence / (c_c / n)
+    if name == "leverage":
+        return c_ac / n - (c_a / n) * (c_c / n)
+    if name == "conviction":  # inf when confidence is 1, as in mlxtend
+        out = np.full(confidence.shape, np.inf)
+        below = confidence < 1.0
+        out[below] = (1.0 - c_c[below] / n) / (1.0 - confidence[below])
+        return out
+    raise AssertionError(name)  # pragma: no cover - names are validated
+
+
+def association_rules(
+    itemsets: pd.DataFrame,
+    *,
+    metric: str = "confidence",
+    min_threshold: float = 0.8,
+    min_confidence: float | None = None,
+    min_lift: float | None = None,
+    max_consequent_len: int | None = 1,
+    sort_by: str | None = "lift",
+    with_significance: bool = True,
+    prune_redundant: bool = False,
+    n_baskets: int | None = None,
+    max_memory: int = _DEFAULT_MAX_MEMORY,
+) -> pd.DataFrame:
+    """Association rules ``antecedents -> consequents`` from frequent itemsets, with their statistics.
+
+    Every split of every itemset into an antecedent and a consequent is a
+    candidate rule (as in ``mlxtend.frequent_patterns.association_rules``);
+    the rules kept are those with ``metric >= min_threshold`` and, when
+    given, ``confidence >= min_confidence`` and ``lift >= min_lift``.
+
+    Parameters
+    ----------
+    itemsets : pandas.DataFrame
+        Output of :func:`frequent_itemsets` (or of mlxtend's miners, with
+        ``n_baskets=``): columns ``support`` and ``itemsets``, every subset of
+        every itemset present.
+    metric : str, default="confidence"
+        Column the threshold applies to: one of ``antecedent_support``,
+        ``consequent_support``, ``support``, ``confidence``, ``lift``,
+        ``leverage``, ``conviction``.
+    min_threshold : float, default=0.8
+        Smallest value of ``metric`` kept (mlxtend's default).
+    min_confidence, min_lift : float or None, default=None
+        Further minimums on confidence and lift.
+    max_consequent_len : int or None, default=1
+        Longest consequent; 1 gives "who buys X also buys Y" rules, None all
+        splits (as mlxtend does).
+    sort_by : str or None, default="lift"
+        Column to sort by, descending (ascending for ``p_value`` and
+        ``p_adjusted``); ties by confidence, then support. None keeps the
+        order of generation.
+    with_significance : bool, default=True
+        Add a one-sided Fisher's exact test per rule (is the consequent more
+        frequent with the antecedent than without?) and the
+        Benjamini-Hochberg adjusted p-value across the rules returned. The
+        adjustment covers only the rules returned, not every candidate
+        screened, so read it as optimistic.
+    prune_redundant : bool, default=False
+        Drop a rule when a more general rule (same consequent, antecedent a
+        non-empty proper subset) has the same or a higher confidence, i.e.
+        when the extra antecedent items do not improve confidence. The more
+        general rules are judged whether or not they pass the thresholds.
+    n_baskets : int or None, default=None
+        Number of baskets; read from ``itemsets.attrs["n_baskets"]`` or the
+        ``count`` column when None.
+    max_memory : int, default=2 GiB
+        Bytes the candidate rules may take; refused with a ValueError above.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per rule, with columns:
+
+        - ``antecedents``, ``consequents`` (frozenset of item labels);
+        - ``antecedent_support``, ``consequent_support``, ``support``,
+          ``confidence``, ``lift``, ``leverage``, ``conviction`` (float;
+          mlxtend's formulas; conviction is ``inf`` when confidence is 1, as
+          in mlxtend);
+        - ``antecedent_count``, ``consequent_count``, ``count`` (int): baskets
+          with the antecedent, the consequent, both;
+        - ``p_value``, ``p_adjusted`` (float; only with
+          ``with_significance=True``).
+
+        Sorted by ``sort_by``. ``attrs["n_baskets"]`` is kept. No itemsets or
+        no rule passing the thresholds gives an empty frame with these
+        columns.
+
+    Examples
+    --------
+    >>> baskets = [["tea", "cake"], ["tea", "cake", "jam"], ["tea"], ["jam"], ["cake", "tea"]]
+    >>> rules = association_rules(frequent_itemsets(baskets, min_support=2), min_threshold=0.9)
+    >>> rules[["antecedents", "consequents", "confidence", "lift"]].round(2).to_dict("records")
+    [{'antecedents': frozenset({'cake'}), 'consequents': frozenset({'tea'}), 'confidence': 1.0, 'lift': 1.25}]
+    """
+    if not isinstance(itemsets, pd.DataFrame):
+        raise TypeError(f"Invalid itemsets: expected a DataFrame from frequent_itemsets; "
+                        f"got {type(itemsets).__name__}.")
+    _check_columns(itemsets, {"support": "share of baskets", "itemsets": "frozensets of items"}, "itemsets")
+    _check_choice("metric", metric, _METRICS)
+    _check_number("min_threshold", min_threshold)
+    _check_number("min_confidence", min_confidence, allow_none=True)
+    _check_number("min_lift", min_lift, allow_none=True)
+    _check_int("max_consequent_len", max_consequent_len, minimum=1, allow_none=True)
+    if sort_by is not None:
+        _check_choice("sort_by", sort_by, _METRICS + _COUNTS + (_SIGNIFICANCE if with_significance else []))
+    _check_flag("with_significance", with_significance)
+    _check_flag("prune_redundant", prune_redundant)
+    _check_int("max_memory", max_memory, minimum=1)
+    if len(itemsets) == 0:
+        out = _empty_rules(with_significance)
+        out.attrs["n_baskets"] = itemsets.attrs.get("n_baskets", n_baskets)
+        return out
+    n, counts = _resolve_counts(itemsets, n_baskets)
+    sets = itemsets["itemsets"].to_numpy(dtype=object)
+    index = _ItemsetIndex(sets)
+
+    # Candidate rules, vectorised per itemset length and consequent positions.
+    max_cons = np.inf if max_consequent_len is None else max_consequent_len
+    lengths = index.lengths
+    sizes = [int(L) for L in np.unique(lengths[lengths >= 2])]
+    n_candidates = sum(int((lengths == L).sum()) * sum(comb(L, s) for s in range(1, int(min(L - 1, max_cons)) + 1))
+                       for L in sizes)
+    if n_candidates * 64 > max_memory:
+        raise ValueError(f"Rules refused: {n_candidates:,} candidate rules would need about "
+                         f"{_gib(n_candidates * 64)}, more than max_memory={_gib(max_memory)}. Set "
+                         "max_consequent_len=1, mine with a higher min_support or a max_len, or raise max_memory.")
+    if n_candidates == 0:
+        out = _empty_rules(with_significance)
+        out.attrs["n_baskets"] = n
+        return out
+    kept_whole, kept_ante, kept_cons = [], [], []
+    for L in sizes:
+        rows = np.flatnonzero(lengths == L)
+        mat = index.matrix(rows, L)
+        row_key1, row_key2 = index.key1[rows][:, None], index.key2[rows][:, None]
+        for s in range(1, int(min(L - 1, max_cons)) + 1):
+            positions = np.array(list(combinations(range(L), s)), dtype=np.int64)
+            sub = mat[:, positions]  # (itemsets, splits, s): the consequent items of each split
+            c1 = index.k1[sub].sum(axis=2, dtype=np.uint64)
+            c2 = index.k2[sub].sum(axis=2, dtype=np.uint64)
+            whole = np.repeat(rows, positions.shape[0])
+            cons = index.single_row[sub.ravel()] if s == 1 else index.find(c1.ravel(), c2.ravel(), s)
+            ante = index.find((row_key1 - c1).ravel(), (row_key2 - c2).ravel(), L - s)
+            c_ac, c_a, c_c = counts[whole], counts[ante], counts[cons]
+            keep = _metric(metric, c_ac, c_a, c_c, n) >= min_threshold
+            if min_confidence is not None:
+                keep &= _metric("confidence", c_ac, c_a, c_c, n) >= min_confidence
+            if min_lift is not None:
+                keep &= _metric("lift", c_ac, c_a, c_c, n) >= min_lift
+            kept_whole.append(whole[keep])
+            kept_ante.append(ante[keep])
+            kept_cons.append(cons[keep])
+    whole, ante, cons = np.concatenate(kept_whole), np.concatenate(kept_ante), np.concatenate(kept_cons)
+    del kept_whole, kept_ante, kept_cons
+    if prune_redundant and whole.size:
+        keep = ~_redundant(index, counts, whole, ante, cons)
+        whole, ante, cons = whole[keep], ante[keep], cons[keep]
+    del index
+    c_ac, c_a, c_c = counts[whole], counts[ante], counts[cons]
+    del whole
+    p_value = p_adjusted = None
+    if with_significance:
+        p_value, p_adjusted = _significance(c_ac, c_a, c_c, n)
+    if sort_by is not None and c_ac.size:
+        if sort_by in _SIGNIFICANCE:
+            primary = p_value if sort_by == "p_value" else p_adjusted
+        elif sort_by in _COUNTS:
+            primary = -{"antecedent_count": c_a, "consequent_count": c_c, "count": c_ac}[sort_by].astype(np.float64)
+        else:
+            primary = -_metric(sort_by, c_ac, c_a, c_c, n)
+        order = np.lexsort((-_metric("support", c_ac, c_a, c_c, n), -_metric("confidence", c_ac, c_a, c_c, n),
+                            primary))
+        del primary
+        ante = ante[order]  # one array at a time, so the old one is freed before the next is made
+        cons = cons[order]
+        c_ac = c_ac[order]
+        c_a = c_a[order]
+        c_c = c_c[order]
+        if with_significance:
+            p_value = p_value[order]
+            p_adjusted = p_adjusted[order]
+        del order
+    # One column at a time, straight into the frame, to keep the peak near the size of the result.
+    columns = {"antecedents": sets[ante], "consequents": sets[cons]}
+    for name in _METRICS:
+        columns[name] = _metric(name, c_ac, c_a, c_c, n)
+    columns.update(antecedent_count=c_a, consequent_count=c_c, count=c_ac)
+    if with_significance:
+        columns.update(p_value=p_value, p_adjusted=p_adjusted)
+    frame = pd.DataFrame(columns, copy=False)
+    frame.attrs["n_baskets"] = n
+    return frame
+
+
+def _redundant(index: _ItemsetIndex, counts: np.ndarray, whole: np.ndarray, ante: np.ndarray,
+               cons: np.ndarray) -> np.ndarray:
+    """Rules whose confidence does not beat that of a rule with a smaller antecedent and the same consequent."""
+    redundant = np.zeros(whole.size, dtype=bool)
+    a_len = index.lengths[ante]
+    for L in np.unique(a_len[a_len >= 2]):
+        L = int(L)
+        sel = np.flatnonzero(a_len == L)
+        mat = index.matrix(ante[sel], L)
+        c_ac, c_a = counts[whole[sel]], counts[ante[sel]]
+        cons_key1, cons_key2 = index.key1[cons[sel]][:, None], index.key2[cons[sel]][:, None]
+        cons_len = index.lengths[cons[sel]][:, None]
+        for size in range(1, L):
+            positions = np.array(list(combinations(range(L), size)), dtype=np.int64)
+            sub = mat[:, positions]  # (rules, subsets, size)
+            s1 = index.k1[sub].sum(axis=2, dtype=np.uint64)
+            s2 = index.k2[sub].sum(axis=2, dtype=np.uint64)
+            general = index.find(s1.ravel(), s2.ravel(), size).reshape(s1.shape)
+            union = index.find((s1 + cons_key1).ravel(), (s2 + cons_key2).ravel(),
+                               (size + cons_len + np.zeros(s1.shape, np.int64)).ravel()).reshape(s1.shape)
+            # conf(general) >= conf(rule)  <=>  c_union * c_a >= c_ac * c_general (exact, in integers)
+            redundant[sel] |= (counts[union] * c_a[:, None] >= c_ac[:, None] * counts[general]).any(axis=1)
+    return redundant
+
+
+def _significance(c_ac: np.ndarray, c_a: np.ndarray, c_c: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """One-sided Fisher's exact test per rule and Benjamini-Hochberg adjusted p-values.
+
+    Under independence the number of baskets holding both sides is
+    hypergeometric (``n`` baskets, ``c_c`` with the consequent, ``c_a``
+    drawn); the p-value is ``P(X >= c_ac)``, the same as
+    ``scipy.stats.fisher_exact([[c_ac, c_a - c_ac], [c_c - c_ac, n - c_a - c_c + c_ac]],
+    alternative="greater")``.
+    """
+    p = np.empty(c_ac.size)
+    for lo in range(0, c_ac.size, _SIGNIFICANCE_CHUNK):  # in chunks, to keep the temporaries small
+        hi = lo + _SIGNIFICANCE_CHUNK
+        p[lo:hi] = _hypergeom_sf(c_ac[lo:hi], n, c_c[lo:hi], c_a[lo:hi])
+    return p, _benjamini_hochberg(p)
+
+
+#: Rules tested per vectorised step.
+_SIGNIFICANCE_CHUNK = 1 << 14
+
+
+#: Terms summed per p-value before handing the rest to scipy (only for counts far beyond retail sizes).
+_MAX_TERMS = 2000
+
+
+def _hypergeom_sf(k: np.ndarray, n: int, good: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """``P(X >= k)`` for ``X ~ Hypergeometric(n, good, draws)``, vectorised.
+
+    scipy's ``hypergeom.sf`` takes tens of microseconds per value; here the
+    pmf at the start is taken from log-factorials and the tail is summed
+    with the ratio of consecutive terms, all rules at once, from ``k`` upwards
+    when ``k`` is above the mean and as one minus the lower tail otherwise,
+    until the terms no longer change the sum.
+    """
+    k = np.asarray(k, dtype=np.float64)
+    good = np.asarray(good, dtype=np.float64)
+    draws = np.asarray(draws, dtype=np.float64)
+    n = float(n)
+    lo = np.maximum(0.0, draws + good - n)
+    hi = np.minimum(draws, good)
+    out = np.where(k <= lo, 1.0, 0.0)
+
+    def log_pmf(x, g, d):
+        return (_log_factorial(g) - _log_factorial(x) - _log_factorial(g - x) + _log_factorial(n - g)
+                - _log_factorial(d - x) - _log_factorial(n - g - d + x)
+                - (_log_factorial(np.full(x.shape, n)) - _log_factorial(d) - _log_factorial(n - d)))
+
+    inside = (k > lo) & (k <= hi)
+    upper = np.flatnonzero(inside & (k >= draws * good / n))
+    lower = np.flatnonzero(inside & (k < draws * good / n))
+    for idx, step in ((upper, 1.0), (lower, -1.0)):
+        if idx.size == 0:
+            continue
+        g, d = good[idx], draws[idx]
+        start = k[idx] if step > 0 else k[idx] - 1
+        total = _tail_sum(start, n, g, d, step)
+        tail = np.exp(log_pmf(start, g, d) + np.log(total))
+        out[idx] = tail if step > 0 else 1.0 - tail
+        unfinished = np.isnan(total)
+        if unfinished.any():  # pragma: no cover - needs standard deviations of hundreds of baskets
+            from scipy import stats
+
+            sel = idx[unfinished]
+            out[sel] = stats.hypergeom.sf(k[sel] - 1, n, good[sel], draws[sel])
+    return np.clip(out, 0.0, 1.0)
+
+
+def _log_factorial(values: np.ndarray) -> np.ndarray:
+    """``log(v!)`` for whole numbers, with :func:`math.lgamma` on the distinct values only."""
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return np.array([math.lgamma(v + 1.0) for v in distinct.tolist()], dtype=np.float64)[inverse].reshape(
+        np.shape(values))
+
+
+def _tail_sum(start, n, good, draws, step):
+    """Sum of pmf(x) / pmf(start) over x = start, start + step, ... (NaN where not converged)."""
+    total = np.ones(start.size)
+    term = np.ones(start.size)
+    x = start.copy()
+    active = np.arange(start.size)
+    for _ in range(_MAX_TERMS):
+        if active.size == 0:
+            break
+        xa, ga, da = x[active], good[active], draws[active]
+        if step > 0:
+            ratio = (ga - xa) * (da - xa) / ((xa + 1) * (n - ga - da + xa + 1))
+        else:
+            ratio = xa * (n - ga - da + xa) / ((ga - xa + 1) * (da - xa + 1))
+        term[active] *= ratio
+        x[active] += step
+        total[active] += term[active]
+        active = active[term[active] > 1e-17 * total[active]]
+    total[active] = np.nan
+    return total
+
+
+def _benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (as ``scipy.stats.false_discovery_control(p, method="bh")``)."""
+    m = p.size
+    if m == 0:
+        return p.copy()
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * m / np.arange(1, m + 1)
+    scaled = np.minimum.accumulate(scaled[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(scaled, 1.0)
+    return out
+
+
+# --------------------------------------------------------------------------- drift
+
+
+def _check_rules(rules, name: str = "rules") -> None:
+    if not isinstance(rules, pd.DataFrame):
+        raise TypeError(f"Invalid {name}: expected a DataFrame from association_rules; got {type(rules).__name__}.")
+    _check_columns(rules, {"antecedents": "frozensets", "consequents": "frozensets", "support": "rule support",
+                           "confidence": "rule confidence", "lift": "rule lift"}, name)
+
+
+def rule_drift(
+    rules_before: pd.DataFrame,
+    rules_after: pd.DataFrame,
+    *,
+    metric: str = "lift",
+    top_n: int | None = None,
+) -> pd.DataFrame:
+    """How the rules changed between two periods: new rules, lost rules, and the biggest moves.
+
+    A rule is identified by its antecedents and consequents. *New* rules are
+    among ``rules_after`` only, *lost* rules among ``rules_before`` only (they
+    may still hold below the thresholds used), *kept* rules in both.
+
+    Parameters
+    ----------
+    rules_before, rules_after : pandas.DataFrame
+        Outputs of :func:`association_rules` for the earlier and the later
+        period (mined with the same thresholds).
+    metric : {"lift", "confidence", "support"}, default="lift"
+        Metric whose change ranks the kept rules, and which orders new and
+        lost rules.
+    top_n : int or None, default=None
+        Keep at most this many rows per status; None keeps all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``antecedents``, ``consequents``, ``status`` (``"new"``,
+        ``"lost"``, ``"kept"``), ``support_before``, ``support_after``,
+        ``confidence_before``, ``confidence_after``, ``lift_before``,
+        ``lift_after`` (NaN on the side where the rule is absent) and
+        ``change`` (``metric`` after minus before; NaN for new and lost
+        rules). Rows are new rules (by ``metric`` after, descending), lost
+        rules (by ``metric`` before, descending), then kept rules (by absolute
+        change, descending).
+
+    Examples
+    --------
+    >>> a = association_rules(frequent_itemsets([["x", "y"], ["x", "y"], ["z"]], min_support=1),
+    ...                       min_threshold=0.5)
+    >>> b = association_rules(frequent_itemsets([["x", "y"], ["x"], ["y", "z"], ["y", "z"]], min_support=1),
+    ...                       min_threshold=0.5)
+    >>> drift = rule_drift(a, b)
+    >>> [(sorted(r.antecedents), sorted(r.consequents), r.status) for r in drift.itertuples()]
+    [(['z'], ['y'], 'new'), (['y'], ['z'], 'new'), (['y'], ['x'], 'lost'), (['x'], ['y'], 'kept')]
+    >>> drift.loc[drift["status"] == "kept", ["confidence_before", "confidence_after", "change"]].round(2)
+       confidence_before  confidence_after  change
+    3                1.0               0.5   -0.83
+    """
+    _check_rules(rules_before, "rules_before")
+    _check_rules(rules_after, "rules_after")
+    _check_choice("metric", metric, ("lift", "confidence", "support"))
+    _check_int("top_n", top_n, minimum=1, allow_none=True)
+    fields = ["support", "confidence", "lift"]
+
+    def table(rules):
+        keys = list(zip(rules["antecedents"], rules["consequents"]))
+        frame = pd.DataFrame({f: rules[f].to_numpy(dtype=np.float64) for f in fields})
+        frame["key"] = pd.Series(keys, dtype=object) if keys else pd.Series([], dtype=object)
+        return frame.drop_duplicates("key")
+
+    before, after = table(rules_before), table(rules_after)
+    merged = before.merge(after, on="key", how="outer", suffixes=("_before", "_after"), sort=False)
+    has_before = merged["support_before"].notna().to_numpy()
+    has_after = merged["support_after"].notna().to_numpy()
+    status = np.where(has_before & has_after, "kept", np.where(has_after, "new", "lost"))
+    change = (merged[f"{metric}_after"] - merged[f"{metric}_before"]).to_numpy()
+    out = pd.DataFrame({
+        "antecedents": [k[0] for k in merged["key"]],
+        "consequents": [k[1] for k in merged["key"]],
+        "status": status,
+    })
+    for f in fields:
+        out[f"{f}_before"] = merged[f"{f}_before"].to_numpy()
+        out[f"{f}_after"] = merged[f"{f}_after"].to_numpy()
+    out["change"] = change
+    if len(out) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=object if c in ("antecedents", "consequents", "status")
+                                          else np.float64) for c in _DRIFT_COLUMNS})
+    rank_status = pd.Series(status).map({"new": 0, "lost": 1, "kept": 2}).to_numpy()
+    score = np.where(status == "new", out[f"{metric}_after"],
+                     np.where(status == "lost", out[f"{metric}_before"], np.abs(change)))
+    out = out.iloc[np.lexsort((-score, rank_status))]
+    if top_n is not None:
+        out = out.groupby("status", sort=False).head(top_n)
+    return out.reset_index(drop=True)[_DRIFT_COLUMNS]
+
+
+# --------------------------------------------------------------------------- recommendations
+
+
+def _empty_recommendations(extra: list[str] | None = None) -> pd.DataFrame:
+    columns = (extra or []) + _RECOMMENDATION_COLUMNS
+    dtypes = {"rank": np.int64, "score": np.float64, "support": np.float64, "confidence": np.float64,
+              "lift": np.float64}
+    return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, object)) for c in columns})
+
+
+_SCORE_METRICS = ("lift", "confidence", "support", "leverage", "conviction")
+
+
+def recommend_items(
+    rules: pd.DataFrame,
+    items,
+    *,
+    top_n: int = 5,
+    metric: str = "lift",
+) -> pd.DataFrame:
+    """Items to suggest next to a given item or basket ("customers who bought this also bought").
+
+    A rule applies when all its antecedents are in ``items``; each item of
+    its consequents that is not already in ``items`` is a candidate, scored
+    by the best applicable rule.
+
+    Parameters
+    ----------
+    rules : pandas.DataFrame
+        Output of :func:`association_rules`.
+    items : str or iterable
+        One item label, or a basket of item labels.
+    top_n : int, default=5
+        Number of items to return.
+    metric : str, default="lift"
+        Rule column to rank by (higher is better): ``lift``, ``confidence``,
+        ``support``, ``leverage`` or ``conviction``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Up to ``top_n`` rows with columns ``rank`` (1 = best), ``item``,
+        ``score`` (the metric of the best rule), ``antecedents`` and
+        ``consequents`` of that rule, and its ``support``, ``confidence`` and
+        ``lift``. Ties are broken by confidence, support, then item label.
+        No applicable rule gives an empty frame with these columns.
+
+    Examples
+    --------
+    >>> baskets = [["tea", "cake"], ["tea", "cake"], ["tea", "jam"], ["jam"], ["cake", "tea", "jam"]]
+    >>> rules = association_rules(frequent_itemsets(baskets, min_support=2), min_threshold=0.5)
+    >>> recommend_items(rules, "cake")[["rank", "item", "score"]].round(2).to_dict("records")
+    [{'rank': 1, 'item': 'tea', 'score': 1.25}]
+    """
+    _check_rules(rules)
+    _check_int("top_n", top_n, minimum=1)
+    _check_choice("metric", metric, [m for m in _SCORE_METRICS if m in rules.columns])
+    basket = {items} if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__") else set(items)
+    applies = np.fromiter((a <= basket and not (c & basket) for a, c in
+                           zip(rules["antecedents"], rules["consequents"])), dtype=bool, count=len(rules))
+    chosen = rules.loc[applies]
+    if chosen.empty:
+        return _empty_recommendations()
+    rows = chosen.assign(item=[sorted(c, key=str) for c in chosen["consequents"]]).explode("item")
+    rows = rows.assign(score=rows[metric].astype(np.float64), _label=rows["item"].map(str))
+    rows = rows.sort_values(["score", "confidence", "support", "_label"], ascending=[False, False, False, True],
+                            kind="stable")
+    rows = rows.drop_duplicates("_label").head(top_n)
+    rows = rows.assign(rank=np.arange(1, len(rows) + 1, dtype=np.int64))
+    return rows[_RECOMMENDATION_COLUMNS].reset_index(drop=True)
+
+
+def customer_recommendations(
+    transactions: pd.DataFrame,
+    rules: pd.DataFrame,
+    *,
+    top_n: int = 3,
+    metric: str = "lift",
+    item: str = "product",
+    as_of=None,
+    include_returns: bool = False,
+    customer_col: str = "customer_id",
+    date_col: str = "order_datetime",
+    item_col: str | None = None,
+    label_col: str | None = None,
+    quantity_col: str = "quantity",
+) -> pd.DataFrame:
+    """Next-best products for each customer, from their own purchase history and the rules.
+
+    A customer's history is every item they bought (before ``as_of`` when
+    given; returns left out by default). A rule applies when all its
+    antecedents are in the history; each consequent item the customer has
+    not bought yet is a candidate, scored by the best applicable rule.
+
+    Parameters
+    ----------
+    transactions : pandas.DataFrame
+        Canonical transactions.
+    rules : pandas.DataFrame
+        Output of :func:`association_rules`, mined with the same ``item``
+        and labels (e.g. from the same transactions).
+    top_n : int, default=3
+        Items per customer.
+    metric : str, default="lift"
+        Rule column to rank by, as in :func:`recommend_items`.
+    item : {"product", "category"}, default="product"
+        What an item is; must match the rules.
+    as_of : datetime-like or None, default=None
+        Only purchases strictly before this moment count as history.
+    include_returns : bool, default=False
+        Count lines with a quantity of zero or less as purchases.
+    customer_col, date_col, item_col, label_col, quantity_col : str
+        Column names, as in :func:`frequent_itemsets`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``customer_col`` (the customer id), ``rank``, ``item``,
+        ``score``, ``antecedents``, ``consequents``, ``support``,
+        ``confidence``, ``lift``; up to ``top_n`` rows per customer, ordered
+        by customer then rank. Customers with no applicable rule are absent;
+        guest lines (no customer id) are ignored.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"order_id": ["o1", "o1", "o2", "o2", "o3", "o4"],
+    ...                    "customer_id": ["a", "a", "b", "b", "c", "c"],
+    ...                    "product_id": ["tea", "cake", "tea", "cake", "tea", "jam"],
+    ...                    "quantity": [1, 1, 1, 2, 1, 1]})
+    >>> rules = association_rules(frequent_itemsets(tx, min_support=2), min_threshold=0.5)
+    >>> customer_recommendations(tx, rules)[["customer_id", "item"]].to_dict("records")
+    [{'customer_id': 'c', 'item': 'cake'}]
+    """
+    _check_rules(rules)
+    _check_int("top_n", top_n, minimum=1)
+    _check_choice("metric", metric, [m for m in _SCORE_METRICS if m in rules.columns])
+    if not isinstance(transactions, pd.DataFrame):
+        raise TypeError(f"Invalid transactions: expected a DataFrame; got {type(transactions).__name__}.")
+    b, i, _, labels, owner = _encode_transactions(
+        transactions, basket="customer", item=item, period=None, include_returns=include_returns,
+        order_col="order_id", customer_col=customer_col, date_col=date_col, item_col=item_col,
+        label_col=label_col, quantity_col=quantity_col, as_of=as_of)
+    out_columns = [customer_col]
+    if len(rules) == 0 or b.size == 0:
+        return _empty_recommendations(out_columns)
+    code_of = pd.Index(labels, dtype=object, tupleize_cols=False)
+    if not code_of.is_unique:  # pragma: no cover - labels are made unique
+        raise AssertionError("item labels are not unique")
+    # antecedent items of each rule, as item codes
+    ante_sets = rules["antecedents"].to_numpy(dtype=object)
+    ante_len = np.fromiter(map(len, ante_sets), dtype=np.int64, count=len(ante_sets))
+    ante_codes = code_of.get_indexer(pd.Index(list(chain.from_iterable(ante_sets)), dtype=object,
+                                              tupleize_cols=False))
+    ante_rule = np.repeat(np.arange(len(rules)), ante_len)
+    known = np.ones(len(rules), dtype=bool)
+    known[ante_rule[ante_codes < 0]] = False  # rules mentioning items nobody here bought
+    ok = known[ante_rule]
+    history = pd.DataFrame({"cust": b, "code": i})
+    links = pd.DataFrame({"rule": ante_rule[ok], "code": ante_codes[ok]})
+    matched = history.merge(links, on="code").groupby(["cust", "rule"], sort=False).size().reset_index(name="n")
+    matched = matched[matched["n"].to_numpy() == ante_len[matched["rule"].to_numpy()]]
+    if matched.empty:
+        return _empty_recommendations(out_columns)
+    # candidate items: consequents not already bought
+    cons_sets = rules["consequents"].to_numpy(dtype=object)
+    cons_len = np.fromiter(map(len, cons_sets), dtype=np.int64, count=len(cons_sets))
+    cons_labels = pd.Index(list(chain.from_iterable(cons_sets)), dtype=object, tupleize_cols=False)
+    cons_codes = code_of.get_indexer(cons_labels)
+    cons_rule = np.repeat(np.arange(len(rules)), cons_len)
+    cand = matched[["cust", "rule"]].merge(
+        pd.DataFrame({"rule": cons_rule, "code": cons_codes, "label_pos": np.arange(cons_rule.size)}), on="rule")
+    owned = pd.MultiIndex.from_arrays([b, i])
+    cand = cand[~pd.MultiIndex.from_arrays([cand["cust"], cand["code"]]).isin(owned)]
+    if cand.empty:
+        return _empty_recommendations(out_columns)
+    rule_idx = cand["rule"].to_numpy()
+    cand = cand.assign(
+        score=rules[metric].to_numpy(dtype=np.float64)[rule_idx],
+        confidence=rules["confidence"].to_numpy(dtype=np.float64)[rule_idx],
+        support=rules["support"].to_numpy(dtype=np.float64)[rule_idx],
+        item=np.asarray(cons_labels, dtype=object)[cand["label_pos"].to_numpy()],
+    )
+    cand = cand.assign(_label=cand["item"].map(str))
+    cand = cand.sort_values(["cust", "score", "confidence", "support", "_label"],
+                            ascending=[True, False, False, False, True], kind="stable")
+    cand = cand.drop_duplicates(["cust", "_label"])
+    cand = cand.groupby("cust", sort=False).head(top_n)
+    cand = cand.assign(rank=cand.groupby("cust", sort=False).cumcount().to_numpy() + 1)
+    rule_idx = cand["rule"].to_numpy()
+    out = pd.DataFrame({
+        customer_col: owner[cand["cust"].to_numpy()],
+        "rank": cand["rank"].to_numpy(dtype=np.int64),
+        "item": cand["item"].to_numpy(dtype=object),
+        "score": cand["score"].to_numpy(),
+        "antecedents": ante_sets[rule_idx],
+        "consequents": cons_sets[rule_idx],
+        "support": cand["support"].to_numpy(),
+        "confidence": cand["confidence"].to_numpy(),
+        "lift": rules["lift"].to_numpy(dtype=np.float64)[rule_idx],
+    })
+    order = np.lexsort((out["rank"].to_numpy(), out[customer_col].astype(str).to_numpy()))
+    return out.iloc[order].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- sentences
+
+
+def _join_items(items, language: str) -> str:
+    names = sorted(map(str, items))
+    if language == "ja":
+        return "と".join(f"「{x}」" for x in names)
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def rule_sentences(
+    rules: pd.DataFrame,
+    *,
+    language: str = "en",
+    top_n: int | None = 10,
+) -> list[str]:
+    """Plain-language reading of the top rules, for a report.
+
+    Parameters
+    ----------
+    rules : pandas.DataFrame
+        Output of :func:`association_rules`, in the order to report (it is
+        sorted by lift by default).
+    language : {"en", "ja"}, default="en"
+        Language of the sentences.
+    top_n : int or None, default=10
+        Number of rules to read out; None for all.
+
+    Returns
+    -------
+    list of str
+        One sentence per rule, e.g. "Customers who buy tea are 1.3× as likely
+        to also buy cake (67% of them do)."
+
+    Examples
+    --------
+    >>> baskets = [["tea", "cake"], ["tea", "cake"], ["tea", "jam"], ["jam"], ["cake", "tea", "jam"]]
+    >>> rules = association_rules(frequent_itemsets(baskets, min_support=2), min_threshold=0.9)
+    >>> rule_sentences(rules)
+    ['Customers who buy cake are 1.2× as likely to also buy tea (100% of them do).']
+    >>> rule_sentences(rules, language="ja")
+    ['「cake」を買うお客様は「tea」も買う確率が平均の1.2倍です（100%が購入）。']
+    """
+    _check_rules(rules)
+    _check_choice("language", language, ("en", "ja"))
+    _check_int("top_n", top_n, minimum=1, allow_none=True)
+    shown = rules if top_n is None else rules.head(top_n)
+    out = []
+    for ante, cons, lift, confidence in zip(shown["antecedents"], shown["consequents"], shown["lift"],
+                                           shown["confidence"]):
+        if language == "ja":
+            out.append(f"{_join_items(ante, 'ja')}を買うお客様は{_join_items(cons, 'ja')}も買う確率が"
+                       f"平均の{lift:.1f}倍です（{confidence:.0%}が購入）。")
+        else:
+            out.append(f"Customers who buy {_join_items(ante, 'en')} are {lift:.1f}× as likely to also buy "
+                       f"{_join_items(cons, 'en')} ({confidence:.0%} of them do).")
+    return out

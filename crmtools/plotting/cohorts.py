@@ -1,0 +1,137 @@
+"""Retention and repeat charts: cohort heatmap, F2 conversion bars, days between purchases.
+
+Each function takes a result table from :mod:`crmtools.cohorts` or
+:mod:`crmtools.repeat`, draws on the given Axes (a new figure when ``ax`` is
+None) and returns it.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+__all__ = ["plot_cohort_heatmap", "plot_f2_rates", "plot_interval_distribution"]
+
+_TEXT = {
+    "en": {"cohort": "First-purchase month", "months_since": "Months since first purchase",
+           "retention": "Active share", "active": "Active customers", "revenue": "Revenue",
+           "revenue_per_customer": "Revenue per customer",
+           "cumulative_revenue_per_customer": "Cumulative revenue per customer", "customers": "Customers",
+           "f2_rate": "F2 conversion (second order)", "channel": "Acquisition channel",
+           "category": "First product category", "overall": "All new customers", "days": "Days between purchases",
+           "intervals": "Intervals"},
+    "ja": {"cohort": "初回購入月", "months_since": "初回購入からの月数", "retention": "継続率",
+           "active": "購入顧客数", "revenue": "売上", "revenue_per_customer": "顧客あたり売上",
+           "cumulative_revenue_per_customer": "顧客あたり累積売上", "customers": "顧客数",
+           "f2_rate": "F2転換率（2回目購入）", "channel": "獲得チャネル", "category": "初回購入カテゴリ",
+           "overall": "新規顧客全体", "days": "購入間隔（日）", "intervals": "件数"},
+}
+
+
+def _text(language: str) -> dict[str, str]:
+    if language not in _TEXT:
+        raise ValueError(f"language must be one of {sorted(_TEXT)}; got {language!r}.")
+    return _TEXT[language]
+
+
+def _axes(ax, figsize):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_cohort_heatmap(cohorts: pd.DataFrame, *, value: str = "retention", language: str = "en", ax=None):
+    """Cohort-by-month heatmap (継続率 by default) of :func:`crmtools.cohorts.cohort_table`.
+
+    Parameters
+    ----------
+    cohorts : pandas.DataFrame
+        Output of :func:`crmtools.cohorts.cohort_table`.
+    value : str, default="retention"
+        Any numeric column of the table (``retention``, ``active``,
+        ``revenue``, ``revenue_per_customer``, ``cumulative_revenue_per_customer``).
+    language : {"en", "ja"}, default="en"
+        Language of labels.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import seaborn as sns
+
+    from ..cohorts import cohort_matrix
+
+    words = _text(language)
+    wide = cohort_matrix(cohorts, values=value)
+    ax = _axes(ax, (11, 7))
+    fmt = ".0%" if value == "retention" else ",.0f"
+    small = wide.shape[1] <= 13 and wide.shape[0] <= 24
+    sns.heatmap(wide, annot=small, fmt=fmt, cmap="Blues", cbar_kws={"label": words.get(value, value)}, ax=ax,
+                annot_kws={"fontsize": 7})
+    ax.set_xlabel(words["months_since"])
+    ax.set_ylabel(words["cohort"])
+    return ax
+
+
+def plot_f2_rates(f2: pd.DataFrame, *, breakdown: str = "channel", language: str = "en", ax=None):
+    """Bars of F2 conversion per group of one breakdown (from :func:`crmtools.repeat.f2_conversion`).
+
+    Parameters
+    ----------
+    f2 : pandas.DataFrame
+        Output of :func:`crmtools.repeat.f2_conversion`.
+    breakdown : {"channel", "category", "overall"}, default="channel"
+        Which rows to draw.
+    language : {"en", "ja"}, default="en"
+        Language of labels.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import seaborn as sns
+    from matplotlib.ticker import PercentFormatter
+
+    words = _text(language)
+    if breakdown not in ("channel", "category", "overall"):
+        raise ValueError(f"breakdown must be 'channel', 'category' or 'overall'; got {breakdown!r}.")
+    rows = f2[f2["breakdown"] == breakdown]
+    ax = _axes(ax, (7, 3.5))
+    sns.barplot(data=rows, x="f2_rate", y="group", order=list(rows["group"]), color="#55a868", ax=ax)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel(words["f2_rate"])
+    ax.set_ylabel(words[breakdown])
+    return ax
+
+
+def plot_interval_distribution(intervals: pd.DataFrame, *, max_days: int | None = 365, language: str = "en",
+                               ax=None):
+    """Bars of how many gaps between purchase days have each length (from :func:`crmtools.repeat.interval_distribution`).
+
+    Parameters
+    ----------
+    intervals : pandas.DataFrame
+        Output of :func:`crmtools.repeat.interval_distribution`.
+    max_days : int or None, default=365
+        Draw gaps up to this many days (None draws all).
+    language : {"en", "ja"}, default="en"
+        Language of labels.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    words = _text(language)
+    rows = intervals if max_days is None else intervals[intervals["days"] <= max_days]
+    ax = _axes(ax, (8, 3.5))
+    ax.bar(rows["days"], rows["intervals"], width=1.0, color="#4c72b0")
+    ax.set_xlabel(words["days"])
+    ax.set_ylabel(words["intervals"])
+    return ax

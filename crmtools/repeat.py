@@ -1,0 +1,384 @@
+"""Repeat purchase: F2 conversion, days between purchases and each customer's purchase cycle.
+
+Definitions, as of an explicit ``as_of`` instant (exclusive); only lines
+with a customer id and a positive quantity (purchases) before ``as_of`` count:
+
+- A customer's **first order** is their earliest purchase order (ties in
+  time: the smallest order id). Its **channel** is the acquisition channel,
+  unless a customers table with ``acquisition_channel`` is given, which then
+  wins. Its **category** is the category with the largest amount in the first
+  order (ties: alphabetical first).
+- **F2 conversion** (F2転換率): share of new customers who place a second,
+  distinct order within ``within_days`` calendar days of the first
+  (``date(second) - date(first) <= within_days``; same-day orders count).
+  Only customers whose whole window is observed are counted: their first
+  purchase date plus ``within_days`` is before the date of ``as_of``.
+- **Days between purchases** are gaps between consecutive *purchase days*
+  of a customer (several orders on one day are one purchase day), so every
+  gap is at least one day.
+- A customer's **average purchase interval** is ``(last - first purchase
+  day) / (purchase days - 1)``; the **expected next purchase** is the last
+  purchase day plus that interval, rounded to whole days.
+
+Examples
+--------
+>>> import pandas as pd
+>>> tx = pd.DataFrame({
+...     "order_id": ["o1", "o2", "o3", "o4"],
+...     "customer_id": ["a", "a", "b", "c"],
+...     "order_datetime": pd.to_datetime(["2025-01-05", "2025-02-01", "2025-01-10", "2025-01-20"]),
+...     "quantity": [1, 1, 1, 1],
+...     "amount": [1000.0, 800.0, 500.0, 700.0],
+...     "channel": ["web", "web", "app", "web"],
+... })
+>>> f2_conversion(tx, as_of="2025-06-01", within_days=60)
+  breakdown group  new_customers  repeaters   f2_rate
+0   overall   All              3          1  0.333333
+1   channel   app              1          0  0.000000
+2   channel   web              2          1  0.500000
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import narwhals.stable.v2 as nw
+import pandas as pd
+
+from .engine import (as_timestamp, check_columns, collect, day_number, day_number_of, lit_datetime, to_lazy)
+
+__all__ = ["first_purchases", "f2_conversion", "interval_distribution", "purchase_cycles"]
+
+_UNKNOWN = "(unknown)"
+
+
+def _check_days(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive whole number of days; got {value!r}.")
+    return value
+
+
+def _align(other: Any, like: nw.LazyFrame, *, columns: list[str], name: str) -> nw.LazyFrame:
+    """``other`` as a lazy frame in the same engine as ``like`` (so the two can be joined)."""
+    frame = to_lazy(other, columns=columns, name=name)
+    if frame.implementation == like.implementation:
+        return frame
+    eager = other if isinstance(other, pd.DataFrame) else collect(frame)
+    if like.implementation.name == "POLARS":
+        return to_lazy(eager[columns], engine="polars")
+    if like.implementation.name == "PYSPARK":
+        return nw.from_native(eager[columns]).lazy(backend="pyspark", session=like.to_native().sparkSession)
+    return nw.from_native(eager[columns]).lazy(backend=like.implementation)
+
+
+def _first_purchases_lazy(transactions: Any, *, as_of: pd.Timestamp, customers: Any, customer_col: str,
+                          order_col: str, date_col: str, amount_col: str, quantity_col: str, channel_col: str,
+                          category_col: str | None, acquisition_channel_col: str) -> tuple[nw.LazyFrame, bool, bool]:
+    c, o, d, a, q = customer_col, order_col, date_col, amount_col, quantity_col
+    probe = to_lazy(transactions, name="transactions")
+    names = probe.collect_schema().names()
+    has_category = category_col is not None and category_col in names
+    has_channel = channel_col in names
+    columns = [c, o, d, a, q] + ([channel_col] if has_channel else []) + ([category_col] if has_category else [])
+    lf = to_lazy(transactions, columns=columns, name="transactions")
+    check_columns(lf, {c: "id", o: "id", d: "datetime", a: "numeric", q: "numeric"})
+
+    buys = lf.filter(~nw.col(c).is_null(), nw.col(q) > 0, nw.col(d) < lit_datetime(as_of))
+    order_aggs = {"_t": nw.col(d).min()}
+    if has_channel:
+        order_aggs["_channel"] = nw.col(channel_col).min()
+    orders = (
+        buys.group_by(c, o).agg(**order_aggs)
+        .with_columns(_first_t=nw.col("_t").min().over(c))
+        .with_columns(_first_order=nw.when(nw.col("_t") == nw.col("_first_t")).then(nw.col(o)).min().over(c))
+    )
+    is_first = nw.col(o) == nw.col("_first_order")
+    per_customer_aggs = {
+        "first_purchase": nw.col("_first_t").min(),
+        "first_order": nw.col("_first_order").min(),
+        "second_purchase": nw.when(~is_first).then(nw.col("_t")).min(),
+        "orders": nw.len(),
+    }
+    if has_channel:
+        per_customer_aggs["_order_channel"] = nw.when(is_first).then(nw.col("_channel")).min()
+    per_customer = (
+        orders.group_by(c).agg(**per_customer_aggs)
+        .with_columns(days_to_second=day_number(nw.col("second_purchase")) - day_number(nw.col("first_purchase")))
+    )
+    if has_category:
+        first_lines = buys.join(per_customer.select(c, nw.col("first_order").alias(o)), on=[c, o], how="inner")
+        by_category = first_lines.group_by(c, category_col).agg(_amount=nw.col(a).sum())
+        top = (by_category.with_columns(_best=nw.col("_amount").max().over(c))
+               .filter(nw.col("_amount") == nw.col("_best"))
+               .group_by(c).agg(first_category=nw.col(category_col).min()))
+        per_customer = per_customer.join(top, on=c, how="left")
+    else:
+        per_customer = per_customer.with_columns(first_category=nw.lit(None, nw.String))
+    channel = nw.col("_order_channel") if has_channel else nw.lit(None, nw.String)
+    if customers is not None:
+        acquired = _align(customers, per_customer, columns=[c, acquisition_channel_col], name="customers")
+        acquired = acquired.select(c, nw.col(acquisition_channel_col).cast(nw.String).alias("_acquired"))
+        per_customer = per_customer.join(acquired, on=c, how="left")
+        channel = nw.coalesce(nw.col("_acquired"), channel) if has_channel else nw.col("_acquired")
+    per_customer = per_customer.with_columns(acquisition_channel=channel.cast(nw.String))
+    return per_customer.select(c, "first_purchase", "first_order", "acquisition_channel", "first_category",
+                               "second_purchase", "days_to_second", "orders"), \
+        has_channel or customers is not None, has_category
+
+
+def first_purchases(transactions: Any, *, as_of: Any, customers: Any = None, customer_col: str = "customer_id",
+                    order_col: str = "order_id", date_col: str = "order_datetime", amount_col: str = "amount",
+                    quantity_col: str = "quantity", channel_col: str = "channel",
+                    category_col: str | None = "category",
+                    acquisition_channel_col: str = "acquisition_channel") -> pd.DataFrame:
+    """Each customer's first order, its channel and category, and their second purchase.
+
+    Parameters
+    ----------
+    transactions : DataFrame-like
+        Canonical transactions (pandas, polars, DuckDB or Spark). Not modified.
+        ``channel`` and ``category`` are used when present.
+    as_of : timestamp, str or Period
+        Only lines strictly before this instant count.
+    customers : DataFrame-like, optional
+        Canonical customers; its ``acquisition_channel`` (when not missing)
+        replaces the first order's channel.
+    customer_col, order_col, date_col, amount_col, quantity_col, channel_col, category_col, \
+acquisition_channel_col : str
+        Column names; ``category_col=None`` skips categories.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per customer with a purchase, sorted by customer, columns:
+        ``customer_id`` (``customer_col``), ``first_purchase`` (datetime),
+        ``first_order``, ``acquisition_channel`` (str, NaN if unknown),
+        ``first_category`` (str, NaN if unknown), ``second_purchase``
+        (datetime, NaT if none), ``days_to_second`` (float, NaN if none),
+        ``orders`` (distinct purchase orders, int).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> tx = pd.DataFrame({"order_id": ["o1", "o1", "o2"], "customer_id": ["a", "a", "a"],
+    ...                    "order_datetime": pd.to_datetime(["2025-01-05 10:00", "2025-01-05 10:00",
+    ...                                                      "2025-01-07 09:00"]),
+    ...                    "quantity": [1, 1, 1], "amount": [300.0, 900.0, 100.0],
+    ...                    "channel": ["web", "web", "app"], "category": ["Food", "Home", "Food"]})
+    >>> first_purchases(tx, as_of="2025-02-01").iloc[0].to_dict()  # doctest: +NORMALIZE_WHITESPACE
+    {'customer_id': 'a', 'first_purchase': Timestamp('2025-01-05 10:00:00'), 'first_order': 'o1',
+     'acquisition_channel': 'web', 'first_category': 'Home', 'second_purchase': Timestamp('2025-01-07 09:00:00'),
+     'days_to_second': 2.0, 'orders': 2}
+    """
+    as_of_ts = as_timestamp(as_of, "as_of")
+    frame, _, _ = _first_purchases_lazy(
+        transactions, as_of=as_of_ts, customers=customers, customer_col=customer_col, order_col=order_col,
+        date_col=date_col, amount_col=amount_col, quantity_col=quantity_col, channel_col=channel_col,
+        category_col=category_col, acquisition_channel_col=acquisition_channel_col)
+    out = collect(frame.sort(customer_col))
+    return out.astype({"acquisition_channel": "str", "first_category": "str", "days_to_second": "float64",
+                       "orders": "int64", "first_purchase": "datetime64[us]", "second_purchase": "datetime64[us]"})
+
+
+def f2_conversion(transactions: Any, *, as_of: Any, within_days: int = 90, start: Any = None, end: Any = None,
+                  customers: Any = None, customer_col: str = "customer_id", order_col: str = "order_id",
+                  date_col: str = "order_datetime", amount_col: str = "amount", quantity_col: str = "quantity",
+                  channel_col: str = "channel", category_col: str | None = "category",
+                  acquisition_channel_col: str = "acquisition_channel") -> pd.DataFrame:
+    """Share of new customers who make a second purchase within ``within_days`` (F2 conversion).
+
+    Parameters
+    ----------
+    transactions : DataFrame-like
+        Canonical transactions. Not modified.
+    as_of : timestamp, str or Period
+        Only lines strictly before this instant count.
+    within_days : int, default=90
+        Days after the first purchase in which the second must happen.
+    start, end : timestamp, str or Period, optional
+        Only customers whose first purchase is in ``[start, end)`` (default:
+        all). Customers whose window is not fully observed before ``as_of``
+        are always left out.
+    customers : DataFrame-like, optional
+        Canonical customers, for ``acquisition_channel``.
+    customer_col, order_col, date_col, amount_col, quantity_col, channel_col, category_col, \
+acquisition_channel_col : str
+        Column names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``breakdown`` (``"overall"``, ``"channel"``, ``"category"``),
+        ``group`` (``"All"``, a channel or a category; ``"(unknown)"`` when
+        missing), ``new_customers`` (int), ``repeaters`` (int), ``f2_rate``.
+        The overall row comes first, then each breakdown sorted by group;
+        ``channel`` rows only when transactions have a channel column or
+        ``customers`` is given, ``category`` rows only when transactions have
+        a category column. No eligible customers gives an empty frame with
+        these columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> tx = pd.DataFrame({"order_id": ["o1", "o2", "o3"], "customer_id": ["a", "a", "b"],
+    ...                    "order_datetime": pd.to_datetime(["2025-01-01", "2025-04-15", "2025-01-02"]),
+    ...                    "quantity": 1, "amount": 100.0})
+    >>> f2_conversion(tx, as_of="2025-12-01", within_days=90)[["group", "new_customers", "repeaters"]]
+      group  new_customers  repeaters
+    0   All              2          0
+    >>> f2_conversion(tx, as_of="2025-12-01", within_days=120)["repeaters"].tolist()
+    [1]
+    """
+    as_of_ts = as_timestamp(as_of, "as_of")
+    within_days = _check_days(within_days, "within_days")
+    frame, has_channel, has_category = _first_purchases_lazy(
+        transactions, as_of=as_of_ts, customers=customers, customer_col=customer_col, order_col=order_col,
+        date_col=date_col, amount_col=amount_col, quantity_col=quantity_col, channel_col=channel_col,
+        category_col=category_col, acquisition_channel_col=acquisition_channel_col)
+    eligible = frame.filter(day_number(nw.col("first_purchase")) + within_days < day_number_of(as_of_ts))
+    if start is not None:
+        start_ts = pd.Timestamp(start.start) if hasattr(start, "start") else as_timestamp(start, "start")
+        eligible = eligible.filter(nw.col("first_purchase") >= lit_datetime(start_ts))
+    if end is not None:
+        eligible = eligible.filter(nw.col("first_purchase") < lit_datetime(as_timestamp(end, "end")))
+    converted = (nw.col("days_to_second") <= within_days).fill_null(False).cast(nw.Int64)
+    eligible = eligible.with_columns(
+        _converted=converted,
+        acquisition_channel=nw.col("acquisition_channel").fill_null(_UNKNOWN),
+        first_category=nw.col("first_category").fill_null(_UNKNOWN),
+    )
+    aggs = {"new_customers": nw.len(), "repeaters": nw.col("_converted").sum()}
+    parts = [collect(eligible.select(**aggs).with_columns(breakdown=nw.lit("overall"), group=nw.lit("All")))]
+    breakdowns = ([("channel", "acquisition_channel")] if has_channel else []) + (
+        [("category", "first_category")] if has_category else [])
+    for label, column in breakdowns:
+        grouped = eligible.group_by(column).agg(**aggs).sort(column)
+        parts.append(collect(grouped.rename({column: "group"}).with_columns(breakdown=nw.lit(label))))
+    out = pd.concat([p[["breakdown", "group", "new_customers", "repeaters"]] for p in parts], ignore_index=True)
+    out = out.astype({"breakdown": "str", "group": "str", "new_customers": "int64", "repeaters": "int64"})
+    out = out[out["new_customers"] > 0].reset_index(drop=True)
+    out["f2_rate"] = (out["repeaters"] / out["new_customers"]).astype("float64")
+    return out
+
+
+def _purchase_days(transactions: Any, as_of: pd.Timestamp, customer_col: str, date_col: str,
+                   quantity_col: str) -> nw.LazyFrame:
+    c, d, q = customer_col, date_col, quantity_col
+    lf = to_lazy(transactions, columns=[c, d, q], name="transactions")
+    check_columns(lf, {c: "id", d: "datetime", q: "numeric"})
+    return (lf.filter(~nw.col(c).is_null(), nw.col(q) > 0, nw.col(d) < lit_datetime(as_of))
+            .with_columns(_day=day_number(nw.col(d)))
+            .group_by(c, "_day").agg(_first=nw.col(d).min()))
+
+
+def interval_distribution(transactions: Any, *, as_of: Any, start: Any = None, customer_col: str = "customer_id",
+                          date_col: str = "order_datetime", quantity_col: str = "quantity") -> pd.DataFrame:
+    """How many days pass between a customer's consecutive purchase days.
+
+    Parameters
+    ----------
+    transactions : DataFrame-like
+        Canonical transactions. Not modified.
+    as_of : timestamp, str or Period
+        Only lines strictly before this instant count.
+    start : timestamp, str or Period, optional
+        Only gaps whose later purchase is on or after this date.
+    customer_col, date_col, quantity_col : str
+        Column names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per observed gap length, ascending, columns ``days`` (int
+        >= 1), ``intervals`` (int), ``share``, ``cumulative_share``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "b"],
+    ...                    "order_datetime": pd.to_datetime(["2025-01-01 00:00", "2025-01-31 00:00", "2025-03-02 00:00",
+    ...                                                      "2025-01-01 09:00", "2025-01-08 20:00"]),
+    ...                    "quantity": 1})
+    >>> interval_distribution(tx, as_of="2025-04-01")
+       days  intervals     share  cumulative_share
+    0     7          1  0.333333          0.333333
+    1    30          2  0.666667          1.000000
+    """
+    as_of_ts = as_timestamp(as_of, "as_of")
+    days = _purchase_days(transactions, as_of_ts, customer_col, date_col, quantity_col)
+    gaps = days.with_columns(days=nw.col("_day") - nw.col("_day").shift(1).over(customer_col, order_by="_day"))
+    gaps = gaps.filter(~nw.col("days").is_null())
+    if start is not None:
+        start_ts = pd.Timestamp(start.start) if hasattr(start, "start") else as_timestamp(start, "start")
+        gaps = gaps.filter(nw.col("_day") >= day_number_of(start_ts))
+    out = collect(gaps.group_by("days").agg(intervals=nw.len()).sort("days"))
+    out = out.astype({"days": "int64", "intervals": "int64"})
+    total = out["intervals"].sum()
+    out["share"] = (out["intervals"] / total).astype("float64")
+    out["cumulative_share"] = (out["intervals"].cumsum() / total).astype("float64")
+    return out
+
+
+def purchase_cycles(transactions: Any, *, as_of: Any, min_purchase_days: int = 2, customer_col: str = "customer_id",
+                    date_col: str = "order_datetime", quantity_col: str = "quantity") -> pd.DataFrame:
+    """Each repeat customer's average purchase interval and expected next purchase date.
+
+    Parameters
+    ----------
+    transactions : DataFrame-like
+        Canonical transactions. Not modified.
+    as_of : timestamp, str or Period
+        Only lines strictly before this instant count; ``days_until_next`` is
+        counted from its date.
+    min_purchase_days : int, default=2
+        Only customers with at least this many purchase days (2 or more, so
+        that an interval exists).
+    customer_col, date_col, quantity_col : str
+        Column names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted by customer, columns: ``customer_id`` (``customer_col``),
+        ``purchase_days`` (int), ``first_purchase`` and ``last_purchase``
+        (dates, as midnight timestamps), ``avg_interval_days`` (float),
+        ``expected_next_purchase`` (date), ``days_until_next`` (int, negative
+        when overdue).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "a", "b"],
+    ...                    "order_datetime": pd.to_datetime(["2025-01-01", "2025-01-31", "2025-03-02", "2025-02-01"]),
+    ...                    "quantity": 1})
+    >>> purchase_cycles(tx, as_of="2025-03-15")[["customer_id", "avg_interval_days", "expected_next_purchase",
+    ...                                          "days_until_next"]]
+      customer_id  avg_interval_days expected_next_purchase  days_until_next
+    0           a               30.0             2025-04-01               17
+    """
+    as_of_ts = as_timestamp(as_of, "as_of")
+    if isinstance(min_purchase_days, bool) or not isinstance(min_purchase_days, int) or min_purchase_days < 2:
+        raise ValueError(f"min_purchase_days must be a whole number >= 2; got {min_purchase_days!r}.")
+    c = customer_col
+    days = _purchase_days(transactions, as_of_ts, customer_col, date_col, quantity_col)
+    per_customer = (days.group_by(c)
+                    .agg(purchase_days=nw.len(), _first_day=nw.col("_day").min(), _last_day=nw.col("_day").max())
+                    .filter(nw.col("purchase_days") >= min_purchase_days)
+                    .sort(c))
+    out = collect(per_customer)
+    epoch = pd.Timestamp("1970-01-01")
+    n = out["purchase_days"].astype("int64")
+    first = out["_first_day"].astype("int64")
+    last = out["_last_day"].astype("int64")
+    avg = ((last - first) / (n - 1)).astype("float64")
+    expected_day = last + avg.round().astype("int64")
+    result = pd.DataFrame({
+        c: out[c],
+        "purchase_days": n,
+        "first_purchase": (epoch + pd.to_timedelta(first, unit="D")).astype("datetime64[us]"),
+        "last_purchase": (epoch + pd.to_timedelta(last, unit="D")).astype("datetime64[us]"),
+        "avg_interval_days": avg,
+        "expected_next_purchase": (epoch + pd.to_timedelta(expected_day, unit="D")).astype("datetime64[us]"),
+        "days_until_next": (expected_day - day_number_of(as_of_ts)).astype("int64"),
+    })
+    return result

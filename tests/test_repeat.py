@@ -1,0 +1,220 @@
+"""Tests for crmtools.repeat: first orders, F2 conversion, intervals, purchase cycles."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matplotlib.figure import Figure
+
+from crmtools.plotting.cohorts import plot_f2_rates, plot_interval_distribution
+from crmtools.repeat import f2_conversion, first_purchases, interval_distribution, purchase_cycles
+from crmtools.sampledata import SampleConfig, generate_sample
+
+AS_OF = pd.Timestamp("2025-12-01")
+
+
+def _tx(rows):
+    frame = pd.DataFrame(rows, columns=["order_id", "customer_id", "order_datetime", "quantity", "amount", "channel",
+                                        "category"])
+    frame["order_datetime"] = pd.to_datetime(frame["order_datetime"], format="ISO8601")
+    for col in ("order_id", "customer_id", "channel", "category"):
+        frame[col] = frame[col].astype("str")
+    return frame.astype({"quantity": "int64", "amount": "float64"})
+
+
+@pytest.fixture
+def tiny():
+    return _tx([
+        ("A1", "a", "2025-01-05 10:00", 1, 300.0, "web", "Food"),
+        ("A1", "a", "2025-01-05 10:00", 1, 900.0, "web", "Home"),
+        ("A2", "a", "2025-01-07 09:00", 1, 100.0, "app", "Food"),
+        ("B1", "b", "2025-02-01 12:00", 1, 500.0, "web", "Home"),
+        ("B0", "b", "2025-02-01 12:00", 1, 100.0, "phone", "Kitchen"),
+        ("B0", "b", "2025-02-01 12:00", 1, 100.0, "phone", "Food"),
+        ("C1", "c", "2025-03-01 08:00", 1, 100.0, "web", "Skincare"),
+        ("C2", "c", "2025-05-30 22:00", 1, 100.0, "web", "Skincare"),
+        ("C3", "c", "2025-06-01 10:00", 1, 100.0, "web", "Skincare"),
+        ("D1", "d", "2025-03-01 23:00", 1, 100.0, "app", "Skincare"),
+        ("D2", "d", "2025-05-31 01:00", 1, 100.0, "app", "Skincare"),
+        ("E1", "e", "2025-09-15 10:00", 1, 100.0, "web", "Food"),
+        ("F1", "f", "2025-09-01 10:00", 1, 100.0, "app", "Food"),
+        ("G1", "g", "2025-04-10 10:00", 1, 100.0, "catalog", "Home"),
+        ("GR", "g", "2025-04-15 10:00", -1, -100.0, "catalog", "Home"),
+        ("H1", None, "2025-04-15 10:00", 1, 100.0, "web", "Food"),
+        ("I1", "i", "2025-12-01 00:00", 1, 100.0, "web", "Food"),  # at as_of: ignored
+    ])
+
+
+def test_first_purchases_known_answer(tiny):
+    out = first_purchases(tiny, as_of=AS_OF).set_index("customer_id")
+    assert out.index.tolist() == ["a", "b", "c", "d", "e", "f", "g"]
+    assert out["first_order"].to_dict() == {"a": "A1", "b": "B0", "c": "C1", "d": "D1", "e": "E1", "f": "F1",
+                                            "g": "G1"}
+    assert out["acquisition_channel"].to_dict() == {"a": "web", "b": "phone", "c": "web", "d": "app", "e": "web",
+                                                    "f": "app", "g": "catalog"}
+    assert out["first_category"].to_dict() == {"a": "Home", "b": "Food", "c": "Skincare", "d": "Skincare",
+                                               "e": "Food", "f": "Food", "g": "Home"}
+    assert out["days_to_second"].fillna(-1).to_dict() == {"a": 2.0, "b": 0.0, "c": 90.0, "d": 91.0, "e": -1,
+                                                          "f": -1, "g": -1}
+    assert out["orders"].to_dict() == {"a": 2, "b": 2, "c": 3, "d": 2, "e": 1, "f": 1, "g": 1}
+    assert out.loc["b", "second_purchase"] == pd.Timestamp("2025-02-01 12:00")
+    assert pd.isna(out.loc["g", "second_purchase"])
+
+
+def test_f2_conversion_known_answer(tiny):
+    out = f2_conversion(tiny, as_of=AS_OF, within_days=90)
+    assert out.columns.tolist() == ["breakdown", "group", "new_customers", "repeaters", "f2_rate"]
+    rows = {(b, g): (n, r) for b, g, n, r in out[["breakdown", "group", "new_customers", "repeaters"]].values}
+    assert rows == {
+        ("overall", "All"): (6, 3),  # e's 90-day window is not over yet
+        ("channel", "app"): (2, 0), ("channel", "catalog"): (1, 0), ("channel", "phone"): (1, 1),
+        ("channel", "web"): (2, 2),
+        ("category", "Food"): (2, 1), ("category", "Home"): (2, 1), ("category", "Skincare"): (2, 1),
+    }
+    assert out["breakdown"].tolist()[:1] == ["overall"] and out["f2_rate"].iloc[0] == 0.5
+    # one more day lets d's second order (91 days) count, and e is still not observed
+    assert f2_conversion(tiny, as_of=AS_OF, within_days=91)["repeaters"].iloc[0] == 4
+
+
+def test_f2_acquisition_window_and_customers_table(tiny):
+    out = f2_conversion(tiny, as_of=AS_OF, start="2025-02-01", end="2025-04-01")
+    assert out.iloc[0][["new_customers", "repeaters"]].tolist() == [3, 2]  # b, c, d
+    customers = pd.DataFrame({"customer_id": ["a", "b", "c"], "acquisition_channel": ["ads", None, "dm"]})
+    channels = f2_conversion(tiny, as_of=AS_OF, customers=customers)
+    groups = channels.loc[channels["breakdown"] == "channel", "group"].tolist()
+    assert groups == ["ads", "app", "catalog", "dm", "phone"]  # b falls back to its first order's channel
+
+
+def test_f2_without_channel_or_category_columns(tiny):
+    out = f2_conversion(tiny.drop(columns=["channel", "category"]), as_of=AS_OF)
+    assert out["breakdown"].tolist() == ["overall"]
+
+
+def test_interval_distribution_known_answer(tiny):
+    out = interval_distribution(tiny, as_of=AS_OF)
+    assert out.to_dict("list") == {"days": [2, 90, 91], "intervals": [2, 1, 1], "share": [0.5, 0.25, 0.25],
+                                   "cumulative_share": [0.5, 0.75, 1.0]}
+    late = interval_distribution(tiny, as_of=AS_OF, start="2025-05-31")
+    assert late["days"].tolist() == [2, 91]
+
+
+def test_purchase_cycles_known_answer(tiny):
+    out = purchase_cycles(tiny, as_of=AS_OF)
+    assert out.columns.tolist() == ["customer_id", "purchase_days", "first_purchase", "last_purchase",
+                                    "avg_interval_days", "expected_next_purchase", "days_until_next"]
+    assert out["customer_id"].tolist() == ["a", "c", "d"]
+    assert out["purchase_days"].tolist() == [2, 3, 2]
+    assert out["avg_interval_days"].tolist() == [2.0, 46.0, 91.0]
+    assert out["expected_next_purchase"].tolist() == [pd.Timestamp("2025-01-09"), pd.Timestamp("2025-07-17"),
+                                                      pd.Timestamp("2025-08-30")]
+    assert out["days_until_next"].tolist() == [-326, -137, -93]
+    assert purchase_cycles(tiny, as_of=AS_OF, min_purchase_days=3)["customer_id"].tolist() == ["c"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(lines=st.lists(st.tuples(st.sampled_from("abcdef"), st.integers(0, 400), st.integers(0, 9)), min_size=1,
+                      max_size=30),
+       seed=st.integers(0, 2**16))
+def test_properties(lines, seed):
+    tx = _tx([(f"{c}{o}{d}", c, AS_OF - pd.Timedelta(days=d, hours=2), 1, 100.0, "web", "Food")
+              for c, d, o in lines])
+    f2 = f2_conversion(tx, as_of=AS_OF, within_days=30)
+    if len(f2):
+        assert f2["repeaters"].le(f2["new_customers"]).all() and f2["f2_rate"].between(0, 1).all()
+        overall = f2.iloc[0]
+        assert f2.loc[f2["breakdown"] == "channel", "new_customers"].sum() == overall["new_customers"]
+    gaps = interval_distribution(tx, as_of=AS_OF)
+    days = tx["order_datetime"].dt.normalize().groupby(tx["customer_id"]).nunique()
+    assert gaps["intervals"].sum() == (days - 1).sum()
+    assert (gaps["days"] >= 1).all()
+    shuffled = tx.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    pd.testing.assert_frame_equal(f2_conversion(shuffled, as_of=AS_OF, within_days=30), f2)
+    pd.testing.assert_frame_equal(first_purchases(shuffled, as_of=AS_OF), first_purchases(tx, as_of=AS_OF))
+    pd.testing.assert_frame_equal(purchase_cycles(shuffled, as_of=AS_OF), purchase_cycles(tx, as_of=AS_OF))
+
+
+@pytest.fixture(scope="module")
+def sample():
+    tables, truths = generate_sample(SampleConfig(customers=3000, months=24, seed=5))
+    return tables, truths
+
+
+def test_cross_check_against_plain_pandas(sample):
+    tables, _ = sample
+    tx = tables["transactions"]
+    as_of = pd.Timestamp("2026-01-01")
+    buys = tx[tx["customer_id"].notna() & (tx["quantity"] > 0) & (tx["order_datetime"] < as_of)]
+    orders = buys.groupby(["customer_id", "order_id"])["order_datetime"].min().reset_index()
+    orders = orders.sort_values(["customer_id", "order_datetime", "order_id"])
+    first = orders.groupby("customer_id").nth(0).set_index("customer_id")["order_datetime"]
+    second = orders.groupby("customer_id").nth(1).set_index("customer_id")["order_datetime"]
+    eligible = first[first.dt.normalize() + pd.Timedelta(days=90) < as_of.normalize()]
+    days = (second.reindex(eligible.index).dt.normalize() - eligible.dt.normalize()).dt.days
+    repeaters = int((days <= 90).sum())
+    out = f2_conversion(tx, as_of=as_of, within_days=90)
+    assert out.iloc[0][["new_customers", "repeaters"]].tolist() == [len(eligible), repeaters]
+    assert len(eligible) > 2000
+
+
+def test_planted_app_customers_repeat_most(sample):
+    tables, truths = sample
+    out = f2_conversion(tables["transactions"], as_of="2026-01-01", customers=tables["customers"])
+    rates = out[out["breakdown"] == "channel"].set_index("group")["f2_rate"]
+    multipliers = truths["channel_rate_multiplier"]
+    assert rates.idxmax() == max(multipliers, key=multipliers.get) == "app"
+    assert rates["app"] > rates["web"] > rates["phone"]
+
+
+def test_engines_give_identical_results(sample):
+    tables, _ = sample
+    tx = tables["transactions"]
+    native = tx.drop(columns=["campaign_id"])
+    for data in (pl.from_pandas(native), duckdb.from_df(native)):
+        pd.testing.assert_frame_equal(f2_conversion(data, as_of="2025-10-01", customers=tables["customers"]),
+                                      f2_conversion(tx, as_of="2025-10-01", customers=tables["customers"]))
+        pd.testing.assert_frame_equal(interval_distribution(data, as_of="2025-10-01"),
+                                      interval_distribution(tx, as_of="2025-10-01"))
+        pd.testing.assert_frame_equal(purchase_cycles(data, as_of="2025-10-01"),
+                                      purchase_cycles(tx, as_of="2025-10-01"))
+        pd.testing.assert_frame_equal(first_purchases(data, as_of="2025-10-01"),
+                                      first_purchases(tx, as_of="2025-10-01"))
+
+
+def test_input_is_not_mutated(sample):
+    tables, _ = sample
+    tx, customers = tables["transactions"], tables["customers"]
+    before, customers_before = tx.copy(deep=True), customers.copy(deep=True)
+    f2_conversion(tx, as_of="2025-10-01", customers=customers)
+    interval_distribution(tx, as_of="2025-10-01")
+    purchase_cycles(tx, as_of="2025-10-01")
+    pd.testing.assert_frame_equal(tx, before)
+    pd.testing.assert_frame_equal(customers, customers_before)
+
+
+def test_empty_and_bad_input(tiny):
+    early = f2_conversion(tiny, as_of="2024-01-01")
+    assert early.empty and early.columns.tolist() == ["breakdown", "group", "new_customers", "repeaters", "f2_rate"]
+    assert interval_distribution(tiny, as_of="2024-01-01").empty
+    assert purchase_cycles(tiny, as_of="2024-01-01").empty
+    one = _tx([("o1", "z", "2025-01-01", 1, 10.0, "web", "Food")])
+    assert f2_conversion(one, as_of=AS_OF)["f2_rate"].tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="within_days must be a positive"):
+        f2_conversion(tiny, as_of=AS_OF, within_days=0)
+    with pytest.raises(ValueError, match="min_purchase_days must be"):
+        purchase_cycles(tiny, as_of=AS_OF, min_purchase_days=1)
+    with pytest.raises(ValueError, match=r"missing column \['acquisition_channel'\]"):
+        f2_conversion(tiny, as_of=AS_OF, customers=pd.DataFrame({"customer_id": ["a"]}))
+
+
+def test_plots_draw_on_the_given_axes(tiny):
+    ax = Figure().subplots()
+    assert plot_f2_rates(f2_conversion(tiny, as_of=AS_OF), breakdown="category", language="ja", ax=ax) is ax
+    assert len(ax.patches) == 3 and ax.get_ylabel() == "初回購入カテゴリ"
+    ax = Figure().subplots()
+    assert plot_interval_distribution(interval_distribution(tiny, as_of=AS_OF), max_days=90, ax=ax) is ax
+    assert len(ax.patches) == 2
