@@ -35,15 +35,22 @@ Variants (each in its own fresh subprocess, one after the other)
     decile and cohort tables must agree too.
 
 What is reported
-    Time: best and median of ``--repeat`` runs after one warm-up run, in
-    seconds. Ratios: crmtools against the fastest hand-written engine, for
+    Time: best and median of ``--repeat`` rounds after one warm-up run of
+    each variant, in seconds. Ratios: crmtools against the fastest hand-written engine, for
     RFM alone and for the whole pipeline, and (the issue's literal target)
     the whole crmtools pipeline against the fastest hand-written RFM.
-    Memory: growth of the worker's peak resident memory (VmHWM, high-water
-    mark reset through ``/proc/self/clear_refs`` after loading the data, a
-    ``gc.collect()`` and ``malloc_trim``), so memory allocated by polars,
-    DuckDB and Arrow outside Python is counted; where the reset is not
-    permitted, the whole-process ``ru_maxrss`` is reported instead (and said so).
+    All timed runs happen in one worker process, the variants interleaved
+    round by round, so that the load of other processes on the machine
+    (which can be large on a shared 2-core box) falls on all variants alike;
+    the process CPU time (all threads) is reported too.
+    Memory: for each variant a fresh process loads the data, imports the
+    libraries, and runs the variant once; the growth of its peak resident
+    memory over the loaded state is reported (VmHWM, high-water mark reset
+    through ``/proc/self/clear_refs`` after a ``gc.collect()`` and
+    ``malloc_trim``), so memory allocated by polars, DuckDB and Arrow outside
+    Python is counted, and no allocator gets to reuse memory kept from an
+    earlier run. Where the reset is not permitted, the whole-process
+    ``ru_maxrss`` is reported instead (and said so).
 """
 
 from __future__ import annotations
@@ -464,10 +471,17 @@ def time_worker(variants: list[str], data: str, repeat: int) -> dict:
 
 
 def memory_worker(variant: str, data: str) -> dict:
-    """Peak memory of one run of one variant, in a fresh process, after a warm-up run."""
+    """Peak memory of the first run of one variant in a fresh process (libraries imported beforehand)."""
+    import duckdb  # noqa: F401
+    import polars  # noqa: F401
+    import pyarrow  # noqa: F401
+
+    import crmtools.cohorts  # noqa: F401
+    import crmtools.deciles  # noqa: F401
+    import crmtools.rfm  # noqa: F401
+
     tx, con = _load(data)
     run = _runner(variant, tx, con)
-    run()
     baseline = _status("VmRSS:")
     reset = _reset_peak()
     run()
@@ -551,7 +565,7 @@ def report(results: dict) -> None:
         print(f"{name:24s} {best(name):8.3f} {median(name):9.3f} {min(r['cpu']):7.3f} "
               f"{r['peak_bytes'] / 2**20:9.0f}")
     print("(best and median wall time of the rounds; cpu = best process CPU time, all threads; peak = growth of "
-          "peak resident memory during one run)")
+          "peak resident memory during a first run in a fresh process)")
     print()
     for kind, ours in (("rfm", "crmtools_rfm"), ("pipeline", "crmtools_pipeline"),
                        ("pipeline", "crmtools_pipeline_once")):

@@ -17,29 +17,36 @@ Cases (a case whose data file is absent is skipped; the data live in
   min_confidence 0.5.
 
 What is timed
-    mlxtend: ``fpgrowth(onehot, min_support, use_colnames=True)`` followed by
+    Both tools start from the same list of baskets. mlxtend:
+    ``fpgrowth(onehot, min_support, use_colnames=True)`` followed by
     ``association_rules(itemsets, n, metric="confidence", min_threshold)``,
     on a one-hot table built beforehand (not timed; both the dense table of
     mlxtend's documentation and a sparse one are run, the ratios use the
-    faster). crmtools: ``frequent_itemsets(raw input, ...)`` followed by
+    better). crmtools: ``frequent_itemsets(baskets, ...)`` followed by
     ``association_rules(itemsets, min_threshold, max_consequent_len=None)``
-    (all consequent lengths, as mlxtend, and with the Fisher tests), starting
-    from the raw baskets or order lines, so its time includes the encoding
-    that mlxtend gets for free.
+    (all consequent lengths, as mlxtend, and with the Fisher tests); its time
+    includes encoding the baskets, which mlxtend gets for free. For Online
+    Retail, crmtools is also run from the order lines themselves (a DataFrame
+    with Arrow-backed text columns, ``order_col="InvoiceNo"``,
+    ``item_col="StockCode"``, ``quantity_col="Quantity"``), reported below
+    the table.
 
 How
-    Every measurement runs in a fresh subprocess, one after the other. "warm"
-    is the best of several runs after a warm-up on a tiny input; "cold" is the
-    first call in a new process (crmtools' lazy imports included; the engine is
-    plain numpy, so there is no JIT compilation to pay). "peak" is the growth
-    of the process's peak resident memory during one run, measured after a
-    warm-up, ``gc.collect()``, releasing Arrow's unused memory (Arrow runs on
-    the system allocator) and ``malloc_trim``, with the kernel's high-water
-    mark reset (``/proc/self/clear_refs``), so every allocator (numpy,
-    Python objects, scipy, Arrow) is counted; where that is unavailable the
-    tracemalloc peak is used instead (and said so). The tracemalloc peak of
-    another run is reported too ("traced"): it sees numpy and Python objects
-    only, but does not depend on what the allocator kept from earlier work.
+    Every measurement runs in a fresh subprocess, one after the other. Time
+    is the best of several runs after a warm-up on a tiny input ("warm"), and
+    the first call in a new process ("cold": crmtools' lazy imports included;
+    the engine is plain numpy, so there is no JIT compilation to pay). Memory
+    is measured in another subprocess: "peak" is the growth of the process's
+    peak resident memory during one run, after a warm-up, ``gc.collect()``,
+    releasing Arrow's unused memory and ``malloc_trim``, with the kernel's
+    high-water mark reset (``/proc/self/clear_refs``), so every allocator
+    (numpy, Python objects, scipy, Arrow) is counted. That process runs both
+    tools with the same allocator settings (Arrow on the system allocator,
+    glibc's ``MALLOC_MMAP_THRESHOLD_=131072`` so that freed large blocks go
+    back to the system instead of staying resident), so resident memory
+    follows live memory. Where ``clear_refs`` is unavailable the tracemalloc
+    peak is used instead (and said so). The tracemalloc peak of another run
+    is reported too ("traced"): numpy and Python objects only.
 
 The results of both tools are compared: same itemsets with the same supports,
 same rules with the same metrics (to 1e-9 relative).
@@ -72,7 +79,8 @@ CASES = {
     "synthetic-50k-0.001": {"data": "synthetic", "min_support": 0.001, "min_confidence": 0.5},
 }
 QUICK = ["groceries-0.001", "online-retail-uk-0.01"]
-TOOLS = ["crmtools", "mlxtend-dense", "mlxtend-sparse"]
+TOOLS = ["crmtools", "crmtools-lines", "mlxtend-dense", "mlxtend-sparse"]
+MLXTEND = ["mlxtend-dense", "mlxtend-sparse"]
 METRICS = ["antecedent_support", "consequent_support", "support", "confidence", "lift", "leverage", "conviction"]
 
 
@@ -105,19 +113,17 @@ def synthetic_baskets(n_baskets: int = 50_000, n_items: int = 5_000, seed: int =
 
 
 def load(data: str):
-    """(crmtools input, crmtools keyword arguments, list of baskets for mlxtend)."""
+    """(list of baskets, order lines or None, keyword arguments for the order lines)."""
     if data == "groceries":
-        baskets = [line.rstrip("\n").split(",") for line in (DATA / "groceries.csv").open()]
-        return baskets, {}, baskets
+        return [line.rstrip("\n").split(",") for line in (DATA / "groceries.csv").open()], None, {}
     if data == "online_retail":
         raw = pd.read_parquet(DATA / "online_retail.parquet", columns=["InvoiceNo", "StockCode", "Quantity", "Country"])
         uk = raw[raw["Country"] == "United Kingdom"].reset_index(drop=True)
-        kwargs = {"order_col": "InvoiceNo", "item_col": "StockCode", "quantity_col": "Quantity"}
+        del raw
         sold = uk[uk["Quantity"] > 0]
         baskets = [list(dict.fromkeys(v)) for v in sold.groupby("InvoiceNo", sort=False)["StockCode"].agg(list)]
-        return uk, kwargs, baskets
-    baskets = synthetic_baskets()
-    return baskets, {}, baskets
+        return baskets, uk, {"order_col": "InvoiceNo", "item_col": "StockCode", "quantity_col": "Quantity"}
+    return synthetic_baskets(), None, {}
 
 
 # --------------------------------------------------------------------------- memory
@@ -170,20 +176,25 @@ class PeakMemory:
 
 def pipeline(tool: str, case: dict):
     """Build the input (not timed) and return a zero-argument function running the timed work."""
-    data, kwargs, baskets = load(case["data"])
-    if tool == "crmtools":
+    baskets, lines, kwargs = load(case["data"])
+    if tool.startswith("crmtools"):
         from crmtools.basket import association_rules, frequent_itemsets
+
+        data = lines if tool == "crmtools-lines" else baskets
+        kwargs = kwargs if tool == "crmtools-lines" else {}
+        del lines
 
         def run():
             itemsets = frequent_itemsets(data, min_support=case["min_support"], **kwargs)
             rules = association_rules(itemsets, min_threshold=case["min_confidence"], max_consequent_len=None)
             return itemsets, rules
 
-        return run, {}, len(baskets)
+        return run, {}
 
     from mlxtend.frequent_patterns import association_rules, fpgrowth
     from mlxtend.preprocessing import TransactionEncoder
 
+    del lines
     start = time.perf_counter()
     encoder = TransactionEncoder().fit(baskets)
     if tool == "mlxtend-sparse":
@@ -200,13 +211,13 @@ def pipeline(tool: str, case: dict):
                                       min_threshold=case["min_confidence"])
         return itemsets, rules
 
-    return run, {"onehot_seconds": prep}, len(onehot)
+    return run, {"onehot_seconds": prep}
 
 
 def tiny_warm_up(tool: str) -> None:
     """Run the tool once on a few baskets so lazy imports and first-use costs are paid."""
     baskets = [["a", "b", "c"], ["a", "b"], ["b", "c"], ["a", "c"]] * 3
-    if tool == "crmtools":
+    if tool.startswith("crmtools"):
         from crmtools.basket import association_rules, frequent_itemsets
 
         association_rules(frequent_itemsets(baskets, min_support=2), min_threshold=0.1, max_consequent_len=None)
@@ -221,34 +232,38 @@ def tiny_warm_up(tool: str) -> None:
 
 
 def child(tool: str, case_name: str, mode: str, repeat: int, out: str) -> None:
+    """One measurement in this (fresh) process: ``cold``, ``time`` or ``memory``."""
     case = CASES[case_name]
     result: dict = {"tool": tool, "case": case_name, "mode": mode}
     if mode == "cold":
         start = time.perf_counter()
-        if tool == "crmtools":
+        if tool.startswith("crmtools"):
             import crmtools.basket  # noqa: F401
         else:
             import mlxtend.frequent_patterns  # noqa: F401
         result["import_seconds"] = time.perf_counter() - start
-        run, extra, _ = pipeline(tool, case)
+        run, extra = pipeline(tool, case)
         start = time.perf_counter()
         run()
         result["cold_seconds"] = time.perf_counter() - start
-    else:
-        run, extra, n = pipeline(tool, case)
+    elif mode == "time":
+        run, extra = pipeline(tool, case)
         tiny_warm_up(tool)
-        with PeakMemory() as memory:
-            start = time.perf_counter()
-            itemsets, rules = run()
-            times = [time.perf_counter() - start]
-        result.update(peak_bytes=memory.peak, memory_method=memory.method)
-        for _ in range(repeat - 1):
-            del itemsets, rules
+        times = []
+        for _ in range(repeat):
             gc.collect()
             start = time.perf_counter()
             itemsets, rules = run()
             times.append(time.perf_counter() - start)
-        result.update(warm_seconds=min(times), runs=len(times), n_itemsets=len(itemsets), n_rules=len(rules))
+            del itemsets, rules
+        result.update(warm_seconds=min(times), runs=len(times))
+    else:
+        run, extra = pipeline(tool, case)
+        tiny_warm_up(tool)
+        with PeakMemory() as memory:
+            itemsets, rules = run()
+        result.update(peak_bytes=memory.peak, memory_method=memory.method, n_itemsets=len(itemsets),
+                      n_rules=len(rules))
         del itemsets, rules
         gc.collect()
         import tracemalloc
@@ -272,8 +287,12 @@ def child(tool: str, case_name: str, mode: str, repeat: int, out: str) -> None:
 def measure(tool: str, case: str, mode: str, repeat: int, workdir: Path) -> dict:
     out = workdir / f"{tool}-{case}-{mode}.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", tool, case, mode, str(repeat), str(out)]
-    # Arrow on the system allocator, so that trimming the heap before a measurement covers it too
-    env = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"}
+    env = dict(os.environ)
+    if mode == "memory":
+        # Same allocator set-up for both tools, so that resident memory follows live memory: Arrow on the
+        # system allocator, and glibc returning large blocks to the system when they are freed (a fixed
+        # mmap threshold instead of the dynamic one, which keeps freed blocks in the heap).
+        env.update(ARROW_DEFAULT_MEMORY_POOL="system", MALLOC_MMAP_THRESHOLD_="131072")
     subprocess.run(cmd, check=True, cwd=ROOT, env=env)
     return json.loads(out.read_text())
 
@@ -313,7 +332,7 @@ def main() -> None:
 
     print(f"Python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
           f"mlxtend {mlxtend.__version__}; {platform.machine()}, {os.cpu_count()} CPUs")
-    rows = []
+    rows, notes = [], []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for name in (args.cases or (QUICK if args.quick else CASES)):
@@ -323,44 +342,59 @@ def main() -> None:
                 continue
             print(f"-- {name}", flush=True)
             res = {}
-            for tool in TOOLS:
-                res[tool] = measure(tool, name, "warm", args.repeat if tool == "crmtools" else 2, workdir)
-                print(f"   {tool:15s} warm {res[tool]['warm_seconds']:8.3f} s   peak "
-                      f"{res[tool]['peak_bytes'] / 2**20:8.1f} MiB (traced {res[tool]['traced_peak_bytes'] / 2**20:.1f})"
-                      f"   itemsets {res[tool]['n_itemsets']:,}  rules {res[tool]['n_rules']:,}", flush=True)
+            tools = [t for t in TOOLS if t != "crmtools-lines" or case["data"] == "online_retail"]
+            for tool in tools:
+                res[tool] = measure(tool, name, "time", args.repeat if tool.startswith("crmtools") else 2, workdir)
+                res[tool].update(measure(tool, name, "memory", 1, workdir))
+                r = res[tool]
+                print(f"   {tool:15s} warm {r['warm_seconds']:8.3f} s   peak {r['peak_bytes'] / 2**20:7.1f} MiB "
+                      f"(traced {r['traced_peak_bytes'] / 2**20:.1f})   itemsets {r['n_itemsets']:,}  "
+                      f"rules {r['n_rules']:,}" + (f"   one-hot built in {r['onehot_seconds']:.2f} s (not timed)"
+                                                    if "onehot_seconds" in r else ""), flush=True)
             cold = measure("crmtools", name, "cold", 1, workdir)
             print(f"   crmtools cold (new process, first call) {cold['cold_seconds']:.3f} s "
                   f"(+ import {cold['import_seconds']:.3f} s)", flush=True)
-            checks = [same_results(workdir / f"crmtools-{name}-warm.json.pkl", workdir / f"{t}-{name}-warm.json.pkl")
-                      for t in TOOLS[1:]]
-            best = min(TOOLS[1:], key=lambda t: res[t]["warm_seconds"])
-            low = min(TOOLS[1:], key=lambda t: res[t]["peak_bytes"])
-            low_traced = min(TOOLS[1:], key=lambda t: res[t]["traced_peak_bytes"])
+            checks = [same_results(workdir / f"crmtools-{name}-memory.json.pkl",
+                                   workdir / f"{t}-{name}-memory.json.pkl") for t in tools[1:]]
+            fast = min(MLXTEND, key=lambda t: res[t]["warm_seconds"])
+            low = min(MLXTEND, key=lambda t: res[t]["peak_bytes"])
+            low_traced = min(MLXTEND, key=lambda t: res[t]["traced_peak_bytes"])
             ours = res["crmtools"]
             rows.append({
                 "case": name,
                 "itemsets": ours["n_itemsets"],
                 "rules": ours["n_rules"],
-                "mlxtend s": f"{res[best]['warm_seconds']:.3f} ({best.split('-')[1]})",
-                "crmtools warm s": f"{ours['warm_seconds']:.3f}",
+                "mlxtend s": f"{res[fast]['warm_seconds']:.3f} ({fast.split('-')[1]})",
+                "crmtools s": f"{ours['warm_seconds']:.3f}",
                 "crmtools cold s": f"{cold['cold_seconds']:.3f}",
-                "speed-up (warm)": f"{res[best]['warm_seconds'] / ours['warm_seconds']:.1f}x",
-                "speed-up (cold)": f"{res[best]['warm_seconds'] / cold['cold_seconds']:.1f}x",
-                "mlxtend peak MiB": f"{res[low]['peak_bytes'] / 2**20:.1f} ({low.split('-')[1]})",
-                "crmtools peak MiB": f"{ours['peak_bytes'] / 2**20:.1f}",
+                "speed-up": f"{res[fast]['warm_seconds'] / ours['warm_seconds']:.1f}x",
+                "speed-up cold": f"{res[fast]['warm_seconds'] / cold['cold_seconds']:.1f}x",
+                "mlxtend MiB": f"{res[low]['peak_bytes'] / 2**20:.1f} ({low.split('-')[1]})",
+                "crmtools MiB": f"{ours['peak_bytes'] / 2**20:.1f}",
                 "memory ratio": f"{ours['peak_bytes'] / res[low]['peak_bytes']:.3f}",
                 "traced ratio": f"{ours['traced_peak_bytes'] / res[low_traced]['traced_peak_bytes']:.3f}",
                 "identical": "yes" if all(c == "yes" for c in checks) else "; ".join(checks),
             })
+            if "crmtools-lines" in res:
+                lines = res["crmtools-lines"]
+                notes.append(f"{name}, crmtools from the order lines (DataFrame, Arrow strings): "
+                             f"{lines['warm_seconds']:.3f} s ({res[fast]['warm_seconds'] / lines['warm_seconds']:.1f}x), "
+                             f"peak {lines['peak_bytes'] / 2**20:.1f} MiB "
+                             f"(ratio {lines['peak_bytes'] / res[low]['peak_bytes']:.3f}), "
+                             f"traced {lines['traced_peak_bytes'] / 2**20:.1f} MiB "
+                             f"(ratio {lines['traced_peak_bytes'] / res[low_traced]['traced_peak_bytes']:.3f})")
     if not rows:
         print("no data found: nothing to report")
         return
     table = pd.DataFrame(rows)
     print()
-    print("Speed-up = best mlxtend time / crmtools time; memory ratio = crmtools peak / lowest mlxtend peak;")
-    print("traced ratio = the same with tracemalloc peaks (numpy and Python objects only; a separate run).")
-    print(f"Peak memory method: {res['crmtools']['memory_method']}.")
+    print("Both tools start from the same list of baskets; mlxtend's one-hot table is built before the clock starts.")
+    print("speed-up = fastest mlxtend / crmtools (warm; cold = crmtools' first call in a new process);")
+    print("memory ratio = crmtools peak / lowest mlxtend peak (resident memory growth, all allocators);")
+    print("traced ratio = the same with tracemalloc peaks (numpy and Python objects only; separate run).")
     print(table.to_markdown(index=False) if _has_tabulate() else table.to_string(index=False))
+    for note in notes:
+        print(note)
 
 
 def _has_tabulate() -> bool:

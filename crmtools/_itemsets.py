@@ -39,7 +39,7 @@ _CHUNK_PAIRS = 1 << 16
 #: Pairs inside baskets up to which pairs are counted by walking the baskets (else a sparse product).
 _WALK_PAIRS = 4_000_000
 #: Cells (first items x items) of the pair-count table of one block.
-_BLOCK_CELLS = 1 << 18
+_BLOCK_CELLS = 1 << 16
 #: Largest dense (frequent items)^2 table of pair flags for pruning triples.
 _PAIR_TABLE = 2**24
 #: Fixed seed of the random 64-bit item keys used to hash itemsets for subset look-ups.

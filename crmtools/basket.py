@@ -155,12 +155,19 @@ def _by_frequency(item_codes: np.ndarray, n_items: int) -> np.ndarray:
     return new_code
 
 
-def _distinct_pairs(basket_codes: np.ndarray, item_codes: np.ndarray, n_items: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (basket, item) pairs sorted by basket then item, as int32 arrays (duplicate lines count once)."""
+def _distinct_pairs(parts: list, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (basket, item) pairs sorted by basket then item, as int32 arrays (duplicate lines count once).
+
+    ``parts`` is ``[basket_codes, item_codes]``; the list is emptied so that the codes can be freed early.
+    """
     width = max(n_items, 1)
+    basket_codes, item_codes = parts
+    parts.clear()
     key = basket_codes.astype(np.int64)
+    del basket_codes
     key *= width
     key += item_codes
+    del item_codes
     key.sort(kind="stable")  # in place; lines usually arrive grouped by basket, which timsort exploits
     if key.size > 1:
         repeated = key[1:] == key[:-1]
@@ -231,14 +238,19 @@ def _encode_transactions(data: pd.DataFrame, *, basket: str, item: str, period: 
         needed[label_col] = "item label"
     _check_columns(data, needed, "transactions")
 
-    # size_hint: the hash tables grow with the distinct values, not with the number of lines
-    item_codes, item_uniques = pd.factorize(data[item_col], size_hint=1024)  # -1 where missing
-    basket_codes, basket_uniques = pd.factorize(data[key_col], size_hint=1024)
-    keep = (item_codes >= 0) & (basket_codes >= 0)
+    keep = np.ones(len(data), dtype=bool)
     if not include_returns:
         np.logical_and(keep, (data[quantity_col] > 0).fillna(False).to_numpy(dtype=bool), out=keep)
     if as_of is not None:
         np.logical_and(keep, (data[date_col] < pd.Timestamp(as_of)).fillna(False).to_numpy(dtype=bool), out=keep)
+    # One column at a time, as int32 codes (-1 where missing); size_hint: the hash tables grow with the
+    # distinct values, not with the number of lines.
+    item_codes, item_uniques = pd.factorize(data[item_col], size_hint=1024)
+    item_codes = item_codes.astype(np.int32)
+    basket_codes, basket_uniques = pd.factorize(data[key_col], size_hint=1024)
+    basket_codes = basket_codes.astype(np.int32)
+    np.logical_and(keep, item_codes >= 0, out=keep)
+    np.logical_and(keep, basket_codes >= 0, out=keep)
     items, used_items = _compact(item_codes[keep], len(item_uniques))
     del item_codes
     baskets, used_baskets = _compact(basket_codes[keep], len(basket_uniques))
@@ -263,7 +275,9 @@ def _encode_transactions(data: pd.DataFrame, *, basket: str, item: str, period: 
     ids = np.empty(used_items.size, dtype=object)
     ids[new_code] = np.asarray(item_uniques, dtype=object)[used_items]
     labels = _item_labels(ids, items, data[label_col] if label_col is not None else None, keep)
-    b, i = _distinct_pairs(baskets, items, len(ids))
+    parts = [baskets, items]
+    del baskets, items
+    b, i = _distinct_pairs(parts, len(ids))
     return b, i, n_baskets, labels, owner
 
 
@@ -290,7 +304,9 @@ def _encode_baskets(data) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
     item_codes = new_code[item_codes]
     labels = np.empty(len(uniques), dtype=object)
     labels[new_code] = list(uniques)
-    b, i = _distinct_pairs(basket_codes, item_codes, len(labels))
+    parts = [basket_codes, item_codes]
+    del basket_codes, item_codes
+    b, i = _distinct_pairs(parts, len(labels))
     return b, i, len(baskets), labels
 
 

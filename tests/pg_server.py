@@ -15,9 +15,10 @@ The binaries are looked up in ``$CRMTOOLS_PG_BIN``, then the newest
 ``PATH``. :func:`unavailable_reason` says why a server cannot be started here
 (tests skip with that reason).
 
-By hand::
+By hand or in a CI script::
 
-    python tests/pg_server.py      # prints a URL, serves until Ctrl-C
+    python tests/pg_server.py > pg.env &   # writes "export CRMTOOLS_TEST_PG_URL=...", serves until
+    ...                                    # Ctrl-C or kill (which remove the cluster)
 """
 
 from __future__ import annotations
@@ -162,10 +163,13 @@ def start_server(*, database: str = DATABASE, attempts: int = 3) -> PostgresServ
     return server
 
 
-if __name__ == "__main__":  # pragma: no cover - manual use
+if __name__ == "__main__":  # pragma: no cover - manual use and CI
+    import signal
+    import sys
     import time
 
     srv = start_server()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` stops the server and removes its folder
     print(f"export CRMTOOLS_TEST_PG_URL={srv.url}", flush=True)
     try:
         while True:
