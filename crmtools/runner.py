@@ -45,7 +45,8 @@ __all__ = ["NotebookResult", "RunResult", "run_period", "run_periods", "report_n
 _PACKAGES = ("crmtools", "pandas", "numpy", "narwhals", "duckdb", "polars", "pyarrow", "scipy", "statsmodels",
              "matplotlib", "seaborn", "papermill", "nbconvert", "pandera", "numba")
 #: Manifest fields that change between identical runs.
-VOLATILE_FIELDS = ("started_at", "finished_at", "seconds", "notebooks[].seconds")
+VOLATILE_FIELDS = ("started_at", "finished_at", "seconds", "notebooks[].seconds", "notebooks[].kernel_seconds",
+                   "notebooks[].cell_seconds", "notebooks[].render_seconds")
 
 
 @dataclass
@@ -55,6 +56,9 @@ class NotebookResult:
     notebook: str
     status: str = "pending"
     seconds: float = 0.0
+    kernel_seconds: float = 0.0
+    cell_seconds: float = 0.0
+    render_seconds: float = 0.0
     images: int = 0
     error: str = ""
 
@@ -226,6 +230,10 @@ def run_period(period: str | Period | None = None, *, params_file: str | Path | 
         executed = staging / "executed" / path.name
         try:
             nb = execute_notebook(path, executed, nb_params, cwd=root)
+            executed_at = time.perf_counter()
+            result.cell_seconds = round(sum(c.metadata.get("papermill", {}).get("duration") or 0.0
+                                            for c in nb.cells), 2)
+            result.kernel_seconds = round(executed_at - t0 - result.cell_seconds, 2)
             result.images = count_images(nb)
             minimum = nb.metadata.get("crmtools", {}).get("min_images", 1)
             if result.images < minimum:
@@ -242,6 +250,7 @@ def run_period(period: str | Period | None = None, *, params_file: str | Path | 
                         meta={"nav": nav, "period_text": f"{i18n.text('period', language)}: "
                                                          f"{i18n.month_label(resolved.label, language)}",
                               "footer": f"{i18n.text('generated_by', language)} · run {run_key[:12]}"})
+            result.render_seconds = round(time.perf_counter() - executed_at, 2)
             result.status = "ok"
         except ReportError as exc:
             result.status, result.error = "failed", str(exc)

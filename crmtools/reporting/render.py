@@ -88,6 +88,24 @@ def count_images(nb: nbformat.NotebookNode) -> int:
     return total
 
 
+_HEADING = re.compile(r"<h[1-3][^>]*>(.*?)</h[1-3]>", re.S)
+
+
+def _label_charts(nb: nbformat.NotebookNode, default: str) -> None:
+    """Give every chart an alt text: the text of the nearest heading above it."""
+    import html as html_lib
+
+    current = default
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            found = _HEADING.search(data.get("text/html", "") or "")
+            if found:
+                current = html_lib.unescape(re.sub(r"<[^>]+>", "", found.group(1))).strip() or current
+            if "image/png" in data:
+                out.setdefault("metadata", {}).setdefault("image/png", {})["alt"] = current
+
+
 def _drop_stderr(nb: nbformat.NotebookNode) -> None:
     for cell in nb.cells:
         for out in cell.get("outputs", []):
@@ -121,6 +139,7 @@ def render_html(nb: nbformat.NotebookNode, html_path: str | os.PathLike, *, titl
     nb.metadata["crmtools"] = meta
     # Warnings printed to stderr are for the run log, not for executives.
     _drop_stderr(nb)
+    _label_charts(nb, title)
     nb.cells = [c for c in nb.cells if not _is_empty_output_cell(c)]
     exporter = HTMLExporter(template_name="crmtools_report", extra_template_basedirs=[str(TEMPLATE_DIR)],
                             exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
