@@ -1,26 +1,29 @@
 """Exact frequent-itemset mining on packed tid bitsets (private engine of :mod:`crmtools.basket`).
 
-The miner is level-wise and fully vectorised with numpy, so there is no
+The miner is level-wise and vectorised with numpy, so there is no
 just-in-time compilation and the first call in a process is as fast as the
-next. Each level is processed in a handful of array operations, however many
-itemsets it holds:
+next; each level takes a handful of array operations per block, however many
+itemsets it holds.
 
-1. **Items.** Items below ``min_count`` are dropped; the rest are ranked by
-   ascending support (the rarest first, as in Eclat), which keeps the
-   projections below small.
-2. **Pairs** are counted from the horizontal data with a sparse product
-   ``X.T @ X`` (cost: the sum of squared basket sizes), or, when baskets are
-   long and items few, by intersecting item bitsets; whichever is cheaper.
+1. **Items** below ``min_count`` are dropped; the others are taken in code
+   order, which :mod:`crmtools.basket` makes ascending item frequency (the
+   rarest first, as in Eclat), so that the projections below stay small.
+2. **Pairs** are counted in blocks of first items: by walking the item pairs
+   inside each basket when there are few (at most a few million), else with
+   a sparse product of the block's rows of ``X.T`` with ``X``; when baskets
+   are long and items few, by intersecting item bitsets instead.
 3. **Longer itemsets** are joined from two itemsets of the previous level
-   that share everything but their last item (candidates are pruned when a
-   subset is not frequent), and counted by AND-ing the parents' tid bitsets
-   and counting bits with ``np.bitwise_count``. Bitsets are *projected* on
-   the baskets of the itemset's first (rarest) item, so an itemset whose
-   first item is in 300 baskets needs 5 words, not ``n_baskets / 64``.
+   that share everything but their last item (a candidate is dropped when
+   one of its other subsets is not frequent), and counted by AND-ing the
+   parents' tid bitsets and counting bits with ``np.bitwise_count``. The
+   bitsets are *projected* on the baskets of the itemset's first (rarest)
+   item: an itemset whose first item is in 300 baskets needs 5 words, not
+   ``n_baskets / 64``.
 
-Memory is bounded before anything large is allocated: the caller passes a
-budget and the miner raises :class:`MiningBudgetError` with its estimate when
-the next step would exceed it.
+Temporaries are built in chunks of bounded size, and memory is checked
+before anything large is allocated: the caller passes a budget and the miner
+raises :class:`MiningBudgetError` with its estimate when the next step would
+exceed it.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["MiningBudgetError", "mine", "output_bytes"]
+__all__ = ["MiningBudgetError", "mine", "item_keys"]
 
 #: Words (uint64) handled per vectorised step; bounds the temporaries (~256 KiB each).
 _CHUNK_WORDS = 1 << 15
@@ -38,10 +41,11 @@ _CHUNK_CANDIDATES = 1 << 14
 _CHUNK_PAIRS = 1 << 16
 #: Pairs inside baskets up to which pairs are counted by walking the baskets (else a sparse product).
 _WALK_PAIRS = 4_000_000
-#: Cells (first items x items) of the pair-count table of one block.
+#: Cells (first items x items) of the pair-count table of one block, and the fewest first items in a block.
 _BLOCK_CELLS = 1 << 16
-#: Largest dense (frequent items)^2 table of pair flags for pruning triples.
-_PAIR_TABLE = 2**24
+_MIN_BLOCK = 16
+#: Largest dense (frequent items)^2 table of pair flags for pruning triples (bytes).
+_PAIR_TABLE = 1 << 22
 #: Fixed seed of the random 64-bit item keys used to hash itemsets for subset look-ups.
 _KEY_SEED = 20240611
 
@@ -213,9 +217,10 @@ def mine(entries: list, *, n_baskets: int, n_items: int, min_count: int,
     entries : list of two numpy.ndarray of int
         ``[basket, item]``: one entry per distinct (basket, item) pair, codes
         in ``[0, n_baskets)`` and ``[0, n_items)``. The list is emptied, so
-        that the arrays can be freed as soon as they are no longer needed. Items are taken in code order, and the miner is
-        fastest when codes ascend with item frequency and the entries come
-        sorted by basket, then item (as :mod:`crmtools.basket` passes them).
+        that the arrays can be freed as soon as they are no longer needed.
+        Items are taken in code order; the miner is fastest when codes ascend
+        with item frequency and the entries come sorted by basket, then item
+        (as :mod:`crmtools.basket` passes them).
     n_baskets, n_items : int
         Number of baskets and of distinct items.
     min_count : int
@@ -225,9 +230,10 @@ def mine(entries: list, *, n_baskets: int, n_items: int, min_count: int,
     max_memory : int
         Bytes the miner may hold, including an estimate of the final table.
     strategy : dict or None
-        For tests: force ``{"pairs": "sparse" | "bitset", "projection":
-        "walk" | "lookup" | "search", "pair_table": False}`` instead of
-        choosing by cost and size. Every route gives the same result.
+        For tests: force ``{"pairs": "walk" | "sparse" | "bitset",
+        "projection": "walk" | "lookup" | "search", "pair_table": False}``
+        instead of choosing by cost and size. Every route gives the same
+        result.
 
     Returns
     -------
@@ -322,7 +328,7 @@ def mine(entries: list, *, n_baskets: int, n_items: int, min_count: int,
     while k < max_len and rows.shape[0] > 1 and words is not None:
         k += 1
         words, offsets = _drop_unjoinable(rows, words, offsets)
-        if k == 3 and n_freq * n_freq <= _PAIR_TABLE and strategy.get("pair_table", True):
+        if k == 3 and n_freq * n_freq <= _PAIR_TABLE and strategy.get("pair_table", True):  # bool table
             is_pair = np.zeros(n_freq * n_freq, dtype=bool)
             is_pair[rows[:, 0] * n_freq + rows[:, 1]] = True
             prune = ("pairs", is_pair, n_freq)
@@ -431,7 +437,7 @@ def _pair_level(layout: _Layout, min_count, want_words, budget, route, projectio
         np.cumsum(np.bincount(layout.tids, minlength=layout.n_baskets), out=indptr[1:])
         x = sparse.csr_matrix((ones, layout.r_h, indptr), shape=(layout.n_baskets, n_freq))
     cum_walk = np.cumsum(layout.walk_by_item) if route == "walk" else None
-    per_block = max(1, _BLOCK_CELLS // n_freq)
+    per_block = max(_MIN_BLOCK, _BLOCK_CELLS // n_freq)
     out_pairs, out_counts, out_words, out_widths = [], [], [], []
     first = 0
     while first < n_freq:

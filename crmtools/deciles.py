@@ -38,7 +38,7 @@ from typing import Any
 import narwhals.stable.v2 as nw
 import pandas as pd
 
-from .engine import as_timestamp, check_columns, collect, is_missing, lit_datetime, to_lazy
+from .engine import as_timestamp, check_columns, collect, floor_div, is_missing, lit_datetime, to_lazy
 
 __all__ = ["Concentration", "decile_table", "concentration", "pareto_curve", "customer_revenue"]
 
@@ -80,7 +80,7 @@ def _ranked(per_customer: nw.LazyFrame, customer_col: str) -> nw.LazyFrame:
     # 0-based position by revenue descending, ties by customer id ascending.
     return (per_customer.with_columns(_neg=-nw.col("revenue"))
             .with_row_index("_pos", order_by=["_neg", customer_col])
-            .with_columns(_n=nw.len(), _pos=nw.col("_pos").cast(nw.Int64)))
+            .with_columns(_n=nw.len().cast(nw.Int64), _pos=nw.col("_pos").cast(nw.Int64)))
 
 
 def _raise_on_missing(missing: int, amount_col: str) -> None:
@@ -131,10 +131,9 @@ def customer_revenue(transactions: Any, *, start: Any, end: Any, customer_col: s
     """
     per_customer, c = _customer_revenue(transactions, start, end, customer_col, date_col, amount_col, quantity_col)
     query = (_ranked(per_customer, c)
-             .with_columns(rank=nw.col("_pos") + 1, decile=(nw.col("_pos") * 10) // nw.col("_n") + 1)
-             .sort("_pos")
+             .with_columns(rank=nw.col("_pos") + 1, decile=floor_div(nw.col("_pos") * 10, nw.col("_n")) + 1)
              .select(c, "revenue", "rank", "decile", "_missing"))
-    out = collect(query)
+    out = collect(query, sort_by="rank")
     _raise_on_missing(int(out.pop("_missing").sum()), amount_col)
     return out.astype({"revenue": "float64", "rank": "int64", "decile": "int64"})
 
@@ -186,7 +185,7 @@ def decile_table(transactions: Any, *, start: Any, end: Any, n_groups: int = 10,
     per_customer, c = _customer_revenue(transactions, start, end, customer_col, date_col, amount_col, quantity_col)
     groups = (
         _ranked(per_customer, c)
-        .with_columns(decile=(nw.col("_pos") * n_groups) // nw.col("_n") + 1)
+        .with_columns(decile=floor_div(nw.col("_pos") * n_groups, nw.col("_n")) + 1)
         .group_by("decile")
         .agg(
             customers=nw.len(),
@@ -196,18 +195,20 @@ def decile_table(transactions: Any, *, start: Any, end: Any, n_groups: int = 10,
             _missing=nw.col("_missing").sum(),
         )
     )
-    total = nw.col("revenue").sum()
     query = (
-        groups.with_columns(
-            revenue_share=_share(nw.col("revenue"), total),
-            cumulative_share=_share(nw.col("revenue").cum_sum().over(order_by="decile"), total),
-            avg_revenue=nw.col("revenue") / nw.col("customers"),
-        )
+        groups.with_columns(avg_revenue=nw.col("revenue") / nw.col("customers"))
         .sort("decile")
-        .select(*DECILE_COLUMNS, "_missing")
+        .select(*[k for k in DECILE_COLUMNS if not k.endswith("_share")], "_missing")
     )
     out = collect(query)
     _raise_on_missing(int(out.pop("_missing").sum()), amount_col)
+    # Shares of the n_groups rows in pandas: polars divides a column by an aggregate through its reciprocal,
+    # which can differ from true division in the last bit, and every engine must give identical numbers.
+    revenue = out["revenue"].astype("float64")
+    total = round(float(revenue.sum()), 2)
+    out["revenue_share"] = revenue / total if total else float("nan")
+    out["cumulative_share"] = revenue.cumsum() / total if total else float("nan")
+    out = out[DECILE_COLUMNS]
     return out.astype({"decile": "int64", "customers": "int64", **{k: "float64" for k in DECILE_COLUMNS[2:]}})
 
 
@@ -333,7 +334,7 @@ def pareto_curve(transactions: Any, *, start: Any, end: Any, points: int = 100, 
     pos, n = nw.col("_pos"), nw.col("_n")
     steps = (
         _ranked(per_customer, c)
-        .with_columns(_step=((pos + 1) * points + n - 1) // n)
+        .with_columns(_step=floor_div((pos + 1) * points + n - 1, n))
         .group_by("_step")
         .agg(customers=nw.col("_pos").max() + 1, _revenue=nw.col("revenue").sum(), _n=nw.col("_n").max(),
              _missing=nw.col("_missing").sum())

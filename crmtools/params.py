@@ -13,7 +13,7 @@ Examples
 >>> resolve_params({"langauge": "ja"})
 Traceback (most recent call last):
 ...
-crmtools.errors.ParameterError: Unknown parameter 'langauge' (did you mean 'language'?). Allowed: basket, campaigns, currency, data, experiments, language, period, repeat, reports_dir, rfm.
+crmtools.errors.ParameterError: Unknown parameter 'langauge' (did you mean 'language'?). Allowed: basket, campaigns, currency, data, engine, experiments, language, period, repeat, reports_dir, rfm.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ DEFAULTS: dict[str, Any] = {
                "top_n": 15},
     "experiments": {"alpha": 0.05, "correction": "holm"},
     "campaigns": {"margin": 1.0},
+    "engine": {"backend": "pandas", "spark_master": None, "spark_connect_url": None},
     "reports_dir": "reports",
 }
 
@@ -77,6 +78,8 @@ _NULLABLE: dict[str, tuple[type, ...]] = {
     "data.url": (str,),
     "data.url_env": (str,),
     "data.connection_file": (str,),
+    "engine.spark_master": (str,),
+    "engine.spark_connect_url": (str,),
 }
 
 _CHOICES: dict[str, tuple] = {
@@ -90,6 +93,7 @@ _CHOICES: dict[str, tuple] = {
     "data.policies.missing_customer": ("keep", "drop", "error"),
     "data.policies.duplicates": ("error", "drop", "keep"),
     "data.policies.invalid_rows": ("error", "drop"),
+    "engine.backend": ("pandas", "duckdb", "polars", "spark"),
 }
 
 _RANGES: dict[str, tuple[float, float]] = {
@@ -217,6 +221,10 @@ def _check(path: str, value: Any, default: Any) -> Any:
             raise ParameterError(f"Parameter {path!r} must be between {low:g} and {high:g}; got {value!r}.")
     if path in ("data.url", "data.url_env"):
         _check_no_password(path, value)
+    if path == "engine.spark_connect_url" and (not value.startswith("sc://") or "token=" in value.lower()):
+        raise ParameterError(f"Parameter 'engine.spark_connect_url' must be a Spark Connect URL without a token, "
+                             f"e.g. sc://spark.example.com:15002 (with a token, leave it null and put the whole URL in "
+                             f"the SPARK_REMOTE environment variable, never in params); got {value.split(';')[0]!r}.")
     if path == "period":
         try:
             value = parse_period(value).label

@@ -175,7 +175,7 @@ acquisition_channel_col : str
         transactions, as_of=as_of_ts, customers=customers, customer_col=customer_col, order_col=order_col,
         date_col=date_col, amount_col=amount_col, quantity_col=quantity_col, channel_col=channel_col,
         category_col=category_col, acquisition_channel_col=acquisition_channel_col)
-    out = collect(frame.sort(customer_col))
+    out = collect(frame, sort_by=customer_col)
     return out.astype({"acquisition_channel": "str", "first_category": "str", "days_to_second": "float64",
                        "orders": "int64", "first_purchase": "datetime64[us]", "second_purchase": "datetime64[us]"})
 
@@ -363,9 +363,8 @@ def purchase_cycles(transactions: Any, *, as_of: Any, min_purchase_days: int = 2
     days = _purchase_days(transactions, as_of_ts, customer_col, date_col, quantity_col)
     per_customer = (days.group_by(c)
                     .agg(purchase_days=nw.len(), _first_day=nw.col("_day").min(), _last_day=nw.col("_day").max())
-                    .filter(nw.col("purchase_days") >= min_purchase_days)
-                    .sort(c))
-    out = collect(per_customer)
+                    .filter(nw.col("purchase_days") >= min_purchase_days))
+    out = collect(per_customer, sort_by=c)
     epoch = pd.Timestamp("1970-01-01")
     n = out["purchase_days"].astype("int64")
     first = out["_first_day"].astype("int64")

@@ -64,8 +64,8 @@ from typing import Any, Mapping
 import narwhals.stable.v2 as nw
 import pandas as pd
 
-from .engine import (as_timestamp, check_columns, collect, day_number, day_number_of, is_missing, lit_datetime,
-                     to_lazy)
+from .engine import (as_timestamp, check_columns, collect, day_number, day_number_of, floor_div, is_missing,
+                     lit_datetime, to_lazy)
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -360,10 +360,19 @@ def _resolve_thresholds(thresholds: Mapping | None) -> dict[str, tuple[float, ..
     return out
 
 
-def _quantile_score(column: str, *, lower_is_better: bool) -> nw.Expr:
-    # 1 + floor(5 * (number of strictly worse customers) / n); rank "min" counts them.
-    worse = nw.col(column).rank(method="min", descending=lower_is_better).cast(nw.Int64) - 1
-    return (1 + (worse * 5) // nw.len()).cast(nw.Int64)
+def _quantile_ranks(frame: nw.LazyFrame) -> nw.LazyFrame:
+    # rank "min" - 1 = number of strictly worse customers (low recency is good).
+    return frame.with_columns(
+        _r_worse=nw.col("recency_days").rank(method="min", descending=True).cast(nw.Int64) - 1,
+        _f_worse=nw.col("frequency").rank(method="min").cast(nw.Int64) - 1,
+        _m_worse=nw.col("monetary").rank(method="min").cast(nw.Int64) - 1,
+        _n=nw.len().cast(nw.Int64),
+    )
+
+
+def _quantile_score(worse: str) -> nw.Expr:
+    # 1 + floor(5 * (number of strictly worse customers) / n)
+    return 1 + floor_div(nw.col(worse) * 5, nw.col("_n"))
 
 
 def _threshold_score(column: str, cuts: tuple[float, ...], *, lower_is_better: bool) -> nw.Expr:
@@ -376,11 +385,15 @@ def _threshold_score(column: str, cuts: tuple[float, ...], *, lower_is_better: b
 
 
 def _segment_expr(cell: nw.Expr, smap: SegmentMap, language: str | None) -> nw.Expr:
-    # A lookup of the 125 cell codes (every cell is mapped, so the default is never used;
-    # DuckDB and Spark need one spelled out).
-    codes = [int(cell_code) for seg in smap.segments for cell_code in seg.cells]
-    names = [seg.name if language is None else seg.label(language) for seg in smap.segments for _ in seg.cells]
-    return cell.replace_strict(codes, names, default=None, return_dtype=nw.String)
+    # One branch per segment over the integer cell code (r*100 + f*10 + m). Every cell is in
+    # exactly one segment, so the branch order does not matter. (A 125-entry replace_strict is
+    # no faster in polars and builds a map per row in DuckDB.)
+    expr = None
+    for seg in smap.segments:
+        condition = cell.is_in([int(code) for code in seg.cells])
+        value = nw.lit(seg.name if language is None else seg.label(language), nw.String)
+        expr = nw.when(condition).then(value) if expr is None else expr.when(condition).then(value)
+    return expr
 
 
 def _check_positive_int(value: Any, name: str) -> int:
@@ -496,11 +509,9 @@ def rfm_table(
         .with_columns(recency_days=(day_number_of(as_of_ts) - day_number(nw.col("_last"))).cast(nw.Int64))
     )
     if scoring == "quantile":
-        scores = {
-            "r_score": _quantile_score("recency_days", lower_is_better=True),
-            "f_score": _quantile_score("frequency", lower_is_better=False),
-            "m_score": _quantile_score("monetary", lower_is_better=False),
-        }
+        per_customer = _quantile_ranks(per_customer)
+        scores = {"r_score": _quantile_score("_r_worse"), "f_score": _quantile_score("_f_worse"),
+                  "m_score": _quantile_score("_m_worse")}
     else:
         scores = {
             "r_score": _threshold_score("recency_days", cuts["recency"], lower_is_better=True),
@@ -517,9 +528,8 @@ def rfm_table(
         )
         .select(c, "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
                 "rfm_cell", "segment", "segment_label", "_missing")
-        .sort(c)
     )
-    out = collect(query)
+    out = collect(query, sort_by=c)
     _raise_on_missing_amounts(out.pop("_missing"), amount_col, "the RFM window")
     return _typed(out, _RFM_DTYPES)
 

@@ -162,9 +162,11 @@ ROUTES = [
     {"pairs": "sparse", "projection": "search", "pair_table": False},
     {"pairs": "bitset"},
     # tiny blocks and chunks, to run the blocked code paths on small data
-    {"pairs": "walk", "_BLOCK_CELLS": 12, "_CHUNK_PAIRS": 5, "_CHUNK_WORDS": 3, "_CHUNK_CANDIDATES": 4},
-    {"pairs": "sparse", "projection": "lookup", "_BLOCK_CELLS": 12, "_CHUNK_PAIRS": 5, "_CHUNK_WORDS": 3,
+    {"pairs": "walk", "_BLOCK_CELLS": 12, "_MIN_BLOCK": 1, "_CHUNK_PAIRS": 5, "_CHUNK_WORDS": 3,
      "_CHUNK_CANDIDATES": 4},
+    {"pairs": "sparse", "projection": "lookup", "_BLOCK_CELLS": 12, "_MIN_BLOCK": 1, "_CHUNK_PAIRS": 5,
+     "_CHUNK_WORDS": 3, "_CHUNK_CANDIDATES": 4},
+    {"pairs": "sparse", "projection": "walk", "_BLOCK_CELLS": 12, "_MIN_BLOCK": 2, "_CHUNK_PAIRS": 7},
     {"pairs": "bitset", "_CHUNK_WORDS": 2, "_CHUNK_CANDIDATES": 3},
 ]
 strategies = st.sampled_from(ROUTES)
@@ -637,3 +639,32 @@ def test_every_engine_route_agrees_on_retail_data(retail, strategy):
     expected = frequent_itemsets(baskets, min_support=12)
     got = _mine_with(baskets, 12, strategy)
     assert dict(zip(got["itemsets"], got["count"])) == dict(zip(expected["itemsets"], expected["count"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines=st.lists(st.tuples(st.integers(0, 12), st.integers(0, 7), st.sampled_from([-1, 0, 1, 2])),
+                      max_size=80),
+       min_count=st.integers(1, 3))
+def test_order_lines_and_basket_lists_agree(lines, min_count):
+    tx = canonical([(f"o{o}", "c", f"p{p}", q) for o, p, q in lines])
+    shuffled = tx.sample(frac=1.0, random_state=0)  # line order must not matter
+    baskets = {}
+    for o, p, q in lines:
+        if q > 0:
+            baskets.setdefault(o, set()).add(f"p{p}")
+    from_lists = frequent_itemsets(list(baskets.values()), min_support=min_count)
+    for frame in (tx, shuffled):
+        from_lines = frequent_itemsets(frame, min_support=min_count)
+        assert from_lines.attrs["n_baskets"] == len(baskets)
+        assert dict(zip(from_lines["itemsets"], from_lines["count"])) == dict(
+            zip(from_lists["itemsets"], from_lists["count"]))
+
+
+def test_most_common_label_wins_and_ties_go_to_the_first_seen():
+    tx = canonical([("o1", "c", "p1", 1), ("o2", "c", "p1", 1), ("o3", "c", "p1", 1), ("o4", "c", "p2", 1),
+                    ("o5", "c", "p2", 1)])
+    tx["product_name"] = ["Old tea", "Green tea", "Green tea", "Cake B", "Cake A"]
+    labels = set().union(*frequent_itemsets(tx, min_support=1)["itemsets"])
+    assert labels == {"Green tea", "Cake B"}
+    tx["product_name"] = [None] * 3 + ["Cake", "Cake"]
+    assert set().union(*frequent_itemsets(tx, min_support=1)["itemsets"]) == {"p1", "Cake"}

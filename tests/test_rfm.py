@@ -498,3 +498,13 @@ def test_plots_draw_on_the_given_axes(tiny):
     assert ax.get_xlabel() == "This period"
     with pytest.raises(ValueError, match="value must be one of"):
         plot_segment_bars(segment_summary(rfm), value="median", ax=Figure().subplots())
+
+
+def test_quantile_boundaries_are_exact_integer_arithmetic():
+    # 1815 customers: 5 * 363 / 1815 is exactly 1, a boundary that float division through a
+    # reciprocal (as polars does for a broadcast divisor) puts just below 1.
+    tx = _tx([(f"o{i}", f"c{i:04d}", "2025-10-01", 1, float(100 + i)) for i in range(1815)])
+    for data in (tx, duckdb.from_df(tx)):
+        out = rfm_table(data, as_of=AS_OF)
+        assert out["m_score"].value_counts().sort_index().tolist() == [363] * 5
+        assert out.set_index("customer_id").loc["c0363", "m_score"] == 2

@@ -81,7 +81,8 @@ def _empty(ax, text):
 def _single_item_rules(rules: pd.DataFrame) -> pd.DataFrame:
     single = (rules["antecedents"].map(len) == 1) & (rules["consequents"].map(len) == 1)
     out = rules.loc[single]
-    return out.assign(from_item=[next(iter(s)) for s in out["antecedents"]], to_item=[next(iter(s)) for s in out["consequents"]])
+    return out.assign(from_item=[next(iter(s)) for s in out["antecedents"]],
+                      to_item=[next(iter(s)) for s in out["consequents"]])
 
 
 def plot_rule_scatter(
@@ -139,10 +140,11 @@ def plot_pair_heatmap(
     language: str = "en",
     ax=None,
 ):
-    """Heatmap of ``metric`` for the strongest one-item-to-one-item rules.
+    """Heatmap of ``metric`` between the items of the strongest one-item-to-one-item rules.
 
     Rows are antecedents ("customers who buy…"), columns consequents ("…also
-    buy"); the items shown are those of the ``top_n`` strongest such rules.
+    buy"), both the items of the ``top_n`` strongest such rules; every rule
+    between two of them is shown, blank where there is none.
 
     Parameters
     ----------
@@ -168,20 +170,21 @@ def plot_pair_heatmap(
     if pairs.empty:
         return _empty(ax, text)
     strongest = pairs.nlargest(top_n, metric)
-    rows = list(dict.fromkeys(strongest["from_item"]))
-    cols = list(dict.fromkeys(strongest["to_item"]))
-    shown = pairs[pairs["from_item"].isin(rows) & pairs["to_item"].isin(cols)]
-    grid = shown.pivot_table(index="from_item", columns="to_item", values=metric, aggfunc="first").reindex(index=rows,
-                                                                                             columns=cols)
+    items = list(dict.fromkeys([x for a, c in zip(strongest["from_item"], strongest["to_item"]) for x in (a, c)]))
+    shown = pairs[pairs["from_item"].isin(items) & pairs["to_item"].isin(items)]
+    grid = shown.pivot_table(index="from_item", columns="to_item", values=metric, aggfunc="first")
+    grid = grid.reindex(index=items, columns=items)
+    rows = cols = items
     values = grid.to_numpy(dtype=np.float64)
     image = ax.imshow(np.ma.masked_invalid(values), cmap="magma_r", aspect="auto")
     bar = ax.figure.colorbar(image, ax=ax)
     bar.set_label(text.get(metric, metric))
+    middle = np.nanmean(values) if np.isfinite(values).any() else 0.0
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             if np.isfinite(values[i, j]):
                 ax.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center", fontsize=8,
-                        color="white" if values[i, j] > np.nanmean(values) else "black")
+                        color="white" if values[i, j] > middle else "black")
     ax.set_xticks(range(len(cols)), [_short(str(c)) for c in cols], rotation=45, ha="right")
     ax.set_yticks(range(len(rows)), [_short(str(r)) for r in rows])
     ax.set_xlabel(text["heatmap_x"])
