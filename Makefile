@@ -25,7 +25,7 @@ report: sample ## the main job: install, sample data, full monthly report set (P
 	$(VENV)/bin/crmtools report $(if $(PERIOD),--period $(PERIOD),)
 
 test: install ## install and run the test suite (the command CI runs)
-	$(PY) -m pytest -n 2 -p no:cacheprovider
+	$(PY) -m pytest -n 2 --dist loadgroup -p no:cacheprovider
 
 benchmarks: install ## run every benchmark (speed and memory as ratios against reference runs)
 	$(PY) benchmarks/run_all.py

@@ -386,7 +386,8 @@ def frequent_itemsets(
     -------
     pandas.DataFrame
         One row per frequent itemset, ordered by length, then by descending
-        support, with columns:
+        support, then by the sorted item labels (compared as text), with
+        columns:
 
         - ``support`` (float): share of baskets containing the itemset;
         - ``itemsets`` (frozenset): the item labels;
@@ -454,11 +455,16 @@ def frequent_itemsets(
 
 
 def _itemset_frame(levels, counts, labels, n_baskets, min_count, min_support) -> pd.DataFrame:
+    """The itemsets table: by length, then descending support, then the sorted item labels (as text)."""
     sets: list[frozenset] = []
     count_parts, length_parts = [], []
+    text_rank = np.empty(len(labels), dtype=np.int64)
+    text_rank[np.argsort(np.array([str(x) for x in labels], dtype=str), kind="stable")] = np.arange(len(labels))
     for rows, cnt in zip(levels, counts):
-        order = np.argsort(-cnt, kind="stable")
+        ranks = np.sort(text_rank[rows], axis=1)
+        order = np.lexsort([ranks[:, j] for j in range(ranks.shape[1] - 1, -1, -1)] + [-cnt])
         rows, cnt = rows[order], cnt[order]
+        del ranks
         names = labels[rows]
         if rows.shape[1] == 1:
             sets.extend(frozenset((x,)) for x in names[:, 0].tolist())
@@ -471,7 +477,7 @@ def _itemset_frame(levels, counts, labels, n_baskets, min_count, min_support) ->
     itemsets[:] = sets
     frame = pd.DataFrame({
         "support": count / n_baskets if n_baskets else count.astype(np.float64),
-        "itemsets": itemsets,
+        "itemsets": pd.Series(itemsets, dtype=object, copy=False),
         "count": count.astype(np.int64),
         "length": np.concatenate(length_parts) if length_parts else np.zeros(0, np.int64),
     }, copy=False)
@@ -576,9 +582,14 @@ def _metric(name: str, c_ac: np.ndarray, c_a: np.ndarray, c_c: np.ndarray, n: in
     if name == "confidence":
         return confidence
     if name == "lift":
-        return confidence / (c_c / n)
+        confidence *= n
+        confidence /= c_c
+        return confidence
     if name == "leverage":
-        return c_ac / n - (c_a / n) * (c_c / n)
+        out = c_a * (c_c / n)
+        np.subtract(c_ac, out, out=out)
+        out /= n
+        return out
     if name == "conviction":  # inf when confidence is 1, as in mlxtend
         out = np.full(confidence.shape, np.inf)
         below = confidence < 1.0
@@ -748,29 +759,38 @@ def association_rules(
     c_ac, c_a, c_c = counts[whole], counts[ante], counts[cons]
     del whole
     p_value = p_adjusted = None
-    if with_significance:
+    if with_significance and sort_by in _SIGNIFICANCE:
         p_value, p_adjusted = _significance(c_ac, c_a, c_c, n)
     if sort_by is not None and c_ac.size:
         if sort_by in _SIGNIFICANCE:
             primary = p_value if sort_by == "p_value" else p_adjusted
         elif sort_by in _COUNTS:
-            primary = -{"antecedent_count": c_a, "consequent_count": c_c, "count": c_ac}[sort_by].astype(np.float64)
+            primary = {"antecedent_count": c_a, "consequent_count": c_c, "count": c_ac}[sort_by].astype(np.float64)
+            np.negative(primary, out=primary)
         else:
-            primary = -_metric(sort_by, c_ac, c_a, c_c, n)
-        order = np.lexsort((-_metric("support", c_ac, c_a, c_c, n), -_metric("confidence", c_ac, c_a, c_c, n),
-                            primary))
-        del primary
+            primary = _metric(sort_by, c_ac, c_a, c_c, n)
+            np.negative(primary, out=primary)
+        by_support = -c_ac  # ties: higher confidence, then higher support
+        by_confidence = _metric("confidence", c_ac, c_a, c_c, n)
+        np.negative(by_confidence, out=by_confidence)
+        order = np.lexsort((by_support, by_confidence, primary))
+        del primary, by_support, by_confidence
         ante = ante[order]  # one array at a time, so the old one is freed before the next is made
         cons = cons[order]
         c_ac = c_ac[order]
         c_a = c_a[order]
         c_c = c_c[order]
-        if with_significance:
+        if p_value is not None:
             p_value = p_value[order]
             p_adjusted = p_adjusted[order]
         del order
+    if with_significance and p_value is None:
+        p_value, p_adjusted = _significance(c_ac, c_a, c_c, n)
     # One column at a time, straight into the frame, to keep the peak near the size of the result.
-    columns = {"antecedents": sets[ante], "consequents": sets[cons]}
+    # Object columns as Series of dtype object: pandas then skips inferring a type from every value.
+    columns = {"antecedents": pd.Series(sets[ante], dtype=object, copy=False),
+               "consequents": pd.Series(sets[cons], dtype=object, copy=False)}
+    del ante, cons
     for name in _METRICS:
         columns[name] = _metric(name, c_ac, c_a, c_c, n)
     columns.update(antecedent_count=c_a, consequent_count=c_c, count=c_ac)

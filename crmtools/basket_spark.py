@@ -80,11 +80,9 @@ def _as_spark(data: Any, session: Any):
         raise ImportError("Spark FP-growth needs pyspark: install it with `pip install 'crmtools[spark]'`.") from None
     if isinstance(data, SparkDataFrame):
         return data
-    try:  # a Spark Connect DataFrame is a different class
-        from pyspark.sql.connect.dataframe import DataFrame as ConnectDataFrame
-    except ImportError:
-        ConnectDataFrame = ()
-    if ConnectDataFrame and isinstance(data, ConnectDataFrame):
+    # A Spark Connect DataFrame is another class; importing its module without the Connect client installed
+    # exits the interpreter, so it is recognised by its module instead.
+    if type(data).__module__.startswith("pyspark.sql.connect") and type(data).__name__ == "DataFrame":
         return data
     if isinstance(data, pd.DataFrame):
         if session is None:

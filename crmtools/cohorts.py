@@ -39,7 +39,7 @@ from typing import Any
 import narwhals.stable.v2 as nw
 import pandas as pd
 
-from .engine import (as_timestamp, check_columns, collect, is_missing, lit_datetime, month_label_of, month_number,
+from .engine import (as_timestamp, collect, is_missing, lit_datetime, month_label_of, month_number,
                      month_number_of, to_lazy)
 
 __all__ = ["COHORT_COLUMNS", "cohort_table", "cohort_matrix", "cohort_revenue"]
@@ -107,12 +107,12 @@ def cohort_table(transactions: Any, *, as_of: Any, start: Any = None, max_months
         start_ts = pd.Timestamp(start.start) if hasattr(start, "start") else as_timestamp(start, "start")
         first_shown = month_number_of(start_ts)
     c, d, a, q = customer_col, date_col, amount_col, quantity_col
-    lf = to_lazy(transactions, columns=[c, d, a, q], name="transactions")
-    check_columns(lf, {c: "id", d: "datetime", a: "numeric", q: "numeric"})
+    lf = to_lazy(transactions, columns=[c, d, a, q], name="transactions",
+                 kinds={c: "id", d: "datetime", a: "numeric", q: "numeric"},
+                 where=[~nw.col(c).is_null(), nw.col(d) < lit_datetime(as_of_ts)])
 
     customer_months = (
-        lf.filter(~nw.col(c).is_null(), nw.col(d) < lit_datetime(as_of_ts))
-        .with_columns(_month=month_number(nw.col(d)))
+        lf.with_columns(_month=month_number(nw.col(d)))
         .group_by(c, "_month")
         .agg(
             _active=(nw.col(q) > 0).cast(nw.Int64).max(),

@@ -38,7 +38,7 @@ from typing import Any
 import narwhals.stable.v2 as nw
 import pandas as pd
 
-from .engine import as_timestamp, check_columns, collect, floor_div, is_missing, lit_datetime, to_lazy
+from .engine import as_timestamp, collect, floor_div, is_missing, lit_datetime, to_lazy
 
 __all__ = ["Concentration", "decile_table", "concentration", "pareto_curve", "customer_revenue"]
 
@@ -60,11 +60,11 @@ def _customer_revenue(transactions: Any, start: Any, end: Any, customer_col: str
     """Lazy frame (customer, revenue, _missing) of customers with a purchase in [start, end)."""
     start_ts, end_ts = _period(start, end)
     c, d, a, q = customer_col, date_col, amount_col, quantity_col
-    lf = to_lazy(transactions, columns=[c, d, a, q], name="transactions")
-    check_columns(lf, {c: "id", d: "datetime", a: "numeric", q: "numeric"})
+    lf = to_lazy(transactions, columns=[c, d, a, q], name="transactions",
+                 kinds={c: "id", d: "datetime", a: "numeric", q: "numeric"},
+                 where=[~nw.col(c).is_null(), nw.col(d) >= lit_datetime(start_ts), nw.col(d) < lit_datetime(end_ts)])
     per_customer = (
-        lf.filter(~nw.col(c).is_null(), nw.col(d) >= lit_datetime(start_ts), nw.col(d) < lit_datetime(end_ts))
-        .group_by(c)
+        lf.group_by(c)
         .agg(
             revenue=nw.col(a).sum().round(2).cast(nw.Float64),
             _purchases=(nw.col(q) > 0).cast(nw.Int64).sum(),

@@ -76,6 +76,7 @@ import pandas as pd
 
 __all__ = [
     "PANDAS_ENGINE",
+    "PREFILTER_SHARE",
     "SUPPORTED_INPUTS",
     "to_lazy",
     "collect",
@@ -119,7 +120,25 @@ def _duckdb_connection():
     return duckdb.connect()
 
 
-def to_lazy(data: Any, *, columns: Iterable[str] | None = None, engine: str = "auto",
+#: For pandas input, rows are filtered before the conversion to polars when the filter keeps
+#: less than this share of them (fewer rows copied); otherwise the engine filters them.
+PREFILTER_SHARE = 0.75
+
+
+def _combine(where: nw.Expr | Iterable[nw.Expr] | None) -> nw.Expr | None:
+    if where is None:
+        return None
+    exprs = [where] if isinstance(where, nw.Expr) else list(where)
+    if not exprs:
+        return None
+    combined = exprs[0]
+    for expr in exprs[1:]:
+        combined = combined & expr
+    return combined
+
+
+def to_lazy(data: Any, *, columns: Iterable[str] | None = None, kinds: dict[str, str] | None = None,
+            where: nw.Expr | Iterable[nw.Expr] | None = None, engine: str = "auto",
             name: str = "data") -> nw.LazyFrame:
     """Wrap ``data`` as a narwhals LazyFrame in the fastest engine for it.
 
@@ -131,6 +150,14 @@ def to_lazy(data: Any, *, columns: Iterable[str] | None = None, engine: str = "a
     columns : list of str, optional
         Only these columns are needed; for pandas input only they are
         converted. Other inputs are projected lazily.
+    kinds : dict of str to str, optional
+        Column kinds to check with :func:`check_columns` before anything else.
+    where : narwhals expression or list of them, optional
+        Keep only rows where all are true (null counts as false). For pandas
+        input going to polars, a filter that drops many rows is applied to the
+        Arrow view of the frame before conversion (:data:`PREFILTER_SHARE`),
+        so only the kept rows are copied; otherwise, and for every other
+        input, it is part of the lazy query.
     engine : {"auto", "polars", "duckdb", "pandas"}, default="auto"
         Engine for pandas input; ``"auto"`` uses :data:`PANDAS_ENGINE`.
         Ignored for other inputs, which stay in their own engine.
@@ -144,17 +171,19 @@ def to_lazy(data: Any, *, columns: Iterable[str] | None = None, engine: str = "a
     Raises
     ------
     TypeError
-        If ``data`` is not a supported frame.
+        If ``data`` is not a supported frame, or a column has the wrong kind.
     ValueError
         If a requested column is missing.
 
     Examples
     --------
     >>> import pandas as pd
-    >>> to_lazy(pd.DataFrame({"x": [1]})).implementation.name
-    'POLARS'
+    >>> lf = to_lazy(pd.DataFrame({"x": [1, 2, 3]}), where=nw.col("x") > 1)
+    >>> lf.implementation.name, collect(lf)["x"].tolist()
+    ('POLARS', [2, 3])
     """
     wanted = list(dict.fromkeys(columns)) if columns is not None else None
+    condition = _combine(where)
     if isinstance(data, pd.DataFrame):
         if wanted is not None:
             _require_names(list(data.columns), wanted, name)
@@ -164,25 +193,37 @@ def to_lazy(data: Any, *, columns: Iterable[str] | None = None, engine: str = "a
             import polars as pl
             import pyarrow as pa
 
-            table = pa.Table.from_pandas(data, preserve_index=False)
-            return nw.from_native(pl.from_arrow(table).lazy())
-        if chosen == "duckdb":
-            return nw.from_native(_duckdb_connection().from_df(data))
-        return nw.from_native(data).lazy()
-    if isinstance(data, (nw.DataFrame, nw.LazyFrame)):
-        frame = data
+            table = nw.from_native(pa.Table.from_pandas(data, preserve_index=False))
+            if kinds:
+                check_columns(table, kinds, name=name)
+            if condition is not None and table.shape[0]:
+                keep = table.select(_keep=condition.fill_null(False))["_keep"]
+                if keep.sum() < PREFILTER_SHARE * table.shape[0]:
+                    table = table.filter(keep)
+            frame = nw.from_native(pl.from_arrow(table.to_native()).lazy())
+        elif chosen == "duckdb":
+            frame = nw.from_native(_duckdb_connection().from_df(data))
+        else:
+            frame = nw.from_native(data).lazy()
     else:
-        try:
-            frame = nw.from_native(data)
-        except TypeError:
-            raise TypeError(
-                f"{name} must be {SUPPORTED_INPUTS}; got {type(data).__module__}.{type(data).__name__}."
-            ) from None
-    if isinstance(frame, nw.DataFrame):
-        frame = frame.lazy()
-    if wanted is not None:
-        _require_names(frame.collect_schema().names(), wanted, name)
-        frame = frame.select(wanted)
+        if isinstance(data, (nw.DataFrame, nw.LazyFrame)):
+            frame = data
+        else:
+            try:
+                frame = nw.from_native(data)
+            except TypeError:
+                raise TypeError(
+                    f"{name} must be {SUPPORTED_INPUTS}; got {type(data).__module__}.{type(data).__name__}."
+                ) from None
+        if isinstance(frame, nw.DataFrame):
+            frame = frame.lazy()
+        if wanted is not None:
+            _require_names(frame.collect_schema().names(), wanted, name)
+            frame = frame.select(wanted)
+    if kinds:
+        check_columns(frame, kinds, name=name)
+    if condition is not None:
+        frame = frame.filter(condition)
     return frame
 
 
@@ -261,7 +302,7 @@ def _kind_ok(dtype, kind: str) -> bool:
     raise ValueError(kind)  # pragma: no cover
 
 
-def check_columns(frame: nw.LazyFrame, kinds: dict[str, str], *, name: str = "transactions") -> None:
+def check_columns(frame: nw.LazyFrame | nw.DataFrame, kinds: dict[str, str], *, name: str = "transactions") -> None:
     """Check that the columns exist and have the expected kind of type.
 
     Parameters
@@ -297,7 +338,7 @@ def check_columns(frame: nw.LazyFrame, kinds: dict[str, str], *, name: str = "tr
         if not _kind_ok(dtype, kind):
             raise TypeError(f"{name} column {column!r} must hold {_KINDS[kind]}; got {dtype}.")
         if kind == "datetime" and getattr(dtype, "time_zone", None) is not None \
-                and frame.implementation.name in ("POLARS", "PANDAS"):
+                and frame.implementation.name in ("POLARS", "PANDAS", "PYARROW"):
             raise TypeError(
                 f"{name} column {column!r} must be a timezone-naive datetime in the business time zone; "
                 f"got {dtype}. Convert it first (crmtools.data does this on load)."

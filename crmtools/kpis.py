@@ -53,7 +53,7 @@ from typing import Any
 import narwhals.stable.v2 as nw
 import pandas as pd
 
-from .engine import as_timestamp, check_columns, collect, is_missing, lit_datetime, month_label_of, month_number, \
+from .engine import as_timestamp, collect, is_missing, lit_datetime, month_label_of, month_number, \
     month_number_of, to_lazy
 
 __all__ = ["KPI_NAMES", "KPI_COLUMNS", "period_kpis", "monthly_trend"]
@@ -140,8 +140,8 @@ def period_kpis(transactions: Any, period: Any, *, customer_col: str = "customer
               "year_ago_prev": year_ago.previous()}
     bounds = {k: (pd.Timestamp(v.start), pd.Timestamp(v.end)) for k, v in needed.items()}
     c, o, d, a, q = customer_col, order_col, date_col, amount_col, quantity_col
-    lf = to_lazy(transactions, columns=[c, o, d, a, q], name="transactions")
-    check_columns(lf, {c: "id", o: "id", d: "datetime", a: "numeric", q: "numeric"})
+    lf = to_lazy(transactions, columns=[c, o, d, a, q], name="transactions",
+                 kinds={c: "id", o: "id", d: "datetime", a: "numeric", q: "numeric"})
 
     end = max(b[1] for b in bounds.values())
     lo = min(b[0] for b in bounds.values())
@@ -270,10 +270,10 @@ def monthly_trend(transactions: Any, *, end: Any, months: int = 13, customer_col
     first = last - months + 1
     start_ts = pd.Timestamp(year=first // 12, month=first % 12 + 1, day=1)
     c, o, d, a, q = customer_col, order_col, date_col, amount_col, quantity_col
-    lf = to_lazy(transactions, columns=[c, o, d, a, q], name="transactions")
-    check_columns(lf, {c: "id", o: "id", d: "datetime", a: "numeric", q: "numeric"})
-    per_order = (lf.filter(nw.col(d) >= lit_datetime(start_ts), nw.col(d) < lit_datetime(end_ts))
-                 .with_columns(_m=month_number(nw.col(d)))
+    lf = to_lazy(transactions, columns=[c, o, d, a, q], name="transactions",
+                 kinds={c: "id", o: "id", d: "datetime", a: "numeric", q: "numeric"},
+                 where=[nw.col(d) >= lit_datetime(start_ts), nw.col(d) < lit_datetime(end_ts)])
+    per_order = (lf.with_columns(_m=month_number(nw.col(d)))
                  .group_by("_m", o)
                  .agg(_amount=nw.col(a).sum(), _bought=(nw.col(q) > 0).cast(nw.Int64).max(),
                       _customer=nw.when(nw.col(q) > 0).then(nw.col(c)).min(),

@@ -45,7 +45,7 @@ from typing import Any
 import narwhals.stable.v2 as nw
 import pandas as pd
 
-from .engine import (as_timestamp, check_columns, collect, day_number, day_number_of, lit_datetime, to_lazy)
+from .engine import as_timestamp, collect, day_number, day_number_of, lit_datetime, to_lazy
 
 __all__ = ["first_purchases", "f2_conversion", "interval_distribution", "purchase_cycles"]
 
@@ -80,10 +80,9 @@ def _first_purchases_lazy(transactions: Any, *, as_of: pd.Timestamp, customers: 
     has_category = category_col is not None and category_col in names
     has_channel = channel_col in names
     columns = [c, o, d, a, q] + ([channel_col] if has_channel else []) + ([category_col] if has_category else [])
-    lf = to_lazy(transactions, columns=columns, name="transactions")
-    check_columns(lf, {c: "id", o: "id", d: "datetime", a: "numeric", q: "numeric"})
-
-    buys = lf.filter(~nw.col(c).is_null(), nw.col(q) > 0, nw.col(d) < lit_datetime(as_of))
+    buys = to_lazy(transactions, columns=columns, name="transactions",
+                   kinds={c: "id", o: "id", d: "datetime", a: "numeric", q: "numeric"},
+                   where=[~nw.col(c).is_null(), nw.col(q) > 0, nw.col(d) < lit_datetime(as_of)])
     order_aggs = {"_t": nw.col(d).min()}
     if has_channel:
         order_aggs["_channel"] = nw.col(channel_col).min()
@@ -264,10 +263,9 @@ acquisition_channel_col : str
 def _purchase_days(transactions: Any, as_of: pd.Timestamp, customer_col: str, date_col: str,
                    quantity_col: str) -> nw.LazyFrame:
     c, d, q = customer_col, date_col, quantity_col
-    lf = to_lazy(transactions, columns=[c, d, q], name="transactions")
-    check_columns(lf, {c: "id", d: "datetime", q: "numeric"})
-    return (lf.filter(~nw.col(c).is_null(), nw.col(q) > 0, nw.col(d) < lit_datetime(as_of))
-            .with_columns(_day=day_number(nw.col(d)))
+    lf = to_lazy(transactions, columns=[c, d, q], name="transactions", kinds={c: "id", d: "datetime", q: "numeric"},
+                 where=[~nw.col(c).is_null(), nw.col(q) > 0, nw.col(d) < lit_datetime(as_of)])
+    return (lf.with_columns(_day=day_number(nw.col(d)))
             .group_by(c, "_day").agg(_first=nw.col(d).min()))
 
 

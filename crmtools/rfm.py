@@ -64,7 +64,7 @@ from typing import Any, Mapping
 import narwhals.stable.v2 as nw
 import pandas as pd
 
-from .engine import (as_timestamp, check_columns, collect, day_number, day_number_of, floor_div, is_missing,
+from .engine import (as_timestamp, collect, day_number, day_number_of, floor_div, is_missing,
                      lit_datetime, to_lazy)
 
 __all__ = [
@@ -482,15 +482,15 @@ def rfm_table(
     start = as_of_ts - pd.Timedelta(days=lookback_days)
 
     c, o, d, a, q = customer_col, order_col, date_col, amount_col, quantity_col
-    lf = to_lazy(transactions, columns=[c, o, d, a, q], name="transactions")
-    check_columns(lf, {c: "id", o: "id", d: "datetime", a: "numeric", q: "numeric"})
+    lf = to_lazy(transactions, columns=[c, o, d, a, q], name="transactions",
+                 kinds={c: "id", o: "id", d: "datetime", a: "numeric", q: "numeric"},
+                 where=[~nw.col(c).is_null(), nw.col(d) >= lit_datetime(start), nw.col(d) < lit_datetime(as_of_ts)])
 
     # Two group-bys (order, then customer) are faster than a distinct count per customer in
     # every engine measured, and give "orders with a purchase line" directly: an order's
     # last purchase time is null when all its lines are returns.
     orders = (
-        lf.filter(~nw.col(c).is_null(), nw.col(d) >= lit_datetime(start), nw.col(d) < lit_datetime(as_of_ts))
-        .group_by(c, o)
+        lf.group_by(c, o)
         .agg(
             _bought_at=nw.when(nw.col(q) > 0).then(nw.col(d)).max(),
             _amount=nw.col(a).sum(),
@@ -518,9 +518,10 @@ def rfm_table(
             "f_score": _threshold_score("frequency", cuts["frequency"], lower_is_better=False),
             "m_score": _threshold_score("monetary", cuts["monetary"], lower_is_better=False),
         }
-    cell = nw.col("r_score") * 100 + nw.col("f_score") * 10 + nw.col("m_score")
+    cell = nw.col("_cell")
     query = (
         per_customer.with_columns(**scores)
+        .with_columns(_cell=nw.col("r_score") * 100 + nw.col("f_score") * 10 + nw.col("m_score"))
         .with_columns(
             rfm_cell=cell.cast(nw.String),
             segment=_segment_expr(cell, smap, None),

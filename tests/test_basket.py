@@ -668,3 +668,10 @@ def test_most_common_label_wins_and_ties_go_to_the_first_seen():
     assert labels == {"Green tea", "Cake B"}
     tx["product_name"] = [None] * 3 + ["Cake", "Cake"]
     assert set().union(*frequent_itemsets(tx, min_support=1)["itemsets"]) == {"p1", "Cake"}
+
+
+def test_itemsets_are_ordered_by_length_support_then_labels(retail):
+    fi = frequent_itemsets(retail[0], min_support=10)
+    key = [(n, -c, tuple(sorted(map(str, s)))) for n, c, s in zip(fi["length"], fi["count"], fi["itemsets"])]
+    assert key == sorted(key)
+    assert list(fi.index) == list(range(len(fi)))

@@ -131,7 +131,7 @@ def plot_interval_distribution(intervals: pd.DataFrame, *, max_days: int | None 
     words = _text(language)
     rows = intervals if max_days is None else intervals[intervals["days"] <= max_days]
     ax = _axes(ax, (8, 3.5))
-    ax.bar(rows["days"], rows["intervals"], width=1.0, color="#4c72b0")
+    ax.bar(rows["days"], rows["intervals"], width=1.0, color="#4c72b0", linewidth=0)
     ax.set_xlabel(words["days"])
     ax.set_ylabel(words["intervals"])
     return ax
