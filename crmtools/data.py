@@ -558,3 +558,38 @@ def load_dataset(config: DataConfig | dict | str, *, until=None, since=None) -> 
     if problems:
         raise DataValidationError(problems)
     return dataset
+
+
+_SNAPSHOT_TABLES = ("transactions", "customers", "products", "campaigns", "campaign_contacts", "experiments",
+                    "quality")
+
+
+def write_snapshot(dataset: Dataset, folder: str | os.PathLike) -> Path:
+    """Write an already validated data set as Parquet, so a run's notebooks read it once validated.
+
+    The runner validates the inputs once per run and hands every notebook
+    this snapshot instead of making each one re-read and re-validate the
+    sources. It is private to the run (removed before publishing).
+    """
+    import json
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in _SNAPSHOT_TABLES:
+        getattr(dataset, name).to_parquet(out / f"{name}.parquet", index=False)
+    (out / "meta.json").write_text(json.dumps({"fingerprints": dataset.fingerprints, "inputs": dataset.inputs},
+                                              sort_keys=True, default=str), encoding="utf-8")
+    return out
+
+
+def read_snapshot(folder: str | os.PathLike) -> Dataset:
+    """Read a data set written by :func:`write_snapshot` (no re-validation: it was validated when written)."""
+    import json
+
+    src = Path(folder)
+    if not (src / "meta.json").exists():
+        raise ValueError(f"{src} is not a crmtools data snapshot (no meta.json); expected a folder written by "
+                         "crmtools.data.write_snapshot.")
+    meta = json.loads((src / "meta.json").read_text(encoding="utf-8"))
+    frames = {name: pd.read_parquet(src / f"{name}.parquet") for name in _SNAPSHOT_TABLES}
+    return Dataset(**frames, fingerprints=meta["fingerprints"], inputs=meta["inputs"])

@@ -58,7 +58,7 @@ class ReportContext:
 
 def setup(*, period: str | None = None, language: str | None = None, params_file: str | None = None,
           overrides_json: str = "{}", data_path: str | None = None, project_dir: str | None = None,
-          theme: bool = True) -> ReportContext:
+          theme: bool = True, snapshot_dir: str | None = None) -> ReportContext:
     """Validate parameters, load the data, resolve the period, apply the theme.
 
     Parameters
@@ -78,6 +78,9 @@ def setup(*, period: str | None = None, language: str | None = None, params_file
         Folder relative paths resolve against; the parent of ``notebooks/`` by default.
     theme : bool, default=True
         Apply the report chart theme.
+    snapshot_dir : str, optional
+        A validated data snapshot written by the runner for this run; read
+        instead of the sources (which the runner already validated).
 
     Returns
     -------
@@ -98,7 +101,12 @@ def setup(*, period: str | None = None, language: str | None = None, params_file
     config = DataConfig.from_dict(params["data"], base_dir=root)
     # The period first (a cheap max(order_datetime) when not given); then only data up to its end: never the future.
     resolved = parse_period(params["period"]) if params["period"] else default_period(config)
-    data = load_dataset(config, until=resolved.end)
+    if snapshot_dir:  # the runner validated the data once for the whole run
+        from .data import read_snapshot
+
+        data = read_snapshot(snapshot_dir)
+    else:
+        data = load_dataset(config, until=resolved.end)
     params = {**params, "period": resolved.label}
     if theme:
         from .plotting.theme import use_report_theme

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import nbformat
 
-from .data import DataConfig, inspect_dataset
+from .data import DataConfig, inspect_dataset, write_snapshot
 from .sources import default_period
 from .errors import DataValidationError, ReportError
 from .params import load_params, params_fingerprint
@@ -209,6 +209,7 @@ def run_period(period: str | Period | None = None, *, params_file: str | Path | 
     staging = out_root / ".staging" / resolved.label
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "executed").mkdir(parents=True)
+    snapshot = write_snapshot(dataset, out_root / ".staging" / f"{resolved.label}.data")
     nb_params = {
         "period": resolved.label,
         "language": language,
@@ -217,6 +218,7 @@ def run_period(period: str | Period | None = None, *, params_file: str | Path | 
                                      ensure_ascii=False),
         "data_path": "",
         "output_dir": str(staging),
+        "snapshot_dir": str(snapshot),
     }
     results = [NotebookResult(p.name) for p in notebooks]
     titles = {p.name: _notebook_title(p, language) for p in notebooks}
@@ -264,6 +266,7 @@ def run_period(period: str | Period | None = None, *, params_file: str | Path | 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(run_one, range(len(notebooks))))
 
+    shutil.rmtree(snapshot, ignore_errors=True)
     failed = [r for r in results if r.status != "ok"]
     manifest = {
         "period": resolved.label,
