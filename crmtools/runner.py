@@ -43,7 +43,7 @@ from .reporting.render import count_images, execute_notebook, render_html
 __all__ = ["NotebookResult", "RunResult", "run_period", "run_periods", "report_notebooks"]
 
 _PACKAGES = ("crmtools", "pandas", "numpy", "narwhals", "duckdb", "polars", "pyarrow", "scipy", "statsmodels",
-             "matplotlib", "seaborn", "papermill", "nbconvert", "pandera", "numba")
+             "matplotlib", "seaborn", "papermill", "nbconvert", "pandera")
 #: Manifest fields that change between identical runs.
 VOLATILE_FIELDS = ("started_at", "finished_at", "seconds", "notebooks[].seconds", "notebooks[].kernel_seconds",
                    "notebooks[].cell_seconds", "notebooks[].render_seconds")
