@@ -2,58 +2,91 @@
 
 The analyses in :mod:`crmtools.rfm`, :mod:`crmtools.deciles`,
 :mod:`crmtools.cohorts`, :mod:`crmtools.repeat` and :mod:`crmtools.kpis`
-build a lazy narwhals query from the transactions and collect only the small
-result (one row per customer, decile, cohort month or KPI) back to pandas.
-This module turns whatever the caller passed into a narwhals ``LazyFrame``,
-checks its columns, and collects results back to pandas.
+build one lazy narwhals query from the transactions and collect only the
+small result (one row per customer, decile, cohort month or KPI) back to
+pandas. This module turns whatever the caller passed into a narwhals
+``LazyFrame`` (:func:`to_lazy`), checks its columns (:func:`check_columns`),
+collects results (:func:`collect`) and holds the few portable expression
+helpers the analyses share (:func:`day_number`, :func:`month_number`,
+:func:`floor_div`, :func:`is_missing`).
 
 Inputs and engines
 ------------------
 =============================  ============================================
 Input                          Where the aggregation runs
 =============================  ============================================
-pandas ``DataFrame``           polars (lazy), see :data:`PANDAS_ENGINE`
-polars ``DataFrame``/``Lazy``  polars (lazy)
+pandas ``DataFrame``           polars, lazily (:data:`PANDAS_ENGINE`)
+polars ``DataFrame``/``Lazy``  polars, lazily
 DuckDB relation                DuckDB
 PySpark ``DataFrame``          Spark
 narwhals frame                 its own backend
 =============================  ============================================
 
-Only the needed columns of a pandas frame are handed to the engine, through
-Arrow, so product names and other wide text columns are never copied. For
-pandas input polars was the fastest by measurement (``benchmarks/
-bench_analytics.py``, 5,000,000 order lines, 2 cores): the RFM query took
-about 0.45 s through polars, 0.55 s through DuckDB and 1.9 s staying in
-pandas (narwhals' pandas backend).
+Only the columns an analysis needs are handed over, through Arrow (no copy
+on the pandas side), and a filter that drops most rows (the RFM window, a
+decile period) is applied to that Arrow view before polars copies the
+rows (:data:`PREFILTER_SHARE`). Each call converts again; to analyse one
+frame several times, convert it once with :func:`to_lazy` and pass the lazy
+frame, which is faster but keeps the copy alive.
+
+The choice for pandas input was measured (``benchmarks/bench_analytics.py``,
+5,000,000 order lines, 500,000 customers, 2 cores, CPU seconds of
+:func:`crmtools.rfm.rfm_table`): through polars 1.2 s, through DuckDB 1.8 s
+(its relational API builds and re-binds a deep query, and narwhals' SQL for
+windows is heavier than hand-written SQL); staying in pandas with narwhals'
+pandas backend is far slower still (grouped conditional aggregations fall
+back to Python per group: 500,000 lines took 223 s against 0.12 s through
+polars and 0.22 s through DuckDB). Through polars, crmtools is as fast as the fastest hand-written
+engine (DuckDB SQL) and its peak memory is below hand-written pandas'; the
+figures are in the benchmark's output.
 
 Portability rules
 -----------------
-The queries use only operations that narwhals supports on its *lazy*
-backends (DuckDB, SQL through Ibis/SQLFrame, PySpark): ``filter``,
-``with_columns``, ``group_by().agg()``, ``join``, ``sort``, window
-expressions with ``over(partition_by, order_by=...)``, ``rank``,
-``with_row_index(order_by=...)`` and date parts. Spark can neither sum
-booleans nor take ``total_seconds`` of a duration, so booleans are cast to
-integers before summing and day differences use :func:`day_number`
-(whole days since 1970-01-01 from year, month and day, the civil-calendar
-formula). Shaping of the small collected result (filling months that had
-no customers, date arithmetic on per-customer rows) happens in pandas.
+The queries use only operations that narwhals supports on its lazy backends
+(DuckDB, PySpark, SQL through SQLFrame): ``filter``, ``with_columns``,
+``group_by().agg()``, ``join``, window expressions ``over(partition_by,
+order_by=...)``, ``rank``, ``with_row_index(order_by=...)``, ``cum_sum``
+over an order, ``shift`` over a partition, ``when/then`` chains, ``is_in``
+and date parts. Traps avoided, each found by running the analyses on every
+engine (``tests/test_engine.py`` runs them on Spark):
+
+- Spark cannot sum booleans: they are cast to integers first.
+- Spark has no duration arithmetic in narwhals (``dt.total_seconds``): day
+  differences use :func:`day_number` (civil-calendar day number from year
+  and day of year).
+- polars divides by a broadcast scalar through its reciprocal
+  (``363 * 5 / 1815`` is ``0.9999999999999999``), so score and decile cuts
+  use integer division (:func:`floor_div`), never ``floor`` of a float.
+- narwhals spells ``//`` for SQL engines as a larger expression that repeats
+  its operands, so window results (ranks, counts) are materialised as
+  columns before they are divided.
+- ``replace_strict`` builds a map per row in DuckDB: segments use a
+  ``when/then`` chain of ``is_in`` instead.
+- A final global sort is costly in DuckDB and Spark: per-customer results
+  are sorted after collecting (:func:`collect` ``sort_by``).
+
+Shaping of the small collected result (filling months in which nobody was
+active, date arithmetic on per-customer rows, labels) happens in pandas.
 
 Why narwhals rather than Ibis
 -----------------------------
-- **pandas stays the interface.** narwhals wraps the caller's own frame
-  (pandas, polars, DuckDB, Spark) without owning a connection or a catalogue;
-  Ibis needs a backend connection and a table registered in it.
-- **Light.** narwhals is a pure-Python dependency with no required
-  dependencies and a thin translation to each backend's own API, so polars
-  runs polars expressions, not SQL strings; installing Ibis with its DuckDB,
-  polars and PySpark backends pulls in a SQL compiler stack (sqlglot) and more.
-- **Polars-style expressions** map one to one onto the analyst's mental model
-  (group, aggregate, window) and are already familiar from polars.
+- **The caller's frame stays the input.** narwhals wraps the frame the
+  analyst already has (pandas, polars, a DuckDB relation, a Spark
+  DataFrame) and runs the query in that frame's own engine; Ibis works
+  through a backend connection and would first register a pandas frame as a
+  table of its default backend.
+- **Native execution.** narwhals translates to each backend's own API, so
+  polars runs polars expressions (the fastest engine for pandas input here)
+  and Spark runs Spark columns; Ibis compiles to SQL for most backends.
+- **Light and stable.** narwhals is a small pure-Python package without
+  required dependencies, and the analyses import its ``stable.v2`` API,
+  which is kept backward compatible; Ibis with DuckDB, polars and PySpark
+  backends pulls in a SQL compiler stack (sqlglot) and more.
+- **Polars-style expressions** (group, aggregate, window) read like the
+  analyst's own polars or pandas code.
 - **Trade-off:** Ibis reaches more SQL databases directly. narwhals reaches
-  DuckDB and Spark natively, and SQL databases through DuckDB's scanners or
-  SQLFrame, which is enough for this project; if a database is needed that
-  neither reaches, the narwhals queries are small enough to port.
+  DuckDB and Spark natively, and databases through DuckDB's scanners or
+  SQLFrame, which is enough here.
 
 Examples
 --------
@@ -160,6 +193,8 @@ def to_lazy(data: Any, *, columns: Iterable[str] | None = None, kinds: dict[str,
         input, it is part of the lazy query.
     engine : {"auto", "polars", "duckdb", "pandas"}, default="auto"
         Engine for pandas input; ``"auto"`` uses :data:`PANDAS_ENGINE`.
+        ``"pandas"`` (narwhals' pandas backend) is correct but very slow for
+        the analyses' grouped aggregations; it exists for comparison.
         Ignored for other inputs, which stay in their own engine.
     name : str, default="data"
         Name of the argument, for error messages.

@@ -140,6 +140,7 @@ def test_module_docstring_justifies_narwhals():
 
 
 @pytest.mark.spark
+@pytest.mark.xdist_group("spark")  # one JVM at a time, shared with tests/test_spark.py
 @pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")
 @pytest.mark.slow
 def test_analyses_run_unchanged_on_spark():
@@ -148,14 +149,11 @@ def test_analyses_run_unchanged_on_spark():
         pytest.skip("Spark needs Java")
     import warnings
 
-    from pyspark.sql import SparkSession
-
     from crmtools import cohorts, deciles, kpis, repeat, rfm
     from crmtools.sampledata import SampleConfig, generate_sample
+    from crmtools.spark import spark_session
 
-    spark = (SparkSession.builder.master("local[1]").appName("crmtools-tests")
-             .config("spark.sql.session.timeZone", "UTC").config("spark.sql.timestampType", "TIMESTAMP_NTZ")
-             .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2").getOrCreate())
+    spark = spark_session()  # the project's settings (local[2], naive timestamps, UTC); reused if running
     tables, _ = generate_sample(SampleConfig(customers=200, months=12, seed=2))
     tx = tables["transactions"].drop(columns=["campaign_id"])
     tx["order_datetime"] = tx["order_datetime"].astype("datetime64[us]")
