@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._common import axes_or_new as _axes
+
 __all__ = ["plot_rule_scatter", "plot_pair_heatmap", "plot_rule_network"]
 
 _TEXT = {
@@ -44,14 +46,6 @@ def _text(language: str) -> dict[str, str]:
     if language not in _TEXT:
         raise ValueError(f"Invalid language: expected one of {list(_TEXT)}; got {language!r}.")
     return _TEXT[language]
-
-
-def _axes(ax, figsize):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
 
 
 def _check(rules, columns) -> None:

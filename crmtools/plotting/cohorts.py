@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ._common import axes_or_new as _axes, words_for
+
 __all__ = ["plot_cohort_heatmap", "plot_f2_rates", "plot_interval_distribution"]
 
 _TEXT = {
@@ -28,17 +30,7 @@ _TEXT = {
 
 
 def _text(language: str) -> dict[str, str]:
-    if language not in _TEXT:
-        raise ValueError(f"language must be one of {sorted(_TEXT)}; got {language!r}.")
-    return _TEXT[language]
-
-
-def _axes(ax, figsize):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
+    return words_for(_TEXT, language)
 
 
 def plot_cohort_heatmap(cohorts: pd.DataFrame, *, value: str = "retention", language: str = "en", ax=None):

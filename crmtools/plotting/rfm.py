@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ._common import axes_or_new as _axes, words_for
+
 __all__ = ["plot_segment_bars", "plot_rfm_heatmap", "plot_migration_heatmap"]
 
 _TEXT = {
@@ -29,9 +31,7 @@ _TEXT = {
 
 
 def _text(language: str) -> dict[str, str]:
-    if language not in _TEXT:
-        raise ValueError(f"language must be one of {sorted(_TEXT)}; got {language!r}.")
-    return _TEXT[language]
+    return words_for(_TEXT, language)
 
 
 def _require(table: pd.DataFrame, columns: list[str], name: str, source: str) -> None:
@@ -39,14 +39,6 @@ def _require(table: pd.DataFrame, columns: list[str], name: str, source: str) ->
     if missing:
         raise ValueError(f"{name} is missing column(s) {missing}; pass the output of {source}. "
                          f"Columns received: {list(table.columns)}.")
-
-
-def _axes(ax, figsize):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
 
 
 def plot_segment_bars(summary: pd.DataFrame, *, value: str = "customers", language: str = "en", ax=None):
