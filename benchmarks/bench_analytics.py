@@ -24,10 +24,12 @@ Variants
     - ``crmtools_pipeline``: RFM, then :func:`crmtools.deciles.decile_table`
       for the last 12 months, then :func:`crmtools.cohorts.cohort_table` over
       all history, each called on the pandas frame as an analyst would.
-    - ``crmtools_pipeline_once``: the same with the frame handed to the engine
-      once (``crmtools.engine.to_lazy``) and the lazy frame passed to all
-      three: faster, but it holds a polars copy of the needed columns for the
-      whole pipeline, so it uses more memory.
+    - ``crmtools_pipeline_once``: the same with the frame wrapped once
+      (``crmtools.engine.to_lazy``) and the lazy frame passed to all three.
+    - ``crmtools_rfm_via_duckdb``, ``crmtools_pipeline_via_duckdb`` (not run
+      by default; name them in ``--variants``): crmtools with pandas input sent
+      to DuckDB instead of polars, the measurement behind
+      ``crmtools.engine.PANDAS_ENGINE``.
     - ``duckdb_*``, ``pandas_*``, ``polars_*``: the same RFM, and the same
       three-analysis pipeline, hand-written in each engine (same definitions,
       quantile scores with rank "min", the default segment map as a CASE or
@@ -296,7 +298,7 @@ def _segment_case(column: str) -> str:
     for cell, name in _segment_lookup().items():
         by_segment.setdefault(name, []).append(cell)
     whens = " ".join(f"WHEN {column} IN ({', '.join(map(str, sorted(cells)))}) THEN '{name.replace(chr(39), 2 * chr(39))}'"
-                     for name, cells in by_segment.items())
+                     for name, cells in by_segment.items())  # noqa: E501 (SQL text)
     return f"CASE {whens} END"
 
 
@@ -386,6 +388,19 @@ def crmtools_pipeline(tx: pd.DataFrame):
     return crmtools_rfm(tx), decile_table(tx, start=DECILE_START, end=END), cohort_table(tx, as_of=END)
 
 
+def _with_engine(name: str, run):
+    """Run with pandas input going through another engine (for the engine choice; not a default variant)."""
+    import crmtools.engine as engine
+
+    def wrapped():
+        saved, engine.PANDAS_ENGINE = engine.PANDAS_ENGINE, name
+        try:
+            return run()
+        finally:
+            engine.PANDAS_ENGINE = saved
+    return wrapped
+
+
 def crmtools_pipeline_once(tx: pd.DataFrame):
     """The same pipeline with the pandas frame handed to the engine once (crmtools.engine.to_lazy)."""
     from crmtools.engine import to_lazy
@@ -428,7 +443,7 @@ def _rfm_fingerprint(rfm: pd.DataFrame) -> str:
 
 
 def _checks(variant: str, result) -> dict:
-    rfm, deciles, cohorts = (result, None, None) if variant.endswith("_rfm") else result
+    rfm, deciles, cohorts = (result, None, None) if isinstance(result, pd.DataFrame) else result
     out = {"rfm": _rfm_fingerprint(rfm), "customers": int(len(rfm))}
     if deciles is not None:
         out["decile_customers"] = [int(v) for v in deciles["customers"]]
@@ -444,6 +459,8 @@ def _runner(variant: str, tx: pd.DataFrame, con):
         "crmtools_rfm": lambda: crmtools_rfm(tx),
         "crmtools_pipeline": lambda: crmtools_pipeline(tx),
         "crmtools_pipeline_once": lambda: crmtools_pipeline_once(tx),
+        "crmtools_rfm_via_duckdb": _with_engine("duckdb", lambda: crmtools_rfm(tx)),
+        "crmtools_pipeline_via_duckdb": _with_engine("duckdb", lambda: crmtools_pipeline(tx)),
         "duckdb_rfm": lambda: duckdb_rfm(tx, con),
         "duckdb_pipeline": lambda: (duckdb_rfm(tx, con), duckdb_deciles(tx, con), duckdb_cohorts(tx, con)),
         "pandas_rfm": lambda: pandas_rfm(tx),
@@ -558,7 +575,7 @@ def _consistent(results: dict) -> bool:
         if reference and r["rfm"] != reference["rfm"]:
             print(f"MISMATCH: {name} RFM differs from crmtools ({r['rfm']} vs {reference['rfm']})")
             ok = False
-    pipelines = [r for n, r in results.items() if "_pipeline" in n]
+    pipelines = [r for n, r in results.items() if "_pipeline" in n]  # every pipeline variant
     for key in ("decile_customers", "decile_revenue", "cohort_active", "cohort_cells", "cohort_revenue"):
         values = {json.dumps(r[key]) for r in pipelines}
         if len(values) > 1:

@@ -22,23 +22,23 @@ PySpark ``DataFrame``          Spark
 narwhals frame                 its own backend
 =============================  ============================================
 
-Only the columns an analysis needs are handed over, through Arrow (no copy
-on the pandas side), and a filter that drops most rows (the RFM window, a
-decile period) is applied to that Arrow view before polars copies the
-rows (:data:`PREFILTER_SHARE`). Each call converts again; to analyse one
-frame several times, convert it once with :func:`to_lazy` and pass the lazy
-frame, which is faster but keeps the copy alive.
+Only the columns an analysis needs are handed over, as a polars scan of
+the pandas frame's own memory through Arrow: rows are converted batch by
+batch as the query reads them, and rows outside the analysis window are
+dropped as they arrive rather than copied. A lazy frame from :func:`to_lazy`
+can be passed to several analyses.
 
 The choice for pandas input was measured (``benchmarks/bench_analytics.py``,
-5,000,000 order lines, 500,000 customers, 2 cores, CPU seconds of
-:func:`crmtools.rfm.rfm_table`): through polars 1.2 s, through DuckDB 1.8 s
-(its relational API builds and re-binds a deep query, and narwhals' SQL for
-windows is heavier than hand-written SQL); staying in pandas with narwhals'
-pandas backend is far slower still (grouped conditional aggregations fall
-back to Python per group: 500,000 lines took 223 s against 0.12 s through
-polars and 0.22 s through DuckDB). Through polars, crmtools is as fast as the fastest hand-written
-engine (DuckDB SQL) and its peak memory is below hand-written pandas'; the
-figures are in the benchmark's output.
+5,000,000 order lines, 500,000 customers, 2 cores; :func:`crmtools.rfm.rfm_table`):
+through polars 0.7-0.8 s (1.2 s CPU) and about 320 MiB peak memory over the
+data; through DuckDB 1.0 s (1.6 s CPU, its relational API re-binds a deep
+query and narwhals' SQL for windows is heavier than hand-written SQL) and
+about 270 MiB; staying in pandas with narwhals' pandas backend is far slower
+(grouped conditional aggregations fall back to Python per group: 500,000
+lines took 223 s against 0.12 s through polars and 0.22 s through DuckDB).
+Through polars, crmtools is as fast as the fastest hand-written engine
+(DuckDB SQL or polars) and needs less memory than hand-written pandas; the
+benchmark prints the current figures.
 
 Portability rules
 -----------------
@@ -109,7 +109,6 @@ import pandas as pd
 
 __all__ = [
     "PANDAS_ENGINE",
-    "PREFILTER_SHARE",
     "SUPPORTED_INPUTS",
     "to_lazy",
     "collect",
@@ -153,11 +152,6 @@ def _duckdb_connection():
     return duckdb.connect()
 
 
-#: For pandas input, rows are filtered before the conversion to polars when the filter keeps
-#: less than this share of them (fewer rows copied); otherwise the engine filters them.
-PREFILTER_SHARE = 0.75
-
-
 def _combine(where: nw.Expr | Iterable[nw.Expr] | None) -> nw.Expr | None:
     if where is None:
         return None
@@ -181,16 +175,12 @@ def to_lazy(data: Any, *, columns: Iterable[str] | None = None, kinds: dict[str,
         A pandas DataFrame, polars DataFrame or LazyFrame, DuckDB relation,
         PySpark DataFrame, or narwhals frame. It is never modified.
     columns : list of str, optional
-        Only these columns are needed; for pandas input only they are
-        converted. Other inputs are projected lazily.
+        Only these columns are needed; others are never read.
     kinds : dict of str to str, optional
-        Column kinds to check with :func:`check_columns` before anything else.
+        Column kinds to check with :func:`check_columns` first.
     where : narwhals expression or list of them, optional
-        Keep only rows where all are true (null counts as false). For pandas
-        input going to polars, a filter that drops many rows is applied to the
-        Arrow view of the frame before conversion (:data:`PREFILTER_SHARE`),
-        so only the kept rows are copied; otherwise, and for every other
-        input, it is part of the lazy query.
+        Keep only rows where all are true (null counts as false), as the first
+        step of the lazy query, so the engine can skip the other rows early.
     engine : {"auto", "polars", "duckdb", "pandas"}, default="auto"
         Engine for pandas input; ``"auto"`` uses :data:`PANDAS_ENGINE`.
         ``"pandas"`` (narwhals' pandas backend) is correct but very slow for
@@ -202,6 +192,10 @@ def to_lazy(data: Any, *, columns: Iterable[str] | None = None, kinds: dict[str,
     Returns
     -------
     narwhals.LazyFrame
+        For pandas input going to polars, a scan of the frame's own memory
+        (through Arrow, without a copy): rows are converted batch by batch as
+        the query reads them, and rows that ``where`` drops are never copied.
+        The pandas frame must not be modified before the query is collected.
 
     Raises
     ------
@@ -218,24 +212,13 @@ def to_lazy(data: Any, *, columns: Iterable[str] | None = None, kinds: dict[str,
     ('POLARS', [2, 3])
     """
     wanted = list(dict.fromkeys(columns)) if columns is not None else None
-    condition = _combine(where)
     if isinstance(data, pd.DataFrame):
         if wanted is not None:
             _require_names(list(data.columns), wanted, name)
             data = data[wanted]
         chosen = _pandas_engine(engine)
         if chosen == "polars":
-            import polars as pl
-            import pyarrow as pa
-
-            table = nw.from_native(pa.Table.from_pandas(data, preserve_index=False))
-            if kinds:
-                check_columns(table, kinds, name=name)
-            if condition is not None and table.shape[0]:
-                keep = table.select(_keep=condition.fill_null(False))["_keep"]
-                if keep.sum() < PREFILTER_SHARE * table.shape[0]:
-                    table = table.filter(keep)
-            frame = nw.from_native(pl.from_arrow(table.to_native()).lazy())
+            frame = _polars_scan(data)
         elif chosen == "duckdb":
             frame = nw.from_native(_duckdb_connection().from_df(data))
         else:
@@ -257,9 +240,28 @@ def to_lazy(data: Any, *, columns: Iterable[str] | None = None, kinds: dict[str,
             frame = frame.select(wanted)
     if kinds:
         check_columns(frame, kinds, name=name)
+    condition = _combine(where)
     if condition is not None:
         frame = frame.filter(condition)
     return frame
+
+
+def _polars_scan(data: pd.DataFrame) -> nw.LazyFrame:
+    """A polars lazy scan over the pandas frame's memory, through Arrow.
+
+    Measured on 5,000,000 lines (RFM window query): converting the whole
+    frame first (``pl.from_arrow``) peaks at about 370 MiB over the data;
+    scanning it as a pyarrow dataset peaks at about 275 MiB in the same time,
+    because rows are converted batch by batch and filtered as they arrive.
+    Predicates are not handed to pyarrow (``allow_pyarrow_filter=False``):
+    polars applies them itself, with its own null semantics.
+    """
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    table = pa.Table.from_pandas(data, preserve_index=False)
+    return nw.from_native(pl.scan_pyarrow_dataset(ds.dataset(table), allow_pyarrow_filter=False))
 
 
 def engine_of(data: Any) -> str:

@@ -254,10 +254,10 @@ def _parse_segment_map(raw: Any, source: str) -> SegmentMap:
     gaps = [cell for cell, names in owners.items() if not names]
     problems = []
     if overlaps:
-        problems.append(f"{len(overlaps)} cell{'s' if len(overlaps) > 1 else ''} fall in more than one segment, "
-                        f"so the segment would depend on rule order: {_short_list(overlaps)}")
+        problems.append(f"{len(overlaps)} cell{'s fall' if len(overlaps) > 1 else ' falls'} in more than one "
+                        f"segment, so the segment would depend on rule order: {_short_list(overlaps)}")
     if gaps:
-        problems.append(f"{len(gaps)} cell{'s' if len(gaps) > 1 else ''} fall in no segment: {_short_list(gaps)}")
+        problems.append(f"{len(gaps)} cell{'s fall' if len(gaps) > 1 else ' falls'} in no segment: {_short_list(gaps)}")
     if problems:
         raise ValueError(f"Segment map {source} is invalid: every one of the 125 (R, F, M) score cells must fall "
                          f"in exactly one segment; " + "; ".join(problems) + ".")
@@ -292,9 +292,10 @@ def load_segment_map(source: str | Path | Mapping | SegmentMap | None = None) ->
     (11, 'Champions', '優良顧客')
     >>> load_segment_map({"segments": [{"name": "All", "rules": [{"r": [1, 5]}]},
     ...                                {"name": "Best", "rules": [{"r": 5, "f": 5, "m": 5}]}]})
+    ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: Segment map (mapping) is invalid: every one of the 125 (R, F, M) score cells must fall in exactly one segment; 1 cell fall in more than one segment, so the segment would depend on rule order: 555 (All and Best).
+    ValueError: Segment map (mapping) is invalid: ... 1 cell falls in more than one segment, ...: 555 (All and Best).
     """
     if isinstance(source, SegmentMap):
         return source

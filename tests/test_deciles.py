@@ -125,7 +125,7 @@ def test_periods_are_accepted():
 # ----------------------------------------------------------------------------- properties
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)
 @given(amounts=st.lists(st.integers(-5, 200).map(lambda v: v * 50.0), min_size=1, max_size=60),
        n_groups=st.sampled_from([10, 5, 3]), seed=st.integers(0, 2**16))
 def test_properties_shares_membership_and_row_order(amounts, n_groups, seed):
