@@ -297,8 +297,11 @@ def _segment_case(column: str) -> str:
     by_segment: dict[str, list[int]] = {}
     for cell, name in _segment_lookup().items():
         by_segment.setdefault(name, []).append(cell)
-    whens = " ".join(f"WHEN {column} IN ({', '.join(map(str, sorted(cells)))}) THEN '{name.replace(chr(39), 2 * chr(39))}'"
-                     for name, cells in by_segment.items())  # noqa: E501 (SQL text)
+    def quoted(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    whens = " ".join(f"WHEN {column} IN ({', '.join(map(str, sorted(cells)))}) THEN {quoted(name)}"
+                     for name, cells in by_segment.items())
     return f"CASE {whens} END"
 
 
