@@ -5,7 +5,10 @@ Exit codes a scheduler can act on:
 - 0: success (report published, or skipped because nothing changed)
 - 1: a report notebook failed; the last good report is untouched
 - 2: bad command line or parameters
-- 3: the data failed validation
+- 3: the data failed validation, or does not cover the period
+- 4: another run is writing to the same reports folder (nothing changed; retry later)
+- 5: the file system refused (read-only or missing folder, disk full); nothing published
+- 130 / 143: interrupted (Ctrl-C / SIGTERM); the published reports are untouched
 """
 
 from __future__ import annotations
@@ -14,15 +17,39 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import DataValidationError, ParameterError, ReportError
+from .errors import (
+    CoverageError,
+    DataValidationError,
+    ParameterError,
+    ReportError,
+    ReportFileError,
+    RunBusyError,
+)
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_REPORT_FAILED, EXIT_USAGE, EXIT_DATA = 0, 1, 2, 3
+EXIT_OK, EXIT_REPORT_FAILED, EXIT_USAGE, EXIT_DATA, EXIT_BUSY, EXIT_FILES = 0, 1, 2, 3, 4, 5
+
+EXIT_CODES_HELP = """exit codes:
+  0    published, or skipped because inputs, parameters and code are unchanged
+  1    a notebook failed; the last good report is untouched, the failed run is kept in reports/.failed/<period>/
+         e.g. a cell raised an error, or the kernel was killed
+  2    bad command line or parameters
+         e.g. --set langauge=ja (unknown parameter), --notebooks /nope
+  3    the data failed validation or does not cover the period
+         e.g. a negative price; --period 2030-01 with data ending 2025-12; a half month without --allow-partial
+  4    another run is writing to the same reports folder; nothing changed (retry, or --wait SECONDS)
+         e.g. a manual run started while the monthly schedule was running
+  5    the file system refused; nothing published
+         e.g. a read-only reports folder, a full disk
+  130  interrupted by Ctrl-C (143: SIGTERM); the published reports are untouched
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="crmtools", description="Reproducible CRM analytics and reports.")
+    parser = argparse.ArgumentParser(prog="crmtools", description="Reproducible CRM analytics and reports.",
+                                     epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sample = sub.add_parser("sample-data", help="write the seeded synthetic data set")
@@ -48,10 +75,23 @@ def _parser() -> argparse.ArgumentParser:
     load_sql.add_argument("--schema", default=None, help="database schema (default: the default schema)")
     load_sql.add_argument("--replace", action="store_true", help="replace tables that already exist")
 
-    report = sub.add_parser("report", help="run and publish the report set for a period")
-    report.add_argument("--period", default=None, help="YYYY-MM or YYYY-Qn (default: last complete month)")
-    report.add_argument("--from", dest="first", default=None, help="first period of a backfill")
-    report.add_argument("--to", dest="last", default=None, help="last period of a backfill")
+    report = sub.add_parser("report", help="run and publish the report set for a period",
+                            description="Run every report notebook for a period and publish the HTML when all "
+                                        "succeeded. The default period is the last complete month in the data "
+                                        "(not the calendar's).",
+                            epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    report.add_argument("--period", default=None,
+                        help="YYYY-MM or YYYY-Qn (default: the last complete month in the data)")
+    report.add_argument("--from", dest="first", default=None, metavar="PERIOD",
+                        help="first period of a backfill, YYYY-MM or YYYY-Qn (included)")
+    report.add_argument("--to", dest="last", default=None, metavar="PERIOD",
+                        help="last period of a backfill, YYYY-MM or YYYY-Qn (included)")
+    report.add_argument("--allow-partial", action="store_true",
+                        help="report a period the data covers only partly (pages say 'data through ...' and "
+                             "show no comparisons)")
+    report.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                        help="wait up to SECONDS for another run writing to the same reports folder "
+                             "(default: 0, refuse at once with exit code 4)")
     report.add_argument("--params", default="params/default.yaml", help="params file (default: params/default.yaml)")
     report.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a parameter, e.g. --set language=ja (repeatable)")
@@ -61,6 +101,15 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--jobs", type=int, default=None, help="notebooks at once (default: number of cores)")
     report.add_argument("--force", action="store_true", help="re-run even if nothing changed")
     return parser
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("crmtools")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
 
 
 def _params_path(text: str | None) -> str | None:
@@ -138,7 +187,8 @@ def _cmd_report(args) -> int:
 
     overrides = list(args.set) + ([f"data.path={args.data}"] if args.data else [])
     kwargs = dict(params_file=_params_path(args.params), overrides=overrides, project_dir=Path.cwd(),
-                  notebooks_dir=args.notebooks, reports_dir=args.reports_dir, force=args.force, jobs=args.jobs)
+                  notebooks_dir=args.notebooks, reports_dir=args.reports_dir, force=args.force, jobs=args.jobs,
+                  allow_partial=args.allow_partial, wait_seconds=args.wait)
     if (args.first is None) != (args.last is None):
         raise ParameterError("A backfill needs both --from and --to (e.g. --from 2025-01 --to 2025-10).")
     if args.first and args.period:
@@ -158,26 +208,39 @@ def _cmd_report(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``crmtools`` command; returns the exit code."""
+    from .workspace import Terminated, terminate_on_signals
+
     args = _parser().parse_args(argv)
     handlers = {"sample-data": _cmd_sample, "validate": _cmd_validate, "report": _cmd_report,
                 "load-sql": _cmd_load_sql}
     try:
-        return handlers[args.command](args)
+        with terminate_on_signals():
+            return handlers[args.command](args)
     except ParameterError as exc:
-        print(f"crmtools: parameter error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except DataValidationError as exc:
-        print(f"crmtools: {exc}", file=sys.stderr)
-        return EXIT_DATA
+        return _fail(f"parameter error: {exc}", EXIT_USAGE)
+    except (DataValidationError, CoverageError) as exc:
+        return _fail(str(exc), EXIT_DATA)
+    except RunBusyError as exc:
+        return _fail(str(exc), EXIT_BUSY)
+    except ReportFileError as exc:
+        return _fail(str(exc), EXIT_FILES)
     except ReportError as exc:
-        print(f"crmtools: {exc}", file=sys.stderr)
-        return EXIT_REPORT_FAILED
+        return _fail(str(exc), EXIT_REPORT_FAILED)
     except ValueError as exc:
-        print(f"crmtools: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(str(exc), EXIT_USAGE)
+    except OSError as exc:
+        from .workspace import describe_os_error
+
+        return _fail(describe_os_error(exc, exc.filename or "", "use"), EXIT_FILES)
+    except Terminated as exc:
+        return _fail(f"stopped by {exc}; the published reports are untouched.", 128 + exc.signum)
     except KeyboardInterrupt:
-        print("crmtools: interrupted; the published reports are untouched.", file=sys.stderr)
-        return 130
+        return _fail("interrupted; the published reports are untouched.", 130)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"crmtools: {message}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,10 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Problem", "DataValidationError", "ParameterError", "ReportError"]
+__all__ = ["Problem", "DataValidationError", "ParameterError", "ReportError", "RunBusyError", "ReportFileError",
+           "CoverageError"]
 
 #: How many offending rows to show per problem.
 MAX_EXAMPLES = 5
+
+#: How row numbers in messages count, for files: data rows from 1, the header line not counted, so "row 1" is
+#: line 2 of a CSV file (blank lines, which the reader skips, are not counted) and row 2 of a spreadsheet.
+ROWS_FROM_FILE = "data rows counted from 1, header excluded"
+#: The same for a database table or query: rows of the result as the database returned them.
+ROWS_FROM_QUERY = "rows of the result counted from 1"
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,9 @@ class Problem:
         The offending values for those rows.
     count : int
         How many rows are affected in total.
+    row_basis : str, default=ROWS_FROM_FILE
+        How ``rows`` count, shown in every message that names rows: :data:`ROWS_FROM_FILE` or
+        :data:`ROWS_FROM_QUERY`.
     """
 
     table: str
@@ -49,6 +59,15 @@ class Problem:
     rows: tuple[int, ...] = ()
     values: tuple = ()
     count: int = 0
+    row_basis: str = ROWS_FROM_FILE
+
+    def rows_text(self) -> str:
+        """The offending rows, with how they are counted: ``2 rows (data rows ...): row 2 ('x'), row 4 ('y')``."""
+        if not self.count:
+            return ""
+        shown = ", ".join(f"row {r} ({v!r})" for r, v in zip(self.rows, self.values))
+        more = f" and {self.count - len(self.rows)} more" if self.count > len(self.rows) else ""
+        return f"{self.count} row{'s' if self.count != 1 else ''} ({self.row_basis}): {shown}{more}"
 
     def __str__(self) -> str:
         where = f"{self.source}"
@@ -56,9 +75,7 @@ class Problem:
             where += f", column {self.column!r}"
         text = f"{where}: {self.message}"
         if self.count:
-            shown = ", ".join(f"row {r} ({v!r})" for r, v in zip(self.rows, self.values))
-            more = f" and {self.count - len(self.rows)} more" if self.count > len(self.rows) else ""
-            text += f" — {self.count} row{'s' if self.count != 1 else ''}: {shown}{more}"
+            text += f" — {self.rows_text()}"
         if self.expected:
             text += f". Expected: {self.expected}."
         return text
@@ -82,3 +99,15 @@ class ParameterError(ValueError):
 
 class ReportError(RuntimeError):
     """Raised when a report notebook fails; names the notebook and cell."""
+
+
+class RunBusyError(RuntimeError):
+    """Raised when another run holds the lock of the reports folder."""
+
+
+class ReportFileError(OSError):
+    """Raised when the file system refuses a run (read-only or missing folder, disk full); names the path."""
+
+
+class CoverageError(ValueError):
+    """Raised before any notebook starts when the data does not cover the requested period."""

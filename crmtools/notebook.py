@@ -31,6 +31,12 @@ class ReportContext:
     params: dict
     data: Dataset
     project_dir: Path
+    data_through: pd.Timestamp | None = None
+
+    @property
+    def partial(self) -> bool:
+        """True when the data ends before the period does: changes against full periods are not comparable."""
+        return self.data_through is not None and self.data_through.normalize() < self.period.end - pd.Timedelta(days=1)
 
     @property
     def language(self) -> str:
@@ -107,13 +113,15 @@ def setup(*, period: str | None = None, language: str | None = None, params_file
         data = read_snapshot(snapshot_dir)
     else:
         data = load_dataset(config, until=resolved.end)
+    stamps = data.transactions["order_datetime"]
+    through = None if stamps.dropna().empty else pd.Timestamp(stamps.max())
     params = {**params, "period": resolved.label}
     if theme:
         from .plotting.theme import use_report_theme
 
         use_report_theme(params["language"])
     _require_inline_charts()
-    return ReportContext(period=resolved, params=params, data=data, project_dir=root)
+    return ReportContext(period=resolved, params=params, data=data, project_dir=root, data_through=through)
 
 
 def _require_inline_charts() -> None:

@@ -1,21 +1,26 @@
 """Run every report notebook for a period and publish the HTML atomically.
 
-The run, step by step:
+The run, step by step (:func:`run_period` reads as this list):
 
-1. Validate the parameters (before any notebook starts) and the data.
-2. Work out the run key: a fingerprint of parameters, input files and code.
-   If the published report has the same key, skip (``force`` re-runs).
-3. Execute every notebook into a staging folder with Papermill, in
-   parallel up to the number of cores, and render each to HTML.
-4. Check every page: it rendered, and every chart is really there.
-5. Only when all succeeded, write the manifest and swap the staging folder
-   in for the published one. A failed or killed run leaves the last good
-   report untouched; a failed run keeps its executed notebooks under
-   ``reports/.failed/<period>/`` for debugging.
+1. **Plan**: validate the parameters and the data, resolve the period and
+   check that the data covers it — all before any notebook starts.
+2. **Lock** the reports folder: one run at a time writes into it
+   (:mod:`crmtools.workspace`); stale staging folders of killed runs go.
+3. **Skip** when the published report has the same run key (a fingerprint of
+   parameters, inputs and code); ``force`` re-runs.
+4. **Execute** every notebook with Papermill in a staging folder of this run,
+   in parallel up to the number of cores, reading a validated snapshot of the
+   data from a private workspace (owner-only, outside the reports folder, no
+   contact details), and render each to HTML; check every page has its charts.
+5. **Publish** only when all succeeded: write the manifest and swap the
+   staging folder in for ``reports/<period>/``. A failed or killed run leaves
+   the last good report untouched; a failed run keeps its executed notebooks
+   under ``reports/.failed/<period>/`` for debugging.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,30 +28,45 @@ import shutil
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 
-from .data import DataConfig, inspect_dataset, write_snapshot
-from .sources import default_period
-from .errors import DataValidationError, ReportError
+from . import jsonio
+from .data import DataConfig, Dataset, inspect_dataset, write_snapshot
+from .errors import CoverageError, DataValidationError, ParameterError, ReportError, ReportFileError
 from .params import load_params, params_fingerprint
-from .periods import Period, parse_period, period_range
+from .periods import Period, last_complete_month, parse_period, period_range
 from .reporting import i18n
 from .reporting.index import build_index
 from .reporting.render import count_images, execute_notebook, render_html
+from .sources import order_date_range
+from .workspace import (
+    clean_stale_staging,
+    describe_os_error,
+    file_errors,
+    kill_child_processes,
+    new_staging,
+    private_workspace,
+    remove_if_empty,
+    report_lock,
+)
 
-__all__ = ["NotebookResult", "RunResult", "run_period", "run_periods", "report_notebooks"]
+__all__ = ["NotebookResult", "RunResult", "RunPlan", "plan_run", "run_period", "run_periods", "report_notebooks",
+           "STALE_DATA_DAYS"]
 
 _PACKAGES = ("crmtools", "pandas", "numpy", "narwhals", "duckdb", "polars", "pyarrow", "scipy", "statsmodels",
              "matplotlib", "seaborn", "papermill", "nbconvert", "pandera")
 #: Manifest fields that change between identical runs.
 VOLATILE_FIELDS = ("started_at", "finished_at", "seconds", "notebooks[].seconds", "notebooks[].kernel_seconds",
                    "notebooks[].cell_seconds", "notebooks[].render_seconds")
+#: A default period (the data's last complete month) older than this many days gets a warning on stderr.
+STALE_DATA_DAYS = 45
 
 
 @dataclass
@@ -61,6 +81,7 @@ class NotebookResult:
     render_seconds: float = 0.0
     images: int = 0
     error: str = ""
+    file_error: bool = False
 
 
 @dataclass
@@ -75,12 +96,383 @@ class RunResult:
     seconds: float = 0.0
 
 
+@dataclass
+class RunPlan:
+    """Everything decided before any notebook starts: parameters, period, data and where pages go."""
+
+    root: Path
+    params: dict
+    params_path: Path | None
+    period: Period
+    dataset: Dataset
+    data_first: pd.Timestamp
+    data_through: pd.Timestamp
+    partial: bool
+    notebooks: list[Path]
+    out_root: Path
+    inputs: dict
+    run_key: str
+    started: str = ""
+
+    @property
+    def label(self) -> str:
+        """The period's label, e.g. ``2025-10``."""
+        return self.period.label
+
+    @property
+    def language(self) -> str:
+        """The report language."""
+        return self.params["language"]
+
+    @property
+    def published(self) -> Path:
+        """The published folder of the period."""
+        return self.out_root / self.label
+
+
 def report_notebooks(notebooks_dir: Path) -> list[Path]:
-    """The report notebooks: ``NN_name.ipynb`` files, in name order."""
-    found = sorted(p for p in Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb"))
+    """The report notebooks: ``NN_name.ipynb`` files, in name order.
+
+    Raises
+    ------
+    ParameterError
+        When the folder does not exist or holds no report notebook (a usage error).
+    """
+    folder = Path(notebooks_dir)
+    if not folder.is_dir():
+        raise ParameterError(f"notebooks folder {folder} does not exist; expected a folder of NN_name.ipynb "
+                             "report notebooks (default: notebooks/ of the project).")
+    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
     if not found:
-        raise ReportError(f"No report notebooks (NN_name.ipynb) found in {notebooks_dir}.")
+        raise ParameterError(f"no report notebooks (NN_name.ipynb) found in {folder}.")
     return found
+
+
+def run_period(period: str | Period | None = None, *, params_file: str | Path | None = "params/default.yaml",
+               overrides: list[str] | dict | None = None, project_dir: str | Path = ".",
+               notebooks_dir: str | Path | None = None, reports_dir: str | Path | None = None,
+               force: bool = False, jobs: int | None = None, allow_partial: bool = False,
+               wait_seconds: float = 0.0) -> RunResult:
+    """Run and publish the report set of one period.
+
+    Parameters
+    ----------
+    period : str or Period, optional
+        The period; ``params["period"]``, else the last complete month *in the data*, when None.
+    params_file : path, optional
+        YAML params, relative to ``project_dir``.
+    overrides : list of str or dict, optional
+        ``name=value`` overrides.
+    project_dir : path, default="."
+        Project root (holds ``notebooks/`` and ``params/``).
+    notebooks_dir, reports_dir : path, optional
+        Defaults: ``<project>/notebooks`` and ``params["reports_dir"]``.
+    force : bool, default=False
+        Re-run even when inputs, parameters and code are unchanged.
+    jobs : int, optional
+        Notebooks run at once; the number of cores by default.
+    allow_partial : bool, default=False
+        Report a period the data covers only partly; every page then says
+        how far the data goes and no change against a full period is shown.
+    wait_seconds : float, default=0.0
+        How long to wait for another run writing to the same reports folder;
+        0 refuses at once.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    ParameterError, DataValidationError, CoverageError
+        Before any notebook starts.
+    RunBusyError
+        When another run holds the reports folder.
+    ReportFileError
+        When the file system refuses (read-only folder, disk full ...).
+    """
+    clock = time.perf_counter()
+    plan = plan_run(period, params_file=params_file, overrides=overrides, project_dir=project_dir,
+                    notebooks_dir=notebooks_dir, reports_dir=reports_dir, allow_partial=allow_partial)
+    with report_lock(plan.out_root, timeout=wait_seconds, what=plan.label):
+        clean_stale_staging(plan.out_root)
+        if not force and _unchanged(plan):
+            _say(f"[{plan.label}] unchanged inputs, parameters and code: skipped (use --force to re-run)")
+            return RunResult(plan.label, "skipped", plan.published, message="unchanged")
+        with private_workspace() as work, _kernel_environment(work):
+            snapshot = _write_snapshot(plan, work / "data")
+            staging = new_staging(plan.out_root, plan.label)
+            try:
+                results = _execute_all(plan, staging, snapshot, jobs)
+                manifest = _manifest(plan, results, clock)
+                if any(r.status != "ok" for r in results):
+                    return _keep_failed(plan, staging, manifest, results, clock)
+                _publish_run(plan, staging, manifest)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+                remove_if_empty(plan.out_root / ".staging")
+    seconds = round(time.perf_counter() - clock, 2)
+    _say(f"[{plan.label}] published {plan.published} ({seconds:.1f} s)")
+    return RunResult(plan.label, "published", plan.published, results, "", seconds)
+
+
+def plan_run(period: str | Period | None = None, *, params_file: str | Path | None = "params/default.yaml",
+             overrides: list[str] | dict | None = None, project_dir: str | Path = ".",
+             notebooks_dir: str | Path | None = None, reports_dir: str | Path | None = None,
+             allow_partial: bool = False) -> RunPlan:
+    """Decide a run before it starts: parameters, period, validated data and its coverage, notebooks.
+
+    Every check that can fail without running a notebook runs here, so a run
+    that would fail on its inputs stops in seconds with a message and an exit
+    code, not after minutes of notebooks. Arguments as in :func:`run_period`.
+    """
+    started = _now()
+    root = Path(project_dir).resolve()
+    params_path = None
+    if params_file is not None:
+        params_path = Path(params_file) if Path(params_file).is_absolute() else root / params_file
+    params = load_params(params_path, overrides if not isinstance(overrides, dict) else dict(overrides))
+    if period is not None:
+        params = load_params(params_path, _with_period(overrides, parse_period(period).label))
+    nb_dir = Path(notebooks_dir) if notebooks_dir else root / "notebooks"
+    notebooks = report_notebooks(nb_dir)
+    config = DataConfig.from_dict(params["data"], base_dir=root)
+    bounds = order_date_range(config)
+    resolved = _resolve_period(params, bounds)
+    dataset, problems, _ = inspect_dataset(config, until=resolved.end)
+    if problems:
+        raise DataValidationError(problems)
+    first, last = _coverage(dataset, bounds)
+    partial = _check_coverage(resolved, first, last, allow_partial=allow_partial)
+    through = min(last, resolved.end - pd.Timedelta(microseconds=1))
+    params = {**params, "period": resolved.label}
+    out_root = Path(reports_dir) if reports_dir else Path(params["reports_dir"])
+    out_root = out_root if out_root.is_absolute() else root / out_root
+    inputs = {name: {k: str(_display_path(v, root)) if k in ("file", "database") else v for k, v in info.items()}
+              for name, info in sorted(dataset.inputs.items())}
+    coverage = {"partial": partial, "data_through": f"{through:%Y-%m-%d}"} if partial else {}
+    run_key = hashlib.sha256((params_fingerprint(params) + json.dumps(inputs, sort_keys=True)
+                              + json.dumps(coverage, sort_keys=True) + _code_fingerprint(root, notebooks))
+                             .encode()).hexdigest()
+    return RunPlan(root=root, params=params, params_path=params_path, period=resolved, dataset=dataset,
+                   data_first=first, data_through=through, partial=partial, notebooks=notebooks, out_root=out_root,
+                   inputs=inputs, run_key=run_key, started=started)
+
+
+def _resolve_period(params: dict, bounds) -> Period:
+    """The period asked for, or the last complete month in the data (with a warning when it is old)."""
+    if params["period"]:
+        return parse_period(params["period"])
+    if bounds is None:
+        from .sources import default_period
+
+        return default_period(DataConfig.from_dict(params["data"]))  # reads the data; says why it cannot
+    resolved = last_complete_month(bounds[1])
+    age = (date.today() - resolved.end.date()).days
+    if age > STALE_DATA_DAYS:
+        _say(f"warning: the last complete month in the data is {resolved.label}, which ended {age} days ago; "
+             "is the data export up to date? (pass --period to choose a period)")
+    return resolved
+
+
+def _coverage(dataset: Dataset, bounds) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The data's first and last order (the last from the whole source when it could be read cheaply)."""
+    stamps = dataset.transactions["order_datetime"].dropna()
+    first = bounds[0] if bounds else (stamps.min() if len(stamps) else pd.NaT)
+    last = bounds[1] if bounds else (stamps.max() if len(stamps) else pd.NaT)
+    if pd.isna(first) or pd.isna(last):
+        raise CoverageError("the data has no orders with a date: there is nothing to report "
+                            "(check the transactions file's order_datetime column).")
+    return pd.Timestamp(first), pd.Timestamp(last)
+
+
+def _check_coverage(period: Period, first: pd.Timestamp, last: pd.Timestamp, *, allow_partial: bool) -> bool:
+    """True when the period is covered only partly (and that is allowed); raise when it is not covered.
+
+    A period is covered when the data has an order on (or before) its first
+    day and on (or after) its last day, the rule that also picks the default
+    period (:func:`crmtools.periods.last_complete_month`).
+    """
+    covers = f"the data covers {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    if last < period.start or first >= period.end:
+        raise CoverageError(f"no orders in {period.label}; {covers}. Choose a period inside that range.")
+    last_day = period.end - pd.Timedelta(days=1)
+    partial = last.normalize() < last_day or first.normalize() > period.start
+    if partial and not allow_partial:
+        raise CoverageError(
+            f"the data covers {period.label} only partly ({covers}; the period runs {period.start:%Y-%m-%d} to "
+            f"{last_day:%Y-%m-%d}). A partial period compared with full ones misleads: choose a complete period, "
+            "or pass --allow-partial to report it with a 'data through' note and no comparisons.")
+    return partial
+
+
+def _unchanged(plan: RunPlan) -> bool:
+    manifest_path = plan.published / "manifest.json"
+    if not manifest_path.exists():
+        return False
+    try:
+        return json.loads(manifest_path.read_text(encoding="utf-8")).get("run_key") == plan.run_key
+    except (OSError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def _kernel_environment(work: Path):
+    """Kernels keep their connection files and temporary files in the private workspace."""
+    runtime, tmp = work / "runtime", work / "tmp"
+    runtime.mkdir(mode=0o700)
+    tmp.mkdir(mode=0o700)
+    saved = {name: os.environ.get(name) for name in ("JUPYTER_RUNTIME_DIR", "TMPDIR")}
+    os.environ["JUPYTER_RUNTIME_DIR"], os.environ["TMPDIR"] = str(runtime), str(tmp)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _write_snapshot(plan: RunPlan, folder: Path) -> Path:
+    meta = {"period": plan.label, "data_first": f"{plan.data_first:%Y-%m-%d}",
+            "data_through": f"{plan.data_through:%Y-%m-%d}", "partial": plan.partial}
+    with file_errors(folder):
+        out = write_snapshot(plan.dataset, folder)
+        jsonio.write(out / "run.json", meta)
+    return out
+
+
+def _execute_all(plan: RunPlan, staging: Path, snapshot: Path, jobs: int | None) -> list[NotebookResult]:
+    """Run every notebook (``jobs`` at a time); on an interrupt, kill the kernels and unwind."""
+    (staging / "executed").mkdir()
+    nb_params = {
+        "period": plan.label,
+        "language": plan.language,
+        "params_file": str(plan.params_path) if plan.params_path else "",
+        "overrides_json": json.dumps({k: v for k, v in plan.params.items() if k != "period"}, sort_keys=True,
+                                     ensure_ascii=False),
+        "data_path": "",
+        "output_dir": str(staging),
+        "snapshot_dir": str(snapshot),
+    }
+    titles = {p.name: _notebook_title(p, plan.language) for p in plan.notebooks}
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(plan.notebooks)))
+    _say(f"[{plan.label}] running {len(plan.notebooks)} notebooks ({workers} at a time)")
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        futures = [pool.submit(_run_notebook, plan, path, staging, nb_params, titles) for path in plan.notebooks]
+        wait(futures)
+        return [f.result() for f in futures]
+    except BaseException:
+        kill_child_processes()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_notebook(plan: RunPlan, path: Path, staging: Path, nb_params: dict, titles: dict) -> NotebookResult:
+    result = NotebookResult(path.name)
+    t0 = time.perf_counter()
+    executed = staging / "executed" / path.name
+    try:
+        nb = execute_notebook(path, executed, nb_params, cwd=plan.root)
+        executed_at = time.perf_counter()
+        result.cell_seconds = round(sum(c.metadata.get("papermill", {}).get("duration") or 0.0 for c in nb.cells), 2)
+        result.kernel_seconds = round(executed_at - t0 - result.cell_seconds, 2)
+        result.images = count_images(nb)
+        minimum = nb.metadata.get("crmtools", {}).get("min_images", 1)
+        if result.images < minimum:
+            raise ReportError(f"Notebook {path.name} produced {result.images} chart(s), expected at least "
+                              f"{minimum}: charts are missing (is the inline backend active?). "
+                              f"The executed notebook is kept at {executed}.")
+        render_html(nb, staging / f"{path.stem}.html", title=f"{titles[path.name]} — {_period_text(plan)}",
+                    meta=_page_meta(plan, path, titles))
+        result.render_seconds = round(time.perf_counter() - executed_at, 2)
+        result.status = "ok"
+    except ReportError as exc:
+        result.status, result.error = "failed", str(exc)
+    except OSError as exc:
+        result.status, result.error, result.file_error = "failed", describe_os_error(exc, staging), True
+    except Exception as exc:  # a rendering bug must still fail the run cleanly
+        result.status, result.error = "failed", f"Notebook {path.name}: {type(exc).__name__}: {exc}"
+    result.seconds = round(time.perf_counter() - t0, 2)
+    mark = "ok" if result.status == "ok" else "FAILED"
+    _say(f"[{plan.label}] {path.name}: {mark} ({result.seconds:.1f} s, {result.images} charts)")
+    return result
+
+
+def _period_text(plan: RunPlan) -> str:
+    return i18n.month_label(plan.label, plan.language)
+
+
+def _page_meta(plan: RunPlan, path: Path, titles: dict) -> dict:
+    language, summary_name = plan.language, plan.notebooks[0].stem + ".html"
+    nav = [{"href": "../index.html", "text": i18n.text("all_periods", language)}]
+    if path.stem + ".html" != summary_name:
+        nav.append({"href": summary_name, "text": i18n.text("back_to_summary", language)})
+    nav += [{"href": p.stem + ".html", "text": titles[p.name]} for p in plan.notebooks
+            if p.stem + ".html" != summary_name and p != path]
+    meta = {"nav": nav, "period_text": f"{i18n.text('period', language)}: {_period_text(plan)}",
+            "footer": f"{i18n.text('generated_by', language)} · run {plan.run_key[:12]}"}
+    if plan.partial:
+        meta["banner"] = i18n.text("partial_banner", language).format(
+            through=f"{plan.data_through:%Y-%m-%d}", first=f"{plan.data_first:%Y-%m-%d}")
+    return meta
+
+
+def _manifest(plan: RunPlan, results: list[NotebookResult], clock: float) -> dict:
+    failed = any(r.status != "ok" for r in results)
+    return {
+        "period": plan.label,
+        "run_key": plan.run_key,
+        "params": plan.params,
+        "inputs": plan.inputs,
+        "data": {"first_order": f"{plan.data_first:%Y-%m-%d}", "data_through": f"{plan.data_through:%Y-%m-%d}",
+                 "partial": plan.partial},
+        "code": {"git_revision": _git_revision(plan.root), "fingerprint": _code_fingerprint(plan.root,
+                                                                                             plan.notebooks)},
+        "versions": _versions(),
+        "notebooks": [{k: v for k, v in asdict(r).items() if k != "file_error"} for r in results],
+        "started_at": plan.started,
+        "finished_at": _now(),
+        "seconds": round(time.perf_counter() - clock, 2),
+        "volatile": list(VOLATILE_FIELDS),
+        "status": "failed" if failed else "published",
+    }
+
+
+def _keep_failed(plan: RunPlan, staging: Path, manifest: dict, results: list[NotebookResult],
+                 clock: float) -> RunResult:
+    """Move the failed run's executed notebooks to ``reports/.failed/<period>/`` and say why."""
+    failed = [r for r in results if r.status != "ok"]
+    kept = plan.out_root / ".failed" / plan.label
+    message = "; ".join(r.error.replace(str(staging), str(kept)) for r in failed)
+    try:
+        shutil.rmtree(kept, ignore_errors=True)
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        manifest = {**manifest, "kept_at": str(kept), "message": message,
+                    "notebooks": [{**n, "error": n["error"].replace(str(staging), str(kept))}
+                                  for n in manifest["notebooks"]]}
+        jsonio.write(staging / "manifest.json", manifest)
+        shutil.move(str(staging), str(kept))
+    except OSError as exc:
+        raise ReportFileError(describe_os_error(exc, kept)) from exc
+    if any(r.file_error for r in failed):
+        raise ReportFileError(message)
+    _say(f"[{plan.label}] not published: {message}")
+    _say(f"[{plan.label}] executed notebooks kept in {kept}")
+    return RunResult(plan.label, "failed", plan.published, results, message, round(time.perf_counter() - clock, 2))
+
+
+def _publish_run(plan: RunPlan, staging: Path, manifest: dict) -> None:
+    with file_errors(plan.out_root):
+        shutil.rmtree(staging / "executed")
+        jsonio.write(staging / "manifest.json", manifest)
+        _publish(staging, plan.published)
+        shutil.rmtree(plan.out_root / ".failed" / plan.label, ignore_errors=True)
+        remove_if_empty(plan.out_root / ".failed")
+        build_index(plan.out_root, language=plan.language)
 
 
 def _code_fingerprint(project_dir: Path, notebooks: list[Path]) -> str:
@@ -134,175 +526,6 @@ def _notebook_title(path: Path, language: str) -> str:
     if key and key in i18n.TEXT:
         return i18n.text(key, language)
     return path.stem.split("_", 1)[-1].replace("_", " ").title()
-
-
-def run_period(period: str | Period | None = None, *, params_file: str | Path | None = "params/default.yaml",
-               overrides: list[str] | dict | None = None, project_dir: str | Path = ".",
-               notebooks_dir: str | Path | None = None, reports_dir: str | Path | None = None,
-               force: bool = False, jobs: int | None = None) -> RunResult:
-    """Run and publish the report set of one period.
-
-    Parameters
-    ----------
-    period : str or Period, optional
-        The period; ``params["period"]``, else the last complete month of the data, when None.
-    params_file : path, optional
-        YAML params, relative to ``project_dir``.
-    overrides : list of str or dict, optional
-        ``name=value`` overrides.
-    project_dir : path, default="."
-        Project root (holds ``notebooks/`` and ``params/``).
-    notebooks_dir, reports_dir : path, optional
-        Defaults: ``<project>/notebooks`` and ``params["reports_dir"]``.
-    force : bool, default=False
-        Re-run even when inputs, parameters and code are unchanged.
-    jobs : int, optional
-        Notebooks run at once; the number of cores by default.
-
-    Returns
-    -------
-    RunResult
-
-    Raises
-    ------
-    ParameterError, DataValidationError
-        Before any notebook starts.
-    """
-    started, clock = _now(), time.perf_counter()
-    root = Path(project_dir).resolve()
-    params_path = None
-    if params_file is not None:
-        params_path = Path(params_file) if Path(params_file).is_absolute() else root / params_file
-    extra = dict(overrides) if isinstance(overrides, dict) else {}
-    params = load_params(params_path, overrides if not isinstance(overrides, dict) else extra)
-    if period is not None:
-        params = load_params(params_path, _with_period(overrides, parse_period(period).label))
-    config = DataConfig.from_dict(params["data"], base_dir=root)
-    # The period first (a cheap max(order_datetime) when not given), then only the data up to its end.
-    resolved = parse_period(params["period"]) if params["period"] else default_period(config)
-    dataset, problems, _ = inspect_dataset(config, until=resolved.end)
-    if problems:
-        raise DataValidationError(problems)
-    params = {**params, "period": resolved.label}
-    language = params["language"]
-
-    nb_dir = Path(notebooks_dir) if notebooks_dir else root / "notebooks"
-    notebooks = report_notebooks(nb_dir)
-    out_root = Path(reports_dir) if reports_dir else Path(params["reports_dir"])
-    out_root = out_root if out_root.is_absolute() else root / out_root
-    published = out_root / resolved.label
-    inputs = {name: {k: str(_display_path(v, root)) if k in ("file", "database") else v for k, v in info.items()}
-              for name, info in sorted(dataset.inputs.items())}
-    run_key = hashlib.sha256(
-        (params_fingerprint(params) + json.dumps(inputs, sort_keys=True) + _code_fingerprint(root, notebooks))
-        .encode()).hexdigest()
-
-    manifest_path = published / "manifest.json"
-    if not force and manifest_path.exists():
-        try:
-            if json.loads(manifest_path.read_text(encoding="utf-8")).get("run_key") == run_key:
-                _say(f"[{resolved.label}] unchanged inputs, parameters and code: skipped (use --force to re-run)")
-                return RunResult(resolved.label, "skipped", published, message="unchanged")
-        except json.JSONDecodeError:
-            pass
-
-    staging = out_root / ".staging" / resolved.label
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "executed").mkdir(parents=True)
-    snapshot = write_snapshot(dataset, out_root / ".staging" / f"{resolved.label}.data")
-    nb_params = {
-        "period": resolved.label,
-        "language": language,
-        "params_file": str(params_path) if params_path else "",
-        "overrides_json": json.dumps({k: v for k, v in params.items() if k != "period"}, sort_keys=True,
-                                     ensure_ascii=False),
-        "data_path": "",
-        "output_dir": str(staging),
-        "snapshot_dir": str(snapshot),
-    }
-    results = [NotebookResult(p.name) for p in notebooks]
-    titles = {p.name: _notebook_title(p, language) for p in notebooks}
-    summary_name = notebooks[0].stem + ".html"
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(notebooks)))
-    _say(f"[{resolved.label}] running {len(notebooks)} notebooks ({workers} at a time)")
-
-    def run_one(index: int) -> NotebookResult:
-        path, result = notebooks[index], results[index]
-        t0 = time.perf_counter()
-        executed = staging / "executed" / path.name
-        try:
-            nb = execute_notebook(path, executed, nb_params, cwd=root)
-            executed_at = time.perf_counter()
-            result.cell_seconds = round(sum(c.metadata.get("papermill", {}).get("duration") or 0.0
-                                            for c in nb.cells), 2)
-            result.kernel_seconds = round(executed_at - t0 - result.cell_seconds, 2)
-            result.images = count_images(nb)
-            minimum = nb.metadata.get("crmtools", {}).get("min_images", 1)
-            if result.images < minimum:
-                raise ReportError(f"Notebook {path.name} produced {result.images} chart(s), expected at least "
-                                  f"{minimum}: charts are missing (is the inline backend active?). "
-                                  f"The executed notebook is kept at {executed}.")
-            nav = [{"href": "../index.html", "text": i18n.text("all_periods", language)}]
-            if path.stem + ".html" != summary_name:
-                nav.append({"href": summary_name, "text": i18n.text("back_to_summary", language)})
-            nav += [{"href": p.stem + ".html", "text": titles[p.name]} for p in notebooks
-                    if p.stem + ".html" != summary_name and p != path]
-            render_html(nb, staging / f"{path.stem}.html",
-                        title=f"{titles[path.name]} — {i18n.month_label(resolved.label, language)}",
-                        meta={"nav": nav, "period_text": f"{i18n.text('period', language)}: "
-                                                         f"{i18n.month_label(resolved.label, language)}",
-                              "footer": f"{i18n.text('generated_by', language)} · run {run_key[:12]}"})
-            result.render_seconds = round(time.perf_counter() - executed_at, 2)
-            result.status = "ok"
-        except ReportError as exc:
-            result.status, result.error = "failed", str(exc)
-        except Exception as exc:  # a rendering bug must still fail the run cleanly
-            result.status, result.error = "failed", f"Notebook {path.name}: {type(exc).__name__}: {exc}"
-        result.seconds = round(time.perf_counter() - t0, 2)
-        mark = "ok" if result.status == "ok" else "FAILED"
-        _say(f"[{resolved.label}] {path.name}: {mark} ({result.seconds:.1f} s, {result.images} charts)")
-        return result
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(run_one, range(len(notebooks))))
-
-    shutil.rmtree(snapshot, ignore_errors=True)
-    failed = [r for r in results if r.status != "ok"]
-    manifest = {
-        "period": resolved.label,
-        "run_key": run_key,
-        "params": params,
-        "inputs": inputs,
-        "code": {"git_revision": _git_revision(root), "fingerprint": _code_fingerprint(root, notebooks)},
-        "versions": _versions(),
-        "notebooks": [asdict(r) for r in results],
-        "started_at": started,
-        "finished_at": _now(),
-        "seconds": round(time.perf_counter() - clock, 2),
-        "volatile": list(VOLATILE_FIELDS),
-        "status": "failed" if failed else "published",
-    }
-    if failed:
-        kept = out_root / ".failed" / resolved.label
-        shutil.rmtree(kept, ignore_errors=True)
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
-                                               + "\n", encoding="utf-8")
-        shutil.move(str(staging), str(kept))
-        message = "; ".join(r.error.replace(str(staging), str(kept)) for r in failed)
-        _say(f"[{resolved.label}] not published: {message}")
-        return RunResult(resolved.label, "failed", published, results, message,
-                         round(time.perf_counter() - clock, 2))
-
-    shutil.rmtree(staging / "executed")
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n",
-                                           encoding="utf-8")
-    _publish(staging, published)
-    shutil.rmtree(out_root / ".failed" / resolved.label, ignore_errors=True)
-    build_index(out_root, language=language)
-    seconds = round(time.perf_counter() - clock, 2)
-    _say(f"[{resolved.label}] published {published} ({seconds:.1f} s)")
-    return RunResult(resolved.label, "published", published, results, "", seconds)
 
 
 def _with_period(overrides, label: str):

@@ -84,6 +84,7 @@ __all__ = [
     "period_window",
     "read_file",
     "open_reader",
+    "order_date_range",
     "latest_order_datetime",
     "default_period",
     "frame_fingerprint",
@@ -421,7 +422,7 @@ def _file_columns(path: Path, source: TableSource) -> list[str]:
     return list(pd.read_csv(path, sep=sep, encoding=source.encoding, nrows=0).columns)
 
 
-def _latest_in_file(source: TableSource, timezone: str) -> pd.Series | None:
+def _datetimes_in_file(source: TableSource, timezone: str) -> pd.Series | None:
     path = Path(source.file)
     name = path.name.lower()
     try:
@@ -466,14 +467,15 @@ def _one_column_spec() -> TableSpec:
     return TableSpec("transactions", (TRANSACTIONS.column("order_datetime"),))
 
 
-def _latest(values: pd.Series | None, source: TableSource, timezone: str, label: str) -> pd.Timestamp | None:
+def _date_range(values: pd.Series | None, source: TableSource, timezone: str,
+                label: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     if values is None or len(values) == 0:
         return None
     frame = pd.DataFrame({"order_datetime": pd.Series(values).reset_index(drop=True)})
     coerced, _, _ = coerce_table(frame, _one_column_spec(), source=label, timezone=timezone,
                                  date_format=source.date_format)
-    latest = coerced["order_datetime"].max()
-    return None if pd.isna(latest) else pd.Timestamp(latest)
+    first, last = coerced["order_datetime"].min(), coerced["order_datetime"].max()
+    return None if pd.isna(last) else (pd.Timestamp(first), pd.Timestamp(last))
 
 
 class _Reader:
@@ -511,10 +513,10 @@ class _Reader:
                              sort=not source.file)
         return frame, info
 
-    def latest(self, source: TableSource) -> pd.Timestamp | None:
-        """The latest parseable ``order_datetime`` of the source, read cheaply (one column, or MAX)."""
-        return _latest(_latest_in_file(source, self.config.timezone), source, self.config.timezone,
-                       str(source.file))
+    def date_range(self, source: TableSource) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """The first and last parseable ``order_datetime`` of the source, read cheaply (one column, or MIN/MAX)."""
+        return _date_range(_datetimes_in_file(source, self.config.timezone), source, self.config.timezone,
+                           str(source.file))
 
     def close(self) -> None:
         """Release connections."""
@@ -620,9 +622,9 @@ class _DatabaseReader(_Reader):
                 "sha256": hashlib.sha256((query_digest + content).encode()).hexdigest()}
         return raw, label, info
 
-    def latest(self, source: TableSource) -> pd.Timestamp | None:
+    def date_range(self, source: TableSource) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         if source.file:
-            return super().latest(source)
+            return super().date_range(source)
         label = self.label("transactions", source)
         self._connect("transactions", label)
         base = self._base(source)
@@ -631,11 +633,13 @@ class _DatabaseReader(_Reader):
             column = _datetime_column(source, [c for c, _ in columns])
             if column is None:
                 return None
-            value = self._scalar(f"SELECT MAX({self._quote(column)}) FROM ({base}) AS {_ALIAS}", {})
+            bounds = self._run(f"SELECT MIN({self._quote(column)}) AS first_order, MAX({self._quote(column)}) "
+                               f"AS last_order FROM ({base}) AS {_ALIAS}", {})
         except Exception:  # noqa: BLE001 - the full load reports what is wrong
             self._rollback()
             return None
-        return _latest(pd.Series([value]), source, self.config.timezone, label)
+        values = pd.Series([bounds.iloc[0, 0], bounds.iloc[0, 1]], dtype=object)
+        return _date_range(values, source, self.config.timezone, label)
 
 
 def _bound_kind(type_text: str | None) -> str | None:
@@ -832,8 +836,8 @@ def open_reader(config: DataConfig):
         reader.close()
 
 
-def latest_order_datetime(config: DataConfig) -> pd.Timestamp | None:
-    """The latest order time in the source, read cheaply (a ``MAX`` query, or one column of the file).
+def order_date_range(config: DataConfig) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The first and last order time in the source, read cheaply (``MIN``/``MAX``, or one column of the file).
 
     Every row with a readable date counts, before any policy; None when there is none (or the table
     cannot be read: loading it then says why).
@@ -843,7 +847,13 @@ def latest_order_datetime(config: DataConfig) -> pd.Timestamp | None:
             source = reader.source_for("transactions")
         except DataValidationError:
             return None
-        return None if source is None else reader.latest(source)
+        return None if source is None else reader.date_range(source)
+
+
+def latest_order_datetime(config: DataConfig) -> pd.Timestamp | None:
+    """The latest order time in the source (see :func:`order_date_range`); None when there is none."""
+    bounds = order_date_range(config)
+    return None if bounds is None else bounds[1]
 
 
 def default_period(config: DataConfig) -> Period:

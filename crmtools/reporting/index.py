@@ -11,6 +11,7 @@ import html
 import json
 from pathlib import Path
 
+from .. import jsonio
 from . import i18n
 from .tables import format_value
 
@@ -27,8 +28,8 @@ def save_headline(output_dir: str | Path | None, values: dict, *, language: str)
         return
     clean = {k: (None if v is None else float(v)) for k, v in values.items()}
     Path(output_dir).mkdir(parents=True, exist_ok=True)
-    (Path(output_dir) / "headline.json").write_text(
-        json.dumps({"language": language, "kpis": clean}, sort_keys=True, indent=2) + "\n", encoding="utf-8")
+    jsonio.write(Path(output_dir) / "headline.json", {"language": language, "kpis": clean}, sort_keys=True,
+                 ensure_ascii=True)
 
 
 def build_index(reports_dir: str | Path, *, language: str = "en", currency: str = "JPY") -> Path:

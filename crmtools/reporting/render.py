@@ -47,15 +47,86 @@ def execute_notebook(input_path: str | os.PathLike, output_path: str | os.PathLi
     os.environ.setdefault("PYTHONHASHSEED", "0")
     try:
         pm.execute_notebook(str(input_path), str(output_path), parameters=parameters, kernel_name="python3",
-                            progress_bar=False, cwd=str(cwd) if cwd else None, request_save_on_cell_execute=False,
-                            execution_timeout=timeout)
+                            progress_bar=False, cwd=str(cwd) if cwd else None, request_save_on_cell_execute=True,
+                            execution_timeout=timeout, kernel_manager_class=_ipc_kernel_manager())
     except PapermillExecutionError as exc:
         first = str(exc.evalue).strip().splitlines()[0] if str(exc.evalue).strip() else exc.ename
         raise ReportError(
             f"Notebook {Path(input_path).name} failed in cell {exc.exec_count} "
             f"({exc.ename}: {first}). The executed notebook is kept at {output_path}."
         ) from None
+    except (OSError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # the kernel died, timed out or could not start: name the cell it was in
+        raise ReportError(_interrupted_message(input_path, output_path, exc)) from None
     return nbformat.read(str(output_path), as_version=4)
+
+
+def _interrupted_message(input_path, output_path, exc: Exception) -> str:
+    """Say which cell was running when execution stopped for a reason other than an error in a cell.
+
+    The executed notebook is kept at ``output_path`` (Papermill writes what ran
+    so far; when it could not, the input notebook is copied there so the cell
+    numbers can be looked up).
+    """
+    name = Path(input_path).name
+    kinds = {"DeadKernelError": "the kernel died (killed, or out of memory?)",
+             "CellTimeoutError": "a cell ran longer than the time limit",
+             "TimeoutError": "the kernel did not answer in time"}
+    what = kinds.get(type(exc).__name__, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+    nb = None
+    try:
+        nb = nbformat.read(str(output_path), as_version=4)
+    except (OSError, ValueError):
+        try:
+            nb = nbformat.read(str(input_path), as_version=4)
+            nbformat.write(nb, str(output_path))
+        except (OSError, ValueError):
+            pass
+    where = ""
+    if nb is not None:
+        index, cell = _last_started_cell(nb)
+        if cell is not None:
+            line = next((ln.strip() for ln in cell.source.splitlines() if ln.strip()), "")
+            where = f" while running cell {index + 1} of the executed notebook ({line[:80]!r})"
+    return f"Notebook {name}: {what}{where}. The executed notebook is kept at {output_path}."
+
+
+def _last_started_cell(nb: nbformat.NotebookNode):
+    """The last code cell Papermill started (it records a ``start_time``), with its index; (None, None) if none."""
+    found = (None, None)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and cell.metadata.get("papermill", {}).get("start_time"):
+            found = (index, cell)
+    return found
+
+
+def _ipc_kernel_manager():
+    """A kernel manager that talks to the kernel over local IPC sockets instead of TCP.
+
+    The sockets live next to the connection file in the Jupyter runtime
+    folder (the run's private workspace when the runner sets
+    ``JUPYTER_RUNTIME_DIR``), so no port is opened and the kernel does not log
+    its "running over TCP without encryption" warning on every run.
+    """
+    import uuid
+
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.paths import jupyter_runtime_dir
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _transport_default(self):
+            return "ipc"
+
+        @default("ip")
+        def _ip_default(self):
+            folder = jupyter_runtime_dir()
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            return os.path.join(folder, f"crmtools-{uuid.uuid4().hex[:12]}-ipc")
+
+    return IPCKernelManager
 
 
 def normalise_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:

@@ -14,7 +14,7 @@ from .. import campaigns as campaign_analysis
 from ..periods import Period
 from ..slicing import campaigns_active, contacts_of
 
-__all__ = ["period_campaign_roi", "headline_kpis", "TILE_KPIS"]
+__all__ = ["period_campaign_roi", "headline_kpis", "without_comparisons", "TILE_KPIS"]
 
 #: The KPI tiles of the summary, in order, with their format kind.
 TILE_KPIS = (("revenue", "money"), ("orders", "integer"), ("active_customers", "integer"),
@@ -32,7 +32,7 @@ def period_campaign_roi(campaigns: pd.DataFrame, contacts: pd.DataFrame, transac
         ``(attributed revenue x margin - cost) / cost`` over every campaign
         whose window overlaps the period.
     """
-    active = campaigns_active(campaigns, start=period.start, end=period.end)
+    active = campaigns_active(campaigns, period=period)
     if active.empty:
         return None
     roi = campaign_analysis.campaign_roi(active, contacts_of(contacts, active), transactions, margin=margin)
@@ -84,3 +84,20 @@ def headline_kpis(kpis: pd.DataFrame, *, campaign_roi: tuple | None = None) -> p
             values = [float("nan")] * 3
         rows.append({"kpi": name, "value": values[0], "previous": values[1], "year_ago": values[2], "kind": kind})
     return pd.DataFrame(rows, columns=["kpi", "value", "previous", "year_ago", "kind"])
+
+
+def without_comparisons(kpis: pd.DataFrame) -> pd.DataFrame:
+    """The KPI table with every comparison blanked (NaN): for a period the data covers only partly.
+
+    A part of a month compared with a whole one reads as a collapse; the pages
+    say "n/a" instead (and the page banner says why).
+
+    Examples
+    --------
+    >>> k = pd.DataFrame({"kpi": ["revenue"], "value": [5.0], "previous": [9.0], "year_ago": [8.0],
+    ...                   "change_vs_previous": [-4.0], "pct_change_vs_previous": [-0.44]})
+    >>> without_comparisons(k).iloc[0].tolist()
+    ['revenue', 5.0, nan, nan, nan, nan]
+    """
+    compared = [c for c in kpis.columns if c in ("previous", "year_ago") or c.startswith(("change_", "pct_change_"))]
+    return kpis.assign(**{c: float("nan") for c in compared})
