@@ -12,7 +12,7 @@ Definitions (as in :mod:`crmtools.basket`)
 ------------------------------------------
 - A **basket** is an order (``basket="order"``), or everything one customer
   bought (``basket="customer"``), optionally per calendar month, quarter or
-  year (``period="M"``, ``"Q"``, ``"Y"``). Lines without a basket key or an
+  year (``basket_freq="M"``, ``"Q"``, ``"Y"``). Lines without a basket key or an
   item are left out.
 - An **item** is a product (``item="product"``) or a category
   (``item="category"``), shown by its readable label: the most common
@@ -54,12 +54,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._deprecation import deprecated_arguments, warn_deprecated
 from .basket import ITEMSET_COLUMNS, _check_choice, _check_columns, _check_flag, _check_int, _min_count
 
-__all__ = ["frequent_itemsets", "PERIODS"]
+__all__ = ["frequent_itemsets", "BASKET_FREQS"]
 
-#: Values of ``period`` (with ``basket="customer"``): calendar month, quarter, year.
-PERIODS = ("M", "Q", "Y")
+#: Values of ``basket_freq`` (with ``basket="customer"``): calendar month, quarter, year.
+BASKET_FREQS = ("M", "Q", "Y")
+
+
+def __getattr__(name: str):
+    if name == "PERIODS":  # the old name of BASKET_FREQS
+        warn_deprecated("crmtools.basket_spark.PERIODS is deprecated; it is now called BASKET_FREQS.", stacklevel=3)
+        return BASKET_FREQS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _empty_frame(n_baskets: int, min_count: int, min_support) -> pd.DataFrame:
@@ -121,6 +129,7 @@ def _item_labels(lines, first_seen, item_col: str, label_col: str | None) -> pd.
     return pd.DataFrame({"item": ids, "label": labels})
 
 
+@deprecated_arguments(renamed={"period": "basket_freq"})
 def frequent_itemsets(
     data: Any,
     *,
@@ -128,7 +137,7 @@ def frequent_itemsets(
     max_len: int | None = None,
     basket: str = "order",
     item: str = "product",
-    period: str | None = None,
+    basket_freq: str | None = None,
     include_returns: bool = False,
     order_col: str = "order_id",
     customer_col: str = "customer_id",
@@ -155,7 +164,7 @@ def frequent_itemsets(
         What a basket is.
     item : {"product", "category"}, default="product"
         What an item is.
-    period : {"M", "Q", "Y"} or None, default=None
+    basket_freq : {"M", "Q", "Y"} or None, default=None
         With ``basket="customer"``: one basket per customer and calendar
         month, quarter or year of ``date_col``.
     include_returns : bool, default=False
@@ -204,11 +213,11 @@ def frequent_itemsets(
     _check_choice("basket", basket, ("order", "customer"))
     _check_choice("item", item, ("product", "category"))
     _check_flag("include_returns", include_returns)
-    if period is not None and basket != "customer":
-        raise ValueError(f"Invalid period: baskets by period need basket='customer'; got basket={basket!r} "
-                         f"with period={period!r}.")
-    if period is not None:
-        _check_choice("period", period, PERIODS)
+    if basket_freq is not None and basket != "customer":
+        raise ValueError(f"Invalid basket_freq: baskets per month, quarter or year need basket='customer'; got "
+                         f"basket={basket!r} with basket_freq={basket_freq!r}.")
+    if basket_freq is not None:
+        _check_choice("basket_freq", basket_freq, BASKET_FREQS)
     _min_count(min_support, 1)  # type and range of min_support, before any Spark work
     frame = _as_spark(data, session)
 
@@ -223,7 +232,7 @@ def frequent_itemsets(
     needed = {item_col: "the item", key_col: "the basket"}
     if not include_returns:
         needed[quantity_col] = "quantity, to leave out returns (or pass include_returns=True)"
-    if period is not None:
+    if basket_freq is not None:
         needed[date_col] = "order date"
     if label_col is not None:
         needed[label_col] = "item label"
@@ -239,10 +248,10 @@ def frequent_itemsets(
     if not include_returns:
         keep = keep & F.coalesce(F.col(quantity_col) > 0, F.lit(False))
     keys = [key_col]
-    if period is not None:
+    if basket_freq is not None:
         year = F.year(F.col(date_col))
         part = {"M": year * 12 + F.month(F.col(date_col)), "Q": year * 4 + F.quarter(F.col(date_col)),
-                "Y": year}[period]
+                "Y": year}[basket_freq]
         frame = frame.withColumn("_period", part)
         keep = keep & F.col("_period").isNotNull()
         keys.append("_period")

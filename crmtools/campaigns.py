@@ -44,6 +44,11 @@ first whole month by which it covered the cost. It uses the point estimate:
 when ``incremental_significant`` is False the campaign may not have paid back
 at all.
 
+**Which campaigns.** ``period=`` keeps the campaigns whose window
+``start_date .. end_date`` overlaps the period (the rule of
+:mod:`crmtools.slicing`, also used by :meth:`crmtools.data.Dataset.for_period`),
+with the figures of the whole campaign.
+
 **Undefined values** are NaN, never infinite, with the reason in
 ``roi_reason`` or ``incremental_reason``: zero cost (ROI, ROAS and incremental
 ROI undefined; CPA and CAC are 0), no responders (CPA undefined), no new
@@ -74,7 +79,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .periods import Period, parse_period
+from ._deprecation import warn_deprecated
+from .periods import as_period, as_point
+from .slicing import campaigns_active
 
 __all__ = ["ROI_COLUMNS", "ROLLUP_COLUMNS", "campaign_roi", "campaign_rollup"]
 
@@ -131,17 +138,6 @@ def _datetimes(series: pd.Series, table: str, column: str) -> pd.Series:
         raise ValueError(f"{table} column {column!r} is timezone-aware; allowed: naive business-local times; "
                          f"received timezone {series.dt.tz}.")
     return series
-
-
-def _timestamp(value, name: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} is not a date; allowed: a date such as '2025-12-31' or a Timestamp; received: "
-                         f"{value!r}.") from exc
-    if ts is pd.NaT or ts.tz is not None:
-        raise ValueError(f"{name} must be a naive date; allowed: a date such as '2025-12-31'; received: {value!r}.")
-    return ts
 
 
 # --------------------------------------------------------------------------- per-customer responses
@@ -236,7 +232,7 @@ def _payback(responses: pd.DataFrame, tx: pd.DataFrame, costs: pd.Series, margin
 
 def campaign_roi(campaigns: pd.DataFrame, contacts: pd.DataFrame, transactions: pd.DataFrame, *,
                  margin: float = 1.0, response_window_days: float | None = None, alpha: float = 0.05,
-                 period: str | Period | None = None, as_of=None, max_payback_months: int = 12,
+                 period=None, as_of=None, max_payback_months: int = 12,
                  campaign_col: str = "campaign_id", customer_col: str = "customer_id",
                  group_col: str = "group", contacted_col: str = "contacted_at",
                  date_col: str = "order_datetime", amount_col: str = "amount", quantity_col: str = "quantity",
@@ -262,10 +258,15 @@ def campaign_roi(campaigns: pd.DataFrame, contacts: pd.DataFrame, transactions: 
         Window length after each contact; None uses the campaign's ``end_date``.
     alpha : float, default=0.05
         Intervals have level ``1 - alpha``.
-    period : str, Period or None, default=None
-        Keep campaigns starting in this period (e.g. ``"2025-Q4"``).
-    as_of : date or None, default=None
-        Last date with data, for payback; None uses the latest order in ``transactions``.
+    period : Period, str or None, default=None
+        Keep the campaigns whose window overlaps this period (e.g.
+        ``"2025-Q4"``), as :func:`crmtools.slicing.campaigns_active` does;
+        None keeps every campaign. (Before crmtools 0.2 it kept only the
+        campaigns *starting* in the period; a FutureWarning says when the two
+        differ, for one release.)
+    as_of : date, timestamp, Period or None, default=None
+        The instant payback is observed up to (exclusive; a Period means its
+        end); None uses the latest order in ``transactions``.
     max_payback_months : int, default=12
         Longest payback looked for.
     campaign_col, customer_col, group_col, contacted_col, date_col, amount_col, quantity_col : str
@@ -382,15 +383,19 @@ def campaign_roi(campaigns: pd.DataFrame, contacts: pd.DataFrame, transactions: 
     tagged = transactions[tag_col].astype("str") if tag_col in transactions.columns else None
 
     if period is not None:
-        p = parse_period(period) if isinstance(period, str) else period
-        if not isinstance(p, Period):
-            raise TypeError(f"period must be a period; allowed: a label such as '2025-10' or '2025-Q4', or a "
-                            f"Period; received: {period!r}.")
-        camp = camp[(camp["start_date"] >= p.start) & (camp["start_date"] < p.end)].reset_index(drop=True)
+        p = as_period(period)
+        camp = campaigns_active(camp, period=p)
+        earlier = camp.loc[camp["start_date"] < p.start, "campaign_id"].tolist()
+        if earlier:
+            warn_deprecated(
+                f"campaign_roi(period={p.label!r}) now keeps the campaigns running in the period, as the reports "
+                f"do; before crmtools 0.2 it kept only those starting in it. {len(earlier)} campaign"
+                f"{'s' if len(earlier) > 1 else ''} started earlier and {'are' if len(earlier) > 1 else 'is'} now "
+                f"included: {earlier[:5]}. For the old selection, filter campaigns on start_date first.")
         cont = cont[cont["campaign_id"].isin(camp["campaign_id"].unique().tolist())].reset_index(drop=True)
     if camp.empty:
         return _empty_roi()
-    as_of = _timestamp(as_of, "as_of") if as_of is not None else (
+    as_of = as_point(as_of) if as_of is not None else (
         tx["order_datetime"].max() if len(tx) else camp["end_date"].max())
 
     known = tx["customer_id"].notna() & transactions[customer_col].notna().to_numpy()

@@ -39,8 +39,9 @@ from typing import Any
 import narwhals.stable.v2 as nw
 import pandas as pd
 
-from .engine import (as_timestamp, collect, is_missing, lit_datetime, month_label_of, month_number,
-                     month_number_of, to_lazy)
+from ._deprecation import deprecated_arguments, legacy_start
+from .engine import collect, is_missing, lit_datetime, month_label_of, month_number, month_number_of, to_lazy
+from .periods import as_point
 
 __all__ = ["COHORT_COLUMNS", "cohort_table", "cohort_matrix", "cohort_revenue"]
 
@@ -53,20 +54,38 @@ def _last_month(as_of: pd.Timestamp) -> int:
     return month_number_of(as_of - pd.Timedelta(microseconds=1))
 
 
-def cohort_table(transactions: Any, *, as_of: Any, start: Any = None, max_months: int | None = None,
-                 customer_col: str = "customer_id", date_col: str = "order_datetime", amount_col: str = "amount",
-                 quantity_col: str = "quantity") -> pd.DataFrame:
+def _lookback_from_start(start: Any, kwargs: dict) -> int:
+    """The old ``start=`` (first cohort month shown) as the number of cohort months up to ``as_of``."""
+    if start is None or "as_of" not in kwargs:
+        return None
+    months = _last_month(as_point(kwargs["as_of"])) - month_number_of(legacy_start(start)) + 1
+    if months < 1:
+        raise ValueError(f"start must be before as_of (it is the first cohort shown); got start={start!r}, "
+                         f"as_of={kwargs['as_of']!r}.")
+    return months
+
+
+@deprecated_arguments(converted={"start": ("lookback_months", _lookback_from_start,
+                                           "pass lookback_months= (the number of most recent cohorts shown, e.g. "
+                                           "lookback_months=12)")})
+def cohort_table(transactions: Any, *, as_of: Any, lookback_months: int | None = None,
+                 max_months: int | None = None, customer_col: str = "customer_id", date_col: str = "order_datetime",
+                 amount_col: str = "amount", quantity_col: str = "quantity") -> pd.DataFrame:
     """Active customers and revenue per first-purchase cohort and month since the first purchase.
 
     Parameters
     ----------
     transactions : DataFrame-like
         Canonical transactions (pandas, polars, DuckDB or Spark). Not modified.
-    as_of : timestamp, str or Period
-        Only lines strictly before this instant count; a Period means its end.
-    start : timestamp, str or Period, optional
-        Show only cohorts whose first-purchase month is this month or later
-        (first purchases are still found over all history).
+    as_of : date, timestamp or Period
+        Only lines strictly before this instant count; a Period means its end
+        (``as_of="2025-10"`` is ambiguous and rejected; see
+        :mod:`crmtools.periods`).
+    lookback_months : int, optional
+        Show only the cohorts of the last ``lookback_months`` months before
+        ``as_of`` (the month holding ``as_of``'s last counted instant and the
+        ones before it); first purchases are still found over all history.
+        None shows every cohort.
     max_months : int, optional
         Show only ``months_since <= max_months``.
     customer_col, date_col, amount_col, quantity_col : str
@@ -98,14 +117,14 @@ def cohort_table(transactions: Any, *, as_of: Any, start: Any = None, max_months
     0  2025-01             0       1   1000.0                           1000.0
     1  2025-01             1       0   -400.0                            600.0
     """
-    as_of_ts = as_timestamp(as_of, "as_of")
+    as_of_ts = as_point(as_of)
     if max_months is not None and (isinstance(max_months, bool) or not isinstance(max_months, int)
                                    or max_months < 0):
         raise ValueError(f"max_months must be a whole number >= 0 or None; got {max_months!r}.")
-    first_shown = None
-    if start is not None:
-        start_ts = pd.Timestamp(start.start) if hasattr(start, "start") else as_timestamp(start, "start")
-        first_shown = month_number_of(start_ts)
+    if lookback_months is not None and (isinstance(lookback_months, bool) or not isinstance(lookback_months, int)
+                                        or lookback_months < 1):
+        raise ValueError(f"lookback_months must be a whole number >= 1 or None; got {lookback_months!r}.")
+    first_shown = None if lookback_months is None else _last_month(as_of_ts) - lookback_months + 1
     c, d, a, q = customer_col, date_col, amount_col, quantity_col
     lf = to_lazy(transactions, columns=[c, d, a, q], name="transactions",
                  kinds={c: "id", d: "datetime", a: "numeric", q: "numeric"},

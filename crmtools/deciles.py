@@ -1,6 +1,6 @@
 """Decile analysis (デシル分析): customers ranked by revenue into ten equal-count groups.
 
-Definitions, for a period ``[start, end)``:
+Definitions, for a period ``[start, end)`` (``period="2025-10"``: the whole month):
 
 - A customer is counted when they have a purchase (a line with a positive
   quantity) in the period; lines without a customer id are left out.
@@ -22,7 +22,7 @@ Examples
 ...     "quantity": 1,
 ...     "amount": [float(1000 * (i + 1)) for i in range(20)],
 ... })
->>> table = decile_table(tx, start="2025-10-01", end="2025-11-01")
+>>> table = decile_table(tx, period="2025-10")
 >>> table[["decile", "customers", "revenue", "revenue_share", "cumulative_share"]].head(3)
    decile  customers  revenue  revenue_share  cumulative_share
 0       1          2  39000.0       0.185714          0.185714
@@ -38,7 +38,9 @@ from typing import Any
 import narwhals.stable.v2 as nw
 import pandas as pd
 
-from .engine import as_timestamp, collect, floor_div, is_missing, lit_datetime, to_lazy
+from ._deprecation import deprecated_arguments
+from .engine import collect, floor_div, is_missing, lit_datetime, to_lazy
+from .periods import as_period
 
 __all__ = ["Concentration", "decile_table", "concentration", "pareto_curve", "customer_revenue"]
 
@@ -46,19 +48,20 @@ DECILE_COLUMNS = ["decile", "customers", "revenue", "revenue_share", "cumulative
                   "min_revenue", "max_revenue"]
 
 
-def _period(start: Any, end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
-    start_ts, end_ts = as_timestamp(start, "start"), as_timestamp(end, "end")
-    if hasattr(start, "start") and hasattr(start, "end"):
-        start_ts = pd.Timestamp(start.start)  # a Period given as start means its first instant
+def _bounds(period: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+    p = as_period(period)
+    if p.start is None or p.end is None:  # only through the deprecated start=/end= pair
+        raise TypeError("decile analyses need both start= and end= (deprecated), or period=; received only one.")
+    start_ts, end_ts = pd.Timestamp(p.start), pd.Timestamp(p.end)
     if end_ts <= start_ts:
         raise ValueError(f"end must be after start (the period is [start, end)); got start={start_ts}, end={end_ts}.")
     return start_ts, end_ts
 
 
-def _customer_revenue(transactions: Any, start: Any, end: Any, customer_col: str, date_col: str,
+def _customer_revenue(transactions: Any, period: Any, customer_col: str, date_col: str,
                       amount_col: str, quantity_col: str) -> tuple[nw.LazyFrame, str]:
-    """Lazy frame (customer, revenue, _missing) of customers with a purchase in [start, end)."""
-    start_ts, end_ts = _period(start, end)
+    """Lazy frame (customer, revenue, _missing) of customers with a purchase in the period."""
+    start_ts, end_ts = _bounds(period)
     c, d, a, q = customer_col, date_col, amount_col, quantity_col
     lf = to_lazy(transactions, columns=[c, d, a, q], name="transactions",
                  kinds={c: "id", d: "datetime", a: "numeric", q: "numeric"},
@@ -97,17 +100,18 @@ def _share(numerator: nw.Expr, denominator: nw.Expr) -> nw.Expr:
     return nw.when(denominator != 0).then(numerator / denominator)
 
 
-def customer_revenue(transactions: Any, *, start: Any, end: Any, customer_col: str = "customer_id",
+@deprecated_arguments(window=("start", "end"))
+def customer_revenue(transactions: Any, *, period: Any, customer_col: str = "customer_id",
                      date_col: str = "order_datetime", amount_col: str = "amount",
                      quantity_col: str = "quantity") -> pd.DataFrame:
-    """Net revenue per customer in ``[start, end)``, ranked, with each customer's decile.
+    """Net revenue per customer in ``period``, ranked, with each customer's decile.
 
     Parameters
     ----------
     transactions : DataFrame-like
         Canonical transactions (see :mod:`crmtools.engine`). Not modified.
-    start, end : timestamp, str or Period
-        The period ``[start, end)``.
+    period : Period or str
+        The whole period, e.g. ``"2025-10"`` or ``"2025-Q3"``.
     customer_col, date_col, amount_col, quantity_col : str
         Column names.
 
@@ -123,13 +127,13 @@ def customer_revenue(transactions: Any, *, start: Any, end: Any, customer_col: s
     >>> import pandas as pd
     >>> tx = pd.DataFrame({"customer_id": ["b", "a", "c"], "order_datetime": pd.Timestamp("2025-10-02"),
     ...                    "quantity": 1, "amount": [500.0, 500.0, 900.0]})
-    >>> customer_revenue(tx, start="2025-10-01", end="2025-11-01")
+    >>> customer_revenue(tx, period="2025-10")
       customer_id  revenue  rank  decile
     0           c    900.0     1       1
     1           a    500.0     2       4
     2           b    500.0     3       7
     """
-    per_customer, c = _customer_revenue(transactions, start, end, customer_col, date_col, amount_col, quantity_col)
+    per_customer, c = _customer_revenue(transactions, period, customer_col, date_col, amount_col, quantity_col)
     query = (_ranked(per_customer, c)
              .with_columns(rank=nw.col("_pos") + 1, decile=floor_div(nw.col("_pos") * 10, nw.col("_n")) + 1)
              .select(c, "revenue", "rank", "decile", "_missing"))
@@ -138,7 +142,8 @@ def customer_revenue(transactions: Any, *, start: Any, end: Any, customer_col: s
     return out.astype({"revenue": "float64", "rank": "int64", "decile": "int64"})
 
 
-def decile_table(transactions: Any, *, start: Any, end: Any, n_groups: int = 10,
+@deprecated_arguments(window=("start", "end"))
+def decile_table(transactions: Any, *, period: Any, n_groups: int = 10,
                  customer_col: str = "customer_id", date_col: str = "order_datetime", amount_col: str = "amount",
                  quantity_col: str = "quantity") -> pd.DataFrame:
     """Customers, revenue and revenue share per revenue decile.
@@ -147,8 +152,8 @@ def decile_table(transactions: Any, *, start: Any, end: Any, n_groups: int = 10,
     ----------
     transactions : DataFrame-like
         Canonical transactions (pandas, polars, DuckDB or Spark). Not modified.
-    start, end : timestamp, str or Period
-        The period ``[start, end)``. A Period as ``start`` means its start.
+    period : Period or str
+        The whole period, e.g. ``"2025-10"`` or ``"2025-Q3"``.
     n_groups : int, default=10
         Number of equal-count groups (10 for deciles, 5 for quintiles).
     customer_col, date_col, amount_col, quantity_col : str
@@ -167,14 +172,14 @@ def decile_table(transactions: Any, *, start: Any, end: Any, n_groups: int = 10,
     Raises
     ------
     ValueError
-        If ``end <= start``, ``n_groups < 1``, or amounts are missing in the period.
+        If the period is malformed, ``n_groups < 1``, or amounts are missing in the period.
 
     Examples
     --------
     >>> import pandas as pd
     >>> tx = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "order_datetime": pd.Timestamp("2025-10-02"),
     ...                    "quantity": 1, "amount": [700.0, 100.0, 100.0, 100.0]})
-    >>> decile_table(tx, start="2025-10-01", end="2025-11-01", n_groups=2)[
+    >>> decile_table(tx, period="2025-10", n_groups=2)[
     ...     ["decile", "customers", "revenue", "revenue_share", "avg_revenue"]]
        decile  customers  revenue  revenue_share  avg_revenue
     0       1          2    800.0            0.8        400.0
@@ -182,7 +187,7 @@ def decile_table(transactions: Any, *, start: Any, end: Any, n_groups: int = 10,
     """
     if isinstance(n_groups, bool) or not isinstance(n_groups, int) or n_groups < 1:
         raise ValueError(f"n_groups must be a positive whole number (10 for deciles); got {n_groups!r}.")
-    per_customer, c = _customer_revenue(transactions, start, end, customer_col, date_col, amount_col, quantity_col)
+    per_customer, c = _customer_revenue(transactions, period, customer_col, date_col, amount_col, quantity_col)
     groups = (
         _ranked(per_customer, c)
         .with_columns(decile=floor_div(nw.col("_pos") * n_groups, nw.col("_n")) + 1)
@@ -239,10 +244,11 @@ class Concentration:
     gini: float
 
 
-def concentration(transactions: Any, *, start: Any, end: Any, customer_col: str = "customer_id",
+@deprecated_arguments(window=("start", "end"))
+def concentration(transactions: Any, *, period: Any, customer_col: str = "customer_id",
                   date_col: str = "order_datetime", amount_col: str = "amount",
                   quantity_col: str = "quantity") -> Concentration:
-    """Top-10% and top-20% revenue shares and the Gini coefficient for ``[start, end)``.
+    """Top-10% and top-20% revenue shares and the Gini coefficient for ``period``.
 
     The Gini coefficient is ``2 * sum(i * x_i) / (n * sum(x)) - (n + 1) / n``
     over revenues ``x_i`` sorted ascending (``i`` = 1..n).
@@ -251,8 +257,8 @@ def concentration(transactions: Any, *, start: Any, end: Any, customer_col: str 
     ----------
     transactions : DataFrame-like
         Canonical transactions. Not modified.
-    start, end : timestamp, str or Period
-        The period ``[start, end)``.
+    period : Period or str
+        The whole period, e.g. ``"2025-10"`` or ``"2025-Q3"``.
     customer_col, date_col, amount_col, quantity_col : str
         Column names.
 
@@ -265,10 +271,10 @@ def concentration(transactions: Any, *, start: Any, end: Any, customer_col: str 
     >>> import pandas as pd
     >>> tx = pd.DataFrame({"customer_id": list("abcd"), "order_datetime": pd.Timestamp("2025-10-02"),
     ...                    "quantity": 1, "amount": [100.0, 100.0, 100.0, 700.0]})
-    >>> concentration(tx, start="2025-10-01", end="2025-11-01")
+    >>> concentration(tx, period="2025-10")
     Concentration(customers=4, revenue=1000.0, top10_share=0.7, top20_share=0.7, gini=0.45)
     """
-    per_customer, c = _customer_revenue(transactions, start, end, customer_col, date_col, amount_col, quantity_col)
+    per_customer, c = _customer_revenue(transactions, period, customer_col, date_col, amount_col, quantity_col)
     pos, n, x = nw.col("_pos"), nw.col("_n"), nw.col("revenue")
     query = _ranked(per_customer, c).select(
         customers=nw.len(),
@@ -290,7 +296,8 @@ def concentration(transactions: Any, *, start: Any, end: Any, customer_col: str 
                          round(float(row["_top20"]), 2) / revenue, gini)
 
 
-def pareto_curve(transactions: Any, *, start: Any, end: Any, points: int = 100, customer_col: str = "customer_id",
+@deprecated_arguments(window=("start", "end"))
+def pareto_curve(transactions: Any, *, period: Any, points: int = 100, customer_col: str = "customer_id",
                  date_col: str = "order_datetime", amount_col: str = "amount",
                  quantity_col: str = "quantity") -> pd.DataFrame:
     """Cumulative revenue share against cumulative customer share, top spenders first.
@@ -299,8 +306,8 @@ def pareto_curve(transactions: Any, *, start: Any, end: Any, points: int = 100, 
     ----------
     transactions : DataFrame-like
         Canonical transactions. Not modified.
-    start, end : timestamp, str or Period
-        The period ``[start, end)``.
+    period : Period or str
+        The whole period, e.g. ``"2025-10"`` or ``"2025-Q3"``.
     points : int, default=100
         Number of points after the origin (the customer axis is cut into this
         many equal-count steps; fewer when there are fewer customers).
@@ -320,7 +327,7 @@ def pareto_curve(transactions: Any, *, start: Any, end: Any, points: int = 100, 
     >>> import pandas as pd
     >>> tx = pd.DataFrame({"customer_id": list("abcd"), "order_datetime": pd.Timestamp("2025-10-02"),
     ...                    "quantity": 1, "amount": [100.0, 100.0, 100.0, 700.0]})
-    >>> pareto_curve(tx, start="2025-10-01", end="2025-11-01", points=4)
+    >>> pareto_curve(tx, period="2025-10", points=4)
        customers  customer_share  revenue  revenue_share
     0          0            0.00      0.0            0.0
     1          1            0.25    700.0            0.7
@@ -330,7 +337,7 @@ def pareto_curve(transactions: Any, *, start: Any, end: Any, points: int = 100, 
     """
     if isinstance(points, bool) or not isinstance(points, int) or points < 1:
         raise ValueError(f"points must be a positive whole number; got {points!r}.")
-    per_customer, c = _customer_revenue(transactions, start, end, customer_col, date_col, amount_col, quantity_col)
+    per_customer, c = _customer_revenue(transactions, period, customer_col, date_col, amount_col, quantity_col)
     pos, n = nw.col("_pos"), nw.col("_n")
     steps = (
         _ranked(per_customer, c)

@@ -31,7 +31,7 @@ Examples
 ...     "quantity": [1, 1, 2, 1],
 ...     "amount": [1000.0, 1200.0, 3000.0, 800.0],
 ... })
->>> k = period_kpis(tx, "2025-10")
+>>> k = period_kpis(tx, period="2025-10")
 >>> k[["kpi", "value", "previous", "change_vs_previous"]].round(1)
                    kpi   value  previous  change_vs_previous
 0              revenue  5000.0    1000.0              4000.0
@@ -53,8 +53,9 @@ from typing import Any
 import narwhals.stable.v2 as nw
 import pandas as pd
 
-from .engine import as_timestamp, collect, is_missing, lit_datetime, month_label_of, month_number, \
-    month_number_of, to_lazy
+from ._deprecation import deprecated_arguments, legacy_end
+from .engine import collect, is_missing, lit_datetime, month_label_of, month_number, month_number_of, to_lazy
+from .periods import as_period, period_of
 
 __all__ = ["KPI_NAMES", "KPI_COLUMNS", "period_kpis", "monthly_trend"]
 
@@ -66,18 +67,6 @@ KPI_COLUMNS = ["kpi", "period", "value", "previous", "year_ago", "change_vs_prev
                "change_vs_year_ago", "pct_change_vs_year_ago"]
 
 TREND_COLUMNS = ["month", "revenue", "orders", "active_customers", "average_order_value"]
-
-
-def _as_period(period: Any):
-    if isinstance(period, str):
-        from .periods import parse_period
-
-        return parse_period(period)
-    needed = ("start", "end", "previous", "year_ago", "label")
-    if not all(hasattr(period, name) for name in needed):
-        raise TypeError(f"period must be a Period or text such as '2025-10' or '2025-Q3'; "
-                        f"got {type(period).__name__} {period!r}.")
-    return period
 
 
 def _tag(periods: dict[str, tuple[pd.Timestamp, pd.Timestamp]], date_col: str) -> nw.Expr:
@@ -94,7 +83,8 @@ def _pct(change: float, base: float) -> float:
     return change / abs(base)
 
 
-def period_kpis(transactions: Any, period: Any, *, customer_col: str = "customer_id", order_col: str = "order_id",
+@deprecated_arguments(positional=("period",))
+def period_kpis(transactions: Any, *, period: Any, customer_col: str = "customer_id", order_col: str = "order_id",
                 date_col: str = "order_datetime", amount_col: str = "amount",
                 quantity_col: str = "quantity") -> pd.DataFrame:
     """Revenue, orders, customers, order value, frequency, retention and churn for a period.
@@ -104,9 +94,9 @@ def period_kpis(transactions: Any, period: Any, *, customer_col: str = "customer
     transactions : DataFrame-like
         Canonical transactions (pandas, polars, DuckDB or Spark). Not modified.
     period : Period or str
-        The period, e.g. ``"2025-10"`` or ``"2025-Q3"`` (see
-        :mod:`crmtools.periods`), or any object with ``start``, ``end``,
-        ``label``, ``previous()`` and ``year_ago()``.
+        The whole period, e.g. ``"2025-10"`` or ``"2025-Q3"`` (see
+        :mod:`crmtools.periods`). Keyword-only (passing it by position is
+        deprecated).
     customer_col, order_col, date_col, amount_col, quantity_col : str
         Column names.
 
@@ -130,11 +120,11 @@ def period_kpis(transactions: Any, period: Any, *, customer_col: str = "customer
     >>> tx = pd.DataFrame({"order_id": ["o1", "o2"], "customer_id": ["a", "a"],
     ...                    "order_datetime": pd.to_datetime(["2024-10-05", "2025-10-05"]),
     ...                    "quantity": 1, "amount": [800.0, 1000.0]})
-    >>> row = period_kpis(tx, "2025-10").set_index("kpi").loc["revenue"]
+    >>> row = period_kpis(tx, period="2025-10").set_index("kpi").loc["revenue"]
     >>> row["value"], row["year_ago"], row["pct_change_vs_year_ago"]
     (np.float64(1000.0), np.float64(800.0), np.float64(0.25))
     """
-    p = _as_period(period)
+    p = as_period(period)
     current, previous, year_ago = p, p.previous(), p.year_ago()
     needed = {"current": current, "previous": previous, "prev2": previous.previous(), "year_ago": year_ago,
               "year_ago_prev": year_ago.previous()}
@@ -224,20 +214,31 @@ def period_kpis(transactions: Any, period: Any, *, customer_col: str = "customer
     return out.astype({"kpi": "str", "period": "str", **{k: "float64" for k in KPI_COLUMNS[2:]}})
 
 
-def monthly_trend(transactions: Any, *, end: Any, months: int = 13, customer_col: str = "customer_id",
+def _trend_period(end: Any, _kwargs: dict):
+    """The old ``monthly_trend(end=)`` (exclusive end, first instant of a month) as the month before it."""
+    end_ts = legacy_end(end)
+    if end_ts != end_ts.normalize() or end_ts.day != 1:
+        raise ValueError(f"end must be the first instant of a month (exclusive end), e.g. '2025-11-01'; got {end_ts}.")
+    return period_of(end_ts - pd.Timedelta(days=1), "month")
+
+
+@deprecated_arguments(converted={"end": ("period", _trend_period, "pass period= (the last month shown, e.g. "
+                                                                   "period='2025-10' instead of end='2025-11-01')")})
+def monthly_trend(transactions: Any, *, period: Any, months: int = 13, customer_col: str = "customer_id",
                   order_col: str = "order_id", date_col: str = "order_datetime", amount_col: str = "amount",
                   quantity_col: str = "quantity") -> pd.DataFrame:
-    """Revenue, orders and active customers for each of the ``months`` months before ``end``.
+    """Revenue, orders and active customers for each of the ``months`` months up to the end of ``period``.
 
     Parameters
     ----------
     transactions : DataFrame-like
         Canonical transactions. Not modified.
-    end : timestamp, str or Period
-        Exclusive end; must be the first instant of a month (a Period means
-        its end, so ``end="2025-10"`` as a Period covers up to October).
+    period : Period or str
+        The last period shown, e.g. ``"2025-10"``; for a quarter, the trend
+        ends with its last month.
     months : int, default=13
-        Number of months (13 shows the same month last year).
+        Number of calendar months shown, ending with the last month of
+        ``period`` (13 shows the same month last year).
     customer_col, order_col, date_col, amount_col, quantity_col : str
         Column names.
 
@@ -255,15 +256,13 @@ def monthly_trend(transactions: Any, *, end: Any, months: int = 13, customer_col
     >>> tx = pd.DataFrame({"order_id": ["o1", "o2", "o3"], "customer_id": ["a", "b", "a"],
     ...                    "order_datetime": pd.to_datetime(["2025-08-03", "2025-08-09", "2025-10-01"]),
     ...                    "quantity": 1, "amount": [100.0, 300.0, 250.0]})
-    >>> monthly_trend(tx, end="2025-11-01", months=3)
+    >>> monthly_trend(tx, period="2025-10", months=3)
          month  revenue  orders  active_customers  average_order_value
     0  2025-08    400.0       2                 2                200.0
     1  2025-09      0.0       0                 0                  NaN
     2  2025-10    250.0       1                 1                250.0
     """
-    end_ts = as_timestamp(end, "end")
-    if end_ts != end_ts.normalize() or end_ts.day != 1:
-        raise ValueError(f"end must be the first instant of a month (exclusive end), e.g. '2025-11-01'; got {end_ts}.")
+    end_ts = pd.Timestamp(as_period(period).end)
     if isinstance(months, bool) or not isinstance(months, int) or months < 1:
         raise ValueError(f"months must be a positive whole number; got {months!r}.")
     last = month_number_of(end_ts) - 1

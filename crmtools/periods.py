@@ -14,19 +14,53 @@ Examples
 ('2025-09', '2024-10')
 >>> parse_period("2025-Q1").previous().label
 '2024-Q4'
+
+The time rule
+-------------
+Every public analysis function says "which time" in one of two ways, both
+keyword-only:
+
+- ``period=`` for figures over a window: a :class:`Period` or its text
+  (``"2025-10"``, ``"2025-Q3"``), meaning the **whole** period
+  ``[start, end)``. Coerced by :func:`as_period`.
+- ``as_of=`` where a point in time is meant (RFM recency, cohorts, repeat
+  purchase, payback): **the first instant not counted** (exclusive), so data
+  strictly before ``as_of`` counts. A date ``"2025-11-01"`` means its
+  midnight, so it counts everything up to the end of 31 October; a
+  :class:`Period` means its end, so ``as_of=parse_period("2025-10")`` is the
+  same instant. Recency is counted in calendar days to the date of
+  ``as_of``: with a period's end, a purchase on the period's last day has
+  recency 1. A month or quarter *text* such as ``"2025-10"`` is ambiguous (its
+  first day, or the whole month?) and is rejected. Coerced by
+  :func:`as_point`.
+
+Lengths of look-back windows are whole numbers named after their unit
+(``lookback_days=365``, ``months=13``, ``within_days=90``), never dates.
+
+>>> as_point(parse_period("2025-10"))
+Timestamp('2025-11-01 00:00:00')
+>>> as_point("2025-10")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+ValueError: as_of='2025-10' is ambiguous: ...
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["Period", "parse_period", "period_of", "period_range", "last_complete_month"]
+__all__ = ["Period", "parse_period", "period_of", "period_range", "last_complete_month", "as_period", "as_point"]
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-[Qq]([1-4])$")
+# A text names an instant only when it names a day: 2025-11-01, 2025/11/01, 20251101 (a time may follow).
+_FULL_DATE = re.compile(r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{8})(?:$|[ T])")
 
 
 @dataclass(frozen=True, order=True)
@@ -193,3 +227,148 @@ def last_complete_month(latest_timestamp: pd.Timestamp) -> Period:
     month = period_of(ts, "month")
     next_day = ts.normalize() + pd.Timedelta(days=1)
     return month if next_day >= month.end else month.previous()
+
+
+# --------------------------------------------------------------------------- the time rule: one coercion each
+
+
+@dataclass(frozen=True)
+class _Window:
+    """An arbitrary ``[start, end)`` window (either bound may be None = open).
+
+    Private: it carries the deprecated ``start=``/``end=`` arguments into the
+    code paths that now take ``period=``, so old calls give identical results
+    for one release. Not part of the public API.
+    """
+
+    start: pd.Timestamp | None
+    end: pd.Timestamp | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.start} to {self.end}"
+
+    def contains(self, timestamps: pd.Series) -> pd.Series:
+        mask = pd.Series(True, index=timestamps.index)
+        if self.start is not None:
+            mask &= timestamps >= self.start
+        if self.end is not None:
+            mask &= timestamps < self.end
+        return mask
+
+
+def as_period(value: Any, *, name: str = "period") -> Period:
+    """The :class:`Period` a ``period=`` argument names: the whole month or quarter.
+
+    Parameters
+    ----------
+    value : Period or str
+        A period, or its text: a month ``"YYYY-MM"`` or a quarter ``"YYYY-Qn"``.
+    name : str, default="period"
+        The argument's name, for messages.
+
+    Returns
+    -------
+    Period
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is neither a Period nor text (a date or timestamp names
+        an instant: use ``as_of=``).
+    ValueError
+        If the text is not a month or a quarter.
+
+    Examples
+    --------
+    >>> as_period("2025-Q3").label, as_period(parse_period("2025-10")).label
+    ('2025-Q3', '2025-10')
+    >>> as_period("2025-10-15")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: period: Malformed period '2025-10-15': ... A date names an instant, not a period: ...
+    """
+    if isinstance(value, (Period, _Window)):
+        return value
+    if isinstance(value, str):
+        try:
+            return parse_period(value)
+        except ValueError as exc:
+            hint = (" A date names an instant, not a period: pass it as as_of= where the function has one, or "
+                    "give the month or quarter." if _FULL_DATE.match(value) else "")
+            raise ValueError(f"{name}: {exc}{hint}") from None
+    hint = (" A date or timestamp names an instant: pass it as as_of= where the function has one."
+            if isinstance(value, (pd.Timestamp, _dt.date, np.datetime64)) else "")
+    raise TypeError(f"{name} must be a Period or its text; allowed: a month 'YYYY-MM' (e.g. '2025-10'), a quarter "
+                    f"'YYYY-Qn' (e.g. '2025-Q3') or a Period; received {type(value).__name__} {value!r}.{hint}")
+
+
+def _ambiguous(value: str, name: str) -> ValueError:
+    text = value.strip()
+    if _MONTH.match(text) or _QUARTER.match(text):
+        try:
+            p = parse_period(text)
+        except ValueError:
+            p = None
+        if p is not None:
+            what = "month" if p.kind == "month" else "quarter"
+            return ValueError(
+                f"{name}={value!r} is ambiguous: {name} is an instant (the first moment not counted), and a {what} "
+                f"could mean its first day ({p.start:%Y-%m-%d}) or its end. Pass a date, e.g. "
+                f"{name}='{p.end:%Y-%m-%d}' (everything before {p.end:%Y-%m-%d} counts), or the Period, which means "
+                f"its end: {name}=parse_period('{p.label}') (the same instant). For figures over the whole {what}, "
+                f"use period='{p.label}'.")
+    return ValueError(f"{name} is not a date; allowed: a date 'YYYY-MM-DD' such as '2025-11-01' (a time may follow) "
+                      f"or a Period, meaning its end; received {value!r}, which names no day.")
+
+
+def as_point(value: Any, *, name: str = "as_of") -> pd.Timestamp:
+    """The instant an ``as_of=`` argument names: the first moment *not* counted.
+
+    Parameters
+    ----------
+    value : date, datetime, Timestamp, str or Period
+        A date or timestamp (naive, business time zone), its ISO text
+        (``"2025-11-01"``, ``"2025-11-01 09:30"``; ``"2025/11/01"`` also
+        works), or a :class:`Period`, meaning its exclusive end.
+    name : str, default="as_of"
+        The argument's name, for messages.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Naive; a date means its midnight.
+
+    Raises
+    ------
+    ValueError
+        If the text names no day (``"2025-10"``, ``"2025-Q3"``, ``"2025"``
+        are ambiguous: the message says which form to use), is not a date,
+        or is timezone-aware.
+    TypeError
+        If ``value`` is None or not a date-like value.
+
+    Examples
+    --------
+    >>> as_point("2025-11-01"), as_point(parse_period("2025-Q3"))
+    (Timestamp('2025-11-01 00:00:00'), Timestamp('2025-10-01 00:00:00'))
+    """
+    if isinstance(value, Period):
+        return value.end
+    if isinstance(value, str):
+        if not _FULL_DATE.match(value):
+            raise _ambiguous(value, name)
+    elif value is None or isinstance(value, bool) or not isinstance(value, (pd.Timestamp, _dt.date, np.datetime64)):
+        raise TypeError(f"{name} must be an instant; allowed: a date such as '2025-11-01', a Timestamp, or a Period "
+                        f"(meaning its end); received {type(value).__name__} {value!r}.")
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} is not a date; allowed: a date such as '2025-11-01' (a time may follow) or a "
+                         f"Period; received {value!r}.") from None
+    if ts is pd.NaT:
+        raise ValueError(f"{name} is missing; allowed: a date such as '2025-11-01' or a Period; received {value!r}.")
+    if ts.tzinfo is not None:
+        raise ValueError(f"{name} must be timezone-naive (business time zone, like the data); allowed: a naive date "
+                         f"or timestamp; received {ts}.")
+    return ts

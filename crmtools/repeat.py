@@ -45,7 +45,9 @@ from typing import Any
 import narwhals.stable.v2 as nw
 import pandas as pd
 
-from .engine import as_timestamp, collect, day_number, day_number_of, lit_datetime, to_lazy
+from ._deprecation import deprecated_arguments, legacy_start
+from .engine import collect, day_number, day_number_of, lit_datetime, to_lazy
+from .periods import as_period, as_point
 
 __all__ = ["first_purchases", "f2_conversion", "interval_distribution", "purchase_cycles"]
 
@@ -137,8 +139,8 @@ def first_purchases(transactions: Any, *, as_of: Any, customers: Any = None, cus
     transactions : DataFrame-like
         Canonical transactions (pandas, polars, DuckDB or Spark). Not modified.
         ``channel`` and ``category`` are used when present.
-    as_of : timestamp, str or Period
-        Only lines strictly before this instant count.
+    as_of : date, timestamp or Period
+        Only lines strictly before this instant count; a Period means its end.
     customers : DataFrame-like, optional
         Canonical customers; its ``acquisition_channel`` (when not missing)
         replaces the first order's channel.
@@ -169,7 +171,7 @@ acquisition_channel_col : str
      'acquisition_channel': 'web', 'first_category': 'Home', 'second_purchase': Timestamp('2025-01-07 09:00:00'),
      'days_to_second': 2.0, 'orders': 2}
     """
-    as_of_ts = as_timestamp(as_of, "as_of")
+    as_of_ts = as_point(as_of)
     frame, _, _ = _first_purchases_lazy(
         transactions, as_of=as_of_ts, customers=customers, customer_col=customer_col, order_col=order_col,
         date_col=date_col, amount_col=amount_col, quantity_col=quantity_col, channel_col=channel_col,
@@ -179,8 +181,8 @@ acquisition_channel_col : str
                        "orders": "int64", "first_purchase": "datetime64[us]", "second_purchase": "datetime64[us]"})
 
 
-def f2_conversion(transactions: Any, *, as_of: Any, within_days: int = 90, start: Any = None, end: Any = None,
-                  customers: Any = None, customer_col: str = "customer_id", order_col: str = "order_id",
+@deprecated_arguments(window=("start", "end"))
+def f2_conversion(transactions: Any, *, as_of: Any, within_days: int = 90, period: Any = None, customers: Any = None, customer_col: str = "customer_id", order_col: str = "order_id",
                   date_col: str = "order_datetime", amount_col: str = "amount", quantity_col: str = "quantity",
                   channel_col: str = "channel", category_col: str | None = "category",
                   acquisition_channel_col: str = "acquisition_channel") -> pd.DataFrame:
@@ -190,14 +192,14 @@ def f2_conversion(transactions: Any, *, as_of: Any, within_days: int = 90, start
     ----------
     transactions : DataFrame-like
         Canonical transactions. Not modified.
-    as_of : timestamp, str or Period
-        Only lines strictly before this instant count.
+    as_of : date, timestamp or Period
+        Only lines strictly before this instant count; a Period means its end.
     within_days : int, default=90
         Days after the first purchase in which the second must happen.
-    start, end : timestamp, str or Period, optional
-        Only customers whose first purchase is in ``[start, end)`` (default:
-        all). Customers whose window is not fully observed before ``as_of``
-        are always left out.
+    period : Period or str, optional
+        Only customers whose first purchase is in this period (e.g.
+        ``"2025-Q1"``); default: all. Customers whose window is not fully
+        observed before ``as_of`` are always left out.
     customers : DataFrame-like, optional
         Canonical customers, for ``acquisition_channel``.
     customer_col, order_col, date_col, amount_col, quantity_col, channel_col, category_col, \
@@ -228,18 +230,19 @@ acquisition_channel_col : str
     >>> f2_conversion(tx, as_of="2025-12-01", within_days=120)["repeaters"].tolist()
     [1]
     """
-    as_of_ts = as_timestamp(as_of, "as_of")
+    as_of_ts = as_point(as_of)
     within_days = _check_days(within_days, "within_days")
     frame, has_channel, has_category = _first_purchases_lazy(
         transactions, as_of=as_of_ts, customers=customers, customer_col=customer_col, order_col=order_col,
         date_col=date_col, amount_col=amount_col, quantity_col=quantity_col, channel_col=channel_col,
         category_col=category_col, acquisition_channel_col=acquisition_channel_col)
     eligible = frame.filter(day_number(nw.col("first_purchase")) + within_days < day_number_of(as_of_ts))
-    if start is not None:
-        start_ts = pd.Timestamp(start.start) if hasattr(start, "start") else as_timestamp(start, "start")
-        eligible = eligible.filter(nw.col("first_purchase") >= lit_datetime(start_ts))
-    if end is not None:
-        eligible = eligible.filter(nw.col("first_purchase") < lit_datetime(as_timestamp(end, "end")))
+    if period is not None:
+        p = as_period(period)
+        if p.start is not None:
+            eligible = eligible.filter(nw.col("first_purchase") >= lit_datetime(pd.Timestamp(p.start)))
+        if p.end is not None:
+            eligible = eligible.filter(nw.col("first_purchase") < lit_datetime(pd.Timestamp(p.end)))
     converted = (nw.col("days_to_second") <= within_days).fill_null(False).cast(nw.Int64)
     eligible = eligible.with_columns(
         _converted=converted,
@@ -269,18 +272,34 @@ def _purchase_days(transactions: Any, as_of: pd.Timestamp, customer_col: str, da
             .group_by(c, "_day").agg(_first=nw.col(d).min()))
 
 
-def interval_distribution(transactions: Any, *, as_of: Any, start: Any = None, customer_col: str = "customer_id",
-                          date_col: str = "order_datetime", quantity_col: str = "quantity") -> pd.DataFrame:
+def _lookback_from_start(start: Any, kwargs: dict) -> int | None:
+    """The old ``start=`` (gaps ending on or after its date) as a number of days before ``as_of``'s date."""
+    if start is None or "as_of" not in kwargs:
+        return None
+    days = day_number_of(as_point(kwargs["as_of"])) - day_number_of(legacy_start(start))
+    if days < 1:
+        raise ValueError(f"start must be a day before as_of; got start={start!r}, as_of={kwargs['as_of']!r}.")
+    return days
+
+
+@deprecated_arguments(converted={"start": ("lookback_days", _lookback_from_start,
+                                           "pass lookback_days= (e.g. lookback_days=365 for gaps ending in the last "
+                                           "365 days before as_of)")})
+def interval_distribution(transactions: Any, *, as_of: Any, lookback_days: int | None = None,
+                          customer_col: str = "customer_id", date_col: str = "order_datetime",
+                          quantity_col: str = "quantity") -> pd.DataFrame:
     """How many days pass between a customer's consecutive purchase days.
 
     Parameters
     ----------
     transactions : DataFrame-like
         Canonical transactions. Not modified.
-    as_of : timestamp, str or Period
-        Only lines strictly before this instant count.
-    start : timestamp, str or Period, optional
-        Only gaps whose later purchase is on or after this date.
+    as_of : date, timestamp or Period
+        Only lines strictly before this instant count; a Period means its end.
+    lookback_days : int, optional
+        Only gaps whose later purchase day is on or after the date of
+        ``as_of`` minus ``lookback_days`` days: with a midnight ``as_of``, the
+        gaps ending in ``[as_of - lookback_days, as_of)``. None counts every gap.
     customer_col, date_col, quantity_col : str
         Column names.
 
@@ -302,13 +321,13 @@ def interval_distribution(transactions: Any, *, as_of: Any, start: Any = None, c
     0     7          1  0.333333          0.333333
     1    30          2  0.666667          1.000000
     """
-    as_of_ts = as_timestamp(as_of, "as_of")
+    as_of_ts = as_point(as_of)
     days = _purchase_days(transactions, as_of_ts, customer_col, date_col, quantity_col)
     gaps = days.with_columns(days=nw.col("_day") - nw.col("_day").shift(1).over(customer_col, order_by="_day"))
     gaps = gaps.filter(~nw.col("days").is_null())
-    if start is not None:
-        start_ts = pd.Timestamp(start.start) if hasattr(start, "start") else as_timestamp(start, "start")
-        gaps = gaps.filter(nw.col("_day") >= day_number_of(start_ts))
+    if lookback_days is not None:
+        lookback_days = _check_days(lookback_days, "lookback_days")
+        gaps = gaps.filter(nw.col("_day") >= day_number_of(as_of_ts) - lookback_days)
     out = collect(gaps.group_by("days").agg(intervals=nw.len()).sort("days"))
     out = out.astype({"days": "int64", "intervals": "int64"})
     total = out["intervals"].sum()
@@ -325,9 +344,9 @@ def purchase_cycles(transactions: Any, *, as_of: Any, min_purchase_days: int = 2
     ----------
     transactions : DataFrame-like
         Canonical transactions. Not modified.
-    as_of : timestamp, str or Period
-        Only lines strictly before this instant count; ``days_until_next`` is
-        counted from its date.
+    as_of : date, timestamp or Period
+        Only lines strictly before this instant count (a Period means its
+        end); ``days_until_next`` is counted from its date.
     min_purchase_days : int, default=2
         Only customers with at least this many purchase days (2 or more, so
         that an interval exists).
@@ -354,7 +373,7 @@ def purchase_cycles(transactions: Any, *, as_of: Any, min_purchase_days: int = 2
       customer_id  avg_interval_days expected_next_purchase  days_until_next
     0           a               30.0             2025-04-01               17
     """
-    as_of_ts = as_timestamp(as_of, "as_of")
+    as_of_ts = as_point(as_of)
     if isinstance(min_purchase_days, bool) or not isinstance(min_purchase_days, int) or min_purchase_days < 2:
         raise ValueError(f"min_purchase_days must be a whole number >= 2; got {min_purchase_days!r}.")
     c = customer_col

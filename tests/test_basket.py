@@ -339,7 +339,7 @@ def test_customer_baskets_by_period_and_categories():
     assert by_customer.attrs["n_baskets"] == 2
     assert frozenset({"p1", "p2"}) in set(by_customer["itemsets"])
     tx.loc[tx["order_id"] == "o2", "order_datetime"] = pd.Timestamp("2025-03-01")
-    monthly = frequent_itemsets(tx, min_support=1, basket="customer", period="M")
+    monthly = frequent_itemsets(tx, min_support=1, basket="customer", basket_freq="M")
     assert monthly.attrs["n_baskets"] == 3
     assert frozenset({"p1", "p2"}) not in set(monthly["itemsets"])
     by_category = frequent_itemsets(tx, min_support=1, basket="customer", item="category")
@@ -504,7 +504,7 @@ def test_parameter_and_column_validation():
         frequent_itemsets(tx.drop(columns="quantity"))
     assert len(frequent_itemsets(tx.drop(columns="quantity"), include_returns=True, min_support=1)) == 1
     with pytest.raises(ValueError, match="need basket='customer'"):
-        frequent_itemsets(tx, period="M")
+        frequent_itemsets(tx, basket_freq="M")
     with pytest.raises(TypeError, match="Invalid basket 1"):
         frequent_itemsets([["a"], "ab"])
     with pytest.raises(ValueError, match="missing value"):

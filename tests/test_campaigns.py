@@ -12,6 +12,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from crmtools.campaigns import ROI_COLUMNS, ROLLUP_COLUMNS, campaign_roi, campaign_rollup
+from crmtools.periods import parse_period
 
 TOL = 1e-9
 CONTACT = pd.Timestamp("2025-03-03 10:00")
@@ -293,12 +294,25 @@ def test_payback_months():
     assert early["payback"] == "not observed"
 
 
-def test_period_keeps_campaigns_starting_in_it(small):
+def test_period_keeps_campaigns_running_in_it(small):
+    # The window rule of crmtools.slicing (and Dataset.for_period): a campaign belongs to every period its
+    # window [start_date, end_date] overlaps, with the figures of the whole campaign.
     campaigns, contacts, tx = small
-    assert len(campaign_roi(campaigns, contacts, tx, period="2025-04")) == 1
-    assert len(campaign_roi(campaigns, contacts, tx, period="2025-Q2")) == 1
+    late = campaigns.assign(campaign_id="C2", name="Late", start_date=pd.Timestamp("2025-03-20"))
+    both = pd.concat([campaigns, late], ignore_index=True)
+    contacts2 = pd.concat([contacts, contacts.assign(campaign_id="C2")], ignore_index=True)
+    assert campaign_roi(both, contacts2, tx, period="2025-03")["campaign_id"].tolist() == ["C2"]
+    with pytest.warns(FutureWarning, match=r"now keeps the campaigns running in the period.*\['C2'\]"):
+        april = campaign_roi(both, contacts2, tx, period="2025-04")  # C2 started in March: included now
+    assert april["campaign_id"].tolist() == ["C1", "C2"]
+    whole = campaign_roi(both, contacts2, tx).set_index("campaign_id")
+    pd.testing.assert_frame_equal(april.set_index("campaign_id"), whole)  # whole-campaign figures
     empty = campaign_roi(campaigns, contacts, tx, period="2025-05")
     assert empty.empty and list(empty.columns) == ROI_COLUMNS
+    with pytest.raises(ValueError, match="as_of='2025-07' is ambiguous"):
+        campaign_roi(campaigns, contacts, tx, as_of="2025-07")
+    pd.testing.assert_frame_equal(campaign_roi(campaigns, contacts, tx, as_of=parse_period("2025-07")),
+                                  campaign_roi(campaigns, contacts, tx, as_of="2025-08-01"))
 
 
 def test_no_infinite_numbers_anywhere():

@@ -162,10 +162,10 @@ def test_analyses_run_unchanged_on_spark():
         sdf = spark.createDataFrame(tx)
     checks = [
         lambda d: rfm.rfm_table(d, as_of="2024-12-01"),
-        lambda d: deciles.decile_table(d, start="2024-06-01", end="2024-12-01"),
+        lambda d: deciles.decile_table(d, period="2024-Q3"),
         lambda d: cohorts.cohort_table(d, as_of="2024-12-01"),
         lambda d: repeat.interval_distribution(d, as_of="2024-12-01"),
-        lambda d: kpis.period_kpis(d, "2024-11"),
+        lambda d: kpis.period_kpis(d, period="2024-11"),
     ]
     for check in checks:
         pd.testing.assert_frame_equal(check(sdf), check(tx))

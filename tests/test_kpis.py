@@ -49,7 +49,7 @@ def _table(out, column):
 
 
 def test_known_answer_month(tiny):
-    out = period_kpis(tiny, "2025-10")
+    out = period_kpis(tiny, period="2025-10")
     assert out.columns.tolist() == KPI_COLUMNS and out["kpi"].tolist() == KPI_NAMES
     assert set(out["period"]) == {"2025-10"}
     assert _table(out, "value") == {"revenue": 4800.0, "orders": 3.0, "active_customers": 2.0, "new_customers": 1.0,
@@ -70,7 +70,7 @@ def test_known_answer_month(tiny):
 
 
 def test_known_answer_quarter(tiny):
-    out = period_kpis(tiny, parse_period("2025-Q3"))
+    out = period_kpis(tiny, period=parse_period("2025-Q3"))
     value, previous, year_ago = _table(out, "value"), _table(out, "previous"), _table(out, "year_ago")
     assert (value["revenue"], value["orders"], value["active_customers"], value["new_customers"]) == (
         2000.0, 3.0, 2.0, 1.0)
@@ -82,39 +82,42 @@ def test_known_answer_quarter(tiny):
 
 
 def test_comparison_before_the_data_is_missing_not_zero(tiny):
-    out = period_kpis(tiny, "2024-10")
+    out = period_kpis(tiny, period="2024-10")
     assert out["year_ago"].isna().all() and out["pct_change_vs_year_ago"].isna().all()
     assert _table(out, "previous")["revenue"] == 500.0
 
 
 def test_empty_period_inside_the_data(tiny):
-    out = _table(period_kpis(tiny, "2025-06"), "value")
+    out = _table(period_kpis(tiny, period="2025-06"), "value")
     assert (out["revenue"], out["orders"], out["active_customers"]) == (0.0, 0.0, 0.0)
     assert math.isnan(out["average_order_value"]) and math.isnan(out["purchase_frequency"])
     assert math.isnan(out["retention_rate"])
 
 
 def test_period_like_objects_are_accepted(tiny):
-    pd.testing.assert_frame_equal(period_kpis(tiny, parse_period("2025-10")), period_kpis(tiny, "2025-10"))
+    pd.testing.assert_frame_equal(period_kpis(tiny, period=parse_period("2025-10")),
+                                  period_kpis(tiny, period="2025-10"))
     with pytest.raises(TypeError, match="period must be a Period"):
-        period_kpis(tiny, 202510)
+        period_kpis(tiny, period=202510)
     with pytest.raises(ValueError, match="Malformed period"):
-        period_kpis(tiny, "2025-13")
+        period_kpis(tiny, period="2025-13")
 
 
 def test_monthly_trend_known_answer(tiny):
-    out = monthly_trend(tiny, end="2025-11-01", months=3)
+    out = monthly_trend(tiny, period="2025-10", months=3)
     assert out.to_dict("list") == {"month": ["2025-08", "2025-09", "2025-10"], "revenue": [400.0, 1600.0, 4800.0],
                                    "orders": [1, 2, 3], "active_customers": [1, 2, 2],
                                    "average_order_value": [400.0, 800.0, 1600.0]}
-    thirteen = monthly_trend(tiny, end=parse_period("2025-10"))
+    thirteen = monthly_trend(tiny, period=parse_period("2025-10"))
     assert thirteen["month"].tolist()[0] == "2024-10" and len(thirteen) == 13
     assert thirteen.set_index("month").loc["2025-06", "orders"] == 0
+    quarter = monthly_trend(tiny, period="2025-Q3", months=3)  # ends with the quarter's last month
+    assert quarter["month"].tolist() == ["2025-07", "2025-08", "2025-09"]
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"end": "2025-11-15"}, "first instant of a month"),
-    ({"end": "2025-11-01", "months": 0}, "months must be a positive"),
+    ({"period": "2025-11-15"}, "Malformed period"),
+    ({"period": "2025-10", "months": 0}, "months must be a positive"),
 ])
 def test_monthly_trend_bad_arguments(tiny, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -128,7 +131,7 @@ def test_monthly_trend_bad_arguments(tiny, kwargs, match):
 def test_properties(lines, seed):
     end = pd.Timestamp("2025-11-01")
     tx = _tx([(f"{c}{o}{d}", c, end - pd.Timedelta(days=d, hours=1), q, q * 100.0) for c, d, o, q in lines])
-    out = period_kpis(tx, "2025-10")
+    out = period_kpis(tx, period="2025-10")
     value = _table(out, "value")
     if not math.isnan(value["revenue"]):
         assert value["new_customers"] + value["returning_customers"] == value["active_customers"]
@@ -136,13 +139,13 @@ def test_properties(lines, seed):
         if not math.isnan(value["retention_rate"]):
             assert 0 <= value["retention_rate"] <= 1
             assert value["retention_rate"] + value["churn_rate"] == pytest.approx(1.0)
-    trend = monthly_trend(tx, end=end, months=2)
+    trend = monthly_trend(tx, period="2025-10", months=2)
     october = trend.set_index("month").loc["2025-10"]
     if not math.isnan(value["revenue"]):
         assert october["revenue"] == value["revenue"] and october["orders"] == value["orders"]
     shuffled = tx.sample(frac=1.0, random_state=seed).reset_index(drop=True)
-    pd.testing.assert_frame_equal(period_kpis(shuffled, "2025-10"), out)
-    pd.testing.assert_frame_equal(monthly_trend(shuffled, end=end, months=2), trend)
+    pd.testing.assert_frame_equal(period_kpis(shuffled, period="2025-10"), out)
+    pd.testing.assert_frame_equal(monthly_trend(shuffled, period="2025-10", months=2), trend)
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +169,7 @@ def test_cross_check_against_plain_pandas(sample):
                 "active_customers": len(active), "new_customers": len(new),
                 "retention_rate": len(active & prev_active) / len(prev_active),
                 "purchase_frequency": buys.dropna(subset=["customer_id"])["order_id"].nunique() / len(active)}
-    value = _table(period_kpis(tx, "2025-11"), "value")
+    value = _table(period_kpis(tx, period="2025-11"), "value")
     for name, number in expected.items():
         assert value[name] == pytest.approx(number, abs=1e-9), name
     assert len(active) > 300
@@ -174,10 +177,10 @@ def test_cross_check_against_plain_pandas(sample):
 
 def test_planted_december_peak(sample):
     tx, truths = sample
-    trend = monthly_trend(tx, end="2026-01-01", months=12)
+    trend = monthly_trend(tx, period="2025-12", months=12)
     assert trend.loc[trend["revenue"].idxmax(), "month"] == "2025-12"
     assert truths["peak_month"] == 12
-    december = _table(period_kpis(tx, "2025-12"), "pct_change_vs_previous")
+    december = _table(period_kpis(tx, period="2025-12"), "pct_change_vs_previous")
     assert december["revenue"] > 0.3 and december["orders"] > 0.3
 
 
@@ -185,37 +188,37 @@ def test_engines_give_identical_results(sample):
     tx, _ = sample
     native = tx.drop(columns=["campaign_id"])
     for data in (pl.from_pandas(native), duckdb.from_df(native)):
-        pd.testing.assert_frame_equal(period_kpis(data, "2025-09"), period_kpis(tx, "2025-09"))
-        pd.testing.assert_frame_equal(monthly_trend(data, end="2025-10-01"), monthly_trend(tx, end="2025-10-01"))
+        pd.testing.assert_frame_equal(period_kpis(data, period="2025-09"), period_kpis(tx, period="2025-09"))
+        pd.testing.assert_frame_equal(monthly_trend(data, period="2025-09"), monthly_trend(tx, period="2025-09"))
 
 
 def test_input_is_not_mutated(sample):
     tx, _ = sample
     before = tx.copy(deep=True)
-    period_kpis(tx, "2025-Q2")
-    monthly_trend(tx, end="2025-07-01")
+    period_kpis(tx, period="2025-Q2")
+    monthly_trend(tx, period="2025-06")
     pd.testing.assert_frame_equal(tx, before)
 
 
 def test_missing_amounts_are_an_error(tiny):
     tiny.loc[2, "amount"] = np.nan
     with pytest.raises(ValueError, match="1 line in 2025-10 or its comparison periods has no 'amount'"):
-        period_kpis(tiny, "2025-10")
+        period_kpis(tiny, period="2025-10")
     with pytest.raises(ValueError, match="has no 'amount'"):
-        monthly_trend(tiny, end="2025-11-01")
+        monthly_trend(tiny, period="2025-10")
 
 
 def test_no_data_at_all():
     empty = _tx([])
-    out = period_kpis(empty, "2025-10")
+    out = period_kpis(empty, period="2025-10")
     assert out["value"].isna().all() and len(out) == len(KPI_NAMES)
-    trend = monthly_trend(empty, end="2025-11-01", months=2)
+    trend = monthly_trend(empty, period="2025-10", months=2)
     assert trend["revenue"].tolist() == [0.0, 0.0] and trend["orders"].tolist() == [0, 0]
 
 
 def test_trend_plot_draws_on_the_given_axes(tiny):
     ax = Figure().subplots()
-    assert plot_trend(monthly_trend(tiny, end="2025-11-01"), language="ja", ax=ax) is ax
+    assert plot_trend(monthly_trend(tiny, period="2025-10"), language="ja", ax=ax) is ax
     assert ax.get_ylabel() == "売上" and len(ax.lines) == 1
     with pytest.raises(ValueError, match="value must be"):
-        plot_trend(monthly_trend(tiny, end="2025-11-01"), value="profit", ax=Figure().subplots())
+        plot_trend(monthly_trend(tiny, period="2025-10"), value="profit", ax=Figure().subplots())

@@ -81,8 +81,10 @@ def test_f2_conversion_known_answer(tiny):
 
 
 def test_f2_acquisition_window_and_customers_table(tiny):
-    out = f2_conversion(tiny, as_of=AS_OF, start="2025-02-01", end="2025-04-01")
-    assert out.iloc[0][["new_customers", "repeaters"]].tolist() == [3, 2]  # b, c, d
+    out = f2_conversion(tiny, as_of=AS_OF, period="2025-Q1")
+    assert out.iloc[0][["new_customers", "repeaters"]].tolist() == [4, 3]  # a, b, c, d; d took 91 days
+    assert f2_conversion(tiny, as_of=AS_OF, period="2025-02").iloc[0][["new_customers", "repeaters"]].tolist() \
+        == [1, 1]  # b
     customers = pd.DataFrame({"customer_id": ["a", "b", "c"], "acquisition_channel": ["ads", None, "dm"]})
     channels = f2_conversion(tiny, as_of=AS_OF, customers=customers)
     groups = channels.loc[channels["breakdown"] == "channel", "group"].tolist()
@@ -98,8 +100,9 @@ def test_interval_distribution_known_answer(tiny):
     out = interval_distribution(tiny, as_of=AS_OF)
     assert out.to_dict("list") == {"days": [2, 90, 91], "intervals": [2, 1, 1], "share": [0.5, 0.25, 0.25],
                                    "cumulative_share": [0.5, 0.75, 1.0]}
-    late = interval_distribution(tiny, as_of=AS_OF, start="2025-05-31")
+    late = interval_distribution(tiny, as_of=AS_OF, lookback_days=184)  # later purchase on or after 2025-05-31
     assert late["days"].tolist() == [2, 91]
+    assert interval_distribution(tiny, as_of=AS_OF, lookback_days=183)["days"].tolist() == [2]
 
 
 def test_purchase_cycles_known_answer(tiny):

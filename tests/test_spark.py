@@ -83,21 +83,21 @@ ANALYSES = {
     "rfm_table": lambda t, c: rfm.rfm_table(t, as_of=AS_OF),
     "rfm_table_thresholds_ja": lambda t, c: rfm.rfm_table(t, as_of=AS_OF, scoring="thresholds", lookback_days=180,
                                                           language="ja"),
-    "decile_table": lambda t, c: deciles.decile_table(t, start="2024-03-01", end=AS_OF),
-    "customer_revenue": lambda t, c: deciles.customer_revenue(t, start="2024-12-01", end=AS_OF),
-    "pareto_curve": lambda t, c: deciles.pareto_curve(t, start="2024-03-01", end=AS_OF, points=20),
-    "concentration": lambda t, c: deciles.concentration(t, start="2024-03-01", end=AS_OF),
+    "decile_table": lambda t, c: deciles.decile_table(t, period="2024-Q4"),
+    "customer_revenue": lambda t, c: deciles.customer_revenue(t, period="2025-01"),
+    "pareto_curve": lambda t, c: deciles.pareto_curve(t, period="2024-Q4", points=20),
+    "concentration": lambda t, c: deciles.concentration(t, period="2024-Q4"),
     "cohort_table": lambda t, c: cohorts.cohort_table(t, as_of=AS_OF),
-    "cohort_table_window": lambda t, c: cohorts.cohort_table(t, as_of="2025-02-15", start="2024-06", max_months=6),
+    "cohort_table_window": lambda t, c: cohorts.cohort_table(t, as_of="2025-02-15", lookback_months=9,
+                                                                          max_months=6),
     "first_purchases": lambda t, c: repeat.first_purchases(t, as_of=AS_OF, customers=c),
     "f2_conversion": lambda t, c: repeat.f2_conversion(t, as_of=AS_OF, within_days=60, customers=c),
-    "f2_conversion_no_customers": lambda t, c: repeat.f2_conversion(t, as_of=AS_OF, start="2024-04-01",
-                                                                    end="2024-10-01"),
+    "f2_conversion_no_customers": lambda t, c: repeat.f2_conversion(t, as_of=AS_OF, period="2024-Q2"),
     "purchase_cycles": lambda t, c: repeat.purchase_cycles(t, as_of=AS_OF),
     "interval_distribution": lambda t, c: repeat.interval_distribution(t, as_of=AS_OF),
-    "period_kpis": lambda t, c: kpis.period_kpis(t, "2025-02"),
-    "period_kpis_quarter": lambda t, c: kpis.period_kpis(t, "2024-Q4"),
-    "monthly_trend": lambda t, c: kpis.monthly_trend(t, end=AS_OF, months=13),
+    "period_kpis": lambda t, c: kpis.period_kpis(t, period="2025-02"),
+    "period_kpis_quarter": lambda t, c: kpis.period_kpis(t, period="2024-Q4"),
+    "monthly_trend": lambda t, c: kpis.monthly_trend(t, period="2025-02", months=13),
 }
 
 
@@ -193,7 +193,7 @@ def _rule_key(rules: pd.DataFrame) -> pd.DataFrame:
 @pytest.mark.parametrize("options", [
     {"min_support": 0.01},
     {"min_support": 5, "item": "category"},
-    {"min_support": 0.02, "basket": "customer", "period": "M"},
+    {"min_support": 0.02, "basket": "customer", "basket_freq": "M"},
     {"min_support": 3, "max_len": 2, "include_returns": True},
 ], ids=["products", "categories", "customer-months", "with-returns"])
 def test_fpgrowth_on_spark_equals_the_local_engine(options, frames, sample):
@@ -239,12 +239,12 @@ def test_fpgrowth_empty_and_invalid(frames, spark):
     assert basket.association_rules(none_frequent).empty
     with pytest.raises(ValueError, match=r"missing column\(s\) 'sku' \(the item\)"):
         basket_spark.frequent_itemsets(tx, item_col="sku")
-    with pytest.raises(ValueError, match="Invalid period: expected one of"):
-        basket_spark.frequent_itemsets(tx, basket="customer", period="W")
+    with pytest.raises(ValueError, match="Invalid basket_freq: expected one of"):
+        basket_spark.frequent_itemsets(tx, basket="customer", basket_freq="W")
     with pytest.raises(ValueError, match="a fraction of baskets"):
         basket_spark.frequent_itemsets(tx, min_support=1.5)
     with pytest.raises(ValueError, match="need basket='customer'"):
-        basket_spark.frequent_itemsets(tx, period="M")
+        basket_spark.frequent_itemsets(tx, basket_freq="M")
     with pytest.raises(ValueError, match="a SparkSession is needed"):
         basket_spark.frequent_itemsets(pd.DataFrame({"order_id": ["o"], "product_id": ["p"], "quantity": [1]}))
 
