@@ -30,11 +30,12 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from .errors import DataValidationError, Problem
+from .errors import ROWS_FROM_QUERY, DataValidationError, Problem
 from .schema import TABLES, TableSpec
-from .validation import Policies, apply_policies, check_table, coerce_table
+from .validation import Policies, apply_policies, check_references, check_table, coerce_table, large_amounts
 
 __all__ = [
     "TableSource",
@@ -230,6 +231,51 @@ class Dataset:
     fingerprints: dict[str, str] = field(default_factory=dict)
     inputs: dict[str, dict] = field(default_factory=dict)
 
+    def for_period(self, period) -> "Dataset":
+        """The tables of one reporting period: the one place that windows them (rules in :mod:`crmtools.slicing`).
+
+        - ``transactions``: the lines ordered in the period, ``[start, end)``;
+        - ``campaigns``: the campaigns whose window overlaps the period, and
+          ``campaign_contacts``: their contacts;
+        - ``experiments``: the experiments with an exposure in the period,
+          with all their exposures before its end;
+        - ``customers``, ``products``, ``quality``, ``fingerprints``,
+          ``inputs``: unchanged.
+
+        Analyses that look back in time take the whole history and say
+        "which time" themselves: ``rfm_table(data.transactions, as_of=period)``,
+        ``period_kpis(data.transactions, period=period)`` (it compares with the
+        previous period and a year ago), cohorts, repeat purchase, and the
+        transactions of ``campaign_roi`` (first purchases, payback after
+        contact). Give them ``data.transactions``, not the period's lines.
+
+        Parameters
+        ----------
+        period : Period or str
+            The whole period, e.g. ``"2025-10"`` or ``"2025-Q3"``.
+
+        Returns
+        -------
+        Dataset
+            A new dataset; this one is not modified.
+
+        Examples
+        --------
+        >>> data = Dataset(**{t: empty_table(t) for t in TABLES}, quality=pd.DataFrame())
+        >>> tx = pd.DataFrame({"order_id": ["o1", "o2", "o3"],
+        ...                    "order_datetime": pd.to_datetime(["2025-09-30 23:00", "2025-10-02 09:00", "2025-11-01 00:00"])})
+        >>> replace(data, transactions=tx).for_period("2025-10").transactions["order_id"].tolist()
+        ['o2']
+        """
+        from . import slicing
+        from .periods import as_period
+
+        p = as_period(period)
+        campaigns = slicing.campaigns_active(self.campaigns, period=p)
+        return replace(self, transactions=slicing.transactions_in(self.transactions, period=p), campaigns=campaigns,
+                       campaign_contacts=slicing.contacts_of(self.campaign_contacts, campaigns),
+                       experiments=slicing.experiments_exposed(self.experiments, period=p))
+
 
 def empty_table(table: str) -> pd.DataFrame:
     """An empty frame with every canonical column of ``table``, correctly typed."""
@@ -251,7 +297,198 @@ def file_fingerprint(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+#: File signatures ("magic numbers") at the start of a file, and what they mean.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive, e.g. an Excel .xlsx file"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"PAR1", "a Parquet file"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "a legacy Office file, e.g. an Excel .xls file"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"\x7fELF", "a program (an ELF executable)"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"BZh", "a bzip2 archive"),
+    (b"\xfd7zXZ\x00", "an xz archive"),
+)
+#: Byte-order marks of text encodings without ASCII-compatible bytes.
+_WIDE_BOMS: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"),
+)
+#: What each file type must be, for messages: suffix -> (what was expected, signature kinds that fit).
+_KINDS_FOR = {".parquet": ("a Parquet file", ("a Parquet file",)),
+              ".xlsx": ("an Excel .xlsx file", ("a ZIP archive, e.g. an Excel .xlsx file",)),
+              ".xls": ("an Excel .xls file", ("a legacy Office file, e.g. an Excel .xls file",
+                                              "a ZIP archive, e.g. an Excel .xlsx file")),
+              ".csv.gz": ("a gzip-compressed CSV file", ("a gzip archive",))}
+_SNIFF_BYTES = 8192
+
+
+def _sniff(head: bytes) -> str | None:
+    """What the first bytes of a file say it is: a known binary format, wide text, other binary data, or None (text)."""
+    for signature, kind in _SIGNATURES:
+        if head.startswith(signature):
+            return kind
+    if head[8:12] == b"DUCK":
+        return "a DuckDB database"
+    for bom, encoding in _WIDE_BOMS:
+        if head.startswith(bom):
+            return f"{encoding.upper()} text"
+    if b"\x00" in head:
+        odd, even = head[1::2].count(0), head[0::2].count(0)
+        if odd > len(head) // 4 and even == 0:
+            return "UTF-16 text without a byte-order mark (little-endian)"
+        if even > len(head) // 4 and odd == 0:
+            return "UTF-16 text without a byte-order mark (big-endian)"
+        return "binary data: it holds NUL bytes, which text files never do"
+    return None
+
+
+def _first_bytes(data: bytes) -> str:
+    return " ".join(f"{b:02X}" for b in data[:8])
+
+
+def _check_file_kind(table: str, path: Path, source: TableSource) -> None:
+    """Refuse a file whose content is not what its name says (a PNG renamed .csv, a CSV renamed .parquet ...),
+    before a reader turns it into a misleading decoding or parsing error."""
+    if path.is_dir():
+        return
+    with open(path, "rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    if not head:
+        return  # empty: reported as such by the reader
+    name = path.name.lower()
+    kind = _sniff(head)
+    label = str(path)
+    suffix = next((s for s in _KINDS_FOR if name.endswith(s)), None)
+    if suffix is not None:
+        expected, fitting = _KINDS_FOR[suffix]
+        if kind in fitting:
+            return
+        looks = kind or "text, e.g. a CSV file"
+        raise DataValidationError([Problem(
+            table, label, None, f"this is not {expected} (it looks like {looks})",
+            expected=f"{expected}, as its name says; received a file starting with the bytes {_first_bytes(head)}",
+        )])
+    # .csv and .tsv: text in the configured encoding
+    if kind is None:
+        return
+    encoding = source.encoding.lower().replace("_", "-")
+    wide_text = kind.startswith("UTF-")
+    if wide_text and kind.split()[0].lower() in encoding:
+        return  # utf-16 / utf-32 text read as such
+    if wide_text:
+        wide = kind.split()[0].lower() + ("-le" if "little" in kind else "-be" if "big-endian" in kind else "")
+        raise DataValidationError([Problem(
+            table, label, None, f"the file is {kind}, not {source.encoding} text",
+            expected=f"{source.encoding} text, or set encoding: {wide} for this table "
+                     f"(data.tables.{table}.encoding); received a file starting with the bytes {_first_bytes(head)}",
+        )])
+    raise DataValidationError([Problem(
+        table, label, None, f"this is not a text file (it looks like {kind})",
+        expected=f"a CSV or TSV text file with a header line; received a file starting with the bytes "
+                 f"{_first_bytes(head)}. Export the table as CSV, or name the file after its real type",
+    )])
+
+
+def _open_bytes(path: Path):
+    import gzip
+
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+
+
+def _decode_error(table: str, path: Path, source: TableSource) -> Problem:
+    """Where a file first stops being valid text in its encoding: line, byte and character in that line, and
+    the data row (header excluded; quoted line breaks and blank lines counted as the CSV reader counts them)."""
+    encoding = source.encoding
+    label = str(path)
+    ascii_based = "a,\n".encode(encoding).endswith(b"a,\n")  # utf-8, utf-8-sig, cp932, euc-jp, latin-1 ...
+    position, non_ascii = None, False  # non_ascii: valid non-ASCII text came before the first bad byte
+    if ascii_based:  # a line break is one byte 0x0A that no multi-byte character contains: decode line by line
+        records, in_quote = 0, False  # records completed so far (the header is the first)
+        with _open_bytes(path) as handle:
+            for number, line in enumerate(handle, 1):
+                try:
+                    text = line.decode(encoding)
+                except UnicodeDecodeError as exc:
+                    prefix = line[:exc.start].decode(encoding, errors="replace")
+                    position = (number, exc.start + 1, len(prefix) + 1, records, line[exc.start:exc.start + 4])
+                    non_ascii = non_ascii or not prefix.isascii()
+                    break
+                non_ascii = non_ascii or not text.isascii()
+                was_open = in_quote
+                in_quote ^= text.count('"') % 2 == 1
+                if not in_quote and (was_open or text.strip()):
+                    records += 1
+    else:
+        data = _open_bytes(path).read()
+        try:
+            data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            prefix = data[:exc.start].decode(encoding, errors="replace")
+            non_ascii = not prefix.lstrip("\ufeff").isascii()
+            line = prefix.count("\n") + 1
+            position = (line, None, len(prefix) - (prefix.rfind("\n") + 1) + 1, None, data[exc.start:exc.start + 4])
+    where = "the file"
+    if position is not None:
+        line, byte, char, records, bad = position
+        where = f"line {line}"
+        if records is not None:
+            where += " (the header line)" if records == 0 else f" (data row {records}, header excluded)"
+        where += f", {'byte ' + str(byte) + ', ' if byte else ''}character {char} of that line: {bad!r}"
+    if non_ascii:  # readable non-ASCII text up to there: the file is damaged there, or mixes encodings
+        hint = (f"the text before it holds valid non-ASCII {encoding} characters, so the file is damaged at that "
+                "point or mixes two encodings (e.g. rows pasted from a Shift-JIS file into a UTF-8 one): fix or "
+                "re-export those rows")
+    else:
+        hint = _encoding_hint(path, encoding)
+    return Problem(table, label, None, f"the file is not valid {encoding} text at {where}",
+                   expected=f"{encoding} text; {hint}")
+
+
+def _encoding_hint(path: Path, encoding: str) -> str:
+    """Which common encoding reads the whole file, as the fix to suggest."""
+    for candidate in ("utf-8", "cp932", "euc-jp", "utf-16"):
+        if candidate.replace("-", "") == encoding.lower().replace("-", "").replace("_", ""):
+            continue
+        try:
+            with _open_bytes(path) as handle:
+                handle.read().decode(candidate)
+        except (UnicodeDecodeError, UnicodeError, OSError):
+            continue
+        why = " (Shift-JIS, as saved by Japanese Excel)" if candidate == "cp932" else ""
+        return f"the whole file reads as {candidate}{why}: set encoding: {candidate}"
+    return ("no common encoding (utf-8, cp932, euc-jp, utf-16) reads the whole file: set encoding to the one "
+            "it was saved in, or re-export it as utf-8")
+
+
+def _no_data_rows(table: str, label: str, what: str) -> DataValidationError:
+    optional = "" if table == "transactions" else f", or no {table} file at all (the table is optional)"
+    return DataValidationError([Problem(table, label, None, f"the file has no data rows ({what})",
+                                        expected=f"column names and at least one data row{optional}")])
+
+
+def _parquet_rows(path: Path) -> int:
+    import pyarrow.dataset as ds
+
+    return int(ds.dataset(str(path), format="parquet").count_rows())
+
+
 def _read_raw(table: str, source: TableSource, *, filters=None) -> pd.DataFrame:
+    """Read a table file as it is: the user's columns, text for CSV and Excel.
+
+    Raises
+    ------
+    DataValidationError
+        When the file is missing, is not what its name says (a PNG renamed ``.csv``: "this is not a text
+        file (it looks like a PNG image)"), is not valid text in its encoding (naming the line, byte and
+        character, and the encoding that would read it), cannot be parsed, or has no data rows.
+    """
     path = Path(source.file)
     label = str(path)
     if not path.exists():
@@ -263,24 +500,35 @@ def _read_raw(table: str, source: TableSource, *, filters=None) -> pd.DataFrame:
                                            expected=f"a file ending in one of {list(_SUFFIXES)}, "
                                            "or a folder of Parquet files")])
     try:
+        _check_file_kind(table, path, source)
         if path.is_dir() or name.endswith(".parquet"):
-            return pd.read_parquet(path, filters=filters)
+            frame = pd.read_parquet(path, filters=filters)
+            if len(frame) == 0 and (filters is None or _parquet_rows(path) == 0):
+                raise _no_data_rows(table, label, "only column names")
+            return frame
         if name.endswith((".xlsx", ".xls")):
-            return pd.read_excel(path, sheet_name=source.sheet, dtype=object)
+            frame = pd.read_excel(path, sheet_name=source.sheet, dtype=object)
+            if len(frame) == 0:
+                raise _no_data_rows(table, label, "only a header row")
+            return frame
         if path.stat().st_size == 0:
             raise pd.errors.EmptyDataError("empty")
         sep = "\t" if name.endswith(".tsv") else ","
-        return pd.read_csv(path, sep=sep, encoding=source.encoding, dtype=str, keep_default_na=False,
-                           na_values=[""], skipinitialspace=False)
-    except UnicodeDecodeError as exc:
-        raise DataValidationError([Problem(
-            table, label, None,
-            f"the file is not valid {source.encoding} text (byte {exc.start}: {exc.object[exc.start:exc.start + 4]!r})",
-            expected=f"{source.encoding} text; for Shift-JIS files saved by Japanese Excel set encoding: cp932",
-        )]) from None
+        frame = pd.read_csv(path, sep=sep, encoding=source.encoding, dtype=str, keep_default_na=False,
+                            na_values=[""], skipinitialspace=False)
+        if len(frame) == 0:
+            raise _no_data_rows(table, label, "only a header line")
+        return frame
+    except DataValidationError:
+        raise
+    except UnicodeDecodeError:
+        raise DataValidationError([_decode_error(table, path, source)]) from None
     except pd.errors.EmptyDataError:
         raise DataValidationError([Problem(table, label, None, "the file is empty",
                                            expected="a header line and at least one data row")]) from None
+    except LookupError as exc:  # an unknown encoding name
+        raise DataValidationError([Problem(table, label, None, f"the encoding {source.encoding!r} is unknown",
+                                           expected=f"an encoding Python knows, e.g. utf-8 or cp932 ({exc})")]) from None
     except (pd.errors.ParserError, ValueError, OSError, ImportError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataValidationError([Problem(table, label, None, f"the file cannot be read ({first_line})",
@@ -423,7 +671,9 @@ def validate_raw(
     if table == "transactions" and "amount" not in frame.columns and {"quantity", "unit_price"} <= set(frame.columns):
         q = pd.to_numeric(frame["quantity"], errors="coerce")
         p = pd.to_numeric(frame["unit_price"], errors="coerce")
-        frame["amount"] = (q * p).round(6)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported as a non-finite amount
+            frame["amount"] = (q * p).round(6)
+        original = {**original, "amount": "amount (computed as quantity x unit_price)"}
     coerced, problems, unreadable = coerce_table(frame, spec, source=label, original_names=original,
                                                  timezone=timezone, date_format=source.date_format)
     if any(p.message == "required column is missing" for p in problems):
@@ -444,7 +694,8 @@ def validate_raw(
                                             policies=policies, skip_rows=unreadable)
     invalid = unreadable | failing
     quality = quality if quality is not None else []
-    quality.append({"table": table, "check": "rows read", "rows": int(len(coerced)), "action": "loaded"})
+    first_row, rows_read = len(quality), int(len(coerced))
+    quality.append({"table": table, "check": "rows read", "rows": rows_read, "action": "loaded"})
     problems = problems + more
     if policies.invalid_rows == "drop":
         quality.append({"table": table, "check": "invalid rows", "rows": int(invalid.sum()), "action": "drop"})
@@ -460,7 +711,18 @@ def validate_raw(
         coerced, rows, policy_problems = apply_policies(coerced, policies, source=label)
         problems += policy_problems
         quality.extend({"table": table, **r} for r in rows)
+        row_basis = None if source.file else ROWS_FROM_QUERY
+        quality.append({"table": table, **large_amounts(coerced, policies, source=label, original_names=original,
+                                                        row_basis=row_basis)})
+    if not problems and rows_read and coerced.empty:
+        dropped = [f"{r['rows']:,} {r['check']}" for r in quality[first_row:] if r["action"] == "drop" and r["rows"]]
+        problems.append(Problem(table, label, None,
+                                f"no rows are left: all {rows_read:,} rows read were dropped ({', '.join(dropped)})",
+                                expected="at least one usable row; fix the rows, or change the policies "
+                                         "(data.policies) that drop them"))
     if problems:
+        if not source.file:  # rows of a database result, not lines of a file
+            problems = [replace(p, row_basis=ROWS_FROM_QUERY) for p in problems]
         raise DataValidationError(problems)
     ordered = [c for c in spec.names if c in coerced.columns]
     extras = [c for c in coerced.columns if c not in ordered]
@@ -479,17 +741,43 @@ def _enrich_transactions(tx: pd.DataFrame, products: pd.DataFrame) -> pd.DataFra
     return out
 
 
+#: Columns of the data-quality summary.
+QUALITY_COLUMNS = ("table", "check", "rows", "action", "detail")
+
+
+def _input_label(name: str, info: dict) -> str:
+    """Where a table came from, for messages: its file, or its database table or query."""
+    if info.get("file"):
+        return str(info["file"])
+    what = info.get("table") or ("a query" if info.get("query") else name)
+    return f"{what} ({info['url']})" if info.get("url") else str(what)
+
+
+def _up_to(tables: dict[str, pd.DataFrame], until) -> dict[str, pd.DataFrame]:
+    """The tables as a report up to ``until`` sees them: campaign contacts from then on left out."""
+    contacts = tables.get("campaign_contacts")
+    if until is None or contacts is None or "contacted_at" not in contacts.columns:
+        return tables
+    return {**tables, "campaign_contacts": contacts.loc[~(contacts["contacted_at"] >= until)]}
+
+
 def inspect_dataset(config: DataConfig, *, until=None,
                     since=None) -> tuple[Dataset | None, list[Problem], pd.DataFrame]:
     """Load every table, collecting all problems instead of stopping at the first.
 
-    ``until`` and ``since`` restrict transactions as in :func:`load_dataset`.
+    This is the one validation entry point: ``crmtools validate`` and the report runner both call it, so a
+    report applies exactly the checks ``validate`` does (every column of every table, policies, empty and
+    unreadable files, implausible amounts, ids that do not match across tables).
+
+    ``until`` and ``since`` restrict transactions as in :func:`load_dataset`; campaign contacts after
+    ``until`` are left out of the id checks too (the report never reads them).
 
     Returns
     -------
     (Dataset or None, list of Problem, DataFrame)
         The data set when usable (None otherwise), every problem found, and
-        the data-quality summary.
+        the data-quality summary: columns ``table, check, rows, action, detail`` (``action`` is the policy
+        applied, or ``ok`` / ``warning`` / ``error`` for checks; ``detail`` names rows and shares, never ids).
     """
     from .sources import open_reader, period_window
 
@@ -514,7 +802,12 @@ def inspect_dataset(config: DataConfig, *, until=None,
             except DataValidationError as exc:
                 problems.extend(exc.problems)
                 tables[name] = empty_table(name)
-    quality_frame = pd.DataFrame(quality, columns=["table", "check", "rows", "action"])
+    linked, broken = check_references(_up_to(tables, until), sources={n: _input_label(n, i) for n, i in inputs.items()},
+                                      policies=config.policies)
+    quality.extend(linked)
+    problems.extend(broken)
+    quality_frame = pd.DataFrame(quality, columns=list(QUALITY_COLUMNS))
+    quality_frame["detail"] = quality_frame["detail"].fillna("").astype("str")
     if problems:
         return None, problems, quality_frame
     tables["transactions"] = _enrich_transactions(tables["transactions"], tables["products"])
@@ -562,6 +855,8 @@ def load_dataset(config: DataConfig | dict | str, *, until=None, since=None) -> 
 
 _SNAPSHOT_TABLES = ("transactions", "customers", "products", "campaigns", "campaign_contacts", "experiments",
                     "quality")
+#: Columns no report needs: contact details stay out of the run's snapshot (see :func:`write_snapshot`).
+_SNAPSHOT_EXCLUDED = {"customers": ("name", "email", "phone")}
 
 
 def write_snapshot(dataset: Dataset, folder: str | os.PathLike) -> Path:
@@ -569,14 +864,18 @@ def write_snapshot(dataset: Dataset, folder: str | os.PathLike) -> Path:
 
     The runner validates the inputs once per run and hands every notebook
     this snapshot instead of making each one re-read and re-validate the
-    sources. It is private to the run (removed before publishing).
+    sources. It belongs in the run's private workspace (owner-only, outside
+    the reports folder; see :mod:`crmtools.workspace`) and holds no contact
+    details: the customers' ``name``, ``email`` and ``phone`` are dropped.
     """
     import json
 
     out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)
     for name in _SNAPSHOT_TABLES:
-        getattr(dataset, name).to_parquet(out / f"{name}.parquet", index=False)
+        frame = getattr(dataset, name)
+        frame = frame.drop(columns=[c for c in _SNAPSHOT_EXCLUDED.get(name, ()) if c in frame.columns])
+        frame.to_parquet(out / f"{name}.parquet", index=False)
     (out / "meta.json").write_text(json.dumps({"fingerprints": dataset.fingerprints, "inputs": dataset.inputs},
                                               sort_keys=True, default=str), encoding="utf-8")
     return out

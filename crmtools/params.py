@@ -1,9 +1,14 @@
 """Run parameters: read from YAML, overridden on the command line, validated.
 
-Every parameter has a declared type and default in :data:`DEFAULTS`. An
-unknown name (a typo), a value of the wrong type or a malformed period is
-rejected with a :class:`~crmtools.errors.ParameterError` *before* any
-notebook starts, naming the parameter, what is allowed and what was given.
+Every parameter has a declared type and default in :data:`DEFAULTS` and a
+domain: allowed values (:data:`_CHOICES`), a range with open or closed bounds
+(:data:`_DOMAINS`), or a check of its text (a time zone, a currency code, an
+encoding, a segment map ...). An unknown name (a typo), a value of the wrong
+type or outside its domain, or a malformed period is rejected with a
+:class:`~crmtools.errors.ParameterError` *before* any notebook starts, naming
+the parameter, what is allowed and what was given. Whole numbers stay whole
+numbers where an analysis tells them apart (``basket.min_support: 2`` is two
+baskets, ``0.02`` a share of them).
 
 Examples
 --------
@@ -18,10 +23,13 @@ crmtools.errors.ParameterError: Unknown parameter 'langauge' (did you mean 'lang
 
 from __future__ import annotations
 
+import codecs
 import copy
 import difflib
 import json
+import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +64,8 @@ DEFAULTS: dict[str, Any] = {
         "url_env": None,
         "connection_file": None,
         "timezone": "Asia/Tokyo",
-        "policies": {"returns": "keep", "missing_customer": "keep", "duplicates": "error", "invalid_rows": "error"},
+        "policies": {"returns": "keep", "missing_customer": "keep", "duplicates": "error", "invalid_rows": "error",
+                     "max_line_amount": 100_000_000.0, "min_id_overlap": 0.5},
         "tables": _TABLE_SOURCES,
     },
     "rfm": {"lookback_days": 365, "scoring": "quantile", "thresholds": None, "segment_map": None},
@@ -96,21 +105,155 @@ _CHOICES: dict[str, tuple] = {
     "engine.backend": ("pandas", "duckdb", "polars", "spark"),
 }
 
-_RANGES: dict[str, tuple[float, float]] = {
-    "rfm.lookback_days": (1, 3660),
-    "repeat.within_days": (1, 3660),
-    "basket.min_support": (0, 1e12),
-    "basket.min_confidence": (0, 1),
-    "basket.max_len": (1, 100),
-    "basket.top_n": (1, 1000),
-    "experiments.alpha": (1e-6, 0.5),
-    "campaigns.margin": (0, 1),
+#: Parameters of more than one type, where the analysis tells them apart (an int is not turned into a float).
+_KINDS: dict[str, tuple[type, ...]] = {
+    "basket.min_support": (float, int),
+}
+
+
+@dataclass(frozen=True)
+class _Interval:
+    """Allowed numbers: ``low`` and ``high`` (None: unbounded), each bound included unless it is open."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def words(self, kind: type) -> str:
+        """``a whole number from 1 to 3660``, ``a number greater than 0 (0 excluded) and at most 1`` ..."""
+        noun = "a whole number" if kind is int else "a number"
+        if None not in (self.low, self.high) and not (self.low_open or self.high_open):
+            return f"{noun} from {self.low:g} to {self.high:g}"
+        parts = []
+        if self.low is not None:
+            parts.append(f"greater than {self.low:g} ({self.low:g} excluded)" if self.low_open
+                         else f"of at least {self.low:g}")
+        if self.high is not None:
+            parts.append(f"less than {self.high:g} ({self.high:g} excluded)" if self.high_open
+                         else f"at most {self.high:g}")
+        return f"{noun} " + " and ".join(parts)
+
+
+#: The domain of every numeric parameter: its type -> (allowed interval, what the number means). Checked in
+#: load_params, so a value an analysis would refuse never reaches a notebook.
+_DOMAINS: dict[str, dict[type, tuple[_Interval, str]]] = {
+    "rfm.lookback_days": {int: (_Interval(1, 3660), "days")},
+    "repeat.within_days": {int: (_Interval(1, 3660), "days")},
+    "basket.min_support": {float: (_Interval(0, 1, low_open=True), "a share of baskets"),
+                           int: (_Interval(1, None), "a number of baskets")},
+    "basket.min_confidence": {float: (_Interval(0, 1), "a share of the baskets with the antecedents")},
+    "basket.max_len": {int: (_Interval(1, 100), "items per itemset")},
+    "basket.top_n": {int: (_Interval(1, 1000), "rules shown")},
+    "experiments.alpha": {float: (_Interval(0, 0.5, low_open=True), "a significance level")},
+    "campaigns.margin": {float: (_Interval(0, 1, low_open=True), "a share of revenue; 1 = revenue")},
+    "data.policies.max_line_amount": {float: (_Interval(0, None, low_open=True), "an amount per order line")},
+    "data.policies.min_id_overlap": {float: (_Interval(0, 1), "a share of ids; 0 turns the check off")},
 }
 
 
 def _type_name(kinds: tuple[type, ...]) -> str:
     names = {bool: "true/false", int: "a whole number", float: "a number", str: "text", dict: "a mapping"}
     return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _domain_words(path: str) -> str:
+    return " or ".join(f"{interval.words(kind)} ({meaning})" for kind, (interval, meaning) in _DOMAINS[path].items())
+
+
+def _check_number(path: str, value) -> None:
+    """``value`` (already of an allowed type) lies in the domain of ``path``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ParameterError(f"Parameter {path!r} must be a finite number ({_domain_words(path)}); got {value!r}.")
+    interval, _ = _DOMAINS[path].get(type(value), (None, None))
+    if interval is None or value not in interval:
+        hint = ""
+        if path == "basket.min_support" and isinstance(value, float) and value > 1 and value.is_integer():
+            hint = f" (a number of baskets is written without a decimal point: {int(value)})"
+        raise ParameterError(f"Parameter {path!r} must be {_domain_words(path)}; "
+                             f"got {type(value).__name__} {value!r}{hint}.")
+
+
+def _near(value: str, options) -> str:
+    near = difflib.get_close_matches(value, list(options), n=1)
+    return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def _check_timezone(path: str, value: str) -> None:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        hint = _near(value, zoneinfo.available_timezones())
+        raise ParameterError(f"Parameter {path!r} must be an IANA time zone name such as Asia/Tokyo or UTC; "
+                             f"got {value!r}{hint}.") from None
+
+
+def _check_currency(path: str, value: str) -> None:
+    if not re.fullmatch(r"[A-Z]{3}", value):
+        raise ParameterError(f"Parameter {path!r} must be a three-letter ISO 4217 currency code in capitals, "
+                             f"such as JPY, USD or EUR; got {value!r}.")
+
+
+def _check_text(path: str, value: str) -> None:
+    if not value.strip():
+        raise ParameterError(f"Parameter {path!r} must be non-empty text; got {value!r}.")
+
+
+def _check_encoding(path: str, value: str) -> None:
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise ParameterError(f"Parameter {path!r} must be a text encoding such as utf-8, cp932 (Shift-JIS from "
+                             f"Japanese Excel), euc-jp or utf-16; got {value!r}.") from None
+
+
+def _check_thresholds(path: str, value) -> None:
+    from .rfm import _resolve_thresholds
+
+    try:
+        _resolve_thresholds(value)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"Parameter {path!r} must map recency, frequency and/or monetary to four strictly "
+                             f"increasing cut points, e.g. {{frequency: [2, 3, 5, 10]}}; got {value!r}: {exc}") from None
+
+
+def _check_segment_map(path: str, value, base_dir: Path | None) -> None:
+    from .rfm import load_segment_map
+
+    source = value
+    if isinstance(value, str):
+        file = Path(value).expanduser()
+        if not file.is_absolute() and base_dir is not None:
+            file = Path(base_dir) / file
+        if not file.is_file():
+            raise ParameterError(f"Parameter {path!r} must be an existing segment-map YAML file (relative paths "
+                                 f"count from the project folder) or a mapping; got {value!r}, and {file} does not exist.")
+        source = file
+    try:
+        load_segment_map(source)
+    except (OSError, TypeError, ValueError, yaml.YAMLError) as exc:
+        raise ParameterError(f"Parameter {path!r} must be a valid segment map (each of the 125 R/F/M score cells "
+                             f"in exactly one segment); got {value!r}: {exc}") from None
+
+
+#: Checks of text parameters beyond their type (and of mappings validated by their analysis), by name.
+_TEXT_CHECKS = {
+    "currency": _check_currency,
+    "data.timezone": _check_timezone,
+    "data.path": _check_text,
+    "data.database": _check_text,
+    "data.url": _check_text,
+    "data.connection_file": _check_text,
+    "engine.spark_master": _check_text,
+    "reports_dir": _check_text,
+}
 
 
 def _check_no_password(path: str, value: str) -> None:
@@ -166,6 +309,29 @@ def _check_tables(path: str, value: Any) -> dict:
             if key == "columns" and item and not all(isinstance(v, str) for v in item.values()):
                 raise ParameterError(f"Parameter '{full}.columns' must map your column names to canonical column "
                                      f"names (text), e.g. InvoiceNo: order_id; got {item!r}.")
+            canonical = TABLES[name].names
+            if key == "columns" and item:
+                for user, canon in item.items():
+                    if canon not in canonical:
+                        raise ParameterError(
+                            f"Parameter '{full}.columns' must map each of your column names to a canonical column "
+                            f"of {name} ({', '.join(canonical)}); got {user!r}: {canon!r}{_near(canon, canonical)}.")
+            if key == "fill" and item:
+                for canon in item:
+                    if canon not in canonical:
+                        raise ParameterError(
+                            f"Parameter '{full}.fill' must name canonical columns of {name} ({', '.join(canonical)}); "
+                            f"got {canon!r}{_near(str(canon), canonical)}.")
+            if key == "encoding" and item is not None:
+                _check_encoding(f"{full}.encoding", item)
+            if key == "sheet" and isinstance(item, int) and item < 0:
+                raise ParameterError(f"Parameter '{full}.sheet' must be a sheet name or a sheet number of at least 0 "
+                                     f"(0 = the first sheet); got {item!r}.")
+            if key == "date_format" and item is not None and "%" not in item:
+                raise ParameterError(f"Parameter '{full}.date_format' must be a strftime format such as "
+                                     f"%Y-%m-%d %H:%M:%S or %d/%m/%Y; got {item!r}.")
+            if key in ("file", "table", "query") and isinstance(item, str) and not item.strip():
+                raise ParameterError(f"Parameter '{full}.{key}' must be non-empty text or left out; got {item!r}.")
         given = [k for k in ("file", "table", "query") if entry.get(k)]
         if len(given) > 1:
             raise ParameterError(f"Parameter {full!r} must give one of file, table or query; got {given}.")
@@ -173,7 +339,7 @@ def _check_tables(path: str, value: Any) -> dict:
     return out
 
 
-def _check(path: str, value: Any, default: Any) -> Any:
+def _check(path: str, value: Any, default: Any, base_dir: Path | None = None) -> Any:
     if default is _TABLE_SOURCES:
         return _check_tables(path, value)
     if default is _ANY_MAPPING:
@@ -198,15 +364,15 @@ def _check(path: str, value: Any, default: Any) -> Any:
             full = f"{path}.{key}" if path else key
             structured = sub_default is _ANY_MAPPING or sub_default is _TABLE_SOURCES or isinstance(sub_default, dict)
             given = value.get(key, None if structured else sub_default)
-            out[key] = _check(full, given, sub_default)
+            out[key] = _check(full, given, sub_default, base_dir)
         return out
     if value is None:
         if path in _NULLABLE or default is None:
             return None
         raise ParameterError(f"Parameter {path!r} must not be empty; expected {_type_name((type(default),))}.")
-    kinds = _NULLABLE.get(path, (type(default),))
-    if float in kinds and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+    kinds = _KINDS.get(path) or _NULLABLE.get(path, (type(default),))
+    if float in kinds and int not in kinds and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)  # a whole number where any number is allowed; kept whole where ints mean counts
     if float in kinds and isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
         value = float(value)  # PyYAML (YAML 1.1) reads 1e-3 as text
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
@@ -215,10 +381,16 @@ def _check(path: str, value: Any, default: Any) -> Any:
         )
     if path in _CHOICES and value not in _CHOICES[path]:
         raise ParameterError(f"Parameter {path!r} must be one of {list(_CHOICES[path])}; got {value!r}.")
-    if path in _RANGES and isinstance(value, (int, float)):
-        low, high = _RANGES[path]
-        if not (low < value <= high if path == "basket.min_support" else low <= value <= high):
-            raise ParameterError(f"Parameter {path!r} must be between {low:g} and {high:g}; got {value!r}.")
+    if path in _DOMAINS:
+        _check_number(path, value)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ParameterError(f"Parameter {path!r} must be a finite number; got {value!r}.")
+    if path in _TEXT_CHECKS and isinstance(value, str):
+        _TEXT_CHECKS[path](path, value)
+    if path == "rfm.thresholds":
+        _check_thresholds(path, value)
+    if path == "rfm.segment_map":
+        _check_segment_map(path, value, base_dir)
     if path in ("data.url", "data.url_env"):
         _check_no_password(path, value)
     if path == "engine.spark_connect_url" and (not value.startswith("sc://") or "token=" in value.lower()):
@@ -233,13 +405,16 @@ def _check(path: str, value: Any, default: Any) -> Any:
     return value
 
 
-def resolve_params(values: dict | None = None) -> dict:
+def resolve_params(values: dict | None = None, *, base_dir: str | Path | None = None) -> dict:
     """Merge ``values`` over the defaults and validate every entry.
 
     Parameters
     ----------
     values : dict, optional
         Nested parameters, e.g. from a YAML file.
+    base_dir : path, optional
+        The project folder, against which relative files named in params (``rfm.segment_map``) are checked;
+        the current folder when None (the notebooks run there).
 
     Returns
     -------
@@ -249,9 +424,9 @@ def resolve_params(values: dict | None = None) -> dict:
     Raises
     ------
     ParameterError
-        On an unknown name, a wrong type, a value out of range or a malformed period.
+        On an unknown name, a wrong type, a value outside its domain or a malformed period.
     """
-    return _check("", values or {}, DEFAULTS)
+    return _check("", values or {}, DEFAULTS, Path(base_dir) if base_dir is not None else None)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -275,7 +450,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return keys, value
 
 
-def load_params(path: str | Path | None = None, overrides: list[str] | dict | None = None) -> dict:
+def load_params(path: str | Path | None = None, overrides: list[str] | dict | None = None, *,
+                base_dir: str | Path | None = None) -> dict:
     """Read a YAML params file, apply overrides, validate.
 
     Parameters
@@ -284,6 +460,8 @@ def load_params(path: str | Path | None = None, overrides: list[str] | dict | No
         YAML file; the defaults alone when None.
     overrides : list of str or dict, optional
         ``["name=value", ...]`` from the command line, or a nested mapping.
+    base_dir : path, optional
+        The project folder, for relative files named in params (see :func:`resolve_params`).
 
     Returns
     -------
@@ -311,7 +489,7 @@ def load_params(path: str | Path | None = None, overrides: list[str] | dict | No
             for key in reversed(keys):
                 nested = {key: nested}
             values = _merge(values, nested)
-    return resolve_params(values)
+    return resolve_params(values, base_dir=base_dir)
 
 
 def _merge(base: dict, update: dict) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["lines_by_month"]
+__all__ = ["lines_by_month", "quality_summary", "quality_warnings"]
 
 
 def lines_by_month(transactions: pd.DataFrame, *, date_col: str = "order_datetime",
@@ -53,3 +53,33 @@ def quality_summary(quality: pd.DataFrame, translate=None) -> pd.DataFrame:
         for col in ("check", "action"):
             out[col] = out[col].map(translate)
     return out
+
+
+def quality_warnings(quality: pd.DataFrame) -> list[str]:
+    """One line per data-quality check that warns (the data is usable, but look at these rows).
+
+    Parameters
+    ----------
+    quality : pandas.DataFrame
+        The data-quality summary (``table, check, rows, action, detail``), e.g. from
+        :func:`crmtools.data.inspect_dataset`.
+
+    Returns
+    -------
+    list of str
+        ``"<table>: <check>: <detail>"`` for every row whose action is ``warning``, in order.
+
+    Examples
+    --------
+    >>> q = pd.DataFrame({"table": ["transactions", "transactions"],
+    ...                   "check": ["rows read", "lines above the largest plausible amount"], "rows": [9, 1],
+    ...                   "action": ["loaded", "warning"], "detail": ["", "1 row (...): row 3 (2000000000.0)"]})
+    >>> quality_warnings(q)
+    ['transactions: lines above the largest plausible amount: 1 row (...): row 3 (2000000000.0)']
+    """
+    if "action" not in quality.columns or quality.empty:
+        return []
+    detail = quality["detail"] if "detail" in quality.columns else pd.Series("", index=quality.index)
+    warned = quality["action"] == "warning"
+    return [f"{t}: {c}: {d}".rstrip(": ") for t, c, d in
+            zip(quality.loc[warned, "table"], quality.loc[warned, "check"], detail[warned].fillna(""))]

@@ -18,6 +18,9 @@ or keep is counted in the data-quality summary, never dropped silently.
 
 from __future__ import annotations
 
+import math
+import re
+import unicodedata
 from dataclasses import dataclass
 
 import warnings
@@ -28,7 +31,11 @@ import pandas as pd
 from .errors import MAX_EXAMPLES, Problem
 from .schema import TableSpec
 
-__all__ = ["Policies", "coerce_table", "check_table", "apply_policies"]
+__all__ = ["Policies", "coerce_table", "check_table", "apply_policies", "large_amounts", "check_references",
+           "REFERENCES"]
+
+#: Whole numbers beyond this are not exact in floating point (and no quantity is that large).
+_MAX_WHOLE = 2 ** 53
 
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
@@ -53,6 +60,13 @@ class Policies:
         Rows that fail a check (unparseable date, negative price ...).
     amount_tolerance : float, default=0.01
         Largest allowed gap between ``amount`` and ``quantity * unit_price``.
+    max_line_amount : float, default=100_000_000
+        Order lines whose ``amount`` is larger than this (in absolute value, in the data's currency) are
+        implausible: they are loaded, and counted with their rows as a warning in the data-quality summary.
+    min_id_overlap : float, default=0.5
+        Smallest share (0 to 1) of the ids in one table that must be found in the table they refer to
+        (transaction customers in customers, contacts' campaigns in campaigns ...); below it the ids do not
+        match across tables (leading zeros, ``9.0``, case ...) and the data is rejected. 0 turns the check off.
     """
 
     returns: str = "keep"
@@ -60,6 +74,8 @@ class Policies:
     duplicates: str = "error"
     invalid_rows: str = "error"
     amount_tolerance: float = 0.01
+    max_line_amount: float = 100_000_000.0
+    min_id_overlap: float = 0.5
 
     def __post_init__(self) -> None:
         allowed = {
@@ -72,6 +88,17 @@ class Policies:
             value = getattr(self, name)
             if value not in options:
                 raise ValueError(f"Policy {name!r} must be one of {options}; got {value!r}.")
+        numbers = {  # name: (lowest, highest, whether the lowest is allowed, what is allowed)
+            "amount_tolerance": (0.0, math.inf, True, "a finite number >= 0"),
+            "max_line_amount": (0.0, math.inf, False, "a finite number > 0 (0 excluded)"),
+            "min_id_overlap": (0.0, 1.0, True, "a number from 0 to 1 (a share; 0 turns the check off)"),
+        }
+        for name, (low, high, low_allowed, words) in numbers.items():
+            value = getattr(self, name)
+            ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                  and (low <= value if low_allowed else low < value) and value <= high)
+            if not ok:
+                raise ValueError(f"Policy {name!r} must be {words}; got {value!r}.")
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "Policies":
@@ -253,17 +280,9 @@ def coerce_table(
                 bad_rows |= True
                 continue
         elif col.dtype in ("int", "float"):
-            converted = pd.to_numeric(raw, errors="coerce")
-            if col.dtype == "int":
-                non_integral = converted.notna() & (np.mod(converted.fillna(0), 1) != 0)
-                if non_integral.any():
-                    rows, vals, n = _examples(non_integral, raw)
-                    problems.append(Problem(spec.name, source, label, "values are not whole numbers",
-                                            _TYPE_WORDS["int"], rows, vals, n))
-                    bad_rows |= non_integral
-                converted = converted.where(~non_integral).astype("Int64")
-            else:
-                converted = converted.astype("float64")
+            converted, reported, found = _to_number(raw, col.dtype, spec=spec, source=source, label=label)
+            problems += found
+            bad_rows |= reported
         elif col.dtype == "bool":
             converted = _to_bool(raw)
         else:  # pragma: no cover - schema is fixed
@@ -271,8 +290,8 @@ def coerce_table(
         unreadable = raw.notna() & pd.Series(converted, index=frame.index).isna()
         if col.dtype == "str":
             unreadable = pd.Series(False, index=frame.index)
-        elif col.dtype == "int":
-            unreadable &= ~non_integral  # already reported as "not whole numbers"
+        elif col.dtype in ("int", "float"):
+            unreadable &= ~reported  # already reported (not finite, too large, not whole)
         if unreadable.any():
             rows, vals, n = _examples(unreadable, raw)
             problems.append(Problem(spec.name, source, label, f"values cannot be read as {col.dtype}",
@@ -285,6 +304,43 @@ def coerce_table(
     for c in extras:
         result[c] = frame[c]
     return result, problems, bad_rows
+
+
+def _to_number(raw: pd.Series, dtype: str, *, spec: TableSpec, source: str,
+               label: str) -> tuple[pd.Series, pd.Series, list[Problem]]:
+    """A numeric column as float64 (``"float"``) or Int64 (``"int"``), with its non-finite, too large and
+    fractional values reported (their rows, values and what is allowed) and set to missing.
+
+    Returns
+    -------
+    (Series, Series of bool, list of Problem)
+        The converted column, a mask of the rows reported, and the problems.
+    """
+    number = pd.Series(pd.to_numeric(raw, errors="coerce"), index=raw.index).astype("float64")
+    problems: list[Problem] = []
+    reported = pd.Series(False, index=raw.index)
+
+    def report(mask: pd.Series, message: str, expected: str) -> None:
+        nonlocal reported
+        mask = mask & ~reported
+        if mask.any():
+            rows, vals, n = _examples(mask, raw)
+            problems.append(Problem(spec.name, source, label, message, expected, rows, vals, n))
+            reported |= mask
+
+    # inf, -inf, "Infinity", 1e999: no amount, price or count is infinite, and inf breaks every sum after it.
+    report(pd.Series(np.isinf(number.to_numpy()), index=raw.index), "values are not finite numbers",
+           f"a finite {_TYPE_WORDS[dtype].removeprefix('a ')} (inf, -inf, Infinity and numbers beyond ±1.8e308 "
+           "are not allowed)")
+    if dtype == "int":
+        finite = number.where(~reported)
+        report((finite.abs() > _MAX_WHOLE).fillna(False), "values are too large for a whole number",
+               f"{_TYPE_WORDS['int']} between -{_MAX_WHOLE:,} and {_MAX_WHOLE:,}")
+        with np.errstate(invalid="ignore"):
+            fractional = finite.notna() & (np.mod(finite.fillna(0), 1) != 0)
+        report(fractional, "values are not whole numbers", _TYPE_WORDS["int"])
+        return number.where(~reported).astype("Int64"), reported, problems
+    return number.where(~reported), reported, problems
 
 
 class _QuietPyspark(warnings.catch_warnings):
@@ -430,3 +486,193 @@ def apply_policies(frame: pd.DataFrame, policies: Policies, *, source: str) -> t
         elif policies.missing_customer == "drop":
             keep &= ~guests
     return frame.loc[keep], quality, problems
+
+
+def large_amounts(frame: pd.DataFrame, policies: Policies, *, source: str,
+                  original_names: dict[str, str] | None = None, row_basis: str | None = None) -> dict:
+    """The data-quality row for implausibly large order lines: a warning with their rows, never an error.
+
+    A line whose ``|amount|`` exceeds ``policies.max_line_amount`` is kept (it may be real: a corporate order),
+    but counted and named in the data-quality summary, so a misplaced decimal point or a test order is seen
+    before it dominates the month.
+
+    Returns
+    -------
+    dict
+        ``check, rows, action, detail``: ``action`` is ``"warning"`` when any line is above the limit, else
+        ``"ok"``; ``detail`` names the first rows and their amounts, and the limit.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"amount": [1200.0, 3.5e9, -2.0e8]})
+    >>> row = large_amounts(tx, Policies(), source="orders.csv")
+    >>> row["rows"], row["action"]
+    (2, 'warning')
+    >>> row["detail"]
+    '2 rows (data rows counted from 1, header excluded): row 2 (3500000000.0), row 3 (-200000000.0); allowed: at most 100,000,000 per line (data.policies.max_line_amount)'
+    """
+    limit = policies.max_line_amount
+    allowed = f"at most {limit:,.0f} per line (data.policies.max_line_amount)"
+    check = {"check": "lines above the largest plausible amount"}
+    if "amount" not in frame.columns or frame.empty:
+        return {**check, "rows": 0, "action": "ok", "detail": allowed}
+    above = (frame["amount"].abs() > limit).fillna(False).astype(bool)
+    if not above.any():
+        return {**check, "rows": 0, "action": "ok", "detail": allowed}
+    rows, vals, n = _examples(above, frame["amount"])
+    label = (original_names or {}).get("amount", "amount")
+    extra = {} if row_basis is None else {"row_basis": row_basis}
+    problem = Problem("transactions", source, label, "implausibly large order lines", allowed, rows, vals, n,
+                      **extra)
+    return {**check, "rows": n, "action": "warning", "detail": f"{problem.rows_text()}; allowed: {allowed}"}
+
+
+# ------------------------------------------------------------------------------------------ ids across tables
+
+#: Which ids must be found in which tables: (table, column, ((referenced table, column), ...), what is checked).
+#: Experiments are not checked: their units may be visitors who are in no other table.
+REFERENCES: tuple[tuple[str, str, tuple[tuple[str, str], ...], str], ...] = (
+    ("transactions", "customer_id", (("customers", "customer_id"),), "customer ids found in customers"),
+    ("transactions", "product_id", (("products", "product_id"),), "product ids found in products"),
+    ("transactions", "campaign_id", (("campaigns", "campaign_id"),), "campaign ids found in campaigns"),
+    ("campaign_contacts", "campaign_id", (("campaigns", "campaign_id"),), "campaign ids found in campaigns"),
+    ("campaign_contacts", "customer_id", (("customers", "customer_id"), ("transactions", "customer_id")),
+     "customer ids found in customers or transactions"),
+)
+
+#: Ways the same id gets written differently in two exports, and how to undo each.
+_ID_SPELLINGS: tuple[tuple[str, object], ...] = (
+    ("leading zeros", lambda s: s.str.replace(r"^0+(?=\d)", "", regex=True)),
+    ("a decimal part such as '9.0' (ids stored as floating-point numbers)",
+     lambda s: s.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)),
+    ("spaces", lambda s: s.str.replace(r"\s+", "", regex=True)),
+    ("upper and lower case", lambda s: s.str.casefold()),
+    ("full-width characters (全角)", lambda s: s.map(lambda v: unicodedata.normalize("NFKC", v))),
+)
+_CAUSE_SAMPLE = 20_000  # unmatched ids examined for a likely cause
+
+
+def _distinct_ids(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame.columns:
+        return pd.Series([], dtype="str")
+    values = frame[column].dropna().astype("str").drop_duplicates()
+    return values.sort_values(kind="mergesort").reset_index(drop=True)
+
+
+def _respelled(values: pd.Series, names: list[str]) -> pd.Series:
+    for name, spell in _ID_SPELLINGS:
+        if name in names:
+            values = spell(values)
+    return values
+
+
+def _likely_cause(missing: pd.Series, reference: pd.Series) -> tuple[str, list[tuple[str, str]]] | None:
+    """Why ids are not found, when a different spelling explains it: the cause and a few (id, its twin) pairs.
+
+    Each spelling (:data:`_ID_SPELLINGS`) is tried alone, then all of them at once; the one that finds the
+    most of the ``missing`` ids wins (alone when it does as well as all at once). None when none finds any.
+    """
+    missing = missing.iloc[:_CAUSE_SAMPLE]
+    everything = [name for name, _ in _ID_SPELLINGS]
+    best: tuple[int, list[str]] = (0, [])
+    for names in [[name] for name in everything] + [everything]:
+        known = set(_respelled(reference, names).tolist())
+        found = sum(value in known for value in _respelled(missing, names).tolist())
+        if found > best[0]:
+            best = (found, names)
+    if not best[0]:
+        return None
+    names = best[1]
+    respelled = _respelled(missing, names)
+    twin = dict(zip(_respelled(reference, names), reference))
+    pairs = [(a, twin[b]) for a, b in zip(missing.tolist(), respelled.tolist()) if b in twin]
+    if len(names) > 1:  # name only the spellings that differ in the pairs found
+        used = pd.Series([a for a, _ in pairs] + [b for _, b in pairs], dtype="str")
+        names = [name for name, spell in _ID_SPELLINGS if (spell(used) != used).any()] or names
+    return " and ".join(names), pairs[:3]
+
+
+def _share(found: int, total: int) -> str:
+    return f"{found:,} of {total:,} distinct ids found ({found / total:.1%})"
+
+
+def check_references(tables: dict[str, pd.DataFrame], *, sources: dict[str, str] | None = None,
+                     policies: Policies = Policies()) -> tuple[list[dict], list[Problem]]:
+    """Check that ids match across tables: the share of each table's ids found in the tables they refer to.
+
+    For every pair in :data:`REFERENCES` whose tables are both present (not empty), the distinct ids of the
+    referring column are looked up in the referenced tables. The share found goes into the data-quality
+    summary; below ``policies.min_id_overlap`` it is a problem naming both tables, a few ids of each and,
+    when a different spelling explains the mismatch (leading zeros, ``9.0``, spaces, case, full-width
+    digits), the likely cause.
+
+    Parameters
+    ----------
+    tables : dict
+        Canonical table name -> validated table.
+    sources : dict, optional
+        Table name -> where it came from (file or database table), for messages.
+    policies : Policies, optional
+        ``min_id_overlap`` is the threshold.
+
+    Returns
+    -------
+    (list of dict, list of Problem)
+        Data-quality rows (``table, check, rows, action, detail``; ``rows`` counts the ids not found) and
+        the problems.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"customer_id": ["9", "12", None]})
+    >>> customers = pd.DataFrame({"customer_id": ["000009", "000012"]})
+    >>> quality, problems = check_references({"transactions": tx, "customers": customers})
+    >>> quality[0]["action"], quality[0]["detail"]
+    ('error', '0 of 2 distinct ids found (0.0%); likely cause: leading zeros')
+    >>> print(problems[0].message)  # doctest: +NORMALIZE_WHITESPACE
+    ids do not match across tables: 0.0% of the 2 distinct customer ids in transactions are found in customers
+    (0 found); ids in transactions look like '12', '9', in customers like '000009', '000012'; likely cause:
+    leading zeros ('12' in transactions is '000012' in customers, '9' in transactions is '000009' in customers)
+    """
+    sources = sources or {}
+    threshold = policies.min_id_overlap
+    quality: list[dict] = []
+    problems: list[Problem] = []
+    for table, column, targets, check in REFERENCES:
+        frame = tables.get(table)
+        present = [(t, c) for t, c in targets if tables.get(t) is not None and len(tables[t]) and t != table]
+        if frame is None or not len(frame) or not present:
+            continue
+        ids = _distinct_ids(frame, column)
+        if ids.empty:
+            continue
+        reference = pd.concat([_distinct_ids(tables[t], c) for t, c in present]).drop_duplicates()
+        known = set(reference.tolist())  # plain Python sets: far faster than Series.isin on text
+        found_mask = pd.Series([value in known for value in ids.tolist()], index=ids.index, dtype=bool)
+        found, total = int(found_mask.sum()), len(ids)
+        missing = ids[~found_mask].reset_index(drop=True)
+        where = " or ".join(t for t, _ in present)
+        below = found / total < threshold
+        # Look for a cause when it matters: the check fails, or at least 1 % of the ids are not found.
+        worth = below or len(missing) >= 0.01 * total
+        cause = _likely_cause(missing, reference.sort_values(kind="mergesort")) if len(missing) and worth else None
+        detail = _share(found, total) + (f"; likely cause: {cause[0]}" if cause else "")
+        action = "error" if below else ("warning" if len(missing) else "ok")
+        quality.append({"table": table, "check": check, "rows": int(len(missing)), "action": action,
+                        "detail": detail})
+        if not below:
+            continue
+        what = column.replace("_", " ") + "s"
+        seen = ", ".join(repr(v) for v in missing.iloc[:3])
+        theirs = ", ".join(repr(v) for v in reference.sort_values(kind="mergesort").iloc[:3])
+        message = (f"ids do not match across tables: {found / total:.1%} of the {total:,} distinct {what} in "
+                   f"{table} are found in {where} ({found:,} found); ids in {table} look like {seen}, in {where} "
+                   f"like {theirs}")
+        if cause:
+            pairs = ", ".join(f"{a!r} in {table} is {b!r} in {where}" for a, b in cause[1])
+            message += f"; likely cause: {cause[0]} ({pairs})"
+        labels = [sources.get(table, table), *(sources.get(t, t) for t, _ in present)]
+        problems.append(Problem(
+            table, " and ".join(dict.fromkeys(labels)), column, message,
+            expected=f"at least {threshold:.0%} of them found (data.policies.min_id_overlap: {threshold:g}): "
+                     "the same id written the same way in every table"))
+    return quality, problems

@@ -141,7 +141,7 @@ def test_only_a_few_offending_rows_are_shown_with_the_total(tmp_path):
     frame = pd.concat([_text_lines()] * 4, ignore_index=True)
     frame["order_id"] = [f"O{i}" for i in range(len(frame))]
     frame["quantity"] = "many"
-    with pytest.raises(DataValidationError, match=r"20 rows: row 1 \('many'\).*row 5 \('many'\) and 15 more") as info:
+    with pytest.raises(DataValidationError, match=r"20 rows \(data rows counted from 1, header excluded\): row 1 \('many'\).*row 5 \('many'\) and 15 more") as info:
         _load(_write(frame, tmp_path / "orders.csv"))
     problem = _only_problem(info)
     assert problem.rows == tuple(range(1, MAX_EXAMPLES + 1)) and problem.count == 20
@@ -563,3 +563,177 @@ def test_uci_online_retail_matches_the_published_figures():
     assert int(tx["quantity"].sum()) == 5_176_450 - 2
     assert tx["order_datetime"].min() == pd.Timestamp("2010-12-01 08:26")
     assert tx["order_datetime"].max() < pd.Timestamp("2011-12-10")
+
+
+# --------------------------------------------------------------------------- numbers: finite, whole, plausible
+
+
+@pytest.mark.parametrize("dtype", ["int", "float"])
+@pytest.mark.parametrize("value", ["inf", "-inf", "Infinity", "1e999", np.inf])
+def test_non_finite_values_are_problems_in_numeric_columns_of_either_type(dtype, value):
+    from crmtools.schema import Column, TableSpec
+
+    spec = TableSpec("t", (Column("x", dtype),))
+    frame = pd.DataFrame({"x": pd.Series(["1", value, "3"], dtype=object)})
+    out, problems, bad = coerce_table(frame, spec, source="t.csv")
+    (problem,) = problems
+    assert (problem.message, problem.rows, problem.count) == ("values are not finite numbers", (2,), 1)
+    assert bad.tolist() == [False, True, False]
+    assert out["x"].isna().tolist() == [False, True, False]  # not left as inf for later sums
+
+
+def test_non_finite_numbers_from_parquet_are_problems_too(tmp_path):
+    frame = _lines()
+    frame.loc[1, ["unit_price", "amount"]] = [np.inf, np.inf]
+    with pytest.raises(DataValidationError) as info:
+        _load(_write(frame, tmp_path / "orders.parquet"))
+    assert {(p.column, p.message, p.rows) for p in info.value.problems} == {
+        ("unit_price", "values are not finite numbers", (2,)), ("amount", "values are not finite numbers", (2,))}
+
+
+def test_large_amounts_counts_returns_too_and_names_file_rows():
+    from crmtools.validation import large_amounts
+
+    frame = pd.DataFrame({"amount": [10.0, -5e8, 2e8, np.nan]}, index=[0, 4, 9, 10])  # rows 1, 5, 10, 11
+    row = large_amounts(frame, Policies(max_line_amount=1e8), source="orders.csv")
+    assert (row["rows"], row["action"]) == (2, "warning")
+    assert "row 5 (-500000000.0), row 10 (200000000.0)" in row["detail"]
+    assert large_amounts(frame, Policies(max_line_amount=1e9), source="orders.csv")["action"] == "ok"
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("max_line_amount", 0, r"'max_line_amount' must be a finite number > 0 \(0 excluded\); got 0"),
+    ("max_line_amount", float("inf"), r"'max_line_amount' must be a finite number > 0"),
+    ("min_id_overlap", 1.2, r"'min_id_overlap' must be a number from 0 to 1 .*; got 1.2"),
+    ("amount_tolerance", -1, r"'amount_tolerance' must be a finite number >= 0; got -1"),
+])
+def test_numeric_policies_are_checked(name, value, message):
+    with pytest.raises(ValueError, match=message):
+        Policies(**{name: value})
+
+
+def test_the_quality_summary_has_a_detail_column(tmp_path):
+    _write(_lines(), tmp_path / "transactions.csv")
+    _, _, quality = inspect_dataset(DataConfig(path=str(tmp_path)))
+    assert list(quality.columns) == ["table", "check", "rows", "action", "detail"]
+    assert quality["detail"].map(type).eq(str).all()
+
+
+def test_database_rows_are_counted_as_rows_of_the_result():
+    from crmtools.data import validate_raw
+
+    raw = _text_lines()
+    raw.loc[1, "quantity"] = "two"
+    with pytest.raises(DataValidationError, match=r"1 row \(rows of the result counted from 1\): row 2 \('two'\)"):
+        validate_raw("transactions", raw, TableSource(table="sales.lines"), label="sales.lines")
+
+
+# --------------------------------------------------------------------------- ids across tables
+
+
+@pytest.mark.parametrize(("ours", "theirs", "cause"), [
+    (["9", "12", "31"], ["000009", "000012", "000031"], "leading zeros"),
+    (["9.0", "12.0", "A7"], ["9", "12", "A7"], "a decimal part such as '9.0'"),
+    (["c9", "c12", "c31"], ["C9", "C12", "C31"], "upper and lower case"),
+    (["C 9", "C 12", "C 31"], ["C9", "C12", "C31"], "spaces"),
+    (["９", "１２", "３１"], ["9", "12", "31"], "full-width characters"),
+    (["0009.0", "0012.0", "B1"], ["9", "12", "B1"], "leading zeros and a decimal part"),
+])
+def test_a_likely_cause_is_named_when_a_respelling_explains_the_mismatch(ours, theirs, cause):
+    from crmtools.validation import check_references
+
+    quality, problems = check_references(
+        {"transactions": pd.DataFrame({"customer_id": ours}), "customers": pd.DataFrame({"customer_id": theirs})},
+        sources={"transactions": "tx.csv", "customers": "cu.csv"})
+    (row,) = quality
+    (problem,) = problems
+    assert row["action"] == "error" and f"likely cause: {cause}" in row["detail"]
+    assert (problem.table, problem.source, problem.column) == ("transactions", "tx.csv and cu.csv", "customer_id")
+    assert f"likely cause: {cause}" in problem.message
+    assert "ids in transactions look like" in problem.message and "in customers like" in problem.message
+
+
+def test_no_cause_is_guessed_when_none_explains_it_and_shares_above_the_threshold_pass():
+    from crmtools.validation import check_references
+
+    tables = {"transactions": pd.DataFrame({"customer_id": ["A1", "A2", "A3", None]}),
+              "customers": pd.DataFrame({"customer_id": ["B1", "B2"]})}
+    quality, problems = check_references(tables)
+    assert "likely cause" not in problems[0].message and "0 of 3 distinct ids found (0.0%)" == quality[0]["detail"]
+    tables["customers"] = pd.DataFrame({"customer_id": ["A1", "A2"]})
+    quality, problems = check_references(tables)
+    assert problems == [] and (quality[0]["rows"], quality[0]["action"]) == (1, "warning")
+    quality, problems = check_references(tables, policies=Policies(min_id_overlap=0.7))
+    assert quality[0]["action"] == "error" and "66.7% of the 3 distinct customer ids" in problems[0].message
+    tables["customers"] = pd.DataFrame({"customer_id": ["Z"]})
+    assert check_references(tables, policies=Policies(min_id_overlap=0))[1] == []  # 0 turns the check off
+
+
+def test_references_to_absent_tables_are_not_checked():
+    from crmtools.validation import check_references
+
+    tables = {"transactions": pd.DataFrame({"customer_id": ["A1"], "product_id": ["P"], "campaign_id": ["K"]}),
+              "customers": empty_table("customers"), "products": empty_table("products")}
+    assert check_references(tables) == ([], [])
+
+
+def test_contacts_after_the_report_window_are_not_checked(tmp_path):
+    _write(_lines(), tmp_path / "transactions.csv")
+    contacts = pd.DataFrame({"campaign_id": ["K1", "K1"], "customer_id": ["C1", "LATER"],
+                             "group": ["treatment", "holdout"], "contacted_at": ["2025-10-01", "2025-12-01"]})
+    campaigns = pd.DataFrame({"campaign_id": ["K1"], "name": ["x"], "channel": ["email"], "start_date": ["2025-10-01"],
+                              "end_date": ["2025-12-31"], "cost": [1.0]})
+    contacts.to_csv(tmp_path / "campaign_contacts.csv", index=False)
+    campaigns.to_csv(tmp_path / "campaigns.csv", index=False)
+    config = DataConfig(path=str(tmp_path), policies=Policies(min_id_overlap=0.9))
+    _, problems, _ = inspect_dataset(config)
+    assert [p.message[:42] for p in problems] == ["ids do not match across tables: 50.0% of t"]
+    _, problems, quality = inspect_dataset(config, until=pd.Timestamp("2025-11-01"))
+    assert problems == []
+    assert "1 of 1 distinct ids found" in quality.set_index("check").loc[
+        "customer ids found in customers or transactions", "detail"]
+
+
+# --------------------------------------------------------------------------- files: kind, encoding, emptiness
+
+
+def test_a_decoding_error_after_a_quoted_line_break_names_the_file_line_and_the_data_row(tmp_path):
+    text = ("order_id,customer_id,order_datetime,product_id,quantity,unit_price,amount,channel,product_name\n"
+            "O1,C1,2025-10-01 10:00,A,1,100,100,web,\"two\nlines\"\n"
+            "\n"
+            "O2,C1,2025-10-01 10:00,B,1,100,100,web,").encode() + "緑茶\n".encode("cp932")
+    path = tmp_path / "orders.csv"
+    path.write_bytes(text)
+    with pytest.raises(DataValidationError) as info:
+        _load(path)
+    message = str(_only_problem(info))
+    # line 5 of the file; data row 2: the quoted line break and the blank line do not start rows.
+    assert "not valid utf-8 text at line 5 (data row 2, header excluded), byte 40, character 40 of that line" in message
+    assert "set encoding: cp932" in message
+
+
+def test_a_bad_byte_in_the_header_is_named_as_such(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_bytes("注文番号,顧客\n1,2\n".encode("cp932"))
+    with pytest.raises(DataValidationError, match=r"at line 1 \(the header line\), byte 1, character 1"):
+        _load(path)
+
+
+def test_a_damaged_utf8_file_is_not_sent_to_cp932(tmp_path):
+    frame = _lines()
+    frame["product_name"] = ["緑茶", "蕎麦", "緑茶", "緑茶", "X"]
+    path = _write(frame, tmp_path / "orders.csv")
+    path.write_bytes(path.read_bytes().replace(b",X\n", b",\xff\xfe\n"))
+    with pytest.raises(DataValidationError) as info:
+        _load(path)
+    message = str(_only_problem(info))
+    assert "at line 6 (data row 5, header excluded)" in message
+    assert "damaged at that point or mixes two encodings" in message and "cp932" not in message
+
+
+def test_an_optional_table_without_rows_says_the_table_is_optional(tmp_path):
+    _write(_lines(), tmp_path / "transactions.csv")
+    pd.DataFrame({"customer_id": [], "first_seen": []}).to_csv(tmp_path / "customers.csv", index=False)
+    with pytest.raises(DataValidationError, match=r"customers\.csv: the file has no data rows \(only a header line\)"
+                                                  r"\. Expected: .*or no customers file at all"):
+        load_dataset(str(tmp_path))

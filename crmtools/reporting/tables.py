@@ -4,6 +4,13 @@ Every string that comes from data goes through :func:`html.escape`, so a
 product called ``<script>alert(1)</script>`` shows as text. Output has no
 random ids, so the same numbers give the same HTML.
 
+Long labels are shortened the way the charts shorten theirs (an ellipsis at
+a fixed display width, CJK characters counting double): a cell shows at most
+``max_label`` columns of text and keeps the full text, itself capped at
+:data:`MAX_TITLE_CHARS` characters, in its ``title`` attribute (shown on
+hover). So a 10,000-character product name neither breaks a table's layout
+nor puts 10,000 characters into the page.
+
 Examples
 --------
 >>> import pandas as pd
@@ -15,6 +22,7 @@ Examples
 from __future__ import annotations
 
 import html
+import unicodedata
 from collections.abc import Mapping
 
 import pandas as pd
@@ -22,7 +30,58 @@ from IPython.display import HTML
 
 from . import i18n
 
-__all__ = ["html_table", "kpi_tiles", "bullet_list", "format_value"]
+__all__ = ["html_table", "kpi_tiles", "bullet_list", "format_value", "shorten", "MAX_LABEL_WIDTH",
+           "MAX_TITLE_CHARS"]
+
+#: Display columns of text a table cell or header shows before it is shortened with "…".
+MAX_LABEL_WIDTH = 60
+#: Display columns of a bullet (a generated sentence) before it is shortened.
+MAX_BULLET_WIDTH = 300
+#: Characters of the full text kept in a shortened cell's ``title``; the rest never enters the page.
+MAX_TITLE_CHARS = 500
+
+
+def _width(char: str) -> int:
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 0 if unicodedata.combining(char) else 1
+
+
+def shorten(text: str, width: int = MAX_LABEL_WIDTH) -> str:
+    """``text`` cut to ``width`` display columns with a final "…" (wide CJK characters count as two).
+
+    Examples
+    --------
+    >>> shorten("Green tea, first flush, 100 g", 12)
+    'Green tea, …'
+    >>> shorten("静岡県産の深蒸し煎茶", 9)
+    '静岡県産…'
+    >>> shorten("Soba", 12)
+    'Soba'
+    """
+    if width < 1:
+        raise ValueError(f"width must be a whole number of at least 1; got {width!r}.")
+    total = 0
+    for i, char in enumerate(text):
+        total += _width(char)
+        if total > width:
+            break
+    else:
+        return text
+    out, used = [], 0
+    for char in text:
+        if used + _width(char) > width - 1:
+            break
+        out.append(char)
+        used += _width(char)
+    return "".join(out) + "…"
+
+
+def _text_html(text: str, width: int, tag: str, attrs: str = "") -> str:
+    """``<tag attrs>text</tag>``, escaped; shortened to ``width`` with the (capped) full text as its title."""
+    short = shorten(text, width)
+    if short != text:
+        full = text if len(text) <= MAX_TITLE_CHARS else text[:MAX_TITLE_CHARS - 1] + "…"
+        attrs += f' title="{html.escape(full, quote=True)}"'
+    return f"<{tag}{attrs}>{html.escape(short)}</{tag}>"
 
 
 def format_value(value, kind: str, language: str = "en", currency: str = "JPY") -> str:
@@ -51,7 +110,8 @@ def format_value(value, kind: str, language: str = "en", currency: str = "JPY") 
 
 
 def html_table(frame: pd.DataFrame, formats: Mapping[str, str] | None = None, *, language: str = "en",
-               currency: str = "JPY", headers: Mapping[str, str] | None = None, max_rows: int = 200) -> HTML:
+               currency: str = "JPY", headers: Mapping[str, str] | None = None, max_rows: int = 200,
+               max_label: int = MAX_LABEL_WIDTH) -> HTML:
     """Render a DataFrame as an escaped HTML table.
 
     Parameters
@@ -68,10 +128,19 @@ def html_table(frame: pd.DataFrame, formats: Mapping[str, str] | None = None, *,
         Column -> header text, overriding the lookup.
     max_rows : int, default=200
         Rows shown at most.
+    max_label : int, default=MAX_LABEL_WIDTH
+        Display columns of text shown per header or text cell; longer text is cut with "…" and kept whole
+        (up to :data:`MAX_TITLE_CHARS` characters) in the cell's ``title``.
 
     Returns
     -------
     IPython.display.HTML
+
+    Examples
+    --------
+    >>> cell = html_table(pd.DataFrame({"product_name": ["Tea " * 30]}), max_label=12).data
+    >>> cell[cell.index("<td"):cell.index("</td>") + 5]
+    '<td title="Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea ">Tea Tea Tea…</td>'
     """
     formats = dict(formats or {})
     headers = dict(headers or {})
@@ -80,14 +149,14 @@ def html_table(frame: pd.DataFrame, formats: Mapping[str, str] | None = None, *,
     for col in frame.columns:
         label = headers.get(col) or (i18n.TEXT[col][language] if col in i18n.TEXT else str(col))
         cls = ' class="num"' if col in numeric else ""
-        cells.append(f"<th{cls}>{html.escape(label)}</th>")
+        cells.append(_text_html(label, max_label, "th", cls))
     cells.append("</tr></thead><tbody>")
     for row in frame.head(max_rows).itertuples(index=False):
         cells.append("<tr>")
         for col, value in zip(frame.columns, row):
             shown = format_value(value, formats.get(col, "text"), language, currency)
             cls = ' class="num"' if col in numeric else ""
-            cells.append(f"<td{cls}>{html.escape(shown)}</td>")
+            cells.append(_text_html(shown, max_label, "td", cls))
         cells.append("</tr>")
     cells.append("</tbody></table>")
     return HTML("".join(cells))
@@ -138,7 +207,8 @@ def _change_html(value, reference, kind: str, language: str) -> str:
     return f"<span>± {html.escape(shown)}</span>"
 
 
-def bullet_list(items: list[str], *, css_class: str = "crm-findings") -> HTML:
-    """An escaped bullet list (for generated findings and rule sentences)."""
-    body = "".join(f"<li>{html.escape(item)}</li>" for item in items)
+def bullet_list(items: list[str], *, css_class: str = "crm-findings", max_width: int = MAX_BULLET_WIDTH) -> HTML:
+    """An escaped bullet list (for generated findings and rule sentences); an item longer than ``max_width``
+    display columns is shortened like a table cell, the full text (capped) in its ``title``."""
+    body = "".join(_text_html(str(item), max_width, "li") for item in items)
     return HTML(f'<ul class="{css_class}">{body}</ul>')
