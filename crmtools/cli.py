@@ -133,9 +133,10 @@ def _cmd_sample(args) -> int:
 def _cmd_validate(args) -> int:
     from .data import DataConfig, inspect_dataset
     from .params import load_params
+    from .quality import quality_warnings
 
     overrides = list(args.set) + ([f"data.path={args.data}"] if args.data else [])
-    params = load_params(_params_path(args.params), overrides)
+    params = load_params(_params_path(args.params), overrides, base_dir=Path.cwd())
     config = DataConfig.from_dict(params["data"], base_dir=Path.cwd())
     dataset, problems, quality = inspect_dataset(config)
     from .sources import describe_source
@@ -143,6 +144,11 @@ def _cmd_validate(args) -> int:
     print(f"Data set: {describe_source(config)}")
     print("Data-quality summary:")
     print(quality.to_string(index=False) if len(quality) else "  (nothing read)")
+    warnings = quality_warnings(quality)
+    if warnings:
+        print("\nWarnings (the data is usable; look at these rows):")
+        for line in warnings:
+            print(f"  - {line}")
     if problems:
         print(f"\n{len(problems)} problem(s) found:", file=sys.stderr)
         for p in problems:

@@ -17,7 +17,7 @@ import pandas as pd
 from .data import DataConfig, Dataset, load_dataset
 from .sources import default_period
 from .params import load_params
-from .periods import Period, last_complete_month, parse_period
+from .periods import Period, parse_period
 from .reporting import i18n
 
 __all__ = ["ReportContext", "setup"]
@@ -32,6 +32,53 @@ class ReportContext:
     data: Dataset
     project_dir: Path
     data_through: pd.Timestamp | None = None
+    cache_dir: Path | None = None
+
+    @property
+    def engine(self) -> str:
+        """The engine the heavy aggregations run on (``engine.backend``: pandas, duckdb, polars or spark)."""
+        return self.params.get("engine", {}).get("backend", "pandas")
+
+    @property
+    def engine_transactions(self):
+        """The transactions in the engine the params name, for the aggregating analyses.
+
+        RFM, deciles, cohorts, repeat purchase and KPIs accept it as they accept a
+        pandas frame and give identical results on every engine (narwhals); only
+        their small results come back to pandas. ``pandas`` returns
+        ``data.transactions`` itself; ``spark`` starts (or joins) the session
+        ``engine.spark_master`` / ``engine.spark_connect_url`` name.
+        """
+        cache = self.__dict__.setdefault("_engine_frames", {})
+        if "transactions" not in cache:
+            from .spark import as_backend
+
+            session = None
+            if self.engine == "spark":
+                from .spark import session_from_params
+
+                session = session_from_params(self.params)
+            cache["transactions"] = as_backend(self.data.transactions, self.engine, session=session)
+        return cache["transactions"]
+
+    def cached(self, name: str, function, *args, **kwargs):
+        """``function(*args, **kwargs)``, computed once per run and shared by the run's notebooks.
+
+        Within a run (``cache_dir`` set by the runner) the result is stored under
+        a key made of ``name``, the function and a fingerprint of every argument
+        (frames by content), so two pages asking for the same computation share
+        it and a different argument can never return a stale result. Outside a
+        run (an analyst in Lab) it simply calls the function.
+        """
+        from .reporting.results import cached_call
+
+        engine_frame = self.__dict__.get("_engine_frames", {}).get("transactions")
+        transactions = self.data.transactions
+
+        def key_of(value):
+            return transactions if engine_frame is not None and value is engine_frame else value
+
+        return cached_call(self.cache_dir, name, function, *args, key_of=key_of, **kwargs)
 
     @property
     def partial(self) -> bool:
@@ -51,10 +98,6 @@ class ReportContext:
     def t(self, key: str) -> str:
         """Report text ``key`` in the report language."""
         return i18n.text(key, self.language)
-
-    def money(self, value) -> str:
-        """An amount in the report's currency and language."""
-        return i18n.money(value, self.language, self.currency)
 
     @property
     def period_text(self) -> str:
@@ -85,14 +128,42 @@ def setup(*, period: str | None = None, language: str | None = None, params_file
     theme : bool, default=True
         Apply the report chart theme.
     snapshot_dir : str, optional
-        A validated data snapshot written by the runner for this run; read
-        instead of the sources (which the runner already validated).
+        The run's folder written by the runner: the validated data snapshot
+        and ``run.json`` with the parameters and period the runner resolved.
+        When given, the other arguments are not read again (the runner passes
+        the same values for the record) and nothing is resolved twice.
 
     Returns
     -------
     ReportContext
     """
     root = Path(project_dir) if project_dir else _find_project_dir()
+    if snapshot_dir:  # the runner resolved and validated everything once for the whole run
+        params, resolved, data = _from_run(snapshot_dir)
+    else:
+        params, resolved, data = _resolve(root, period=period, language=language, params_file=params_file,
+                                          overrides_json=overrides_json, data_path=data_path)
+    stamps = data.transactions["order_datetime"]
+    through = None if stamps.dropna().empty else pd.Timestamp(stamps.max())
+    if theme:
+        from .plotting.theme import use_report_theme
+
+        use_report_theme(params["language"])
+    _require_inline_charts()
+    return ReportContext(period=resolved, params=params, data=data, project_dir=root, data_through=through,
+                         cache_dir=Path(snapshot_dir) / "results" if snapshot_dir else None)
+
+
+def _from_run(snapshot_dir: str) -> tuple[dict, Period, Dataset]:
+    """Parameters, period and data exactly as the runner resolved and validated them (``run.json``)."""
+    from .data import read_snapshot
+
+    run = json.loads((Path(snapshot_dir) / "run.json").read_text(encoding="utf-8"))
+    return run["params"], parse_period(run["params"]["period"]), read_snapshot(snapshot_dir)
+
+
+def _resolve(root: Path, *, period, language, params_file, overrides_json, data_path) -> tuple[dict, Period, Dataset]:
+    """An analyst's run in Lab: validate the parameters, resolve the period, load and validate the data."""
     overrides = json.loads(overrides_json or "{}")
     if language:
         overrides["language"] = language
@@ -103,25 +174,12 @@ def setup(*, period: str | None = None, language: str | None = None, params_file
     params_path = Path(params_file) if params_file else root / "params" / "default.yaml"
     if not params_path.is_absolute():
         params_path = root / params_path
-    params = load_params(params_path if params_path.exists() else None, overrides)
+    params = load_params(params_path if params_path.exists() else None, overrides, base_dir=root)
     config = DataConfig.from_dict(params["data"], base_dir=root)
     # The period first (a cheap max(order_datetime) when not given); then only data up to its end: never the future.
     resolved = parse_period(params["period"]) if params["period"] else default_period(config)
-    if snapshot_dir:  # the runner validated the data once for the whole run
-        from .data import read_snapshot
-
-        data = read_snapshot(snapshot_dir)
-    else:
-        data = load_dataset(config, until=resolved.end)
-    stamps = data.transactions["order_datetime"]
-    through = None if stamps.dropna().empty else pd.Timestamp(stamps.max())
-    params = {**params, "period": resolved.label}
-    if theme:
-        from .plotting.theme import use_report_theme
-
-        use_report_theme(params["language"])
-    _require_inline_charts()
-    return ReportContext(period=resolved, params=params, data=data, project_dir=root, data_through=through)
+    data = load_dataset(config, until=resolved.end)
+    return {**params, "period": resolved.label}, resolved, data
 
 
 def _require_inline_charts() -> None:
@@ -148,11 +206,6 @@ def _find_project_dir() -> Path:
         if (candidate / "params").is_dir() and (candidate / "notebooks").is_dir():
             return candidate
     return here
-
-
-def sample_period(transactions: pd.DataFrame) -> Period:
-    """The default period of a data set: its last complete month."""
-    return last_complete_month(transactions["order_datetime"].max())
 
 
 def heading(text: str, level: int = 2):

@@ -41,6 +41,7 @@ from . import jsonio
 from .data import DataConfig, Dataset, inspect_dataset, write_snapshot
 from .errors import CoverageError, DataValidationError, ParameterError, ReportError, ReportFileError
 from .params import load_params, params_fingerprint
+from .quality import quality_warnings
 from .periods import Period, last_complete_month, parse_period, period_range
 from .reporting import i18n
 from .reporting.index import build_index
@@ -231,17 +232,20 @@ def plan_run(period: str | Period | None = None, *, params_file: str | Path | No
     params_path = None
     if params_file is not None:
         params_path = Path(params_file) if Path(params_file).is_absolute() else root / params_file
-    params = load_params(params_path, overrides if not isinstance(overrides, dict) else dict(overrides))
     if period is not None:
-        params = load_params(params_path, _with_period(overrides, parse_period(period).label))
+        overrides = _with_period(overrides, parse_period(period).label)
+    params = load_params(params_path, overrides if not isinstance(overrides, dict) else dict(overrides),
+                         base_dir=root)
     nb_dir = Path(notebooks_dir) if notebooks_dir else root / "notebooks"
     notebooks = report_notebooks(nb_dir)
     config = DataConfig.from_dict(params["data"], base_dir=root)
     bounds = order_date_range(config)
     resolved = _resolve_period(params, bounds)
-    dataset, problems, _ = inspect_dataset(config, until=resolved.end)
+    dataset, problems, quality = inspect_dataset(config, until=resolved.end)
     if problems:
         raise DataValidationError(problems)
+    for line in quality_warnings(quality):
+        _say(f"data warning: {line}")
     first, last = _coverage(dataset, bounds)
     partial = _check_coverage(resolved, first, last, allow_partial=allow_partial)
     through = min(last, resolved.end - pd.Timedelta(microseconds=1))
@@ -335,7 +339,7 @@ def _kernel_environment(work: Path):
 
 
 def _write_snapshot(plan: RunPlan, folder: Path) -> Path:
-    meta = {"period": plan.label, "data_first": f"{plan.data_first:%Y-%m-%d}",
+    meta = {"params": plan.params, "data_first": f"{plan.data_first:%Y-%m-%d}",
             "data_through": f"{plan.data_through:%Y-%m-%d}", "partial": plan.partial}
     with file_errors(folder):
         out = write_snapshot(plan.dataset, folder)
@@ -360,10 +364,13 @@ def _execute_all(plan: RunPlan, staging: Path, snapshot: Path, jobs: int | None)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(plan.notebooks)))
     _say(f"[{plan.label}] running {len(plan.notebooks)} notebooks ({workers} at a time)")
     pool = ThreadPoolExecutor(max_workers=workers)
+    summary, details = plan.notebooks[0], plan.notebooks[1:]
     try:
-        futures = [pool.submit(_run_notebook, plan, path, staging, nb_params, titles) for path in plan.notebooks]
-        wait(futures)
-        return [f.result() for f in futures]
+        # The summary shows what the detail pages compute: it starts last and reuses their results
+        # (ctx.cached); anything not ready yet it computes itself.
+        futures = {p: pool.submit(_run_notebook, plan, p, staging, nb_params, titles) for p in [*details, summary]}
+        wait(futures.values())
+        return [futures[p].result() for p in plan.notebooks]
     except BaseException:
         kill_child_processes()
         raise
