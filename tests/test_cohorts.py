@@ -164,6 +164,10 @@ def test_empty_and_bad_input(tiny):
         cohort_table(tiny, as_of=AS_OF)
     with pytest.raises(ValueError, match="max_months must be"):
         cohort_table(tiny, as_of=AS_OF, max_months=-1)
+    with pytest.raises(ValueError, match="lookback_months must be a whole number >= 1"):
+        cohort_table(tiny, as_of=AS_OF, lookback_months=0)
+    with pytest.raises(ValueError, match="as_of='2025-04' is ambiguous"):
+        cohort_table(tiny, as_of="2025-04")
 
 
 def test_heatmap_draws_on_the_given_axes(tiny):

@@ -1,0 +1,101 @@
+"""Which rows belong to a period: crmtools.slicing and Dataset.for_period, the one place that windows tables."""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+import pytest
+
+from crmtools.campaigns import campaign_roi
+from crmtools.data import Dataset
+from crmtools.periods import parse_period
+from crmtools.sampledata import SampleConfig, generate_sample
+from crmtools.slicing import campaigns_active, contacts_of, experiments_exposed, transactions_in
+
+
+def _ts(values):
+    return pd.to_datetime(values, format="ISO8601")
+
+
+def _campaigns():
+    return pd.DataFrame({
+        "campaign_id": ["before", "into", "inside", "out_of", "around", "after", "last_day"],
+        "start_date": _ts(["2025-08-01", "2025-09-20", "2025-10-05", "2025-10-25", "2025-09-01",
+                                      "2025-11-01", "2025-09-01"]),
+        "end_date": _ts(["2025-09-30 23:59:59", "2025-10-05", "2025-10-20", "2025-11-10", "2025-11-30",
+                                    "2025-11-30", "2025-10-01"]),
+    })
+
+
+def test_campaigns_overlapping_the_period_belong_to_it():
+    out = campaigns_active(_campaigns(), period="2025-10")
+    assert out["campaign_id"].tolist() == ["into", "inside", "out_of", "around", "last_day"]
+    assert out.index.tolist() == list(range(5))
+    assert campaigns_active(_campaigns(), period="2025-Q4")["campaign_id"].tolist() == [
+        "into", "inside", "out_of", "around", "after", "last_day"]
+
+
+def test_transactions_are_half_open():
+    tx = pd.DataFrame({"order_id": list("abcd"),
+                       "order_datetime": _ts(["2025-09-30 23:59:59.999", "2025-10-01 00:00:00",
+                                                         "2025-10-31 23:59:59.999", "2025-11-01 00:00:00"])})
+    assert transactions_in(tx, period="2025-10")["order_id"].tolist() == ["b", "c"]
+    assert transactions_in(tx, period=parse_period("2025-Q4"))["order_id"].tolist() == ["b", "c", "d"]
+
+
+def test_experiments_are_read_whole_up_to_the_end():
+    ex = pd.DataFrame({"experiment_id": ["x", "x", "x", "y", "z"],
+                       "exposed_at": _ts(["2025-09-25", "2025-10-03", "2025-11-02", "2025-09-01",
+                                                     "2025-10-31 23:00"])})
+    out = experiments_exposed(ex, period="2025-10")
+    assert out["experiment_id"].tolist() == ["x", "x", "z"]  # x's September exposure kept, November's not
+    assert out["exposed_at"].max() < pd.Timestamp("2025-11-01")
+
+
+@pytest.fixture(scope="module")
+def data():
+    tables, _ = generate_sample(SampleConfig(customers=300, months=12, seed=4))  # 2024-01 .. 2024-12
+    campaigns = tables["campaigns"]
+    # A third campaign running from June into July, contacting CMP-02's customers.
+    spanning = campaigns.iloc[[1]].assign(campaign_id="CMP-X", start_date=pd.Timestamp("2024-06-20"),
+                                          end_date=pd.Timestamp("2024-07-10 23:59:59"))
+    contacts = tables["campaign_contacts"]
+    extra = contacts[contacts["campaign_id"] == "CMP-02"].assign(campaign_id="CMP-X")
+    tables["campaigns"] = pd.concat([campaigns, spanning], ignore_index=True)
+    tables["campaign_contacts"] = pd.concat([contacts, extra], ignore_index=True)
+    return Dataset(**tables, quality=pd.DataFrame())
+
+
+def test_for_period_windows_every_table_one_way(data):
+    before = {name: getattr(data, name).copy() for name in ("transactions", "campaigns", "campaign_contacts",
+                                                            "experiments")}
+    july = data.for_period("2024-07")
+    period = parse_period("2024-07")
+    tx = july.transactions
+    assert len(tx) > 0 and period.contains(tx["order_datetime"]).all()
+    assert len(tx) == int(period.contains(data.transactions["order_datetime"]).sum())
+    assert july.campaigns["campaign_id"].tolist() == ["CMP-02", "CMP-X"]  # CMP-X started in June
+    assert set(july.campaign_contacts["campaign_id"]) == {"CMP-02", "CMP-X"}
+    pd.testing.assert_frame_equal(july.campaign_contacts, contacts_of(data.campaign_contacts, july.campaigns))
+    assert july.experiments.empty
+    december = data.for_period(parse_period("2024-12"))
+    assert set(december.experiments["experiment_id"]) == {"EXP-AA", "EXP-OFFER", "EXP-SUBJECT"}
+    assert december.experiments["exposed_at"].min() < pd.Timestamp("2024-12-01")  # tests begun in November
+    assert december.campaigns.empty and december.campaign_contacts.empty
+    for name in ("customers", "products", "quality"):
+        assert getattr(july, name) is getattr(data, name)
+    for name, frame in before.items():  # the dataset itself is not modified
+        pd.testing.assert_frame_equal(getattr(data, name), frame)
+    with pytest.raises(ValueError, match="Malformed period"):
+        data.for_period("2024-07-01")
+
+
+def test_campaign_roi_period_is_the_same_window(data):
+    july = data.for_period("2024-07")
+    expected = campaign_roi(july.campaigns, july.campaign_contacts, data.transactions)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = campaign_roi(data.campaigns, data.campaign_contacts, data.transactions, period="2024-07")
+    pd.testing.assert_frame_equal(got, expected)
+    assert any("CMP-X" in str(w.message) and w.category is FutureWarning for w in caught)
