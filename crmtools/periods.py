@@ -318,8 +318,8 @@ def _ambiguous(value: str, name: str) -> ValueError:
                 f"{name}='{p.end:%Y-%m-%d}' (everything before {p.end:%Y-%m-%d} counts), or the Period, which means "
                 f"its end: {name}=parse_period('{p.label}') (the same instant). For figures over the whole {what}, "
                 f"use period='{p.label}'.")
-    return ValueError(f"{name} is not a date; allowed: a date 'YYYY-MM-DD' such as '2025-11-01' (a time may follow) "
-                      f"or a Period, meaning its end; received {value!r}, which names no day.")
+    return ValueError(f"{name} must be a date; allowed: a date 'YYYY-MM-DD' such as '2025-11-01' (a time may "
+                      f"follow) or a Period, meaning its end; received {value!r}, which names no day.")
 
 
 def as_point(value: Any, *, name: str = "as_of") -> pd.Timestamp:
@@ -359,12 +359,13 @@ def as_point(value: Any, *, name: str = "as_of") -> pd.Timestamp:
         if not _FULL_DATE.match(value):
             raise _ambiguous(value, name)
     elif value is None or isinstance(value, bool) or not isinstance(value, (pd.Timestamp, _dt.date, np.datetime64)):
-        raise TypeError(f"{name} must be an instant; allowed: a date such as '2025-11-01', a Timestamp, or a Period "
-                        f"(meaning its end); received {type(value).__name__} {value!r}.")
+        raise TypeError(f"{name} must be a date, a timestamp or a Period (meaning its end); allowed: e.g. "
+                        f"'2025-11-01', pd.Timestamp('2025-11-01 09:30') or parse_period('2025-10'); received "
+                        f"{type(value).__name__} {value!r}.")
     try:
         ts = pd.Timestamp(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} is not a date; allowed: a date such as '2025-11-01' (a time may follow) or a "
+        raise ValueError(f"{name} must be a date; allowed: a date such as '2025-11-01' (a time may follow) or a "
                          f"Period; received {value!r}.") from None
     if ts is pd.NaT:
         raise ValueError(f"{name} is missing; allowed: a date such as '2025-11-01' or a Period; received {value!r}.")

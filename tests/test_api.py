@@ -194,10 +194,10 @@ def test_as_of_is_exclusive_and_recency_counts_to_its_date():
 
 @pytest.mark.parametrize("value, error, match", [
     ("2024-Q4", ValueError, r"as_of='2024-Q4' is ambiguous.*as_of='2025-01-01'.*parse_period\('2024-Q4'\)"),
-    ("2024", ValueError, "as_of is not a date.*names no day"),
-    ("October 2024", ValueError, "as_of is not a date"),
-    (None, TypeError, "as_of must be an instant"),
-    (20241101, TypeError, "as_of must be an instant"),
+    ("2024", ValueError, "as_of must be a date.*names no day"),
+    ("October 2024", ValueError, "as_of must be a date"),
+    (None, TypeError, "as_of must be a date, a timestamp or a Period"),
+    (20241101, TypeError, "as_of must be a date, a timestamp or a Period"),
     ("2024-11-01T00:00:00Z", ValueError, "timezone-naive"),
 ])
 def test_as_point_messages(value, error, match):

@@ -375,7 +375,7 @@ def test_bad_inputs_are_rejected(small, change, error, match):
                                            ({"alpha": 0}, "alpha is out of range"),
                                            ({"response_window_days": 0}, "response_window_days must be positive"),
                                            ({"max_payback_months": 0}, "max_payback_months must be a positive int"),
-                                           ({"as_of": "not a date"}, "as_of is not a date")])
+                                           ({"as_of": "not a date"}, "as_of must be a date")])
 def test_bad_arguments_are_rejected(small, kwargs, match):
     with pytest.raises(ValueError, match=match):
         campaign_roi(*small, **kwargs)
