@@ -14,9 +14,11 @@ Definitions used throughout
 ---------------------------
 basket
     An order (``basket="order"``, the default), or everything one customer
-    bought (``basket="customer"``), optionally within a period
-    (``period="M"``: one basket per customer and month). The number of
-    baskets ``n`` is the number of distinct baskets left after filtering.
+    bought (``basket="customer"``), optionally one per calendar month,
+    quarter or year (``basket_freq="M"``: one basket per customer and month).
+    The number of baskets ``n`` is the number of distinct baskets left after
+    filtering. The functions mine whatever lines they are given: for one
+    reporting period pass ``Dataset.for_period(period).transactions``.
 item
     A product (``item="product"``) or a category (``item="category"``).
     Items are shown by readable labels: the product name where the data has
@@ -41,7 +43,9 @@ from math import comb
 import numpy as np
 import pandas as pd
 
+from ._deprecation import deprecated_arguments
 from ._itemsets import MiningBudgetError, item_keys, mine
+from .periods import as_point
 
 __all__ = [
     "frequent_itemsets",
@@ -208,7 +212,7 @@ def _item_labels(ids: np.ndarray, item_codes: np.ndarray, label_values: pd.Serie
     return labels
 
 
-def _encode_transactions(data: pd.DataFrame, *, basket: str, item: str, period: str | None,
+def _encode_transactions(data: pd.DataFrame, *, basket: str, item: str, basket_freq: str | None,
                          include_returns: bool, order_col: str, customer_col: str, date_col: str,
                          item_col: str | None, label_col: str | None, quantity_col: str,
                          as_of=None) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray | None]:
@@ -222,9 +226,9 @@ def _encode_transactions(data: pd.DataFrame, *, basket: str, item: str, period: 
     _check_choice("basket", basket, ("order", "customer"))
     _check_choice("item", item, ("product", "category"))
     _check_flag("include_returns", include_returns)
-    if period is not None and basket != "customer":
-        raise ValueError(f"Invalid period: baskets by period need basket='customer'; got basket={basket!r} "
-                         f"with period={period!r}.")
+    if basket_freq is not None and basket != "customer":
+        raise ValueError(f"Invalid basket_freq: baskets per month, quarter or year need basket='customer'; got "
+                         f"basket={basket!r} with basket_freq={basket_freq!r}.")
     if item_col is None:
         item_col = "product_id" if item == "product" else "category"
     if label_col is None and item == "product" and "product_name" in data.columns:
@@ -233,7 +237,7 @@ def _encode_transactions(data: pd.DataFrame, *, basket: str, item: str, period: 
     needed = {item_col: "the item", key_col: "the basket"}
     if not include_returns:
         needed[quantity_col] = "quantity, to leave out returns (or pass include_returns=True)"
-    if period is not None or as_of is not None:
+    if basket_freq is not None or as_of is not None:
         needed[date_col] = "order date"
     if label_col is not None:
         needed[label_col] = "item label"
@@ -243,7 +247,7 @@ def _encode_transactions(data: pd.DataFrame, *, basket: str, item: str, period: 
     if not include_returns:
         np.logical_and(keep, (data[quantity_col] > 0).fillna(False).to_numpy(dtype=bool), out=keep)
     if as_of is not None:
-        np.logical_and(keep, (data[date_col] < pd.Timestamp(as_of)).fillna(False).to_numpy(dtype=bool), out=keep)
+        np.logical_and(keep, (data[date_col] < as_point(as_of)).fillna(False).to_numpy(dtype=bool), out=keep)
     # One column at a time, as int32 codes (-1 where missing); size_hint: the hash tables grow with the
     # distinct values, not with the number of lines.
     item_codes, item_uniques = pd.factorize(data[item_col], size_hint=1024)
@@ -260,12 +264,12 @@ def _encode_transactions(data: pd.DataFrame, *, basket: str, item: str, period: 
     owner = None
     if basket == "customer":
         owner = np.asarray(basket_uniques, dtype=object)[used_baskets]
-        if period is not None:
+        if basket_freq is not None:
             try:
-                periods = pd.DatetimeIndex(data[date_col].to_numpy()[keep]).to_period(period)
+                periods = pd.DatetimeIndex(data[date_col].to_numpy()[keep]).to_period(basket_freq)
             except (ValueError, TypeError, AttributeError) as exc:
-                raise ValueError(f"Invalid period: expected a pandas period alias such as 'M', 'Q' or 'Y' and "
-                                 f"datetimes in {date_col!r}; got period={period!r} ({exc}).") from None
+                raise ValueError(f"Invalid basket_freq: expected a pandas period alias such as 'M', 'Q' or 'Y' and "
+                                 f"datetimes in {date_col!r}; got basket_freq={basket_freq!r} ({exc}).") from None
             period_codes, period_uniques = pd.factorize(periods)
             n_periods = max(len(period_uniques), 1)
             combined, used = _compact(baskets.astype(np.int64) * n_periods + period_codes,
@@ -322,6 +326,7 @@ def _gib(n_bytes: float) -> str:
 # --------------------------------------------------------------------------- itemsets
 
 
+@deprecated_arguments(renamed={"period": "basket_freq"})
 def frequent_itemsets(
     data,
     *,
@@ -329,7 +334,7 @@ def frequent_itemsets(
     max_len: int | None = None,
     basket: str = "order",
     item: str = "product",
-    period: str | None = None,
+    basket_freq: str | None = None,
     include_returns: bool = False,
     order_col: str = "order_id",
     customer_col: str = "customer_id",
@@ -363,9 +368,10 @@ def frequent_itemsets(
         without a customer id are then left out).
     item : {"product", "category"}, default="product"
         What an item is.
-    period : str or None, default=None
-        With ``basket="customer"``, one basket per customer and period (a
-        pandas period alias such as ``"M"``, ``"Q"``, ``"Y"`` applied to
+    basket_freq : str or None, default=None
+        With ``basket="customer"``, one basket per customer and calendar
+        month, quarter or year (a pandas period alias such as ``"M"``,
+        ``"Q"``, ``"Y"`` applied to
         ``date_col``).
     include_returns : bool, default=False
         Keep lines with a quantity of zero or less (returns, cancellations).
@@ -431,7 +437,7 @@ def frequent_itemsets(
     _check_int("max_memory", max_memory, minimum=1)
     if isinstance(data, pd.DataFrame):
         b, i, n_baskets, labels, _ = _encode_transactions(
-            data, basket=basket, item=item, period=period, include_returns=include_returns,
+            data, basket=basket, item=item, basket_freq=basket_freq, include_returns=include_returns,
             order_col=order_col, customer_col=customer_col, date_col=date_col, item_col=item_col,
             label_col=label_col, quantity_col=quantity_col)
     elif _is_basket_list(data):
@@ -1159,8 +1165,9 @@ def customer_recommendations(
         Rule column to rank by, as in :func:`recommend_items`.
     item : {"product", "category"}, default="product"
         What an item is; must match the rules.
-    as_of : datetime-like or None, default=None
-        Only purchases strictly before this moment count as history.
+    as_of : date, timestamp, Period or None, default=None
+        Only purchases strictly before this instant count as history (a
+        Period means its end); None counts every purchase.
     include_returns : bool, default=False
         Count lines with a quantity of zero or less as purchases.
     customer_col, date_col, item_col, label_col, quantity_col : str
@@ -1185,13 +1192,14 @@ def customer_recommendations(
     >>> customer_recommendations(tx, rules)[["customer_id", "item"]].to_dict("records")
     [{'customer_id': 'c', 'item': 'cake'}]
     """
+    as_of = None if as_of is None else as_point(as_of)
     _check_rules(rules)
     _check_int("top_n", top_n, minimum=1)
     _check_choice("metric", metric, [m for m in _SCORE_METRICS if m in rules.columns])
     if not isinstance(transactions, pd.DataFrame):
         raise TypeError(f"Invalid transactions: expected a DataFrame; got {type(transactions).__name__}.")
     b, i, _, labels, owner = _encode_transactions(
-        transactions, basket="customer", item=item, period=None, include_returns=include_returns,
+        transactions, basket="customer", item=item, basket_freq=None, include_returns=include_returns,
         order_col="order_id", customer_col=customer_col, date_col=date_col, item_col=item_col,
         label_col=label_col, quantity_col=quantity_col, as_of=as_of)
     out_columns = [customer_col]

@@ -64,8 +64,8 @@ from typing import Any, Mapping
 import narwhals.stable.v2 as nw
 import pandas as pd
 
-from .engine import (as_timestamp, collect, day_number, day_number_of, floor_div, is_missing,
-                     lit_datetime, to_lazy)
+from .engine import collect, day_number, day_number_of, floor_div, is_missing, lit_datetime, to_lazy
+from .periods import as_point
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -425,9 +425,11 @@ def rfm_table(
     transactions : DataFrame-like
         Canonical transactions (pandas, polars, DuckDB or Spark; see
         :mod:`crmtools.engine`). Not modified.
-    as_of : timestamp, str or Period
+    as_of : date, timestamp or Period
         The analysis instant (exclusive): only lines strictly before it count.
-        A :class:`~crmtools.periods.Period` means its exclusive end.
+        A :class:`~crmtools.periods.Period` means its exclusive end, so
+        ``as_of=parse_period("2025-10")`` equals ``as_of="2025-11-01"``; month
+        text such as ``"2025-10"`` is ambiguous and rejected.
     lookback_days : int, default=365
         Length of the window ``[as_of - lookback_days, as_of)``.
     scoring : {"quantile", "thresholds"}, default="quantile"
@@ -473,7 +475,7 @@ def rfm_table(
     0           a      522  Potential Loyalist
     1           b      213         Hibernating
     """
-    as_of_ts = as_timestamp(as_of, "as_of")
+    as_of_ts = as_point(as_of)
     lookback_days = _check_positive_int(lookback_days, "lookback_days")
     if scoring not in _SCORINGS:
         raise ValueError(f"scoring must be one of {_SCORINGS}; got {scoring!r}.")
