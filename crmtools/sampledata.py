@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,7 @@ from .periods import parse_period
 __all__ = ["SampleConfig", "generate_sample", "write_sample"]
 
 _CATEGORIES = {
-    # category: (median price in yen, products, adjectives, nouns)
+    # category: (median price in yen, adjectives, nouns)
     "Skincare": (3200, ("Moist", "Gentle", "Bright", "Rich", "Clear", "Pure"),
                  ("Lotion", "Milk", "Serum", "Cream", "Cleansing Oil", "Face Mask", "Gel")),
     "Supplements": (2800, ("Daily", "Premium", "Organic", "Active", "Herbal"),
@@ -68,6 +69,43 @@ _REGIONS = ("Tokyo", "Osaka", "Kanagawa", "Aichi", "Saitama", "Chiba", "Hyogo", 
 _SURNAMES = ("Sato", "Suzuki", "Takahashi", "Tanaka", "Watanabe", "Ito", "Yamamoto", "Nakamura", "Kobayashi",
              "Kato", "Yoshida", "Yamada", "Sasaki", "Yamaguchi", "Matsumoto")
 _GIVEN = ("Hanako", "Taro", "Yuki", "Haruto", "Aoi", "Sota", "Mei", "Ren", "Yui", "Daiki", "Sakura", "Kenji")
+
+#: Lines per order = 1 + Poisson(_EXTRA_LINES_MEAN).
+_EXTRA_LINES_MEAN = 0.6
+#: Planted co-purchase pairs: popularity rank of the first item (the second is the next rank), bundle share.
+_PAIR_RANKS = ((8, 0.006), (20, 0.005), (40, 0.004))
+#: Beta parameters of each customer's probability of dropping out after an order.
+_DROPOUT_BETA = (1.3, 4.0)
+_GUEST_ORDER_SHARE = 0.01
+_RETURN_ORDER_SHARE = 0.03
+#: Contacts go out at this hour on a campaign's first day; its incremental orders come after it.
+_CONTACT_HOUR = 10
+
+
+class _CampaignSpec(NamedTuple):
+    """One planned campaign; a ``holdout_share`` of None means no contact list (ads)."""
+
+    campaign_id: str
+    name: str
+    channel: str
+    month: int  # months after the start
+    offset_days: int  # days into that month
+    length_days: int
+    holdout_share: float | None
+    uplift: float | None  # planted probability of an extra order for a treated customer
+    target_size: int  # contacts per 20,000 customers
+
+
+_CAMPAIGNS = (
+    _CampaignSpec("CMP-01", "Spring catalogue", "dm", 2, 0, 28, 0.30, 0.05, 3000),
+    _CampaignSpec("CMP-02", "Summer email", "email", 6, 4, 21, 0.10, 0.03, 3000),
+    _CampaignSpec("CMP-03", "Autumn coupon", "coupon", 20, 0, 28, 0.30, 0.06, 5000),
+    _CampaignSpec("CMP-04", "Win-back email", "email", 21, 2, 21, 0.30, 0.0, 3000),
+    _CampaignSpec("CMP-05", "Year-end catalogue", "dm", 22, 14, 30, 0.30, 0.07, 6000),
+    _CampaignSpec("CMP-06", "Web ads", "ads", 23, 0, 30, None, None, 0),
+)
+_COST_PER_CONTACT = {"dm": 180.0, "email": 2.0, "coupon": 120.0}
+_ADS_COST = 1_500_000.0
 
 
 @dataclass(frozen=True)
@@ -103,9 +141,87 @@ class SampleConfig:
         parse_period(self.start)
 
 
+def generate_sample(config: SampleConfig = SampleConfig()) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Simulate a mail-order business in the canonical model.
+
+    Parameters
+    ----------
+    config : SampleConfig, optional
+        Size, span, seed and messiness.
+
+    Returns
+    -------
+    (dict of DataFrame, dict)
+        The canonical tables by name, and the planted truths.
+
+    Examples
+    --------
+    >>> tables, truths = generate_sample(SampleConfig(customers=200, months=3, seed=1))
+    >>> sorted(tables)
+    ['campaign_contacts', 'campaigns', 'customers', 'experiments', 'products', 'transactions']
+    >>> bool((tables["transactions"]["amount"] ==
+    ...       tables["transactions"]["quantity"] * tables["transactions"]["unit_price"]).all())
+    True
+    """
+    # Every step draws from this one generator, in this order: reordering the steps changes the data.
+    rng = np.random.default_rng(config.seed)
+    calendar = _calendar(config)
+    products = _catalogue(rng)
+    pi = _popularity(len(products), rng)
+    pairs = _planted_pairs(pi)
+    customers = _customer_arrivals(config.customers, calendar, rng)
+    repeats = _simulate_orders(customers.first_day, customers.rate, customers.dropout, calendar.horizon,
+                               calendar.start, rng)
+    campaigns = _run_campaigns(customers, calendar, rng)
+    orders = _orders(customers, repeats, campaigns, rng)
+    lines = _order_lines(orders.order_id, rng, products, pi, pairs)
+    tx = _transactions(orders, lines, products, customers.ids, calendar.start)
+    tx = _attribute_ads(tx, campaigns, rng)
+    tx = _with_returns(tx, lines, orders, calendar.end, rng)
+    customer_table = _customers_table(customers, calendar.start, rng)
+    experiments, experiment_truths = _experiments(rng, customers.ids, calendar.end)
+    truths = _planted_truths(config, calendar, pairs=_pair_truths(pairs, pi, products),
+                             campaigns=_campaign_truths(campaigns, tx), experiments=experiment_truths)
+    tables = {
+        "transactions": _make_messy(tx, rng) if config.messy else tx,
+        "customers": customer_table,
+        "products": products.reset_index(drop=True),
+        "campaigns": _campaigns_table(campaigns),
+        "campaign_contacts": _contacts_table(campaigns),
+        "experiments": experiments,
+    }
+    return tables, truths
+
+
+# --- the span, the catalogue and the customers ------------------------------------------------------------------------
+
+class _Calendar(NamedTuple):
+    """The simulated span: first day, end (exclusive), length in days, and its months."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    horizon: float  # days from start to end
+    months: int
+    month_starts: list[pd.Timestamp]
+    month_offset: np.ndarray  # days from the start to each month's first day
+    month_len: np.ndarray  # days in each month
+
+
+def _calendar(config: SampleConfig) -> _Calendar:
+    """Start, end, length in days and month boundaries of the simulated span."""
+    start = parse_period(config.start).start
+    end = start + pd.DateOffset(months=config.months)
+    month_starts = [start + pd.DateOffset(months=m) for m in range(config.months)]
+    return _Calendar(start=start, end=end, horizon=float((end - start).days), months=config.months,
+                     month_starts=month_starts,
+                     month_offset=np.array([(ms - start).days for ms in month_starts]),
+                     month_len=np.array([((ms + pd.DateOffset(months=1)) - ms).days for ms in month_starts]))
+
+
 def _catalogue(rng: np.random.Generator) -> pd.DataFrame:
+    """Products: every adjective-noun name per category, log-normal list prices around the category median."""
     rows = []
-    for cat_index, (category, (median, adjectives, nouns)) in enumerate(_CATEGORIES.items()):
+    for category, (median, adjectives, nouns) in _CATEGORIES.items():
         for adj in adjectives:
             for noun in nouns:
                 rows.append((category, f"{adj} {noun}", median))
@@ -117,45 +233,42 @@ def _catalogue(rng: np.random.Generator) -> pd.DataFrame:
 
 
 def _popularity(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Zipf-like probabilities of each product being drawn for an order line, in shuffled product order."""
     weights = 1.0 / np.arange(1, n + 1) ** 0.9
     rng.shuffle(weights)
     return weights / weights.sum()
 
 
-_EXTRA_LINES_MEAN = 0.6  # lines per order = 1 + Poisson(0.6)
+def _planted_pairs(pi: np.ndarray) -> list[tuple[int, int, float]]:
+    """Planted co-purchase pairs as (product index, product index, bundle share): mid-popularity neighbours."""
+    by_popularity = np.argsort(-pi, kind="stable")
+    return [(int(by_popularity[rank]), int(by_popularity[rank + 1]), share) for rank, share in _PAIR_RANKS]
 
 
-def _inclusion_probability(pi: np.ndarray) -> np.ndarray:
-    """P(item among the random lines of an order), exactly, for K = 1 + Poisson(mean)."""
-    ks = np.arange(1, 40)
-    pk = np.exp(-_EXTRA_LINES_MEAN) * _EXTRA_LINES_MEAN ** (ks - 1) / np.cumprod(np.r_[1, np.arange(1, 39)])
-    return 1 - ((1 - pi[:, None]) ** ks[None, :] * pk[None, :]).sum(axis=1)
+class _Customers(NamedTuple):
+    """Customers numbered by arrival, with the hidden behaviour that drives their orders."""
+
+    ids: np.ndarray
+    first_day: np.ndarray  # first order, in days from the start
+    channel: np.ndarray  # acquisition channel
+    rate: np.ndarray  # orders per day before seasonality
+    dropout: np.ndarray  # probability of leaving for good after each order
 
 
-def _pair_both_probability(pa: float, pb: float) -> float:
-    ks = np.arange(1, 40)
-    pk = np.exp(-_EXTRA_LINES_MEAN) * _EXTRA_LINES_MEAN ** (ks - 1) / np.cumprod(np.r_[1, np.arange(1, 39)])
-    both = 1 - (1 - pa) ** ks - (1 - pb) ** ks + (1 - pa - pb) ** ks
-    return float((both * pk).sum())
-
-
-def _order_lines(order_ids: np.ndarray, rng: np.random.Generator, products: pd.DataFrame, pi: np.ndarray,
-                 pairs: list[tuple[int, int, float]]) -> pd.DataFrame:
-    """Lines for the given orders: random lines plus planted pair bundles."""
-    n = len(order_ids)
-    k = 1 + rng.poisson(_EXTRA_LINES_MEAN, n)
-    line_order = np.repeat(np.arange(n), k)
-    line_product = rng.choice(len(products), size=line_order.size, p=pi)
-    bundles_o, bundles_p = [line_order], [line_product]
-    for a, b, share in pairs:
-        hit = np.flatnonzero(rng.random(n) < share)
-        bundles_o += [hit, hit]
-        bundles_p += [np.full(hit.size, a), np.full(hit.size, b)]
-    lines = pd.DataFrame({"o": np.concatenate(bundles_o), "p": np.concatenate(bundles_p)})
-    lines = lines.drop_duplicates(["o", "p"]).sort_values(["o", "p"], kind="stable").reset_index(drop=True)
-    lines["quantity"] = rng.geometric(0.72, len(lines)).astype("int64")
-    lines["order_id"] = order_ids[lines["o"].to_numpy()]
-    return lines
+def _customer_arrivals(n: int, calendar: _Calendar, rng: np.random.Generator) -> _Customers:
+    """Customers arriving month by month (growing, more in November-December), each with a rate and a dropout."""
+    weights = np.array([(1 + 0.02 * m) * (1.4 if ms.month in (11, 12) else 1.0)
+                        for m, ms in enumerate(calendar.month_starts)])
+    month_of = rng.choice(calendar.months, size=n, p=weights / weights.sum())
+    first_day = calendar.month_offset[month_of] + rng.random(n) * calendar.month_len[month_of]
+    channel_idx = rng.choice(len(_CHANNELS), size=n, p=_CHANNEL_SHARE)
+    base_rate = rng.gamma(0.9, 0.5 / 30.0, n)  # orders per day, mean ~0.45 a month
+    rate = base_rate * np.array([_CHANNEL_RATE[c] for c in _CHANNELS])[channel_idx]
+    dropout = rng.beta(*_DROPOUT_BETA, n)
+    by_arrival = np.argsort(first_day, kind="stable")  # customer numbers follow arrival
+    return _Customers(ids=np.array([f"C{i + 1:06d}" for i in range(n)]), first_day=first_day[by_arrival],
+                      channel=np.array(_CHANNELS)[channel_idx][by_arrival], rate=rate[by_arrival],
+                      dropout=dropout[by_arrival])
 
 
 def _simulate_orders(first: np.ndarray, rate: np.ndarray, dropout: np.ndarray, horizon: float,
@@ -181,155 +294,231 @@ def _simulate_orders(first: np.ndarray, rate: np.ndarray, dropout: np.ndarray, h
     return np.concatenate(out_customer), np.concatenate(out_time)
 
 
+# --- campaigns --------------------------------------------------------------------------------------------------------
+
+class _Window(NamedTuple):
+    """A campaign's window in days from the start (end exclusive) and as timestamps (end inclusive)."""
+
+    start_day: float
+    end_day: float
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+
+class _ExtraOrders(NamedTuple):
+    """A campaign's incremental orders: customer numbers and days from the start."""
+
+    customer: np.ndarray
+    day: np.ndarray
+    campaign_id: str
+
+
+class _CampaignOutcome(NamedTuple):
+    """What one campaign produced: its table row, contact rows, incremental orders and planted truth."""
+
+    row: tuple  # campaign_id, name, channel, start, end (inclusive), cost
+    contacts: list[pd.DataFrame]
+    extra_orders: _ExtraOrders | None
+    truth: dict
+
+
+def _run_campaigns(customers: _Customers, calendar: _Calendar, rng: np.random.Generator) -> list[_CampaignOutcome]:
+    """Outcomes of the planned campaigns that start within the span and reach enough customers."""
+    outcomes = []
+    for spec in _CAMPAIGNS:
+        if spec.month >= calendar.months:
+            continue
+        window = _campaign_window(spec, calendar)
+        if spec.holdout_share is None:
+            outcomes.append(_ads_campaign(spec, window))
+            continue
+        outcome = _contact_campaign(spec, window, customers, rng)
+        if outcome is not None:
+            outcomes.append(outcome)
+    return outcomes
+
+
+def _campaign_window(spec: _CampaignSpec, calendar: _Calendar) -> _Window:
+    """The campaign's window, its end clipped to the span; the inclusive end timestamp is a second before."""
+    start_day = calendar.month_offset[spec.month] + spec.offset_days
+    end_day = min(start_day + spec.length_days, calendar.horizon)
+    return _Window(start_day=start_day, end_day=end_day, start=calendar.start + pd.Timedelta(days=int(start_day)),
+                   end=calendar.start + pd.Timedelta(days=int(end_day)) - pd.Timedelta(seconds=1))
+
+
+def _ads_campaign(spec: _CampaignSpec, window: _Window) -> _CampaignOutcome:
+    """An ads campaign: a fixed cost, no contact list, no holdout and no planted uplift."""
+    return _CampaignOutcome(row=(spec.campaign_id, spec.name, spec.channel, window.start, window.end, _ADS_COST),
+                            contacts=[], extra_orders=None, truth={"holdout": False, "planted_uplift": None})
+
+
+def _contact_campaign(spec: _CampaignSpec, window: _Window, customers: _Customers,
+                      rng: np.random.Generator) -> _CampaignOutcome | None:
+    """A campaign contacting a treatment group and keeping a holdout; None when it would reach fewer than 10."""
+    drawn = _contact_list(spec, window, customers, rng)
+    if drawn is None:
+        return None
+    targets, is_holdout = drawn
+    treated = targets[~is_holdout]
+    cost = round(_COST_PER_CONTACT[spec.channel] * treated.size, 0)
+    extra = _incremental_orders(spec, window, treated, rng)
+    truth = {"holdout": True, "planted_uplift": spec.uplift, "treated": int(treated.size),
+             "holdout_size": int(is_holdout.sum()), "extra_orders": int(extra.customer.size),
+             "window_start": str(window.start), "window_end": str(window.end)}
+    return _CampaignOutcome(row=(spec.campaign_id, spec.name, spec.channel, window.start, window.end, cost),
+                            contacts=_contacts(spec, window, customers.ids, treated, targets[is_holdout]),
+                            extra_orders=extra, truth=truth)
+
+
+def _contact_list(spec: _CampaignSpec, window: _Window, customers: _Customers,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
+    """Targets drawn among customers acquired before the window, and their holdout flags; None if fewer than 10."""
+    eligible = np.flatnonzero(customers.first_day < window.start_day)
+    size = min(spec.target_size * customers.ids.size // 20000, eligible.size)
+    if size < 10:
+        return None
+    targets = np.sort(rng.choice(eligible, size=size, replace=False))
+    return targets, rng.random(size) < spec.holdout_share
+
+
+def _contacts(spec: _CampaignSpec, window: _Window, customer_ids: np.ndarray, treated: np.ndarray,
+              holdout: np.ndarray) -> list[pd.DataFrame]:
+    """Contact rows of the treatment group, then of the holdout, all at the contact hour of the first day."""
+    contacted_at = window.start + pd.Timedelta(hours=_CONTACT_HOUR)
+    return [pd.DataFrame({"campaign_id": spec.campaign_id, "customer_id": customer_ids[ids], "group": group,
+                          "contacted_at": contacted_at})
+            for ids, group in ((treated, "treatment"), (holdout, "holdout"))]
+
+
+def _incremental_orders(spec: _CampaignSpec, window: _Window, treated: np.ndarray,
+                        rng: np.random.Generator) -> _ExtraOrders:
+    """Extra orders of the treated customers who respond (planted uplift), between contact and window end."""
+    responders = treated[rng.random(treated.size) < spec.uplift]
+    day = window.start_day + _CONTACT_HOUR / 24 + rng.random(responders.size) * (
+        window.end_day - window.start_day - _CONTACT_HOUR / 24)
+    return _ExtraOrders(customer=responders, day=day, campaign_id=spec.campaign_id)
+
+
+# --- orders and transactions ------------------------------------------------------------------------------------------
+
+class _Orders(NamedTuple):
+    """Every order, sorted by time."""
+
+    customer: np.ndarray  # customer number
+    seconds: np.ndarray  # seconds from the start
+    campaign_id: np.ndarray  # object: the campaign of an incremental order, else None
+    order_id: np.ndarray
+    channel: np.ndarray
+    guest: np.ndarray  # bool: placed without a customer id
+
+
+def _orders(customers: _Customers, repeats: tuple[np.ndarray, np.ndarray], campaigns: list[_CampaignOutcome],
+            rng: np.random.Generator) -> _Orders:
+    """Every order (first, repeat, incremental) sorted by time, with its id, channel and guest flag."""
+    customer, day, campaign_id = _order_events(customers, repeats, campaigns)
+    seconds = (np.floor(day) * 86400).astype("int64") + _time_of_day(rng, day.size)
+    by_time = np.lexsort((customer, seconds))
+    customer, seconds, campaign_id = customer[by_time], seconds[by_time], campaign_id[by_time]
+    n_orders = customer.size
+    own_channel = rng.random(n_orders) < 0.85
+    channel = np.where(own_channel, customers.channel[customer], np.array(_CHANNELS)[rng.integers(0, 4, n_orders)])
+    # Guests are not customers: their orders are extra orders without an id, never a campaign's.
+    guest = (rng.random(n_orders) < _GUEST_ORDER_SHARE) & pd.isna(campaign_id)
+    order_id = np.array([f"O{i + 1:07d}" for i in range(n_orders)])
+    return _Orders(customer=customer, seconds=seconds, campaign_id=campaign_id, order_id=order_id,
+                   channel=channel, guest=guest)
+
+
+def _order_events(customers: _Customers, repeats: tuple[np.ndarray, np.ndarray],
+                  campaigns: list[_CampaignOutcome]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Customer number, day and campaign of the first orders, then the repeats, then the incremental orders."""
+    repeat_customer, repeat_day = repeats
+    extra = [c.extra_orders for c in campaigns if c.extra_orders is not None]
+    customer = np.concatenate([np.arange(customers.ids.size), repeat_customer, *(e.customer for e in extra)])
+    day = np.concatenate([customers.first_day, repeat_day, *(e.day for e in extra)])
+    campaign_id = np.concatenate([np.full(customers.ids.size + repeat_customer.size, None, dtype=object),
+                                  *(np.full(e.customer.size, e.campaign_id, dtype=object) for e in extra)])
+    return customer, day, campaign_id
+
+
 def _time_of_day(rng: np.random.Generator, n: int) -> np.ndarray:
     """Seconds after midnight: lunchtime and evening peaks."""
     hours = np.where(rng.random(n) < 0.4, rng.normal(12.5, 1.5, n), rng.normal(21.0, 1.8, n))
     return (np.clip(hours, 0, 23.99) * 3600).astype("int64")
 
 
-def generate_sample(config: SampleConfig = SampleConfig()) -> tuple[dict[str, pd.DataFrame], dict]:
-    """Simulate a mail-order business in the canonical model.
+def _order_lines(order_ids: np.ndarray, rng: np.random.Generator, products: pd.DataFrame, pi: np.ndarray,
+                 pairs: list[tuple[int, int, float]]) -> pd.DataFrame:
+    """Lines for the given orders: random lines plus planted pair bundles."""
+    n = len(order_ids)
+    k = 1 + rng.poisson(_EXTRA_LINES_MEAN, n)
+    line_order = np.repeat(np.arange(n), k)
+    line_product = rng.choice(len(products), size=line_order.size, p=pi)
+    bundles_o, bundles_p = [line_order], [line_product]
+    for a, b, share in pairs:
+        hit = np.flatnonzero(rng.random(n) < share)
+        bundles_o += [hit, hit]
+        bundles_p += [np.full(hit.size, a), np.full(hit.size, b)]
+    lines = pd.DataFrame({"o": np.concatenate(bundles_o), "p": np.concatenate(bundles_p)})
+    lines = lines.drop_duplicates(["o", "p"]).sort_values(["o", "p"], kind="stable").reset_index(drop=True)
+    lines["quantity"] = rng.geometric(0.72, len(lines)).astype("int64")
+    lines["order_id"] = order_ids[lines["o"].to_numpy()]
+    return lines
 
-    Parameters
-    ----------
-    config : SampleConfig, optional
-        Size, span, seed and messiness.
 
-    Returns
-    -------
-    (dict of DataFrame, dict)
-        The canonical tables by name, and the planted truths.
-
-    Examples
-    --------
-    >>> tables, truths = generate_sample(SampleConfig(customers=200, months=3, seed=1))
-    >>> sorted(tables)
-    ['campaign_contacts', 'campaigns', 'customers', 'experiments', 'products', 'transactions']
-    >>> bool((tables["transactions"]["amount"] ==
-    ...       tables["transactions"]["quantity"] * tables["transactions"]["unit_price"]).all())
-    True
-    """
-    rng = np.random.default_rng(config.seed)
-    start = parse_period(config.start).start
-    end = start + pd.DateOffset(months=config.months)
-    horizon = float((end - start).days)
-    n = config.customers
-
-    products = _catalogue(rng)
-    pi = _popularity(len(products), rng)
-    # Planted pairs: mid-popularity items bundled in a fixed share of orders (expected lifts in truths.json).
-    by_popularity = np.argsort(-pi, kind="stable")
-    pair_specs = [(int(by_popularity[8]), int(by_popularity[9]), 0.006),
-                  (int(by_popularity[20]), int(by_popularity[21]), 0.005),
-                  (int(by_popularity[40]), int(by_popularity[41]), 0.004)]
-
-    # --- customers: arrivals by month, growing, with a year-end bump
-    month_starts = [start + pd.DateOffset(months=m) for m in range(config.months)]
-    weights = np.array([(1 + 0.02 * m) * (1.4 if ms.month in (11, 12) else 1.0) for m, ms in enumerate(month_starts)])
-    month_of = rng.choice(config.months, size=n, p=weights / weights.sum())
-    month_offset = np.array([(ms - start).days for ms in month_starts])
-    month_len = np.array([((ms + pd.DateOffset(months=1)) - ms).days for ms in month_starts])
-    first_day = month_offset[month_of] + rng.random(n) * month_len[month_of]
-    channel_idx = rng.choice(len(_CHANNELS), size=n, p=_CHANNEL_SHARE)
-    channels = np.array(_CHANNELS)[channel_idx]
-    base_rate = rng.gamma(0.9, 0.5 / 30.0, n)  # orders per day, mean ~0.45 a month
-    rate = base_rate * np.array([_CHANNEL_RATE[c] for c in _CHANNELS])[channel_idx]
-    dropout = rng.beta(1.3, 4.0, n)
-    order = np.argsort(first_day, kind="stable")  # customer numbers follow arrival
-    first_day, channels, rate, dropout = first_day[order], channels[order], rate[order], dropout[order]
-    customer_ids = np.array([f"C{i + 1:06d}" for i in range(n)])
-
-    rep_customer, rep_time = _simulate_orders(first_day, rate, dropout, horizon, start, rng)
-    cust_idx = np.concatenate([np.arange(n), rep_customer])
-    day = np.concatenate([first_day, rep_time])
-
-    # --- campaigns and their extra (incremental) orders
-    campaign_defs = [
-        ("CMP-01", "Spring catalogue", "dm", 2, 0, 28, 0.30, 0.05, 3000),
-        ("CMP-02", "Summer email", "email", 6, 4, 21, 0.10, 0.03, 3000),
-        ("CMP-03", "Autumn coupon", "coupon", 20, 0, 28, 0.30, 0.06, 5000),
-        ("CMP-04", "Win-back email", "email", 21, 2, 21, 0.30, 0.0, 3000),
-        ("CMP-05", "Year-end catalogue", "dm", 22, 14, 30, 0.30, 0.07, 6000),
-        ("CMP-06", "Web ads", "ads", 23, 0, 30, None, None, 0),
-    ]
-    cost_per_contact = {"dm": 180.0, "email": 2.0, "coupon": 120.0}
-    campaigns, contacts, extra_customer, extra_day, extra_campaign, truths_campaigns = [], [], [], [], [], {}
-    for cid, name, channel, month, offset, length, holdout_share, uplift, target_size in campaign_defs:
-        if month >= config.months:
-            continue
-        c_start = month_offset[month] + offset
-        c_end = min(c_start + length, horizon)
-        start_ts = start + pd.Timedelta(days=int(c_start))
-        end_ts = start + pd.Timedelta(days=int(c_end)) - pd.Timedelta(seconds=1)
-        if holdout_share is None:
-            campaigns.append((cid, name, channel, start_ts, end_ts, 1_500_000.0))
-            truths_campaigns[cid] = {"holdout": False, "planted_uplift": None}
-            continue
-        eligible = np.flatnonzero(first_day < c_start)
-        size = min(target_size * n // 20000, eligible.size)
-        if size < 10:
-            continue
-        targets = np.sort(rng.choice(eligible, size=size, replace=False))
-        is_holdout = rng.random(size) < holdout_share
-        treated = targets[~is_holdout]
-        campaigns.append((cid, name, channel, start_ts, end_ts, round(cost_per_contact[channel] * treated.size, 0)))
-        contact_time = start_ts + pd.Timedelta(hours=10)
-        for ids, group in ((targets[~is_holdout], "treatment"), (targets[is_holdout], "holdout")):
-            contacts.append(pd.DataFrame({"campaign_id": cid, "customer_id": customer_ids[ids],
-                                          "group": group, "contacted_at": contact_time}))
-        responders = treated[rng.random(treated.size) < uplift]
-        extra_customer.append(responders)
-        extra_day.append(c_start + 10 / 24 + rng.random(responders.size) * (c_end - c_start - 10 / 24))
-        extra_campaign.append(np.full(responders.size, cid))
-        truths_campaigns[cid] = {"holdout": True, "planted_uplift": uplift, "treated": int(treated.size),
-                                 "holdout_size": int(is_holdout.sum()), "extra_orders": int(responders.size),
-                                 "window_start": str(start_ts), "window_end": str(end_ts)}
-
-    n_base = cust_idx.size
-    if extra_customer:
-        cust_idx = np.concatenate([cust_idx, *extra_customer])
-        day = np.concatenate([day, *extra_day])
-    campaign_of_order = np.concatenate([np.full(n_base, None, dtype=object),
-                                        *(c.astype(object) for c in extra_campaign)]) if extra_customer else \
-        np.full(n_base, None, dtype=object)
-
-    # --- orders: sort by time, assign ids, draw channels and lines
-    seconds = (np.floor(day) * 86400).astype("int64") + _time_of_day(rng, day.size)
-    sort = np.lexsort((cust_idx, seconds))
-    cust_idx, seconds, campaign_of_order = cust_idx[sort], seconds[sort], campaign_of_order[sort]
-    n_orders = cust_idx.size
-    order_ids = np.array([f"O{i + 1:07d}" for i in range(n_orders)])
-    own_channel = rng.random(n_orders) < 0.85
-    order_channel = np.where(own_channel, channels[cust_idx], np.array(_CHANNELS)[rng.integers(0, 4, n_orders)])
-    guest = (rng.random(n_orders) < 0.01) & (campaign_of_order == None)  # noqa: E711 - object array
-    # Guests are not customers: their orders are extra orders without an id.
-    lines = _order_lines(order_ids, rng, products, pi, pair_specs)
+def _transactions(orders: _Orders, lines: pd.DataFrame, products: pd.DataFrame, customer_ids: np.ndarray,
+                  start: pd.Timestamp) -> pd.DataFrame:
+    """One row per order line: order, customer (None for guests), time, product, quantity, price, channel."""
     o = lines["o"].to_numpy()
-    prod = products.iloc[lines["p"].to_numpy()].reset_index(drop=True)
+    product = products.iloc[lines["p"].to_numpy()].reset_index(drop=True)
     tx = pd.DataFrame({
         "order_id": lines["order_id"].to_numpy(),
-        "customer_id": np.where(guest[o], None, customer_ids[cust_idx[o]]),
-        "order_datetime": start + pd.to_timedelta(seconds[o], unit="s"),
-        "product_id": prod["product_id"].to_numpy(),
+        "customer_id": np.where(orders.guest[o], None, customer_ids[orders.customer[o]]),
+        "order_datetime": start + pd.to_timedelta(orders.seconds[o], unit="s"),
+        "product_id": product["product_id"].to_numpy(),
         "quantity": lines["quantity"].to_numpy(),
-        "unit_price": prod["list_price"].to_numpy(),
-        "channel": order_channel[o],
-        "product_name": prod["product_name"].to_numpy(),
-        "category": prod["category"].to_numpy(),
-        "campaign_id": campaign_of_order[o],
+        "unit_price": product["list_price"].to_numpy(),
+        "channel": orders.channel[o],
+        "product_name": product["product_name"].to_numpy(),
+        "category": product["category"].to_numpy(),
+        "campaign_id": orders.campaign_id[o],
     })
     tx["amount"] = tx["quantity"] * tx["unit_price"]
-    ads = [c for c in campaigns if c[2] == "ads"]
-    for cid, _, _, a_start, a_end, _ in ads:
-        in_window = (tx["order_datetime"] >= a_start) & (tx["order_datetime"] <= a_end) & (tx["channel"] == "web")
+    return tx
+
+
+def _attribute_ads(tx: pd.DataFrame, campaigns: list[_CampaignOutcome], rng: np.random.Generator) -> pd.DataFrame:
+    """The transactions with ~8% of the web orders in each ads window attributed to that ads campaign."""
+    campaign_id = tx["campaign_id"].copy()
+    for cid, _, channel, ads_start, ads_end, _ in (c.row for c in campaigns):
+        if channel != "ads":
+            continue
+        in_window = (tx["order_datetime"] >= ads_start) & (tx["order_datetime"] <= ads_end) & (tx["channel"] == "web")
         picked = tx.loc[in_window, "order_id"].drop_duplicates()
         picked = picked[rng.random(picked.size) < 0.08]
         # Orders already attributed to a contact campaign keep that attribution (their extra orders are planted).
-        tx.loc[tx["order_id"].isin(picked) & tx["campaign_id"].isna(), "campaign_id"] = cid
+        campaign_id.loc[tx["order_id"].isin(picked) & campaign_id.isna()] = cid
+    return tx.assign(campaign_id=campaign_id)
 
-    # --- returns: part of ~3% of non-campaign orders, 3-14 days later
-    eligible_orders = np.flatnonzero(campaign_of_order == None)  # noqa: E711
-    returned = np.sort(rng.choice(eligible_orders, size=int(0.03 * eligible_orders.size), replace=False))
+
+def _with_returns(tx: pd.DataFrame, lines: pd.DataFrame, orders: _Orders, end: pd.Timestamp,
+                  rng: np.random.Generator) -> pd.DataFrame:
+    """The transactions table: sales plus the returns that fall within the span, sorted, canonical columns."""
+    returns = _returns(tx, lines, orders.campaign_id, rng)
+    tx = pd.concat([tx, returns[returns["order_datetime"] < end]], ignore_index=True)
+    tx = tx.sort_values(["order_datetime", "order_id", "product_id"], kind="stable").reset_index(drop=True)
+    tx = tx[["order_id", "customer_id", "order_datetime", "product_id", "quantity", "unit_price", "amount",
+             "channel", "product_name", "category", "campaign_id"]]
+    tx["order_datetime"] = tx["order_datetime"].astype("datetime64[s]")
+    return tx
+
+
+def _returns(tx: pd.DataFrame, lines: pd.DataFrame, campaign_id: np.ndarray,
+             rng: np.random.Generator) -> pd.DataFrame:
+    """Returns of the first line of ~3% of the non-campaign orders, 3-14 days later, as ``R...`` orders."""
+    eligible_orders = np.flatnonzero(pd.isna(campaign_id))
+    returned = np.sort(rng.choice(eligible_orders, size=int(_RETURN_ORDER_SHARE * eligible_orders.size),
+                                  replace=False))
     first_line = lines.groupby("o", sort=True).head(1)
     ret = tx.loc[first_line.index[np.isin(first_line["o"].to_numpy(), returned)]].copy()
     ret["order_id"] = "R" + ret["order_id"].str.slice(1)
@@ -337,79 +526,43 @@ def generate_sample(config: SampleConfig = SampleConfig()) -> tuple[dict[str, pd
     ret["quantity"] = -ret["quantity"]
     ret["amount"] = ret["quantity"] * ret["unit_price"]
     ret["campaign_id"] = None
-    tx = pd.concat([tx, ret[ret["order_datetime"] < end]], ignore_index=True)
-    tx = tx.sort_values(["order_datetime", "order_id", "product_id"], kind="stable").reset_index(drop=True)
-    tx = tx[["order_id", "customer_id", "order_datetime", "product_id", "quantity", "unit_price", "amount",
-             "channel", "product_name", "category", "campaign_id"]]
-    tx["order_datetime"] = tx["order_datetime"].astype("datetime64[s]")
+    return ret
 
-    # --- customers table (personal fields are synthetic, and must never reach a report)
-    first_purchase = start + pd.to_timedelta(np.floor(first_day) * 86400 + 0, unit="s")
+
+# --- the other tables -------------------------------------------------------------------------------------------------
+
+def _customers_table(customers: _Customers, start: pd.Timestamp, rng: np.random.Generator) -> pd.DataFrame:
+    """The customers table; names, e-mails and phones are synthetic and must never reach a report."""
+    n = customers.ids.size
+    first_purchase = start + pd.to_timedelta(np.floor(customers.first_day) * 86400, unit="s")
     signup_lag = rng.integers(0, 15, n)
-    customers = pd.DataFrame({
-        "customer_id": customer_ids,
+    return pd.DataFrame({
+        "customer_id": customers.ids,
         "first_seen": (first_purchase - pd.to_timedelta(signup_lag, unit="D")).astype("datetime64[s]"),
-        "acquisition_channel": channels,
+        "acquisition_channel": customers.channel,
         "region": np.array(_REGIONS)[rng.integers(0, len(_REGIONS), n)],
         "name": [f"{_SURNAMES[i % len(_SURNAMES)]} {_GIVEN[(i * 7) % len(_GIVEN)]}" for i in range(n)],
-        "email": [f"{cid.lower()}@example.com" for cid in customer_ids],
+        "email": [f"{cid.lower()}@example.com" for cid in customers.ids],
         "phone": [f"090-{(i * 7919) % 10000:04d}-{i % 10000:04d}" for i in range(n)],
     })
 
-    campaign_frame = pd.DataFrame(campaigns, columns=["campaign_id", "name", "channel", "start_date", "end_date",
-                                                      "cost"])
-    for c in ("start_date", "end_date"):
-        campaign_frame[c] = campaign_frame[c].astype("datetime64[s]")
-    contact_frame = (pd.concat(contacts, ignore_index=True) if contacts else
-                     pd.DataFrame(columns=["campaign_id", "customer_id", "group", "contacted_at"]))
-    contact_frame["contacted_at"] = contact_frame["contacted_at"].astype("datetime64[s]")
-    contact_frame = contact_frame.sort_values(["campaign_id", "customer_id"], kind="stable").reset_index(drop=True)
 
-    experiments, truths_experiments = _experiments(rng, customer_ids, end)
+def _campaigns_table(campaigns: list[_CampaignOutcome]) -> pd.DataFrame:
+    """The campaigns table: one row per campaign run, windows to the second."""
+    frame = pd.DataFrame([c.row for c in campaigns],
+                         columns=["campaign_id", "name", "channel", "start_date", "end_date", "cost"])
+    for column in ("start_date", "end_date"):
+        frame[column] = frame[column].astype("datetime64[s]")
+    return frame
 
-    # --- planted truths measured exactly where they are realised
-    incl = _inclusion_probability(pi)
-    truths_pairs = []
-    for a, b, share in pair_specs:
-        pa = 1 - (1 - share) * (1 - incl[a])
-        pb = 1 - (1 - share) * (1 - incl[b])
-        both = share + (1 - share) * _pair_both_probability(pi[a], pi[b])
-        truths_pairs.append({"antecedent": products["product_name"].iloc[a], "consequent":
-                             products["product_name"].iloc[b], "antecedent_id": products["product_id"].iloc[a],
-                             "consequent_id": products["product_id"].iloc[b], "bundle_share": share,
-                             "expected_lift": round(both / (pa * pb), 4)})
-    for cid, truth in truths_campaigns.items():
-        if not truth.get("holdout"):
-            continue
-        extra = tx[(tx["campaign_id"] == cid) & (tx["quantity"] > 0)]
-        truth["incremental_revenue"] = float(extra["amount"].sum())
-    truths = {
-        "seed": config.seed,
-        "start": str(start.date()),
-        "end_exclusive": str(end.date()),
-        "customers": n,
-        "season_multiplier": {str(k): v for k, v in _SEASON.items()},
-        "peak_month": 12,
-        "channel_rate_multiplier": _CHANNEL_RATE,
-        "dropout_beta": [1.3, 4.0],
-        "co_purchase_pairs": truths_pairs,
-        "campaigns": truths_campaigns,
-        "experiments": truths_experiments,
-        "guest_order_share": 0.01,
-        "return_order_share": 0.03,
-    }
 
-    tables = {
-        "transactions": tx,
-        "customers": customers,
-        "products": products.reset_index(drop=True),
-        "campaigns": campaign_frame,
-        "campaign_contacts": contact_frame,
-        "experiments": experiments,
-    }
-    if config.messy:
-        tables["transactions"] = _make_messy(tx, rng)
-    return tables, truths
+def _contacts_table(campaigns: list[_CampaignOutcome]) -> pd.DataFrame:
+    """The campaign contacts table, sorted by campaign and customer."""
+    frames = [frame for c in campaigns for frame in c.contacts]
+    contacts = (pd.concat(frames, ignore_index=True) if frames else
+                pd.DataFrame(columns=["campaign_id", "customer_id", "group", "contacted_at"]))
+    contacts["contacted_at"] = contacts["contacted_at"].astype("datetime64[s]")
+    return contacts.sort_values(["campaign_id", "customer_id"], kind="stable").reset_index(drop=True)
 
 
 def _experiments(rng: np.random.Generator, customer_ids: np.ndarray, end: pd.Timestamp) -> tuple[pd.DataFrame, dict]:
@@ -452,6 +605,75 @@ def _experiments(rng: np.random.Generator, customer_ids: np.ndarray, end: pd.Tim
         }
     frame = pd.concat(frames, ignore_index=True).sort_values(["experiment_id", "unit_id"], kind="stable")
     return frame.reset_index(drop=True), truths
+
+
+# --- planted truths, measured exactly where they are realised ---------------------------------------------------------
+
+def _pair_truths(pairs: list[tuple[int, int, float]], pi: np.ndarray, products: pd.DataFrame) -> list[dict]:
+    """Each planted pair with its bundle share and the exact expected lift of the rule between its items."""
+    incl = _inclusion_probability(pi)
+    truths = []
+    for a, b, share in pairs:
+        pa = 1 - (1 - share) * (1 - incl[a])
+        pb = 1 - (1 - share) * (1 - incl[b])
+        both = share + (1 - share) * _pair_both_probability(pi[a], pi[b])
+        truths.append({"antecedent": products["product_name"].iloc[a], "consequent":
+                       products["product_name"].iloc[b], "antecedent_id": products["product_id"].iloc[a],
+                       "consequent_id": products["product_id"].iloc[b], "bundle_share": share,
+                       "expected_lift": round(both / (pa * pb), 4)})
+    return truths
+
+
+def _random_line_counts() -> tuple[np.ndarray, np.ndarray]:
+    """Numbers of random lines an order can have (1 to 39) and their probabilities, K = 1 + Poisson(mean)."""
+    ks = np.arange(1, 40)
+    pk = np.exp(-_EXTRA_LINES_MEAN) * _EXTRA_LINES_MEAN ** (ks - 1) / np.cumprod(np.r_[1, np.arange(1, 39)])
+    return ks, pk
+
+
+def _inclusion_probability(pi: np.ndarray) -> np.ndarray:
+    """P(item among the random lines of an order), exactly, for K = 1 + Poisson(mean)."""
+    ks, pk = _random_line_counts()
+    return 1 - ((1 - pi[:, None]) ** ks[None, :] * pk[None, :]).sum(axis=1)
+
+
+def _pair_both_probability(pa: float, pb: float) -> float:
+    """P(both items among the random lines of an order), exactly, for K = 1 + Poisson(mean)."""
+    ks, pk = _random_line_counts()
+    both = 1 - (1 - pa) ** ks - (1 - pb) ** ks + (1 - pa - pb) ** ks
+    return float((both * pk).sum())
+
+
+def _campaign_truths(campaigns: list[_CampaignOutcome], tx: pd.DataFrame) -> dict[str, dict]:
+    """Planted truths by campaign, with the revenue of the contact campaigns' incremental orders."""
+    truths = {}
+    for campaign in campaigns:
+        cid, truth = campaign.row[0], dict(campaign.truth)
+        if truth["holdout"]:
+            extra = tx[(tx["campaign_id"] == cid) & (tx["quantity"] > 0)]
+            truth["incremental_revenue"] = float(extra["amount"].sum())
+        truths[cid] = truth
+    return truths
+
+
+def _planted_truths(config: SampleConfig, calendar: _Calendar, *, pairs: list[dict], campaigns: dict[str, dict],
+                    experiments: dict) -> dict:
+    """Every planted value, for tests to check that the analyses recover it."""
+    return {
+        "seed": config.seed,
+        "start": str(calendar.start.date()),
+        "end_exclusive": str(calendar.end.date()),
+        "customers": config.customers,
+        "season_multiplier": {str(k): v for k, v in _SEASON.items()},
+        "peak_month": max(_SEASON, key=_SEASON.get),
+        "channel_rate_multiplier": dict(_CHANNEL_RATE),
+        "dropout_beta": list(_DROPOUT_BETA),
+        "co_purchase_pairs": pairs,
+        "campaigns": campaigns,
+        "experiments": experiments,
+        "guest_order_share": _GUEST_ORDER_SHARE,
+        "return_order_share": _RETURN_ORDER_SHARE,
+    }
 
 
 def _make_messy(tx: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
