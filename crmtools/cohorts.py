@@ -54,7 +54,7 @@ def _last_month(as_of: pd.Timestamp) -> int:
     return month_number_of(as_of - pd.Timedelta(microseconds=1))
 
 
-def _lookback_from_start(start: Any, kwargs: dict) -> int:
+def _lookback_from_start(start: Any, kwargs: dict) -> int | None:
     """The old ``start=`` (first cohort month shown) as the number of cohort months up to ``as_of``."""
     if start is None or "as_of" not in kwargs:
         return None

@@ -182,7 +182,8 @@ acquisition_channel_col : str
 
 
 @deprecated_arguments(window=("start", "end"))
-def f2_conversion(transactions: Any, *, as_of: Any, within_days: int = 90, period: Any = None, customers: Any = None, customer_col: str = "customer_id", order_col: str = "order_id",
+def f2_conversion(transactions: Any, *, as_of: Any, within_days: int = 90, period: Any = None, customers: Any = None,
+                  customer_col: str = "customer_id", order_col: str = "order_id",
                   date_col: str = "order_datetime", amount_col: str = "amount", quantity_col: str = "quantity",
                   channel_col: str = "channel", category_col: str | None = "category",
                   acquisition_channel_col: str = "acquisition_channel") -> pd.DataFrame:

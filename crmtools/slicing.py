@@ -62,7 +62,8 @@ def transactions_in(transactions: pd.DataFrame, *, period: Any, date_col: str = 
     Examples
     --------
     >>> tx = pd.DataFrame({"order_id": ["o1", "o2", "o3"],
-    ...                    "order_datetime": pd.to_datetime(["2025-09-30 23:59", "2025-10-01 00:00", "2025-11-01 00:00"])})
+    ...                    "order_datetime": pd.to_datetime(["2025-09-30 23:59", "2025-10-01 00:00",
+    ...                                                      "2025-11-01 00:00"])})
     >>> transactions_in(tx, period="2025-10")["order_id"].tolist()
     ['o2']
     """

@@ -226,9 +226,9 @@ def test_period_text_and_period_objects_agree(qualname, tables):
 @pytest.mark.parametrize("qualname", sorted(PERIOD_CALLS))
 def test_period_rejects_dates(qualname, tables):
     call = PERIOD_CALLS[qualname]
-    with pytest.raises(ValueError, match="Malformed period '2024-10-01'.*A date names an instant"):
+    with pytest.raises(ValueError, match=r"Malformed period '2024-10-01'.*A date names an instant"):
         call(tables, period="2024-10-01")
-    with pytest.raises(TypeError, match="period must be a Period or its text.*names an instant"):
+    with pytest.raises(TypeError, match=r"period must be a Period or its text.*names an instant"):
         call(tables, period=pd.Timestamp("2024-10-01"))
 
 
@@ -328,9 +328,9 @@ def test_deprecated_windows_keep_arbitrary_bounds(tables):
 
 def test_old_and_new_names_together_are_an_error(tables):
     tx = tables["transactions"]
-    with pytest.raises(TypeError, match="got both start=/end= .* and period="):
+    with pytest.raises(TypeError, match=r"got both start=/end= .* and period="):
         deciles.decile_table(tx, start="2024-10-01", end="2024-11-01", period="2024-10")
-    with pytest.raises(TypeError, match="got both period= .* and basket_freq="):
+    with pytest.raises(TypeError, match=r"got both period= .* and basket_freq="):
         basket.frequent_itemsets(tx, basket="customer", period="M", basket_freq="M")
     with pytest.raises(TypeError, match="multiple values for argument 'period'"):
         kpis.period_kpis(tx, "2024-10", period="2024-10")
