@@ -1,13 +1,19 @@
-"""Load the canonical tables from files, validated on the way in.
+"""Load the canonical tables, validated on the way in, as one :class:`Dataset`.
 
 A data set is a folder holding one file per canonical table
 (``transactions.parquet``, ``customers.csv``, ``products.xlsx`` ...), or
-explicit files per table. Each table may carry a column mapping from the
-user's own names to the canonical ones and constant fills for columns the
-source lacks (for example ``channel: web`` for a shop with one channel).
+explicit files per table, or tables in a database. Each table may carry a
+column mapping from the user's own names to the canonical ones and constant
+fills for columns the source lacks (for example ``channel: web`` for a shop
+with one channel).
 
 Only ``transactions`` is required; a missing optional table loads as an empty
 frame with the canonical columns.
+
+This module assembles the data set: :mod:`crmtools.dataconfig` describes the
+sources (:class:`DataConfig` and :class:`TableSource`, importable from here
+too), :mod:`crmtools.readers` reads the raw tables, and :func:`validate_raw`
+maps, coerces and checks every table the same way, whatever its source.
 
 Examples
 --------
@@ -25,7 +31,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,7 +38,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .dataconfig import DataConfig, TableSource
 from .errors import ROWS_FROM_QUERY, DataValidationError, Problem
+from .readers import open_reader, period_window, read_file
 from .schema import TABLES, TableSpec
 from .validation import Policies, apply_policies, check_references, check_table, coerce_table, large_amounts
 
@@ -47,6 +54,8 @@ __all__ = [
     "inspect_dataset",
     "empty_table",
     "UCI_ONLINE_RETAIL_COLUMNS",
+    "write_snapshot",
+    "read_snapshot",
 ]
 
 #: Column mapping for the UCI Online Retail (and Online Retail II) layout.
@@ -63,145 +72,6 @@ UCI_ONLINE_RETAIL_COLUMNS: dict[str, str] = {
     "Customer ID": "customer_id",
     "Country": "store",
 }
-
-_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".xlsx", ".xls", ".tsv")
-
-
-@dataclass(frozen=True)
-class TableSource:
-    """Where one canonical table comes from and how its columns map.
-
-    Parameters
-    ----------
-    file : str, optional
-        Path of a CSV, TSV, Parquet or Excel file, or a folder of Parquet files.
-    columns : dict, optional
-        The user's column name -> canonical column name. Names not listed are
-        kept as they are; names mapping to the same canonical column are
-        allowed when only one of them is present (layout variants).
-    fill : dict, optional
-        Canonical column -> constant value, for columns the source lacks.
-    encoding : str, default="utf-8"
-        Text encoding of CSV files (``cp932`` for Shift-JIS files from Excel).
-    sheet : str or int, default=0
-        Excel sheet.
-    date_format : str, optional
-        strftime format of the date columns; inferred when None.
-    table : str, optional
-        Database table (``schema.table`` allowed), for ``source: duckdb`` or ``sql``.
-    query : str, optional
-        A SELECT returning the table, for ``source: duckdb`` or ``sql``.
-    """
-
-    file: str | None = None
-    columns: dict[str, str] = field(default_factory=dict)
-    fill: dict[str, object] = field(default_factory=dict)
-    encoding: str = "utf-8"
-    sheet: str | int = 0
-    date_format: str | None = None
-    table: str | None = None
-    query: str | None = None
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TableSource":
-        """Build from a params mapping, rejecting unknown keys."""
-        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"Unknown table source option {unknown}; allowed: {sorted(cls.__dataclass_fields__)}.")
-        return cls(**values)
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """A data set: a folder of table files, per-table sources and policies.
-
-    Parameters
-    ----------
-    path : str
-        Folder searched for ``<table>.<parquet|csv|xlsx>`` files.
-    tables : dict, optional
-        Table name -> :class:`TableSource` (or a mapping) overriding the folder default.
-    timezone : str, default="Asia/Tokyo"
-        Business time zone.
-    policies : Policies, optional
-        Business decisions about returns, guests, duplicates and invalid rows.
-    source : {"files", "duckdb", "sql"}, default="files"
-        Where the tables come from (see :mod:`crmtools.sources`).
-    database : str, optional
-        DuckDB database file, for ``source: duckdb``.
-    url : str, optional
-        Database URL without a password, for ``source: sql``.
-    url_env : str, optional
-        Name of the environment variable holding the database URL, for ``source: sql``.
-    connection_file : str, optional
-        YAML file outside the repository holding ``url:``, for ``source: sql``.
-    """
-
-    path: str = "data/sample"
-    tables: dict[str, TableSource] = field(default_factory=dict)
-    timezone: str = "Asia/Tokyo"
-    policies: Policies = field(default_factory=Policies)
-    source: str = "files"
-    database: str | None = None
-    url: str | None = None
-    url_env: str | None = None
-    connection_file: str | None = None
-
-    @classmethod
-    def from_dict(cls, values: dict, *, base_dir: str | os.PathLike | None = None) -> "DataConfig":
-        """Build from the ``data`` section of params; relative paths resolve against ``base_dir``."""
-        values = dict(values)
-        allowed = ["connection_file", "database", "path", "policies", "source", "tables", "timezone", "url", "url_env"]
-        unknown = sorted(set(values) - set(allowed))
-        if unknown:
-            raise ValueError(f"Unknown data option {unknown}; allowed: {allowed}.")
-        path = str(values.get("path", "data/sample"))
-        if base_dir is not None and not os.path.isabs(path):
-            path = str(Path(base_dir) / path)
-        tables = {}
-        for name, src in (values.get("tables") or {}).items():
-            if name not in TABLES:
-                raise ValueError(f"Unknown table {name!r} in data.tables; allowed: {sorted(TABLES)}.")
-            src = dict(src) if isinstance(src, dict) else {"file": src}
-            if src.get("file") and base_dir is not None and not os.path.isabs(src["file"]):
-                src["file"] = str(Path(base_dir) / src["file"])
-            tables[name] = TableSource.from_dict(src)
-        database = values.get("database")
-        if database and base_dir is not None and not os.path.isabs(os.path.expanduser(str(database))):
-            database = str(Path(base_dir) / str(database))
-        config = cls(
-            path=path,
-            tables=tables,
-            timezone=str(values.get("timezone", "Asia/Tokyo")),
-            policies=Policies.from_dict(values.get("policies")),
-            source=str(values.get("source") or "files"),
-            database=str(database) if database else None,
-            **{k: str(values[k]) if values.get(k) else None for k in ("url", "url_env", "connection_file")},
-        )
-        from .sources import check_config
-
-        check_config(config, base_dir=base_dir)
-        return config
-
-    def source_for(self, table: str) -> TableSource | None:
-        """The source of ``table``: explicit, else a matching file in the folder, else None.
-
-        For a database source: explicit, else the database table of the same name (which may not exist).
-        """
-        explicit = self.tables.get(table)
-        if self.source != "files":
-            if explicit is not None and (explicit.file or explicit.table or explicit.query):
-                return explicit
-            return replace(explicit or TableSource(), table=table)
-        if explicit is not None and explicit.file:
-            return explicit
-        for suffix in _SUFFIXES:
-            candidate = Path(self.path) / f"{table}{suffix}"
-            if candidate.exists():
-                base = explicit or TableSource()
-                return replace(base, file=str(candidate))
-        return None
-
 
 @dataclass(frozen=True)
 class Dataset:
@@ -284,257 +154,6 @@ def empty_table(table: str) -> pd.DataFrame:
     return pd.DataFrame({c.name: pd.Series(dtype=dtypes[c.dtype]) for c in spec.columns})
 
 
-def file_fingerprint(path: str | os.PathLike) -> str:
-    """sha256 of a file, or of every file in a folder in name order."""
-    digest = hashlib.sha256()
-    p = Path(path)
-    files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
-    for f in files:
-        digest.update(f.name.encode())
-        with open(f, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
-#: File signatures ("magic numbers") at the start of a file, and what they mean.
-_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF87a", "a GIF image"),
-    (b"GIF89a", "a GIF image"),
-    (b"%PDF-", "a PDF document"),
-    (b"PK\x03\x04", "a ZIP archive, e.g. an Excel .xlsx file"),
-    (b"\x1f\x8b", "a gzip archive"),
-    (b"PAR1", "a Parquet file"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "a legacy Office file, e.g. an Excel .xls file"),
-    (b"SQLite format 3\x00", "an SQLite database"),
-    (b"\x7fELF", "a program (an ELF executable)"),
-    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
-    (b"Rar!\x1a\x07", "a RAR archive"),
-    (b"BZh", "a bzip2 archive"),
-    (b"\xfd7zXZ\x00", "an xz archive"),
-)
-#: Byte-order marks of text encodings without ASCII-compatible bytes.
-_WIDE_BOMS: tuple[tuple[bytes, str], ...] = (
-    (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
-    (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"),
-)
-#: What each file type must be, for messages: suffix -> (what was expected, signature kinds that fit).
-_KINDS_FOR = {".parquet": ("a Parquet file", ("a Parquet file",)),
-              ".xlsx": ("an Excel .xlsx file", ("a ZIP archive, e.g. an Excel .xlsx file",)),
-              ".xls": ("an Excel .xls file", ("a legacy Office file, e.g. an Excel .xls file",
-                                              "a ZIP archive, e.g. an Excel .xlsx file")),
-              ".csv.gz": ("a gzip-compressed CSV file", ("a gzip archive",))}
-_SNIFF_BYTES = 8192
-
-
-def _sniff(head: bytes) -> str | None:
-    """What the first bytes of a file say it is: a known binary format, wide text, other binary data, or None (text)."""
-    for signature, kind in _SIGNATURES:
-        if head.startswith(signature):
-            return kind
-    if head[8:12] == b"DUCK":
-        return "a DuckDB database"
-    for bom, encoding in _WIDE_BOMS:
-        if head.startswith(bom):
-            return f"{encoding.upper()} text"
-    if b"\x00" in head:
-        odd, even = head[1::2].count(0), head[0::2].count(0)
-        if odd > len(head) // 4 and even == 0:
-            return "UTF-16 text without a byte-order mark (little-endian)"
-        if even > len(head) // 4 and odd == 0:
-            return "UTF-16 text without a byte-order mark (big-endian)"
-        return "binary data: it holds NUL bytes, which text files never do"
-    return None
-
-
-def _first_bytes(data: bytes) -> str:
-    return " ".join(f"{b:02X}" for b in data[:8])
-
-
-def _check_file_kind(table: str, path: Path, source: TableSource) -> None:
-    """Refuse a file whose content is not what its name says (a PNG renamed .csv, a CSV renamed .parquet ...),
-    before a reader turns it into a misleading decoding or parsing error."""
-    if path.is_dir():
-        return
-    with open(path, "rb") as handle:
-        head = handle.read(_SNIFF_BYTES)
-    if not head:
-        return  # empty: reported as such by the reader
-    name = path.name.lower()
-    kind = _sniff(head)
-    label = str(path)
-    suffix = next((s for s in _KINDS_FOR if name.endswith(s)), None)
-    if suffix is not None:
-        expected, fitting = _KINDS_FOR[suffix]
-        if kind in fitting:
-            return
-        looks = kind or "text, e.g. a CSV file"
-        raise DataValidationError([Problem(
-            table, label, None, f"this is not {expected} (it looks like {looks})",
-            expected=f"{expected}, as its name says; received a file starting with the bytes {_first_bytes(head)}",
-        )])
-    # .csv and .tsv: text in the configured encoding
-    if kind is None:
-        return
-    encoding = source.encoding.lower().replace("_", "-")
-    wide_text = kind.startswith("UTF-")
-    if wide_text and kind.split()[0].lower() in encoding:
-        return  # utf-16 / utf-32 text read as such
-    if wide_text:
-        wide = kind.split()[0].lower() + ("-le" if "little" in kind else "-be" if "big-endian" in kind else "")
-        raise DataValidationError([Problem(
-            table, label, None, f"the file is {kind}, not {source.encoding} text",
-            expected=f"{source.encoding} text, or set encoding: {wide} for this table "
-                     f"(data.tables.{table}.encoding); received a file starting with the bytes {_first_bytes(head)}",
-        )])
-    raise DataValidationError([Problem(
-        table, label, None, f"this is not a text file (it looks like {kind})",
-        expected=f"a CSV or TSV text file with a header line; received a file starting with the bytes "
-                 f"{_first_bytes(head)}. Export the table as CSV, or name the file after its real type",
-    )])
-
-
-def _open_bytes(path: Path):
-    import gzip
-
-    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
-
-
-def _decode_error(table: str, path: Path, source: TableSource) -> Problem:
-    """Where a file first stops being valid text in its encoding: line, byte and character in that line, and
-    the data row (header excluded; quoted line breaks and blank lines counted as the CSV reader counts them)."""
-    encoding = source.encoding
-    label = str(path)
-    ascii_based = "a,\n".encode(encoding).endswith(b"a,\n")  # utf-8, utf-8-sig, cp932, euc-jp, latin-1 ...
-    position, non_ascii = None, False  # non_ascii: valid non-ASCII text came before the first bad byte
-    if ascii_based:  # a line break is one byte 0x0A that no multi-byte character contains: decode line by line
-        records, in_quote = 0, False  # records completed so far (the header is the first)
-        with _open_bytes(path) as handle:
-            for number, line in enumerate(handle, 1):
-                try:
-                    text = line.decode(encoding)
-                except UnicodeDecodeError as exc:
-                    prefix = line[:exc.start].decode(encoding, errors="replace")
-                    position = (number, exc.start + 1, len(prefix) + 1, records, line[exc.start:exc.start + 4])
-                    non_ascii = non_ascii or not prefix.isascii()
-                    break
-                non_ascii = non_ascii or not text.isascii()
-                was_open = in_quote
-                in_quote ^= text.count('"') % 2 == 1
-                if not in_quote and (was_open or text.strip()):
-                    records += 1
-    else:
-        data = _open_bytes(path).read()
-        try:
-            data.decode(encoding)
-        except UnicodeDecodeError as exc:
-            prefix = data[:exc.start].decode(encoding, errors="replace")
-            non_ascii = not prefix.lstrip("\ufeff").isascii()
-            line = prefix.count("\n") + 1
-            position = (line, None, len(prefix) - (prefix.rfind("\n") + 1) + 1, None, data[exc.start:exc.start + 4])
-    where = "the file"
-    if position is not None:
-        line, byte, char, records, bad = position
-        where = f"line {line}"
-        if records is not None:
-            where += " (the header line)" if records == 0 else f" (data row {records}, header excluded)"
-        where += f", {'byte ' + str(byte) + ', ' if byte else ''}character {char} of that line: {bad!r}"
-    if non_ascii:  # readable non-ASCII text up to there: the file is damaged there, or mixes encodings
-        hint = (f"the text before it holds valid non-ASCII {encoding} characters, so the file is damaged at that "
-                "point or mixes two encodings (e.g. rows pasted from a Shift-JIS file into a UTF-8 one): fix or "
-                "re-export those rows")
-    else:
-        hint = _encoding_hint(path, encoding)
-    return Problem(table, label, None, f"the file is not valid {encoding} text at {where}",
-                   expected=f"{encoding} text; {hint}")
-
-
-def _encoding_hint(path: Path, encoding: str) -> str:
-    """Which common encoding reads the whole file, as the fix to suggest."""
-    for candidate in ("utf-8", "cp932", "euc-jp", "utf-16"):
-        if candidate.replace("-", "") == encoding.lower().replace("-", "").replace("_", ""):
-            continue
-        try:
-            with _open_bytes(path) as handle:
-                handle.read().decode(candidate)
-        except (UnicodeDecodeError, UnicodeError, OSError):
-            continue
-        why = " (Shift-JIS, as saved by Japanese Excel)" if candidate == "cp932" else ""
-        return f"the whole file reads as {candidate}{why}: set encoding: {candidate}"
-    return ("no common encoding (utf-8, cp932, euc-jp, utf-16) reads the whole file: set encoding to the one "
-            "it was saved in, or re-export it as utf-8")
-
-
-def _no_data_rows(table: str, label: str, what: str) -> DataValidationError:
-    optional = "" if table == "transactions" else f", or no {table} file at all (the table is optional)"
-    return DataValidationError([Problem(table, label, None, f"the file has no data rows ({what})",
-                                        expected=f"column names and at least one data row{optional}")])
-
-
-def _parquet_rows(path: Path) -> int:
-    import pyarrow.dataset as ds
-
-    return int(ds.dataset(str(path), format="parquet").count_rows())
-
-
-def _read_raw(table: str, source: TableSource, *, filters=None) -> pd.DataFrame:
-    """Read a table file as it is: the user's columns, text for CSV and Excel.
-
-    Raises
-    ------
-    DataValidationError
-        When the file is missing, is not what its name says (a PNG renamed ``.csv``: "this is not a text
-        file (it looks like a PNG image)"), is not valid text in its encoding (naming the line, byte and
-        character, and the encoding that would read it), cannot be parsed, or has no data rows.
-    """
-    path = Path(source.file)
-    label = str(path)
-    if not path.exists():
-        raise DataValidationError([Problem(table, label, None, "file not found",
-                                           expected="an existing CSV, Parquet or Excel file")])
-    name = path.name.lower()
-    if not (path.is_dir() or name.endswith(_SUFFIXES)):
-        raise DataValidationError([Problem(table, label, None, f"unknown file type {path.suffix or name!r}",
-                                           expected=f"a file ending in one of {list(_SUFFIXES)}, "
-                                           "or a folder of Parquet files")])
-    try:
-        _check_file_kind(table, path, source)
-        if path.is_dir() or name.endswith(".parquet"):
-            frame = pd.read_parquet(path, filters=filters)
-            if len(frame) == 0 and (filters is None or _parquet_rows(path) == 0):
-                raise _no_data_rows(table, label, "only column names")
-            return frame
-        if name.endswith((".xlsx", ".xls")):
-            frame = pd.read_excel(path, sheet_name=source.sheet, dtype=object)
-            if len(frame) == 0:
-                raise _no_data_rows(table, label, "only a header row")
-            return frame
-        if path.stat().st_size == 0:
-            raise pd.errors.EmptyDataError("empty")
-        sep = "\t" if name.endswith(".tsv") else ","
-        frame = pd.read_csv(path, sep=sep, encoding=source.encoding, dtype=str, keep_default_na=False,
-                            na_values=[""], skipinitialspace=False)
-        if len(frame) == 0:
-            raise _no_data_rows(table, label, "only a header line")
-        return frame
-    except DataValidationError:
-        raise
-    except UnicodeDecodeError:
-        raise DataValidationError([_decode_error(table, path, source)]) from None
-    except pd.errors.EmptyDataError:
-        raise DataValidationError([Problem(table, label, None, "the file is empty",
-                                           expected="a header line and at least one data row")]) from None
-    except LookupError as exc:  # an unknown encoding name
-        raise DataValidationError([Problem(table, label, None, f"the encoding {source.encoding!r} is unknown",
-                                           expected=f"an encoding Python knows, e.g. utf-8 or cp932 ({exc})")]) from None
-    except (pd.errors.ParserError, ValueError, OSError, ImportError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataValidationError([Problem(table, label, None, f"the file cannot be read ({first_line})",
-                                           expected="a CSV, TSV, Parquet or Excel file")]) from None
-
-
 def _map_columns(raw: pd.DataFrame, table: str, source: TableSource, label: str) -> tuple[pd.DataFrame, dict[str, str]]:
     rename = {user: canon for user, canon in source.columns.items() if user in raw.columns}
     targets = list(rename.values())
@@ -595,8 +214,6 @@ def load_table(
     if not source.file:
         raise ValueError(f"load_table reads files: give TableSource(file=...); got {source!r}. Tables in a "
                          "database load with load_dataset and data.source: duckdb or sql.")
-    from .sources import period_window, read_file
-
     since, until = period_window(since, until, timezone=timezone)
     raw = read_file(table, source, since=since, until=until, timezone=timezone)
     return validate_raw(table, raw, source, label=str(source.file), timezone=timezone, policies=policies,
@@ -779,8 +396,6 @@ def inspect_dataset(config: DataConfig, *, until=None,
         the data-quality summary: columns ``table, check, rows, action, detail`` (``action`` is the policy
         applied, or ``ok`` / ``warning`` / ``error`` for checks; ``detail`` names rows and shares, never ids).
     """
-    from .sources import open_reader, period_window
-
     since, until = period_window(since, until, timezone=config.timezone)
     problems: list[Problem] = []
     quality: list[dict] = []
@@ -797,8 +412,10 @@ def inspect_dataset(config: DataConfig, *, until=None,
                         problems.append(reader.absent_problem(name))
                     tables[name] = empty_table(name)
                     continue
-                tables[name], inputs[name] = reader.load(name, source, quality=quality, **window)
-                fingerprints[name] = inputs[name]["sha256"]
+                raw, label, info = reader.read(name, source, **window)
+                tables[name] = validate_raw(name, raw, source, label=label, timezone=config.timezone,
+                                            policies=config.policies, quality=quality, sort=not source.file, **window)
+                inputs[name], fingerprints[name] = info, info["sha256"]
             except DataValidationError as exc:
                 problems.extend(exc.problems)
                 tables[name] = empty_table(name)

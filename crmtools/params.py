@@ -258,7 +258,7 @@ _TEXT_CHECKS = {
 
 def _check_no_password(path: str, value: str) -> None:
     """Refuse a database URL with a password in params (it would end up in git and in manifests)."""
-    from .sources import mask_url, url_has_password
+    from .dataconfig import mask_url, url_has_password
 
     if path == "data.url" and url_has_password(value):
         raise ParameterError(

@@ -20,13 +20,12 @@ from hypothesis import strategies as st
 import pg_server
 from crmtools.cli import main
 from crmtools.data import DataConfig, TableSource, load_dataset, load_table
+from crmtools.dataconfig import scrub_secrets, url_secrets
 from crmtools.errors import DataValidationError, ParameterError
 from crmtools.params import _TABLE_OPTIONS, load_params
 from crmtools.sampledata import SampleConfig, write_sample
 from crmtools.schema import TABLES
 from crmtools.sources import (
-    _scrub,
-    _secrets,
     default_period,
     latest_order_datetime,
     mask_url,
@@ -559,8 +558,8 @@ def test_mask_url_examples():
     assert mask_url("mssql+pyodbc://db/crm?PWD=s3cret&driver=x") == "mssql+pyodbc://db/crm?PWD=***&driver=x"
     assert mask_url("postgresql://crm@db/crm") == "postgresql://crm@db/crm"
     assert not url_has_password("postgresql://crm@db:5432/crm") and url_has_password("postgresql://:x@db/crm")
-    assert _scrub("could not connect with password s3cret to postgresql://crm:s3cret@db/crm",
-                  _secrets("postgresql://crm:s3cret@db/crm")) == (
+    assert scrub_secrets("could not connect with password s3cret to postgresql://crm:s3cret@db/crm",
+                         url_secrets("postgresql://crm:s3cret@db/crm")) == (
         "could not connect with password *** to postgresql://crm:***@db/crm")
 
 
@@ -575,7 +574,7 @@ def test_a_password_never_survives_masking(user, password, encode):
     assume(password not in rest and shown not in rest)
     assert shown not in mask_url(url) and password not in mask_url(url)
     assert url_has_password(url)
-    scrubbed = _scrub(f"failed for {url}: password {password} rejected", _secrets(url))
+    scrubbed = scrub_secrets(f"failed for {url}: password {password} rejected", url_secrets(url))
     assert password not in scrubbed and shown not in scrubbed
 
 
