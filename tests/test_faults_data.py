@@ -140,9 +140,11 @@ def test_an_implausibly_large_line_is_a_warning_with_its_rows_not_an_error(tmp_p
     folder = _write(tmp_path / "data", tables)
     code, out, err = _validate(tmp_path, folder, capsys=capsys)
     assert code == EXIT_OK, err
-    line = _line(out, r"lines above the largest plausible amount")
+    table, _, warnings = out.partition("Warnings (the data is usable; look at these rows):")
+    line = _line(table, r"lines above the largest plausible amount")
     assert re.search(r"amount\s+1\s+warning\s+1 row", line)
     assert f"row 4 (3000000000.0); allowed: at most 100,000,000 per line (data.policies.max_line_amount)" in line
+    assert "lines above the largest plausible amount" in _line(warnings, "row 4 \\(3000000000.0\\)")
     # The ceiling is a parameter.
     code, out, _ = _validate(tmp_path, folder, "data.policies.max_line_amount=1e10", capsys=capsys)
     assert code == EXIT_OK
