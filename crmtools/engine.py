@@ -102,23 +102,26 @@ Examples
 from __future__ import annotations
 
 import functools
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import narwhals.stable.v2 as nw
 import pandas as pd
 
+from .checks import message, require_columns, require_in
+
 __all__ = [
     "PANDAS_ENGINE",
     "SUPPORTED_INPUTS",
-    "to_lazy",
-    "collect",
-    "engine_of",
-    "check_columns",
     "as_timestamp",
+    "check_columns",
+    "collect",
     "day_number",
-    "month_number",
-    "is_missing",
+    "engine_of",
     "floor_div",
+    "is_missing",
+    "month_number",
+    "to_lazy",
 ]
 
 #: Engine that runs analyses of pandas input: ``"polars"``, ``"duckdb"`` or ``"pandas"``.
@@ -132,10 +135,11 @@ SUPPORTED_INPUTS = (
 
 _ENGINES = ("auto", "polars", "duckdb", "pandas")
 
+_COLUMNS_HINT = "Name your own columns with the *_col= arguments."
+
 
 def _pandas_engine(engine: str) -> str:
-    if engine not in _ENGINES:
-        raise ValueError(f"engine must be one of {_ENGINES}; got {engine!r}.")
+    require_in(engine, _ENGINES, name="engine")
     if engine != "auto":
         return engine
     try:
@@ -214,7 +218,7 @@ def to_lazy(data: Any, *, columns: Iterable[str] | None = None, kinds: dict[str,
     wanted = list(dict.fromkeys(columns)) if columns is not None else None
     if isinstance(data, pd.DataFrame):
         if wanted is not None:
-            _require_names(list(data.columns), wanted, name)
+            require_columns(data, wanted, name=name, hint=_COLUMNS_HINT)
             data = data[wanted]
         chosen = _pandas_engine(engine)
         if chosen == "polars":
@@ -230,13 +234,12 @@ def to_lazy(data: Any, *, columns: Iterable[str] | None = None, kinds: dict[str,
             try:
                 frame = nw.from_native(data)
             except TypeError:
-                raise TypeError(
-                    f"{name} must be {SUPPORTED_INPUTS}; got {type(data).__module__}.{type(data).__name__}."
-                ) from None
+                raise TypeError(message(f"{name} has the wrong type", allowed=SUPPORTED_INPUTS,
+                                        received=f"{type(data).__module__}.{type(data).__name__}")) from None
         if isinstance(frame, nw.DataFrame):
             frame = frame.lazy()
         if wanted is not None:
-            _require_names(frame.collect_schema().names(), wanted, name)
+            require_columns(frame, wanted, name=name, hint=_COLUMNS_HINT)
             frame = frame.select(wanted)
     if kinds:
         check_columns(frame, kinds, name=name)
@@ -310,15 +313,6 @@ def collect(frame: nw.LazyFrame | nw.DataFrame, *, sort_by: str | list[str] | No
     return out
 
 
-def _require_names(have: list[str], wanted: list[str], name: str) -> None:
-    missing = [c for c in wanted if c not in have]
-    if missing:
-        raise ValueError(
-            f"{name} is missing column{'s' if len(missing) > 1 else ''} {missing}: the analysis needs "
-            f"{wanted} (name your own columns with the *_col= arguments); columns received: {have}."
-        )
-
-
 _KINDS = {
     "id": "text or integer identifiers",
     "datetime": "a datetime (timezone-naive, business time zone)",
@@ -366,20 +360,21 @@ def check_columns(frame: nw.LazyFrame | nw.DataFrame, kinds: dict[str, str], *, 
     >>> check_columns(lf, {"amount": "numeric"})
     Traceback (most recent call last):
     ...
-    TypeError: transactions column 'amount' must hold numbers; got String.
+    TypeError: transactions column 'amount' has the wrong type; allowed: numbers; received: String.
     """
+    require_columns(frame, list(kinds), name=name, hint=_COLUMNS_HINT)
     schema = frame.collect_schema()
-    _require_names(schema.names(), list(kinds), name)
     for column, kind in kinds.items():
         dtype = schema[column]
         if not _kind_ok(dtype, kind):
-            raise TypeError(f"{name} column {column!r} must hold {_KINDS[kind]}; got {dtype}.")
+            raise TypeError(message(f"{name} column {column!r} has the wrong type", allowed=_KINDS[kind],
+                                    received=str(dtype)))
         if kind == "datetime" and getattr(dtype, "time_zone", None) is not None \
                 and frame.implementation.name in ("POLARS", "PANDAS", "PYARROW"):
-            raise TypeError(
-                f"{name} column {column!r} must be a timezone-naive datetime in the business time zone; "
-                f"got {dtype}. Convert it first (crmtools.data does this on load)."
-            )
+            raise TypeError(message(f"{name} column {column!r} has the wrong type",
+                                    allowed="a timezone-naive datetime in the business time zone",
+                                    received=str(dtype),
+                                    hint="Convert it first (crmtools.data does this on load)."))
 
 
 def as_timestamp(value: Any, name: str) -> pd.Timestamp:

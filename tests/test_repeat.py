@@ -209,7 +209,7 @@ def test_empty_and_bad_input(tiny):
         f2_conversion(tiny, as_of=AS_OF, within_days=0)
     with pytest.raises(ValueError, match="min_purchase_days must be"):
         purchase_cycles(tiny, as_of=AS_OF, min_purchase_days=1)
-    with pytest.raises(ValueError, match=r"missing column \['acquisition_channel'\]"):
+    with pytest.raises(ValueError, match=r"customers is missing column 'acquisition_channel'; allowed: "):
         f2_conversion(tiny, as_of=AS_OF, customers=pd.DataFrame({"customer_id": ["a"]}))
 
 
