@@ -80,6 +80,7 @@ import pandas as pd
 from scipy import stats
 
 from ._deprecation import warn_deprecated
+from .checks import message, require_columns, require_frame, require_range
 from .periods import as_period, as_point
 from .slicing import campaigns_active
 
@@ -111,33 +112,124 @@ ROLLUP_COLUMNS = [
 
 _MONTH_DAYS = 30.4375
 _GROUPS = ("treatment", "holdout")
+_COLUMNS_HINT = "Name your own columns with the *_col= arguments."
 
 
-# --------------------------------------------------------------------------- validation
+# --------------------------------------------------------------------------- inputs
 
 
-def _require(frame, columns: list[str], table: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{table} must be a pandas DataFrame; allowed: the canonical {table} table; received: "
-                        f"{type(frame).__name__}.")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{table} is missing column(s) {missing}; required: {columns}; received columns: "
-                         f"{list(frame.columns)}.")
+def _require_table(frame, columns: list[str], table: str, hint: str = _COLUMNS_HINT) -> None:
+    require_frame(frame, name=table, allowed=f"the canonical {table} table (a pandas DataFrame)")
+    require_columns(frame, columns, name=table, hint=hint)
+
+
+def _check_arguments(margin, alpha, response_window_days, max_payback_months) -> None:
+    require_range(margin, name="margin", low=0, high=1, closed="right")
+    require_range(alpha, name="alpha", low=0, high=1, closed="neither")
+    require_range(response_window_days, name="response_window_days", low=0, closed="neither", allow_none=True)
+    require_range(max_payback_months, name="max_payback_months", low=1, integer=True)
 
 
 def _datetimes(series: pd.Series, table: str, column: str) -> pd.Series:
     if not pd.api.types.is_datetime64_any_dtype(series):
-        raise TypeError(f"{table} column {column!r} must hold datetimes; allowed: datetime64 values (load the "
-                        f"table with crmtools.data or pandas.to_datetime); received dtype {series.dtype}.")
+        raise TypeError(message(f"{table} column {column!r} has the wrong type",
+                                allowed="datetime64 values (load the table with crmtools.data or pandas.to_datetime)",
+                                received=f"dtype {series.dtype}"))
     if series.isna().any():
         rows = list(series.index[series.isna()][:5])
-        raise ValueError(f"{table} column {column!r} has missing datetimes; allowed: a datetime on every row; "
-                         f"received {int(series.isna().sum())} missing, e.g. rows {rows}.")
+        raise ValueError(message(f"{table} column {column!r} has missing datetimes", allowed="a datetime on every row",
+                                 received=f"{int(series.isna().sum())} missing, e.g. rows {rows}"))
     if getattr(series.dt, "tz", None) is not None:
-        raise ValueError(f"{table} column {column!r} is timezone-aware; allowed: naive business-local times; "
-                         f"received timezone {series.dt.tz}.")
+        raise ValueError(message(f"{table} column {column!r} is timezone-aware",
+                                 allowed="naive business-local times", received=f"timezone {series.dt.tz}"))
     return series
+
+
+def _campaign_table(campaigns: pd.DataFrame, *, campaign_col: str, channel_col: str, cost_col: str) -> pd.DataFrame:
+    """The campaigns under canonical names, checked: one row per campaign, costs >= 0, ends not before starts."""
+    camp = pd.DataFrame({
+        "campaign_id": campaigns[campaign_col].astype("str"),
+        "name": campaigns["name"].astype("str") if "name" in campaigns.columns else pd.Series(
+            pd.NA, index=campaigns.index, dtype="str"),
+        "channel": campaigns[channel_col].astype("str"),
+        "start_date": _datetimes(campaigns["start_date"], "campaigns", "start_date"),
+        "end_date": _datetimes(campaigns["end_date"], "campaigns", "end_date"),
+        "cost": campaigns[cost_col],
+    }).reset_index(drop=True)
+    if camp["campaign_id"].duplicated().any():
+        raise ValueError(message("campaigns repeats campaign ids", allowed="one row per campaign",
+                                 received=f"duplicates "
+                                 f"{camp.loc[camp['campaign_id'].duplicated(), 'campaign_id'].tolist()[:5]}"))
+    if not pd.api.types.is_numeric_dtype(camp["cost"]) or camp["cost"].isna().any() or (camp["cost"] < 0).any():
+        bad = camp.loc[~(camp["cost"] >= 0), ["campaign_id", "cost"]] if pd.api.types.is_numeric_dtype(
+            camp["cost"]) else camp[["campaign_id", "cost"]]
+        raise ValueError(message(f"campaigns column {cost_col!r} must be a cost", allowed="a number >= 0 on every row",
+                                 received=str(bad.head(5).to_dict("records"))))
+    camp["cost"] = camp["cost"].astype(float)
+    if (camp["end_date"] < camp["start_date"]).any():
+        bad = camp.loc[camp["end_date"] < camp["start_date"], "campaign_id"].tolist()
+        raise ValueError(message("campaigns end before they start", allowed="end_date >= start_date",
+                                 received=f"campaigns {bad[:5]}"))
+    return camp
+
+
+def _contact_table(contacts: pd.DataFrame, camp: pd.DataFrame, *, campaign_col: str, customer_col: str,
+                   group_col: str, contacted_col: str) -> pd.DataFrame:
+    """The contacts under canonical names, checked: known groups and campaigns, one row per campaign and customer."""
+    cont = pd.DataFrame({
+        "campaign_id": contacts[campaign_col].astype("str"),
+        "customer_id": contacts[customer_col].astype("str"),
+        "group": contacts[group_col].astype("str"),
+        "contacted_at": _datetimes(contacts[contacted_col], "campaign_contacts", contacted_col),
+    }).reset_index(drop=True)
+    bad_group = ~cont["group"].isin(_GROUPS)
+    if bad_group.any():
+        raise ValueError(message(f"campaign_contacts column {group_col!r} has unknown groups",
+                                 allowed=str(list(_GROUPS)),
+                                 received=str(sorted(cont.loc[bad_group, "group"].unique())[:5])))
+    unknown = ~cont["campaign_id"].isin(camp["campaign_id"].unique().tolist())
+    if unknown.any():
+        raise ValueError(message("campaign_contacts refers to campaigns not in the campaigns table",
+                                 allowed="ids of listed campaigns",
+                                 received=str(sorted(cont.loc[unknown, "campaign_id"].unique())[:5])))
+    dup = cont.duplicated(["campaign_id", "customer_id"], keep=False)
+    if dup.any():
+        raise ValueError(message("campaign_contacts lists a customer twice in one campaign",
+                                 allowed="one row per campaign and customer (never in both groups)",
+                                 received=f"{int(dup.sum())} rows, e.g. "
+                                 f"{cont.loc[dup, ['campaign_id', 'customer_id']].head(3).to_dict('records')}"))
+    return cont
+
+
+def _transaction_table(transactions: pd.DataFrame, *, customer_col: str, date_col: str, amount_col: str,
+                       quantity_col: str, tag_col: str) -> tuple[pd.DataFrame, pd.Series | None, pd.Series]:
+    """The order lines under canonical names, their campaign tags (None without a tag column), and which
+    lines have a customer."""
+    tx = pd.DataFrame({
+        "customer_id": transactions[customer_col].astype("str"),
+        "order_datetime": _datetimes(transactions[date_col], "transactions", date_col),
+        "amount": transactions[amount_col].astype(float),
+        "quantity": transactions[quantity_col] if quantity_col in transactions.columns
+        else transactions[amount_col],
+    })
+    tagged = transactions[tag_col].astype("str") if tag_col in transactions.columns else None
+    known = tx["customer_id"].notna() & transactions[customer_col].notna().to_numpy()
+    return tx, tagged, known
+
+
+def _running_in(camp: pd.DataFrame, cont: pd.DataFrame, period) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The campaigns whose window overlaps ``period`` and their contacts (warning where the old rule differs)."""
+    p = as_period(period)
+    camp = campaigns_active(camp, period=p)
+    earlier = camp.loc[camp["start_date"] < p.start, "campaign_id"].tolist()
+    if earlier:
+        warn_deprecated(
+            f"campaign_roi(period={p.label!r}) now keeps the campaigns running in the period, as the reports "
+            f"do; before crmtools 0.2 it kept only those starting in it. {len(earlier)} campaign"
+            f"{'s' if len(earlier) > 1 else ''} started earlier and {'are' if len(earlier) > 1 else 'is'} now "
+            f"included: {earlier[:5]}. For the old selection, filter campaigns on start_date first.", stacklevel=4)
+    cont = cont[cont["campaign_id"].isin(camp["campaign_id"].unique().tolist())].reset_index(drop=True)
+    return camp, cont
 
 
 # --------------------------------------------------------------------------- per-customer responses
@@ -227,6 +319,184 @@ def _payback(responses: pd.DataFrame, tx: pd.DataFrame, costs: pd.Series, margin
     return pd.DataFrame(rows, columns=["campaign_id", "payback_months", "payback"])
 
 
+# --------------------------------------------------------------------------- per-campaign figures
+
+
+def _first_purchases(tx: pd.DataFrame, known: pd.Series) -> pd.Series:
+    """Each known customer's first purchase (a line of positive quantity), over all history."""
+    buys = tx[known & (tx["quantity"] > 0)]
+    return buys.groupby("customer_id")["order_datetime"].min()
+
+
+def _group_figures(cont: pd.DataFrame, camp: pd.DataFrame, tx: pd.DataFrame, first_purchase: pd.Series,
+                   response_window_days) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Each contact's response, and the treatment and holdout figures of each campaign (rows in ``camp`` order)."""
+    windows = _window(cont, camp, response_window_days)
+    responses = _customer_responses(windows, tx, first_purchase) if len(windows) else \
+        windows.assign(revenue=0.0, responded=False, new=False)
+    stats_ = _group_stats(responses) if len(responses) else pd.DataFrame(
+        columns=["campaign_id", "group", "n", "responders", "new", "revenue", "mean", "var"])
+    wide = {grp: stats_[stats_["group"] == grp].set_index("campaign_id") for grp in _GROUPS}
+    return responses, wide["treatment"].reindex(camp["campaign_id"]), wide["holdout"].reindex(camp["campaign_id"])
+
+
+def _attributed_to_contacts(camp: pd.DataFrame, t: pd.DataFrame, h: pd.DataFrame, has_contacts: np.ndarray,
+                            margin: float) -> pd.DataFrame:
+    """The campaigns with their group sizes and what the treatment group bought in its window."""
+    out = camp.copy()
+    out["margin"] = float(margin)
+    out["treated"] = t["n"].fillna(0).to_numpy(dtype="int64")
+    out["holdout"] = h["n"].fillna(0).to_numpy(dtype="int64")
+    out["responders"] = t["responders"].fillna(0).to_numpy(dtype="int64")
+    out["new_customers"] = t["new"].fillna(0).to_numpy(dtype="int64")
+    out["attributed_revenue"] = t["revenue"].fillna(0.0).to_numpy(dtype=float)
+    out["attribution"] = np.where(has_contacts, "contacts", "none")
+    return out
+
+
+def _add_tag_attribution(out: pd.DataFrame, camp: pd.DataFrame, tx: pd.DataFrame, tagged: pd.Series,
+                         known: pd.Series, first_purchase: pd.Series, has_contacts: np.ndarray) -> None:
+    """Campaigns without contacts: credit the orders tagged with them within their dates (in place)."""
+    for i in np.flatnonzero(~has_contacts):
+        row = camp.iloc[i]
+        end = row["end_date"]
+        stop = end + pd.Timedelta(days=1) if end == end.normalize() else end + pd.Timedelta(microseconds=1)
+        mask = (tagged == row["campaign_id"]).to_numpy() & (tx["order_datetime"] >= row["start_date"]).to_numpy() \
+            & (tx["order_datetime"] < stop).to_numpy()
+        if not mask.any():
+            continue
+        lines = tx[mask]
+        known_lines = lines[known[mask].to_numpy()]
+        buyers = known_lines.loc[known_lines["quantity"] > 0, "customer_id"].unique()
+        first = pd.Series(buyers).map(first_purchase)
+        out.loc[i, "attribution"] = "tag"
+        out.loc[i, "attributed_revenue"] = float(lines["amount"].sum())
+        out.loc[i, "responders"] = len(buyers)
+        out.loc[i, "new_customers"] = int(((first >= row["start_date"]) & (first < stop)).sum())
+
+
+def _roi_reason(cost: float, attributable: bool, responders: float, new: float) -> str | None:
+    parts = []
+    if not attributable:
+        parts.append("no contact list and no tagged orders: revenue cannot be attributed")
+    elif cost == 0:
+        parts.append("zero cost: ROI and ROAS are undefined (not infinite)")
+    if attributable and responders == 0:
+        parts.append("no responders: cost per acquisition is undefined")
+    if attributable and new == 0:
+        parts.append("no new customers: CAC is undefined")
+    return "; ".join(parts) if parts else None
+
+
+def _add_attributed_measures(out: pd.DataFrame, margin: float) -> None:
+    """Response rate, gross profit, ROI, ROAS, CPA and CAC on attributed figures, NaN with a reason (in place)."""
+    cost = out["cost"].to_numpy(dtype=float)
+    treated = out["treated"].to_numpy(dtype=float)
+    responders = out["responders"].to_numpy(dtype=float)
+    new = out["new_customers"].to_numpy(dtype=float)
+    revenue = out["attributed_revenue"].to_numpy(dtype=float)
+    attributable = out["attribution"].to_numpy() != "none"
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["response_rate"] = np.where(treated > 0, responders / treated, np.nan)
+        out["gross_profit"] = margin * revenue
+        safe_cost = np.where(cost > 0, cost, 1.0)
+        out["roi"] = np.where((cost > 0) & attributable, (margin * revenue - cost) / safe_cost, np.nan)
+        out["roas"] = np.where((cost > 0) & attributable, revenue / safe_cost, np.nan)
+        out["cpa"] = np.where(responders > 0, cost / np.where(responders > 0, responders, 1), np.nan)
+        out["cac"] = np.where(new > 0, cost / np.where(new > 0, new, 1), np.nan)
+    reasons = [_roi_reason(c, a, r, n) for c, a, r, n in zip(cost, attributable, responders, new)]
+    out["roi_reason"] = pd.Series(reasons, dtype="str")
+
+
+def _incremental_figures(xt: float, nt: float, xh: float, nh: float, mt: float, vt: float, mh: float, vh: float,
+                         cost: float, margin: float, alpha: float) -> tuple[dict[str, float], str | None]:
+    """One campaign's incremental figures against its holdout (missing ones are NaN) and why any are missing."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    figures, parts = {}, []
+    pt, ph = xt / nt, xh / nh
+    figures["incremental_conversions"] = (pt - ph) * nt
+    low, high = confint_proportions_2indep(xt, nt, xh, nh, method="newcomb", compare="diff", alpha=alpha)
+    figures["incremental_conversions_ci_low"] = low * nt
+    figures["incremental_conversions_ci_high"] = high * nt
+    figures["incremental_conversions_se"] = np.sqrt(pt * (1 - pt) / nt + ph * (1 - ph) / nh) * nt
+    diff = mt - mh
+    figures["incremental_revenue"] = diff * nt
+    figures["incremental_gross_profit"] = margin * diff * nt
+    if nt >= 2 and nh >= 2:
+        a, b = vt / nt, vh / nh
+        se = np.sqrt(a + b)
+        if se > 0:
+            df = se ** 4 / (a ** 2 / (nt - 1) + b ** 2 / (nh - 1))
+            half = stats.t.isf(alpha / 2, df) * se
+        else:
+            half = 0.0  # no variation at all (e.g. nobody bought): the difference is exact
+        figures["incremental_revenue_ci_low"] = (diff - half) * nt
+        figures["incremental_revenue_ci_high"] = (diff + half) * nt
+        figures["incremental_revenue_se"] = se * nt
+    else:
+        parts.append("treatment or holdout has fewer than 2 customers: no revenue interval")
+    if cost > 0:
+        figures["incremental_roi"] = (figures["incremental_gross_profit"] - cost) / cost
+        figures["incremental_roi_ci_low"] = (margin * figures.get("incremental_revenue_ci_low", np.nan) - cost) / cost
+        figures["incremental_roi_ci_high"] = (margin * figures.get("incremental_revenue_ci_high", np.nan) - cost) / cost
+    else:
+        parts.append("zero cost: incremental ROI is undefined (not infinite)")
+    return figures, "; ".join(parts) if parts else None
+
+
+def _add_incrementality(out: pd.DataFrame, t: pd.DataFrame, h: pd.DataFrame, has_contacts: np.ndarray,
+                        margin: float, alpha: float) -> np.ndarray:
+    """Holdout responses and the incremental figures of every campaign (in place); returns which have a holdout."""
+    nt, nh = out["treated"].to_numpy(dtype=float), out["holdout"].to_numpy(dtype=float)
+    xt, xh = out["responders"].to_numpy(dtype=float), h["responders"].fillna(0).to_numpy(dtype=float)
+    cost = out["cost"].to_numpy(dtype=float)
+    out["holdout_responders"] = xh.astype("int64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["holdout_response_rate"] = np.where(nh > 0, xh / nh, np.nan)
+    has_holdout = has_contacts & (nh > 0) & (nt > 0)
+    cols = {c: np.full(len(out), np.nan) for c in ROI_COLUMNS if c.startswith("incremental_") and
+            c != "incremental_reason"}
+    reasons = []
+    mt, vt = t["mean"].to_numpy(dtype=float), t["var"].to_numpy(dtype=float)
+    mh, vh = h["mean"].to_numpy(dtype=float), h["var"].to_numpy(dtype=float)
+    for i in range(len(out)):
+        if not has_contacts[i]:
+            reasons.append("no contact list: incremental figures are undefined")
+        elif not has_holdout[i]:
+            reasons.append("no holdout group: incremental figures are undefined" if nt[i] > 0 else
+                           "no treated customers: incremental figures are undefined")
+        else:
+            figures, reason = _incremental_figures(xt[i], nt[i], xh[i], nh[i], mt[i], vt[i], mh[i], vh[i], cost[i],
+                                                   margin, alpha)
+            for c, value in figures.items():
+                cols[c][i] = value
+            reasons.append(reason)
+    for c, values in cols.items():
+        out[c] = values
+    low, high = cols["incremental_revenue_ci_low"], cols["incremental_revenue_ci_high"]
+    out["incremental_significant"] = pd.array(np.where(np.isfinite(low), (low > 0) | (high < 0), pd.NA),
+                                              dtype="boolean")
+    out["incremental_reason"] = pd.Series(reasons, dtype="str")
+    return has_holdout
+
+
+def _add_payback(out: pd.DataFrame, responses: pd.DataFrame, tx: pd.DataFrame, has_holdout: np.ndarray,
+                 margin: float, as_of: pd.Timestamp, max_months: int) -> None:
+    """Payback of each campaign with a holdout; "no holdout" for the others (in place)."""
+    out["payback_months"] = np.nan
+    out["payback"] = pd.Series(np.full(len(out), "no holdout"), dtype="str")
+    if not has_holdout.any():
+        return
+    ids = out.loc[has_holdout, "campaign_id"]
+    pay = _payback(responses[responses["campaign_id"].isin(ids.tolist())], tx, out.set_index("campaign_id")["cost"],
+                   margin, as_of, int(max_months))
+    pay = pay.set_index("campaign_id").reindex(out["campaign_id"])
+    out["payback_months"] = np.where(has_holdout, pay["payback_months"].to_numpy(dtype=float), np.nan)
+    out["payback"] = pd.Series(np.where(has_holdout, pay["payback"].astype(object).to_numpy(), "no holdout"),
+                               dtype="str")
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -314,231 +584,31 @@ def campaign_roi(campaigns: pd.DataFrame, contacts: pd.DataFrame, transactions: 
     >>> out.loc[0, "incremental_reason"]
     'no holdout group: incremental figures are undefined'
     """
-    _require(campaigns, [campaign_col, channel_col, "start_date", "end_date", cost_col], "campaigns")
-    _require(contacts, [campaign_col, customer_col, group_col, contacted_col], "campaign_contacts")
-    _require(transactions, [customer_col, date_col, amount_col], "transactions")
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 < margin <= 1:
-        raise ValueError(f"margin is out of range; allowed: 0 < margin <= 1 (1 = revenue); received: {margin!r}.")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        raise ValueError(f"alpha is out of range; allowed: 0 < alpha < 1; received: {alpha!r}.")
-    if response_window_days is not None and (isinstance(response_window_days, bool) or not isinstance(
-            response_window_days, (int, float)) or not response_window_days > 0):
-        raise ValueError(f"response_window_days must be positive; allowed: a number of days > 0 or None (use "
-                         f"end_date); received: {response_window_days!r}.")
-    if isinstance(max_payback_months, bool) or not isinstance(max_payback_months, (int, np.integer)) \
-            or max_payback_months < 1:
-        raise ValueError(f"max_payback_months must be a positive int; allowed: 1, 2, ...; received: "
-                         f"{max_payback_months!r}.")
-
-    camp = pd.DataFrame({
-        "campaign_id": campaigns[campaign_col].astype("str"),
-        "name": campaigns["name"].astype("str") if "name" in campaigns.columns else pd.Series(
-            pd.NA, index=campaigns.index, dtype="str"),
-        "channel": campaigns[channel_col].astype("str"),
-        "start_date": _datetimes(campaigns["start_date"], "campaigns", "start_date"),
-        "end_date": _datetimes(campaigns["end_date"], "campaigns", "end_date"),
-        "cost": campaigns[cost_col],
-    }).reset_index(drop=True)
-    if camp["campaign_id"].duplicated().any():
-        raise ValueError(f"campaigns repeats campaign ids; allowed: one row per campaign; received duplicates "
-                         f"{camp.loc[camp['campaign_id'].duplicated(), 'campaign_id'].tolist()[:5]}.")
-    if not pd.api.types.is_numeric_dtype(camp["cost"]) or camp["cost"].isna().any() or (camp["cost"] < 0).any():
-        bad = camp.loc[~(camp["cost"] >= 0), ["campaign_id", "cost"]] if pd.api.types.is_numeric_dtype(
-            camp["cost"]) else camp[["campaign_id", "cost"]]
-        raise ValueError(f"campaigns column {cost_col!r} must be a cost; allowed: a number >= 0 on every row; "
-                         f"received {bad.head(5).to_dict('records')}.")
-    camp["cost"] = camp["cost"].astype(float)
-    if (camp["end_date"] < camp["start_date"]).any():
-        bad = camp.loc[camp["end_date"] < camp["start_date"], "campaign_id"].tolist()
-        raise ValueError(f"campaigns end before they start; allowed: end_date >= start_date; received campaigns "
-                         f"{bad[:5]}.")
-
-    cont = pd.DataFrame({
-        "campaign_id": contacts[campaign_col].astype("str"),
-        "customer_id": contacts[customer_col].astype("str"),
-        "group": contacts[group_col].astype("str"),
-        "contacted_at": _datetimes(contacts[contacted_col], "campaign_contacts", contacted_col),
-    }).reset_index(drop=True)
-    bad_group = ~cont["group"].isin(_GROUPS)
-    if bad_group.any():
-        raise ValueError(f"campaign_contacts column {group_col!r} has unknown groups; allowed: {list(_GROUPS)}; "
-                         f"received {sorted(cont.loc[bad_group, 'group'].unique())[:5]}.")
-    unknown = ~cont["campaign_id"].isin(camp["campaign_id"].unique().tolist())
-    if unknown.any():
-        raise ValueError(f"campaign_contacts refers to campaigns not in the campaigns table; allowed: ids of "
-                         f"listed campaigns; received {sorted(cont.loc[unknown, 'campaign_id'].unique())[:5]}.")
-    dup = cont.duplicated(["campaign_id", "customer_id"], keep=False)
-    if dup.any():
-        raise ValueError(f"campaign_contacts lists a customer twice in one campaign; allowed: one row per "
-                         f"campaign and customer (never in both groups); received {int(dup.sum())} rows, e.g. "
-                         f"{cont.loc[dup, ['campaign_id', 'customer_id']].head(3).to_dict('records')}.")
-
-    tx = pd.DataFrame({
-        "customer_id": transactions[customer_col].astype("str"),
-        "order_datetime": _datetimes(transactions[date_col], "transactions", date_col),
-        "amount": transactions[amount_col].astype(float),
-        "quantity": transactions[quantity_col] if quantity_col in transactions.columns
-        else transactions[amount_col],
-    })
-    tagged = transactions[tag_col].astype("str") if tag_col in transactions.columns else None
-
+    _require_table(campaigns, [campaign_col, channel_col, "start_date", "end_date", cost_col], "campaigns")
+    _require_table(contacts, [campaign_col, customer_col, group_col, contacted_col], "campaign_contacts")
+    _require_table(transactions, [customer_col, date_col, amount_col], "transactions")
+    _check_arguments(margin, alpha, response_window_days, max_payback_months)
+    camp = _campaign_table(campaigns, campaign_col=campaign_col, channel_col=channel_col, cost_col=cost_col)
+    cont = _contact_table(contacts, camp, campaign_col=campaign_col, customer_col=customer_col, group_col=group_col,
+                          contacted_col=contacted_col)
+    tx, tagged, known = _transaction_table(transactions, customer_col=customer_col, date_col=date_col,
+                                           amount_col=amount_col, quantity_col=quantity_col, tag_col=tag_col)
     if period is not None:
-        p = as_period(period)
-        camp = campaigns_active(camp, period=p)
-        earlier = camp.loc[camp["start_date"] < p.start, "campaign_id"].tolist()
-        if earlier:
-            warn_deprecated(
-                f"campaign_roi(period={p.label!r}) now keeps the campaigns running in the period, as the reports "
-                f"do; before crmtools 0.2 it kept only those starting in it. {len(earlier)} campaign"
-                f"{'s' if len(earlier) > 1 else ''} started earlier and {'are' if len(earlier) > 1 else 'is'} now "
-                f"included: {earlier[:5]}. For the old selection, filter campaigns on start_date first.")
-        cont = cont[cont["campaign_id"].isin(camp["campaign_id"].unique().tolist())].reset_index(drop=True)
+        camp, cont = _running_in(camp, cont, period)
     if camp.empty:
         return _empty_roi()
     as_of = as_point(as_of) if as_of is not None else (
         tx["order_datetime"].max() if len(tx) else camp["end_date"].max())
 
-    known = tx["customer_id"].notna() & transactions[customer_col].notna().to_numpy()
-    buys = tx[known & (tx["quantity"] > 0)]
-    first_purchase = buys.groupby("customer_id")["order_datetime"].min()
-
-    # --- contact-based attribution
-    windows = _window(cont, camp, response_window_days)
-    responses = _customer_responses(windows, tx[known], first_purchase) if len(windows) else \
-        windows.assign(revenue=0.0, responded=False, new=False)
-    stats_ = _group_stats(responses) if len(responses) else pd.DataFrame(
-        columns=["campaign_id", "group", "n", "responders", "new", "revenue", "mean", "var"])
-    wide = {grp: stats_[stats_["group"] == grp].set_index("campaign_id") for grp in _GROUPS}
-    t, h = wide["treatment"].reindex(camp["campaign_id"]), wide["holdout"].reindex(camp["campaign_id"])
-
-    out = camp.copy()
-    out["margin"] = float(margin)
+    first_purchase = _first_purchases(tx, known)
+    responses, treatment, holdout = _group_figures(cont, camp, tx[known], first_purchase, response_window_days)
     has_contacts = camp["campaign_id"].isin(cont["campaign_id"].unique().tolist()).to_numpy()
-    out["treated"] = t["n"].fillna(0).to_numpy(dtype="int64")
-    out["holdout"] = h["n"].fillna(0).to_numpy(dtype="int64")
-    out["responders"] = t["responders"].fillna(0).to_numpy(dtype="int64")
-    out["new_customers"] = t["new"].fillna(0).to_numpy(dtype="int64")
-    out["attributed_revenue"] = t["revenue"].fillna(0.0).to_numpy(dtype=float)
-    out["attribution"] = np.where(has_contacts, "contacts", "none")
-
-    # --- tag-based attribution for campaigns without contacts
+    out = _attributed_to_contacts(camp, treatment, holdout, has_contacts, margin)
     if tagged is not None:
-        for i in np.flatnonzero(~has_contacts):
-            row = camp.iloc[i]
-            end = row["end_date"]
-            stop = end + pd.Timedelta(days=1) if end == end.normalize() else end + pd.Timedelta(microseconds=1)
-            mask = (tagged == row["campaign_id"]).to_numpy() & (tx["order_datetime"] >= row["start_date"]).to_numpy() \
-                & (tx["order_datetime"] < stop).to_numpy()
-            if not mask.any():
-                continue
-            lines = tx[mask]
-            known_lines = lines[known[mask].to_numpy()]
-            buyers = known_lines.loc[known_lines["quantity"] > 0, "customer_id"].unique()
-            first = pd.Series(buyers).map(first_purchase)
-            out.loc[i, "attribution"] = "tag"
-            out.loc[i, "attributed_revenue"] = float(lines["amount"].sum())
-            out.loc[i, "responders"] = int(len(buyers))
-            out.loc[i, "new_customers"] = int(((first >= row["start_date"]) & (first < stop)).sum())
-
-    cost = out["cost"].to_numpy(dtype=float)
-    treated = out["treated"].to_numpy(dtype=float)
-    responders = out["responders"].to_numpy(dtype=float)
-    new = out["new_customers"].to_numpy(dtype=float)
-    revenue = out["attributed_revenue"].to_numpy(dtype=float)
-    attributable = out["attribution"].to_numpy() != "none"
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["response_rate"] = np.where(treated > 0, responders / treated, np.nan)
-        out["gross_profit"] = margin * revenue
-        safe_cost = np.where(cost > 0, cost, 1.0)
-        out["roi"] = np.where((cost > 0) & attributable, (margin * revenue - cost) / safe_cost, np.nan)
-        out["roas"] = np.where((cost > 0) & attributable, revenue / safe_cost, np.nan)
-        out["cpa"] = np.where(responders > 0, cost / np.where(responders > 0, responders, 1), np.nan)
-        out["cac"] = np.where(new > 0, cost / np.where(new > 0, new, 1), np.nan)
-    reasons = []
-    for c, a, r, n in zip(cost, attributable, responders, new):
-        parts = []
-        if not a:
-            parts.append("no contact list and no tagged orders: revenue cannot be attributed")
-        elif c == 0:
-            parts.append("zero cost: ROI and ROAS are undefined (not infinite)")
-        if a and r == 0:
-            parts.append("no responders: cost per acquisition is undefined")
-        if a and n == 0:
-            parts.append("no new customers: CAC is undefined")
-        reasons.append("; ".join(parts) if parts else None)
-    out["roi_reason"] = pd.Series(reasons, dtype="str")
-
-    # --- incrementality against the holdout
-    nt, nh = treated, out["holdout"].to_numpy(dtype=float)
-    xt, xh = responders, h["responders"].fillna(0).to_numpy(dtype=float)
-    out["holdout_responders"] = xh.astype("int64")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["holdout_response_rate"] = np.where(nh > 0, xh / nh, np.nan)
-    has_holdout = has_contacts & (nh > 0) & (nt > 0)
-    cols = {c: np.full(len(out), np.nan) for c in ROI_COLUMNS if c.startswith("incremental_") and
-            c != "incremental_reason"}
-    incr_reason = []
-    mt, vt = t["mean"].to_numpy(dtype=float), t["var"].to_numpy(dtype=float)
-    mh, vh = h["mean"].to_numpy(dtype=float), h["var"].to_numpy(dtype=float)
-    if has_holdout.any():
-        from statsmodels.stats.proportion import confint_proportions_2indep
-    for i in range(len(out)):
-        if not has_contacts[i]:
-            incr_reason.append("no contact list: incremental figures are undefined")
-            continue
-        if not has_holdout[i]:
-            incr_reason.append("no holdout group: incremental figures are undefined" if nt[i] > 0 else
-                               "no treated customers: incremental figures are undefined")
-            continue
-        parts = []
-        pt, ph = xt[i] / nt[i], xh[i] / nh[i]
-        cols["incremental_conversions"][i] = (pt - ph) * nt[i]
-        low, high = confint_proportions_2indep(xt[i], nt[i], xh[i], nh[i], method="newcomb", compare="diff",
-                                               alpha=alpha)
-        cols["incremental_conversions_ci_low"][i] = low * nt[i]
-        cols["incremental_conversions_ci_high"][i] = high * nt[i]
-        cols["incremental_conversions_se"][i] = np.sqrt(pt * (1 - pt) / nt[i] + ph * (1 - ph) / nh[i]) * nt[i]
-        diff = mt[i] - mh[i]
-        cols["incremental_revenue"][i] = diff * nt[i]
-        cols["incremental_gross_profit"][i] = margin * diff * nt[i]
-        if nt[i] >= 2 and nh[i] >= 2:
-            a, b = vt[i] / nt[i], vh[i] / nh[i]
-            se = np.sqrt(a + b)
-            if se > 0:
-                df = se ** 4 / (a ** 2 / (nt[i] - 1) + b ** 2 / (nh[i] - 1))
-                half = stats.t.isf(alpha / 2, df) * se
-            else:
-                half = 0.0  # no variation at all (e.g. nobody bought): the difference is exact
-            cols["incremental_revenue_ci_low"][i] = (diff - half) * nt[i]
-            cols["incremental_revenue_ci_high"][i] = (diff + half) * nt[i]
-            cols["incremental_revenue_se"][i] = se * nt[i]
-        else:
-            parts.append("treatment or holdout has fewer than 2 customers: no revenue interval")
-        if cost[i] > 0:
-            cols["incremental_roi"][i] = (cols["incremental_gross_profit"][i] - cost[i]) / cost[i]
-            cols["incremental_roi_ci_low"][i] = (margin * cols["incremental_revenue_ci_low"][i] - cost[i]) / cost[i]
-            cols["incremental_roi_ci_high"][i] = (margin * cols["incremental_revenue_ci_high"][i] - cost[i]) / cost[i]
-        else:
-            parts.append("zero cost: incremental ROI is undefined (not infinite)")
-        incr_reason.append("; ".join(parts) if parts else None)
-    for c, values in cols.items():
-        out[c] = values
-    low, high = cols["incremental_revenue_ci_low"], cols["incremental_revenue_ci_high"]
-    out["incremental_significant"] = pd.array(np.where(np.isfinite(low), (low > 0) | (high < 0), pd.NA),
-                                              dtype="boolean")
-    out["incremental_reason"] = pd.Series(incr_reason, dtype="str")
-
-    # --- payback
-    out["payback_months"] = np.nan
-    out["payback"] = pd.Series(np.where(has_contacts, "no holdout", "no holdout"), dtype="str")
-    if has_holdout.any():
-        ids = out.loc[has_holdout, "campaign_id"]
-        pay = _payback(responses[responses["campaign_id"].isin(ids.tolist())], tx[known],
-                       out.set_index("campaign_id")["cost"], margin, as_of, int(max_payback_months))
-        pay = pay.set_index("campaign_id").reindex(out["campaign_id"])
-        out["payback_months"] = np.where(has_holdout, pay["payback_months"].to_numpy(dtype=float), np.nan)
-        out["payback"] = pd.Series(np.where(has_holdout, pay["payback"].astype(object).to_numpy(), "no holdout"),
-                                   dtype="str")
+        _add_tag_attribution(out, camp, tx, tagged, known, first_purchase, has_contacts)
+    _add_attributed_measures(out, margin)
+    has_holdout = _add_incrementality(out, treatment, holdout, has_contacts, margin, alpha)
+    _add_payback(out, responses, tx[known], has_holdout, margin, as_of, max_payback_months)
     return out[ROI_COLUMNS]
 
 
@@ -602,66 +672,71 @@ def campaign_rollup(roi: pd.DataFrame, *, by: str = "channel", alpha: float = 0.
     needed = [by, "cost", "treated", "holdout", "responders", "new_customers", "attributed_revenue",
               "gross_profit", "attribution", "margin", "incremental_conversions", "incremental_conversions_se",
               "incremental_revenue", "incremental_revenue_se"]
-    _require(roi, needed, "roi")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        raise ValueError(f"alpha is out of range; allowed: 0 < alpha < 1; received: {alpha!r}.")
+    require_frame(roi, name="roi", allowed="the output of campaign_roi (a pandas DataFrame)")
+    require_columns(roi, needed, name="roi", hint="Pass the output of campaign_roi.")
+    require_range(alpha, name="alpha", low=0, high=1, closed="neither")
     columns = [by if c == "channel" else c for c in ROLLUP_COLUMNS]
     if roi.empty:
-        empty = {c: pd.Series(dtype="float64") for c in columns}
-        for c in ("level", by, "roi_reason"):
-            empty[c] = pd.Series(dtype="str")
-        for c in ("campaigns", "treated", "holdout", "responders", "new_customers", "incremental_campaigns"):
-            empty[c] = pd.Series(dtype="int64")
-        return pd.DataFrame(empty)[columns]
+        return _empty_rollup(columns, by)
     z = stats.norm.isf(alpha / 2)
-    rows = []
     groups = [(k, g) for k, g in roi.groupby(by, sort=True, dropna=False)] + [(None, roi)]
-    for key, g in groups:
-        attributable = g["attribution"] != "none"
-        cost = float(g.loc[attributable, "cost"].sum())
-        gross = float(g.loc[attributable, "gross_profit"].sum())
-        revenue = float(g.loc[attributable, "attributed_revenue"].sum())
-        responders, new = int(g["responders"].sum()), int(g["new_customers"].sum())
-        inc = g["incremental_revenue"].notna()
-        inc_cost = float(g.loc[inc, "cost"].sum())
-        inc_rev = float(g.loc[inc, "incremental_revenue"].sum()) if inc.any() else np.nan
-        inc_gp = float((g.loc[inc, "incremental_revenue"] * g.loc[inc, "margin"]).sum()) if inc.any() else np.nan
-        rev_se = float(np.sqrt((g.loc[inc, "incremental_revenue_se"] ** 2).sum())) if inc.any() else np.nan
-        gp_se = float(np.sqrt(((g.loc[inc, "incremental_revenue_se"] * g.loc[inc, "margin"]) ** 2).sum())) \
-            if inc.any() else np.nan
-        conv_ok = g["incremental_conversions"].notna()
-        inc_conv = float(g.loc[conv_ok, "incremental_conversions"].sum()) if conv_ok.any() else np.nan
-        conv_se = float(np.sqrt((g.loc[conv_ok, "incremental_conversions_se"] ** 2).sum())) if conv_ok.any() \
-            else np.nan
-        reason = []
-        if not attributable.any():
-            reason.append("no attributable campaigns")
-        elif cost == 0:
-            reason.append("zero cost: ROI and ROAS are undefined (not infinite)")
-        rows.append({
-            "level": "overall" if key is None else by,
-            by: key,
-            "campaigns": int(len(g)), "cost": float(g["cost"].sum()), "treated": int(g["treated"].sum()),
-            "holdout": int(g["holdout"].sum()), "responders": responders, "new_customers": new,
-            "attributed_revenue": revenue, "gross_profit": gross,
-            "roi": (gross - cost) / cost if cost > 0 else np.nan,
-            "roas": revenue / cost if cost > 0 else np.nan,
-            "cpa": cost / responders if responders > 0 else np.nan,
-            "cac": cost / new if new > 0 else np.nan,
-            "roi_reason": "; ".join(reason) if reason else None,
-            "incremental_campaigns": int(inc.sum()), "incremental_cost": inc_cost,
-            "incremental_conversions": inc_conv,
-            "incremental_conversions_ci_low": inc_conv - z * conv_se,
-            "incremental_conversions_ci_high": inc_conv + z * conv_se,
-            "incremental_revenue": inc_rev,
-            "incremental_revenue_ci_low": inc_rev - z * rev_se,
-            "incremental_revenue_ci_high": inc_rev + z * rev_se,
-            "incremental_gross_profit": inc_gp,
-            "incremental_roi": (inc_gp - inc_cost) / inc_cost if inc_cost > 0 else np.nan,
-            "incremental_roi_ci_low": (inc_gp - z * gp_se - inc_cost) / inc_cost if inc_cost > 0 else np.nan,
-            "incremental_roi_ci_high": (inc_gp + z * gp_se - inc_cost) / inc_cost if inc_cost > 0 else np.nan,
-        })
+    rows = [{"level": "overall" if key is None else by, by: key, **_rollup_figures(g, z)} for key, g in groups]
     out = pd.DataFrame(rows)
     out["level"] = out["level"].astype("str")
     out["roi_reason"] = out["roi_reason"].astype("str")
     return out[columns]
+
+
+def _empty_rollup(columns: list[str], by: str) -> pd.DataFrame:
+    empty = {c: pd.Series(dtype="float64") for c in columns}
+    for c in ("level", by, "roi_reason"):
+        empty[c] = pd.Series(dtype="str")
+    for c in ("campaigns", "treated", "holdout", "responders", "new_customers", "incremental_campaigns"):
+        empty[c] = pd.Series(dtype="int64")
+    return pd.DataFrame(empty)[columns]
+
+
+def _rollup_figures(g: pd.DataFrame, z: float) -> dict:
+    """Summed figures of a group of campaigns, ratios recomputed from the sums, normal intervals with ``z``."""
+    attributable = g["attribution"] != "none"
+    cost = float(g.loc[attributable, "cost"].sum())
+    gross = float(g.loc[attributable, "gross_profit"].sum())
+    revenue = float(g.loc[attributable, "attributed_revenue"].sum())
+    responders, new = int(g["responders"].sum()), int(g["new_customers"].sum())
+    inc = g["incremental_revenue"].notna()
+    inc_cost = float(g.loc[inc, "cost"].sum())
+    inc_rev = float(g.loc[inc, "incremental_revenue"].sum()) if inc.any() else np.nan
+    inc_gp = float((g.loc[inc, "incremental_revenue"] * g.loc[inc, "margin"]).sum()) if inc.any() else np.nan
+    rev_se = float(np.sqrt((g.loc[inc, "incremental_revenue_se"] ** 2).sum())) if inc.any() else np.nan
+    gp_se = float(np.sqrt(((g.loc[inc, "incremental_revenue_se"] * g.loc[inc, "margin"]) ** 2).sum())) \
+        if inc.any() else np.nan
+    conv_ok = g["incremental_conversions"].notna()
+    inc_conv = float(g.loc[conv_ok, "incremental_conversions"].sum()) if conv_ok.any() else np.nan
+    conv_se = float(np.sqrt((g.loc[conv_ok, "incremental_conversions_se"] ** 2).sum())) if conv_ok.any() \
+        else np.nan
+    reason = []
+    if not attributable.any():
+        reason.append("no attributable campaigns")
+    elif cost == 0:
+        reason.append("zero cost: ROI and ROAS are undefined (not infinite)")
+    return {
+        "campaigns": len(g), "cost": float(g["cost"].sum()), "treated": int(g["treated"].sum()),
+        "holdout": int(g["holdout"].sum()), "responders": responders, "new_customers": new,
+        "attributed_revenue": revenue, "gross_profit": gross,
+        "roi": (gross - cost) / cost if cost > 0 else np.nan,
+        "roas": revenue / cost if cost > 0 else np.nan,
+        "cpa": cost / responders if responders > 0 else np.nan,
+        "cac": cost / new if new > 0 else np.nan,
+        "roi_reason": "; ".join(reason) if reason else None,
+        "incremental_campaigns": int(inc.sum()), "incremental_cost": inc_cost,
+        "incremental_conversions": inc_conv,
+        "incremental_conversions_ci_low": inc_conv - z * conv_se,
+        "incremental_conversions_ci_high": inc_conv + z * conv_se,
+        "incremental_revenue": inc_rev,
+        "incremental_revenue_ci_low": inc_rev - z * rev_se,
+        "incremental_revenue_ci_high": inc_rev + z * rev_se,
+        "incremental_gross_profit": inc_gp,
+        "incremental_roi": (inc_gp - inc_cost) / inc_cost if inc_cost > 0 else np.nan,
+        "incremental_roi_ci_low": (inc_gp - z * gp_se - inc_cost) / inc_cost if inc_cost > 0 else np.nan,
+        "incremental_roi_ci_high": (inc_gp + z * gp_se - inc_cost) / inc_cost if inc_cost > 0 else np.nan,
+    }

@@ -17,6 +17,7 @@ from crmtools.periods import parse_period
 TOL = 1e-9
 CONTACT = pd.Timestamp("2025-03-03 10:00")
 END = pd.Timestamp("2025-03-31")  # midnight: the whole of March 31 is in the window
+WINDOW_STOP = END + pd.Timedelta(days=1)  # exclusive
 
 
 def simulate(seed=1, campaigns=1, treated=3000, holdout=800, base_rate=0.15, uplift=0.05, cost=200_000.0,
@@ -63,7 +64,7 @@ def simulate(seed=1, campaigns=1, treated=3000, holdout=800, base_rate=0.15, upl
     return campaigns_, contacts, tx, planted
 
 
-def per_customer_revenue(contacts, tx, cid, group, stop=END + pd.Timedelta(days=1)):
+def per_customer_revenue(contacts, tx, cid, group, stop=WINDOW_STOP):
     """Window revenue per contacted customer, computed independently of the module."""
     ids = contacts.loc[(contacts["campaign_id"] == cid) & (contacts["group"] == group), "customer_id"]
     inside = tx[(tx["order_datetime"] >= CONTACT) & (tx["order_datetime"] < stop)]
@@ -356,28 +357,33 @@ def test_column_names_can_be_overridden(small):
                                                                     "'holdout'\\]"),
     (lambda c, k, t: (c, k.assign(campaign_id="C9"), t), ValueError, "campaigns not in the campaigns table"),
     (lambda c, k, t: (c, pd.concat([k, k.iloc[:1]]), t), ValueError, "lists a customer twice"),
-    (lambda c, k, t: (c, k, t.drop(columns="amount")), ValueError, "transactions is missing column\\(s\\) "
-                                                                   "\\['amount'\\]"),
+    (lambda c, k, t: (c, k, t.drop(columns="amount")), ValueError, "transactions is missing column 'amount'; "
+                                                                   "allowed: a table with columns "),
     (lambda c, k, t: (c, k, t.assign(order_datetime=t["order_datetime"].astype(str))), TypeError,
-     "must hold datetimes"),
+     "column 'order_datetime' has the wrong type; allowed: datetime64 values"),
     (lambda c, k, t: (c, k, t.assign(order_datetime=t["order_datetime"].dt.tz_localize("UTC"))), ValueError,
      "timezone-aware"),
     (lambda c, k, t: (c.assign(end_date=pd.Timestamp("2025-01-01")), k, t), ValueError, "end before they start"),
-    (lambda c, k, t: (c.to_dict(), k, t), TypeError, "campaigns must be a pandas DataFrame"),
+    (lambda c, k, t: (c.to_dict(), k, t), TypeError, "campaigns has the wrong type; allowed: the canonical "
+                                                     "campaigns table \\(a pandas DataFrame\\); received: dict"),
 ])
 def test_bad_inputs_are_rejected(small, change, error, match):
     with pytest.raises(error, match=match):
         campaign_roi(*change(*small))
 
 
-@pytest.mark.parametrize("kwargs, match", [({"margin": 0}, "margin is out of range"),
-                                           ({"margin": 1.5}, "margin is out of range"),
-                                           ({"alpha": 0}, "alpha is out of range"),
-                                           ({"response_window_days": 0}, "response_window_days must be positive"),
-                                           ({"max_payback_months": 0}, "max_payback_months must be a positive int"),
-                                           ({"as_of": "not a date"}, "as_of must be a date")])
-def test_bad_arguments_are_rejected(small, kwargs, match):
-    with pytest.raises(ValueError, match=match):
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"margin": 0}, ValueError, r"margin is out of range; allowed: a number in \(0, 1\]; received: 0\."),
+    ({"margin": 1.5}, ValueError, "margin is out of range"),
+    ({"margin": "1"}, TypeError, "margin has the wrong type"),
+    ({"alpha": 0}, ValueError, r"alpha is out of range; allowed: a number in \(0, 1\)"),
+    ({"response_window_days": 0}, ValueError, "response_window_days is out of range; allowed: a number > 0 or None"),
+    ({"max_payback_months": 0}, ValueError, "max_payback_months is out of range; allowed: a whole number >= 1"),
+    ({"max_payback_months": 2.0}, TypeError, "max_payback_months has the wrong type"),
+    ({"as_of": "not a date"}, ValueError, "as_of must be a date"),
+])
+def test_bad_arguments_are_rejected(small, kwargs, error, match):
+    with pytest.raises(error, match=match):
         campaign_roi(*small, **kwargs)
 
 
@@ -416,8 +422,10 @@ def test_rollup_by_another_column():
     out = campaign_rollup(roi, by="campaign_id")
     assert list(out.columns)[:2] == ["level", "campaign_id"]
     assert list(out["level"]) == ["campaign_id", "campaign_id", "overall"]
-    with pytest.raises(ValueError, match="roi is missing column"):
+    with pytest.raises(ValueError, match=r"roi is missing column 'region'; .*Pass the output of campaign_roi"):
         campaign_rollup(roi, by="region")
+    with pytest.raises(ValueError, match="alpha is out of range"):
+        campaign_rollup(roi, alpha=1.0)
 
 
 # --------------------------------------------------------------------------- plots
