@@ -40,13 +40,16 @@ import narwhals.stable.v2 as nw
 import pandas as pd
 
 from ._deprecation import deprecated_arguments, legacy_start
+from .checks import require_columns, require_in, require_range
 from .engine import collect, is_missing, lit_datetime, month_label_of, month_number, month_number_of, to_lazy
 from .periods import as_point
 
-__all__ = ["COHORT_COLUMNS", "cohort_table", "cohort_matrix", "cohort_revenue"]
+__all__ = ["COHORT_COLUMNS", "cohort_matrix", "cohort_revenue", "cohort_table"]
 
 COHORT_COLUMNS = ["cohort", "months_since", "customers", "active", "retention", "revenue", "revenue_per_customer",
                   "cumulative_revenue_per_customer"]
+
+_COHORTS_HINT = "Pass the output of cohort_table."
 
 
 def _last_month(as_of: pd.Timestamp) -> int:
@@ -118,12 +121,8 @@ def cohort_table(transactions: Any, *, as_of: Any, lookback_months: int | None =
     1  2025-01             1       0   -400.0                            600.0
     """
     as_of_ts = as_point(as_of)
-    if max_months is not None and (isinstance(max_months, bool) or not isinstance(max_months, int)
-                                   or max_months < 0):
-        raise ValueError(f"max_months must be a whole number >= 0 or None; got {max_months!r}.")
-    if lookback_months is not None and (isinstance(lookback_months, bool) or not isinstance(lookback_months, int)
-                                        or lookback_months < 1):
-        raise ValueError(f"lookback_months must be a whole number >= 1 or None; got {lookback_months!r}.")
+    require_range(max_months, name="max_months", low=0, integer=True, allow_none=True)
+    require_range(lookback_months, name="lookback_months", low=1, integer=True, allow_none=True)
     first_shown = None if lookback_months is None else _last_month(as_of_ts) - lookback_months + 1
     c, d, a, q = customer_col, date_col, amount_col, quantity_col
     lf = to_lazy(transactions, columns=[c, d, a, q], name="transactions",
@@ -216,12 +215,8 @@ def cohort_matrix(cohorts: pd.DataFrame, *, values: str = "retention") -> pd.Dat
     >>> cohort_matrix(table).to_dict("index")
     {'2025-01': {0: 1.0, 1: 0.25}, '2025-02': {0: 1.0, 1: nan}}
     """
-    numeric = [c for c in COHORT_COLUMNS if c not in ("cohort", "months_since")]
-    if values not in numeric:
-        raise ValueError(f"values must be one of {numeric}; got {values!r}.")
-    missing = [c for c in ("cohort", "months_since", values) if c not in cohorts.columns]
-    if missing:
-        raise ValueError(f"cohorts is missing columns {missing}; pass the output of cohort_table.")
+    require_in(values, [c for c in COHORT_COLUMNS if c not in ("cohort", "months_since")], name="values")
+    require_columns(cohorts, ["cohort", "months_since", values], name="cohorts", hint=_COHORTS_HINT)
     wide = cohorts.pivot(index="cohort", columns="months_since", values=values)
     wide.columns.name = "months_since"
     return wide
@@ -250,6 +245,7 @@ def cohort_revenue(cohorts: pd.DataFrame) -> pd.DataFrame:
         cohort  customers  months  revenue  revenue_per_customer
     0  2025-01          2       2   4000.0                2000.0
     """
+    require_columns(cohorts, ["cohort", "months_since", "customers", "revenue"], name="cohorts", hint=_COHORTS_HINT)
     grouped = cohorts.groupby("cohort", sort=True).agg(customers=("customers", "first"),
                                                        months=("months_since", "size"),
                                                        revenue=("revenue", "sum"))

@@ -39,10 +39,11 @@ import narwhals.stable.v2 as nw
 import pandas as pd
 
 from ._deprecation import deprecated_arguments
+from .checks import require_range
 from .engine import collect, floor_div, is_missing, lit_datetime, to_lazy
 from .periods import as_period
 
-__all__ = ["Concentration", "decile_table", "concentration", "pareto_curve", "customer_revenue"]
+__all__ = ["Concentration", "concentration", "customer_revenue", "decile_table", "pareto_curve"]
 
 DECILE_COLUMNS = ["decile", "customers", "revenue", "revenue_share", "cumulative_share", "avg_revenue",
                   "min_revenue", "max_revenue"]
@@ -93,11 +94,6 @@ def _raise_on_missing(missing: int, amount_col: str) -> None:
             f"{amount_col!r}: amounts must be present to rank customers by revenue. Drop or fill those lines "
             f"first (crmtools.data.load_dataset reports them)."
         )
-
-
-def _share(numerator: nw.Expr, denominator: nw.Expr) -> nw.Expr:
-    # Same result on every engine: null (NaN in pandas) when the denominator is 0.
-    return nw.when(denominator != 0).then(numerator / denominator)
 
 
 @deprecated_arguments(window=("start", "end"))
@@ -185,8 +181,7 @@ def decile_table(transactions: Any, *, period: Any, n_groups: int = 10,
     0       1          2    800.0            0.8        400.0
     1       2          2    200.0            0.2        100.0
     """
-    if isinstance(n_groups, bool) or not isinstance(n_groups, int) or n_groups < 1:
-        raise ValueError(f"n_groups must be a positive whole number (10 for deciles); got {n_groups!r}.")
+    require_range(n_groups, name="n_groups", low=1, integer=True)
     per_customer, c = _customer_revenue(transactions, period, customer_col, date_col, amount_col, quantity_col)
     groups = (
         _ranked(per_customer, c)
@@ -335,8 +330,7 @@ def pareto_curve(transactions: Any, *, period: Any, points: int = 100, customer_
     3          3            0.75    900.0            0.9
     4          4            1.00   1000.0            1.0
     """
-    if isinstance(points, bool) or not isinstance(points, int) or points < 1:
-        raise ValueError(f"points must be a positive whole number; got {points!r}.")
+    require_range(points, name="points", low=1, integer=True)
     per_customer, c = _customer_revenue(transactions, period, customer_col, date_col, amount_col, quantity_col)
     pos, n = nw.col("_pos"), nw.col("_n")
     steps = (

@@ -54,10 +54,11 @@ import narwhals.stable.v2 as nw
 import pandas as pd
 
 from ._deprecation import deprecated_arguments, legacy_end
+from .checks import require_range
 from .engine import collect, is_missing, lit_datetime, month_label_of, month_number, month_number_of, to_lazy
 from .periods import as_period, period_of
 
-__all__ = ["KPI_NAMES", "KPI_COLUMNS", "period_kpis", "monthly_trend"]
+__all__ = ["KPI_COLUMNS", "KPI_NAMES", "monthly_trend", "period_kpis"]
 
 #: KPI names in output order (also the keys of the report's i18n table).
 KPI_NAMES = ["revenue", "orders", "active_customers", "new_customers", "returning_customers",
@@ -173,7 +174,7 @@ def period_kpis(transactions: Any, *, period: Any, customer_col: str = "customer
     data_start = collect(lf.select(_start=nw.col(d).min()))["_start"].iloc[0]
 
     def values(key: str, prev_key: str) -> dict[str, float]:
-        start, end_ = bounds[key]
+        _start, end_ = bounds[key]
         if pd.isna(data_start) or end_ <= data_start:
             return {name: float("nan") for name in KPI_NAMES}
         row = per_period.loc[key] if key in per_period.index else None
@@ -183,7 +184,7 @@ def period_kpis(transactions: Any, *, period: Any, customer_col: str = "customer
         active = float(customer_counts[f"active_{key}"] or 0)
         new = float(customer_counts[f"new_{key}"] or 0)
         prev_active = float(customer_counts[f"active_{prev_key}"] or 0)
-        prev_start, prev_end = bounds[prev_key]
+        _prev_start, prev_end = bounds[prev_key]
         retained = float(customer_counts[f"retained_{key}"] or 0)
         has_prev = not pd.isna(data_start) and prev_end > data_start and prev_active > 0
         retention = retained / prev_active if has_prev else float("nan")
@@ -263,8 +264,7 @@ def monthly_trend(transactions: Any, *, period: Any, months: int = 13, customer_
     2  2025-10    250.0       1                 1                250.0
     """
     end_ts = pd.Timestamp(as_period(period).end)
-    if isinstance(months, bool) or not isinstance(months, int) or months < 1:
-        raise ValueError(f"months must be a positive whole number; got {months!r}.")
+    require_range(months, name="months", low=1, integer=True)
     last = month_number_of(end_ts) - 1
     first = last - months + 1
     start_ts = pd.Timestamp(year=first // 12, month=first % 12 + 1, day=1)

@@ -46,18 +46,17 @@ import narwhals.stable.v2 as nw
 import pandas as pd
 
 from ._deprecation import deprecated_arguments, legacy_start
+from .checks import require_range
 from .engine import collect, day_number, day_number_of, lit_datetime, to_lazy
 from .periods import as_period, as_point
 
-__all__ = ["first_purchases", "f2_conversion", "interval_distribution", "purchase_cycles"]
+__all__ = ["f2_conversion", "first_purchases", "interval_distribution", "purchase_cycles"]
 
 _UNKNOWN = "(unknown)"
 
 
 def _check_days(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive whole number of days; got {value!r}.")
-    return value
+    return int(require_range(value, name=name, low=1, integer=True))
 
 
 def _align(other: Any, like: nw.LazyFrame, *, columns: list[str], name: str) -> nw.LazyFrame:
@@ -375,8 +374,7 @@ def purchase_cycles(transactions: Any, *, as_of: Any, min_purchase_days: int = 2
     0           a               30.0             2025-04-01               17
     """
     as_of_ts = as_point(as_of)
-    if isinstance(min_purchase_days, bool) or not isinstance(min_purchase_days, int) or min_purchase_days < 2:
-        raise ValueError(f"min_purchase_days must be a whole number >= 2; got {min_purchase_days!r}.")
+    require_range(min_purchase_days, name="min_purchase_days", low=2, integer=True)
     c = customer_col
     days = _purchase_days(transactions, as_of_ts, customer_col, date_col, quantity_col)
     per_customer = (days.group_by(c)

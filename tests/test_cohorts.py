@@ -16,18 +16,12 @@ from crmtools.plotting.cohorts import plot_cohort_heatmap
 from crmtools.sampledata import SampleConfig, generate_sample
 
 AS_OF = pd.Timestamp("2025-05-01")
-
-
-def _tx(rows):
-    frame = pd.DataFrame(rows, columns=["customer_id", "order_datetime", "quantity", "amount"])
-    frame["order_datetime"] = pd.to_datetime(frame["order_datetime"], format="ISO8601")
-    frame["customer_id"] = frame["customer_id"].astype("str")
-    return frame.astype({"quantity": "int64", "amount": "float64"})
+LINE = ("customer_id", "order_datetime", "quantity", "amount")  # the columns cohorts need
 
 
 @pytest.fixture
-def tiny():
-    return _tx([
+def tiny(make_transactions):
+    return make_transactions([
         ("a", "2025-01-05", 1, 1000.0), ("a", "2025-03-02", 1, 500.0), ("a", "2025-03-20", 1, 300.0),
         ("a", "2025-04-11", -1, -200.0),
         ("b", "2025-01-20", 2, 2000.0),
@@ -35,7 +29,7 @@ def tiny():
         ("d", "2024-11-03", -1, -50.0), ("d", "2025-02-01 00:00", 1, 400.0),
         (None, "2025-02-14", 1, 123.0),
         ("f", "2025-05-01 00:00", 1, 999.0),
-    ])
+    ], columns=LINE)
 
 
 def test_known_answer(tiny):
@@ -85,16 +79,21 @@ def test_matrix_and_revenue_helpers(tiny):
     assert per_cohort.to_dict("list") == {"cohort": ["2024-12", "2025-01", "2025-02"], "customers": [1, 2, 1],
                                           "months": [5, 4, 3], "revenue": [1600.0, 3600.0, 400.0],
                                           "revenue_per_customer": [1600.0, 1800.0, 400.0]}
-    with pytest.raises(ValueError, match="values must be one of"):
+    with pytest.raises(ValueError, match="Unknown values; allowed: 'customers', 'active', "):
         cohort_matrix(out, values="cohort")
+    with pytest.raises(ValueError, match=r"cohorts is missing column 'retention'; .* Pass the output of cohort_table"):
+        cohort_matrix(out.drop(columns="retention"))
+    with pytest.raises(ValueError, match="cohorts is missing column 'revenue'"):
+        cohort_revenue(out.drop(columns="revenue"))
 
 
 @settings(max_examples=30, deadline=None, derandomize=True)
 @given(lines=st.lists(st.tuples(st.sampled_from("abcdefg"), st.integers(0, 200), st.sampled_from([1, 1, 2, -1]),
                                 st.integers(1, 30)), min_size=1, max_size=40),
        seed=st.integers(0, 2**16))
-def test_properties(lines, seed):
-    tx = _tx([(c, AS_OF - pd.Timedelta(days=d, hours=5), q, q * p * 100.0) for c, d, q, p in lines])
+def test_properties(make_transactions, lines, seed):
+    tx = make_transactions([(c, AS_OF - pd.Timedelta(days=d, hours=5), q, q * p * 100.0) for c, d, q, p in lines],
+                           columns=LINE)
     out = cohort_table(tx, as_of=AS_OF)
     buyers = tx.loc[tx["quantity"] > 0, "customer_id"].nunique()
     assert out.loc[out["months_since"] == 0, "customers"].sum() == buyers
@@ -107,7 +106,7 @@ def test_properties(lines, seed):
 
 @pytest.fixture(scope="module")
 def sample():
-    tables, truths = generate_sample(SampleConfig(customers=3000, months=24, seed=5))
+    tables, _truths = generate_sample(SampleConfig(customers=3000, months=24, seed=5))
     return tables["transactions"]
 
 
@@ -153,18 +152,20 @@ def test_input_is_not_mutated(sample):
     pd.testing.assert_frame_equal(sample, before)
 
 
-def test_empty_and_bad_input(tiny):
+def test_empty_and_bad_input(tiny, make_transactions):
     empty = cohort_table(tiny, as_of="2020-01-01")
     assert empty.empty and empty.columns.tolist() == COHORT_COLUMNS
     assert empty["months_since"].dtype == "int64"
-    one = cohort_table(_tx([("z", "2025-03-03", 1, 10.0)]), as_of=AS_OF)
+    one = cohort_table(make_transactions([("z", "2025-03-03", 1, 10.0)], columns=LINE), as_of=AS_OF)
     assert one["active"].tolist() == [1, 0] and one["customers"].tolist() == [1, 1]
     tiny.loc[1, "amount"] = np.nan
     with pytest.raises(ValueError, match="1 line before as_of has no 'amount'"):
         cohort_table(tiny, as_of=AS_OF)
-    with pytest.raises(ValueError, match="max_months must be"):
+    with pytest.raises(ValueError, match="max_months is out of range; allowed: a whole number >= 0 or None"):
         cohort_table(tiny, as_of=AS_OF, max_months=-1)
-    with pytest.raises(ValueError, match="lookback_months must be a whole number >= 1"):
+    with pytest.raises(TypeError, match="max_months has the wrong type"):
+        cohort_table(tiny, as_of=AS_OF, max_months=2.0)
+    with pytest.raises(ValueError, match="lookback_months is out of range; allowed: a whole number >= 1 or None"):
         cohort_table(tiny, as_of=AS_OF, lookback_months=0)
     with pytest.raises(ValueError, match="as_of='2025-04' is ambiguous"):
         cohort_table(tiny, as_of="2025-04")

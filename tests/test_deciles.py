@@ -20,22 +20,22 @@ from crmtools.sampledata import SampleConfig, generate_sample
 OCTOBER = "2025-10"  # [2025-10-01, 2025-11-01)
 
 
-def _tx(rows):
-    frame = pd.DataFrame(rows, columns=["customer_id", "order_datetime", "quantity", "amount"])
-    frame["order_datetime"] = pd.to_datetime(frame["order_datetime"], format="ISO8601")
-    frame["customer_id"] = frame["customer_id"].astype("str")
-    return frame.astype({"quantity": "int64", "amount": "float64"})
+LINE = ("customer_id", "order_datetime", "quantity", "amount")  # the columns deciles need
 
 
-def _spend(amounts, day="2025-10-15"):
-    return _tx([(f"c{i:02d}", day, 1, float(a)) for i, a in enumerate(amounts)])
+@pytest.fixture(scope="session")
+def spend(make_transactions):
+    """``spend(amounts, day=...)``: one purchase per customer c00, c01, ... of the given amounts."""
+    def build(amounts, day="2025-10-15"):
+        return make_transactions([(f"c{i:02d}", day, 1, float(a)) for i, a in enumerate(amounts)], columns=LINE)
+    return build
 
 
 # ----------------------------------------------------------------------------- known answers
 
 
-def test_twenty_customers_known_answer():
-    tx = _spend([1000 * (i + 1) for i in range(20)])  # 1,000 .. 20,000; total 210,000
+def test_twenty_customers_known_answer(spend):
+    tx = spend([1000 * (i + 1) for i in range(20)])  # 1,000 .. 20,000; total 210,000
     out = decile_table(tx, period=OCTOBER)
     assert out.columns.tolist() == ["decile", "customers", "revenue", "revenue_share", "cumulative_share",
                                     "avg_revenue", "min_revenue", "max_revenue"]
@@ -49,8 +49,8 @@ def test_twenty_customers_known_answer():
     assert out["cumulative_share"].iloc[2] == pytest.approx(105000 / 210000)
 
 
-def test_unequal_group_sizes_put_larger_groups_first():
-    out = decile_table(_spend(range(1, 24)), period=OCTOBER)  # 23 customers
+def test_unequal_group_sizes_put_larger_groups_first(spend):
+    out = decile_table(spend(range(1, 24)), period=OCTOBER)  # 23 customers
     sizes = out["customers"].tolist()
     assert sum(sizes) == 23 and max(sizes) - min(sizes) <= 1
     # customer k (0-based, by revenue desc) is in decile 1 + floor(10k/23)
@@ -58,65 +58,65 @@ def test_unequal_group_sizes_put_larger_groups_first():
     assert sizes == expected.tolist()
 
 
-def test_ties_are_broken_by_customer_id():
-    tx = _tx([("b", "2025-10-02", 1, 500.0), ("a", "2025-10-03", 1, 500.0), ("c", "2025-10-04", 1, 900.0),
-              ("d", "2025-10-05", 1, 500.0)])
+def test_ties_are_broken_by_customer_id(make_transactions):
+    tx = make_transactions([("b", "2025-10-02", 1, 500.0), ("a", "2025-10-03", 1, 500.0),
+                            ("c", "2025-10-04", 1, 900.0), ("d", "2025-10-05", 1, 500.0)], columns=LINE)
     out = customer_revenue(tx, period=OCTOBER)
     assert out["customer_id"].tolist() == ["c", "a", "b", "d"]
     assert out["rank"].tolist() == [1, 2, 3, 4]
     assert out["decile"].tolist() == [1, 3, 6, 8]
 
 
-def test_returns_guests_and_period_bounds():
-    tx = _tx([
+def test_returns_guests_and_period_bounds(make_transactions):
+    tx = make_transactions([
         ("a", "2025-10-01 00:00", 1, 1000.0),   # first instant: counted
         ("a", "2025-10-20", -1, -400.0),         # return: subtracts
         ("b", "2025-10-31 23:59:59", 2, 300.0),  # last second: counted
         ("b", "2025-11-01 00:00", 1, 9999.0),    # end is exclusive
         ("c", "2025-10-10", -1, -100.0),         # return only: not a customer of the period
         (None, "2025-10-10", 1, 7777.0),         # guest: not a customer
-    ])
+    ], columns=LINE)
     out = customer_revenue(tx, period=OCTOBER)
     assert out.set_index("customer_id")["revenue"].to_dict() == {"a": 600.0, "b": 300.0}
 
 
-def test_concentration_known_answers():
-    result = concentration(_spend([100, 100, 100, 700]), period=OCTOBER)
+def test_concentration_known_answers(spend):
+    result = concentration(spend([100, 100, 100, 700]), period=OCTOBER)
     assert result == Concentration(customers=4, revenue=1000.0, top10_share=0.7, top20_share=0.7, gini=0.45)
-    equal = concentration(_spend([250] * 8), period=OCTOBER)
+    equal = concentration(spend([250] * 8), period=OCTOBER)
     assert equal.gini == pytest.approx(0.0, abs=1e-12)
     assert equal.top10_share == 0.125  # ceil(8 / 10) = 1 customer of 8
     assert equal.top20_share == 0.25  # ceil(8 / 5) = 2 customers
-    one_has_all = concentration(_spend([0, 0, 0, 100]), period=OCTOBER)
+    one_has_all = concentration(spend([0, 0, 0, 100]), period=OCTOBER)
     assert one_has_all.gini == pytest.approx(0.75)
-    ten = concentration(_spend([1000 * (i + 1) for i in range(10)]), period=OCTOBER)
+    ten = concentration(spend([1000 * (i + 1) for i in range(10)]), period=OCTOBER)
     assert ten.top10_share == pytest.approx(10000 / 55000)
     assert ten.top20_share == pytest.approx(19000 / 55000)
 
 
-def test_gini_matches_mean_absolute_difference_formula():
+def test_gini_matches_mean_absolute_difference_formula(spend):
     rng = np.random.default_rng(3)
     amounts = np.round(rng.lognormal(8, 1, 200), 0)
-    result = concentration(_spend(amounts), period=OCTOBER)
+    result = concentration(spend(amounts), period=OCTOBER)
     x = amounts
     expected = np.abs(x[:, None] - x[None, :]).sum() / (2 * len(x) ** 2 * x.mean())
     assert result.gini == pytest.approx(expected, rel=1e-9)
 
 
-def test_pareto_curve_known_answer():
-    curve = pareto_curve(_spend([100, 100, 100, 700]), period=OCTOBER, points=4)
+def test_pareto_curve_known_answer(spend):
+    curve = pareto_curve(spend([100, 100, 100, 700]), period=OCTOBER, points=4)
     assert curve.to_dict("list") == {"customers": [0, 1, 2, 3, 4], "customer_share": [0.0, 0.25, 0.5, 0.75, 1.0],
                                      "revenue": [0.0, 700.0, 800.0, 900.0, 1000.0],
                                      "revenue_share": [0.0, 0.7, 0.8, 0.9, 1.0]}
-    coarse = pareto_curve(_spend(range(1, 11)), period=OCTOBER, points=2)
+    coarse = pareto_curve(spend(range(1, 11)), period=OCTOBER, points=2)
     assert coarse["customers"].tolist() == [0, 5, 10]
     assert coarse["revenue"].tolist() == [0.0, 40.0, 55.0]
 
 
-def test_periods_are_accepted():
+def test_periods_are_accepted(spend):
     from crmtools.periods import parse_period
 
-    tx = _spend([100, 200, 300])
+    tx = spend([100, 200, 300])
     october = parse_period("2025-10")
     pd.testing.assert_frame_equal(decile_table(tx, period=october), decile_table(tx, period=OCTOBER))
     q4 = decile_table(tx, period="2025-Q4")  # the whole quarter
@@ -129,13 +129,13 @@ def test_periods_are_accepted():
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(amounts=st.lists(st.integers(-5, 200).map(lambda v: v * 50.0), min_size=1, max_size=60),
        n_groups=st.sampled_from([10, 5, 3]), seed=st.integers(0, 2**16))
-def test_properties_shares_membership_and_row_order(amounts, n_groups, seed):
+def test_properties_shares_membership_and_row_order(make_transactions, amounts, n_groups, seed):
     # every customer also buys something so that all are counted; some net out negative
     rows = []
     for i, amount in enumerate(amounts):
         rows.append((f"c{i:03d}", "2025-10-05", 1, 100.0))
         rows.append((f"c{i:03d}", "2025-10-06", 1 if amount >= 0 else -1, amount))
-    tx = _tx(rows)
+    tx = make_transactions(rows, columns=LINE)
     table = decile_table(tx, period=OCTOBER, n_groups=n_groups)
     per_customer = customer_revenue(tx, period=OCTOBER)
     assert table["customers"].sum() == len(amounts) == per_customer["customer_id"].nunique()
@@ -216,8 +216,8 @@ def test_planted_concentration_on_sample(sample):
 # ----------------------------------------------------------------------------- bad input
 
 
-def test_empty_period():
-    tx = _spend([100, 200])
+def test_empty_period(spend):
+    tx = spend([100, 200])
     out = decile_table(tx, period="2020-01")
     assert out.empty and out.columns.tolist()[:6] == ["decile", "customers", "revenue", "revenue_share",
                                                       "cumulative_share", "avg_revenue"]
@@ -227,23 +227,23 @@ def test_empty_period():
     assert empty.customers == 0 and math.isnan(empty.gini)
 
 
-def test_one_customer_and_all_tied():
-    one = decile_table(_spend([500]), period=OCTOBER)
+def test_one_customer_and_all_tied(spend):
+    one = decile_table(spend([500]), period=OCTOBER)
     assert one[["decile", "customers", "revenue_share", "cumulative_share"]].values.tolist() == [[1, 1, 1.0, 1.0]]
-    tied = customer_revenue(_spend([300] * 30), period=OCTOBER)
+    tied = customer_revenue(spend([300] * 30), period=OCTOBER)
     assert tied["customer_id"].tolist() == [f"c{i:02d}" for i in range(30)]  # by id
     assert tied.groupby("decile").size().tolist() == [3] * 10
-    assert concentration(_spend([300] * 30), period=OCTOBER).gini == pytest.approx(0.0, abs=1e-12)
+    assert concentration(spend([300] * 30), period=OCTOBER).gini == pytest.approx(0.0, abs=1e-12)
 
 
-def test_zero_total_revenue_gives_nan_shares():
-    tx = _tx([("a", "2025-10-02", 1, 0.0), ("b", "2025-10-02", 1, 0.0)])
+def test_zero_total_revenue_gives_nan_shares(make_transactions):
+    tx = make_transactions([("a", "2025-10-02", 1, 0.0), ("b", "2025-10-02", 1, 0.0)], columns=LINE)
     out = decile_table(tx, period=OCTOBER)
     assert out["customers"].sum() == 2 and out["revenue_share"].isna().all()
 
 
-def test_missing_amounts_are_an_error():
-    tx = _spend([100, 200, 300])
+def test_missing_amounts_are_an_error(spend):
+    tx = spend([100, 200, 300])
     tx.loc[1, "amount"] = np.nan
     with pytest.raises(ValueError, match="1 line in the period has no 'amount'"):
         decile_table(tx, period=OCTOBER)
@@ -251,18 +251,25 @@ def test_missing_amounts_are_an_error():
         concentration(tx, period=OCTOBER)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"period": "2025-10-01"}, "Malformed period '2025-10-01'.*A date names an instant"),
-    ({"period": OCTOBER, "n_groups": 0}, "n_groups must be a positive"),
-    ({"period": OCTOBER, "customer_col": "client"}, r"transactions is missing column 'client'; allowed: "),
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"period": "2025-10-01"}, ValueError, "Malformed period '2025-10-01'.*A date names an instant"),
+    ({"period": OCTOBER, "n_groups": 0}, ValueError, "n_groups is out of range; allowed: a whole number >= 1; "
+                                                     "received: 0"),
+    ({"period": OCTOBER, "n_groups": 2.5}, TypeError, "n_groups has the wrong type"),
+    ({"period": OCTOBER, "customer_col": "client"}, ValueError, "transactions is missing column 'client'; allowed: "),
 ])
-def test_bad_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        decile_table(_spend([100]), **kwargs)
+def test_bad_arguments(spend, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        decile_table(spend([100]), **kwargs)
 
 
-def test_plots_draw_on_the_given_axes():
-    tx = _spend([1000 * (i + 1) for i in range(20)])
+def test_bad_pareto_points(spend):
+    with pytest.raises(ValueError, match="points is out of range; allowed: a whole number >= 1; received: 0"):
+        pareto_curve(spend([100]), period=OCTOBER, points=0)
+
+
+def test_plots_draw_on_the_given_axes(spend):
+    tx = spend([1000 * (i + 1) for i in range(20)])
     ax = Figure().subplots()
     assert plot_deciles(decile_table(tx, period=OCTOBER), language="ja", ax=ax) is ax
     assert len(ax.patches) == 10 and ax.get_xlabel().startswith("デシル")

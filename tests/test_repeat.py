@@ -17,18 +17,12 @@ from crmtools.sampledata import SampleConfig, generate_sample
 AS_OF = pd.Timestamp("2025-12-01")
 
 
-def _tx(rows):
-    frame = pd.DataFrame(rows, columns=["order_id", "customer_id", "order_datetime", "quantity", "amount", "channel",
-                                        "category"])
-    frame["order_datetime"] = pd.to_datetime(frame["order_datetime"], format="ISO8601")
-    for col in ("order_id", "customer_id", "channel", "category"):
-        frame[col] = frame[col].astype("str")
-    return frame.astype({"quantity": "int64", "amount": "float64"})
+LINE = ("order_id", "customer_id", "order_datetime", "quantity", "amount", "channel", "category")
 
 
 @pytest.fixture
-def tiny():
-    return _tx([
+def tiny(make_transactions):
+    return make_transactions([
         ("A1", "a", "2025-01-05 10:00", 1, 300.0, "web", "Food"),
         ("A1", "a", "2025-01-05 10:00", 1, 900.0, "web", "Home"),
         ("A2", "a", "2025-01-07 09:00", 1, 100.0, "app", "Food"),
@@ -46,7 +40,7 @@ def tiny():
         ("GR", "g", "2025-04-15 10:00", -1, -100.0, "catalog", "Home"),
         ("H1", None, "2025-04-15 10:00", 1, 100.0, "web", "Food"),
         ("I1", "i", "2025-12-01 00:00", 1, 100.0, "web", "Food"),  # at as_of: ignored
-    ])
+    ], columns=LINE)
 
 
 def test_first_purchases_known_answer(tiny):
@@ -122,9 +116,9 @@ def test_purchase_cycles_known_answer(tiny):
 @given(lines=st.lists(st.tuples(st.sampled_from("abcdef"), st.integers(0, 400), st.integers(0, 9)), min_size=1,
                       max_size=30),
        seed=st.integers(0, 2**16))
-def test_properties(lines, seed):
-    tx = _tx([(f"{c}{o}{d}", c, AS_OF - pd.Timedelta(days=d, hours=2), 1, 100.0, "web", "Food")
-              for c, d, o in lines])
+def test_properties(make_transactions, lines, seed):
+    tx = make_transactions([(f"{c}{o}{d}", c, AS_OF - pd.Timedelta(days=d, hours=2), 1, 100.0, "web", "Food")
+                            for c, d, o in lines], columns=LINE)
     f2 = f2_conversion(tx, as_of=AS_OF, within_days=30)
     if len(f2):
         assert f2["repeaters"].le(f2["new_customers"]).all() and f2["f2_rate"].between(0, 1).all()
@@ -198,16 +192,18 @@ def test_input_is_not_mutated(sample):
     pd.testing.assert_frame_equal(customers, customers_before)
 
 
-def test_empty_and_bad_input(tiny):
+def test_empty_and_bad_input(tiny, make_transactions):
     early = f2_conversion(tiny, as_of="2024-01-01")
     assert early.empty and early.columns.tolist() == ["breakdown", "group", "new_customers", "repeaters", "f2_rate"]
     assert interval_distribution(tiny, as_of="2024-01-01").empty
     assert purchase_cycles(tiny, as_of="2024-01-01").empty
-    one = _tx([("o1", "z", "2025-01-01", 1, 10.0, "web", "Food")])
+    one = make_transactions([("o1", "z", "2025-01-01", 1, 10.0, "web", "Food")], columns=LINE)
     assert f2_conversion(one, as_of=AS_OF)["f2_rate"].tolist() == [0.0, 0.0, 0.0]
-    with pytest.raises(ValueError, match="within_days must be a positive"):
+    with pytest.raises(ValueError, match="within_days is out of range; allowed: a whole number >= 1; received: 0"):
         f2_conversion(tiny, as_of=AS_OF, within_days=0)
-    with pytest.raises(ValueError, match="min_purchase_days must be"):
+    with pytest.raises(TypeError, match="within_days has the wrong type"):
+        f2_conversion(tiny, as_of=AS_OF, within_days=30.0)
+    with pytest.raises(ValueError, match="min_purchase_days is out of range; allowed: a whole number >= 2"):
         purchase_cycles(tiny, as_of=AS_OF, min_purchase_days=1)
     with pytest.raises(ValueError, match=r"customers is missing column 'acquisition_channel'; allowed: "):
         f2_conversion(tiny, as_of=AS_OF, customers=pd.DataFrame({"customer_id": ["a"]}))
