@@ -99,3 +99,29 @@ def test_campaign_roi_period_is_the_same_window(data):
         got = campaign_roi(data.campaigns, data.campaign_contacts, data.transactions, period="2024-07")
     pd.testing.assert_frame_equal(got, expected)
     assert any("CMP-X" in str(w.message) and w.category is FutureWarning for w in caught)
+
+
+def test_column_names_can_be_overridden_and_no_match_keeps_the_columns():
+    renamed = _campaigns().rename(columns={"start_date": "from", "end_date": "to"})
+    out = campaigns_active(renamed, period="2025-10", start_col="from", end_col="to")
+    assert out["campaign_id"].tolist() == ["into", "inside", "out_of", "around", "last_day"]
+    none = campaigns_active(_campaigns(), period="2024-01")
+    assert none.empty and none.columns.tolist() == ["campaign_id", "start_date", "end_date"]
+    tx = pd.DataFrame({"order_id": ["a", "b"], "ts": _ts(["2025-10-02", "2025-12-01"])})
+    assert transactions_in(tx, period="2025-10", date_col="ts")["order_id"].tolist() == ["a"]
+    ex = pd.DataFrame({"test": ["x", "y"], "seen": _ts(["2025-10-02", "2025-09-02"])})
+    exposed = experiments_exposed(ex, period="2025-10", experiment_col="test", exposed_col="seen")
+    assert exposed["test"].tolist() == ["x"]
+
+
+def test_contacts_of_keeps_only_the_given_campaigns_in_order():
+    contacts = pd.DataFrame({"campaign_id": ["inside", "before", "around", "inside"], "customer_id": list("abcd")},
+                            index=[10, 11, 12, 13])
+    out = contacts_of(contacts, campaigns_active(_campaigns(), period="2025-10"))
+    assert out["customer_id"].tolist() == ["a", "c", "d"] and out.index.tolist() == [0, 1, 2]
+    assert contacts_of(contacts, _campaigns().iloc[0:0]).empty
+
+
+def test_a_one_sided_deprecated_window_is_refused():
+    with pytest.warns(FutureWarning), pytest.raises(TypeError, match="a window needs both start= and end="):
+        campaigns_active(_campaigns(), start="2025-10-01")
