@@ -1267,59 +1267,20 @@ def customer_recommendations(
 # --------------------------------------------------------------------------- sentences
 
 
-def _join_items(items, language: str) -> str:
-    names = sorted(map(str, items))
-    if language == "ja":
-        return "と".join(f"「{x}」" for x in names)
-    if len(names) == 1:
-        return names[0]
-    return ", ".join(names[:-1]) + " and " + names[-1]
-
-
 def rule_sentences(
     rules: pd.DataFrame,
     *,
     language: str = "en",
     top_n: int | None = 10,
 ) -> list[str]:
-    """Plain-language reading of the top rules, for a report.
+    """Deprecated: use :func:`crmtools.reporting.findings.rule_sentences` (same arguments and result).
 
-    Parameters
-    ----------
-    rules : pandas.DataFrame
-        Output of :func:`association_rules`, in the order to report (it is
-        sorted by lift by default).
-    language : {"en", "ja"}, default="en"
-        Language of the sentences.
-    top_n : int or None, default=10
-        Number of rules to read out; None for all.
-
-    Returns
-    -------
-    list of str
-        One sentence per rule, e.g. "Customers who buy tea are 1.3× as likely
-        to also buy cake (67% of them do)."
-
-    Examples
-    --------
-    >>> baskets = [["tea", "cake"], ["tea", "cake"], ["tea", "jam"], ["jam"], ["cake", "tea", "jam"]]
-    >>> rules = association_rules(frequent_itemsets(baskets, min_support=2), min_threshold=0.9)
-    >>> rule_sentences(rules)
-    ['Customers who buy cake are 1.2× as likely to also buy tea (100% of them do).']
-    >>> rule_sentences(rules, language="ja")
-    ['「cake」を買うお客様は「tea」も買う確率が平均の1.2倍です（100%が購入）。']
+    Sentences are words, which live in the reporting layer; this name
+    forwards there for one release.
     """
-    _check_rules(rules)
-    _check_choice("language", language, ("en", "ja"))
-    _check_int("top_n", top_n, minimum=1, allow_none=True)
-    shown = rules if top_n is None else rules.head(top_n)
-    out = []
-    for ante, cons, lift, confidence in zip(shown["antecedents"], shown["consequents"], shown["lift"],
-                                           shown["confidence"]):
-        if language == "ja":
-            out.append(f"{_join_items(ante, 'ja')}を買うお客様は{_join_items(cons, 'ja')}も買う確率が"
-                       f"平均の{lift:.1f}倍です（{confidence:.0%}が購入）。")
-        else:
-            out.append(f"Customers who buy {_join_items(ante, 'en')} are {lift:.1f}× as likely to also buy "
-                       f"{_join_items(cons, 'en')} ({confidence:.0%} of them do).")
-    return out
+    from ._deprecation import warn_deprecated
+    from .reporting.findings import rule_sentences as sentences_in_report
+
+    warn_deprecated("crmtools.basket.rule_sentences() is deprecated; it is now "
+                    "crmtools.reporting.findings.rule_sentences(rules, language=..., top_n=...).")
+    return sentences_in_report(rules, language=language, top_n=top_n)

@@ -1,4 +1,4 @@
-"""A/B tests: significance, intervals, power, a Bayesian view and verdicts in plain words.
+"""A/B tests: significance, intervals, power, a Bayesian view and a verdict code per comparison.
 
 Every function takes either of two inputs, recognised by their columns:
 
@@ -17,7 +17,9 @@ Every function takes either of two inputs, recognised by their columns:
     had no revenue.
 
 Without an experiment column all rows are one experiment (reported with a
-missing ``experiment_id``). The control variant is called ``"control"``
+missing ``experiment_id``); so are variant counts whose ``experiment_id`` is
+missing on every row, which is how such results come back, so the output of
+:func:`variant_summary` can be passed back in. The control variant is called ``"control"``
 unless ``control=`` says otherwise; every other variant is compared with it.
 
 Methods, in the order the results table reports them:
@@ -58,17 +60,34 @@ Methods, in the order the results table reports them:
    shipping it (the expected shortfall against control, in rate points).
    Both are computed by deterministic numerical integration (composite
    Gauss-Legendre over the narrower posterior), not by Monte Carlo.
-7. **Verdict** in English and Japanese.
+7. **Verdict**: a language-neutral code per comparison (:data:`VERDICTS`),
+   the first that applies of ``srm_failed`` (the SRM check failed: do not
+   act on the result), ``significant_better`` / ``significant_worse``
+   (significant after adjustment; the sign of ``difference``),
+   ``lift_undefined`` (not significant, and the control value is zero, so
+   there is no relative lift), ``insufficient_data`` (not significant, and
+   too little data to estimate the change) and ``not_significant``. Two flags
+   qualify it: ``borderline`` (the test and the lift interval disagree) and
+   ``underpowered``. The words are the reporting layer's:
+   :func:`crmtools.reporting.findings.verdict_sentences` writes them, in
+   English or Japanese, from these codes and the numbers of the row.
 
 Examples
 --------
 >>> counts = pd.DataFrame({"variant": ["control", "B"], "units": [16000, 16000],
 ...                        "conversions": [1600, 1800]})
 >>> res = conversion_test(counts)
->>> print(res.loc[0, "verdict_en"])
-Variant B raised conversion rate by 12.5% (95% CI 5.6% to 19.9%). The difference is statistically significant (p < 0.001).
->>> print(res.loc[0, "verdict_ja"])
-バリアント「B」はコンバージョン率を12.5%上げました（95%信頼区間 5.6%〜19.9%）。この差は統計的に有意です（p < 0.001）。
+>>> res.loc[0, ["relative_lift", "relative_lift_ci_low", "relative_lift_ci_high", "p_value"]].astype(float).round(4)
+relative_lift            0.1250
+relative_lift_ci_low     0.0556
+relative_lift_ci_high    0.1990
+p_value                  0.0003
+Name: 0, dtype: float64
+>>> res[["variant", "verdict", "borderline", "underpowered"]]
+  variant             verdict  borderline  underpowered
+0       B  significant_better       False         False
+>>> conversion_test(variant_summary(counts))["verdict"].tolist()  # summaries go back in
+['significant_better']
 """
 
 from __future__ import annotations
@@ -85,6 +104,7 @@ __all__ = [
     "SRM_COLUMNS",
     "RESULT_COLUMNS",
     "ALLOCATION_COLUMNS",
+    "VERDICTS",
     "variant_summary",
     "srm_check",
     "conversion_test",
@@ -109,12 +129,16 @@ RESULT_COLUMNS = [
     "control_units", "variant_units", "control_value", "variant_value",
     "difference", "difference_ci_low", "difference_ci_high",
     "relative_lift", "relative_lift_ci_low", "relative_lift_ci_high",
-    "statistic", "p_value", "p_value_adjusted", "correction", "alpha", "significant",
+    "statistic", "p_value", "p_value_adjusted", "correction", "comparisons", "alpha", "significant",
     "method_used", "method_reason",
-    "detectable_lift", "underpowered",
+    "detectable_lift", "mde", "underpowered",
     "prob_beats_control", "expected_loss",
-    "trustworthy", "verdict_en", "verdict_ja",
+    "trustworthy", "borderline", "verdict",
 ]
+
+#: The codes of the ``verdict`` column, in order of precedence (the first that applies is reported).
+VERDICTS = ("srm_failed", "significant_better", "significant_worse", "lift_undefined", "insufficient_data",
+            "not_significant")
 
 #: Columns of :func:`thompson_allocation`, in order.
 ALLOCATION_COLUMNS = ["experiment_id", "variant", "units", "conversions", "posterior_mean", "prob_best",
@@ -122,12 +146,6 @@ ALLOCATION_COLUMNS = ["experiment_id", "variant", "units", "conversions", "poste
 
 _METRICS = ("conversion_rate", "revenue_per_unit", "revenue_per_converter")
 _CORRECTIONS = {"holm": "holm", "bh": "fdr_bh", "fdr_bh": "fdr_bh", "bonferroni": "bonferroni", "none": None}
-_CORRECTION_LABEL = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg", "bonferroni": "Bonferroni"}
-_METRIC_LABEL = {
-    "conversion_rate": ("conversion rate", "コンバージョン率"),
-    "revenue_per_unit": ("revenue per unit", "1ユニットあたり売上"),
-    "revenue_per_converter": ("revenue per converting unit", "購入者1人あたり売上"),
-}
 _NO_EXPERIMENT = "\x00"  # internal key when the input has no experiment column
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(12)
 _GL_PANELS = 8
@@ -174,8 +192,11 @@ def _is_counts(data: pd.DataFrame) -> bool:
     return "units" in data.columns and "conversions" in data.columns
 
 
-def _experiment_key(data: pd.DataFrame, experiment_col: str) -> pd.Series:
-    if experiment_col not in data.columns:
+def _experiment_key(data: pd.DataFrame, experiment_col: str, *, counts: bool = False) -> pd.Series:
+    # In variant counts, an id missing on every row is how this module's results say "no experiment
+    # column" (see _restore_experiment), so that they can be passed back in: one unnamed experiment.
+    # Unit rows are raw data, where missing ids are a data problem.
+    if experiment_col not in data.columns or (counts and len(data) and data[experiment_col].isna().all()):
         return pd.Series(_NO_EXPERIMENT, index=data.index, dtype="str")
     key = data[experiment_col]
     if key.isna().any():
@@ -249,7 +270,7 @@ def _summary_from_rows(data: pd.DataFrame, *, experiment_col: str, variant_col: 
 
 def _summary_from_counts(data: pd.DataFrame, *, experiment_col: str, variant_col: str) -> pd.DataFrame:
     _require(data, [variant_col, "units", "conversions"], "The variant counts table")
-    exp = _experiment_key(data, experiment_col)
+    exp = _experiment_key(data, experiment_col, counts=True)
     out = pd.DataFrame({"experiment_id": exp.to_numpy(), "variant": data[variant_col].astype("str").to_numpy()})
     for col in ("units", "conversions"):
         values = data[col]
@@ -670,89 +691,25 @@ def _adjust(frame: pd.DataFrame, method: str | None) -> np.ndarray:
     return adjusted
 
 
-def _pct(x: float) -> str:
-    return f"{x * 100:.1f}%"
-
-
-def _p_text(p: float, language: str = "en") -> str:
-    if not np.isfinite(p):
-        return "p not available" if language == "en" else "p値は計算できません"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
-def _verdicts(row: dict, n_comparisons: int, correction: str | None, mde: float) -> tuple[str, str]:
-    """Plain-language verdict in English and Japanese for one comparison."""
-    en_metric, ja_metric = _METRIC_LABEL[row["metric"]]
-    name = row["variant"]
-    en, ja = [], []
-    if not row["srm_passed"]:
-        en.append(f"SRM failed: do not trust this result (the split of units between variants does not match "
-                  f"the plan, {_p_text(row['srm_p_value'])}).")
-        ja.append(f"SRM検出：この結果は信頼できません（バリアント間のユニット数の比率が計画と一致しません、"
-                  f"{_p_text(row['srm_p_value'], 'ja')}）。")
-    lift, low, high = row["relative_lift"], row["relative_lift_ci_low"], row["relative_lift_ci_high"]
-    ci = 1 - row["alpha"]
-    adjusted = correction is not None and n_comparisons > 1
-    p_used = row["p_value_adjusted"] if adjusted else row["p_value"]
-    p_note = (f"{_CORRECTION_LABEL[correction]}-adjusted {_p_text(p_used)} for {n_comparisons} comparisons"
-              if adjusted else _p_text(p_used))
-    p_note_ja = (f"{_CORRECTION_LABEL[correction]}補正後 {_p_text(p_used, 'ja')}、{n_comparisons}件の比較"
-                 if adjusted else _p_text(p_used, "ja"))
-    if not np.isfinite(lift) and row["control_value"] == 0:
-        en.append(f"Variant {name}: {en_metric} is {row['variant_value']:.4g} against {row['control_value']:.4g} "
-                  f"in control; the relative lift is undefined because the control value is zero.")
-        ja.append(f"バリアント「{name}」の{ja_metric}は{row['variant_value']:.4g}（コントロール"
-                  f"{row['control_value']:.4g}）です。コントロールが0のため相対リフトは計算できません。")
-    elif not np.isfinite(lift):
-        en.append(f"Variant {name}: there is not enough data to estimate the change in {en_metric}.")
-        ja.append(f"バリアント「{name}」：{ja_metric}の変化を推定するにはデータが不足しています。")
-    else:
-        interval = f"{ci:.0%} CI {_pct(low)} to {_pct(high)}" if np.isfinite(low) else f"{ci:.0%} CI not available"
-        interval_ja = (f"{ci:.0%}信頼区間 {_pct(low)}〜{_pct(high)}" if np.isfinite(low)
-                       else f"{ci:.0%}信頼区間は計算できません")
-        if row["significant"] and lift > 0:
-            en.append(f"Variant {name} raised {en_metric} by {_pct(lift)} ({interval}).")
-            ja.append(f"バリアント「{name}」は{ja_metric}を{_pct(lift)}上げました（{interval_ja}）。")
-        elif row["significant"] and lift < 0:
-            en.append(f"Variant {name} lowered {en_metric} by {_pct(-lift)} ({interval}).")
-            ja.append(f"バリアント「{name}」は{ja_metric}を{_pct(-lift)}下げました（{interval_ja}）。")
-        else:
-            sign = "+" if lift >= 0 else "-"
-            en.append(f"Variant {name} changed {en_metric} by {sign}{_pct(abs(lift))} ({interval}).")
-            ja.append(f"バリアント「{name}」の{ja_metric}の変化は{sign}{_pct(abs(lift))}でした（{interval_ja}）。")
-    if row["significant"]:
-        en.append(f"The difference is statistically significant ({p_note}).")
-        ja.append(f"この差は統計的に有意です（{p_note_ja}）。")
-    else:
-        en.append(f"The difference is not statistically significant ({p_note}).")
-        ja.append(f"この差は統計的に有意ではありません（{p_note_ja}）。")
-    if np.isfinite(lift) and np.isfinite(low) and np.isfinite(high) and np.isfinite(row["p_value"]):
-        excludes_zero = low > 0 or high < 0
-        if excludes_zero != (row["p_value"] < row["alpha"]):
-            if excludes_zero:
-                en.append("The interval for the relative lift excludes zero although the test is not significant "
-                          "(they use different approximations), so the result is borderline.")
-                ja.append("検定は有意ではありませんが相対リフトの信頼区間は0を含みません（近似方法の違いによる）。"
-                          "境界的な結果です。")
-            else:
-                en.append("The interval for the relative lift still includes zero (the test and the interval use "
-                          "different approximations), so the result is borderline.")
-                ja.append("ただし相対リフトの信頼区間は0を含みます（検定と区間の近似方法の違いによる）。境界的な結果です。")
-    if row["underpowered"]:
-        det = row["detectable_lift"]
-        if row["significant"]:
-            en.append(f"The test was underpowered for a {_pct(mde)} lift, so the size of the effect may be "
-                      f"overstated.")
-            ja.append(f"{_pct(mde)}の変化に対して検出力が不足しているため、効果の大きさを過大評価している可能性があります。")
-        elif np.isfinite(det):
-            en.append(f"The test is underpowered: with these sample sizes only a lift of {_pct(det)} or more "
-                      f"would be detected reliably (target {_pct(mde)}).")
-            ja.append(f"検出力不足です：このサンプルサイズで確実に検出できるのは{_pct(det)}以上の変化のみです"
-                      f"（目標 {_pct(mde)}）。")
-        else:
-            en.append(f"The test is underpowered: these sample sizes cannot reliably detect a {_pct(mde)} lift.")
-            ja.append(f"検出力不足です：このサンプルサイズでは{_pct(mde)}の変化を確実に検出できません。")
-    return " ".join(en), "".join(ja)
+def _verdict_codes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The ``verdict`` code (see :data:`VERDICTS`) and the ``borderline`` flag of each comparison."""
+    lift = frame["relative_lift"].to_numpy(dtype=float)
+    low = frame["relative_lift_ci_low"].to_numpy(dtype=float)
+    high = frame["relative_lift_ci_high"].to_numpy(dtype=float)
+    p = frame["p_value"].to_numpy(dtype=float)
+    significant = frame["significant"].to_numpy(dtype=bool)
+    difference = frame["difference"].to_numpy(dtype=float)
+    no_lift = ~np.isfinite(lift)
+    verdict = np.select(
+        [~frame["srm_passed"].to_numpy(dtype=bool), significant & (difference > 0), significant & (difference < 0),
+         no_lift & (frame["control_value"].to_numpy(dtype=float) == 0), no_lift],
+        ["srm_failed", "significant_better", "significant_worse", "lift_undefined", "insufficient_data"],
+        default="not_significant")
+    # The lift interval and the (unadjusted) test use different approximations and can disagree.
+    with np.errstate(invalid="ignore"):
+        checkable = np.isfinite(lift) & np.isfinite(low) & np.isfinite(high) & np.isfinite(p)
+        borderline = checkable & (((low > 0) | (high < 0)) != (p < frame["alpha"].to_numpy(dtype=float)))
+    return verdict, borderline
 
 
 def _finish(frame: pd.DataFrame, srm: pd.DataFrame, *, alpha: float, correction: str | None,
@@ -764,17 +721,17 @@ def _finish(frame: pd.DataFrame, srm: pd.DataFrame, *, alpha: float, correction:
     frame["srm_passed"] = srm_by["passed"].reindex(frame["experiment_id"]).to_numpy(dtype=bool)
     frame["p_value_adjusted"] = _adjust(frame, correction)
     frame["correction"] = correction if correction is not None else "none"
+    frame["comparisons"] = frame.groupby(["experiment_id", "metric"], sort=False)["variant"].transform(
+        "size").to_numpy(dtype="int64")
     frame["alpha"] = alpha
     frame["significant"] = frame["p_value_adjusted"].to_numpy() < alpha
     det = frame["detectable_lift"].to_numpy(dtype=float)
+    frame["mde"] = mde
     frame["underpowered"] = ~(det <= mde)
     frame["trustworthy"] = frame["srm_passed"]
-    counts = frame.groupby(["experiment_id", "metric"], sort=False)["variant"].transform("size").to_numpy()
-    verdicts = [_verdicts(row, int(k), correction, mde) for row, k in zip(frame.to_dict("records"), counts)]
-    frame["verdict_en"] = pd.Series([v[0] for v in verdicts], dtype="str")
-    frame["verdict_ja"] = pd.Series([v[1] for v in verdicts], dtype="str")
+    frame["verdict"], frame["borderline"] = _verdict_codes(frame)
     frame["experiment_id"] = _restore_experiment(frame["experiment_id"])
-    for col in ("metric", "control", "variant", "correction", "method_used", "method_reason"):
+    for col in ("metric", "control", "variant", "correction", "method_used", "method_reason", "verdict"):
         frame[col] = frame[col].astype("str")
     return frame[RESULT_COLUMNS]
 
@@ -782,9 +739,9 @@ def _finish(frame: pd.DataFrame, srm: pd.DataFrame, *, alpha: float, correction:
 def _empty_results() -> pd.DataFrame:
     dtypes = {c: "float64" for c in RESULT_COLUMNS}
     dtypes.update({c: "str" for c in ("experiment_id", "metric", "control", "variant", "correction",
-                                      "method_used", "method_reason", "verdict_en", "verdict_ja")})
-    dtypes.update({c: "bool" for c in ("srm_passed", "significant", "underpowered", "trustworthy")})
-    dtypes.update({"control_units": "int64", "variant_units": "int64"})
+                                      "method_used", "method_reason", "verdict")})
+    dtypes.update({c: "bool" for c in ("srm_passed", "significant", "underpowered", "trustworthy", "borderline")})
+    dtypes.update({"control_units": "int64", "variant_units": "int64", "comparisons": "int64"})
     return pd.DataFrame({c: pd.Series(dtype=dtypes[c]) for c in RESULT_COLUMNS})
 
 
@@ -818,7 +775,9 @@ def variant_summary(data: pd.DataFrame, *, experiment_col: str = "experiment_id"
         ``conversion_rate``, ``revenue_sum``, ``revenue_sumsq`` (sum of squared
         per-unit revenue) and ``revenue_per_unit``. Revenue columns are NaN
         when there is no revenue column or a converting unit lacks revenue.
-        This frame is accepted as input by every function of this module.
+        This frame is accepted as input by every function of this module
+        (without an experiment column, its ``experiment_id`` is missing on
+        every row and it is read back as one experiment).
 
     Examples
     --------
@@ -946,13 +905,17 @@ def conversion_test(data: pd.DataFrame, *, control: str = "control", alpha: floa
         ``difference_ci_low``/``_high``, ``relative_lift`` (variant / control
         - 1) with ``relative_lift_ci_low``/``_high``, ``statistic`` (z; NaN for
         exact tests), ``p_value``, ``p_value_adjusted``, ``correction``,
+        ``comparisons`` (the number of variants adjusted together),
         ``alpha``, ``significant`` (adjusted p < alpha), ``method_used``
         (``"z-test"``, ``"fisher"`` or ``"boschloo"``), ``method_reason``,
         ``detectable_lift`` (smallest relative lift detectable with
-        ``power``), ``underpowered``, ``prob_beats_control``,
-        ``expected_loss`` (expected rate shortfall against control if the
-        variant is shipped), ``trustworthy`` (the SRM check passed),
-        ``verdict_en`` and ``verdict_ja``.
+        ``power``), ``mde``, ``underpowered`` (``detectable_lift`` above
+        ``mde``), ``prob_beats_control``, ``expected_loss`` (expected rate
+        shortfall against control if the variant is shipped),
+        ``trustworthy`` (the SRM check passed), ``borderline`` (the
+        unadjusted test and the lift interval disagree) and ``verdict`` (a
+        code of :data:`VERDICTS`; words:
+        :func:`crmtools.reporting.findings.verdict_sentences`).
 
     Examples
     --------

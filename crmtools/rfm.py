@@ -33,7 +33,10 @@ Scores (1-5, 5 best; low recency is good):
   ``(2, 3, 5, 10)`` give the bins 1, 2, 3-4, 5-9 and 10+ orders.
 
 Segments come from a segment map (:func:`load_segment_map`) that assigns each
-of the 125 (R, F, M) cells to exactly one segment.
+of the 125 (R, F, M) cells to exactly one segment. Results name segments by
+the map's names (``"Champions"``), in every language; the map also carries
+each segment's display labels, which the reporting layer shows
+(:func:`crmtools.reporting.i18n.segment_labels`).
 
 Examples
 --------
@@ -74,7 +77,6 @@ __all__ = [
     "Segment",
     "SegmentMap",
     "load_segment_map",
-    "segment_labels",
     "rfm_table",
     "rfm_grid",
     "segment_summary",
@@ -84,7 +86,7 @@ __all__ = [
 
 #: Output columns of :func:`rfm_table`, in order (the customer column first).
 RFM_COLUMNS = ["customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
-               "rfm_cell", "segment", "segment_label"]
+               "rfm_cell", "segment"]
 
 #: Default business thresholds for ``scoring="thresholds"`` (four cut points per measure).
 #: Recency: upper bounds in days; frequency: lower bounds in orders (bins 1, 2, 3-4, 5-9, 10+);
@@ -98,7 +100,6 @@ DEFAULT_THRESHOLDS: dict[str, tuple[float, float, float, float]] = {
 #: Pseudo-segment in migrations: not active in that window (new or returning when in
 #: ``from_segment``; lapsed or churned when in ``to_segment``).
 INACTIVE = "Inactive"
-_INACTIVE_LABELS = {"en": "Inactive", "ja": "非アクティブ"}
 
 _LANGUAGES = ("en", "ja")
 _SCORINGS = ("quantile", "thresholds")
@@ -116,9 +117,11 @@ class Segment:
     Parameters
     ----------
     name : str
-        Identifier, also the English label (e.g. ``"Champions"``).
+        Identifier, the code results use in every language (e.g. ``"Champions"``).
     labels : dict of str to str
-        Display label per language (``"en"``, ``"ja"``).
+        Display label per language as the map gives it (``"en"``, ``"ja"``);
+        may be empty, and then reports use their catalogue's label for the
+        name, or the name itself (:func:`crmtools.reporting.i18n.segment_labels`).
     cells : tuple of str
         The ``"rfm"`` score cells (e.g. ``"545"``) in this segment, sorted.
     description : dict of str to str
@@ -240,7 +243,7 @@ def _parse_segment_map(raw: Any, source: str) -> SegmentMap:
         if name == INACTIVE:
             raise ValueError(f"{where}: {INACTIVE!r} is reserved for customers outside the window in migrations; "
                              f"choose another name.")
-        label = spec.get("label", name)
+        label = spec.get("label")
         labels = {lang: label for lang in _LANGUAGES} if isinstance(label, str) else dict(label or {})
         if not all(isinstance(v, str) for v in labels.values()) or set(labels) - set(_LANGUAGES):
             raise ValueError(f"{where}: 'label' must be text or a mapping {{en: ..., ja: ...}}; got {label!r}.")
@@ -272,8 +275,8 @@ def load_segment_map(source: str | Path | Mapping | SegmentMap | None = None) ->
     source : str, path, mapping, SegmentMap or None, default=None
         A YAML file, an already-parsed mapping (``{"segments": [...]}``), or
         None for the default map shipped with crmtools
-        (``crmtools/data/segments_default.yaml``: 11 segments with English
-        and Japanese labels).
+        (``crmtools/data/segments_default.yaml``: 11 segments; their labels
+        are in the report catalogue).
 
     Returns
     -------
@@ -288,8 +291,8 @@ def load_segment_map(source: str | Path | Mapping | SegmentMap | None = None) ->
     Examples
     --------
     >>> smap = load_segment_map()
-    >>> len(smap.segments), smap.segment_of("555"), smap.labels("ja")["Champions"]
-    (11, 'Champions', '優良顧客')
+    >>> len(smap.segments), smap.segment_of("555"), smap.segment_of("111")
+    (11, 'Champions', 'Lost')
     >>> load_segment_map({"segments": [{"name": "All", "rules": [{"r": [1, 5]}]},
     ...                                {"name": "Best", "rules": [{"r": 5, "f": 5, "m": 5}]}]})
     ... # doctest: +ELLIPSIS
@@ -324,18 +327,30 @@ def _parse_yaml(text: str, source: str) -> SegmentMap:
     return _parse_segment_map(raw, source)
 
 
+def _deprecated_labels(function: str, segment_map, language: str) -> dict[str, str]:
+    """Segment labels for the deprecated ``language=`` of ``function``, with a warning.
+
+    Analyses return segment names; the words are the reporting layer's, where
+    these calls are forwarded (removed with the old argument).
+    """
+    from ._deprecation import warn_deprecated
+    from .reporting.i18n import segment_labels as labels_in_report
+
+    warn_deprecated(f"{function}(): language= is deprecated; results name segments by their segment-map names, "
+                    f"label them for a report with crmtools.reporting.i18n.segment_labels(segment_map, language).",
+                    stacklevel=4)
+    return labels_in_report(segment_map, language)
+
+
 def segment_labels(segment_map: str | Path | Mapping | SegmentMap | None = None, *,
                    language: str = "en") -> dict[str, str]:
-    """Segment name to display label, including the :data:`INACTIVE` pseudo-segment.
+    """Deprecated: use :func:`crmtools.reporting.i18n.segment_labels` (same arguments and result)."""
+    from ._deprecation import warn_deprecated
+    from .reporting.i18n import segment_labels as labels_in_report
 
-    Examples
-    --------
-    >>> segment_labels(language="ja")["Inactive"]
-    '非アクティブ'
-    """
-    labels = load_segment_map(segment_map).labels(language)
-    labels[INACTIVE] = _INACTIVE_LABELS[language]
-    return labels
+    warn_deprecated("crmtools.rfm.segment_labels() is deprecated; it is now "
+                    "crmtools.reporting.i18n.segment_labels(segment_map, language).")
+    return labels_in_report(segment_map, language)
 
 
 # --------------------------------------------------------------------------- scoring
@@ -385,14 +400,14 @@ def _threshold_score(column: str, cuts: tuple[float, ...], *, lower_is_better: b
     return total
 
 
-def _segment_expr(cell: nw.Expr, smap: SegmentMap, language: str | None) -> nw.Expr:
+def _segment_expr(cell: nw.Expr, smap: SegmentMap) -> nw.Expr:
     # One branch per segment over the integer cell code (r*100 + f*10 + m). Every cell is in
     # exactly one segment, so the branch order does not matter. (A 125-entry replace_strict is
     # no faster in polars and builds a map per row in DuckDB.)
     expr = None
     for seg in smap.segments:
         condition = cell.is_in([int(code) for code in seg.cells])
-        value = nw.lit(seg.name if language is None else seg.label(language), nw.String)
+        value = nw.lit(seg.name, nw.String)
         expr = nw.when(condition).then(value) if expr is None else expr.when(condition).then(value)
     return expr
 
@@ -411,7 +426,7 @@ def rfm_table(
     scoring: str = "quantile",
     thresholds: Mapping | None = None,
     segment_map: str | Path | Mapping | SegmentMap | None = None,
-    language: str = "en",
+    language: str | None = None,
     customer_col: str = "customer_id",
     order_col: str = "order_id",
     date_col: str = "order_datetime",
@@ -441,8 +456,10 @@ def rfm_table(
         quantile scoring.
     segment_map : path, mapping or SegmentMap, optional
         Segment map (:func:`load_segment_map`); default the built-in map.
-    language : {"en", "ja"}, default="en"
-        Language of ``segment_label``.
+    language : {"en", "ja"} or None, default=None
+        Deprecated: adds a ``segment_label`` column in that language. Label
+        segments in the report instead
+        (:func:`crmtools.reporting.i18n.segment_labels`).
     customer_col, order_col, date_col, amount_col, quantity_col : str
         Column names in ``transactions``.
 
@@ -452,9 +469,8 @@ def rfm_table(
         Sorted by customer, columns: ``customer_id`` (named ``customer_col``),
         ``recency_days`` (int), ``frequency`` (int), ``monetary`` (float),
         ``r_score``, ``f_score``, ``m_score`` (int 1-5), ``rfm_cell`` (str,
-        e.g. ``"545"``), ``segment`` (segment name), ``segment_label`` (label
-        in ``language``). No purchases in the window gives an empty frame with
-        these columns.
+        e.g. ``"545"``), ``segment`` (segment name, see :data:`RFM_COLUMNS`).
+        No purchases in the window gives an empty frame with these columns.
 
     Raises
     ------
@@ -481,7 +497,7 @@ def rfm_table(
         raise ValueError(f"scoring must be one of {_SCORINGS}; got {scoring!r}.")
     cuts = _resolve_thresholds(thresholds)
     smap = load_segment_map(segment_map)
-    _check_language(language)
+    labels = None if language is None else _deprecated_labels("rfm_table", smap, language)
     start = as_of_ts - pd.Timedelta(days=lookback_days)
 
     c, o, d, a, q = customer_col, order_col, date_col, amount_col, quantity_col
@@ -527,14 +543,15 @@ def rfm_table(
         .with_columns(_cell=nw.col("r_score") * 100 + nw.col("f_score") * 10 + nw.col("m_score"))
         .with_columns(
             rfm_cell=cell.cast(nw.String),
-            segment=_segment_expr(cell, smap, None),
-            segment_label=_segment_expr(cell, smap, language),
+            segment=_segment_expr(cell, smap),
         )
         .select(c, "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
-                "rfm_cell", "segment", "segment_label", "_missing")
+                "rfm_cell", "segment", "_missing")
     )
     out = collect(query, sort_by=c)
     _raise_on_missing_amounts(out.pop("_missing"), amount_col, "the RFM window")
+    if labels is not None:
+        out["segment_label"] = out["segment"].map(labels)
     return _typed(out, _RFM_DTYPES)
 
 
@@ -602,7 +619,7 @@ def rfm_grid(rfm: Any, *, rows: str = "r_score", columns: str = "f_score") -> pd
 
 
 def segment_summary(rfm: Any, *, segment_map: str | Path | Mapping | SegmentMap | None = None,
-                    language: str = "en") -> pd.DataFrame:
+                    language: str | None = None) -> pd.DataFrame:
     """Customers, revenue, average order value and recency per segment.
 
     Parameters
@@ -611,15 +628,17 @@ def segment_summary(rfm: Any, *, segment_map: str | Path | Mapping | SegmentMap 
         Output of :func:`rfm_table` (columns ``segment``, ``recency_days``,
         ``frequency``, ``monetary``).
     segment_map : path, mapping or SegmentMap, optional
-        The map the segments came from (order and labels); default built-in.
-    language : {"en", "ja"}, default="en"
-        Language of ``segment_label``.
+        The map the segments came from (their order); default built-in.
+    language : {"en", "ja"} or None, default=None
+        Deprecated: adds a ``segment_label`` column (second) in that
+        language. Label segments in the report instead
+        (:func:`crmtools.reporting.i18n.segment_labels`).
 
     Returns
     -------
     pandas.DataFrame
         One row per segment that has customers, in segment-map order, columns:
-        ``segment``, ``segment_label``, ``customers`` (int), ``share`` (of
+        ``segment``, ``customers`` (int), ``share`` (of
         customers), ``revenue`` (sum of monetary), ``revenue_share``,
         ``average_order_value`` (revenue / orders), ``mean_recency_days``,
         ``mean_frequency``. Empty input gives an empty frame.
@@ -640,7 +659,7 @@ def segment_summary(rfm: Any, *, segment_map: str | Path | Mapping | SegmentMap 
     1       Lost          1    1000.0               1000.0              300.0
     """
     smap = load_segment_map(segment_map)
-    _check_language(language)
+    labels = None if language is None else _deprecated_labels("segment_summary", smap, language)
     lf = to_lazy(rfm, columns=["segment", "recency_days", "frequency", "monetary"], name="rfm")
     grouped = collect(lf.group_by("segment").agg(
         customers=nw.len(),
@@ -655,13 +674,11 @@ def segment_summary(rfm: Any, *, segment_map: str | Path | Mapping | SegmentMap 
                          f"{smap.name!r} does not define; its segments are {smap.names}.")
     order = {name: i for i, name in enumerate(smap.names)}
     grouped = grouped.sort_values("segment", key=lambda s: s.map(order)).reset_index(drop=True)
-    labels = smap.labels(language)
     customers = grouped["customers"].astype("int64")
     revenue = grouped["revenue"].astype("float64")
     total_revenue = revenue.sum()
     out = pd.DataFrame({
         "segment": grouped["segment"].astype("str"),
-        "segment_label": grouped["segment"].map(labels).astype("str"),
         "customers": customers,
         "share": customers / customers.sum() if len(grouped) else pd.Series(dtype="float64"),
         "revenue": revenue,
@@ -670,6 +687,8 @@ def segment_summary(rfm: Any, *, segment_map: str | Path | Mapping | SegmentMap 
         "mean_recency_days": grouped["mean_recency_days"].astype("float64"),
         "mean_frequency": grouped["mean_frequency"].astype("float64"),
     })
+    if labels is not None:
+        out.insert(1, "segment_label", grouped["segment"].map(labels).astype("str"))
     return out
 
 
@@ -763,9 +782,10 @@ def migration_matrix(migration: pd.DataFrame, *, values: str = "customers",
     values : {"customers", "share_of_from", "share_of_total"}, default="customers"
         Cell values; missing pairs are 0.
     segment_map : path, mapping or SegmentMap, optional
-        Order (and labels) of rows and columns; default built-in.
+        Order of rows and columns; default built-in.
     language : {"en", "ja"} or None, default=None
-        Replace segment names by labels in that language; None keeps names.
+        Deprecated: replace segment names by labels in that language. Rename
+        with :func:`crmtools.reporting.i18n.segment_labels` instead.
 
     Returns
     -------
@@ -797,6 +817,6 @@ def migration_matrix(migration: pd.DataFrame, *, values: str = "customers",
     wide = wide.reindex(index=order, columns=order, fill_value=0)
     wide.index.name, wide.columns.name = "from_segment", "to_segment"
     if language is not None:
-        labels = segment_labels(smap, language=language)
+        labels = _deprecated_labels("migration_matrix", smap, language)
         wide = wide.rename(index=labels, columns=labels)
     return wide

@@ -25,6 +25,7 @@ from crmtools.experiments import (
     RESULT_COLUMNS,
     SRM_COLUMNS,
     SUMMARY_COLUMNS,
+    VERDICTS,
     conversion_test,
     detectable_effect,
     experiment_results,
@@ -34,8 +35,14 @@ from crmtools.experiments import (
     thompson_allocation,
     variant_summary,
 )
+from crmtools.reporting.findings import verdict_sentences
 
 TOL = 1e-9
+
+
+def words(results, language="en"):
+    """The verdict sentences of a results table (the reporting layer writes them from the codes)."""
+    return verdict_sentences(results, language=language)
 
 
 def counts(*variants, experiment=None, revenue=None):
@@ -265,12 +272,14 @@ def test_failed_srm_is_reported_first_and_marks_results_untrustworthy():
     res = conversion_test(counts(("control", 5000, 500), ("B", 5600, 640)))
     row = res.iloc[0]
     assert row["srm_p_value"] < 0.001 and not row["srm_passed"] and not row["trustworthy"]
-    assert row["verdict_en"].startswith("SRM failed: do not trust this result")
-    assert row["verdict_ja"].startswith("SRM検出：この結果は信頼できません")
+    assert row["verdict"] == "srm_failed"
+    assert words(res)[0].startswith("SRM failed: do not trust this result")
+    assert words(res, "ja")[0].startswith("SRM検出：この結果は信頼できません")
     assert RESULT_COLUMNS.index("srm_passed") < RESULT_COLUMNS.index("difference")
     planned = conversion_test(counts(("control", 5000, 500), ("B", 5600, 640)),
-                              expected_split={"control": 5000, "B": 5600}).iloc[0]
-    assert planned["trustworthy"] and not planned["verdict_en"].startswith("SRM")
+                              expected_split={"control": 5000, "B": 5600})
+    assert planned.loc[0, "trustworthy"] and planned.loc[0, "verdict"] != "srm_failed"
+    assert not words(planned)[0].startswith("SRM")
 
 
 # --------------------------------------------------------------------------- planning
@@ -322,12 +331,12 @@ def test_detectable_lift_column_and_underpowered_flag():
     assert res.loc["B", "detectable_lift"] == pytest.approx(detectable_effect(4000, 0.1), rel=TOL)
     assert res.loc["C", "detectable_lift"] == pytest.approx(detectable_effect(4000, 0.1, ratio=n_eff_ratio),
                                                             rel=TOL)
-    assert res.loc["B", "underpowered"]
+    assert res.loc["B", "underpowered"] and res.loc["B", "mde"] == 0.1
     assert "The test is underpowered: with these sample sizes only a lift of 19.6% or more" in \
-        res.loc["B", "verdict_en"]
-    assert "検出力不足です" in res.loc["B", "verdict_ja"]
-    big = conversion_test(counts(("control", 20000, 2000), ("B", 20000, 2040)), mde=0.1).iloc[0]
-    assert not big["underpowered"] and "underpowered" not in big["verdict_en"]
+        words(res.reset_index())[0]
+    assert "検出力不足です" in words(res.reset_index(), "ja")[0]
+    big = conversion_test(counts(("control", 20000, 2000), ("B", 20000, 2040)), mde=0.1)
+    assert not big.loc[0, "underpowered"] and "underpowered" not in words(big)[0]
 
 
 # --------------------------------------------------------------------------- Bayesian view and allocation
@@ -466,29 +475,37 @@ def test_bootstrap_needs_a_seed_and_unit_rows():
 # --------------------------------------------------------------------------- verdicts
 
 
-def test_verdicts_in_english_and_japanese():
-    up = conversion_test(counts(("control", 16000, 1600), ("B", 16000, 1800))).iloc[0]
-    assert up["verdict_en"] == ("Variant B raised conversion rate by 12.5% (95% CI 5.6% to 19.9%). "
-                                "The difference is statistically significant (p < 0.001).")
-    assert up["verdict_ja"] == ("バリアント「B」はコンバージョン率を12.5%上げました（95%信頼区間 5.6%〜19.9%）。"
-                                "この差は統計的に有意です（p < 0.001）。")
-    down = conversion_test(counts(("control", 16000, 1800), ("B", 16000, 1600))).iloc[0]
-    assert down["verdict_en"].startswith("Variant B lowered conversion rate by 11.1%")
-    assert "下げました" in down["verdict_ja"]
-    flat = conversion_test(counts(("control", 16000, 1600), ("B", 16000, 1620))).iloc[0]
-    assert "The difference is not statistically significant (p = 0.7" in flat["verdict_en"]
-    assert "統計的に有意ではありません" in flat["verdict_ja"]
+def test_verdicts_are_codes_and_the_reporting_layer_words_them_in_english_and_japanese():
+    up = conversion_test(counts(("control", 16000, 1600), ("B", 16000, 1800)))
+    assert up.loc[0, "verdict"] == "significant_better" and up.loc[0, "comparisons"] == 1
+    assert words(up)[0] == ("Variant B raised conversion rate by 12.5% (95% CI 5.6% to 19.9%). "
+                            "The difference is statistically significant (p < 0.001).")
+    assert words(up, "ja")[0] == ("バリアント「B」はコンバージョン率を12.5%上げました（95%信頼区間 5.6%〜19.9%）。"
+                                  "この差は統計的に有意です（p < 0.001）。")
+    down = conversion_test(counts(("control", 16000, 1800), ("B", 16000, 1600)))
+    assert down.loc[0, "verdict"] == "significant_worse"
+    assert words(down)[0].startswith("Variant B lowered conversion rate by 11.1%")
+    assert "下げました" in words(down, "ja")[0]
+    flat = conversion_test(counts(("control", 16000, 1600), ("B", 16000, 1620)))
+    assert flat.loc[0, "verdict"] == "not_significant"
+    assert "The difference is not statistically significant (p = 0.7" in words(flat)[0]
+    assert "統計的に有意ではありません" in words(flat, "ja")[0]
     multi = conversion_test(counts(("control", 16000, 1600), ("B", 16000, 1800), ("C", 16000, 1610)))
-    assert "Holm-adjusted p < 0.001 for 2 comparisons" in multi.loc[0, "verdict_en"]
-    assert "Holm補正後" in multi.loc[0, "verdict_ja"]
+    assert multi["comparisons"].tolist() == [2, 2]
+    assert "Holm-adjusted p < 0.001 for 2 comparisons" in words(multi)[0]
+    assert "Holm補正後" in words(multi, "ja")[0]
+    assert set(experiment_results(simulated_rows())["verdict"]) <= set(VERDICTS)
 
 
 def test_verdict_flags_a_borderline_disagreement_between_test_and_interval():
     # Welch's test of the difference is significant but the delta-method lift interval includes zero.
     data = counts(("control", 1000, 100), ("B", 1000, 100), revenue=[(4.0e5, 1.4e9), (5.2e5, 2.6e9)])
-    row = revenue_test(data).iloc[0]
+    res = revenue_test(data)
+    row = res.iloc[0]
     assert row["p_value"] < 0.05 and row["relative_lift_ci_low"] < 0
-    assert "borderline" in row["verdict_en"] and "境界的" in row["verdict_ja"]
+    assert row["borderline"] and row["verdict"] == "significant_better"
+    assert "borderline" in words(res)[0] and "境界的" in words(res, "ja")[0]
+    assert not conversion_test(counts(("control", 16000, 1600), ("B", 16000, 1800)))["borderline"].any()
 
 
 # --------------------------------------------------------------------------- inputs and edge cases
@@ -497,9 +514,9 @@ def test_verdict_flags_a_borderline_disagreement_between_test_and_interval():
 def test_no_conversions_at_all():
     res = conversion_test(counts(("control", 500, 0), ("B", 500, 0))).iloc[0]
     assert res["method_used"] == "fisher" and res["p_value"] == 1.0 and not res["significant"]
-    assert np.isnan(res["relative_lift"])
-    assert "undefined because the control value is zero" in res["verdict_en"]
-    assert "相対リフトは計算できません" in res["verdict_ja"]
+    assert np.isnan(res["relative_lift"]) and res["verdict"] == "lift_undefined"
+    assert "undefined because the control value is zero" in words(res.to_frame().T)[0]
+    assert "相対リフトは計算できません" in words(res.to_frame().T, "ja")[0]
     forced = conversion_test(counts(("control", 500, 0), ("B", 500, 0)), method="z").iloc[0]
     assert np.isnan(forced["p_value"]) and not forced["significant"]
 
@@ -532,6 +549,22 @@ def test_experiment_results_stacks_metrics():
 def test_without_an_experiment_column_all_rows_are_one_experiment():
     res = conversion_test(counts(("control", 100, 10), ("B", 100, 12)))
     assert res["experiment_id"].isna().all()
+
+
+def test_a_summary_without_experiment_ids_goes_back_in():
+    # variant_summary reports a missing experiment_id when the input had no experiment column; its docstring
+    # promises the frame is accepted by every function of the module.
+    rows = simulated_rows().drop(columns="experiment_id")
+    summary = variant_summary(rows)
+    assert summary["experiment_id"].isna().all()
+    pd.testing.assert_frame_equal(conversion_test(summary), conversion_test(rows))
+    pd.testing.assert_frame_equal(revenue_test(summary), revenue_test(rows))
+    pd.testing.assert_frame_equal(srm_check(summary), srm_check(rows))
+    pd.testing.assert_frame_equal(experiment_results(summary), experiment_results(rows))
+    pd.testing.assert_frame_equal(thompson_allocation(summary), thompson_allocation(rows))
+    pd.testing.assert_frame_equal(variant_summary(summary), summary)
+    with pytest.raises(ValueError, match="missing experiment ids"):  # partly missing ids are still an error
+        conversion_test(summary.assign(experiment_id=["E", None, "E"]))
 
 
 def test_column_names_can_be_overridden():
@@ -651,14 +684,16 @@ def test_lift_interval_plot_draws_on_the_given_axes():
     undefined = conversion_test(counts(("control", 10, 0), ("B", 10, 1)))
     ax = Figure().subplots()
     assert plot_lift_intervals(undefined, ax=ax) is ax and len(ax.get_yticklabels()) == 0
-    with pytest.raises(ValueError, match="Unknown language"):
+    with pytest.raises(ValueError, match="Invalid language: allowed: 'en', 'ja'; received: 'fr'"):
         plot_lift_intervals(res, language="fr", ax=Figure().subplots())
 
 
 def test_too_few_units_for_a_revenue_comparison():
     rows = pd.DataFrame({"variant": ["control"] * 5 + ["B"] * 5, "unit_id": list("abcdefghij"),
                          "converted": [1, 1, 0, 0, 0, 0, 0, 0, 0, 0], "revenue": [10.0, 20.0] + [0.0] * 8})
-    row = revenue_test(rows, metric="revenue_per_converter").iloc[0]
+    res = revenue_test(rows, metric="revenue_per_converter")
+    row = res.iloc[0]
     assert row["variant_units"] == 0 and np.isnan(row["p_value"]) and not row["significant"]
-    assert "not enough data" in row["verdict_en"] and "p not available" in row["verdict_en"]
-    assert "データが不足" in row["verdict_ja"] and "p値は計算できません" in row["verdict_ja"]
+    assert row["verdict"] == "insufficient_data"
+    assert "not enough data" in words(res)[0] and "p not available" in words(res)[0]
+    assert "データが不足" in words(res, "ja")[0] and "p値は計算できません" in words(res, "ja")[0]

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
 from crmtools.plotting.rfm import plot_migration_heatmap, plot_rfm_heatmap, plot_segment_bars
+from crmtools.reporting.i18n import segment_labels
 from crmtools.rfm import (DEFAULT_THRESHOLDS, INACTIVE, RFM_COLUMNS, SegmentMap, load_segment_map, migration_matrix,
-                          rfm_grid, rfm_table, segment_labels, segment_migration, segment_summary)
+                          rfm_grid, rfm_table, segment_migration, segment_summary)
 from crmtools.sampledata import SampleConfig, generate_sample
 
 AS_OF = pd.Timestamp("2025-11-01")
@@ -126,11 +127,32 @@ def test_lookback_window(tiny):
     assert out.set_index("customer_id")["monetary"].to_dict() == {"a": 1000.0, "f": 4500.0}  # a's return counted
 
 
-def test_japanese_labels(tiny):
-    out = rfm_table(tiny, as_of=AS_OF, language="ja").set_index("customer_id")
-    assert out.loc["b", "segment"] == "Lost"
-    assert out.loc["b", "segment_label"] == "離反顧客"
-    assert out.loc["f", "segment_label"] == "有望顧客"
+def test_segments_are_names_and_labels_come_from_the_map(tiny):
+    out = rfm_table(tiny, as_of=AS_OF).set_index("customer_id")
+    assert list(out.columns) == RFM_COLUMNS[1:] and "segment_label" not in out.columns
+    labels = segment_labels(language="ja")
+    assert out.loc["b", "segment"] == "Lost" and labels["Lost"] == "離反顧客"
+    assert out.loc["f", "segment"] == "Promising" and labels["Promising"] == "有望顧客"
+
+
+def test_language_is_deprecated_with_identical_labels(tiny):
+    # The old language= keeps working for a release, with a FutureWarning and the labels it gave.
+    with pytest.warns(FutureWarning, match=r"rfm_table\(\): language= is deprecated"):
+        out = rfm_table(tiny, as_of=AS_OF, language="ja").set_index("customer_id")
+    assert list(out.columns) == [*RFM_COLUMNS[1:], "segment_label"]
+    assert out.loc["b", "segment_label"] == "離反顧客" and out.loc["f", "segment_label"] == "有望顧客"
+    with pytest.warns(FutureWarning, match="segment_summary"):
+        summary = segment_summary(out.reset_index(), language="ja")
+    assert summary.columns[1] == "segment_label"
+    assert summary.set_index("segment").loc["Lost", "segment_label"] == "離反顧客"
+    migration = segment_migration(rfm_table(tiny, as_of="2025-10-01"), out.reset_index())
+    with pytest.warns(FutureWarning, match="migration_matrix"):
+        wide = migration_matrix(migration, language="ja")
+    assert "非アクティブ" in wide.index
+    from crmtools import rfm
+
+    with pytest.warns(FutureWarning, match="crmtools.reporting.i18n.segment_labels"):
+        assert rfm.segment_labels(language="ja") == segment_labels(language="ja")
 
 
 def test_as_of_accepts_a_period(tiny):
@@ -161,7 +183,8 @@ def test_default_map_covers_every_cell_once():
                           "About to Sleep", "At Risk", "Can't Lose Them", "Hibernating", "Lost"]
     cells = [cell for seg in smap.segments for cell in seg.cells]
     assert len(cells) == 125 and len(set(cells)) == 125
-    assert all(seg.label("ja") != seg.label("en") for seg in smap.segments)
+    english, japanese = segment_labels(language="en"), segment_labels(language="ja")  # labels: the report's
+    assert all(japanese[name] != english[name] for name in smap.names)
     assert smap.segment_of("555") == "Champions" and smap.segment_of("553") == "Loyal"
     assert smap.segment_of("111") == "Lost" and smap.segment_of("151") == "Can't Lose Them"
 
@@ -228,7 +251,7 @@ def test_user_map_is_used(tiny):
     spec = _box_map(("Recent", [{"r": [4, 5]}]), ("Older", [{"r": [1, 3]}]))
     out = rfm_table(tiny, as_of=AS_OF, segment_map=spec).set_index("customer_id")
     assert out["segment"].to_dict() == {"a": "Recent", "b": "Older", "c": "Older", "e": "Older", "f": "Recent"}
-    assert segment_labels(spec, language="ja") == {"Recent": "Recent", "Older": "Older", INACTIVE: "非アクティブ"}
+    assert segment_labels(spec, "ja") == {"Recent": "Recent", "Older": "Older", INACTIVE: "非アクティブ"}
 
 
 # ----------------------------------------------------------------------------- summaries and migration
@@ -237,11 +260,10 @@ def test_user_map_is_used(tiny):
 def test_segment_summary_known_answer():
     rfm = pd.DataFrame({"segment": ["Lost", "Champions", "Champions", "Lost"], "recency_days": [300, 3, 9, 200],
                         "frequency": [1, 6, 4, 1], "monetary": [1000.0, 60000.0, 40000.0, 3000.0]})
-    out = segment_summary(rfm, language="ja")
-    assert out.columns.tolist() == ["segment", "segment_label", "customers", "share", "revenue", "revenue_share",
+    out = segment_summary(rfm)
+    assert out.columns.tolist() == ["segment", "customers", "share", "revenue", "revenue_share",
                                     "average_order_value", "mean_recency_days", "mean_frequency"]
     assert out["segment"].tolist() == ["Champions", "Lost"]
-    assert out["segment_label"].tolist() == ["優良顧客", "離反顧客"]
     assert out["customers"].tolist() == [2, 2]
     assert out["share"].tolist() == [0.5, 0.5]
     assert out["revenue"].tolist() == [100000.0, 4000.0]
@@ -279,7 +301,8 @@ def test_migration_known_answer():
         {"from_segment": INACTIVE, "to_segment": "New", "customers": 2, "share_of_from": 1.0,
          "share_of_total": 2 / 6},
     ]
-    wide = migration_matrix(out, values="share_of_from", language="ja")
+    labels = segment_labels(language="ja")
+    wide = migration_matrix(out, values="share_of_from").rename(index=labels, columns=labels)
     assert wide.loc["優良顧客", "離反危険顧客"] == 0.5
     assert wide.loc["非アクティブ", "新規顧客"] == 1.0
     assert wide.loc["離反顧客", "非アクティブ"] == 1.0
@@ -424,7 +447,7 @@ def test_pandas_engines_agree(sample, monkeypatch):
 
 def test_input_is_not_mutated(sample):
     before = sample.copy(deep=True)
-    rfm_table(sample, as_of="2025-06-01", scoring="thresholds", language="ja")
+    rfm_table(sample, as_of="2025-06-01", scoring="thresholds")
     pd.testing.assert_frame_equal(sample, before)
 
 
@@ -459,9 +482,10 @@ def test_missing_amounts_are_an_error(tiny):
     ({"as_of": pd.Timestamp("2025-11-01", tz="UTC")}, ValueError, "timezone-naive"),
     ({"as_of": AS_OF, "lookback_days": 0}, ValueError, "lookback_days must be a positive"),
     ({"as_of": AS_OF, "scoring": "kmeans"}, ValueError, "scoring must be one of"),
-    ({"as_of": AS_OF, "language": "fr"}, ValueError, "language must be one of"),
+    ({"as_of": AS_OF, "language": "fr"}, ValueError, "Invalid language: allowed: 'en', 'ja'; received: 'fr'"),
     ({"as_of": AS_OF, "amount_col": "value"}, ValueError, r"missing column \['value'\]"),
 ])
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # language= is deprecated
 def test_bad_arguments(tiny, kwargs, error, match):
     with pytest.raises(error, match=match):
         rfm_table(tiny, **kwargs)
@@ -485,10 +509,13 @@ def test_default_thresholds_are_increasing():
 
 
 def test_plots_draw_on_the_given_axes(tiny):
-    rfm = rfm_table(tiny, as_of=AS_OF, language="ja")
+    rfm = rfm_table(tiny, as_of=AS_OF)
     ax = Figure().subplots()
-    assert plot_segment_bars(segment_summary(rfm, language="ja"), language="ja", ax=ax) is ax
+    summary = segment_summary(rfm)
+    assert plot_segment_bars(summary, language="ja", ax=ax) is ax
     assert len(ax.patches) == 5 and ax.get_xlabel() == "顧客数"
+    labels = segment_labels(language="ja")
+    assert [t.get_text() for t in ax.get_yticklabels()] == [labels[s] for s in summary["segment"]]
     ax = Figure().subplots()
     assert plot_rfm_heatmap(rfm_grid(rfm), ax=ax) is ax
     assert ax.get_ylabel() == "Recency score (R)"
@@ -496,6 +523,9 @@ def test_plots_draw_on_the_given_axes(tiny):
     migration = segment_migration(rfm_table(tiny, as_of="2025-10-01"), rfm)
     assert plot_migration_heatmap(migration, ax=ax) is ax
     assert ax.get_xlabel() == "This period"
+    ax = Figure().subplots()
+    plot_migration_heatmap(migration, language="ja", ax=ax)
+    assert "非アクティブ" in [t.get_text() for t in ax.get_yticklabels()]
     with pytest.raises(ValueError, match="value must be one of"):
         plot_segment_bars(segment_summary(rfm), value="median", ax=Figure().subplots())
 

@@ -11,41 +11,27 @@ import numpy as np
 import pandas as pd
 
 from ._common import axes_or_new as _axes
+from ._common import words_for
 
 __all__ = ["plot_rule_scatter", "plot_pair_heatmap", "plot_rule_network"]
 
-_TEXT = {
-    "en": {
-        "support": "Support (share of baskets)",
-        "confidence": "Confidence",
-        "lift": "Lift",
-        "leverage": "Leverage",
-        "scatter_title": "Association rules",
-        "heatmap_title": "Strongest pairs: {metric}",
-        "heatmap_x": "…also buy",
-        "heatmap_y": "Customers who buy…",
-        "network_title": "Strongest co-purchase rules ({metric})",
-        "empty": "No rules to show",
-    },
-    "ja": {
-        "support": "支持度（バスケットに占める割合）",
-        "confidence": "信頼度",
-        "lift": "リフト",
-        "leverage": "レバレッジ",
-        "scatter_title": "アソシエーションルール",
-        "heatmap_title": "強い組み合わせ：{metric}",
-        "heatmap_x": "…も買う",
-        "heatmap_y": "この商品を買う顧客は…",
-        "network_title": "強い併買ルール（{metric}）",
-        "empty": "表示できるルールがありません",
-    },
+#: Label -> key of the report catalogue (crmtools.reporting.i18n.TEXT).
+_KEYS = {
+    "support": "chart.support",
+    "confidence": "confidence",
+    "lift": "chart.lift",
+    "leverage": "chart.leverage",
+    "scatter_title": "chart.association_rules",
+    "heatmap_title": "chart.strongest_pairs",
+    "heatmap_x": "chart.also_buy",
+    "heatmap_y": "chart.customers_who_buy",
+    "network_title": "chart.strongest_rules",
+    "empty": "chart.no_rules",
 }
 
 
 def _text(language: str) -> dict[str, str]:
-    if language not in _TEXT:
-        raise ValueError(f"Invalid language: expected one of {list(_TEXT)}; got {language!r}.")
-    return _TEXT[language]
+    return words_for(_KEYS, language)
 
 
 def _check(rules, columns) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._common import words_for
+
 __all__ = ["plot_campaign_roi"]
 
-_TEXT = {
-    "en": {"roi": "ROI (attributed revenue)", "incremental": "Incremental ROI vs holdout ({level:.0%} CI)",
-           "x": "ROI = (gross profit - cost) / cost", "title": "Campaign ROI, ranked", "na": "n/a"},
-    "ja": {"roi": "ROI（帰属売上ベース）", "incremental": "増分ROI（ホールドアウト比較、{level:.0%}信頼区間）",
-           "x": "ROI =（粗利 − 費用）÷ 費用", "title": "キャンペーンROIランキング", "na": "算出不可"},
-}
+#: Label -> key of the report catalogue (crmtools.reporting.i18n.TEXT).
+_KEYS = {"roi": "chart.roi_attributed", "incremental": "chart.incremental_roi", "x": "chart.roi_formula",
+         "title": "chart.campaign_roi_ranked", "na": "chart.not_available"}
 
 
 def plot_campaign_roi(roi: pd.DataFrame, *, incremental: bool = True, scale: str = "auto", language: str = "en",
@@ -47,8 +46,7 @@ def plot_campaign_roi(roi: pd.DataFrame, *, incremental: bool = True, scale: str
     import matplotlib.pyplot as plt
     from matplotlib.ticker import PercentFormatter
 
-    if language not in _TEXT:
-        raise ValueError(f"Unknown language; allowed: {sorted(_TEXT)}; received: {language!r}.")
+    text = words_for(_KEYS, language)
     if scale not in ("auto", "linear", "symlog"):
         raise ValueError(f"Unknown scale; allowed: 'auto', 'linear', 'symlog'; received: {scale!r}.")
     needed = ["campaign_id", "channel", "roi"] + (
@@ -57,7 +55,6 @@ def plot_campaign_roi(roi: pd.DataFrame, *, incremental: bool = True, scale: str
     if missing:
         raise ValueError(f"roi is missing column(s) {missing}; required: {needed}; received columns: "
                          f"{list(roi.columns)}.")
-    text = _TEXT[language]
     table = roi.assign(_defined=roi["roi"].notna()).sort_values(["_defined", "roi"], ascending=[False, False],
                                                                kind="stable")
     if ax is None:

@@ -9,28 +9,21 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ._common import axes_or_new as _axes, words_for
+from ._common import axes_or_new as _axes
+from ._common import words_for
 
 __all__ = ["plot_cohort_heatmap", "plot_f2_rates", "plot_interval_distribution"]
 
-_TEXT = {
-    "en": {"cohort": "First-purchase month", "months_since": "Months since first purchase",
-           "retention": "Active share", "active": "Active customers", "revenue": "Revenue",
-           "revenue_per_customer": "Revenue per customer",
-           "cumulative_revenue_per_customer": "Cumulative revenue per customer", "customers": "Customers",
-           "f2_rate": "F2 conversion (second order)", "channel": "Acquisition channel",
-           "category": "First product category", "overall": "All new customers", "days": "Days between purchases",
-           "intervals": "Intervals"},
-    "ja": {"cohort": "初回購入月", "months_since": "初回購入からの月数", "retention": "継続率",
-           "active": "購入顧客数", "revenue": "売上", "revenue_per_customer": "顧客あたり売上",
-           "cumulative_revenue_per_customer": "顧客あたり累積売上", "customers": "顧客数",
-           "f2_rate": "F2転換率（2回目購入）", "channel": "獲得チャネル", "category": "初回購入カテゴリ",
-           "overall": "新規顧客全体", "days": "購入間隔（日）", "intervals": "件数"},
-}
+#: Label -> key of the report catalogue (crmtools.reporting.i18n.TEXT).
+_KEYS = {"cohort": "cohort", "months_since": "months_since", "retention": "chart.active_share",
+         "active": "active_customers", "revenue": "revenue", "revenue_per_customer": "revenue_per_customer",
+         "cumulative_revenue_per_customer": "chart.cumulative_revenue_per_customer", "customers": "customers",
+         "f2_rate": "chart.f2_rate", "channel": "chart.acquisition_channel", "category": "chart.first_category",
+         "overall": "chart.all_new_customers", "days": "chart.days_between_purchases", "intervals": "chart.intervals"}
 
 
 def _text(language: str) -> dict[str, str]:
-    return words_for(_TEXT, language)
+    return words_for(_KEYS, language)
 
 
 def plot_cohort_heatmap(cohorts: pd.DataFrame, *, value: str = "retention", language: str = "en", ax=None):

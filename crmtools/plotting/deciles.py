@@ -8,23 +8,19 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ._common import axes_or_new as _axes, words_for
+from ._common import axes_or_new as _axes
+from ._common import words_for
 
 __all__ = ["plot_deciles", "plot_pareto_curve"]
 
-_TEXT = {
-    "en": {"decile": "Decile (1 = top 10% of customers)", "share": "Share of revenue",
-           "revenue_share": "Revenue share", "cumulative_share": "Cumulative share",
-           "customer_share": "Share of customers (top spenders first)", "pareto": "Cumulative share of revenue",
-           "equal": "Equal spending"},
-    "ja": {"decile": "デシル（1 = 上位10%の顧客）", "share": "売上構成比", "revenue_share": "売上構成比",
-           "cumulative_share": "累積構成比", "customer_share": "顧客の累積構成比（購入額の多い順）",
-           "pareto": "売上の累積構成比", "equal": "均等な場合"},
-}
+#: Label -> key of the report catalogue (crmtools.reporting.i18n.TEXT).
+_KEYS = {"decile": "chart.decile", "share": "chart.share_of_revenue", "revenue_share": "revenue_share",
+         "cumulative_share": "cumulative_share", "customer_share": "chart.cumulative_customer_share",
+         "pareto": "chart.cumulative_revenue_share", "equal": "chart.equal_spending"}
 
 
 def _text(language: str) -> dict[str, str]:
-    return words_for(_TEXT, language)
+    return words_for(_KEYS, language)
 
 
 def plot_deciles(table: pd.DataFrame, *, language: str = "en", ax=None):

@@ -5,18 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._common import words_for
+
 __all__ = ["plot_lift_intervals"]
 
-_TEXT = {
-    "en": {"x": "Relative lift vs control", "significant": "significant", "not_significant": "not significant",
-           "untrusted": "SRM failed: do not trust", "conversion_rate": "Conversion rate",
-           "revenue_per_unit": "Revenue per unit", "revenue_per_converter": "Revenue per converting unit",
-           "title": "Lift by variant ({level:.0%} intervals)"},
-    "ja": {"x": "コントロールに対する相対リフト", "significant": "有意", "not_significant": "有意差なし",
-           "untrusted": "SRM検出：信頼できない", "conversion_rate": "コンバージョン率",
-           "revenue_per_unit": "1ユニットあたり売上", "revenue_per_converter": "購入者1人あたり売上",
-           "title": "バリアント別リフト（{level:.0%}信頼区間）"},
-}
+#: Label -> key of the report catalogue (crmtools.reporting.i18n.TEXT).
+_KEYS = {"x": "chart.relative_lift_vs_control", "significant": "chart.significant",
+         "not_significant": "chart.not_significant", "untrusted": "chart.srm_failed",
+         "conversion_rate": "chart.conversion_rate", "revenue_per_unit": "chart.revenue_per_unit",
+         "revenue_per_converter": "chart.revenue_per_converter", "title": "chart.lift_by_variant"}
 _COLORS = {"significant": "#2a7ab9", "not_significant": "#8c8c8c", "untrusted": "#d62728"}
 
 
@@ -50,15 +47,13 @@ def plot_lift_intervals(results: pd.DataFrame, *, metric: str | None = None, lan
     from matplotlib.lines import Line2D
     from matplotlib.ticker import PercentFormatter
 
-    if language not in _TEXT:
-        raise ValueError(f"Unknown language; allowed: {sorted(_TEXT)}; received: {language!r}.")
+    text = words_for(_KEYS, language)
     needed = ["experiment_id", "metric", "variant", "relative_lift", "relative_lift_ci_low",
               "relative_lift_ci_high", "significant", "trustworthy", "alpha"]
     missing = [c for c in needed if c not in results.columns]
     if missing:
         raise ValueError(f"results is missing column(s) {missing}; required: {needed}; received columns: "
                          f"{list(results.columns)}.")
-    text = _TEXT[language]
     table = results if metric is None else results[results["metric"] == metric]
     table = table[np.isfinite(table["relative_lift"].to_numpy(dtype=float))]
     if ax is None:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ._common import words_for
+
 __all__ = ["plot_trend"]
 
-_TEXT = {
-    "en": {"month": "Month", "revenue": "Revenue", "orders": "Orders", "active_customers": "Active customers",
-           "average_order_value": "Average order value"},
-    "ja": {"month": "月", "revenue": "売上", "orders": "受注件数", "active_customers": "購入顧客数",
-           "average_order_value": "平均注文単価"},
-}
+#: Label -> key of the report catalogue (crmtools.reporting.i18n.TEXT): the KPI names of the tables.
+_KEYS = {"month": "month", "revenue": "revenue", "orders": "orders", "active_customers": "active_customers",
+         "average_order_value": "average_order_value"}
 
 
 def plot_trend(trend: pd.DataFrame, *, value: str = "revenue", language: str = "en", ax=None):
@@ -39,9 +38,7 @@ def plot_trend(trend: pd.DataFrame, *, value: str = "revenue", language: str = "
     import seaborn as sns
     from matplotlib.ticker import FuncFormatter
 
-    if language not in _TEXT:
-        raise ValueError(f"language must be one of {sorted(_TEXT)}; got {language!r}.")
-    words = _TEXT[language]
+    words = words_for(_KEYS, language)
     if value not in ("revenue", "orders", "active_customers", "average_order_value"):
         raise ValueError(f"value must be 'revenue', 'orders', 'active_customers' or 'average_order_value'; "
                          f"got {value!r}.")

@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ._common import words_for
+
 __all__ = ["plot_lines_by_month"]
+
+#: Label -> key of the report catalogue (crmtools.reporting.i18n.TEXT).
+_KEYS = {"sale": "chart.sale_lines", "return": "chart.return_lines", "guest": "chart.guest_lines", "month": "month",
+         "lines": "chart.order_lines"}
 
 
 def plot_lines_by_month(table: pd.DataFrame, *, language: str = "en", ax=None):
     """Stacked bars of order lines per month by kind (from :func:`crmtools.quality.lines_by_month`).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`crmtools.quality.lines_by_month`.
+    language : {"en", "ja"}, default="en"
+        Language of labels.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on.
 
     Returns
     -------
@@ -16,17 +31,16 @@ def plot_lines_by_month(table: pd.DataFrame, *, language: str = "en", ax=None):
     """
     import matplotlib.pyplot as plt
 
+    words = words_for(_KEYS, language)
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 3.5))
     wide = table.pivot_table(index="month", columns="kind", values="lines", aggfunc="sum", fill_value=0)
-    labels = {"en": {"sale": "sales", "return": "returns", "guest": "guest orders"},
-              "ja": {"sale": "販売", "return": "返品・キャンセル", "guest": "ゲスト注文"}}[language]
     bottom = None
     for kind in [k for k in ("sale", "return", "guest") if k in wide.columns]:
-        ax.bar(wide.index, wide[kind], bottom=bottom, label=labels[kind])
+        ax.bar(wide.index, wide[kind], bottom=bottom, label=words[kind])
         bottom = wide[kind] if bottom is None else bottom + wide[kind]
-    ax.set_xlabel("月" if language == "ja" else "Month")
-    ax.set_ylabel("明細行数" if language == "ja" else "Order lines")
+    ax.set_xlabel(words["month"])
+    ax.set_ylabel(words["lines"])
     ax.tick_params(axis="x", rotation=90)
     ax.legend()
     return ax

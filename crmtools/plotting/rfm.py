@@ -2,36 +2,31 @@
 
 Each function takes a result table from :mod:`crmtools.rfm`, draws on the
 given Axes (a new figure when ``ax`` is None) and returns it; none computes
-statistics.
+statistics. Segments are shown by their labels in ``language`` from the
+segment map (:func:`crmtools.reporting.i18n.segment_labels`).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from ._common import axes_or_new as _axes, words_for
+from ..reporting.i18n import segment_labels
+from ._common import axes_or_new as _axes
+from ._common import words_for
 
 __all__ = ["plot_segment_bars", "plot_rfm_heatmap", "plot_migration_heatmap"]
 
-_TEXT = {
-    "en": {"customers": "Customers", "share": "Share of customers", "revenue": "Revenue",
-           "revenue_share": "Share of revenue", "average_order_value": "Average order value",
-           "mean_recency_days": "Mean days since last order", "segment": "Segment",
-           "r_score": "Recency score (R)", "f_score": "Frequency score (F)", "m_score": "Monetary score (M)",
-           "mean_monetary": "Mean monetary value", "from_segment": "Last period", "to_segment": "This period",
-           "share_of_from": "Share of last period's segment", "share_of_total": "Share of all customers",
-           "migration_title": "Segment migration"},
-    "ja": {"customers": "顧客数", "share": "顧客構成比", "revenue": "売上", "revenue_share": "売上構成比",
-           "average_order_value": "平均注文単価", "mean_recency_days": "最終購入からの平均日数",
-           "segment": "セグメント", "r_score": "R（最新購入日）スコア", "f_score": "F（購入頻度）スコア",
-           "m_score": "M（購入金額）スコア", "mean_monetary": "平均購入金額", "from_segment": "前期",
-           "to_segment": "今期", "share_of_from": "前期セグメント内の構成比", "share_of_total": "全顧客に対する構成比",
-           "migration_title": "セグメント間の移動"},
-}
+#: Label -> key of the report catalogue (crmtools.reporting.i18n.TEXT).
+_KEYS = {"customers": "customers", "share": "chart.share_of_customers", "revenue": "revenue",
+         "revenue_share": "chart.share_of_revenue", "average_order_value": "average_order_value",
+         "mean_recency_days": "chart.mean_recency_days", "segment": "segment", "r_score": "chart.r_score",
+         "f_score": "chart.f_score", "m_score": "chart.m_score", "mean_monetary": "chart.mean_monetary",
+         "from_segment": "from_segment", "to_segment": "to_segment", "share_of_from": "chart.share_of_from",
+         "share_of_total": "chart.share_of_total", "migration_title": "segment_migration"}
 
 
 def _text(language: str) -> dict[str, str]:
-    return words_for(_TEXT, language)
+    return words_for(_KEYS, language)
 
 
 def _require(table: pd.DataFrame, columns: list[str], name: str, source: str) -> None:
@@ -41,7 +36,8 @@ def _require(table: pd.DataFrame, columns: list[str], name: str, source: str) ->
                          f"Columns received: {list(table.columns)}.")
 
 
-def plot_segment_bars(summary: pd.DataFrame, *, value: str = "customers", language: str = "en", ax=None):
+def plot_segment_bars(summary: pd.DataFrame, *, value: str = "customers", segment_map=None, language: str = "en",
+                      ax=None):
     """Horizontal bars of one measure per segment (from :func:`crmtools.rfm.segment_summary`).
 
     Parameters
@@ -51,8 +47,10 @@ def plot_segment_bars(summary: pd.DataFrame, *, value: str = "customers", langua
     value : str, default="customers"
         Column to draw: ``customers``, ``share``, ``revenue``,
         ``revenue_share``, ``average_order_value`` or ``mean_recency_days``.
+    segment_map : path, mapping or SegmentMap, optional
+        The map the segments came from (their labels); default built-in.
     language : {"en", "ja"}, default="en"
-        Language of the axis labels (segment labels come from the table).
+        Language of the axis and segment labels.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on.
 
@@ -67,10 +65,11 @@ def plot_segment_bars(summary: pd.DataFrame, *, value: str = "customers", langua
     allowed = ["customers", "share", "revenue", "revenue_share", "average_order_value", "mean_recency_days"]
     if value not in allowed:
         raise ValueError(f"value must be one of {allowed}; got {value!r}.")
-    _require(summary, ["segment_label", value], "summary", "crmtools.rfm.segment_summary")
+    _require(summary, ["segment", value], "summary", "crmtools.rfm.segment_summary")
+    labels = segment_labels(segment_map, language)
+    bars = pd.DataFrame({value: summary[value].to_numpy(), "_label": summary["segment"].map(labels).to_numpy()})
     ax = _axes(ax, (8, 4.5))
-    sns.barplot(data=summary, x=value, y="segment_label", order=list(summary["segment_label"]), color="#4c72b0",
-                ax=ax)
+    sns.barplot(data=bars, x=value, y="_label", order=list(bars["_label"]), color="#4c72b0", ax=ax)
     ax.set_xlabel(words[value])
     ax.set_ylabel(words["segment"])
     if value in ("share", "revenue_share"):
@@ -139,7 +138,8 @@ def plot_migration_heatmap(migration: pd.DataFrame, *, value: str = "share_of_fr
     from ..rfm import migration_matrix
 
     words = _text(language)
-    wide = migration_matrix(migration, values=value, segment_map=segment_map, language=language)
+    labels = segment_labels(segment_map, language)
+    wide = migration_matrix(migration, values=value, segment_map=segment_map).rename(index=labels, columns=labels)
     ax = _axes(ax, (9, 7))
     fmt = ",.0f" if value == "customers" else ".0%"
     sns.heatmap(wide, annot=True, fmt=fmt, cmap="Blues", cbar_kws={"label": words[value]}, ax=ax,
