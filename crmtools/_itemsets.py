@@ -28,10 +28,14 @@ exceed it.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["MiningBudgetError", "mine", "item_keys"]
+from .checks import message
+
+__all__ = ["MiningBudgetError", "item_keys", "min_count", "mine"]
 
 #: Words (uint64) handled per vectorised step; bounds the temporaries (~256 KiB each).
 _CHUNK_WORDS = 1 << 15
@@ -89,6 +93,49 @@ def item_keys(n: int) -> tuple[np.ndarray, np.ndarray]:
     k1 = rng.integers(0, info.max, size=n, dtype=np.uint64, endpoint=True)
     k2 = rng.integers(0, info.max, size=n, dtype=np.uint64, endpoint=True)
     return k1, k2
+
+
+_SUPPORT_ALLOWED = "a fraction of baskets in (0, 1] (float) or a number of baskets >= 1 (int)"
+
+
+def min_count(min_support, n_baskets: int) -> int:
+    """Smallest basket count meeting ``min_support`` (a fraction in (0, 1] or a count >= 1).
+
+    Shared by the local and the Spark miners, so both read ``min_support``
+    the same way; also its check (``n_baskets=1`` checks it alone).
+
+    Examples
+    --------
+    >>> min_count(0.25, 10), min_count(3, 10), min_count(0.3, 0)
+    (3, 3, 1)
+    >>> min_count(1.5, 10)  # doctest: +NORMALIZE_WHITESPACE
+    Traceback (most recent call last):
+    ...
+    ValueError: min_support is out of range; allowed: a fraction of baskets in (0, 1] (float) or a number of
+    baskets >= 1 (int); received: 1.5. For an absolute count pass an int, e.g. min_support=1.
+    """
+    if isinstance(min_support, (bool, np.bool_)) or not isinstance(min_support, numbers.Real):
+        raise TypeError(message("min_support has the wrong type", allowed=_SUPPORT_ALLOWED,
+                                received=f"{min_support!r} ({type(min_support).__name__})"))
+    if isinstance(min_support, numbers.Integral):
+        if min_support < 1:
+            raise ValueError(message("min_support is out of range", allowed=_SUPPORT_ALLOWED,
+                                     received=repr(min_support)))
+        return int(min_support)
+    value = float(min_support)
+    if not 0.0 < value <= 1.0:
+        hint = f"For an absolute count pass an int, e.g. min_support={int(value)}." if 1 < value < np.inf else None
+        raise ValueError(message("min_support is out of range", allowed=_SUPPORT_ALLOWED, received=repr(min_support),
+                                 hint=hint))
+    if n_baskets == 0:
+        return 1
+    # Same test as mlxtend, count / n >= min_support, evaluated exactly in floating point.
+    count = max(1, int(np.ceil(value * n_baskets)))
+    while count > 1 and (count - 1) / n_baskets >= value:
+        count -= 1
+    while count / n_baskets < value:
+        count += 1
+    return count
 
 
 def _ragged_positions(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -394,7 +441,7 @@ class _Layout:
         key = (self.r_h[left] - first).astype(np.int64) * n_cols + self.r_h[right]
         return key, self.v_h[left]
 
-    def bits_present(self, item: np.ndarray, baskets: np.ndarray, budget: "_Budget") -> np.ndarray:
+    def bits_present(self, item: np.ndarray, baskets: np.ndarray, budget: _Budget) -> np.ndarray:
         """Whether each ``(item, basket)`` pair is an entry (full item bitsets when they fit, else search)."""
         n_words = (self.n_baskets + 63) // 64
         if self.n_freq * n_words * 8 <= min(8 * 2**20, budget.limit // 8):

@@ -55,9 +55,11 @@ import numpy as np
 import pandas as pd
 
 from ._deprecation import deprecated_arguments, warn_deprecated
-from .basket import ITEMSET_COLUMNS, _check_choice, _check_columns, _check_flag, _check_int, _min_count
+from ._itemsets import min_count as _min_count
+from .basket import ITEMSET_COLUMNS
+from .checks import message, require_columns, require_flag, require_in, require_range
 
-__all__ = ["frequent_itemsets", "BASKET_FREQS"]
+__all__ = ["BASKET_FREQS", "frequent_itemsets"]
 
 #: Values of ``basket_freq`` (with ``basket="customer"``): calendar month, quarter, year.
 BASKET_FREQS = ("M", "Q", "Y")
@@ -94,14 +96,15 @@ def _as_spark(data: Any, session: Any):
         return data
     if isinstance(data, pd.DataFrame):
         if session is None:
-            raise ValueError("data is a pandas DataFrame, so a SparkSession is needed to mine it in Spark: pass "
-                             "session=crmtools.spark.spark_session(); got session=None. (For data that fits in "
-                             "memory crmtools.basket.frequent_itemsets is faster.)")
+            raise ValueError(message("a pandas DataFrame needs a SparkSession to be mined in Spark",
+                                     allowed="session=crmtools.spark.spark_session()", received="session=None",
+                                     hint="For data that fits in memory crmtools.basket.frequent_itemsets is faster."))
         from .spark import to_spark
 
         return to_spark(data, session)
-    raise TypeError(f"Invalid data: expected a Spark DataFrame or a pandas DataFrame of transactions; "
-                    f"got {type(data).__name__}.")
+    raise TypeError(message("data has the wrong type",
+                            allowed="a Spark DataFrame or a pandas DataFrame of transactions",
+                            received=type(data).__name__))
 
 
 def _item_labels(lines, first_seen, item_col: str, label_col: str | None) -> pd.DataFrame:
@@ -203,21 +206,23 @@ def frequent_itemsets(
 
     Examples
     --------
-    >>> frequent_itemsets([["tea", "cake"]])
+    >>> frequent_itemsets([["tea", "cake"]])  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    TypeError: Invalid data: expected a Spark DataFrame or a pandas DataFrame of transactions; got list.
+    TypeError: data has the wrong type; allowed: a Spark DataFrame or a pandas DataFrame of transactions;
+    received: list.
     """
-    _check_int("max_len", max_len, minimum=1, allow_none=True)
-    _check_int("num_partitions", num_partitions, minimum=1, allow_none=True)
-    _check_choice("basket", basket, ("order", "customer"))
-    _check_choice("item", item, ("product", "category"))
-    _check_flag("include_returns", include_returns)
+    require_range(max_len, name="max_len", low=1, integer=True, allow_none=True)
+    require_range(num_partitions, name="num_partitions", low=1, integer=True, allow_none=True)
+    require_in(basket, ("order", "customer"), name="basket")
+    require_in(item, ("product", "category"), name="item")
+    require_flag(include_returns, name="include_returns")
     if basket_freq is not None and basket != "customer":
-        raise ValueError(f"Invalid basket_freq: baskets per month, quarter or year need basket='customer'; got "
-                         f"basket={basket!r} with basket_freq={basket_freq!r}.")
+        raise ValueError(message(f"basket_freq={basket_freq!r} needs basket='customer'",
+                                 allowed="basket_freq=None, or basket='customer' for one basket per customer and "
+                                 "month, quarter or year", received=f"basket={basket!r}"))
     if basket_freq is not None:
-        _check_choice("basket_freq", basket_freq, BASKET_FREQS)
+        require_in(basket_freq, BASKET_FREQS, name="basket_freq")
     _min_count(min_support, 1)  # type and range of min_support, before any Spark work
     frame = _as_spark(data, session)
 
@@ -236,7 +241,7 @@ def frequent_itemsets(
         needed[date_col] = "order date"
     if label_col is not None:
         needed[label_col] = "item label"
-    _check_columns(frame, needed, "transactions")
+    require_columns(frame, needed, name="transactions", hint="Name your own columns with the *_col= arguments.")
 
     first_seen = None
     if label_col is not None:

@@ -237,15 +237,15 @@ def test_fpgrowth_empty_and_invalid(frames, spark):
     no_baskets = basket_spark.frequent_itemsets(tx.limit(0), min_support=0.5)
     assert no_baskets.empty and no_baskets.attrs["n_baskets"] == 0
     assert basket.association_rules(none_frequent).empty
-    with pytest.raises(ValueError, match=r"missing column\(s\) 'sku' \(the item\)"):
+    with pytest.raises(ValueError, match=r"transactions is missing column 'sku' \(the item\); allowed: "):
         basket_spark.frequent_itemsets(tx, item_col="sku")
-    with pytest.raises(ValueError, match="Invalid basket_freq: expected one of"):
+    with pytest.raises(ValueError, match="Unknown basket_freq; allowed: 'M', 'Q', 'Y'; received: 'W'"):
         basket_spark.frequent_itemsets(tx, basket="customer", basket_freq="W")
-    with pytest.raises(ValueError, match="a fraction of baskets"):
+    with pytest.raises(ValueError, match=r"min_support is out of range; allowed: a fraction of baskets in \(0, 1\]"):
         basket_spark.frequent_itemsets(tx, min_support=1.5)
-    with pytest.raises(ValueError, match="need basket='customer'"):
+    with pytest.raises(ValueError, match=r"basket_freq='M' needs basket='customer'; .*received: basket='order'"):
         basket_spark.frequent_itemsets(tx, basket_freq="M")
-    with pytest.raises(ValueError, match="a SparkSession is needed"):
+    with pytest.raises(ValueError, match="a pandas DataFrame needs a SparkSession"):
         basket_spark.frequent_itemsets(pd.DataFrame({"order_id": ["o"], "product_id": ["p"], "quantity": [1]}))
 
 
