@@ -41,8 +41,11 @@ def fingerprint(value) -> str:
         if known is not None and known[0] is value:
             return known[1]
         digest = hashlib.sha256()
-        digest.update(repr((type(value).__name__, value.shape, list(getattr(value, "columns", [value.name])),
-                            [str(t) for t in getattr(value, "dtypes", [value.dtype])])).encode())
+        if isinstance(value, pd.DataFrame):
+            names, types = list(value.columns), [str(t) for t in value.dtypes]
+        else:
+            names, types = [value.name], [str(value.dtype)]
+        digest.update(repr((type(value).__name__, value.shape, names, types)).encode())
         digest.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
         _FRAME_HASHES[id(value)] = (value, digest.hexdigest())
         return digest.hexdigest()
