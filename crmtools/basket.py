@@ -36,7 +36,6 @@ duplicates
 from __future__ import annotations
 
 import math
-import numbers
 from itertools import chain, combinations
 from math import comb
 
@@ -45,6 +44,8 @@ import pandas as pd
 
 from ._deprecation import deprecated_arguments
 from ._itemsets import MiningBudgetError, item_keys, mine
+from ._itemsets import min_count as _min_count
+from .checks import message, require_columns, require_flag, require_frame, require_in, require_range
 from .periods import as_point
 
 __all__ = [
@@ -79,66 +80,7 @@ _DEFAULT_MAX_MEMORY = 2 * 1024**3
 # --------------------------------------------------------------------------- validation
 
 
-def _check_choice(name: str, value, allowed) -> None:
-    if value not in allowed:
-        raise ValueError(f"Invalid {name}: expected one of {list(allowed)}; got {value!r}.")
-
-
-def _check_flag(name: str, value) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"Invalid {name}: expected True or False; got {value!r} ({type(value).__name__}).")
-
-
-def _check_int(name: str, value, *, minimum: int, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        allowed = f"a whole number >= {minimum}" + (" or None" if allow_none else "")
-        raise TypeError(f"Invalid {name}: expected {allowed}; got {value!r} ({type(value).__name__}).")
-    if value < minimum:
-        allowed = f"a whole number >= {minimum}" + (" or None" if allow_none else "")
-        raise ValueError(f"Invalid {name}: expected {allowed}; got {value!r}.")
-
-
-def _check_number(name: str, value, *, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or np.isnan(value):
-        raise TypeError(f"Invalid {name}: expected a number{' or None' if allow_none else ''}; "
-                        f"got {value!r} ({type(value).__name__}).")
-
-
-def _check_columns(frame: pd.DataFrame, columns: dict[str, str], what: str) -> None:
-    missing = [f"{col!r} ({why})" for col, why in columns.items() if col not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} is missing column(s) {', '.join(missing)}; columns found: "
-                         f"{list(frame.columns)}. Pass the right names with the *_col= keywords.")
-
-
-def _min_count(min_support, n_baskets: int) -> int:
-    """Smallest basket count meeting ``min_support`` (a fraction in (0, 1] or a count >= 1)."""
-    if isinstance(min_support, (bool, np.bool_)) or not isinstance(min_support, numbers.Real):
-        raise TypeError(f"Invalid min_support: expected a fraction of baskets in (0, 1] (float) or a number "
-                        f"of baskets >= 1 (int); got {min_support!r} ({type(min_support).__name__}).")
-    if isinstance(min_support, numbers.Integral):
-        if min_support < 1:
-            raise ValueError(f"Invalid min_support: a number of baskets (int) must be at least 1; "
-                             f"got {min_support!r}.")
-        return int(min_support)
-    value = float(min_support)
-    if not 0.0 < value <= 1.0:
-        hint = f"; for an absolute count pass an int, e.g. min_support={int(value)}" if value > 1 else ""
-        raise ValueError(f"Invalid min_support: a fraction of baskets (float) must be in (0, 1]; "
-                         f"got {min_support!r}{hint}.")
-    if n_baskets == 0:
-        return 1
-    # Same test as mlxtend, count / n >= min_support, evaluated exactly in floating point.
-    count = max(1, int(np.ceil(value * n_baskets)))
-    while count > 1 and (count - 1) / n_baskets >= value:
-        count -= 1
-    while count / n_baskets < value:
-        count += 1
-    return count
+_COLUMNS_HINT = "Name your own columns with the *_col= arguments."
 
 
 # --------------------------------------------------------------------------- encoding
@@ -223,12 +165,13 @@ def _encode_transactions(data: pd.DataFrame, *, basket: str, item: str, basket_f
     customer id of each basket (else None). Works on integer codes of the
     columns, so the text columns are never copied.
     """
-    _check_choice("basket", basket, ("order", "customer"))
-    _check_choice("item", item, ("product", "category"))
-    _check_flag("include_returns", include_returns)
+    require_in(basket, ("order", "customer"), name="basket")
+    require_in(item, ("product", "category"), name="item")
+    require_flag(include_returns, name="include_returns")
     if basket_freq is not None and basket != "customer":
-        raise ValueError(f"Invalid basket_freq: baskets per month, quarter or year need basket='customer'; got "
-                         f"basket={basket!r} with basket_freq={basket_freq!r}.")
+        raise ValueError(message(f"basket_freq={basket_freq!r} needs basket='customer'",
+                                 allowed="basket_freq=None, or basket='customer' for one basket per customer and "
+                                 "month, quarter or year", received=f"basket={basket!r}"))
     if item_col is None:
         item_col = "product_id" if item == "product" else "category"
     if label_col is None and item == "product" and "product_name" in data.columns:
@@ -241,7 +184,7 @@ def _encode_transactions(data: pd.DataFrame, *, basket: str, item: str, basket_f
         needed[date_col] = "order date"
     if label_col is not None:
         needed[label_col] = "item label"
-    _check_columns(data, needed, "transactions")
+    require_columns(data, needed, name="transactions", hint=_COLUMNS_HINT)
 
     keep = np.ones(len(data), dtype=bool)
     if not include_returns:
@@ -433,8 +376,8 @@ def frequent_itemsets(
     >>> fi.attrs["n_baskets"]
     4
     """
-    _check_int("max_len", max_len, minimum=1, allow_none=True)
-    _check_int("max_memory", max_memory, minimum=1)
+    require_range(max_len, name="max_len", low=1, integer=True, allow_none=True)
+    require_range(max_memory, name="max_memory", low=1, integer=True)
     if isinstance(data, pd.DataFrame):
         b, i, n_baskets, labels, _ = _encode_transactions(
             data, basket=basket, item=item, basket_freq=basket_freq, include_returns=include_returns,
@@ -443,8 +386,8 @@ def frequent_itemsets(
     elif _is_basket_list(data):
         b, i, n_baskets, labels = _encode_baskets(data)
     else:
-        raise TypeError(f"Invalid data: expected a transactions DataFrame or a list of baskets; "
-                        f"got {type(data).__name__}.")
+        raise TypeError(message("data has the wrong type", allowed="a DataFrame of transactions or a list of baskets",
+                                received=type(data).__name__))
     min_count = _min_count(min_support, n_baskets)
     try:
         entries = [b, i]
@@ -507,7 +450,7 @@ def _resolve_counts(itemsets: pd.DataFrame, n_baskets: int | None) -> tuple[int,
         raise ValueError("Invalid itemsets: the number of baskets is unknown (no attrs['n_baskets'] and no "
                          "'count' column); expected the output of frequent_itemsets or n_baskets=; "
                          f"got columns {list(itemsets.columns)}.")
-    _check_int("n_baskets", n_baskets, minimum=1)
+    require_range(n_baskets, name="n_baskets", low=1, integer=True)
     if has_count:
         counts = itemsets["count"].to_numpy().astype(np.int64)
     else:
@@ -569,10 +512,11 @@ class _ItemsetIndex:
         return rows
 
 
-def _empty_rules(with_significance: bool) -> pd.DataFrame:
+def _empty_rules(with_significance: bool, n_baskets) -> pd.DataFrame:
     columns = RULE_COLUMNS if with_significance else RULE_COLUMNS[:-2]
     frame = pd.DataFrame({c: pd.Series(dtype=object if c in ("antecedents", "consequents") else
                                        np.int64 if c in _COUNTS else np.float64) for c in columns})
+    frame.attrs["n_baskets"] = n_baskets
     return frame
 
 
@@ -698,110 +642,148 @@ def association_rules(
     >>> rules[["antecedents", "consequents", "confidence", "lift"]].round(2).to_dict("records")
     [{'antecedents': frozenset({'cake'}), 'consequents': frozenset({'tea'}), 'confidence': 1.0, 'lift': 1.25}]
     """
-    if not isinstance(itemsets, pd.DataFrame):
-        raise TypeError(f"Invalid itemsets: expected a DataFrame from frequent_itemsets; "
-                        f"got {type(itemsets).__name__}.")
-    _check_columns(itemsets, {"support": "share of baskets", "itemsets": "frozensets of items"}, "itemsets")
-    _check_choice("metric", metric, _METRICS)
-    _check_number("min_threshold", min_threshold)
-    _check_number("min_confidence", min_confidence, allow_none=True)
-    _check_number("min_lift", min_lift, allow_none=True)
-    _check_int("max_consequent_len", max_consequent_len, minimum=1, allow_none=True)
-    if sort_by is not None:
-        _check_choice("sort_by", sort_by, _METRICS + _COUNTS + (_SIGNIFICANCE if with_significance else []))
-    _check_flag("with_significance", with_significance)
-    _check_flag("prune_redundant", prune_redundant)
-    _check_int("max_memory", max_memory, minimum=1)
+    _check_rule_arguments(itemsets, metric=metric, min_threshold=min_threshold, min_confidence=min_confidence,
+                          min_lift=min_lift, max_consequent_len=max_consequent_len, sort_by=sort_by,
+                          with_significance=with_significance, prune_redundant=prune_redundant,
+                          max_memory=max_memory)
     if len(itemsets) == 0:
-        out = _empty_rules(with_significance)
-        out.attrs["n_baskets"] = itemsets.attrs.get("n_baskets", n_baskets)
-        return out
+        return _empty_rules(with_significance, itemsets.attrs.get("n_baskets", n_baskets))
     n, counts = _resolve_counts(itemsets, n_baskets)
     sets = itemsets["itemsets"].to_numpy(dtype=object)
     index = _ItemsetIndex(sets)
-
-    # Candidate rules, vectorised per itemset length and consequent positions.
     max_cons = np.inf if max_consequent_len is None else max_consequent_len
-    lengths = index.lengths
-    sizes = [int(L) for L in np.unique(lengths[lengths >= 2])]
-    n_candidates = sum(int((lengths == L).sum()) * sum(comb(L, s) for s in range(1, int(min(L - 1, max_cons)) + 1))
-                       for L in sizes)
-    if n_candidates * 64 > max_memory:
-        raise ValueError(f"Rules refused: {n_candidates:,} candidate rules would need about "
-                         f"{_gib(n_candidates * 64)}, more than max_memory={_gib(max_memory)}. Set "
-                         "max_consequent_len=1, mine with a higher min_support or a max_len, or raise max_memory.")
-    if n_candidates == 0:
-        out = _empty_rules(with_significance)
-        out.attrs["n_baskets"] = n
-        return out
-    kept_whole, kept_ante, kept_cons = [], [], []
-    for L in sizes:
-        rows = np.flatnonzero(lengths == L)
-        mat = index.matrix(rows, L)
-        row_key1, row_key2 = index.key1[rows][:, None], index.key2[rows][:, None]
-        for s in range(1, int(min(L - 1, max_cons)) + 1):
-            positions = np.array(list(combinations(range(L), s)), dtype=np.int64)
-            sub = mat[:, positions]  # (itemsets, splits, s): the consequent items of each split
-            c1 = index.k1[sub].sum(axis=2, dtype=np.uint64)
-            c2 = index.k2[sub].sum(axis=2, dtype=np.uint64)
-            whole = np.repeat(rows, positions.shape[0])
-            cons = index.single_row[sub.ravel()] if s == 1 else index.find(c1.ravel(), c2.ravel(), s)
-            ante = index.find((row_key1 - c1).ravel(), (row_key2 - c2).ravel(), L - s)
-            c_ac, c_a, c_c = counts[whole], counts[ante], counts[cons]
-            keep = _metric(metric, c_ac, c_a, c_c, n) >= min_threshold
-            if min_confidence is not None:
-                keep &= _metric("confidence", c_ac, c_a, c_c, n) >= min_confidence
-            if min_lift is not None:
-                keep &= _metric("lift", c_ac, c_a, c_c, n) >= min_lift
-            kept_whole.append(whole[keep])
-            kept_ante.append(ante[keep])
-            kept_cons.append(cons[keep])
-    whole, ante, cons = np.concatenate(kept_whole), np.concatenate(kept_ante), np.concatenate(kept_cons)
-    del kept_whole, kept_ante, kept_cons
+    if _count_candidates(index.lengths, max_cons, max_memory) == 0:
+        return _empty_rules(with_significance, n)
+    whole, ante, cons = _screen_candidates(index, counts, n, max_cons, metric=metric, min_threshold=min_threshold,
+                                           min_confidence=min_confidence, min_lift=min_lift)
     if prune_redundant and whole.size:
         keep = ~_redundant(index, counts, whole, ante, cons)
         whole, ante, cons = whole[keep], ante[keep], cons[keep]
     del index
-    c_ac, c_a, c_c = counts[whole], counts[ante], counts[cons]
-    del whole
-    p_value = p_adjusted = None
+    rules = {"ante": ante, "cons": cons, "c_ac": counts[whole], "c_a": counts[ante], "c_c": counts[cons]}
+    del whole, ante, cons  # the dict holds the only references, so the steps below can free them one by one
+    _sort_rules(rules, sort_by, n, with_significance)
+    return _rules_frame(rules, sets, n, with_significance)
+
+
+def _check_rule_arguments(itemsets, *, metric, min_threshold, min_confidence, min_lift, max_consequent_len, sort_by,
+                          with_significance, prune_redundant, max_memory) -> None:
+    require_frame(itemsets, name="itemsets", allowed="the output of frequent_itemsets (a pandas DataFrame)")
+    require_columns(itemsets, {"support": "share of baskets", "itemsets": "frozensets of items"}, name="itemsets",
+                    hint="Pass the output of frequent_itemsets.")
+    require_in(metric, _METRICS, name="metric")
+    require_range(min_threshold, name="min_threshold")
+    require_range(min_confidence, name="min_confidence", allow_none=True)
+    require_range(min_lift, name="min_lift", allow_none=True)
+    require_range(max_consequent_len, name="max_consequent_len", low=1, integer=True, allow_none=True)
+    if sort_by is not None:
+        require_in(sort_by, _METRICS + _COUNTS + (_SIGNIFICANCE if with_significance else []), name="sort_by")
+    require_flag(with_significance, name="with_significance")
+    require_flag(prune_redundant, name="prune_redundant")
+    require_range(max_memory, name="max_memory", low=1, integer=True)
+
+
+def _count_candidates(lengths: np.ndarray, max_cons: float, max_memory: int) -> int:
+    """Number of candidate rules (splits of every itemset); refused above ``max_memory``."""
+    n_candidates = sum(int((lengths == L).sum()) * sum(comb(L, s) for s in range(1, int(min(L - 1, max_cons)) + 1))
+                       for L in (int(L) for L in np.unique(lengths[lengths >= 2])))
+    if n_candidates * 64 > max_memory:
+        raise ValueError(f"Rules refused: {n_candidates:,} candidate rules would need about "
+                         f"{_gib(n_candidates * 64)}, more than max_memory={_gib(max_memory)}. Set "
+                         "max_consequent_len=1, mine with a higher min_support or a max_len, or raise max_memory.")
+    return n_candidates
+
+
+def _screen_candidates(index: _ItemsetIndex, counts: np.ndarray, n: int, max_cons: float, *, metric: str,
+                       min_threshold: float, min_confidence: float | None,
+                       min_lift: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of the whole itemset, antecedent and consequent of every candidate rule passing the thresholds.
+
+    Vectorised per itemset length and consequent size.
+    """
+    lengths = index.lengths
+    kept = []
+    for L in (int(L) for L in np.unique(lengths[lengths >= 2])):
+        rows = np.flatnonzero(lengths == L)
+        mat = index.matrix(rows, L)
+        for size in range(1, int(min(L - 1, max_cons)) + 1):
+            whole, ante, cons = _splits(index, rows, mat, size)
+            keep = _passes(counts[whole], counts[ante], counts[cons], n, metric=metric, min_threshold=min_threshold,
+                           min_confidence=min_confidence, min_lift=min_lift)
+            kept.append((whole[keep], ante[keep], cons[keep]))
+    whole, ante, cons = (np.concatenate(parts) for parts in zip(*kept))
+    return whole, ante, cons
+
+
+def _splits(index: _ItemsetIndex, rows: np.ndarray, mat: np.ndarray,
+            size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every split of the itemsets ``rows`` (item codes ``mat``) into an antecedent and a consequent of ``size``
+    items, as rows of the whole itemset, the antecedent and the consequent."""
+    length = mat.shape[1]
+    positions = np.array(list(combinations(range(length), size)), dtype=np.int64)
+    sub = mat[:, positions]  # (itemsets, splits, size): the consequent items of each split
+    c1 = index.k1[sub].sum(axis=2, dtype=np.uint64)
+    c2 = index.k2[sub].sum(axis=2, dtype=np.uint64)
+    whole = np.repeat(rows, positions.shape[0])
+    cons = index.single_row[sub.ravel()] if size == 1 else index.find(c1.ravel(), c2.ravel(), size)
+    ante = index.find((index.key1[rows][:, None] - c1).ravel(), (index.key2[rows][:, None] - c2).ravel(),
+                      length - size)
+    return whole, ante, cons
+
+
+def _passes(c_ac: np.ndarray, c_a: np.ndarray, c_c: np.ndarray, n: int, *, metric: str, min_threshold: float,
+            min_confidence: float | None, min_lift: float | None) -> np.ndarray:
+    """Which rules meet the threshold on ``metric`` and the optional minimum confidence and lift."""
+    keep = _metric(metric, c_ac, c_a, c_c, n) >= min_threshold
+    if min_confidence is not None:
+        keep &= _metric("confidence", c_ac, c_a, c_c, n) >= min_confidence
+    if min_lift is not None:
+        keep &= _metric("lift", c_ac, c_a, c_c, n) >= min_lift
+    return keep
+
+
+def _sort_rules(rules: dict[str, np.ndarray], sort_by: str | None, n: int, with_significance: bool) -> None:
+    """Order the rule arrays by ``sort_by`` (descending; ascending for p-values), ties by higher confidence, then
+    higher support, and add the p-values when asked for; in place."""
     if with_significance and sort_by in _SIGNIFICANCE:
-        p_value, p_adjusted = _significance(c_ac, c_a, c_c, n)
-    if sort_by is not None and c_ac.size:
-        if sort_by in _SIGNIFICANCE:
-            primary = p_value if sort_by == "p_value" else p_adjusted
-        elif sort_by in _COUNTS:
-            primary = {"antecedent_count": c_a, "consequent_count": c_c, "count": c_ac}[sort_by].astype(np.float64)
-            np.negative(primary, out=primary)
-        else:
-            primary = _metric(sort_by, c_ac, c_a, c_c, n)
-            np.negative(primary, out=primary)
-        by_support = -c_ac  # ties: higher confidence, then higher support
-        by_confidence = _metric("confidence", c_ac, c_a, c_c, n)
-        np.negative(by_confidence, out=by_confidence)
-        order = np.lexsort((by_support, by_confidence, primary))
-        del primary, by_support, by_confidence
-        ante = ante[order]  # one array at a time, so the old one is freed before the next is made
-        cons = cons[order]
-        c_ac = c_ac[order]
-        c_a = c_a[order]
-        c_c = c_c[order]
-        if p_value is not None:
-            p_value = p_value[order]
-            p_adjusted = p_adjusted[order]
+        rules["p_value"], rules["p_adjusted"] = _significance(rules["c_ac"], rules["c_a"], rules["c_c"], n)
+    if sort_by is not None and rules["c_ac"].size:
+        order = _rule_order(rules, sort_by, n)
+        for key in list(rules):  # one array at a time, so the old one is freed before the next is made
+            rules[key] = rules[key][order]
         del order
-    if with_significance and p_value is None:
-        p_value, p_adjusted = _significance(c_ac, c_a, c_c, n)
+    if with_significance and "p_value" not in rules:
+        rules["p_value"], rules["p_adjusted"] = _significance(rules["c_ac"], rules["c_a"], rules["c_c"], n)
+
+
+def _rule_order(rules: dict[str, np.ndarray], sort_by: str, n: int) -> np.ndarray:
+    c_ac, c_a, c_c = rules["c_ac"], rules["c_a"], rules["c_c"]
+    if sort_by in _SIGNIFICANCE:
+        primary = rules[sort_by]
+    elif sort_by in _COUNTS:
+        primary = {"antecedent_count": c_a, "consequent_count": c_c, "count": c_ac}[sort_by].astype(np.float64)
+        np.negative(primary, out=primary)
+    else:
+        primary = _metric(sort_by, c_ac, c_a, c_c, n)
+        np.negative(primary, out=primary)
+    by_support = -c_ac  # ties: higher confidence, then higher support
+    by_confidence = _metric("confidence", c_ac, c_a, c_c, n)
+    np.negative(by_confidence, out=by_confidence)
+    return np.lexsort((by_support, by_confidence, primary))
+
+
+def _rules_frame(rules: dict[str, np.ndarray], sets: np.ndarray, n: int, with_significance: bool) -> pd.DataFrame:
+    """The rules table from the rule arrays (emptied on the way)."""
     # One column at a time, straight into the frame, to keep the peak near the size of the result.
     # Object columns as Series of dtype object: pandas then skips inferring a type from every value.
-    columns = {"antecedents": pd.Series(sets[ante], dtype=object, copy=False),
-               "consequents": pd.Series(sets[cons], dtype=object, copy=False)}
-    del ante, cons
+    columns = {"antecedents": pd.Series(sets[rules.pop("ante")], dtype=object, copy=False),
+               "consequents": pd.Series(sets[rules.pop("cons")], dtype=object, copy=False)}
+    c_ac, c_a, c_c = rules["c_ac"], rules["c_a"], rules["c_c"]
     for name in _METRICS:
         columns[name] = _metric(name, c_ac, c_a, c_c, n)
     columns.update(antecedent_count=c_a, consequent_count=c_c, count=c_ac)
     if with_significance:
-        columns.update(p_value=p_value, p_adjusted=p_adjusted)
+        columns.update(p_value=rules["p_value"], p_adjusted=rules["p_adjusted"])
     frame = pd.DataFrame(columns, copy=False)
     frame.attrs["n_baskets"] = n
     return frame
@@ -964,10 +946,10 @@ def _benjamini_hochberg(p: np.ndarray) -> np.ndarray:
 
 
 def _check_rules(rules, name: str = "rules") -> None:
-    if not isinstance(rules, pd.DataFrame):
-        raise TypeError(f"Invalid {name}: expected a DataFrame from association_rules; got {type(rules).__name__}.")
-    _check_columns(rules, {"antecedents": "frozensets", "consequents": "frozensets", "support": "rule support",
-                           "confidence": "rule confidence", "lift": "rule lift"}, name)
+    require_frame(rules, name=name, allowed="the output of association_rules (a pandas DataFrame)")
+    require_columns(rules, {"antecedents": "frozensets", "consequents": "frozensets", "support": "rule support",
+                            "confidence": "rule confidence", "lift": "rule lift"}, name=name,
+                    hint="Pass the output of association_rules.")
 
 
 def rule_drift(
@@ -1021,8 +1003,8 @@ def rule_drift(
     """
     _check_rules(rules_before, "rules_before")
     _check_rules(rules_after, "rules_after")
-    _check_choice("metric", metric, ("lift", "confidence", "support"))
-    _check_int("top_n", top_n, minimum=1, allow_none=True)
+    require_in(metric, ("lift", "confidence", "support"), name="metric")
+    require_range(top_n, name="top_n", low=1, integer=True, allow_none=True)
     fields = ["support", "confidence", "lift"]
 
     def table(rules):
@@ -1113,8 +1095,8 @@ def recommend_items(
     [{'rank': 1, 'item': 'tea', 'score': 1.25}]
     """
     _check_rules(rules)
-    _check_int("top_n", top_n, minimum=1)
-    _check_choice("metric", metric, [m for m in _SCORE_METRICS if m in rules.columns])
+    require_range(top_n, name="top_n", low=1, integer=True)
+    require_in(metric, [m for m in _SCORE_METRICS if m in rules.columns], name="metric")
     basket = {items} if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__") else set(items)
     applies = np.fromiter((a <= basket and not (c & basket) for a, c in
                            zip(rules["antecedents"], rules["consequents"])), dtype=bool, count=len(rules))
@@ -1194,10 +1176,9 @@ def customer_recommendations(
     """
     as_of = None if as_of is None else as_point(as_of)
     _check_rules(rules)
-    _check_int("top_n", top_n, minimum=1)
-    _check_choice("metric", metric, [m for m in _SCORE_METRICS if m in rules.columns])
-    if not isinstance(transactions, pd.DataFrame):
-        raise TypeError(f"Invalid transactions: expected a DataFrame; got {type(transactions).__name__}.")
+    require_range(top_n, name="top_n", low=1, integer=True)
+    require_in(metric, [m for m in _SCORE_METRICS if m in rules.columns], name="metric")
+    require_frame(transactions, name="transactions", allowed="a DataFrame of transactions")
     b, i, _, labels, owner = _encode_transactions(
         transactions, basket="customer", item=item, basket_freq=None, include_returns=include_returns,
         order_col="order_id", customer_col=customer_col, date_col=date_col, item_col=item_col,

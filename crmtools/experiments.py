@@ -99,6 +99,8 @@ import numpy as np
 import pandas as pd
 from scipy import integrate, optimize, special, stats
 
+from .checks import require_columns, require_frame
+
 __all__ = [
     "SUMMARY_COLUMNS",
     "SRM_COLUMNS",
@@ -175,19 +177,6 @@ def _check_choice(name: str, value, options) -> None:
         raise _fail(f"Unknown {name}", ", ".join(repr(o) for o in options), value)
 
 
-def _check_frame(data) -> None:
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"data must be a pandas DataFrame; allowed: experiment unit rows or variant counts; "
-                        f"received: {type(data).__name__}.")
-
-
-def _require(data: pd.DataFrame, columns: list[str], what: str) -> None:
-    missing = [c for c in columns if c not in data.columns]
-    if missing:
-        raise ValueError(f"{what} is missing column(s) {missing}; required: {columns}; "
-                         f"received columns: {list(data.columns)}.")
-
-
 def _is_counts(data: pd.DataFrame) -> bool:
     return "units" in data.columns and "conversions" in data.columns
 
@@ -226,7 +215,8 @@ def _as_flags(values: pd.Series, column: str) -> np.ndarray:
 def _summary_from_rows(data: pd.DataFrame, *, experiment_col: str, variant_col: str, unit_col: str,
                        converted_col: str, revenue_col: str) -> pd.DataFrame:
     """Per experiment and variant: units, conversions, revenue moments over all units and over converters."""
-    _require(data, [variant_col, converted_col], "The experiment table")
+    require_columns(data, [variant_col, converted_col], name="The experiment table",
+                    hint="Name your own columns with the *_col= arguments.")
     exp = _experiment_key(data, experiment_col)
     variant = data[variant_col]
     if variant.isna().any():
@@ -269,7 +259,7 @@ def _summary_from_rows(data: pd.DataFrame, *, experiment_col: str, variant_col: 
 
 
 def _summary_from_counts(data: pd.DataFrame, *, experiment_col: str, variant_col: str) -> pd.DataFrame:
-    _require(data, [variant_col, "units", "conversions"], "The variant counts table")
+    require_columns(data, [variant_col, "units", "conversions"], name="The variant counts table")
     exp = _experiment_key(data, experiment_col, counts=True)
     out = pd.DataFrame({"experiment_id": exp.to_numpy(), "variant": data[variant_col].astype("str").to_numpy()})
     for col in ("units", "conversions"):
@@ -301,7 +291,7 @@ def _summary_from_counts(data: pd.DataFrame, *, experiment_col: str, variant_col
 
 
 def _summary(data, cols: dict) -> pd.DataFrame:
-    _check_frame(data)
+    require_frame(data, name="data", allowed="experiment unit rows or variant counts (a pandas DataFrame)")
     if _is_counts(data):
         return _summary_from_counts(data, experiment_col=cols["experiment_col"], variant_col=cols["variant_col"])
     if cols["converted_col"] in data.columns:

@@ -67,6 +67,7 @@ from typing import Any, Mapping
 import narwhals.stable.v2 as nw
 import pandas as pd
 
+from .checks import require_columns, require_in
 from .engine import collect, day_number, day_number_of, floor_div, is_missing, lit_datetime, to_lazy
 from .periods import as_point
 
@@ -804,11 +805,9 @@ def migration_matrix(migration: pd.DataFrame, *, values: str = "customers",
     >>> mm.loc["Champions"].tolist(), mm.loc["Inactive"].tolist()
     ([0, 3, 0, 0], [0, 0, 2, 0])
     """
-    if values not in ("customers", "share_of_from", "share_of_total"):
-        raise ValueError(f"values must be 'customers', 'share_of_from' or 'share_of_total'; got {values!r}.")
-    missing = [c for c in ("from_segment", "to_segment", values) if c not in migration.columns]
-    if missing:
-        raise ValueError(f"migration is missing columns {missing}; pass the output of segment_migration.")
+    require_in(values, ("customers", "share_of_from", "share_of_total"), name="values")
+    require_columns(migration, ["from_segment", "to_segment", values], name="migration",
+                    hint="Pass the output of segment_migration.")
     smap = load_segment_map(segment_map)
     present = set(migration["from_segment"]) | set(migration["to_segment"])
     order = [s for s in [*smap.names, INACTIVE] if s in present]

@@ -615,7 +615,7 @@ def test_bad_arguments_are_rejected(kwargs, error, match):
 
 def test_bad_data_is_rejected():
     rows = simulated_rows()
-    with pytest.raises(TypeError, match="data must be a pandas DataFrame"):
+    with pytest.raises(TypeError, match=r"data has the wrong type; allowed: experiment unit rows or variant counts"):
         conversion_test(rows.to_dict())
     with pytest.raises(ValueError, match="Cannot tell what the table holds"):
         conversion_test(rows.drop(columns="converted"))

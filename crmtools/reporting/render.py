@@ -178,10 +178,11 @@ def _label_charts(nb: nbformat.NotebookNode, default: str) -> None:
 
 
 def _drop_stderr(nb: nbformat.NotebookNode) -> None:
+    """Remove stderr output (warnings, engine logs): it is for the run log, never an empty box on the page."""
     for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream" and out.get("name") == "stderr":
-                out["text"] = ""
+        if "outputs" in cell:
+            cell["outputs"] = [out for out in cell["outputs"]
+                               if not (out.get("output_type") == "stream" and out.get("name") == "stderr")]
 
 
 def render_html(nb: nbformat.NotebookNode, html_path: str | os.PathLike, *, title: str, meta: dict) -> str:
