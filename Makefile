@@ -6,7 +6,7 @@ PERIOD ?=
 SAMPLE_DIR ?= data/sample
 
 .DEFAULT_GOAL := help
-.PHONY: help install sample report test test-all benchmarks lab clean
+.PHONY: help install sample report test lint benchmarks lab clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,6 +26,10 @@ report: sample ## the main job: install, sample data, full monthly report set (P
 
 test: install ## install and run the test suite (the command CI runs)
 	$(PY) -m pytest -n 2 --dist loadgroup -p no:cacheprovider
+
+lint: install ## ruff: lint and format check (fix with: .venv/bin/ruff check --fix . && .venv/bin/ruff format .)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 benchmarks: install ## run every benchmark (speed and memory as ratios against reference runs)
 	$(PY) benchmarks/run_all.py

@@ -87,8 +87,17 @@ YEARS = 3
 LOOKBACK_DAYS = 365
 DECILE_START = END - pd.DateOffset(years=1)
 
-VARIANTS = ["crmtools_rfm", "duckdb_rfm", "pandas_rfm", "polars_rfm",
-            "crmtools_pipeline", "crmtools_pipeline_once", "duckdb_pipeline", "pandas_pipeline", "polars_pipeline"]
+VARIANTS = [
+    "crmtools_rfm",
+    "duckdb_rfm",
+    "pandas_rfm",
+    "polars_rfm",
+    "crmtools_pipeline",
+    "crmtools_pipeline_once",
+    "duckdb_pipeline",
+    "pandas_pipeline",
+    "polars_pipeline",
+]
 COLUMNS = ["order_id", "customer_id", "order_datetime", "quantity", "amount"]
 
 
@@ -103,7 +112,7 @@ def _id_strings(prefix: str, numbers: np.ndarray, width: int):
     buf = np.empty((len(numbers), size), dtype=np.uint8)
     buf[:, : len(prefix)] = np.frombuffer(prefix.encode(), dtype=np.uint8)
     powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
-    buf[:, len(prefix):] = (numbers[:, None] // powers) % 10 + ord("0")
+    buf[:, len(prefix) :] = (numbers[:, None] // powers) % 10 + ord("0")
     offsets = np.arange(len(numbers) + 1, dtype=np.int64) * size
     return pa.LargeStringArray.from_buffers(len(numbers), pa.py_buffer(offsets), pa.py_buffer(buf.tobytes()))
 
@@ -118,8 +127,9 @@ def generate(n_lines: int, n_customers: int, seed: int = SEED) -> pd.DataFrame:
     span = YEARS * 365 * 86400
     first = rng.integers(0, span, n_customers)  # seconds after the start of the data
     weights = rng.gamma(0.7, 1.0, n_customers)
-    customer_of_order = np.concatenate([np.arange(n_customers),
-                                        rng.choice(n_customers, n_orders - n_customers, p=weights / weights.sum())])
+    customer_of_order = np.concatenate(
+        [np.arange(n_customers), rng.choice(n_customers, n_orders - n_customers, p=weights / weights.sum())]
+    )
     later = np.concatenate([np.zeros(n_customers), rng.random(n_orders - n_customers)])
     start_first = first[customer_of_order]
     seconds = start_first + (later * (span - start_first)).astype(np.int64)
@@ -134,16 +144,18 @@ def generate(n_lines: int, n_customers: int, seed: int = SEED) -> pd.DataFrame:
     customer = _id_strings("C", customer_of_order[order_of_line], 7)
     customer = pc.if_else(pa.array(guest), pa.scalar(None, pa.large_string()), customer)
     channels = pa.array(["web", "app", "catalog", "phone"], pa.large_string())
-    table = pa.table({
-        "order_id": _id_strings("O", order_of_line, 9),
-        "customer_id": customer,
-        "order_datetime": pa.array(order_time[order_of_line].astype("datetime64[us]")),
-        "product_id": _id_strings("P", rng.integers(0, 3000, n_lines), 4),
-        "quantity": pa.array(quantity.astype(np.int64)),
-        "unit_price": pa.array(price),
-        "amount": pa.array(quantity * price),
-        "channel": channels.take(pa.array(rng.choice(4, n_orders, p=[0.45, 0.25, 0.2, 0.1])[order_of_line])),
-    })
+    table = pa.table(
+        {
+            "order_id": _id_strings("O", order_of_line, 9),
+            "customer_id": customer,
+            "order_datetime": pa.array(order_time[order_of_line].astype("datetime64[us]")),
+            "product_id": _id_strings("P", rng.integers(0, 3000, n_lines), 4),
+            "quantity": pa.array(quantity.astype(np.int64)),
+            "unit_price": pa.array(price),
+            "amount": pa.array(quantity * price),
+            "channel": channels.take(pa.array(rng.choice(4, n_orders, p=[0.45, 0.25, 0.2, 0.1])[order_of_line])),
+        }
+    )
     return table.to_pandas()
 
 
@@ -173,13 +185,17 @@ def _finish_pandas_rfm(rfm: pd.DataFrame, lookup: dict[int, str]) -> pd.DataFram
 
 def pandas_rfm(tx: pd.DataFrame) -> pd.DataFrame:
     start = END - pd.Timedelta(days=LOOKBACK_DAYS)
-    w = tx.loc[tx["customer_id"].notna() & (tx["order_datetime"] >= start) & (tx["order_datetime"] < END),
-               ["customer_id", "order_id", "order_datetime", "quantity", "amount"]]
+    w = tx.loc[
+        tx["customer_id"].notna() & (tx["order_datetime"] >= start) & (tx["order_datetime"] < END),
+        ["customer_id", "order_id", "order_datetime", "quantity", "amount"],
+    ]
     w["bought_at"] = w["order_datetime"].where(w["quantity"] > 0)
-    orders = w.groupby(["customer_id", "order_id"], sort=False).agg(bought_at=("bought_at", "max"),
-                                                                    amount=("amount", "sum"))
-    rfm = orders.groupby(level="customer_id").agg(last=("bought_at", "max"), frequency=("bought_at", "count"),
-                                                  monetary=("amount", "sum"))
+    orders = w.groupby(["customer_id", "order_id"], sort=False).agg(
+        bought_at=("bought_at", "max"), amount=("amount", "sum")
+    )
+    rfm = orders.groupby(level="customer_id").agg(
+        last=("bought_at", "max"), frequency=("bought_at", "count"), monetary=("amount", "sum")
+    )
     rfm = rfm[rfm["last"].notna()].copy()
     rfm["monetary"] = rfm["monetary"].round(2)
     rfm["recency_days"] = (END.normalize() - rfm["last"].dt.normalize()).dt.days
@@ -188,13 +204,18 @@ def pandas_rfm(tx: pd.DataFrame) -> pd.DataFrame:
 
 
 def pandas_deciles(tx: pd.DataFrame) -> pd.DataFrame:
-    w = tx.loc[tx["customer_id"].notna() & (tx["order_datetime"] >= DECILE_START) & (tx["order_datetime"] < END),
-               ["customer_id", "quantity", "amount"]]
+    w = tx.loc[
+        tx["customer_id"].notna() & (tx["order_datetime"] >= DECILE_START) & (tx["order_datetime"] < END),
+        ["customer_id", "quantity", "amount"],
+    ]
     w = w.assign(bought=w["quantity"] > 0)
     per = w.groupby("customer_id").agg(revenue=("amount", "sum"), buys=("bought", "any"))
     per = per[per["buys"]]
-    per = per.assign(revenue=per["revenue"].round(2)).reset_index().sort_values(
-        ["revenue", "customer_id"], ascending=[False, True], ignore_index=True)
+    per = (
+        per.assign(revenue=per["revenue"].round(2))
+        .reset_index()
+        .sort_values(["revenue", "customer_id"], ascending=[False, True], ignore_index=True)
+    )
     per["decile"] = np.arange(len(per)) * 10 // len(per) + 1
     out = per.groupby("decile").agg(customers=("revenue", "size"), revenue=("revenue", "sum"))
     out["revenue_share"] = out["revenue"] / out["revenue"].sum()
@@ -203,8 +224,10 @@ def pandas_deciles(tx: pd.DataFrame) -> pd.DataFrame:
 
 
 def pandas_cohorts(tx: pd.DataFrame) -> pd.DataFrame:
-    w = tx.loc[tx["customer_id"].notna() & (tx["order_datetime"] < END), ["customer_id", "order_datetime",
-                                                                            "quantity", "amount"]]
+    w = tx.loc[
+        tx["customer_id"].notna() & (tx["order_datetime"] < END),
+        ["customer_id", "order_datetime", "quantity", "amount"],
+    ]
     month = w["order_datetime"].dt.year * 12 + w["order_datetime"].dt.month - 1
     w = w.assign(month=month, bought=(w["quantity"] > 0).astype("int64"))
     cm = w.groupby(["customer_id", "month"]).agg(active=("bought", "max"), revenue=("amount", "sum")).reset_index()
@@ -225,13 +248,17 @@ def polars_rfm(tx: pd.DataFrame) -> pd.DataFrame:
     lf = pl.from_pandas(tx[COLUMNS]).lazy()
     n = pl.len()
     out = (
-        lf.filter(pl.col("customer_id").is_not_null(), pl.col("order_datetime") >= start,
-                  pl.col("order_datetime") < END)
+        lf.filter(
+            pl.col("customer_id").is_not_null(), pl.col("order_datetime") >= start, pl.col("order_datetime") < END
+        )
         .group_by("customer_id", "order_id")
         .agg(bought_at=pl.col("order_datetime").filter(pl.col("quantity") > 0).max(), amount=pl.col("amount").sum())
         .group_by("customer_id")
-        .agg(last=pl.col("bought_at").max(), frequency=pl.col("bought_at").count().cast(pl.Int64),
-             monetary=pl.col("amount").sum().round(2))
+        .agg(
+            last=pl.col("bought_at").max(),
+            frequency=pl.col("bought_at").count().cast(pl.Int64),
+            monetary=pl.col("amount").sum().round(2),
+        )
         .filter(pl.col("last").is_not_null())
         .with_columns(recency_days=(pl.lit(END.date()) - pl.col("last").dt.date()).dt.total_days())
         .with_columns(
@@ -240,8 +267,10 @@ def polars_rfm(tx: pd.DataFrame) -> pd.DataFrame:
             m_score=1 + 5 * (pl.col("monetary").rank("min").cast(pl.Int64) - 1) // n,
         )
         .with_columns(_cell=pl.col("r_score") * 100 + pl.col("f_score") * 10 + pl.col("m_score"))
-        .with_columns(rfm_cell=pl.col("_cell").cast(pl.String),
-                      segment=pl.col("_cell").replace_strict(lookup, return_dtype=pl.String))
+        .with_columns(
+            rfm_cell=pl.col("_cell").cast(pl.String),
+            segment=pl.col("_cell").replace_strict(lookup, return_dtype=pl.String),
+        )
         .drop("_cell")
         .sort("customer_id")
         .collect()
@@ -254,13 +283,18 @@ def polars_deciles(tx: pd.DataFrame) -> pd.DataFrame:
 
     lf = pl.from_pandas(tx[["customer_id", "order_datetime", "quantity", "amount"]]).lazy()
     out = (
-        lf.filter(pl.col("customer_id").is_not_null(), pl.col("order_datetime") >= DECILE_START,
-                  pl.col("order_datetime") < END)
-        .group_by("customer_id").agg(revenue=pl.col("amount").sum().round(2), buys=(pl.col("quantity") > 0).any())
+        lf.filter(
+            pl.col("customer_id").is_not_null(),
+            pl.col("order_datetime") >= DECILE_START,
+            pl.col("order_datetime") < END,
+        )
+        .group_by("customer_id")
+        .agg(revenue=pl.col("amount").sum().round(2), buys=(pl.col("quantity") > 0).any())
         .filter(pl.col("buys"))
         .sort(["revenue", "customer_id"], descending=[True, False])
         .with_columns(decile=pl.int_range(pl.len()) * 10 // pl.len() + 1)
-        .group_by("decile").agg(customers=pl.len(), revenue=pl.col("revenue").sum())
+        .group_by("decile")
+        .agg(customers=pl.len(), revenue=pl.col("revenue").sum())
         .sort("decile")
         .with_columns(revenue_share=pl.col("revenue") / pl.col("revenue").sum())
         .with_columns(cumulative_share=pl.col("revenue_share").cum_sum())
@@ -275,15 +309,19 @@ def polars_cohorts(tx: pd.DataFrame) -> pd.DataFrame:
     lf = pl.from_pandas(tx[["customer_id", "order_datetime", "quantity", "amount"]]).lazy()
     out = (
         lf.filter(pl.col("customer_id").is_not_null(), pl.col("order_datetime") < END)
-        .with_columns(month=pl.col("order_datetime").dt.year().cast(pl.Int64) * 12
-                      + pl.col("order_datetime").dt.month().cast(pl.Int64) - 1)
+        .with_columns(
+            month=pl.col("order_datetime").dt.year().cast(pl.Int64) * 12
+            + pl.col("order_datetime").dt.month().cast(pl.Int64)
+            - 1
+        )
         .group_by("customer_id", "month")
         .agg(active=(pl.col("quantity") > 0).any().cast(pl.Int64), revenue=pl.col("amount").sum())
         .with_columns(cohort=pl.col("month").filter(pl.col("active") == 1).min().over("customer_id"))
         .filter(pl.col("cohort").is_not_null())
         .with_columns(since=pl.col("month") - pl.col("cohort"))
         .filter(pl.col("since") >= 0)
-        .group_by("cohort", "since").agg(active=pl.col("active").sum(), revenue=pl.col("revenue").sum())
+        .group_by("cohort", "since")
+        .agg(active=pl.col("active").sum(), revenue=pl.col("revenue").sum())
         .sort("cohort", "since")
         .collect()
     )
@@ -297,11 +335,14 @@ def _segment_case(column: str) -> str:
     by_segment: dict[str, list[int]] = {}
     for cell, name in _segment_lookup().items():
         by_segment.setdefault(name, []).append(cell)
+
     def quoted(text: str) -> str:
         return "'" + text.replace("'", "''") + "'"
 
-    whens = " ".join(f"WHEN {column} IN ({', '.join(map(str, sorted(cells)))}) THEN {quoted(name)}"
-                     for name, cells in by_segment.items())
+    whens = " ".join(
+        f"WHEN {column} IN ({', '.join(map(str, sorted(cells)))}) THEN {quoted(name)}"
+        for name, cells in by_segment.items()
+    )
     return f"CASE {whens} END"
 
 
@@ -401,6 +442,7 @@ def _with_engine(name: str, run):
             return run()
         finally:
             engine.PANDAS_ENGINE = saved
+
     return wrapped
 
 
@@ -437,17 +479,40 @@ def _reset_peak() -> bool:
 
 
 def _rfm_fingerprint(rfm: pd.DataFrame) -> str:
-    cols = ["customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "rfm_cell",
-            "segment"]
-    frame = rfm[cols].astype({"recency_days": "int64", "frequency": "int64", "monetary": "float64",
-                              "r_score": "int64", "f_score": "int64", "m_score": "int64", "customer_id": "str",
-                              "rfm_cell": "str", "segment": "str"}).reset_index(drop=True)
+    cols = [
+        "customer_id",
+        "recency_days",
+        "frequency",
+        "monetary",
+        "r_score",
+        "f_score",
+        "m_score",
+        "rfm_cell",
+        "segment",
+    ]
+    frame = (
+        rfm[cols]
+        .astype(
+            {
+                "recency_days": "int64",
+                "frequency": "int64",
+                "monetary": "float64",
+                "r_score": "int64",
+                "f_score": "int64",
+                "m_score": "int64",
+                "customer_id": "str",
+                "rfm_cell": "str",
+                "segment": "str",
+            }
+        )
+        .reset_index(drop=True)
+    )
     return hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()[:16]
 
 
 def _checks(variant: str, result) -> dict:
     rfm, deciles, cohorts = (result, None, None) if isinstance(result, pd.DataFrame) else result
-    out = {"rfm": _rfm_fingerprint(rfm), "customers": int(len(rfm))}
+    out = {"rfm": _rfm_fingerprint(rfm), "customers": len(rfm)}
     if deciles is not None:
         out["decile_customers"] = [int(v) for v in deciles["customers"]]
         out["decile_revenue"] = [round(float(v), 2) for v in deciles["revenue"]]
@@ -504,8 +569,8 @@ def memory_worker(variant: str, data: str) -> dict:
     import polars  # noqa: F401
     import pyarrow  # noqa: F401
 
-    import crmtools.cohorts  # noqa: F401
-    import crmtools.deciles  # noqa: F401
+    import crmtools.cohorts
+    import crmtools.deciles
     import crmtools.rfm  # noqa: F401
 
     tx, con = _load(data)
@@ -549,13 +614,16 @@ def main(argv: list[str] | None = None) -> int:
         generated = time.perf_counter() - t0
         path = str(Path(tmp) / "transactions.parquet")
         tx.to_parquet(path, index=False)
-        print(f"data: {len(tx):,} lines, {tx['customer_id'].nunique():,} customers, "
-              f"{tx['order_id'].nunique():,} orders, {tx['order_datetime'].min()} .. {tx['order_datetime'].max()}; "
-              f"{tx.memory_usage(deep=True).sum() / 2**20:,.0f} MiB in pandas; generated in {generated:.1f} s")
+        print(
+            f"data: {len(tx):,} lines, {tx['customer_id'].nunique():,} customers, "
+            f"{tx['order_id'].nunique():,} orders, {tx['order_datetime'].min()} .. {tx['order_datetime'].max()}; "
+            f"{tx.memory_usage(deep=True).sum() / 2**20:,.0f} MiB in pandas; generated in {generated:.1f} s"
+        )
         del tx
         print(f"timing {len(variants)} variants, {args.repeat} interleaved rounds ...", flush=True)
-        results = _run_worker(["--worker", "time", "--data", path, "--repeat", str(args.repeat),
-                               "--variants", ",".join(variants)])
+        results = _run_worker(
+            ["--worker", "time", "--data", path, "--repeat", str(args.repeat), "--variants", ",".join(variants)]
+        )
         print(f"peak memory, {args.memory_runs} fresh processes per variant (round robin) ...", flush=True)
         peaks: dict[str, list[int]] = {v: [] for v in variants}
         for _ in range(args.memory_runs):
@@ -599,28 +667,39 @@ def report(results: dict) -> None:
     print(f"{'variant':24s} {'best s':>8s} {'median s':>9s} {'cpu s':>7s} {'peak MiB':>9s}  {'(runs)':s}")
     for name, r in results.items():
         runs = ", ".join(f"{p / 2**20:.0f}" for p in r.get("peaks", [r["peak_bytes"]]))
-        print(f"{name:24s} {best(name):8.3f} {median(name):9.3f} {min(r['cpu']):7.3f} "
-              f"{r['peak_bytes'] / 2**20:9.0f}  ({runs})")
-    print("(best and median wall time of the rounds; cpu = best process CPU time, all threads; peak = median growth "
-          "of peak resident memory during a first run in a fresh process)")
+        print(
+            f"{name:24s} {best(name):8.3f} {median(name):9.3f} {min(r['cpu']):7.3f} "
+            f"{r['peak_bytes'] / 2**20:9.0f}  ({runs})"
+        )
+    print(
+        "(best and median wall time of the rounds; cpu = best process CPU time, all threads; peak = median growth "
+        "of peak resident memory during a first run in a fresh process)"
+    )
     print()
-    for kind, ours in (("rfm", "crmtools_rfm"), ("pipeline", "crmtools_pipeline"),
-                       ("pipeline", "crmtools_pipeline_once")):
+    for kind, ours in (
+        ("rfm", "crmtools_rfm"),
+        ("pipeline", "crmtools_pipeline"),
+        ("pipeline", "crmtools_pipeline_once"),
+    ):
         hand = [n for n in (f"duckdb_{kind}", f"pandas_{kind}", f"polars_{kind}") if n in results]
         if not hand or ours not in results:
             continue
         fastest = min(hand, key=best)
         fastest_median = min(hand, key=median)
-        print(f"{ours}: / fastest hand-written {kind} ({fastest}) = {best(ours) / best(fastest):.2f}x best, "
-              f"{median(ours) / median(fastest_median):.2f}x median (target <= 1.25x)")
+        print(
+            f"{ours}: / fastest hand-written {kind} ({fastest}) = {best(ours) / best(fastest):.2f}x best, "
+            f"{median(ours) / median(fastest_median):.2f}x median (target <= 1.25x)"
+        )
         if f"pandas_{kind}" in results:
             ratio = results[ours]["peak_bytes"] / results[f"pandas_{kind}"]["peak_bytes"]
             print(f"{ours}: peak memory / plain pandas = {ratio:.2f} median of runs (target <= 1.00)")
     hand_rfm = [n for n in ("duckdb_rfm", "pandas_rfm", "polars_rfm") if n in results]
     if hand_rfm and "crmtools_pipeline" in results:
         fastest = min(hand_rfm, key=best)
-        print(f"whole crmtools pipeline (RFM + deciles + cohorts) / fastest hand-written RFM alone ({fastest}) = "
-              f"{best('crmtools_pipeline') / best(fastest):.2f}x best")
+        print(
+            f"whole crmtools pipeline (RFM + deciles + cohorts) / fastest hand-written RFM alone ({fastest}) = "
+            f"{best('crmtools_pipeline') / best(fastest):.2f}x best"
+        )
 
 
 if __name__ == "__main__":

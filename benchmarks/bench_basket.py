@@ -91,8 +91,10 @@ METRICS = ["antecedent_support", "consequent_support", "support", "confidence", 
 
 
 def available(data: str) -> bool:
-    return data == "synthetic" or (DATA / {"groceries": "groceries.csv",
-                                           "online_retail": "online_retail.parquet"}[data]).exists()
+    return (
+        data == "synthetic"
+        or (DATA / {"groceries": "groceries.csv", "online_retail": "online_retail.parquet"}[data]).exists()
+    )
 
 
 def synthetic_baskets(n_baskets: int = 50_000, n_items: int = 5_000, seed: int = 2024) -> list[list[str]]:
@@ -210,8 +212,7 @@ def pipeline(tool: str, case: dict):
     def run():
         itemsets = fpgrowth(onehot, min_support=case["min_support"], use_colnames=True)
         with np.errstate(divide="ignore", invalid="ignore"):
-            rules = association_rules(itemsets, len(onehot), metric="confidence",
-                                      min_threshold=case["min_confidence"])
+            rules = association_rules(itemsets, len(onehot), metric="confidence", min_threshold=case["min_confidence"])
         return itemsets, rules
 
     return run, {"onehot_seconds": prep}
@@ -269,8 +270,7 @@ def child(tool: str, case_name: str, mode: str, repeat: int, out: str) -> None:
         tiny_warm_up(tool)
         with PeakMemory() as memory:
             itemsets, rules = run()
-        result.update(peak_bytes=memory.peak, memory_method=memory.method, n_itemsets=len(itemsets),
-                      n_rules=len(rules))
+        result.update(peak_bytes=memory.peak, memory_method=memory.method, n_itemsets=len(itemsets), n_rules=len(rules))
         del itemsets, rules
         gc.collect()
         import tracemalloc
@@ -281,8 +281,13 @@ def child(tool: str, case_name: str, mode: str, repeat: int, out: str) -> None:
         tracemalloc.stop()
         rules = rules.rename(columns=lambda c: c.replace(" ", "_"))
         with open(out + ".pkl", "wb") as f:
-            pickle.dump({"itemsets": dict(zip(itemsets["itemsets"], itemsets["support"])),
-                         "rules": rules[["antecedents", "consequents", *METRICS]]}, f)
+            pickle.dump(
+                {
+                    "itemsets": dict(zip(itemsets["itemsets"], itemsets["support"])),
+                    "rules": rules[["antecedents", "consequents", *METRICS]],
+                },
+                f,
+            )
     result.update(extra)
     with open(out, "w") as f:
         json.dump(result, f)
@@ -315,8 +320,9 @@ def same_results(a_path: Path, b_path: Path) -> str:
     if not (merged["_merge"] == "both").all():
         return "NO: rules differ"
     for m in METRICS:
-        if not np.allclose(merged[f"{m}_x"].to_numpy(float), merged[f"{m}_y"].to_numpy(float),
-                           rtol=1e-9, atol=1e-12, equal_nan=True):
+        if not np.allclose(
+            merged[f"{m}_x"].to_numpy(float), merged[f"{m}_y"].to_numpy(float), rtol=1e-9, atol=1e-12, equal_nan=True
+        ):
             return f"NO: {m} differs"
     return "yes"
 
@@ -337,12 +343,14 @@ def main() -> None:
 
     import mlxtend
 
-    print(f"Python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
-          f"mlxtend {mlxtend.__version__}; {platform.machine()}, {os.cpu_count()} CPUs")
+    print(
+        f"Python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
+        f"mlxtend {mlxtend.__version__}; {platform.machine()}, {os.cpu_count()} CPUs"
+    )
     rows, notes = [], []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        for name in (args.cases or (QUICK if args.quick else CASES)):
+        for name in args.cases or (QUICK if args.quick else CASES):
             case = CASES[name]
             if not available(case["data"]):
                 print(f"skip {name}: {case['data']} not found in {DATA}")
@@ -354,46 +362,58 @@ def main() -> None:
                 res[tool] = measure(tool, name, "time", args.repeat if tool.startswith("crmtools") else 3, workdir)
                 res[tool].update(measure(tool, name, "memory", 1, workdir))
                 r = res[tool]
-                print(f"   {tool:15s} warm {r['warm_seconds']:8.3f} s (cpu {r['warm_cpu_seconds']:.3f})   peak "
-                      f"{r['peak_bytes'] / 2**20:7.1f} MiB "
-                      f"(traced {r['traced_peak_bytes'] / 2**20:.1f})   itemsets {r['n_itemsets']:,}  "
-                      f"rules {r['n_rules']:,}" + (f"   one-hot built in {r['onehot_seconds']:.2f} s (not timed)"
-                                                    if "onehot_seconds" in r else ""), flush=True)
+                print(
+                    f"   {tool:15s} warm {r['warm_seconds']:8.3f} s (cpu {r['warm_cpu_seconds']:.3f})   peak "
+                    f"{r['peak_bytes'] / 2**20:7.1f} MiB "
+                    f"(traced {r['traced_peak_bytes'] / 2**20:.1f})   itemsets {r['n_itemsets']:,}  "
+                    f"rules {r['n_rules']:,}"
+                    + (f"   one-hot built in {r['onehot_seconds']:.2f} s (not timed)" if "onehot_seconds" in r else ""),
+                    flush=True,
+                )
             cold = measure("crmtools", name, "cold", 1, workdir)
-            print(f"   crmtools cold (new process, first call) {cold['cold_seconds']:.3f} s "
-                  f"(cpu {cold['cold_cpu_seconds']:.3f}; + import {cold['import_seconds']:.3f} s)", flush=True)
-            checks = [same_results(workdir / f"crmtools-{name}-memory.json.pkl",
-                                   workdir / f"{t}-{name}-memory.json.pkl") for t in tools[1:]]
+            print(
+                f"   crmtools cold (new process, first call) {cold['cold_seconds']:.3f} s "
+                f"(cpu {cold['cold_cpu_seconds']:.3f}; + import {cold['import_seconds']:.3f} s)",
+                flush=True,
+            )
+            checks = [
+                same_results(workdir / f"crmtools-{name}-memory.json.pkl", workdir / f"{t}-{name}-memory.json.pkl")
+                for t in tools[1:]
+            ]
             fast = min(MLXTEND, key=lambda t: res[t]["warm_seconds"])
             fast_cpu = min(MLXTEND, key=lambda t: res[t]["warm_cpu_seconds"])
             low = min(MLXTEND, key=lambda t: res[t]["peak_bytes"])
             low_traced = min(MLXTEND, key=lambda t: res[t]["traced_peak_bytes"])
             ours = res["crmtools"]
-            rows.append({
-                "case": name,
-                "itemsets": ours["n_itemsets"],
-                "rules": ours["n_rules"],
-                "mlxtend s": f"{res[fast]['warm_seconds']:.3f} ({fast.split('-')[1]})",
-                "crmtools s": f"{ours['warm_seconds']:.3f}",
-                "crmtools cold s": f"{cold['cold_seconds']:.3f}",
-                "speed-up": f"{res[fast]['warm_seconds'] / ours['warm_seconds']:.1f}x",
-                "speed-up cold": f"{res[fast]['warm_seconds'] / cold['cold_seconds']:.1f}x",
-                "speed-up cpu": f"{res[fast_cpu]['warm_cpu_seconds'] / ours['warm_cpu_seconds']:.1f}x",
-                "mlxtend MiB": f"{res[low]['peak_bytes'] / 2**20:.1f} ({low.split('-')[1]})",
-                "crmtools MiB": f"{ours['peak_bytes'] / 2**20:.1f}",
-                "memory ratio": f"{ours['peak_bytes'] / res[low]['peak_bytes']:.3f}",
-                "traced ratio": f"{ours['traced_peak_bytes'] / res[low_traced]['traced_peak_bytes']:.3f}",
-                "identical": "yes" if all(c == "yes" for c in checks) else "; ".join(checks),
-            })
+            rows.append(
+                {
+                    "case": name,
+                    "itemsets": ours["n_itemsets"],
+                    "rules": ours["n_rules"],
+                    "mlxtend s": f"{res[fast]['warm_seconds']:.3f} ({fast.split('-')[1]})",
+                    "crmtools s": f"{ours['warm_seconds']:.3f}",
+                    "crmtools cold s": f"{cold['cold_seconds']:.3f}",
+                    "speed-up": f"{res[fast]['warm_seconds'] / ours['warm_seconds']:.1f}x",
+                    "speed-up cold": f"{res[fast]['warm_seconds'] / cold['cold_seconds']:.1f}x",
+                    "speed-up cpu": f"{res[fast_cpu]['warm_cpu_seconds'] / ours['warm_cpu_seconds']:.1f}x",
+                    "mlxtend MiB": f"{res[low]['peak_bytes'] / 2**20:.1f} ({low.split('-')[1]})",
+                    "crmtools MiB": f"{ours['peak_bytes'] / 2**20:.1f}",
+                    "memory ratio": f"{ours['peak_bytes'] / res[low]['peak_bytes']:.3f}",
+                    "traced ratio": f"{ours['traced_peak_bytes'] / res[low_traced]['traced_peak_bytes']:.3f}",
+                    "identical": "yes" if all(c == "yes" for c in checks) else "; ".join(checks),
+                }
+            )
             if "crmtools-lines" in res:
                 lines = res["crmtools-lines"]
                 speed = res[fast]["warm_seconds"] / lines["warm_seconds"]
-                notes.append(f"{name}, crmtools from the order lines (DataFrame, Arrow strings): "
-                             f"{lines['warm_seconds']:.3f} s ({speed:.1f}x), "
-                             f"peak {lines['peak_bytes'] / 2**20:.1f} MiB "
-                             f"(ratio {lines['peak_bytes'] / res[low]['peak_bytes']:.3f}), "
-                             f"traced {lines['traced_peak_bytes'] / 2**20:.1f} MiB "
-                             f"(ratio {lines['traced_peak_bytes'] / res[low_traced]['traced_peak_bytes']:.3f})")
+                notes.append(
+                    f"{name}, crmtools from the order lines (DataFrame, Arrow strings): "
+                    f"{lines['warm_seconds']:.3f} s ({speed:.1f}x), "
+                    f"peak {lines['peak_bytes'] / 2**20:.1f} MiB "
+                    f"(ratio {lines['peak_bytes'] / res[low]['peak_bytes']:.3f}), "
+                    f"traced {lines['traced_peak_bytes'] / 2**20:.1f} MiB "
+                    f"(ratio {lines['traced_peak_bytes'] / res[low_traced]['traced_peak_bytes']:.3f})"
+                )
     if not rows:
         print("no data found: nothing to report")
         return

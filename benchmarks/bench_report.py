@@ -60,27 +60,35 @@ def main() -> int:
         print(f"reference: an empty notebook through Papermill: {kernel_only:.2f} s")
 
         result = run_period("2025-12", project_dir=work, force=True)
-        print(f"\none period (2025-12), {len(result.notebooks)} notebooks, 2 at a time: {result.seconds:.1f} s "
-              f"(target 30 s) -> {result.status}")
+        print(
+            f"\none period (2025-12), {len(result.notebooks)} notebooks, 2 at a time: {result.seconds:.1f} s "
+            f"(target 30 s) -> {result.status}"
+        )
         print(f"  {'notebook':<22}{'total':>8}{'kernel+imports':>16}{'cells':>8}{'render':>8}")
         for nb in result.notebooks:
-            print(f"  {nb.notebook:<22}{nb.seconds:>8.1f}{nb.kernel_seconds:>16.1f}{nb.cell_seconds:>8.1f}"
-                  f"{nb.render_seconds:>8.1f}")
+            print(
+                f"  {nb.notebook:<22}{nb.seconds:>8.1f}{nb.kernel_seconds:>16.1f}{nb.cell_seconds:>8.1f}"
+                f"{nb.render_seconds:>8.1f}"
+            )
         total = sum(nb.seconds for nb in result.notebooks)
         kernel = sum(nb.kernel_seconds for nb in result.notebooks)
         cells = sum(nb.cell_seconds for nb in result.notebooks)
         render = sum(nb.render_seconds for nb in result.notebooks)
-        print(f"  summed notebook time {total:.1f} s: kernel start-up and imports {kernel:.1f} s "
-              f"({kernel / total:.0%}), computation {cells:.1f} s ({cells / total:.0%}), "
-              f"rendering {render:.1f} s ({render / total:.0%})")
+        print(
+            f"  summed notebook time {total:.1f} s: kernel start-up and imports {kernel:.1f} s "
+            f"({kernel / total:.0%}), computation {cells:.1f} s ({cells / total:.0%}), "
+            f"rendering {render:.1f} s ({render / total:.0%})"
+        )
 
         if not args.skip_backfill:
             t0 = time.perf_counter()
             results = run_periods("2025-01", "2025-12", project_dir=work, force=True)
             wall = time.perf_counter() - t0
             ok = sum(r.status == "published" for r in results)
-            print(f"\n12-month backfill 2025-01..2025-12: {wall:.1f} s (target 300 s), {ok}/12 published, "
-                  f"{wall / 12:.1f} s per period")
+            print(
+                f"\n12-month backfill 2025-01..2025-12: {wall:.1f} s (target 300 s), {ok}/12 published, "
+                f"{wall / 12:.1f} s per period"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -120,10 +120,18 @@ def generate(n_lines: int, path: Path, seed: int = SEED) -> Path:
     customer_text = pc.binary_join_element_wise("C", pc.cast(pa.array(np.arange(n_customers)), pa.string()), "")
     product_text = pc.binary_join_element_wise("P", pc.cast(pa.array(np.arange(N_PRODUCTS)), pa.string()), "")
     channel_text = pa.array(["web", "app", "phone", "catalog"])
-    schema = pa.schema([("order_id", pa.string()), ("customer_id", pa.string()),
-                        ("order_datetime", pa.timestamp("us")), ("product_id", pa.string()),
-                        ("quantity", pa.int64()), ("unit_price", pa.float64()), ("amount", pa.float64()),
-                        ("channel", pa.string())])
+    schema = pa.schema(
+        [
+            ("order_id", pa.string()),
+            ("customer_id", pa.string()),
+            ("order_datetime", pa.timestamp("us")),
+            ("product_id", pa.string()),
+            ("quantity", pa.int64()),
+            ("unit_price", pa.float64()),
+            ("amount", pa.float64()),
+            ("channel", pa.string()),
+        ]
+    )
     order_start = np.concatenate(([0], np.cumsum(per_order)))
     partial = path.with_suffix(".partial")
     with pq.ParquetWriter(partial, schema, compression="snappy") as writer:
@@ -143,17 +151,21 @@ def generate(n_lines: int, path: Path, seed: int = SEED) -> Path:
             unit_price = price[product]
             customer = pc.take(customer_text, pa.array(order_customer[line_order]))
             customer = pc.if_else(pa.array(guest[line_order]), pa.scalar(None, pa.string()), customer)
-            table = pa.table({
-                "order_id": pc.binary_join_element_wise("O", pc.cast(pa.array(line_order), pa.string()), ""),
-                "customer_id": customer,
-                "order_datetime": pa.array((START + order_seconds[line_order].astype("timedelta64[s]"))
-                                           .astype("datetime64[us]")),
-                "product_id": pc.take(product_text, pa.array(product)),
-                "quantity": pa.array(quantity),
-                "unit_price": pa.array(unit_price),
-                "amount": pa.array(quantity * unit_price),
-                "channel": pc.take(channel_text, pa.array(order_channel[line_order])),
-            }, schema=schema)
+            table = pa.table(
+                {
+                    "order_id": pc.binary_join_element_wise("O", pc.cast(pa.array(line_order), pa.string()), ""),
+                    "customer_id": customer,
+                    "order_datetime": pa.array(
+                        (START + order_seconds[line_order].astype("timedelta64[s]")).astype("datetime64[us]")
+                    ),
+                    "product_id": pc.take(product_text, pa.array(product)),
+                    "quantity": pa.array(quantity),
+                    "unit_price": pa.array(unit_price),
+                    "amount": pa.array(quantity * unit_price),
+                    "channel": pc.take(channel_text, pa.array(order_channel[line_order])),
+                },
+                schema=schema,
+            )
             writer.write_table(table, row_group_size=CHUNK_LINES)
             first, chunk = last, chunk + 1
     partial.rename(path)
@@ -165,8 +177,11 @@ def data_file(n_lines: int, workdir: Path) -> Path:
     if not path.exists():
         started = time.perf_counter()
         generate(n_lines, path)
-        print(f"  generated {_label(n_lines)} lines in {time.perf_counter() - started:.1f} s -> {path} "
-              f"({path.stat().st_size / 2**20:,.0f} MiB)", flush=True)
+        print(
+            f"  generated {_label(n_lines)} lines in {time.perf_counter() - started:.1f} s -> {path} "
+            f"({path.stat().st_size / 2**20:,.0f} MiB)",
+            flush=True,
+        )
     return path
 
 
@@ -189,8 +204,7 @@ def _load(engine: str, path: Path, spark_memory: str):
         return duckdb.table("order_lines"), None
     from crmtools.spark import read_spark_table, spark_session
 
-    spark = spark_session("local[2]", app_name="crmtools-bench-scale",
-                          config={"spark.driver.memory": spark_memory})
+    spark = spark_session("local[2]", app_name="crmtools-bench-scale", config={"spark.driver.memory": spark_memory})
     spark.sparkContext.setLogLevel("ERROR")
     frame = read_spark_table(path, session=spark).cache()
     frame.count()  # materialise the cache: the load step
@@ -240,8 +254,15 @@ def worker(engine: str, path: Path, spark_memory: str) -> dict:
     if spark is not None:
         spark.stop()
     self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"engine": engine, "load_s": load, "analyses_s": analyses, "times": times,
-            "rfm_customers": customers, "fingerprint": _fingerprint(results), "worker_maxrss": self_rss}
+    return {
+        "engine": engine,
+        "load_s": load,
+        "analyses_s": analyses,
+        "times": times,
+        "rfm_customers": customers,
+        "fingerprint": _fingerprint(results),
+        "worker_maxrss": self_rss,
+    }
 
 
 # --------------------------------------------------------------------------- orchestration
@@ -266,8 +287,16 @@ def _tree_rss(proc) -> int:
 def run_worker(engine: str, path: Path, spark_memory: str) -> dict:
     import psutil
 
-    command = [sys.executable, str(HERE), "--worker", engine, "--path", str(path),
-               "--spark-driver-memory", spark_memory]
+    command = [
+        sys.executable,
+        str(HERE),
+        "--worker",
+        engine,
+        "--path",
+        str(path),
+        "--spark-driver-memory",
+        spark_memory,
+    ]
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     handle = psutil.Process(child.pid)
@@ -299,8 +328,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1M,5M,20M", help="order lines, comma-separated (default 1M,5M,20M)")
     parser.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated subset of {ENGINES}")
-    parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "crmtools-bench-scale"),
-                        help="folder for the generated Parquet files (kept and reused)")
+    parser.add_argument(
+        "--workdir",
+        default=str(Path(tempfile.gettempdir()) / "crmtools-bench-scale"),
+        help="folder for the generated Parquet files (kept and reused)",
+    )
     parser.add_argument("--spark-driver-memory", default="12g", help="Spark driver (local JVM) heap, default 12g")
     parser.add_argument("--json", default=None, help="also write all results to this JSON file")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -318,8 +350,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--engines must be among {ENGINES}; got {unknown}")
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"bench_scale: sizes {[_label(n) for n in sizes]}, engines {engines}, {os.cpu_count()} cores, "
-          f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM", flush=True)
+    print(
+        f"bench_scale: sizes {[_label(n) for n in sizes]}, engines {engines}, {os.cpu_count()} cores, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM",
+        flush=True,
+    )
     rows = []
     for n in sizes:
         path = data_file(n, workdir)
@@ -327,9 +362,12 @@ def main(argv: list[str] | None = None) -> int:
             result = run_worker(engine, path, args.spark_driver_memory)
             result["lines"] = n
             rows.append(result)
-            print(f"  {_label(n):>4} {engine:<7} load {result['load_s']:7.1f} s  analyses {result['analyses_s']:7.1f} s"
-                  f"  wall {result['wall_s']:7.1f} s  peak {result['peak_bytes'] / 2**30:5.2f} GiB  "
-                  f"({', '.join(f'{k} {v:.1f}' for k, v in result['times'].items())})", flush=True)
+            print(
+                f"  {_label(n):>4} {engine:<7} load {result['load_s']:7.1f} s  analyses {result['analyses_s']:7.1f} s"
+                f"  wall {result['wall_s']:7.1f} s  peak {result['peak_bytes'] / 2**30:5.2f} GiB  "
+                f"({', '.join(f'{k} {v:.1f}' for k, v in result['times'].items())})",
+                flush=True,
+            )
 
     print("\n| lines | engine | load s | analyses s | wall s | peak GiB | growth (analyses) | same results |")
     print("|---:|---|---:|---:|---:|---:|---|---|")
@@ -340,8 +378,10 @@ def main(argv: list[str] | None = None) -> int:
         ratio = row["analyses_s"] / base["analyses_s"]
         growth = "-" if row["lines"] == smallest else f"x{ratio:.1f} for x{factor:.0f} lines ({ratio / factor:.2f})"
         same = len({r["fingerprint"] for r in rows if r["lines"] == row["lines"]}) == 1
-        print(f"| {_label(row['lines'])} | {row['engine']} | {row['load_s']:.1f} | {row['analyses_s']:.1f} | "
-              f"{row['wall_s']:.1f} | {row['peak_bytes'] / 2**30:.2f} | {growth} | {'yes' if same else 'NO'} |")
+        print(
+            f"| {_label(row['lines'])} | {row['engine']} | {row['load_s']:.1f} | {row['analyses_s']:.1f} | "
+            f"{row['wall_s']:.1f} | {row['peak_bytes'] / 2**30:.2f} | {growth} | {'yes' if same else 'NO'} |"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0

@@ -14,8 +14,19 @@ __version__ = "0.1.0"
 
 #: The analysis and data modules ``import crmtools`` exposes.
 ANALYSES = ("rfm", "deciles", "cohorts", "repeat", "kpis", "basket", "experiments", "campaigns", "targets")
-DATA = ("data", "dataconfig", "readers", "periods", "slicing", "params", "sampledata", "validation", "sources", "engine",
-        "checks")
+DATA = (
+    "data",
+    "dataconfig",
+    "readers",
+    "periods",
+    "slicing",
+    "params",
+    "sampledata",
+    "validation",
+    "sources",
+    "engine",
+    "checks",
+)
 
 __all__ = [*ANALYSES, *DATA]
 

@@ -26,8 +26,9 @@ REMOVED_IN = "0.3"
 
 def warn_deprecated(message: str, *, stacklevel: int = 3) -> None:
     """Warn about a deprecated use, pointing at the caller's line."""
-    warnings.warn(f"{message} The old form stops working in crmtools {REMOVED_IN}.", FutureWarning,
-                  stacklevel=stacklevel)
+    warnings.warn(
+        f"{message} The old form stops working in crmtools {REMOVED_IN}.", FutureWarning, stacklevel=stacklevel
+    )
 
 
 def legacy_start(value: Any, name: str = "start") -> pd.Timestamp:
@@ -74,8 +75,9 @@ def deprecated_arguments(
 
     def decorate(func: Callable) -> Callable:
         signature = inspect.signature(func)
-        n_positional = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-                           for p in signature.parameters.values())
+        n_positional = sum(
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in signature.parameters.values()
+        )
         fname = func.__name__
 
         @functools.wraps(func)
@@ -83,13 +85,17 @@ def deprecated_arguments(
             if len(args) > n_positional and positional:
                 extra = args[n_positional:]
                 if len(extra) > len(positional):
-                    raise TypeError(f"{fname}() takes {n_positional} positional argument"
-                                    f"{'s' if n_positional != 1 else ''}; received {len(args)}.")
+                    raise TypeError(
+                        f"{fname}() takes {n_positional} positional argument"
+                        f"{'s' if n_positional != 1 else ''}; received {len(args)}."
+                    )
                 for name, value in zip(positional, extra):
                     if name in kwargs:
                         raise TypeError(f"{fname}() got multiple values for argument {name!r}.")
-                    warn_deprecated(f"{fname}(): passing {name} by position is deprecated; write {name}=... "
-                                    f"(keyword-only, like every time argument).")
+                    warn_deprecated(
+                        f"{fname}(): passing {name} by position is deprecated; write {name}=... "
+                        f"(keyword-only, like every time argument)."
+                    )
                     kwargs[name] = value
                 args = args[:n_positional]
             for old, new in renamed.items():
@@ -102,13 +108,18 @@ def deprecated_arguments(
                 from .periods import _Window
 
                 if "period" in kwargs:
-                    raise TypeError(f"{fname}() got both {window[0]}=/{window[1]}= (deprecated) and period=; "
-                                    f"pass only period=.")
+                    raise TypeError(
+                        f"{fname}() got both {window[0]}=/{window[1]}= (deprecated) and period=; pass only period=."
+                    )
                 start, end = kwargs.pop(window[0], None), kwargs.pop(window[1], None)
-                warn_deprecated(f"{fname}(): {window[0]}= and {window[1]}= are deprecated; pass period= (a Period "
-                                f"or its text such as '2025-10' or '2025-Q3', meaning the whole period).")
-                kwargs["period"] = _Window(None if start is None else legacy_start(start, window[0]),
-                                           None if end is None else legacy_end(end, window[1]))
+                warn_deprecated(
+                    f"{fname}(): {window[0]}= and {window[1]}= are deprecated; pass period= (a Period "
+                    f"or its text such as '2025-10' or '2025-Q3', meaning the whole period)."
+                )
+                kwargs["period"] = _Window(
+                    None if start is None else legacy_start(start, window[0]),
+                    None if end is None else legacy_end(end, window[1]),
+                )
             for old, (new, convert, instead) in converted.items():
                 if old in kwargs:
                     if new in kwargs:
@@ -119,8 +130,11 @@ def deprecated_arguments(
             return func(*args, **kwargs)
 
         wrapper.__deprecated_arguments__ = {  # read by the API test
-            "renamed": renamed, "window": window, "converted": {k: v[0] for k, v in converted.items()},
-            "positional": positional}
+            "renamed": renamed,
+            "window": window,
+            "converted": {k: v[0] for k, v in converted.items()},
+            "positional": positional,
+        }
         return wrapper
 
     return decorate

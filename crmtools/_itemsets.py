@@ -115,18 +115,25 @@ def min_count(min_support, n_baskets: int) -> int:
     baskets >= 1 (int); received: 1.5. For an absolute count pass an int, e.g. min_support=1.
     """
     if isinstance(min_support, (bool, np.bool_)) or not isinstance(min_support, numbers.Real):
-        raise TypeError(message("min_support has the wrong type", allowed=_SUPPORT_ALLOWED,
-                                received=f"{min_support!r} ({type(min_support).__name__})"))
+        raise TypeError(
+            message(
+                "min_support has the wrong type",
+                allowed=_SUPPORT_ALLOWED,
+                received=f"{min_support!r} ({type(min_support).__name__})",
+            )
+        )
     if isinstance(min_support, numbers.Integral):
         if min_support < 1:
-            raise ValueError(message("min_support is out of range", allowed=_SUPPORT_ALLOWED,
-                                     received=repr(min_support)))
+            raise ValueError(
+                message("min_support is out of range", allowed=_SUPPORT_ALLOWED, received=repr(min_support))
+            )
         return int(min_support)
     value = float(min_support)
     if not 0.0 < value <= 1.0:
         hint = f"For an absolute count pass an int, e.g. min_support={int(value)}." if 1 < value < np.inf else None
-        raise ValueError(message("min_support is out of range", allowed=_SUPPORT_ALLOWED, received=repr(min_support),
-                                 hint=hint))
+        raise ValueError(
+            message("min_support is out of range", allowed=_SUPPORT_ALLOWED, received=repr(min_support), hint=hint)
+        )
     if n_baskets == 0:
         return 1
     # Same test as mlxtend, count / n >= min_support, evaluated exactly in floating point.
@@ -146,8 +153,9 @@ def _ragged_positions(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, within
 
 
-def _and_count(words: np.ndarray, left_off: np.ndarray, right_off: np.ndarray,
-               width: np.ndarray, keep_words: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def _and_count(
+    words: np.ndarray, left_off: np.ndarray, right_off: np.ndarray, width: np.ndarray, keep_words: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Support of each candidate = popcount(left bitset AND right bitset).
 
     Parameters are ragged: candidate ``i`` uses ``width[i]`` words starting at
@@ -201,8 +209,8 @@ def _item_bitsets(rank: np.ndarray, basket: np.ndarray, n_freq: int, n_words: in
     """Full-width tid bitsets of the frequent items, flat, row ``r`` at ``[r * n_words, (r + 1) * n_words)``."""
     bitsets = np.zeros(n_freq * n_words, dtype=np.uint64)
     for lo in range(0, rank.size, _CHUNK_PAIRS):  # in chunks, to keep the temporaries small
-        r = rank[lo:lo + _CHUNK_PAIRS].astype(np.int64)
-        t = basket[lo:lo + _CHUNK_PAIRS].astype(np.int64)
+        r = rank[lo : lo + _CHUNK_PAIRS].astype(np.int64)
+        t = basket[lo : lo + _CHUNK_PAIRS].astype(np.int64)
         np.bitwise_or.at(bitsets, r * n_words + (t >> 6), np.left_shift(np.uint64(1), (t & 63).astype(np.uint64)))
     return bitsets
 
@@ -254,9 +262,16 @@ def _row_blocks(cost: np.ndarray, budget: int) -> list[tuple[int, int]]:
     return blocks
 
 
-def mine(entries: list, *, n_baskets: int, n_items: int, min_count: int,
-         max_len: int | None, max_memory: int, strategy: dict | None = None,
-         ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def mine(
+    entries: list,
+    *,
+    n_baskets: int,
+    n_items: int,
+    min_count: int,
+    max_len: int | None,
+    max_memory: int,
+    strategy: dict | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Mine all itemsets contained in at least ``min_count`` baskets.
 
     Parameters
@@ -351,16 +366,18 @@ def mine(entries: list, *, n_baskets: int, n_items: int, min_count: int,
         del rank, basket
         rows = np.arange(n_freq, dtype=np.int64)[:, None]
         pairs, pair_counts, words, offsets = _join_level(
-            rows, bitsets, np.arange(n_freq + 1, dtype=np.int64) * n_words, min_count, want_words, budget)
+            rows, bitsets, np.arange(n_freq + 1, dtype=np.int64) * n_words, min_count, want_words, budget
+        )
         del bitsets
     else:
         budget.check(40 * rank.size + 16 * _BLOCK_CELLS + 48 * _CHUNK_PAIRS, "Counting item pairs")
-        layout = _Layout(rank, basket, sizes, n_baskets, n_freq, count1,
-                         walk=route == "walk" or strategy.get("projection") == "walk")
+        layout = _Layout(
+            rank, basket, sizes, n_baskets, n_freq, count1, walk=route == "walk" or strategy.get("projection") == "walk"
+        )
         del rank, basket
         pairs, pair_counts, words, offsets = _pair_level(
-            layout, min_count, want_words, budget, route, strategy.get("projection"),
-            strategy.get("pair_table", True))
+            layout, min_count, want_words, budget, route, strategy.get("projection"), strategy.get("pair_table", True)
+        )
         del layout
     if pairs.shape[0] == 0:
         return [order[lv] for lv in levels], counts
@@ -383,7 +400,8 @@ def mine(entries: list, *, n_baskets: int, n_items: int, min_count: int,
             row_keys = key1[rows].sum(axis=1, dtype=np.uint64)
             prune = ("keys", _KeySet(row_keys), row_keys, key1)
         rows, level_counts, words, offsets = _join_level(
-            rows, words, offsets, min_count, k < max_len, budget, prune=prune)
+            rows, words, offsets, min_count, k < max_len, budget, prune=prune
+        )
         if rows.shape[0] == 0:
             break
         levels.append(rows)
@@ -495,7 +513,7 @@ def _pair_level(layout: _Layout, min_count, want_words, budget, route, projectio
         stop = max(stop, first + 1)
         walked = None
         if route == "walk":
-            lefts = layout.h_of_v[tid_start[first]:tid_start[stop]]
+            lefts = layout.h_of_v[tid_start[first] : tid_start[stop]]
             table = np.zeros((stop - first) * n_freq, np.int64)
             chunks = _row_blocks(layout.partners[lefts], _CHUNK_PAIRS)
             for lo, hi in chunks:
@@ -507,10 +525,14 @@ def _pair_level(layout: _Layout, min_count, want_words, budget, route, projectio
             block_counts = table[flat]
             del table
         else:
-            rows = sparse.csr_matrix((ones[tid_start[first]:tid_start[stop]],
-                                      layout.tids[tid_start[first]:tid_start[stop]],
-                                      (tid_start[first:stop + 1] - tid_start[first]).astype(np.int32)),
-                                     shape=(stop - first, layout.n_baskets))
+            rows = sparse.csr_matrix(
+                (
+                    ones[tid_start[first] : tid_start[stop]],
+                    layout.tids[tid_start[first] : tid_start[stop]],
+                    (tid_start[first : stop + 1] - tid_start[first]).astype(np.int32),
+                ),
+                shape=(stop - first, layout.n_baskets),
+            )
             co = rows @ x
             del rows
             local = np.repeat(np.arange(stop - first, dtype=np.int64), np.diff(co.indptr))
@@ -547,9 +569,11 @@ def _pair_level(layout: _Layout, min_count, want_words, budget, route, projectio
                 if walked is not None:
                     chunk_list = [walked]
                 else:
-                    lefts = layout.h_of_v[tid_start[first]:tid_start[stop]]
-                    chunk_list = (layout.walk(lefts[lo:hi], first, n_freq)
-                                  for lo, hi in _row_blocks(layout.partners[lefts], _CHUNK_PAIRS))
+                    lefts = layout.h_of_v[tid_start[first] : tid_start[stop]]
+                    chunk_list = (
+                        layout.walk(lefts[lo:hi], first, n_freq)
+                        for lo, hi in _row_blocks(layout.partners[lefts], _CHUNK_PAIRS)
+                    )
                 for key, vpos in chunk_list:
                     if pair_table:
                         hit_pid = pid[key]
@@ -566,8 +590,11 @@ def _pair_level(layout: _Layout, min_count, want_words, budget, route, projectio
                     _, within = _ragged_positions(ln)
                     baskets = layout.tids[np.repeat(tid_start[a[part]], ln) + within].astype(np.int64)
                     items = np.repeat(b[part], ln)
-                    present = (layout.bits_present(items, baskets, budget) if method == "lookup"
-                               else layout.search(items, baskets))
+                    present = (
+                        layout.bits_present(items, baskets, budget)
+                        if method == "lookup"
+                        else layout.search(items, baskets)
+                    )
                     bits[np.repeat(offsets[part] * 64, ln) + within] = present
             out_words.append(np.packbits(bits, bitorder="little").view(np.uint64))
             out_widths.append(widths)

@@ -73,12 +73,14 @@ def __getattr__(name: str):
 
 
 def _empty_frame(n_baskets: int, min_count: int, min_support) -> pd.DataFrame:
-    frame = pd.DataFrame({
-        "support": pd.Series(dtype="float64"),
-        "itemsets": pd.Series(dtype=object),
-        "count": pd.Series(dtype="int64"),
-        "length": pd.Series(dtype="int64"),
-    })
+    frame = pd.DataFrame(
+        {
+            "support": pd.Series(dtype="float64"),
+            "itemsets": pd.Series(dtype=object),
+            "count": pd.Series(dtype="int64"),
+            "length": pd.Series(dtype="int64"),
+        }
+    )
     frame.attrs.update({"n_baskets": int(n_baskets), "min_count": int(min_count), "min_support": min_support})
     return frame
 
@@ -96,15 +98,24 @@ def _as_spark(data: Any, session: Any):
         return data
     if isinstance(data, pd.DataFrame):
         if session is None:
-            raise ValueError(message("a pandas DataFrame needs a SparkSession to be mined in Spark",
-                                     allowed="session=crmtools.spark.spark_session()", received="session=None",
-                                     hint="For data that fits in memory crmtools.basket.frequent_itemsets is faster."))
+            raise ValueError(
+                message(
+                    "a pandas DataFrame needs a SparkSession to be mined in Spark",
+                    allowed="session=crmtools.spark.spark_session()",
+                    received="session=None",
+                    hint="For data that fits in memory crmtools.basket.frequent_itemsets is faster.",
+                )
+            )
         from .spark import to_spark
 
         return to_spark(data, session)
-    raise TypeError(message("data has the wrong type",
-                            allowed="a Spark DataFrame or a pandas DataFrame of transactions",
-                            received=type(data).__name__))
+    raise TypeError(
+        message(
+            "data has the wrong type",
+            allowed="a Spark DataFrame or a pandas DataFrame of transactions",
+            received=type(data).__name__,
+        )
+    )
 
 
 def _item_labels(lines, first_seen, item_col: str, label_col: str | None) -> pd.DataFrame:
@@ -114,12 +125,18 @@ def _item_labels(lines, first_seen, item_col: str, label_col: str | None) -> pd.
 
     items = lines.select(item_col).distinct()
     if label_col is not None:
-        named = (lines.filter(F.col(label_col).isNotNull())
-                 .groupBy(item_col, label_col).agg(F.count(F.lit(1)).alias("_lines"))
-                 .join(first_seen, on=label_col, how="left"))
+        named = (
+            lines.filter(F.col(label_col).isNotNull())
+            .groupBy(item_col, label_col)
+            .agg(F.count(F.lit(1)).alias("_lines"))
+            .join(first_seen, on=label_col, how="left")
+        )
         best = Window.partitionBy(item_col).orderBy(F.col("_lines").desc(), F.col("_first").asc())
-        top = (named.withColumn("_rank", F.row_number().over(best)).filter(F.col("_rank") == 1)
-               .select(item_col, F.col(label_col).cast("string").alias("_label")))
+        top = (
+            named.withColumn("_rank", F.row_number().over(best))
+            .filter(F.col("_rank") == 1)
+            .select(item_col, F.col(label_col).cast("string").alias("_label"))
+        )
         items = items.join(top, on=item_col, how="left")
     else:
         items = items.withColumn("_label", F.lit(None).cast("string"))
@@ -218,9 +235,13 @@ def frequent_itemsets(
     require_in(item, ("product", "category"), name="item")
     require_flag(include_returns, name="include_returns")
     if basket_freq is not None and basket != "customer":
-        raise ValueError(message(f"basket_freq={basket_freq!r} needs basket='customer'",
-                                 allowed="basket_freq=None, or basket='customer' for one basket per customer and "
-                                 "month, quarter or year", received=f"basket={basket!r}"))
+        raise ValueError(
+            message(
+                f"basket_freq={basket_freq!r} needs basket='customer'",
+                allowed="basket_freq=None, or basket='customer' for one basket per customer and month, quarter or year",
+                received=f"basket={basket!r}",
+            )
+        )
     if basket_freq is not None:
         require_in(basket_freq, BASKET_FREQS, name="basket_freq")
     _min_count(min_support, 1)  # type and range of min_support, before any Spark work
@@ -246,17 +267,21 @@ def frequent_itemsets(
     first_seen = None
     if label_col is not None:
         # Where each label first appears in the data (row order), for the local engine's tie rule.
-        first_seen = (frame.select(label_col, F.monotonically_increasing_id().alias("_row"))
-                      .filter(F.col(label_col).isNotNull())
-                      .groupBy(label_col).agg(F.min("_row").alias("_first")))
+        first_seen = (
+            frame.select(label_col, F.monotonically_increasing_id().alias("_row"))
+            .filter(F.col(label_col).isNotNull())
+            .groupBy(label_col)
+            .agg(F.min("_row").alias("_first"))
+        )
     keep = F.col(item_col).isNotNull() & F.col(key_col).isNotNull()
     if not include_returns:
         keep = keep & F.coalesce(F.col(quantity_col) > 0, F.lit(False))
     keys = [key_col]
     if basket_freq is not None:
         year = F.year(F.col(date_col))
-        part = {"M": year * 12 + F.month(F.col(date_col)), "Q": year * 4 + F.quarter(F.col(date_col)),
-                "Y": year}[basket_freq]
+        part = {"M": year * 12 + F.month(F.col(date_col)), "Q": year * 4 + F.quarter(F.col(date_col)), "Y": year}[
+            basket_freq
+        ]
         frame = frame.withColumn("_period", part)
         keep = keep & F.col("_period").isNotNull()
         keys.append("_period")
@@ -293,7 +318,8 @@ def frequent_itemsets(
     itemsets = np.empty(len(sets), dtype=object)
     itemsets[:] = [sets[k] for k in order]
     count, length = count[order], length[order]
-    out = pd.DataFrame({"support": count / n_baskets, "itemsets": itemsets, "count": count, "length": length},
-                       columns=ITEMSET_COLUMNS)
+    out = pd.DataFrame(
+        {"support": count / n_baskets, "itemsets": itemsets, "count": count, "length": length}, columns=ITEMSET_COLUMNS
+    )
     out.attrs.update({"n_baskets": int(n_baskets), "min_count": int(min_count), "min_support": min_support})
     return out

@@ -123,8 +123,9 @@ def _columns_word(count: int) -> str:
     return "column" if count == 1 else "columns"
 
 
-def require_columns(frame: Any, columns: Iterable[str] | Mapping[str, str], *, name: str,
-                    hint: str | None = None) -> None:
+def require_columns(
+    frame: Any, columns: Iterable[str] | Mapping[str, str], *, name: str, hint: str | None = None
+) -> None:
     """Check that ``frame`` has every column in ``columns``.
 
     Parameters
@@ -165,9 +166,14 @@ def require_columns(frame: Any, columns: Iterable[str] | Mapping[str, str], *, n
     if not missing:
         return
     received = f"columns {_listing(have)}" if have else "no columns"
-    raise ValueError(message(f"{name} is missing {_columns_word(len(missing))} {_listing(missing, roles)}",
-                             allowed=f"a table with {_columns_word(len(wanted))} {_listing(wanted)}",
-                             received=received, hint=hint))
+    raise ValueError(
+        message(
+            f"{name} is missing {_columns_word(len(missing))} {_listing(missing, roles)}",
+            allowed=f"a table with {_columns_word(len(wanted))} {_listing(wanted)}",
+            received=received,
+            hint=hint,
+        )
+    )
 
 
 def _type_name(value: Any) -> str:
@@ -264,8 +270,9 @@ def require_flag(value: Any, *, name: str) -> bool:
     TypeError: include_returns has the wrong type; allowed: True or False; received: 'yes' (str).
     """
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(message(f"{name} has the wrong type", allowed="True or False",
-                                received=f"{value!r} ({_type_name(value)})"))
+        raise TypeError(
+            message(f"{name} has the wrong type", allowed="True or False", received=f"{value!r} ({_type_name(value)})")
+        )
     return bool(value)
 
 
@@ -284,8 +291,16 @@ def _describe_range(low, high, closed: str, integer: bool, allow_none: bool) -> 
     return text + (" or None" if allow_none else "")
 
 
-def require_range(value: Any, *, name: str, low: float | None = None, high: float | None = None,
-                  closed: str = "both", integer: bool = False, allow_none: bool = False) -> Any:
+def require_range(
+    value: Any,
+    *,
+    name: str,
+    low: float | None = None,
+    high: float | None = None,
+    closed: str = "both",
+    integer: bool = False,
+    allow_none: bool = False,
+) -> Any:
     """Check that ``value`` is a number (or a whole number) within bounds; return it.
 
     Booleans are not numbers here, and NaN is never within bounds.
@@ -339,8 +354,9 @@ def require_range(value: Any, *, name: str, low: float | None = None, high: floa
     allowed = _describe_range(low, high, closed, integer, allow_none)
     kind = numbers.Integral if integer else numbers.Real
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, kind):
-        raise TypeError(message(f"{name} has the wrong type", allowed=allowed,
-                                received=f"{value!r} ({_type_name(value)})"))
+        raise TypeError(
+            message(f"{name} has the wrong type", allowed=allowed, received=f"{value!r} ({_type_name(value)})")
+        )
     if not integer and math.isnan(value):
         raise ValueError(message(f"{name} is not a number", allowed=allowed, received=repr(value)))
     below = low is not None and (value < low if closed in ("both", "left") else value <= low)

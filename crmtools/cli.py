@@ -47,8 +47,12 @@ EXIT_CODES_HELP = """exit codes:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="crmtools", description="Reproducible CRM analytics and reports.",
-                                     epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="crmtools",
+        description="Reproducible CRM analytics and reports.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -75,26 +79,53 @@ def _parser() -> argparse.ArgumentParser:
     load_sql.add_argument("--schema", default=None, help="database schema (default: the default schema)")
     load_sql.add_argument("--replace", action="store_true", help="replace tables that already exist")
 
-    report = sub.add_parser("report", help="run and publish the report set for a period",
-                            description="Run every report notebook for a period and publish the HTML when all "
-                                        "succeeded. The default period is the last complete month in the data "
-                                        "(not the calendar's).",
-                            epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    report.add_argument("--period", default=None,
-                        help="YYYY-MM or YYYY-Qn (default: the last complete month in the data)")
-    report.add_argument("--from", dest="first", default=None, metavar="PERIOD",
-                        help="first period of a backfill, YYYY-MM or YYYY-Qn (included)")
-    report.add_argument("--to", dest="last", default=None, metavar="PERIOD",
-                        help="last period of a backfill, YYYY-MM or YYYY-Qn (included)")
-    report.add_argument("--allow-partial", action="store_true",
-                        help="report a period the data covers only partly (pages say 'data through ...' and "
-                             "show no comparisons)")
-    report.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                        help="wait up to SECONDS for another run writing to the same reports folder "
-                             "(default: 0, refuse at once with exit code 4)")
+    report = sub.add_parser(
+        "report",
+        help="run and publish the report set for a period",
+        description="Run every report notebook for a period and publish the HTML when all "
+        "succeeded. The default period is the last complete month in the data "
+        "(not the calendar's).",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument(
+        "--period", default=None, help="YYYY-MM or YYYY-Qn (default: the last complete month in the data)"
+    )
+    report.add_argument(
+        "--from",
+        dest="first",
+        default=None,
+        metavar="PERIOD",
+        help="first period of a backfill, YYYY-MM or YYYY-Qn (included)",
+    )
+    report.add_argument(
+        "--to",
+        dest="last",
+        default=None,
+        metavar="PERIOD",
+        help="last period of a backfill, YYYY-MM or YYYY-Qn (included)",
+    )
+    report.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="report a period the data covers only partly (pages say 'data through ...' and show no comparisons)",
+    )
+    report.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait up to SECONDS for another run writing to the same reports folder "
+        "(default: 0, refuse at once with exit code 4)",
+    )
     report.add_argument("--params", default="params/default.yaml", help="params file (default: params/default.yaml)")
-    report.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a parameter, e.g. --set language=ja (repeatable)")
+    report.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a parameter, e.g. --set language=ja (repeatable)",
+    )
     report.add_argument("--data", default=None, help="data folder (overrides data.path)")
     report.add_argument("--reports-dir", default=None, help="where to publish (default: params reports_dir)")
     report.add_argument("--notebooks", default=None, help="notebooks folder (default: notebooks/)")
@@ -121,10 +152,10 @@ def _params_path(text: str | None) -> str | None:
 def _cmd_sample(args) -> int:
     from .sampledata import SampleConfig, write_sample
 
-    config = SampleConfig(customers=args.customers, months=args.months, start=args.start, seed=args.seed,
-                          messy=args.messy)
-    print(f"Generating {args.customers:,} customers over {args.months} months (seed {args.seed}) ...",
-          file=sys.stderr)
+    config = SampleConfig(
+        customers=args.customers, months=args.months, start=args.start, seed=args.seed, messy=args.messy
+    )
+    print(f"Generating {args.customers:,} customers over {args.months} months (seed {args.seed}) ...", file=sys.stderr)
     out = write_sample(args.out, config, file_format=args.format)
     print(out)
     return EXIT_OK
@@ -153,12 +184,13 @@ def _cmd_validate(args) -> int:
         print(f"\n{len(problems)} problem(s) found:", file=sys.stderr)
         for p in problems:
             print(f"  - {p}", file=sys.stderr)
-        print("\nThe data is NOT usable until these are fixed (or a policy says how to treat them).",
-              file=sys.stderr)
+        print("\nThe data is NOT usable until these are fixed (or a policy says how to treat them).", file=sys.stderr)
         return EXIT_DATA
     tx = dataset.transactions
-    print(f"\nOK: {len(tx):,} order lines, {tx['order_id'].nunique():,} orders, "
-          f"{tx['customer_id'].nunique():,} customers, {tx['order_datetime'].min()} to {tx['order_datetime'].max()}.")
+    print(
+        f"\nOK: {len(tx):,} order lines, {tx['order_id'].nunique():,} orders, "
+        f"{tx['customer_id'].nunique():,} customers, {tx['order_datetime'].min()} to {tx['order_datetime'].max()}."
+    )
     return EXIT_OK
 
 
@@ -178,8 +210,9 @@ def _cmd_load_sql(args) -> int:
         where = mask_url(url)
         engine = sqlalchemy.create_engine(url)
         try:
-            written = write_tables_to_sql(args.data, engine, schema=args.schema,
-                                          if_exists="replace" if args.replace else "fail")
+            written = write_tables_to_sql(
+                args.data, engine, schema=args.schema, if_exists="replace" if args.replace else "fail"
+            )
         finally:
             engine.dispose()
     for name, rows in written.items():
@@ -192,9 +225,17 @@ def _cmd_report(args) -> int:
     from .runner import run_period, run_periods
 
     overrides = list(args.set) + ([f"data.path={args.data}"] if args.data else [])
-    kwargs = dict(params_file=_params_path(args.params), overrides=overrides, project_dir=Path.cwd(),
-                  notebooks_dir=args.notebooks, reports_dir=args.reports_dir, force=args.force, jobs=args.jobs,
-                  allow_partial=args.allow_partial, wait_seconds=args.wait)
+    kwargs = dict(
+        params_file=_params_path(args.params),
+        overrides=overrides,
+        project_dir=Path.cwd(),
+        notebooks_dir=args.notebooks,
+        reports_dir=args.reports_dir,
+        force=args.force,
+        jobs=args.jobs,
+        allow_partial=args.allow_partial,
+        wait_seconds=args.wait,
+    )
     if (args.first is None) != (args.last is None):
         raise ParameterError("A backfill needs both --from and --to (e.g. --from 2025-01 --to 2025-10).")
     if args.first and args.period:
@@ -217,8 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     from .workspace import Terminated, terminate_on_signals
 
     args = _parser().parse_args(argv)
-    handlers = {"sample-data": _cmd_sample, "validate": _cmd_validate, "report": _cmd_report,
-                "load-sql": _cmd_load_sql}
+    handlers = {"sample-data": _cmd_sample, "validate": _cmd_validate, "report": _cmd_report, "load-sql": _cmd_load_sql}
     try:
         with terminate_on_signals():
             return handlers[args.command](args)

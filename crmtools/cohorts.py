@@ -46,8 +46,16 @@ from .periods import as_point
 
 __all__ = ["COHORT_COLUMNS", "cohort_matrix", "cohort_revenue", "cohort_table"]
 
-COHORT_COLUMNS = ["cohort", "months_since", "customers", "active", "retention", "revenue", "revenue_per_customer",
-                  "cumulative_revenue_per_customer"]
+COHORT_COLUMNS = [
+    "cohort",
+    "months_since",
+    "customers",
+    "active",
+    "retention",
+    "revenue",
+    "revenue_per_customer",
+    "cumulative_revenue_per_customer",
+]
 
 _COHORTS_HINT = "Pass the output of cohort_table."
 
@@ -63,17 +71,33 @@ def _lookback_from_start(start: Any, kwargs: dict) -> int | None:
         return None
     months = _last_month(as_point(kwargs["as_of"])) - month_number_of(legacy_start(start)) + 1
     if months < 1:
-        raise ValueError(f"start must be before as_of (it is the first cohort shown); got start={start!r}, "
-                         f"as_of={kwargs['as_of']!r}.")
+        raise ValueError(
+            f"start must be before as_of (it is the first cohort shown); got start={start!r}, "
+            f"as_of={kwargs['as_of']!r}."
+        )
     return months
 
 
-@deprecated_arguments(converted={"start": ("lookback_months", _lookback_from_start,
-                                           "pass lookback_months= (the number of most recent cohorts shown, e.g. "
-                                           "lookback_months=12)")})
-def cohort_table(transactions: Any, *, as_of: Any, lookback_months: int | None = None,
-                 max_months: int | None = None, customer_col: str = "customer_id", date_col: str = "order_datetime",
-                 amount_col: str = "amount", quantity_col: str = "quantity") -> pd.DataFrame:
+@deprecated_arguments(
+    converted={
+        "start": (
+            "lookback_months",
+            _lookback_from_start,
+            "pass lookback_months= (the number of most recent cohorts shown, e.g. lookback_months=12)",
+        )
+    }
+)
+def cohort_table(
+    transactions: Any,
+    *,
+    as_of: Any,
+    lookback_months: int | None = None,
+    max_months: int | None = None,
+    customer_col: str = "customer_id",
+    date_col: str = "order_datetime",
+    amount_col: str = "amount",
+    quantity_col: str = "quantity",
+) -> pd.DataFrame:
     """Active customers and revenue per first-purchase cohort and month since the first purchase.
 
     Parameters
@@ -125,9 +149,13 @@ def cohort_table(transactions: Any, *, as_of: Any, lookback_months: int | None =
     require_range(lookback_months, name="lookback_months", low=1, integer=True, allow_none=True)
     first_shown = None if lookback_months is None else _last_month(as_of_ts) - lookback_months + 1
     c, d, a, q = customer_col, date_col, amount_col, quantity_col
-    lf = to_lazy(transactions, columns=[c, d, a, q], name="transactions",
-                 kinds={c: "id", d: "datetime", a: "numeric", q: "numeric"},
-                 where=[~nw.col(c).is_null(), nw.col(d) < lit_datetime(as_of_ts)])
+    lf = to_lazy(
+        transactions,
+        columns=[c, d, a, q],
+        name="transactions",
+        kinds={c: "id", d: "datetime", a: "numeric", q: "numeric"},
+        where=[~nw.col(c).is_null(), nw.col(d) < lit_datetime(as_of_ts)],
+    )
 
     customer_months = (
         lf.with_columns(_month=month_number(nw.col(d)))
@@ -148,8 +176,9 @@ def cohort_table(transactions: Any, *, as_of: Any, lookback_months: int | None =
         customer_months = customer_months.filter(nw.col("months_since") <= max_months)
     cells = collect(
         customer_months.group_by("_cohort", "months_since")
-        .agg(active=nw.col("_active").sum(), revenue=nw.col("_revenue").sum().round(2),
-             _missing=nw.col("_missing").sum())
+        .agg(
+            active=nw.col("_active").sum(), revenue=nw.col("_revenue").sum().round(2), _missing=nw.col("_missing").sum()
+        )
         .sort("_cohort", "months_since")
     )
     missing = int(cells["_missing"].sum()) if len(cells) else 0
@@ -164,11 +193,18 @@ def cohort_table(transactions: Any, *, as_of: Any, lookback_months: int | None =
 
 def _complete_grid(cells: pd.DataFrame, last_month: int, max_months: int | None) -> pd.DataFrame:
     if cells.empty:
-        return pd.DataFrame({
-            col: pd.Series(dtype="str" if col == "cohort" else "int64" if col in ("months_since", "customers",
-                                                                                 "active") else "float64")
-            for col in COHORT_COLUMNS
-        })
+        return pd.DataFrame(
+            {
+                col: pd.Series(
+                    dtype="str"
+                    if col == "cohort"
+                    else "int64"
+                    if col in ("months_since", "customers", "active")
+                    else "float64"
+                )
+                for col in COHORT_COLUMNS
+            }
+        )
     cells = cells.astype({"_cohort": "int64", "months_since": "int64", "active": "int64", "revenue": "float64"})
     sizes = cells.loc[cells["months_since"] == 0].set_index("_cohort")["active"]
     frames = []
@@ -178,8 +214,9 @@ def _complete_grid(cells: pd.DataFrame, last_month: int, max_months: int | None)
             horizon = min(horizon, max_months)
         frames.append(pd.DataFrame({"_cohort": cohort, "months_since": range(horizon + 1)}))
     grid = pd.concat(frames, ignore_index=True).astype({"_cohort": "int64", "months_since": "int64"})
-    out = grid.merge(cells[["_cohort", "months_since", "active", "revenue"]], on=["_cohort", "months_since"],
-                     how="left")
+    out = grid.merge(
+        cells[["_cohort", "months_since", "active", "revenue"]], on=["_cohort", "months_since"], how="left"
+    )
     out["active"] = out["active"].fillna(0).astype("int64")
     out["revenue"] = out["revenue"].fillna(0.0).astype("float64")
     out["customers"] = out["_cohort"].map(sizes).astype("int64")
@@ -246,11 +283,18 @@ def cohort_revenue(cohorts: pd.DataFrame) -> pd.DataFrame:
     0  2025-01          2       2   4000.0                2000.0
     """
     require_columns(cohorts, ["cohort", "months_since", "customers", "revenue"], name="cohorts", hint=_COHORTS_HINT)
-    grouped = cohorts.groupby("cohort", sort=True).agg(customers=("customers", "first"),
-                                                       months=("months_since", "size"),
-                                                       revenue=("revenue", "sum"))
+    grouped = cohorts.groupby("cohort", sort=True).agg(
+        customers=("customers", "first"), months=("months_since", "size"), revenue=("revenue", "sum")
+    )
     out = grouped.reset_index()
     out["revenue"] = out["revenue"].round(2)
     out["revenue_per_customer"] = out["revenue"] / out["customers"]
-    return out.astype({"cohort": "str", "customers": "int64", "months": "int64", "revenue": "float64",
-                       "revenue_per_customer": "float64"})
+    return out.astype(
+        {
+            "cohort": "str",
+            "customers": "int64",
+            "months": "int64",
+            "revenue": "float64",
+            "revenue_per_customer": "float64",
+        }
+    )

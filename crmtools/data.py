@@ -45,17 +45,17 @@ from .schema import TABLES, TableSpec
 from .validation import Policies, apply_policies, check_references, check_table, coerce_table, large_amounts
 
 __all__ = [
-    "TableSource",
+    "UCI_ONLINE_RETAIL_COLUMNS",
     "DataConfig",
     "Dataset",
-    "load_table",
-    "validate_raw",
-    "load_dataset",
-    "inspect_dataset",
+    "TableSource",
     "empty_table",
-    "UCI_ONLINE_RETAIL_COLUMNS",
-    "write_snapshot",
+    "inspect_dataset",
+    "load_dataset",
+    "load_table",
     "read_snapshot",
+    "validate_raw",
+    "write_snapshot",
 ]
 
 #: Column mapping for the UCI Online Retail (and Online Retail II) layout.
@@ -72,6 +72,7 @@ UCI_ONLINE_RETAIL_COLUMNS: dict[str, str] = {
     "Customer ID": "customer_id",
     "Country": "store",
 }
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -101,7 +102,7 @@ class Dataset:
     fingerprints: dict[str, str] = field(default_factory=dict)
     inputs: dict[str, dict] = field(default_factory=dict)
 
-    def for_period(self, period) -> "Dataset":
+    def for_period(self, period) -> Dataset:
         """The tables of one reporting period: the one place that windows them (rules in :mod:`crmtools.slicing`).
 
         - ``transactions``: the lines ordered in the period, ``[start, end)``;
@@ -133,7 +134,8 @@ class Dataset:
         --------
         >>> data = Dataset(**{t: empty_table(t) for t in TABLES}, quality=pd.DataFrame())
         >>> tx = pd.DataFrame({"order_id": ["o1", "o2", "o3"],
-        ...                    "order_datetime": pd.to_datetime(["2025-09-30 23:00", "2025-10-02 09:00", "2025-11-01 00:00"])})
+        ...                    "order_datetime": pd.to_datetime(["2025-09-30 23:00", "2025-10-02 09:00",
+        ...                                                      "2025-11-01 00:00"])})
         >>> replace(data, transactions=tx).for_period("2025-10").transactions["order_id"].tolist()
         ['o2']
         """
@@ -142,9 +144,13 @@ class Dataset:
 
         p = as_period(period)
         campaigns = slicing.campaigns_active(self.campaigns, period=p)
-        return replace(self, transactions=slicing.transactions_in(self.transactions, period=p), campaigns=campaigns,
-                       campaign_contacts=slicing.contacts_of(self.campaign_contacts, campaigns),
-                       experiments=slicing.experiments_exposed(self.experiments, period=p))
+        return replace(
+            self,
+            transactions=slicing.transactions_in(self.transactions, period=p),
+            campaigns=campaigns,
+            campaign_contacts=slicing.contacts_of(self.campaign_contacts, campaigns),
+            experiments=slicing.experiments_exposed(self.experiments, period=p),
+        )
 
 
 def empty_table(table: str) -> pd.DataFrame:
@@ -159,9 +165,17 @@ def _map_columns(raw: pd.DataFrame, table: str, source: TableSource, label: str)
     targets = list(rename.values())
     clashes = sorted({t for t in targets if targets.count(t) > 1 or (t in raw.columns and t not in rename)})
     if clashes:
-        raise DataValidationError([Problem(table, label, ", ".join(clashes),
-                                           "several input columns map onto the same canonical column",
-                                           expected="one input column per canonical column")])
+        raise DataValidationError(
+            [
+                Problem(
+                    table,
+                    label,
+                    ", ".join(clashes),
+                    "several input columns map onto the same canonical column",
+                    expected="one input column per canonical column",
+                )
+            ]
+        )
     frame = raw.rename(columns=rename)
     original = {canon: user for user, canon in rename.items()}
     for canon, value in source.fill.items():
@@ -212,12 +226,23 @@ def load_table(
     if table not in TABLES:
         raise ValueError(f"Unknown table {table!r}; allowed: {sorted(TABLES)}.")
     if not source.file:
-        raise ValueError(f"load_table reads files: give TableSource(file=...); got {source!r}. Tables in a "
-                         "database load with load_dataset and data.source: duckdb or sql.")
+        raise ValueError(
+            f"load_table reads files: give TableSource(file=...); got {source!r}. Tables in a "
+            "database load with load_dataset and data.source: duckdb or sql."
+        )
     since, until = period_window(since, until, timezone=timezone)
     raw = read_file(table, source, since=since, until=until, timezone=timezone)
-    return validate_raw(table, raw, source, label=str(source.file), timezone=timezone, policies=policies,
-                        quality=quality, since=since, until=until)
+    return validate_raw(
+        table,
+        raw,
+        source,
+        label=str(source.file),
+        timezone=timezone,
+        policies=policies,
+        quality=quality,
+        since=since,
+        until=until,
+    )
 
 
 def _canonical_order(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
@@ -291,8 +316,9 @@ def validate_raw(
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported as a non-finite amount
             frame["amount"] = (q * p).round(6)
         original = {**original, "amount": "amount (computed as quantity x unit_price)"}
-    coerced, problems, unreadable = coerce_table(frame, spec, source=label, original_names=original,
-                                                 timezone=timezone, date_format=source.date_format)
+    coerced, problems, unreadable = coerce_table(
+        frame, spec, source=label, original_names=original, timezone=timezone, date_format=source.date_format
+    )
     if any(p.message == "required column is missing" for p in problems):
         raise DataValidationError(problems)
     if window and "order_datetime" in coerced.columns:
@@ -307,11 +333,12 @@ def validate_raw(
     if sort:
         coerced = _canonical_order(coerced, spec)
         unreadable = unreadable.loc[coerced.index]
-    more, failing, duplicates = check_table(coerced, spec, source=label, original_names=original,
-                                            policies=policies, skip_rows=unreadable)
+    more, failing, duplicates = check_table(
+        coerced, spec, source=label, original_names=original, policies=policies, skip_rows=unreadable
+    )
     invalid = unreadable | failing
     quality = quality if quality is not None else []
-    first_row, rows_read = len(quality), int(len(coerced))
+    first_row, rows_read = len(quality), len(coerced)
     quality.append({"table": table, "check": "rows read", "rows": rows_read, "action": "loaded"})
     problems = problems + more
     if policies.invalid_rows == "drop":
@@ -320,8 +347,14 @@ def validate_raw(
         coerced = coerced.loc[~invalid]
         duplicates = duplicates.loc[~invalid]
     if policies.duplicates != "error" and spec.key:
-        quality.append({"table": table, "check": "duplicate key rows", "rows": int(duplicates.sum()),
-                        "action": policies.duplicates})
+        quality.append(
+            {
+                "table": table,
+                "check": "duplicate key rows",
+                "rows": int(duplicates.sum()),
+                "action": policies.duplicates,
+            }
+        )
         if policies.duplicates == "drop":
             coerced = coerced.loc[~duplicates]
     if table == "transactions":
@@ -329,14 +362,23 @@ def validate_raw(
         problems += policy_problems
         quality.extend({"table": table, **r} for r in rows)
         row_basis = None if source.file else ROWS_FROM_QUERY
-        quality.append({"table": table, **large_amounts(coerced, policies, source=label, original_names=original,
-                                                        row_basis=row_basis)})
+        quality.append(
+            {
+                "table": table,
+                **large_amounts(coerced, policies, source=label, original_names=original, row_basis=row_basis),
+            }
+        )
     if not problems and rows_read and coerced.empty:
         dropped = [f"{r['rows']:,} {r['check']}" for r in quality[first_row:] if r["action"] == "drop" and r["rows"]]
-        problems.append(Problem(table, label, None,
-                                f"no rows are left: all {rows_read:,} rows read were dropped ({', '.join(dropped)})",
-                                expected="at least one usable row; fix the rows, or change the policies "
-                                         "(data.policies) that drop them"))
+        problems.append(
+            Problem(
+                table,
+                label,
+                None,
+                f"no rows are left: all {rows_read:,} rows read were dropped ({', '.join(dropped)})",
+                expected="at least one usable row; fix the rows, or change the policies (data.policies) that drop them",
+            )
+        )
     if problems:
         if not source.file:  # rows of a database result, not lines of a file
             problems = [replace(p, row_basis=ROWS_FROM_QUERY) for p in problems]
@@ -378,8 +420,9 @@ def _up_to(tables: dict[str, pd.DataFrame], until) -> dict[str, pd.DataFrame]:
     return {**tables, "campaign_contacts": contacts.loc[~(contacts["contacted_at"] >= until)]}
 
 
-def inspect_dataset(config: DataConfig, *, until=None,
-                    since=None) -> tuple[Dataset | None, list[Problem], pd.DataFrame]:
+def inspect_dataset(
+    config: DataConfig, *, until=None, since=None
+) -> tuple[Dataset | None, list[Problem], pd.DataFrame]:
     """Load every table, collecting all problems instead of stopping at the first.
 
     This is the one validation entry point: ``crmtools validate`` and the report runner both call it, so a
@@ -413,14 +456,24 @@ def inspect_dataset(config: DataConfig, *, until=None,
                     tables[name] = empty_table(name)
                     continue
                 raw, label, info = reader.read(name, source, **window)
-                tables[name] = validate_raw(name, raw, source, label=label, timezone=config.timezone,
-                                            policies=config.policies, quality=quality, sort=not source.file, **window)
+                tables[name] = validate_raw(
+                    name,
+                    raw,
+                    source,
+                    label=label,
+                    timezone=config.timezone,
+                    policies=config.policies,
+                    quality=quality,
+                    sort=not source.file,
+                    **window,
+                )
                 inputs[name], fingerprints[name] = info, info["sha256"]
             except DataValidationError as exc:
                 problems.extend(exc.problems)
                 tables[name] = empty_table(name)
-    linked, broken = check_references(_up_to(tables, until), sources={n: _input_label(n, i) for n, i in inputs.items()},
-                                      policies=config.policies)
+    linked, broken = check_references(
+        _up_to(tables, until), sources={n: _input_label(n, i) for n, i in inputs.items()}, policies=config.policies
+    )
     quality.extend(linked)
     problems.extend(broken)
     quality_frame = pd.DataFrame(quality, columns=list(QUALITY_COLUMNS))
@@ -470,8 +523,7 @@ def load_dataset(config: DataConfig | dict | str, *, until=None, since=None) -> 
     return dataset
 
 
-_SNAPSHOT_TABLES = ("transactions", "customers", "products", "campaigns", "campaign_contacts", "experiments",
-                    "quality")
+_SNAPSHOT_TABLES = ("transactions", "customers", "products", "campaigns", "campaign_contacts", "experiments", "quality")
 #: Columns no report needs: contact details stay out of the run's snapshot (see :func:`write_snapshot`).
 _SNAPSHOT_EXCLUDED = {"customers": ("name", "email", "phone")}
 
@@ -493,8 +545,10 @@ def write_snapshot(dataset: Dataset, folder: str | os.PathLike) -> Path:
         frame = getattr(dataset, name)
         frame = frame.drop(columns=[c for c in _SNAPSHOT_EXCLUDED.get(name, ()) if c in frame.columns])
         frame.to_parquet(out / f"{name}.parquet", index=False)
-    (out / "meta.json").write_text(json.dumps({"fingerprints": dataset.fingerprints, "inputs": dataset.inputs},
-                                              sort_keys=True, default=str), encoding="utf-8")
+    (out / "meta.json").write_text(
+        json.dumps({"fingerprints": dataset.fingerprints, "inputs": dataset.inputs}, sort_keys=True, default=str),
+        encoding="utf-8",
+    )
     return out
 
 
@@ -504,8 +558,10 @@ def read_snapshot(folder: str | os.PathLike) -> Dataset:
 
     src = Path(folder)
     if not (src / "meta.json").exists():
-        raise ValueError(f"{src} is not a crmtools data snapshot (no meta.json); expected a folder written by "
-                         "crmtools.data.write_snapshot.")
+        raise ValueError(
+            f"{src} is not a crmtools data snapshot (no meta.json); expected a folder written by "
+            "crmtools.data.write_snapshot."
+        )
     meta = json.loads((src / "meta.json").read_text(encoding="utf-8"))
     frames = {name: pd.read_parquet(src / f"{name}.parquet") for name in _SNAPSHOT_TABLES}
     return Dataset(**frames, fingerprints=meta["fingerprints"], inputs=meta["inputs"])

@@ -58,6 +58,7 @@ _SECRET_PARAM = re.compile(r"(?i)(\b(?:password|passwd|pwd)\s*=\s*)('[^']*'|\"[^
 
 # ---------------------------------------------------------------------------------------------------- URLs
 
+
 def _password_span(url: str) -> tuple[int, int] | None:
     """Start and end of the password in a URL's user part (``user:password@``), or None.
 
@@ -97,7 +98,7 @@ def mask_url(url: str) -> str:
     text = str(url)
     span = _password_span(text)
     if span is not None:
-        text = text[:span[0]] + "***" + text[span[1]:]
+        text = text[: span[0]] + "***" + text[span[1] :]
     return _SECRET_PARAM.sub(lambda m: m.group(1) + "***", text)
 
 
@@ -123,7 +124,7 @@ def url_secrets(url: str) -> list[str]:
     found = []
     span = _password_span(url)
     if span is not None:
-        found.append(url[span[0]:span[1]])
+        found.append(url[span[0] : span[1]])
     found += [m.group(2).strip("'\"") for m in _SECRET_PARAM.finditer(url)]
     found = [s for s in found if s]
     found += [unquote(s) for s in found]
@@ -146,6 +147,7 @@ def scrub_secrets(text: str, secrets: list[str]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- configuration
+
 
 @dataclass(frozen=True)
 class TableSource:
@@ -298,34 +300,45 @@ def resolve_url(config: DataConfig) -> str:
             raise ValueError(
                 f"The environment variable {config.url_env} (data.url_env) is not set or empty; expected the "
                 f"database URL in SQLAlchemy style, e.g. export {config.url_env}="
-                "'postgresql+psycopg://user:password@host:5432/crm'.")
+                "'postgresql+psycopg://user:password@host:5432/crm'."
+            )
         return value
     if config.connection_file:
         import yaml
 
         path = Path(config.connection_file).expanduser()
         if not path.is_file():
-            raise ValueError(f"Connection file not found: {path} (data.connection_file); expected a YAML file "
-                             "outside the repository holding url: postgresql+psycopg://user:password@host:5432/crm.")
+            raise ValueError(
+                f"Connection file not found: {path} (data.connection_file); expected a YAML file "
+                "outside the repository holding url: postgresql+psycopg://user:password@host:5432/crm."
+            )
         try:
             content = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, OSError) as exc:
-            raise ValueError(f"Connection file {path} cannot be read as UTF-8 text ({type(exc).__name__}); "
-                             "expected a YAML file holding url: ...") from None
+            raise ValueError(
+                f"Connection file {path} cannot be read as UTF-8 text ({type(exc).__name__}); "
+                "expected a YAML file holding url: ..."
+            ) from None
         except yaml.YAMLError as exc:  # the message may quote the file: show only where
             mark = getattr(exc, "problem_mark", None)
             where = f" (line {mark.line + 1})" if mark is not None else ""
-            raise ValueError(f"Connection file {path} is not valid YAML{where}; expected "
-                             "url: postgresql+psycopg://user:password@host:5432/crm.") from None
+            raise ValueError(
+                f"Connection file {path} is not valid YAML{where}; expected "
+                "url: postgresql+psycopg://user:password@host:5432/crm."
+            ) from None
         if not isinstance(content, dict) or not isinstance(content.get("url"), str) or not content["url"].strip():
             keys = sorted(content) if isinstance(content, dict) else type(content).__name__
-            raise ValueError(f"Connection file {path} must hold a mapping with a 'url' entry, e.g. "
-                             f"url: postgresql+psycopg://user:password@host:5432/crm; got {keys}.")
+            raise ValueError(
+                f"Connection file {path} must hold a mapping with a 'url' entry, e.g. "
+                f"url: postgresql+psycopg://user:password@host:5432/crm; got {keys}."
+            )
         return content["url"].strip()
-    raise ValueError("data.source: sql needs the database URL, and params must not hold a password: name the "
-                     "environment variable that holds it with data.url_env (e.g. CRMTOOLS_DB_URL), or a YAML "
-                     "connection file outside the repository with data.connection_file "
-                     "(e.g. ~/.config/crmtools/db.yaml holding url: ...).")
+    raise ValueError(
+        "data.source: sql needs the database URL, and params must not hold a password: name the "
+        "environment variable that holds it with data.url_env (e.g. CRMTOOLS_DB_URL), or a YAML "
+        "connection file outside the repository with data.connection_file "
+        "(e.g. ~/.config/crmtools/db.yaml holding url: ...)."
+    )
 
 
 def check_config(config: DataConfig, *, base_dir: str | os.PathLike | None = None) -> None:
@@ -345,31 +358,39 @@ def check_config(config: DataConfig, *, base_dir: str | os.PathLike | None = Non
             f"data.url holds a password ({mask_url(config.url)}): passwords must never be in params (they end up "
             "in git, reports and run manifests). Put the URL in an environment variable and name it with "
             "data.url_env (e.g. url_env: CRMTOOLS_DB_URL), or in a connection file outside the repository "
-            "(data.connection_file).")
+            "(data.connection_file)."
+        )
     if config.url_env and not _ENV_NAME.match(config.url_env):
         shown = mask_url(config.url_env) if "://" in config.url_env else repr(config.url_env)
-        raise ValueError(f"data.url_env must be the NAME of an environment variable holding the URL "
-                         f"(letters, digits, _), e.g. CRMTOOLS_DB_URL; got {shown}.")
+        raise ValueError(
+            f"data.url_env must be the NAME of an environment variable holding the URL "
+            f"(letters, digits, _), e.g. CRMTOOLS_DB_URL; got {shown}."
+        )
     if config.connection_file and base_dir is not None:
         file = Path(config.connection_file).expanduser().resolve()
         root = Path(base_dir).expanduser().resolve()
         if file == root or root in file.parents:
-            raise ValueError(f"data.connection_file must live outside the project folder (it holds a password "
-                             f"and must not be committed), e.g. ~/.config/crmtools/db.yaml; got {file}.")
+            raise ValueError(
+                f"data.connection_file must live outside the project folder (it holds a password "
+                f"and must not be committed), e.g. ~/.config/crmtools/db.yaml; got {file}."
+            )
     if config.source == "duckdb" and not config.database:
         raise ValueError("data.source: duckdb needs data.database, the path of the DuckDB database file; got none.")
     if config.source == "sql":
         given = [k for k in ("url", "url_env", "connection_file") if getattr(config, k)]
         if len(given) > 1:
-            raise ValueError(f"Give one of data.url_env, data.connection_file or data.url for source: sql; "
-                             f"got {given}.")
+            raise ValueError(
+                f"Give one of data.url_env, data.connection_file or data.url for source: sql; got {given}."
+            )
     for name, source in config.tables.items():
         picked = [k for k in ("file", "table", "query") if getattr(source, k)]
         if len(picked) > 1:
             raise ValueError(f"data.tables.{name} must give one of file, table or query; got {picked}.")
         if config.source == "files" and picked and picked[0] != "file":
-            raise ValueError(f"data.tables.{name}.{picked[0]} reads from a database: set data.source to duckdb or "
-                             f"sql; got source: files.")
+            raise ValueError(
+                f"data.tables.{name}.{picked[0]} reads from a database: set data.source to duckdb or "
+                f"sql; got source: files."
+            )
 
 
 def describe_source(config: DataConfig) -> str:

@@ -168,9 +168,15 @@ def _combine(where: nw.Expr | Iterable[nw.Expr] | None) -> nw.Expr | None:
     return combined
 
 
-def to_lazy(data: Any, *, columns: Iterable[str] | None = None, kinds: dict[str, str] | None = None,
-            where: nw.Expr | Iterable[nw.Expr] | None = None, engine: str = "auto",
-            name: str = "data") -> nw.LazyFrame:
+def to_lazy(
+    data: Any,
+    *,
+    columns: Iterable[str] | None = None,
+    kinds: dict[str, str] | None = None,
+    where: nw.Expr | Iterable[nw.Expr] | None = None,
+    engine: str = "auto",
+    name: str = "data",
+) -> nw.LazyFrame:
     """Wrap ``data`` as a narwhals LazyFrame in the fastest engine for it.
 
     Parameters
@@ -234,8 +240,13 @@ def to_lazy(data: Any, *, columns: Iterable[str] | None = None, kinds: dict[str,
             try:
                 frame = nw.from_native(data)
             except TypeError:
-                raise TypeError(message(f"{name} has the wrong type", allowed=SUPPORTED_INPUTS,
-                                        received=f"{type(data).__module__}.{type(data).__name__}")) from None
+                raise TypeError(
+                    message(
+                        f"{name} has the wrong type",
+                        allowed=SUPPORTED_INPUTS,
+                        received=f"{type(data).__module__}.{type(data).__name__}",
+                    )
+                ) from None
         if isinstance(frame, nw.DataFrame):
             frame = frame.lazy()
         if wanted is not None:
@@ -367,14 +378,22 @@ def check_columns(frame: nw.LazyFrame | nw.DataFrame, kinds: dict[str, str], *, 
     for column, kind in kinds.items():
         dtype = schema[column]
         if not _kind_ok(dtype, kind):
-            raise TypeError(message(f"{name} column {column!r} has the wrong type", allowed=_KINDS[kind],
-                                    received=str(dtype)))
-        if kind == "datetime" and getattr(dtype, "time_zone", None) is not None \
-                and frame.implementation.name in ("POLARS", "PANDAS", "PYARROW"):
-            raise TypeError(message(f"{name} column {column!r} has the wrong type",
-                                    allowed="a timezone-naive datetime in the business time zone",
-                                    received=str(dtype),
-                                    hint="Convert it first (crmtools.data does this on load)."))
+            raise TypeError(
+                message(f"{name} column {column!r} has the wrong type", allowed=_KINDS[kind], received=str(dtype))
+            )
+        if (
+            kind == "datetime"
+            and getattr(dtype, "time_zone", None) is not None
+            and frame.implementation.name in ("POLARS", "PANDAS", "PYARROW")
+        ):
+            raise TypeError(
+                message(
+                    f"{name} column {column!r} has the wrong type",
+                    allowed="a timezone-naive datetime in the business time zone",
+                    received=str(dtype),
+                    hint="Convert it first (crmtools.data does this on load).",
+                )
+            )
 
 
 def as_timestamp(value: Any, name: str) -> pd.Timestamp:
@@ -396,9 +415,7 @@ def as_timestamp(value: Any, name: str) -> pd.Timestamp:
     if ts is pd.NaT:
         raise ValueError(f"{name} must be a date or timestamp such as '2025-11-01'; got {value!r}.")
     if ts.tzinfo is not None:
-        raise ValueError(
-            f"{name} must be timezone-naive (business time zone, like the data); got {ts}."
-        )
+        raise ValueError(f"{name} must be timezone-naive (business time zone, like the data); got {ts}.")
     return ts
 
 
@@ -448,8 +465,9 @@ def day_number(expr: nw.Expr) -> nw.Expr:
     """
     year = expr.dt.year().cast(nw.Int64)
     leap_days_1969 = 1969 // 4 - 1969 // 100 + 1969 // 400
-    return (year - 1970) * 365 + (_leap_days_before(year - 1) - leap_days_1969) \
-        + expr.dt.ordinal_day().cast(nw.Int64) - 1
+    return (
+        (year - 1970) * 365 + (_leap_days_before(year - 1) - leap_days_1969) + expr.dt.ordinal_day().cast(nw.Int64) - 1
+    )
 
 
 def day_number_of(ts: pd.Timestamp) -> int:

@@ -10,8 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Problem", "DataValidationError", "ParameterError", "ReportError", "RunBusyError", "ReportFileError",
-           "CoverageError"]
+__all__ = [
+    "CoverageError",
+    "DataValidationError",
+    "ParameterError",
+    "Problem",
+    "ReportError",
+    "ReportFileError",
+    "RunBusyError",
+]
 
 #: How many offending rows to show per problem.
 MAX_EXAMPLES = 5

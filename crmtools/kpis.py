@@ -61,11 +61,29 @@ from .periods import as_period, period_of
 __all__ = ["KPI_COLUMNS", "KPI_NAMES", "monthly_trend", "period_kpis"]
 
 #: KPI names in output order (also the keys of the report's i18n table).
-KPI_NAMES = ["revenue", "orders", "active_customers", "new_customers", "returning_customers",
-             "average_order_value", "purchase_frequency", "retention_rate", "churn_rate"]
+KPI_NAMES = [
+    "revenue",
+    "orders",
+    "active_customers",
+    "new_customers",
+    "returning_customers",
+    "average_order_value",
+    "purchase_frequency",
+    "retention_rate",
+    "churn_rate",
+]
 
-KPI_COLUMNS = ["kpi", "period", "value", "previous", "year_ago", "change_vs_previous", "pct_change_vs_previous",
-               "change_vs_year_ago", "pct_change_vs_year_ago"]
+KPI_COLUMNS = [
+    "kpi",
+    "period",
+    "value",
+    "previous",
+    "year_ago",
+    "change_vs_previous",
+    "pct_change_vs_previous",
+    "change_vs_year_ago",
+    "pct_change_vs_year_ago",
+]
 
 TREND_COLUMNS = ["month", "revenue", "orders", "active_customers", "average_order_value"]
 
@@ -85,9 +103,16 @@ def _pct(change: float, base: float) -> float:
 
 
 @deprecated_arguments(positional=("period",))
-def period_kpis(transactions: Any, *, period: Any, customer_col: str = "customer_id", order_col: str = "order_id",
-                date_col: str = "order_datetime", amount_col: str = "amount",
-                quantity_col: str = "quantity") -> pd.DataFrame:
+def period_kpis(
+    transactions: Any,
+    *,
+    period: Any,
+    customer_col: str = "customer_id",
+    order_col: str = "order_id",
+    date_col: str = "order_datetime",
+    amount_col: str = "amount",
+    quantity_col: str = "quantity",
+) -> pd.DataFrame:
     """Revenue, orders, customers, order value, frequency, retention and churn for a period.
 
     Parameters
@@ -127,28 +152,44 @@ def period_kpis(transactions: Any, *, period: Any, customer_col: str = "customer
     """
     p = as_period(period)
     current, previous, year_ago = p, p.previous(), p.year_ago()
-    needed = {"current": current, "previous": previous, "prev2": previous.previous(), "year_ago": year_ago,
-              "year_ago_prev": year_ago.previous()}
+    needed = {
+        "current": current,
+        "previous": previous,
+        "prev2": previous.previous(),
+        "year_ago": year_ago,
+        "year_ago_prev": year_ago.previous(),
+    }
     bounds = {k: (pd.Timestamp(v.start), pd.Timestamp(v.end)) for k, v in needed.items()}
     c, o, d, a, q = customer_col, order_col, date_col, amount_col, quantity_col
-    lf = to_lazy(transactions, columns=[c, o, d, a, q], name="transactions",
-                 kinds={c: "id", o: "id", d: "datetime", a: "numeric", q: "numeric"})
+    lf = to_lazy(
+        transactions,
+        columns=[c, o, d, a, q],
+        name="transactions",
+        kinds={c: "id", o: "id", d: "datetime", a: "numeric", q: "numeric"},
+    )
 
     end = max(b[1] for b in bounds.values())
     lo = min(b[0] for b in bounds.values())
     tagged = lf.filter(nw.col(d) >= lit_datetime(lo), nw.col(d) < lit_datetime(end)).with_columns(_p=_tag(bounds, d))
     # Orders and revenue per period (guest orders included).
-    per_order = (tagged.filter(~nw.col("_p").is_null())
-                 .group_by("_p", o)
-                 .agg(_amount=nw.col(a).sum(), _bought=(nw.col(q) > 0).cast(nw.Int64).max(),
-                      _customer=(~nw.col(c).is_null()).cast(nw.Int64).max(),
-                      _missing=is_missing(lf, a).cast(nw.Int64).sum()))
-    per_period = collect(per_order.group_by("_p").agg(
-        revenue=nw.col("_amount").sum().round(2),
-        orders=nw.col("_bought").sum(),
-        _customer_orders=(nw.col("_bought") * nw.col("_customer")).sum(),
-        _missing=nw.col("_missing").sum(),
-    )).set_index("_p")
+    per_order = (
+        tagged.filter(~nw.col("_p").is_null())
+        .group_by("_p", o)
+        .agg(
+            _amount=nw.col(a).sum(),
+            _bought=(nw.col(q) > 0).cast(nw.Int64).max(),
+            _customer=(~nw.col(c).is_null()).cast(nw.Int64).max(),
+            _missing=is_missing(lf, a).cast(nw.Int64).sum(),
+        )
+    )
+    per_period = collect(
+        per_order.group_by("_p").agg(
+            revenue=nw.col("_amount").sum().round(2),
+            orders=nw.col("_bought").sum(),
+            _customer_orders=(nw.col("_bought") * nw.col("_customer")).sum(),
+            _missing=nw.col("_missing").sum(),
+        )
+    ).set_index("_p")
     missing = int(per_period["_missing"].sum()) if len(per_period) else 0
     if missing:
         raise ValueError(
@@ -159,8 +200,10 @@ def period_kpis(transactions: Any, *, period: Any, customer_col: str = "customer
 
     # Customers: first purchase over all history, and activity per period.
     buys = lf.filter(~nw.col(c).is_null(), nw.col(q) > 0, nw.col(d) < lit_datetime(end))
-    flags = {f"_in_{k}": ((nw.col(d) >= lit_datetime(s)) & (nw.col(d) < lit_datetime(e))).cast(nw.Int64).max()
-             for k, (s, e) in bounds.items()}
+    flags = {
+        f"_in_{k}": ((nw.col(d) >= lit_datetime(s)) & (nw.col(d) < lit_datetime(e))).cast(nw.Int64).max()
+        for k, (s, e) in bounds.items()
+    }
     per_customer = buys.group_by(c).agg(_first=nw.col(d).min(), **flags)
     sums = {}
     for k, (s, e) in bounds.items():
@@ -206,11 +249,19 @@ def period_kpis(transactions: Any, *, period: Any, customer_col: str = "customer
     rows = []
     for name in KPI_NAMES:
         value, prev, ya = now[name], before[name], last_year[name]
-        rows.append({
-            "kpi": name, "period": current.label, "value": value, "previous": prev, "year_ago": ya,
-            "change_vs_previous": value - prev, "pct_change_vs_previous": _pct(value - prev, prev),
-            "change_vs_year_ago": value - ya, "pct_change_vs_year_ago": _pct(value - ya, ya),
-        })
+        rows.append(
+            {
+                "kpi": name,
+                "period": current.label,
+                "value": value,
+                "previous": prev,
+                "year_ago": ya,
+                "change_vs_previous": value - prev,
+                "pct_change_vs_previous": _pct(value - prev, prev),
+                "change_vs_year_ago": value - ya,
+                "pct_change_vs_year_ago": _pct(value - ya, ya),
+            }
+        )
     out = pd.DataFrame(rows, columns=KPI_COLUMNS)
     return out.astype({"kpi": "str", "period": "str", **{k: "float64" for k in KPI_COLUMNS[2:]}})
 
@@ -223,11 +274,26 @@ def _trend_period(end: Any, _kwargs: dict):
     return period_of(end_ts - pd.Timedelta(days=1), "month")
 
 
-@deprecated_arguments(converted={"end": ("period", _trend_period, "pass period= (the last month shown, e.g. "
-                                                                   "period='2025-10' instead of end='2025-11-01')")})
-def monthly_trend(transactions: Any, *, period: Any, months: int = 13, customer_col: str = "customer_id",
-                  order_col: str = "order_id", date_col: str = "order_datetime", amount_col: str = "amount",
-                  quantity_col: str = "quantity") -> pd.DataFrame:
+@deprecated_arguments(
+    converted={
+        "end": (
+            "period",
+            _trend_period,
+            "pass period= (the last month shown, e.g. period='2025-10' instead of end='2025-11-01')",
+        )
+    }
+)
+def monthly_trend(
+    transactions: Any,
+    *,
+    period: Any,
+    months: int = 13,
+    customer_col: str = "customer_id",
+    order_col: str = "order_id",
+    date_col: str = "order_datetime",
+    amount_col: str = "amount",
+    quantity_col: str = "quantity",
+) -> pd.DataFrame:
     """Revenue, orders and active customers for each of the ``months`` months up to the end of ``period``.
 
     Parameters
@@ -269,28 +335,43 @@ def monthly_trend(transactions: Any, *, period: Any, months: int = 13, customer_
     first = last - months + 1
     start_ts = pd.Timestamp(year=first // 12, month=first % 12 + 1, day=1)
     c, o, d, a, q = customer_col, order_col, date_col, amount_col, quantity_col
-    lf = to_lazy(transactions, columns=[c, o, d, a, q], name="transactions",
-                 kinds={c: "id", o: "id", d: "datetime", a: "numeric", q: "numeric"},
-                 where=[nw.col(d) >= lit_datetime(start_ts), nw.col(d) < lit_datetime(end_ts)])
-    per_order = (lf.with_columns(_m=month_number(nw.col(d)))
-                 .group_by("_m", o)
-                 .agg(_amount=nw.col(a).sum(), _bought=(nw.col(q) > 0).cast(nw.Int64).max(),
-                      _customer=nw.when(nw.col(q) > 0).then(nw.col(c)).min(),
-                      _missing=is_missing(lf, a).cast(nw.Int64).sum()))
-    totals = collect(per_order.group_by("_m").agg(revenue=nw.col("_amount").sum().round(2),
-                                                  orders=nw.col("_bought").sum(),
-                                                  _missing=nw.col("_missing").sum()))
+    lf = to_lazy(
+        transactions,
+        columns=[c, o, d, a, q],
+        name="transactions",
+        kinds={c: "id", o: "id", d: "datetime", a: "numeric", q: "numeric"},
+        where=[nw.col(d) >= lit_datetime(start_ts), nw.col(d) < lit_datetime(end_ts)],
+    )
+    per_order = (
+        lf.with_columns(_m=month_number(nw.col(d)))
+        .group_by("_m", o)
+        .agg(
+            _amount=nw.col(a).sum(),
+            _bought=(nw.col(q) > 0).cast(nw.Int64).max(),
+            _customer=nw.when(nw.col(q) > 0).then(nw.col(c)).min(),
+            _missing=is_missing(lf, a).cast(nw.Int64).sum(),
+        )
+    )
+    totals = collect(
+        per_order.group_by("_m").agg(
+            revenue=nw.col("_amount").sum().round(2), orders=nw.col("_bought").sum(), _missing=nw.col("_missing").sum()
+        )
+    )
     missing = int(totals["_missing"].sum()) if len(totals) else 0
     if missing:
         raise ValueError(
             f"{missing} line{'s' if missing > 1 else ''} in the trend months {'have' if missing > 1 else 'has'} "
             f"no {amount_col!r}: amounts must be present for revenue. Drop or fill those lines first."
         )
-    actives = collect(per_order.filter(~nw.col("_customer").is_null())
-                      .group_by("_m").agg(active_customers=nw.col("_customer").n_unique()))
+    actives = collect(
+        per_order.filter(~nw.col("_customer").is_null())
+        .group_by("_m")
+        .agg(active_customers=nw.col("_customer").n_unique())
+    )
     grid = pd.DataFrame({"_m": range(first, last + 1)}).astype("int64")
     out = grid.merge(totals.astype({"_m": "int64"}), on="_m", how="left").merge(
-        actives.astype({"_m": "int64"}), on="_m", how="left")
+        actives.astype({"_m": "int64"}), on="_m", how="left"
+    )
     out["revenue"] = out["revenue"].fillna(0.0).astype("float64")
     out["orders"] = out["orders"].fillna(0).astype("int64")
     out["active_customers"] = out["active_customers"].fillna(0).astype("int64")

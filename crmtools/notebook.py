@@ -15,10 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from .data import DataConfig, Dataset, load_dataset
-from .sources import default_period
 from .params import load_params
 from .periods import Period, parse_period
 from .reporting import i18n
+from .sources import default_period
 
 __all__ = ["ReportContext", "setup"]
 
@@ -105,9 +105,17 @@ class ReportContext:
         return i18n.month_label(self.period.label, self.language)
 
 
-def setup(*, period: str | None = None, language: str | None = None, params_file: str | None = None,
-          overrides_json: str = "{}", data_path: str | None = None, project_dir: str | None = None,
-          theme: bool = True, snapshot_dir: str | None = None) -> ReportContext:
+def setup(
+    *,
+    period: str | None = None,
+    language: str | None = None,
+    params_file: str | None = None,
+    overrides_json: str = "{}",
+    data_path: str | None = None,
+    project_dir: str | None = None,
+    theme: bool = True,
+    snapshot_dir: str | None = None,
+) -> ReportContext:
     """Validate parameters, load the data, resolve the period, apply the theme.
 
     Parameters
@@ -141,8 +149,14 @@ def setup(*, period: str | None = None, language: str | None = None, params_file
     if snapshot_dir:  # the runner resolved and validated everything once for the whole run
         params, resolved, data = _from_run(snapshot_dir)
     else:
-        params, resolved, data = _resolve(root, period=period, language=language, params_file=params_file,
-                                          overrides_json=overrides_json, data_path=data_path)
+        params, resolved, data = _resolve(
+            root,
+            period=period,
+            language=language,
+            params_file=params_file,
+            overrides_json=overrides_json,
+            data_path=data_path,
+        )
     stamps = data.transactions["order_datetime"]
     through = None if stamps.dropna().empty else pd.Timestamp(stamps.max())
     if theme:
@@ -150,8 +164,14 @@ def setup(*, period: str | None = None, language: str | None = None, params_file
 
         use_report_theme(params["language"])
     _require_inline_charts()
-    return ReportContext(period=resolved, params=params, data=data, project_dir=root, data_through=through,
-                         cache_dir=Path(snapshot_dir) / "results" if snapshot_dir else None)
+    return ReportContext(
+        period=resolved,
+        params=params,
+        data=data,
+        project_dir=root,
+        data_through=through,
+        cache_dir=Path(snapshot_dir) / "results" if snapshot_dir else None,
+    )
 
 
 def _from_run(snapshot_dir: str) -> tuple[dict, Period, Dataset]:
@@ -196,8 +216,10 @@ def _require_inline_charts() -> None:
 
     backend = matplotlib.get_backend().lower()
     if "inline" not in backend:
-        raise RuntimeError(f"Charts would not appear in the report: matplotlib backend is {backend!r}. "
-                           "Run '%matplotlib inline' before setup(), or unset MPLBACKEND.")
+        raise RuntimeError(
+            f"Charts would not appear in the report: matplotlib backend is {backend!r}. "
+            "Run '%matplotlib inline' before setup(), or unset MPLBACKEND."
+        )
 
 
 def _find_project_dir() -> Path:

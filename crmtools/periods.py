@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Period", "parse_period", "period_of", "period_range", "last_complete_month", "as_period", "as_point"]
+__all__ = ["Period", "as_period", "as_point", "last_complete_month", "parse_period", "period_of", "period_range"]
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-[Qq]([1-4])$")
@@ -116,17 +116,17 @@ class Period:
         """The as-of instant for analyses of this period: its exclusive end."""
         return self.end
 
-    def shift(self, steps: int) -> "Period":
+    def shift(self, steps: int) -> Period:
         """The period ``steps`` periods later (negative for earlier)."""
         per_year = 12 if self.kind == "month" else 4
         zero_based = self.year * per_year + (self.index - 1) + steps
         return Period(zero_based // per_year, zero_based % per_year + 1, self.kind)
 
-    def previous(self) -> "Period":
+    def previous(self) -> Period:
         """The period immediately before this one."""
         return self.shift(-1)
 
-    def year_ago(self) -> "Period":
+    def year_ago(self) -> Period:
         """The same period one year earlier."""
         return Period(self.year - 1, self.index, self.kind)
 
@@ -294,13 +294,22 @@ def as_period(value: Any, *, name: str = "period") -> Period:
         try:
             return parse_period(value)
         except ValueError as exc:
-            hint = (" A date names an instant, not a period: pass it as as_of= where the function has one, or "
-                    "give the month or quarter." if _FULL_DATE.match(value) else "")
+            hint = (
+                " A date names an instant, not a period: pass it as as_of= where the function has one, or "
+                "give the month or quarter."
+                if _FULL_DATE.match(value)
+                else ""
+            )
             raise ValueError(f"{name}: {exc}{hint}") from None
-    hint = (" A date or timestamp names an instant: pass it as as_of= where the function has one."
-            if isinstance(value, (pd.Timestamp, _dt.date, np.datetime64)) else "")
-    raise TypeError(f"{name} must be a Period or its text; allowed: a month 'YYYY-MM' (e.g. '2025-10'), a quarter "
-                    f"'YYYY-Qn' (e.g. '2025-Q3') or a Period; received {type(value).__name__} {value!r}.{hint}")
+    hint = (
+        " A date or timestamp names an instant: pass it as as_of= where the function has one."
+        if isinstance(value, (pd.Timestamp, _dt.date, np.datetime64))
+        else ""
+    )
+    raise TypeError(
+        f"{name} must be a Period or its text; allowed: a month 'YYYY-MM' (e.g. '2025-10'), a quarter "
+        f"'YYYY-Qn' (e.g. '2025-Q3') or a Period; received {type(value).__name__} {value!r}.{hint}"
+    )
 
 
 def _ambiguous(value: str, name: str) -> ValueError:
@@ -317,9 +326,12 @@ def _ambiguous(value: str, name: str) -> ValueError:
                 f"could mean its first day ({p.start:%Y-%m-%d}) or its end. Pass a date, e.g. "
                 f"{name}='{p.end:%Y-%m-%d}' (everything before {p.end:%Y-%m-%d} counts), or the Period, which means "
                 f"its end: {name}=parse_period('{p.label}') (the same instant). For figures over the whole {what}, "
-                f"use period='{p.label}'.")
-    return ValueError(f"{name} must be a date; allowed: a date 'YYYY-MM-DD' such as '2025-11-01' (a time may "
-                      f"follow) or a Period, meaning its end; received {value!r}, which names no day.")
+                f"use period='{p.label}'."
+            )
+    return ValueError(
+        f"{name} must be a date; allowed: a date 'YYYY-MM-DD' such as '2025-11-01' (a time may "
+        f"follow) or a Period, meaning its end; received {value!r}, which names no day."
+    )
 
 
 def as_point(value: Any, *, name: str = "as_of") -> pd.Timestamp:
@@ -359,17 +371,23 @@ def as_point(value: Any, *, name: str = "as_of") -> pd.Timestamp:
         if not _FULL_DATE.match(value):
             raise _ambiguous(value, name)
     elif value is None or isinstance(value, bool) or not isinstance(value, (pd.Timestamp, _dt.date, np.datetime64)):
-        raise TypeError(f"{name} must be a date, a timestamp or a Period (meaning its end); allowed: e.g. "
-                        f"'2025-11-01', pd.Timestamp('2025-11-01 09:30') or parse_period('2025-10'); received "
-                        f"{type(value).__name__} {value!r}.")
+        raise TypeError(
+            f"{name} must be a date, a timestamp or a Period (meaning its end); allowed: e.g. "
+            f"'2025-11-01', pd.Timestamp('2025-11-01 09:30') or parse_period('2025-10'); received "
+            f"{type(value).__name__} {value!r}."
+        )
     try:
         ts = pd.Timestamp(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a date; allowed: a date such as '2025-11-01' (a time may follow) or a "
-                         f"Period; received {value!r}.") from None
+        raise ValueError(
+            f"{name} must be a date; allowed: a date such as '2025-11-01' (a time may follow) or a "
+            f"Period; received {value!r}."
+        ) from None
     if ts is pd.NaT:
         raise ValueError(f"{name} is missing; allowed: a date such as '2025-11-01' or a Period; received {value!r}.")
     if ts.tzinfo is not None:
-        raise ValueError(f"{name} must be timezone-naive (business time zone, like the data); allowed: a naive date "
-                         f"or timestamp; received {ts}.")
+        raise ValueError(
+            f"{name} must be timezone-naive (business time zone, like the data); allowed: a naive date "
+            f"or timestamp; received {ts}."
+        )
     return ts

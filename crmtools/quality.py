@@ -7,8 +7,13 @@ import pandas as pd
 __all__ = ["lines_by_month", "quality_summary", "quality_warnings"]
 
 
-def lines_by_month(transactions: pd.DataFrame, *, date_col: str = "order_datetime",
-                   quantity_col: str = "quantity", customer_col: str = "customer_id") -> pd.DataFrame:
+def lines_by_month(
+    transactions: pd.DataFrame,
+    *,
+    date_col: str = "order_datetime",
+    quantity_col: str = "quantity",
+    customer_col: str = "customer_id",
+) -> pd.DataFrame:
     """Order lines per month, split into sales, returns and guest lines.
 
     Parameters
@@ -81,5 +86,7 @@ def quality_warnings(quality: pd.DataFrame) -> list[str]:
         return []
     detail = quality["detail"] if "detail" in quality.columns else pd.Series("", index=quality.index)
     warned = quality["action"] == "warning"
-    return [f"{t}: {c}: {d}".rstrip(": ") for t, c, d in
-            zip(quality.loc[warned, "table"], quality.loc[warned, "check"], detail[warned].fillna(""))]
+    return [
+        f"{t}: {c}: {d}".rstrip(": ")
+        for t, c, d in zip(quality.loc[warned, "table"], quality.loc[warned, "check"], detail[warned].fillna(""))
+    ]

@@ -67,8 +67,10 @@ _ALIAS = "crmtools_source"
 
 # ---------------------------------------------------------------------------------------------------- periods
 
-def period_window(since=None, until=None, *, timezone: str = "Asia/Tokyo") -> tuple[pd.Timestamp | None,
-                                                                                     pd.Timestamp | None]:
+
+def period_window(
+    since=None, until=None, *, timezone: str = "Asia/Tokyo"
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
     """Normalise a ``[since, until)`` window to naive business-time timestamps.
 
     Examples
@@ -80,17 +82,20 @@ def period_window(since=None, until=None, *, timezone: str = "Asia/Tokyo") -> tu
     ...
     ValueError: The period window is empty: since (2025-11-01 00:00:00) must be before until (2025-10-01 00:00:00).
     """
+
     def one(value, name):
         if value is None:
             return None
         if isinstance(value, Period):
-            raise TypeError(f"{name} must be a timestamp such as period.end or '2025-11-01'; got a Period "
-                            f"({value.label}).")
+            raise TypeError(
+                f"{name} must be a timestamp such as period.end or '2025-11-01'; got a Period ({value.label})."
+            )
         try:
             ts = pd.Timestamp(value)
         except (TypeError, ValueError):
-            raise TypeError(f"{name} must be a timestamp such as '2025-11-01'; got {type(value).__name__} "
-                            f"{value!r}.") from None
+            raise TypeError(
+                f"{name} must be a timestamp such as '2025-11-01'; got {type(value).__name__} {value!r}."
+            ) from None
         if ts is pd.NaT:
             raise ValueError(f"{name} must be a timestamp; got {value!r}.")
         if ts.tzinfo is not None:
@@ -111,6 +116,7 @@ def _datetime_column(source: TableSource, columns) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------------- files
+
 
 def file_fingerprint(path: str | os.PathLike) -> str:
     """sha256 of a file, or of every file in a folder in name order."""
@@ -145,15 +151,21 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 #: Byte-order marks of text encodings without ASCII-compatible bytes.
 _WIDE_BOMS: tuple[tuple[bytes, str], ...] = (
-    (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
-    (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
 )
 #: What each file type must be, for messages: suffix -> (what was expected, signature kinds that fit).
-_KINDS_FOR = {".parquet": ("a Parquet file", ("a Parquet file",)),
-              ".xlsx": ("an Excel .xlsx file", ("a ZIP archive, e.g. an Excel .xlsx file",)),
-              ".xls": ("an Excel .xls file", ("a legacy Office file, e.g. an Excel .xls file",
-                                              "a ZIP archive, e.g. an Excel .xlsx file")),
-              ".csv.gz": ("a gzip-compressed CSV file", ("a gzip archive",))}
+_KINDS_FOR = {
+    ".parquet": ("a Parquet file", ("a Parquet file",)),
+    ".xlsx": ("an Excel .xlsx file", ("a ZIP archive, e.g. an Excel .xlsx file",)),
+    ".xls": (
+        "an Excel .xls file",
+        ("a legacy Office file, e.g. an Excel .xls file", "a ZIP archive, e.g. an Excel .xlsx file"),
+    ),
+    ".csv.gz": ("a gzip-compressed CSV file", ("a gzip archive",)),
+}
 _SNIFF_BYTES = 8192
 
 
@@ -199,10 +211,18 @@ def _check_file_kind(table: str, path: Path, source: TableSource) -> None:
         if kind in fitting:
             return
         looks = kind or "text, e.g. a CSV file"
-        raise DataValidationError([Problem(
-            table, label, None, f"this is not {expected} (it looks like {looks})",
-            expected=f"{expected}, as its name says; received a file starting with the bytes {_first_bytes(head)}",
-        )])
+        raise DataValidationError(
+            [
+                Problem(
+                    table,
+                    label,
+                    None,
+                    f"this is not {expected} (it looks like {looks})",
+                    expected=f"{expected}, as its name says; received a file starting with the bytes "
+                    f"{_first_bytes(head)}",
+                )
+            ]
+        )
     # .csv and .tsv: text in the configured encoding
     if kind is None:
         return
@@ -212,16 +232,30 @@ def _check_file_kind(table: str, path: Path, source: TableSource) -> None:
         return  # utf-16 / utf-32 text read as such
     if wide_text:
         wide = kind.split()[0].lower() + ("-le" if "little" in kind else "-be" if "big-endian" in kind else "")
-        raise DataValidationError([Problem(
-            table, label, None, f"the file is {kind}, not {source.encoding} text",
-            expected=f"{source.encoding} text, or set encoding: {wide} for this table "
-                     f"(data.tables.{table}.encoding); received a file starting with the bytes {_first_bytes(head)}",
-        )])
-    raise DataValidationError([Problem(
-        table, label, None, f"this is not a text file (it looks like {kind})",
-        expected=f"a CSV or TSV text file with a header line; received a file starting with the bytes "
-                 f"{_first_bytes(head)}. Export the table as CSV, or name the file after its real type",
-    )])
+        raise DataValidationError(
+            [
+                Problem(
+                    table,
+                    label,
+                    None,
+                    f"the file is {kind}, not {source.encoding} text",
+                    expected=f"{source.encoding} text, or set encoding: {wide} for this table "
+                    f"(data.tables.{table}.encoding); received a file starting with the bytes {_first_bytes(head)}",
+                )
+            ]
+        )
+    raise DataValidationError(
+        [
+            Problem(
+                table,
+                label,
+                None,
+                f"this is not a text file (it looks like {kind})",
+                expected=f"a CSV or TSV text file with a header line; received a file starting with the bytes "
+                f"{_first_bytes(head)}. Export the table as CSV, or name the file after its real type",
+            )
+        ]
+    )
 
 
 def _open_bytes(path: Path):
@@ -244,8 +278,8 @@ def _decode_error(table: str, path: Path, source: TableSource) -> Problem:
                 try:
                     text = line.decode(encoding)
                 except UnicodeDecodeError as exc:
-                    prefix = line[:exc.start].decode(encoding, errors="replace")
-                    position = (number, exc.start + 1, len(prefix) + 1, records, line[exc.start:exc.start + 4])
+                    prefix = line[: exc.start].decode(encoding, errors="replace")
+                    position = (number, exc.start + 1, len(prefix) + 1, records, line[exc.start : exc.start + 4])
                     non_ascii = non_ascii or not prefix.isascii()
                     break
                 non_ascii = non_ascii or not text.isascii()
@@ -258,10 +292,10 @@ def _decode_error(table: str, path: Path, source: TableSource) -> Problem:
         try:
             data.decode(encoding)
         except UnicodeDecodeError as exc:
-            prefix = data[:exc.start].decode(encoding, errors="replace")
+            prefix = data[: exc.start].decode(encoding, errors="replace")
             non_ascii = not prefix.lstrip("\ufeff").isascii()
             line = prefix.count("\n") + 1
-            position = (line, None, len(prefix) - (prefix.rfind("\n") + 1) + 1, None, data[exc.start:exc.start + 4])
+            position = (line, None, len(prefix) - (prefix.rfind("\n") + 1) + 1, None, data[exc.start : exc.start + 4])
     where = "the file"
     if position is not None:
         line, byte, char, records, bad = position
@@ -270,13 +304,16 @@ def _decode_error(table: str, path: Path, source: TableSource) -> Problem:
             where += " (the header line)" if records == 0 else f" (data row {records}, header excluded)"
         where += f", {'byte ' + str(byte) + ', ' if byte else ''}character {char} of that line: {bad!r}"
     if non_ascii:  # readable non-ASCII text up to there: the file is damaged there, or mixes encodings
-        hint = (f"the text before it holds valid non-ASCII {encoding} characters, so the file is damaged at that "
-                "point or mixes two encodings (e.g. rows pasted from a Shift-JIS file into a UTF-8 one): fix or "
-                "re-export those rows")
+        hint = (
+            f"the text before it holds valid non-ASCII {encoding} characters, so the file is damaged at that "
+            "point or mixes two encodings (e.g. rows pasted from a Shift-JIS file into a UTF-8 one): fix or "
+            "re-export those rows"
+        )
     else:
         hint = _encoding_hint(path, encoding)
-    return Problem(table, label, None, f"the file is not valid {encoding} text at {where}",
-                   expected=f"{encoding} text; {hint}")
+    return Problem(
+        table, label, None, f"the file is not valid {encoding} text at {where}", expected=f"{encoding} text; {hint}"
+    )
 
 
 def _encoding_hint(path: Path, encoding: str) -> str:
@@ -291,14 +328,25 @@ def _encoding_hint(path: Path, encoding: str) -> str:
             continue
         why = " (Shift-JIS, as saved by Japanese Excel)" if candidate == "cp932" else ""
         return f"the whole file reads as {candidate}{why}: set encoding: {candidate}"
-    return ("no common encoding (utf-8, cp932, euc-jp, utf-16) reads the whole file: set encoding to the one "
-            "it was saved in, or re-export it as utf-8")
+    return (
+        "no common encoding (utf-8, cp932, euc-jp, utf-16) reads the whole file: set encoding to the one "
+        "it was saved in, or re-export it as utf-8"
+    )
 
 
 def _no_data_rows(table: str, label: str, what: str) -> DataValidationError:
     optional = "" if table == "transactions" else f", or no {table} file at all (the table is optional)"
-    return DataValidationError([Problem(table, label, None, f"the file has no data rows ({what})",
-                                        expected=f"column names and at least one data row{optional}")])
+    return DataValidationError(
+        [
+            Problem(
+                table,
+                label,
+                None,
+                f"the file has no data rows ({what})",
+                expected=f"column names and at least one data row{optional}",
+            )
+        ]
+    )
 
 
 def _parquet_rows(path: Path) -> int:
@@ -320,13 +368,22 @@ def _read_raw(table: str, source: TableSource, *, filters=None) -> pd.DataFrame:
     path = Path(source.file)
     label = str(path)
     if not path.exists():
-        raise DataValidationError([Problem(table, label, None, "file not found",
-                                           expected="an existing CSV, Parquet or Excel file")])
+        raise DataValidationError(
+            [Problem(table, label, None, "file not found", expected="an existing CSV, Parquet or Excel file")]
+        )
     name = path.name.lower()
     if not (path.is_dir() or name.endswith(FILE_SUFFIXES)):
-        raise DataValidationError([Problem(table, label, None, f"unknown file type {path.suffix or name!r}",
-                                           expected=f"a file ending in one of {list(FILE_SUFFIXES)}, "
-                                           "or a folder of Parquet files")])
+        raise DataValidationError(
+            [
+                Problem(
+                    table,
+                    label,
+                    None,
+                    f"unknown file type {path.suffix or name!r}",
+                    expected=f"a file ending in one of {list(FILE_SUFFIXES)}, or a folder of Parquet files",
+                )
+            ]
+        )
     try:
         _check_file_kind(table, path, source)
         if path.is_dir() or name.endswith(".parquet"):
@@ -342,8 +399,15 @@ def _read_raw(table: str, source: TableSource, *, filters=None) -> pd.DataFrame:
         if path.stat().st_size == 0:
             raise pd.errors.EmptyDataError("empty")
         sep = "\t" if name.endswith(".tsv") else ","
-        frame = pd.read_csv(path, sep=sep, encoding=source.encoding, dtype=str, keep_default_na=False,
-                            na_values=[""], skipinitialspace=False)
+        frame = pd.read_csv(
+            path,
+            sep=sep,
+            encoding=source.encoding,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            skipinitialspace=False,
+        )
         if len(frame) == 0:
             raise _no_data_rows(table, label, "only a header line")
         return frame
@@ -352,15 +416,34 @@ def _read_raw(table: str, source: TableSource, *, filters=None) -> pd.DataFrame:
     except UnicodeDecodeError:
         raise DataValidationError([_decode_error(table, path, source)]) from None
     except pd.errors.EmptyDataError:
-        raise DataValidationError([Problem(table, label, None, "the file is empty",
-                                           expected="a header line and at least one data row")]) from None
+        raise DataValidationError(
+            [Problem(table, label, None, "the file is empty", expected="a header line and at least one data row")]
+        ) from None
     except LookupError as exc:  # an unknown encoding name
-        raise DataValidationError([Problem(table, label, None, f"the encoding {source.encoding!r} is unknown",
-                                           expected=f"an encoding Python knows, e.g. utf-8 or cp932 ({exc})")]) from None
+        raise DataValidationError(
+            [
+                Problem(
+                    table,
+                    label,
+                    None,
+                    f"the encoding {source.encoding!r} is unknown",
+                    expected=f"an encoding Python knows, e.g. utf-8 or cp932 ({exc})",
+                )
+            ]
+        ) from None
     except (pd.errors.ParserError, ValueError, OSError, ImportError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataValidationError([Problem(table, label, None, f"the file cannot be read ({first_line})",
-                                           expected="a CSV, TSV, Parquet or Excel file")]) from None
+        raise DataValidationError(
+            [
+                Problem(
+                    table,
+                    label,
+                    None,
+                    f"the file cannot be read ({first_line})",
+                    expected="a CSV, TSV, Parquet or Excel file",
+                )
+            ]
+        ) from None
 
 
 def _parquet_filter(path: Path, source: TableSource, since, until, timezone: str):
@@ -377,10 +460,12 @@ def _parquet_filter(path: Path, source: TableSource, since, until, timezone: str
     field = pc.field(column)
     parts = []
     if pa.types.is_timestamp(kind):
+
         def scalar(ts):
             if kind.tz is not None:
                 ts = ts.tz_localize(timezone).tz_convert(kind.tz)
             return pa.scalar(ts, type=kind)
+
         if since is not None:
             parts.append(field >= scalar(since.floor("s")))
         if until is not None:
@@ -398,8 +483,7 @@ def _parquet_filter(path: Path, source: TableSource, since, until, timezone: str
     return expression
 
 
-def read_file(table: str, source: TableSource, *, since=None, until=None,
-              timezone: str = "Asia/Tokyo") -> pd.DataFrame:
+def read_file(table: str, source: TableSource, *, since=None, until=None, timezone: str = "Asia/Tokyo") -> pd.DataFrame:
     """Read a table file as it is, Parquet rows outside ``[since, until)`` left unread where possible.
 
     The window filters the column mapped to ``order_datetime`` in the Parquet
@@ -446,13 +530,15 @@ def _datetimes_in_file(source: TableSource, timezone: str) -> pd.Series | None:
         if name.endswith((".xlsx", ".xls")):
             return pd.read_excel(path, sheet_name=source.sheet, usecols=[column], dtype=object)[column]
         sep = "\t" if name.endswith(".tsv") else ","
-        return pd.read_csv(path, sep=sep, encoding=source.encoding, usecols=[column], dtype=str,
-                           keep_default_na=False, na_values=[""])[column]
+        return pd.read_csv(
+            path, sep=sep, encoding=source.encoding, usecols=[column], dtype=str, keep_default_na=False, na_values=[""]
+        )[column]
     except (OSError, ValueError, UnicodeDecodeError, ImportError, pd.errors.ParserError):
         return None  # the full load reports what is wrong
 
 
 # ---------------------------------------------------------------------------------------------------- readers
+
 
 def first_error_line(exc: BaseException) -> str:
     """The database's own message: the DBAPI error's first line, without pandas' or SQLAlchemy's wrapping.
@@ -498,13 +584,15 @@ def _one_column_spec() -> TableSpec:
     return TableSpec("transactions", (TRANSACTIONS.column("order_datetime"),))
 
 
-def _date_range(values: pd.Series | None, source: TableSource, timezone: str,
-                label: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+def _date_range(
+    values: pd.Series | None, source: TableSource, timezone: str, label: str
+) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     if values is None or len(values) == 0:
         return None
     frame = pd.DataFrame({"order_datetime": pd.Series(values).reset_index(drop=True)})
-    coerced, _, _ = coerce_table(frame, _one_column_spec(), source=label, timezone=timezone,
-                                 date_format=source.date_format)
+    coerced, _, _ = coerce_table(
+        frame, _one_column_spec(), source=label, timezone=timezone, date_format=source.date_format
+    )
     first, last = coerced["order_datetime"].min(), coerced["order_datetime"].max()
     return None if pd.isna(last) else (pd.Timestamp(first), pd.Timestamp(last))
 
@@ -524,21 +612,27 @@ class _Reader:
 
     def absent_problem(self, name: str) -> Problem:
         """The problem to report when the required table has no source."""
-        return Problem(name, str(Path(self.config.path) / "transactions.*"), None, "no transactions file found",
-                       expected=f"one of {[f'transactions{s}' for s in FILE_SUFFIXES]} in {self.config.path}, "
-                       "or data.tables.transactions.file")
+        return Problem(
+            name,
+            str(Path(self.config.path) / "transactions.*"),
+            None,
+            "no transactions file found",
+            expected=f"one of {[f'transactions{s}' for s in FILE_SUFFIXES]} in {self.config.path}, "
+            "or data.tables.transactions.file",
+        )
 
     # -- reading
     def read(self, name: str, source: TableSource, *, since=None, until=None) -> tuple[pd.DataFrame, str, dict]:
         """The raw frame, a label for messages, and what was read (for manifests)."""
         raw = read_file(name, source, since=since, until=until, timezone=self.config.timezone)
         digest = file_fingerprint(source.file)
-        return raw, str(source.file), {"file": str(source.file), "sha256": digest, "rows": int(len(raw))}
+        return raw, str(source.file), {"file": str(source.file), "sha256": digest, "rows": len(raw)}
 
     def date_range(self, source: TableSource) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         """The first and last parseable ``order_datetime`` of the source, read cheaply (one column, or MIN/MAX)."""
-        return _date_range(_datetimes_in_file(source, self.config.timezone), source, self.config.timezone,
-                           str(source.file))
+        return _date_range(
+            _datetimes_in_file(source, self.config.timezone), source, self.config.timezone, str(source.file)
+        )
 
     def close(self) -> None:
         """Release connections."""
@@ -569,9 +663,14 @@ class _DatabaseReader(_Reader):
         return default if self._has_table(name) else None
 
     def absent_problem(self, name: str) -> Problem:
-        return Problem(name, self.where, None, f"no table {name!r} in the database",
-                       expected=f"a table named {name}, or data.tables.{name}.table (a table name) or "
-                       f"data.tables.{name}.query (a SELECT)")
+        return Problem(
+            name,
+            self.where,
+            None,
+            f"no table {name!r} in the database",
+            expected=f"a table named {name}, or data.tables.{name}.table (a table name) or "
+            f"data.tables.{name}.query (a SELECT)",
+        )
 
     def label(self, name: str, source: TableSource) -> str:
         """Where table ``name`` comes from, for messages: the masked URL (or path), then the table or query."""
@@ -618,31 +717,45 @@ class _DatabaseReader(_Reader):
         wrapped = f"SELECT * FROM ({base}) AS {_ALIAS}"
         try:
             columns = self._columns(wrapped + " WHERE 1 = 0")
-        except Exception as exc:  # noqa: BLE001 - any driver error becomes a data problem
+        except Exception as exc:
             self._rollback()
             what = f"table {source.table!r} cannot be read" if source.table else "the query failed"
-            raise self._problem(name, label, f"{what} ({first_error_line(exc)})",
-                                "an existing table (schema.table allowed) or a valid SELECT query "
-                                "returning the table's columns") from None
+            raise self._problem(
+                name,
+                label,
+                f"{what} ({first_error_line(exc)})",
+                "an existing table (schema.table allowed) or a valid SELECT query returning the table's columns",
+            ) from None
         where, params = self._window(source, columns, since, until)
         sql = base + where if source.table else wrapped + where
         try:
             raw = self._run(sql, params)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._rollback()
-            hint = (f"; the period filter compares the date column with timestamps: store it as a timestamp, or "
-                    f"convert it in a query (CAST(... AS timestamp))" if params else "")
-            raise self._problem(name, label, f"the query failed ({first_error_line(exc)}){hint}",
-                                "a query the database can run") from None
+            hint = (
+                "; the period filter compares the date column with timestamps: store it as a timestamp, or "
+                "convert it in a query (CAST(... AS timestamp))"
+                if params
+                else ""
+            )
+            raise self._problem(
+                name, label, f"the query failed ({first_error_line(exc)}){hint}", "a query the database can run"
+            ) from None
         raw = raw.reset_index(drop=True)
         shown = {k: str(v) for k, v in params.items()}
         query_digest = hashlib.sha256(json.dumps({"sql": sql, "params": shown}, sort_keys=True).encode()).hexdigest()
         content = frame_fingerprint(raw)
-        info = {"source": self.kind, self.kind_key: self.where,
-                ("table" if source.table else "query"): scrub_secrets(source.table or base, self.secrets),
-                "sql": scrub_secrets(sql, self.secrets), "params": shown, "rows": int(len(raw)),
-                "query_sha256": query_digest, "content_sha256": content,
-                "sha256": hashlib.sha256((query_digest + content).encode()).hexdigest()}
+        info = {
+            "source": self.kind,
+            self.kind_key: self.where,
+            ("table" if source.table else "query"): scrub_secrets(source.table or base, self.secrets),
+            "sql": scrub_secrets(sql, self.secrets),
+            "params": shown,
+            "rows": len(raw),
+            "query_sha256": query_digest,
+            "content_sha256": content,
+            "sha256": hashlib.sha256((query_digest + content).encode()).hexdigest(),
+        }
         return raw, label, info
 
     def date_range(self, source: TableSource) -> tuple[pd.Timestamp, pd.Timestamp] | None:
@@ -656,9 +769,12 @@ class _DatabaseReader(_Reader):
             column = _datetime_column(source, [c for c, _ in columns])
             if column is None:
                 return None
-            bounds = self._run(f"SELECT MIN({self._quote(column)}) AS first_order, MAX({self._quote(column)}) "
-                               f"AS last_order FROM ({base}) AS {_ALIAS}", {})
-        except Exception:  # noqa: BLE001 - the full load reports what is wrong
+            bounds = self._run(
+                f"SELECT MIN({self._quote(column)}) AS first_order, MAX({self._quote(column)}) "
+                f"AS last_order FROM ({base}) AS {_ALIAS}",
+                {},
+            )
+        except Exception:
             self._rollback()
             return None
         values = pd.Series([bounds.iloc[0, 0], bounds.iloc[0, 1]], dtype=object)
@@ -695,14 +811,19 @@ class _DuckDBReader(_DatabaseReader):
 
         if not self.path.is_file():
             self._broken = True
-            raise self._problem(name, label, "DuckDB database not found",
-                                "an existing DuckDB database file (data.database)")
+            raise self._problem(
+                name, label, "DuckDB database not found", "an existing DuckDB database file (data.database)"
+            )
         try:
             self._con = duckdb.connect(str(self.path), read_only=True)
         except duckdb.Error as exc:
             self._broken = True
-            raise self._problem(name, label, f"the DuckDB database cannot be opened ({first_error_line(exc)})",
-                                "a DuckDB database file not locked by a writing process") from None
+            raise self._problem(
+                name,
+                label,
+                f"the DuckDB database cannot be opened ({first_error_line(exc)})",
+                "a DuckDB database file not locked by a writing process",
+            ) from None
 
     def _quote(self, identifier: str) -> str:
         return '"' + str(identifier).replace('"', '""') + '"'
@@ -719,8 +840,10 @@ class _DuckDBReader(_DatabaseReader):
         return frame.iloc[0, 0] if len(frame) else None
 
     def _has_table(self, name: str) -> bool:
-        rows = self._con.sql("SELECT count(*) FROM information_schema.tables WHERE lower(table_name) = lower($name)",
-                             params={"name": name}).fetchall()
+        rows = self._con.sql(
+            "SELECT count(*) FROM information_schema.tables WHERE lower(table_name) = lower($name)",
+            params={"name": name},
+        ).fetchall()
         return bool(rows and rows[0][0])
 
     def _bind(self, ts: pd.Timestamp, kind: str, upper: bool):
@@ -762,30 +885,46 @@ class _SQLReader(_DatabaseReader):
             self._engine = sqlalchemy.create_engine(url, poolclass=NullPool, connect_args=connect_args)
         except ImportError as exc:
             self._broken = True
-            raise self._problem(name, label, f"the database driver is not installed ({first_error_line(exc)})",
-                                "the Python driver of the URL's dialect installed in this environment "
-                                "(psycopg for postgresql+psycopg://)") from None
+            raise self._problem(
+                name,
+                label,
+                f"the database driver is not installed ({first_error_line(exc)})",
+                "the Python driver of the URL's dialect installed in this environment "
+                "(psycopg for postgresql+psycopg://)",
+            ) from None
         except sqlalchemy.exc.ArgumentError:  # its text may quote the URL: say nothing more
             self._broken = True
-            raise self._problem(name, label, "the database URL cannot be parsed",
-                                "a SQLAlchemy URL such as postgresql+psycopg://user:password@host:5432/crm") from None
-        except Exception as exc:  # noqa: BLE001 - unknown dialect
+            raise self._problem(
+                name,
+                label,
+                "the database URL cannot be parsed",
+                "a SQLAlchemy URL such as postgresql+psycopg://user:password@host:5432/crm",
+            ) from None
+        except Exception as exc:
             self._broken = True
-            raise self._problem(name, label, f"the database URL cannot be used ({first_error_line(exc)})",
-                                "a SQLAlchemy URL such as postgresql+psycopg://user:password@host:5432/crm") from None
+            raise self._problem(
+                name,
+                label,
+                f"the database URL cannot be used ({first_error_line(exc)})",
+                "a SQLAlchemy URL such as postgresql+psycopg://user:password@host:5432/crm",
+            ) from None
         try:
             self._conn = self._engine.connect()
             if self._conn.dialect.name == "postgresql":  # read-only, dates compared in business time
                 self._conn.exec_driver_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-                self._conn.execute(sqlalchemy.text("SELECT set_config('TimeZone', :tz, false)"),
-                                   {"tz": self.config.timezone})
+                self._conn.execute(
+                    sqlalchemy.text("SELECT set_config('TimeZone', :tz, false)"), {"tz": self.config.timezone}
+                )
                 self._conn.commit()
-        except Exception as exc:  # noqa: BLE001 - unreachable server, bad credentials, missing database
+        except Exception as exc:
             self._broken = True
             self.close()
-            raise self._problem(name, label, f"cannot connect to the database ({first_error_line(exc)})",
-                                "a reachable database server, the right user, password and database name in the "
-                                "URL") from None
+            raise self._problem(
+                name,
+                label,
+                f"cannot connect to the database ({first_error_line(exc)})",
+                "a reachable database server, the right user, password and database name in the URL",
+            ) from None
 
     def _quote(self, identifier: str) -> str:
         return self._conn.dialect.identifier_preparer.quote(str(identifier))
@@ -813,7 +952,7 @@ class _SQLReader(_DatabaseReader):
 
         try:
             return bool(sqlalchemy.inspect(self._conn).has_table(name))
-        except Exception:  # noqa: BLE001
+        except Exception:
             self._rollback()
             return False
 
@@ -828,7 +967,7 @@ class _SQLReader(_DatabaseReader):
         if self._conn is not None:
             try:
                 self._conn.rollback()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
 
     def close(self) -> None:
@@ -836,7 +975,7 @@ class _SQLReader(_DatabaseReader):
             try:
                 self._conn.rollback()
                 self._conn.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection
+            except Exception:
                 pass
             self._conn = None
         if self._engine is not None:

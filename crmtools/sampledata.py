@@ -44,18 +44,36 @@ __all__ = ["SampleConfig", "generate_sample", "write_sample"]
 
 _CATEGORIES = {
     # category: (median price in yen, adjectives, nouns)
-    "Skincare": (3200, ("Moist", "Gentle", "Bright", "Rich", "Clear", "Pure"),
-                 ("Lotion", "Milk", "Serum", "Cream", "Cleansing Oil", "Face Mask", "Gel")),
-    "Supplements": (2800, ("Daily", "Premium", "Organic", "Active", "Herbal"),
-                    ("Collagen", "Blueberry Extract", "Lactic Acid Bacteria", "Vitamin C", "Glucosamine", "Aojiru")),
-    "Food": (1800, ("Hokkaido", "Kyoto", "Shizuoka", "Okinawa", "Uji", "Kagoshima"),
-             ("Green Tea", "Soba", "Miso", "Dashi Pack", "Rice Crackers", "Black Sugar", "Umeboshi")),
-    "Kitchen": (4200, ("Compact", "Cast Iron", "Nonstick", "Bamboo", "Stainless"),
-                ("Pan", "Knife", "Rice Cooker Pot", "Cutting Board", "Bento Box", "Kettle")),
-    "Apparel": (5200, ("Cotton", "Linen", "Warm", "Light", "Silk"),
-                ("Pajamas", "Socks", "Cardigan", "Scarf", "Inner Wear", "Yukata")),
-    "Home": (3800, ("Soft", "Natural", "Hinoki", "Washable", "Aroma"),
-             ("Towel", "Pillow", "Blanket", "Diffuser", "Storage Box", "Slippers")),
+    "Skincare": (
+        3200,
+        ("Moist", "Gentle", "Bright", "Rich", "Clear", "Pure"),
+        ("Lotion", "Milk", "Serum", "Cream", "Cleansing Oil", "Face Mask", "Gel"),
+    ),
+    "Supplements": (
+        2800,
+        ("Daily", "Premium", "Organic", "Active", "Herbal"),
+        ("Collagen", "Blueberry Extract", "Lactic Acid Bacteria", "Vitamin C", "Glucosamine", "Aojiru"),
+    ),
+    "Food": (
+        1800,
+        ("Hokkaido", "Kyoto", "Shizuoka", "Okinawa", "Uji", "Kagoshima"),
+        ("Green Tea", "Soba", "Miso", "Dashi Pack", "Rice Crackers", "Black Sugar", "Umeboshi"),
+    ),
+    "Kitchen": (
+        4200,
+        ("Compact", "Cast Iron", "Nonstick", "Bamboo", "Stainless"),
+        ("Pan", "Knife", "Rice Cooker Pot", "Cutting Board", "Bento Box", "Kettle"),
+    ),
+    "Apparel": (
+        5200,
+        ("Cotton", "Linen", "Warm", "Light", "Silk"),
+        ("Pajamas", "Socks", "Cardigan", "Scarf", "Inner Wear", "Yukata"),
+    ),
+    "Home": (
+        3800,
+        ("Soft", "Natural", "Hinoki", "Washable", "Aroma"),
+        ("Towel", "Pillow", "Blanket", "Diffuser", "Storage Box", "Slippers"),
+    ),
 }
 
 _CHANNELS = ("web", "app", "catalog", "phone")
@@ -64,10 +82,40 @@ _CHANNEL_SHARE = (0.45, 0.25, 0.20, 0.10)
 _CHANNEL_RATE = {"web": 1.0, "app": 1.4, "catalog": 0.8, "phone": 0.7}
 #: Monthly purchase-rate multiplier (planted December peak).
 _SEASON = {1: 0.9, 2: 0.85, 3: 1.0, 4: 1.0, 5: 1.0, 6: 0.95, 7: 1.05, 8: 0.95, 9: 1.0, 10: 1.0, 11: 1.2, 12: 1.8}
-_REGIONS = ("Tokyo", "Osaka", "Kanagawa", "Aichi", "Saitama", "Chiba", "Hyogo", "Hokkaido", "Fukuoka", "Shizuoka",
-            "Hiroshima", "Miyagi", "Kyoto", "Niigata", "Okinawa")
-_SURNAMES = ("Sato", "Suzuki", "Takahashi", "Tanaka", "Watanabe", "Ito", "Yamamoto", "Nakamura", "Kobayashi",
-             "Kato", "Yoshida", "Yamada", "Sasaki", "Yamaguchi", "Matsumoto")
+_REGIONS = (
+    "Tokyo",
+    "Osaka",
+    "Kanagawa",
+    "Aichi",
+    "Saitama",
+    "Chiba",
+    "Hyogo",
+    "Hokkaido",
+    "Fukuoka",
+    "Shizuoka",
+    "Hiroshima",
+    "Miyagi",
+    "Kyoto",
+    "Niigata",
+    "Okinawa",
+)
+_SURNAMES = (
+    "Sato",
+    "Suzuki",
+    "Takahashi",
+    "Tanaka",
+    "Watanabe",
+    "Ito",
+    "Yamamoto",
+    "Nakamura",
+    "Kobayashi",
+    "Kato",
+    "Yoshida",
+    "Yamada",
+    "Sasaki",
+    "Yamaguchi",
+    "Matsumoto",
+)
 _GIVEN = ("Hanako", "Taro", "Yuki", "Haruto", "Aoi", "Sota", "Mei", "Ren", "Yui", "Daiki", "Sakura", "Kenji")
 
 #: Lines per order = 1 + Poisson(_EXTRA_LINES_MEAN).
@@ -170,8 +218,9 @@ def generate_sample(config: SampleConfig = SampleConfig()) -> tuple[dict[str, pd
     pi = _popularity(len(products), rng)
     pairs = _planted_pairs(pi)
     customers = _customer_arrivals(config.customers, calendar, rng)
-    repeats = _simulate_orders(customers.first_day, customers.rate, customers.dropout, calendar.horizon,
-                               calendar.start, rng)
+    repeats = _simulate_orders(
+        customers.first_day, customers.rate, customers.dropout, calendar.horizon, calendar.start, rng
+    )
     campaigns = _run_campaigns(customers, calendar, rng)
     orders = _orders(customers, repeats, campaigns, rng)
     lines = _order_lines(orders.order_id, rng, products, pi, pairs)
@@ -180,8 +229,13 @@ def generate_sample(config: SampleConfig = SampleConfig()) -> tuple[dict[str, pd
     tx = _with_returns(tx, lines, orders, calendar.end, rng)
     customer_table = _customers_table(customers, calendar.start, rng)
     experiments, experiment_truths = _experiments(rng, customers.ids, calendar.end)
-    truths = _planted_truths(config, calendar, pairs=_pair_truths(pairs, pi, products),
-                             campaigns=_campaign_truths(campaigns, tx), experiments=experiment_truths)
+    truths = _planted_truths(
+        config,
+        calendar,
+        pairs=_pair_truths(pairs, pi, products),
+        campaigns=_campaign_truths(campaigns, tx),
+        experiments=experiment_truths,
+    )
     tables = {
         "transactions": _make_messy(tx, rng) if config.messy else tx,
         "customers": customer_table,
@@ -194,6 +248,7 @@ def generate_sample(config: SampleConfig = SampleConfig()) -> tuple[dict[str, pd
 
 
 # --- the span, the catalogue and the customers ------------------------------------------------------------------------
+
 
 class _Calendar(NamedTuple):
     """The simulated span: first day, end (exclusive), length in days, and its months."""
@@ -212,10 +267,15 @@ def _calendar(config: SampleConfig) -> _Calendar:
     start = parse_period(config.start).start
     end = start + pd.DateOffset(months=config.months)
     month_starts = [start + pd.DateOffset(months=m) for m in range(config.months)]
-    return _Calendar(start=start, end=end, horizon=float((end - start).days), months=config.months,
-                     month_starts=month_starts,
-                     month_offset=np.array([(ms - start).days for ms in month_starts]),
-                     month_len=np.array([((ms + pd.DateOffset(months=1)) - ms).days for ms in month_starts]))
+    return _Calendar(
+        start=start,
+        end=end,
+        horizon=float((end - start).days),
+        months=config.months,
+        month_starts=month_starts,
+        month_offset=np.array([(ms - start).days for ms in month_starts]),
+        month_len=np.array([((ms + pd.DateOffset(months=1)) - ms).days for ms in month_starts]),
+    )
 
 
 def _catalogue(rng: np.random.Generator) -> pd.DataFrame:
@@ -257,8 +317,9 @@ class _Customers(NamedTuple):
 
 def _customer_arrivals(n: int, calendar: _Calendar, rng: np.random.Generator) -> _Customers:
     """Customers arriving month by month (growing, more in November-December), each with a rate and a dropout."""
-    weights = np.array([(1 + 0.02 * m) * (1.4 if ms.month in (11, 12) else 1.0)
-                        for m, ms in enumerate(calendar.month_starts)])
+    weights = np.array(
+        [(1 + 0.02 * m) * (1.4 if ms.month in (11, 12) else 1.0) for m, ms in enumerate(calendar.month_starts)]
+    )
     month_of = rng.choice(calendar.months, size=n, p=weights / weights.sum())
     first_day = calendar.month_offset[month_of] + rng.random(n) * calendar.month_len[month_of]
     channel_idx = rng.choice(len(_CHANNELS), size=n, p=_CHANNEL_SHARE)
@@ -266,17 +327,28 @@ def _customer_arrivals(n: int, calendar: _Calendar, rng: np.random.Generator) ->
     rate = base_rate * np.array([_CHANNEL_RATE[c] for c in _CHANNELS])[channel_idx]
     dropout = rng.beta(*_DROPOUT_BETA, n)
     by_arrival = np.argsort(first_day, kind="stable")  # customer numbers follow arrival
-    return _Customers(ids=np.array([f"C{i + 1:06d}" for i in range(n)]), first_day=first_day[by_arrival],
-                      channel=np.array(_CHANNELS)[channel_idx][by_arrival], rate=rate[by_arrival],
-                      dropout=dropout[by_arrival])
+    return _Customers(
+        ids=np.array([f"C{i + 1:06d}" for i in range(n)]),
+        first_day=first_day[by_arrival],
+        channel=np.array(_CHANNELS)[channel_idx][by_arrival],
+        rate=rate[by_arrival],
+        dropout=dropout[by_arrival],
+    )
 
 
-def _simulate_orders(first: np.ndarray, rate: np.ndarray, dropout: np.ndarray, horizon: float,
-                     start: pd.Timestamp, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _simulate_orders(
+    first: np.ndarray,
+    rate: np.ndarray,
+    dropout: np.ndarray,
+    horizon: float,
+    start: pd.Timestamp,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
     """Repeat-order times (days from start) per customer, by thinning a seasonal Poisson process."""
     peak = max(_SEASON.values())
-    season_by_day = np.array([_SEASON[(start + pd.Timedelta(days=int(d))).month]
-                              for d in range(int(np.ceil(horizon)) + 1)])
+    season_by_day = np.array(
+        [_SEASON[(start + pd.Timedelta(days=int(d))).month] for d in range(int(np.ceil(horizon)) + 1)]
+    )
     active = np.arange(first.size)
     t = first.astype("float64").copy()
     out_customer, out_time = [], []
@@ -295,6 +367,7 @@ def _simulate_orders(first: np.ndarray, rate: np.ndarray, dropout: np.ndarray, h
 
 
 # --- campaigns --------------------------------------------------------------------------------------------------------
+
 
 class _Window(NamedTuple):
     """A campaign's window in days from the start (end exclusive) and as timestamps (end inclusive)."""
@@ -342,18 +415,27 @@ def _campaign_window(spec: _CampaignSpec, calendar: _Calendar) -> _Window:
     """The campaign's window, its end clipped to the span; the inclusive end timestamp is a second before."""
     start_day = calendar.month_offset[spec.month] + spec.offset_days
     end_day = min(start_day + spec.length_days, calendar.horizon)
-    return _Window(start_day=start_day, end_day=end_day, start=calendar.start + pd.Timedelta(days=int(start_day)),
-                   end=calendar.start + pd.Timedelta(days=int(end_day)) - pd.Timedelta(seconds=1))
+    return _Window(
+        start_day=start_day,
+        end_day=end_day,
+        start=calendar.start + pd.Timedelta(days=int(start_day)),
+        end=calendar.start + pd.Timedelta(days=int(end_day)) - pd.Timedelta(seconds=1),
+    )
 
 
 def _ads_campaign(spec: _CampaignSpec, window: _Window) -> _CampaignOutcome:
     """An ads campaign: a fixed cost, no contact list, no holdout and no planted uplift."""
-    return _CampaignOutcome(row=(spec.campaign_id, spec.name, spec.channel, window.start, window.end, _ADS_COST),
-                            contacts=[], extra_orders=None, truth={"holdout": False, "planted_uplift": None})
+    return _CampaignOutcome(
+        row=(spec.campaign_id, spec.name, spec.channel, window.start, window.end, _ADS_COST),
+        contacts=[],
+        extra_orders=None,
+        truth={"holdout": False, "planted_uplift": None},
+    )
 
 
-def _contact_campaign(spec: _CampaignSpec, window: _Window, customers: _Customers,
-                      rng: np.random.Generator) -> _CampaignOutcome | None:
+def _contact_campaign(
+    spec: _CampaignSpec, window: _Window, customers: _Customers, rng: np.random.Generator
+) -> _CampaignOutcome | None:
     """A campaign contacting a treatment group and keeping a holdout; None when it would reach fewer than 10."""
     drawn = _contact_list(spec, window, customers, rng)
     if drawn is None:
@@ -362,16 +444,26 @@ def _contact_campaign(spec: _CampaignSpec, window: _Window, customers: _Customer
     treated = targets[~is_holdout]
     cost = round(_COST_PER_CONTACT[spec.channel] * treated.size, 0)
     extra = _incremental_orders(spec, window, treated, rng)
-    truth = {"holdout": True, "planted_uplift": spec.uplift, "treated": int(treated.size),
-             "holdout_size": int(is_holdout.sum()), "extra_orders": int(extra.customer.size),
-             "window_start": str(window.start), "window_end": str(window.end)}
-    return _CampaignOutcome(row=(spec.campaign_id, spec.name, spec.channel, window.start, window.end, cost),
-                            contacts=_contacts(spec, window, customers.ids, treated, targets[is_holdout]),
-                            extra_orders=extra, truth=truth)
+    truth = {
+        "holdout": True,
+        "planted_uplift": spec.uplift,
+        "treated": int(treated.size),
+        "holdout_size": int(is_holdout.sum()),
+        "extra_orders": int(extra.customer.size),
+        "window_start": str(window.start),
+        "window_end": str(window.end),
+    }
+    return _CampaignOutcome(
+        row=(spec.campaign_id, spec.name, spec.channel, window.start, window.end, cost),
+        contacts=_contacts(spec, window, customers.ids, treated, targets[is_holdout]),
+        extra_orders=extra,
+        truth=truth,
+    )
 
 
-def _contact_list(spec: _CampaignSpec, window: _Window, customers: _Customers,
-                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
+def _contact_list(
+    spec: _CampaignSpec, window: _Window, customers: _Customers, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Targets drawn among customers acquired before the window, and their holdout flags; None if fewer than 10."""
     eligible = np.flatnonzero(customers.first_day < window.start_day)
     size = min(spec.target_size * customers.ids.size // 20000, eligible.size)
@@ -381,25 +473,39 @@ def _contact_list(spec: _CampaignSpec, window: _Window, customers: _Customers,
     return targets, rng.random(size) < spec.holdout_share
 
 
-def _contacts(spec: _CampaignSpec, window: _Window, customer_ids: np.ndarray, treated: np.ndarray,
-              holdout: np.ndarray) -> list[pd.DataFrame]:
+def _contacts(
+    spec: _CampaignSpec, window: _Window, customer_ids: np.ndarray, treated: np.ndarray, holdout: np.ndarray
+) -> list[pd.DataFrame]:
     """Contact rows of the treatment group, then of the holdout, all at the contact hour of the first day."""
     contacted_at = window.start + pd.Timedelta(hours=_CONTACT_HOUR)
-    return [pd.DataFrame({"campaign_id": spec.campaign_id, "customer_id": customer_ids[ids], "group": group,
-                          "contacted_at": contacted_at})
-            for ids, group in ((treated, "treatment"), (holdout, "holdout"))]
+    return [
+        pd.DataFrame(
+            {
+                "campaign_id": spec.campaign_id,
+                "customer_id": customer_ids[ids],
+                "group": group,
+                "contacted_at": contacted_at,
+            }
+        )
+        for ids, group in ((treated, "treatment"), (holdout, "holdout"))
+    ]
 
 
-def _incremental_orders(spec: _CampaignSpec, window: _Window, treated: np.ndarray,
-                        rng: np.random.Generator) -> _ExtraOrders:
+def _incremental_orders(
+    spec: _CampaignSpec, window: _Window, treated: np.ndarray, rng: np.random.Generator
+) -> _ExtraOrders:
     """Extra orders of the treated customers who respond (planted uplift), between contact and window end."""
     responders = treated[rng.random(treated.size) < spec.uplift]
-    day = window.start_day + _CONTACT_HOUR / 24 + rng.random(responders.size) * (
-        window.end_day - window.start_day - _CONTACT_HOUR / 24)
+    day = (
+        window.start_day
+        + _CONTACT_HOUR / 24
+        + rng.random(responders.size) * (window.end_day - window.start_day - _CONTACT_HOUR / 24)
+    )
     return _ExtraOrders(customer=responders, day=day, campaign_id=spec.campaign_id)
 
 
 # --- orders and transactions ------------------------------------------------------------------------------------------
+
 
 class _Orders(NamedTuple):
     """Every order, sorted by time."""
@@ -412,8 +518,12 @@ class _Orders(NamedTuple):
     guest: np.ndarray  # bool: placed without a customer id
 
 
-def _orders(customers: _Customers, repeats: tuple[np.ndarray, np.ndarray], campaigns: list[_CampaignOutcome],
-            rng: np.random.Generator) -> _Orders:
+def _orders(
+    customers: _Customers,
+    repeats: tuple[np.ndarray, np.ndarray],
+    campaigns: list[_CampaignOutcome],
+    rng: np.random.Generator,
+) -> _Orders:
     """Every order (first, repeat, incremental) sorted by time, with its id, channel and guest flag."""
     customer, day, campaign_id = _order_events(customers, repeats, campaigns)
     seconds = (np.floor(day) * 86400).astype("int64") + _time_of_day(rng, day.size)
@@ -425,19 +535,25 @@ def _orders(customers: _Customers, repeats: tuple[np.ndarray, np.ndarray], campa
     # Guests are not customers: their orders are extra orders without an id, never a campaign's.
     guest = (rng.random(n_orders) < _GUEST_ORDER_SHARE) & pd.isna(campaign_id)
     order_id = np.array([f"O{i + 1:07d}" for i in range(n_orders)])
-    return _Orders(customer=customer, seconds=seconds, campaign_id=campaign_id, order_id=order_id,
-                   channel=channel, guest=guest)
+    return _Orders(
+        customer=customer, seconds=seconds, campaign_id=campaign_id, order_id=order_id, channel=channel, guest=guest
+    )
 
 
-def _order_events(customers: _Customers, repeats: tuple[np.ndarray, np.ndarray],
-                  campaigns: list[_CampaignOutcome]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _order_events(
+    customers: _Customers, repeats: tuple[np.ndarray, np.ndarray], campaigns: list[_CampaignOutcome]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Customer number, day and campaign of the first orders, then the repeats, then the incremental orders."""
     repeat_customer, repeat_day = repeats
     extra = [c.extra_orders for c in campaigns if c.extra_orders is not None]
     customer = np.concatenate([np.arange(customers.ids.size), repeat_customer, *(e.customer for e in extra)])
     day = np.concatenate([customers.first_day, repeat_day, *(e.day for e in extra)])
-    campaign_id = np.concatenate([np.full(customers.ids.size + repeat_customer.size, None, dtype=object),
-                                  *(np.full(e.customer.size, e.campaign_id, dtype=object) for e in extra)])
+    campaign_id = np.concatenate(
+        [
+            np.full(customers.ids.size + repeat_customer.size, None, dtype=object),
+            *(np.full(e.customer.size, e.campaign_id, dtype=object) for e in extra),
+        ]
+    )
     return customer, day, campaign_id
 
 
@@ -447,8 +563,13 @@ def _time_of_day(rng: np.random.Generator, n: int) -> np.ndarray:
     return (np.clip(hours, 0, 23.99) * 3600).astype("int64")
 
 
-def _order_lines(order_ids: np.ndarray, rng: np.random.Generator, products: pd.DataFrame, pi: np.ndarray,
-                 pairs: list[tuple[int, int, float]]) -> pd.DataFrame:
+def _order_lines(
+    order_ids: np.ndarray,
+    rng: np.random.Generator,
+    products: pd.DataFrame,
+    pi: np.ndarray,
+    pairs: list[tuple[int, int, float]],
+) -> pd.DataFrame:
     """Lines for the given orders: random lines plus planted pair bundles."""
     n = len(order_ids)
     k = 1 + rng.poisson(_EXTRA_LINES_MEAN, n)
@@ -466,23 +587,26 @@ def _order_lines(order_ids: np.ndarray, rng: np.random.Generator, products: pd.D
     return lines
 
 
-def _transactions(orders: _Orders, lines: pd.DataFrame, products: pd.DataFrame, customer_ids: np.ndarray,
-                  start: pd.Timestamp) -> pd.DataFrame:
+def _transactions(
+    orders: _Orders, lines: pd.DataFrame, products: pd.DataFrame, customer_ids: np.ndarray, start: pd.Timestamp
+) -> pd.DataFrame:
     """One row per order line: order, customer (None for guests), time, product, quantity, price, channel."""
     o = lines["o"].to_numpy()
     product = products.iloc[lines["p"].to_numpy()].reset_index(drop=True)
-    tx = pd.DataFrame({
-        "order_id": lines["order_id"].to_numpy(),
-        "customer_id": np.where(orders.guest[o], None, customer_ids[orders.customer[o]]),
-        "order_datetime": start + pd.to_timedelta(orders.seconds[o], unit="s"),
-        "product_id": product["product_id"].to_numpy(),
-        "quantity": lines["quantity"].to_numpy(),
-        "unit_price": product["list_price"].to_numpy(),
-        "channel": orders.channel[o],
-        "product_name": product["product_name"].to_numpy(),
-        "category": product["category"].to_numpy(),
-        "campaign_id": orders.campaign_id[o],
-    })
+    tx = pd.DataFrame(
+        {
+            "order_id": lines["order_id"].to_numpy(),
+            "customer_id": np.where(orders.guest[o], None, customer_ids[orders.customer[o]]),
+            "order_datetime": start + pd.to_timedelta(orders.seconds[o], unit="s"),
+            "product_id": product["product_id"].to_numpy(),
+            "quantity": lines["quantity"].to_numpy(),
+            "unit_price": product["list_price"].to_numpy(),
+            "channel": orders.channel[o],
+            "product_name": product["product_name"].to_numpy(),
+            "category": product["category"].to_numpy(),
+            "campaign_id": orders.campaign_id[o],
+        }
+    )
     tx["amount"] = tx["quantity"] * tx["unit_price"]
     return tx
 
@@ -501,24 +625,36 @@ def _attribute_ads(tx: pd.DataFrame, campaigns: list[_CampaignOutcome], rng: np.
     return tx.assign(campaign_id=campaign_id)
 
 
-def _with_returns(tx: pd.DataFrame, lines: pd.DataFrame, orders: _Orders, end: pd.Timestamp,
-                  rng: np.random.Generator) -> pd.DataFrame:
+def _with_returns(
+    tx: pd.DataFrame, lines: pd.DataFrame, orders: _Orders, end: pd.Timestamp, rng: np.random.Generator
+) -> pd.DataFrame:
     """The transactions table: sales plus the returns that fall within the span, sorted, canonical columns."""
     returns = _returns(tx, lines, orders.campaign_id, rng)
     tx = pd.concat([tx, returns[returns["order_datetime"] < end]], ignore_index=True)
     tx = tx.sort_values(["order_datetime", "order_id", "product_id"], kind="stable").reset_index(drop=True)
-    tx = tx[["order_id", "customer_id", "order_datetime", "product_id", "quantity", "unit_price", "amount",
-             "channel", "product_name", "category", "campaign_id"]]
+    tx = tx[
+        [
+            "order_id",
+            "customer_id",
+            "order_datetime",
+            "product_id",
+            "quantity",
+            "unit_price",
+            "amount",
+            "channel",
+            "product_name",
+            "category",
+            "campaign_id",
+        ]
+    ]
     tx["order_datetime"] = tx["order_datetime"].astype("datetime64[s]")
     return tx
 
 
-def _returns(tx: pd.DataFrame, lines: pd.DataFrame, campaign_id: np.ndarray,
-             rng: np.random.Generator) -> pd.DataFrame:
+def _returns(tx: pd.DataFrame, lines: pd.DataFrame, campaign_id: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
     """Returns of the first line of ~3% of the non-campaign orders, 3-14 days later, as ``R...`` orders."""
     eligible_orders = np.flatnonzero(pd.isna(campaign_id))
-    returned = np.sort(rng.choice(eligible_orders, size=int(_RETURN_ORDER_SHARE * eligible_orders.size),
-                                  replace=False))
+    returned = np.sort(rng.choice(eligible_orders, size=int(_RETURN_ORDER_SHARE * eligible_orders.size), replace=False))
     first_line = lines.groupby("o", sort=True).head(1)
     ret = tx.loc[first_line.index[np.isin(first_line["o"].to_numpy(), returned)]].copy()
     ret["order_id"] = "R" + ret["order_id"].str.slice(1)
@@ -531,26 +667,30 @@ def _returns(tx: pd.DataFrame, lines: pd.DataFrame, campaign_id: np.ndarray,
 
 # --- the other tables -------------------------------------------------------------------------------------------------
 
+
 def _customers_table(customers: _Customers, start: pd.Timestamp, rng: np.random.Generator) -> pd.DataFrame:
     """The customers table; names, e-mails and phones are synthetic and must never reach a report."""
     n = customers.ids.size
     first_purchase = start + pd.to_timedelta(np.floor(customers.first_day) * 86400, unit="s")
     signup_lag = rng.integers(0, 15, n)
-    return pd.DataFrame({
-        "customer_id": customers.ids,
-        "first_seen": (first_purchase - pd.to_timedelta(signup_lag, unit="D")).astype("datetime64[s]"),
-        "acquisition_channel": customers.channel,
-        "region": np.array(_REGIONS)[rng.integers(0, len(_REGIONS), n)],
-        "name": [f"{_SURNAMES[i % len(_SURNAMES)]} {_GIVEN[(i * 7) % len(_GIVEN)]}" for i in range(n)],
-        "email": [f"{cid.lower()}@example.com" for cid in customers.ids],
-        "phone": [f"090-{(i * 7919) % 10000:04d}-{i % 10000:04d}" for i in range(n)],
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": customers.ids,
+            "first_seen": (first_purchase - pd.to_timedelta(signup_lag, unit="D")).astype("datetime64[s]"),
+            "acquisition_channel": customers.channel,
+            "region": np.array(_REGIONS)[rng.integers(0, len(_REGIONS), n)],
+            "name": [f"{_SURNAMES[i % len(_SURNAMES)]} {_GIVEN[(i * 7) % len(_GIVEN)]}" for i in range(n)],
+            "email": [f"{cid.lower()}@example.com" for cid in customers.ids],
+            "phone": [f"090-{(i * 7919) % 10000:04d}-{i % 10000:04d}" for i in range(n)],
+        }
+    )
 
 
 def _campaigns_table(campaigns: list[_CampaignOutcome]) -> pd.DataFrame:
     """The campaigns table: one row per campaign run, windows to the second."""
-    frame = pd.DataFrame([c.row for c in campaigns],
-                         columns=["campaign_id", "name", "channel", "start_date", "end_date", "cost"])
+    frame = pd.DataFrame(
+        [c.row for c in campaigns], columns=["campaign_id", "name", "channel", "start_date", "end_date", "cost"]
+    )
     for column in ("start_date", "end_date"):
         frame[column] = frame[column].astype("datetime64[s]")
     return frame
@@ -559,8 +699,11 @@ def _campaigns_table(campaigns: list[_CampaignOutcome]) -> pd.DataFrame:
 def _contacts_table(campaigns: list[_CampaignOutcome]) -> pd.DataFrame:
     """The campaign contacts table, sorted by campaign and customer."""
     frames = [frame for c in campaigns for frame in c.contacts]
-    contacts = (pd.concat(frames, ignore_index=True) if frames else
-                pd.DataFrame(columns=["campaign_id", "customer_id", "group", "contacted_at"]))
+    contacts = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=["campaign_id", "customer_id", "group", "contacted_at"])
+    )
     contacts["contacted_at"] = contacts["contacted_at"].astype("datetime64[s]")
     return contacts.sort_values(["campaign_id", "customer_id"], kind="stable").reset_index(drop=True)
 
@@ -588,26 +731,43 @@ def _experiments(rng: np.random.Generator, customer_ids: np.ndarray, end: pd.Tim
         means = np.array([variants[v][1] for v in names])[assignment]
         converted = rng.random(units.size) < rates
         sigma = 0.9
-        revenue = np.where(converted, np.round(means * np.exp(rng.normal(-sigma ** 2 / 2, sigma, units.size)), 0),
-                           0.0)
-        exposed = end - pd.Timedelta(days=days_before_end) + pd.to_timedelta(
-            rng.integers(0, 14 * 86400, units.size), unit="s")
-        frames.append(pd.DataFrame({"experiment_id": exp_id, "variant": np.array(names)[assignment],
-                                    "unit_id": units, "exposed_at": exposed.astype("datetime64[s]"),
-                                    "converted": converted, "revenue": revenue}))
+        revenue = np.where(converted, np.round(means * np.exp(rng.normal(-(sigma**2) / 2, sigma, units.size)), 0), 0.0)
+        exposed = (
+            end
+            - pd.Timedelta(days=days_before_end)
+            + pd.to_timedelta(rng.integers(0, 14 * 86400, units.size), unit="s")
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "experiment_id": exp_id,
+                    "variant": np.array(names)[assignment],
+                    "unit_id": units,
+                    "exposed_at": exposed.astype("datetime64[s]"),
+                    "converted": converted,
+                    "revenue": revenue,
+                }
+            )
+        )
         control_rate, control_rev = variants["control"]
         truths[exp_id] = {
             "units_per_variant": per_variant,
-            "variants": {v: {"conversion_rate": r, "revenue_per_converter": m,
-                             "relative_conversion_lift": round(r / control_rate - 1, 6),
-                             "relative_revenue_per_unit_lift": round(r * m / (control_rate * control_rev) - 1, 6)}
-                         for v, (r, m) in variants.items()},
+            "variants": {
+                v: {
+                    "conversion_rate": r,
+                    "revenue_per_converter": m,
+                    "relative_conversion_lift": round(r / control_rate - 1, 6),
+                    "relative_revenue_per_unit_lift": round(r * m / (control_rate * control_rev) - 1, 6),
+                }
+                for v, (r, m) in variants.items()
+            },
         }
     frame = pd.concat(frames, ignore_index=True).sort_values(["experiment_id", "unit_id"], kind="stable")
     return frame.reset_index(drop=True), truths
 
 
 # --- planted truths, measured exactly where they are realised ---------------------------------------------------------
+
 
 def _pair_truths(pairs: list[tuple[int, int, float]], pi: np.ndarray, products: pd.DataFrame) -> list[dict]:
     """Each planted pair with its bundle share and the exact expected lift of the rule between its items."""
@@ -617,10 +777,16 @@ def _pair_truths(pairs: list[tuple[int, int, float]], pi: np.ndarray, products: 
         pa = 1 - (1 - share) * (1 - incl[a])
         pb = 1 - (1 - share) * (1 - incl[b])
         both = share + (1 - share) * _pair_both_probability(pi[a], pi[b])
-        truths.append({"antecedent": products["product_name"].iloc[a], "consequent":
-                       products["product_name"].iloc[b], "antecedent_id": products["product_id"].iloc[a],
-                       "consequent_id": products["product_id"].iloc[b], "bundle_share": share,
-                       "expected_lift": round(both / (pa * pb), 4)})
+        truths.append(
+            {
+                "antecedent": products["product_name"].iloc[a],
+                "consequent": products["product_name"].iloc[b],
+                "antecedent_id": products["product_id"].iloc[a],
+                "consequent_id": products["product_id"].iloc[b],
+                "bundle_share": share,
+                "expected_lift": round(both / (pa * pb), 4),
+            }
+        )
     return truths
 
 
@@ -656,8 +822,9 @@ def _campaign_truths(campaigns: list[_CampaignOutcome], tx: pd.DataFrame) -> dic
     return truths
 
 
-def _planted_truths(config: SampleConfig, calendar: _Calendar, *, pairs: list[dict], campaigns: dict[str, dict],
-                    experiments: dict) -> dict:
+def _planted_truths(
+    config: SampleConfig, calendar: _Calendar, *, pairs: list[dict], campaigns: dict[str, dict], experiments: dict
+) -> dict:
     """Every planted value, for tests to check that the analyses recover it."""
     return {
         "seed": config.seed,
@@ -724,6 +891,7 @@ def write_sample(out_dir: str | Path, config: SampleConfig = SampleConfig(), *, 
             frame.to_parquet(path, index=False, compression="zstd")
         else:
             frame.to_csv(path, index=False, lineterminator="\n")
-    (out / "truths.json").write_text(json.dumps(truths, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
-                                     encoding="utf-8")
+    (out / "truths.json").write_text(
+        json.dumps(truths, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return out

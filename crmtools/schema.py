@@ -30,16 +30,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
-    "Column",
-    "TableSpec",
-    "TABLES",
-    "PERSONAL_COLUMNS",
-    "TRANSACTIONS",
-    "CUSTOMERS",
-    "PRODUCTS",
     "CAMPAIGNS",
     "CAMPAIGN_CONTACTS",
+    "CUSTOMERS",
     "EXPERIMENTS",
+    "PERSONAL_COLUMNS",
+    "PRODUCTS",
+    "TABLES",
+    "TRANSACTIONS",
+    "Column",
+    "TableSpec",
 ]
 
 

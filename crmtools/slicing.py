@@ -32,7 +32,7 @@ import pandas as pd
 from ._deprecation import deprecated_arguments
 from .periods import as_period
 
-__all__ = ["transactions_in", "campaigns_active", "contacts_of", "experiments_exposed"]
+__all__ = ["campaigns_active", "contacts_of", "experiments_exposed", "transactions_in"]
 
 
 def _bounds(period: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -73,8 +73,9 @@ def transactions_in(transactions: pd.DataFrame, *, period: Any, date_col: str = 
 
 
 @deprecated_arguments(window=("start", "end"))
-def campaigns_active(campaigns: pd.DataFrame, *, period: Any, start_col: str = "start_date",
-                     end_col: str = "end_date") -> pd.DataFrame:
+def campaigns_active(
+    campaigns: pd.DataFrame, *, period: Any, start_col: str = "start_date", end_col: str = "end_date"
+) -> pd.DataFrame:
     """Campaigns whose window ``[start_date, end_date]`` overlaps the period.
 
     Parameters
@@ -97,8 +98,9 @@ def campaigns_active(campaigns: pd.DataFrame, *, period: Any, start_col: str = "
 
 
 @deprecated_arguments(window=("start", "end"))
-def experiments_exposed(experiments: pd.DataFrame, *, period: Any, experiment_col: str = "experiment_id",
-                        exposed_col: str = "exposed_at") -> pd.DataFrame:
+def experiments_exposed(
+    experiments: pd.DataFrame, *, period: Any, experiment_col: str = "experiment_id", exposed_col: str = "exposed_at"
+) -> pd.DataFrame:
     """Rows of the experiments with an exposure in the period, up to the period's end.
 
     Parameters

@@ -95,20 +95,20 @@ from .validation import Policies
 
 __all__ = [
     "SOURCES",
-    "mask_url",
-    "url_has_password",
-    "resolve_url",
     "check_config",
+    "default_period",
     "describe_source",
-    "period_window",
-    "read_file",
+    "frame_fingerprint",
+    "latest_order_datetime",
+    "mask_url",
     "open_reader",
     "order_date_range",
-    "latest_order_datetime",
-    "default_period",
-    "frame_fingerprint",
-    "write_tables_to_sql",
+    "period_window",
+    "read_file",
+    "resolve_url",
+    "url_has_password",
     "write_tables_to_duckdb",
+    "write_tables_to_sql",
 ]
 
 
@@ -135,6 +135,7 @@ def default_period(config: DataConfig) -> Period:
 
 # ---------------------------------------------------------------------------------------------------- writing
 
+
 def _canonical_frames(dataset_dir, policies: Policies | None, timezone: str):
     config = DataConfig(path=str(dataset_dir), policies=policies or Policies(), timezone=timezone)
     found = False
@@ -145,13 +146,22 @@ def _canonical_frames(dataset_dir, policies: Policies | None, timezone: str):
         found = True
         yield name, load_table(name, source, timezone=timezone, policies=config.policies)
     if not found:
-        raise ValueError(f"No table files found in {dataset_dir}; expected files such as transactions.parquet "
-                         "(write the sample with: crmtools sample-data).")
+        raise ValueError(
+            f"No table files found in {dataset_dir}; expected files such as transactions.parquet "
+            "(write the sample with: crmtools sample-data)."
+        )
 
 
-def write_tables_to_sql(dataset_dir: str | os.PathLike, engine, *, schema: str | None = None,
-                        if_exists: str = "fail", policies: Policies | None = None,
-                        timezone: str = "Asia/Tokyo", chunksize: int = 10_000) -> dict[str, int]:
+def write_tables_to_sql(
+    dataset_dir: str | os.PathLike,
+    engine,
+    *,
+    schema: str | None = None,
+    if_exists: str = "fail",
+    policies: Policies | None = None,
+    timezone: str = "Asia/Tokyo",
+    chunksize: int = 10_000,
+) -> dict[str, int]:
     """Copy the canonical tables of a data folder into a SQL database, one table each, canonical names.
 
     Each table is loaded and validated first (so the database gets proper
@@ -194,17 +204,25 @@ def write_tables_to_sql(dataset_dir: str | os.PathLike, engine, *, schema: str |
             try:
                 frame.to_sql(name, target, schema=schema, if_exists=if_exists, index=False, chunksize=chunksize)
             except sqlalchemy.exc.SQLAlchemyError as exc:
-                raise ValueError(f"Writing table {name!r} to {mask_url(url)} failed: "
-                                 f"{scrub_secrets(first_error_line(exc), url_secrets(url))}") from None
-            written[name] = int(len(frame))
+                raise ValueError(
+                    f"Writing table {name!r} to {mask_url(url)} failed: "
+                    f"{scrub_secrets(first_error_line(exc), url_secrets(url))}"
+                ) from None
+            written[name] = len(frame)
     finally:
         if own:
             target.dispose()
     return written
 
 
-def write_tables_to_duckdb(dataset_dir: str | os.PathLike, database: str | os.PathLike, *, replace: bool = False,
-                           policies: Policies | None = None, timezone: str = "Asia/Tokyo") -> dict[str, int]:
+def write_tables_to_duckdb(
+    dataset_dir: str | os.PathLike,
+    database: str | os.PathLike,
+    *,
+    replace: bool = False,
+    policies: Policies | None = None,
+    timezone: str = "Asia/Tokyo",
+) -> dict[str, int]:
     """Copy the canonical tables of a data folder into a DuckDB database file (created when missing).
 
     Parameters
@@ -236,11 +254,13 @@ def write_tables_to_duckdb(dataset_dir: str | os.PathLike, database: str | os.Pa
                 create = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE"
                 con.execute(f'{create} "{name}" AS SELECT * FROM crmtools_frame')
             except duckdb.CatalogException as exc:
-                raise ValueError(f"Table {name!r} already exists in {database}; pass replace=True (--replace) "
-                                 f"to overwrite it ({first_error_line(exc)}).") from None
+                raise ValueError(
+                    f"Table {name!r} already exists in {database}; pass replace=True (--replace) "
+                    f"to overwrite it ({first_error_line(exc)})."
+                ) from None
             finally:
                 con.unregister("crmtools_frame")
-            written[name] = int(len(frame))
+            written[name] = len(frame)
     finally:
         con.close()
     return written

@@ -47,19 +47,20 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
 __all__ = [
-    "DEFAULT_MASTER",
     "BACKENDS",
-    "spark_session",
-    "session_from_params",
-    "to_spark",
-    "read_spark_table",
+    "DEFAULT_MASTER",
     "as_backend",
+    "read_spark_table",
+    "session_from_params",
+    "spark_session",
+    "to_spark",
 ]
 
 #: Master used when none is given: Spark in this process's machine, two worker threads.
@@ -90,12 +91,13 @@ def _require_pyspark():
     try:
         import pyspark  # noqa: F401
     except ImportError:
-        raise ImportError("Spark support needs pyspark: install it with `pip install 'crmtools[spark]'` "
-                          "(and Java 17 or later for a local session).") from None
+        raise ImportError(
+            "Spark support needs pyspark: install it with `pip install 'crmtools[spark]'` "
+            "(and Java 17 or later for a local session)."
+        ) from None
 
 
-def spark_session(master: str | None = None, *, app_name: str = "crmtools",
-                  config: Mapping[str, Any] | None = None):
+def spark_session(master: str | None = None, *, app_name: str = "crmtools", config: Mapping[str, Any] | None = None):
     """A SparkSession: local by default, or on a cluster, or through Spark Connect.
 
     Parameters
@@ -142,8 +144,10 @@ def spark_session(master: str | None = None, *, app_name: str = "crmtools",
     TypeError: master must be text such as 'local[2]', 'spark://host:7077' or 'sc://host:15002', or None; got int 7.
     """
     if master is not None and not isinstance(master, str):
-        raise TypeError(f"master must be text such as 'local[2]', 'spark://host:7077' or 'sc://host:15002', or "
-                        f"None; got {type(master).__name__} {master!r}.")
+        raise TypeError(
+            f"master must be text such as 'local[2]', 'spark://host:7077' or 'sc://host:15002', or "
+            f"None; got {type(master).__name__} {master!r}."
+        )
     if not isinstance(app_name, str) or not app_name:
         raise TypeError(f"app_name must be non-empty text; got {app_name!r}.")
     if config is not None and not isinstance(config, Mapping):
@@ -170,8 +174,9 @@ def spark_session(master: str | None = None, *, app_name: str = "crmtools",
     return builder.getOrCreate()
 
 
-def session_from_params(params: Mapping[str, Any], *, app_name: str = "crmtools",
-                        config: Mapping[str, Any] | None = None):
+def session_from_params(
+    params: Mapping[str, Any], *, app_name: str = "crmtools", config: Mapping[str, Any] | None = None
+):
     """The SparkSession the ``engine`` section of the run parameters asks for.
 
     ``engine.spark_connect_url`` (``sc://host:15002``) wins over
@@ -268,8 +273,15 @@ def _timestamp_literal(value: Any, name: str, data_type):
     return F.lit(ts.isoformat(sep=" ")).cast(data_type)
 
 
-def read_spark_table(path: str | Path, *, session: Any, columns: Iterable[str] | None = None, start: Any = None,
-                     end: Any = None, date_col: str = "order_datetime"):
+def read_spark_table(
+    path: str | Path,
+    *,
+    session: Any,
+    columns: Iterable[str] | None = None,
+    start: Any = None,
+    end: Any = None,
+    date_col: str = "order_datetime",
+):
     """Read a Parquet file or folder into Spark, only the columns and the period needed.
 
     Parquet lets Spark skip the other columns, and row groups outside
@@ -309,8 +321,10 @@ def read_spark_table(path: str | Path, *, session: Any, columns: Iterable[str] |
     needed = wanted + ([date_col] if (start is not None or end is not None) and date_col not in wanted else [])
     missing = [c for c in needed if c not in have]
     if missing:
-        raise ValueError(f"{path} has no column{'s' if len(missing) > 1 else ''} {missing}: the columns asked for "
-                         f"({needed}) must be in the file; columns found: {have}.")
+        raise ValueError(
+            f"{path} has no column{'s' if len(missing) > 1 else ''} {missing}: the columns asked for "
+            f"({needed}) must be in the file; columns found: {have}."
+        )
     if start is not None or end is not None:
         from pyspark.sql import functions as F
 
@@ -325,8 +339,9 @@ def read_spark_table(path: str | Path, *, session: Any, columns: Iterable[str] |
             from .engine import as_timestamp
 
             if as_timestamp(end, "end") <= as_timestamp(start, "start"):
-                raise ValueError(f"end must be after start (the period is [start, end)); got start={start!r}, "
-                                 f"end={end!r}.")
+                raise ValueError(
+                    f"end must be after start (the period is [start, end)); got start={start!r}, end={end!r}."
+                )
         frame = frame.filter(condition)
     return frame.select(*wanted)
 
@@ -389,6 +404,8 @@ def as_backend(frame: pd.DataFrame, backend: str = "pandas", *, session: Any = N
         # can be joined with the user's other relations (relations of two connections cannot be joined).
         return duckdb.from_arrow(table)
     if session is None:
-        raise ValueError("backend='spark' needs a SparkSession: pass session=spark_session() (or "
-                         "session_from_params(params)); got session=None.")
+        raise ValueError(
+            "backend='spark' needs a SparkSession: pass session=spark_session() (or "
+            "session_from_params(params)); got session=None."
+        )
     return to_spark(table, session)

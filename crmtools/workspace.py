@@ -38,8 +38,17 @@ from pathlib import Path
 
 from .errors import ReportFileError, RunBusyError
 
-__all__ = ["report_lock", "private_workspace", "new_staging", "clean_stale_staging", "clean_stale_workspaces",
-           "remove_if_empty", "kill_child_processes", "terminate_on_signals", "file_errors"]
+__all__ = [
+    "clean_stale_staging",
+    "clean_stale_workspaces",
+    "file_errors",
+    "kill_child_processes",
+    "new_staging",
+    "private_workspace",
+    "remove_if_empty",
+    "report_lock",
+    "terminate_on_signals",
+]
 
 LOCK_NAME = ".crmtools.lock"
 WORKSPACE_PREFIX = "crmtools-run-"
@@ -72,8 +81,7 @@ def report_lock(reports_dir: Path, *, timeout: float = 0.0, what: str = "") -> I
         _acquire(handle, reports_dir, timeout)
         handle.seek(0)
         handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "what": what,
-                                 "since": time.strftime("%Y-%m-%d %H:%M:%S")}) + "\n")
+        handle.write(json.dumps({"pid": os.getpid(), "what": what, "since": time.strftime("%Y-%m-%d %H:%M:%S")}) + "\n")
         handle.flush()
         try:
             yield reports_dir / LOCK_NAME
@@ -102,11 +110,16 @@ def _holder_message(reports_dir: Path, timeout: float) -> str:
         holder = json.loads((reports_dir / LOCK_NAME).read_text(encoding="utf-8") or "{}")
     except (OSError, ValueError):
         holder = {}
-    who = (f"run of {holder.get('what') or 'a period'} (pid {holder.get('pid', '?')}, since {holder.get('since', '?')})"
-           if holder else "run")
+    who = (
+        f"run of {holder.get('what') or 'a period'} (pid {holder.get('pid', '?')}, since {holder.get('since', '?')})"
+        if holder
+        else "run"
+    )
     waited = f" after waiting {timeout:g} s" if timeout > 0 else ""
-    return (f"another crmtools {who} is writing to {reports_dir}{waited}; nothing was changed. "
-            f"Run again when it has finished, or pass --wait SECONDS to wait for it.")
+    return (
+        f"another crmtools {who} is writing to {reports_dir}{waited}; nothing was changed. "
+        f"Run again when it has finished, or pass --wait SECONDS to wait for it."
+    )
 
 
 @contextlib.contextmanager
@@ -125,7 +138,7 @@ def clean_stale_workspaces(tmp_dir: str | os.PathLike | None = None) -> list[Pat
     """Remove the private workspaces of runs whose process no longer exists; returns what was removed."""
     removed = []
     for folder in Path(tmp_dir or tempfile.gettempdir()).glob(f"{WORKSPACE_PREFIX}*"):
-        pid_text = folder.name[len(WORKSPACE_PREFIX):].split("-", 1)[0]
+        pid_text = folder.name[len(WORKSPACE_PREFIX) :].split("-", 1)[0]
         if not pid_text.isdigit() or _alive(int(pid_text)) or not folder.is_dir():
             continue
         try:
@@ -209,7 +222,7 @@ def terminate_on_signals() -> Iterator[None]:
         yield
         return
 
-    def handler(signum, frame):  # noqa: ARG001 - signal handler signature
+    def handler(signum, frame):
         raise Terminated(signum)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}

@@ -34,7 +34,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PostgresServer", "find_binaries", "unavailable_reason", "start_server"]
+__all__ = ["PostgresServer", "find_binaries", "start_server", "unavailable_reason"]
 
 DATABASE = "crmtools_test"
 _SYSTEM_USER = "postgres"
@@ -64,8 +64,12 @@ class PostgresServer:
         """Stop the server at once and delete its folder."""
         data = self.folder / "data"
         if data.exists():
-            subprocess.run([*self._as_user, str(self._bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w",
-                            "stop"], capture_output=True, timeout=60, check=False)
+            subprocess.run(
+                [*self._as_user, str(self._bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -74,8 +78,10 @@ def find_binaries() -> Path | None:
     candidates = []
     if os.environ.get("CRMTOOLS_PG_BIN"):
         candidates.append(Path(os.environ["CRMTOOLS_PG_BIN"]))
-    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"),
-                      key=lambda p: [int(x) if x.isdigit() else 0 for x in Path(p).parent.name.split(".")])
+    versions = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"),
+        key=lambda p: [int(x) if x.isdigit() else 0 for x in Path(p).parent.name.split(".")],
+    )
     candidates += [Path(p) for p in reversed(versions)]
     on_path = shutil.which("pg_ctl")
     if on_path:
@@ -101,8 +107,10 @@ def _as_user() -> list[str] | None:
 def unavailable_reason() -> str | None:
     """Why no throw-away server can be started here, or None when it can."""
     if find_binaries() is None:
-        return ("PostgreSQL server binaries not found (install the Debian package 'postgresql', "
-                "set CRMTOOLS_PG_BIN, or set CRMTOOLS_TEST_PG_URL to an existing server)")
+        return (
+            "PostgreSQL server binaries not found (install the Debian package 'postgresql', "
+            "set CRMTOOLS_PG_BIN, or set CRMTOOLS_TEST_PG_URL to an existing server)"
+        )
     if _as_user() is None:
         return "running as root without a 'postgres' system user or runuser: initdb refuses to run as root"
     return None
@@ -136,26 +144,45 @@ def start_server(*, database: str = DATABASE, attempts: int = 3) -> PostgresServ
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([*as_user, *args], capture_output=True, text=True, timeout=120, cwd=folder)
 
-    init = run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-               "--locale=C", "--no-sync")
+    init = run(
+        str(bin_dir / "initdb"),
+        "-D",
+        str(data),
+        "-A",
+        "trust",
+        "-U",
+        "postgres",
+        "-E",
+        "UTF8",
+        "--locale=C",
+        "--no-sync",
+    )
     if init.returncode != 0:
         shutil.rmtree(folder, ignore_errors=True)
         raise RuntimeError(f"initdb failed: {init.stderr.strip() or init.stdout.strip()}")
     log = folder / "server.log"
     for _ in range(attempts):
         port = _free_port()
-        options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {data} -c fsync=off -c synchronous_commit=off "
-                   "-c full_page_writes=off -c max_connections=40")
-        started = run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options,
-                      "start")
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {port} -k {data} -c fsync=off -c synchronous_commit=off "
+            "-c full_page_writes=off -c max_connections=40"
+        )
+        started = run(
+            str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options, "start"
+        )
         if started.returncode == 0:
             break
     else:
         text = log.read_text(errors="replace")[-2000:] if log.exists() else started.stderr
         shutil.rmtree(folder, ignore_errors=True)
         raise RuntimeError(f"PostgreSQL did not start: {text}")
-    server = PostgresServer(url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/{database}", port=port,
-                            folder=folder, _bin=bin_dir, _as_user=as_user)
+    server = PostgresServer(
+        url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/{database}",
+        port=port,
+        folder=folder,
+        _bin=bin_dir,
+        _as_user=as_user,
+    )
     made = run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", database)
     if made.returncode != 0:
         server.stop()

@@ -25,13 +25,27 @@ from crmtools.periods import as_period, as_point, parse_period
 from crmtools.sampledata import SampleConfig, generate_sample
 
 #: Every module of analyses; a new one belongs here.
-ANALYSIS_MODULES = ["rfm", "kpis", "repeat", "basket", "basket_spark", "campaigns", "cohorts", "deciles", "targets",
-                    "slicing", "experiments", "quality"]
+ANALYSIS_MODULES = [
+    "rfm",
+    "kpis",
+    "repeat",
+    "basket",
+    "basket_spark",
+    "campaigns",
+    "cohorts",
+    "deciles",
+    "targets",
+    "slicing",
+    "experiments",
+    "quality",
+]
 
 #: Words that make an argument name about time.
-_TIME_WORD = re.compile(r"(^|_)(start|end|begin|stop|date|dates|time|times|datetime|since|until|from|to|period|periods|"
-                        r"as|of|asof|freq|frequency|day|days|month|months|year|years|quarter|quarters|week|weeks|"
-                        r"lookback|window|horizon|when|at|after|before|observation)(_|$)")
+_TIME_WORD = re.compile(
+    r"(^|_)(start|end|begin|stop|date|dates|time|times|datetime|since|until|from|to|period|periods|"
+    r"as|of|asof|freq|frequency|day|days|month|months|year|years|quarter|quarters|week|weeks|"
+    r"lookback|window|horizon|when|at|after|before|observation)(_|$)"
+)
 
 
 def _public_functions():
@@ -62,18 +76,31 @@ def _time_rule_violation(param: inspect.Parameter) -> str | None:
         return None if keyword_only else f"{name} must be keyword-only"
     if name == "months" or name.endswith(("_days", "_months")):
         default = param.default
-        if default is not inspect.Parameter.empty and default is not None and (
-                isinstance(default, bool) or not isinstance(default, (int, float))):
+        if (
+            default is not inspect.Parameter.empty
+            and default is not None
+            and (isinstance(default, bool) or not isinstance(default, (int, float)))
+        ):
             return f"{name} is a length, so its default must be a number or None; got {default!r}"
         return None if keyword_only else f"{name} must be keyword-only"
-    return (f"{name!r} names a time: use period= (a whole period), as_of= (an instant), or a length such as "
-            f"lookback_days=")
+    return (
+        f"{name!r} names a time: use period= (a whole period), as_of= (an instant), or a length such as lookback_days="
+    )
 
 
 def test_the_walk_finds_the_api():
-    assert {"rfm.rfm_table", "kpis.period_kpis", "kpis.monthly_trend", "deciles.decile_table",
-            "cohorts.cohort_table", "repeat.f2_conversion", "campaigns.campaign_roi", "basket.frequent_itemsets",
-            "basket_spark.frequent_itemsets", "slicing.campaigns_active"} <= set(PUBLIC)
+    assert {
+        "rfm.rfm_table",
+        "kpis.period_kpis",
+        "kpis.monthly_trend",
+        "deciles.decile_table",
+        "cohorts.cohort_table",
+        "repeat.f2_conversion",
+        "campaigns.campaign_roi",
+        "basket.frequent_itemsets",
+        "basket_spark.frequent_itemsets",
+        "slicing.campaigns_active",
+    } <= set(PUBLIC)
     assert len(PUBLIC) > 30
 
 
@@ -87,8 +114,18 @@ def test_every_public_function_follows_the_time_rule(qualname):
 
 
 def test_the_rule_checker_catches_the_old_shapes():
-    def old(transactions, period, *, as_of=None, start=None, end=None, months=13, date_col="d",
-            observation_period_end=None, lookback="365D"):
+    def old(
+        transactions,
+        period,
+        *,
+        as_of=None,
+        start=None,
+        end=None,
+        months=13,
+        date_col="d",
+        observation_period_end=None,
+        lookback="365D",
+    ):
         """The four old shapes at once."""
 
     found = {p.name: _time_rule_violation(p) for p in inspect.signature(old).parameters.values()}
@@ -110,8 +147,7 @@ def tables():
 
 @pytest.fixture(scope="module")
 def rules(tables):
-    return basket.association_rules(basket.frequent_itemsets(tables["transactions"], min_support=3),
-                                    min_threshold=0.01)
+    return basket.association_rules(basket.frequent_itemsets(tables["transactions"], min_support=3), min_threshold=0.01)
 
 
 #: One call per public function taking as_of=, with the sample data.
@@ -122,8 +158,9 @@ AS_OF_CALLS = {
     "repeat.interval_distribution": lambda t, r, **k: repeat.interval_distribution(t["transactions"], **k),
     "repeat.purchase_cycles": lambda t, r, **k: repeat.purchase_cycles(t["transactions"], **k),
     "cohorts.cohort_table": lambda t, r, **k: cohorts.cohort_table(t["transactions"], **k),
-    "campaigns.campaign_roi": lambda t, r, **k: campaigns.campaign_roi(t["campaigns"], t["campaign_contacts"],
-                                                                       t["transactions"], **k),
+    "campaigns.campaign_roi": lambda t, r, **k: campaigns.campaign_roi(
+        t["campaigns"], t["campaign_contacts"], t["transactions"], **k
+    ),
     "basket.customer_recommendations": lambda t, r, **k: basket.customer_recommendations(t["transactions"], r, **k),
 }
 
@@ -136,8 +173,9 @@ PERIOD_CALLS = {
     "deciles.pareto_curve": lambda t, **k: deciles.pareto_curve(t["transactions"], **k),
     "deciles.customer_revenue": lambda t, **k: deciles.customer_revenue(t["transactions"], **k),
     "repeat.f2_conversion": lambda t, **k: repeat.f2_conversion(t["transactions"], as_of="2025-01-01", **k),
-    "campaigns.campaign_roi": lambda t, **k: campaigns.campaign_roi(t["campaigns"], t["campaign_contacts"],
-                                                                    t["transactions"], **k),
+    "campaigns.campaign_roi": lambda t, **k: campaigns.campaign_roi(
+        t["campaigns"], t["campaign_contacts"], t["transactions"], **k
+    ),
     "slicing.transactions_in": lambda t, **k: slicing.transactions_in(t["transactions"], **k),
     "slicing.campaigns_active": lambda t, **k: slicing.campaigns_active(t["campaigns"], **k),
     "slicing.experiments_exposed": lambda t, **k: slicing.experiments_exposed(t["experiments"], **k),
@@ -184,30 +222,49 @@ def test_as_of_period_means_its_exclusive_end(qualname, tables, rules):
 
 def test_as_of_is_exclusive_and_recency_counts_to_its_date():
     # A purchase on the last day of October, with as_of = October's end (2024-11-01 00:00): counted, recency 1.
-    tx = pd.DataFrame({"order_id": ["o1", "o2"], "customer_id": ["a", "b"],
-                       "order_datetime": pd.to_datetime(["2024-10-31 23:59:59", "2024-11-01 00:00:00"]),
-                       "quantity": 1, "amount": 100.0})
+    tx = pd.DataFrame(
+        {
+            "order_id": ["o1", "o2"],
+            "customer_id": ["a", "b"],
+            "order_datetime": pd.to_datetime(["2024-10-31 23:59:59", "2024-11-01 00:00:00"]),
+            "quantity": 1,
+            "amount": 100.0,
+        }
+    )
     out = rfm.rfm_table(tx, as_of=parse_period("2024-10"))
     assert out["customer_id"].tolist() == ["a"] and out["recency_days"].tolist() == [1]
     assert as_point(parse_period("2024-Q4")) == pd.Timestamp("2025-01-01")
 
 
-@pytest.mark.parametrize("value, error, match", [
-    ("2024-Q4", ValueError, r"as_of='2024-Q4' is ambiguous.*as_of='2025-01-01'.*parse_period\('2024-Q4'\)"),
-    ("2024", ValueError, "as_of must be a date.*names no day"),
-    ("October 2024", ValueError, "as_of must be a date"),
-    (None, TypeError, "as_of must be a date, a timestamp or a Period"),
-    (20241101, TypeError, "as_of must be a date, a timestamp or a Period"),
-    ("2024-11-01T00:00:00Z", ValueError, "timezone-naive"),
-])
+@pytest.mark.parametrize(
+    "value, error, match",
+    [
+        ("2024-Q4", ValueError, r"as_of='2024-Q4' is ambiguous.*as_of='2025-01-01'.*parse_period\('2024-Q4'\)"),
+        ("2024", ValueError, "as_of must be a date.*names no day"),
+        ("October 2024", ValueError, "as_of must be a date"),
+        (None, TypeError, "as_of must be a date, a timestamp or a Period"),
+        (20241101, TypeError, "as_of must be a date, a timestamp or a Period"),
+        ("2024-11-01T00:00:00Z", ValueError, "timezone-naive"),
+    ],
+)
 def test_as_point_messages(value, error, match):
     with pytest.raises(error, match=match):
         as_point(value)
 
 
-@pytest.mark.parametrize("value", ["2024-11-01", "2024/11/01", "20241101", "2024-11-01 00:00",
-                                   pd.Timestamp("2024-11-01"), pd.Timestamp("2024-11-01").date(),
-                                   pd.Timestamp("2024-11-01").to_datetime64(), parse_period("2024-10")])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-11-01",
+        "2024/11/01",
+        "20241101",
+        "2024-11-01 00:00",
+        pd.Timestamp("2024-11-01"),
+        pd.Timestamp("2024-11-01").date(),
+        pd.Timestamp("2024-11-01").to_datetime64(),
+        parse_period("2024-10"),
+    ],
+)
 def test_as_point_accepts_dates_and_periods(value):
     assert as_point(value) == pd.Timestamp("2024-11-01")
 
@@ -250,58 +307,75 @@ def _deprecated(call, *, match):
 
 DEPRECATED = {
     # name: (old call, new call, what the warning says)
-    "period_kpis positional": (lambda t: kpis.period_kpis(t["transactions"], "2024-10"),
-                               lambda t: kpis.period_kpis(t["transactions"], period="2024-10"),
-                               "passing period by position"),
-    "monthly_trend end": (lambda t: kpis.monthly_trend(t["transactions"], end="2024-11-01", months=6),
-                          lambda t: kpis.monthly_trend(t["transactions"], period="2024-10", months=6),
-                          "end= is deprecated"),
-    "monthly_trend end period": (lambda t: kpis.monthly_trend(t["transactions"], end=parse_period("2024-Q3")),
-                                 lambda t: kpis.monthly_trend(t["transactions"], period="2024-Q3"),
-                                 "end= is deprecated"),
-    "decile_table start end": (lambda t: deciles.decile_table(t["transactions"], start="2024-10-01",
-                                                              end="2024-11-01"),
-                               lambda t: deciles.decile_table(t["transactions"], period="2024-10"),
-                               "start= and end= are deprecated"),
-    "concentration start end": (lambda t: deciles.concentration(t["transactions"], start=parse_period("2024-Q3"),
-                                                                end=parse_period("2024-Q3")),
-                                lambda t: deciles.concentration(t["transactions"], period="2024-Q3"),
-                                "start= and end= are deprecated"),
-    "pareto_curve start end": (lambda t: deciles.pareto_curve(t["transactions"], start="2024-07-01",
-                                                              end="2024-10-01", points=10),
-                               lambda t: deciles.pareto_curve(t["transactions"], period="2024-Q3", points=10),
-                               "start= and end= are deprecated"),
-    "customer_revenue start end": (lambda t: deciles.customer_revenue(t["transactions"], start="2024-10-01",
-                                                                      end="2024-11-01"),
-                                   lambda t: deciles.customer_revenue(t["transactions"], period="2024-10"),
-                                   "start= and end= are deprecated"),
-    "cohort_table start": (lambda t: cohorts.cohort_table(t["transactions"], as_of="2024-11-01", start="2024-05-01"),
-                           lambda t: cohorts.cohort_table(t["transactions"], as_of="2024-11-01", lookback_months=6),
-                           "start= is deprecated; pass lookback_months="),
-    "f2_conversion start end": (lambda t: repeat.f2_conversion(t["transactions"], as_of="2025-01-01",
-                                                               start="2024-04-01", end="2024-07-01"),
-                                lambda t: repeat.f2_conversion(t["transactions"], as_of="2025-01-01",
-                                                               period="2024-Q2"),
-                                "start= and end= are deprecated"),
-    "interval_distribution start": (lambda t: repeat.interval_distribution(t["transactions"], as_of="2024-11-01",
-                                                                           start="2024-08-01"),
-                                    lambda t: repeat.interval_distribution(t["transactions"], as_of="2024-11-01",
-                                                                           lookback_days=92),
-                                    "start= is deprecated; pass lookback_days="),
-    "campaigns_active start end": (lambda t: slicing.campaigns_active(t["campaigns"], start=pd.Timestamp("2024-07-01"),
-                                                                      end=pd.Timestamp("2024-08-01")),
-                                   lambda t: slicing.campaigns_active(t["campaigns"], period="2024-07"),
-                                   "start= and end= are deprecated"),
-    "experiments_exposed start end": (lambda t: slicing.experiments_exposed(t["experiments"],
-                                                                            start=pd.Timestamp("2024-12-01"),
-                                                                            end=pd.Timestamp("2025-01-01")),
-                                      lambda t: slicing.experiments_exposed(t["experiments"], period="2024-12"),
-                                      "start= and end= are deprecated"),
-    "frequent_itemsets period": (lambda t: basket.frequent_itemsets(t["transactions"], min_support=3,
-                                                                    basket="customer", period="M"),
-                                 lambda t: basket.frequent_itemsets(t["transactions"], min_support=3,
-                                                                    basket="customer", basket_freq="M"),
-                                 "period= is deprecated; it is now called basket_freq="),
+    "period_kpis positional": (
+        lambda t: kpis.period_kpis(t["transactions"], "2024-10"),
+        lambda t: kpis.period_kpis(t["transactions"], period="2024-10"),
+        "passing period by position",
+    ),
+    "monthly_trend end": (
+        lambda t: kpis.monthly_trend(t["transactions"], end="2024-11-01", months=6),
+        lambda t: kpis.monthly_trend(t["transactions"], period="2024-10", months=6),
+        "end= is deprecated",
+    ),
+    "monthly_trend end period": (
+        lambda t: kpis.monthly_trend(t["transactions"], end=parse_period("2024-Q3")),
+        lambda t: kpis.monthly_trend(t["transactions"], period="2024-Q3"),
+        "end= is deprecated",
+    ),
+    "decile_table start end": (
+        lambda t: deciles.decile_table(t["transactions"], start="2024-10-01", end="2024-11-01"),
+        lambda t: deciles.decile_table(t["transactions"], period="2024-10"),
+        "start= and end= are deprecated",
+    ),
+    "concentration start end": (
+        lambda t: deciles.concentration(t["transactions"], start=parse_period("2024-Q3"), end=parse_period("2024-Q3")),
+        lambda t: deciles.concentration(t["transactions"], period="2024-Q3"),
+        "start= and end= are deprecated",
+    ),
+    "pareto_curve start end": (
+        lambda t: deciles.pareto_curve(t["transactions"], start="2024-07-01", end="2024-10-01", points=10),
+        lambda t: deciles.pareto_curve(t["transactions"], period="2024-Q3", points=10),
+        "start= and end= are deprecated",
+    ),
+    "customer_revenue start end": (
+        lambda t: deciles.customer_revenue(t["transactions"], start="2024-10-01", end="2024-11-01"),
+        lambda t: deciles.customer_revenue(t["transactions"], period="2024-10"),
+        "start= and end= are deprecated",
+    ),
+    "cohort_table start": (
+        lambda t: cohorts.cohort_table(t["transactions"], as_of="2024-11-01", start="2024-05-01"),
+        lambda t: cohorts.cohort_table(t["transactions"], as_of="2024-11-01", lookback_months=6),
+        "start= is deprecated; pass lookback_months=",
+    ),
+    "f2_conversion start end": (
+        lambda t: repeat.f2_conversion(t["transactions"], as_of="2025-01-01", start="2024-04-01", end="2024-07-01"),
+        lambda t: repeat.f2_conversion(t["transactions"], as_of="2025-01-01", period="2024-Q2"),
+        "start= and end= are deprecated",
+    ),
+    "interval_distribution start": (
+        lambda t: repeat.interval_distribution(t["transactions"], as_of="2024-11-01", start="2024-08-01"),
+        lambda t: repeat.interval_distribution(t["transactions"], as_of="2024-11-01", lookback_days=92),
+        "start= is deprecated; pass lookback_days=",
+    ),
+    "campaigns_active start end": (
+        lambda t: slicing.campaigns_active(
+            t["campaigns"], start=pd.Timestamp("2024-07-01"), end=pd.Timestamp("2024-08-01")
+        ),
+        lambda t: slicing.campaigns_active(t["campaigns"], period="2024-07"),
+        "start= and end= are deprecated",
+    ),
+    "experiments_exposed start end": (
+        lambda t: slicing.experiments_exposed(
+            t["experiments"], start=pd.Timestamp("2024-12-01"), end=pd.Timestamp("2025-01-01")
+        ),
+        lambda t: slicing.experiments_exposed(t["experiments"], period="2024-12"),
+        "start= and end= are deprecated",
+    ),
+    "frequent_itemsets period": (
+        lambda t: basket.frequent_itemsets(t["transactions"], min_support=3, basket="customer", period="M"),
+        lambda t: basket.frequent_itemsets(t["transactions"], min_support=3, basket="customer", basket_freq="M"),
+        "period= is deprecated; it is now called basket_freq=",
+    ),
 }
 
 
@@ -316,8 +390,9 @@ def test_deprecated_forms_warn_and_give_identical_results(case, tables):
 
 def test_deprecated_windows_keep_arbitrary_bounds(tables):
     tx = tables["transactions"]
-    half = _deprecated(lambda: deciles.customer_revenue(tx, start="2024-01-01", end="2024-07-01"),
-                       match="start= and end=")
+    half = _deprecated(
+        lambda: deciles.customer_revenue(tx, start="2024-01-01", end="2024-07-01"), match="start= and end="
+    )
     window = tx[(tx["order_datetime"] >= "2024-01-01") & (tx["order_datetime"] < "2024-07-01")]
     assert set(half["customer_id"]) == set(window.loc[window["quantity"] > 0, "customer_id"].dropna())
     with pytest.warns(FutureWarning), pytest.raises(ValueError, match="end must be after start"):

@@ -55,17 +55,27 @@ def test_present_columns_pass_silently(frame):
 
 def test_missing_columns_name_what_is_missing_needed_and_received(frame):
     text = _error(lambda: require_columns(frame, ["order_id", "sku", "store"], name="transactions"), ValueError)
-    assert text == ("transactions is missing columns 'sku', 'store'; allowed: a table with columns 'order_id', 'sku', "
-                    "'store'; received: columns 'order_id', 'product_id', 'quantity'.")
+    assert text == (
+        "transactions is missing columns 'sku', 'store'; allowed: a table with columns 'order_id', 'sku', "
+        "'store'; received: columns 'order_id', 'product_id', 'quantity'."
+    )
 
 
 def test_roles_and_hint_are_shown(frame):
-    text = _error(lambda: require_columns(frame, {"order_id": "the basket", "sku": "the item"}, name="transactions",
-                                          hint="Name your own columns with the *_col= arguments."), ValueError)
+    text = _error(
+        lambda: require_columns(
+            frame,
+            {"order_id": "the basket", "sku": "the item"},
+            name="transactions",
+            hint="Name your own columns with the *_col= arguments.",
+        ),
+        ValueError,
+    )
     assert "missing column 'sku' (the item);" in text
     assert "allowed: a table with columns 'order_id', 'sku';" in text  # roles only where something is missing
-    assert text.endswith("received: columns 'order_id', 'product_id', 'quantity'. Name your own columns with the "
-                         "*_col= arguments.")
+    assert text.endswith(
+        "received: columns 'order_id', 'product_id', 'quantity'. Name your own columns with the *_col= arguments."
+    )
 
 
 def test_one_missing_column_of_one_needed_is_singular():
@@ -84,14 +94,18 @@ def test_duplicate_requirements_are_listed_once(frame):
     assert "missing column 'sku';" in text and "a table with column 'sku';" in text
 
 
-@pytest.mark.parametrize("make", [
-    lambda f: f,
-    lambda f: pl.from_pandas(f),
-    lambda f: pl.from_pandas(f).lazy(),
-    lambda f: nw.from_native(pl.from_pandas(f).lazy()),
-    lambda f: nw.from_native(f, eager_only=True),
-    lambda f: duckdb.from_arrow(pl.from_pandas(f).to_arrow()),
-], ids=["pandas", "polars", "polars-lazy", "narwhals-lazy", "narwhals", "duckdb"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda f: f,
+        lambda f: pl.from_pandas(f),
+        lambda f: pl.from_pandas(f).lazy(),
+        lambda f: nw.from_native(pl.from_pandas(f).lazy()),
+        lambda f: nw.from_native(f, eager_only=True),
+        lambda f: duckdb.from_arrow(pl.from_pandas(f).to_arrow()),
+    ],
+    ids=["pandas", "polars", "polars-lazy", "narwhals-lazy", "narwhals", "duckdb"],
+)
 def test_every_engine_is_checked_the_same(frame, make):
     native = make(frame)
     assert column_names(native) == ["order_id", "product_id", "quantity"]
@@ -114,11 +128,13 @@ def test_anything_with_columns_is_accepted():
 
 def test_require_frame():
     require_frame(pd.DataFrame(), name="data")
-    text = _error(lambda: require_frame([1], name="data", allowed="experiment unit rows (a pandas DataFrame)"),
-                  TypeError)
+    text = _error(
+        lambda: require_frame([1], name="data", allowed="experiment unit rows (a pandas DataFrame)"), TypeError
+    )
     assert text == "data has the wrong type; allowed: experiment unit rows (a pandas DataFrame); received: list."
-    assert "received: polars.dataframe.frame.DataFrame." in _error(lambda: require_frame(pl.DataFrame(), name="d"),
-                                                                   TypeError)
+    assert "received: polars.dataframe.frame.DataFrame." in _error(
+        lambda: require_frame(pl.DataFrame(), name="d"), TypeError
+    )
 
 
 def test_require_in():
@@ -142,30 +158,42 @@ def test_require_flag():
 # --------------------------------------------------------------------------- numbers
 
 
-@pytest.mark.parametrize(("kwargs", "allowed"), [
-    ({}, "a number"),
-    ({"allow_none": True}, "a number or None"),
-    ({"low": 0}, "a number >= 0"),
-    ({"low": 0, "closed": "neither"}, "a number > 0"),
-    ({"high": 1}, "a number <= 1"),
-    ({"high": 1, "closed": "left"}, "a number < 1"),
-    ({"low": 0, "high": 1, "closed": "neither"}, "a number in (0, 1)"),
-    ({"low": 0, "high": 1, "closed": "right"}, "a number in (0, 1]"),
-    ({"low": 1, "integer": True, "allow_none": True}, "a whole number >= 1 or None"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "allowed"),
+    [
+        ({}, "a number"),
+        ({"allow_none": True}, "a number or None"),
+        ({"low": 0}, "a number >= 0"),
+        ({"low": 0, "closed": "neither"}, "a number > 0"),
+        ({"high": 1}, "a number <= 1"),
+        ({"high": 1, "closed": "left"}, "a number < 1"),
+        ({"low": 0, "high": 1, "closed": "neither"}, "a number in (0, 1)"),
+        ({"low": 0, "high": 1, "closed": "right"}, "a number in (0, 1]"),
+        ({"low": 1, "integer": True, "allow_none": True}, "a whole number >= 1 or None"),
+    ],
+)
 def test_allowed_ranges_are_described(kwargs, allowed):
     text = _error(lambda: require_range("x", name="v", **kwargs), TypeError)
     assert text == f"v has the wrong type; allowed: {allowed}; received: 'x' (str)."
 
 
-@pytest.mark.parametrize(("value", "kwargs", "ok"), [
-    (0.0, {"low": 0}, True), (0.0, {"low": 0, "closed": "right"}, False),
-    (1.0, {"low": 0, "high": 1}, True), (1.0, {"low": 0, "high": 1, "closed": "left"}, False),
-    (1, {"low": 0, "high": 1, "closed": "right"}, True), (-1e-12, {"low": 0}, False),
-    (np.float64(0.5), {"low": 0, "high": 1, "closed": "neither"}, True),
-    (np.int64(3), {"low": 1, "integer": True}, True), (0, {"low": 1, "integer": True}, False),
-    (10**30, {"low": 1, "integer": True}, True), (float("inf"), {"high": 5}, False), (float("inf"), {}, True),
-])
+@pytest.mark.parametrize(
+    ("value", "kwargs", "ok"),
+    [
+        (0.0, {"low": 0}, True),
+        (0.0, {"low": 0, "closed": "right"}, False),
+        (1.0, {"low": 0, "high": 1}, True),
+        (1.0, {"low": 0, "high": 1, "closed": "left"}, False),
+        (1, {"low": 0, "high": 1, "closed": "right"}, True),
+        (-1e-12, {"low": 0}, False),
+        (np.float64(0.5), {"low": 0, "high": 1, "closed": "neither"}, True),
+        (np.int64(3), {"low": 1, "integer": True}, True),
+        (0, {"low": 1, "integer": True}, False),
+        (10**30, {"low": 1, "integer": True}, True),
+        (float("inf"), {"high": 5}, False),
+        (float("inf"), {}, True),
+    ],
+)
 def test_bounds(value, kwargs, ok):
     if ok:
         assert require_range(value, name="v", **kwargs) is value
@@ -174,10 +202,19 @@ def test_bounds(value, kwargs, ok):
         assert text.startswith("v is out of range; allowed: ") and text.endswith(f"; received: {value!r}.")
 
 
-@pytest.mark.parametrize(("value", "kwargs"), [
-    (True, {}), (np.bool_(False), {}), ("1", {}), (None, {}), (1.5, {"integer": True}), (2.0, {"integer": True}),
-    (np.float32(1), {"integer": True}), ([1], {}),
-])
+@pytest.mark.parametrize(
+    ("value", "kwargs"),
+    [
+        (True, {}),
+        (np.bool_(False), {}),
+        ("1", {}),
+        (None, {}),
+        (1.5, {"integer": True}),
+        (2.0, {"integer": True}),
+        (np.float32(1), {"integer": True}),
+        ([1], {}),
+    ],
+)
 def test_wrong_types(value, kwargs):
     text = _error(lambda: require_range(value, name="v", **kwargs), TypeError)
     assert text.startswith("v has the wrong type; allowed: ")

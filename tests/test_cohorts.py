@@ -21,32 +21,60 @@ LINE = ("customer_id", "order_datetime", "quantity", "amount")  # the columns co
 
 @pytest.fixture
 def tiny(make_transactions):
-    return make_transactions([
-        ("a", "2025-01-05", 1, 1000.0), ("a", "2025-03-02", 1, 500.0), ("a", "2025-03-20", 1, 300.0),
-        ("a", "2025-04-11", -1, -200.0),
-        ("b", "2025-01-20", 2, 2000.0),
-        ("c", "2024-12-15", 1, 700.0), ("c", "2025-02-10", 1, 900.0),
-        ("d", "2024-11-03", -1, -50.0), ("d", "2025-02-01 00:00", 1, 400.0),
-        (None, "2025-02-14", 1, 123.0),
-        ("f", "2025-05-01 00:00", 1, 999.0),
-    ], columns=LINE)
+    return make_transactions(
+        [
+            ("a", "2025-01-05", 1, 1000.0),
+            ("a", "2025-03-02", 1, 500.0),
+            ("a", "2025-03-20", 1, 300.0),
+            ("a", "2025-04-11", -1, -200.0),
+            ("b", "2025-01-20", 2, 2000.0),
+            ("c", "2024-12-15", 1, 700.0),
+            ("c", "2025-02-10", 1, 900.0),
+            ("d", "2024-11-03", -1, -50.0),
+            ("d", "2025-02-01 00:00", 1, 400.0),
+            (None, "2025-02-14", 1, 123.0),
+            ("f", "2025-05-01 00:00", 1, 999.0),
+        ],
+        columns=LINE,
+    )
 
 
 def test_known_answer(tiny):
     out = cohort_table(tiny, as_of=AS_OF)
     assert out.columns.tolist() == COHORT_COLUMNS
     assert list(zip(out["cohort"], out["months_since"])) == [
-        ("2024-12", 0), ("2024-12", 1), ("2024-12", 2), ("2024-12", 3), ("2024-12", 4),
-        ("2025-01", 0), ("2025-01", 1), ("2025-01", 2), ("2025-01", 3),
-        ("2025-02", 0), ("2025-02", 1), ("2025-02", 2),
+        ("2024-12", 0),
+        ("2024-12", 1),
+        ("2024-12", 2),
+        ("2024-12", 3),
+        ("2024-12", 4),
+        ("2025-01", 0),
+        ("2025-01", 1),
+        ("2025-01", 2),
+        ("2025-01", 3),
+        ("2025-02", 0),
+        ("2025-02", 1),
+        ("2025-02", 2),
     ]
     assert out["customers"].tolist() == [1] * 5 + [2] * 4 + [1] * 3
     assert out["active"].tolist() == [1, 0, 1, 0, 0, 2, 0, 1, 0, 1, 0, 0]
     assert out["retention"].tolist() == [1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.5, 0.0, 1.0, 0.0, 0.0]
     assert out["revenue"].tolist() == [700.0, 0.0, 900.0, 0.0, 0.0, 3000.0, 0.0, 800.0, -200.0, 400.0, 0.0, 0.0]
     assert out["revenue_per_customer"].tolist()[5:9] == [1500.0, 0.0, 400.0, -100.0]
-    assert out["cumulative_revenue_per_customer"].tolist() == [700.0, 700.0, 1600.0, 1600.0, 1600.0,
-                                                               1500.0, 1500.0, 1900.0, 1800.0, 400.0, 400.0, 400.0]
+    assert out["cumulative_revenue_per_customer"].tolist() == [
+        700.0,
+        700.0,
+        1600.0,
+        1600.0,
+        1600.0,
+        1500.0,
+        1500.0,
+        1900.0,
+        1800.0,
+        400.0,
+        400.0,
+        400.0,
+    ]
 
 
 def test_first_purchase_is_over_all_history(tiny):
@@ -76,9 +104,13 @@ def test_matrix_and_revenue_helpers(tiny):
     assert wide.loc["2025-01", 2] == 0.5 and np.isnan(wide.loc["2025-02", 3])
     assert cohort_matrix(out, values="active").loc["2025-01", 0] == 2
     per_cohort = cohort_revenue(out)
-    assert per_cohort.to_dict("list") == {"cohort": ["2024-12", "2025-01", "2025-02"], "customers": [1, 2, 1],
-                                          "months": [5, 4, 3], "revenue": [1600.0, 3600.0, 400.0],
-                                          "revenue_per_customer": [1600.0, 1800.0, 400.0]}
+    assert per_cohort.to_dict("list") == {
+        "cohort": ["2024-12", "2025-01", "2025-02"],
+        "customers": [1, 2, 1],
+        "months": [5, 4, 3],
+        "revenue": [1600.0, 3600.0, 400.0],
+        "revenue_per_customer": [1600.0, 1800.0, 400.0],
+    }
     with pytest.raises(ValueError, match="Unknown values; allowed: 'customers', 'active', "):
         cohort_matrix(out, values="cohort")
     with pytest.raises(ValueError, match=r"cohorts is missing column 'retention'; .* Pass the output of cohort_table"):
@@ -88,12 +120,18 @@ def test_matrix_and_revenue_helpers(tiny):
 
 
 @settings(max_examples=30, deadline=None, derandomize=True)
-@given(lines=st.lists(st.tuples(st.sampled_from("abcdefg"), st.integers(0, 200), st.sampled_from([1, 1, 2, -1]),
-                                st.integers(1, 30)), min_size=1, max_size=40),
-       seed=st.integers(0, 2**16))
+@given(
+    lines=st.lists(
+        st.tuples(st.sampled_from("abcdefg"), st.integers(0, 200), st.sampled_from([1, 1, 2, -1]), st.integers(1, 30)),
+        min_size=1,
+        max_size=40,
+    ),
+    seed=st.integers(0, 2**16),
+)
 def test_properties(make_transactions, lines, seed):
-    tx = make_transactions([(c, AS_OF - pd.Timedelta(days=d, hours=5), q, q * p * 100.0) for c, d, q, p in lines],
-                           columns=LINE)
+    tx = make_transactions(
+        [(c, AS_OF - pd.Timedelta(days=d, hours=5), q, q * p * 100.0) for c, d, q, p in lines], columns=LINE
+    )
     out = cohort_table(tx, as_of=AS_OF)
     buyers = tx.loc[tx["quantity"] > 0, "customer_id"].nunique()
     assert out.loc[out["months_since"] == 0, "customers"].sum() == buyers
@@ -120,8 +158,9 @@ def test_cross_check_against_plain_pandas(sample):
     active = buys.groupby(["cohort", "since"])["customer_id"].nunique()
     revenue = tx.assign(since=since, cohort=tx["customer_id"].map(first)).groupby(["cohort", "since"])["amount"].sum()
     ours = cohort_table(sample, as_of=as_of)
-    ours_key = ours.assign(key=ours["cohort"].str.slice(0, 4).astype(int) * 12 + ours["cohort"].str.slice(5).astype(int)
-                           - 1).set_index(["key", "months_since"])
+    ours_key = ours.assign(
+        key=ours["cohort"].str.slice(0, 4).astype(int) * 12 + ours["cohort"].str.slice(5).astype(int) - 1
+    ).set_index(["key", "months_since"])
     observed = ours_key.loc[ours_key["active"] > 0, "active"]
     assert observed.to_dict() == active.to_dict()
     np.testing.assert_allclose(ours_key.loc[revenue.index, "revenue"], revenue.round(2), atol=0.005)

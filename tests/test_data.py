@@ -36,17 +36,26 @@ ONLINE_RETAIL = REPO.parent / "shared" / "data" / "online_retail.parquet"
 
 def _lines() -> pd.DataFrame:
     """Five clean order lines: row 4 is a return, row 5 a guest order at the last second of October."""
-    return pd.DataFrame({
-        "order_id": ["O1", "O1", "O2", "R1", "O3"],
-        "customer_id": ["C1", "C1", "C2", "C1", None],
-        "order_datetime": pd.to_datetime(["2025-10-01 10:00:00", "2025-10-01 10:00:00", "2025-10-15 21:30:00",
-                                          "2025-10-20 09:00:00", "2025-10-31 23:59:59"]),
-        "product_id": ["A", "B", "A", "A", "C"],
-        "quantity": [1, 2, 3, -1, 1],
-        "unit_price": [1000.0, 250.0, 1000.0, 1000.0, 480.0],
-        "amount": [1000.0, 500.0, 3000.0, -1000.0, 480.0],
-        "channel": ["web", "web", "app", "web", "phone"],
-    })
+    return pd.DataFrame(
+        {
+            "order_id": ["O1", "O1", "O2", "R1", "O3"],
+            "customer_id": ["C1", "C1", "C2", "C1", None],
+            "order_datetime": pd.to_datetime(
+                [
+                    "2025-10-01 10:00:00",
+                    "2025-10-01 10:00:00",
+                    "2025-10-15 21:30:00",
+                    "2025-10-20 09:00:00",
+                    "2025-10-31 23:59:59",
+                ]
+            ),
+            "product_id": ["A", "B", "A", "A", "C"],
+            "quantity": [1, 2, 3, -1, 1],
+            "unit_price": [1000.0, 250.0, 1000.0, 1000.0, 480.0],
+            "amount": [1000.0, 500.0, 3000.0, -1000.0, 480.0],
+            "channel": ["web", "web", "app", "web", "phone"],
+        }
+    )
 
 
 def _text_lines() -> pd.DataFrame:
@@ -141,7 +150,10 @@ def test_only_a_few_offending_rows_are_shown_with_the_total(tmp_path):
     frame = pd.concat([_text_lines()] * 4, ignore_index=True)
     frame["order_id"] = [f"O{i}" for i in range(len(frame))]
     frame["quantity"] = "many"
-    with pytest.raises(DataValidationError, match=r"20 rows \(data rows counted from 1, header excluded\): row 1 \('many'\).*row 5 \('many'\) and 15 more") as info:
+    with pytest.raises(
+        DataValidationError,
+        match=r"20 rows \(data rows counted from 1, header excluded\): row 1 \('many'\).*row 5 \('many'\) and 15 more",
+    ) as info:
         _load(_write(frame, tmp_path / "orders.csv"))
     problem = _only_problem(info)
     assert problem.rows == tuple(range(1, MAX_EXAMPLES + 1)) and problem.count == 20
@@ -153,7 +165,9 @@ def test_unparseable_dates(tmp_path):
     frame.loc[2, "order_datetime"] = "2025-13-45"
     frame.loc[4, "order_datetime"] = "31/02/2025"
     path = _write(frame, tmp_path / "orders.csv")
-    with pytest.raises(DataValidationError, match=r"orders\.csv, column 'order_datetime': values cannot be read") as info:
+    with pytest.raises(
+        DataValidationError, match=r"orders\.csv, column 'order_datetime': values cannot be read"
+    ) as info:
         _load(path)
     problem = _only_problem(info)
     assert problem.rows == (2, 3, 5)
@@ -164,12 +178,21 @@ def test_unparseable_dates(tmp_path):
 def test_dates_in_several_iso_shapes_are_all_read(tmp_path):
     # The format inferred from the first value ("...10:00") must not reject later values with seconds.
     frame = _text_lines()
-    frame["order_datetime"] = ["2025-10-01 10:00", "2025-10-01 10:00", "2025-10-15", "2025-10-20T09:00:00",
-                               "2025-10-31 23:59:59.999"]
+    frame["order_datetime"] = [
+        "2025-10-01 10:00",
+        "2025-10-01 10:00",
+        "2025-10-15",
+        "2025-10-20T09:00:00",
+        "2025-10-31 23:59:59.999",
+    ]
     out = _load(_write(frame, tmp_path / "orders.csv"))
     assert out["order_datetime"].tolist() == [
-        pd.Timestamp("2025-10-01 10:00"), pd.Timestamp("2025-10-01 10:00"), pd.Timestamp("2025-10-15"),
-        pd.Timestamp("2025-10-20 09:00"), pd.Timestamp("2025-10-31 23:59:59.999")]
+        pd.Timestamp("2025-10-01 10:00"),
+        pd.Timestamp("2025-10-01 10:00"),
+        pd.Timestamp("2025-10-15"),
+        pd.Timestamp("2025-10-20 09:00"),
+        pd.Timestamp("2025-10-31 23:59:59.999"),
+    ]
 
 
 def test_negative_price(tmp_path):
@@ -209,7 +232,9 @@ def test_wrong_encoding_suggests_cp932_and_cp932_reads_it(tmp_path):
     frame = _lines()
     frame["product_name"] = ["緑茶", "梅干し", "緑茶", "緑茶", "蕎麦"]
     path = _write(frame, tmp_path / "売上.csv", encoding="cp932")
-    with pytest.raises(DataValidationError, match=r"売上\.csv: the file is not valid utf-8 text.*encoding: cp932") as info:
+    with pytest.raises(
+        DataValidationError, match=r"売上\.csv: the file is not valid utf-8 text.*encoding: cp932"
+    ) as info:
         _load(path)
     assert _only_problem(info).column is None
     out = _load(path, encoding="cp932")
@@ -244,7 +269,10 @@ def test_several_problems_in_one_file_are_listed_at_once(tmp_path):
         _load(_write(frame, tmp_path / "orders.csv"))
     found = {(p.column, p.rows) for p in info.value.problems}
     assert found == {
-        ("amount", (1,)), ("quantity", (2,)), ("order_datetime", (3,)), ("unit_price", (4,)),
+        ("amount", (1,)),
+        ("quantity", (2,)),
+        ("order_datetime", (3,)),
+        ("unit_price", (4,)),
         ("order_id, product_id", (5,)),
     }
     assert all(p.source.endswith("orders.csv") and p.expected for p in info.value.problems)
@@ -257,10 +285,12 @@ def test_problems_in_several_tables_are_collected_together(tmp_path):
     _write(bad_tx, tmp_path / "transactions.csv")
     customers = pd.DataFrame({"customer_id": ["C1", "C2"], "first_seen": ["2025-01-01", "someday"]})
     _write(customers, tmp_path / "customers.csv")
-    dataset, problems, quality = inspect_dataset(DataConfig(path=str(tmp_path)))
+    dataset, problems, _quality = inspect_dataset(DataConfig(path=str(tmp_path)))
     assert dataset is None
     assert {(p.table, p.column, p.rows) for p in problems} == {
-        ("transactions", "quantity", (1,)), ("customers", "first_seen", (2,))}
+        ("transactions", "quantity", (1,)),
+        ("customers", "first_seen", (2,)),
+    }
     with pytest.raises(DataValidationError, match=r"2 data problems found"):
         load_dataset(str(tmp_path))
 
@@ -352,8 +382,9 @@ def test_every_row_read_is_either_returned_or_counted_as_dropped(tmp_path):
     path = _write(frame, tmp_path / "orders.csv")
     options = itertools.product(["keep", "drop"], ["keep", "drop"], ["drop", "keep"])
     for returns, missing_customer, duplicates in options:
-        policies = Policies(returns=returns, missing_customer=missing_customer, duplicates=duplicates,
-                            invalid_rows="drop")
+        policies = Policies(
+            returns=returns, missing_customer=missing_customer, duplicates=duplicates, invalid_rows="drop"
+        )
         quality: list[dict] = []
         out = _load(path, policies, quality)
         read = _quality(quality, "rows read")[0]
@@ -406,18 +437,26 @@ def test_readers_give_identical_frames(tmp_path, suffix):
 
 def _uci_layout() -> pd.DataFrame:
     """Five lines in the UCI Online Retail layout (one cancellation, one line without a customer)."""
-    return pd.DataFrame({
-        "InvoiceNo": ["536365", "536365", "536366", "C536379", "536380"],
-        "StockCode": ["85123A", "71053", "22633", "D", "22961"],
-        "Description": ["WHITE HANGING HEART T-LIGHT HOLDER", "WHITE METAL LANTERN", "HAND WARMER UNION JACK",
-                        "Discount", "JAM MAKING SET PRINTED"],
-        "Quantity": [6, 6, 6, -1, 24],
-        "InvoiceDate": pd.to_datetime(["2010-12-01 08:26", "2010-12-01 08:26", "2010-12-01 08:28",
-                                       "2010-12-01 09:41", "2010-12-01 09:45"]),
-        "UnitPrice": [2.55, 3.39, 1.85, 27.5, 1.45],
-        "CustomerID": [17850.0, 17850.0, 17850.0, 14527.0, np.nan],
-        "Country": ["United Kingdom"] * 4 + ["France"],
-    })
+    return pd.DataFrame(
+        {
+            "InvoiceNo": ["536365", "536365", "536366", "C536379", "536380"],
+            "StockCode": ["85123A", "71053", "22633", "D", "22961"],
+            "Description": [
+                "WHITE HANGING HEART T-LIGHT HOLDER",
+                "WHITE METAL LANTERN",
+                "HAND WARMER UNION JACK",
+                "Discount",
+                "JAM MAKING SET PRINTED",
+            ],
+            "Quantity": [6, 6, 6, -1, 24],
+            "InvoiceDate": pd.to_datetime(
+                ["2010-12-01 08:26", "2010-12-01 08:26", "2010-12-01 08:28", "2010-12-01 09:41", "2010-12-01 09:45"]
+            ),
+            "UnitPrice": [2.55, 3.39, 1.85, 27.5, 1.45],
+            "CustomerID": [17850.0, 17850.0, 17850.0, 14527.0, np.nan],
+            "Country": ["United Kingdom"] * 4 + ["France"],
+        }
+    )
 
 
 def _uci_source(path: Path) -> TableSource:
@@ -427,8 +466,9 @@ def _uci_source(path: Path) -> TableSource:
 def test_uci_online_retail_layout_maps_onto_the_model(tmp_path):
     raw = _uci_layout()
     # The original CSV writes dates as 12/1/2010 8:26 (month first, no leading zeros).
-    as_text = raw.assign(InvoiceDate=[f"{d.month}/{d.day}/{d.year} {d.hour}:{d.minute:02d}"
-                                      for d in raw["InvoiceDate"]])
+    as_text = raw.assign(
+        InvoiceDate=[f"{d.month}/{d.day}/{d.year} {d.hour}:{d.minute:02d}" for d in raw["InvoiceDate"]]
+    )
     assert as_text["InvoiceDate"].iloc[0] == "12/1/2010 8:26"
     frames = {
         "csv": load_table("transactions", _uci_source(_write(as_text, tmp_path / "retail.csv"))),
@@ -471,16 +511,26 @@ def test_data_config_from_params_points_at_your_own_file(tmp_path):
     own = tmp_path / "exports"
     own.mkdir()
     _write(_uci_layout(), own / "retail.csv")
-    config = DataConfig.from_dict({
-        "path": "exports",
-        "policies": {"missing_customer": "drop"},
-        "tables": {"transactions": {"file": "exports/retail.csv", "columns": UCI_ONLINE_RETAIL_COLUMNS,
-                                    "fill": {"channel": "web"}}},
-    }, base_dir=tmp_path)
+    config = DataConfig.from_dict(
+        {
+            "path": "exports",
+            "policies": {"missing_customer": "drop"},
+            "tables": {
+                "transactions": {
+                    "file": "exports/retail.csv",
+                    "columns": UCI_ONLINE_RETAIL_COLUMNS,
+                    "fill": {"channel": "web"},
+                }
+            },
+        },
+        base_dir=tmp_path,
+    )
     dataset = load_dataset(config)
     assert len(dataset.transactions) == 4
     assert dataset.quality.set_index("check").loc["lines without a customer id", ["rows", "action"]].tolist() == [
-        1, "drop"]
+        1,
+        "drop",
+    ]
     with pytest.raises(ValueError, match=r"Unknown data option \['pth'\]"):
         DataConfig.from_dict({"pth": "x"})
     with pytest.raises(ValueError, match=r"Unknown table 'orders' in data.tables"):
@@ -498,17 +548,27 @@ def test_timezone_handling(tmp_path):
     - naive values are taken to be business time already and left as they are.
     """
     aware = _lines()
-    aware["order_datetime"] = pd.to_datetime(["2025-10-01 01:00", "2025-10-01 01:00", "2025-10-15 12:30",
-                                              "2025-10-20 00:00", "2025-10-31 15:30"]).tz_localize("UTC")
+    aware["order_datetime"] = pd.to_datetime(
+        ["2025-10-01 01:00", "2025-10-01 01:00", "2025-10-15 12:30", "2025-10-20 00:00", "2025-10-31 15:30"]
+    ).tz_localize("UTC")
     out = _load(_write(aware, tmp_path / "aware.parquet"))
     assert out["order_datetime"].dtype == "datetime64[ns]"
     assert out["order_datetime"].tolist() == [
-        pd.Timestamp("2025-10-01 10:00"), pd.Timestamp("2025-10-01 10:00"), pd.Timestamp("2025-10-15 21:30"),
-        pd.Timestamp("2025-10-20 09:00"), pd.Timestamp("2025-11-01 00:30")]  # last: November in Tokyo
+        pd.Timestamp("2025-10-01 10:00"),
+        pd.Timestamp("2025-10-01 10:00"),
+        pd.Timestamp("2025-10-15 21:30"),
+        pd.Timestamp("2025-10-20 09:00"),
+        pd.Timestamp("2025-11-01 00:30"),
+    ]  # last: November in Tokyo
 
     mixed = _text_lines()
-    mixed["order_datetime"] = ["2025-10-01T10:00:00+09:00", "2025-10-01T01:00:00Z", "2025-09-30T20:00:00-05:00",
-                               "2025-10-01 01:00:00+00:00", "2025-10-01 10:00:00"]
+    mixed["order_datetime"] = [
+        "2025-10-01T10:00:00+09:00",
+        "2025-10-01T01:00:00Z",
+        "2025-09-30T20:00:00-05:00",
+        "2025-10-01 01:00:00+00:00",
+        "2025-10-01 10:00:00",
+    ]
     out = _load(_write(mixed, tmp_path / "mixed.csv"))
     assert out["order_datetime"].tolist() == [pd.Timestamp("2025-10-01 10:00")] * 5
 
@@ -588,7 +648,9 @@ def test_non_finite_numbers_from_parquet_are_problems_too(tmp_path):
     with pytest.raises(DataValidationError) as info:
         _load(_write(frame, tmp_path / "orders.parquet"))
     assert {(p.column, p.message, p.rows) for p in info.value.problems} == {
-        ("unit_price", "values are not finite numbers", (2,)), ("amount", "values are not finite numbers", (2,))}
+        ("unit_price", "values are not finite numbers", (2,)),
+        ("amount", "values are not finite numbers", (2,)),
+    }
 
 
 def test_large_amounts_counts_returns_too_and_names_file_rows():
@@ -601,12 +663,15 @@ def test_large_amounts_counts_returns_too_and_names_file_rows():
     assert large_amounts(frame, Policies(max_line_amount=1e9), source="orders.csv")["action"] == "ok"
 
 
-@pytest.mark.parametrize(("name", "value", "message"), [
-    ("max_line_amount", 0, r"'max_line_amount' must be a finite number > 0 \(0 excluded\); got 0"),
-    ("max_line_amount", float("inf"), r"'max_line_amount' must be a finite number > 0"),
-    ("min_id_overlap", 1.2, r"'min_id_overlap' must be a number from 0 to 1 .*; got 1.2"),
-    ("amount_tolerance", -1, r"'amount_tolerance' must be a finite number >= 0; got -1"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("max_line_amount", 0, r"'max_line_amount' must be a finite number > 0 \(0 excluded\); got 0"),
+        ("max_line_amount", float("inf"), r"'max_line_amount' must be a finite number > 0"),
+        ("min_id_overlap", 1.2, r"'min_id_overlap' must be a number from 0 to 1 .*; got 1.2"),
+        ("amount_tolerance", -1, r"'amount_tolerance' must be a finite number >= 0; got -1"),
+    ],
+)
 def test_numeric_policies_are_checked(name, value, message):
     with pytest.raises(ValueError, match=message):
         Policies(**{name: value})
@@ -631,20 +696,24 @@ def test_database_rows_are_counted_as_rows_of_the_result():
 # --------------------------------------------------------------------------- ids across tables
 
 
-@pytest.mark.parametrize(("ours", "theirs", "cause"), [
-    (["9", "12", "31"], ["000009", "000012", "000031"], "leading zeros"),
-    (["9.0", "12.0", "A7"], ["9", "12", "A7"], "a decimal part such as '9.0'"),
-    (["c9", "c12", "c31"], ["C9", "C12", "C31"], "upper and lower case"),
-    (["C 9", "C 12", "C 31"], ["C9", "C12", "C31"], "spaces"),
-    (["９", "１２", "３１"], ["9", "12", "31"], "full-width characters"),
-    (["0009.0", "0012.0", "B1"], ["9", "12", "B1"], "leading zeros and a decimal part"),
-])
+@pytest.mark.parametrize(
+    ("ours", "theirs", "cause"),
+    [
+        (["9", "12", "31"], ["000009", "000012", "000031"], "leading zeros"),
+        (["9.0", "12.0", "A7"], ["9", "12", "A7"], "a decimal part such as '9.0'"),
+        (["c9", "c12", "c31"], ["C9", "C12", "C31"], "upper and lower case"),
+        (["C 9", "C 12", "C 31"], ["C9", "C12", "C31"], "spaces"),
+        (["９", "１２", "３１"], ["9", "12", "31"], "full-width characters"),
+        (["0009.0", "0012.0", "B1"], ["9", "12", "B1"], "leading zeros and a decimal part"),
+    ],
+)
 def test_a_likely_cause_is_named_when_a_respelling_explains_the_mismatch(ours, theirs, cause):
     from crmtools.validation import check_references
 
     quality, problems = check_references(
         {"transactions": pd.DataFrame({"customer_id": ours}), "customers": pd.DataFrame({"customer_id": theirs})},
-        sources={"transactions": "tx.csv", "customers": "cu.csv"})
+        sources={"transactions": "tx.csv", "customers": "cu.csv"},
+    )
     (row,) = quality
     (problem,) = problems
     assert row["action"] == "error" and f"likely cause: {cause}" in row["detail"]
@@ -656,10 +725,12 @@ def test_a_likely_cause_is_named_when_a_respelling_explains_the_mismatch(ours, t
 def test_no_cause_is_guessed_when_none_explains_it_and_shares_above_the_threshold_pass():
     from crmtools.validation import check_references
 
-    tables = {"transactions": pd.DataFrame({"customer_id": ["A1", "A2", "A3", None]}),
-              "customers": pd.DataFrame({"customer_id": ["B1", "B2"]})}
+    tables = {
+        "transactions": pd.DataFrame({"customer_id": ["A1", "A2", "A3", None]}),
+        "customers": pd.DataFrame({"customer_id": ["B1", "B2"]}),
+    }
     quality, problems = check_references(tables)
-    assert "likely cause" not in problems[0].message and "0 of 3 distinct ids found (0.0%)" == quality[0]["detail"]
+    assert "likely cause" not in problems[0].message and quality[0]["detail"] == "0 of 3 distinct ids found (0.0%)"
     tables["customers"] = pd.DataFrame({"customer_id": ["A1", "A2"]})
     quality, problems = check_references(tables)
     assert problems == [] and (quality[0]["rows"], quality[0]["action"]) == (1, "warning")
@@ -672,17 +743,34 @@ def test_no_cause_is_guessed_when_none_explains_it_and_shares_above_the_threshol
 def test_references_to_absent_tables_are_not_checked():
     from crmtools.validation import check_references
 
-    tables = {"transactions": pd.DataFrame({"customer_id": ["A1"], "product_id": ["P"], "campaign_id": ["K"]}),
-              "customers": empty_table("customers"), "products": empty_table("products")}
+    tables = {
+        "transactions": pd.DataFrame({"customer_id": ["A1"], "product_id": ["P"], "campaign_id": ["K"]}),
+        "customers": empty_table("customers"),
+        "products": empty_table("products"),
+    }
     assert check_references(tables) == ([], [])
 
 
 def test_contacts_after_the_report_window_are_not_checked(tmp_path):
     _write(_lines(), tmp_path / "transactions.csv")
-    contacts = pd.DataFrame({"campaign_id": ["K1", "K1"], "customer_id": ["C1", "LATER"],
-                             "group": ["treatment", "holdout"], "contacted_at": ["2025-10-01", "2025-12-01"]})
-    campaigns = pd.DataFrame({"campaign_id": ["K1"], "name": ["x"], "channel": ["email"], "start_date": ["2025-10-01"],
-                              "end_date": ["2025-12-31"], "cost": [1.0]})
+    contacts = pd.DataFrame(
+        {
+            "campaign_id": ["K1", "K1"],
+            "customer_id": ["C1", "LATER"],
+            "group": ["treatment", "holdout"],
+            "contacted_at": ["2025-10-01", "2025-12-01"],
+        }
+    )
+    campaigns = pd.DataFrame(
+        {
+            "campaign_id": ["K1"],
+            "name": ["x"],
+            "channel": ["email"],
+            "start_date": ["2025-10-01"],
+            "end_date": ["2025-12-31"],
+            "cost": [1.0],
+        }
+    )
     contacts.to_csv(tmp_path / "campaign_contacts.csv", index=False)
     campaigns.to_csv(tmp_path / "campaigns.csv", index=False)
     config = DataConfig(path=str(tmp_path), policies=Policies(min_id_overlap=0.9))
@@ -690,18 +778,22 @@ def test_contacts_after_the_report_window_are_not_checked(tmp_path):
     assert [p.message[:42] for p in problems] == ["ids do not match across tables: 50.0% of t"]
     _, problems, quality = inspect_dataset(config, until=pd.Timestamp("2025-11-01"))
     assert problems == []
-    assert "1 of 1 distinct ids found" in quality.set_index("check").loc[
-        "customer ids found in customers or transactions", "detail"]
+    assert (
+        "1 of 1 distinct ids found"
+        in quality.set_index("check").loc["customer ids found in customers or transactions", "detail"]
+    )
 
 
 # --------------------------------------------------------------------------- files: kind, encoding, emptiness
 
 
 def test_a_decoding_error_after_a_quoted_line_break_names_the_file_line_and_the_data_row(tmp_path):
-    text = ("order_id,customer_id,order_datetime,product_id,quantity,unit_price,amount,channel,product_name\n"
-            "O1,C1,2025-10-01 10:00,A,1,100,100,web,\"two\nlines\"\n"
-            "\n"
-            "O2,C1,2025-10-01 10:00,B,1,100,100,web,").encode() + "緑茶\n".encode("cp932")
+    text = (
+        b"order_id,customer_id,order_datetime,product_id,quantity,unit_price,amount,channel,product_name\n"
+        b'O1,C1,2025-10-01 10:00,A,1,100,100,web,"two\nlines"\n'
+        b"\n"
+        b"O2,C1,2025-10-01 10:00,B,1,100,100,web,"
+    ) + "緑茶\n".encode("cp932")
     path = tmp_path / "orders.csv"
     path.write_bytes(text)
     with pytest.raises(DataValidationError) as info:
@@ -734,6 +826,9 @@ def test_a_damaged_utf8_file_is_not_sent_to_cp932(tmp_path):
 def test_an_optional_table_without_rows_says_the_table_is_optional(tmp_path):
     _write(_lines(), tmp_path / "transactions.csv")
     pd.DataFrame({"customer_id": [], "first_seen": []}).to_csv(tmp_path / "customers.csv", index=False)
-    with pytest.raises(DataValidationError, match=r"customers\.csv: the file has no data rows \(only a header line\)"
-                                                  r"\. Expected: .*or no customers file at all"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"customers\.csv: the file has no data rows \(only a header line\)"
+        r"\. Expected: .*or no customers file at all",
+    ):
         load_dataset(str(tmp_path))

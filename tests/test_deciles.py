@@ -26,8 +26,10 @@ LINE = ("customer_id", "order_datetime", "quantity", "amount")  # the columns de
 @pytest.fixture(scope="session")
 def spend(make_transactions):
     """``spend(amounts, day=...)``: one purchase per customer c00, c01, ... of the given amounts."""
+
     def build(amounts, day="2025-10-15"):
         return make_transactions([(f"c{i:02d}", day, 1, float(a)) for i, a in enumerate(amounts)], columns=LINE)
+
     return build
 
 
@@ -37,8 +39,16 @@ def spend(make_transactions):
 def test_twenty_customers_known_answer(spend):
     tx = spend([1000 * (i + 1) for i in range(20)])  # 1,000 .. 20,000; total 210,000
     out = decile_table(tx, period=OCTOBER)
-    assert out.columns.tolist() == ["decile", "customers", "revenue", "revenue_share", "cumulative_share",
-                                    "avg_revenue", "min_revenue", "max_revenue"]
+    assert out.columns.tolist() == [
+        "decile",
+        "customers",
+        "revenue",
+        "revenue_share",
+        "cumulative_share",
+        "avg_revenue",
+        "min_revenue",
+        "max_revenue",
+    ]
     assert out["decile"].tolist() == list(range(1, 11))
     assert out["customers"].tolist() == [2] * 10
     assert out["revenue"].tolist() == [39000.0 - 4000.0 * k for k in range(10)]
@@ -59,8 +69,15 @@ def test_unequal_group_sizes_put_larger_groups_first(spend):
 
 
 def test_ties_are_broken_by_customer_id(make_transactions):
-    tx = make_transactions([("b", "2025-10-02", 1, 500.0), ("a", "2025-10-03", 1, 500.0),
-                            ("c", "2025-10-04", 1, 900.0), ("d", "2025-10-05", 1, 500.0)], columns=LINE)
+    tx = make_transactions(
+        [
+            ("b", "2025-10-02", 1, 500.0),
+            ("a", "2025-10-03", 1, 500.0),
+            ("c", "2025-10-04", 1, 900.0),
+            ("d", "2025-10-05", 1, 500.0),
+        ],
+        columns=LINE,
+    )
     out = customer_revenue(tx, period=OCTOBER)
     assert out["customer_id"].tolist() == ["c", "a", "b", "d"]
     assert out["rank"].tolist() == [1, 2, 3, 4]
@@ -68,14 +85,17 @@ def test_ties_are_broken_by_customer_id(make_transactions):
 
 
 def test_returns_guests_and_period_bounds(make_transactions):
-    tx = make_transactions([
-        ("a", "2025-10-01 00:00", 1, 1000.0),   # first instant: counted
-        ("a", "2025-10-20", -1, -400.0),         # return: subtracts
-        ("b", "2025-10-31 23:59:59", 2, 300.0),  # last second: counted
-        ("b", "2025-11-01 00:00", 1, 9999.0),    # end is exclusive
-        ("c", "2025-10-10", -1, -100.0),         # return only: not a customer of the period
-        (None, "2025-10-10", 1, 7777.0),         # guest: not a customer
-    ], columns=LINE)
+    tx = make_transactions(
+        [
+            ("a", "2025-10-01 00:00", 1, 1000.0),  # first instant: counted
+            ("a", "2025-10-20", -1, -400.0),  # return: subtracts
+            ("b", "2025-10-31 23:59:59", 2, 300.0),  # last second: counted
+            ("b", "2025-11-01 00:00", 1, 9999.0),  # end is exclusive
+            ("c", "2025-10-10", -1, -100.0),  # return only: not a customer of the period
+            (None, "2025-10-10", 1, 7777.0),  # guest: not a customer
+        ],
+        columns=LINE,
+    )
     out = customer_revenue(tx, period=OCTOBER)
     assert out.set_index("customer_id")["revenue"].to_dict() == {"a": 600.0, "b": 300.0}
 
@@ -105,9 +125,12 @@ def test_gini_matches_mean_absolute_difference_formula(spend):
 
 def test_pareto_curve_known_answer(spend):
     curve = pareto_curve(spend([100, 100, 100, 700]), period=OCTOBER, points=4)
-    assert curve.to_dict("list") == {"customers": [0, 1, 2, 3, 4], "customer_share": [0.0, 0.25, 0.5, 0.75, 1.0],
-                                     "revenue": [0.0, 700.0, 800.0, 900.0, 1000.0],
-                                     "revenue_share": [0.0, 0.7, 0.8, 0.9, 1.0]}
+    assert curve.to_dict("list") == {
+        "customers": [0, 1, 2, 3, 4],
+        "customer_share": [0.0, 0.25, 0.5, 0.75, 1.0],
+        "revenue": [0.0, 700.0, 800.0, 900.0, 1000.0],
+        "revenue_share": [0.0, 0.7, 0.8, 0.9, 1.0],
+    }
     coarse = pareto_curve(spend(range(1, 11)), period=OCTOBER, points=2)
     assert coarse["customers"].tolist() == [0, 5, 10]
     assert coarse["revenue"].tolist() == [0.0, 40.0, 55.0]
@@ -127,8 +150,11 @@ def test_periods_are_accepted(spend):
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
-@given(amounts=st.lists(st.integers(-5, 200).map(lambda v: v * 50.0), min_size=1, max_size=60),
-       n_groups=st.sampled_from([10, 5, 3]), seed=st.integers(0, 2**16))
+@given(
+    amounts=st.lists(st.integers(-5, 200).map(lambda v: v * 50.0), min_size=1, max_size=60),
+    n_groups=st.sampled_from([10, 5, 3]),
+    seed=st.integers(0, 2**16),
+)
 def test_properties_shares_membership_and_row_order(make_transactions, amounts, n_groups, seed):
     # every customer also buys something so that all are counted; some net out negative
     rows = []
@@ -168,8 +194,7 @@ def test_cross_check_against_plain_pandas(sample):
     w = sample[sample["customer_id"].notna() & (sample["order_datetime"] >= start) & (sample["order_datetime"] < end)]
     buyers = w.loc[w["quantity"] > 0, "customer_id"].unique()
     revenue = w.groupby("customer_id")["amount"].sum().loc[sorted(buyers)].round(2)
-    ranked = revenue.reset_index().sort_values(["amount", "customer_id"], ascending=[False, True],
-                                               ignore_index=True)
+    ranked = revenue.reset_index().sort_values(["amount", "customer_id"], ascending=[False, True], ignore_index=True)
     n = len(ranked)
     ranked["decile"] = np.arange(n) * 10 // n + 1
     expected = ranked.groupby("decile")["amount"].agg(["size", "sum"])
@@ -187,12 +212,9 @@ def test_engines_give_identical_results(sample):
     period = "2025-Q2"
     native = sample.drop(columns=["campaign_id"])
     for data in (pl.from_pandas(native), duckdb.from_df(native)):
-        pd.testing.assert_frame_equal(decile_table(data, period=period),
-                                      decile_table(sample, period=period))
-        pd.testing.assert_frame_equal(customer_revenue(data, period=period),
-                                      customer_revenue(sample, period=period))
-        pd.testing.assert_frame_equal(pareto_curve(data, period=period),
-                                      pareto_curve(sample, period=period))
+        pd.testing.assert_frame_equal(decile_table(data, period=period), decile_table(sample, period=period))
+        pd.testing.assert_frame_equal(customer_revenue(data, period=period), customer_revenue(sample, period=period))
+        pd.testing.assert_frame_equal(pareto_curve(data, period=period), pareto_curve(sample, period=period))
         assert concentration(data, period=period) == concentration(sample, period=period)
 
 
@@ -219,8 +241,14 @@ def test_planted_concentration_on_sample(sample):
 def test_empty_period(spend):
     tx = spend([100, 200])
     out = decile_table(tx, period="2020-01")
-    assert out.empty and out.columns.tolist()[:6] == ["decile", "customers", "revenue", "revenue_share",
-                                                      "cumulative_share", "avg_revenue"]
+    assert out.empty and out.columns.tolist()[:6] == [
+        "decile",
+        "customers",
+        "revenue",
+        "revenue_share",
+        "cumulative_share",
+        "avg_revenue",
+    ]
     assert out["decile"].dtype == "int64"
     assert pareto_curve(tx, period="2020-01").empty
     empty = concentration(tx, period="2020-01")
@@ -251,13 +279,23 @@ def test_missing_amounts_are_an_error(spend):
         concentration(tx, period=OCTOBER)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"period": "2025-10-01"}, ValueError, "Malformed period '2025-10-01'.*A date names an instant"),
-    ({"period": OCTOBER, "n_groups": 0}, ValueError, "n_groups is out of range; allowed: a whole number >= 1; "
-                                                     "received: 0"),
-    ({"period": OCTOBER, "n_groups": 2.5}, TypeError, "n_groups has the wrong type"),
-    ({"period": OCTOBER, "customer_col": "client"}, ValueError, "transactions is missing column 'client'; allowed: "),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"period": "2025-10-01"}, ValueError, "Malformed period '2025-10-01'.*A date names an instant"),
+        (
+            {"period": OCTOBER, "n_groups": 0},
+            ValueError,
+            "n_groups is out of range; allowed: a whole number >= 1; received: 0",
+        ),
+        ({"period": OCTOBER, "n_groups": 2.5}, TypeError, "n_groups has the wrong type"),
+        (
+            {"period": OCTOBER, "customer_col": "client"},
+            ValueError,
+            "transactions is missing column 'client'; allowed: ",
+        ),
+    ],
+)
 def test_bad_arguments(spend, kwargs, error, match):
     with pytest.raises(error, match=match):
         decile_table(spend([100]), **kwargs)

@@ -31,12 +31,14 @@ from crmtools.engine import (
 
 @pytest.fixture
 def frame():
-    return pd.DataFrame({
-        "customer_id": pd.array(["a", "b", None], dtype="str"),
-        "order_datetime": pd.to_datetime(["2025-01-01 10:00", "2025-02-03 00:00", "2025-03-04 23:59"]),
-        "amount": [100.0, np.nan, 50.0],
-        "note": ["x", "y", "z"],
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": pd.array(["a", "b", None], dtype="str"),
+            "order_datetime": pd.to_datetime(["2025-01-01 10:00", "2025-02-03 00:00", "2025-03-04 23:59"]),
+            "amount": [100.0, np.nan, 50.0],
+            "note": ["x", "y", "z"],
+        }
+    )
 
 
 def test_pandas_goes_through_the_measured_engine(frame):
@@ -58,19 +60,26 @@ def test_native_inputs_stay_in_their_engine(frame):
 
 
 def test_projection_and_missing_columns(frame):
-    with pytest.raises(ValueError, match=r"^transactions is missing column 'quantity'; allowed: a table with column "
-                                         r"'quantity'; received: columns 'customer_id', .*\. Name your own columns"):
+    with pytest.raises(
+        ValueError,
+        match=r"^transactions is missing column 'quantity'; allowed: a table with column "
+        r"'quantity'; received: columns 'customer_id', .*\. Name your own columns",
+    ):
         to_lazy(frame, columns=["quantity"], name="transactions")
     with pytest.raises(ValueError, match=r"^data is missing column 'quantity'; .*received: columns 'customer_id'"):
         to_lazy(duckdb.from_df(frame), columns=["quantity"])
 
 
 def test_unsupported_input_type():
-    with pytest.raises(TypeError, match=r"transactions has the wrong type; allowed: a pandas DataFrame, .*; "
-                                        r"received: builtins.dict"):
+    with pytest.raises(
+        TypeError,
+        match=r"transactions has the wrong type; allowed: a pandas DataFrame, .*; "
+        r"received: builtins.dict",
+    ):
         to_lazy({"a": [1]}, name="transactions")
-    with pytest.raises(ValueError, match="Unknown engine; allowed: 'auto', 'polars', 'duckdb', 'pandas'; "
-                                         "received: 'spark'"):
+    with pytest.raises(
+        ValueError, match="Unknown engine; allowed: 'auto', 'polars', 'duckdb', 'pandas'; received: 'spark'"
+    ):
         to_lazy(pd.DataFrame({"a": [1]}), engine="spark")
 
 
@@ -112,11 +121,14 @@ def test_is_missing_counts_nan_and_null(frame):
     assert collect(lf.select(n=is_missing(lf, "amount").cast(nw.Int64).sum()))["n"].tolist() == [2]
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("2025-11-01", pd.Timestamp("2025-11-01")),
-    (pd.Timestamp("2025-11-01 10:00"), pd.Timestamp("2025-11-01 10:00")),
-    (np.datetime64("2025-11-01"), pd.Timestamp("2025-11-01")),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("2025-11-01", pd.Timestamp("2025-11-01")),
+        (pd.Timestamp("2025-11-01 10:00"), pd.Timestamp("2025-11-01 10:00")),
+        (np.datetime64("2025-11-01"), pd.Timestamp("2025-11-01")),
+    ],
+)
 def test_as_timestamp(value, expected):
     assert as_timestamp(value, "as_of") == expected
 
@@ -132,8 +144,15 @@ def test_as_timestamp_of_a_period_is_its_exclusive_end():
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(st.lists(st.datetimes(min_value=pd.Timestamp("1901-01-01").to_pydatetime(),
-                             max_value=pd.Timestamp("2099-12-31").to_pydatetime()), min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.datetimes(
+            min_value=pd.Timestamp("1901-01-01").to_pydatetime(), max_value=pd.Timestamp("2099-12-31").to_pydatetime()
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
 def test_day_and_month_numbers_match_pandas(values):
     stamps = pd.Series(pd.to_datetime(values)).astype("datetime64[us]")
     expected_days = (stamps.dt.normalize() - pd.Timestamp("1970-01-01")).dt.days.tolist()

@@ -42,8 +42,10 @@ def render(project: Path, backend: str, **overrides) -> dict[str, str]:
     settings = [f"engine.backend={backend}", *(f"{k}={v}" for k, v in overrides.items())]
     result = run_period("2025-10", project_dir=project, reports_dir=reports, overrides=settings, jobs=2)
     assert result.status == "published", result.message
-    return {p.name: re.sub(r"run [0-9a-f]{12}", "run <id>", p.read_text(encoding="utf-8"))
-            for p in sorted(result.report_dir.glob("*.html"))}
+    return {
+        p.name: re.sub(r"run [0-9a-f]{12}", "run <id>", p.read_text(encoding="utf-8"))
+        for p in sorted(result.report_dir.glob("*.html"))
+    }
 
 
 @pytest.fixture(scope="module")

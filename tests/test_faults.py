@@ -56,8 +56,10 @@ paragraph(f"LANGUAGE={ctx.language} REVENUE={revenue:.0f} THROUGH={ctx.data_thro
 
 def write_notebook(path: Path, *cells: str) -> None:
     nb = new_notebook()
-    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                   "crmtools": {"min_images": 1}}
+    nb.metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "crmtools": {"min_images": 1},
+    }
     first = new_code_cell(PARAMETERS)
     first.metadata["tags"] = ["parameters"]
     nb.cells = [first, new_code_cell(SETUP), *(new_code_cell(c) for c in cells)]
@@ -105,8 +107,15 @@ def cli(project: Path, *args: str, capsys=None) -> tuple[int, str]:
 
 def spawn(project: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "crmtools.cli", "report", *args], cwd=project, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "crmtools.cli", "report", *args],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def wait_for(predicate, timeout: float = 90.0) -> None:
@@ -155,10 +164,12 @@ def kernels_of(pid: int) -> list[psutil.Process]:
 def strict_json(path: Path):
     def refuse(token):
         raise ValueError(f"{path}: {token} is not JSON")
+
     return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
 
 
 # ------------------------------------------------------------------------------------------------ 1. concurrency
+
 
 def test_a_second_run_is_refused_while_one_is_writing_and_the_page_set_is_one_runs(project, capsys):
     write_notebook(project / "notebooks" / "02_page.ipynb", PAGE, "import time; time.sleep(4)")
@@ -169,10 +180,10 @@ def test_a_second_run_is_refused_while_one_is_writing_and_the_page_set_is_one_ru
     assert code == 4
     assert "another crmtools run of 2025-01" in err and "nothing was changed" in err
     assert first.wait(timeout=120) == 0, first.stderr.read()
-    pages = [p.read_text(encoding="utf-8") for p in sorted((reports / "2025-01").glob("*.html"))]
+    pages = [p.read_text(encoding="utf-8") for p in sorted((reports / "2025-01" / "ja").glob("*.html"))]
     assert len(pages) == 2 and all("LANGUAGE=ja" in page for page in pages)
-    assert strict_json(reports / "2025-01" / "manifest.json")["params"]["language"] == "ja"
-    assert strict_json(reports / "2025-01" / "headline.json")["language"] == "ja"
+    assert strict_json(reports / "2025-01" / "ja" / "manifest.json")["params"]["language"] == "ja"
+    assert strict_json(reports / "2025-01" / "ja" / "headline.json")["language"] == "ja"
 
 
 def test_a_waiting_run_publishes_after_the_first_and_its_pages_are_all_its_own(project, capsys):
@@ -183,13 +194,14 @@ def test_a_waiting_run_publishes_after_the_first_and_its_pages_are_all_its_own(p
     code, err = cli(project, "--period", "2025-01", "--force", "--wait", "120", capsys=capsys)
     assert first.wait(timeout=120) == 0
     assert code == 0, err
-    pages = [p.read_text(encoding="utf-8") for p in sorted((reports / "2025-01").glob("*.html"))]
+    pages = [p.read_text(encoding="utf-8") for p in sorted((reports / "2025-01" / "en").glob("*.html"))]
     assert len(pages) == 2 and all("LANGUAGE=en" in page for page in pages)
-    assert strict_json(reports / "2025-01" / "headline.json")["language"] == "en"
+    assert strict_json(reports / "2025-01" / "en" / "headline.json")["language"] == "en"
     assert_no_leftovers(reports)
 
 
 # ------------------------------------------------------------------------------- 2. personal data and leftovers
+
 
 def test_no_personal_data_under_reports_after_a_normal_a_failed_and_a_killed_run(project, personal, capsys):
     reports = project / "reports"
@@ -200,7 +212,7 @@ def test_no_personal_data_under_reports_after_a_normal_a_failed_and_a_killed_run
 
     write_notebook(project / "notebooks" / "02_page.ipynb", PAGE, "raise RuntimeError('boom')")
     assert cli(project, "--period", "2025-01", "--force", capsys=capsys)[0] == 1
-    assert (reports / ".failed" / "2025-01" / "executed" / "02_page.ipynb").exists()
+    assert (reports / ".failed" / "2025-01" / "en" / "executed" / "02_page.ipynb").exists()
     assert_no_personal_data(reports, personal)
 
     write_notebook(project / "notebooks" / "02_page.ipynb", PAGE, "import time; time.sleep(60)")
@@ -235,7 +247,7 @@ def test_the_snapshot_holds_no_contact_details(sample_dir, tmp_path):
 def test_sigterm_stops_the_run_cleans_up_and_leaves_the_report(project, capsys):
     reports = project / "reports"
     assert cli(project, "--period", "2025-01", capsys=capsys)[0] == 0
-    before = snapshot(reports / "2025-01")
+    before = snapshot(reports / "2025-01" / "en")
     write_notebook(project / "notebooks" / "02_page.ipynb", PAGE, "import time; time.sleep(60)")
     proc = spawn(project, "--period", "2025-01", "--force")
     wait_for(lambda: staging_started(reports) and own_workspace_of(proc.pid))
@@ -243,7 +255,7 @@ def test_sigterm_stops_the_run_cleans_up_and_leaves_the_report(project, capsys):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 128 + signal.SIGTERM
     assert "stopped by SIGTERM" in proc.stderr.read()
-    assert snapshot(reports / "2025-01") == before
+    assert snapshot(reports / "2025-01" / "en") == before
     assert not own_workspace_of(proc.pid)
     assert not kernels_of(proc.pid)
     assert not (reports / ".staging").exists()
@@ -251,19 +263,24 @@ def test_sigterm_stops_the_run_cleans_up_and_leaves_the_report(project, capsys):
 
 # ------------------------------------------------------------------------------------- 3. strict JSON everywhere
 
+
 def test_every_json_file_the_runner_writes_is_strict(project, capsys):
-    write_notebook(project / "notebooks" / "02_page.ipynb", PAGE,
-                   "save_headline(output_dir, {'revenue': float('inf'), 'orders': float('nan')}, language='en')")
+    write_notebook(
+        project / "notebooks" / "02_page.ipynb",
+        PAGE,
+        "save_headline(output_dir, {'revenue': float('inf'), 'orders': float('nan')}, language='en')",
+    )
     reports = project / "reports"
     assert cli(project, "--period", "2025-01", capsys=capsys)[0] == 0
     files = list(reports.rglob("*.json"))
     assert files
     for path in files:
         strict_json(path)
-    assert strict_json(reports / "2025-01" / "headline.json")["kpis"] == {"revenue": None, "orders": None}
+    assert strict_json(reports / "2025-01" / "en" / "headline.json")["kpis"] == {"revenue": None, "orders": None}
 
 
 # --------------------------------------------------------------------------- 4, 5. periods the data does not cover
+
 
 @pytest.mark.parametrize("period", ["2019-01", "2030-01"])
 def test_a_period_without_orders_stops_before_any_notebook(project, period, capsys):
@@ -278,8 +295,9 @@ def test_a_period_without_orders_stops_before_any_notebook(project, period, caps
 def test_a_header_only_transactions_file_is_refused_by_report_as_by_validate(tmp_path, project, capsys):
     data = tmp_path / "empty"
     data.mkdir()
-    (data / "transactions.csv").write_text("order_id,customer_id,order_datetime,product_id,quantity,unit_price,"
-                                           "amount,channel\n", encoding="utf-8")
+    (data / "transactions.csv").write_text(
+        "order_id,customer_id,order_datetime,product_id,quantity,unit_price,amount,channel\n", encoding="utf-8"
+    )
     code, err = cli(project, "--period", "2025-01", "--data", str(data), capsys=capsys)
     assert code == 3
     assert "transactions" in err
@@ -310,35 +328,41 @@ def test_a_partial_month_is_refused_unless_allowed_and_then_carries_a_banner(cut
     assert "covers 2025-01 only partly" in err and "--allow-partial" in err
     code, err = cli(cut_project, "--period", "2025-01", "--allow-partial", capsys=capsys)
     assert code == 0, err
-    for page in (cut_project / "reports" / "2025-01").glob("*.html"):
+    for page in (cut_project / "reports" / "2025-01" / "en").glob("*.html"):
         text = page.read_text(encoding="utf-8")
         assert "crm-banner" in text and "through 2025-01-15" in text
-    manifest = strict_json(cut_project / "reports" / "2025-01" / "manifest.json")
+    manifest = strict_json(cut_project / "reports" / "2025-01" / "en" / "manifest.json")
     assert manifest["data"]["data_through"] == "2025-01-15" and manifest["data"]["partial"] is True
 
 
 def test_the_default_period_is_the_last_complete_month_in_the_data_with_a_warning_when_old(cut_project, capsys):
     code, err = cli(cut_project, capsys=capsys)
     assert code == 0, err
-    assert (cut_project / "reports" / "2024-12" / "manifest.json").exists()
+    assert (cut_project / "reports" / "2024-12" / "en" / "manifest.json").exists()
     assert "warning: the last complete month in the data is 2024-12, which ended" in err
 
 
 # ----------------------------------------------------------------------------------------------- 8. dead kernel
 
+
 def test_a_killed_kernel_names_the_cell_and_keeps_the_partial_notebook(project, capsys):
-    write_notebook(project / "notebooks" / "02_page.ipynb", PAGE,
-                   "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
+    write_notebook(
+        project / "notebooks" / "02_page.ipynb", PAGE, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
+    )
     code, err = cli(project, "--period", "2025-01", capsys=capsys)
     assert code == 1
-    assert "02_page.ipynb: the kernel died" in err and "while running cell 5 of the executed notebook ('import os, signal')" in err
-    kept = project / "reports" / ".failed" / "2025-01"
+    assert (
+        "02_page.ipynb: the kernel died" in err
+        and "while running cell 5 of the executed notebook ('import os, signal')" in err
+    )
+    kept = project / "reports" / ".failed" / "2025-01" / "en"
     assert (kept / "executed" / "02_page.ipynb").exists()
     manifest = strict_json(kept / "manifest.json")
     assert manifest["kept_at"] == str(kept) and manifest["status"] == "failed"
 
 
 # ---------------------------------------------------------------------------------------- 9. file-system errors
+
 
 def test_a_reports_folder_that_cannot_be_written_is_exit_5_naming_the_path(project, capsys):
     blocker = project / "not-a-folder"
@@ -351,7 +375,7 @@ def test_a_reports_folder_that_cannot_be_written_is_exit_5_naming_the_path(proje
 def test_a_full_disk_while_publishing_is_exit_5_and_leaves_the_report(project, capsys, monkeypatch):
     reports = project / "reports"
     assert cli(project, "--period", "2025-01", capsys=capsys)[0] == 0
-    before = snapshot(reports / "2025-01")
+    before = snapshot(reports / "2025-01" / "en")
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(reports / "index.html"))
@@ -361,7 +385,7 @@ def test_a_full_disk_while_publishing_is_exit_5_and_leaves_the_report(project, c
     code, err = cli(project, "--period", "2025-01", "--force", capsys=capsys)
     assert code == 5
     assert "no space left on the device" in err
-    assert snapshot(reports / "2025-01") == before
+    assert snapshot(reports / "2025-01" / "en") == before
     assert_no_leftovers(reports)
 
 
@@ -373,9 +397,10 @@ def test_a_missing_notebooks_folder_is_a_usage_error(project, capsys):
 
 # ------------------------------------------------------------------------------------------- 11. quiet console
 
+
 def test_a_successful_run_prints_no_error_or_kernel_transport_lines(project):
     proc = spawn(project, "--period", "2025-01")
-    out, err = proc.communicate(timeout=180)
+    _out, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, err
     assert "ERROR" not in err and "without encryption" not in err
     assert not list(project.glob("kernel-*"))  # no IPC sockets or connection files in the working folder

@@ -30,33 +30,63 @@ def _tables() -> dict[str, pd.DataFrame]:
     """Every canonical table, tiny and valid; ids match across tables."""
     customers = [f"C{i}" for i in range(1, 7)]
     return {
-        "transactions": pd.DataFrame({
-            "order_id": ["O1", "O1", "O2", "O3", "O4", "O5"],
-            "customer_id": ["C1", "C1", "C2", "C3", "C4", "C5"],
-            "order_datetime": ["2025-10-01 10:00:00", "2025-10-01 10:00:00", "2025-10-05 12:00:00",
-                               "2025-10-09 09:30:00", "2025-10-20 18:00:00", "2025-10-28 08:15:00"],
-            "product_id": ["P1", "P2", "P1", "P3", "P2", "P1"],
-            "quantity": ["1", "2", "1", "3", "1", "2"],
-            "unit_price": ["1000.0", "250.0", "1000.0", "480.0", "250.0", "1000.0"],
-            "amount": ["1000.0", "500.0", "1000.0", "1440.0", "250.0", "2000.0"],
-            "channel": ["web", "web", "app", "web", "phone", "web"],
-            "campaign_id": ["K1", None, None, "K1", None, "K2"],
-        }),
-        "customers": pd.DataFrame({"customer_id": customers,
-                                   "first_seen": ["2025-01-0%d" % i for i in range(1, 7)]}),
-        "products": pd.DataFrame({"product_id": ["P1", "P2", "P3"], "product_name": ["Green tea", "Soba", "Umeboshi"],
-                                  "category": ["Drinks", "Food", "Food"], "list_price": ["1000.0", "250.0", "480.0"]}),
-        "campaigns": pd.DataFrame({"campaign_id": ["K1", "K2"], "name": ["Autumn mail", "Coupon"],
-                                   "channel": ["email", "coupon"], "start_date": ["2025-10-01", "2025-10-15"],
-                                   "end_date": ["2025-10-31", "2025-10-31"], "cost": ["50000", "20000"]}),
-        "campaign_contacts": pd.DataFrame({"campaign_id": ["K1", "K1", "K2", "K2"],
-                                           "customer_id": ["C1", "C3", "C5", "C6"],
-                                           "group": ["treatment", "holdout", "treatment", "holdout"],
-                                           "contacted_at": ["2025-10-01", "2025-10-01", "2025-10-15", "2025-10-15"]}),
-        "experiments": pd.DataFrame({"experiment_id": ["E1"] * 4, "variant": ["control", "control", "B", "B"],
-                                     "unit_id": ["V1", "V2", "V3", "V4"],
-                                     "exposed_at": ["2025-10-02"] * 4, "converted": ["1", "0", "1", "1"],
-                                     "revenue": ["100.0", "0.0", "120.0", "90.0"]}),
+        "transactions": pd.DataFrame(
+            {
+                "order_id": ["O1", "O1", "O2", "O3", "O4", "O5"],
+                "customer_id": ["C1", "C1", "C2", "C3", "C4", "C5"],
+                "order_datetime": [
+                    "2025-10-01 10:00:00",
+                    "2025-10-01 10:00:00",
+                    "2025-10-05 12:00:00",
+                    "2025-10-09 09:30:00",
+                    "2025-10-20 18:00:00",
+                    "2025-10-28 08:15:00",
+                ],
+                "product_id": ["P1", "P2", "P1", "P3", "P2", "P1"],
+                "quantity": ["1", "2", "1", "3", "1", "2"],
+                "unit_price": ["1000.0", "250.0", "1000.0", "480.0", "250.0", "1000.0"],
+                "amount": ["1000.0", "500.0", "1000.0", "1440.0", "250.0", "2000.0"],
+                "channel": ["web", "web", "app", "web", "phone", "web"],
+                "campaign_id": ["K1", None, None, "K1", None, "K2"],
+            }
+        ),
+        "customers": pd.DataFrame({"customer_id": customers, "first_seen": [f"2025-01-0{i}" for i in range(1, 7)]}),
+        "products": pd.DataFrame(
+            {
+                "product_id": ["P1", "P2", "P3"],
+                "product_name": ["Green tea", "Soba", "Umeboshi"],
+                "category": ["Drinks", "Food", "Food"],
+                "list_price": ["1000.0", "250.0", "480.0"],
+            }
+        ),
+        "campaigns": pd.DataFrame(
+            {
+                "campaign_id": ["K1", "K2"],
+                "name": ["Autumn mail", "Coupon"],
+                "channel": ["email", "coupon"],
+                "start_date": ["2025-10-01", "2025-10-15"],
+                "end_date": ["2025-10-31", "2025-10-31"],
+                "cost": ["50000", "20000"],
+            }
+        ),
+        "campaign_contacts": pd.DataFrame(
+            {
+                "campaign_id": ["K1", "K1", "K2", "K2"],
+                "customer_id": ["C1", "C3", "C5", "C6"],
+                "group": ["treatment", "holdout", "treatment", "holdout"],
+                "contacted_at": ["2025-10-01", "2025-10-01", "2025-10-15", "2025-10-15"],
+            }
+        ),
+        "experiments": pd.DataFrame(
+            {
+                "experiment_id": ["E1"] * 4,
+                "variant": ["control", "control", "B", "B"],
+                "unit_id": ["V1", "V2", "V3", "V4"],
+                "exposed_at": ["2025-10-02"] * 4,
+                "converted": ["1", "0", "1", "1"],
+                "revenue": ["100.0", "0.0", "120.0", "90.0"],
+            }
+        ),
     }
 
 
@@ -90,16 +120,26 @@ def test_the_clean_data_set_is_usable(tmp_path, capsys):
     code, out, err = _validate(tmp_path, _write(tmp_path / "data", _tables()), capsys=capsys)
     assert code == EXIT_OK, err
     assert out.splitlines()[-1].startswith("OK: 6 order lines")
-    for check in ("customer ids found in customers", "product ids found in products",
-                  "campaign ids found in campaigns", "customer ids found in customers or transactions"):
+    for check in (
+        "customer ids found in customers",
+        "product ids found in products",
+        "campaign ids found in campaigns",
+        "customer ids found in customers or transactions",
+    ):
         assert re.search(rf"{check}\s+0\s+ok\s", out), out
 
 
 # --------------------------------------------------------------------------- 3. non-finite and implausible numbers
 
 
-NUMERIC = [("transactions", "quantity"), ("transactions", "unit_price"), ("transactions", "amount"),
-           ("products", "list_price"), ("campaigns", "cost"), ("experiments", "revenue")]
+NUMERIC = [
+    ("transactions", "quantity"),
+    ("transactions", "unit_price"),
+    ("transactions", "amount"),
+    ("products", "list_price"),
+    ("campaigns", "cost"),
+    ("experiments", "revenue"),
+]
 
 
 @pytest.mark.parametrize(("table", "column"), NUMERIC)
@@ -143,7 +183,7 @@ def test_an_implausibly_large_line_is_a_warning_with_its_rows_not_an_error(tmp_p
     table, _, warnings = out.partition("Warnings (the data is usable; look at these rows):")
     line = _line(table, r"lines above the largest plausible amount")
     assert re.search(r"amount\s+1\s+warning\s+1 row", line)
-    assert f"row 4 (3000000000.0); allowed: at most 100,000,000 per line (data.policies.max_line_amount)" in line
+    assert "row 4 (3000000000.0); allowed: at most 100,000,000 per line (data.policies.max_line_amount)" in line
     assert "lines above the largest plausible amount" in _line(warnings, "row 4 \\(3000000000.0\\)")
     # The ceiling is a parameter.
     code, out, _ = _validate(tmp_path, folder, "data.policies.max_line_amount=1e10", capsys=capsys)
@@ -157,8 +197,9 @@ def test_an_implausibly_large_line_is_a_warning_with_its_rows_not_an_error(tmp_p
 def test_the_report_sees_the_same_warning_as_validate(tmp_path):
     tables = _tables()
     tables["transactions"].loc[3, ["unit_price", "amount"]] = ["1000000000.0", "3000000000.0"]
-    _, problems, quality = inspect_dataset(DataConfig(path=str(_write(tmp_path / "data", tables))),
-                                           until=pd.Timestamp("2025-11-01"))
+    _, problems, quality = inspect_dataset(
+        DataConfig(path=str(_write(tmp_path / "data", tables))), until=pd.Timestamp("2025-11-01")
+    )
     assert problems == []
     row = quality.set_index("check").loc["lines above the largest plausible amount"]
     assert (row["rows"], row["action"]) == (1, "warning") and "row 4 (3000000000.0)" in row["detail"]
@@ -179,13 +220,17 @@ def _respell(tables, spell, *which):
     [
         (lambda v: v[1:].zfill(6), "leading zeros", "'1' in transactions is '000001' in customers"),
         (lambda v: v.lower(), "upper and lower case", "'C1' in transactions is 'c1' in customers"),
-        (lambda v: v.translate(str.maketrans("C0123456789", "Ｃ０１２３４５６７８９")), r"full-width characters",
-         "'C1' in transactions is 'Ｃ１' in customers"),
+        (
+            lambda v: v.translate(str.maketrans("C0123456789", "Ｃ０１２３４５６７８９")),
+            r"full-width characters",
+            "'C1' in transactions is 'Ｃ１' in customers",
+        ),
         (lambda v: v[0] + " " + v[1:], "spaces", "'C1' in transactions is 'C 1' in customers"),
     ],
 )
-def test_customer_ids_spelled_differently_in_customers_are_rejected_with_the_cause(tmp_path, capsys, spell, cause,
-                                                                                   example):
+def test_customer_ids_spelled_differently_in_customers_are_rejected_with_the_cause(
+    tmp_path, capsys, spell, cause, example
+):
     tables = _tables()
     if cause == "leading zeros":  # transactions hold numbers ('1'), customers and contacts '000001'
         tables = _respell(tables, lambda v: v[1:], ("transactions", "customer_id"))
@@ -199,8 +244,11 @@ def test_customer_ids_spelled_differently_in_customers_are_rejected_with_the_cau
     assert "0.0% of the 5 distinct customer ids in transactions are found in customers (0 found)" in line
     assert f"likely cause: {cause}" in line and example in line
     assert "Expected: at least 50% of them found (data.policies.min_id_overlap: 0.5)" in line
-    assert re.search(rf"customer ids found in customers\s+5\s+error\s+0 of 5 distinct ids found \(0\.0%\); "
-                     rf"likely cause: {cause}", out)
+    assert re.search(
+        rf"customer ids found in customers\s+5\s+error\s+0 of 5 distinct ids found \(0\.0%\); "
+        rf"likely cause: {cause}",
+        out,
+    )
 
 
 def test_contacts_campaign_ids_must_be_found_in_campaigns(tmp_path, capsys):
@@ -215,12 +263,20 @@ def test_contacts_campaign_ids_must_be_found_in_campaigns(tmp_path, capsys):
 def test_contacts_must_be_found_in_customers_or_transactions(tmp_path, capsys):
     tables = _respell(_tables(), lambda v: v + ".0", ("campaign_contacts", "customer_id"))
     tables["campaign_contacts"].loc[0, "customer_id"] = "C1"  # one matches: the column is not all '.0'
-    tables = _respell(tables, lambda v: v.replace("C", ""), ("campaign_contacts", "customer_id"),
-                      ("transactions", "customer_id"), ("customers", "customer_id"))
+    tables = _respell(
+        tables,
+        lambda v: v.replace("C", ""),
+        ("campaign_contacts", "customer_id"),
+        ("transactions", "customer_id"),
+        ("customers", "customer_id"),
+    )
     code, _, err = _validate(tmp_path, _write(tmp_path / "data", tables), capsys=capsys)
     assert code == EXIT_DATA
-    line = _line(err, r"column 'customer_id': ids do not match across tables: 25.0% of the 4 distinct customer ids "
-                      r"in campaign_contacts are found in customers or transactions")
+    line = _line(
+        err,
+        r"column 'customer_id': ids do not match across tables: 25.0% of the 4 distinct customer ids "
+        r"in campaign_contacts are found in customers or transactions",
+    )
     assert "likely cause: a decimal part such as '9.0'" in line and "'3.0' in campaign_contacts is '3'" in line
 
 
@@ -275,12 +331,19 @@ def test_a_png_renamed_csv_is_not_a_text_file(tmp_path, capsys):
     assert "cp932" not in line and "89 50 4E 47 0D 0A 1A 0A" in line
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("transactions.parquet", b"order_id,customer_id\nO1,C1\n", r"this is not a Parquet file \(it looks like text"),
-    ("transactions.xlsx", b"order_id,customer_id\nO1,C1\n", r"this is not an Excel \.xlsx file"),
-    ("transactions.csv", b"order_id,\x00\x01\x02\x03\xff\xfe\x00garbage", r"this is not a text file \(it looks like "
-                                                                         r"binary data: it holds NUL bytes"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("transactions.parquet", b"order_id,customer_id\nO1,C1\n", r"this is not a Parquet file \(it looks like text"),
+        ("transactions.xlsx", b"order_id,customer_id\nO1,C1\n", r"this is not an Excel \.xlsx file"),
+        (
+            "transactions.csv",
+            b"order_id,\x00\x01\x02\x03\xff\xfe\x00garbage",
+            r"this is not a text file \(it looks like "
+            r"binary data: it holds NUL bytes",
+        ),
+    ],
+)
 def test_files_whose_content_does_not_match_their_name(tmp_path, capsys, name, content, message):
     folder = tmp_path / "data"
     folder.mkdir()
@@ -316,8 +379,9 @@ def test_a_shift_jis_file_names_the_line_byte_and_data_row_of_the_first_bad_byte
 
 
 def test_an_unknown_encoding_is_a_parameter_error(tmp_path, capsys):
-    code, _, err = _validate(tmp_path, _write(tmp_path / "data", _tables()),
-                             "data.tables.transactions.encoding=shift-jiss", capsys=capsys)
+    code, _, err = _validate(
+        tmp_path, _write(tmp_path / "data", _tables()), "data.tables.transactions.encoding=shift-jiss", capsys=capsys
+    )
     assert code == EXIT_USAGE
     _line(err, r"'data.tables.transactions.encoding' must be a text encoding such as utf-8, cp932")
 
@@ -348,8 +412,9 @@ def test_a_header_only_transactions_file_is_rejected_by_validate_and_by_the_repo
 def test_rows_all_dropped_by_the_policies_leave_no_usable_data(tmp_path, capsys):
     tables = _tables()
     tables["transactions"]["order_datetime"] = "someday"
-    code, _, err = _validate(tmp_path, _write(tmp_path / "data", tables), "data.policies.invalid_rows=drop",
-                             capsys=capsys)
+    code, _, err = _validate(
+        tmp_path, _write(tmp_path / "data", tables), "data.policies.invalid_rows=drop", capsys=capsys
+    )
     assert code == EXIT_DATA
     _line(err, r"transactions\.csv: no rows are left: all 6 rows read were dropped \(6 invalid rows\)")
 

@@ -21,19 +21,22 @@ from crmtools.sampledata import SampleConfig, generate_sample
 
 @pytest.fixture
 def tiny(make_transactions):
-    return make_transactions([
-        ("A0", "a", "2024-09-10", 1, 500.0),
-        ("A1", "a", "2024-10-05", 1, 800.0),
-        ("A2", "a", "2025-09-20", 1, 1000.0),
-        ("A3", "a", "2025-10-03", 1, 700.0), ("A3", "a", "2025-10-03", 1, 500.0),
-        ("AR", "a", "2025-10-15", -1, -200.0),
-        ("B1", "b", "2025-10-20", 3, 3000.0),
-        ("C1", "c", "2025-08-05", 1, 400.0),
-        ("C2", "c", "2025-09-05", 1, 600.0),
-        ("D1", "d", "2024-10-25", 1, 900.0),
-        ("G1", None, "2025-10-21", 1, 800.0),
-        ("G0", None, "2024-10-01", 1, 100.0),
-    ])
+    return make_transactions(
+        [
+            ("A0", "a", "2024-09-10", 1, 500.0),
+            ("A1", "a", "2024-10-05", 1, 800.0),
+            ("A2", "a", "2025-09-20", 1, 1000.0),
+            ("A3", "a", "2025-10-03", 1, 700.0),
+            ("A3", "a", "2025-10-03", 1, 500.0),
+            ("AR", "a", "2025-10-15", -1, -200.0),
+            ("B1", "b", "2025-10-20", 3, 3000.0),
+            ("C1", "c", "2025-08-05", 1, 400.0),
+            ("C2", "c", "2025-09-05", 1, 600.0),
+            ("D1", "d", "2024-10-25", 1, 900.0),
+            ("G1", None, "2025-10-21", 1, 800.0),
+            ("G0", None, "2024-10-01", 1, 100.0),
+        ]
+    )
 
 
 def _table(out, column):
@@ -44,15 +47,39 @@ def test_known_answer_month(tiny):
     out = period_kpis(tiny, period="2025-10")
     assert out.columns.tolist() == KPI_COLUMNS and out["kpi"].tolist() == KPI_NAMES
     assert set(out["period"]) == {"2025-10"}
-    assert _table(out, "value") == {"revenue": 4800.0, "orders": 3.0, "active_customers": 2.0, "new_customers": 1.0,
-                                    "returning_customers": 1.0, "average_order_value": 1600.0,
-                                    "purchase_frequency": 1.0, "retention_rate": 0.5, "churn_rate": 0.5}
-    assert _table(out, "previous") == {"revenue": 1600.0, "orders": 2.0, "active_customers": 2.0,
-                                       "new_customers": 0.0, "returning_customers": 2.0, "average_order_value": 800.0,
-                                       "purchase_frequency": 1.0, "retention_rate": 1.0, "churn_rate": 0.0}
-    assert _table(out, "year_ago") == {"revenue": 1800.0, "orders": 3.0, "active_customers": 2.0,
-                                       "new_customers": 1.0, "returning_customers": 1.0, "average_order_value": 600.0,
-                                       "purchase_frequency": 1.0, "retention_rate": 1.0, "churn_rate": 0.0}
+    assert _table(out, "value") == {
+        "revenue": 4800.0,
+        "orders": 3.0,
+        "active_customers": 2.0,
+        "new_customers": 1.0,
+        "returning_customers": 1.0,
+        "average_order_value": 1600.0,
+        "purchase_frequency": 1.0,
+        "retention_rate": 0.5,
+        "churn_rate": 0.5,
+    }
+    assert _table(out, "previous") == {
+        "revenue": 1600.0,
+        "orders": 2.0,
+        "active_customers": 2.0,
+        "new_customers": 0.0,
+        "returning_customers": 2.0,
+        "average_order_value": 800.0,
+        "purchase_frequency": 1.0,
+        "retention_rate": 1.0,
+        "churn_rate": 0.0,
+    }
+    assert _table(out, "year_ago") == {
+        "revenue": 1800.0,
+        "orders": 3.0,
+        "active_customers": 2.0,
+        "new_customers": 1.0,
+        "returning_customers": 1.0,
+        "average_order_value": 600.0,
+        "purchase_frequency": 1.0,
+        "retention_rate": 1.0,
+        "churn_rate": 0.0,
+    }
     revenue = out.set_index("kpi").loc["revenue"]
     assert revenue["change_vs_previous"] == 3200.0 and revenue["pct_change_vs_previous"] == 2.0
     assert revenue["change_vs_year_ago"] == 3000.0
@@ -65,7 +92,11 @@ def test_known_answer_quarter(tiny):
     out = period_kpis(tiny, period=parse_period("2025-Q3"))
     value, previous, year_ago = _table(out, "value"), _table(out, "previous"), _table(out, "year_ago")
     assert (value["revenue"], value["orders"], value["active_customers"], value["new_customers"]) == (
-        2000.0, 3.0, 2.0, 1.0)
+        2000.0,
+        3.0,
+        2.0,
+        1.0,
+    )
     assert (previous["revenue"], previous["orders"], previous["active_customers"]) == (0.0, 0.0, 0.0)
     assert math.isnan(previous["average_order_value"]) and math.isnan(value["retention_rate"])
     assert (year_ago["revenue"], year_ago["active_customers"], year_ago["new_customers"]) == (500.0, 1.0, 1.0)
@@ -87,8 +118,9 @@ def test_empty_period_inside_the_data(tiny):
 
 
 def test_period_like_objects_are_accepted(tiny):
-    pd.testing.assert_frame_equal(period_kpis(tiny, period=parse_period("2025-10")),
-                                  period_kpis(tiny, period="2025-10"))
+    pd.testing.assert_frame_equal(
+        period_kpis(tiny, period=parse_period("2025-10")), period_kpis(tiny, period="2025-10")
+    )
     with pytest.raises(TypeError, match="period must be a Period"):
         period_kpis(tiny, period=202510)
     with pytest.raises(ValueError, match="Malformed period"):
@@ -97,9 +129,13 @@ def test_period_like_objects_are_accepted(tiny):
 
 def test_monthly_trend_known_answer(tiny):
     out = monthly_trend(tiny, period="2025-10", months=3)
-    assert out.to_dict("list") == {"month": ["2025-08", "2025-09", "2025-10"], "revenue": [400.0, 1600.0, 4800.0],
-                                   "orders": [1, 2, 3], "active_customers": [1, 2, 2],
-                                   "average_order_value": [400.0, 800.0, 1600.0]}
+    assert out.to_dict("list") == {
+        "month": ["2025-08", "2025-09", "2025-10"],
+        "revenue": [400.0, 1600.0, 4800.0],
+        "orders": [1, 2, 3],
+        "active_customers": [1, 2, 2],
+        "average_order_value": [400.0, 800.0, 1600.0],
+    }
     thirteen = monthly_trend(tiny, period=parse_period("2025-10"))
     assert thirteen["month"].tolist()[0] == "2024-10" and len(thirteen) == 13
     assert thirteen.set_index("month").loc["2025-06", "orders"] == 0
@@ -107,23 +143,34 @@ def test_monthly_trend_known_answer(tiny):
     assert quarter["month"].tolist() == ["2025-07", "2025-08", "2025-09"]
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"period": "2025-11-15"}, "Malformed period"),
-    ({"period": "2025-10", "months": 0}, "months is out of range; allowed: a whole number >= 1; received: 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"period": "2025-11-15"}, "Malformed period"),
+        ({"period": "2025-10", "months": 0}, "months is out of range; allowed: a whole number >= 1; received: 0"),
+    ],
+)
 def test_monthly_trend_bad_arguments(tiny, kwargs, match):
     with pytest.raises(ValueError, match=match):
         monthly_trend(tiny, **kwargs)
 
 
 @settings(max_examples=25, deadline=None, derandomize=True)
-@given(lines=st.lists(st.tuples(st.sampled_from(["a", "b", "c", None]), st.integers(0, 420), st.integers(0, 5),
-                                st.sampled_from([1, 2, -1])), min_size=1, max_size=30),
-       seed=st.integers(0, 2**16))
+@given(
+    lines=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", None]), st.integers(0, 420), st.integers(0, 5), st.sampled_from([1, 2, -1])
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    seed=st.integers(0, 2**16),
+)
 def test_properties(make_transactions, lines, seed):
     end = pd.Timestamp("2025-11-01")
-    tx = make_transactions([(f"{c}{o}{d}", c, end - pd.Timedelta(days=d, hours=1), q, q * 100.0)
-                            for c, d, o, q in lines])
+    tx = make_transactions(
+        [(f"{c}{o}{d}", c, end - pd.Timedelta(days=d, hours=1), q, q * 100.0) for c, d, o, q in lines]
+    )
     out = period_kpis(tx, period="2025-10")
     value = _table(out, "value")
     if not math.isnan(value["revenue"]):
@@ -158,10 +205,14 @@ def test_cross_check_against_plain_pandas(sample):
     prev_active = set(prev["customer_id"].dropna())
     first = tx[tx["quantity"] > 0].groupby("customer_id")["order_datetime"].min()
     new = {c for c in active if start <= first[c] < end}
-    expected = {"revenue": round(inside["amount"].sum(), 2), "orders": buys["order_id"].nunique(),
-                "active_customers": len(active), "new_customers": len(new),
-                "retention_rate": len(active & prev_active) / len(prev_active),
-                "purchase_frequency": buys.dropna(subset=["customer_id"])["order_id"].nunique() / len(active)}
+    expected = {
+        "revenue": round(inside["amount"].sum(), 2),
+        "orders": buys["order_id"].nunique(),
+        "active_customers": len(active),
+        "new_customers": len(new),
+        "retention_rate": len(active & prev_active) / len(prev_active),
+        "purchase_frequency": buys.dropna(subset=["customer_id"])["order_id"].nunique() / len(active),
+    }
     value = _table(period_kpis(tx, period="2025-11"), "value")
     for name, number in expected.items():
         assert value[name] == pytest.approx(number, abs=1e-9), name

@@ -30,8 +30,21 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = "crmtools"
 
 #: Analysis modules (those that exist): tidy frames in, tidy frames out, no words, no plots, no runs.
-ANALYSES = ("rfm", "deciles", "cohorts", "repeat", "kpis", "basket", "basket_spark", "experiments", "campaigns",
-            "targets", "slicing", "clv", "churn")
+ANALYSES = (
+    "rfm",
+    "deciles",
+    "cohorts",
+    "repeat",
+    "kpis",
+    "basket",
+    "basket_spark",
+    "experiments",
+    "campaigns",
+    "targets",
+    "slicing",
+    "clv",
+    "churn",
+)
 #: The presentation layer, which may import analyses but not the other way round (packages include submodules).
 PRESENTATION = ("plotting", "reporting", "runner", "cli", "notebook")
 #: The data layers, lowest first: each may import only the ones before it.
@@ -41,11 +54,15 @@ DATA_LAYERS = ("schema", "validation", "dataconfig", "readers", "data", "sources
 #: (and of the private-name check). Remove an entry when its import goes (``test_known_exceptions_are_still_needed``
 #: fails until then); never add one for new code.
 KNOWN_EDGES = {
-    ("crmtools.rfm", "crmtools.reporting.i18n"):
-        "deprecated alias rfm.segment_labels calls the words that moved to the reporting layer (and i18n imports "
-        "rfm's segment map: a cycle while the alias lives)",
-    ("crmtools.basket", "crmtools.reporting.findings"):
-        "deprecated alias basket.rule_sentences calls the sentences that moved to the reporting layer",
+    (
+        "crmtools.rfm",
+        "crmtools.reporting.i18n",
+    ): "deprecated alias rfm.segment_labels calls the words that moved to the reporting layer (and i18n imports "
+    "rfm's segment map: a cycle while the alias lives)",
+    (
+        "crmtools.basket",
+        "crmtools.reporting.findings",
+    ): "deprecated alias basket.rule_sentences calls the sentences that moved to the reporting layer",
 }
 KNOWN_PRIVATE = {
     ("crmtools._deprecation", "crmtools.periods", "_Window"): "deprecation shim builds a period window",
@@ -89,7 +106,7 @@ def _absolute(importer: str, node: ast.ImportFrom) -> str:
     if node.level == 0:
         return node.module or ""
     package = importer.split(".") if MODULES[importer].name == "__init__.py" else importer.split(".")[:-1]
-    package = package[:len(package) - (node.level - 1)]
+    package = package[: len(package) - (node.level - 1)]
     return ".".join([*package, node.module] if node.module else package)
 
 
@@ -102,16 +119,20 @@ def _imports_of(importer: str, text: str | None = None) -> list[Import]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found += [Import(importer, a.name, None, node.lineno) for a in node.names
-                      if a.name.split(".")[0] == PACKAGE]
+            found += [
+                Import(importer, a.name, None, node.lineno) for a in node.names if a.name.split(".")[0] == PACKAGE
+            ]
         elif isinstance(node, ast.ImportFrom):
             target = _absolute(importer, node)
             if target.split(".")[0] != PACKAGE:
                 continue
             for alias in node.names:
                 submodule = f"{target}.{alias.name}"
-                found.append(Import(importer, submodule, None, node.lineno) if submodule in MODULES
-                             else Import(importer, target, alias.name, node.lineno))
+                found.append(
+                    Import(importer, submodule, None, node.lineno)
+                    if submodule in MODULES
+                    else Import(importer, target, alias.name, node.lineno)
+                )
     return sorted((i for i in found if i.module != importer), key=lambda i: i.line)
 
 
@@ -190,8 +211,15 @@ def _path_to(graph: dict[str, dict[str, Import]], start: str, goal) -> list[Impo
 
 
 def test_every_module_is_parsed():
-    assert {"crmtools.data", "crmtools.sources", "crmtools.readers", "crmtools.dataconfig",
-            "crmtools.validation", "crmtools.schema", "crmtools.rfm"} <= set(MODULES)
+    assert {
+        "crmtools.data",
+        "crmtools.sources",
+        "crmtools.readers",
+        "crmtools.dataconfig",
+        "crmtools.validation",
+        "crmtools.schema",
+        "crmtools.rfm",
+    } <= set(MODULES)
     assert any(i.importer == "crmtools.data" and i.module == "crmtools.readers" for i in IMPORTS)
 
 
@@ -201,31 +229,45 @@ def test_the_import_graph_has_no_cycle():
     for component in _cycles(graph):
         edges = [graph[a][b].where() for a in component for b in component if b in graph[a]]
         problems.append(f"cycle among {', '.join(component)}:\n    " + "\n    ".join(edges))
-    assert not problems, ("Imports must run one way; break each cycle by moving the shared code into the lower "
-                          "module (a function-level import only hides a cycle):\n" + "\n".join(problems))
+    assert not problems, (
+        "Imports must run one way; break each cycle by moving the shared code into the lower "
+        "module (a function-level import only hides a cycle):\n" + "\n".join(problems)
+    )
 
 
 @pytest.mark.parametrize("analysis", [a for a in ANALYSES if f"{PACKAGE}.{a}" in MODULES])
 def test_analyses_never_reach_the_presentation_layer(analysis):
     chain = _path_to(_graph(), f"{PACKAGE}.{analysis}", lambda m: _in(m, PRESENTATION))
-    assert chain is None, (f"crmtools.{analysis} is an analysis and must not import {', '.join(PRESENTATION)} "
-                           "(the presentation layer calls analyses, not the reverse); it does through:\n    "
-                           + "\n    ".join(i.where() for i in chain))
+    assert chain is None, (
+        f"crmtools.{analysis} is an analysis and must not import {', '.join(PRESENTATION)} "
+        "(the presentation layer calls analyses, not the reverse); it does through:\n    "
+        + "\n    ".join(i.where() for i in chain)
+    )
 
 
 @pytest.mark.parametrize("layer", DATA_LAYERS)
 def test_data_layers_import_only_lower_layers(layer):
-    higher = DATA_LAYERS[DATA_LAYERS.index(layer) + 1:]
+    higher = DATA_LAYERS[DATA_LAYERS.index(layer) + 1 :]
     wrong = [i.where() for i in IMPORTS if i.importer == f"{PACKAGE}.{layer}" and _in(i.module, higher)]
-    assert not wrong, (f"crmtools.{layer} may import only {list(DATA_LAYERS[:DATA_LAYERS.index(layer)])} of the "
-                       f"data layers; it imports a higher one:\n    " + "\n    ".join(wrong))
+    assert not wrong, (
+        f"crmtools.{layer} may import only {list(DATA_LAYERS[: DATA_LAYERS.index(layer)])} of the "
+        f"data layers; it imports a higher one:\n    " + "\n    ".join(wrong)
+    )
 
 
 def test_no_module_imports_another_modules_private_names():
-    private = [i for i in IMPORTS if i.name and i.name.startswith("_") and not i.name.endswith("__")
-               and (i.importer, i.module, i.name) not in KNOWN_PRIVATE]
-    assert not private, ("Private names stay in their module; make a helper that two modules share public in the "
-                         "lower one (or move it there):\n    " + "\n    ".join(i.where() for i in private))
+    private = [
+        i
+        for i in IMPORTS
+        if i.name
+        and i.name.startswith("_")
+        and not i.name.endswith("__")
+        and (i.importer, i.module, i.name) not in KNOWN_PRIVATE
+    ]
+    assert not private, (
+        "Private names stay in their module; make a helper that two modules share public in the "
+        "lower one (or move it there):\n    " + "\n    ".join(i.where() for i in private)
+    )
 
 
 def test_known_exceptions_are_still_needed():
@@ -240,22 +282,34 @@ def test_known_exceptions_are_still_needed():
 
 
 def test_the_checker_sees_function_level_relative_and_private_imports():
-    text = ("import crmtools.engine\n"
-            "def f():\n"
-            "    if True:\n"
-            "        from .periods import _Window\n"
-            "    from . import slicing\n"
-            "    from .plotting import kpis\n"
-            "    from crmtools.reporting.i18n import t\n"
-            "    from .kpis import period_kpis\n"  # itself: not an edge
-            "    import pandas\n")
+    text = (
+        "import crmtools.engine\n"
+        "def f():\n"
+        "    if True:\n"
+        "        from .periods import _Window\n"
+        "    from . import slicing\n"
+        "    from .plotting import kpis\n"
+        "    from crmtools.reporting.i18n import t\n"
+        "    from .kpis import period_kpis\n"  # itself: not an edge
+        "    import pandas\n"
+    )
     found = _imports_of("crmtools.kpis", text)
     assert [(i.module, i.name, i.line) for i in found] == [
-        ("crmtools.engine", None, 1), ("crmtools.periods", "_Window", 4), ("crmtools.slicing", None, 5),
-        ("crmtools.plotting.kpis", None, 6), ("crmtools.reporting.i18n", "t", 7)]
+        ("crmtools.engine", None, 1),
+        ("crmtools.periods", "_Window", 4),
+        ("crmtools.slicing", None, 5),
+        ("crmtools.plotting.kpis", None, 6),
+        ("crmtools.reporting.i18n", "t", 7),
+    ]
     assert [i.module for i in _imports_of("crmtools.plotting.kpis", "from .. import rfm\nfrom ._common import x")] == [
-        "crmtools.rfm", "crmtools.plotting._common"]
-    graph = {"a": {"b": Import("a", "b", None, 1)}, "b": {"c": Import("b", "c", None, 2)},
-             "c": {"a": Import("c", "a", None, 3)}, "d": {}}
+        "crmtools.rfm",
+        "crmtools.plotting._common",
+    ]
+    graph = {
+        "a": {"b": Import("a", "b", None, 1)},
+        "b": {"c": Import("b", "c", None, 2)},
+        "c": {"a": Import("c", "a", None, 3)},
+        "d": {},
+    }
     assert _cycles(graph) == [["a", "b", "c"]]
     assert [i.module for i in _path_to(graph, "a", lambda m: m == "c")] == ["b", "c"]

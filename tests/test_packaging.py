@@ -59,8 +59,11 @@ def _conda_requirements(environment: dict) -> dict[str, str]:
 
 def _pyproject_requirements(pyproject: dict) -> dict[str, str]:
     project = pyproject["project"]
-    lines = [*project["dependencies"], *project["optional-dependencies"]["test"],
-             *project["optional-dependencies"]["spark"]]
+    lines = [
+        *project["dependencies"],
+        *project["optional-dependencies"]["test"],
+        *project["optional-dependencies"]["spark"],
+    ]
     reqs = [Requirement(line) for line in lines]
     return {canonicalize_name(r.name): str(r.specifier) for r in reqs}
 
@@ -89,14 +92,19 @@ def test_python_version_agrees(environment, pyproject):
 
 def test_the_same_dependencies_are_named(environment, pyproject):
     conda, pip = _conda_requirements(environment), _pyproject_requirements(pyproject)
-    assert set(conda) == set(pip), {"only in environment.yml": set(conda) - set(pip),
-                                    "only in pyproject.toml": set(pip) - set(conda)}
+    assert set(conda) == set(pip), {
+        "only in environment.yml": set(conda) - set(pip),
+        "only in pyproject.toml": set(pip) - set(conda),
+    }
 
 
 def test_the_same_minimum_versions_are_required(environment, pyproject):
     conda, pip = _conda_requirements(environment), _pyproject_requirements(pyproject)
-    differ = {name: (conda[name], pip[name]) for name in set(conda) & set(pip)
-              if SpecifierSet(conda[name]) != SpecifierSet(pip[name])}
+    differ = {
+        name: (conda[name], pip[name])
+        for name in set(conda) & set(pip)
+        if SpecifierSet(conda[name]) != SpecifierSet(pip[name])
+    }
     assert differ == {}
 
 

@@ -32,9 +32,14 @@ def test_defaults_are_complete_and_valid():
     assert _keys(params) == _keys(DEFAULTS)
     assert params["period"] is None and params["language"] == "en"
     assert params["data"]["tables"] == {}
-    assert params["data"]["policies"] == {"returns": "keep", "missing_customer": "keep", "duplicates": "error",
-                                          "invalid_rows": "error", "max_line_amount": 100_000_000.0,
-                                          "min_id_overlap": 0.5}
+    assert params["data"]["policies"] == {
+        "returns": "keep",
+        "missing_customer": "keep",
+        "duplicates": "error",
+        "invalid_rows": "error",
+        "max_line_amount": 100_000_000.0,
+        "min_id_overlap": 0.5,
+    }
     assert resolve_params(params) == params  # resolving is idempotent
 
 
@@ -54,8 +59,10 @@ def test_default_yaml_is_valid_and_equals_the_defaults():
     [
         ({"langauge": "ja"}, r"Unknown parameter 'langauge' \(did you mean 'language'\?\)\. Allowed: basket, "),
         ({"rfm": {"lookback_dayz": 30}}, r"Unknown parameter 'rfm.lookback_dayz' \(did you mean 'lookback_days'\?\)"),
-        ({"data": {"policies": {"retruns": "drop"}}},
-         r"Unknown parameter 'data.policies.retruns' \(did you mean 'returns'\?\)\. Allowed: duplicates, "),
+        (
+            {"data": {"policies": {"retruns": "drop"}}},
+            r"Unknown parameter 'data.policies.retruns' \(did you mean 'returns'\?\)\. Allowed: duplicates, ",
+        ),
         ({"zzz": 1}, r"Unknown parameter 'zzz'\. Allowed: "),
     ],
 )
@@ -90,15 +97,30 @@ def test_wrong_types_are_rejected(values, message):
         ({"language": "fr"}, r"'language' must be one of \['en', 'ja'\]; got 'fr'"),
         ({"rfm": {"scoring": "kmeans"}}, r"'rfm.scoring' must be one of \['quantile', 'thresholds'\]"),
         ({"data": {"policies": {"returns": "ignore"}}}, r"'data.policies.returns' must be one of \['keep', 'drop'"),
-        ({"rfm": {"lookback_days": 0}}, r"'rfm.lookback_days' must be a whole number from 1 to 3660 \(days\); got int 0"),
-        ({"basket": {"min_support": 0}}, r"'basket.min_support' must be a number greater than 0 \(0 excluded\) and "
-                                          r"at most 1 \(a share of baskets\) or a whole number of at least 1 "
-                                          r"\(a number of baskets\); got int 0\."),
-        ({"basket": {"min_confidence": 1.5}}, r"'basket.min_confidence' must be a number from 0 to 1 .*; got float 1.5"),
-        ({"experiments": {"alpha": 0.9}}, r"'experiments.alpha' must be a number greater than 0 \(0 excluded\) and "
-                                          r"at most 0.5 \(a significance level\); got float 0.9"),
-        ({"campaigns": {"margin": -0.1}}, r"'campaigns.margin' must be a number greater than 0 \(0 excluded\) and "
-                                          r"at most 1 .*; got float -0.1"),
+        (
+            {"rfm": {"lookback_days": 0}},
+            r"'rfm.lookback_days' must be a whole number from 1 to 3660 \(days\); got int 0",
+        ),
+        (
+            {"basket": {"min_support": 0}},
+            r"'basket.min_support' must be a number greater than 0 \(0 excluded\) and "
+            r"at most 1 \(a share of baskets\) or a whole number of at least 1 "
+            r"\(a number of baskets\); got int 0\.",
+        ),
+        (
+            {"basket": {"min_confidence": 1.5}},
+            r"'basket.min_confidence' must be a number from 0 to 1 .*; got float 1.5",
+        ),
+        (
+            {"experiments": {"alpha": 0.9}},
+            r"'experiments.alpha' must be a number greater than 0 \(0 excluded\) and "
+            r"at most 0.5 \(a significance level\); got float 0.9",
+        ),
+        (
+            {"campaigns": {"margin": -0.1}},
+            r"'campaigns.margin' must be a number greater than 0 \(0 excluded\) and "
+            r"at most 1 .*; got float -0.1",
+        ),
     ],
 )
 def test_values_out_of_range_or_choice_are_rejected(values, message):
@@ -149,35 +171,66 @@ def test_an_int_min_support_from_the_command_line_reaches_the_analysis_as_an_int
         ("basket.max_len=0", r"'basket.max_len' must be a whole number from 1 to 100 \(items per itemset\); got int 0"),
         ("basket.top_n=0", r"'basket.top_n' must be a whole number from 1 to 1000 \(rules shown\); got int 0"),
         ("repeat.within_days=0", r"'repeat.within_days' must be a whole number from 1 to 3660 \(days\); got int 0"),
-        ("data.policies.max_line_amount=0", r"'data.policies.max_line_amount' must be a number greater than 0 "
-                                            r"\(0 excluded\) \(an amount per order line\); got float 0.0"),
+        (
+            "data.policies.max_line_amount=0",
+            r"'data.policies.max_line_amount' must be a number greater than 0 "
+            r"\(0 excluded\) \(an amount per order line\); got float 0.0",
+        ),
         ("data.policies.max_line_amount=-5", r"'data.policies.max_line_amount' must be .*; got float -5.0"),
-        ("data.policies.min_id_overlap=1.5", r"'data.policies.min_id_overlap' must be a number from 0 to 1 "
-                                             r"\(a share of ids; 0 turns the check off\); got float 1.5"),
+        (
+            "data.policies.min_id_overlap=1.5",
+            r"'data.policies.min_id_overlap' must be a number from 0 to 1 "
+            r"\(a share of ids; 0 turns the check off\); got float 1.5",
+        ),
         ("currency=yen", r"'currency' must be a three-letter ISO 4217 currency code .*; got 'yen'"),
-        ("data.timezone=Asia/Tokio", r"'data.timezone' must be an IANA time zone name .*; got 'Asia/Tokio' "
-                                     r"\(did you mean 'Asia/Tokyo'\?\)"),
+        (
+            "data.timezone=Asia/Tokio",
+            r"'data.timezone' must be an IANA time zone name .*; got 'Asia/Tokio' "
+            r"\(did you mean 'Asia/Tokyo'\?\)",
+        ),
         ("data.path=", r"'data.path' must not be empty"),
         ("data.path=' '", r"'data.path' must be non-empty text; got ' '"),
         ("reports_dir=''", r"'reports_dir' must be non-empty text; got ''"),
-        ("rfm.thresholds={frequency: [1, 2, 3, 5, 10]}", r"'rfm.thresholds' must map recency, frequency and/or "
-                                                         r"monetary to four strictly increasing cut points"),
+        (
+            "rfm.thresholds={frequency: [1, 2, 3, 5, 10]}",
+            r"'rfm.thresholds' must map recency, frequency and/or "
+            r"monetary to four strictly increasing cut points",
+        ),
         ("rfm.thresholds={often: [1, 2, 3, 4]}", r"'rfm.thresholds' must map .*Unknown RFM threshold \['often'\]"),
-        ("rfm.segment_map=no/such/map.yaml", r"'rfm.segment_map' must be an existing segment-map YAML file .*"
-                                             r"got 'no/such/map.yaml'"),
-        ("rfm.segment_map={segments: [{name: All, rules: [{r: [1, 4]}]}]}",
-         r"'rfm.segment_map' must be a valid segment map .*in no segment"),
-        ("data.tables.transactions.encoding=shift-jiss", r"'data.tables.transactions.encoding' must be a text "
-                                                          r"encoding such as utf-8, cp932 .*; got 'shift-jiss'"),
-        ("data.tables.transactions.columns={Qty: quantty}",
-         r"'data.tables.transactions.columns' must map each of your column names to a canonical column of "
-         r"transactions .*; got 'Qty': 'quantty' \(did you mean 'quantity'\?\)"),
-        ("data.tables.transactions.fill={chanel: web}", r"'data.tables.transactions.fill' must name canonical "
-                                                        r"columns of transactions .*got 'chanel' \(did you mean 'channel'\?\)"),
-        ("data.tables.transactions.sheet=-1", r"'data.tables.transactions.sheet' must be a sheet name or a sheet "
-                                              r"number of at least 0 .*got -1"),
-        ("data.tables.transactions.date_format=YYYY-MM-DD", r"'data.tables.transactions.date_format' must be a "
-                                                            r"strftime format such as %Y-%m-%d .*got 'YYYY-MM-DD'"),
+        (
+            "rfm.segment_map=no/such/map.yaml",
+            r"'rfm.segment_map' must be an existing segment-map YAML file .*"
+            r"got 'no/such/map.yaml'",
+        ),
+        (
+            "rfm.segment_map={segments: [{name: All, rules: [{r: [1, 4]}]}]}",
+            r"'rfm.segment_map' must be a valid segment map .*in no segment",
+        ),
+        (
+            "data.tables.transactions.encoding=shift-jiss",
+            r"'data.tables.transactions.encoding' must be a text "
+            r"encoding such as utf-8, cp932 .*; got 'shift-jiss'",
+        ),
+        (
+            "data.tables.transactions.columns={Qty: quantty}",
+            r"'data.tables.transactions.columns' must map each of your column names to a canonical column of "
+            r"transactions .*; got 'Qty': 'quantty' \(did you mean 'quantity'\?\)",
+        ),
+        (
+            "data.tables.transactions.fill={chanel: web}",
+            r"'data.tables.transactions.fill' must name canonical "
+            r"columns of transactions .*got 'chanel' \(did you mean 'channel'\?\)",
+        ),
+        (
+            "data.tables.transactions.sheet=-1",
+            r"'data.tables.transactions.sheet' must be a sheet name or a sheet "
+            r"number of at least 0 .*got -1",
+        ),
+        (
+            "data.tables.transactions.date_format=YYYY-MM-DD",
+            r"'data.tables.transactions.date_format' must be a "
+            r"strftime format such as %Y-%m-%d .*got 'YYYY-MM-DD'",
+        ),
     ],
 )
 def test_every_parameter_is_checked_against_its_domain(override, message):
@@ -187,11 +240,23 @@ def test_every_parameter_is_checked_against_its_domain(override, message):
 
 @pytest.mark.parametrize(
     "override",
-    ["basket.min_support=1", "basket.min_support=1.0", "basket.min_support=1e-6", "campaigns.margin=1",
-     "experiments.alpha=0.5", "basket.min_confidence=0", "basket.max_len=null", "data.policies.min_id_overlap=0",
-     "data.policies.max_line_amount=1e12", "currency=USD", "data.timezone=UTC",
-     "rfm.thresholds={frequency: [2, 3, 5, 10]}", "data.tables.transactions.encoding=cp932",
-     "data.tables.transactions.columns={Qty: quantity}", "data.tables.transactions.date_format='%d/%m/%Y'"],
+    [
+        "basket.min_support=1",
+        "basket.min_support=1.0",
+        "basket.min_support=1e-6",
+        "campaigns.margin=1",
+        "experiments.alpha=0.5",
+        "basket.min_confidence=0",
+        "basket.max_len=null",
+        "data.policies.min_id_overlap=0",
+        "data.policies.max_line_amount=1e12",
+        "currency=USD",
+        "data.timezone=UTC",
+        "rfm.thresholds={frequency: [2, 3, 5, 10]}",
+        "data.tables.transactions.encoding=cp932",
+        "data.tables.transactions.columns={Qty: quantity}",
+        "data.tables.transactions.date_format='%d/%m/%Y'",
+    ],
 )
 def test_values_on_the_edge_of_their_domain_are_accepted(override):
     load_params(None, [override])
@@ -208,8 +273,11 @@ def test_every_numeric_parameter_has_a_domain():
             else:
                 yield name, value
 
-    numeric = {name for name, value in leaves(resolve_params())
-               if isinstance(value, (int, float)) and not isinstance(value, bool)} | {"basket.max_len"}
+    numeric = {
+        name
+        for name, value in leaves(resolve_params())
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+    } | {"basket.max_len"}
     assert numeric <= set(_DOMAINS), numeric - set(_DOMAINS)
 
 
@@ -276,7 +344,9 @@ def test_overrides_apply_over_the_file_and_are_validated(tmp_path):
     assert load_params(path, {"rfm": {"scoring": "thresholds"}})["rfm"]["lookback_days"] == 180
     with pytest.raises(ParameterError, match=r"Unknown parameter 'rfm.lookback' \(did you mean 'lookback_days'\?\)"):
         load_params(path, ["rfm.lookback=90"])
-    with pytest.raises(ParameterError, match=r"'rfm.lookback_days' must be a whole number from 1 to 3660 \(days\); got int -1"):
+    with pytest.raises(
+        ParameterError, match=r"'rfm.lookback_days' must be a whole number from 1 to 3660 \(days\); got int -1"
+    ):
         load_params(path, ["rfm.lookback_days=-1"])
 
 

@@ -13,8 +13,11 @@ from crmtools.periods import Period, last_complete_month, parse_period, period_o
 def test_month_parsing():
     p = parse_period("2025-10")
     assert p == Period(2025, 10, "month")
-    assert (p.start, p.end, p.as_of) == (pd.Timestamp("2025-10-01"), pd.Timestamp("2025-11-01"),
-                                         pd.Timestamp("2025-11-01"))
+    assert (p.start, p.end, p.as_of) == (
+        pd.Timestamp("2025-10-01"),
+        pd.Timestamp("2025-11-01"),
+        pd.Timestamp("2025-11-01"),
+    )
     assert p.label == str(p) == "2025-10" and p.months == 1
     assert parse_period(" 2025-10 ") == p
     assert parse_period(p) is p
@@ -68,12 +71,16 @@ def test_lookback_window_ends_at_the_period_end():
 
 def test_contains_is_half_open():
     p = parse_period("2025-10")
-    stamps = pd.Series(pd.to_datetime([
-        "2025-09-30 23:59:59.999",  # September
-        "2025-10-01 00:00:00.000",  # first instant: in
-        "2025-10-31 23:59:59.999",  # last millisecond of the last day: in
-        "2025-11-01 00:00:00.000",  # first instant of November: out
-    ]))
+    stamps = pd.Series(
+        pd.to_datetime(
+            [
+                "2025-09-30 23:59:59.999",  # September
+                "2025-10-01 00:00:00.000",  # first instant: in
+                "2025-10-31 23:59:59.999",  # last millisecond of the last day: in
+                "2025-11-01 00:00:00.000",  # first instant of November: out
+            ]
+        )
+    )
     assert p.contains(stamps).tolist() == [False, True, True, False]
     assert parse_period("2025-Q4").contains(stamps).tolist() == [False, True, True, True]
 
@@ -108,8 +115,23 @@ def test_last_complete_month_depends_on_the_data_not_the_clock(latest, expected)
     assert last_complete_month(pd.Timestamp(latest)).label == expected
 
 
-@pytest.mark.parametrize("text", ["2025-13", "2025-00", "2025-Q5", "2025-Q0", "25-10", "", "2025-1", "2025/10",
-                                  "2025-10-01", "October 2025", "2025-Q", "2025Q3"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025-13",
+        "2025-00",
+        "2025-Q5",
+        "2025-Q0",
+        "25-10",
+        "",
+        "2025-1",
+        "2025/10",
+        "2025-10-01",
+        "October 2025",
+        "2025-Q",
+        "2025Q3",
+    ],
+)
 def test_malformed_periods_are_clear_errors(text):
     with pytest.raises(ValueError, match=rf"Malformed period '{text}': expected a month 'YYYY-MM' .*'YYYY-Qn'"):
         parse_period(text)
@@ -132,7 +154,10 @@ def test_invalid_period_objects():
 
 periods = st.builds(
     lambda year, month, quarter, kind: Period(year, month if kind == "month" else quarter, kind),
-    st.integers(1900, 2200), st.integers(1, 12), st.integers(1, 4), st.sampled_from(["month", "quarter"]),
+    st.integers(1900, 2200),
+    st.integers(1, 12),
+    st.integers(1, 4),
+    st.sampled_from(["month", "quarter"]),
 )
 
 

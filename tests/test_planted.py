@@ -16,7 +16,8 @@ def sample():
 def test_planted_experiment_effects_are_detected_and_the_aa_test_is_not(sample):
     tables, truths = sample
     results = experiments.experiment_results(tables["experiments"], random_state=0).set_index(
-        ["experiment_id", "metric", "variant"])
+        ["experiment_id", "metric", "variant"]
+    )
     assert bool(results.loc[("EXP-SUBJECT", "conversion_rate", "B"), "significant"])
     assert not bool(results.loc[("EXP-SUBJECT", "conversion_rate", "C"), "significant"])
     assert bool(results.loc[("EXP-OFFER", "revenue_per_unit", "free_shipping"), "significant"])
@@ -51,8 +52,10 @@ def test_planted_co_purchase_pairs_are_found_with_their_lift(sample):
     itemsets = basket.frequent_itemsets(tables["transactions"], min_support=0.002, max_len=2)
     rules = basket.association_rules(itemsets, min_threshold=0.0)
     for pair in truths["co_purchase_pairs"]:
-        match = rules[(rules["antecedents"] == frozenset([pair["antecedent"]]))
-                      & (rules["consequents"] == frozenset([pair["consequent"]]))]
+        match = rules[
+            (rules["antecedents"] == frozenset([pair["antecedent"]]))
+            & (rules["consequents"] == frozenset([pair["consequent"]]))
+        ]
         assert len(match) == 1, pair
         assert match["lift"].iloc[0] == pytest.approx(pair["expected_lift"], rel=0.15)
         assert match["p_adjusted"].iloc[0] < 1e-6

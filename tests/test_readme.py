@@ -32,8 +32,10 @@ def test_a_bare_import_exposes_every_analysis_module_lazily():
     import subprocess
     import sys
 
-    code = ("import sys, crmtools; assert 'crmtools.basket' not in sys.modules; "
-            "names = [m for m in crmtools.__all__ if getattr(crmtools, m).__name__ != 'crmtools.' + m]; "
-            "assert not names, names; print(len(crmtools.__all__))")
+    code = (
+        "import sys, crmtools; assert 'crmtools.basket' not in sys.modules; "
+        "names = [m for m in crmtools.__all__ if getattr(crmtools, m).__name__ != 'crmtools.' + m]; "
+        "assert not names, names; print(len(crmtools.__all__))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert int(out.stdout) >= 9

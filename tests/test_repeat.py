@@ -22,38 +22,61 @@ LINE = ("order_id", "customer_id", "order_datetime", "quantity", "amount", "chan
 
 @pytest.fixture
 def tiny(make_transactions):
-    return make_transactions([
-        ("A1", "a", "2025-01-05 10:00", 1, 300.0, "web", "Food"),
-        ("A1", "a", "2025-01-05 10:00", 1, 900.0, "web", "Home"),
-        ("A2", "a", "2025-01-07 09:00", 1, 100.0, "app", "Food"),
-        ("B1", "b", "2025-02-01 12:00", 1, 500.0, "web", "Home"),
-        ("B0", "b", "2025-02-01 12:00", 1, 100.0, "phone", "Kitchen"),
-        ("B0", "b", "2025-02-01 12:00", 1, 100.0, "phone", "Food"),
-        ("C1", "c", "2025-03-01 08:00", 1, 100.0, "web", "Skincare"),
-        ("C2", "c", "2025-05-30 22:00", 1, 100.0, "web", "Skincare"),
-        ("C3", "c", "2025-06-01 10:00", 1, 100.0, "web", "Skincare"),
-        ("D1", "d", "2025-03-01 23:00", 1, 100.0, "app", "Skincare"),
-        ("D2", "d", "2025-05-31 01:00", 1, 100.0, "app", "Skincare"),
-        ("E1", "e", "2025-09-15 10:00", 1, 100.0, "web", "Food"),
-        ("F1", "f", "2025-09-01 10:00", 1, 100.0, "app", "Food"),
-        ("G1", "g", "2025-04-10 10:00", 1, 100.0, "catalog", "Home"),
-        ("GR", "g", "2025-04-15 10:00", -1, -100.0, "catalog", "Home"),
-        ("H1", None, "2025-04-15 10:00", 1, 100.0, "web", "Food"),
-        ("I1", "i", "2025-12-01 00:00", 1, 100.0, "web", "Food"),  # at as_of: ignored
-    ], columns=LINE)
+    return make_transactions(
+        [
+            ("A1", "a", "2025-01-05 10:00", 1, 300.0, "web", "Food"),
+            ("A1", "a", "2025-01-05 10:00", 1, 900.0, "web", "Home"),
+            ("A2", "a", "2025-01-07 09:00", 1, 100.0, "app", "Food"),
+            ("B1", "b", "2025-02-01 12:00", 1, 500.0, "web", "Home"),
+            ("B0", "b", "2025-02-01 12:00", 1, 100.0, "phone", "Kitchen"),
+            ("B0", "b", "2025-02-01 12:00", 1, 100.0, "phone", "Food"),
+            ("C1", "c", "2025-03-01 08:00", 1, 100.0, "web", "Skincare"),
+            ("C2", "c", "2025-05-30 22:00", 1, 100.0, "web", "Skincare"),
+            ("C3", "c", "2025-06-01 10:00", 1, 100.0, "web", "Skincare"),
+            ("D1", "d", "2025-03-01 23:00", 1, 100.0, "app", "Skincare"),
+            ("D2", "d", "2025-05-31 01:00", 1, 100.0, "app", "Skincare"),
+            ("E1", "e", "2025-09-15 10:00", 1, 100.0, "web", "Food"),
+            ("F1", "f", "2025-09-01 10:00", 1, 100.0, "app", "Food"),
+            ("G1", "g", "2025-04-10 10:00", 1, 100.0, "catalog", "Home"),
+            ("GR", "g", "2025-04-15 10:00", -1, -100.0, "catalog", "Home"),
+            ("H1", None, "2025-04-15 10:00", 1, 100.0, "web", "Food"),
+            ("I1", "i", "2025-12-01 00:00", 1, 100.0, "web", "Food"),  # at as_of: ignored
+        ],
+        columns=LINE,
+    )
 
 
 def test_first_purchases_known_answer(tiny):
     out = first_purchases(tiny, as_of=AS_OF).set_index("customer_id")
     assert out.index.tolist() == ["a", "b", "c", "d", "e", "f", "g"]
-    assert out["first_order"].to_dict() == {"a": "A1", "b": "B0", "c": "C1", "d": "D1", "e": "E1", "f": "F1",
-                                            "g": "G1"}
-    assert out["acquisition_channel"].to_dict() == {"a": "web", "b": "phone", "c": "web", "d": "app", "e": "web",
-                                                    "f": "app", "g": "catalog"}
-    assert out["first_category"].to_dict() == {"a": "Home", "b": "Food", "c": "Skincare", "d": "Skincare",
-                                               "e": "Food", "f": "Food", "g": "Home"}
-    assert out["days_to_second"].fillna(-1).to_dict() == {"a": 2.0, "b": 0.0, "c": 90.0, "d": 91.0, "e": -1,
-                                                          "f": -1, "g": -1}
+    assert out["first_order"].to_dict() == {"a": "A1", "b": "B0", "c": "C1", "d": "D1", "e": "E1", "f": "F1", "g": "G1"}
+    assert out["acquisition_channel"].to_dict() == {
+        "a": "web",
+        "b": "phone",
+        "c": "web",
+        "d": "app",
+        "e": "web",
+        "f": "app",
+        "g": "catalog",
+    }
+    assert out["first_category"].to_dict() == {
+        "a": "Home",
+        "b": "Food",
+        "c": "Skincare",
+        "d": "Skincare",
+        "e": "Food",
+        "f": "Food",
+        "g": "Home",
+    }
+    assert out["days_to_second"].fillna(-1).to_dict() == {
+        "a": 2.0,
+        "b": 0.0,
+        "c": 90.0,
+        "d": 91.0,
+        "e": -1,
+        "f": -1,
+        "g": -1,
+    }
     assert out["orders"].to_dict() == {"a": 2, "b": 2, "c": 3, "d": 2, "e": 1, "f": 1, "g": 1}
     assert out.loc["b", "second_purchase"] == pd.Timestamp("2025-02-01 12:00")
     assert pd.isna(out.loc["g", "second_purchase"])
@@ -65,9 +88,13 @@ def test_f2_conversion_known_answer(tiny):
     rows = {(b, g): (n, r) for b, g, n, r in out[["breakdown", "group", "new_customers", "repeaters"]].values}
     assert rows == {
         ("overall", "All"): (6, 3),  # e's 90-day window is not over yet
-        ("channel", "app"): (2, 0), ("channel", "catalog"): (1, 0), ("channel", "phone"): (1, 1),
+        ("channel", "app"): (2, 0),
+        ("channel", "catalog"): (1, 0),
+        ("channel", "phone"): (1, 1),
         ("channel", "web"): (2, 2),
-        ("category", "Food"): (2, 1), ("category", "Home"): (2, 1), ("category", "Skincare"): (2, 1),
+        ("category", "Food"): (2, 1),
+        ("category", "Home"): (2, 1),
+        ("category", "Skincare"): (2, 1),
     }
     assert out["breakdown"].tolist()[:1] == ["overall"] and out["f2_rate"].iloc[0] == 0.5
     # one more day lets d's second order (91 days) count, and e is still not observed
@@ -77,8 +104,10 @@ def test_f2_conversion_known_answer(tiny):
 def test_f2_acquisition_window_and_customers_table(tiny):
     out = f2_conversion(tiny, as_of=AS_OF, period="2025-Q1")
     assert out.iloc[0][["new_customers", "repeaters"]].tolist() == [4, 3]  # a, b, c, d; d took 91 days
-    assert f2_conversion(tiny, as_of=AS_OF, period="2025-02").iloc[0][["new_customers", "repeaters"]].tolist() \
-        == [1, 1]  # b
+    assert f2_conversion(tiny, as_of=AS_OF, period="2025-02").iloc[0][["new_customers", "repeaters"]].tolist() == [
+        1,
+        1,
+    ]  # b
     customers = pd.DataFrame({"customer_id": ["a", "b", "c"], "acquisition_channel": ["ads", None, "dm"]})
     channels = f2_conversion(tiny, as_of=AS_OF, customers=customers)
     groups = channels.loc[channels["breakdown"] == "channel", "group"].tolist()
@@ -92,8 +121,12 @@ def test_f2_without_channel_or_category_columns(tiny):
 
 def test_interval_distribution_known_answer(tiny):
     out = interval_distribution(tiny, as_of=AS_OF)
-    assert out.to_dict("list") == {"days": [2, 90, 91], "intervals": [2, 1, 1], "share": [0.5, 0.25, 0.25],
-                                   "cumulative_share": [0.5, 0.75, 1.0]}
+    assert out.to_dict("list") == {
+        "days": [2, 90, 91],
+        "intervals": [2, 1, 1],
+        "share": [0.5, 0.25, 0.25],
+        "cumulative_share": [0.5, 0.75, 1.0],
+    }
     late = interval_distribution(tiny, as_of=AS_OF, lookback_days=184)  # later purchase on or after 2025-05-31
     assert late["days"].tolist() == [2, 91]
     assert interval_distribution(tiny, as_of=AS_OF, lookback_days=183)["days"].tolist() == [2]
@@ -101,24 +134,39 @@ def test_interval_distribution_known_answer(tiny):
 
 def test_purchase_cycles_known_answer(tiny):
     out = purchase_cycles(tiny, as_of=AS_OF)
-    assert out.columns.tolist() == ["customer_id", "purchase_days", "first_purchase", "last_purchase",
-                                    "avg_interval_days", "expected_next_purchase", "days_until_next"]
+    assert out.columns.tolist() == [
+        "customer_id",
+        "purchase_days",
+        "first_purchase",
+        "last_purchase",
+        "avg_interval_days",
+        "expected_next_purchase",
+        "days_until_next",
+    ]
     assert out["customer_id"].tolist() == ["a", "c", "d"]
     assert out["purchase_days"].tolist() == [2, 3, 2]
     assert out["avg_interval_days"].tolist() == [2.0, 46.0, 91.0]
-    assert out["expected_next_purchase"].tolist() == [pd.Timestamp("2025-01-09"), pd.Timestamp("2025-07-17"),
-                                                      pd.Timestamp("2025-08-30")]
+    assert out["expected_next_purchase"].tolist() == [
+        pd.Timestamp("2025-01-09"),
+        pd.Timestamp("2025-07-17"),
+        pd.Timestamp("2025-08-30"),
+    ]
     assert out["days_until_next"].tolist() == [-326, -137, -93]
     assert purchase_cycles(tiny, as_of=AS_OF, min_purchase_days=3)["customer_id"].tolist() == ["c"]
 
 
 @settings(max_examples=25, deadline=None, derandomize=True)
-@given(lines=st.lists(st.tuples(st.sampled_from("abcdef"), st.integers(0, 400), st.integers(0, 9)), min_size=1,
-                      max_size=30),
-       seed=st.integers(0, 2**16))
+@given(
+    lines=st.lists(
+        st.tuples(st.sampled_from("abcdef"), st.integers(0, 400), st.integers(0, 9)), min_size=1, max_size=30
+    ),
+    seed=st.integers(0, 2**16),
+)
 def test_properties(make_transactions, lines, seed):
-    tx = make_transactions([(f"{c}{o}{d}", c, AS_OF - pd.Timedelta(days=d, hours=2), 1, 100.0, "web", "Food")
-                            for c, d, o in lines], columns=LINE)
+    tx = make_transactions(
+        [(f"{c}{o}{d}", c, AS_OF - pd.Timedelta(days=d, hours=2), 1, 100.0, "web", "Food") for c, d, o in lines],
+        columns=LINE,
+    )
     f2 = f2_conversion(tx, as_of=AS_OF, within_days=30)
     if len(f2):
         assert f2["repeaters"].le(f2["new_customers"]).all() and f2["f2_rate"].between(0, 1).all()
@@ -171,14 +219,19 @@ def test_engines_give_identical_results(sample):
     tx = tables["transactions"]
     native = tx.drop(columns=["campaign_id"])
     for data in (pl.from_pandas(native), duckdb.from_df(native)):
-        pd.testing.assert_frame_equal(f2_conversion(data, as_of="2025-10-01", customers=tables["customers"]),
-                                      f2_conversion(tx, as_of="2025-10-01", customers=tables["customers"]))
-        pd.testing.assert_frame_equal(interval_distribution(data, as_of="2025-10-01"),
-                                      interval_distribution(tx, as_of="2025-10-01"))
-        pd.testing.assert_frame_equal(purchase_cycles(data, as_of="2025-10-01"),
-                                      purchase_cycles(tx, as_of="2025-10-01"))
-        pd.testing.assert_frame_equal(first_purchases(data, as_of="2025-10-01"),
-                                      first_purchases(tx, as_of="2025-10-01"))
+        pd.testing.assert_frame_equal(
+            f2_conversion(data, as_of="2025-10-01", customers=tables["customers"]),
+            f2_conversion(tx, as_of="2025-10-01", customers=tables["customers"]),
+        )
+        pd.testing.assert_frame_equal(
+            interval_distribution(data, as_of="2025-10-01"), interval_distribution(tx, as_of="2025-10-01")
+        )
+        pd.testing.assert_frame_equal(
+            purchase_cycles(data, as_of="2025-10-01"), purchase_cycles(tx, as_of="2025-10-01")
+        )
+        pd.testing.assert_frame_equal(
+            first_purchases(data, as_of="2025-10-01"), first_purchases(tx, as_of="2025-10-01")
+        )
 
 
 def test_input_is_not_mutated(sample):
@@ -216,3 +269,45 @@ def test_plots_draw_on_the_given_axes(tiny):
     ax = Figure().subplots()
     assert plot_interval_distribution(interval_distribution(tiny, as_of=AS_OF), max_days=90, ax=ax) is ax
     assert len(ax.patches) == 2
+
+
+# --------------------------------------------------------------------------- f2_cohorts (issue 12)
+
+
+def test_f2_cohorts_known_answer(tiny):
+    from crmtools.repeat import f2_cohorts
+
+    out = f2_cohorts(tiny, as_of=AS_OF, within_days=90)
+    assert out.columns.tolist() == ["cohort", "new_customers", "repeaters", "f2_rate", "complete"]
+    assert out["cohort"].tolist() == ["2025-01", "2025-02", "2025-03", "2025-04", "2025-09"]
+    assert out["new_customers"].tolist() == [1, 1, 2, 1, 2]
+    assert out["repeaters"].tolist() == [1, 0, 1, 0, 0]  # c's second day is 90 days on (counts), d's 91 (not)
+    assert out["f2_rate"].tolist() == [1.0, 0.0, 0.5, 0.0, 0.0]
+    assert out["complete"].tolist() == [True, True, True, True, False]  # Sep 30 + 90 days is after Dec 1
+    assert f2_cohorts(tiny, as_of=AS_OF, lookback_months=9)["cohort"].tolist() == ["2025-03", "2025-04", "2025-09"]
+    assert f2_cohorts(tiny, as_of=AS_OF, within_days=91)["repeaters"].tolist() == [1, 0, 2, 0, 0]
+
+
+def test_f2_cohorts_empty_and_bad_input(tiny):
+    from crmtools.repeat import f2_cohorts
+
+    empty = f2_cohorts(tiny, as_of="2024-06-01")
+    assert empty.empty and empty.columns.tolist() == ["cohort", "new_customers", "repeaters", "f2_rate", "complete"]
+    with pytest.raises(ValueError, match="lookback_months"):
+        f2_cohorts(tiny, as_of=AS_OF, lookback_months=0)
+    with pytest.raises(ValueError, match="ambiguous|as_of"):
+        f2_cohorts(tiny, as_of="2025-10")
+
+
+def test_f2_cohorts_agree_with_f2_conversion_for_complete_months(sample):
+    from crmtools.repeat import f2_cohorts
+
+    tables, _ = sample
+    tx = tables["transactions"]
+    out = f2_cohorts(tx, as_of="2025-12-01", within_days=60)
+    assert out["complete"].any() and not out["complete"].all()
+    for row in out[out["complete"]].itertuples():
+        reference = f2_conversion(tx, as_of="2025-12-01", within_days=60, period=row.cohort).iloc[0]
+        assert (row.new_customers, row.repeaters) == (reference["new_customers"], reference["repeaters"])
+    pd.testing.assert_frame_equal(f2_cohorts(pl.from_pandas(tx.drop(columns=["campaign_id"])), as_of="2025-12-01"),
+                                  f2_cohorts(tx, as_of="2025-12-01"))

@@ -75,17 +75,16 @@ def test_rewriting_a_folder_replaces_the_old_files(tmp_path):
 
 
 def test_sample_data_command_writes_the_same_files(tmp_path, capsys):
-    code = main(["sample-data", "--out", str(tmp_path / "cli"), "--customers", "300", "--months", "4",
-                 "--seed", "11"])
+    code = main(["sample-data", "--out", str(tmp_path / "cli"), "--customers", "300", "--months", "4", "--seed", "11"])
     assert code == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "cli")
     assert _files(tmp_path / "cli") == _files(write_sample(tmp_path / "api", TINY))
 
 
 def test_generation_does_not_depend_on_global_random_state():
-    np.random.seed(0)
+    np.random.seed(0)  # noqa: NPY002 - the legacy global state must not matter
     a, _ = generate_sample(TINY)
-    np.random.seed(1)
+    np.random.seed(1)  # noqa: NPY002
     b, _ = generate_sample(TINY)
     for name in TABLE_NAMES:
         pd.testing.assert_frame_equal(a[name], b[name])
@@ -93,9 +92,11 @@ def test_generation_does_not_depend_on_global_random_state():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"customers": 5}, "customers must be at least 10; got 5"),
-     ({"months": 0}, "months must be between 1 and 240; got 0"),
-     ({"start": "2024-13"}, "Malformed period '2024-13'")],
+    [
+        ({"customers": 5}, "customers must be at least 10; got 5"),
+        ({"months": 0}, "months must be between 1 and 240; got 0"),
+        ({"start": "2024-13"}, "Malformed period '2024-13'"),
+    ],
 )
 def test_bad_sample_config(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -191,8 +192,19 @@ def test_validate_command_fails_on_messy_data(messy_dir, capsys):
 
 
 def test_validate_command_accepts_messy_data_with_policies(messy_dir, capsys):
-    code = main(["validate", "--params", str(DEFAULT_YAML), "--data", str(messy_dir),
-                 "--set", "data.policies.invalid_rows=drop", "--set", "data.policies.duplicates=drop"])
+    code = main(
+        [
+            "validate",
+            "--params",
+            str(DEFAULT_YAML),
+            "--data",
+            str(messy_dir),
+            "--set",
+            "data.policies.invalid_rows=drop",
+            "--set",
+            "data.policies.duplicates=drop",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "invalid rows" in out and "duplicate key rows" in out and "OK:" in out
@@ -207,8 +219,17 @@ def test_validate_command_passes_on_clean_data(small_sample_dir, capsys):
 
 
 def test_validate_command_rejects_a_bad_parameter(small_sample_dir, capsys):
-    code = main(["validate", "--params", str(DEFAULT_YAML), "--data", str(small_sample_dir),
-                 "--set", "data.policies.retruns=drop"])
+    code = main(
+        [
+            "validate",
+            "--params",
+            str(DEFAULT_YAML),
+            "--data",
+            str(small_sample_dir),
+            "--set",
+            "data.policies.retruns=drop",
+        ]
+    )
     assert code == 2
     assert "did you mean 'returns'" in capsys.readouterr().err
 
@@ -260,9 +281,13 @@ def test_heavy_tailed_order_values(default_sample):
 
 def test_buy_till_you_die_customers_are_heterogeneous(default_sample):
     tables, truths = default_sample
-    frequency = (_orders(tables["transactions"]).dropna(subset=["customer_id"])
-                 .groupby("customer_id")["order_id"].nunique()
-                 .reindex(tables["customers"]["customer_id"], fill_value=0))
+    frequency = (
+        _orders(tables["transactions"])
+        .dropna(subset=["customer_id"])
+        .groupby("customer_id")["order_id"]
+        .nunique()
+        .reindex(tables["customers"]["customer_id"], fill_value=0)
+    )
     assert 0.1 < (frequency == 1).mean() < 0.5  # many buy once and drop out
     assert frequency.max() >= 20  # a few buy very often
     by_channel = frequency.groupby(tables["customers"]["acquisition_channel"].to_numpy()).mean()
@@ -333,7 +358,8 @@ def test_experiment_truths(default_sample):
     assert _two_proportions(by_id["EXP-AA"], "control_copy")[1] > 0.05  # A/A: no effect
     offer = by_id["EXP-OFFER"]
     assert _two_proportions(offer, "free_shipping")[1] > 0.05  # same conversion ...
-    revenue = stats.ttest_ind(offer.loc[offer["variant"] == "free_shipping", "revenue"],
-                              offer.loc[offer["variant"] == "control", "revenue"])
+    revenue = stats.ttest_ind(
+        offer.loc[offer["variant"] == "free_shipping", "revenue"], offer.loc[offer["variant"] == "control", "revenue"]
+    )
     assert revenue.statistic > 0 and revenue.pvalue < 0.01  # ... more revenue per unit
     assert (experiments.loc[~experiments["converted"], "revenue"] == 0).all()

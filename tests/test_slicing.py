@@ -19,13 +19,25 @@ def _ts(values):
 
 
 def _campaigns():
-    return pd.DataFrame({
-        "campaign_id": ["before", "into", "inside", "out_of", "around", "after", "last_day"],
-        "start_date": _ts(["2025-08-01", "2025-09-20", "2025-10-05", "2025-10-25", "2025-09-01",
-                                      "2025-11-01", "2025-09-01"]),
-        "end_date": _ts(["2025-09-30 23:59:59", "2025-10-05", "2025-10-20", "2025-11-10", "2025-11-30",
-                                    "2025-11-30", "2025-10-01"]),
-    })
+    return pd.DataFrame(
+        {
+            "campaign_id": ["before", "into", "inside", "out_of", "around", "after", "last_day"],
+            "start_date": _ts(
+                ["2025-08-01", "2025-09-20", "2025-10-05", "2025-10-25", "2025-09-01", "2025-11-01", "2025-09-01"]
+            ),
+            "end_date": _ts(
+                [
+                    "2025-09-30 23:59:59",
+                    "2025-10-05",
+                    "2025-10-20",
+                    "2025-11-10",
+                    "2025-11-30",
+                    "2025-11-30",
+                    "2025-10-01",
+                ]
+            ),
+        }
+    )
 
 
 def test_campaigns_overlapping_the_period_belong_to_it():
@@ -33,21 +45,35 @@ def test_campaigns_overlapping_the_period_belong_to_it():
     assert out["campaign_id"].tolist() == ["into", "inside", "out_of", "around", "last_day"]
     assert out.index.tolist() == list(range(5))
     assert campaigns_active(_campaigns(), period="2025-Q4")["campaign_id"].tolist() == [
-        "into", "inside", "out_of", "around", "after", "last_day"]
+        "into",
+        "inside",
+        "out_of",
+        "around",
+        "after",
+        "last_day",
+    ]
 
 
 def test_transactions_are_half_open():
-    tx = pd.DataFrame({"order_id": list("abcd"),
-                       "order_datetime": _ts(["2025-09-30 23:59:59.999", "2025-10-01 00:00:00",
-                                                         "2025-10-31 23:59:59.999", "2025-11-01 00:00:00"])})
+    tx = pd.DataFrame(
+        {
+            "order_id": list("abcd"),
+            "order_datetime": _ts(
+                ["2025-09-30 23:59:59.999", "2025-10-01 00:00:00", "2025-10-31 23:59:59.999", "2025-11-01 00:00:00"]
+            ),
+        }
+    )
     assert transactions_in(tx, period="2025-10")["order_id"].tolist() == ["b", "c"]
     assert transactions_in(tx, period=parse_period("2025-Q4"))["order_id"].tolist() == ["b", "c", "d"]
 
 
 def test_experiments_are_read_whole_up_to_the_end():
-    ex = pd.DataFrame({"experiment_id": ["x", "x", "x", "y", "z"],
-                       "exposed_at": _ts(["2025-09-25", "2025-10-03", "2025-11-02", "2025-09-01",
-                                                     "2025-10-31 23:00"])})
+    ex = pd.DataFrame(
+        {
+            "experiment_id": ["x", "x", "x", "y", "z"],
+            "exposed_at": _ts(["2025-09-25", "2025-10-03", "2025-11-02", "2025-09-01", "2025-10-31 23:00"]),
+        }
+    )
     out = experiments_exposed(ex, period="2025-10")
     assert out["experiment_id"].tolist() == ["x", "x", "z"]  # x's September exposure kept, November's not
     assert out["exposed_at"].max() < pd.Timestamp("2025-11-01")
@@ -58,8 +84,9 @@ def data():
     tables, _ = generate_sample(SampleConfig(customers=300, months=12, seed=4))  # 2024-01 .. 2024-12
     campaigns = tables["campaigns"]
     # A third campaign running from June into July, contacting CMP-02's customers.
-    spanning = campaigns.iloc[[1]].assign(campaign_id="CMP-X", start_date=pd.Timestamp("2024-06-20"),
-                                          end_date=pd.Timestamp("2024-07-10 23:59:59"))
+    spanning = campaigns.iloc[[1]].assign(
+        campaign_id="CMP-X", start_date=pd.Timestamp("2024-06-20"), end_date=pd.Timestamp("2024-07-10 23:59:59")
+    )
     contacts = tables["campaign_contacts"]
     extra = contacts[contacts["campaign_id"] == "CMP-02"].assign(campaign_id="CMP-X")
     tables["campaigns"] = pd.concat([campaigns, spanning], ignore_index=True)
@@ -68,8 +95,9 @@ def data():
 
 
 def test_for_period_windows_every_table_one_way(data):
-    before = {name: getattr(data, name).copy() for name in ("transactions", "campaigns", "campaign_contacts",
-                                                            "experiments")}
+    before = {
+        name: getattr(data, name).copy() for name in ("transactions", "campaigns", "campaign_contacts", "experiments")
+    }
     july = data.for_period("2024-07")
     period = parse_period("2024-07")
     tx = july.transactions
@@ -115,8 +143,9 @@ def test_column_names_can_be_overridden_and_no_match_keeps_the_columns():
 
 
 def test_contacts_of_keeps_only_the_given_campaigns_in_order():
-    contacts = pd.DataFrame({"campaign_id": ["inside", "before", "around", "inside"], "customer_id": list("abcd")},
-                            index=[10, 11, 12, 13])
+    contacts = pd.DataFrame(
+        {"campaign_id": ["inside", "before", "around", "inside"], "customer_id": list("abcd")}, index=[10, 11, 12, 13]
+    )
     out = contacts_of(contacts, campaigns_active(_campaigns(), period="2025-10"))
     assert out["customer_id"].tolist() == ["a", "c", "d"] and out.index.tolist() == [0, 1, 2]
     assert contacts_of(contacts, _campaigns().iloc[0:0]).empty

@@ -12,12 +12,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pandas as pd
+import pg_server
 import pytest
 import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-import pg_server
 from crmtools.cli import main
 from crmtools.data import DataConfig, TableSource, load_dataset, load_table
 from crmtools.dataconfig import scrub_secrets, url_secrets
@@ -42,12 +42,21 @@ ENV = "CRMTOOLS_TEST_SOURCE_URL"
 FRAMES = ("transactions", "customers", "products", "campaigns", "campaign_contacts", "experiments", "quality")
 
 #: Canonical transaction columns renamed the way a shop's own database might call them.
-RENAMED = {"order_id": "OrderNo", "customer_id": "Client", "order_datetime": "OrderedAt", "product_id": "Sku",
-           "quantity": "Qty", "unit_price": "Price", "amount": "LineTotal", "channel": "Channel"}
+RENAMED = {
+    "order_id": "OrderNo",
+    "customer_id": "Client",
+    "order_datetime": "OrderedAt",
+    "product_id": "Sku",
+    "quantity": "Qty",
+    "unit_price": "Price",
+    "amount": "LineTotal",
+    "channel": "Channel",
+}
 MAPPING = {user: canon for canon, user in RENAMED.items()}
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
+
 
 @pytest.fixture(scope="module")
 def sample_dir(tmp_path_factory):
@@ -122,8 +131,9 @@ class Database:
         self.kind, self.where, self.secret = kind, where, secret
 
     def config(self, tables: dict | None = None, **options) -> DataConfig:
-        values = {"source": "duckdb", "database": self.where} if self.kind == "duckdb" else {
-            "source": "sql", "url_env": ENV}
+        values = (
+            {"source": "duckdb", "database": self.where} if self.kind == "duckdb" else {"source": "sql", "url_env": ENV}
+        )
         return DataConfig.from_dict({**values, "tables": tables or {}, **options})
 
     def execute(self, sql: str) -> None:
@@ -204,6 +214,7 @@ def _free_port() -> int:
 
 # ------------------------------------------------------------------------------------------------ same tables
 
+
 def test_database_source_gives_the_same_tables_as_files(db, from_files):
     loaded = load_dataset(db.config())
     _assert_same_dataset(loaded, from_files)
@@ -233,8 +244,9 @@ def test_column_mapping_of_a_query(db, from_files):
 
 def test_fill_supplies_a_column_the_table_lacks(db, from_files):
     loaded = load_dataset(db.config({"transactions": {"table": "orders_no_channel", "fill": {"channel": "web"}}}))
-    expected = from_files.transactions.assign(channel=pd.Series("web", index=from_files.transactions.index,
-                                                                dtype="str"))
+    expected = from_files.transactions.assign(
+        channel=pd.Series("web", index=from_files.transactions.index, dtype="str")
+    )
     pd.testing.assert_frame_equal(loaded.transactions, expected)
 
 
@@ -259,8 +271,9 @@ def _in_window(tx: pd.DataFrame, since=None, until=None) -> pd.DataFrame:
     return tx.loc[keep].reset_index(drop=True)
 
 
-@pytest.mark.parametrize("window", [WINDOW, {"until": WINDOW["until"]}, {"since": WINDOW["since"]}],
-                         ids=["since-until", "until", "since"])
+@pytest.mark.parametrize(
+    "window", [WINDOW, {"until": WINDOW["until"]}, {"since": WINDOW["since"]}], ids=["since-until", "until", "since"]
+)
 def test_period_window_is_applied_in_the_query(db, sample_dir, from_files, window):
     loaded = load_dataset(db.config(), **window)
     expected = _in_window(from_files.transactions, **window)
@@ -291,8 +304,10 @@ def test_text_dates_are_filtered_after_reading_in_duckdb(duck, from_files):
 @pytest.mark.postgres
 def test_text_dates_in_postgres_give_a_clear_error(postgres, monkeypatch):
     monkeypatch.setenv(ENV, postgres.where)
-    match = (r"transactions from table 'orders_text_dates': the query failed \(operator does not exist: text >= "
-             r"timestamp without time zone\); the period filter .*\(CAST\(\.\.\. AS timestamp\)\)")
+    match = (
+        r"transactions from table 'orders_text_dates': the query failed \(operator does not exist: text >= "
+        r"timestamp without time zone\); the period filter .*\(CAST\(\.\.\. AS timestamp\)\)"
+    )
     with pytest.raises(DataValidationError, match=match):
         load_dataset(postgres.config({"transactions": {"table": "orders_text_dates"}}), **WINDOW)
     query = 'SELECT *, CAST(order_datetime AS timestamp) AS "OrderedAt" FROM orders_text_dates'
@@ -306,7 +321,7 @@ def test_parquet_window_skips_rows_in_a_file_and_a_folder(sample_dir, from_files
     folder = tmp_path / "transactions"
     folder.mkdir()
     for i, part in enumerate(range(0, len(tx), 1000)):
-        tx.iloc[part:part + 1000].to_parquet(folder / f"part-{i:04d}.parquet", row_group_size=250)
+        tx.iloc[part : part + 1000].to_parquet(folder / f"part-{i:04d}.parquet", row_group_size=250)
     expected = _in_window(from_files.transactions, **WINDOW)
     for file in (sample_dir / "transactions.parquet", folder):
         quality: list[dict] = []
@@ -315,8 +330,7 @@ def test_parquet_window_skips_rows_in_a_file_and_a_folder(sample_dir, from_files
         pd.testing.assert_frame_equal(whole, from_files.transactions)
         windowed = load_table("transactions", source, quality=quality, **WINDOW)
         pd.testing.assert_frame_equal(windowed, expected)
-        assert quality[0] == {"table": "transactions", "check": "rows read", "rows": len(expected),
-                              "action": "loaded"}
+        assert quality[0] == {"table": "transactions", "check": "rows read", "rows": len(expected), "action": "loaded"}
         config = DataConfig.from_dict({"path": str(sample_dir), "tables": {"transactions": {"file": str(file)}}})
         info = load_dataset(config, **WINDOW).inputs["transactions"]
         assert info["rows"] == len(expected) < len(tx)  # Parquet rows outside the window were not read
@@ -345,11 +359,21 @@ def test_an_empty_window_gives_empty_transactions_not_an_error(db, sample_dir):
 
 def _aware_frame() -> pd.DataFrame:
     """Four orders around the October boundary in Tokyo, stored as UTC instants."""
-    utc = pd.to_datetime(["2025-09-30 14:59:59", "2025-09-30 15:00:00", "2025-10-31 14:59:59",
-                          "2025-10-31 15:00:00"]).tz_localize("UTC")
-    return pd.DataFrame({"order_id": ["1", "2", "3", "4"], "customer_id": ["a", "b", "c", "d"],
-                         "order_datetime": utc, "product_id": ["P"] * 4, "quantity": [1] * 4,
-                         "unit_price": [10.0] * 4, "amount": [10.0] * 4, "channel": ["web"] * 4})
+    utc = pd.to_datetime(
+        ["2025-09-30 14:59:59", "2025-09-30 15:00:00", "2025-10-31 14:59:59", "2025-10-31 15:00:00"]
+    ).tz_localize("UTC")
+    return pd.DataFrame(
+        {
+            "order_id": ["1", "2", "3", "4"],
+            "customer_id": ["a", "b", "c", "d"],
+            "order_datetime": utc,
+            "product_id": ["P"] * 4,
+            "quantity": [1] * 4,
+            "unit_price": [10.0] * 4,
+            "amount": [10.0] * 4,
+            "channel": ["web"] * 4,
+        }
+    )
 
 
 def _aware_sources(kind: str, tmp_path: Path, request, monkeypatch) -> DataConfig:
@@ -413,6 +437,7 @@ def test_default_period_reports_data_problems(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ fingerprints
 
+
 def test_inputs_fingerprint_the_query_and_the_rows_read(db):
     first = load_dataset(db.config()).inputs["transactions"]
     again = load_dataset(db.config()).inputs["transactions"]
@@ -433,6 +458,7 @@ def test_inputs_fingerprint_the_query_and_the_rows_read(db):
 
 
 # ------------------------------------------------------------------------------------------------ secrets and errors
+
 
 @pytest.mark.postgres
 def test_password_is_masked_in_inputs_and_errors(postgres, monkeypatch):
@@ -506,24 +532,25 @@ def test_url_settings_are_checked(tmp_path, monkeypatch):
     monkeypatch.delenv(ENV, raising=False)
     with pytest.raises(ValueError, match=rf"environment variable {ENV} \(data.url_env\) is not set"):
         load_dataset(DataConfig(source="sql", url_env=ENV))
-    with pytest.raises(ValueError, match="needs the database URL.*data.url_env"):
+    with pytest.raises(ValueError, match=r"needs the database URL.*data.url_env"):
         load_dataset(DataConfig(source="sql"))
-    with pytest.raises(ValueError, match="Give one of data.url_env, data.connection_file or data.url"):
+    with pytest.raises(ValueError, match=r"Give one of data\.url_env, data\.connection_file or data\.url"):
         DataConfig.from_dict({"source": "sql", "url_env": ENV, "connection_file": "~/db.yaml"})
     with pytest.raises(ValueError, match=r"data.url holds a password \(postgresql://crm:\*\*\*@db/crm\)") as caught:
         DataConfig.from_dict({"source": "sql", "url": f"postgresql://crm:{SECRET}@db/crm"})
     assert SECRET not in str(caught.value)
     with pytest.raises(ValueError, match=r"NAME of an environment variable.*got postgresql://crm:\*\*\*@db/crm"):
         DataConfig.from_dict({"source": "sql", "url_env": f"postgresql://crm:{SECRET}@db/crm"})
-    with pytest.raises(ValueError, match="needs data.database"):
+    with pytest.raises(ValueError, match=r"needs data\.database"):
         DataConfig.from_dict({"source": "duckdb"})
     with pytest.raises(ValueError, match=r"data.source must be one of \['files', 'duckdb', 'sql'\]; got 'oracle'"):
         DataConfig.from_dict({"source": "oracle"})
-    with pytest.raises(ValueError, match="data.tables.customers.table reads from a database"):
+    with pytest.raises(ValueError, match=r"data\.tables\.customers\.table reads from a database"):
         DataConfig.from_dict({"tables": {"customers": {"table": "crm.members"}}})
     with pytest.raises(ValueError, match=r"data.tables.customers must give one of file, table or query"):
-        DataConfig.from_dict({"source": "duckdb", "database": "x.duckdb",
-                              "tables": {"customers": {"table": "a", "query": "SELECT 1"}}})
+        DataConfig.from_dict(
+            {"source": "duckdb", "database": "x.duckdb", "tables": {"customers": {"table": "a", "query": "SELECT 1"}}}
+        )
     with pytest.raises(ValueError, match="load_table reads files"):
         load_table("transactions", TableSource(table="orders"))
 
@@ -545,8 +572,11 @@ def test_connection_file_outside_the_project(tmp_path, sample_dir, from_files):
         DataConfig.from_dict({"source": "sql", "connection_file": str(inside)}, base_dir=project)
     broken = home / "broken.yaml"
     broken.write_text(f"url: [postgresql://crm:{SECRET}@db/crm\n", encoding="utf-8")
-    for file, message in ((broken, r"is not valid YAML \(line 2\)"), (home / "none.yaml", "Connection file not found"),
-                          (database, "cannot be read as UTF-8 text")):
+    for file, message in (
+        (broken, r"is not valid YAML \(line 2\)"),
+        (home / "none.yaml", "Connection file not found"),
+        (database, "cannot be read as UTF-8 text"),
+    ):
         with pytest.raises(ValueError, match=message) as caught:
             load_dataset(DataConfig(source="sql", connection_file=str(file)))
         assert SECRET not in str(caught.value)
@@ -558,15 +588,18 @@ def test_mask_url_examples():
     assert mask_url("mssql+pyodbc://db/crm?PWD=s3cret&driver=x") == "mssql+pyodbc://db/crm?PWD=***&driver=x"
     assert mask_url("postgresql://crm@db/crm") == "postgresql://crm@db/crm"
     assert not url_has_password("postgresql://crm@db:5432/crm") and url_has_password("postgresql://:x@db/crm")
-    assert scrub_secrets("could not connect with password s3cret to postgresql://crm:s3cret@db/crm",
-                         url_secrets("postgresql://crm:s3cret@db/crm")) == (
-        "could not connect with password *** to postgresql://crm:***@db/crm")
+    assert scrub_secrets(
+        "could not connect with password s3cret to postgresql://crm:s3cret@db/crm",
+        url_secrets("postgresql://crm:s3cret@db/crm"),
+    ) == ("could not connect with password *** to postgresql://crm:***@db/crm")
 
 
 @settings(max_examples=200, deadline=None)
-@given(user=st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
-       password=st.text(alphabet=string.ascii_letters + string.digits + string.punctuation, min_size=6, max_size=24),
-       encode=st.booleans())
+@given(
+    user=st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
+    password=st.text(alphabet=string.ascii_letters + string.digits + string.punctuation, min_size=6, max_size=24),
+    encode=st.booleans(),
+)
 def test_a_password_never_survives_masking(user, password, encode):
     shown = quote(password, safe="") if encode else password
     url = f"postgresql+psycopg://{user}:{shown}@db.example.com:5432/crm?sslmode=require"
@@ -580,6 +613,7 @@ def test_a_password_never_survives_masking(user, password, encode):
 
 # ------------------------------------------------------------------------------------------------ params
 
+
 def _params_file(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "params.yaml"
     path.write_text(text, encoding="utf-8")
@@ -588,9 +622,11 @@ def _params_file(tmp_path: Path, text: str) -> Path:
 
 def test_params_refuse_a_password_in_the_url(tmp_path):
     file = _params_file(tmp_path, f"data:\n  source: sql\n  url: postgresql+psycopg://crm:{SECRET}@db:5432/crm\n")
-    for call in (lambda: load_params(file),
-                 lambda: load_params(None, [f"data.url=postgresql://crm:{SECRET}@db/crm"]),
-                 lambda: load_params(None, {"data": {"url": f"postgresql://db/crm?user=crm&password={SECRET}"}})):
+    for call in (
+        lambda: load_params(file),
+        lambda: load_params(None, [f"data.url=postgresql://crm:{SECRET}@db/crm"]),
+        lambda: load_params(None, {"data": {"url": f"postgresql://db/crm?user=crm&password={SECRET}"}}),
+    ):
         with pytest.raises(ParameterError, match=r"'data.url' holds a password \(postgresql.*\*\*\*.*url_env") as err:
             call()
         assert SECRET not in str(err.value)
@@ -625,19 +661,29 @@ data:
     assert DataConfig.from_dict(duck_params["data"], base_dir=tmp_path).database == str(tmp_path / "data/crm.duckdb")
 
 
-@pytest.mark.parametrize("tables, message", [
-    ({"transactions": {"tabel": "x"}},
-     r"Unknown parameter 'data.tables.transactions.tabel' \(did you mean 'table'\?\)\. "
-     r"Allowed: columns, date_format, encoding, file, fill, query, sheet, table\."),
-    ({"transactions": {"file": "a.csv", "query": "SELECT 1"}},
-     r"'data.tables.transactions' must give one of file, table or query; got \['file', 'query'\]"),
-    ({"transaction": {"file": "a.csv"}}, r"Unknown table 'data.tables.transaction' \(did you mean 'transactions'\?\)"),
-    ({"transactions": {"columns": ["a"]}}, r"'data.tables.transactions.columns' must be a mapping; got list"),
-    ({"transactions": {"columns": {"a": 1}}}, r"must map your column names to canonical column names"),
-    ({"transactions": {"sheet": True}}, r"'data.tables.transactions.sheet' must be text or a whole number"),
-    ({"transactions": 3}, r"'data.tables.transactions' must be a file path or a mapping of columns, "),
-    (["transactions"], r"'data.tables' must be a mapping of table name -> source; got list"),
-])
+@pytest.mark.parametrize(
+    "tables, message",
+    [
+        (
+            {"transactions": {"tabel": "x"}},
+            r"Unknown parameter 'data.tables.transactions.tabel' \(did you mean 'table'\?\)\. "
+            r"Allowed: columns, date_format, encoding, file, fill, query, sheet, table\.",
+        ),
+        (
+            {"transactions": {"file": "a.csv", "query": "SELECT 1"}},
+            r"'data.tables.transactions' must give one of file, table or query; got \['file', 'query'\]",
+        ),
+        (
+            {"transaction": {"file": "a.csv"}},
+            r"Unknown table 'data.tables.transaction' \(did you mean 'transactions'\?\)",
+        ),
+        ({"transactions": {"columns": ["a"]}}, r"'data.tables.transactions.columns' must be a mapping; got list"),
+        ({"transactions": {"columns": {"a": 1}}}, r"must map your column names to canonical column names"),
+        ({"transactions": {"sheet": True}}, r"'data.tables.transactions.sheet' must be text or a whole number"),
+        ({"transactions": 3}, r"'data.tables.transactions' must be a file path or a mapping of columns, "),
+        (["transactions"], r"'data.tables' must be a mapping of table name -> source; got list"),
+    ],
+)
 def test_params_reject_bad_table_options(tables, message):
     with pytest.raises(ParameterError, match=message):
         load_params(None, {"data": {"tables": tables}})
@@ -654,6 +700,7 @@ def test_table_options_are_the_table_source_fields():
 
 # ------------------------------------------------------------------------------------------------ CLI
 
+
 def test_load_sql_command(sample_dir, tmp_path, monkeypatch, capsys, from_files):
     target = tmp_path / "crm.duckdb"
     assert main(["load-sql", "--data", str(sample_dir), "--duckdb", str(target)]) == 0
@@ -666,8 +713,20 @@ def test_load_sql_command(sample_dir, tmp_path, monkeypatch, capsys, from_files)
 
     monkeypatch.setenv(ENV, f"sqlite:///{tmp_path / 'crm.db'}")
     assert main(["load-sql", "--data", str(sample_dir), "--url-env", ENV]) == 0
-    assert main(["validate", "--params", str(tmp_path / "none.yaml"), "--set", "data.source=sql",
-                 "--set", f"data.url_env={ENV}"]) == 2  # params file missing
+    assert (
+        main(
+            [
+                "validate",
+                "--params",
+                str(tmp_path / "none.yaml"),
+                "--set",
+                "data.source=sql",
+                "--set",
+                f"data.url_env={ENV}",
+            ]
+        )
+        == 2
+    )  # params file missing
     capsys.readouterr()
     monkeypatch.chdir(tmp_path)
     assert main(["validate", "--set", "data.source=sql", "--set", f"data.url_env={ENV}"]) == 0
@@ -690,6 +749,7 @@ def test_load_sql_command_never_prints_the_password(sample_dir, pg_url, monkeypa
 
 
 # ------------------------------------------------------------------------------------------------ end to end
+
 
 def _project(tmp_path: Path, data: dict) -> Path:
     (tmp_path / "params").mkdir(parents=True)
@@ -720,11 +780,13 @@ def test_report_setup_from_postgres_equals_files(postgres, sample_dir, tmp_path,
     tx_files, tx_sql = files_sep.data.transactions, sql_sep.data.transactions
     pd.testing.assert_frame_equal(lines_by_month(tx_sql), lines_by_month(tx_files))
     rfm = pytest.importorskip("crmtools.rfm")
-    pd.testing.assert_frame_equal(rfm.rfm_table(tx_sql, as_of=sql_sep.period),
-                                  rfm.rfm_table(tx_files, as_of=files_sep.period))
+    pd.testing.assert_frame_equal(
+        rfm.rfm_table(tx_sql, as_of=sql_sep.period), rfm.rfm_table(tx_files, as_of=files_sep.period)
+    )
     basket = pytest.importorskip("crmtools.basket")
-    pd.testing.assert_frame_equal(basket.frequent_itemsets(tx_sql, min_support=0.005),
-                                  basket.frequent_itemsets(tx_files, min_support=0.005))
+    pd.testing.assert_frame_equal(
+        basket.frequent_itemsets(tx_sql, min_support=0.005), basket.frequent_itemsets(tx_files, min_support=0.005)
+    )
 
 
 NOTEBOOK_CELLS = [
@@ -744,8 +806,10 @@ def _write_notebook(path: Path) -> None:
     from nbformat.v4 import new_code_cell, new_notebook
 
     nb = new_notebook()
-    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                   "crmtools": {"min_images": 1}}
+    nb.metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "crmtools": {"min_images": 1},
+    }
     nb.cells = [new_code_cell(code) for code in NOTEBOOK_CELLS]
     nb.cells[0].metadata["tags"] = ["parameters"]
     for i, cell in enumerate(nb.cells):
@@ -755,8 +819,9 @@ def _write_notebook(path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_report_run_from_postgres_matches_files_and_never_shows_the_password(postgres, sample_dir, from_files,
-                                                                            tmp_path, monkeypatch):
+def test_report_run_from_postgres_matches_files_and_never_shows_the_password(
+    postgres, sample_dir, from_files, tmp_path, monkeypatch
+):
     from crmtools.runner import run_period
 
     monkeypatch.setenv(ENV, postgres.where)
@@ -773,7 +838,10 @@ def test_report_run_from_postgres_matches_files_and_never_shows_the_password(pos
     assert "2024-09-30" in figures["sql"]  # nothing after the period was read
     inputs = manifests["sql"]["inputs"]["transactions"]
     assert inputs["url"] == mask_url(postgres.where) and inputs["params"] == {"crmtools_until": "2024-10-01 00:00:00"}
-    assert inputs["rows"] < len(from_files.transactions) and manifests["files"]["inputs"]["transactions"]["rows"] == inputs["rows"]
+    assert (
+        inputs["rows"] < len(from_files.transactions)
+        and manifests["files"]["inputs"]["transactions"]["rows"] == inputs["rows"]
+    )
     for path in (tmp_path / "sql").rglob("*"):
         if path.is_file():
             assert postgres.secret.encode() not in path.read_bytes(), path
@@ -804,18 +872,32 @@ def _uci_params(tmp_path: Path, file: Path, **table) -> DataConfig:
 
 
 def _online_retail_lines() -> pd.DataFrame:
-    return pd.DataFrame({
-        "InvoiceNo": ["536365", "536365", "536366", "C536379", "A563185", "536367"],
-        "StockCode": ["85123A", "71053", "22633", "D", "B", "85123A"],
-        "Description": ["WHITE HANGING HEART T-LIGHT HOLDER", "WHITE METAL LANTERN", "HAND WARMER UNION JACK",
-                        "Discount", "Adjust bad debt", None],
-        "Quantity": [6, 6, 6, -1, 1, 32],
-        "InvoiceDate": ["12/1/2010 8:26", "12/1/2010 8:26", "12/1/2010 8:28", "12/1/2010 9:41", "8/12/2011 14:50",
-                        "12/1/2010 8:34"],
-        "UnitPrice": [2.55, 3.39, 1.85, 27.5, -11062.06, 2.55],
-        "CustomerID": [17850.0, 17850.0, 17850.0, 14527.0, None, None],
-        "Country": ["United Kingdom"] * 5 + ["France"],
-    })
+    return pd.DataFrame(
+        {
+            "InvoiceNo": ["536365", "536365", "536366", "C536379", "A563185", "536367"],
+            "StockCode": ["85123A", "71053", "22633", "D", "B", "85123A"],
+            "Description": [
+                "WHITE HANGING HEART T-LIGHT HOLDER",
+                "WHITE METAL LANTERN",
+                "HAND WARMER UNION JACK",
+                "Discount",
+                "Adjust bad debt",
+                None,
+            ],
+            "Quantity": [6, 6, 6, -1, 1, 32],
+            "InvoiceDate": [
+                "12/1/2010 8:26",
+                "12/1/2010 8:26",
+                "12/1/2010 8:28",
+                "12/1/2010 9:41",
+                "8/12/2011 14:50",
+                "12/1/2010 8:34",
+            ],
+            "UnitPrice": [2.55, 3.39, 1.85, 27.5, -11062.06, 2.55],
+            "CustomerID": [17850.0, 17850.0, 17850.0, 14527.0, None, None],
+            "Country": ["United Kingdom"] * 5 + ["France"],
+        }
+    )
 
 
 def test_uci_example_loads_the_online_retail_layout(tmp_path):
@@ -835,8 +917,9 @@ def test_uci_example_loads_the_online_retail_layout(tmp_path):
 
 
 def test_uci_example_loads_the_online_retail_ii_layout_from_excel(tmp_path):
-    lines = _online_retail_lines().rename(columns={"InvoiceNo": "Invoice", "UnitPrice": "Price",
-                                                   "CustomerID": "Customer ID"})
+    lines = _online_retail_lines().rename(
+        columns={"InvoiceNo": "Invoice", "UnitPrice": "Price", "CustomerID": "Customer ID"}
+    )
     lines["InvoiceDate"] = pd.to_datetime(lines["InvoiceDate"], format="%m/%d/%Y %H:%M")
     file = tmp_path / "online_retail_II.xlsx"
     with pd.ExcelWriter(file) as writer:

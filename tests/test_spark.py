@@ -44,8 +44,12 @@ def spark():
         pytest.skip("Spark needs Java (java on PATH or JAVA_HOME)")
     # Tuned for many small queries: one shuffle partition, no adaptive re-planning or whole-stage code
     # generation, and the JVM's quick (C1) compiler only; together they halve the run time of this file.
-    fast = {"spark.sql.shuffle.partitions": "1", "spark.sql.adaptive.enabled": "false",
-            "spark.sql.codegen.wholeStage": "false", "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"}
+    fast = {
+        "spark.sql.shuffle.partitions": "1",
+        "spark.sql.adaptive.enabled": "false",
+        "spark.sql.codegen.wholeStage": "false",
+        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
+    }
     session = spark_session("local[2]", app_name="crmtools-tests", config=fast)
     session.sparkContext.setLogLevel("ERROR")
     yield session
@@ -64,8 +68,10 @@ def frames(sample, spark):
     tx, customers = sample["transactions"], sample["customers"]
     out = {}
     for name in ENGINES:
-        out[name] = {"transactions": as_backend(tx, name, session=spark),
-                     "customers": as_backend(customers, name, session=spark)}
+        out[name] = {
+            "transactions": as_backend(tx, name, session=spark),
+            "customers": as_backend(customers, name, session=spark),
+        }
     return out
 
 
@@ -81,15 +87,15 @@ def _assert_identical(got, expected, engine):
 
 ANALYSES = {
     "rfm_table": lambda t, c: rfm.rfm_table(t, as_of=AS_OF),
-    "rfm_table_thresholds_ja": lambda t, c: rfm.rfm_table(t, as_of=AS_OF, scoring="thresholds", lookback_days=180,
-                                                          language="ja"),
+    "rfm_table_thresholds_ja": lambda t, c: rfm.rfm_table(
+        t, as_of=AS_OF, scoring="thresholds", lookback_days=180, language="ja"
+    ),
     "decile_table": lambda t, c: deciles.decile_table(t, period="2024-Q4"),
     "customer_revenue": lambda t, c: deciles.customer_revenue(t, period="2025-01"),
     "pareto_curve": lambda t, c: deciles.pareto_curve(t, period="2024-Q4", points=20),
     "concentration": lambda t, c: deciles.concentration(t, period="2024-Q4"),
     "cohort_table": lambda t, c: cohorts.cohort_table(t, as_of=AS_OF),
-    "cohort_table_window": lambda t, c: cohorts.cohort_table(t, as_of="2025-02-15", lookback_months=9,
-                                                                          max_months=6),
+    "cohort_table_window": lambda t, c: cohorts.cohort_table(t, as_of="2025-02-15", lookback_months=9, max_months=6),
     "first_purchases": lambda t, c: repeat.first_purchases(t, as_of=AS_OF, customers=c),
     "f2_conversion": lambda t, c: repeat.f2_conversion(t, as_of=AS_OF, within_days=60, customers=c),
     "f2_conversion_no_customers": lambda t, c: repeat.f2_conversion(t, as_of=AS_OF, period="2024-Q2"),
@@ -121,8 +127,9 @@ def test_analysis_is_identical_on_every_engine(analysis, frames, expected):
 
 def test_spark_transactions_with_pandas_customers(frames, sample, expected):
     # A pandas customers table is moved into Spark to be joined there.
-    got = repeat.f2_conversion(frames["spark"]["transactions"], as_of=AS_OF, within_days=60,
-                               customers=sample["customers"])
+    got = repeat.f2_conversion(
+        frames["spark"]["transactions"], as_of=AS_OF, within_days=60, customers=sample["customers"]
+    )
     _assert_identical(got, expected["f2_conversion"], "spark + pandas customers")
 
 
@@ -133,8 +140,11 @@ def test_rfm_summaries_are_identical_on_every_engine(engine, sample, expected, s
     before = rfm.rfm_table(sample["transactions"], as_of="2024-12-01")
     native, native_before = as_backend(after, engine, session=spark), as_backend(before, engine, session=spark)
     _assert_identical(rfm.segment_summary(native, language="ja"), rfm.segment_summary(after, language="ja"), engine)
-    _assert_identical(rfm.rfm_grid(native, rows="f_score", columns="m_score"),
-                      rfm.rfm_grid(after, rows="f_score", columns="m_score"), engine)
+    _assert_identical(
+        rfm.rfm_grid(native, rows="f_score", columns="m_score"),
+        rfm.rfm_grid(after, rows="f_score", columns="m_score"),
+        engine,
+    )
     _assert_identical(rfm.segment_migration(native_before, native), rfm.segment_migration(before, after), engine)
 
 
@@ -157,19 +167,27 @@ def test_parquet_read_in_spark_with_period_pushdown(sample, spark, tmp_path, exp
 
 
 def test_to_spark_keeps_values_and_types(spark):
-    frame = pd.DataFrame({
-        "customer_id": pd.array(["a", None, "c"], dtype="str"),
-        "order_datetime": pd.to_datetime(["2025-01-01 23:59:59", "2025-03-30 02:30:00", "2024-12-31 00:00:01"]),
-        "channel": pd.Categorical(["web", "app", "web"]),
-        "campaign_id": pd.Series([None, None, None], dtype=object),
-        "quantity": [1, -2, 3],
-        "amount": [10.5, -3.0, 0.0],
-    })
+    frame = pd.DataFrame(
+        {
+            "customer_id": pd.array(["a", None, "c"], dtype="str"),
+            "order_datetime": pd.to_datetime(["2025-01-01 23:59:59", "2025-03-30 02:30:00", "2024-12-31 00:00:01"]),
+            "channel": pd.Categorical(["web", "app", "web"]),
+            "campaign_id": pd.Series([None, None, None], dtype=object),
+            "quantity": [1, -2, 3],
+            "amount": [10.5, -3.0, 0.0],
+        }
+    )
     before = frame.copy(deep=True)
     sdf = to_spark(frame, spark)
     pd.testing.assert_frame_equal(frame, before)  # not mutated
-    assert dict(sdf.dtypes) == {"customer_id": "string", "order_datetime": "timestamp_ntz", "channel": "string",
-                                "campaign_id": "string", "quantity": "bigint", "amount": "double"}
+    assert dict(sdf.dtypes) == {
+        "customer_id": "string",
+        "order_datetime": "timestamp_ntz",
+        "channel": "string",
+        "campaign_id": "string",
+        "quantity": "bigint",
+        "amount": "double",
+    }
     back = sdf.toPandas()
     assert back["order_datetime"].astype("datetime64[us]").tolist() == frame["order_datetime"].tolist()
     assert back["customer_id"].tolist()[::2] == ["a", "c"] and back["customer_id"].isna().tolist()[1]
@@ -181,8 +199,12 @@ def test_to_spark_keeps_values_and_types(spark):
 
 def _canonical(itemsets: pd.DataFrame) -> pd.DataFrame:
     key = itemsets["itemsets"].map(lambda s: tuple(sorted(map(str, s))))
-    return (itemsets.assign(_key=key).sort_values(["length", "count", "_key"], ascending=[True, False, True])
-            .drop(columns="_key").reset_index(drop=True))
+    return (
+        itemsets.assign(_key=key)
+        .sort_values(["length", "count", "_key"], ascending=[True, False, True])
+        .drop(columns="_key")
+        .reset_index(drop=True)
+    )
 
 
 def _rule_key(rules: pd.DataFrame) -> pd.DataFrame:
@@ -190,12 +212,16 @@ def _rule_key(rules: pd.DataFrame) -> pd.DataFrame:
     return rules.assign(_key=key).sort_values("_key").drop(columns="_key").reset_index(drop=True)
 
 
-@pytest.mark.parametrize("options", [
-    {"min_support": 0.01},
-    {"min_support": 5, "item": "category"},
-    {"min_support": 0.02, "basket": "customer", "basket_freq": "M"},
-    {"min_support": 3, "max_len": 2, "include_returns": True},
-], ids=["products", "categories", "customer-months", "with-returns"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"min_support": 0.01},
+        {"min_support": 5, "item": "category"},
+        {"min_support": 0.02, "basket": "customer", "basket_freq": "M"},
+        {"min_support": 3, "max_len": 2, "include_returns": True},
+    ],
+    ids=["products", "categories", "customer-months", "with-returns"],
+)
 def test_fpgrowth_on_spark_equals_the_local_engine(options, frames, sample):
     local = basket.frequent_itemsets(sample["transactions"], **options)
     distributed = basket_spark.frequent_itemsets(frames["spark"]["transactions"], **options)
@@ -214,14 +240,17 @@ def test_fpgrowth_on_spark_equals_the_local_engine(options, frames, sample):
 def test_fpgrowth_labels_follow_the_local_rules(spark):
     # p1 and p2 share the label "Tea" (shown with their ids); p3 has no label (shown by its id); p4's most
     # common label wins; guest orders count as baskets (order baskets); a return line is not bought.
-    tx = pd.DataFrame({
-        "order_id": ["o1", "o1", "o1", "o2", "o2", "o2", "o3", "o3", "o3", "o4", "o4"],
-        "customer_id": pd.array(["a", "a", "a", None, None, None, "b", "b", "b", "b", "b"], dtype="str"),
-        "product_id": ["p1", "p2", "p3", "p1", "p2", "p4", "p1", "p4", "p4", "p3", "p2"],
-        "product_name": pd.array(["Tea", "Tea", None, "Tea", "Tea", "Jam", "Tea", "Jam jar", "Jam", None, "Tea"],
-                                 dtype="str"),
-        "quantity": [1, 1, 1, 2, 1, 1, 1, 1, 1, 1, -1],
-    })
+    tx = pd.DataFrame(
+        {
+            "order_id": ["o1", "o1", "o1", "o2", "o2", "o2", "o3", "o3", "o3", "o4", "o4"],
+            "customer_id": pd.array(["a", "a", "a", None, None, None, "b", "b", "b", "b", "b"], dtype="str"),
+            "product_id": ["p1", "p2", "p3", "p1", "p2", "p4", "p1", "p4", "p4", "p3", "p2"],
+            "product_name": pd.array(
+                ["Tea", "Tea", None, "Tea", "Tea", "Jam", "Tea", "Jam jar", "Jam", None, "Tea"], dtype="str"
+            ),
+            "quantity": [1, 1, 1, 2, 1, 1, 1, 1, 1, 1, -1],
+        }
+    )
     local = basket.frequent_itemsets(tx, min_support=2)
     distributed = basket_spark.frequent_itemsets(tx, min_support=2, session=spark)  # pandas in, Spark inside
     pd.testing.assert_frame_equal(_canonical(distributed), _canonical(local), check_exact=True)
@@ -264,10 +293,17 @@ def test_session_settings(spark):
 
 def test_engine_params():
     params = resolve_params({"engine": {"backend": "spark", "spark_connect_url": "sc://spark.example.com:15002"}})
-    assert params["engine"] == {"backend": "spark", "spark_master": None,
-                                "spark_connect_url": "sc://spark.example.com:15002"}
-    assert resolve_params()["engine"]["backend"] == "pandas" and set(BACKENDS) == {"pandas", "duckdb", "polars",
-                                                                                    "spark"}
+    assert params["engine"] == {
+        "backend": "spark",
+        "spark_master": None,
+        "spark_connect_url": "sc://spark.example.com:15002",
+    }
+    assert resolve_params()["engine"]["backend"] == "pandas" and set(BACKENDS) == {
+        "pandas",
+        "duckdb",
+        "polars",
+        "spark",
+    }
     with pytest.raises(ParameterError, match=r"'engine.backend' must be one of \['pandas', 'duckdb', 'polars', "):
         resolve_params({"engine": {"backend": "dask"}})
     with pytest.raises(ParameterError, match=r"without a token.*got 'sc://h:15002/'"):

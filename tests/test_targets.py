@@ -17,8 +17,9 @@ WINDOWS = ["long overdue", "overdue", "due within 30 days", "later"]
 
 def _cycles(days, ids=None):
     ids = ids if ids is not None else [f"c{i:02d}" for i in range(len(days))]
-    return pd.DataFrame({"customer_id": pd.Series(ids, dtype="str"), "days_until_next": days,
-                         "avg_interval_days": 30.0})
+    return pd.DataFrame(
+        {"customer_id": pd.Series(ids, dtype="str"), "days_until_next": days, "avg_interval_days": 30.0}
+    )
 
 
 # --------------------------------------------------------------------------- due_summary
@@ -50,8 +51,11 @@ def test_due_summary_of_nobody_has_every_window_and_no_shares():
 def test_due_summary_other_column_name():
     cycles = _cycles([-40, 3]).rename(columns={"days_until_next": "days"})
     assert due_summary(cycles, days_col="days")["customers"].tolist() == [1, 0, 1, 0]
-    with pytest.raises(ValueError, match=r"cycles is missing column 'days_until_next'; .*Pass the output of "
-                                         r"crmtools\.repeat\.purchase_cycles\."):
+    with pytest.raises(
+        ValueError,
+        match=r"cycles is missing column 'days_until_next'; .*Pass the output of "
+        r"crmtools\.repeat\.purchase_cycles\.",
+    ):
         due_summary(cycles)
 
 
@@ -70,10 +74,19 @@ def test_targets_known_answer():
 def test_targets_window_arguments():
     cycles = _cycles([-8, -7, -1, 0, 1, 14, 15], ids=list("abcdefg"))
     assert next_purchase_targets(cycles, within_days=0, overdue_days=0)["customer_id"].tolist() == ["d"]
-    assert next_purchase_targets(cycles, within_days=14, overdue_days=7)["customer_id"].tolist() == \
-        ["b", "c", "d", "e", "f"]
-    assert next_purchase_targets(cycles, within_days=0, overdue_days=100)["customer_id"].tolist() == \
-        ["a", "b", "c", "d"]
+    assert next_purchase_targets(cycles, within_days=14, overdue_days=7)["customer_id"].tolist() == [
+        "b",
+        "c",
+        "d",
+        "e",
+        "f",
+    ]
+    assert next_purchase_targets(cycles, within_days=0, overdue_days=100)["customer_id"].tolist() == [
+        "a",
+        "b",
+        "c",
+        "d",
+    ]
 
 
 def test_targets_skip_missing_days_and_keep_the_input():
@@ -89,13 +102,16 @@ def test_targets_other_column_names():
     assert out["member"].tolist() == ["q", "p"]
 
 
-@pytest.mark.parametrize(("kwargs", "error", "match"), [
-    ({"within_days": -1}, ValueError, r"within_days is out of range; allowed: a number >= 0; received: -1\."),
-    ({"overdue_days": -5}, ValueError, "overdue_days is out of range"),
-    ({"within_days": "30"}, TypeError, "within_days has the wrong type"),
-    ({"within_days": None}, TypeError, "within_days has the wrong type"),
-    ({"customer_col": "member"}, ValueError, "cycles is missing column 'member'"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"within_days": -1}, ValueError, r"within_days is out of range; allowed: a number >= 0; received: -1\."),
+        ({"overdue_days": -5}, ValueError, "overdue_days is out of range"),
+        ({"within_days": "30"}, TypeError, "within_days has the wrong type"),
+        ({"within_days": None}, TypeError, "within_days has the wrong type"),
+        ({"customer_col": "member"}, ValueError, "cycles is missing column 'member'"),
+    ],
+)
 def test_targets_reject_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         next_purchase_targets(_cycles([1, 2]), **kwargs)

@@ -50,12 +50,18 @@ def fingerprint(value) -> str:
         _FRAME_HASHES[id(value)] = (value, digest.hexdigest())
         return digest.hexdigest()
     if type(value).__module__.split(".")[0] in ("polars", "duckdb", "pyspark", "narwhals"):
-        raise TypeError(f"cannot fingerprint a {type(value).__name__} by content; cache the pandas frame it was made "
-                        "from (ReportContext.cached does this for engine_transactions).")
+        raise TypeError(
+            f"cannot fingerprint a {type(value).__name__} by content; cache the pandas frame it was made "
+            "from (ReportContext.cached does this for engine_transactions)."
+        )
     if isinstance(value, (list, tuple)):
         return repr(type(value).__name__) + "[" + ",".join(fingerprint(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ",".join(f"{k!r}:{fingerprint(v)}" for k, v in sorted(value.items(), key=lambda kv: repr(kv[0]))) + "}"
+        return (
+            "{"
+            + ",".join(f"{k!r}:{fingerprint(v)}" for k, v in sorted(value.items(), key=lambda kv: repr(kv[0])))
+            + "}"
+        )
     return repr(value)
 
 
@@ -69,13 +75,20 @@ def cached_call(cache_dir: str | os.PathLike | None, name: str, function, *args,
     if cache_dir is None:
         return function(*args, **kwargs)
     key_of = key_of or (lambda value: value)
-    key = hashlib.sha256("|".join([name, f"{function.__module__}.{function.__qualname__}",
-                                   *(fingerprint(key_of(a)) for a in args),
-                                   *(f"{k}={fingerprint(key_of(v))}" for k, v in sorted(kwargs.items()))]).encode())
+    key = hashlib.sha256(
+        "|".join(
+            [
+                name,
+                f"{function.__module__}.{function.__qualname__}",
+                *(fingerprint(key_of(a)) for a in args),
+                *(f"{k}={fingerprint(key_of(v))}" for k, v in sorted(kwargs.items())),
+            ]
+        ).encode()
+    )
     path = Path(cache_dir) / f"{name}-{key.hexdigest()[:24]}.pkl"
     if path.exists():
         with open(path, "rb") as handle:
-            return pickle.load(handle)  # noqa: S301 - written by this run into its owner-only workspace
+            return pickle.load(handle)
     result = function(*args, **kwargs)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
