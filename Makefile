@@ -34,8 +34,8 @@ lint: install ## ruff: lint and format check (fix with: .venv/bin/ruff check --f
 benchmarks: install ## run every benchmark (speed and memory as ratios against reference runs)
 	$(PY) benchmarks/run_all.py
 
-lab: install ## open the notebooks in JupyterLab
-	$(VENV)/bin/jupyter lab notebooks/
+lab: install ## open JupyterLab at the repository root (notebooks, data and reports browsable; works as root too)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 clean: ## remove generated data, reports and the environment
 	rm -rf $(VENV) data/sample reports/*/ reports/index.html reports/.staging reports/.failed
