@@ -43,6 +43,7 @@ from __future__ import annotations
 from typing import Any
 
 import narwhals.stable.v2 as nw
+import numpy as np
 import pandas as pd
 
 from ._deprecation import deprecated_arguments, legacy_start
@@ -50,7 +51,7 @@ from .checks import require_range
 from .engine import collect, day_number, day_number_of, lit_datetime, to_lazy
 from .periods import as_period, as_point
 
-__all__ = ["f2_conversion", "first_purchases", "interval_distribution", "purchase_cycles"]
+__all__ = ["f2_cohorts", "f2_conversion", "first_purchases", "interval_distribution", "purchase_cycles"]
 
 _UNKNOWN = "(unknown)"
 
@@ -261,6 +262,72 @@ acquisition_channel_col : str
     out = out[out["new_customers"] > 0].reset_index(drop=True)
     out["f2_rate"] = (out["repeaters"] / out["new_customers"]).astype("float64")
     return out
+
+
+def f2_cohorts(transactions: Any, *, as_of: Any, within_days: int = 90, lookback_months: int = 12,
+               customer_col: str = "customer_id", order_col: str = "order_id", date_col: str = "order_datetime",
+               amount_col: str = "amount", quantity_col: str = "quantity") -> pd.DataFrame:
+    """F2 conversion by monthly cohort of first purchase, the latest months included while still open.
+
+    Parameters
+    ----------
+    transactions : DataFrame-like
+        Canonical transactions. Not modified.
+    as_of : date, timestamp or Period
+        Only lines strictly before this instant count; a Period means its end.
+    within_days : int, default=90
+        Days after the first purchase in which the second must happen.
+    lookback_months : int, default=12
+        Cohorts of the last ``lookback_months`` calendar months before ``as_of``
+        (the month holding the last counted instant is the last cohort).
+    customer_col, order_col, date_col, amount_col, quantity_col : str
+        Column names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cohort month with new customers, oldest first, columns:
+        ``cohort`` (``"YYYY-MM"``), ``new_customers`` (int), ``repeaters``
+        (int: second purchase within ``within_days`` and before ``as_of``),
+        ``f2_rate`` (repeaters / new customers) and ``complete`` (bool: every
+        customer's window ends before the date of ``as_of``; when False the
+        rate is "so far" and can still rise). No new customers gives an empty
+        frame with these columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> tx = pd.DataFrame({"order_id": ["o1", "o2", "o3", "o4"], "customer_id": ["a", "a", "b", "c"],
+    ...                    "order_datetime": pd.to_datetime(["2025-01-05", "2025-02-01", "2025-01-10",
+    ...                                                      "2025-03-20"]),
+    ...                    "quantity": 1, "amount": 100.0})
+    >>> f2_cohorts(tx, as_of="2025-04-01", within_days=30, lookback_months=3)
+        cohort  new_customers  repeaters  f2_rate  complete
+    0  2025-01              2          1      0.5      True
+    1  2025-03              1          0      0.0     False
+    """
+    as_of_ts = as_point(as_of)
+    within_days = _check_days(within_days, "within_days")
+    lookback_months = int(require_range(lookback_months, name="lookback_months", low=1, integer=True))
+    first = first_purchases(transactions, as_of=as_of_ts, customer_col=customer_col, order_col=order_col,
+                            date_col=date_col, amount_col=amount_col, quantity_col=quantity_col,
+                            category_col=None)
+    columns = ["cohort", "new_customers", "repeaters", "f2_rate", "complete"]
+    last_month = (as_of_ts - pd.Timedelta(microseconds=1)).to_period("M")
+    months = first["first_purchase"].dt.to_period("M")
+    recent = first.loc[months > last_month - lookback_months].assign(
+        cohort=months.astype("str"), _converted=(first["days_to_second"] <= within_days).astype("int64"))
+    if recent.empty:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in
+                             zip(columns, ["str", "int64", "int64", "float64", "bool"])})
+    out = (recent.groupby("cohort", sort=True)
+           .agg(new_customers=("_converted", "size"), repeaters=("_converted", "sum")).reset_index())
+    out["f2_rate"] = (out["repeaters"] / out["new_customers"]).astype("float64")
+    cohort_end = pd.PeriodIndex(out["cohort"], freq="M").end_time.normalize()
+    # complete when the last day of the cohort plus the window is before as_of's date (as in f2_conversion)
+    out["complete"] = np.asarray(cohort_end + pd.Timedelta(days=within_days) < as_of_ts.normalize())
+    return out.astype({"cohort": "str", "new_customers": "int64", "repeaters": "int64", "f2_rate": "float64",
+                       "complete": "bool"})[columns]
 
 
 def _purchase_days(transactions: Any, as_of: pd.Timestamp, customer_col: str, date_col: str,

@@ -155,6 +155,7 @@ AS_OF_CALLS = {
     "rfm.rfm_table": lambda t, r, **k: rfm.rfm_table(t["transactions"], **k),
     "repeat.first_purchases": lambda t, r, **k: repeat.first_purchases(t["transactions"], **k),
     "repeat.f2_conversion": lambda t, r, **k: repeat.f2_conversion(t["transactions"], within_days=30, **k),
+    "repeat.f2_cohorts": lambda t, r, **k: repeat.f2_cohorts(t["transactions"], within_days=30, **k),
     "repeat.interval_distribution": lambda t, r, **k: repeat.interval_distribution(t["transactions"], **k),
     "repeat.purchase_cycles": lambda t, r, **k: repeat.purchase_cycles(t["transactions"], **k),
     "cohorts.cohort_table": lambda t, r, **k: cohorts.cohort_table(t["transactions"], **k),
