@@ -13,9 +13,12 @@ The run, step by step (:func:`run_period` reads as this list):
    data from a private workspace (owner-only, outside the reports folder, no
    contact details), and render each to HTML; check every page has its charts.
 5. **Publish** only when all succeeded: write the manifest and swap the
-   staging folder in for ``reports/<period>/``. A failed or killed run leaves
-   the last good report untouched; a failed run keeps its executed notebooks
-   under ``reports/.failed/<period>/`` for debugging.
+   staging folder in for ``reports/<period>/<language>/`` (so the English and
+   the Japanese report of a period live side by side and link to each other).
+   A failed or killed run leaves the last good report untouched; a failed run
+   keeps its executed notebooks under ``reports/.failed/<period>/<language>/``
+   for debugging. Either way ``reports/index.html`` (and ``index.ja.html``) is
+   rebuilt: every run, newest period first, failed runs with their reason.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from .params import load_params, params_fingerprint
 from .quality import quality_warnings
 from .periods import Period, last_complete_month, parse_period, period_range
 from .reporting import i18n
-from .reporting.index import build_index
+from .reporting.index import build_index, index_name
 from .reporting.render import count_images, execute_notebook, render_html
 from .sources import order_date_range
 from .workspace import (
@@ -127,8 +130,13 @@ class RunPlan:
 
     @property
     def published(self) -> Path:
-        """The published folder of the period."""
-        return self.out_root / self.label
+        """The published folder of the period in the report language: ``<reports>/<period>/<language>``."""
+        return self.out_root / self.label / self.language
+
+    @property
+    def failed(self) -> Path:
+        """Where a failed run keeps its executed notebooks: ``<reports>/.failed/<period>/<language>``."""
+        return self.out_root / ".failed" / self.label / self.language
 
 
 def report_notebooks(notebooks_dir: Path) -> list[Path]:
@@ -209,6 +217,7 @@ def run_period(period: str | Period | None = None, *, params_file: str | Path | 
                 if any(r.status != "ok" for r in results):
                     return _keep_failed(plan, staging, manifest, results, clock)
                 _publish_run(plan, staging, manifest)
+                _build_indexes(plan)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
                 remove_if_empty(plan.out_root / ".staging")
@@ -415,13 +424,18 @@ def _period_text(plan: RunPlan) -> str:
 
 def _page_meta(plan: RunPlan, path: Path, titles: dict) -> dict:
     language, summary_name = plan.language, plan.notebooks[0].stem + ".html"
-    nav = [{"href": "../index.html", "text": i18n.text("all_periods", language)}]
+    nav = [{"href": f"../../{index_name(language)}", "text": i18n.text("all_periods", language)}]
     if path.stem + ".html" != summary_name:
         nav.append({"href": summary_name, "text": i18n.text("back_to_summary", language)})
     nav += [{"href": p.stem + ".html", "text": titles[p.name]} for p in plan.notebooks
             if p.stem + ".html" != summary_name and p != path]
     meta = {"nav": nav, "period_text": f"{i18n.text('period', language)}: {_period_text(plan)}",
-            "footer": f"{i18n.text('generated_by', language)} · run {plan.run_key[:12]}"}
+            "footer": i18n.text("layout.footer", language, run=plan.run_key[:12]),
+            "language": language, "menu": i18n.text("layout.menu", language),
+            # the same page in the other languages: reports/<period>/<language>/<page>
+            "alternates": [{"href": f"../{other}/{path.stem}.html", "lang": other,
+                            "text": i18n.text("layout.language_name", other)}
+                           for other in i18n.LANGUAGES if other != language]}
     if plan.partial:
         meta["banner"] = i18n.text("partial_banner", language).format(
             through=f"{plan.data_through:%Y-%m-%d}", first=f"{plan.data_first:%Y-%m-%d}")
@@ -453,7 +467,7 @@ def _keep_failed(plan: RunPlan, staging: Path, manifest: dict, results: list[Not
                  clock: float) -> RunResult:
     """Move the failed run's executed notebooks to ``reports/.failed/<period>/`` and say why."""
     failed = [r for r in results if r.status != "ok"]
-    kept = plan.out_root / ".failed" / plan.label
+    kept = plan.failed
     message = "; ".join(r.error.replace(str(staging), str(kept)) for r in failed)
     try:
         shutil.rmtree(kept, ignore_errors=True)
@@ -465,6 +479,8 @@ def _keep_failed(plan: RunPlan, staging: Path, manifest: dict, results: list[Not
         shutil.move(str(staging), str(kept))
     except OSError as exc:
         raise ReportFileError(describe_os_error(exc, kept)) from exc
+    if not any(r.file_error for r in failed):
+        _build_indexes(plan)  # the index lists the failed run with its reason
     if any(r.file_error for r in failed):
         raise ReportFileError(message)
     _say(f"[{plan.label}] not published: {message}")
@@ -476,10 +492,17 @@ def _publish_run(plan: RunPlan, staging: Path, manifest: dict) -> None:
     with file_errors(plan.out_root):
         shutil.rmtree(staging / "executed")
         jsonio.write(staging / "manifest.json", manifest)
-        _publish(staging, plan.published)
-        shutil.rmtree(plan.out_root / ".failed" / plan.label, ignore_errors=True)
+        _publish(staging, plan.published, scratch=plan.out_root / ".staging")
+        shutil.rmtree(plan.failed, ignore_errors=True)
+        remove_if_empty(plan.failed.parent)
         remove_if_empty(plan.out_root / ".failed")
-        build_index(plan.out_root, language=plan.language)
+
+
+def _build_indexes(plan: RunPlan) -> None:
+    """Rebuild ``index.html`` and its Japanese twin ``index.ja.html`` from every run's manifest."""
+    with file_errors(plan.out_root):
+        for language in i18n.LANGUAGES:
+            build_index(plan.out_root, language=language, currency=plan.params.get("currency", "JPY"))
 
 
 def _code_fingerprint(project_dir: Path, notebooks: list[Path]) -> str:
@@ -549,10 +572,12 @@ def _display_path(path: str | os.PathLike, root: Path) -> str:
         return str(p)
 
 
-def _publish(staging: Path, published: Path) -> None:
-    """Swap the staging folder in for the published one (two renames on one file system)."""
+def _publish(staging: Path, published: Path, *, scratch: Path) -> None:
+    """Swap the staging folder in for the published one (two renames on one file system; the old folder goes
+    through ``scratch``, the reports folder's ``.staging``)."""
     published.parent.mkdir(parents=True, exist_ok=True)
-    old = published.parent / ".staging" / f"{published.name}.old"
+    scratch.mkdir(parents=True, exist_ok=True)
+    old = scratch / f"{published.parent.name}-{published.name}.old"
     shutil.rmtree(old, ignore_errors=True)
     if published.exists():
         os.replace(published, old)

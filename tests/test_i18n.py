@@ -177,3 +177,82 @@ def test_the_walks_catch_what_they_look_for(tmp_path):
                    encoding="utf-8")
     assert [s.split(":")[0] for s in _japanese_strings(bad)] == ["line 2"]
     assert len(_language_branches(bad)) == 3
+
+
+# --------------------------------------------------------------------------- formatting (issue 12)
+
+
+@pytest.mark.parametrize(("value", "ja", "en"), [
+    (39_691_230, "3,969万円", "¥39.7M"),  # the issue's example: whole 万 from 100万 up
+    (123_456, "12.3万円", "¥123K"),
+    (12_345, "1.23万円", "¥12.3K"),  # three significant digits
+    (9_876, "9,876円", "¥9,876"),  # below 10,000 in full
+    (0, "0円", "¥0"),
+    (123_456_789, "1.23億円", "¥123M"),
+    (1_234_567_890, "12.3億円", "¥1.23B"),
+    (99_999_000, "1億円", "¥100M"),  # rounding up crosses into the next unit: never "10,000万円"
+    (99_995, "10万円", "¥100K"),
+    (-2_500_000, "−250万円", "−¥2.5M"),
+    (float("nan"), "–", "–"),
+    (None, "–", "–"),
+])
+def test_compact_money_rounds_to_japanese_and_english_units(value, ja, en):
+    assert i18n.compact_money(value, "ja") == ja
+    assert i18n.compact_money(value, "en") == en
+
+
+def test_tables_keep_full_amounts_and_other_currencies_are_never_rounded():
+    assert i18n.money(39_691_230, "ja") == "39,691,230円" and i18n.money(39_691_230, "en") == "¥39,691,230"
+    assert i18n.money(-1200.4, "ja") == "−1,200円"
+    assert i18n.compact_money(39_691_230.5, "en", "USD") == "39,691,230.50 USD"
+
+
+def test_compact_money_is_never_off_by_more_than_its_last_digit():
+    for value in [10**4 + 17 * k**3 for k in range(0, 2000, 7)]:
+        shown = i18n.compact_money(value, "ja").removesuffix("円")
+        unit = {"万": 10**4, "億": 10**8}.get(shown[-1], 1)
+        number = float(shown.rstrip("万億").replace(",", ""))
+        decimals = len(shown.rstrip("万億").split(".")[1]) if "." in shown else 0
+        assert abs(number * unit - value) <= 0.5 * unit * 10**-decimals + 1e-6, (value, shown)
+
+
+def test_compact_numbers_and_table_kinds():
+    from crmtools.reporting.tables import format_value
+
+    assert i18n.compact_number(123_456, "ja") == "12.3万" and i18n.compact_number(123_456, "en") == "123K"
+    assert format_value(39_691_230, "compact_money", "ja") == "3,969万円"
+    assert format_value(39_691_230, "money", "ja") == "39,691,230円"
+
+
+def test_kpi_tiles_round_money_and_keep_the_full_amount_in_the_title():
+    import pandas as pd
+
+    from crmtools.reporting.tables import kpi_tiles
+
+    tiles = pd.DataFrame({"kpi": ["revenue", "orders"], "value": [39_691_230.0, 12_345.0],
+                          "previous": [30_000_000.0, 12_000.0], "year_ago": [float("nan")] * 2,
+                          "kind": ["money", "integer"]})
+    page = kpi_tiles(tiles, language="ja").data
+    assert '<div class="value" title="39,691,230円">3,969万円</div>' in page
+    assert '<div class="value">12,345</div>' in page  # counts in full
+
+
+def test_money_axes_read_in_units_without_an_offset():
+    import matplotlib
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from crmtools.plotting.kpis import plot_trend
+    from crmtools.plotting.theme import use_report_theme
+
+    trend = pd.DataFrame({"month": pd.period_range("2025-01", periods=4, freq="M").astype(str),
+                          "revenue": [1.2e8, 1.5e8, 0.9e8, 2.1e8]})
+    for language, tick in (("ja", r"[\d,.]+(万|億)円"), ("en", r"¥[\d.]+M")):
+        with matplotlib.rc_context():
+            use_report_theme(language)
+            ax = plot_trend(trend, language=language)
+            ax.figure.canvas.draw()
+        ticks = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+        assert ticks and all(re.fullmatch(tick, t) for t in ticks), ticks  # '1.2億円', '¥120M'; never 120000000
+        assert ax.yaxis.get_offset_text().get_text() == "", "an offset such as 1e8 above the axis"
+        plt.close(ax.figure)

@@ -100,15 +100,15 @@ def test_strings_from_the_data_are_escaped(published):
 
 def test_index_lists_the_period_with_headline_kpis(published):
     result, _, _ = published
-    index = (result.report_dir.parent / "index.html").read_text(encoding="utf-8")
-    assert f'href="{result.period}/00_summary.html"' in index
+    index = (result.report_dir.parent.parent / "index.html").read_text(encoding="utf-8")
+    assert f'href="{result.period}/en/00_summary.html"' in index
     headline = json.loads((result.report_dir / "headline.json").read_text())
     assert i18n.money(headline["kpis"]["revenue"], "en") in index
 
 
 def test_japanese_report_uses_japanese_everywhere(published, tmp_path):
     result, _, _ = published
-    root = result.report_dir.parent.parent
+    root = result.report_dir.parent.parent.parent
     notebooks = tmp_path / "nb"
     notebooks.mkdir()
     for name in ("00_summary.ipynb", "04_basket.ipynb"):

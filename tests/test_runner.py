@@ -78,7 +78,7 @@ def run(project: Path, period: str = "2025-01", **kwargs):
 def test_publishes_self_contained_html_with_charts_and_manifest(project, sample_dir):
     result = run(project)
     assert result.status == "published"
-    page = (project / "reports" / "2025-01" / "01_quick.html").read_text(encoding="utf-8")
+    page = (project / "reports" / "2025-01" / "en" / "01_quick.html").read_text(encoding="utf-8")
     assert "<img" in page and "data:image/png;base64," in page
     assert "ctx = setup" not in page and "class=\"jp-InputArea" not in page  # no code shown
     assert "<script src" not in page and "https://" not in page.split("<style")[0]
@@ -87,14 +87,14 @@ def test_publishes_self_contained_html_with_charts_and_manifest(project, sample_
     tx = pd.read_parquet(sample_dir / "transactions.parquet")
     expected = int(tx.loc[(tx.order_datetime >= "2025-01-01") & (tx.order_datetime < "2025-02-01"), "amount"].sum())
     assert f"REVENUE {expected}" in page
-    manifest = json.loads((project / "reports" / "2025-01" / "manifest.json").read_text())
+    manifest = json.loads((project / "reports" / "2025-01" / "en" / "manifest.json").read_text())
     assert manifest["status"] == "published" and manifest["period"] == "2025-01"
     assert set(manifest["inputs"]) >= {"transactions", "customers"}
     assert all(len(v["sha256"]) == 64 for v in manifest["inputs"].values())
     assert manifest["versions"]["pandas"] and manifest["code"]["fingerprint"]
     assert manifest["notebooks"][0]["status"] == "ok" and manifest["notebooks"][0]["images"] == 1
     index = (project / "reports" / "index.html").read_text(encoding="utf-8")
-    assert "2025-01/01_quick.html" in index
+    assert "2025-01/en/01_quick.html" in index
     assert not (project / "reports" / ".staging" / "2025-01").exists()
 
 
@@ -112,7 +112,7 @@ def test_a_notebook_without_its_charts_fails(project):
 
 def test_failed_run_keeps_last_good_report_and_the_executed_notebook(project, capsys):
     assert run(project).status == "published"
-    published = project / "reports" / "2025-01" / "01_quick.html"
+    published = project / "reports" / "2025-01" / "en" / "01_quick.html"
     before = published.read_bytes()
     write_notebook(project / "notebooks" / "01_quick.ipynb", CHART, "raise RuntimeError('boom in cell')")
     code = main(["report", "--period", "2025-01", "--params", str(project / "params" / "default.yaml"),
@@ -121,7 +121,7 @@ def test_failed_run_keeps_last_good_report_and_the_executed_notebook(project, ca
     assert code == 1
     assert "01_quick.ipynb failed in cell" in err and "boom in cell" in err
     assert published.read_bytes() == before
-    kept = project / "reports" / ".failed" / "2025-01" / "executed" / "01_quick.ipynb"
+    kept = project / "reports" / ".failed" / "2025-01" / "en" / "executed" / "01_quick.ipynb"
     assert kept.exists() and str(kept) in err
 
 
@@ -151,7 +151,7 @@ def test_backfill_publishes_every_period_and_lists_newest_first(project):
     results = run_periods("2024-11", "2025-01", project_dir=project, jobs=2)
     assert [r.status for r in results] == ["published"] * 3
     index = (project / "reports" / "index.html").read_text(encoding="utf-8")
-    positions = [index.index(f"{p}/01_quick.html") for p in ("2025-01", "2024-12", "2024-11")]
+    positions = [index.index(f"{p}/en/01_quick.html") for p in ("2025-01", "2024-12", "2024-11")]
     assert positions == sorted(positions)
 
 
@@ -175,7 +175,7 @@ def test_cli_rejects_bad_parameters_with_exit_code_2(project, capsys):
 
 def test_killed_run_leaves_the_published_report_untouched(project):
     assert run(project).status == "published"
-    published = project / "reports" / "2025-01" / "01_quick.html"
+    published = project / "reports" / "2025-01" / "en" / "01_quick.html"
     before = published.read_bytes()
     write_notebook(project / "notebooks" / "01_quick.ipynb", CHART, "import time; time.sleep(60)")
     proc = subprocess.Popen(

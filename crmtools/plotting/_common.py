@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from ..reporting import i18n
 
-__all__ = ["axes_or_new", "words_for"]
+__all__ = ["axes_or_new", "words_for", "money_axis", "count_axis", "spread_labels"]
 
 
 def axes_or_new(ax, figsize):
@@ -31,3 +31,75 @@ def words_for(keys: Mapping[str, str], language: str) -> dict[str, str]:
     """
     i18n.check_language(language)
     return {name: i18n.text(key, language) for name, key in keys.items()}
+
+
+def money_axis(axis, language: str, currency: str = "JPY"):
+    """Tick labels of ``axis`` (``ax.xaxis``, ``ax.yaxis`` or a colorbar's axis) as rounded money with its unit:
+    '3,000万円', '1.5億円' in Japanese, '¥30M' in English; no offset or "1e8" above the axis."""
+    from matplotlib.ticker import FuncFormatter
+
+    i18n.check_language(language)
+    axis.set_major_formatter(FuncFormatter(lambda v, _: i18n.compact_money(v, language, currency)))
+    return axis
+
+
+def count_axis(axis, language: str):
+    """Tick labels of ``axis`` as counts: thousands separators, 万/K from 10,000 up; no offset."""
+    from matplotlib.ticker import FuncFormatter
+
+    i18n.check_language(language)
+    axis.set_major_formatter(FuncFormatter(lambda v, _: i18n.compact_number(v, language)))
+    return axis
+
+
+def spread_labels(ax, labels, *, padding: float = 2.0, max_rounds: int = 50):
+    """Move text labels (annotations) apart vertically until none overlaps another; returns the labels.
+
+    Labels keep their x position and move up or down in steps of the
+    overlap, so that each stays next to its point; an annotation drawn
+    with an offset keeps a leader line to its point when one was asked for.
+    """
+    labels = list(labels)
+    if len(labels) < 2:
+        return labels
+    figure = ax.figure
+    renderer = figure.canvas.get_renderer()
+    to_points = 72.0 / figure.dpi
+    for _ in range(max_rounds):
+        moved = False
+        boxes = [label.get_window_extent(renderer) for label in labels]
+        order = sorted(range(len(labels)), key=lambda i: boxes[i].y0)
+        for a_pos, i in enumerate(order):
+            for j in order[a_pos + 1:]:
+                a, b = boxes[i], boxes[j]
+                if a.x1 + padding <= b.x0 or b.x1 + padding <= a.x0:
+                    continue  # apart horizontally
+                overlap = a.y1 + padding - b.y0
+                if overlap <= 0:
+                    continue
+                _nudge(labels[j], overlap / 2 * to_points)
+                _nudge(labels[i], -overlap / 2 * to_points)
+                boxes[i] = labels[i].get_window_extent(renderer)
+                boxes[j] = labels[j].get_window_extent(renderer)
+                moved = True
+        if not moved:
+            break
+    return labels
+
+
+def _nudge(label, points: float) -> None:
+    """Move an annotation's text ``points`` up (offset-points annotations only)."""
+    x, y = label.xyann
+    label.xyann = (x, y + points)
+
+
+def overlapping_labels(ax, labels, *, padding: float = 0.0) -> list[tuple[str, str]]:
+    """Pairs of texts among ``labels`` whose drawn boxes overlap (for tests)."""
+    renderer = ax.figure.canvas.get_renderer()
+    boxes = [(label.get_text(), label.get_window_extent(renderer)) for label in labels if label.get_text()]
+    found = []
+    for n, (text_a, a) in enumerate(boxes):
+        for text_b, b in boxes[n + 1:]:
+            if a.x0 < b.x1 + padding and b.x0 < a.x1 + padding and a.y0 < b.y1 + padding and b.y0 < a.y1 + padding:
+                found.append((text_a, text_b))
+    return found

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ._common import axes_or_new as _axes
-from ._common import words_for
+from ._common import spread_labels, words_for
 
 __all__ = ["plot_rule_scatter", "plot_pair_heatmap", "plot_rule_network"]
 
@@ -103,13 +103,27 @@ def plot_rule_scatter(
     bar = ax.figure.colorbar(points, ax=ax)
     bar.set_label(text.get(hue, hue))
     top = rules.nlargest(label_top, y) if label_top else rules.iloc[:0]
-    for row in top.itertuples():
-        ax.annotate(_short(f"{_label(row.antecedents)} → {_label(row.consequents)}", 40),
-                    (getattr(row, x), getattr(row, y)), xytext=(4, 4), textcoords="offset points", fontsize=8)
+    ax.margins(y=0.18)  # room inside the axes for labels pushed apart above the highest point
+    labels = [ax.annotate(_short(f"{_label(row.antecedents)} → {_label(row.consequents)}", 40),
+                          (getattr(row, x), getattr(row, y)), xytext=(6, 4), textcoords="offset points",
+                          fontsize=8, arrowprops={"arrowstyle": "-", "color": "#7b8794", "lw": 0.6,
+                                                  "shrinkA": 0, "shrinkB": 2})
+              for row in top.itertuples()]
+    _keep_inside(ax, labels)
+    spread_labels(ax, labels)
     ax.set_xlabel(text.get(x, x))
     ax.set_ylabel(text.get(y, y))
     ax.set_title(text["scatter_title"])
     return ax
+
+
+def _keep_inside(ax, labels) -> None:
+    """Labels of points in the right third of the plot are written to the left of their point."""
+    left, right = ax.get_xlim()
+    for label in labels:
+        if label.xy[0] > left + (right - left) * 0.6:
+            label.set_horizontalalignment("right")
+            label.xyann = (-6, label.xyann[1])
 
 
 def plot_pair_heatmap(
@@ -185,7 +199,10 @@ def plot_rule_network(
     """Small network of the strongest one-item-to-one-item rules, items on a circle.
 
     Arrows point from antecedent to consequent, wider for a higher
-    ``metric``; a node's size follows its item's support.
+    ``metric``; a pair merged by :func:`crmtools.basket.merge_symmetric`
+    (both directions hold) gets a two-headed arrow. A node's size follows
+    its item's support. Pass only the rules worth showing
+    (:func:`crmtools.basket.screen_rules`), not every rule tested.
 
     Parameters
     ----------
@@ -218,9 +235,11 @@ def plot_rule_network(
     where = {node: (np.cos(a), np.sin(a)) for node, a in zip(nodes, angle)}
     values = top[metric].to_numpy(dtype=np.float64)
     span = np.ptp(values) or 1.0
-    for row, value in zip(top.itertuples(), values):
+    both = (top["reverse_confidence"].notna() if "reverse_confidence" in top.columns
+            else pd.Series(False, index=top.index)).to_numpy()
+    for row, value, two_way in zip(top.itertuples(), values, both):
         ax.annotate("", xy=where[row.to_item], xytext=where[row.from_item],
-                    arrowprops={"arrowstyle": "-|>", "color": "tab:blue", "alpha": 0.6,
+                    arrowprops={"arrowstyle": "<|-|>" if two_way else "-|>", "color": "tab:blue", "alpha": 0.6,
                                 "lw": 0.8 + 3.2 * (value - values.min()) / span,
                                 "shrinkA": 12, "shrinkB": 12, "connectionstyle": "arc3,rad=0.12"})
     sizes = np.array([support[n] for n in nodes])

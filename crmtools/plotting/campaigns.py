@@ -10,14 +10,22 @@ from ._common import words_for
 __all__ = ["plot_campaign_roi"]
 
 #: Label -> key of the report catalogue (crmtools.reporting.i18n.TEXT).
-_KEYS = {"roi": "chart.roi_attributed", "incremental": "chart.incremental_roi", "x": "chart.roi_formula",
-         "title": "chart.campaign_roi_ranked", "na": "chart.not_available"}
+_KEYS = {"roi": "chart.roi_attributed_reference", "incremental": "chart.incremental_roi_headline",
+         "x": "chart.roi_margin_formula", "x_plain": "chart.roi_formula", "title": "chart.campaign_roi_ranked",
+         "na": "chart.not_available", "no_holdout": "chart.no_holdout", "attributed_bars": "chart.roi_attributed"}
 
 
 def plot_campaign_roi(roi: pd.DataFrame, *, incremental: bool = True, scale: str = "auto", language: str = "en",
                       alpha: float = 0.05, ax=None):
-    """Horizontal bars of campaign ROI, best first, with incremental ROI and its interval where available.
+    """Horizontal bars of campaign ROI, best first: the headline incremental ROI, attributed ROI for reference.
 
+    With ``incremental=True`` (the report's view) the bars are the
+    incremental ROI against the holdout, with their interval, ranked best
+    first; attributed ROI (which credits purchases that would have happened
+    anyway) is drawn as a hollow marker labelled as a reference. Campaigns
+    without a holdout are listed last, marked "n/a (no holdout)". The x-axis
+    states the margin the figures use (the ``margin`` column). With
+    ``incremental=False`` the bars are attributed ROI, as before.
     Campaigns whose ROI is undefined (zero cost, nothing attributable) are
     listed last and marked "n/a" rather than drawn at an arbitrary value.
 
@@ -26,9 +34,11 @@ def plot_campaign_roi(roi: pd.DataFrame, *, incremental: bool = True, scale: str
     roi : pandas.DataFrame
         Output of :func:`crmtools.campaigns.campaign_roi` (``campaign_id``,
         ``name``, ``channel``, ``roi``; ``incremental_roi`` with
-        ``incremental_roi_ci_low``/``_high`` for the markers).
+        ``incremental_roi_ci_low``/``_high`` for the headline bars;
+        ``margin`` for the axis label).
     incremental : bool, default=True
-        Draw incremental ROI markers with their intervals.
+        Bars of incremental ROI with their intervals (attributed ROI as
+        reference markers); False: bars of attributed ROI only.
     scale : {"auto", "linear", "symlog"}, default="auto"
         x-axis scale; ``auto`` switches to a symmetric log scale when one ROI
         dwarfs the others (largest above 20 times the median magnitude).
@@ -55,29 +65,35 @@ def plot_campaign_roi(roi: pd.DataFrame, *, incremental: bool = True, scale: str
     if missing:
         raise ValueError(f"roi is missing column(s) {missing}; required: {needed}; received columns: "
                          f"{list(roi.columns)}.")
-    table = roi.assign(_defined=roi["roi"].notna()).sort_values(["_defined", "roi"], ascending=[False, False],
-                                                               kind="stable")
+    key = "incremental_roi" if incremental else "roi"
+    table = roi.assign(_defined=roi[key].notna()).sort_values(["_defined", key], ascending=[False, False],
+                                                             kind="stable")
     if ax is None:
         _, ax = plt.subplots(figsize=(8, max(2.0, 0.5 * len(table) + 1.2)))
     n = len(table)
     y = np.arange(n)[::-1].astype(float)
-    values = table["roi"].to_numpy(dtype=float)
-    ax.barh(y, np.nan_to_num(values), color="#2a7ab9", height=0.6, label=text["roi"])
-    for yi, v in zip(y, values):
+    values = table[key].to_numpy(dtype=float)
+    ax.barh(y, np.nan_to_num(values), color="#2a7ab9", height=0.6,
+            label=text["incremental"].format(level=1 - alpha) if incremental else text["attributed_bars"])
+    no_holdout = incremental & ~np.isfinite(values) & table["roi"].notna().to_numpy()
+    for yi, v, nh in zip(y, values, no_holdout):
         if not np.isfinite(v):
-            ax.text(0, yi, f" {text['na']}", va="center", ha="left", fontsize="small", color="#555555")
+            shown = f"{text['na']} ({text['no_holdout']})" if nh else text["na"]
+            ax.text(0, yi, f" {shown}", va="center", ha="left", fontsize="small", color="#555555")
     magnitudes = np.abs(values[np.isfinite(values)])
     if incremental:
-        inc = table["incremental_roi"].to_numpy(dtype=float)
         low = table["incremental_roi_ci_low"].to_numpy(dtype=float)
         high = table["incremental_roi_ci_high"].to_numpy(dtype=float)
-        has = np.isfinite(inc)
+        has = np.isfinite(values) & np.isfinite(low) & np.isfinite(high)
         if has.any():
-            err = np.vstack([inc[has] - np.where(np.isfinite(low[has]), low[has], inc[has]),
-                             np.where(np.isfinite(high[has]), high[has], inc[has]) - inc[has]])
-            ax.errorbar(inc[has], y[has], xerr=err, fmt="D", color="#e07b00", ecolor="#e07b00", capsize=3,
-                        markersize=6, label=text["incremental"].format(level=1 - alpha))
-            magnitudes = np.concatenate([magnitudes, np.abs(inc[has])])
+            ax.errorbar(values[has], y[has], xerr=np.vstack([values[has] - low[has], high[has] - values[has]]),
+                        fmt="none", ecolor="#1b4f78", capsize=3)
+        attributed = table["roi"].to_numpy(dtype=float)
+        shown = np.isfinite(attributed)
+        if shown.any():
+            ax.scatter(attributed[shown], y[shown], marker="D", facecolors="none", edgecolors="#e07b00", zorder=3,
+                       label=text["roi"])
+            magnitudes = np.concatenate([magnitudes, np.abs(attributed[shown])])
     if scale == "auto":
         nonzero = magnitudes[magnitudes > 0]
         scale = "symlog" if nonzero.size > 1 and nonzero.max() > 20 * np.median(nonzero) else "linear"
@@ -89,8 +105,24 @@ def plot_campaign_roi(roi: pd.DataFrame, *, incremental: bool = True, scale: str
               zip(names, table["campaign_id"], table["channel"])]
     ax.set_yticks(y, labels)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_xlabel(text["x"])
+    margins = roi["margin"].dropna().unique() if "margin" in roi.columns else []
+    ax.set_xlabel(text["x"].format(margin=f"{margins[0]:.0%}") if len(margins) == 1 else text["x_plain"])
     ax.set_title(text["title"])
     if n:
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize="small", frameon=False)
+        _legend_below_xlabel(ax)
     return ax
+
+
+def _legend_below_xlabel(ax) -> None:
+    """The legend centred under the x-axis label, clear of the tick labels and the label at any figure size."""
+    figure = ax.figure
+    if not hasattr(figure.canvas, "get_renderer"):  # a bare Figure(): measure text on an Agg canvas
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(figure)
+    renderer = figure.canvas.get_renderer()
+    below = min(ax.xaxis.label.get_window_extent(renderer).y0,
+                ax.get_tightbbox(renderer).y0 if ax.get_tightbbox(renderer) is not None else 0.0)
+    gap = 4 * figure.dpi / 72.0  # 4 points
+    _, y = ax.transAxes.inverted().transform((0.0, below - gap))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, y), fontsize="small", frameon=False, ncol=2)

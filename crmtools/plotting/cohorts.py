@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ._common import axes_or_new as _axes
-from ._common import words_for
+from ._common import money_axis, words_for
 
 __all__ = ["plot_cohort_heatmap", "plot_f2_rates", "plot_interval_distribution"]
 
@@ -56,6 +56,9 @@ def plot_cohort_heatmap(cohorts: pd.DataFrame, *, value: str = "retention", lang
     small = wide.shape[1] <= 13 and wide.shape[0] <= 24
     sns.heatmap(wide, annot=small, fmt=fmt, cmap="Blues", cbar_kws={"label": words.get(value, value)}, ax=ax,
                 annot_kws={"fontsize": 7})
+    if value in ("revenue", "revenue_per_customer", "cumulative_revenue_per_customer") and ax.collections \
+            and ax.collections[0].colorbar is not None:
+        money_axis(ax.collections[0].colorbar.ax.yaxis, language)
     ax.set_xlabel(words["months_since"])
     ax.set_ylabel(words["cohort"])
     return ax

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ._common import words_for
+from ._common import count_axis, money_axis, words_for
 
 __all__ = ["plot_trend"]
 
@@ -17,7 +17,8 @@ _KEYS = {"month": "month", "revenue": "revenue", "orders": "orders", "active_cus
          "average_order_value": "average_order_value"}
 
 
-def plot_trend(trend: pd.DataFrame, *, value: str = "revenue", language: str = "en", ax=None):
+def plot_trend(trend: pd.DataFrame, *, value: str = "revenue", language: str = "en", currency: str = "JPY",
+               ax=None):
     """Line of one monthly measure (from :func:`crmtools.kpis.monthly_trend`), one marker per month.
 
     Parameters
@@ -28,6 +29,8 @@ def plot_trend(trend: pd.DataFrame, *, value: str = "revenue", language: str = "
         Measure to draw.
     language : {"en", "ja"}, default="en"
         Language of labels.
+    currency : str, default="JPY"
+        Currency of money measures: their axis reads '3,000万円' or '¥30M'.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on.
 
@@ -36,8 +39,6 @@ def plot_trend(trend: pd.DataFrame, *, value: str = "revenue", language: str = "
     matplotlib.axes.Axes
     """
     import seaborn as sns
-    from matplotlib.ticker import FuncFormatter
-
     words = words_for(_KEYS, language)
     if value not in ("revenue", "orders", "active_customers", "average_order_value"):
         raise ValueError(f"value must be 'revenue', 'orders', 'active_customers' or 'average_order_value'; "
@@ -50,7 +51,10 @@ def plot_trend(trend: pd.DataFrame, *, value: str = "revenue", language: str = "
 
         _, ax = plt.subplots(figsize=(9, 3.5))
     sns.lineplot(data=trend, x="month", y=value, marker="o", color="#4c72b0", ax=ax)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    if value in ("revenue", "average_order_value"):
+        money_axis(ax.yaxis, language, currency)
+    else:
+        count_axis(ax.yaxis, language)
     ax.set_xlabel(words["month"])
     ax.set_ylabel(words[value])
     ax.tick_params(axis="x", rotation=45)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..reporting.i18n import segment_labels
 from ._common import axes_or_new as _axes
-from ._common import words_for
+from ._common import count_axis, money_axis, words_for
 
 __all__ = ["plot_segment_bars", "plot_rfm_heatmap", "plot_migration_heatmap"]
 
@@ -74,6 +74,10 @@ def plot_segment_bars(summary: pd.DataFrame, *, value: str = "customers", segmen
     ax.set_ylabel(words["segment"])
     if value in ("share", "revenue_share"):
         ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    elif value in ("revenue", "average_order_value"):
+        money_axis(ax.xaxis, language)
+    elif value == "customers":
+        count_axis(ax.xaxis, language)
     return ax
 
 
@@ -107,6 +111,8 @@ def plot_rfm_heatmap(grid: pd.DataFrame, *, value: str = "customers", language: 
     ax = _axes(ax, (6, 5))
     fmt = {"customers": ",.0f", "share": ".1%", "revenue": ",.0f", "mean_monetary": ",.0f"}[value]
     sns.heatmap(wide, annot=True, fmt=fmt, cmap="Blues", cbar_kws={"label": words[value]}, ax=ax)
+    if value in ("revenue", "mean_monetary") and ax.collections and ax.collections[0].colorbar is not None:
+        money_axis(ax.collections[0].colorbar.ax.yaxis, language)
     ax.set_ylabel(words.get(rows, rows))
     ax.set_xlabel(words.get(columns, columns))
     return ax

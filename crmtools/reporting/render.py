@@ -177,6 +177,27 @@ def _label_charts(nb: nbformat.NotebookNode, default: str) -> None:
                 out.setdefault("metadata", {}).setdefault("image/png", {})["alt"] = current
 
 
+#: The text a notebook prints for a matplotlib object left as a cell's value (``<Axes: ...>``, ``<Figure size ...>``).
+_OBJECT_REPR = re.compile(r"^\s*(\[)?<(Axes|Figure|matplotlib\.|AxesSubplot|Text|BarContainer|Line2D)[^\n]*>\s*(\])?\s*$")
+
+
+def _drop_object_reprs(nb: nbformat.NotebookNode) -> None:
+    """Remove results that are only the repr of a plot object: the chart is shown, its Python name is noise."""
+    for cell in nb.cells:
+        if "outputs" not in cell:
+            continue
+        kept = []
+        for out in cell["outputs"]:
+            data = out.get("data", {})
+            plain = data.get("text/plain", "")
+            plain = "".join(plain) if isinstance(plain, list) else plain
+            if out.get("output_type") in ("execute_result", "display_data") and set(data) == {"text/plain"} \
+                    and _OBJECT_REPR.match(plain):
+                continue
+            kept.append(out)
+        cell["outputs"] = kept
+
+
 def _drop_stderr(nb: nbformat.NotebookNode) -> None:
     """Remove stderr output (warnings, engine logs): it is for the run log, never an empty box on the page."""
     for cell in nb.cells:
@@ -197,7 +218,9 @@ def render_html(nb: nbformat.NotebookNode, html_path: str | os.PathLike, *, titl
     title : str
         The page title.
     meta : dict
-        Template data: ``nav`` (list of ``{href, text}``), ``period_text``, ``footer``.
+        Template data: ``nav`` (list of ``{href, text}``), ``period_text``, ``footer``, ``language`` (the
+        page's ``<html lang>``), ``alternates`` (the page in other languages: ``{href, lang, text}``),
+        ``menu`` (the label of the menu on a phone), ``banner``.
 
     Returns
     -------
@@ -211,10 +234,12 @@ def render_html(nb: nbformat.NotebookNode, html_path: str | os.PathLike, *, titl
     nb.metadata["crmtools"] = meta
     # Warnings printed to stderr are for the run log, not for executives.
     _drop_stderr(nb)
+    _drop_object_reprs(nb)
     _label_charts(nb, title)
     nb.cells = [c for c in nb.cells if not _is_empty_output_cell(c)]
     exporter = HTMLExporter(template_name="crmtools_report", extra_template_basedirs=[str(TEMPLATE_DIR)],
-                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                            language_code=meta.get("language", "en"))
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = re.sub(r"[ \t]+\n", "\n", body)
     if re.search(r"<script[^>]+src=|<link[^>]+href=\"https?://", body):

@@ -30,8 +30,8 @@ from IPython.display import HTML
 
 from . import i18n
 
-__all__ = ["html_table", "kpi_tiles", "bullet_list", "format_value", "shorten", "MAX_LABEL_WIDTH",
-           "MAX_TITLE_CHARS"]
+__all__ = ["HEADLINE_KINDS", "MAX_LABEL_WIDTH", "MAX_TITLE_CHARS", "bullet_list", "format_value", "glossary_html",
+           "html_table", "kpi_tiles", "shorten", "with_previous"]
 
 #: Display columns of text a table cell or header shows before it is shortened with "…".
 MAX_LABEL_WIDTH = 60
@@ -84,12 +84,34 @@ def _text_html(text: str, width: int, tag: str, attrs: str = "") -> str:
     return f"<{tag}{attrs}>{html.escape(short)}</{tag}>"
 
 
+#: The kind a headline (KPI tile) shows for a table kind: money and counts rounded to 万/億 (or K/M), the rest as is.
+HEADLINE_KINDS = {"money": "compact_money"}
+
+
 def format_value(value, kind: str, language: str = "en", currency: str = "JPY") -> str:
-    """Format one cell: kind is money, number, integer, percent, signed_percent, decimal, ratio or text."""
+    """Format one cell: kind is money, compact_money, number, integer, compact_number, percent, signed_percent,
+    decimal, ratio, pvalue or text.
+
+    Tables show money in full (``money``: '39,691,230円'); tiles and prose round it
+    (``compact_money``: '3,969万円', '¥39.7M').
+
+    Examples
+    --------
+    >>> format_value(39691230, "money", "ja"), format_value(39691230, "compact_money", "ja")
+    ('39,691,230円', '3,969万円')
+    >>> format_value(123456, "compact_number", "ja"), format_value(float("nan"), "compact_money", "en")
+    ('12.3万', '–')
+    """
     if kind == "money":
         return i18n.money(value, language, currency)
+    if kind == "compact_money":
+        return i18n.compact_money(value, language, currency)
+    if kind == "compact_number":
+        return i18n.compact_number(value, language)
     if kind == "integer":
         return i18n.number(value, 0)
+    if kind == "signed_integer":
+        return i18n.signed_number(value, 0)
     if kind == "number":
         return i18n.number(value, 1)
     if kind == "decimal":
@@ -162,31 +184,65 @@ def html_table(frame: pd.DataFrame, formats: Mapping[str, str] | None = None, *,
     return HTML("".join(cells))
 
 
-def kpi_tiles(kpis: pd.DataFrame, *, language: str = "en", currency: str = "JPY") -> HTML:
+def kpi_tiles(kpis: pd.DataFrame, *, language: str = "en", currency: str = "JPY", glossary: bool = False) -> HTML:
     """KPI tiles with the change against the previous period and last year.
+
+    A change that rounds to zero at the shown precision is neutral ("± 0.0 pt",
+    never a red "−0.0 pt").
 
     Parameters
     ----------
     kpis : pandas.DataFrame
         Columns ``kpi`` (a key of :data:`i18n.TEXT`), ``value``, ``previous``,
-        ``year_ago`` and ``kind`` (a format kind).
+        ``year_ago`` and ``kind`` (a format kind); optionally ``label`` (text
+        replacing the catalogue's label), ``note`` (a secondary line under the
+        value) and ``previous_note`` / ``year_ago_note`` (text shown instead
+        of the change, where a change would mislead). Missing texts are ignored.
+    glossary : bool, default=False
+        Link each label that has a glossary entry to it (``<a href="#g-revenue">``,
+        the anchors of :func:`glossary_html` on the same page).
 
     Returns
     -------
     IPython.display.HTML
+
+    Examples
+    --------
+    >>> tiles = pd.DataFrame({"kpi": ["retention_rate"], "value": [0.30001], "previous": [0.30002],
+    ...                       "year_ago": [0.2], "kind": ["percent"]})
+    >>> html_ = kpi_tiles(tiles).data
+    >>> "<span>± 0.0 pt</span>" in html_, "−0.0" in html_
+    (True, False)
     """
+    def given(row, name):
+        value = getattr(row, name, None)
+        return value if isinstance(value, str) and value else None
+
     parts = ['<div class="crm-tiles">']
     for row in kpis.itertuples(index=False):
         kind = getattr(row, "kind", "number")
         parts.append('<div class="crm-tile">')
-        parts.append(f'<div class="label">{html.escape(i18n.text(row.kpi, language))}</div>')
-        parts.append(f'<div class="value">{html.escape(format_value(row.value, kind, language, currency))}</div>')
-        for ref, key in ((row.previous, "vs_previous"), (row.year_ago, "vs_year_ago")):
-            parts.append(f'<div class="delta">{html.escape(i18n.text(key, language))}: '
-                         f"{_change_html(row.value, ref, kind, language)}</div>")
+        label = given(row, "label") or i18n.text(row.kpi, language)
+        parts.append(f'<div class="label">{_glossary_link(row.kpi, label) if glossary else html.escape(label)}</div>')
+        parts.append(_tile_value_html(row.value, kind, language, currency))
+        if given(row, "note"):
+            parts.append(f'<div class="note">{html.escape(given(row, "note"))}</div>')
+        for ref, key, note in ((row.previous, "vs_previous", "previous_note"),
+                               (row.year_ago, "vs_year_ago", "year_ago_note")):
+            change = html.escape(given(row, note)) if given(row, note) else _change_html(row.value, ref, kind,
+                                                                                          language)
+            parts.append(f'<div class="delta">{html.escape(i18n.text(key, language))}: {change}</div>')
         parts.append("</div>")
     parts.append("</div>")
     return HTML("".join(parts))
+
+
+def _tile_value_html(value, kind: str, language: str, currency: str) -> str:
+    """A tile's value, rounded for a headline (:data:`HEADLINE_KINDS`), the full value in its ``title``."""
+    shown = format_value(value, HEADLINE_KINDS.get(kind, kind), language, currency)
+    full = format_value(value, kind, language, currency)
+    title = f' title="{html.escape(full, quote=True)}"' if full != shown else ""
+    return f'<div class="value"{title}>{html.escape(shown)}</div>'
 
 
 def _change_html(value, reference, kind: str, language: str) -> str:
@@ -200,15 +256,58 @@ def _change_html(value, reference, kind: str, language: str) -> str:
     else:
         diff = value / reference - 1
         shown = i18n.signed_percent(diff)
+    if round(diff * 100, 1) == 0:  # rounds to zero at the shown precision: neutral, never a red "−0.0"
+        return f"<span>± {html.escape('0.0 pt' if kind == 'percent' else i18n.percent(0.0))}</span>"
     if diff > 0:
         return f'<span class="up">▲ {html.escape(shown)}</span>'
-    if diff < 0:
-        return f'<span class="down">▼ {html.escape(shown)}</span>'
-    return f"<span>± {html.escape(shown)}</span>"
+    return f'<span class="down">▼ {html.escape(shown)}</span>'
 
 
-def bullet_list(items: list[str], *, css_class: str = "crm-findings", max_width: int = MAX_BULLET_WIDTH) -> HTML:
+def bullet_list(items: list[str], *, css_class: str = "crm-findings", max_width: int = MAX_BULLET_WIDTH,
+                numbered: bool = False) -> HTML:
     """An escaped bullet list (for generated findings and rule sentences); an item longer than ``max_width``
-    display columns is shortened like a table cell, the full text (capped) in its ``title``."""
+    display columns is shortened like a table cell, the full text (capped) in its ``title``; ``numbered``
+    makes it an ordered list (for ranked actions)."""
     body = "".join(_text_html(str(item), max_width, "li") for item in items)
-    return HTML(f'<ul class="{css_class}">{body}</ul>')
+    tag = "ol" if numbered else "ul"
+    return HTML(f'<{tag} class="{css_class}">{body}</{tag}>')
+
+
+def _glossary_link(kpi: str, label: str) -> str:
+    """The tile label, linked to its glossary entry when the catalogue has one."""
+    if f"glossary.{kpi}" not in i18n.TEXT:
+        return html.escape(label)
+    return f'<a href="#g-{html.escape(kpi, quote=True)}">{html.escape(label)}</a>'
+
+
+def glossary_html(kpis, *, language: str = "en") -> HTML:
+    """One line per KPI definition (``glossary.<kpi>`` of the catalogue), each with the anchor ``g-<kpi>``.
+
+    KPIs without a glossary entry are left out; no script, no external link.
+
+    Examples
+    --------
+    >>> glossary_html(["average_order_value", "nope"]).data
+    '<dl class="crm-glossary"><dt id="g-average_order_value">Average order value</dt><dd>Revenue ÷ orders.</dd></dl>'
+    """
+    rows = [f'<dt id="g-{html.escape(k, quote=True)}">{html.escape(i18n.text(k, language))}</dt>'
+            f"<dd>{html.escape(i18n.text(f'glossary.{k}', language))}</dd>"
+            for k in kpis if f"glossary.{k}" in i18n.TEXT]
+    return HTML(f'<dl class="crm-glossary">{"".join(rows)}</dl>')
+
+
+def with_previous(current: pd.DataFrame, previous: pd.DataFrame, *, on: str, columns) -> pd.DataFrame:
+    """``current`` with each of ``columns`` of ``previous`` beside it as ``<column>_previous`` (matched on ``on``).
+
+    For display tables that show last period next to this one; rows only in
+    ``previous`` are left out, rows only in ``current`` get NaN.
+
+    Examples
+    --------
+    >>> now = pd.DataFrame({"segment": ["A", "B"], "customers": [5, 3]})
+    >>> before = pd.DataFrame({"segment": ["A", "C"], "customers": [4, 9]})
+    >>> with_previous(now, before, on="segment", columns=["customers"])["customers_previous"].tolist()
+    [4.0, nan]
+    """
+    renamed = previous[[on, *columns]].rename(columns={c: f"{c}_previous" for c in columns})
+    return current.merge(renamed, on=on, how="left", validate="one_to_one")
