@@ -10,26 +10,41 @@ from crmtools import basket
 from crmtools.basket import association_rules, frequent_itemsets
 from crmtools.deciles import Concentration
 from crmtools.experiments import conversion_test, experiment_results
-from crmtools.reporting.findings import MAX_FINDINGS, rule_sentences, summary_findings, verdict_sentences
+from crmtools.reporting.findings import (
+    MAX_ACTIONS,
+    MAX_FINDINGS,
+    MIN_AUDIENCE,
+    action_records,
+    recommended_actions,
+    rule_sentences,
+    summary_findings,
+    top_movements,
+    verdict_sentences,
+)
 
 
 @pytest.fixture()
 def results():
     """One result of each kind the summary reads, small enough to check by hand."""
     return dict(
-        kpis=pd.DataFrame({"kpi": ["revenue", "active_customers", "new_customers", "retention_rate"],
-                           "value": [1200.0, 10.0, 4.0, 0.5], "previous": [1000.0, 8.0, 2.0, 0.5],
-                           "year_ago": [1500.0, 5.0, 1.0, 0.5]}),
-        segments=pd.DataFrame({"segment": ["Champions", "Lost"], "customers": [2, 8], "share": [0.2, 0.8],
-                               "revenue_share": [0.7, 0.3]}),
+        segments=pd.DataFrame({"segment": ["Champions", "At Risk", "Lost"], "customers": [20, 30, 50],
+                               "share": [0.2, 0.3, 0.5], "revenue": [7000.0, 2000.0, 1000.0],
+                               "revenue_share": [0.7, 0.2, 0.1]}),
+        segments_previous=pd.DataFrame({"segment": ["Champions", "At Risk", "Lost"], "customers": [25, 20, 55],
+                                        "share": [0.25, 0.2, 0.55], "revenue": [8000.0, 1500.0, 500.0],
+                                        "revenue_share": [0.8, 0.15, 0.05]}),
         migration=pd.DataFrame({"from_segment": ["Champions", "Champions", "Loyal", "Lost"],
-                                "to_segment": ["Champions", "At Risk", "Inactive", "Lost"], "customers": [6, 3, 1, 5]}),
+                                "to_segment": ["Champions", "At Risk", "Inactive", "Lost"], "customers": [6, 3, 1, 5],
+                                "share_of_from": [0.6, 0.3, 1.0, 1.0]}),
+        f2=pd.DataFrame({"cohort": ["2025-07", "2025-08", "2025-10"], "new_customers": [100, 200, 80],
+                         "repeaters": [30, 50, 10], "f2_rate": [0.3, 0.25, 0.125], "complete": [True, True, False]}),
         concentration=Concentration(customers=100, revenue=1e6, top10_share=0.42, top20_share=0.6, gini=0.55),
+        concentration_previous=Concentration(customers=90, revenue=9e5, top10_share=0.40, top20_share=0.6, gini=0.5),
         experiments=conversion_test(pd.DataFrame({"experiment_id": "E1", "variant": ["control", "B"],
                                                   "units": [16000, 16000], "conversions": [1600, 1800]})),
         campaigns=pd.DataFrame({"campaign_id": ["c1", "c2"], "name": ["Spring sale", None],
                                 "incremental_revenue": [250000.0, 90000.0],
-                                "incremental_revenue_ci_low": [-12000.0, 1.0],
+                                "incremental_revenue_ci_low": [12000.0, 1.0],
                                 "incremental_revenue_ci_high": [510000.0, 2.0], "incremental_roi": [1.5, np.nan]}),
         rule_sentences=["A rule."],
     )
@@ -37,51 +52,183 @@ def results():
 
 def test_summary_findings_in_english(results):
     assert summary_findings(period_text="Oct 2025", **results) == [
-        "Revenue was ¥1,200 in Oct 2025, up 20.0% on the previous period and down 20.0% on a year ago.",
-        "10 customers bought; 4 of them (40.0%) were new.",
-        "Retention from the previous period was 50.0%, flat 0.0 pt on the period before.",
-        "The top 10% of customers brought in 42.0% of revenue (Gini 0.55).",
-        "Champions are 20.0% of customers but bring 70.0% of revenue.",
-        "4 of last period's 10 Champions and Loyal customers (40.0%) slipped towards dormancy.",
+        "At Risk grew by 10 to 30 customers since last period (+50.0%); they bring 20.0% of the last year's revenue. "
+        "More customers are drifting away: reactivate them before they lapse for good.",
+        "4 of last period's 10 Champions and Loyal customers (40.0%) slipped towards dormancy: they are the customers "
+        "whose spend matters most, so reach them before their usual purchase interval runs out.",
+        "25.0% of the new customers of Aug 2025 ordered again within 90 days, down 5.0 pt on Jul 2025: fewer new "
+        "customers reach a second order, so review the first weeks after the first purchase.",
+        "The top 10% of customers brought in 42.0% of revenue (Gini 0.55), up 2.0 pt on the previous period: revenue "
+        "leans more on few customers, so losing one of them costs more.",
         "E1: Variant B raised conversion rate by 12.5% (95% CI 5.6% to 19.9%). The difference is statistically "
         "significant (p < 0.001).",
-        'Campaign "Spring sale" added ¥250,000 of incremental revenue (95% CI ¥−12,000 – ¥510,000); incremental '
-        "ROI 150%.",
+        'Campaign "Spring sale" added ¥250,000 of incremental revenue against its holdout (95% CI ¥12,000 – '
+        "¥510,000): a measured effect the next sends can be planned on.",
     ]
 
 
 def test_summary_findings_in_japanese(results):
-    assert summary_findings(period_text="2025年10月", language="ja", **results) == [
-        "2025年10月の売上は1,200円でした（前期比20.0%増、前年同期比20.0%減）。",
-        "購入顧客は10人で、うち新規顧客は4人（40.0%）でした。",
-        "前期の購入顧客の継続率は50.0%で、前期から0.0ポイント横ばいしました。",
-        "上位10%の顧客が売上の42.0%を占めています（ジニ係数 0.55）。",
-        "「優良顧客」は顧客の20.0%ですが、売上の70.0%を生んでいます。",
-        "前期の優良・ロイヤル顧客10人のうち4人（40.0%）が休眠・離反方向のセグメントに移りました。",
-        "E1: バリアント「B」はコンバージョン率を12.5%上げました（95%信頼区間 5.6%〜19.9%）。この差は統計的に有意です"
-        "（p < 0.001）。",
-        "キャンペーン「Spring sale」の増分売上は250,000円（95%信頼区間 −12,000円 – 510,000円）、増分ROIは150%でした。",
+    assert summary_findings(period_text="2025年10月", language="ja", **results)[:4] == [
+        "「離反危険顧客」は前期から10人増えて30人になりました（50.0%増）。過去1年の売上の20.0%を占めるセグメントです。"
+        "離れつつある顧客が増えています。離反が確定する前に再活性化しましょう。",
+        "前期の優良・ロイヤル顧客10人のうち4人（40.0%）が休眠・離反方向に移りました。売上への影響が最も大きい顧客なので、"
+        "通常の購入間隔が切れる前に連絡しましょう。",
+        "2025年8月の新規顧客のうち90日以内に2回目を購入したのは25.0%で、2025年7月から5.0ポイント低下しました。"
+        "初回購入後数週間のフォローを見直しましょう。",
+        "上位10%の顧客が売上の42.0%を占め（ジニ係数 0.55）、前期から2.0ポイント上昇しました。"
+        "少数の顧客への依存が高まり、1人の離反の影響が大きくなっています。",
     ]
 
 
+def test_findings_never_repeat_a_tile():
+    """The tiles' own figures (revenue, customers, retention ...) are not findings: nothing reads the KPI table."""
+    kpis = pd.DataFrame({"kpi": ["revenue", "active_customers", "retention_rate"], "value": [1234567.0, 4321.0, 0.377],
+                         "previous": [1000000.0, 4000.0, 0.35], "year_ago": [900000.0, 3000.0, 0.3]})
+    assert "kpis" not in summary_findings.__kwdefaults__
+    with pytest.raises(TypeError):
+        summary_findings(kpis=kpis)
+    words = " ".join(summary_findings(segments=pd.DataFrame({"segment": ["Lost"], "customers": [4321],
+                                                             "revenue_share": [1.0]}),
+                                      segments_previous=pd.DataFrame({"segment": ["Lost"], "customers": [4000]})))
+    assert "1,234,567" not in words and "37.7%" not in words and "Revenue was" not in words
+
+
 def test_only_sentences_whose_numbers_exist(results):
-    kpis = pd.DataFrame({"kpi": ["revenue", "retention_rate"], "value": [500.0, 0.3], "previous": [np.nan, np.nan],
-                         "year_ago": [0.0, np.nan]})
-    assert summary_findings(kpis=kpis, period_text="Q3") == ["Revenue was ¥500 in Q3.",
-                                                             "Retention from the previous period was 30.0%."]
-    assert summary_findings(kpis=kpis, period_text="Q3", language="ja") == [
-        "Q3の売上は500円でした。", "前期の購入顧客の継続率は30.0%でした。"]
-    assert len(summary_findings(**results)) == MAX_FINDINGS  # the rule sentence is the ninth
+    assert summary_findings() == []
+    assert summary_findings(concentration=results["concentration"]) == [
+        "The top 10% of customers brought in 42.0% of revenue (Gini 0.55)."]
+    one_cohort = results["f2"].iloc[[0]]
+    assert summary_findings(f2=one_cohort, within_days=60) == [
+        "30.0% of the new customers of Jul 2025 ordered again within 60 days: most new customers are lost before "
+        "their second order, so the first weeks decide."]
+    assert summary_findings(f2=results["f2"].iloc[[2]]) == []  # a cohort still open is no finding
+    assert len(summary_findings(**results)) == MAX_FINDINGS  # the rule sentence is the seventh
 
 
 def test_no_significant_test_and_segment_labels_of_a_custom_map(results):
     flat = conversion_test(pd.DataFrame({"experiment_id": "E2", "variant": ["control", "B"], "units": [1000, 1000],
                                          "conversions": [100, 101]}))
-    spec = {"segments": [{"name": "Champions", "label": {"en": "Top", "ja": "トップ"}, "rules": [{"r": [3, 5]}]},
-                         {"name": "Lost", "rules": [{"r": [1, 2]}]}]}
+    spec = {"segments": [{"name": "At Risk", "label": {"en": "Slipping", "ja": "離脱注意"}, "rules": [{"r": [1, 2]}]},
+                         {"name": "Champions", "rules": [{"r": [3, 5]}]}]}
     found = summary_findings(**{**results, "experiments": flat}, segment_map=spec, language="ja")
     assert "今期のA/Bテストでは、統計的に有意な差は確認されませんでした。" in found
-    assert "「トップ」は顧客の20.0%ですが、売上の70.0%を生んでいます。" in found
+    assert found[0].startswith("「離脱注意」は前期から10人増えて30人になりました")
+
+
+def test_top_movements_largest_moves_between_different_segments(results):
+    migration = results["migration"]
+    assert top_movements(migration) == ["Champions → At Risk: 3 customers (30.0% of Champions)",
+                                        "Loyal → Inactive: 1 customers (100.0% of Loyal)"]
+    assert top_movements(migration, top_n=1, language="ja") == ["優良顧客 → 離反危険顧客：3人（優良顧客の30.0%）"]
+    assert top_movements(migration.iloc[0:0]) == []
+
+
+# --------------------------------------------------------------------------- recommended actions
+
+
+@pytest.fixture()
+def action_inputs(results):
+    """Inputs for every kind of action, with sizes above the thresholds."""
+    migration = pd.DataFrame({"from_segment": ["Champions", "Loyal", "Loyal"],
+                              "to_segment": ["Champions", "At Risk", "Hibernating"], "customers": [500, 120, 30],
+                              "share_of_from": [1.0, 0.8, 0.2]})
+    due = pd.DataFrame({"window": ["long overdue", "overdue", "due within 30 days", "later"],
+                        "customers": [900, 300, 400, 700]})
+    segments = pd.DataFrame({"segment": ["Champions", "At Risk", "Can't Lose Them", "New"],
+                             "customers": [500, 150, 60, 90], "revenue": [9e6, 2e6, 1e6, 1e5]})
+    before = pd.DataFrame({"segment": ["Champions", "At Risk", "Can't Lose Them", "New"],
+                           "customers": [650, 100, 50, 80], "revenue": [1e7, 1e6, 1e6, 1e5]})
+    f2 = pd.DataFrame({"cohort": ["2025-08", "2025-09", "2025-12"], "new_customers": [100, 120, 90],
+                       "repeaters": [30, 36, 15], "f2_rate": [0.3, 0.3, 15 / 90], "complete": [True, True, False]})
+    campaigns = pd.DataFrame({"campaign_id": ["c1", "c2", "c3"], "name": ["Catalogue", "Coupon", "Ads"],
+                              "cost": [100000.0, 50000.0, 80000.0], "treated": [1000, 800, 0], "holdout": [200, 150, 0],
+                              "incremental_revenue": [300000.0, 4000.0, np.nan],
+                              "incremental_revenue_ci_low": [100000.0, -9000.0, np.nan],
+                              "incremental_revenue_ci_high": [500000.0, 17000.0, np.nan],
+                              "incremental_significant": pd.array([True, False, pd.NA], dtype="boolean")})
+    deciles = pd.DataFrame({"decile": [1, 2], "customers": [50, 50], "min_revenue": [20000.0, 9000.0]})
+    return dict(migration=migration, due=due, segments=segments, segments_previous=before, f2=f2, period="2025-12",
+                campaigns=campaigns, concentration=results["concentration"], deciles=deciles)
+
+
+def test_action_records_known_answer_and_order(action_inputs):
+    actions = action_records(**action_inputs)
+    assert [a.code for a in actions] == ["cycle_reminder", "review_campaign", "win_back", "second_order",
+                                         "protect_top"]
+    reminder = actions[0]
+    assert (reminder.customers, reminder.segments, reminder.numbers["slipped"]) == (400, ("Loyal",), 150)
+    assert reminder.expected_value == pytest.approx(400 * 300.0)  # 300 per contact measured for c1
+    assert reminder.basis["name"] == "Catalogue"
+    assert actions[1].expected_value == 50000.0 and actions[1].value_unit == "cost_saved"
+    win_back = actions[2]
+    assert (win_back.customers, win_back.numbers["change"], win_back.segments) == (210, 60, ("Can't Lose Them",
+                                                                                             "At Risk"))
+    assert win_back.expected_value is None
+    assert (actions[3].customers, actions[3].numbers["new"], actions[3].numbers["cohort"]) == (75, 90, "2025-09")
+    assert (actions[4].customers, actions[4].numbers["threshold"]) == (50, 20000.0)
+    # the add_holdout action for "Ads" is the sixth: cut at MAX_ACTIONS
+    assert len(actions) == MAX_ACTIONS
+
+
+def test_actions_in_english_and_japanese(action_inputs):
+    actions = action_records(**action_inputs)
+    en = recommended_actions(actions, period_text="Dec 2025")
+    assert en[0] == ("150 Loyal customers slipped towards dormancy since last period — contact the 400 repeat "
+                     "customers whose usual purchase interval ends within 30 days. Expected value: about ¥120,000 of "
+                     'incremental revenue, at the ¥300 per contacted customer measured for "Catalogue" against its '
+                     "holdout.")
+    assert en[2] == ("Can't Lose Them and At Risk hold 210 lapsed high-value customers (+60 on last period) who spent "
+                     "¥3,000,000 in the last year — send them a win-back offer before they are lost for good. "
+                     "Expected value: no measured effect yet.")
+    ja = recommended_actions(actions, period_text="2025年12月", language="ja")
+    assert ja[3] == ("2025年12月の新規顧客は90人です。2025年9月の新規顧客のうち90日以内に2回目を購入したのは"
+                     "30.0%でした。まだ2回目の購入がない75人に2回目購入のオファーを送りましょう。"
+                     "期待効果：まだ測定された効果はありません。")
+    assert ja[1].startswith("キャンペーン「Coupon」は費用50,000円をかけましたが、接触した800人")
+
+
+def test_actions_without_a_measured_effect_say_so(action_inputs):
+    inputs = {**action_inputs, "campaigns": None}
+    actions = action_records(**inputs)
+    assert [a.code for a in actions] == ["cycle_reminder", "win_back", "second_order", "protect_top"]
+    assert all(a.expected_value is None for a in actions)
+    assert all(line.endswith("Expected value: no measured effect yet.") for line in recommended_actions(actions))
+
+
+def test_action_thresholds(action_inputs):
+    few_due = action_inputs["due"].assign(customers=[900, 300, MIN_AUDIENCE - 1, 700])
+    codes = [a.code for a in action_records(**{**action_inputs, "due": few_due})]
+    assert "cycle_reminder" not in codes
+    at = action_inputs["due"].assign(customers=[900, 300, MIN_AUDIENCE, 700])
+    assert "cycle_reminder" in [a.code for a in action_records(**{**action_inputs, "due": at})]
+    even = Concentration(customers=100, revenue=1e6, top10_share=0.29, top20_share=0.4, gini=0.2)
+    assert "protect_top" not in [a.code for a in action_records(**{**action_inputs, "concentration": even})]
+    no_open_cohort = action_inputs["f2"].iloc[:2]  # nobody new in the period
+    assert "second_order" not in [a.code for a in action_records(**{**action_inputs, "f2": no_open_cohort})]
+    nothing_slipped = action_inputs["migration"].iloc[[0]]
+    reminder = action_records(**{**action_inputs, "migration": nothing_slipped})[0]
+    assert reminder.reason == "due" and reminder.segments == ()
+    assert recommended_actions([reminder])[0].startswith("A message timed to the purchase cycle arrives when")
+
+
+def test_a_winning_variant_is_rolled_out_with_its_measured_value(action_inputs):
+    tested = experiment_results(pd.DataFrame({"experiment_id": "E", "variant": ["control", "B"],
+                                              "units": [10000, 10000], "conversions": [1000, 1200]}))
+    actions = action_records(**{**action_inputs, "experiments": tested})
+    roll_out = next(a for a in actions if a.code == "roll_out")
+    assert roll_out.value_unit == "conversions" and roll_out.expected_value == pytest.approx(0.02 * 20000)
+    assert actions.index(roll_out) == 2  # after the measured money actions, before the unmeasured ones
+    line = recommended_actions([roll_out])[0]
+    assert line == ("Variant B of E raised conversion rate by 20.0%, a statistically significant difference — roll it "
+                    "out to the whole audience (20,000 units were tested). Expected value: about 400 more conversions "
+                    "per send at this volume (measured in the test).")
+
+
+def test_three_to_five_actions_on_the_inputs_of_a_month(action_inputs):
+    assert 3 <= len(action_records(**action_inputs)) <= MAX_ACTIONS
+    assert action_records() == []
+    with pytest.raises(ValueError, match="Invalid language"):
+        recommended_actions(action_records(**action_inputs), language="fr")
 
 
 def test_verdict_sentences_keep_the_index_and_check_their_input():

@@ -6,8 +6,13 @@ analysis result, and a sentence is only produced when its numbers exist.
 The analyses return codes and numbers; this module is where they become
 words:
 
-- :func:`summary_findings`: up to eight findings for the executive summary,
-  most important first;
+- :func:`action_records` and :func:`recommended_actions`: "what to do this
+  month", three to five actions as language-neutral records (segment codes,
+  sizes, reason codes and numbers, the expected value of a measured effect),
+  then worded;
+- :func:`summary_findings`: findings of the executive summary that say what
+  changed, why it matters and what it suggests (never a tile's number again);
+- :func:`top_movements`: the largest moves between RFM segments, as a list;
 - :func:`verdict_sentences`: the verdict of each A/B comparison of
   :func:`crmtools.experiments.experiment_results`, from its ``verdict`` code
   and numbers;
@@ -16,114 +21,474 @@ words:
 Examples
 --------
 >>> import pandas as pd
->>> kpis = pd.DataFrame({"kpi": ["revenue", "active_customers", "new_customers", "retention_rate"],
-...                      "value": [1200.0, 10.0, 4.0, 0.5], "previous": [1000.0, 8.0, 2.0, 0.6],
-...                      "year_ago": [600.0, 5.0, 1.0, 0.5]})
->>> for line in summary_findings(kpis=kpis, period_text="Oct 2025"):
-...     print(line)
-Revenue was ¥1,200 in Oct 2025, up 20.0% on the previous period and up 100.0% on a year ago.
-10 customers bought; 4 of them (40.0%) were new.
-Retention from the previous period was 50.0%, down 10.0 pt on the period before.
+>>> migration = pd.DataFrame({"from_segment": ["Loyal", "Loyal"], "to_segment": ["Loyal", "At Risk"],
+...                           "customers": [60, 40]})
+>>> due = pd.DataFrame({"window": ["long overdue", "overdue", "due within 30 days", "later"],
+...                     "customers": [10, 20, 120, 50]})
+>>> actions = action_records(migration=migration, due=due)
+>>> [(a.code, a.customers, a.numbers["slipped"], a.expected_value) for a in actions]
+[('cycle_reminder', 120, 40, None)]
+>>> reason, rest = recommended_actions(actions)[0].split(" — ")
+>>> print(reason)
+40 Loyal customers slipped towards dormancy since last period
+>>> print(rest.replace(". ", ".\\n"))
+contact the 120 repeat customers whose usual purchase interval ends within 30 days.
+Expected value: no measured effect yet.
+>>> print(summary_findings(migration=migration)[0].split(":")[0])
+40 of last period's 100 Champions and Loyal customers (40.0%) slipped towards dormancy
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from . import i18n
 
-__all__ = ["MAX_FINDINGS", "rule_sentences", "summary_findings", "verdict_sentences"]
+__all__ = ["MAX_ACTIONS", "MAX_FINDINGS", "MIN_AUDIENCE", "Action", "action_records", "glossary_keys",
+           "recommended_actions", "rule_sentences", "summary_findings", "top_movements", "verdict_sentences"]
 
-MAX_FINDINGS = 8
+MAX_FINDINGS = 6
+MAX_ACTIONS = 5
+#: The fewest customers an action is worth proposing for.
+MIN_AUDIENCE = 20
+#: Top-10% revenue share from which looking after the top decile is an action.
+MIN_TOP10_SHARE = 0.3
 
 #: Segments of the default map counted as "best" and "weak" in the migration finding.
 _BEST_SEGMENTS = ("Champions", "Loyal")
 _WEAK_SEGMENTS = ("At Risk", "Can't Lose Them", "Hibernating", "Lost", "About to Sleep", "Need Attention", "Inactive")
+#: Lapsed customers who used to buy often and much: the win-back audience.
+_WIN_BACK_SEGMENTS = ("Can't Lose Them", "At Risk")
+_DUE_SOON = "due within 30 days"
 
 
-# --------------------------------------------------------------------------- executive summary
+# --------------------------------------------------------------------------- small helpers
 
 
-def _value(kpis: pd.DataFrame, name: str, column: str = "value"):
-    row = kpis.loc[kpis["kpi"] == name]
-    if row.empty or column not in row.columns:
+def _num(value) -> float | None:
+    """A finite float, or None."""
+    if value is None or isinstance(value, str):
         return None
-    value = row[column].iloc[0]
-    return None if pd.isna(value) else float(value)
-
-
-def _direction(now, before, language: str, against: str) -> str:
-    """'up 12.0% on the previous period' / '前期比12.0%増'; ``against`` is "previous" or "year_ago"."""
-    if now is None or before is None or before == 0:
-        return ""
-    change = now / before - 1
-    word = "up" if change > 0 else "down" if change < 0 else "flat"
-    return i18n.text(f"finding.{word}_on_{against}", language, change=f"{abs(change) * 100:.1f}%")
-
-
-def _revenue(kpis, language, currency, period_text) -> str | None:
-    revenue = _value(kpis, "revenue")
-    if revenue is None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
         return None
-    changes = [c for c in (_direction(revenue, _value(kpis, "revenue", "previous"), language, "previous"),
-                           _direction(revenue, _value(kpis, "revenue", "year_ago"), language, "year_ago")) if c]
-    amount = i18n.money(revenue, language, currency)
-    if not changes:
-        return i18n.text("finding.revenue", language, amount=amount, period=period_text)
-    return i18n.text("finding.revenue_changes", language, amount=amount, period=period_text,
-                     changes=i18n.text("finding.changes_separator", language).join(changes))
+    return None if math.isnan(value) or math.isinf(value) else value
 
 
-def _customers(kpis, language) -> str | None:
-    active, new = _value(kpis, "active_customers"), _value(kpis, "new_customers")
-    if not active:
+def _flag(value) -> bool | None:
+    """A nullable boolean cell as True, False or None (missing)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
-    share = i18n.percent(new / active) if new is not None else "–"
-    return i18n.text("finding.customers", language, active=i18n.number(active), new=i18n.number(new or 0),
-                     share=share)
+    return bool(value)
 
 
-def _retention(kpis, language) -> str | None:
-    rate, prev = _value(kpis, "retention_rate"), _value(kpis, "retention_rate", "previous")
-    if rate is None:
+def _labels(segment_map, language: str) -> dict[str, str]:
+    return i18n.segment_labels(segment_map, language)
+
+
+def _join_segments(codes, labels: Mapping, language: str) -> str:
+    return i18n.text("action.segment_separator", language).join(labels.get(c, c) for c in codes)
+
+
+def _slipped(migration) -> tuple[int, int, tuple[str, ...]]:
+    """(slipped, total, best segments present): last period's best customers now in a weak segment."""
+    if migration is None or migration.empty:
+        return 0, 0, ()
+    from_best = migration[migration["from_segment"].isin(_BEST_SEGMENTS)]
+    slipped_rows = from_best[from_best["to_segment"].isin(_WEAK_SEGMENTS)]
+    present = tuple(s for s in _BEST_SEGMENTS if s in set(slipped_rows.loc[slipped_rows["customers"] > 0,
+                                                                             "from_segment"]))
+    return int(slipped_rows["customers"].sum()), int(from_best["customers"].sum()), present
+
+
+def _points(now, before) -> str:
+    return f"{abs(now - before) * 100:.1f}"
+
+
+# --------------------------------------------------------------------------- what to do this month
+
+
+@dataclass(frozen=True)
+class Action:
+    """One recommended action, in codes and numbers (worded by :func:`recommended_actions`).
+
+    Attributes
+    ----------
+    code : str
+        ``cycle_reminder``, ``win_back``, ``second_order``, ``roll_out``,
+        ``review_campaign``, ``add_holdout`` or ``protect_top``.
+    segments : tuple of str
+        Segment codes of the audience (RFM segment names), possibly empty.
+    customers : int
+        Size of the audience (customers, or units for an experiment).
+    reason : str
+        Reason code; the catalogue key is ``action.<code>.<reason>``.
+    numbers : mapping
+        The numbers (and names) the reason is worded from.
+    expected_value : float or None
+        Expected value of the action from a measured effect (money, or
+        conversions when ``value_unit`` is ``"conversions"``); None when no
+        effect has been measured.
+    value_unit : str or None
+        ``"money"``, ``"conversions"``, ``"cost_saved"`` or None.
+    basis : mapping
+        Where the expected value comes from (``kind``: ``campaign`` or
+        ``experiment``, and its numbers).
+    """
+
+    code: str
+    segments: tuple[str, ...]
+    customers: int
+    reason: str
+    numbers: Mapping = field(default_factory=dict)
+    expected_value: float | None = None
+    value_unit: str | None = None
+    basis: Mapping = field(default_factory=dict)
+
+    @property
+    def measured(self) -> bool:
+        return self.expected_value is not None
+
+
+def _campaign_effect(campaigns) -> dict | None:
+    """The best measured incremental revenue per contacted customer among campaigns with a significant effect."""
+    if campaigns is None or campaigns.empty or "incremental_revenue" not in campaigns.columns:
         return None
-    if prev is None:
-        return i18n.text("finding.retention", language, rate=i18n.percent(rate))
-    diff = (rate - prev) * 100
-    word = "up" if diff > 0 else "down" if diff < 0 else "flat"
-    return i18n.text(f"finding.retention_{word}", language, rate=i18n.percent(rate), points=f"{abs(diff):.1f}")
+    best = None
+    for row in campaigns.to_dict("records"):
+        revenue, treated = _num(row.get("incremental_revenue")), _num(row.get("treated"))
+        if revenue is None or not treated or revenue <= 0 or _flag(row.get("incremental_significant")) is not True:
+            continue
+        per_customer = revenue / treated
+        name = row.get("name") if isinstance(row.get("name"), str) else row["campaign_id"]
+        if best is None or per_customer > best["per_customer"]:
+            best = {"kind": "campaign", "name": name, "per_customer": per_customer}
+    return best
 
 
-def _concentration(concentration, language) -> str | None:
-    if concentration is None or concentration.customers == 0 or math.isnan(concentration.top10_share):
+def _cycle_reminder(due, migration, effect) -> Action | None:
+    if due is None or due.empty:
         return None
-    return i18n.text("finding.concentration", language, share=i18n.percent(concentration.top10_share),
-                     gini=f"{concentration.gini:.2f}")
+    soon = due.loc[due["window"] == _DUE_SOON, "customers"]
+    customers = int(soon.sum()) if len(soon) else 0
+    if customers < MIN_AUDIENCE:
+        return None
+    slipped, total, present = _slipped(migration)
+    reason = "slipped" if slipped > 0 else "due"
+    value = customers * effect["per_customer"] if effect else None
+    return Action("cycle_reminder", present if slipped else (), customers, reason,
+                  {"slipped": slipped, "best_total": total}, value, "money" if effect else None,
+                  dict(effect) if effect else {})
 
 
-def _segments(segments, labels, language) -> str | None:
+def _win_back(segments, segments_previous) -> Action | None:
     if segments is None or segments.empty:
         return None
-    top = segments.sort_values(["revenue_share", "segment"], ascending=[False, True], kind="stable").iloc[0]
-    return i18n.text("finding.segment", language, segment=labels.get(top["segment"], top["segment"]),
-                     share=i18n.percent(top["share"]), revenue_share=i18n.percent(top["revenue_share"]))
+    chosen = segments[segments["segment"].isin(_WIN_BACK_SEGMENTS)]
+    customers = int(chosen["customers"].sum())
+    if customers < MIN_AUDIENCE:
+        return None
+    change = None
+    if segments_previous is not None and not segments_previous.empty:
+        before = segments_previous[segments_previous["segment"].isin(_WIN_BACK_SEGMENTS)]
+        change = customers - int(before["customers"].sum())
+    codes = tuple(s for s in _WIN_BACK_SEGMENTS if s in set(chosen["segment"]))
+    return Action("win_back", codes, customers, "lapsed_value",
+                  {"revenue": float(chosen["revenue"].sum()), "change": change})
+
+
+def _second_order(f2, period, within_days) -> Action | None:
+    if f2 is None or f2.empty or period is None:
+        return None
+    from ..periods import as_period
+
+    p = as_period(period)
+    months = pd.PeriodIndex(f2["cohort"], freq="M")
+    in_period = f2[(months.start_time >= p.start) & (months.start_time < p.end)]
+    complete = f2[f2["complete"].astype(bool)]
+    new = int(in_period["new_customers"].sum())
+    waiting = new - int(in_period["repeaters"].sum())
+    if waiting < MIN_AUDIENCE or complete.empty:
+        return None
+    latest = complete.iloc[-1]
+    return Action("second_order", ("New",), waiting, "low_f2",
+                  {"new": new, "rate": float(latest["f2_rate"]), "cohort": str(latest["cohort"]),
+                   "days": within_days})
+
+
+def _roll_outs(experiments) -> list[Action]:
+    if experiments is None or experiments.empty:
+        return []
+    good = experiments[(experiments["verdict"] == "significant_better")
+                       & experiments.get("trustworthy", pd.Series(True, index=experiments.index)).fillna(False)
+                       .astype(bool)]
+    out = []
+    for experiment, rows in good.groupby("experiment_id", sort=True):
+        money = rows[rows["metric"] == "revenue_per_unit"]
+        pick = (money if not money.empty else rows[rows["metric"] == "conversion_rate"])
+        if pick.empty:
+            continue
+        row = pick.sort_values(["difference", "variant"], ascending=[False, True], kind="stable").iloc[0]
+        units = int(row["control_units"] + row["variant_units"])
+        unit = "money" if row["metric"] == "revenue_per_unit" else "conversions"
+        out.append(Action("roll_out", (), units, "significant_better",
+                          {"experiment": str(experiment), "variant": str(row["variant"]), "metric": row["metric"],
+                           "lift": float(row["relative_lift"])},
+                          float(row["difference"]) * units, unit,
+                          {"kind": "experiment", "per_unit": float(row["difference"]), "units": units}))
+    return out
+
+
+def _campaign_fixes(campaigns) -> list[Action]:
+    if campaigns is None or campaigns.empty:
+        return []
+    out = []
+    for row in campaigns.to_dict("records"):
+        cost = _num(row.get("cost"))
+        if not cost:
+            continue
+        name = row.get("name") if isinstance(row.get("name"), str) else row["campaign_id"]
+        treated = int(_num(row.get("treated")) or 0)
+        if not _num(row.get("holdout")):
+            out.append(Action("add_holdout", (), treated, "no_holdout", {"name": name, "cost": cost}))
+        elif _flag(row.get("incremental_significant")) is False:
+            out.append(Action("review_campaign", (), treated, "no_effect",
+                              {"name": name, "cost": cost, "low": _num(row.get("incremental_revenue_ci_low")),
+                               "high": _num(row.get("incremental_revenue_ci_high"))},
+                              cost, "cost_saved", {"kind": "campaign_cost"}))
+    return out
+
+
+def _protect_top(concentration, deciles) -> Action | None:
+    if concentration is None or deciles is None or deciles.empty:
+        return None
+    share = _num(concentration.top10_share)
+    top = deciles[deciles["decile"] == 1]
+    if share is None or share < MIN_TOP10_SHARE or top.empty or int(top["customers"].iloc[0]) < MIN_AUDIENCE:
+        return None
+    return Action("protect_top", (), int(top["customers"].iloc[0]), "concentrated",
+                  {"share": share, "threshold": float(top["min_revenue"].iloc[0])})
+
+
+def _priority(action: Action) -> tuple:
+    """Measured money first (largest first), then other measured effects, then the largest audiences."""
+    money = action.expected_value if action.value_unit in ("money", "cost_saved") else 0.0
+    return (0 if action.measured else 1, -(money or 0.0), -action.customers, action.code)
+
+
+def action_records(*, migration: pd.DataFrame | None = None, due: pd.DataFrame | None = None,
+                   segments: pd.DataFrame | None = None, segments_previous: pd.DataFrame | None = None,
+                   f2: pd.DataFrame | None = None, period=None, within_days: int = 90,
+                   experiments: pd.DataFrame | None = None,
+                   campaigns: pd.DataFrame | None = None, concentration=None,
+                   deciles: pd.DataFrame | None = None) -> list[Action]:
+    """The month's recommended actions as language-neutral records, most valuable first.
+
+    Each candidate is proposed only when its numbers exist and pass its
+    threshold (an audience of at least :data:`MIN_AUDIENCE`):
+
+    - ``cycle_reminder``: repeat customers due to buy within 30 days
+      (``due``), with the best customers who slipped (``migration``) as the
+      reason; expected value = audience × the best incremental revenue per
+      contacted customer measured against a holdout (``campaigns``, interval
+      excluding zero);
+    - ``win_back``: lapsed high-value customers (Can't Lose Them, At Risk);
+    - ``second_order``: the period's new customers who have not ordered
+      again, with the latest complete cohort's F2 rate (``f2``, ``period``);
+    - ``roll_out``: a trustworthy ``significant_better`` A/B variant (revenue
+      per unit preferred); expected value = measured difference × units;
+    - ``review_campaign``: a costed campaign whose holdout shows no
+      significant effect (its cost is what pausing saves); ``add_holdout``: a
+      costed campaign without a holdout;
+    - ``protect_top``: the top decile when it brings at least
+      :data:`MIN_TOP10_SHARE` of revenue.
+
+    Order: actions with a measured money value (largest first), then other
+    measured effects, then by audience size (ties by code); one action per
+    code (the first in that order); at most :data:`MAX_ACTIONS`.
+
+    Parameters
+    ----------
+    migration : pandas.DataFrame, optional
+        :func:`crmtools.rfm.segment_migration` output.
+    due : pandas.DataFrame, optional
+        :func:`crmtools.targets.due_summary` output.
+    segments, segments_previous : pandas.DataFrame, optional
+        :func:`crmtools.rfm.segment_summary` now and at the end of the previous period.
+    f2 : pandas.DataFrame, optional
+        :func:`crmtools.repeat.f2_cohorts` output.
+    period : Period or str, optional
+        The report period (whose cohorts are its new customers).
+    within_days : int, default=90
+        The F2 window ``f2`` was computed with.
+    experiments : pandas.DataFrame, optional
+        :func:`crmtools.experiments.experiment_results` output.
+    campaigns : pandas.DataFrame, optional
+        :func:`crmtools.campaigns.campaign_roi` output.
+    concentration : Concentration, optional
+        :func:`crmtools.deciles.concentration` output.
+    deciles : pandas.DataFrame, optional
+        :func:`crmtools.deciles.decile_table` output.
+
+    Returns
+    -------
+    list of Action
+    """
+    effect = _campaign_effect(campaigns)
+    found = [_cycle_reminder(due, migration, effect), _win_back(segments, segments_previous),
+             _second_order(f2, period, within_days), *_roll_outs(experiments), *_campaign_fixes(campaigns),
+             _protect_top(concentration, deciles)]
+    ranked = sorted((a for a in found if a is not None), key=_priority)
+    one_per_code = [a for i, a in enumerate(ranked) if a.code not in {b.code for b in ranked[:i]}]
+    return one_per_code[:MAX_ACTIONS]
+
+
+def _action_value(action: Action, language: str, currency: str) -> str:
+    basis = action.basis
+    if action.value_unit == "money" and basis.get("kind") == "campaign":
+        return i18n.text("action.value_campaign", language,
+                         amount=i18n.money(action.expected_value, language, currency), name=basis["name"],
+                         per_customer=i18n.money(basis["per_customer"], language, currency))
+    if action.value_unit == "money":
+        return i18n.text("action.value_experiment", language,
+                         amount=i18n.money(action.expected_value, language, currency),
+                         per_unit=i18n.money(basis["per_unit"], language, currency),
+                         units=i18n.number(basis["units"]))
+    if action.value_unit == "conversions":
+        return i18n.text("action.value_conversions", language, conversions=i18n.number(action.expected_value))
+    if action.value_unit == "cost_saved":
+        return i18n.text("action.value_cost_saved", language,
+                         amount=i18n.money(action.expected_value, language, currency))
+    return i18n.text("action.no_effect", language)
+
+
+def _action_reason(action: Action, labels: Mapping, language: str, currency: str, period_text: str) -> str:
+    n = action.numbers
+    values = {"customers": i18n.number(action.customers),
+              "segments": _join_segments(action.segments, labels, language)}
+    if action.code == "cycle_reminder":
+        values["slipped"] = i18n.number(n.get("slipped", 0))
+    elif action.code == "win_back":
+        change = n.get("change")
+        values["revenue"] = i18n.money(n["revenue"], language, currency)
+        values["change"] = (i18n.text("action.change_unknown", language) if change is None
+                            else i18n.signed_number(change))
+    elif action.code == "second_order":
+        values.update(new=i18n.number(n["new"]), rate=i18n.percent(n["rate"]),
+                      cohort=i18n.month_label(n["cohort"], language), period=period_text, days=n["days"])
+    elif action.code == "roll_out":
+        values.update(experiment=n["experiment"], variant=n["variant"],
+                      metric=i18n.text(f"metric.{n['metric']}", language), lift=i18n.percent(n["lift"]))
+    elif action.code in ("review_campaign", "add_holdout"):
+        values.update(name=n["name"], cost=i18n.money(n["cost"], language, currency))
+    elif action.code == "protect_top":
+        values.update(share=i18n.percent(n["share"]), threshold=i18n.money(n["threshold"], language, currency))
+    return i18n.text(f"action.{action.code}.{action.reason}", language, **values)
+
+
+def recommended_actions(actions: list[Action], *, period_text: str = "", segment_map=None, language: str = "en",
+                        currency: str = "JPY") -> list[str]:
+    """The actions of :func:`action_records` in words: the reason, what to do, the expected value.
+
+    Parameters
+    ----------
+    actions : list of Action
+        :func:`action_records` output, in the order to show.
+    period_text : str, default=""
+        The period as readers see it ("Dec 2025").
+    segment_map : path, mapping or SegmentMap, optional
+        The map the segments came from, for their labels; default built-in.
+    language : {"en", "ja"}, default="en"
+    currency : str, default="JPY"
+
+    Returns
+    -------
+    list of str
+        One text per action.
+    """
+    i18n.check_language(language)
+    labels = _labels(segment_map, language)
+    out = []
+    for action in actions:
+        reason = _action_reason(action, labels, language, currency, period_text)
+        what = i18n.text(f"action.{action.code}.what", language, customers=i18n.number(action.customers))
+        out.append(i18n.text("action.sentence", language, reason=reason, what=what,
+                             value=_action_value(action, language, currency)))
+    return out
+
+
+# --------------------------------------------------------------------------- executive summary findings
+
+
+def _segment_shift(segments, segments_previous, labels, language) -> str | None:
+    """The segment whose customer count changed most since last period, why it matters, what it suggests."""
+    if segments is None or segments.empty or segments_previous is None or segments_previous.empty:
+        return None
+    before = segments_previous.set_index("segment")["customers"]
+    now = segments.set_index("segment")["customers"]
+    order = list(dict.fromkeys([*now.index, *before.index]))
+    change = now.reindex(order, fill_value=0) - before.reindex(order, fill_value=0)
+    if (change == 0).all():
+        return None
+    name = max(order, key=lambda s: (abs(int(change[s])), -order.index(s)))
+    delta, was = int(change[name]), int(before.get(name, 0))
+    kind = "best" if name in _BEST_SEGMENTS else "weak" if name in _WEAK_SEGMENTS else "other"
+    direction = "grew" if delta > 0 else "shrank"
+    share = segments.set_index("segment")["revenue_share"].get(name, 0.0)
+    return i18n.sentences([
+        i18n.text(f"finding.segment_{direction}", language, segment=labels.get(name, name),
+                  change=i18n.number(abs(delta)), customers=i18n.number(int(now.get(name, 0))),
+                  pct=i18n.percent(abs(delta) / was) if was else "–", revenue_share=i18n.percent(share)),
+        i18n.text(f"finding.suggest_{kind}_{direction}", language)], language)
 
 
 def _migration(migration, language) -> str | None:
     """Best customers of last period who slipped to a weaker segment or stopped buying."""
-    if migration is None or migration.empty:
-        return None
-    from_best = migration[migration["from_segment"].isin(_BEST_SEGMENTS)]
-    total = int(from_best["customers"].sum())
-    slipped = int(from_best.loc[from_best["to_segment"].isin(_WEAK_SEGMENTS), "customers"].sum())
+    slipped, total, _ = _slipped(migration)
     if total == 0:
         return None
-    return i18n.text("finding.migration", language, slipped=i18n.number(slipped), total=i18n.number(total),
+    if slipped == 0:
+        return i18n.text("finding.migration_none", language, total=i18n.number(total))
+    return i18n.text("finding.migration_act", language, slipped=i18n.number(slipped), total=i18n.number(total),
                      share=i18n.percent(slipped / total))
+
+
+def _f2(f2, language, within_days) -> str | None:
+    if f2 is None or f2.empty:
+        return None
+    complete = f2[f2["complete"].astype(bool)]
+    if complete.empty:
+        return None
+    latest = complete.iloc[-1]
+    values = dict(rate=i18n.percent(latest["f2_rate"]), cohort=i18n.month_label(str(latest["cohort"]), language),
+                  days=within_days)
+    if len(complete) < 2:
+        return i18n.text("finding.f2", language, **values)
+    before = complete.iloc[-2]
+    diff = latest["f2_rate"] - before["f2_rate"]
+    word = "up" if diff > 0 else "down" if diff < 0 else "flat"
+    return i18n.text(f"finding.f2_{word}", language, points=_points(latest["f2_rate"], before["f2_rate"]),
+                     previous=i18n.month_label(str(before["cohort"]), language), **values)
+
+
+def _concentration(concentration, concentration_previous, language) -> str | None:
+    if concentration is None or concentration.customers == 0 or math.isnan(concentration.top10_share):
+        return None
+    share, gini = i18n.percent(concentration.top10_share), f"{concentration.gini:.2f}"
+    before = None if concentration_previous is None else _num(concentration_previous.top10_share)
+    if before is None:
+        return i18n.text("finding.concentration", language, share=share, gini=gini)
+    diff = concentration.top10_share - before
+    word = "up" if diff > 0.0005 else "down" if diff < -0.0005 else "flat"
+    return i18n.text(f"finding.concentration_{word}", language, share=share, gini=gini,
+                     points=_points(concentration.top10_share, before))
 
 
 def _experiments(results, language) -> list[str]:
@@ -146,33 +511,44 @@ def _campaigns(roi, language, currency) -> str | None:
         return None
     best = with_holdout.sort_values(["incremental_revenue", "campaign_id"], ascending=[False, True]).iloc[0]
     low, high = best["incremental_revenue_ci_low"], best["incremental_revenue_ci_high"]
+    # the ROI is the tile's; the finding says what was measured and what it is good for
     return i18n.text(
-        "finding.campaign", language,
+        "finding.campaign_measured", language,
         name=best["name"] if isinstance(best["name"], str) else best["campaign_id"],
         amount=i18n.money(best["incremental_revenue"], language, currency),
-        interval=f"{i18n.money(low, language, currency)} – {i18n.money(high, language, currency)}",
-        roi="–" if pd.isna(best["incremental_roi"]) else f"{best['incremental_roi'] * 100:.0f}%")
+        interval=f"{i18n.money(low, language, currency)} – {i18n.money(high, language, currency)}")
 
 
-def summary_findings(*, kpis: pd.DataFrame, period_text: str = "", segments: pd.DataFrame | None = None,
-                     migration: pd.DataFrame | None = None, concentration=None,
-                     rule_sentences: list[str] | None = None, experiments: pd.DataFrame | None = None,
-                     campaigns: pd.DataFrame | None = None, segment_map=None, language: str = "en",
-                     currency: str = "JPY") -> list[str]:
-    """Five to eight plain-language findings from the period's results.
+def summary_findings(*, period_text: str = "", segments: pd.DataFrame | None = None,
+                     segments_previous: pd.DataFrame | None = None, migration: pd.DataFrame | None = None,
+                     f2: pd.DataFrame | None = None, within_days: int = 90, concentration=None,
+                     concentration_previous=None, rule_sentences: list[str] | None = None,
+                     experiments: pd.DataFrame | None = None, campaigns: pd.DataFrame | None = None,
+                     segment_map=None, language: str = "en", currency: str = "JPY") -> list[str]:
+    """Findings that say what changed, why it matters and what it suggests, most important first.
+
+    The KPI tiles already show revenue, orders, customers, repeat rate,
+    order value, retention and campaign ROI with their changes; no finding
+    repeats them. In order: the segment that changed most since last period,
+    best customers who slipped, F2 conversion of the latest complete cohort
+    against the one before, revenue concentration against the previous
+    period, the first significant A/B test, the campaign with the largest
+    incremental revenue, the first association rule.
 
     Parameters
     ----------
-    kpis : pandas.DataFrame
-        :func:`crmtools.kpis.period_kpis` output (``kpi, value, previous, year_ago``).
     period_text : str, default=""
         The period as readers see it ("Oct 2025").
-    segments : pandas.DataFrame, optional
-        :func:`crmtools.rfm.segment_summary` output.
+    segments, segments_previous : pandas.DataFrame, optional
+        :func:`crmtools.rfm.segment_summary` output now and at the end of the previous period.
     migration : pandas.DataFrame, optional
         :func:`crmtools.rfm.segment_migration` output.
-    concentration : Concentration, optional
-        :func:`crmtools.deciles.concentration` output.
+    f2 : pandas.DataFrame, optional
+        :func:`crmtools.repeat.f2_cohorts` output.
+    within_days : int, default=90
+        The F2 window ``f2`` was computed with.
+    concentration, concentration_previous : Concentration, optional
+        :func:`crmtools.deciles.concentration` output for the period and the previous one.
     rule_sentences : list of str, optional
         :func:`rule_sentences` output; the first is used.
     experiments : pandas.DataFrame, optional
@@ -187,23 +563,55 @@ def summary_findings(*, kpis: pd.DataFrame, period_text: str = "", segments: pd.
     Returns
     -------
     list of str
-        At most :data:`MAX_FINDINGS` sentences, most important first; only
-        sentences whose numbers exist.
+        At most :data:`MAX_FINDINGS` sentences; only sentences whose numbers exist.
     """
     i18n.check_language(language)
-    labels = i18n.segment_labels(segment_map, language) if segments is not None and not segments.empty else {}
+    labels = _labels(segment_map, language) if segments is not None and not segments.empty else {}
     found = [
-        _revenue(kpis, language, currency, period_text),
-        _customers(kpis, language),
-        _retention(kpis, language),
-        _concentration(concentration, language),
-        _segments(segments, labels, language),
+        _segment_shift(segments, segments_previous, labels, language),
         _migration(migration, language),
+        _f2(f2, language, within_days),
+        _concentration(concentration, concentration_previous, language),
         *(_experiments(experiments, language)[:1]),
         _campaigns(campaigns, language, currency),
         (rule_sentences or [None])[0],
     ]
     return [f for f in found if f][:MAX_FINDINGS]
+
+
+def top_movements(migration: pd.DataFrame, *, top_n: int = 5, segment_map=None,
+                  language: str = "en") -> list[str]:
+    """The largest moves between different segments since last period, largest first.
+
+    Parameters
+    ----------
+    migration : pandas.DataFrame
+        :func:`crmtools.rfm.segment_migration` output.
+    top_n : int, default=5
+    segment_map : path, mapping or SegmentMap, optional
+    language : {"en", "ja"}, default="en"
+
+    Returns
+    -------
+    list of str
+        "Loyal → At Risk: 377 customers (23.3% of Loyal)"; ties by segment names.
+    """
+    i18n.check_language(language)
+    if migration is None or migration.empty:
+        return []
+    labels = _labels(segment_map, language)
+    moved = migration[migration["from_segment"] != migration["to_segment"]]
+    moved = moved.sort_values(["customers", "from_segment", "to_segment"], ascending=[False, True, True],
+                              kind="stable").head(top_n)
+    return [i18n.text("finding.movement", language, source=labels.get(a, a), target=labels.get(b, b),
+                      customers=i18n.number(n), share=i18n.percent(s))
+            for a, b, n, s in zip(moved["from_segment"], moved["to_segment"], moved["customers"],
+                                  moved["share_of_from"])]
+
+
+def glossary_keys(kpis) -> list[str]:
+    """The glossary entries (``glossary.<kpi>`` keys of the catalogue) for the given KPI names, in order."""
+    return [f"glossary.{k}" for k in kpis if f"glossary.{k}" in i18n.TEXT]
 
 
 # --------------------------------------------------------------------------- A/B test verdicts
