@@ -36,6 +36,7 @@ duplicates
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from itertools import chain, combinations
 from math import comb
 
@@ -52,6 +53,10 @@ __all__ = [
     "frequent_itemsets",
     "association_rules",
     "rule_drift",
+    "significant_rules",
+    "merge_symmetric",
+    "screen_rules",
+    "RuleScreen",
     "recommend_items",
     "customer_recommendations",
     "rule_sentences",
@@ -303,7 +308,8 @@ def frequent_itemsets(
     min_support : float or int, default=0.01
         Smallest support: a float is a share of baskets in (0, 1]
         (``count / n >= min_support``, as in mlxtend); an int is a number of
-        baskets (``count >= min_support``).
+        baskets (``count >= min_support``). The report uses 0.003 with
+        ``max_len=3`` (params ``basket.min_support``, ``basket.max_len``).
     max_len : int or None, default=None
         Longest itemset to return; None for no limit.
     basket : {"order", "customer"}, default="order"
@@ -580,7 +586,13 @@ def association_rules(
         ``consequent_support``, ``support``, ``confidence``, ``lift``,
         ``leverage``, ``conviction``.
     min_threshold : float, default=0.8
-        Smallest value of ``metric`` kept (mlxtend's default).
+        Smallest value of ``metric`` kept (mlxtend's default). Retail rules
+        rarely reach 80% confidence, so on the sample data this default
+        gives no rules; the report uses ``min_threshold=0.1`` (params
+        ``basket.min_confidence``) on ``frequent_itemsets(...,
+        min_support=0.003, max_len=3)`` and shows only the rules
+        :func:`screen_rules` keeps (significant, lift above 1, symmetric
+        pairs merged).
     min_confidence, min_lift : float or None, default=None
         Further minimums on confidence and lift.
     max_consequent_len : int or None, default=1
@@ -940,6 +952,191 @@ def _benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     out = np.empty(m)
     out[order] = np.minimum(scaled, 1.0)
     return out
+
+
+# --------------------------------------------------------------------------- which rules to report
+
+
+@dataclass(frozen=True)
+class RuleScreen:
+    """The rules worth reporting from a set of tested rules: :func:`screen_rules`.
+
+    Attributes
+    ----------
+    pairs : pandas.DataFrame
+        The significant rules with lift above ``min_lift``, symmetric pairs
+        merged (:func:`merge_symmetric`), strongest lift first; empty when
+        there are too few baskets.
+    tested : int
+        Rules tested (the rules given; the adjustment covers all of them).
+    passed : int
+        Rules (directed) significant after adjustment with lift above ``min_lift``.
+    n_baskets : int or None
+        Baskets the rules were mined from (``rules.attrs["n_baskets"]``).
+    min_baskets : int
+        Fewest baskets for a conclusion.
+    alpha : float
+        False-discovery rate used.
+    too_few_baskets : bool
+        ``n_baskets < min_baskets``: no conclusion either way.
+    """
+
+    pairs: pd.DataFrame
+    tested: int
+    passed: int
+    n_baskets: int | None
+    min_baskets: int
+    alpha: float
+    too_few_baskets: bool
+
+
+def significant_rules(rules: pd.DataFrame, *, alpha: float = 0.05, min_lift: float = 1.0) -> pd.DataFrame:
+    """The rules that are significant after Benjamini-Hochberg adjustment and have lift above ``min_lift``.
+
+    A rule with lift at or below 1 is not a co-purchase at all (the
+    consequent is no more likely with the antecedent than without), however
+    small its p-value; a rule with a high lift but few baskets may be chance.
+    The Benjamini-Hochberg adjustment is recomputed here across every rule
+    given, so pass every rule tested (the whole output of
+    :func:`association_rules`), not a top-n: ``p_adjusted`` is replaced by
+    that adjustment.
+
+    Parameters
+    ----------
+    rules : pandas.DataFrame
+        Output of :func:`association_rules` with ``with_significance=True``.
+    alpha : float, default=0.05
+        False-discovery rate: rules with adjusted p below it are kept.
+    min_lift : float, default=1.0
+        Rules need a lift strictly above this.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The kept rules, columns and order of ``rules`` (``attrs`` kept).
+
+    Examples
+    --------
+    >>> baskets = [["tea", "cake"]] * 30 + [["tea"]] * 10 + [["cake"]] * 10 + [["jam", "tea"]] * 5 + [["jam"]] * 45
+    >>> rules = association_rules(frequent_itemsets(baskets, min_support=5), min_threshold=0.05)
+    >>> len(rules), len(significant_rules(rules))
+    (4, 2)
+    >>> sorted(map(sorted, significant_rules(rules)["antecedents"]))
+    [['cake'], ['tea']]
+    """
+    _check_rules(rules)
+    require_columns(rules, {"p_value": "Fisher p-values"}, name="rules",
+                    hint="Pass the output of association_rules(..., with_significance=True).")
+    require_range(alpha, name="alpha", low=0, high=1, closed="neither")
+    require_range(min_lift, name="min_lift", low=0)
+    adjusted = _benjamini_hochberg(rules["p_value"].to_numpy(dtype=np.float64))
+    keep = (adjusted < alpha) & (rules["lift"].to_numpy(dtype=np.float64) > min_lift)
+    out = rules.assign(p_adjusted=adjusted).loc[keep].reset_index(drop=True)
+    out.attrs = dict(rules.attrs)
+    return out
+
+
+def merge_symmetric(rules: pd.DataFrame) -> pd.DataFrame:
+    """One row per pair: a rule ``A -> B`` and its reverse ``B -> A`` merged.
+
+    Both directions have the same support, lift, leverage and Fisher
+    p-value; only the confidence differs. The row kept is the direction
+    with the higher confidence (the first on a tie), with the other
+    direction's confidence in ``reverse_confidence`` (NaN when the reverse
+    rule is not among ``rules``). Rows keep the order of their first
+    appearance.
+
+    Parameters
+    ----------
+    rules : pandas.DataFrame
+        Output of :func:`association_rules` (or of :func:`significant_rules`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of ``rules`` plus ``reverse_confidence`` (``attrs`` kept).
+
+    Examples
+    --------
+    >>> rules = pd.DataFrame({"antecedents": [frozenset({"a"}), frozenset({"b"}), frozenset({"c"})],
+    ...                       "consequents": [frozenset({"b"}), frozenset({"a"}), frozenset({"a"})],
+    ...                       "support": [0.1, 0.1, 0.05], "confidence": [0.4, 0.5, 0.2], "lift": [2.0, 2.0, 1.5]})
+    >>> merged = merge_symmetric(rules)
+    >>> [(sorted(r.antecedents), sorted(r.consequents), r.confidence, r.reverse_confidence)
+    ...  for r in merged.itertuples()]
+    [(['b'], ['a'], 0.5, 0.4), (['c'], ['a'], 0.2, nan)]
+    """
+    _check_rules(rules)
+    ante = list(rules["antecedents"])
+    cons = list(rules["consequents"])
+    confidence = rules["confidence"].to_numpy(dtype=np.float64)
+    position = {(a, c): i for i, (a, c) in enumerate(zip(ante, cons))}
+    kept, reverse, seen = [], [], set()
+    for i, (a, c) in enumerate(zip(ante, cons)):
+        if i in seen:
+            continue
+        j = position.get((c, a))
+        if j is None or j == i:
+            kept.append(i)
+            reverse.append(np.nan)
+            continue
+        seen.update((i, j))
+        first, other = (j, i) if confidence[j] > confidence[i] else (i, j)
+        kept.append(first)
+        reverse.append(confidence[other])
+    order = np.argsort([min(i, position.get((cons[i], ante[i]), i)) for i in kept], kind="stable")
+    out = rules.iloc[[kept[k] for k in order]].reset_index(drop=True)
+    out["reverse_confidence"] = np.asarray(reverse, dtype=np.float64)[order] if kept else np.array([], dtype=float)
+    out.attrs = dict(rules.attrs)
+    return out
+
+
+def screen_rules(rules: pd.DataFrame, *, alpha: float = 0.05, min_lift: float = 1.0, min_baskets: int = 1000,
+                 n_baskets: int | None = None) -> RuleScreen:
+    """What the report shows of the rules tested: the significant pairs, how many were tested, and whether
+    the period had enough baskets for a conclusion.
+
+    The report's rules are, with the params ``basket.*``::
+
+        itemsets = frequent_itemsets(period_lines, min_support=0.003, max_len=3)
+        tested = association_rules(itemsets, min_threshold=0.1)        # confidence >= 10%
+        screen = screen_rules(tested, alpha=0.05, min_baskets=1000)     # screen.pairs is the table
+
+    Parameters
+    ----------
+    rules : pandas.DataFrame
+        Every rule tested: the output of :func:`association_rules`.
+    alpha, min_lift : float
+        As in :func:`significant_rules`.
+    min_baskets : int, default=1000
+        Fewer baskets than this: ``too_few_baskets`` and no pairs.
+    n_baskets : int or None, default=None
+        Baskets mined; read from ``rules.attrs["n_baskets"]`` when None.
+
+    Returns
+    -------
+    RuleScreen
+
+    Examples
+    --------
+    >>> baskets = [["tea", "cake"]] * 30 + [["tea"]] * 10 + [["cake"]] * 10 + [["jam", "tea"]] * 5 + [["jam"]] * 45
+    >>> screen = screen_rules(association_rules(frequent_itemsets(baskets, min_support=5), min_threshold=0.05),
+    ...                       min_baskets=50)
+    >>> screen.tested, screen.passed, len(screen.pairs), screen.n_baskets, screen.too_few_baskets
+    (4, 2, 1, 100, False)
+    >>> screen_rules(association_rules(frequent_itemsets(baskets, min_support=5), min_threshold=0.05)).too_few_baskets
+    True
+    """
+    require_range(min_baskets, name="min_baskets", low=1, integer=True)
+    passed = significant_rules(rules, alpha=alpha, min_lift=min_lift)
+    n = rules.attrs.get("n_baskets") if n_baskets is None else n_baskets
+    too_few = n is not None and int(n) < min_baskets
+    pairs = merge_symmetric(passed.sort_values(["lift", "confidence", "support"], ascending=False, kind="stable"))
+    if too_few:
+        pairs = pairs.iloc[:0]
+    return RuleScreen(pairs=pairs.reset_index(drop=True), tested=len(rules), passed=len(passed),
+                      n_baskets=None if n is None else int(n), min_baskets=int(min_baskets), alpha=float(alpha),
+                      too_few_baskets=bool(too_few))
 
 
 # --------------------------------------------------------------------------- drift

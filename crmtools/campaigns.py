@@ -97,7 +97,7 @@ ROI_COLUMNS = [
     "incremental_revenue", "incremental_revenue_ci_low", "incremental_revenue_ci_high", "incremental_revenue_se",
     "incremental_significant", "incremental_gross_profit",
     "incremental_roi", "incremental_roi_ci_low", "incremental_roi_ci_high",
-    "payback_months", "payback", "incremental_reason",
+    "payback_months", "payback", "payback_observed_months", "incremental_reason",
 ]
 
 #: Columns of :func:`campaign_rollup`, in order (the grouping column is named after ``by``).
@@ -298,10 +298,10 @@ def _payback(responses: pd.DataFrame, tx: pd.DataFrame, costs: pd.Series, margin
     for cid, n_months in observed.items():
         cost = float(costs[cid])
         if cost == 0:
-            rows.append((cid, 0.0, "no cost"))
+            rows.append((cid, 0.0, "no_cost", 0))
             continue
         if n_months == 0:
-            rows.append((cid, np.nan, "not observed"))
+            rows.append((cid, np.nan, "not_observed", 0))
             continue
         cumulative = {}
         for grp in _GROUPS:
@@ -313,10 +313,10 @@ def _payback(responses: pd.DataFrame, tx: pd.DataFrame, costs: pd.Series, margin
         incremental = (cumulative["treatment"] / n_t - cumulative["holdout"] / n_h) * n_t * margin
         covered = np.flatnonzero(incremental >= cost)
         if covered.size:
-            rows.append((cid, float(covered[0] + 1), "paid back"))
+            rows.append((cid, float(covered[0] + 1), "paid_back", int(n_months)))
         else:
-            rows.append((cid, np.nan, f"not paid back after {n_months} month{'s' if n_months != 1 else ''}"))
-    return pd.DataFrame(rows, columns=["campaign_id", "payback_months", "payback"])
+            rows.append((cid, np.nan, "not_paid_back", int(n_months)))
+    return pd.DataFrame(rows, columns=["campaign_id", "payback_months", "payback", "payback_observed_months"])
 
 
 # --------------------------------------------------------------------------- per-campaign figures
@@ -483,9 +483,10 @@ def _add_incrementality(out: pd.DataFrame, t: pd.DataFrame, h: pd.DataFrame, has
 
 def _add_payback(out: pd.DataFrame, responses: pd.DataFrame, tx: pd.DataFrame, has_holdout: np.ndarray,
                  margin: float, as_of: pd.Timestamp, max_months: int) -> None:
-    """Payback of each campaign with a holdout; "no holdout" for the others (in place)."""
+    """Payback of each campaign with a holdout; ``no_holdout`` for the others (in place)."""
     out["payback_months"] = np.nan
-    out["payback"] = pd.Series(np.full(len(out), "no holdout"), dtype="str")
+    out["payback"] = pd.Series(np.full(len(out), "no_holdout"), dtype="str")
+    out["payback_observed_months"] = np.zeros(len(out), dtype="int64")
     if not has_holdout.any():
         return
     ids = out.loc[has_holdout, "campaign_id"]
@@ -493,8 +494,10 @@ def _add_payback(out: pd.DataFrame, responses: pd.DataFrame, tx: pd.DataFrame, h
                    margin, as_of, int(max_months))
     pay = pay.set_index("campaign_id").reindex(out["campaign_id"])
     out["payback_months"] = np.where(has_holdout, pay["payback_months"].to_numpy(dtype=float), np.nan)
-    out["payback"] = pd.Series(np.where(has_holdout, pay["payback"].astype(object).to_numpy(), "no holdout"),
+    out["payback"] = pd.Series(np.where(has_holdout, pay["payback"].astype(object).to_numpy(), "no_holdout"),
                                dtype="str")
+    out["payback_observed_months"] = np.where(has_holdout, pay["payback_observed_months"].fillna(0).to_numpy(),
+                                              0).astype("int64")
 
 
 # --------------------------------------------------------------------------- public API
@@ -561,8 +564,11 @@ def campaign_roi(campaigns: pd.DataFrame, contacts: pd.DataFrame, transactions: 
         (the revenue interval excludes zero; missing when undefined),
         ``incremental_gross_profit``,
         ``incremental_roi`` with ``_ci_low`` and ``_ci_high``,
-        ``payback_months``, ``payback`` (``paid back``, ``not paid back after
-        N months``, ``no cost``, ``not observed`` or ``no holdout``) and
+        ``payback_months``, ``payback`` (a code: ``paid_back``,
+        ``not_paid_back``, ``no_cost``, ``not_observed`` or ``no_holdout``;
+        the reporting layer words it), ``payback_observed_months`` (whole
+        months after contact observed up to ``as_of``, at most
+        ``max_payback_months``; 0 without a holdout) and
         ``incremental_reason``. Reasons are missing when every value is
         defined.
 
@@ -617,7 +623,7 @@ def _empty_roi() -> pd.DataFrame:
     dtypes.update({c: "str" for c in ("campaign_id", "name", "channel", "attribution", "roi_reason", "payback",
                                       "incremental_reason")})
     dtypes.update({c: "int64" for c in ("treated", "holdout", "responders", "new_customers",
-                                        "holdout_responders")})
+                                        "holdout_responders", "payback_observed_months")})
     dtypes.update({"start_date": "datetime64[s]", "end_date": "datetime64[s]", "incremental_significant": "boolean"})
     return pd.DataFrame({c: pd.Series(dtype=dtypes[c]) for c in ROI_COLUMNS})
 

@@ -93,6 +93,7 @@ Name: 0, dtype: float64
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -115,6 +116,12 @@ __all__ = [
     "required_sample_size",
     "detectable_effect",
     "thompson_allocation",
+    "PRIMARY_COLUMNS",
+    "STATUS_COLUMNS",
+    "is_aa_test",
+    "primary_results",
+    "experiment_status",
+    "recommended_split",
 ]
 
 #: Columns of :func:`variant_summary`, in order.
@@ -1305,4 +1312,258 @@ def thompson_allocation(data: pd.DataFrame, *, prior: tuple[float, float] = (1.0
         "prob_best": prob,
         "recommended_share": min_share + (1 - k * min_share) * prob,
     })
+    return out[ALLOCATION_COLUMNS]
+
+
+# --------------------------------------------------------------------------- what the report shows
+
+#: Columns of :func:`primary_results`, in order.
+PRIMARY_COLUMNS = [*RESULT_COLUMNS, "kind", "health_check"]
+
+#: Columns of :func:`experiment_status`, in order.
+STATUS_COLUMNS = ["experiment_id", "kind", "variants", "units", "first_exposure", "last_exposure", "status"]
+
+_AA_ID = re.compile(r"(?i)(^|[^a-z0-9])a/?a([^a-z0-9]|$)")
+
+
+def is_aa_test(experiment_id, variants, *, control: str = "control") -> bool:
+    """Whether an experiment is an A/A test (every variant the same treatment), from its names.
+
+    It is when its id names it (an ``AA`` or ``A/A`` token: ``"EXP-AA"``,
+    ``"aa_check"``, ``"A/A test"``), or when every variant other than the
+    control is named as a copy of it (the control's name followed by a
+    separator or a digit: ``"control_copy"``, ``"control 2"``,
+    ``"control-b"``). Pass the ids yourself (``aa=`` of
+    :func:`primary_results`) when your names say neither.
+
+    Examples
+    --------
+    >>> is_aa_test("EXP-AA", ["control", "control_copy"]), is_aa_test("x", ["control", "control2"])
+    (True, True)
+    >>> is_aa_test("EXP-OFFER", ["control", "free_shipping"]), is_aa_test("EXP-AAB", ["control", "B"])
+    (False, False)
+    """
+    if isinstance(experiment_id, str) and _AA_ID.search(experiment_id):
+        return True
+    others = [str(v) for v in variants if str(v) != control]
+    copy = re.compile(rf"^{re.escape(control)}([ _\-.]|\d).*$")
+    return bool(others) and all(copy.match(v) for v in others)
+
+
+def _aa_ids(pairs, aa, control: str) -> set:
+    """Ids of the A/A tests among ``pairs`` ((experiment id, variants)); ``aa`` given: those."""
+    if aa is not None:
+        return {str(a) for a in ([aa] if isinstance(aa, str) else aa)}
+    return {e for e, variants in pairs if is_aa_test(e, variants, control=control)}
+
+
+def primary_results(results: pd.DataFrame, *, primary_metric="revenue_per_unit", aa=None) -> pd.DataFrame:
+    """One row per experiment and variant: the result on the experiment's primary metric, A/A tests as health checks.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        Output of :func:`experiment_results`.
+    primary_metric : str or mapping, default="revenue_per_unit"
+        The metric that decides an experiment, or ``{experiment_id: metric}``
+        (experiments not named: ``"revenue_per_unit"``). Revenue per exposed
+        unit counts both who buys and how much, so it is the default; an
+        experiment without that metric in ``results`` falls back to
+        ``"conversion_rate"``.
+    aa : iterable of str or None, default=None
+        Ids of the A/A tests; None detects them with :func:`is_aa_test`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`PRIMARY_COLUMNS`: the rows of ``results`` on each
+        experiment's primary metric (every column of :data:`RESULT_COLUMNS`),
+        then ``kind`` (``"ab"`` or ``"aa"``) and ``health_check``: for an
+        A/A test ``"passed"``
+        when the sample-ratio check passed and no metric in ``results``
+        differs significantly, ``"failed"`` otherwise; missing for A/B tests.
+        Experiments in the order of ``results``.
+
+    Examples
+    --------
+    >>> counts = pd.DataFrame({"experiment_id": ["EXP-AA", "EXP-AA", "T", "T"],
+    ...                        "variant": ["control", "control_copy", "control", "B"],
+    ...                        "units": [2000, 2000, 2000, 2000], "conversions": [200, 205, 200, 200],
+    ...                        "revenue_sum": [1.0e6, 1.0e6, 1.0e6, 1.2e6],
+    ...                        "revenue_sumsq": [4.0e9, 4.0e9, 4.0e9, 5.2e9]})
+    >>> primary_results(experiment_results(counts))[["experiment_id", "kind", "metric", "verdict", "health_check"]]
+      experiment_id kind            metric             verdict health_check
+    0        EXP-AA   aa  revenue_per_unit     not_significant       passed
+    1             T   ab  revenue_per_unit  significant_better          NaN
+    """
+    require_frame(results, name="results", allowed="the output of experiment_results (a pandas DataFrame)")
+    require_columns(results, RESULT_COLUMNS, name="results", hint="Pass the output of experiment_results.")
+    if results.empty:
+        out = results.iloc[:0].assign(kind=pd.Series(dtype="str"), health_check=pd.Series(dtype="str"))
+        return out[PRIMARY_COLUMNS].reset_index(drop=True)
+    key = results["experiment_id"].fillna(_NO_EXPERIMENT)
+    order = list(dict.fromkeys(key))
+    variants = [(e, [*results.loc[key == e, "control"].iloc[:1], *results.loc[key == e, "variant"].unique()])
+                for e in order]
+    aa_ids = _aa_ids(variants, aa, control=str(results["control"].iloc[0]))
+    rows = []
+    for e in order:
+        mine = results[key == e]
+        wanted = primary_metric.get(e, "revenue_per_unit") if isinstance(primary_metric, Mapping) else primary_metric
+        _check_choice("primary_metric", wanted, _METRICS)
+        metric = wanted if (mine["metric"] == wanted).any() else "conversion_rate"
+        chosen = mine[mine["metric"] == metric].assign(kind="aa" if e in aa_ids else "ab")
+        if e in aa_ids:
+            healthy = bool(mine["srm_passed"].all()) and not bool(mine["significant"].any())
+            chosen = chosen.assign(health_check="passed" if healthy else "failed")
+        else:
+            chosen = chosen.assign(health_check=pd.NA)
+        rows.append(chosen)
+    out = pd.concat(rows, ignore_index=True)
+    out["kind"] = out["kind"].astype("str")
+    out["health_check"] = out["health_check"].astype("str")
+    return out[PRIMARY_COLUMNS]
+
+
+def experiment_status(data: pd.DataFrame, *, as_of, idle_days: float = 3, control: str = "control", aa=None,
+                      experiment_col: str = "experiment_id", variant_col: str = "variant",
+                      unit_col: str = "unit_id", exposed_col: str = "exposed_at") -> pd.DataFrame:
+    """Which experiments are still running at ``as_of``: those with an exposure in the last ``idle_days``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Experiment unit rows with exposure times (``exposed_at``).
+    as_of : date, timestamp or Period
+        The instant looked from (exclusive; a Period means its end);
+        exposures at or after it are ignored.
+    idle_days : float, default=3
+        An experiment without an exposure in the ``idle_days`` before
+        ``as_of`` has ended.
+    control : str, default="control"
+    aa : iterable of str or None, default=None
+        Ids of the A/A tests; None detects them with :func:`is_aa_test`.
+    experiment_col, variant_col, unit_col, exposed_col : str
+        Column names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`STATUS_COLUMNS`: ``experiment_id``, ``kind`` (``"ab"`` or
+        ``"aa"``), ``variants``, ``units``, ``first_exposure``,
+        ``last_exposure``, ``status`` (``"running"`` or ``"ended"``), sorted
+        by experiment id.
+
+    Examples
+    --------
+    >>> ex = pd.DataFrame({"experiment_id": ["A", "A", "B", "B"], "variant": ["control", "x"] * 2,
+    ...                    "unit_id": ["1", "2", "3", "4"], "converted": False,
+    ...                    "exposed_at": pd.to_datetime(["2025-11-02", "2025-11-29", "2025-11-02", "2025-11-10"])})
+    >>> experiment_status(ex, as_of="2025-12-01")[["experiment_id", "status"]]
+      experiment_id   status
+    0             A  running
+    1             B    ended
+    """
+    from .periods import as_point
+
+    require_frame(data, name="data", allowed="experiment unit rows with exposure times (a pandas DataFrame)")
+    require_columns(data, [experiment_col, variant_col, unit_col, exposed_col], name="data",
+                    hint="Name your own columns with the *_col= arguments.")
+    if isinstance(idle_days, bool) or not isinstance(idle_days, (int, float)) or not idle_days > 0:
+        raise _fail("idle_days must be a positive number of days", "a number > 0 such as 3", idle_days)
+    end = as_point(as_of)
+    seen = data.loc[data[exposed_col] < end]
+    if seen.empty:
+        return pd.DataFrame({c: pd.Series(dtype="str" if c in ("experiment_id", "kind", "status") else
+                                          "int64" if c in ("variants", "units") else "datetime64[ns]")
+                             for c in STATUS_COLUMNS})
+    g = seen.groupby(_experiment_key(seen, experiment_col), sort=True)
+    out = pd.DataFrame({"variants": g[variant_col].nunique(), "units": g[unit_col].nunique(),
+                        "first_exposure": g[exposed_col].min(), "last_exposure": g[exposed_col].max()})
+    out.index.name = "experiment_id"
+    out = out.reset_index()
+    pairs = [(e, list(seen.loc[seen[experiment_col].astype("str") == e, variant_col].astype("str").unique()))
+             for e in out["experiment_id"]]
+    aa_ids = _aa_ids(pairs, aa, control)
+    out["kind"] = pd.Series(np.where(out["experiment_id"].isin(list(aa_ids)), "aa", "ab"), dtype="str")
+    out["status"] = pd.Series(np.where(out["last_exposure"] >= end - pd.Timedelta(days=float(idle_days)),
+                                       "running", "ended"), dtype="str")
+    out["experiment_id"] = _restore_experiment(out["experiment_id"])
+    return out[STATUS_COLUMNS]
+
+
+def recommended_split(data: pd.DataFrame, *, as_of, min_control_share: float = 0.2, idle_days: float = 3,
+                      control: str = "control", aa=None, prior: tuple[float, float] = (1.0, 1.0),
+                      experiment_col: str = "experiment_id", variant_col: str = "variant",
+                      unit_col: str = "unit_id", converted_col: str = "converted",
+                      exposed_col: str = "exposed_at") -> pd.DataFrame:
+    """The split of the next send, for A/B tests still running at ``as_of`` only, the control kept at a floor.
+
+    An A/A test is a health check (nothing to optimise) and an ended test
+    gets no next send, so neither is listed. Within a running test, the
+    control keeps ``max(min_control_share, its Thompson share)``, so the
+    comparison stays measurable; the other variants share the rest in
+    proportion to their probability of being best
+    (:func:`thompson_allocation`, on conversion), equally when all are 0.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Experiment unit rows with exposure times.
+    as_of, idle_days, control, aa
+        As in :func:`experiment_status`.
+    min_control_share : float, default=0.2
+        Smallest share of the control, in [0, 1).
+    prior : (float, float), default=(1.0, 1.0)
+        Beta prior of :func:`thompson_allocation`.
+    experiment_col, variant_col, unit_col, converted_col, exposed_col : str
+        Column names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`ALLOCATION_COLUMNS` for the running A/B tests (empty when
+        there is none); ``recommended_share`` sums to 1 within each.
+
+    Examples
+    --------
+    >>> ex = pd.DataFrame({"experiment_id": "T", "variant": ["control"] * 100 + ["B"] * 100,
+    ...                    "unit_id": [str(i) for i in range(200)],
+    ...                    "converted": [True] * 5 + [False] * 95 + [True] * 30 + [False] * 70,
+    ...                    "exposed_at": pd.Timestamp("2025-11-29")})
+    >>> recommended_split(ex, as_of="2025-12-01")[["variant", "recommended_share"]].round(3)
+       variant  recommended_share
+    0        B                0.8
+    1  control                0.2
+    """
+    if isinstance(min_control_share, bool) or not isinstance(min_control_share, (int, float)) \
+            or not 0 <= min_control_share < 1:
+        raise _fail("min_control_share is out of range", "0 <= min_control_share < 1", min_control_share)
+    status = experiment_status(data, as_of=as_of, idle_days=idle_days, control=control, aa=aa,
+                               experiment_col=experiment_col, variant_col=variant_col, unit_col=unit_col,
+                               exposed_col=exposed_col)
+    live = status.loc[(status["status"] == "running") & (status["kind"] == "ab"), "experiment_id"]
+    from .periods import as_point
+
+    rows = data.loc[data[experiment_col].astype("str").isin(live.astype("str").tolist())
+                    & (data[exposed_col] < as_point(as_of))]
+    if rows.empty:
+        return pd.DataFrame({c: pd.Series(dtype="str" if c in ("experiment_id", "variant") else
+                                          "int64" if c in ("units", "conversions") else "float64")
+                             for c in ALLOCATION_COLUMNS})
+    out = thompson_allocation(rows, prior=prior, experiment_col=experiment_col, variant_col=variant_col,
+                              unit_col=unit_col, converted_col=converted_col)
+    share = out["prob_best"].to_numpy(dtype=float).copy()
+    for _, idx in out.groupby(out["experiment_id"].fillna(""), sort=False).indices.items():
+        is_control = (out["variant"].to_numpy()[idx] == control)
+        if not is_control.any():
+            continue
+        keep = max(float(min_control_share), float(share[idx][is_control].sum()))
+        others = share[idx][~is_control]
+        rest = others / others.sum() if others.sum() > 0 else np.full(others.size, 1.0 / max(others.size, 1))
+        new = np.empty(idx.size)
+        new[is_control] = keep
+        new[~is_control] = (1.0 - keep) * rest
+        share[idx] = new
+    out["recommended_share"] = share
     return out[ALLOCATION_COLUMNS]

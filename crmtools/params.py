@@ -71,9 +71,9 @@ DEFAULTS: dict[str, Any] = {
     "rfm": {"lookback_days": 365, "scoring": "quantile", "thresholds": None, "segment_map": None},
     "repeat": {"within_days": 90},
     "basket": {"basket": "order", "item": "product", "min_support": 0.003, "min_confidence": 0.1, "max_len": 3,
-               "top_n": 15},
+               "top_n": 15, "alpha": 0.05, "min_baskets": 1000},
     "experiments": {"alpha": 0.05, "correction": "holm"},
-    "campaigns": {"margin": 1.0},
+    "campaigns": {"margin": 0.4},
     "engine": {"backend": "pandas", "spark_master": None, "spark_connect_url": None},
     "reports_dir": "reports",
 }
@@ -150,8 +150,10 @@ _DOMAINS: dict[str, dict[type, tuple[_Interval, str]]] = {
     "basket.min_confidence": {float: (_Interval(0, 1), "a share of the baskets with the antecedents")},
     "basket.max_len": {int: (_Interval(1, 100), "items per itemset")},
     "basket.top_n": {int: (_Interval(1, 1000), "rules shown")},
+    "basket.alpha": {float: (_Interval(0, 0.5, low_open=True), "a false-discovery rate for the rules")},
+    "basket.min_baskets": {int: (_Interval(1, None), "baskets in the period")},
     "experiments.alpha": {float: (_Interval(0, 0.5, low_open=True), "a significance level")},
-    "campaigns.margin": {float: (_Interval(0, 1, low_open=True), "a share of revenue; 1 = revenue")},
+    "campaigns.margin": {float: (_Interval(0, 1, low_open=True), "a contribution margin: a share of revenue")},
     "data.policies.max_line_amount": {float: (_Interval(0, None, low_open=True), "an amount per order line")},
     "data.policies.min_id_overlap": {float: (_Interval(0, 1), "a share of ids; 0 turns the check off")},
 }

@@ -20,7 +20,7 @@ import warnings
 import pandas as pd
 import pytest
 
-from crmtools import basket, campaigns, cohorts, deciles, kpis, repeat, rfm, slicing
+from crmtools import basket, campaigns, cohorts, deciles, experiments, kpis, repeat, rfm, slicing
 from crmtools.periods import as_period, as_point, parse_period
 from crmtools.sampledata import SampleConfig, generate_sample
 
@@ -163,6 +163,8 @@ AS_OF_CALLS = {
         t["campaigns"], t["campaign_contacts"], t["transactions"], **k
     ),
     "basket.customer_recommendations": lambda t, r, **k: basket.customer_recommendations(t["transactions"], r, **k),
+    "experiments.experiment_status": lambda t, r, **k: experiments.experiment_status(t["experiments"], **k),
+    "experiments.recommended_split": lambda t, r, **k: experiments.recommended_split(t["experiments"], **k),
 }
 
 #: One call per public function taking period= (basket_spark needs Spark: its signature is checked above).

@@ -675,3 +675,87 @@ def test_itemsets_are_ordered_by_length_support_then_labels(retail):
     key = [(n, -c, tuple(sorted(map(str, s)))) for n, c, s in zip(fi["length"], fi["count"], fi["itemsets"])]
     assert key == sorted(key)
     assert list(fi.index) == list(range(len(fi)))
+
+
+# --------------------------------------------------------------------------- which rules to report (issue 12)
+
+from crmtools.basket import RuleScreen, merge_symmetric, screen_rules, significant_rules  # noqa: E402
+
+#: 100 baskets: tea and cake go together (lift 30/40 / 0.45 = 1.67); jam goes with tea less than chance.
+_REPORT_BASKETS = ([["tea", "cake"]] * 30 + [["tea"]] * 10 + [["cake"]] * 10 + [["jam", "tea"]] * 5
+                   + [["jam"]] * 45)
+
+
+def _tested():
+    return association_rules(frequent_itemsets(_REPORT_BASKETS, min_support=5), min_threshold=0.05)
+
+
+def test_significant_rules_by_hand():
+    from scipy import stats
+
+    rules = _tested()
+    by_rule = {(next(iter(a)), next(iter(c))): r for a, c, r in zip(rules["antecedents"], rules["consequents"],
+                                                                    rules.itertuples())}
+    assert set(by_rule) == {("cake", "tea"), ("tea", "cake"), ("jam", "tea"), ("tea", "jam")}
+    # Fisher's one-sided test of cake -> tea: P(X >= 30), X ~ hypergeom(100 baskets, 45 with tea, 40 with cake).
+    p_cake_tea = stats.hypergeom.sf(29, 100, 45, 40)
+    assert by_rule[("cake", "tea")].p_value == pytest.approx(p_cake_tea, rel=1e-8)
+    assert by_rule[("jam", "tea")].lift == pytest.approx((5 / 50) / 0.45)  # 0.22: less often than chance
+    kept = significant_rules(rules)
+    assert sorted((next(iter(a)), next(iter(c))) for a, c in zip(kept["antecedents"], kept["consequents"])) == [
+        ("cake", "tea"), ("tea", "cake")]
+    expected = stats.false_discovery_control(rules["p_value"].to_numpy(), method="bh")
+    assert kept["p_adjusted"].to_numpy() == pytest.approx(expected[:2] if len(expected) else expected)
+    # Lift <= 1 is never a co-purchase, however loose the rate: jam -> tea stays out.
+    assert len(significant_rules(rules, alpha=0.999)) == 2
+    # A rule must beat the adjusted threshold: none of these survive a 1e-30 rate.
+    assert significant_rules(rules, alpha=1e-30).empty
+    assert list(significant_rules(rules.iloc[:0]).columns) == list(rules.columns)
+    with pytest.raises(ValueError, match="alpha is out of range"):
+        significant_rules(rules, alpha=0)
+
+
+def test_merge_symmetric_keeps_one_row_per_pair():
+    rules = pd.DataFrame({
+        "antecedents": [frozenset({"a"}), frozenset({"c"}), frozenset({"b"}), frozenset({"a", "c"})],
+        "consequents": [frozenset({"b"}), frozenset({"a"}), frozenset({"a"}), frozenset({"d"})],
+        "support": [0.1, 0.05, 0.1, 0.02], "confidence": [0.4, 0.2, 0.5, 0.3], "lift": [2.0, 1.5, 2.0, 3.0]})
+    merged = merge_symmetric(rules)
+    got = [(sorted(r.antecedents), sorted(r.consequents), r.confidence, r.reverse_confidence)
+           for r in merged.itertuples()]
+    assert got[0] == (["b"], ["a"], 0.5, 0.4)  # a <-> b: the more confident direction, the other beside it
+    assert got[1][:3] == (["c"], ["a"], 0.2) and math.isnan(got[1][3])
+    assert got[2][:3] == (["a", "c"], ["d"], 0.3) and len(got) == 3
+    assert merge_symmetric(rules.iloc[:0]).empty and "reverse_confidence" in merge_symmetric(rules.iloc[:0])
+
+
+def test_screen_rules_counts_and_too_few_baskets():
+    rules = _tested()
+    screen = screen_rules(rules, min_baskets=50)
+    assert isinstance(screen, RuleScreen)
+    assert (screen.tested, screen.passed, len(screen.pairs), screen.n_baskets) == (4, 2, 1, 100)
+    assert not screen.too_few_baskets
+    pair = screen.pairs.iloc[0]
+    assert {next(iter(pair["antecedents"])), next(iter(pair["consequents"]))} == {"tea", "cake"}
+    assert pair["confidence"] == pytest.approx(30 / 40) and pair["reverse_confidence"] == pytest.approx(30 / 45)
+    few = screen_rules(rules)  # 100 baskets < 1,000: no conclusion either way
+    assert few.too_few_baskets and few.pairs.empty and few.passed == 2
+    assert not screen_rules(rules, n_baskets=5000).too_few_baskets
+
+
+def test_association_rules_docstring_says_how_to_get_the_reports_rules():
+    assert "min_threshold=0.1" in association_rules.__doc__ and "screen_rules" in association_rules.__doc__
+
+
+def test_network_of_merged_pairs_draws_two_headed_arrows_between_neighbours():
+    from matplotlib.figure import Figure
+
+    from crmtools.plotting.basket import plot_rule_network
+
+    pairs = screen_rules(_tested(), min_baskets=50).pairs
+    ax = plot_rule_network(pairs, ax=Figure().subplots())
+    arrows = [a for a in ax.texts if hasattr(a, "arrow_patch") and a.arrow_patch is not None]
+    assert len(arrows) == 1  # tea -> cake and cake -> tea: one pair, one arrow with a head at each end
+    assert type(arrows[0].arrow_patch.get_arrowstyle()).__name__ == "CurveFilledAB"  # "<|-|>"
+    labels = [t.get_text() for t in ax.texts if t.get_text()]
+    assert sorted(labels) == ["cake", "tea"]

@@ -114,7 +114,7 @@ def test_hand_checked_campaign(small):
     assert row["incremental_revenue"] == pytest.approx((5700 / 3 - 1500 / 2) * 3)
     assert row["incremental_roi"] == pytest.approx(((5700 / 3 - 750) * 3 - 1000) / 1000)
     assert pd.isna(row["roi_reason"]) and pd.isna(row["incremental_reason"])
-    assert (row["payback_months"], row["payback"]) == (1.0, "paid back")
+    assert (row["payback_months"], row["payback"]) == (1.0, "paid_back")
 
 
 def test_new_customers_need_their_first_purchase_in_the_window(small):
@@ -221,7 +221,7 @@ def test_zero_cost_gives_nan_with_a_reason_never_infinity(small):
     assert np.isnan(row["roi"]) and np.isnan(row["roas"]) and np.isnan(row["incremental_roi"])
     assert row["cpa"] == 0.0 and row["cac"] == 0.0
     assert "zero cost" in row["roi_reason"] and "zero cost" in row["incremental_reason"]
-    assert (row["payback_months"], row["payback"]) == (0.0, "no cost")
+    assert (row["payback_months"], row["payback"]) == (0.0, "no_cost")
 
 
 def test_no_holdout(small):
@@ -232,7 +232,7 @@ def test_no_holdout(small):
         if col.startswith("incremental_") and col != "incremental_reason":
             assert pd.isna(row[col]), col
     assert row["incremental_reason"] == "no holdout group: incremental figures are undefined"
-    assert row["payback"] == "no holdout" and np.isnan(row["payback_months"])
+    assert row["payback"] == "no_holdout" and np.isnan(row["payback_months"])
     assert row["roi"] == pytest.approx(4.7)
 
 
@@ -288,11 +288,12 @@ def test_payback_months():
     campaigns, contacts, tx, _ = simulate(seed=3, uplift=0.08, cost=50_000.0)
     later = tx.assign(order_datetime=tx["order_datetime"])
     row = campaign_roi(campaigns, contacts, later, as_of="2025-12-31").iloc[0]
-    assert (row["payback_months"], row["payback"]) == (1.0, "paid back")
+    assert (row["payback_months"], row["payback"], row["payback_observed_months"]) == (1.0, "paid_back", 9)
     huge = campaign_roi(campaigns.assign(cost=1e9), contacts, tx, as_of="2025-06-30").iloc[0]
-    assert np.isnan(huge["payback_months"]) and huge["payback"] == "not paid back after 3 months"
+    assert np.isnan(huge["payback_months"]) and huge["payback"] == "not_paid_back"
+    assert huge["payback_observed_months"] == 3  # a code and a number: the words are the reporting layer's
     early = campaign_roi(campaigns, contacts, tx, as_of="2025-03-20").iloc[0]
-    assert early["payback"] == "not observed"
+    assert early["payback"] == "not_observed" and early["payback_observed_months"] == 0
 
 
 def test_period_keeps_campaigns_running_in_it(small):
@@ -445,8 +446,15 @@ def test_roi_chart_draws_on_the_given_axes(small):
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == ["Spring DM (dm)", "Free mail (dm)"]  # ranked, undefined ROI last
     bars = [p.get_width() for p in ax.patches]
-    assert bars[0] == pytest.approx(roi.loc[0, "roi"]) and bars[1] == 0.0
+    # The headline: bars are incremental ROI; attributed ROI only a labelled reference marker.
+    assert bars[0] == pytest.approx(roi.loc[0, "incremental_roi"]) and bars[1] == 0.0
     assert any(t.get_text().strip() == "n/a" for t in ax.texts)
+    legend = sorted(t.get_text() for t in ax.get_legend().get_texts())
+    assert legend == ["Attributed ROI (reference, not incremental)", "Incremental ROI vs holdout (95% CI)"]
+    assert ax.get_xlabel() == "ROI = (margin 100% × revenue − cost) / cost"  # the margin the figures use
+    ax = Figure().subplots()
+    plot_campaign_roi(roi, incremental=False, ax=ax)
+    assert [p.get_width() for p in ax.patches][0] == pytest.approx(roi.loc[0, "roi"])
     ax = Figure().subplots()
     plot_campaign_roi(roi, language="ja", incremental=False, scale="symlog", ax=ax)
     assert ax.get_title() == "キャンペーンROIランキング" and ax.get_xscale() == "symlog"

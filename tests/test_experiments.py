@@ -697,3 +697,95 @@ def test_too_few_units_for_a_revenue_comparison():
     assert row["verdict"] == "insufficient_data"
     assert "not enough data" in words(res)[0] and "p not available" in words(res)[0]
     assert "データが不足" in words(res, "ja")[0] and "p値は計算できません" in words(res, "ja")[0]
+
+
+# --------------------------------------------------------------------------- what the report shows (issue 12)
+
+from crmtools.experiments import (  # noqa: E402
+    PRIMARY_COLUMNS,
+    experiment_status,
+    is_aa_test,
+    primary_results,
+    recommended_split,
+)
+
+
+def _counts():
+    return pd.DataFrame({
+        "experiment_id": ["EXP-AA", "EXP-AA", "OFFER", "OFFER"],
+        "variant": ["control", "control_copy", "control", "free_shipping"],
+        "units": [5000, 5000, 12000, 12000], "conversions": [452, 479, 961, 967],
+        # revenue per unit: AA 491 vs 589 (p ~ 0.06); OFFER 403 vs 526 (p < 0.001), conversion unchanged
+        "revenue_sum": [2_455_751.0, 2_944_504.0, 4_835_673.0, 6_311_124.0],
+        "revenue_sumsq": [2.0e10, 2.4e10, 3.0e10, 4.6e10]})
+
+
+def test_aa_tests_are_recognised_by_name():
+    assert is_aa_test("EXP-AA", ["control", "control_copy"]) and is_aa_test("A/A check", ["control", "B"])
+    assert is_aa_test("x", ["control", "control 2"]) and is_aa_test("x", ["base", "base-b"], control="base")
+    assert not is_aa_test("EXP-OFFER", ["control", "free_shipping"])
+    assert not is_aa_test("SHAMPOO", ["control", "controlled_price"])  # a name that only starts like it
+    assert not is_aa_test("x", ["control"])
+
+
+def test_primary_results_show_the_primary_metric_and_aa_health_checks():
+    results = experiment_results(_counts())
+    primary = primary_results(results)
+    assert list(primary.columns) == PRIMARY_COLUMNS
+    assert primary["experiment_id"].tolist() == ["EXP-AA", "OFFER"]
+    assert primary["metric"].tolist() == ["revenue_per_unit", "revenue_per_unit"]
+    assert primary["kind"].tolist() == ["aa", "ab"]
+    offer = primary.iloc[1]
+    assert offer["verdict"] == "significant_better" and pd.isna(offer["health_check"])
+    assert offer["relative_lift"] == pytest.approx(6_311_124.0 / 4_835_673.0 - 1)
+    # The A/A test passes when no metric differs and the split matches; it fails on any significant metric.
+    aa_rows = results[results["experiment_id"] == "EXP-AA"]
+    assert primary.iloc[0]["health_check"] == ("failed" if aa_rows["significant"].any() else "passed")
+    assert primary_results(results.assign(significant=results["experiment_id"] == "EXP-AA")).iloc[0][
+        "health_check"] == "failed"
+    assert primary_results(results.assign(srm_passed=False)).iloc[0]["health_check"] == "failed"
+    # Mapping and fallback: conversion where asked, or where the metric is missing.
+    chosen = primary_results(results, primary_metric={"OFFER": "conversion_rate"})
+    assert chosen["metric"].tolist() == ["revenue_per_unit", "conversion_rate"]
+    no_revenue = primary_results(experiment_results(_counts()[["experiment_id", "variant", "units", "conversions"]]))
+    assert no_revenue["metric"].tolist() == ["conversion_rate", "conversion_rate"]
+    assert primary_results(results, aa=[])["kind"].tolist() == ["ab", "ab"]  # ids given: no guessing
+    assert primary_results(results.iloc[:0]).empty
+    with pytest.raises(ValueError, match="Unknown primary_metric"):
+        primary_results(results, primary_metric="revenue")
+
+
+def _exposures():
+    rows = []
+    for exp, variants, last in (("RUN", ["control", "B"], "2025-11-30 22:00"), ("OLD", ["control", "B"], "2025-11-20"),
+                                ("EXP-AA", ["control", "control_copy"], "2025-11-30")):
+        for i in range(400):
+            variant = variants[i % 2]
+            converted = (i % 10 == 0) if variant == "control" else (i % 4 == 1)  # 20% vs 50%
+            rows.append((exp, variant, f"{exp}-{i}", converted, pd.Timestamp(last) - pd.Timedelta(hours=i)))
+    return pd.DataFrame(rows, columns=["experiment_id", "variant", "unit_id", "converted", "exposed_at"])
+
+
+def test_experiment_status_running_or_ended():
+    status = experiment_status(_exposures(), as_of="2025-12-01").set_index("experiment_id")
+    assert status.loc["RUN", "status"] == "running" and status.loc["OLD", "status"] == "ended"
+    assert status.loc["EXP-AA", "kind"] == "aa" and status.loc["RUN", "kind"] == "ab"
+    assert status.loc["RUN", "units"] == 400 and status.loc["RUN", "variants"] == 2
+    # 3 days before the end is the boundary; a later as_of ends everything; exposures after as_of are ignored.
+    assert (experiment_status(_exposures(), as_of="2025-12-04")["status"] == "ended").all()
+    early = experiment_status(_exposures(), as_of="2025-11-21").set_index("experiment_id")
+    assert early.loc["OLD", "status"] == "running" and early.loc["RUN", "units"] < 400
+
+
+def test_recommended_split_only_for_running_ab_tests_with_a_control_floor():
+    split = recommended_split(_exposures(), as_of="2025-12-01", min_control_share=0.2)
+    assert split["experiment_id"].unique().tolist() == ["RUN"]  # not the ended test, not the A/A test
+    shares = split.set_index("variant")["recommended_share"]
+    assert shares.sum() == pytest.approx(1.0)
+    assert shares["control"] == pytest.approx(0.2)  # B converts 50% vs 20%: control held at the floor
+    assert shares["B"] == pytest.approx(0.8)
+    loose = recommended_split(_exposures(), as_of="2025-12-01", min_control_share=0.0).set_index("variant")
+    assert loose.loc["control", "recommended_share"] < 0.01  # without a floor the control would vanish
+    assert recommended_split(_exposures(), as_of="2026-01-01").empty
+    with pytest.raises(ValueError, match="min_control_share is out of range"):
+        recommended_split(_exposures(), as_of="2025-12-01", min_control_share=1.0)

@@ -230,7 +230,8 @@ def plot_rule_network(
     top = pairs.nlargest(top_n, metric)
     support = dict(zip(top["from_item"], top["antecedent_support"]))
     support.update(zip(top["to_item"], top["consequent_support"]))
-    nodes = list(dict.fromkeys(list(top["from_item"]) + list(top["to_item"])))
+    # The two items of a rule next to each other on the circle, so the arrows do not cross the middle.
+    nodes = list(dict.fromkeys(x for a, c in zip(top["from_item"], top["to_item"]) for x in (a, c)))
     angle = np.linspace(0, 2 * np.pi, len(nodes), endpoint=False) + np.pi / 2
     where = {node: (np.cos(a), np.sin(a)) for node, a in zip(nodes, angle)}
     values = top[metric].to_numpy(dtype=np.float64)

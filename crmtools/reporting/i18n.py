@@ -637,6 +637,17 @@ TEXT: dict[str, dict[str, str]] = {
     "f2_period_line": {"en": "{new} customers bought for the first time in {period}; {repeaters} of them ({rate}) have "
                              "already ordered again.",
                        "ja": "{period}の新規顧客は{new}人で、うち{repeaters}人（{rate}）がすでに2回目の購入をしています。"},
+    "rule_drift_title": {"en": "Rules that appeared or vanished", "ja": "新たに現れた・消えた併売ルール"},
+    "rule_drift_intro": {"en": "Rules mined with the same thresholds in this period and the previous one: new rules hold "
+                               "only now; vanished ones held only in the previous period (they may still hold below "
+                               "the thresholds).",
+                         "ja": "今期と前期に同じ基準で抽出したルールの比較です。「新規」は今期のみ、「消失」は前期のみ"
+                               "基準を満たしたルールです（消失したルールも基準未満では成り立っている場合があります）。"},
+    "drift_status": {"en": "Change", "ja": "変化"},
+    "drift.new": {"en": "new", "ja": "新規"},
+    "drift.lost": {"en": "vanished", "ja": "消失"},
+    "lift_before": {"en": "Lift, previous period", "ja": "リフト値（前期）"},
+    "lift_after": {"en": "Lift, this period", "ja": "リフト値（今期）"},
     # glossary: one line per KPI, the term is the KPI's own label (the summary links each tile here, #g-<kpi>)
     "glossary.revenue": {"en": "Net revenue of every order line in the period, guest orders included; returns "
                                "subtract.",

@@ -2,19 +2,40 @@
 
 These compose analysis results for the summary page; they compute no new
 statistics of their own.
+
+**The campaign ROI headline** is one definition, stated on the tile:
+incremental ROI against the holdout, on the contribution margin the params
+state (``campaigns.margin``)::
+
+    (margin x incremental revenue - cost) / cost
+
+summed over the period's campaigns that have a holdout (the ``overall`` row
+of :func:`crmtools.campaigns.campaign_rollup`). Attributed ROI (what the
+contacted customers bought, including what they would have bought anyway)
+is shown only as a secondary, labelled figure. A period's figure is
+**frozen**: it uses the campaigns running in the period and only the orders
+placed before the period's end, so the November figure is the same in the
+November report and in December's comparison. The tile never shows a change
+in points: against other campaigns it says "different campaigns" and shows
+the change in incremental profit (``margin x incremental revenue - cost``);
+against the same campaigns (one still running then) it shows their earlier
+figure as it stood at that period's end.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 
 from .. import campaigns as campaign_analysis
-from ..periods import Period
+from ..periods import Period, as_period
 from ..slicing import campaigns_active, contacts_of
+from . import i18n
 
-__all__ = ["period_campaign_roi", "headline_kpis", "without_comparisons", "TILE_KPIS"]
+__all__ = ["PeriodCampaignROI", "period_campaign_roi", "roi_comparison", "headline_kpis", "without_comparisons",
+           "payback_texts", "rule_screen_text", "pair_labels", "experiment_table", "TILE_KPIS"]
 
 #: The KPI tiles of the summary, in order, with their format kind.
 TILE_KPIS = (("revenue", "money"), ("orders", "integer"), ("active_customers", "integer"),
@@ -22,43 +43,226 @@ TILE_KPIS = (("revenue", "money"), ("orders", "integer"), ("active_customers", "
              ("retention_rate", "percent"), ("campaign_roi", "percent"))
 
 
+@dataclass(frozen=True)
+class PeriodCampaignROI:
+    """The campaign figures of one period, frozen to its campaigns and the orders before its end.
+
+    Attributes
+    ----------
+    period : str
+        The period's label (``"2025-11"``).
+    campaigns : tuple of str
+        Ids of the campaigns running in the period, sorted.
+    holdout_campaigns : tuple of str
+        Those with a holdout: the campaigns of the headline, sorted.
+    running : tuple of str
+        Campaigns still running at the period's end (their figure is to date).
+    margin : float
+        Contribution margin used.
+    cost : float
+        Cost of the holdout campaigns.
+    incremental_revenue, incremental_gross_profit : float
+        Summed over the holdout campaigns; gross profit is ``margin x revenue``.
+    incremental_profit : float
+        ``incremental_gross_profit - cost`` (NaN without a holdout campaign).
+    incremental_roi, incremental_roi_ci_low, incremental_roi_ci_high : float
+        The headline (NaN without a holdout campaign or with zero cost).
+    attributed_roi : float
+        ``(margin x attributed revenue - cost) / cost`` over every
+        attributable campaign (NaN when there is none or no cost).
+    excluded_campaigns : int
+        Campaigns without a holdout, not in the headline.
+    excluded_cost : float
+        Their cost.
+    """
+
+    period: str
+    campaigns: tuple
+    holdout_campaigns: tuple
+    running: tuple
+    margin: float
+    cost: float
+    incremental_revenue: float
+    incremental_gross_profit: float
+    incremental_profit: float
+    incremental_roi: float
+    incremental_roi_ci_low: float
+    incremental_roi_ci_high: float
+    attributed_roi: float
+    excluded_campaigns: int
+    excluded_cost: float
+
+
+def _number(value) -> float:
+    return float("nan") if value is None or pd.isna(value) or math.isinf(float(value)) else float(value)
+
+
 def period_campaign_roi(campaigns: pd.DataFrame, contacts: pd.DataFrame, transactions: pd.DataFrame,
-                        period: Period, *, margin: float = 1.0) -> float | None:
-    """Overall ROI of the campaigns active in ``period``; None when there is none or no cost.
+                        period: Period | str, *, margin: float, alpha: float = 0.05,
+                        date_col: str = "order_datetime") -> PeriodCampaignROI | None:
+    """The period's campaign ROI, frozen to its own campaigns and orders; None when no campaign ran.
+
+    Parameters
+    ----------
+    campaigns, contacts, transactions : pandas.DataFrame
+        The canonical tables; every campaign and order line may be passed:
+        the campaigns whose window overlaps ``period`` are kept, and only
+        order lines with ``order_datetime < period.end``.
+    period : Period or str
+        The reporting period.
+    margin : float
+        Contribution margin (params ``campaigns.margin``); required, so the
+        headline never silently counts revenue as profit.
+    alpha : float, default=0.05
+        Level of the incremental ROI interval.
 
     Returns
     -------
-    float or None
-        ``(attributed revenue x margin - cost) / cost`` over every campaign
-        whose window overlaps the period.
+    PeriodCampaignROI or None
+
+    Examples
+    --------
+    >>> camp = pd.DataFrame({"campaign_id": ["C1"], "name": ["Mail"], "channel": ["dm"],
+    ...                      "start_date": pd.to_datetime(["2025-04-01"]),
+    ...                      "end_date": pd.to_datetime(["2025-04-30"]), "cost": [1000.0]})
+    >>> cont = pd.DataFrame({"campaign_id": "C1", "customer_id": ["a", "b", "c", "d"],
+    ...                      "group": ["treatment", "treatment", "holdout", "holdout"],
+    ...                      "contacted_at": pd.Timestamp("2025-04-01 10:00")})
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "c"], "order_datetime": pd.to_datetime(
+    ...     ["2025-04-05", "2025-05-02", "2025-04-10"]), "quantity": 1, "amount": [3000.0, 9000.0, 1000.0]})
+    >>> r = period_campaign_roi(camp, cont, tx, "2025-04", margin=0.5)
+    >>> r.incremental_revenue, r.incremental_roi, r.attributed_roi, r.incremental_profit
+    (2000.0, 0.0, 0.5, 0.0)
     """
-    active = campaigns_active(campaigns, period=period)
+    p = as_period(period, name="period")
+    active = campaigns_active(campaigns, period=p)
     if active.empty:
         return None
-    roi = campaign_analysis.campaign_roi(active, contacts_of(contacts, active), transactions, margin=margin)
-    overall = campaign_analysis.campaign_rollup(roi)
-    value = overall.loc[overall["level"] == "overall", "roi"]
-    if value.empty or pd.isna(value.iloc[0]) or math.isinf(value.iloc[0]):
-        return None
-    return float(value.iloc[0])
+    orders = transactions.loc[transactions[date_col] < pd.Timestamp(p.end)]
+    roi = campaign_analysis.campaign_roi(active, contacts_of(contacts, active), orders, margin=margin, alpha=alpha,
+                                         as_of=p.end, date_col=date_col)
+    overall = campaign_analysis.campaign_rollup(roi, alpha=alpha)
+    overall = overall.loc[overall["level"] == "overall"].iloc[0]
+    with_holdout = roi["incremental_revenue"].notna()
+    cost = float(roi.loc[with_holdout, "cost"].sum())
+    gross = _number(overall["incremental_gross_profit"])
+    return PeriodCampaignROI(
+        period=p.label,
+        campaigns=tuple(sorted(roi["campaign_id"])),
+        holdout_campaigns=tuple(sorted(roi.loc[with_holdout, "campaign_id"])),
+        running=tuple(sorted(roi.loc[roi["end_date"] >= pd.Timestamp(p.end), "campaign_id"])),
+        margin=float(margin), cost=cost,
+        incremental_revenue=_number(overall["incremental_revenue"]),
+        incremental_gross_profit=gross,
+        incremental_profit=gross - cost if with_holdout.any() else float("nan"),
+        incremental_roi=_number(overall["incremental_roi"]),
+        incremental_roi_ci_low=_number(overall["incremental_roi_ci_low"]),
+        incremental_roi_ci_high=_number(overall["incremental_roi_ci_high"]),
+        attributed_roi=_number(overall["roi"]),
+        excluded_campaigns=int((~with_holdout).sum()),
+        excluded_cost=float(roi.loc[~with_holdout, "cost"].sum()),
+    )
 
 
-def headline_kpis(kpis: pd.DataFrame, *, campaign_roi: tuple | None = None) -> pd.DataFrame:
+def roi_comparison(now: PeriodCampaignROI | None, other: PeriodCampaignROI | None) -> dict:
+    """How the headline ROI of two periods may be compared: a code and the numbers for it.
+
+    A change in points between two periods' ROI is never meaningful: other
+    campaigns are unrelated, and the same campaigns seen at two period ends
+    are one campaign measured twice (its earlier figure was to date).
+    ``code`` is ``"same_campaigns"`` (the same holdout campaigns: ``points``
+    is the change in incremental ROI as a fraction, for reference),
+    ``"different_campaigns"`` (``profit_change`` is the change in
+    incremental profit) or ``"no_campaigns"`` (either period has no
+    campaign with a holdout).
+
+    Examples
+    --------
+    >>> a = PeriodCampaignROI("2025-12", ("C5",), ("C5",), (), 0.4, 100.0, 500.0, 200.0, 100.0, 1.0, 0.5, 1.5,
+    ...                       2.0, 0, 0.0)
+    >>> b = PeriodCampaignROI("2025-11", ("C4",), ("C4",), (), 0.4, 50.0, 0.0, 0.0, -50.0, -1.0, -2.0, 0.0,
+    ...                       1.0, 0, 0.0)
+    >>> roi_comparison(a, b)
+    {'code': 'different_campaigns', 'points': nan, 'profit_change': 150.0}
+    >>> roi_comparison(a, a)
+    {'code': 'same_campaigns', 'points': 0.0, 'profit_change': 0.0}
+    >>> roi_comparison(a, None)["code"]
+    'no_campaigns'
+    """
+    nan = float("nan")
+    if now is None or other is None or not now.holdout_campaigns or not other.holdout_campaigns:
+        return {"code": "no_campaigns", "points": nan, "profit_change": nan}
+    profit_change = now.incremental_profit - other.incremental_profit
+    if now.holdout_campaigns == other.holdout_campaigns:
+        return {"code": "same_campaigns", "points": now.incremental_roi - other.incremental_roi,
+                "profit_change": profit_change}
+    return {"code": "different_campaigns", "points": nan, "profit_change": profit_change}
+
+
+def _roi_texts(rois, language: str, currency: str) -> dict:
+    """The campaign ROI tile's label, note and comparison texts (None: the tile's usual change)."""
+    now = rois[0]
+    label = i18n.text("headline.roi_label", language, margin=i18n.percent(now.margin if now else float("nan"), 0))
+    notes = []
+    if now is not None:
+        if not now.holdout_campaigns:
+            notes.append(i18n.text("headline.roi_no_holdout", language))
+        notes.append(i18n.text("headline.roi_attributed", language, roi=i18n.percent(now.attributed_roi)))
+        if now.holdout_campaigns and pd.notna(now.incremental_roi_ci_low):
+            notes.append(i18n.text("verdict.interval", language, level="95%",
+                                   low=i18n.percent(now.incremental_roi_ci_low, 0),
+                                   high=i18n.percent(now.incremental_roi_ci_high, 0)))
+        if now.excluded_campaigns:
+            notes.append(i18n.text("headline.roi_excluded", language, count=now.excluded_campaigns,
+                                   cost=i18n.money(now.excluded_cost, language, currency)))
+        if now.running:
+            notes.append(i18n.text("headline.roi_running", language, count=len(now.running)))
+    else:
+        notes.append(i18n.text("headline.roi_no_campaigns", language))
+    comparisons = []
+    for other in rois[1:]:
+        found = roi_comparison(now, other)
+        if found["code"] == "same_campaigns":
+            comparisons.append(i18n.text("headline.roi_same", language, roi=i18n.percent(other.incremental_roi),
+                                         period=i18n.month_label(other.period, language)))
+        elif found["code"] == "different_campaigns":
+            change = found["profit_change"]
+            comparisons.append(i18n.text("headline.roi_different", language,
+                                         change=i18n.money(change, language, currency) if change <= 0 else
+                                         "+" + i18n.money(change, language, currency)))
+        else:
+            comparisons.append(i18n.text("headline.roi_not_comparable", language))
+    return {"label": label, "note": " · ".join(notes) if language == "en" else "／".join(notes),
+            "previous_note": comparisons[0], "year_ago_note": comparisons[1]}
+
+
+def headline_kpis(kpis: pd.DataFrame, *, campaign_roi: tuple | None = None, language: str = "en",
+                  currency: str = "JPY") -> pd.DataFrame:
     """The summary's KPI tiles: value, previous period and same period last year.
 
     Parameters
     ----------
     kpis : pandas.DataFrame
         :func:`crmtools.kpis.period_kpis` output.
-    campaign_roi : tuple of (float or None), optional
-        Overall campaign ROI for (this period, previous, year ago).
+    campaign_roi : tuple of (PeriodCampaignROI or None), optional
+        :func:`period_campaign_roi` for (this period, previous, year ago).
+        The tile shows the incremental ROI, labelled with its definition and
+        margin, attributed ROI and the interval as a note, and never a
+        change in points (:func:`roi_comparison`).
+    language : {"en", "ja"}, default="en"
+        Language of the campaign ROI tile's label and notes.
+    currency : str, default="JPY"
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``kpi, value, previous, year_ago, kind`` in :data:`TILE_KPIS`
-        order. ``repeat_rate`` is the share of the period's customers who had
-        bought before (returning / active).
+        Columns ``kpi, value, previous, year_ago, kind, label, note,
+        previous_note, year_ago_note`` in :data:`TILE_KPIS` order.
+        ``repeat_rate`` is the share of the period's customers who had
+        bought before (returning / active). ``label``, ``note`` and the
+        ``*_note`` texts are missing except on the campaign ROI tile, where
+        the ``*_note`` texts replace the change (its ``previous`` and
+        ``year_ago`` are NaN).
 
     Examples
     --------
@@ -68,22 +272,28 @@ def headline_kpis(kpis: pd.DataFrame, *, campaign_roi: tuple | None = None) -> p
     [0.4, 0.25]
     """
     table = kpis.set_index("kpi")[["value", "previous", "year_ago"]].astype("float64")
+    nan = float("nan")
     rows = []
     for name, kind in TILE_KPIS:
+        extra = {"label": None, "note": None, "previous_note": None, "year_ago_note": None}
         if name == "repeat_rate":
             if {"active_customers", "returning_customers"} <= set(table.index):
-                active = table.loc["active_customers"].replace(0, float("nan"))
+                active = table.loc["active_customers"].replace(0, nan)
                 values = (table.loc["returning_customers"] / active).tolist()
             else:
-                values = [float("nan")] * 3
+                values = [nan] * 3
         elif name == "campaign_roi":
-            values = [float("nan") if v is None else float(v) for v in (campaign_roi or (None, None, None))]
+            rois = tuple(campaign_roi or (None, None, None))
+            values = [nan if rois[0] is None else rois[0].incremental_roi, nan, nan]  # never a change in points
+            extra = _roi_texts(rois, language, currency)
         elif name in table.index:
             values = table.loc[name].tolist()
         else:
-            values = [float("nan")] * 3
-        rows.append({"kpi": name, "value": values[0], "previous": values[1], "year_ago": values[2], "kind": kind})
-    return pd.DataFrame(rows, columns=["kpi", "value", "previous", "year_ago", "kind"])
+            values = [nan] * 3
+        rows.append({"kpi": name, "value": values[0], "previous": values[1], "year_ago": values[2], "kind": kind,
+                     **extra})
+    return pd.DataFrame(rows, columns=["kpi", "value", "previous", "year_ago", "kind", "label", "note",
+                                       "previous_note", "year_ago_note"])
 
 
 def without_comparisons(kpis: pd.DataFrame) -> pd.DataFrame:
@@ -96,8 +306,132 @@ def without_comparisons(kpis: pd.DataFrame) -> pd.DataFrame:
     --------
     >>> k = pd.DataFrame({"kpi": ["revenue"], "value": [5.0], "previous": [9.0], "year_ago": [8.0],
     ...                   "change_vs_previous": [-4.0], "pct_change_vs_previous": [-0.44]})
-    >>> without_comparisons(k).iloc[0].tolist()
-    ['revenue', 5.0, nan, nan, nan, nan]
+    >>> without_comparisons(k).drop(columns="kpi").iloc[0].isna().tolist()
+    [False, True, True, True, True]
     """
     compared = [c for c in kpis.columns if c in ("previous", "year_ago") or c.startswith(("change_", "pct_change_"))]
-    return kpis.assign(**{c: float("nan") for c in compared})
+    out = kpis.assign(**{c: float("nan") for c in compared})
+    notes = [c for c in ("previous_note", "year_ago_note") if c in out.columns]
+    return out.assign(**{c: None for c in notes}) if notes else out
+
+
+def payback_texts(roi: pd.DataFrame, *, language: str = "en") -> pd.Series:
+    """The ``payback`` codes of :func:`crmtools.campaigns.campaign_roi` in words, with their months.
+
+    Examples
+    --------
+    >>> roi = pd.DataFrame({"payback": ["paid_back", "not_paid_back", "no_holdout"],
+    ...                     "payback_months": [2.0, float("nan"), float("nan")], "payback_observed_months": [5, 3, 0]})
+    >>> payback_texts(roi).tolist()
+    ['paid back in 2 month(s)', 'not paid back after 3 month(s)', 'no holdout']
+    >>> payback_texts(roi, language="ja").tolist()
+    ['2か月で回収', '3か月経過時点で未回収', 'ホールドアウトなし']
+    """
+    i18n.check_language(language)
+    texts = []
+    for code, paid, observed in zip(roi["payback"], roi["payback_months"], roi["payback_observed_months"]):
+        months = int(paid) if code == "paid_back" else int(observed)
+        texts.append(i18n.text(f"payback.{code}", language, months=months))
+    return pd.Series(texts, index=roi.index, name="payback", dtype="str")
+
+
+def rule_screen_text(screen, *, language: str = "en") -> str:
+    """One sentence on a :class:`crmtools.basket.RuleScreen`: too few baskets, nothing significant, or how
+    many rules were tested and how many passed.
+
+    Examples
+    --------
+    >>> from crmtools.basket import RuleScreen
+    >>> screen = RuleScreen(pd.DataFrame(), tested=16, passed=6, n_baskets=7382, min_baskets=1000, alpha=0.05,
+    ...                     too_few_baskets=False)
+    >>> for part in rule_screen_text(screen).split("; "):
+    ...     print(part)
+    16 rules tested in 7,382 baskets
+    6 significant after Benjamini-Hochberg adjustment (q < 0.05) with lift above 1, shown as 0 pair(s).
+    >>> rule_screen_text(RuleScreen(pd.DataFrame(), 3, 0, 120, 1000, 0.05, True))
+    'Only 120 baskets this period: too few for a conclusion about product pairs (at least 1,000 are needed).'
+    """
+    i18n.check_language(language)
+    baskets = i18n.number(screen.n_baskets) if screen.n_baskets is not None else "–"
+    if screen.too_few_baskets:
+        return i18n.text("basket.too_few_baskets", language, baskets=baskets, needed=i18n.number(screen.min_baskets))
+    counts = i18n.text("basket.screen", language, tested=i18n.number(screen.tested), baskets=baskets,
+                       passed=i18n.number(screen.passed), alpha=f"{screen.alpha:g}",
+                       pairs=i18n.number(len(screen.pairs)))
+    if screen.passed == 0:
+        return i18n.sentences([i18n.text("basket.none_significant", language), counts], language)
+    return counts
+
+
+def pair_labels(pairs: pd.DataFrame, *, language: str = "en") -> pd.Series:
+    """Each row of :func:`crmtools.basket.merge_symmetric` as "A ↔ B" (both directions hold) or "A → B".
+
+    Examples
+    --------
+    >>> pairs = pd.DataFrame({"antecedents": [frozenset({"tea"}), frozenset({"jam"})],
+    ...                       "consequents": [frozenset({"cake"}), frozenset({"tea"})],
+    ...                       "reverse_confidence": [0.4, float("nan")]})
+    >>> pair_labels(pairs).tolist()
+    ['tea ↔ cake', 'jam → tea']
+    """
+    i18n.check_language(language)
+    sep = i18n.text("rule.item_separator", language)
+    labels = []
+    for ante, cons, back in zip(pairs["antecedents"], pairs["consequents"], pairs["reverse_confidence"]):
+        first, second = sep.join(sorted(map(str, ante))), sep.join(sorted(map(str, cons)))
+        labels.append(i18n.text("basket.pair", language, first=first, second=second) if pd.notna(back)
+                      else f"{first} → {second}")
+    return pd.Series(labels, index=pairs.index, name="pair", dtype="str")
+
+
+def _p_words(p: float) -> str:
+    return "p –" if pd.isna(p) else ("p < 0.001" if p < 0.001 else f"p = {p:.3f}")
+
+
+def experiment_table(primary: pd.DataFrame, *, language: str = "en") -> pd.DataFrame:
+    """The A/B tests of the summary in words: each experiment's primary metric, its verdict, A/A tests as
+    health checks (pass/fail) and the sample-ratio (SRM) check.
+
+    Parameters
+    ----------
+    primary : pandas.DataFrame
+        Output of :func:`crmtools.experiments.primary_results`.
+    language : {"en", "ja"}, default="en"
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``experiment_id``, ``experiment_kind``, ``primary_metric``,
+        ``variant``, ``relative_lift``, ``p_value_adjusted``, ``srm_check``,
+        ``verdict`` (text), one row per row of ``primary``.
+    """
+    from .findings import verdict_sentences
+
+    i18n.check_language(language)
+    columns = ["experiment_id", "experiment_kind", "primary_metric", "variant", "relative_lift",
+               "p_value_adjusted", "srm_check", "verdict"]
+    if primary.empty:
+        return pd.DataFrame({c: pd.Series(dtype="float64" if c in ("relative_lift", "p_value_adjusted") else "str")
+                             for c in columns})
+    sentences = verdict_sentences(primary, language=language)
+    verdicts = []
+    for row, sentence in zip(primary.itertuples(index=False), sentences):
+        if row.kind == "aa":
+            if not row.srm_passed:
+                verdicts.append(i18n.text("aa.srm_failed", language, p=_p_words(row.srm_p_value)))
+            else:
+                verdicts.append(i18n.text(f"aa.{row.health_check}", language, p=_p_words(row.p_value_adjusted)))
+        else:
+            verdicts.append(sentence)
+    srm = [i18n.text("srm.passed" if ok else "srm.failed", language, p=_p_words(p))
+           for ok, p in zip(primary["srm_passed"], primary["srm_p_value"])]
+    return pd.DataFrame({
+        "experiment_id": primary["experiment_id"].to_numpy(),
+        "experiment_kind": [i18n.text(f"experiment_kind.{k}", language) for k in primary["kind"]],
+        "primary_metric": [i18n.text(f"metric.{m}", language) for m in primary["metric"]],
+        "variant": primary["variant"].to_numpy(),
+        "relative_lift": primary["relative_lift"].to_numpy(dtype=float),
+        "p_value_adjusted": primary["p_value_adjusted"].to_numpy(dtype=float),
+        "srm_check": srm,
+        "verdict": verdicts,
+    })[columns]
