@@ -62,8 +62,8 @@ def test_summary_findings_in_english(results):
         "leans more on few customers, so losing one of them costs more.",
         "E1: Variant B raised conversion rate by 12.5% (95% CI 5.6% to 19.9%). The difference is statistically "
         "significant (p < 0.001).",
-        'Campaign "Spring sale" added ¥250,000 of incremental revenue against its holdout (95% CI ¥12,000 – '
-        "¥510,000): a measured effect the next sends can be planned on.",
+        'Campaign "Spring sale" added ¥250K of incremental revenue against its holdout (95% CI ¥12K – ¥510K): a '
+        "measured effect the next sends can be planned on.",
     ]
 
 
@@ -174,17 +174,17 @@ def test_actions_in_english_and_japanese(action_inputs):
     actions = action_records(**action_inputs)
     en = recommended_actions(actions, period_text="Dec 2025")
     assert en[0] == ("150 Loyal customers slipped towards dormancy since last period — contact the 400 repeat "
-                     "customers whose usual purchase interval ends within 30 days. Expected value: about ¥120,000 of "
+                     "customers whose usual purchase interval ends within 30 days. Expected value: about ¥120K of "
                      'incremental revenue, at the ¥300 per contacted customer measured for "Catalogue" against its '
                      "holdout.")
     assert en[2] == ("Can't Lose Them and At Risk hold 210 lapsed high-value customers (+60 on last period) who spent "
-                     "¥3,000,000 in the last year — send them a win-back offer before they are lost for good. "
+                     "¥3M in the last year — send them a win-back offer before they are lost for good. "
                      "Expected value: no measured effect yet.")
     ja = recommended_actions(actions, period_text="2025年12月", language="ja")
     assert ja[3] == ("2025年12月の新規顧客は90人です。2025年9月の新規顧客のうち90日以内に2回目を購入したのは"
                      "30.0%でした。まだ2回目の購入がない75人に2回目購入のオファーを送りましょう。"
                      "期待効果：まだ測定された効果はありません。")
-    assert ja[1].startswith("キャンペーン「Coupon」は費用50,000円をかけましたが、接触した800人")
+    assert ja[1].startswith("キャンペーン「Coupon」は費用5万円をかけましたが、接触した800人")
 
 
 def test_actions_without_a_measured_effect_say_so(action_inputs):

@@ -354,18 +354,18 @@ def _action_value(action: Action, language: str, currency: str) -> str:
     basis = action.basis
     if action.value_unit == "money" and basis.get("kind") == "campaign":
         return i18n.text("action.value_campaign", language,
-                         amount=i18n.money(action.expected_value, language, currency), name=basis["name"],
+                         amount=i18n.compact_money(action.expected_value, language, currency), name=basis["name"],
                          per_customer=i18n.money(basis["per_customer"], language, currency))
     if action.value_unit == "money":
         return i18n.text("action.value_experiment", language,
-                         amount=i18n.money(action.expected_value, language, currency),
+                         amount=i18n.compact_money(action.expected_value, language, currency),
                          per_unit=i18n.money(basis["per_unit"], language, currency),
                          units=i18n.number(basis["units"]))
     if action.value_unit == "conversions":
         return i18n.text("action.value_conversions", language, conversions=i18n.number(action.expected_value))
     if action.value_unit == "cost_saved":
         return i18n.text("action.value_cost_saved", language,
-                         amount=i18n.money(action.expected_value, language, currency))
+                         amount=i18n.compact_money(action.expected_value, language, currency))
     return i18n.text("action.no_effect", language)
 
 
@@ -377,7 +377,7 @@ def _action_reason(action: Action, labels: Mapping, language: str, currency: str
         values["slipped"] = i18n.number(n.get("slipped", 0))
     elif action.code == "win_back":
         change = n.get("change")
-        values["revenue"] = i18n.money(n["revenue"], language, currency)
+        values["revenue"] = i18n.compact_money(n["revenue"], language, currency)
         values["change"] = (i18n.text("action.change_unknown", language) if change is None
                             else i18n.signed_number(change))
     elif action.code == "second_order":
@@ -387,7 +387,7 @@ def _action_reason(action: Action, labels: Mapping, language: str, currency: str
         values.update(experiment=n["experiment"], variant=n["variant"],
                       metric=i18n.text(f"metric.{n['metric']}", language), lift=i18n.percent(n["lift"]))
     elif action.code in ("review_campaign", "add_holdout"):
-        values.update(name=n["name"], cost=i18n.money(n["cost"], language, currency))
+        values.update(name=n["name"], cost=i18n.compact_money(n["cost"], language, currency))
     elif action.code == "protect_top":
         values.update(share=i18n.percent(n["share"]), threshold=i18n.money(n["threshold"], language, currency))
     return i18n.text(f"action.{action.code}.{action.reason}", language, **values)
@@ -396,6 +396,9 @@ def _action_reason(action: Action, labels: Mapping, language: str, currency: str
 def recommended_actions(actions: list[Action], *, period_text: str = "", segment_map=None, language: str = "en",
                         currency: str = "JPY") -> list[str]:
     """The actions of :func:`action_records` in words: the reason, what to do, the expected value.
+
+    Amounts read as prose (:func:`crmtools.reporting.i18n.compact_money`: '¥2.95M', '295万円'); amounts
+    per customer or unit and spend thresholds in full.
 
     Parameters
     ----------
@@ -515,8 +518,8 @@ def _campaigns(roi, language, currency) -> str | None:
     return i18n.text(
         "finding.campaign_measured", language,
         name=best["name"] if isinstance(best["name"], str) else best["campaign_id"],
-        amount=i18n.money(best["incremental_revenue"], language, currency),
-        interval=f"{i18n.money(low, language, currency)} – {i18n.money(high, language, currency)}")
+        amount=i18n.compact_money(best["incremental_revenue"], language, currency),
+        interval=f"{i18n.compact_money(low, language, currency)} – {i18n.compact_money(high, language, currency)}")
 
 
 def summary_findings(*, period_text: str = "", segments: pd.DataFrame | None = None,

@@ -638,11 +638,12 @@ TEXT: dict[str, dict[str, str]] = {
                              "already ordered again.",
                        "ja": "{period}の新規顧客は{new}人で、うち{repeaters}人（{rate}）がすでに2回目の購入をしています。"},
     "rule_drift_title": {"en": "Rules that appeared or vanished", "ja": "新たに現れた・消えた併売ルール"},
-    "rule_drift_intro": {"en": "Rules mined with the same thresholds in this period and the previous one: new rules hold "
-                               "only now; vanished ones held only in the previous period (they may still hold below "
-                               "the thresholds).",
-                         "ja": "今期と前期に同じ基準で抽出したルールの比較です。「新規」は今期のみ、「消失」は前期のみ"
-                               "基準を満たしたルールです（消失したルールも基準未満では成り立っている場合があります）。"},
+    "rule_drift_intro": {"en": "Rules with lift above 1, mined with the same thresholds in this period and the previous "
+                               "one: new rules hold only now; vanished ones held only in the previous period (they may "
+                               "still hold below the thresholds).",
+                         "ja": "今期と前期に同じ基準で抽出した、リフト値が1を超えるルールの比較です。「新規」は今期のみ、"
+                               "「消失」は前期のみ基準を満たしたルールです（消失したルールも基準未満では成り立っている"
+                               "場合があります）。"},
     "drift_status": {"en": "Change", "ja": "変化"},
     "drift.new": {"en": "new", "ja": "新規"},
     "drift.lost": {"en": "vanished", "ja": "消失"},
