@@ -224,6 +224,16 @@ def test_a_winning_variant_is_rolled_out_with_its_measured_value(action_inputs):
                     "per send at this volume (measured in the test).")
 
 
+def test_an_aa_health_check_is_never_rolled_out(action_inputs):
+    counts = pd.DataFrame({"experiment_id": "EXP-AA", "variant": ["control", "control_copy"], "units": [10000, 10000],
+                           "conversions": [1000, 1200]})
+    tested = experiment_results(counts)
+    assert (tested["verdict"] == "significant_better").any()
+    assert "roll_out" not in [a.code for a in action_records(**{**action_inputs, "experiments": tested})]
+    renamed = experiment_results(counts.assign(experiment_id="EXP-1", variant=["control", "B"]))
+    assert "roll_out" in [a.code for a in action_records(**{**action_inputs, "experiments": renamed})]
+
+
 def test_three_to_five_actions_on_the_inputs_of_a_month(action_inputs):
     assert 3 <= len(action_records(**action_inputs)) <= MAX_ACTIONS
     assert action_records() == []

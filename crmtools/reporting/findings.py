@@ -229,8 +229,14 @@ def _roll_outs(experiments) -> list[Action]:
     good = experiments[(experiments["verdict"] == "significant_better")
                        & experiments.get("trustworthy", pd.Series(True, index=experiments.index)).fillna(False)
                        .astype(bool)]
+    from ..experiments import is_aa_test
+
     out = []
     for experiment, rows in good.groupby("experiment_id", sort=True):
+        every = experiments[experiments["experiment_id"] == experiment]
+        control = str(every["control"].iloc[0]) if "control" in every.columns else "control"
+        if is_aa_test(experiment, [control, *every["variant"].astype(str).unique()], control=control):
+            continue  # an A/A health check has nothing to roll out, whatever its result
         money = rows[rows["metric"] == "revenue_per_unit"]
         pick = (money if not money.empty else rows[rows["metric"] == "conversion_rate"])
         if pick.empty:
@@ -303,7 +309,9 @@ def action_records(*, migration: pd.DataFrame | None = None, due: pd.DataFrame |
     - ``second_order``: the period's new customers who have not ordered
       again, with the latest complete cohort's F2 rate (``f2``, ``period``);
     - ``roll_out``: a trustworthy ``significant_better`` A/B variant (revenue
-      per unit preferred); expected value = measured difference × units;
+      per unit preferred; never from an A/A health check,
+      :func:`crmtools.experiments.is_aa_test`); expected value = measured
+      difference × units;
     - ``review_campaign``: a costed campaign whose holdout shows no
       significant effect (its cost is what pausing saves); ``add_holdout``: a
       costed campaign without a holdout;
