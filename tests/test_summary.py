@@ -62,6 +62,18 @@ def test_april_figure_by_hand_and_frozen_to_april_orders(tables):
     assert period_campaign_roi(campaigns, contacts, tx, "2025-03", margin=0.5) is None
 
 
+def test_the_tile_says_when_the_interval_includes_no_effect():
+    kpis = pd.DataFrame({"kpi": ["revenue"], "value": [1.0], "previous": [1.0], "year_ago": [1.0]})
+    noisy = PeriodCampaignROI("2025-10", ("C4",), ("C4",), (), 0.4, 4118.0, 510997.7, 204399.1, 200281.1, 48.6,
+                              -9.97, 107.2, 215.9, 0, 0.0)
+    note = headline_kpis(kpis, campaign_roi=(noisy, None, None)).set_index("kpi").loc["campaign_roi", "note"]
+    assert "95% CI −997% to 10720%" in note and "not significant" in note
+    clear = PeriodCampaignROI("2025-12", ("C5",), ("C5",), (), 0.4, 747360.0, 2150048.8, 860019.5, 112659.5, 0.15,
+                              -0.61, 0.91, 1.08, 1, 1_500_000.0)
+    note = headline_kpis(kpis, campaign_roi=(clear, None, None)).set_index("kpi").loc["campaign_roi", "note"]
+    assert "not significant" not in note and "1 campaign(s) without a holdout (¥1.5M) not included" in note
+
+
 def test_margin_is_required_and_used(tables):
     campaigns, contacts, tx = tables
     with pytest.raises(TypeError):
@@ -99,7 +111,7 @@ def test_no_change_in_points_between_campaign_sets():
     tile = tiles.loc["campaign_roi"]
     assert tile["value"] == 0.15 and math.isnan(tile["previous"]) and math.isnan(tile["year_ago"])
     assert tile["label"] == "Campaign ROI: incremental vs holdout, 40% margin"
-    assert tile["previous_note"] == "n/a — different campaigns; incremental profit −¥87,622"
+    assert tile["previous_note"] == "n/a — different campaigns; incremental profit −¥87.6K"
     assert tile["year_ago_note"] == "n/a — no campaign with a holdout to compare"
     assert "attributed ROI 200.0%" in tile["note"]
     same = headline_kpis(kpis, campaign_roi=(dec, _roi("2025-11", ("C5",), -0.27, -1.0), None)).set_index("kpi")

@@ -398,6 +398,8 @@ TEXT: dict[str, dict[str, str]] = {
                                 "ja": "帰属ROI {roi}（施策がなくても発生した購入を含む）"},
     "headline.roi_excluded": {"en": "{count} campaign(s) without a holdout ({cost}) not included",
                               "ja": "ホールドアウトのない{count}件（{cost}）は含みません"},
+    "headline.roi_not_significant": {"en": "not significant: the interval includes no effect at all (−100%)",
+                                     "ja": "有意ではありません：区間が効果なし（−100%）を含みます"},
     "headline.roi_running": {"en": "{count} still running: figure to date", "ja": "{count}件は実施中（期末時点の値）"},
     "headline.roi_no_holdout": {"en": "no campaign with a holdout this period",
                                 "ja": "今期はホールドアウトのあるキャンペーンがありません"},
@@ -426,6 +428,9 @@ TEXT: dict[str, dict[str, str]] = {
     "chart.roi_margin_formula": {"en": "ROI = (margin {margin} × revenue − cost) / cost",
                                  "ja": "ROI =（貢献利益率{margin} × 売上 − 費用）÷ 費用"},
     "chart.no_holdout": {"en": "no holdout", "ja": "ホールドアウトなし"},
+    "campaigns_count": {"en": "Campaigns", "ja": "キャンペーン数"},
+    "rollup.channel": {"en": "channel", "ja": "チャネル別"},
+    "rollup.overall": {"en": "all campaigns", "ja": "全キャンペーン"},
     # payback codes of crmtools.campaigns.campaign_roi
     "payback.paid_back": {"en": "paid back in {months} month(s)", "ja": "{months}か月で回収"},
     "payback.not_paid_back": {"en": "not paid back after {months} month(s)", "ja": "{months}か月経過時点で未回収"},
@@ -478,6 +483,7 @@ TEXT: dict[str, dict[str, str]] = {
     # "What to do this month" (crmtools.reporting.findings.recommended_actions): each action is
     # "{reason} — {what}. {value}"; reasons are keyed action.<code>.<reason code>.
     "actions_title": {"en": "What to do this month", "ja": "今月のアクション"},
+    "actions_title_quarter": {"en": "What to do this quarter", "ja": "今四半期のアクション"},
     "actions_intro": {"en": "Generated from this period's numbers, most valuable first. Expected values come only from "
                             "effects measured against a holdout group or in an A/B test.",
                       "ja": "今期の数値から自動生成し、効果の大きい順に並べています。期待効果は、ホールドアウト群との比較"

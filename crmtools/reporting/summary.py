@@ -212,9 +212,11 @@ def _roi_texts(rois, language: str, currency: str) -> dict:
             notes.append(i18n.text("verdict.interval", language, level="95%",
                                    low=i18n.percent(now.incremental_roi_ci_low, 0),
                                    high=i18n.percent(now.incremental_roi_ci_high, 0)))
+            if now.incremental_roi_ci_low <= -1 <= now.incremental_roi_ci_high:  # -100%: no incremental revenue
+                notes.append(i18n.text("headline.roi_not_significant", language))
         if now.excluded_campaigns:
             notes.append(i18n.text("headline.roi_excluded", language, count=now.excluded_campaigns,
-                                   cost=i18n.money(now.excluded_cost, language, currency)))
+                                   cost=i18n.compact_money(now.excluded_cost, language, currency)))
         if now.running:
             notes.append(i18n.text("headline.roi_running", language, count=len(now.running)))
     else:
@@ -228,8 +230,8 @@ def _roi_texts(rois, language: str, currency: str) -> dict:
         elif found["code"] == "different_campaigns":
             change = found["profit_change"]
             comparisons.append(i18n.text("headline.roi_different", language,
-                                         change=i18n.money(change, language, currency) if change <= 0 else
-                                         "+" + i18n.money(change, language, currency)))
+                                         change=i18n.compact_money(change, language, currency) if change <= 0 else
+                                         "+" + i18n.compact_money(change, language, currency)))
         else:
             comparisons.append(i18n.text("headline.roi_not_comparable", language))
     return {"label": label, "note": " · ".join(notes) if language == "en" else "／".join(notes),
