@@ -117,7 +117,8 @@ def test_japanese_report_uses_japanese_everywhere(published, tmp_path):
                     overrides=["language=ja"], jobs=2)
     assert ja.status == "published", ja.message
     summary = (ja.report_dir / "00_summary.html").read_text(encoding="utf-8")
-    for key in ("summary_title", "findings", "revenue", "trend_13m", "segment_migration", "top_rules"):
+    for key in ("summary_title", "actions_title", "findings", "revenue", "trend_13m", "top_movements", "top_rules",
+                "glossary_title"):
         assert i18n.text(key, "ja") in summary, key
     assert "円" in summary and "前期比" in summary
     assert '<html lang="ja"' in summary or "lang=" in summary
