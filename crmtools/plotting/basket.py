@@ -109,6 +109,10 @@ def plot_rule_scatter(
                           fontsize=8, arrowprops={"arrowstyle": "-", "color": "#7b8794", "lw": 0.6,
                                                   "shrinkA": 0, "shrinkB": 2})
               for row in top.itertuples()]
+    if not hasattr(ax.figure.canvas, "get_renderer"):  # a bare Figure(): measure the labels on an Agg canvas
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(ax.figure)
     _keep_inside(ax, labels)
     spread_labels(ax, labels)
     ax.set_xlabel(text.get(x, x))
