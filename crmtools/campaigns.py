@@ -526,7 +526,12 @@ def campaign_roi(campaigns: pd.DataFrame, contacts: pd.DataFrame, transactions: 
         ``amount``, ``quantity`` (optional: without it a line with a positive
         amount counts as a purchase), and ``campaign_id`` for tag attribution.
     margin : float, default=1.0
-        Gross margin on revenue, in (0, 1]; 1 means ROI on revenue.
+        Contribution margin on revenue, in (0, 1]; 1 means ROI on revenue
+        (revenue counted as profit). The report passes params
+        ``campaigns.margin`` (0.4 for the sample business), keeps the
+        campaigns of the period with the orders placed before its end and
+        ``as_of`` its end, and headlines ``incremental_roi``: see
+        :func:`crmtools.reporting.summary.period_campaign_roi`.
     response_window_days : float or None, default=None
         Window length after each contact; None uses the campaign's ``end_date``.
     alpha : float, default=0.05
