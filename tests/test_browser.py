@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from crmtools.params import DEFAULTS
 from crmtools.reporting.i18n import TEXT
 from crmtools.runner import run_period
 from crmtools.sampledata import SampleConfig, write_sample
@@ -58,6 +59,7 @@ LATIN_ALLOWED = {
     "SRM",
     "ID",
     "p",
+    "q",
     "pt",
     "R",
     "F",
@@ -73,6 +75,14 @@ LATIN_ALLOWED = {
     "CI",
     "Gini",
 }
+#: A parameter's dotted name (``repeat.within_days``): pages may quote it, as the analyst writes it in params.
+PARAMETER = re.compile(
+    r"\b("
+    + "|".join(
+        re.escape(f"{section}.{key}") for section, value in DEFAULTS.items() if isinstance(value, dict) for key in value
+    )
+    + r")(\.[a-z_]+)*\b"
+)
 #: Catalogue keys that read like words (``conversion_rate``, ``metric.revenue_per_unit``): a key on a page is
 #: a missed lookup.
 KEYS = sorted({k for k in TEXT if re.fullmatch(r"[a-z0-9]+([._][a-z0-9]+)+", k)}, key=len, reverse=True)
@@ -150,6 +160,7 @@ def english_left(page: str, allowed: set[str]) -> list[str]:
         if lang == "en":
             continue
         keys = [k for k in KEYS if k in node]
+        node = re.sub(PARAMETER, " ", node)  # a parameter's name, quoted as the analyst sets it
         words = [
             w
             for w in re.findall(r"[A-Za-z][A-Za-z0-9]*", node)

@@ -123,7 +123,7 @@ TEXT: dict[str, dict[str, str]] = {
     "migration_intro": {"en": "Where last period's customers are now: each row is last period's segment, each "
                               "column this period's; 'Inactive' means no order in the last year.",
                         "ja": "前期の各セグメントの顧客が今期どのセグメントに移ったか（行＝前期、列＝今期）。"
-                              "「Inactive」は過去1年購入のない顧客です。"},
+                              "「非アクティブ」は過去1年購入のない顧客です。"},
     "deciles_intro": {"en": "Customers who bought in the period, ranked by net spend and cut into ten groups of "
                             "equal size (decile 1 = top spenders).",
                       "ja": "期間中に購入した顧客を購入金額順に並べ、人数が等しい10グループに分けています"
