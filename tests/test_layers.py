@@ -66,11 +66,6 @@ KNOWN_EDGES = {
 }
 KNOWN_PRIVATE = {
     ("crmtools._deprecation", "crmtools.periods", "_Window"): "deprecation shim builds a period window",
-    ("crmtools.basket_spark", "crmtools.basket", "_check_choice"): "Spark twin shares basket's input checks",
-    ("crmtools.basket_spark", "crmtools.basket", "_check_columns"): "Spark twin shares basket's input checks",
-    ("crmtools.basket_spark", "crmtools.basket", "_check_flag"): "Spark twin shares basket's input checks",
-    ("crmtools.basket_spark", "crmtools.basket", "_check_int"): "Spark twin shares basket's input checks",
-    ("crmtools.basket_spark", "crmtools.basket", "_min_count"): "Spark twin shares basket's support count",
     ("crmtools.params", "crmtools.rfm", "_resolve_thresholds"): "params checks RFM thresholds as rfm reads them",
 }
 
