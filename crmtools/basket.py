@@ -50,25 +50,24 @@ from .checks import message, require_columns, require_flag, require_frame, requi
 from .periods import as_point
 
 __all__ = [
-    "frequent_itemsets",
-    "association_rules",
-    "rule_drift",
-    "significant_rules",
-    "merge_symmetric",
-    "screen_rules",
-    "RuleScreen",
-    "recommend_items",
-    "customer_recommendations",
-    "rule_sentences",
     "ITEMSET_COLUMNS",
     "RULE_COLUMNS",
+    "RuleScreen",
+    "association_rules",
+    "customer_recommendations",
+    "frequent_itemsets",
+    "merge_symmetric",
+    "recommend_items",
+    "rule_drift",
+    "rule_sentences",
+    "screen_rules",
+    "significant_rules",
 ]
 
 #: Columns of :func:`frequent_itemsets`, in order.
 ITEMSET_COLUMNS = ["support", "itemsets", "count", "length"]
 
-_METRICS = ["antecedent_support", "consequent_support", "support", "confidence", "lift", "leverage",
-            "conviction"]
+_METRICS = ["antecedent_support", "consequent_support", "support", "confidence", "lift", "leverage", "conviction"]
 _COUNTS = ["antecedent_count", "consequent_count", "count"]
 _SIGNIFICANCE = ["p_value", "p_adjusted"]
 
@@ -76,8 +75,18 @@ _SIGNIFICANCE = ["p_value", "p_adjusted"]
 RULE_COLUMNS = ["antecedents", "consequents", *_METRICS, *_COUNTS, *_SIGNIFICANCE]
 
 _RECOMMENDATION_COLUMNS = ["rank", "item", "score", "antecedents", "consequents", "support", "confidence", "lift"]
-_DRIFT_COLUMNS = ["antecedents", "consequents", "status", "support_before", "support_after",
-                  "confidence_before", "confidence_after", "lift_before", "lift_after", "change"]
+_DRIFT_COLUMNS = [
+    "antecedents",
+    "consequents",
+    "status",
+    "support_before",
+    "support_after",
+    "confidence_before",
+    "confidence_after",
+    "lift_before",
+    "lift_after",
+    "change",
+]
 
 _DEFAULT_MAX_MEMORY = 2 * 1024**3
 
@@ -129,12 +138,13 @@ def _distinct_pairs(parts: list, n_items: int) -> tuple[np.ndarray, np.ndarray]:
     baskets = np.empty(key.size, np.int32)
     items = np.empty(key.size, np.int32)
     for lo in range(0, key.size, 1 << 16):  # in chunks, to keep the temporaries small
-        baskets[lo:lo + (1 << 16)], items[lo:lo + (1 << 16)] = np.divmod(key[lo:lo + (1 << 16)], width)
+        baskets[lo : lo + (1 << 16)], items[lo : lo + (1 << 16)] = np.divmod(key[lo : lo + (1 << 16)], width)
     return baskets, items
 
 
-def _item_labels(ids: np.ndarray, item_codes: np.ndarray, label_values: pd.Series | None,
-                 keep: np.ndarray) -> np.ndarray:
+def _item_labels(
+    ids: np.ndarray, item_codes: np.ndarray, label_values: pd.Series | None, keep: np.ndarray
+) -> np.ndarray:
     """Readable label per item: its most common label (ties: the one seen first), the id where there is none.
 
     Two items sharing a label are told apart as ``"label (id)"``.
@@ -146,8 +156,7 @@ def _item_labels(ids: np.ndarray, item_codes: np.ndarray, label_values: pd.Serie
     label_codes = label_codes[keep]
     named = label_codes >= 0
     n_labels = max(len(label_uniques), 1)
-    combos, lines = np.unique(item_codes[named].astype(np.int64) * n_labels + label_codes[named],
-                              return_counts=True)
+    combos, lines = np.unique(item_codes[named].astype(np.int64) * n_labels + label_codes[named], return_counts=True)
     if combos.size:
         item_of, label_of = combos // n_labels, combos % n_labels
         order = np.lexsort((label_of, -lines, item_of))
@@ -159,10 +168,21 @@ def _item_labels(ids: np.ndarray, item_codes: np.ndarray, label_values: pd.Serie
     return labels
 
 
-def _encode_transactions(data: pd.DataFrame, *, basket: str, item: str, basket_freq: str | None,
-                         include_returns: bool, order_col: str, customer_col: str, date_col: str,
-                         item_col: str | None, label_col: str | None, quantity_col: str,
-                         as_of=None) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray | None]:
+def _encode_transactions(
+    data: pd.DataFrame,
+    *,
+    basket: str,
+    item: str,
+    basket_freq: str | None,
+    include_returns: bool,
+    order_col: str,
+    customer_col: str,
+    date_col: str,
+    item_col: str | None,
+    label_col: str | None,
+    quantity_col: str,
+    as_of=None,
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray | None]:
     """Distinct (basket, item) code pairs of canonical transactions.
 
     Returns basket codes and item codes (int32, sorted by basket), the
@@ -174,9 +194,13 @@ def _encode_transactions(data: pd.DataFrame, *, basket: str, item: str, basket_f
     require_in(item, ("product", "category"), name="item")
     require_flag(include_returns, name="include_returns")
     if basket_freq is not None and basket != "customer":
-        raise ValueError(message(f"basket_freq={basket_freq!r} needs basket='customer'",
-                                 allowed="basket_freq=None, or basket='customer' for one basket per customer and "
-                                 "month, quarter or year", received=f"basket={basket!r}"))
+        raise ValueError(
+            message(
+                f"basket_freq={basket_freq!r} needs basket='customer'",
+                allowed="basket_freq=None, or basket='customer' for one basket per customer and month, quarter or year",
+                received=f"basket={basket!r}",
+            )
+        )
     if item_col is None:
         item_col = "product_id" if item == "product" else "category"
     if label_col is None and item == "product" and "product_name" in data.columns:
@@ -216,12 +240,13 @@ def _encode_transactions(data: pd.DataFrame, *, basket: str, item: str, basket_f
             try:
                 periods = pd.DatetimeIndex(data[date_col].to_numpy()[keep]).to_period(basket_freq)
             except (ValueError, TypeError, AttributeError) as exc:
-                raise ValueError(f"Invalid basket_freq: expected a pandas period alias such as 'M', 'Q' or 'Y' and "
-                                 f"datetimes in {date_col!r}; got basket_freq={basket_freq!r} ({exc}).") from None
+                raise ValueError(
+                    f"Invalid basket_freq: expected a pandas period alias such as 'M', 'Q' or 'Y' and "
+                    f"datetimes in {date_col!r}; got basket_freq={basket_freq!r} ({exc})."
+                ) from None
             period_codes, period_uniques = pd.factorize(periods)
             n_periods = max(len(period_uniques), 1)
-            combined, used = _compact(baskets.astype(np.int64) * n_periods + period_codes,
-                                      len(owner) * n_periods)
+            combined, used = _compact(baskets.astype(np.int64) * n_periods + period_codes, len(owner) * n_periods)
             baskets, n_baskets, owner = combined, used.size, owner[used // n_periods]
     new_code = _by_frequency(items, used_items.size)
     items = new_code[items]
@@ -239,8 +264,10 @@ def _encode_baskets(data) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
     baskets = data if isinstance(data, (list, tuple)) else list(data)
     for position, bk in enumerate(baskets):
         if isinstance(bk, (str, bytes)) or not hasattr(bk, "__iter__"):
-            raise TypeError(f"Invalid basket {position}: expected an iterable of item labels (list, set, "
-                            f"tuple); got {bk!r} ({type(bk).__name__}).")
+            raise TypeError(
+                f"Invalid basket {position}: expected an iterable of item labels (list, set, "
+                f"tuple); got {bk!r} ({type(bk).__name__})."
+            )
         if not hasattr(bk, "__len__"):
             baskets = [b if hasattr(b, "__len__") else list(b) for b in baskets]
             break
@@ -386,26 +413,47 @@ def frequent_itemsets(
     require_range(max_memory, name="max_memory", low=1, integer=True)
     if isinstance(data, pd.DataFrame):
         b, i, n_baskets, labels, _ = _encode_transactions(
-            data, basket=basket, item=item, basket_freq=basket_freq, include_returns=include_returns,
-            order_col=order_col, customer_col=customer_col, date_col=date_col, item_col=item_col,
-            label_col=label_col, quantity_col=quantity_col)
+            data,
+            basket=basket,
+            item=item,
+            basket_freq=basket_freq,
+            include_returns=include_returns,
+            order_col=order_col,
+            customer_col=customer_col,
+            date_col=date_col,
+            item_col=item_col,
+            label_col=label_col,
+            quantity_col=quantity_col,
+        )
     elif _is_basket_list(data):
         b, i, n_baskets, labels = _encode_baskets(data)
     else:
-        raise TypeError(message("data has the wrong type", allowed="a DataFrame of transactions or a list of baskets",
-                                received=type(data).__name__))
+        raise TypeError(
+            message(
+                "data has the wrong type",
+                allowed="a DataFrame of transactions or a list of baskets",
+                received=type(data).__name__,
+            )
+        )
     min_count = _min_count(min_support, n_baskets)
     try:
         entries = [b, i]
         del b, i  # the miner frees them once it has what it needs
-        levels, counts = mine(entries, n_baskets=n_baskets, n_items=len(labels), min_count=min_count,
-                              max_len=max_len, max_memory=max_memory)
+        levels, counts = mine(
+            entries,
+            n_baskets=n_baskets,
+            n_items=len(labels),
+            min_count=min_count,
+            max_len=max_len,
+            max_memory=max_memory,
+        )
     except MiningBudgetError as exc:
         raise ValueError(
             f"Mining refused: {exc.stage.lower()} would need about {_gib(exc.needed)}, more than "
             f"max_memory={_gib(max_memory)}, at min_support={min_support!r} ({min_count:,} of "
             f"{n_baskets:,} baskets). Raise min_support, set max_len (e.g. max_len=3), or raise max_memory "
-            f"if the machine has the room.") from None
+            f"if the machine has the room."
+        ) from None
     return _itemset_frame(levels, counts, labels, n_baskets, min_count, min_support)
 
 
@@ -430,12 +478,15 @@ def _itemset_frame(levels, counts, labels, n_baskets, min_count, min_support) ->
     count = np.concatenate(count_parts) if count_parts else np.zeros(0, np.int64)
     itemsets = np.empty(len(sets), dtype=object)
     itemsets[:] = sets
-    frame = pd.DataFrame({
-        "support": count / n_baskets if n_baskets else count.astype(np.float64),
-        "itemsets": pd.Series(itemsets, dtype=object, copy=False),
-        "count": count.astype(np.int64),
-        "length": np.concatenate(length_parts) if length_parts else np.zeros(0, np.int64),
-    }, copy=False)
+    frame = pd.DataFrame(
+        {
+            "support": count / n_baskets if n_baskets else count.astype(np.float64),
+            "itemsets": pd.Series(itemsets, dtype=object, copy=False),
+            "count": count.astype(np.int64),
+            "length": np.concatenate(length_parts) if length_parts else np.zeros(0, np.int64),
+        },
+        copy=False,
+    )
     frame.attrs.update({"n_baskets": int(n_baskets), "min_count": int(min_count), "min_support": min_support})
     return frame
 
@@ -451,19 +502,23 @@ def _resolve_counts(itemsets: pd.DataFrame, n_baskets: int | None) -> tuple[int,
         n_baskets = itemsets.attrs.get("n_baskets")
     if n_baskets is None and has_count and len(itemsets):
         counts = itemsets["count"].to_numpy()
-        n_baskets = int(round(float(counts[0]) / support[0]))
+        n_baskets = round(float(counts[0]) / support[0])
     if n_baskets is None:
-        raise ValueError("Invalid itemsets: the number of baskets is unknown (no attrs['n_baskets'] and no "
-                         "'count' column); expected the output of frequent_itemsets or n_baskets=; "
-                         f"got columns {list(itemsets.columns)}.")
+        raise ValueError(
+            "Invalid itemsets: the number of baskets is unknown (no attrs['n_baskets'] and no "
+            "'count' column); expected the output of frequent_itemsets or n_baskets=; "
+            f"got columns {list(itemsets.columns)}."
+        )
     require_range(n_baskets, name="n_baskets", low=1, integer=True)
     if has_count:
         counts = itemsets["count"].to_numpy().astype(np.int64)
     else:
         counts = np.rint(support * n_baskets).astype(np.int64)
     if not np.allclose(counts / n_baskets, support, rtol=0, atol=1e-9):
-        raise ValueError(f"Invalid itemsets: supports do not match counts over n_baskets={n_baskets}; "
-                         "expected support == count / n_baskets; pass the right n_baskets=.")
+        raise ValueError(
+            f"Invalid itemsets: supports do not match counts over n_baskets={n_baskets}; "
+            "expected support == count / n_baskets; pass the right n_baskets=."
+        )
     return int(n_baskets), counts
 
 
@@ -474,20 +529,25 @@ class _ItemsetIndex:
         n = sets.size
         self.lengths = np.fromiter(map(len, sets), dtype=np.int64, count=n)
         if n and self.lengths.min() == 0:
-            raise ValueError("Invalid itemsets: expected non-empty itemsets; got an empty frozenset at row "
-                             f"{int(np.argmin(self.lengths))}.")
+            raise ValueError(
+                "Invalid itemsets: expected non-empty itemsets; got an empty frozenset at row "
+                f"{int(np.argmin(self.lengths))}."
+            )
         flat = pd.Index(list(chain.from_iterable(sets)), dtype=object, tupleize_cols=False)
         singles = np.flatnonzero(self.lengths == 1)
         self.starts = np.cumsum(self.lengths) - self.lengths
         vocab = flat[self.starts[singles]] if n else flat
         if not vocab.is_unique:
-            raise ValueError("Invalid itemsets: expected each itemset once; got duplicates of "
-                             f"{vocab[vocab.duplicated()][0]!r}.")
+            raise ValueError(
+                f"Invalid itemsets: expected each itemset once; got duplicates of {vocab[vocab.duplicated()][0]!r}."
+            )
         self.codes = vocab.get_indexer(flat).astype(np.int64)
         if (self.codes < 0).any():
             missing = flat[np.flatnonzero(self.codes < 0)[0]]
-            raise ValueError(f"Invalid itemsets: every subset of an itemset must be present (as in the output of "
-                             f"frequent_itemsets); got no single-item row for {missing!r}.")
+            raise ValueError(
+                f"Invalid itemsets: every subset of an itemset must be present (as in the output of "
+                f"frequent_itemsets); got no single-item row for {missing!r}."
+            )
         self.single_row = np.empty(len(vocab), dtype=np.int64)
         self.single_row[:] = singles
         self.k1, self.k2 = item_keys(len(vocab))
@@ -513,15 +573,23 @@ class _ItemsetIndex:
         rows = self.lookup.get_indexer(key1)
         ok = (rows >= 0) & (self.key2[rows] == key2) & (self.lengths[rows] == length)
         if not ok.all():
-            raise ValueError("Invalid itemsets: every subset of an itemset must be present (as in the output of "
-                             "frequent_itemsets); got itemsets whose subsets are missing (filtered out?).")
+            raise ValueError(
+                "Invalid itemsets: every subset of an itemset must be present (as in the output of "
+                "frequent_itemsets); got itemsets whose subsets are missing (filtered out?)."
+            )
         return rows
 
 
 def _empty_rules(with_significance: bool, n_baskets) -> pd.DataFrame:
     columns = RULE_COLUMNS if with_significance else RULE_COLUMNS[:-2]
-    frame = pd.DataFrame({c: pd.Series(dtype=object if c in ("antecedents", "consequents") else
-                                       np.int64 if c in _COUNTS else np.float64) for c in columns})
+    frame = pd.DataFrame(
+        {
+            c: pd.Series(
+                dtype=object if c in ("antecedents", "consequents") else np.int64 if c in _COUNTS else np.float64
+            )
+            for c in columns
+        }
+    )
     frame.attrs["n_baskets"] = n_baskets
     return frame
 
@@ -654,10 +722,18 @@ def association_rules(
     >>> rules[["antecedents", "consequents", "confidence", "lift"]].round(2).to_dict("records")
     [{'antecedents': frozenset({'cake'}), 'consequents': frozenset({'tea'}), 'confidence': 1.0, 'lift': 1.25}]
     """
-    _check_rule_arguments(itemsets, metric=metric, min_threshold=min_threshold, min_confidence=min_confidence,
-                          min_lift=min_lift, max_consequent_len=max_consequent_len, sort_by=sort_by,
-                          with_significance=with_significance, prune_redundant=prune_redundant,
-                          max_memory=max_memory)
+    _check_rule_arguments(
+        itemsets,
+        metric=metric,
+        min_threshold=min_threshold,
+        min_confidence=min_confidence,
+        min_lift=min_lift,
+        max_consequent_len=max_consequent_len,
+        sort_by=sort_by,
+        with_significance=with_significance,
+        prune_redundant=prune_redundant,
+        max_memory=max_memory,
+    )
     if len(itemsets) == 0:
         return _empty_rules(with_significance, itemsets.attrs.get("n_baskets", n_baskets))
     n, counts = _resolve_counts(itemsets, n_baskets)
@@ -666,8 +742,16 @@ def association_rules(
     max_cons = np.inf if max_consequent_len is None else max_consequent_len
     if _count_candidates(index.lengths, max_cons, max_memory) == 0:
         return _empty_rules(with_significance, n)
-    whole, ante, cons = _screen_candidates(index, counts, n, max_cons, metric=metric, min_threshold=min_threshold,
-                                           min_confidence=min_confidence, min_lift=min_lift)
+    whole, ante, cons = _screen_candidates(
+        index,
+        counts,
+        n,
+        max_cons,
+        metric=metric,
+        min_threshold=min_threshold,
+        min_confidence=min_confidence,
+        min_lift=min_lift,
+    )
     if prune_redundant and whole.size:
         keep = ~_redundant(index, counts, whole, ante, cons)
         whole, ante, cons = whole[keep], ante[keep], cons[keep]
@@ -678,11 +762,26 @@ def association_rules(
     return _rules_frame(rules, sets, n, with_significance)
 
 
-def _check_rule_arguments(itemsets, *, metric, min_threshold, min_confidence, min_lift, max_consequent_len, sort_by,
-                          with_significance, prune_redundant, max_memory) -> None:
+def _check_rule_arguments(
+    itemsets,
+    *,
+    metric,
+    min_threshold,
+    min_confidence,
+    min_lift,
+    max_consequent_len,
+    sort_by,
+    with_significance,
+    prune_redundant,
+    max_memory,
+) -> None:
     require_frame(itemsets, name="itemsets", allowed="the output of frequent_itemsets (a pandas DataFrame)")
-    require_columns(itemsets, {"support": "share of baskets", "itemsets": "frozensets of items"}, name="itemsets",
-                    hint="Pass the output of frequent_itemsets.")
+    require_columns(
+        itemsets,
+        {"support": "share of baskets", "itemsets": "frozensets of items"},
+        name="itemsets",
+        hint="Pass the output of frequent_itemsets.",
+    )
     require_in(metric, _METRICS, name="metric")
     require_range(min_threshold, name="min_threshold")
     require_range(min_confidence, name="min_confidence", allow_none=True)
@@ -697,18 +796,30 @@ def _check_rule_arguments(itemsets, *, metric, min_threshold, min_confidence, mi
 
 def _count_candidates(lengths: np.ndarray, max_cons: float, max_memory: int) -> int:
     """Number of candidate rules (splits of every itemset); refused above ``max_memory``."""
-    n_candidates = sum(int((lengths == L).sum()) * sum(comb(L, s) for s in range(1, int(min(L - 1, max_cons)) + 1))
-                       for L in (int(L) for L in np.unique(lengths[lengths >= 2])))
+    n_candidates = sum(
+        int((lengths == L).sum()) * sum(comb(L, s) for s in range(1, int(min(L - 1, max_cons)) + 1))
+        for L in (int(L) for L in np.unique(lengths[lengths >= 2]))
+    )
     if n_candidates * 64 > max_memory:
-        raise ValueError(f"Rules refused: {n_candidates:,} candidate rules would need about "
-                         f"{_gib(n_candidates * 64)}, more than max_memory={_gib(max_memory)}. Set "
-                         "max_consequent_len=1, mine with a higher min_support or a max_len, or raise max_memory.")
+        raise ValueError(
+            f"Rules refused: {n_candidates:,} candidate rules would need about "
+            f"{_gib(n_candidates * 64)}, more than max_memory={_gib(max_memory)}. Set "
+            "max_consequent_len=1, mine with a higher min_support or a max_len, or raise max_memory."
+        )
     return n_candidates
 
 
-def _screen_candidates(index: _ItemsetIndex, counts: np.ndarray, n: int, max_cons: float, *, metric: str,
-                       min_threshold: float, min_confidence: float | None,
-                       min_lift: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _screen_candidates(
+    index: _ItemsetIndex,
+    counts: np.ndarray,
+    n: int,
+    max_cons: float,
+    *,
+    metric: str,
+    min_threshold: float,
+    min_confidence: float | None,
+    min_lift: float | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows of the whole itemset, antecedent and consequent of every candidate rule passing the thresholds.
 
     Vectorised per itemset length and consequent size.
@@ -720,15 +831,24 @@ def _screen_candidates(index: _ItemsetIndex, counts: np.ndarray, n: int, max_con
         mat = index.matrix(rows, L)
         for size in range(1, int(min(L - 1, max_cons)) + 1):
             whole, ante, cons = _splits(index, rows, mat, size)
-            keep = _passes(counts[whole], counts[ante], counts[cons], n, metric=metric, min_threshold=min_threshold,
-                           min_confidence=min_confidence, min_lift=min_lift)
+            keep = _passes(
+                counts[whole],
+                counts[ante],
+                counts[cons],
+                n,
+                metric=metric,
+                min_threshold=min_threshold,
+                min_confidence=min_confidence,
+                min_lift=min_lift,
+            )
             kept.append((whole[keep], ante[keep], cons[keep]))
     whole, ante, cons = (np.concatenate(parts) for parts in zip(*kept))
     return whole, ante, cons
 
 
-def _splits(index: _ItemsetIndex, rows: np.ndarray, mat: np.ndarray,
-            size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _splits(
+    index: _ItemsetIndex, rows: np.ndarray, mat: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every split of the itemsets ``rows`` (item codes ``mat``) into an antecedent and a consequent of ``size``
     items, as rows of the whole itemset, the antecedent and the consequent."""
     length = mat.shape[1]
@@ -738,13 +858,21 @@ def _splits(index: _ItemsetIndex, rows: np.ndarray, mat: np.ndarray,
     c2 = index.k2[sub].sum(axis=2, dtype=np.uint64)
     whole = np.repeat(rows, positions.shape[0])
     cons = index.single_row[sub.ravel()] if size == 1 else index.find(c1.ravel(), c2.ravel(), size)
-    ante = index.find((index.key1[rows][:, None] - c1).ravel(), (index.key2[rows][:, None] - c2).ravel(),
-                      length - size)
+    ante = index.find((index.key1[rows][:, None] - c1).ravel(), (index.key2[rows][:, None] - c2).ravel(), length - size)
     return whole, ante, cons
 
 
-def _passes(c_ac: np.ndarray, c_a: np.ndarray, c_c: np.ndarray, n: int, *, metric: str, min_threshold: float,
-            min_confidence: float | None, min_lift: float | None) -> np.ndarray:
+def _passes(
+    c_ac: np.ndarray,
+    c_a: np.ndarray,
+    c_c: np.ndarray,
+    n: int,
+    *,
+    metric: str,
+    min_threshold: float,
+    min_confidence: float | None,
+    min_lift: float | None,
+) -> np.ndarray:
     """Which rules meet the threshold on ``metric`` and the optional minimum confidence and lift."""
     keep = _metric(metric, c_ac, c_a, c_c, n) >= min_threshold
     if min_confidence is not None:
@@ -788,8 +916,10 @@ def _rules_frame(rules: dict[str, np.ndarray], sets: np.ndarray, n: int, with_si
     """The rules table from the rule arrays (emptied on the way)."""
     # One column at a time, straight into the frame, to keep the peak near the size of the result.
     # Object columns as Series of dtype object: pandas then skips inferring a type from every value.
-    columns = {"antecedents": pd.Series(sets[rules.pop("ante")], dtype=object, copy=False),
-               "consequents": pd.Series(sets[rules.pop("cons")], dtype=object, copy=False)}
+    columns = {
+        "antecedents": pd.Series(sets[rules.pop("ante")], dtype=object, copy=False),
+        "consequents": pd.Series(sets[rules.pop("cons")], dtype=object, copy=False),
+    }
     c_ac, c_a, c_c = rules["c_ac"], rules["c_a"], rules["c_c"]
     for name in _METRICS:
         columns[name] = _metric(name, c_ac, c_a, c_c, n)
@@ -801,8 +931,9 @@ def _rules_frame(rules: dict[str, np.ndarray], sets: np.ndarray, n: int, with_si
     return frame
 
 
-def _redundant(index: _ItemsetIndex, counts: np.ndarray, whole: np.ndarray, ante: np.ndarray,
-               cons: np.ndarray) -> np.ndarray:
+def _redundant(
+    index: _ItemsetIndex, counts: np.ndarray, whole: np.ndarray, ante: np.ndarray, cons: np.ndarray
+) -> np.ndarray:
     """Rules whose confidence does not beat that of a rule with a smaller antecedent and the same consequent."""
     redundant = np.zeros(whole.size, dtype=bool)
     a_len = index.lengths[ante]
@@ -819,8 +950,11 @@ def _redundant(index: _ItemsetIndex, counts: np.ndarray, whole: np.ndarray, ante
             s1 = index.k1[sub].sum(axis=2, dtype=np.uint64)
             s2 = index.k2[sub].sum(axis=2, dtype=np.uint64)
             general = index.find(s1.ravel(), s2.ravel(), size).reshape(s1.shape)
-            union = index.find((s1 + cons_key1).ravel(), (s2 + cons_key2).ravel(),
-                               (size + cons_len + np.zeros(s1.shape, np.int64)).ravel()).reshape(s1.shape)
+            union = index.find(
+                (s1 + cons_key1).ravel(),
+                (s2 + cons_key2).ravel(),
+                (size + cons_len + np.zeros(s1.shape, np.int64)).ravel(),
+            ).reshape(s1.shape)
             # conf(general) >= conf(rule)  <=>  c_union * c_a >= c_ac * c_general (exact, in integers)
             redundant[sel] |= (counts[union] * c_a[:, None] >= c_ac[:, None] * counts[general]).any(axis=1)
     return redundant
@@ -867,8 +1001,9 @@ class _LogFactorial:
         return np.array([math.lgamma(v + 1.0) for v in distinct.tolist()])[inverse].reshape(values.shape)
 
 
-def _hypergeom_sf(k: np.ndarray, n: int, good: np.ndarray, draws: np.ndarray,
-                  log_factorial: _LogFactorial | None = None) -> np.ndarray:
+def _hypergeom_sf(
+    k: np.ndarray, n: int, good: np.ndarray, draws: np.ndarray, log_factorial: _LogFactorial | None = None
+) -> np.ndarray:
     """``P(X >= k)`` for ``X ~ Hypergeometric(n, good, draws)``, vectorised.
 
     scipy's ``hypergeom.sf`` takes tens of microseconds per value; here the
@@ -891,9 +1026,17 @@ def _hypergeom_sf(k: np.ndarray, n: int, good: np.ndarray, draws: np.ndarray,
             continue
         g, d = good[idx], draws[idx]
         x = k[idx] if step > 0 else k[idx] - 1
-        log_pmf = (log_factorial(g) - log_factorial(x) - log_factorial(g - x) + log_factorial(n - g)
-                   - log_factorial(d - x) - log_factorial(n - g - d + x)
-                   - log_factorial(n) + log_factorial(d) + log_factorial(n - d))
+        log_pmf = (
+            log_factorial(g)
+            - log_factorial(x)
+            - log_factorial(g - x)
+            + log_factorial(n - g)
+            - log_factorial(d - x)
+            - log_factorial(n - g - d + x)
+            - log_factorial(n)
+            + log_factorial(d)
+            + log_factorial(n - d)
+        )
         total = _tail_sum(x, float(n), g, d, step)
         tail = np.exp(log_pmf + np.log(total))
         out[idx] = tail if step > 0 else 1.0 - tail
@@ -1025,8 +1168,12 @@ def significant_rules(rules: pd.DataFrame, *, alpha: float = 0.05, min_lift: flo
     [['cake'], ['tea']]
     """
     _check_rules(rules)
-    require_columns(rules, {"p_value": "Fisher p-values"}, name="rules",
-                    hint="Pass the output of association_rules(..., with_significance=True).")
+    require_columns(
+        rules,
+        {"p_value": "Fisher p-values"},
+        name="rules",
+        hint="Pass the output of association_rules(..., with_significance=True).",
+    )
     require_range(alpha, name="alpha", low=0, high=1, closed="neither")
     require_range(min_lift, name="min_lift", low=0)
     adjusted = _benjamini_hochberg(rules["p_value"].to_numpy(dtype=np.float64))
@@ -1091,8 +1238,14 @@ def merge_symmetric(rules: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def screen_rules(rules: pd.DataFrame, *, alpha: float = 0.05, min_lift: float = 1.0, min_baskets: int = 1000,
-                 n_baskets: int | None = None) -> RuleScreen:
+def screen_rules(
+    rules: pd.DataFrame,
+    *,
+    alpha: float = 0.05,
+    min_lift: float = 1.0,
+    min_baskets: int = 1000,
+    n_baskets: int | None = None,
+) -> RuleScreen:
     """What the report shows of the rules tested: the significant pairs, how many were tested, and whether
     the period had enough baskets for a conclusion.
 
@@ -1134,9 +1287,15 @@ def screen_rules(rules: pd.DataFrame, *, alpha: float = 0.05, min_lift: float = 
     pairs = merge_symmetric(passed.sort_values(["lift", "confidence", "support"], ascending=False, kind="stable"))
     if too_few:
         pairs = pairs.iloc[:0]
-    return RuleScreen(pairs=pairs.reset_index(drop=True), tested=len(rules), passed=len(passed),
-                      n_baskets=None if n is None else int(n), min_baskets=int(min_baskets), alpha=float(alpha),
-                      too_few_baskets=bool(too_few))
+    return RuleScreen(
+        pairs=pairs.reset_index(drop=True),
+        tested=len(rules),
+        passed=len(passed),
+        n_baskets=None if n is None else int(n),
+        min_baskets=int(min_baskets),
+        alpha=float(alpha),
+        too_few_baskets=bool(too_few),
+    )
 
 
 # --------------------------------------------------------------------------- drift
@@ -1144,9 +1303,18 @@ def screen_rules(rules: pd.DataFrame, *, alpha: float = 0.05, min_lift: float = 
 
 def _check_rules(rules, name: str = "rules") -> None:
     require_frame(rules, name=name, allowed="the output of association_rules (a pandas DataFrame)")
-    require_columns(rules, {"antecedents": "frozensets", "consequents": "frozensets", "support": "rule support",
-                            "confidence": "rule confidence", "lift": "rule lift"}, name=name,
-                    hint="Pass the output of association_rules.")
+    require_columns(
+        rules,
+        {
+            "antecedents": "frozensets",
+            "consequents": "frozensets",
+            "support": "rule support",
+            "confidence": "rule confidence",
+            "lift": "rule lift",
+        },
+        name=name,
+        hint="Pass the output of association_rules.",
+    )
 
 
 def rule_drift(
@@ -1216,21 +1384,28 @@ def rule_drift(
     has_after = merged["support_after"].notna().to_numpy()
     status = np.where(has_before & has_after, "kept", np.where(has_after, "new", "lost"))
     change = (merged[f"{metric}_after"] - merged[f"{metric}_before"]).to_numpy()
-    out = pd.DataFrame({
-        "antecedents": [k[0] for k in merged["key"]],
-        "consequents": [k[1] for k in merged["key"]],
-        "status": status,
-    })
+    out = pd.DataFrame(
+        {
+            "antecedents": [k[0] for k in merged["key"]],
+            "consequents": [k[1] for k in merged["key"]],
+            "status": status,
+        }
+    )
     for f in fields:
         out[f"{f}_before"] = merged[f"{f}_before"].to_numpy()
         out[f"{f}_after"] = merged[f"{f}_after"].to_numpy()
     out["change"] = change
     if len(out) == 0:
-        return pd.DataFrame({c: pd.Series(dtype=object if c in ("antecedents", "consequents", "status")
-                                          else np.float64) for c in _DRIFT_COLUMNS})
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype=object if c in ("antecedents", "consequents", "status") else np.float64)
+                for c in _DRIFT_COLUMNS
+            }
+        )
     rank_status = pd.Series(status).map({"new": 0, "lost": 1, "kept": 2}).to_numpy()
-    score = np.where(status == "new", out[f"{metric}_after"],
-                     np.where(status == "lost", out[f"{metric}_before"], np.abs(change)))
+    score = np.where(
+        status == "new", out[f"{metric}_after"], np.where(status == "lost", out[f"{metric}_before"], np.abs(change))
+    )
     out = out.iloc[np.lexsort((-score, rank_status))]
     if top_n is not None:
         out = out.groupby("status", sort=False).head(top_n)
@@ -1242,8 +1417,13 @@ def rule_drift(
 
 def _empty_recommendations(extra: list[str] | None = None) -> pd.DataFrame:
     columns = (extra or []) + _RECOMMENDATION_COLUMNS
-    dtypes = {"rank": np.int64, "score": np.float64, "support": np.float64, "confidence": np.float64,
-              "lift": np.float64}
+    dtypes = {
+        "rank": np.int64,
+        "score": np.float64,
+        "support": np.float64,
+        "confidence": np.float64,
+        "lift": np.float64,
+    }
     return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, object)) for c in columns})
 
 
@@ -1295,15 +1475,19 @@ def recommend_items(
     require_range(top_n, name="top_n", low=1, integer=True)
     require_in(metric, [m for m in _SCORE_METRICS if m in rules.columns], name="metric")
     basket = {items} if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__") else set(items)
-    applies = np.fromiter((a <= basket and not (c & basket) for a, c in
-                           zip(rules["antecedents"], rules["consequents"])), dtype=bool, count=len(rules))
+    applies = np.fromiter(
+        (a <= basket and not (c & basket) for a, c in zip(rules["antecedents"], rules["consequents"])),
+        dtype=bool,
+        count=len(rules),
+    )
     chosen = rules.loc[applies]
     if chosen.empty:
         return _empty_recommendations()
     rows = chosen.assign(item=[sorted(c, key=str) for c in chosen["consequents"]]).explode("item")
     rows = rows.assign(score=rows[metric].astype(np.float64), _label=rows["item"].map(str))
-    rows = rows.sort_values(["score", "confidence", "support", "_label"], ascending=[False, False, False, True],
-                            kind="stable")
+    rows = rows.sort_values(
+        ["score", "confidence", "support", "_label"], ascending=[False, False, False, True], kind="stable"
+    )
     rows = rows.drop_duplicates("_label").head(top_n)
     rows = rows.assign(rank=np.arange(1, len(rows) + 1, dtype=np.int64))
     return rows[_RECOMMENDATION_COLUMNS].reset_index(drop=True)
@@ -1377,9 +1561,19 @@ def customer_recommendations(
     require_in(metric, [m for m in _SCORE_METRICS if m in rules.columns], name="metric")
     require_frame(transactions, name="transactions", allowed="a DataFrame of transactions")
     b, i, _, labels, owner = _encode_transactions(
-        transactions, basket="customer", item=item, basket_freq=None, include_returns=include_returns,
-        order_col="order_id", customer_col=customer_col, date_col=date_col, item_col=item_col,
-        label_col=label_col, quantity_col=quantity_col, as_of=as_of)
+        transactions,
+        basket="customer",
+        item=item,
+        basket_freq=None,
+        include_returns=include_returns,
+        order_col="order_id",
+        customer_col=customer_col,
+        date_col=date_col,
+        item_col=item_col,
+        label_col=label_col,
+        quantity_col=quantity_col,
+        as_of=as_of,
+    )
     out_columns = [customer_col]
     if len(rules) == 0 or b.size == 0:
         return _empty_recommendations(out_columns)
@@ -1389,8 +1583,7 @@ def customer_recommendations(
     # antecedent items of each rule, as item codes
     ante_sets = rules["antecedents"].to_numpy(dtype=object)
     ante_len = np.fromiter(map(len, ante_sets), dtype=np.int64, count=len(ante_sets))
-    ante_codes = code_of.get_indexer(pd.Index(list(chain.from_iterable(ante_sets)), dtype=object,
-                                              tupleize_cols=False))
+    ante_codes = code_of.get_indexer(pd.Index(list(chain.from_iterable(ante_sets)), dtype=object, tupleize_cols=False))
     ante_rule = np.repeat(np.arange(len(rules)), ante_len)
     known = np.ones(len(rules), dtype=bool)
     known[ante_rule[ante_codes < 0]] = False  # rules mentioning items nobody here bought
@@ -1408,7 +1601,8 @@ def customer_recommendations(
     cons_codes = code_of.get_indexer(cons_labels)
     cons_rule = np.repeat(np.arange(len(rules)), cons_len)
     cand = matched[["cust", "rule"]].merge(
-        pd.DataFrame({"rule": cons_rule, "code": cons_codes, "label_pos": np.arange(cons_rule.size)}), on="rule")
+        pd.DataFrame({"rule": cons_rule, "code": cons_codes, "label_pos": np.arange(cons_rule.size)}), on="rule"
+    )
     owned = pd.MultiIndex.from_arrays([b, i])
     cand = cand[~pd.MultiIndex.from_arrays([cand["cust"], cand["code"]]).isin(owned)]
     if cand.empty:
@@ -1421,23 +1615,26 @@ def customer_recommendations(
         item=np.asarray(cons_labels, dtype=object)[cand["label_pos"].to_numpy()],
     )
     cand = cand.assign(_label=cand["item"].map(str))
-    cand = cand.sort_values(["cust", "score", "confidence", "support", "_label"],
-                            ascending=[True, False, False, False, True], kind="stable")
+    cand = cand.sort_values(
+        ["cust", "score", "confidence", "support", "_label"], ascending=[True, False, False, False, True], kind="stable"
+    )
     cand = cand.drop_duplicates(["cust", "_label"])
     cand = cand.groupby("cust", sort=False).head(top_n)
     cand = cand.assign(rank=cand.groupby("cust", sort=False).cumcount().to_numpy() + 1)
     rule_idx = cand["rule"].to_numpy()
-    out = pd.DataFrame({
-        customer_col: owner[cand["cust"].to_numpy()],
-        "rank": cand["rank"].to_numpy(dtype=np.int64),
-        "item": cand["item"].to_numpy(dtype=object),
-        "score": cand["score"].to_numpy(),
-        "antecedents": ante_sets[rule_idx],
-        "consequents": cons_sets[rule_idx],
-        "support": cand["support"].to_numpy(),
-        "confidence": cand["confidence"].to_numpy(),
-        "lift": rules["lift"].to_numpy(dtype=np.float64)[rule_idx],
-    })
+    out = pd.DataFrame(
+        {
+            customer_col: owner[cand["cust"].to_numpy()],
+            "rank": cand["rank"].to_numpy(dtype=np.int64),
+            "item": cand["item"].to_numpy(dtype=object),
+            "score": cand["score"].to_numpy(),
+            "antecedents": ante_sets[rule_idx],
+            "consequents": cons_sets[rule_idx],
+            "support": cand["support"].to_numpy(),
+            "confidence": cand["confidence"].to_numpy(),
+            "lift": rules["lift"].to_numpy(dtype=np.float64)[rule_idx],
+        }
+    )
     order = np.lexsort((out["rank"].to_numpy(), out[customer_col].astype(str).to_numpy()))
     return out.iloc[order].reset_index(drop=True)
 
@@ -1459,6 +1656,8 @@ def rule_sentences(
     from ._deprecation import warn_deprecated
     from .reporting.findings import rule_sentences as sentences_in_report
 
-    warn_deprecated("crmtools.basket.rule_sentences() is deprecated; it is now "
-                    "crmtools.reporting.findings.rule_sentences(rules, language=..., top_n=...).")
+    warn_deprecated(
+        "crmtools.basket.rule_sentences() is deprecated; it is now "
+        "crmtools.reporting.findings.rule_sentences(rules, language=..., top_n=...)."
+    )
     return sentences_in_report(rules, language=language, top_n=top_n)

@@ -88,26 +88,76 @@ __all__ = ["ROI_COLUMNS", "ROLLUP_COLUMNS", "campaign_roi", "campaign_rollup"]
 
 #: Columns of :func:`campaign_roi`, in order.
 ROI_COLUMNS = [
-    "campaign_id", "name", "channel", "start_date", "end_date", "cost", "margin", "attribution",
-    "treated", "holdout", "responders", "response_rate", "new_customers",
-    "attributed_revenue", "gross_profit", "roi", "roas", "cpa", "cac", "roi_reason",
-    "holdout_responders", "holdout_response_rate",
-    "incremental_conversions", "incremental_conversions_ci_low", "incremental_conversions_ci_high",
+    "campaign_id",
+    "name",
+    "channel",
+    "start_date",
+    "end_date",
+    "cost",
+    "margin",
+    "attribution",
+    "treated",
+    "holdout",
+    "responders",
+    "response_rate",
+    "new_customers",
+    "attributed_revenue",
+    "gross_profit",
+    "roi",
+    "roas",
+    "cpa",
+    "cac",
+    "roi_reason",
+    "holdout_responders",
+    "holdout_response_rate",
+    "incremental_conversions",
+    "incremental_conversions_ci_low",
+    "incremental_conversions_ci_high",
     "incremental_conversions_se",
-    "incremental_revenue", "incremental_revenue_ci_low", "incremental_revenue_ci_high", "incremental_revenue_se",
-    "incremental_significant", "incremental_gross_profit",
-    "incremental_roi", "incremental_roi_ci_low", "incremental_roi_ci_high",
-    "payback_months", "payback", "payback_observed_months", "incremental_reason",
+    "incremental_revenue",
+    "incremental_revenue_ci_low",
+    "incremental_revenue_ci_high",
+    "incremental_revenue_se",
+    "incremental_significant",
+    "incremental_gross_profit",
+    "incremental_roi",
+    "incremental_roi_ci_low",
+    "incremental_roi_ci_high",
+    "payback_months",
+    "payback",
+    "payback_observed_months",
+    "incremental_reason",
 ]
 
 #: Columns of :func:`campaign_rollup`, in order (the grouping column is named after ``by``).
 ROLLUP_COLUMNS = [
-    "level", "channel", "campaigns", "cost", "treated", "holdout", "responders", "new_customers",
-    "attributed_revenue", "gross_profit", "roi", "roas", "cpa", "cac", "roi_reason",
-    "incremental_campaigns", "incremental_cost",
-    "incremental_conversions", "incremental_conversions_ci_low", "incremental_conversions_ci_high",
-    "incremental_revenue", "incremental_revenue_ci_low", "incremental_revenue_ci_high",
-    "incremental_gross_profit", "incremental_roi", "incremental_roi_ci_low", "incremental_roi_ci_high",
+    "level",
+    "channel",
+    "campaigns",
+    "cost",
+    "treated",
+    "holdout",
+    "responders",
+    "new_customers",
+    "attributed_revenue",
+    "gross_profit",
+    "roi",
+    "roas",
+    "cpa",
+    "cac",
+    "roi_reason",
+    "incremental_campaigns",
+    "incremental_cost",
+    "incremental_conversions",
+    "incremental_conversions_ci_low",
+    "incremental_conversions_ci_high",
+    "incremental_revenue",
+    "incremental_revenue_ci_low",
+    "incremental_revenue_ci_high",
+    "incremental_gross_profit",
+    "incremental_roi",
+    "incremental_roi_ci_low",
+    "incremental_roi_ci_high",
 ]
 
 _MONTH_DAYS = 30.4375
@@ -132,86 +182,143 @@ def _check_arguments(margin, alpha, response_window_days, max_payback_months) ->
 
 def _datetimes(series: pd.Series, table: str, column: str) -> pd.Series:
     if not pd.api.types.is_datetime64_any_dtype(series):
-        raise TypeError(message(f"{table} column {column!r} has the wrong type",
-                                allowed="datetime64 values (load the table with crmtools.data or pandas.to_datetime)",
-                                received=f"dtype {series.dtype}"))
+        raise TypeError(
+            message(
+                f"{table} column {column!r} has the wrong type",
+                allowed="datetime64 values (load the table with crmtools.data or pandas.to_datetime)",
+                received=f"dtype {series.dtype}",
+            )
+        )
     if series.isna().any():
         rows = list(series.index[series.isna()][:5])
-        raise ValueError(message(f"{table} column {column!r} has missing datetimes", allowed="a datetime on every row",
-                                 received=f"{int(series.isna().sum())} missing, e.g. rows {rows}"))
+        raise ValueError(
+            message(
+                f"{table} column {column!r} has missing datetimes",
+                allowed="a datetime on every row",
+                received=f"{int(series.isna().sum())} missing, e.g. rows {rows}",
+            )
+        )
     if getattr(series.dt, "tz", None) is not None:
-        raise ValueError(message(f"{table} column {column!r} is timezone-aware",
-                                 allowed="naive business-local times", received=f"timezone {series.dt.tz}"))
+        raise ValueError(
+            message(
+                f"{table} column {column!r} is timezone-aware",
+                allowed="naive business-local times",
+                received=f"timezone {series.dt.tz}",
+            )
+        )
     return series
 
 
 def _campaign_table(campaigns: pd.DataFrame, *, campaign_col: str, channel_col: str, cost_col: str) -> pd.DataFrame:
     """The campaigns under canonical names, checked: one row per campaign, costs >= 0, ends not before starts."""
-    camp = pd.DataFrame({
-        "campaign_id": campaigns[campaign_col].astype("str"),
-        "name": campaigns["name"].astype("str") if "name" in campaigns.columns else pd.Series(
-            pd.NA, index=campaigns.index, dtype="str"),
-        "channel": campaigns[channel_col].astype("str"),
-        "start_date": _datetimes(campaigns["start_date"], "campaigns", "start_date"),
-        "end_date": _datetimes(campaigns["end_date"], "campaigns", "end_date"),
-        "cost": campaigns[cost_col],
-    }).reset_index(drop=True)
+    camp = pd.DataFrame(
+        {
+            "campaign_id": campaigns[campaign_col].astype("str"),
+            "name": campaigns["name"].astype("str")
+            if "name" in campaigns.columns
+            else pd.Series(pd.NA, index=campaigns.index, dtype="str"),
+            "channel": campaigns[channel_col].astype("str"),
+            "start_date": _datetimes(campaigns["start_date"], "campaigns", "start_date"),
+            "end_date": _datetimes(campaigns["end_date"], "campaigns", "end_date"),
+            "cost": campaigns[cost_col],
+        }
+    ).reset_index(drop=True)
     if camp["campaign_id"].duplicated().any():
-        raise ValueError(message("campaigns repeats campaign ids", allowed="one row per campaign",
-                                 received=f"duplicates "
-                                 f"{camp.loc[camp['campaign_id'].duplicated(), 'campaign_id'].tolist()[:5]}"))
+        raise ValueError(
+            message(
+                "campaigns repeats campaign ids",
+                allowed="one row per campaign",
+                received=f"duplicates {camp.loc[camp['campaign_id'].duplicated(), 'campaign_id'].tolist()[:5]}",
+            )
+        )
     if not pd.api.types.is_numeric_dtype(camp["cost"]) or camp["cost"].isna().any() or (camp["cost"] < 0).any():
-        bad = camp.loc[~(camp["cost"] >= 0), ["campaign_id", "cost"]] if pd.api.types.is_numeric_dtype(
-            camp["cost"]) else camp[["campaign_id", "cost"]]
-        raise ValueError(message(f"campaigns column {cost_col!r} must be a cost", allowed="a number >= 0 on every row",
-                                 received=str(bad.head(5).to_dict("records"))))
+        bad = (
+            camp.loc[~(camp["cost"] >= 0), ["campaign_id", "cost"]]
+            if pd.api.types.is_numeric_dtype(camp["cost"])
+            else camp[["campaign_id", "cost"]]
+        )
+        raise ValueError(
+            message(
+                f"campaigns column {cost_col!r} must be a cost",
+                allowed="a number >= 0 on every row",
+                received=str(bad.head(5).to_dict("records")),
+            )
+        )
     camp["cost"] = camp["cost"].astype(float)
     if (camp["end_date"] < camp["start_date"]).any():
         bad = camp.loc[camp["end_date"] < camp["start_date"], "campaign_id"].tolist()
-        raise ValueError(message("campaigns end before they start", allowed="end_date >= start_date",
-                                 received=f"campaigns {bad[:5]}"))
+        raise ValueError(
+            message(
+                "campaigns end before they start", allowed="end_date >= start_date", received=f"campaigns {bad[:5]}"
+            )
+        )
     return camp
 
 
-def _contact_table(contacts: pd.DataFrame, camp: pd.DataFrame, *, campaign_col: str, customer_col: str,
-                   group_col: str, contacted_col: str) -> pd.DataFrame:
+def _contact_table(
+    contacts: pd.DataFrame,
+    camp: pd.DataFrame,
+    *,
+    campaign_col: str,
+    customer_col: str,
+    group_col: str,
+    contacted_col: str,
+) -> pd.DataFrame:
     """The contacts under canonical names, checked: known groups and campaigns, one row per campaign and customer."""
-    cont = pd.DataFrame({
-        "campaign_id": contacts[campaign_col].astype("str"),
-        "customer_id": contacts[customer_col].astype("str"),
-        "group": contacts[group_col].astype("str"),
-        "contacted_at": _datetimes(contacts[contacted_col], "campaign_contacts", contacted_col),
-    }).reset_index(drop=True)
+    cont = pd.DataFrame(
+        {
+            "campaign_id": contacts[campaign_col].astype("str"),
+            "customer_id": contacts[customer_col].astype("str"),
+            "group": contacts[group_col].astype("str"),
+            "contacted_at": _datetimes(contacts[contacted_col], "campaign_contacts", contacted_col),
+        }
+    ).reset_index(drop=True)
     bad_group = ~cont["group"].isin(_GROUPS)
     if bad_group.any():
-        raise ValueError(message(f"campaign_contacts column {group_col!r} has unknown groups",
-                                 allowed=str(list(_GROUPS)),
-                                 received=str(sorted(cont.loc[bad_group, "group"].unique())[:5])))
+        raise ValueError(
+            message(
+                f"campaign_contacts column {group_col!r} has unknown groups",
+                allowed=str(list(_GROUPS)),
+                received=str(sorted(cont.loc[bad_group, "group"].unique())[:5]),
+            )
+        )
     unknown = ~cont["campaign_id"].isin(camp["campaign_id"].unique().tolist())
     if unknown.any():
-        raise ValueError(message("campaign_contacts refers to campaigns not in the campaigns table",
-                                 allowed="ids of listed campaigns",
-                                 received=str(sorted(cont.loc[unknown, "campaign_id"].unique())[:5])))
+        raise ValueError(
+            message(
+                "campaign_contacts refers to campaigns not in the campaigns table",
+                allowed="ids of listed campaigns",
+                received=str(sorted(cont.loc[unknown, "campaign_id"].unique())[:5]),
+            )
+        )
     dup = cont.duplicated(["campaign_id", "customer_id"], keep=False)
     if dup.any():
-        raise ValueError(message("campaign_contacts lists a customer twice in one campaign",
-                                 allowed="one row per campaign and customer (never in both groups)",
-                                 received=f"{int(dup.sum())} rows, e.g. "
-                                 f"{cont.loc[dup, ['campaign_id', 'customer_id']].head(3).to_dict('records')}"))
+        raise ValueError(
+            message(
+                "campaign_contacts lists a customer twice in one campaign",
+                allowed="one row per campaign and customer (never in both groups)",
+                received=f"{int(dup.sum())} rows, e.g. "
+                f"{cont.loc[dup, ['campaign_id', 'customer_id']].head(3).to_dict('records')}",
+            )
+        )
     return cont
 
 
-def _transaction_table(transactions: pd.DataFrame, *, customer_col: str, date_col: str, amount_col: str,
-                       quantity_col: str, tag_col: str) -> tuple[pd.DataFrame, pd.Series | None, pd.Series]:
+def _transaction_table(
+    transactions: pd.DataFrame, *, customer_col: str, date_col: str, amount_col: str, quantity_col: str, tag_col: str
+) -> tuple[pd.DataFrame, pd.Series | None, pd.Series]:
     """The order lines under canonical names, their campaign tags (None without a tag column), and which
     lines have a customer."""
-    tx = pd.DataFrame({
-        "customer_id": transactions[customer_col].astype("str"),
-        "order_datetime": _datetimes(transactions[date_col], "transactions", date_col),
-        "amount": transactions[amount_col].astype(float),
-        "quantity": transactions[quantity_col] if quantity_col in transactions.columns
-        else transactions[amount_col],
-    })
+    tx = pd.DataFrame(
+        {
+            "customer_id": transactions[customer_col].astype("str"),
+            "order_datetime": _datetimes(transactions[date_col], "transactions", date_col),
+            "amount": transactions[amount_col].astype(float),
+            "quantity": transactions[quantity_col]
+            if quantity_col in transactions.columns
+            else transactions[amount_col],
+        }
+    )
     tagged = transactions[tag_col].astype("str") if tag_col in transactions.columns else None
     known = tx["customer_id"].notna() & transactions[customer_col].notna().to_numpy()
     return tx, tagged, known
@@ -227,7 +334,9 @@ def _running_in(camp: pd.DataFrame, cont: pd.DataFrame, period) -> tuple[pd.Data
             f"campaign_roi(period={p.label!r}) now keeps the campaigns running in the period, as the reports "
             f"do; before crmtools 0.2 it kept only those starting in it. {len(earlier)} campaign"
             f"{'s' if len(earlier) > 1 else ''} started earlier and {'are' if len(earlier) > 1 else 'is'} now "
-            f"included: {earlier[:5]}. For the old selection, filter campaigns on start_date first.", stacklevel=4)
+            f"included: {earlier[:5]}. For the old selection, filter campaigns on start_date first.",
+            stacklevel=4,
+        )
     cont = cont[cont["campaign_id"].isin(camp["campaign_id"].unique().tolist())].reset_index(drop=True)
     return camp, cont
 
@@ -253,16 +362,23 @@ def _customer_responses(contacts: pd.DataFrame, tx: pd.DataFrame, first_purchase
     lo, hi = contacts["start"].min(), contacts["stop"].max()
     orders = tx[(tx["order_datetime"] >= lo) & (tx["order_datetime"] < hi)]
     joined = contacts[["campaign_id", "customer_id", "start", "stop"]].merge(
-        orders[["customer_id", "order_datetime", "amount", "quantity"]], on="customer_id", how="inner")
+        orders[["customer_id", "order_datetime", "amount", "quantity"]], on="customer_id", how="inner"
+    )
     inside = (joined["order_datetime"] >= joined["start"]) & (joined["order_datetime"] < joined["stop"])
     joined = joined[inside]
-    per = joined.assign(bought=joined["quantity"] > 0).groupby(["campaign_id", "customer_id"], sort=False).agg(
-        revenue=("amount", "sum"), responded=("bought", "any"))
+    per = (
+        joined.assign(bought=joined["quantity"] > 0)
+        .groupby(["campaign_id", "customer_id"], sort=False)
+        .agg(revenue=("amount", "sum"), responded=("bought", "any"))
+    )
     out = contacts.merge(per.reset_index(), on=["campaign_id", "customer_id"], how="left")
     out["revenue"] = out["revenue"].fillna(0.0).astype(float)
     out["responded"] = out["responded"].fillna(False).astype(bool)
-    first = pd.Series(first_purchase.reindex(out["customer_id"]).to_numpy(), index=out.index,
-                      dtype=out["start"].dtype if first_purchase.empty else None)
+    first = pd.Series(
+        first_purchase.reindex(out["customer_id"]).to_numpy(),
+        index=out.index,
+        dtype=out["start"].dtype if first_purchase.empty else None,
+    )
     out["new"] = out["responded"] & (first >= out["start"]).to_numpy() & (first < out["stop"]).to_numpy()
     return out
 
@@ -270,13 +386,20 @@ def _customer_responses(contacts: pd.DataFrame, tx: pd.DataFrame, first_purchase
 def _group_stats(responses: pd.DataFrame) -> pd.DataFrame:
     """Per campaign and group: n, responders, new customers, revenue sum, mean and variance."""
     g = responses.groupby(["campaign_id", "group"], sort=False)
-    out = g.agg(n=("customer_id", "size"), responders=("responded", "sum"), new=("new", "sum"),
-                revenue=("revenue", "sum"), mean=("revenue", "mean"), var=("revenue", "var"))
+    out = g.agg(
+        n=("customer_id", "size"),
+        responders=("responded", "sum"),
+        new=("new", "sum"),
+        revenue=("revenue", "sum"),
+        mean=("revenue", "mean"),
+        var=("revenue", "var"),
+    )
     return out.reset_index()
 
 
-def _payback(responses: pd.DataFrame, tx: pd.DataFrame, costs: pd.Series, margin: float, as_of: pd.Timestamp,
-             max_months: int) -> pd.DataFrame:
+def _payback(
+    responses: pd.DataFrame, tx: pd.DataFrame, costs: pd.Series, margin: float, as_of: pd.Timestamp, max_months: int
+) -> pd.DataFrame:
     """First whole month after contact by which cumulative incremental gross profit covers the cost."""
     month = pd.Timedelta(days=_MONTH_DAYS)
     sizes = responses.groupby(["campaign_id", "group"], sort=False).size().unstack(fill_value=0)
@@ -284,7 +407,8 @@ def _payback(responses: pd.DataFrame, tx: pd.DataFrame, costs: pd.Series, margin
     last_contact = responses.groupby("campaign_id", sort=False)["contacted_at"].max()
     observed = np.floor((as_of - last_contact) / month).clip(lower=0, upper=max_months).astype(int)
     orders = responses[["campaign_id", "customer_id", "group", "contacted_at"]].merge(
-        tx[["customer_id", "order_datetime", "amount"]], on="customer_id", how="inner")
+        tx[["customer_id", "order_datetime", "amount"]], on="customer_id", how="inner"
+    )
     by_month: dict = {}
     if len(orders):
         elapsed = ((orders["order_datetime"] - orders["contacted_at"]) / month).to_numpy(dtype=float)
@@ -328,20 +452,28 @@ def _first_purchases(tx: pd.DataFrame, known: pd.Series) -> pd.Series:
     return buys.groupby("customer_id")["order_datetime"].min()
 
 
-def _group_figures(cont: pd.DataFrame, camp: pd.DataFrame, tx: pd.DataFrame, first_purchase: pd.Series,
-                   response_window_days) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _group_figures(
+    cont: pd.DataFrame, camp: pd.DataFrame, tx: pd.DataFrame, first_purchase: pd.Series, response_window_days
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Each contact's response, and the treatment and holdout figures of each campaign (rows in ``camp`` order)."""
     windows = _window(cont, camp, response_window_days)
-    responses = _customer_responses(windows, tx, first_purchase) if len(windows) else \
-        windows.assign(revenue=0.0, responded=False, new=False)
-    stats_ = _group_stats(responses) if len(responses) else pd.DataFrame(
-        columns=["campaign_id", "group", "n", "responders", "new", "revenue", "mean", "var"])
+    responses = (
+        _customer_responses(windows, tx, first_purchase)
+        if len(windows)
+        else windows.assign(revenue=0.0, responded=False, new=False)
+    )
+    stats_ = (
+        _group_stats(responses)
+        if len(responses)
+        else pd.DataFrame(columns=["campaign_id", "group", "n", "responders", "new", "revenue", "mean", "var"])
+    )
     wide = {grp: stats_[stats_["group"] == grp].set_index("campaign_id") for grp in _GROUPS}
     return responses, wide["treatment"].reindex(camp["campaign_id"]), wide["holdout"].reindex(camp["campaign_id"])
 
 
-def _attributed_to_contacts(camp: pd.DataFrame, t: pd.DataFrame, h: pd.DataFrame, has_contacts: np.ndarray,
-                            margin: float) -> pd.DataFrame:
+def _attributed_to_contacts(
+    camp: pd.DataFrame, t: pd.DataFrame, h: pd.DataFrame, has_contacts: np.ndarray, margin: float
+) -> pd.DataFrame:
     """The campaigns with their group sizes and what the treatment group bought in its window."""
     out = camp.copy()
     out["margin"] = float(margin)
@@ -354,15 +486,25 @@ def _attributed_to_contacts(camp: pd.DataFrame, t: pd.DataFrame, h: pd.DataFrame
     return out
 
 
-def _add_tag_attribution(out: pd.DataFrame, camp: pd.DataFrame, tx: pd.DataFrame, tagged: pd.Series,
-                         known: pd.Series, first_purchase: pd.Series, has_contacts: np.ndarray) -> None:
+def _add_tag_attribution(
+    out: pd.DataFrame,
+    camp: pd.DataFrame,
+    tx: pd.DataFrame,
+    tagged: pd.Series,
+    known: pd.Series,
+    first_purchase: pd.Series,
+    has_contacts: np.ndarray,
+) -> None:
     """Campaigns without contacts: credit the orders tagged with them within their dates (in place)."""
     for i in np.flatnonzero(~has_contacts):
         row = camp.iloc[i]
         end = row["end_date"]
         stop = end + pd.Timedelta(days=1) if end == end.normalize() else end + pd.Timedelta(microseconds=1)
-        mask = (tagged == row["campaign_id"]).to_numpy() & (tx["order_datetime"] >= row["start_date"]).to_numpy() \
+        mask = (
+            (tagged == row["campaign_id"]).to_numpy()
+            & (tx["order_datetime"] >= row["start_date"]).to_numpy()
             & (tx["order_datetime"] < stop).to_numpy()
+        )
         if not mask.any():
             continue
         lines = tx[mask]
@@ -408,8 +550,19 @@ def _add_attributed_measures(out: pd.DataFrame, margin: float) -> None:
     out["roi_reason"] = pd.Series(reasons, dtype="str")
 
 
-def _incremental_figures(xt: float, nt: float, xh: float, nh: float, mt: float, vt: float, mh: float, vh: float,
-                         cost: float, margin: float, alpha: float) -> tuple[dict[str, float], str | None]:
+def _incremental_figures(
+    xt: float,
+    nt: float,
+    xh: float,
+    nh: float,
+    mt: float,
+    vt: float,
+    mh: float,
+    vh: float,
+    cost: float,
+    margin: float,
+    alpha: float,
+) -> tuple[dict[str, float], str | None]:
     """One campaign's incremental figures against its holdout (missing ones are NaN) and why any are missing."""
     from statsmodels.stats.proportion import confint_proportions_2indep
 
@@ -427,7 +580,7 @@ def _incremental_figures(xt: float, nt: float, xh: float, nh: float, mt: float, 
         a, b = vt / nt, vh / nh
         se = np.sqrt(a + b)
         if se > 0:
-            df = se ** 4 / (a ** 2 / (nt - 1) + b ** 2 / (nh - 1))
+            df = se**4 / (a**2 / (nt - 1) + b**2 / (nh - 1))
             half = stats.t.isf(alpha / 2, df) * se
         else:
             half = 0.0  # no variation at all (e.g. nobody bought): the difference is exact
@@ -445,8 +598,9 @@ def _incremental_figures(xt: float, nt: float, xh: float, nh: float, mt: float, 
     return figures, "; ".join(parts) if parts else None
 
 
-def _add_incrementality(out: pd.DataFrame, t: pd.DataFrame, h: pd.DataFrame, has_contacts: np.ndarray,
-                        margin: float, alpha: float) -> np.ndarray:
+def _add_incrementality(
+    out: pd.DataFrame, t: pd.DataFrame, h: pd.DataFrame, has_contacts: np.ndarray, margin: float, alpha: float
+) -> np.ndarray:
     """Holdout responses and the incremental figures of every campaign (in place); returns which have a holdout."""
     nt, nh = out["treated"].to_numpy(dtype=float), out["holdout"].to_numpy(dtype=float)
     xt, xh = out["responders"].to_numpy(dtype=float), h["responders"].fillna(0).to_numpy(dtype=float)
@@ -455,8 +609,9 @@ def _add_incrementality(out: pd.DataFrame, t: pd.DataFrame, h: pd.DataFrame, has
     with np.errstate(divide="ignore", invalid="ignore"):
         out["holdout_response_rate"] = np.where(nh > 0, xh / nh, np.nan)
     has_holdout = has_contacts & (nh > 0) & (nt > 0)
-    cols = {c: np.full(len(out), np.nan) for c in ROI_COLUMNS if c.startswith("incremental_") and
-            c != "incremental_reason"}
+    cols = {
+        c: np.full(len(out), np.nan) for c in ROI_COLUMNS if c.startswith("incremental_") and c != "incremental_reason"
+    }
     reasons = []
     mt, vt = t["mean"].to_numpy(dtype=float), t["var"].to_numpy(dtype=float)
     mh, vh = h["mean"].to_numpy(dtype=float), h["var"].to_numpy(dtype=float)
@@ -464,25 +619,37 @@ def _add_incrementality(out: pd.DataFrame, t: pd.DataFrame, h: pd.DataFrame, has
         if not has_contacts[i]:
             reasons.append("no contact list: incremental figures are undefined")
         elif not has_holdout[i]:
-            reasons.append("no holdout group: incremental figures are undefined" if nt[i] > 0 else
-                           "no treated customers: incremental figures are undefined")
+            reasons.append(
+                "no holdout group: incremental figures are undefined"
+                if nt[i] > 0
+                else "no treated customers: incremental figures are undefined"
+            )
         else:
-            figures, reason = _incremental_figures(xt[i], nt[i], xh[i], nh[i], mt[i], vt[i], mh[i], vh[i], cost[i],
-                                                   margin, alpha)
+            figures, reason = _incremental_figures(
+                xt[i], nt[i], xh[i], nh[i], mt[i], vt[i], mh[i], vh[i], cost[i], margin, alpha
+            )
             for c, value in figures.items():
                 cols[c][i] = value
             reasons.append(reason)
     for c, values in cols.items():
         out[c] = values
     low, high = cols["incremental_revenue_ci_low"], cols["incremental_revenue_ci_high"]
-    out["incremental_significant"] = pd.array(np.where(np.isfinite(low), (low > 0) | (high < 0), pd.NA),
-                                              dtype="boolean")
+    out["incremental_significant"] = pd.array(
+        np.where(np.isfinite(low), (low > 0) | (high < 0), pd.NA), dtype="boolean"
+    )
     out["incremental_reason"] = pd.Series(reasons, dtype="str")
     return has_holdout
 
 
-def _add_payback(out: pd.DataFrame, responses: pd.DataFrame, tx: pd.DataFrame, has_holdout: np.ndarray,
-                 margin: float, as_of: pd.Timestamp, max_months: int) -> None:
+def _add_payback(
+    out: pd.DataFrame,
+    responses: pd.DataFrame,
+    tx: pd.DataFrame,
+    has_holdout: np.ndarray,
+    margin: float,
+    as_of: pd.Timestamp,
+    max_months: int,
+) -> None:
     """Payback of each campaign with a holdout; ``no_holdout`` for the others (in place)."""
     out["payback_months"] = np.nan
     out["payback"] = pd.Series(np.full(len(out), "no_holdout"), dtype="str")
@@ -490,27 +657,49 @@ def _add_payback(out: pd.DataFrame, responses: pd.DataFrame, tx: pd.DataFrame, h
     if not has_holdout.any():
         return
     ids = out.loc[has_holdout, "campaign_id"]
-    pay = _payback(responses[responses["campaign_id"].isin(ids.tolist())], tx, out.set_index("campaign_id")["cost"],
-                   margin, as_of, int(max_months))
+    pay = _payback(
+        responses[responses["campaign_id"].isin(ids.tolist())],
+        tx,
+        out.set_index("campaign_id")["cost"],
+        margin,
+        as_of,
+        int(max_months),
+    )
     pay = pay.set_index("campaign_id").reindex(out["campaign_id"])
     out["payback_months"] = np.where(has_holdout, pay["payback_months"].to_numpy(dtype=float), np.nan)
-    out["payback"] = pd.Series(np.where(has_holdout, pay["payback"].astype(object).to_numpy(), "no_holdout"),
-                               dtype="str")
-    out["payback_observed_months"] = np.where(has_holdout, pay["payback_observed_months"].fillna(0).to_numpy(),
-                                              0).astype("int64")
+    out["payback"] = pd.Series(
+        np.where(has_holdout, pay["payback"].astype(object).to_numpy(), "no_holdout"), dtype="str"
+    )
+    out["payback_observed_months"] = np.where(
+        has_holdout, pay["payback_observed_months"].fillna(0).to_numpy(), 0
+    ).astype("int64")
 
 
 # --------------------------------------------------------------------------- public API
 
 
-def campaign_roi(campaigns: pd.DataFrame, contacts: pd.DataFrame, transactions: pd.DataFrame, *,
-                 margin: float = 1.0, response_window_days: float | None = None, alpha: float = 0.05,
-                 period=None, as_of=None, max_payback_months: int = 12,
-                 campaign_col: str = "campaign_id", customer_col: str = "customer_id",
-                 group_col: str = "group", contacted_col: str = "contacted_at",
-                 date_col: str = "order_datetime", amount_col: str = "amount", quantity_col: str = "quantity",
-                 tag_col: str = "campaign_id", cost_col: str = "cost",
-                 channel_col: str = "channel") -> pd.DataFrame:
+def campaign_roi(
+    campaigns: pd.DataFrame,
+    contacts: pd.DataFrame,
+    transactions: pd.DataFrame,
+    *,
+    margin: float = 1.0,
+    response_window_days: float | None = None,
+    alpha: float = 0.05,
+    period=None,
+    as_of=None,
+    max_payback_months: int = 12,
+    campaign_col: str = "campaign_id",
+    customer_col: str = "customer_id",
+    group_col: str = "group",
+    contacted_col: str = "contacted_at",
+    date_col: str = "order_datetime",
+    amount_col: str = "amount",
+    quantity_col: str = "quantity",
+    tag_col: str = "campaign_id",
+    cost_col: str = "cost",
+    channel_col: str = "channel",
+) -> pd.DataFrame:
     """ROI, ROAS, acquisition cost and incremental effect per campaign.
 
     Parameters
@@ -600,16 +789,29 @@ def campaign_roi(campaigns: pd.DataFrame, contacts: pd.DataFrame, transactions: 
     _require_table(transactions, [customer_col, date_col, amount_col], "transactions")
     _check_arguments(margin, alpha, response_window_days, max_payback_months)
     camp = _campaign_table(campaigns, campaign_col=campaign_col, channel_col=channel_col, cost_col=cost_col)
-    cont = _contact_table(contacts, camp, campaign_col=campaign_col, customer_col=customer_col, group_col=group_col,
-                          contacted_col=contacted_col)
-    tx, tagged, known = _transaction_table(transactions, customer_col=customer_col, date_col=date_col,
-                                           amount_col=amount_col, quantity_col=quantity_col, tag_col=tag_col)
+    cont = _contact_table(
+        contacts,
+        camp,
+        campaign_col=campaign_col,
+        customer_col=customer_col,
+        group_col=group_col,
+        contacted_col=contacted_col,
+    )
+    tx, tagged, known = _transaction_table(
+        transactions,
+        customer_col=customer_col,
+        date_col=date_col,
+        amount_col=amount_col,
+        quantity_col=quantity_col,
+        tag_col=tag_col,
+    )
     if period is not None:
         camp, cont = _running_in(camp, cont, period)
     if camp.empty:
         return _empty_roi()
-    as_of = as_point(as_of) if as_of is not None else (
-        tx["order_datetime"].max() if len(tx) else camp["end_date"].max())
+    as_of = (
+        as_point(as_of) if as_of is not None else (tx["order_datetime"].max() if len(tx) else camp["end_date"].max())
+    )
 
     first_purchase = _first_purchases(tx, known)
     responses, treatment, holdout = _group_figures(cont, camp, tx[known], first_purchase, response_window_days)
@@ -625,10 +827,25 @@ def campaign_roi(campaigns: pd.DataFrame, contacts: pd.DataFrame, transactions: 
 
 def _empty_roi() -> pd.DataFrame:
     dtypes = {c: "float64" for c in ROI_COLUMNS}
-    dtypes.update({c: "str" for c in ("campaign_id", "name", "channel", "attribution", "roi_reason", "payback",
-                                      "incremental_reason")})
-    dtypes.update({c: "int64" for c in ("treated", "holdout", "responders", "new_customers",
-                                        "holdout_responders", "payback_observed_months")})
+    dtypes.update(
+        {
+            c: "str"
+            for c in ("campaign_id", "name", "channel", "attribution", "roi_reason", "payback", "incremental_reason")
+        }
+    )
+    dtypes.update(
+        {
+            c: "int64"
+            for c in (
+                "treated",
+                "holdout",
+                "responders",
+                "new_customers",
+                "holdout_responders",
+                "payback_observed_months",
+            )
+        }
+    )
     dtypes.update({"start_date": "datetime64[s]", "end_date": "datetime64[s]", "incremental_significant": "boolean"})
     return pd.DataFrame({c: pd.Series(dtype=dtypes[c]) for c in ROI_COLUMNS})
 
@@ -680,9 +897,22 @@ def campaign_rollup(roi: pd.DataFrame, *, by: str = "channel", alpha: float = 0.
     1  channel   email    0.0  NaN                  NaN              NaN
     2  overall     NaN  400.0  0.7                350.0           -0.125
     """
-    needed = [by, "cost", "treated", "holdout", "responders", "new_customers", "attributed_revenue",
-              "gross_profit", "attribution", "margin", "incremental_conversions", "incremental_conversions_se",
-              "incremental_revenue", "incremental_revenue_se"]
+    needed = [
+        by,
+        "cost",
+        "treated",
+        "holdout",
+        "responders",
+        "new_customers",
+        "attributed_revenue",
+        "gross_profit",
+        "attribution",
+        "margin",
+        "incremental_conversions",
+        "incremental_conversions_se",
+        "incremental_revenue",
+        "incremental_revenue_se",
+    ]
     require_frame(roi, name="roi", allowed="the output of campaign_roi (a pandas DataFrame)")
     require_columns(roi, needed, name="roi", hint="Pass the output of campaign_roi.")
     require_range(alpha, name="alpha", low=0, high=1, closed="neither")
@@ -719,27 +949,35 @@ def _rollup_figures(g: pd.DataFrame, z: float) -> dict:
     inc_rev = float(g.loc[inc, "incremental_revenue"].sum()) if inc.any() else np.nan
     inc_gp = float((g.loc[inc, "incremental_revenue"] * g.loc[inc, "margin"]).sum()) if inc.any() else np.nan
     rev_se = float(np.sqrt((g.loc[inc, "incremental_revenue_se"] ** 2).sum())) if inc.any() else np.nan
-    gp_se = float(np.sqrt(((g.loc[inc, "incremental_revenue_se"] * g.loc[inc, "margin"]) ** 2).sum())) \
-        if inc.any() else np.nan
+    gp_se = (
+        float(np.sqrt(((g.loc[inc, "incremental_revenue_se"] * g.loc[inc, "margin"]) ** 2).sum()))
+        if inc.any()
+        else np.nan
+    )
     conv_ok = g["incremental_conversions"].notna()
     inc_conv = float(g.loc[conv_ok, "incremental_conversions"].sum()) if conv_ok.any() else np.nan
-    conv_se = float(np.sqrt((g.loc[conv_ok, "incremental_conversions_se"] ** 2).sum())) if conv_ok.any() \
-        else np.nan
+    conv_se = float(np.sqrt((g.loc[conv_ok, "incremental_conversions_se"] ** 2).sum())) if conv_ok.any() else np.nan
     reason = []
     if not attributable.any():
         reason.append("no attributable campaigns")
     elif cost == 0:
         reason.append("zero cost: ROI and ROAS are undefined (not infinite)")
     return {
-        "campaigns": len(g), "cost": float(g["cost"].sum()), "treated": int(g["treated"].sum()),
-        "holdout": int(g["holdout"].sum()), "responders": responders, "new_customers": new,
-        "attributed_revenue": revenue, "gross_profit": gross,
+        "campaigns": len(g),
+        "cost": float(g["cost"].sum()),
+        "treated": int(g["treated"].sum()),
+        "holdout": int(g["holdout"].sum()),
+        "responders": responders,
+        "new_customers": new,
+        "attributed_revenue": revenue,
+        "gross_profit": gross,
         "roi": (gross - cost) / cost if cost > 0 else np.nan,
         "roas": revenue / cost if cost > 0 else np.nan,
         "cpa": cost / responders if responders > 0 else np.nan,
         "cac": cost / new if new > 0 else np.nan,
         "roi_reason": "; ".join(reason) if reason else None,
-        "incremental_campaigns": int(inc.sum()), "incremental_cost": inc_cost,
+        "incremental_campaigns": int(inc.sum()),
+        "incremental_cost": inc_cost,
         "incremental_conversions": inc_conv,
         "incremental_conversions_ci_low": inc_conv - z * conv_se,
         "incremental_conversions_ci_high": inc_conv + z * conv_se,

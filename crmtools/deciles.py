@@ -45,8 +45,16 @@ from .periods import as_period
 
 __all__ = ["Concentration", "concentration", "customer_revenue", "decile_table", "pareto_curve"]
 
-DECILE_COLUMNS = ["decile", "customers", "revenue", "revenue_share", "cumulative_share", "avg_revenue",
-                  "min_revenue", "max_revenue"]
+DECILE_COLUMNS = [
+    "decile",
+    "customers",
+    "revenue",
+    "revenue_share",
+    "cumulative_share",
+    "avg_revenue",
+    "min_revenue",
+    "max_revenue",
+]
 
 
 def _bounds(period: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -59,14 +67,19 @@ def _bounds(period: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
     return start_ts, end_ts
 
 
-def _customer_revenue(transactions: Any, period: Any, customer_col: str, date_col: str,
-                      amount_col: str, quantity_col: str) -> tuple[nw.LazyFrame, str]:
+def _customer_revenue(
+    transactions: Any, period: Any, customer_col: str, date_col: str, amount_col: str, quantity_col: str
+) -> tuple[nw.LazyFrame, str]:
     """Lazy frame (customer, revenue, _missing) of customers with a purchase in the period."""
     start_ts, end_ts = _bounds(period)
     c, d, a, q = customer_col, date_col, amount_col, quantity_col
-    lf = to_lazy(transactions, columns=[c, d, a, q], name="transactions",
-                 kinds={c: "id", d: "datetime", a: "numeric", q: "numeric"},
-                 where=[~nw.col(c).is_null(), nw.col(d) >= lit_datetime(start_ts), nw.col(d) < lit_datetime(end_ts)])
+    lf = to_lazy(
+        transactions,
+        columns=[c, d, a, q],
+        name="transactions",
+        kinds={c: "id", d: "datetime", a: "numeric", q: "numeric"},
+        where=[~nw.col(c).is_null(), nw.col(d) >= lit_datetime(start_ts), nw.col(d) < lit_datetime(end_ts)],
+    )
     per_customer = (
         lf.group_by(c)
         .agg(
@@ -82,9 +95,11 @@ def _customer_revenue(transactions: Any, period: Any, customer_col: str, date_co
 
 def _ranked(per_customer: nw.LazyFrame, customer_col: str) -> nw.LazyFrame:
     # 0-based position by revenue descending, ties by customer id ascending.
-    return (per_customer.with_columns(_neg=-nw.col("revenue"))
-            .with_row_index("_pos", order_by=["_neg", customer_col])
-            .with_columns(_n=nw.len().cast(nw.Int64), _pos=nw.col("_pos").cast(nw.Int64)))
+    return (
+        per_customer.with_columns(_neg=-nw.col("revenue"))
+        .with_row_index("_pos", order_by=["_neg", customer_col])
+        .with_columns(_n=nw.len().cast(nw.Int64), _pos=nw.col("_pos").cast(nw.Int64))
+    )
 
 
 def _raise_on_missing(missing: int, amount_col: str) -> None:
@@ -97,9 +112,15 @@ def _raise_on_missing(missing: int, amount_col: str) -> None:
 
 
 @deprecated_arguments(window=("start", "end"))
-def customer_revenue(transactions: Any, *, period: Any, customer_col: str = "customer_id",
-                     date_col: str = "order_datetime", amount_col: str = "amount",
-                     quantity_col: str = "quantity") -> pd.DataFrame:
+def customer_revenue(
+    transactions: Any,
+    *,
+    period: Any,
+    customer_col: str = "customer_id",
+    date_col: str = "order_datetime",
+    amount_col: str = "amount",
+    quantity_col: str = "quantity",
+) -> pd.DataFrame:
     """Net revenue per customer in ``period``, ranked, with each customer's decile.
 
     Parameters
@@ -130,18 +151,27 @@ def customer_revenue(transactions: Any, *, period: Any, customer_col: str = "cus
     2           b    500.0     3       7
     """
     per_customer, c = _customer_revenue(transactions, period, customer_col, date_col, amount_col, quantity_col)
-    query = (_ranked(per_customer, c)
-             .with_columns(rank=nw.col("_pos") + 1, decile=floor_div(nw.col("_pos") * 10, nw.col("_n")) + 1)
-             .select(c, "revenue", "rank", "decile", "_missing"))
+    query = (
+        _ranked(per_customer, c)
+        .with_columns(rank=nw.col("_pos") + 1, decile=floor_div(nw.col("_pos") * 10, nw.col("_n")) + 1)
+        .select(c, "revenue", "rank", "decile", "_missing")
+    )
     out = collect(query, sort_by="rank")
     _raise_on_missing(int(out.pop("_missing").sum()), amount_col)
     return out.astype({"revenue": "float64", "rank": "int64", "decile": "int64"})
 
 
 @deprecated_arguments(window=("start", "end"))
-def decile_table(transactions: Any, *, period: Any, n_groups: int = 10,
-                 customer_col: str = "customer_id", date_col: str = "order_datetime", amount_col: str = "amount",
-                 quantity_col: str = "quantity") -> pd.DataFrame:
+def decile_table(
+    transactions: Any,
+    *,
+    period: Any,
+    n_groups: int = 10,
+    customer_col: str = "customer_id",
+    date_col: str = "order_datetime",
+    amount_col: str = "amount",
+    quantity_col: str = "quantity",
+) -> pd.DataFrame:
     """Customers, revenue and revenue share per revenue decile.
 
     Parameters
@@ -240,9 +270,15 @@ class Concentration:
 
 
 @deprecated_arguments(window=("start", "end"))
-def concentration(transactions: Any, *, period: Any, customer_col: str = "customer_id",
-                  date_col: str = "order_datetime", amount_col: str = "amount",
-                  quantity_col: str = "quantity") -> Concentration:
+def concentration(
+    transactions: Any,
+    *,
+    period: Any,
+    customer_col: str = "customer_id",
+    date_col: str = "order_datetime",
+    amount_col: str = "amount",
+    quantity_col: str = "quantity",
+) -> Concentration:
     """Top-10% and top-20% revenue shares and the Gini coefficient for ``period``.
 
     The Gini coefficient is ``2 * sum(i * x_i) / (n * sum(x)) - (n + 1) / n``
@@ -287,14 +323,22 @@ def concentration(transactions: Any, *, period: Any, customer_col: str = "custom
         nan = float("nan")
         return Concentration(customers, revenue, nan, nan, nan)
     gini = (2.0 * float(row["_weighted"]) - (customers + 1) * revenue) / (customers * revenue)
-    return Concentration(customers, revenue, round(float(row["_top10"]), 2) / revenue,
-                         round(float(row["_top20"]), 2) / revenue, gini)
+    return Concentration(
+        customers, revenue, round(float(row["_top10"]), 2) / revenue, round(float(row["_top20"]), 2) / revenue, gini
+    )
 
 
 @deprecated_arguments(window=("start", "end"))
-def pareto_curve(transactions: Any, *, period: Any, points: int = 100, customer_col: str = "customer_id",
-                 date_col: str = "order_datetime", amount_col: str = "amount",
-                 quantity_col: str = "quantity") -> pd.DataFrame:
+def pareto_curve(
+    transactions: Any,
+    *,
+    period: Any,
+    points: int = 100,
+    customer_col: str = "customer_id",
+    date_col: str = "order_datetime",
+    amount_col: str = "amount",
+    quantity_col: str = "quantity",
+) -> pd.DataFrame:
     """Cumulative revenue share against cumulative customer share, top spenders first.
 
     Parameters
@@ -337,13 +381,21 @@ def pareto_curve(transactions: Any, *, period: Any, points: int = 100, customer_
         _ranked(per_customer, c)
         .with_columns(_step=floor_div((pos + 1) * points + n - 1, n))
         .group_by("_step")
-        .agg(customers=nw.col("_pos").max() + 1, _revenue=nw.col("revenue").sum(), _n=nw.col("_n").max(),
-             _missing=nw.col("_missing").sum())
+        .agg(
+            customers=nw.col("_pos").max() + 1,
+            _revenue=nw.col("revenue").sum(),
+            _n=nw.col("_n").max(),
+            _missing=nw.col("_missing").sum(),
+        )
     )
-    query = (steps.with_columns(revenue=nw.col("_revenue").cum_sum().over(order_by="_step").round(2),
-                                customer_share=nw.col("customers") / nw.col("_n"))
-             .sort("_step")
-             .select("customers", "customer_share", "revenue", "_missing"))
+    query = (
+        steps.with_columns(
+            revenue=nw.col("_revenue").cum_sum().over(order_by="_step").round(2),
+            customer_share=nw.col("customers") / nw.col("_n"),
+        )
+        .sort("_step")
+        .select("customers", "customer_share", "revenue", "_missing")
+    )
     out = collect(query)
     _raise_on_missing(int(out.pop("_missing").sum()), amount_col)
     columns = ["customers", "customer_share", "revenue", "revenue_share"]
@@ -351,8 +403,11 @@ def pareto_curve(transactions: Any, *, period: Any, points: int = 100, customer_
         return pd.DataFrame({k: pd.Series(dtype="int64" if k == "customers" else "float64") for k in columns})
     total = float(out["revenue"].iloc[-1])
     origin = pd.DataFrame({"customers": [0], "customer_share": [0.0], "revenue": [0.0]})
-    out = pd.concat([origin, out.astype({"customers": "int64", "customer_share": "float64",
-                                         "revenue": "float64"})], ignore_index=True)
+    out = pd.concat(
+        [origin, out.astype({"customers": "int64", "customer_share": "float64", "revenue": "float64"})],
+        ignore_index=True,
+    )
     out["revenue_share"] = out["revenue"] / total if total else float("nan")
-    return out.astype({"customers": "int64", "customer_share": "float64", "revenue": "float64",
-                       "revenue_share": "float64"})[columns]
+    return out.astype(
+        {"customers": "int64", "customer_share": "float64", "revenue": "float64", "revenue_share": "float64"}
+    )[columns]

@@ -103,55 +103,99 @@ from scipy import integrate, optimize, special, stats
 from .checks import require_columns, require_frame
 
 __all__ = [
-    "SUMMARY_COLUMNS",
-    "SRM_COLUMNS",
-    "RESULT_COLUMNS",
     "ALLOCATION_COLUMNS",
-    "VERDICTS",
-    "variant_summary",
-    "srm_check",
-    "conversion_test",
-    "revenue_test",
-    "experiment_results",
-    "required_sample_size",
-    "detectable_effect",
-    "thompson_allocation",
     "PRIMARY_COLUMNS",
+    "RESULT_COLUMNS",
+    "SRM_COLUMNS",
     "STATUS_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "VERDICTS",
+    "conversion_test",
+    "detectable_effect",
+    "experiment_results",
+    "experiment_status",
     "is_aa_test",
     "primary_results",
-    "experiment_status",
     "recommended_split",
+    "required_sample_size",
+    "revenue_test",
+    "srm_check",
+    "thompson_allocation",
+    "variant_summary",
 ]
 
 #: Columns of :func:`variant_summary`, in order.
-SUMMARY_COLUMNS = ["experiment_id", "variant", "units", "conversions", "conversion_rate", "revenue_sum",
-                   "revenue_sumsq", "revenue_per_unit"]
+SUMMARY_COLUMNS = [
+    "experiment_id",
+    "variant",
+    "units",
+    "conversions",
+    "conversion_rate",
+    "revenue_sum",
+    "revenue_sumsq",
+    "revenue_per_unit",
+]
 
 #: Columns of :func:`srm_check`, in order.
 SRM_COLUMNS = ["experiment_id", "variants", "total_units", "statistic", "df", "p_value", "srm_alpha", "passed"]
 
 #: Columns of :func:`conversion_test`, :func:`revenue_test` and :func:`experiment_results`, in order.
 RESULT_COLUMNS = [
-    "experiment_id", "metric", "control", "variant",
-    "srm_p_value", "srm_passed",
-    "control_units", "variant_units", "control_value", "variant_value",
-    "difference", "difference_ci_low", "difference_ci_high",
-    "relative_lift", "relative_lift_ci_low", "relative_lift_ci_high",
-    "statistic", "p_value", "p_value_adjusted", "correction", "comparisons", "alpha", "significant",
-    "method_used", "method_reason",
-    "detectable_lift", "mde", "underpowered",
-    "prob_beats_control", "expected_loss",
-    "trustworthy", "borderline", "verdict",
+    "experiment_id",
+    "metric",
+    "control",
+    "variant",
+    "srm_p_value",
+    "srm_passed",
+    "control_units",
+    "variant_units",
+    "control_value",
+    "variant_value",
+    "difference",
+    "difference_ci_low",
+    "difference_ci_high",
+    "relative_lift",
+    "relative_lift_ci_low",
+    "relative_lift_ci_high",
+    "statistic",
+    "p_value",
+    "p_value_adjusted",
+    "correction",
+    "comparisons",
+    "alpha",
+    "significant",
+    "method_used",
+    "method_reason",
+    "detectable_lift",
+    "mde",
+    "underpowered",
+    "prob_beats_control",
+    "expected_loss",
+    "trustworthy",
+    "borderline",
+    "verdict",
 ]
 
 #: The codes of the ``verdict`` column, in order of precedence (the first that applies is reported).
-VERDICTS = ("srm_failed", "significant_better", "significant_worse", "lift_undefined", "insufficient_data",
-            "not_significant")
+VERDICTS = (
+    "srm_failed",
+    "significant_better",
+    "significant_worse",
+    "lift_undefined",
+    "insufficient_data",
+    "not_significant",
+)
 
 #: Columns of :func:`thompson_allocation`, in order.
-ALLOCATION_COLUMNS = ["experiment_id", "variant", "units", "conversions", "posterior_mean", "prob_best",
-                      "recommended_share"]
+ALLOCATION_COLUMNS = [
+    "experiment_id",
+    "variant",
+    "units",
+    "conversions",
+    "posterior_mean",
+    "prob_best",
+    "recommended_share",
+]
 
 _METRICS = ("conversion_rate", "revenue_per_unit", "revenue_per_converter")
 _CORRECTIONS = {"holm": "holm", "bh": "fdr_bh", "fdr_bh": "fdr_bh", "bonferroni": "bonferroni", "none": None}
@@ -197,68 +241,101 @@ def _experiment_key(data: pd.DataFrame, experiment_col: str, *, counts: bool = F
     key = data[experiment_col]
     if key.isna().any():
         rows = list(key.index[key.isna()][:5])
-        raise ValueError(f"Column {experiment_col!r} has missing experiment ids at rows {rows}; allowed: a "
-                         f"non-missing id on every row; received: {int(key.isna().sum())} missing.")
+        raise ValueError(
+            f"Column {experiment_col!r} has missing experiment ids at rows {rows}; allowed: a "
+            f"non-missing id on every row; received: {int(key.isna().sum())} missing."
+        )
     return key.astype("str")
 
 
 def _as_flags(values: pd.Series, column: str) -> np.ndarray:
     if values.isna().any():
         rows = list(values.index[values.isna()][:5])
-        raise ValueError(f"Column {column!r} has {int(values.isna().sum())} missing values; allowed: True/False "
-                         f"or 1/0 on every row; received missing values at rows {rows}.")
+        raise ValueError(
+            f"Column {column!r} has {int(values.isna().sum())} missing values; allowed: True/False "
+            f"or 1/0 on every row; received missing values at rows {rows}."
+        )
     if pd.api.types.is_bool_dtype(values):
         return values.to_numpy(dtype=bool)
     if pd.api.types.is_numeric_dtype(values):
         bad = ~values.isin([0, 1])
         if not bad.any():
             return values.to_numpy(dtype=float) == 1
-        raise ValueError(f"Column {column!r} must hold conversion flags; allowed: True/False or 1/0; received "
-                         f"{values[bad].head(3).tolist()} at rows {list(values.index[bad][:3])}.")
-    raise TypeError(f"Column {column!r} must hold conversion flags; allowed: bool or 0/1 numbers; received dtype "
-                    f"{values.dtype}.")
+        raise ValueError(
+            f"Column {column!r} must hold conversion flags; allowed: True/False or 1/0; received "
+            f"{values[bad].head(3).tolist()} at rows {list(values.index[bad][:3])}."
+        )
+    raise TypeError(
+        f"Column {column!r} must hold conversion flags; allowed: bool or 0/1 numbers; received dtype {values.dtype}."
+    )
 
 
-def _summary_from_rows(data: pd.DataFrame, *, experiment_col: str, variant_col: str, unit_col: str,
-                       converted_col: str, revenue_col: str) -> pd.DataFrame:
+def _summary_from_rows(
+    data: pd.DataFrame, *, experiment_col: str, variant_col: str, unit_col: str, converted_col: str, revenue_col: str
+) -> pd.DataFrame:
     """Per experiment and variant: units, conversions, revenue moments over all units and over converters."""
-    require_columns(data, [variant_col, converted_col], name="The experiment table",
-                    hint="Name your own columns with the *_col= arguments.")
+    require_columns(
+        data,
+        [variant_col, converted_col],
+        name="The experiment table",
+        hint="Name your own columns with the *_col= arguments.",
+    )
     exp = _experiment_key(data, experiment_col)
     variant = data[variant_col]
     if variant.isna().any():
-        raise ValueError(f"Column {variant_col!r} has missing variant names; allowed: a name on every row; "
-                         f"received missing values at rows {list(variant.index[variant.isna()][:5])}.")
+        raise ValueError(
+            f"Column {variant_col!r} has missing variant names; allowed: a name on every row; "
+            f"received missing values at rows {list(variant.index[variant.isna()][:5])}."
+        )
     converted = _as_flags(data[converted_col], converted_col)
     if unit_col in data.columns:
         dup = pd.DataFrame({"e": exp, "u": data[unit_col]}).duplicated(keep=False)
         if dup.any():
-            raise ValueError(f"Units appear more than once in an experiment (column {unit_col!r}); allowed: one "
-                             f"row per unit and experiment; received {int(dup.sum())} duplicated rows, e.g. rows "
-                             f"{list(data.index[dup.to_numpy()][:5])}.")
+            raise ValueError(
+                f"Units appear more than once in an experiment (column {unit_col!r}); allowed: one "
+                f"row per unit and experiment; received {int(dup.sum())} duplicated rows, e.g. rows "
+                f"{list(data.index[dup.to_numpy()][:5])}."
+            )
     if revenue_col in data.columns:
         rev = data[revenue_col]
         if not pd.api.types.is_numeric_dtype(rev):
-            raise TypeError(f"Column {revenue_col!r} must be numeric; allowed: numbers (missing = no revenue for "
-                            f"units that did not convert); received dtype {rev.dtype}.")
+            raise TypeError(
+                f"Column {revenue_col!r} must be numeric; allowed: numbers (missing = no revenue for "
+                f"units that did not convert); received dtype {rev.dtype}."
+            )
         rev = rev.to_numpy(dtype=float)
         missing = np.isnan(rev)
         rev = np.where(missing & ~converted, 0.0, rev)  # NaN stays only for converters without revenue
     else:
         rev = np.full(len(data), np.nan)
-    frame = pd.DataFrame({"experiment_id": exp.to_numpy(), "variant": variant.astype("str").to_numpy(),
-                          "converted": converted, "revenue": rev, "rev_conv": np.where(converted, rev, np.nan)})
+    frame = pd.DataFrame(
+        {
+            "experiment_id": exp.to_numpy(),
+            "variant": variant.astype("str").to_numpy(),
+            "converted": converted,
+            "revenue": rev,
+            "rev_conv": np.where(converted, rev, np.nan),
+        }
+    )
     frame["revenue_sq"] = frame["revenue"] ** 2
     g = frame.groupby(["experiment_id", "variant"], sort=True)
-    out = g.agg(units=("converted", "size"), conversions=("converted", "sum"),
-                revenue_sum=("revenue", lambda s: s.sum(skipna=False)),
-                revenue_sumsq=("revenue_sq", lambda s: s.sum(skipna=False)),
-                mean_unit=("revenue", lambda s: s.mean(skipna=False)),
-                var_unit=("revenue", lambda s: s.var(ddof=1, skipna=False)),
-                mean_conv=("rev_conv", "mean"), var_conv=("rev_conv", "var"))
+    out = g.agg(
+        units=("converted", "size"),
+        conversions=("converted", "sum"),
+        revenue_sum=("revenue", lambda s: s.sum(skipna=False)),
+        revenue_sumsq=("revenue_sq", lambda s: s.sum(skipna=False)),
+        mean_unit=("revenue", lambda s: s.mean(skipna=False)),
+        var_unit=("revenue", lambda s: s.var(ddof=1, skipna=False)),
+        mean_conv=("rev_conv", "mean"),
+        var_conv=("rev_conv", "var"),
+    )
     out = out.reset_index()
-    converter_nan = frame.assign(bad=frame["converted"] & frame["revenue"].isna()).groupby(
-        ["experiment_id", "variant"], sort=True)["bad"].any().to_numpy()
+    converter_nan = (
+        frame.assign(bad=frame["converted"] & frame["revenue"].isna())
+        .groupby(["experiment_id", "variant"], sort=True)["bad"]
+        .any()
+        .to_numpy()
+    )
     out.loc[converter_nan, ["mean_conv", "var_conv"]] = np.nan
     out["units"] = out["units"].astype("int64")
     out["conversions"] = out["conversions"].astype("int64")
@@ -271,19 +348,29 @@ def _summary_from_counts(data: pd.DataFrame, *, experiment_col: str, variant_col
     out = pd.DataFrame({"experiment_id": exp.to_numpy(), "variant": data[variant_col].astype("str").to_numpy()})
     for col in ("units", "conversions"):
         values = data[col]
-        if not pd.api.types.is_numeric_dtype(values) or values.isna().any() or \
-                not np.all(np.mod(values.to_numpy(dtype=float), 1) == 0) or (values < 0).any():
-            raise ValueError(f"Column {col!r} must hold whole counts; allowed: integers >= 0 without missing "
-                             f"values; received {values.head(5).tolist()}.")
+        if (
+            not pd.api.types.is_numeric_dtype(values)
+            or values.isna().any()
+            or not np.all(np.mod(values.to_numpy(dtype=float), 1) == 0)
+            or (values < 0).any()
+        ):
+            raise ValueError(
+                f"Column {col!r} must hold whole counts; allowed: integers >= 0 without missing "
+                f"values; received {values.head(5).tolist()}."
+            )
         out[col] = values.to_numpy(dtype="int64")
     if (out["conversions"] > out["units"]).any():
         bad = out.index[out["conversions"] > out["units"]].tolist()
-        raise ValueError(f"conversions exceed units at rows {bad[:5]}; allowed: 0 <= conversions <= units; "
-                         f"received {out.loc[bad[:5], ['units', 'conversions']].to_dict('records')}.")
+        raise ValueError(
+            f"conversions exceed units at rows {bad[:5]}; allowed: 0 <= conversions <= units; "
+            f"received {out.loc[bad[:5], ['units', 'conversions']].to_dict('records')}."
+        )
     repeated = out.duplicated(["experiment_id", "variant"])
     if repeated.any():
-        raise ValueError("The variant counts table repeats a variant; allowed: one row per experiment and "
-                         f"variant; received duplicates {out.loc[repeated, 'variant'].tolist()}.")
+        raise ValueError(
+            "The variant counts table repeats a variant; allowed: one row per experiment and "
+            f"variant; received duplicates {out.loc[repeated, 'variant'].tolist()}."
+        )
     for col in ("revenue_sum", "revenue_sumsq"):
         out[col] = data[col].to_numpy(dtype=float) if col in data.columns else np.nan
     n = out["units"].to_numpy(dtype=float)
@@ -303,9 +390,11 @@ def _summary(data, cols: dict) -> pd.DataFrame:
         return _summary_from_counts(data, experiment_col=cols["experiment_col"], variant_col=cols["variant_col"])
     if cols["converted_col"] in data.columns:
         return _summary_from_rows(data, **cols)
-    raise ValueError(f"Cannot tell what the table holds; allowed: unit rows with columns "
-                     f"[{cols['variant_col']!r}, {cols['converted_col']!r}] or variant counts with columns "
-                     f"['variant', 'units', 'conversions']; received columns: {list(data.columns)}.")
+    raise ValueError(
+        f"Cannot tell what the table holds; allowed: unit rows with columns "
+        f"[{cols['variant_col']!r}, {cols['converted_col']!r}] or variant counts with columns "
+        f"['variant', 'units', 'conversions']; received columns: {list(data.columns)}."
+    )
 
 
 def _restore_experiment(values) -> pd.Series:
@@ -320,8 +409,10 @@ def _expected_weights(summary: pd.DataFrame, expected_split) -> np.ndarray:
     if expected_split is None:
         return np.ones(len(summary))
     if not isinstance(expected_split, Mapping):
-        raise TypeError(f"expected_split must be a mapping; allowed: None (equal split), {{variant: weight}} or "
-                        f"{{experiment_id: {{variant: weight}}}}; received: {type(expected_split).__name__}.")
+        raise TypeError(
+            f"expected_split must be a mapping; allowed: None (equal split), {{variant: weight}} or "
+            f"{{experiment_id: {{variant: weight}}}}; received: {type(expected_split).__name__}."
+        )
     nested = all(isinstance(v, Mapping) for v in expected_split.values()) and len(expected_split) > 0
     weights = np.empty(len(summary))
     for i, (exp, var) in enumerate(zip(summary["experiment_id"], summary["variant"])):
@@ -330,28 +421,39 @@ def _expected_weights(summary: pd.DataFrame, expected_split) -> np.ndarray:
             weights[i] = 1.0
             continue
         if var not in split:
-            raise ValueError(f"expected_split has no weight for variant {var!r}; allowed: a weight for every "
-                             f"variant; received weights for {sorted(split)}.")
+            raise ValueError(
+                f"expected_split has no weight for variant {var!r}; allowed: a weight for every "
+                f"variant; received weights for {sorted(split)}."
+            )
         w = split[var]
         if not isinstance(w, (int, float, np.integer, np.floating)) or isinstance(w, bool) or not w > 0:
-            raise ValueError(f"expected_split weight for {var!r} is invalid; allowed: a positive number; "
-                             f"received: {w!r}.")
+            raise ValueError(
+                f"expected_split weight for {var!r} is invalid; allowed: a positive number; received: {w!r}."
+            )
         weights[i] = float(w)
     return weights
 
 
 def _srm(summary: pd.DataFrame, expected_split, srm_alpha: float) -> pd.DataFrame:
     weights = _expected_weights(summary, expected_split)
-    frame = pd.DataFrame({"experiment_id": summary["experiment_id"].to_numpy(),
-                          "units": summary["units"].to_numpy(dtype=float), "w": weights})
+    frame = pd.DataFrame(
+        {
+            "experiment_id": summary["experiment_id"].to_numpy(),
+            "units": summary["units"].to_numpy(dtype=float),
+            "w": weights,
+        }
+    )
     g = frame.groupby("experiment_id", sort=True)
     total = g["units"].transform("sum").to_numpy()
     share = frame["w"].to_numpy() / g["w"].transform("sum").to_numpy()
     expected = total * share
     with np.errstate(divide="ignore", invalid="ignore"):
         frame["term"] = np.where(expected > 0, (frame["units"].to_numpy() - expected) ** 2 / expected, 0.0)
-    agg = frame.groupby("experiment_id", sort=True).agg(variants=("units", "size"), total_units=("units", "sum"),
-                                                        statistic=("term", "sum")).reset_index()
+    agg = (
+        frame.groupby("experiment_id", sort=True)
+        .agg(variants=("units", "size"), total_units=("units", "sum"), statistic=("term", "sum"))
+        .reset_index()
+    )
     agg["df"] = agg["variants"] - 1
     with np.errstate(invalid="ignore"):
         p = stats.chi2.sf(agg["statistic"].to_numpy(), agg["df"].to_numpy())
@@ -400,9 +502,9 @@ def _score_z_diff(delta, x1, n1, x0, n0):
         t2 = (n1 + 2 * n0) * delta - n - x
         t1 = (n0 * delta - n - 2 * x0) * delta + x
         t0 = x0 * delta * (1 - delta)
-        q = (t2 / (3 * t3)) ** 3 - t1 * t2 / (6 * t3 ** 2) + t0 / (2 * t3)
+        q = (t2 / (3 * t3)) ** 3 - t1 * t2 / (6 * t3**2) + t0 / (2 * t3)
         p = np.where(q < 0, -1.0, 1.0) * np.sqrt((t2 / (3 * t3)) ** 2 - t1 / (3 * t3))
-        a = (np.pi + np.arccos(np.clip(q / p ** 3, -1.0, 1.0))) / 3
+        a = (np.pi + np.arccos(np.clip(q / p**3, -1.0, 1.0))) / 3
         prop0 = 2 * p * np.cos(a) - t2 / (3 * t3)
         prop0 = np.where(delta == 0, x / n, prop0)
         prop1 = prop0 + delta
@@ -418,18 +520,18 @@ def _score_z_ratio(log_ratio, x1, n1, x0, n0):
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         a = n * ratio
         b = -(n1 * ratio + x1 + n0 + x0 * ratio)
-        prop0 = (-b - np.sqrt(b ** 2 - 4 * a * x)) / (2 * a)
+        prop0 = (-b - np.sqrt(b**2 - 4 * a * x)) / (2 * a)
         prop0 = np.where(ratio == 1, x / n, prop0)
         prop1 = prop0 * ratio
-        var = prop1 * (1 - prop1) / n1 + ratio ** 2 * prop0 * (1 - prop0) / n0
+        var = prop1 * (1 - prop1) / n1 + ratio**2 * prop0 * (1 - prop0) / n0
         return (p1 - ratio * p0) / np.sqrt(var)
 
 
 def _wilson(x, n, z):
     q = x / n
-    denom = 1 + z ** 2 / n
-    center = (q + z ** 2 / (2 * n)) / denom
-    half = z * np.sqrt(q * (1 - q) / n + z ** 2 / (4 * n ** 2)) / denom
+    denom = 1 + z**2 / n
+    center = (q + z**2 / (2 * n)) / denom
+    half = z * np.sqrt(q * (1 - q) / n + z**2 / (4 * n**2)) / denom
     return center - half, center + half
 
 
@@ -443,10 +545,8 @@ def _proportion_intervals(x1, n1, x0, n0, alpha):
     r_low, r_high = np.full(diff.shape, np.nan), np.full(diff.shape, np.nan)
     if score_ok.any():
         a1, m1, a0, m0, d = x1[score_ok], n1[score_ok], x0[score_ok], n0[score_ok], diff[score_ok]
-        d_low[score_ok] = _bisect(lambda v: _score_z_diff(v, a1, m1, a0, m0) - z,
-                                  np.full(d.shape, -1.0 + 1e-12), d)
-        d_high[score_ok] = _bisect(lambda v: _score_z_diff(v, a1, m1, a0, m0) + z, d,
-                                   np.full(d.shape, 1.0 - 1e-12))
+        d_low[score_ok] = _bisect(lambda v: _score_z_diff(v, a1, m1, a0, m0) - z, np.full(d.shape, -1.0 + 1e-12), d)
+        d_high[score_ok] = _bisect(lambda v: _score_z_diff(v, a1, m1, a0, m0) + z, d, np.full(d.shape, 1.0 - 1e-12))
         log_r = np.log((a1 / m1) / (a0 / m0))
         r_low[score_ok] = np.exp(_bisect(lambda v: _score_z_ratio(v, a1, m1, a0, m0) - z, log_r - 40.0, log_r))
         r_high[score_ok] = np.exp(_bisect(lambda v: _score_z_ratio(v, a1, m1, a0, m0) + z, log_r, log_r + 40.0))
@@ -490,8 +590,16 @@ def _detectable_rate(baseline, es):
     return np.where(angle <= np.pi / 2, np.sin(np.minimum(angle, np.pi / 2)) ** 2, np.nan)
 
 
-def required_sample_size(baseline_rate: float, mde: float, *, alpha: float = 0.05, power: float = 0.8,
-                         relative: bool = True, ratio: float = 1.0, alternative: str = "two-sided") -> int:
+def required_sample_size(
+    baseline_rate: float,
+    mde: float,
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    relative: bool = True,
+    ratio: float = 1.0,
+    alternative: str = "two-sided",
+) -> int:
     """Units needed in the control group to detect a conversion lift.
 
     Uses statsmodels' ``NormalIndPower`` with Cohen's h
@@ -545,13 +653,27 @@ def required_sample_size(baseline_rate: float, mde: float, *, alpha: float = 0.0
         raise _fail("baseline_rate with mde gives a rate outside (0, 1)", "a target rate between 0 and 1", target)
     es = abs(proportion_effectsize(target, baseline_rate))
     # statsmodels' nobs1 is the first group; with ratio = nobs2 / nobs1 we call the control group 1.
-    n = NormalIndPower().solve_power(effect_size=es, nobs1=None, alpha=alpha, power=power, ratio=ratio,
-                                     alternative="two-sided" if alternative == "two-sided" else "larger")
-    return int(math.ceil(float(np.asarray(n).item()) - 1e-9))
+    n = NormalIndPower().solve_power(
+        effect_size=es,
+        nobs1=None,
+        alpha=alpha,
+        power=power,
+        ratio=ratio,
+        alternative="two-sided" if alternative == "two-sided" else "larger",
+    )
+    return math.ceil(float(np.asarray(n).item()) - 1e-9)
 
 
-def detectable_effect(n_per_variant: float, baseline_rate: float, *, alpha: float = 0.05, power: float = 0.8,
-                      relative: bool = True, ratio: float = 1.0, alternative: str = "two-sided") -> float:
+def detectable_effect(
+    n_per_variant: float,
+    baseline_rate: float,
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    relative: bool = True,
+    ratio: float = 1.0,
+    alternative: str = "two-sided",
+) -> float:
     """Smallest upward conversion effect a test of this size detects with the given power.
 
     The inverse of :func:`required_sample_size`: the Cohen's h at which
@@ -610,7 +732,7 @@ def _beta_compare(a1, b1, a0, b0):
     """P(X1 > X0) and E[max(X0 - X1, 0)] for independent X1 ~ Beta(a1, b1), X0 ~ Beta(a0, b0)."""
     a1, b1, a0, b0 = (np.asarray(v, dtype=float) for v in (a1, b1, a0, b0))
     prob, loss = np.full(a1.shape, np.nan), np.full(a1.shape, np.nan)
-    m1, m0 = a1 / (a1 + b1), a0 / (a0 + b0)
+    _m1, m0 = a1 / (a1 + b1), a0 / (a0 + b0)
     var1 = a1 * b1 / ((a1 + b1) ** 2 * (a1 + b1 + 1))
     var0 = a0 * b0 / ((a0 + b0) ** 2 * (a0 + b0 + 1))
     smooth = (a1 >= 1) & (b1 >= 1) & (a0 >= 1) & (b0 >= 1)
@@ -621,8 +743,9 @@ def _beta_compare(a1, b1, a0, b0):
             continue
         a, b = an[mask], bn[mask]
         x, w = _panel_nodes(special.betaincinv(a, b, _TAIL), special.betaincinv(a, b, 1 - _TAIL))
-        wf = w * np.exp((a[:, None] - 1) * np.log(x) + (b[:, None] - 1) * np.log1p(-x)
-                        - special.betaln(a, b)[:, None])  # weights times the narrower density
+        wf = w * np.exp(
+            (a[:, None] - 1) * np.log(x) + (b[:, None] - 1) * np.log1p(-x) - special.betaln(a, b)[:, None]
+        )  # weights times the narrower density
         ao_, bo_ = ao[mask][:, None], bo[mask][:, None]
         cdf = special.betainc(ao_, bo_, x)  # the other posterior's CDF
         # I_x(a + 1, b) = I_x(a, b) - term, so one incomplete beta call per node is enough.
@@ -637,18 +760,30 @@ def _beta_compare(a1, b1, a0, b0):
     for i in np.flatnonzero(~smooth):  # priors below 1 can give unbounded densities: adaptive quadrature
         d1, d0 = stats.beta(a1[i], b1[i]), stats.beta(a0[i], b0[i])
         prob[i] = integrate.quad(lambda t: d1.pdf(t) * d0.cdf(t), 0, 1, limit=200, epsabs=1e-13)[0]
-        loss[i] = integrate.quad(lambda t: d1.pdf(t) * (m0[i] * special.betaincc(a0[i] + 1, b0[i], t)
-                                                        - t * special.betaincc(a0[i], b0[i], t)),
-                                 0, 1, limit=200, epsabs=1e-13)[0]
+        loss[i] = integrate.quad(
+            lambda t: (
+                d1.pdf(t) * (m0[i] * special.betaincc(a0[i] + 1, b0[i], t) - t * special.betaincc(a0[i], b0[i], t))
+            ),
+            0,
+            1,
+            limit=200,
+            epsabs=1e-13,
+        )[0]
     return np.clip(prob, 0.0, 1.0), np.maximum(loss, 0.0)
 
 
 def _check_prior(prior) -> tuple[float, float]:
-    ok = isinstance(prior, (tuple, list)) and len(prior) == 2 and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in prior)
+    ok = (
+        isinstance(prior, (tuple, list))
+        and len(prior) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in prior)
+    )
     if not ok:
-        raise _fail("prior must be two positive numbers (alpha, beta) of a beta distribution",
-                    "e.g. (1.0, 1.0) for a uniform prior", prior)
+        raise _fail(
+            "prior must be two positive numbers (alpha, beta) of a beta distribution",
+            "e.g. (1.0, 1.0) for a uniform prior",
+            prior,
+        )
     return float(prior[0]), float(prior[1])
 
 
@@ -662,8 +797,10 @@ def _pairs(summary: pd.DataFrame, control: str) -> tuple[pd.DataFrame, pd.DataFr
     if missing:
         shown = [None if m == _NO_EXPERIMENT else m for m in missing[:5]]
         variants = sorted(summary.loc[summary["experiment_id"] == missing[0], "variant"].unique())
-        raise ValueError(f"No control variant {control!r} in experiment(s) {shown}; allowed: a variant named "
-                         f"{control!r} (or pass control=...); received variants {variants}.")
+        raise ValueError(
+            f"No control variant {control!r} in experiment(s) {shown}; allowed: a variant named "
+            f"{control!r} (or pass control=...); received variants {variants}."
+        )
     ctrl = summary[summary["variant"] == control].set_index("experiment_id")
     var = summary[summary["variant"] != control].reset_index(drop=True)
     ctrl = ctrl.loc[var["experiment_id"]].reset_index()
@@ -698,10 +835,16 @@ def _verdict_codes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     difference = frame["difference"].to_numpy(dtype=float)
     no_lift = ~np.isfinite(lift)
     verdict = np.select(
-        [~frame["srm_passed"].to_numpy(dtype=bool), significant & (difference > 0), significant & (difference < 0),
-         no_lift & (frame["control_value"].to_numpy(dtype=float) == 0), no_lift],
+        [
+            ~frame["srm_passed"].to_numpy(dtype=bool),
+            significant & (difference > 0),
+            significant & (difference < 0),
+            no_lift & (frame["control_value"].to_numpy(dtype=float) == 0),
+            no_lift,
+        ],
         ["srm_failed", "significant_better", "significant_worse", "lift_undefined", "insufficient_data"],
-        default="not_significant")
+        default="not_significant",
+    )
     # The lift interval and the (unadjusted) test use different approximations and can disagree.
     with np.errstate(invalid="ignore"):
         checkable = np.isfinite(lift) & np.isfinite(low) & np.isfinite(high) & np.isfinite(p)
@@ -709,8 +852,9 @@ def _verdict_codes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return verdict, borderline
 
 
-def _finish(frame: pd.DataFrame, srm: pd.DataFrame, *, alpha: float, correction: str | None,
-            mde: float) -> pd.DataFrame:
+def _finish(
+    frame: pd.DataFrame, srm: pd.DataFrame, *, alpha: float, correction: str | None, mde: float
+) -> pd.DataFrame:
     """Add SRM, adjusted p-values, significance, trust and verdicts; order the columns."""
     frame = frame.reset_index(drop=True)
     srm_by = srm.set_index("experiment_id")
@@ -718,8 +862,9 @@ def _finish(frame: pd.DataFrame, srm: pd.DataFrame, *, alpha: float, correction:
     frame["srm_passed"] = srm_by["passed"].reindex(frame["experiment_id"]).to_numpy(dtype=bool)
     frame["p_value_adjusted"] = _adjust(frame, correction)
     frame["correction"] = correction if correction is not None else "none"
-    frame["comparisons"] = frame.groupby(["experiment_id", "metric"], sort=False)["variant"].transform(
-        "size").to_numpy(dtype="int64")
+    frame["comparisons"] = (
+        frame.groupby(["experiment_id", "metric"], sort=False)["variant"].transform("size").to_numpy(dtype="int64")
+    )
     frame["alpha"] = alpha
     frame["significant"] = frame["p_value_adjusted"].to_numpy() < alpha
     det = frame["detectable_lift"].to_numpy(dtype=float)
@@ -735,8 +880,21 @@ def _finish(frame: pd.DataFrame, srm: pd.DataFrame, *, alpha: float, correction:
 
 def _empty_results() -> pd.DataFrame:
     dtypes = {c: "float64" for c in RESULT_COLUMNS}
-    dtypes.update({c: "str" for c in ("experiment_id", "metric", "control", "variant", "correction",
-                                      "method_used", "method_reason", "verdict")})
+    dtypes.update(
+        {
+            c: "str"
+            for c in (
+                "experiment_id",
+                "metric",
+                "control",
+                "variant",
+                "correction",
+                "method_used",
+                "method_reason",
+                "verdict",
+            )
+        }
+    )
     dtypes.update({c: "bool" for c in ("srm_passed", "significant", "underpowered", "trustworthy", "borderline")})
     dtypes.update({"control_units": "int64", "variant_units": "int64", "comparisons": "int64"})
     return pd.DataFrame({c: pd.Series(dtype=dtypes[c]) for c in RESULT_COLUMNS})
@@ -752,9 +910,15 @@ def _common_checks(alpha, power, mde, correction, srm_alpha):
     return alpha, power, float(mde), _CORRECTIONS[correction], srm_alpha
 
 
-def variant_summary(data: pd.DataFrame, *, experiment_col: str = "experiment_id", variant_col: str = "variant",
-                    unit_col: str = "unit_id", converted_col: str = "converted",
-                    revenue_col: str = "revenue") -> pd.DataFrame:
+def variant_summary(
+    data: pd.DataFrame,
+    *,
+    experiment_col: str = "experiment_id",
+    variant_col: str = "variant",
+    unit_col: str = "unit_id",
+    converted_col: str = "converted",
+    revenue_col: str = "revenue",
+) -> pd.DataFrame:
     """Units, conversions and revenue per experiment and variant.
 
     Parameters
@@ -785,28 +949,46 @@ def variant_summary(data: pd.DataFrame, *, experiment_col: str = "experiment_id"
     0        B      2            2        120.0         7400.0
     1  control      2            1        100.0        10000.0
     """
-    summary = _summary(data, dict(experiment_col=experiment_col, variant_col=variant_col, unit_col=unit_col,
-                                  converted_col=converted_col, revenue_col=revenue_col))
+    summary = _summary(
+        data,
+        dict(
+            experiment_col=experiment_col,
+            variant_col=variant_col,
+            unit_col=unit_col,
+            converted_col=converted_col,
+            revenue_col=revenue_col,
+        ),
+    )
     units = summary["units"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(units > 0, summary["conversions"].to_numpy() / units, np.nan)
         per_unit = np.where(units > 0, summary["revenue_sum"].to_numpy() / units, np.nan)
-    out = pd.DataFrame({
-        "experiment_id": _restore_experiment(summary["experiment_id"].to_numpy()),
-        "variant": pd.Series(summary["variant"].to_numpy(), dtype="str"),
-        "units": summary["units"].to_numpy(dtype="int64"),
-        "conversions": summary["conversions"].to_numpy(dtype="int64"),
-        "conversion_rate": rate,
-        "revenue_sum": summary["revenue_sum"].to_numpy(dtype=float),
-        "revenue_sumsq": summary["revenue_sumsq"].to_numpy(dtype=float),
-        "revenue_per_unit": per_unit,
-    })
+    out = pd.DataFrame(
+        {
+            "experiment_id": _restore_experiment(summary["experiment_id"].to_numpy()),
+            "variant": pd.Series(summary["variant"].to_numpy(), dtype="str"),
+            "units": summary["units"].to_numpy(dtype="int64"),
+            "conversions": summary["conversions"].to_numpy(dtype="int64"),
+            "conversion_rate": rate,
+            "revenue_sum": summary["revenue_sum"].to_numpy(dtype=float),
+            "revenue_sumsq": summary["revenue_sumsq"].to_numpy(dtype=float),
+            "revenue_per_unit": per_unit,
+        }
+    )
     return out[SUMMARY_COLUMNS]
 
 
-def srm_check(data: pd.DataFrame, *, expected_split: Mapping | None = None, srm_alpha: float = 0.001,
-              experiment_col: str = "experiment_id", variant_col: str = "variant", unit_col: str = "unit_id",
-              converted_col: str = "converted", revenue_col: str = "revenue") -> pd.DataFrame:
+def srm_check(
+    data: pd.DataFrame,
+    *,
+    expected_split: Mapping | None = None,
+    srm_alpha: float = 0.001,
+    experiment_col: str = "experiment_id",
+    variant_col: str = "variant",
+    unit_col: str = "unit_id",
+    converted_col: str = "converted",
+    revenue_col: str = "revenue",
+) -> pd.DataFrame:
     """Sample ratio mismatch: do the unit counts match the planned split?
 
     A chi-square goodness-of-fit test (as ``scipy.stats.chisquare``) of the
@@ -845,20 +1027,40 @@ def srm_check(data: pd.DataFrame, *, expected_split: Mapping | None = None, srm_
     False
     """
     srm_alpha = _check_probability("srm_alpha", srm_alpha)
-    summary = _summary(data, dict(experiment_col=experiment_col, variant_col=variant_col, unit_col=unit_col,
-                                  converted_col=converted_col, revenue_col=revenue_col))
+    summary = _summary(
+        data,
+        dict(
+            experiment_col=experiment_col,
+            variant_col=variant_col,
+            unit_col=unit_col,
+            converted_col=converted_col,
+            revenue_col=revenue_col,
+        ),
+    )
     out = _srm(summary, expected_split, srm_alpha)
     out["experiment_id"] = _restore_experiment(out["experiment_id"].to_numpy())
     return out
 
 
-def conversion_test(data: pd.DataFrame, *, control: str = "control", alpha: float = 0.05,
-                    correction: str = "holm", method: str = "auto", exact_below: float = 5.0,
-                    mde: float = 0.1, power: float = 0.8, expected_split: Mapping | None = None,
-                    srm_alpha: float = 0.001, prior: tuple[float, float] = (1.0, 1.0),
-                    experiment_col: str = "experiment_id", variant_col: str = "variant",
-                    unit_col: str = "unit_id", converted_col: str = "converted",
-                    revenue_col: str = "revenue") -> pd.DataFrame:
+def conversion_test(
+    data: pd.DataFrame,
+    *,
+    control: str = "control",
+    alpha: float = 0.05,
+    correction: str = "holm",
+    method: str = "auto",
+    exact_below: float = 5.0,
+    mde: float = 0.1,
+    power: float = 0.8,
+    expected_split: Mapping | None = None,
+    srm_alpha: float = 0.001,
+    prior: tuple[float, float] = (1.0, 1.0),
+    experiment_col: str = "experiment_id",
+    variant_col: str = "variant",
+    unit_col: str = "unit_id",
+    converted_col: str = "converted",
+    revenue_col: str = "revenue",
+) -> pd.DataFrame:
     """Compare each variant's conversion rate with control.
 
     Parameters
@@ -931,8 +1133,16 @@ def conversion_test(data: pd.DataFrame, *, control: str = "control", alpha: floa
     prior_a, prior_b = _check_prior(prior)
     if isinstance(exact_below, bool) or not isinstance(exact_below, (int, float)) or exact_below < 0:
         raise _fail("exact_below must be a non-negative number", "e.g. 5", exact_below)
-    summary = _summary(data, dict(experiment_col=experiment_col, variant_col=variant_col, unit_col=unit_col,
-                                  converted_col=converted_col, revenue_col=revenue_col))
+    summary = _summary(
+        data,
+        dict(
+            experiment_col=experiment_col,
+            variant_col=variant_col,
+            unit_col=unit_col,
+            converted_col=converted_col,
+            revenue_col=revenue_col,
+        ),
+    )
     if summary.empty:
         return _empty_results()
     srm = _srm(summary, expected_split, srm_alpha)
@@ -942,8 +1152,9 @@ def conversion_test(data: pd.DataFrame, *, control: str = "control", alpha: floa
     n0, x0 = ctrl["units"].to_numpy(dtype=float), ctrl["conversions"].to_numpy(dtype=float)
     n1, x1 = var["units"].to_numpy(dtype=float), var["conversions"].to_numpy(dtype=float)
     if (n0 == 0).any() or (n1 == 0).any():
-        raise ValueError("A variant has no units; allowed: at least one unit in every compared variant; received "
-                         "a zero count.")
+        raise ValueError(
+            "A variant has no units; allowed: at least one unit in every compared variant; received a zero count."
+        )
     p0, p1 = x0 / n0, x1 / n1
     pooled = (x0 + x1) / (n0 + n1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -954,10 +1165,15 @@ def conversion_test(data: pd.DataFrame, *, control: str = "control", alpha: floa
     if method == "auto":
         exact = min_expected < exact_below
         used = np.where(exact, "fisher", "z-test")
-        reason = np.where(exact, [f"smallest expected cell count {m:.2f} is below {exact_below:g}, so Fisher's "
-                                  f"exact test replaces the z-test" for m in min_expected],
-                          [f"z-test: smallest expected cell count {m:.1f} is at least {exact_below:g}"
-                           for m in min_expected])
+        reason = np.where(
+            exact,
+            [
+                f"smallest expected cell count {m:.2f} is below {exact_below:g}, so Fisher's "
+                f"exact test replaces the z-test"
+                for m in min_expected
+            ],
+            [f"z-test: smallest expected cell count {m:.1f} is at least {exact_below:g}" for m in min_expected],
+        )
     else:
         exact = np.full(len(var), method != "z")
         used = np.full(len(var), {"z": "z-test", "fisher": "fisher", "boschloo": "boschloo"}[method], dtype=object)
@@ -972,28 +1188,43 @@ def conversion_test(data: pd.DataFrame, *, control: str = "control", alpha: floa
             p_value[i] = stats.fisher_exact(table, alternative="two-sided").pvalue
         statistic[i] = np.nan
     d_low, d_high, r_low, r_high, score_ok = _proportion_intervals(x1, n1, x0, n0, alpha)
-    ci_note = np.where(score_ok, "; intervals: score (inverts the z-test)",
-                       "; intervals: Newcomb for the difference and adjusted log for the ratio (a count is 0 or "
-                       "equals the group size, where the score interval is undefined)")
+    ci_note = np.where(
+        score_ok,
+        "; intervals: score (inverts the z-test)",
+        "; intervals: Newcomb for the difference and adjusted log for the ratio (a count is 0 or "
+        "equals the group size, where the score interval is undefined)",
+    )
     reason = np.array([f"{r}{c}" for r, c in zip(reason, ci_note)], dtype=object)
     k = _power_multiplier(alpha, power)
     es = k / np.sqrt(1.0 / (1.0 / n0 + 1.0 / n1))
     with np.errstate(divide="ignore", invalid="ignore"):
         detectable = np.where(p0 > 0, _detectable_rate(p0, es) / p0 - 1, np.nan)
     prob, loss = _beta_compare(x1 + prior_a, n1 - x1 + prior_b, x0 + prior_a, n0 - x0 + prior_b)
-    frame = pd.DataFrame({
-        "experiment_id": var["experiment_id"].to_numpy(), "metric": "conversion_rate",
-        "control": control, "variant": var["variant"].to_numpy(),
-        "control_units": n0.astype("int64"), "variant_units": n1.astype("int64"),
-        "control_value": p0, "variant_value": p1,
-        "difference": p1 - p0, "difference_ci_low": d_low, "difference_ci_high": d_high,
-        "relative_lift": lift, "relative_lift_ci_low": np.where(x0 > 0, r_low - 1, np.nan),
-        "relative_lift_ci_high": np.where(x0 > 0, r_high - 1, np.nan),
-        "statistic": statistic, "p_value": p_value,
-        "method_used": used, "method_reason": reason,
-        "detectable_lift": detectable,
-        "prob_beats_control": prob, "expected_loss": loss,
-    })
+    frame = pd.DataFrame(
+        {
+            "experiment_id": var["experiment_id"].to_numpy(),
+            "metric": "conversion_rate",
+            "control": control,
+            "variant": var["variant"].to_numpy(),
+            "control_units": n0.astype("int64"),
+            "variant_units": n1.astype("int64"),
+            "control_value": p0,
+            "variant_value": p1,
+            "difference": p1 - p0,
+            "difference_ci_low": d_low,
+            "difference_ci_high": d_high,
+            "relative_lift": lift,
+            "relative_lift_ci_low": np.where(x0 > 0, r_low - 1, np.nan),
+            "relative_lift_ci_high": np.where(x0 > 0, r_high - 1, np.nan),
+            "statistic": statistic,
+            "p_value": p_value,
+            "method_used": used,
+            "method_reason": reason,
+            "detectable_lift": detectable,
+            "prob_beats_control": prob,
+            "expected_loss": loss,
+        }
+    )
     return _finish(frame, srm, alpha=alpha, correction=correction, mde=mde)
 
 
@@ -1017,13 +1248,26 @@ def _bootstrap_means(values: np.ndarray, n_resamples: int, rng: np.random.Genera
     return sums / n
 
 
-def revenue_test(data: pd.DataFrame, *, metric: str = "revenue_per_unit", control: str = "control",
-                 alpha: float = 0.05, correction: str = "holm", method: str = "welch",
-                 n_resamples: int = 10_000, random_state: int | np.random.Generator | None = None,
-                 mde: float = 0.1, power: float = 0.8, expected_split: Mapping | None = None,
-                 srm_alpha: float = 0.001, experiment_col: str = "experiment_id", variant_col: str = "variant",
-                 unit_col: str = "unit_id", converted_col: str = "converted",
-                 revenue_col: str = "revenue") -> pd.DataFrame:
+def revenue_test(
+    data: pd.DataFrame,
+    *,
+    metric: str = "revenue_per_unit",
+    control: str = "control",
+    alpha: float = 0.05,
+    correction: str = "holm",
+    method: str = "welch",
+    n_resamples: int = 10_000,
+    random_state: int | np.random.Generator | None = None,
+    mde: float = 0.1,
+    power: float = 0.8,
+    expected_split: Mapping | None = None,
+    srm_alpha: float = 0.001,
+    experiment_col: str = "experiment_id",
+    variant_col: str = "variant",
+    unit_col: str = "unit_id",
+    converted_col: str = "converted",
+    revenue_col: str = "revenue",
+) -> pd.DataFrame:
     """Compare each variant's mean revenue with control.
 
     Parameters
@@ -1070,16 +1314,25 @@ def revenue_test(data: pd.DataFrame, *, metric: str = "revenue_per_unit", contro
     alpha, power, mde, correction, srm_alpha = _common_checks(alpha, power, mde, correction, srm_alpha)
     _check_choice("metric", metric, ("revenue_per_unit", "revenue_per_converter"))
     _check_choice("method", method, ("welch", "bootstrap"))
-    cols = dict(experiment_col=experiment_col, variant_col=variant_col, unit_col=unit_col,
-                converted_col=converted_col, revenue_col=revenue_col)
+    cols = dict(
+        experiment_col=experiment_col,
+        variant_col=variant_col,
+        unit_col=unit_col,
+        converted_col=converted_col,
+        revenue_col=revenue_col,
+    )
     summary = _summary(data, cols)
     if method == "bootstrap":
         if _is_counts(data):
-            raise ValueError("The bootstrap resamples units; allowed: unit rows with method='bootstrap' (variant "
-                             "counts only support method='welch'); received variant counts.")
+            raise ValueError(
+                "The bootstrap resamples units; allowed: unit rows with method='bootstrap' (variant "
+                "counts only support method='welch'); received variant counts."
+            )
         if random_state is None:
-            raise ValueError("method='bootstrap' needs an explicit random_state so results can be reproduced; "
-                             "allowed: an int seed or a numpy Generator; received None.")
+            raise ValueError(
+                "method='bootstrap' needs an explicit random_state so results can be reproduced; "
+                "allowed: an int seed or a numpy Generator; received None."
+            )
         if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 100:
             raise _fail("n_resamples is too small", "an int >= 100", n_resamples)
     if summary.empty:
@@ -1090,35 +1343,49 @@ def revenue_test(data: pd.DataFrame, *, metric: str = "revenue_per_unit", contro
         return _empty_results()
     which = "unit" if metric == "revenue_per_unit" else "conv"
     size_col = "units" if metric == "revenue_per_unit" else "conversions"
-    m0, v0, n0 = (ctrl[f"mean_{which}"].to_numpy(float), ctrl[f"var_{which}"].to_numpy(float),
-                  ctrl[size_col].to_numpy(float))
-    m1, v1, n1 = (var[f"mean_{which}"].to_numpy(float), var[f"var_{which}"].to_numpy(float),
-                  var[size_col].to_numpy(float))
+    m0, v0, n0 = (
+        ctrl[f"mean_{which}"].to_numpy(float),
+        ctrl[f"var_{which}"].to_numpy(float),
+        ctrl[size_col].to_numpy(float),
+    )
+    m1, v1, n1 = (
+        var[f"mean_{which}"].to_numpy(float),
+        var[f"var_{which}"].to_numpy(float),
+        var[size_col].to_numpy(float),
+    )
     no_revenue = ~np.isfinite(m0) & (n0 > 0) | ~np.isfinite(m1) & (n1 > 0)
     if no_revenue.any():
-        raise ValueError(f"Revenue is missing for converting units (or there is no revenue column "
-                         f"{revenue_col!r}); allowed: revenue on every converting unit, or revenue_sum and "
-                         f"revenue_sumsq in variant counts; received missing revenue in variant(s) "
-                         f"{sorted(set(var.loc[no_revenue, 'variant']))}.")
+        raise ValueError(
+            f"Revenue is missing for converting units (or there is no revenue column "
+            f"{revenue_col!r}); allowed: revenue on every converting unit, or revenue_sum and "
+            f"revenue_sumsq in variant counts; received missing revenue in variant(s) "
+            f"{sorted(set(var.loc[no_revenue, 'variant']))}."
+        )
     diff = m1 - m0
     with np.errstate(divide="ignore", invalid="ignore"):
         s2_1, s2_0 = v1 / n1, v0 / n0
         se = np.sqrt(s2_1 + s2_0)
-        df = se ** 4 / (s2_1 ** 2 / (n1 - 1) + s2_0 ** 2 / (n0 - 1))
+        df = se**4 / (s2_1**2 / (n1 - 1) + s2_0**2 / (n0 - 1))
         t = diff / se
         p_value = 2 * stats.t.sf(np.abs(t), df)
         tq = stats.t.isf(alpha / 2, df)
         d_low, d_high = diff - tq * se, diff + tq * se
         lift = np.where(m0 != 0, m1 / m0 - 1, np.nan)
-        lift_se = np.sqrt(s2_1 / m0 ** 2 + m1 ** 2 * s2_0 / m0 ** 4)
+        lift_se = np.sqrt(s2_1 / m0**2 + m1**2 * s2_0 / m0**4)
         zq = stats.norm.isf(alpha / 2)
         r_low = np.where(m0 != 0, lift - zq * lift_se, np.nan)
         r_high = np.where(m0 != 0, lift + zq * lift_se, np.nan)
     small = (n0 < 2) | (n1 < 2)
     used = np.full(len(var), method, dtype=object)
-    reason = np.array([f"Welch's t-test ({df_:.0f} degrees of freedom); relative-lift interval by the delta method"
-                       if np.isfinite(df_) else "Welch's t-test undefined: fewer than 2 units or no variation"
-                       for df_ in df], dtype=object)
+    reason = np.array(
+        [
+            f"Welch's t-test ({df_:.0f} degrees of freedom); relative-lift interval by the delta method"
+            if np.isfinite(df_)
+            else "Welch's t-test undefined: fewer than 2 units or no variation"
+            for df_ in df
+        ],
+        dtype=object,
+    )
     statistic = t
     if method == "bootstrap":
         rng = np.random.default_rng(random_state)
@@ -1143,34 +1410,61 @@ def revenue_test(data: pd.DataFrame, *, metric: str = "revenue_per_unit", contro
                     r_low[i], r_high[i] = np.quantile(mean_a / mean_b - 1, [alpha / 2, 1 - alpha / 2])
             below, above = np.sum(boot <= 0), np.sum(boot >= 0)
             p_value[i] = min(1.0, 2 * (min(below, above) + 1) / (n_resamples + 1))
-            reason[i] = (f"percentile bootstrap, {n_resamples} resamples of units within each variant "
-                         f"(random_state={random_state!r}); p-value inverts the percentile interval")
+            reason[i] = (
+                f"percentile bootstrap, {n_resamples} resamples of units within each variant "
+                f"(random_state={random_state!r}); p-value inverts the percentile interval"
+            )
     k = _power_multiplier(alpha, power)
     with np.errstate(divide="ignore", invalid="ignore"):
         detectable = np.where((m0 > 0) & ~small, k * se / m0, np.nan)
-    frame = pd.DataFrame({
-        "experiment_id": var["experiment_id"].to_numpy(), "metric": metric,
-        "control": control, "variant": var["variant"].to_numpy(),
-        "control_units": n0.astype("int64"), "variant_units": n1.astype("int64"),
-        "control_value": m0, "variant_value": m1,
-        "difference": diff, "difference_ci_low": d_low, "difference_ci_high": d_high,
-        "relative_lift": lift, "relative_lift_ci_low": r_low, "relative_lift_ci_high": r_high,
-        "statistic": statistic, "p_value": p_value,
-        "method_used": used, "method_reason": reason,
-        "detectable_lift": detectable,
-        "prob_beats_control": np.nan, "expected_loss": np.nan,
-    })
+    frame = pd.DataFrame(
+        {
+            "experiment_id": var["experiment_id"].to_numpy(),
+            "metric": metric,
+            "control": control,
+            "variant": var["variant"].to_numpy(),
+            "control_units": n0.astype("int64"),
+            "variant_units": n1.astype("int64"),
+            "control_value": m0,
+            "variant_value": m1,
+            "difference": diff,
+            "difference_ci_low": d_low,
+            "difference_ci_high": d_high,
+            "relative_lift": lift,
+            "relative_lift_ci_low": r_low,
+            "relative_lift_ci_high": r_high,
+            "statistic": statistic,
+            "p_value": p_value,
+            "method_used": used,
+            "method_reason": reason,
+            "detectable_lift": detectable,
+            "prob_beats_control": np.nan,
+            "expected_loss": np.nan,
+        }
+    )
     return _finish(frame, srm, alpha=alpha, correction=correction, mde=mde)
 
 
-def experiment_results(data: pd.DataFrame, *, metrics: tuple[str, ...] = ("conversion_rate", "revenue_per_unit"),
-                       control: str = "control", alpha: float = 0.05, correction: str = "holm",
-                       mde: float = 0.1, power: float = 0.8, expected_split: Mapping | None = None,
-                       srm_alpha: float = 0.001, revenue_method: str = "welch", n_resamples: int = 10_000,
-                       random_state: int | np.random.Generator | None = None,
-                       experiment_col: str = "experiment_id", variant_col: str = "variant",
-                       unit_col: str = "unit_id", converted_col: str = "converted",
-                       revenue_col: str = "revenue") -> pd.DataFrame:
+def experiment_results(
+    data: pd.DataFrame,
+    *,
+    metrics: tuple[str, ...] = ("conversion_rate", "revenue_per_unit"),
+    control: str = "control",
+    alpha: float = 0.05,
+    correction: str = "holm",
+    mde: float = 0.1,
+    power: float = 0.8,
+    expected_split: Mapping | None = None,
+    srm_alpha: float = 0.001,
+    revenue_method: str = "welch",
+    n_resamples: int = 10_000,
+    random_state: int | np.random.Generator | None = None,
+    experiment_col: str = "experiment_id",
+    variant_col: str = "variant",
+    unit_col: str = "unit_id",
+    converted_col: str = "converted",
+    revenue_col: str = "revenue",
+) -> pd.DataFrame:
     """All comparisons for several metrics in one table: the report's results table.
 
     Runs :func:`conversion_test` and :func:`revenue_test` with the same
@@ -1211,19 +1505,38 @@ def experiment_results(data: pd.DataFrame, *, metrics: tuple[str, ...] = ("conve
         metrics = (metrics,)
     for m in metrics:
         _check_choice("metric", m, _METRICS)
-    cols = dict(experiment_col=experiment_col, variant_col=variant_col, unit_col=unit_col,
-                converted_col=converted_col, revenue_col=revenue_col)
-    common = dict(control=control, alpha=alpha, correction=correction, mde=mde, power=power,
-                  expected_split=expected_split, srm_alpha=srm_alpha, **cols)
-    has_revenue = ("revenue_sum" in data.columns and "revenue_sumsq" in data.columns) if _is_counts(data) \
+    cols = dict(
+        experiment_col=experiment_col,
+        variant_col=variant_col,
+        unit_col=unit_col,
+        converted_col=converted_col,
+        revenue_col=revenue_col,
+    )
+    common = dict(
+        control=control,
+        alpha=alpha,
+        correction=correction,
+        mde=mde,
+        power=power,
+        expected_split=expected_split,
+        srm_alpha=srm_alpha,
+        **cols,
+    )
+    has_revenue = (
+        ("revenue_sum" in data.columns and "revenue_sumsq" in data.columns)
+        if _is_counts(data)
         else revenue_col in data.columns
+    )
     parts = []
     for m in metrics:
         if m == "conversion_rate":
             parts.append(conversion_test(data, **common))
         elif has_revenue:
-            parts.append(revenue_test(data, metric=m, method=revenue_method, n_resamples=n_resamples,
-                                      random_state=random_state, **common))
+            parts.append(
+                revenue_test(
+                    data, metric=m, method=revenue_method, n_resamples=n_resamples, random_state=random_state, **common
+                )
+            )
     parts = [p for p in parts if not p.empty]
     if not parts:
         return _empty_results()
@@ -1234,10 +1547,17 @@ def experiment_results(data: pd.DataFrame, *, metrics: tuple[str, ...] = ("conve
     return out.reset_index(drop=True)[RESULT_COLUMNS]
 
 
-def thompson_allocation(data: pd.DataFrame, *, prior: tuple[float, float] = (1.0, 1.0), min_share: float = 0.0,
-                        experiment_col: str = "experiment_id", variant_col: str = "variant",
-                        unit_col: str = "unit_id", converted_col: str = "converted",
-                        revenue_col: str = "revenue") -> pd.DataFrame:
+def thompson_allocation(
+    data: pd.DataFrame,
+    *,
+    prior: tuple[float, float] = (1.0, 1.0),
+    min_share: float = 0.0,
+    experiment_col: str = "experiment_id",
+    variant_col: str = "variant",
+    unit_col: str = "unit_id",
+    converted_col: str = "converted",
+    revenue_col: str = "revenue",
+) -> pd.DataFrame:
     """Next split of traffic by Thompson sampling on conversion rates.
 
     Thompson sampling sends each unit to the variant whose rate, drawn from
@@ -1275,8 +1595,16 @@ def thompson_allocation(data: pd.DataFrame, *, prior: tuple[float, float] = (1.0
     1       B     0.1667             0.1667
     """
     prior_a, prior_b = _check_prior(prior)
-    summary = _summary(data, dict(experiment_col=experiment_col, variant_col=variant_col, unit_col=unit_col,
-                                  converted_col=converted_col, revenue_col=revenue_col))
+    summary = _summary(
+        data,
+        dict(
+            experiment_col=experiment_col,
+            variant_col=variant_col,
+            unit_col=unit_col,
+            converted_col=converted_col,
+            revenue_col=revenue_col,
+        ),
+    )
     if isinstance(min_share, bool) or not isinstance(min_share, (int, float)) or not 0 <= min_share < 1:
         raise _fail("min_share is out of range", "0 <= min_share < 1", min_share)
     sizes = summary.groupby("experiment_id")["variant"].transform("size")
@@ -1299,19 +1627,20 @@ def thompson_allocation(data: pd.DataFrame, *, prior: tuple[float, float] = (1.0
                     value *= o.cdf(x)
                 return value
 
-            prob[i] = integrate.quad(integrand, lo, hi, points=points or None, limit=500, epsabs=1e-13,
-                                     epsrel=1e-11)[0]
+            prob[i] = integrate.quad(integrand, lo, hi, points=points or None, limit=500, epsabs=1e-13, epsrel=1e-11)[0]
         prob[idx] = prob[idx] / prob[idx].sum()
     k = sizes.to_numpy(dtype=float)
-    out = pd.DataFrame({
-        "experiment_id": _restore_experiment(summary["experiment_id"].to_numpy()),
-        "variant": pd.Series(summary["variant"].to_numpy(), dtype="str"),
-        "units": summary["units"].to_numpy(dtype="int64"),
-        "conversions": summary["conversions"].to_numpy(dtype="int64"),
-        "posterior_mean": a / (a + b),
-        "prob_best": prob,
-        "recommended_share": min_share + (1 - k * min_share) * prob,
-    })
+    out = pd.DataFrame(
+        {
+            "experiment_id": _restore_experiment(summary["experiment_id"].to_numpy()),
+            "variant": pd.Series(summary["variant"].to_numpy(), dtype="str"),
+            "units": summary["units"].to_numpy(dtype="int64"),
+            "conversions": summary["conversions"].to_numpy(dtype="int64"),
+            "posterior_mean": a / (a + b),
+            "prob_best": prob,
+            "recommended_share": min_share + (1 - k * min_share) * prob,
+        }
+    )
     return out[ALLOCATION_COLUMNS]
 
 
@@ -1403,8 +1732,9 @@ def primary_results(results: pd.DataFrame, *, primary_metric="revenue_per_unit",
         return out[PRIMARY_COLUMNS].reset_index(drop=True)
     key = results["experiment_id"].fillna(_NO_EXPERIMENT)
     order = list(dict.fromkeys(key))
-    variants = [(e, [*results.loc[key == e, "control"].iloc[:1], *results.loc[key == e, "variant"].unique()])
-                for e in order]
+    variants = [
+        (e, [*results.loc[key == e, "control"].iloc[:1], *results.loc[key == e, "variant"].unique()]) for e in order
+    ]
     aa_ids = _aa_ids(variants, aa, control=str(results["control"].iloc[0]))
     rows = []
     for e in order:
@@ -1425,9 +1755,18 @@ def primary_results(results: pd.DataFrame, *, primary_metric="revenue_per_unit",
     return out[PRIMARY_COLUMNS]
 
 
-def experiment_status(data: pd.DataFrame, *, as_of, idle_days: float = 3, control: str = "control", aa=None,
-                      experiment_col: str = "experiment_id", variant_col: str = "variant",
-                      unit_col: str = "unit_id", exposed_col: str = "exposed_at") -> pd.DataFrame:
+def experiment_status(
+    data: pd.DataFrame,
+    *,
+    as_of,
+    idle_days: float = 3,
+    control: str = "control",
+    aa=None,
+    experiment_col: str = "experiment_id",
+    variant_col: str = "variant",
+    unit_col: str = "unit_id",
+    exposed_col: str = "exposed_at",
+) -> pd.DataFrame:
     """Which experiments are still running at ``as_of``: those with an exposure in the last ``idle_days``.
 
     Parameters
@@ -1467,36 +1806,68 @@ def experiment_status(data: pd.DataFrame, *, as_of, idle_days: float = 3, contro
     from .periods import as_point
 
     require_frame(data, name="data", allowed="experiment unit rows with exposure times (a pandas DataFrame)")
-    require_columns(data, [experiment_col, variant_col, unit_col, exposed_col], name="data",
-                    hint="Name your own columns with the *_col= arguments.")
+    require_columns(
+        data,
+        [experiment_col, variant_col, unit_col, exposed_col],
+        name="data",
+        hint="Name your own columns with the *_col= arguments.",
+    )
     if isinstance(idle_days, bool) or not isinstance(idle_days, (int, float)) or not idle_days > 0:
         raise _fail("idle_days must be a positive number of days", "a number > 0 such as 3", idle_days)
     end = as_point(as_of)
     seen = data.loc[data[exposed_col] < end]
     if seen.empty:
-        return pd.DataFrame({c: pd.Series(dtype="str" if c in ("experiment_id", "kind", "status") else
-                                          "int64" if c in ("variants", "units") else "datetime64[ns]")
-                             for c in STATUS_COLUMNS})
+        return pd.DataFrame(
+            {
+                c: pd.Series(
+                    dtype="str"
+                    if c in ("experiment_id", "kind", "status")
+                    else "int64"
+                    if c in ("variants", "units")
+                    else "datetime64[ns]"
+                )
+                for c in STATUS_COLUMNS
+            }
+        )
     g = seen.groupby(_experiment_key(seen, experiment_col), sort=True)
-    out = pd.DataFrame({"variants": g[variant_col].nunique(), "units": g[unit_col].nunique(),
-                        "first_exposure": g[exposed_col].min(), "last_exposure": g[exposed_col].max()})
+    out = pd.DataFrame(
+        {
+            "variants": g[variant_col].nunique(),
+            "units": g[unit_col].nunique(),
+            "first_exposure": g[exposed_col].min(),
+            "last_exposure": g[exposed_col].max(),
+        }
+    )
     out.index.name = "experiment_id"
     out = out.reset_index()
-    pairs = [(e, list(seen.loc[seen[experiment_col].astype("str") == e, variant_col].astype("str").unique()))
-             for e in out["experiment_id"]]
+    pairs = [
+        (e, list(seen.loc[seen[experiment_col].astype("str") == e, variant_col].astype("str").unique()))
+        for e in out["experiment_id"]
+    ]
     aa_ids = _aa_ids(pairs, aa, control)
     out["kind"] = pd.Series(np.where(out["experiment_id"].isin(list(aa_ids)), "aa", "ab"), dtype="str")
-    out["status"] = pd.Series(np.where(out["last_exposure"] >= end - pd.Timedelta(days=float(idle_days)),
-                                       "running", "ended"), dtype="str")
+    out["status"] = pd.Series(
+        np.where(out["last_exposure"] >= end - pd.Timedelta(days=float(idle_days)), "running", "ended"), dtype="str"
+    )
     out["experiment_id"] = _restore_experiment(out["experiment_id"])
     return out[STATUS_COLUMNS]
 
 
-def recommended_split(data: pd.DataFrame, *, as_of, min_control_share: float = 0.2, idle_days: float = 3,
-                      control: str = "control", aa=None, prior: tuple[float, float] = (1.0, 1.0),
-                      experiment_col: str = "experiment_id", variant_col: str = "variant",
-                      unit_col: str = "unit_id", converted_col: str = "converted",
-                      exposed_col: str = "exposed_at") -> pd.DataFrame:
+def recommended_split(
+    data: pd.DataFrame,
+    *,
+    as_of,
+    min_control_share: float = 0.2,
+    idle_days: float = 3,
+    control: str = "control",
+    aa=None,
+    prior: tuple[float, float] = (1.0, 1.0),
+    experiment_col: str = "experiment_id",
+    variant_col: str = "variant",
+    unit_col: str = "unit_id",
+    converted_col: str = "converted",
+    exposed_col: str = "exposed_at",
+) -> pd.DataFrame:
     """The split of the next send, for A/B tests still running at ``as_of`` only, the control kept at a floor.
 
     An A/A test is a health check (nothing to optimise) and an ended test
@@ -1536,26 +1907,53 @@ def recommended_split(data: pd.DataFrame, *, as_of, min_control_share: float = 0
     0        B                0.8
     1  control                0.2
     """
-    if isinstance(min_control_share, bool) or not isinstance(min_control_share, (int, float)) \
-            or not 0 <= min_control_share < 1:
+    if (
+        isinstance(min_control_share, bool)
+        or not isinstance(min_control_share, (int, float))
+        or not 0 <= min_control_share < 1
+    ):
         raise _fail("min_control_share is out of range", "0 <= min_control_share < 1", min_control_share)
-    status = experiment_status(data, as_of=as_of, idle_days=idle_days, control=control, aa=aa,
-                               experiment_col=experiment_col, variant_col=variant_col, unit_col=unit_col,
-                               exposed_col=exposed_col)
+    status = experiment_status(
+        data,
+        as_of=as_of,
+        idle_days=idle_days,
+        control=control,
+        aa=aa,
+        experiment_col=experiment_col,
+        variant_col=variant_col,
+        unit_col=unit_col,
+        exposed_col=exposed_col,
+    )
     live = status.loc[(status["status"] == "running") & (status["kind"] == "ab"), "experiment_id"]
     from .periods import as_point
 
-    rows = data.loc[data[experiment_col].astype("str").isin(live.astype("str").tolist())
-                    & (data[exposed_col] < as_point(as_of))]
+    rows = data.loc[
+        data[experiment_col].astype("str").isin(live.astype("str").tolist()) & (data[exposed_col] < as_point(as_of))
+    ]
     if rows.empty:
-        return pd.DataFrame({c: pd.Series(dtype="str" if c in ("experiment_id", "variant") else
-                                          "int64" if c in ("units", "conversions") else "float64")
-                             for c in ALLOCATION_COLUMNS})
-    out = thompson_allocation(rows, prior=prior, experiment_col=experiment_col, variant_col=variant_col,
-                              unit_col=unit_col, converted_col=converted_col)
+        return pd.DataFrame(
+            {
+                c: pd.Series(
+                    dtype="str"
+                    if c in ("experiment_id", "variant")
+                    else "int64"
+                    if c in ("units", "conversions")
+                    else "float64"
+                )
+                for c in ALLOCATION_COLUMNS
+            }
+        )
+    out = thompson_allocation(
+        rows,
+        prior=prior,
+        experiment_col=experiment_col,
+        variant_col=variant_col,
+        unit_col=unit_col,
+        converted_col=converted_col,
+    )
     share = out["prob_best"].to_numpy(dtype=float).copy()
     for _, idx in out.groupby(out["experiment_id"].fillna(""), sort=False).indices.items():
-        is_control = (out["variant"].to_numpy()[idx] == control)
+        is_control = out["variant"].to_numpy()[idx] == control
         if not is_control.any():
             continue
         keep = max(float(min_control_share), float(share[idx][is_control].sum()))

@@ -38,15 +38,21 @@ import yaml
 from .errors import ParameterError
 from .periods import parse_period
 
-__all__ = ["DEFAULTS", "load_params", "resolve_params", "parse_override", "params_fingerprint"]
+__all__ = ["DEFAULTS", "load_params", "params_fingerprint", "parse_override", "resolve_params"]
 
 _ANY_MAPPING = object()  # marks a free-form mapping (validated by its own loader)
 _TABLE_SOURCES = object()  # marks data.tables: table name -> file path or source options (_check_tables)
 
 #: Options of one entry of ``data.tables`` and their types (the fields of :class:`crmtools.data.TableSource`).
 _TABLE_OPTIONS: dict[str, tuple[type, ...]] = {
-    "file": (str,), "table": (str,), "query": (str,), "columns": (dict,), "fill": (dict,), "encoding": (str,),
-    "sheet": (str, int), "date_format": (str,),
+    "file": (str,),
+    "table": (str,),
+    "query": (str,),
+    "columns": (dict,),
+    "fill": (dict,),
+    "encoding": (str,),
+    "sheet": (str, int),
+    "date_format": (str,),
 }
 _SCIENTIFIC = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
@@ -64,14 +70,28 @@ DEFAULTS: dict[str, Any] = {
         "url_env": None,
         "connection_file": None,
         "timezone": "Asia/Tokyo",
-        "policies": {"returns": "keep", "missing_customer": "keep", "duplicates": "error", "invalid_rows": "error",
-                     "max_line_amount": 100_000_000.0, "min_id_overlap": 0.5},
+        "policies": {
+            "returns": "keep",
+            "missing_customer": "keep",
+            "duplicates": "error",
+            "invalid_rows": "error",
+            "max_line_amount": 100_000_000.0,
+            "min_id_overlap": 0.5,
+        },
         "tables": _TABLE_SOURCES,
     },
     "rfm": {"lookback_days": 365, "scoring": "quantile", "thresholds": None, "segment_map": None},
     "repeat": {"within_days": 90},
-    "basket": {"basket": "order", "item": "product", "min_support": 0.003, "min_confidence": 0.1, "max_len": 3,
-               "top_n": 15, "alpha": 0.05, "min_baskets": 1000},
+    "basket": {
+        "basket": "order",
+        "item": "product",
+        "min_support": 0.003,
+        "min_confidence": 0.1,
+        "max_len": 3,
+        "top_n": 15,
+        "alpha": 0.05,
+        "min_baskets": 1000,
+    },
     "experiments": {"alpha": 0.05, "correction": "holm"},
     "campaigns": {"margin": 0.4},
     "engine": {"backend": "pandas", "spark_master": None, "spark_connect_url": None},
@@ -132,11 +152,13 @@ class _Interval:
             return f"{noun} from {self.low:g} to {self.high:g}"
         parts = []
         if self.low is not None:
-            parts.append(f"greater than {self.low:g} ({self.low:g} excluded)" if self.low_open
-                         else f"of at least {self.low:g}")
+            parts.append(
+                f"greater than {self.low:g} ({self.low:g} excluded)" if self.low_open else f"of at least {self.low:g}"
+            )
         if self.high is not None:
-            parts.append(f"less than {self.high:g} ({self.high:g} excluded)" if self.high_open
-                         else f"at most {self.high:g}")
+            parts.append(
+                f"less than {self.high:g} ({self.high:g} excluded)" if self.high_open else f"at most {self.high:g}"
+            )
         return f"{noun} " + " and ".join(parts)
 
 
@@ -145,8 +167,10 @@ class _Interval:
 _DOMAINS: dict[str, dict[type, tuple[_Interval, str]]] = {
     "rfm.lookback_days": {int: (_Interval(1, 3660), "days")},
     "repeat.within_days": {int: (_Interval(1, 3660), "days")},
-    "basket.min_support": {float: (_Interval(0, 1, low_open=True), "a share of baskets"),
-                           int: (_Interval(1, None), "a number of baskets")},
+    "basket.min_support": {
+        float: (_Interval(0, 1, low_open=True), "a share of baskets"),
+        int: (_Interval(1, None), "a number of baskets"),
+    },
     "basket.min_confidence": {float: (_Interval(0, 1), "a share of the baskets with the antecedents")},
     "basket.max_len": {int: (_Interval(1, 100), "items per itemset")},
     "basket.top_n": {int: (_Interval(1, 1000), "rules shown")},
@@ -177,8 +201,9 @@ def _check_number(path: str, value) -> None:
         hint = ""
         if path == "basket.min_support" and isinstance(value, float) and value > 1 and value.is_integer():
             hint = f" (a number of baskets is written without a decimal point: {int(value)})"
-        raise ParameterError(f"Parameter {path!r} must be {_domain_words(path)}; "
-                             f"got {type(value).__name__} {value!r}{hint}.")
+        raise ParameterError(
+            f"Parameter {path!r} must be {_domain_words(path)}; got {type(value).__name__} {value!r}{hint}."
+        )
 
 
 def _near(value: str, options) -> str:
@@ -193,14 +218,17 @@ def _check_timezone(path: str, value: str) -> None:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         hint = _near(value, zoneinfo.available_timezones())
-        raise ParameterError(f"Parameter {path!r} must be an IANA time zone name such as Asia/Tokyo or UTC; "
-                             f"got {value!r}{hint}.") from None
+        raise ParameterError(
+            f"Parameter {path!r} must be an IANA time zone name such as Asia/Tokyo or UTC; got {value!r}{hint}."
+        ) from None
 
 
 def _check_currency(path: str, value: str) -> None:
     if not re.fullmatch(r"[A-Z]{3}", value):
-        raise ParameterError(f"Parameter {path!r} must be a three-letter ISO 4217 currency code in capitals, "
-                             f"such as JPY, USD or EUR; got {value!r}.")
+        raise ParameterError(
+            f"Parameter {path!r} must be a three-letter ISO 4217 currency code in capitals, "
+            f"such as JPY, USD or EUR; got {value!r}."
+        )
 
 
 def _check_text(path: str, value: str) -> None:
@@ -212,8 +240,10 @@ def _check_encoding(path: str, value: str) -> None:
     try:
         codecs.lookup(value)
     except LookupError:
-        raise ParameterError(f"Parameter {path!r} must be a text encoding such as utf-8, cp932 (Shift-JIS from "
-                             f"Japanese Excel), euc-jp or utf-16; got {value!r}.") from None
+        raise ParameterError(
+            f"Parameter {path!r} must be a text encoding such as utf-8, cp932 (Shift-JIS from "
+            f"Japanese Excel), euc-jp or utf-16; got {value!r}."
+        ) from None
 
 
 def _check_thresholds(path: str, value) -> None:
@@ -222,8 +252,10 @@ def _check_thresholds(path: str, value) -> None:
     try:
         _resolve_thresholds(value)
     except (TypeError, ValueError) as exc:
-        raise ParameterError(f"Parameter {path!r} must map recency, frequency and/or monetary to four strictly "
-                             f"increasing cut points, e.g. {{frequency: [2, 3, 5, 10]}}; got {value!r}: {exc}") from None
+        raise ParameterError(
+            f"Parameter {path!r} must map recency, frequency and/or monetary to four strictly "
+            f"increasing cut points, e.g. {{frequency: [2, 3, 5, 10]}}; got {value!r}: {exc}"
+        ) from None
 
 
 def _check_segment_map(path: str, value, base_dir: Path | None) -> None:
@@ -235,14 +267,18 @@ def _check_segment_map(path: str, value, base_dir: Path | None) -> None:
         if not file.is_absolute() and base_dir is not None:
             file = Path(base_dir) / file
         if not file.is_file():
-            raise ParameterError(f"Parameter {path!r} must be an existing segment-map YAML file (relative paths "
-                                 f"count from the project folder) or a mapping; got {value!r}, and {file} does not exist.")
+            raise ParameterError(
+                f"Parameter {path!r} must be an existing segment-map YAML file (relative paths "
+                f"count from the project folder) or a mapping; got {value!r}, and {file} does not exist."
+            )
         source = file
     try:
         load_segment_map(source)
     except (OSError, TypeError, ValueError, yaml.YAMLError) as exc:
-        raise ParameterError(f"Parameter {path!r} must be a valid segment map (each of the 125 R/F/M score cells "
-                             f"in exactly one segment); got {value!r}: {exc}") from None
+        raise ParameterError(
+            f"Parameter {path!r} must be a valid segment map (each of the 125 R/F/M score cells "
+            f"in exactly one segment); got {value!r}: {exc}"
+        ) from None
 
 
 #: Checks of text parameters beyond their type (and of mappings validated by their analysis), by name.
@@ -267,11 +303,14 @@ def _check_no_password(path: str, value: str) -> None:
             f"Parameter 'data.url' holds a password ({mask_url(value)}): passwords must never be in params (they "
             "end up in git, reports and run manifests). Put the URL in an environment variable and name it with "
             "data.url_env (e.g. url_env: CRMTOOLS_DB_URL), or in a connection file outside the repository "
-            "(data.connection_file: ~/.config/crmtools/db.yaml holding url: ...).")
+            "(data.connection_file: ~/.config/crmtools/db.yaml holding url: ...)."
+        )
     if path == "data.url_env" and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
         shown = mask_url(value) if "://" in value else repr(value)
-        raise ParameterError(f"Parameter 'data.url_env' must be the NAME of an environment variable that holds the "
-                             f"database URL (letters, digits, _), e.g. CRMTOOLS_DB_URL; got {shown}.")
+        raise ParameterError(
+            f"Parameter 'data.url_env' must be the NAME of an environment variable that holds the "
+            f"database URL (letters, digits, _), e.g. CRMTOOLS_DB_URL; got {shown}."
+        )
 
 
 def _check_tables(path: str, value: Any) -> dict:
@@ -281,8 +320,9 @@ def _check_tables(path: str, value: Any) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ParameterError(f"Parameter {path!r} must be a mapping of table name -> source; "
-                             f"got {type(value).__name__} {value!r}.")
+        raise ParameterError(
+            f"Parameter {path!r} must be a mapping of table name -> source; got {type(value).__name__} {value!r}."
+        )
     out: dict = {}
     for name, entry in value.items():
         full = f"{path}.{name}"
@@ -296,42 +336,54 @@ def _check_tables(path: str, value: Any) -> dict:
         if entry is None:
             entry = {}
         if not isinstance(entry, dict):
-            raise ParameterError(f"Parameter {full!r} must be a file path or a mapping of "
-                                 f"{', '.join(sorted(_TABLE_OPTIONS))}; got {type(entry).__name__} {entry!r}.")
+            raise ParameterError(
+                f"Parameter {full!r} must be a file path or a mapping of "
+                f"{', '.join(sorted(_TABLE_OPTIONS))}; got {type(entry).__name__} {entry!r}."
+            )
         for key, item in entry.items():
             if key not in _TABLE_OPTIONS:
                 near = difflib.get_close_matches(str(key), list(_TABLE_OPTIONS), n=1)
                 hint = f" (did you mean {near[0]!r}?)" if near else ""
-                raise ParameterError(f"Unknown parameter '{full}.{key}'{hint}. "
-                                     f"Allowed: {', '.join(sorted(_TABLE_OPTIONS))}.")
+                raise ParameterError(
+                    f"Unknown parameter '{full}.{key}'{hint}. Allowed: {', '.join(sorted(_TABLE_OPTIONS))}."
+                )
             kinds = _TABLE_OPTIONS[key]
             if item is not None and (isinstance(item, bool) or not isinstance(item, kinds)):
-                raise ParameterError(f"Parameter '{full}.{key}' must be {_type_name(kinds)}; "
-                                     f"got {type(item).__name__} {item!r}.")
+                raise ParameterError(
+                    f"Parameter '{full}.{key}' must be {_type_name(kinds)}; got {type(item).__name__} {item!r}."
+                )
             if key == "columns" and item and not all(isinstance(v, str) for v in item.values()):
-                raise ParameterError(f"Parameter '{full}.columns' must map your column names to canonical column "
-                                     f"names (text), e.g. InvoiceNo: order_id; got {item!r}.")
+                raise ParameterError(
+                    f"Parameter '{full}.columns' must map your column names to canonical column "
+                    f"names (text), e.g. InvoiceNo: order_id; got {item!r}."
+                )
             canonical = TABLES[name].names
             if key == "columns" and item:
                 for user, canon in item.items():
                     if canon not in canonical:
                         raise ParameterError(
                             f"Parameter '{full}.columns' must map each of your column names to a canonical column "
-                            f"of {name} ({', '.join(canonical)}); got {user!r}: {canon!r}{_near(canon, canonical)}.")
+                            f"of {name} ({', '.join(canonical)}); got {user!r}: {canon!r}{_near(canon, canonical)}."
+                        )
             if key == "fill" and item:
                 for canon in item:
                     if canon not in canonical:
                         raise ParameterError(
                             f"Parameter '{full}.fill' must name canonical columns of {name} ({', '.join(canonical)}); "
-                            f"got {canon!r}{_near(str(canon), canonical)}.")
+                            f"got {canon!r}{_near(str(canon), canonical)}."
+                        )
             if key == "encoding" and item is not None:
                 _check_encoding(f"{full}.encoding", item)
             if key == "sheet" and isinstance(item, int) and item < 0:
-                raise ParameterError(f"Parameter '{full}.sheet' must be a sheet name or a sheet number of at least 0 "
-                                     f"(0 = the first sheet); got {item!r}.")
+                raise ParameterError(
+                    f"Parameter '{full}.sheet' must be a sheet name or a sheet number of at least 0 "
+                    f"(0 = the first sheet); got {item!r}."
+                )
             if key == "date_format" and item is not None and "%" not in item:
-                raise ParameterError(f"Parameter '{full}.date_format' must be a strftime format such as "
-                                     f"%Y-%m-%d %H:%M:%S or %d/%m/%Y; got {item!r}.")
+                raise ParameterError(
+                    f"Parameter '{full}.date_format' must be a strftime format such as "
+                    f"%Y-%m-%d %H:%M:%S or %d/%m/%Y; got {item!r}."
+                )
             if key in ("file", "table", "query") and isinstance(item, str) and not item.strip():
                 raise ParameterError(f"Parameter '{full}.{key}' must be non-empty text or left out; got {item!r}.")
         given = [k for k in ("file", "table", "query") if entry.get(k)]
@@ -359,9 +411,7 @@ def _check(path: str, value: Any, default: Any, base_dir: Path | None = None) ->
                 near = difflib.get_close_matches(str(key), list(default), n=1)
                 hint = f" (did you mean {near[0]!r}?)" if near else ""
                 full = f"{path}.{key}" if path else str(key)
-                raise ParameterError(
-                    f"Unknown parameter {full!r}{hint}. Allowed: {', '.join(sorted(default))}."
-                )
+                raise ParameterError(f"Unknown parameter {full!r}{hint}. Allowed: {', '.join(sorted(default))}.")
         for key, sub_default in default.items():
             full = f"{path}.{key}" if path else key
             structured = sub_default is _ANY_MAPPING or sub_default is _TABLE_SOURCES or isinstance(sub_default, dict)
@@ -377,10 +427,8 @@ def _check(path: str, value: Any, default: Any, base_dir: Path | None = None) ->
         value = float(value)  # a whole number where any number is allowed; kept whole where ints mean counts
     if float in kinds and isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
         value = float(value)  # PyYAML (YAML 1.1) reads 1e-3 as text
-    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-        raise ParameterError(
-            f"Parameter {path!r} must be {_type_name(kinds)}; got {type(value).__name__} {value!r}."
-        )
+    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+        raise ParameterError(f"Parameter {path!r} must be {_type_name(kinds)}; got {type(value).__name__} {value!r}.")
     if path in _CHOICES and value not in _CHOICES[path]:
         raise ParameterError(f"Parameter {path!r} must be one of {list(_CHOICES[path])}; got {value!r}.")
     if path in _DOMAINS:
@@ -396,9 +444,11 @@ def _check(path: str, value: Any, default: Any, base_dir: Path | None = None) ->
     if path in ("data.url", "data.url_env"):
         _check_no_password(path, value)
     if path == "engine.spark_connect_url" and (not value.startswith("sc://") or "token=" in value.lower()):
-        raise ParameterError(f"Parameter 'engine.spark_connect_url' must be a Spark Connect URL without a token, "
-                             f"e.g. sc://spark.example.com:15002 (with a token, leave it null and put the whole URL in "
-                             f"the SPARK_REMOTE environment variable, never in params); got {value.split(';')[0]!r}.")
+        raise ParameterError(
+            f"Parameter 'engine.spark_connect_url' must be a Spark Connect URL without a token, "
+            f"e.g. sc://spark.example.com:15002 (with a token, leave it null and put the whole URL in "
+            f"the SPARK_REMOTE environment variable, never in params); got {value.split(';')[0]!r}."
+        )
     if path == "period":
         try:
             value = parse_period(value).label
@@ -452,8 +502,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return keys, value
 
 
-def load_params(path: str | Path | None = None, overrides: list[str] | dict | None = None, *,
-                base_dir: str | Path | None = None) -> dict:
+def load_params(
+    path: str | Path | None = None, overrides: list[str] | dict | None = None, *, base_dir: str | Path | None = None
+) -> dict:
     """Read a YAML params file, apply overrides, validate.
 
     Parameters

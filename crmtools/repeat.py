@@ -73,23 +73,39 @@ def _align(other: Any, like: nw.LazyFrame, *, columns: list[str], name: str) -> 
     return nw.from_native(eager[columns]).lazy(backend=like.implementation)
 
 
-def _first_purchases_lazy(transactions: Any, *, as_of: pd.Timestamp, customers: Any, customer_col: str,
-                          order_col: str, date_col: str, amount_col: str, quantity_col: str, channel_col: str,
-                          category_col: str | None, acquisition_channel_col: str) -> tuple[nw.LazyFrame, bool, bool]:
+def _first_purchases_lazy(
+    transactions: Any,
+    *,
+    as_of: pd.Timestamp,
+    customers: Any,
+    customer_col: str,
+    order_col: str,
+    date_col: str,
+    amount_col: str,
+    quantity_col: str,
+    channel_col: str,
+    category_col: str | None,
+    acquisition_channel_col: str,
+) -> tuple[nw.LazyFrame, bool, bool]:
     c, o, d, a, q = customer_col, order_col, date_col, amount_col, quantity_col
     probe = to_lazy(transactions, name="transactions")
     names = probe.collect_schema().names()
     has_category = category_col is not None and category_col in names
     has_channel = channel_col in names
     columns = [c, o, d, a, q] + ([channel_col] if has_channel else []) + ([category_col] if has_category else [])
-    buys = to_lazy(transactions, columns=columns, name="transactions",
-                   kinds={c: "id", o: "id", d: "datetime", a: "numeric", q: "numeric"},
-                   where=[~nw.col(c).is_null(), nw.col(q) > 0, nw.col(d) < lit_datetime(as_of)])
+    buys = to_lazy(
+        transactions,
+        columns=columns,
+        name="transactions",
+        kinds={c: "id", o: "id", d: "datetime", a: "numeric", q: "numeric"},
+        where=[~nw.col(c).is_null(), nw.col(q) > 0, nw.col(d) < lit_datetime(as_of)],
+    )
     order_aggs = {"_t": nw.col(d).min()}
     if has_channel:
         order_aggs["_channel"] = nw.col(channel_col).min()
     orders = (
-        buys.group_by(c, o).agg(**order_aggs)
+        buys.group_by(c, o)
+        .agg(**order_aggs)
         .with_columns(_first_t=nw.col("_t").min().over(c))
         .with_columns(_first_order=nw.when(nw.col("_t") == nw.col("_first_t")).then(nw.col(o)).min().over(c))
     )
@@ -103,15 +119,19 @@ def _first_purchases_lazy(transactions: Any, *, as_of: pd.Timestamp, customers: 
     if has_channel:
         per_customer_aggs["_order_channel"] = nw.when(is_first).then(nw.col("_channel")).min()
     per_customer = (
-        orders.group_by(c).agg(**per_customer_aggs)
+        orders.group_by(c)
+        .agg(**per_customer_aggs)
         .with_columns(days_to_second=day_number(nw.col("second_purchase")) - day_number(nw.col("first_purchase")))
     )
     if has_category:
         first_lines = buys.join(per_customer.select(c, nw.col("first_order").alias(o)), on=[c, o], how="inner")
         by_category = first_lines.group_by(c, category_col).agg(_amount=nw.col(a).sum())
-        top = (by_category.with_columns(_best=nw.col("_amount").max().over(c))
-               .filter(nw.col("_amount") == nw.col("_best"))
-               .group_by(c).agg(first_category=nw.col(category_col).min()))
+        top = (
+            by_category.with_columns(_best=nw.col("_amount").max().over(c))
+            .filter(nw.col("_amount") == nw.col("_best"))
+            .group_by(c)
+            .agg(first_category=nw.col(category_col).min())
+        )
         per_customer = per_customer.join(top, on=c, how="left")
     else:
         per_customer = per_customer.with_columns(first_category=nw.lit(None, nw.String))
@@ -122,16 +142,36 @@ def _first_purchases_lazy(transactions: Any, *, as_of: pd.Timestamp, customers: 
         per_customer = per_customer.join(acquired, on=c, how="left")
         channel = nw.coalesce(nw.col("_acquired"), channel) if has_channel else nw.col("_acquired")
     per_customer = per_customer.with_columns(acquisition_channel=channel.cast(nw.String))
-    return per_customer.select(c, "first_purchase", "first_order", "acquisition_channel", "first_category",
-                               "second_purchase", "days_to_second", "orders"), \
-        has_channel or customers is not None, has_category
+    return (
+        per_customer.select(
+            c,
+            "first_purchase",
+            "first_order",
+            "acquisition_channel",
+            "first_category",
+            "second_purchase",
+            "days_to_second",
+            "orders",
+        ),
+        has_channel or customers is not None,
+        has_category,
+    )
 
 
-def first_purchases(transactions: Any, *, as_of: Any, customers: Any = None, customer_col: str = "customer_id",
-                    order_col: str = "order_id", date_col: str = "order_datetime", amount_col: str = "amount",
-                    quantity_col: str = "quantity", channel_col: str = "channel",
-                    category_col: str | None = "category",
-                    acquisition_channel_col: str = "acquisition_channel") -> pd.DataFrame:
+def first_purchases(
+    transactions: Any,
+    *,
+    as_of: Any,
+    customers: Any = None,
+    customer_col: str = "customer_id",
+    order_col: str = "order_id",
+    date_col: str = "order_datetime",
+    amount_col: str = "amount",
+    quantity_col: str = "quantity",
+    channel_col: str = "channel",
+    category_col: str | None = "category",
+    acquisition_channel_col: str = "acquisition_channel",
+) -> pd.DataFrame:
     """Each customer's first order, its channel and category, and their second purchase.
 
     Parameters
@@ -173,20 +213,48 @@ acquisition_channel_col : str
     """
     as_of_ts = as_point(as_of)
     frame, _, _ = _first_purchases_lazy(
-        transactions, as_of=as_of_ts, customers=customers, customer_col=customer_col, order_col=order_col,
-        date_col=date_col, amount_col=amount_col, quantity_col=quantity_col, channel_col=channel_col,
-        category_col=category_col, acquisition_channel_col=acquisition_channel_col)
+        transactions,
+        as_of=as_of_ts,
+        customers=customers,
+        customer_col=customer_col,
+        order_col=order_col,
+        date_col=date_col,
+        amount_col=amount_col,
+        quantity_col=quantity_col,
+        channel_col=channel_col,
+        category_col=category_col,
+        acquisition_channel_col=acquisition_channel_col,
+    )
     out = collect(frame, sort_by=customer_col)
-    return out.astype({"acquisition_channel": "str", "first_category": "str", "days_to_second": "float64",
-                       "orders": "int64", "first_purchase": "datetime64[us]", "second_purchase": "datetime64[us]"})
+    return out.astype(
+        {
+            "acquisition_channel": "str",
+            "first_category": "str",
+            "days_to_second": "float64",
+            "orders": "int64",
+            "first_purchase": "datetime64[us]",
+            "second_purchase": "datetime64[us]",
+        }
+    )
 
 
 @deprecated_arguments(window=("start", "end"))
-def f2_conversion(transactions: Any, *, as_of: Any, within_days: int = 90, period: Any = None, customers: Any = None,
-                  customer_col: str = "customer_id", order_col: str = "order_id",
-                  date_col: str = "order_datetime", amount_col: str = "amount", quantity_col: str = "quantity",
-                  channel_col: str = "channel", category_col: str | None = "category",
-                  acquisition_channel_col: str = "acquisition_channel") -> pd.DataFrame:
+def f2_conversion(
+    transactions: Any,
+    *,
+    as_of: Any,
+    within_days: int = 90,
+    period: Any = None,
+    customers: Any = None,
+    customer_col: str = "customer_id",
+    order_col: str = "order_id",
+    date_col: str = "order_datetime",
+    amount_col: str = "amount",
+    quantity_col: str = "quantity",
+    channel_col: str = "channel",
+    category_col: str | None = "category",
+    acquisition_channel_col: str = "acquisition_channel",
+) -> pd.DataFrame:
     """Share of new customers who make a second purchase within ``within_days`` (F2 conversion).
 
     Parameters
@@ -234,9 +302,18 @@ acquisition_channel_col : str
     as_of_ts = as_point(as_of)
     within_days = _check_days(within_days, "within_days")
     frame, has_channel, has_category = _first_purchases_lazy(
-        transactions, as_of=as_of_ts, customers=customers, customer_col=customer_col, order_col=order_col,
-        date_col=date_col, amount_col=amount_col, quantity_col=quantity_col, channel_col=channel_col,
-        category_col=category_col, acquisition_channel_col=acquisition_channel_col)
+        transactions,
+        as_of=as_of_ts,
+        customers=customers,
+        customer_col=customer_col,
+        order_col=order_col,
+        date_col=date_col,
+        amount_col=amount_col,
+        quantity_col=quantity_col,
+        channel_col=channel_col,
+        category_col=category_col,
+        acquisition_channel_col=acquisition_channel_col,
+    )
     eligible = frame.filter(day_number(nw.col("first_purchase")) + within_days < day_number_of(as_of_ts))
     if period is not None:
         p = as_period(period)
@@ -253,7 +330,8 @@ acquisition_channel_col : str
     aggs = {"new_customers": nw.len(), "repeaters": nw.col("_converted").sum()}
     parts = [collect(eligible.select(**aggs).with_columns(breakdown=nw.lit("overall"), group=nw.lit("All")))]
     breakdowns = ([("channel", "acquisition_channel")] if has_channel else []) + (
-        [("category", "first_category")] if has_category else [])
+        [("category", "first_category")] if has_category else []
+    )
     for label, column in breakdowns:
         grouped = eligible.group_by(column).agg(**aggs).sort(column)
         parts.append(collect(grouped.rename({column: "group"}).with_columns(breakdown=nw.lit(label))))
@@ -264,9 +342,18 @@ acquisition_channel_col : str
     return out
 
 
-def f2_cohorts(transactions: Any, *, as_of: Any, within_days: int = 90, lookback_months: int = 12,
-               customer_col: str = "customer_id", order_col: str = "order_id", date_col: str = "order_datetime",
-               amount_col: str = "amount", quantity_col: str = "quantity") -> pd.DataFrame:
+def f2_cohorts(
+    transactions: Any,
+    *,
+    as_of: Any,
+    within_days: int = 90,
+    lookback_months: int = 12,
+    customer_col: str = "customer_id",
+    order_col: str = "order_id",
+    date_col: str = "order_datetime",
+    amount_col: str = "amount",
+    quantity_col: str = "quantity",
+) -> pd.DataFrame:
     """F2 conversion by monthly cohort of first purchase, the latest months included while still open.
 
     Parameters
@@ -309,34 +396,52 @@ def f2_cohorts(transactions: Any, *, as_of: Any, within_days: int = 90, lookback
     as_of_ts = as_point(as_of)
     within_days = _check_days(within_days, "within_days")
     lookback_months = int(require_range(lookback_months, name="lookback_months", low=1, integer=True))
-    first = first_purchases(transactions, as_of=as_of_ts, customer_col=customer_col, order_col=order_col,
-                            date_col=date_col, amount_col=amount_col, quantity_col=quantity_col,
-                            category_col=None)
+    first = first_purchases(
+        transactions,
+        as_of=as_of_ts,
+        customer_col=customer_col,
+        order_col=order_col,
+        date_col=date_col,
+        amount_col=amount_col,
+        quantity_col=quantity_col,
+        category_col=None,
+    )
     columns = ["cohort", "new_customers", "repeaters", "f2_rate", "complete"]
     last_month = (as_of_ts - pd.Timedelta(microseconds=1)).to_period("M")
     months = first["first_purchase"].dt.to_period("M")
     recent = first.loc[months > last_month - lookback_months].assign(
-        cohort=months.astype("str"), _converted=(first["days_to_second"] <= within_days).astype("int64"))
+        cohort=months.astype("str"), _converted=(first["days_to_second"] <= within_days).astype("int64")
+    )
     if recent.empty:
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in
-                             zip(columns, ["str", "int64", "int64", "float64", "bool"])})
-    out = (recent.groupby("cohort", sort=True)
-           .agg(new_customers=("_converted", "size"), repeaters=("_converted", "sum")).reset_index())
+        return pd.DataFrame(
+            {c: pd.Series(dtype=t) for c, t in zip(columns, ["str", "int64", "int64", "float64", "bool"])}
+        )
+    out = (
+        recent.groupby("cohort", sort=True)
+        .agg(new_customers=("_converted", "size"), repeaters=("_converted", "sum"))
+        .reset_index()
+    )
     out["f2_rate"] = (out["repeaters"] / out["new_customers"]).astype("float64")
     cohort_end = pd.PeriodIndex(out["cohort"], freq="M").end_time.normalize()
     # complete when the last day of the cohort plus the window is before as_of's date (as in f2_conversion)
     out["complete"] = np.asarray(cohort_end + pd.Timedelta(days=within_days) < as_of_ts.normalize())
-    return out.astype({"cohort": "str", "new_customers": "int64", "repeaters": "int64", "f2_rate": "float64",
-                       "complete": "bool"})[columns]
+    return out.astype(
+        {"cohort": "str", "new_customers": "int64", "repeaters": "int64", "f2_rate": "float64", "complete": "bool"}
+    )[columns]
 
 
-def _purchase_days(transactions: Any, as_of: pd.Timestamp, customer_col: str, date_col: str,
-                   quantity_col: str) -> nw.LazyFrame:
+def _purchase_days(
+    transactions: Any, as_of: pd.Timestamp, customer_col: str, date_col: str, quantity_col: str
+) -> nw.LazyFrame:
     c, d, q = customer_col, date_col, quantity_col
-    lf = to_lazy(transactions, columns=[c, d, q], name="transactions", kinds={c: "id", d: "datetime", q: "numeric"},
-                 where=[~nw.col(c).is_null(), nw.col(q) > 0, nw.col(d) < lit_datetime(as_of)])
-    return (lf.with_columns(_day=day_number(nw.col(d)))
-            .group_by(c, "_day").agg(_first=nw.col(d).min()))
+    lf = to_lazy(
+        transactions,
+        columns=[c, d, q],
+        name="transactions",
+        kinds={c: "id", d: "datetime", q: "numeric"},
+        where=[~nw.col(c).is_null(), nw.col(q) > 0, nw.col(d) < lit_datetime(as_of)],
+    )
+    return lf.with_columns(_day=day_number(nw.col(d))).group_by(c, "_day").agg(_first=nw.col(d).min())
 
 
 def _lookback_from_start(start: Any, kwargs: dict) -> int | None:
@@ -349,12 +454,24 @@ def _lookback_from_start(start: Any, kwargs: dict) -> int | None:
     return days
 
 
-@deprecated_arguments(converted={"start": ("lookback_days", _lookback_from_start,
-                                           "pass lookback_days= (e.g. lookback_days=365 for gaps ending in the last "
-                                           "365 days before as_of)")})
-def interval_distribution(transactions: Any, *, as_of: Any, lookback_days: int | None = None,
-                          customer_col: str = "customer_id", date_col: str = "order_datetime",
-                          quantity_col: str = "quantity") -> pd.DataFrame:
+@deprecated_arguments(
+    converted={
+        "start": (
+            "lookback_days",
+            _lookback_from_start,
+            "pass lookback_days= (e.g. lookback_days=365 for gaps ending in the last 365 days before as_of)",
+        )
+    }
+)
+def interval_distribution(
+    transactions: Any,
+    *,
+    as_of: Any,
+    lookback_days: int | None = None,
+    customer_col: str = "customer_id",
+    date_col: str = "order_datetime",
+    quantity_col: str = "quantity",
+) -> pd.DataFrame:
     """How many days pass between a customer's consecutive purchase days.
 
     Parameters
@@ -403,8 +520,15 @@ def interval_distribution(transactions: Any, *, as_of: Any, lookback_days: int |
     return out
 
 
-def purchase_cycles(transactions: Any, *, as_of: Any, min_purchase_days: int = 2, customer_col: str = "customer_id",
-                    date_col: str = "order_datetime", quantity_col: str = "quantity") -> pd.DataFrame:
+def purchase_cycles(
+    transactions: Any,
+    *,
+    as_of: Any,
+    min_purchase_days: int = 2,
+    customer_col: str = "customer_id",
+    date_col: str = "order_datetime",
+    quantity_col: str = "quantity",
+) -> pd.DataFrame:
     """Each repeat customer's average purchase interval and expected next purchase date.
 
     Parameters
@@ -444,9 +568,11 @@ def purchase_cycles(transactions: Any, *, as_of: Any, min_purchase_days: int = 2
     require_range(min_purchase_days, name="min_purchase_days", low=2, integer=True)
     c = customer_col
     days = _purchase_days(transactions, as_of_ts, customer_col, date_col, quantity_col)
-    per_customer = (days.group_by(c)
-                    .agg(purchase_days=nw.len(), _first_day=nw.col("_day").min(), _last_day=nw.col("_day").max())
-                    .filter(nw.col("purchase_days") >= min_purchase_days))
+    per_customer = (
+        days.group_by(c)
+        .agg(purchase_days=nw.len(), _first_day=nw.col("_day").min(), _last_day=nw.col("_day").max())
+        .filter(nw.col("purchase_days") >= min_purchase_days)
+    )
     out = collect(per_customer, sort_by=c)
     epoch = pd.Timestamp("1970-01-01")
     n = out["purchase_days"].astype("int64")
@@ -454,13 +580,15 @@ def purchase_cycles(transactions: Any, *, as_of: Any, min_purchase_days: int = 2
     last = out["_last_day"].astype("int64")
     avg = ((last - first) / (n - 1)).astype("float64")
     expected_day = last + avg.round().astype("int64")
-    result = pd.DataFrame({
-        c: out[c],
-        "purchase_days": n,
-        "first_purchase": (epoch + pd.to_timedelta(first, unit="D")).astype("datetime64[us]"),
-        "last_purchase": (epoch + pd.to_timedelta(last, unit="D")).astype("datetime64[us]"),
-        "avg_interval_days": avg,
-        "expected_next_purchase": (epoch + pd.to_timedelta(expected_day, unit="D")).astype("datetime64[us]"),
-        "days_until_next": (expected_day - day_number_of(as_of_ts)).astype("int64"),
-    })
+    result = pd.DataFrame(
+        {
+            c: out[c],
+            "purchase_days": n,
+            "first_purchase": (epoch + pd.to_timedelta(first, unit="D")).astype("datetime64[us]"),
+            "last_purchase": (epoch + pd.to_timedelta(last, unit="D")).astype("datetime64[us]"),
+            "avg_interval_days": avg,
+            "expected_next_purchase": (epoch + pd.to_timedelta(expected_day, unit="D")).astype("datetime64[us]"),
+            "days_until_next": (expected_day - day_number_of(as_of_ts)).astype("int64"),
+        }
+    )
     return result

@@ -59,10 +59,11 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import narwhals.stable.v2 as nw
 import pandas as pd
@@ -78,16 +79,25 @@ __all__ = [
     "Segment",
     "SegmentMap",
     "load_segment_map",
-    "rfm_table",
-    "rfm_grid",
-    "segment_summary",
-    "segment_migration",
     "migration_matrix",
+    "rfm_grid",
+    "rfm_table",
+    "segment_migration",
+    "segment_summary",
 ]
 
 #: Output columns of :func:`rfm_table`, in order (the customer column first).
-RFM_COLUMNS = ["customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
-               "rfm_cell", "segment"]
+RFM_COLUMNS = [
+    "customer_id",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_cell",
+    "segment",
+]
 
 #: Default business thresholds for ``scoring="thresholds"`` (four cut points per measure).
 #: Recency: upper bounds in days; frequency: lower bounds in orders (bins 1, 2, 3-4, 5-9, 10+);
@@ -177,8 +187,11 @@ def _axis_range(value: Any, where: str) -> range:
         value = None
     if isinstance(value, int):
         lo = hi = value
-    elif isinstance(value, (list, tuple)) and len(value) == 2 and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value):
+    elif (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
         lo, hi = value
     else:
         raise ValueError(f"{where}: a score range must be a whole number 1-5 or a pair [low, high]; got {value!r}.")
@@ -202,8 +215,9 @@ def _segment_cells(spec: Mapping, where: str) -> set[str]:
         unknown = sorted(set(rule) - set(_AXES))
         if unknown:
             raise ValueError(f"{rule_where}: unknown score axis {unknown}; allowed: r, f, m.")
-        ranges = {axis: _axis_range(rule[axis], f"{rule_where}, {axis}") if axis in rule else range(1, 6)
-                  for axis in _AXES}
+        ranges = {
+            axis: _axis_range(rule[axis], f"{rule_where}, {axis}") if axis in rule else range(1, 6) for axis in _AXES
+        }
         cells.update(f"{r}{f}{m}" for r in ranges["r"] for f in ranges["f"] for m in ranges["m"])
     if not isinstance(listed, list):
         raise ValueError(f"{where}: 'cells' must be a list such as ['555', '554']; got {listed!r}.")
@@ -242,8 +256,10 @@ def _parse_segment_map(raw: Any, source: str) -> SegmentMap:
         if name in (s.name for s in segments):
             raise ValueError(f"{where}: segment names must be unique; {name!r} appears twice.")
         if name == INACTIVE:
-            raise ValueError(f"{where}: {INACTIVE!r} is reserved for customers outside the window in migrations; "
-                             f"choose another name.")
+            raise ValueError(
+                f"{where}: {INACTIVE!r} is reserved for customers outside the window in migrations; "
+                f"choose another name."
+            )
         label = spec.get("label")
         labels = {lang: label for lang in _LANGUAGES} if isinstance(label, str) else dict(label or {})
         if not all(isinstance(v, str) for v in labels.values()) or set(labels) - set(_LANGUAGES):
@@ -258,13 +274,17 @@ def _parse_segment_map(raw: Any, source: str) -> SegmentMap:
     gaps = [cell for cell, names in owners.items() if not names]
     problems = []
     if overlaps:
-        problems.append(f"{len(overlaps)} cell{'s fall' if len(overlaps) > 1 else ' falls'} in more than one "
-                        f"segment, so the segment would depend on rule order: {_short_list(overlaps)}")
+        problems.append(
+            f"{len(overlaps)} cell{'s fall' if len(overlaps) > 1 else ' falls'} in more than one "
+            f"segment, so the segment would depend on rule order: {_short_list(overlaps)}"
+        )
     if gaps:
         problems.append(f"{len(gaps)} cell{'s fall' if len(gaps) > 1 else ' falls'} in no segment: {_short_list(gaps)}")
     if problems:
-        raise ValueError(f"Segment map {source} is invalid: every one of the 125 (R, F, M) score cells must fall "
-                         f"in exactly one segment; " + "; ".join(problems) + ".")
+        raise ValueError(
+            f"Segment map {source} is invalid: every one of the 125 (R, F, M) score cells must fall "
+            f"in exactly one segment; " + "; ".join(problems) + "."
+        )
     return SegmentMap(str(raw.get("name", source)), tuple(segments))
 
 
@@ -311,11 +331,14 @@ def load_segment_map(source: str | Path | Mapping | SegmentMap | None = None) ->
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
-            raise ValueError(f"Segment map file not found: {str(path)!r}; give a YAML file path, a mapping, or None "
-                             f"for the default map.")
+            raise ValueError(
+                f"Segment map file not found: {str(path)!r}; give a YAML file path, a mapping, or None "
+                f"for the default map."
+            )
         return _parse_yaml(path.read_text(encoding="utf-8"), str(path))
-    raise TypeError(f"segment_map must be a YAML file path, a mapping, a SegmentMap or None; "
-                    f"got {type(source).__name__}.")
+    raise TypeError(
+        f"segment_map must be a YAML file path, a mapping, a SegmentMap or None; got {type(source).__name__}."
+    )
 
 
 def _parse_yaml(text: str, source: str) -> SegmentMap:
@@ -337,20 +360,25 @@ def _deprecated_labels(function: str, segment_map, language: str) -> dict[str, s
     from ._deprecation import warn_deprecated
     from .reporting.i18n import segment_labels as labels_in_report
 
-    warn_deprecated(f"{function}(): language= is deprecated; results name segments by their segment-map names, "
-                    f"label them for a report with crmtools.reporting.i18n.segment_labels(segment_map, language).",
-                    stacklevel=4)
+    warn_deprecated(
+        f"{function}(): language= is deprecated; results name segments by their segment-map names, "
+        f"label them for a report with crmtools.reporting.i18n.segment_labels(segment_map, language).",
+        stacklevel=4,
+    )
     return labels_in_report(segment_map, language)
 
 
-def segment_labels(segment_map: str | Path | Mapping | SegmentMap | None = None, *,
-                   language: str = "en") -> dict[str, str]:
+def segment_labels(
+    segment_map: str | Path | Mapping | SegmentMap | None = None, *, language: str = "en"
+) -> dict[str, str]:
     """Deprecated: use :func:`crmtools.reporting.i18n.segment_labels` (same arguments and result)."""
     from ._deprecation import warn_deprecated
     from .reporting.i18n import segment_labels as labels_in_report
 
-    warn_deprecated("crmtools.rfm.segment_labels() is deprecated; it is now "
-                    "crmtools.reporting.i18n.segment_labels(segment_map, language).")
+    warn_deprecated(
+        "crmtools.rfm.segment_labels() is deprecated; it is now "
+        "crmtools.reporting.i18n.segment_labels(segment_map, language)."
+    )
     return labels_in_report(segment_map, language)
 
 
@@ -362,17 +390,23 @@ def _resolve_thresholds(thresholds: Mapping | None) -> dict[str, tuple[float, ..
     if thresholds is None:
         return out
     if not isinstance(thresholds, Mapping):
-        raise TypeError(f"thresholds must be a mapping such as {{'frequency': [2, 3, 5, 10]}}; "
-                        f"got {type(thresholds).__name__}.")
+        raise TypeError(
+            f"thresholds must be a mapping such as {{'frequency': [2, 3, 5, 10]}}; got {type(thresholds).__name__}."
+        )
     unknown = sorted(set(thresholds) - set(DEFAULT_THRESHOLDS))
     if unknown:
         raise ValueError(f"Unknown RFM threshold {unknown}; allowed: recency, frequency, monetary.")
     for key, cuts in thresholds.items():
-        ok = isinstance(cuts, (list, tuple)) and len(cuts) == 4 and all(
-            isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in cuts)
+        ok = (
+            isinstance(cuts, (list, tuple))
+            and len(cuts) == 4
+            and all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in cuts)
+        )
         if not ok or any(b <= a for a, b in zip(cuts, cuts[1:])):
-            raise ValueError(f"RFM thresholds for {key!r} must be four strictly increasing numbers, "
-                             f"e.g. {list(DEFAULT_THRESHOLDS[key])}; got {cuts!r}.")
+            raise ValueError(
+                f"RFM thresholds for {key!r} must be four strictly increasing numbers, "
+                f"e.g. {list(DEFAULT_THRESHOLDS[key])}; got {cuts!r}."
+            )
         out[key] = tuple(cuts)
     return out
 
@@ -502,20 +536,21 @@ def rfm_table(
     start = as_of_ts - pd.Timedelta(days=lookback_days)
 
     c, o, d, a, q = customer_col, order_col, date_col, amount_col, quantity_col
-    lf = to_lazy(transactions, columns=[c, o, d, a, q], name="transactions",
-                 kinds={c: "id", o: "id", d: "datetime", a: "numeric", q: "numeric"},
-                 where=[~nw.col(c).is_null(), nw.col(d) >= lit_datetime(start), nw.col(d) < lit_datetime(as_of_ts)])
+    lf = to_lazy(
+        transactions,
+        columns=[c, o, d, a, q],
+        name="transactions",
+        kinds={c: "id", o: "id", d: "datetime", a: "numeric", q: "numeric"},
+        where=[~nw.col(c).is_null(), nw.col(d) >= lit_datetime(start), nw.col(d) < lit_datetime(as_of_ts)],
+    )
 
     # Two group-bys (order, then customer) are faster than a distinct count per customer in
     # every engine measured, and give "orders with a purchase line" directly: an order's
     # last purchase time is null when all its lines are returns.
-    orders = (
-        lf.group_by(c, o)
-        .agg(
-            _bought_at=nw.when(nw.col(q) > 0).then(nw.col(d)).max(),
-            _amount=nw.col(a).sum(),
-            _missing=is_missing(lf, a).cast(nw.Int64).sum(),
-        )
+    orders = lf.group_by(c, o).agg(
+        _bought_at=nw.when(nw.col(q) > 0).then(nw.col(d)).max(),
+        _amount=nw.col(a).sum(),
+        _missing=is_missing(lf, a).cast(nw.Int64).sum(),
     )
     per_customer = (
         orders.group_by(c)
@@ -530,8 +565,11 @@ def rfm_table(
     )
     if scoring == "quantile":
         per_customer = _quantile_ranks(per_customer)
-        scores = {"r_score": _quantile_score("_r_worse"), "f_score": _quantile_score("_f_worse"),
-                  "m_score": _quantile_score("_m_worse")}
+        scores = {
+            "r_score": _quantile_score("_r_worse"),
+            "f_score": _quantile_score("_f_worse"),
+            "m_score": _quantile_score("_m_worse"),
+        }
     else:
         scores = {
             "r_score": _threshold_score("recency_days", cuts["recency"], lower_is_better=True),
@@ -546,8 +584,18 @@ def rfm_table(
             rfm_cell=cell.cast(nw.String),
             segment=_segment_expr(cell, smap),
         )
-        .select(c, "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
-                "rfm_cell", "segment", "_missing")
+        .select(
+            c,
+            "recency_days",
+            "frequency",
+            "monetary",
+            "r_score",
+            "f_score",
+            "m_score",
+            "rfm_cell",
+            "segment",
+            "_missing",
+        )
     )
     out = collect(query, sort_by=c)
     _raise_on_missing_amounts(out.pop("_missing"), amount_col, "the RFM window")
@@ -556,8 +604,17 @@ def rfm_table(
     return _typed(out, _RFM_DTYPES)
 
 
-_RFM_DTYPES = {"recency_days": "int64", "frequency": "int64", "monetary": "float64", "r_score": "int64",
-               "f_score": "int64", "m_score": "int64", "rfm_cell": "str", "segment": "str", "segment_label": "str"}
+_RFM_DTYPES = {
+    "recency_days": "int64",
+    "frequency": "int64",
+    "monetary": "float64",
+    "r_score": "int64",
+    "f_score": "int64",
+    "m_score": "int64",
+    "rfm_cell": "str",
+    "segment": "str",
+    "segment_label": "str",
+}
 
 
 def _raise_on_missing_amounts(counts: pd.Series, amount_col: str, where: str) -> None:
@@ -619,8 +676,9 @@ def rfm_grid(rfm: Any, *, rows: str = "r_score", columns: str = "f_score") -> pd
     return out[[rows, columns, "customers", "share", "revenue", "mean_monetary"]]
 
 
-def segment_summary(rfm: Any, *, segment_map: str | Path | Mapping | SegmentMap | None = None,
-                    language: str | None = None) -> pd.DataFrame:
+def segment_summary(
+    rfm: Any, *, segment_map: str | Path | Mapping | SegmentMap | None = None, language: str | None = None
+) -> pd.DataFrame:
     """Customers, revenue, average order value and recency per segment.
 
     Parameters
@@ -662,32 +720,38 @@ def segment_summary(rfm: Any, *, segment_map: str | Path | Mapping | SegmentMap 
     smap = load_segment_map(segment_map)
     labels = None if language is None else _deprecated_labels("segment_summary", smap, language)
     lf = to_lazy(rfm, columns=["segment", "recency_days", "frequency", "monetary"], name="rfm")
-    grouped = collect(lf.group_by("segment").agg(
-        customers=nw.len(),
-        revenue=nw.col("monetary").sum().round(2),
-        _orders=nw.col("frequency").sum(),
-        mean_recency_days=nw.col("recency_days").mean(),
-        mean_frequency=nw.col("frequency").mean(),
-    ))
+    grouped = collect(
+        lf.group_by("segment").agg(
+            customers=nw.len(),
+            revenue=nw.col("monetary").sum().round(2),
+            _orders=nw.col("frequency").sum(),
+            mean_recency_days=nw.col("recency_days").mean(),
+            mean_frequency=nw.col("frequency").mean(),
+        )
+    )
     unknown = sorted(set(grouped["segment"]) - set(smap.names))
     if unknown:
-        raise ValueError(f"rfm has segment{'s' if len(unknown) > 1 else ''} {unknown} that the segment map "
-                         f"{smap.name!r} does not define; its segments are {smap.names}.")
+        raise ValueError(
+            f"rfm has segment{'s' if len(unknown) > 1 else ''} {unknown} that the segment map "
+            f"{smap.name!r} does not define; its segments are {smap.names}."
+        )
     order = {name: i for i, name in enumerate(smap.names)}
     grouped = grouped.sort_values("segment", key=lambda s: s.map(order)).reset_index(drop=True)
     customers = grouped["customers"].astype("int64")
     revenue = grouped["revenue"].astype("float64")
     total_revenue = revenue.sum()
-    out = pd.DataFrame({
-        "segment": grouped["segment"].astype("str"),
-        "customers": customers,
-        "share": customers / customers.sum() if len(grouped) else pd.Series(dtype="float64"),
-        "revenue": revenue,
-        "revenue_share": revenue / total_revenue if total_revenue else float("nan"),
-        "average_order_value": revenue / grouped["_orders"].astype("float64"),
-        "mean_recency_days": grouped["mean_recency_days"].astype("float64"),
-        "mean_frequency": grouped["mean_frequency"].astype("float64"),
-    })
+    out = pd.DataFrame(
+        {
+            "segment": grouped["segment"].astype("str"),
+            "customers": customers,
+            "share": customers / customers.sum() if len(grouped) else pd.Series(dtype="float64"),
+            "revenue": revenue,
+            "revenue_share": revenue / total_revenue if total_revenue else float("nan"),
+            "average_order_value": revenue / grouped["_orders"].astype("float64"),
+            "mean_recency_days": grouped["mean_recency_days"].astype("float64"),
+            "mean_frequency": grouped["mean_frequency"].astype("float64"),
+        }
+    )
     if labels is not None:
         out.insert(1, "segment_label", grouped["segment"].map(labels).astype("str"))
     return out
@@ -743,37 +807,45 @@ def segment_migration(
     left = to_lazy(before, columns=[customer_col, segment_col], name="before")
     right = to_lazy(after, columns=[customer_col, segment_col], name="after")
     if left.implementation != right.implementation:
-        raise TypeError(f"before and after must be the same kind of frame; got {left.implementation.name.lower()} "
-                        f"and {right.implementation.name.lower()}.")
+        raise TypeError(
+            f"before and after must be the same kind of frame; got {left.implementation.name.lower()} "
+            f"and {right.implementation.name.lower()}."
+        )
     left = left.select(nw.col(customer_col).alias("_c"), nw.col(segment_col).alias("from_segment"))
     right = right.select(nw.col(customer_col).alias("_c_right"), nw.col(segment_col).alias("to_segment"))
     joined = left.join(right, how="full", left_on="_c", right_on="_c_right")
     counts = collect(
         joined.with_columns(nw.col("from_segment").fill_null(INACTIVE), nw.col("to_segment").fill_null(INACTIVE))
-        .group_by("from_segment", "to_segment").agg(customers=nw.len())
+        .group_by("from_segment", "to_segment")
+        .agg(customers=nw.len())
     )
     order = {name: i for i, name in enumerate([*smap.names, INACTIVE])}
     unknown = sorted((set(counts["from_segment"]) | set(counts["to_segment"])) - set(order))
     if unknown:
-        raise ValueError(f"Segments {unknown} are not in the segment map {smap.name!r}; its segments are "
-                         f"{smap.names}.")
+        raise ValueError(f"Segments {unknown} are not in the segment map {smap.name!r}; its segments are {smap.names}.")
     counts = counts.assign(_f=counts["from_segment"].map(order), _t=counts["to_segment"].map(order))
     counts = counts.sort_values(["_f", "_t"]).reset_index(drop=True)
     customers = counts["customers"].astype("int64")
     from_totals = customers.groupby(counts["from_segment"]).transform("sum")
     total = customers.sum()
-    return pd.DataFrame({
-        "from_segment": counts["from_segment"].astype("str"),
-        "to_segment": counts["to_segment"].astype("str"),
-        "customers": customers,
-        "share_of_from": (customers / from_totals).astype("float64"),
-        "share_of_total": (customers / total).astype("float64") if total else pd.Series(dtype="float64"),
-    })
+    return pd.DataFrame(
+        {
+            "from_segment": counts["from_segment"].astype("str"),
+            "to_segment": counts["to_segment"].astype("str"),
+            "customers": customers,
+            "share_of_from": (customers / from_totals).astype("float64"),
+            "share_of_total": (customers / total).astype("float64") if total else pd.Series(dtype="float64"),
+        }
+    )
 
 
-def migration_matrix(migration: pd.DataFrame, *, values: str = "customers",
-                     segment_map: str | Path | Mapping | SegmentMap | None = None,
-                     language: str | None = None) -> pd.DataFrame:
+def migration_matrix(
+    migration: pd.DataFrame,
+    *,
+    values: str = "customers",
+    segment_map: str | Path | Mapping | SegmentMap | None = None,
+    language: str | None = None,
+) -> pd.DataFrame:
     """Pivot :func:`segment_migration` into a from-by-to matrix.
 
     Parameters
@@ -806,13 +878,16 @@ def migration_matrix(migration: pd.DataFrame, *, values: str = "customers",
     ([0, 3, 0, 0], [0, 0, 2, 0])
     """
     require_in(values, ("customers", "share_of_from", "share_of_total"), name="values")
-    require_columns(migration, ["from_segment", "to_segment", values], name="migration",
-                    hint="Pass the output of segment_migration.")
+    require_columns(
+        migration,
+        ["from_segment", "to_segment", values],
+        name="migration",
+        hint="Pass the output of segment_migration.",
+    )
     smap = load_segment_map(segment_map)
     present = set(migration["from_segment"]) | set(migration["to_segment"])
     order = [s for s in [*smap.names, INACTIVE] if s in present]
-    wide = migration.pivot_table(index="from_segment", columns="to_segment", values=values, aggfunc="sum",
-                                 fill_value=0)
+    wide = migration.pivot_table(index="from_segment", columns="to_segment", values=values, aggfunc="sum", fill_value=0)
     wide = wide.reindex(index=order, columns=order, fill_value=0)
     wide.index.name, wide.columns.name = "from_segment", "to_segment"
     if language is not None:

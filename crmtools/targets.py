@@ -62,12 +62,23 @@ def due_summary(cycles: pd.DataFrame, *, days_col: str = "days_until_next") -> p
     windows = _window(cycles[days_col])
     counts = windows.value_counts().reindex([w[0] for w in DUE_WINDOWS], fill_value=0).astype("int64")
     total = int(counts.sum())
-    return pd.DataFrame({"window": counts.index.tolist(), "customers": counts.to_numpy(),
-                         "share": counts.to_numpy() / total if total else float("nan")})
+    return pd.DataFrame(
+        {
+            "window": counts.index.tolist(),
+            "customers": counts.to_numpy(),
+            "share": counts.to_numpy() / total if total else float("nan"),
+        }
+    )
 
 
-def next_purchase_targets(cycles: pd.DataFrame, *, within_days: int = 30, overdue_days: int = 30,
-                          customer_col: str = "customer_id", days_col: str = "days_until_next") -> pd.DataFrame:
+def next_purchase_targets(
+    cycles: pd.DataFrame,
+    *,
+    within_days: int = 30,
+    overdue_days: int = 30,
+    customer_col: str = "customer_id",
+    days_col: str = "days_until_next",
+) -> pd.DataFrame:
     """Customers expected to buy within ``within_days``, or overdue by at most ``overdue_days``.
 
     These are the customers a reminder mail reaches at the right moment;

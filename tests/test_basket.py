@@ -29,8 +29,7 @@ from mlxtend.frequent_patterns import fpgrowth as mlx_fpgrowth  # noqa: E402
 from mlxtend.preprocessing import TransactionEncoder  # noqa: E402
 
 GROCERIES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "groceries.csv"
-METRICS = ["antecedent_support", "consequent_support", "support", "confidence", "lift", "leverage",
-           "conviction"]
+METRICS = ["antecedent_support", "consequent_support", "support", "confidence", "lift", "leverage", "conviction"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -94,12 +93,16 @@ def assert_same_rules(ours: pd.DataFrame, ref: pd.DataFrame | None):
     if ref is None or len(ref) == 0:
         assert len(ours) == 0
         return
-    merged = ref.merge(ours, on=["antecedents", "consequents"], how="outer", suffixes=("_ref", ""),
-                       indicator=True)
+    merged = ref.merge(ours, on=["antecedents", "consequents"], how="outer", suffixes=("_ref", ""), indicator=True)
     assert (merged["_merge"] == "both").all(), merged.loc[merged["_merge"] != "both", ["antecedents", "consequents"]]
     for metric in METRICS:
-        np.testing.assert_allclose(merged[metric].to_numpy(float), merged[f"{metric}_ref"].to_numpy(float),
-                                   rtol=1e-9, atol=1e-12, err_msg=metric)
+        np.testing.assert_allclose(
+            merged[metric].to_numpy(float),
+            merged[f"{metric}_ref"].to_numpy(float),
+            rtol=1e-9,
+            atol=1e-12,
+            err_msg=metric,
+        )
 
 
 def canonical(rows) -> pd.DataFrame:
@@ -162,10 +165,23 @@ ROUTES = [
     {"pairs": "sparse", "projection": "search", "pair_table": False},
     {"pairs": "bitset"},
     # tiny blocks and chunks, to run the blocked code paths on small data
-    {"pairs": "walk", "_BLOCK_CELLS": 12, "_MIN_BLOCK": 1, "_CHUNK_PAIRS": 5, "_CHUNK_WORDS": 3,
-     "_CHUNK_CANDIDATES": 4},
-    {"pairs": "sparse", "projection": "lookup", "_BLOCK_CELLS": 12, "_MIN_BLOCK": 1, "_CHUNK_PAIRS": 5,
-     "_CHUNK_WORDS": 3, "_CHUNK_CANDIDATES": 4},
+    {
+        "pairs": "walk",
+        "_BLOCK_CELLS": 12,
+        "_MIN_BLOCK": 1,
+        "_CHUNK_PAIRS": 5,
+        "_CHUNK_WORDS": 3,
+        "_CHUNK_CANDIDATES": 4,
+    },
+    {
+        "pairs": "sparse",
+        "projection": "lookup",
+        "_BLOCK_CELLS": 12,
+        "_MIN_BLOCK": 1,
+        "_CHUNK_PAIRS": 5,
+        "_CHUNK_WORDS": 3,
+        "_CHUNK_CANDIDATES": 4,
+    },
     {"pairs": "sparse", "projection": "walk", "_BLOCK_CELLS": 12, "_MIN_BLOCK": 2, "_CHUNK_PAIRS": 7},
     {"pairs": "bitset", "_CHUNK_WORDS": 2, "_CHUNK_CANDIDATES": 3},
 ]
@@ -234,8 +250,9 @@ def test_association_rules_accepts_mlxtend_itemsets(retail):
     ref_fi, ref_rules = mlxtend_reference(baskets, 40)
     with pytest.raises(ValueError, match="number of baskets is unknown"):
         association_rules(ref_fi)
-    rules = association_rules(ref_fi, n_baskets=len(baskets), min_threshold=0.0, max_consequent_len=None,
-                              with_significance=False)
+    rules = association_rules(
+        ref_fi, n_baskets=len(baskets), min_threshold=0.0, max_consequent_len=None, with_significance=False
+    )
     assert_same_rules(rules, ref_rules)
     assert "p_value" not in rules.columns
 
@@ -260,8 +277,7 @@ def test_groceries_matches_mlxtend():
 
 
 def test_planted_pair_lift_is_recovered():
-    baskets, lifts = retail_baskets(n_baskets=20000, seed=11,
-                                    planted=((5, 6, 0.03), (10, 11, 0.02)))
+    baskets, lifts = retail_baskets(n_baskets=20000, seed=11, planted=((5, 6, 0.03), (10, 11, 0.02)))
     rules = association_rules(frequent_itemsets(baskets, min_support=50, max_len=2), min_threshold=0.0)
     for (a, b), expected in lifts.items():
         row = rules[(rules["antecedents"] == frozenset({a})) & (rules["consequents"] == frozenset({b}))]
@@ -280,8 +296,10 @@ def test_planted_pairs_in_sample_data():
     tx = tables["transactions"]
     rules = association_rules(frequent_itemsets(tx, min_support=20, max_len=2), min_threshold=0.0)
     for pair in truths["co_purchase_pairs"]:
-        row = rules[(rules["antecedents"] == frozenset({pair["antecedent"]}))
-                    & (rules["consequents"] == frozenset({pair["consequent"]}))]
+        row = rules[
+            (rules["antecedents"] == frozenset({pair["antecedent"]}))
+            & (rules["consequents"] == frozenset({pair["consequent"]}))
+        ]
         assert len(row) == 1
         tolerance = 3 / math.sqrt(row["count"].iloc[0])
         assert abs(math.log(row["lift"].iloc[0] / pair["expected_lift"])) < tolerance
@@ -291,12 +309,18 @@ def test_planted_pairs_in_sample_data():
 
 
 def test_transactions_duplicates_returns_and_labels():
-    tx = canonical([
-        ("o1", "c1", "p1", 1), ("o1", "c1", "p1", 2), ("o1", "c1", "p2", 1),  # p1 twice: counts once
-        ("o2", "c2", "p1", 1), ("o2", "c2", "p2", 1),
-        ("o3", "c1", "p2", 1), ("o3", "c1", "p3", -1),  # a returned p3
-        ("o4", "c3", "p3", -2),  # an order with returns only is no basket
-    ])
+    tx = canonical(
+        [
+            ("o1", "c1", "p1", 1),
+            ("o1", "c1", "p1", 2),
+            ("o1", "c1", "p2", 1),  # p1 twice: counts once
+            ("o2", "c2", "p1", 1),
+            ("o2", "c2", "p2", 1),
+            ("o3", "c1", "p2", 1),
+            ("o3", "c1", "p3", -1),  # a returned p3
+            ("o4", "c3", "p3", -2),  # an order with returns only is no basket
+        ]
+    )
     fi = frequent_itemsets(tx, min_support=1)
     assert fi.attrs["n_baskets"] == 3
     counts = dict(zip(fi["itemsets"], fi["count"]))
@@ -330,10 +354,14 @@ def test_input_is_not_mutated():
 
 
 def test_customer_baskets_by_period_and_categories():
-    tx = canonical([
-        ("o1", "c1", "p1", 1), ("o2", "c1", "p2", 1),  # same customer, days 0 and 1: one basket per month
-        ("o3", "c2", "p1", 1), ("o4", None, "p2", 1),  # guest line left out for customer baskets
-    ])
+    tx = canonical(
+        [
+            ("o1", "c1", "p1", 1),
+            ("o2", "c1", "p2", 1),  # same customer, days 0 and 1: one basket per month
+            ("o3", "c2", "p1", 1),
+            ("o4", None, "p2", 1),  # guest line left out for customer baskets
+        ]
+    )
     tx["category"] = tx["product_id"].map({"p1": "Tea", "p2": "Sweets"})
     by_customer = frequent_itemsets(tx, min_support=1, basket="customer")
     assert by_customer.attrs["n_baskets"] == 2
@@ -424,12 +452,15 @@ def test_fisher_p_values_and_benjamini_hochberg_match_scipy(retail):
     n = fi.attrs["n_baskets"]
     sample = rules.sample(40, random_state=0) if len(rules) > 40 else rules
     for r in sample.itertuples():
-        table = [[r.count, r.antecedent_count - r.count],
-                 [r.consequent_count - r.count, n - r.antecedent_count - r.consequent_count + r.count]]
+        table = [
+            [r.count, r.antecedent_count - r.count],
+            [r.consequent_count - r.count, n - r.antecedent_count - r.consequent_count + r.count],
+        ]
         expected = stats.fisher_exact(table, alternative="greater").pvalue
         assert r.p_value == pytest.approx(expected, rel=1e-7, abs=1e-300)
-    np.testing.assert_allclose(rules["p_adjusted"], stats.false_discovery_control(rules["p_value"], method="bh"),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        rules["p_adjusted"], stats.false_discovery_control(rules["p_value"], method="bh"), rtol=1e-12
+    )
 
 
 @settings(max_examples=200, deadline=None)
@@ -450,20 +481,30 @@ def test_hypergeometric_tail_matches_scipy(n, data):
 def test_prune_redundant_rules():
     # {a} -> c has confidence 0.8; {a, b} -> c only 0.75: redundant.
     # {a, d} -> c has 1.0, better than {a} -> c (0.8) and {d} -> c (0.75): kept.
-    baskets = ([["a", "c"]] * 2 + [["a", "b", "c"]] * 3 + [["a", "b"]] + [["a", "d", "c"]] * 3
-               + [["c"]] * 3 + [["a"]] + [["b"]] * 2 + [["d"]])
+    baskets = (
+        [["a", "c"]] * 2
+        + [["a", "b", "c"]] * 3
+        + [["a", "b"]]
+        + [["a", "d", "c"]] * 3
+        + [["c"]] * 3
+        + [["a"]]
+        + [["b"]] * 2
+        + [["d"]]
+    )
     fi = frequent_itemsets(baskets, min_support=1)
     rules = association_rules(fi, min_threshold=0.5)
     pruned = association_rules(fi, min_threshold=0.5, prune_redundant=True)
     key = {(frozenset(a), frozenset(c)) for a, c in zip(pruned["antecedents"], pruned["consequents"])}
-    full = {(frozenset(a), frozenset(c)): conf for a, c, conf in
-            zip(rules["antecedents"], rules["consequents"], rules["confidence"])}
+    full = {
+        (frozenset(a), frozenset(c)): conf
+        for a, c, conf in zip(rules["antecedents"], rules["consequents"], rules["confidence"])
+    }
     assert full[(frozenset("ab"), frozenset("c"))] < full[(frozenset("a"), frozenset("c"))]
     assert (frozenset("ab"), frozenset("c")) not in key
     assert (frozenset("ad"), frozenset("c")) in key
     assert (frozenset("a"), frozenset("c")) in key
     # every kept rule beats all its more general rules
-    for (ante, cons) in key:
+    for ante, cons in key:
         for item in ante:
             general = ante - {item}
             if general:
@@ -482,13 +523,16 @@ def test_rules_reject_incomplete_or_bad_input(retail):
         association_rules([frozenset({"a"})])
 
 
-@pytest.mark.parametrize(("value", "error", "match"), [
-    (1.5, ValueError, r"min_support is out of range; allowed: a fraction of baskets in \(0, 1\].*min_support=1\."),
-    (0.0, ValueError, r"min_support is out of range; .*received: 0\.0\.$"),
-    (0, ValueError, r"min_support is out of range; .*a number of baskets >= 1 \(int\); received: 0\.$"),
-    (True, TypeError, "min_support has the wrong type; allowed: a fraction"),
-    ("0.1", TypeError, "min_support has the wrong type; allowed: a fraction"),
-])
+@pytest.mark.parametrize(
+    ("value", "error", "match"),
+    [
+        (1.5, ValueError, r"min_support is out of range; allowed: a fraction of baskets in \(0, 1\].*min_support=1\."),
+        (0.0, ValueError, r"min_support is out of range; .*received: 0\.0\.$"),
+        (0, ValueError, r"min_support is out of range; .*a number of baskets >= 1 \(int\); received: 0\.$"),
+        (True, TypeError, "min_support has the wrong type; allowed: a fraction"),
+        ("0.1", TypeError, "min_support has the wrong type; allowed: a fraction"),
+    ],
+)
 def test_min_support_validation(value, error, match):
     with pytest.raises(error, match=match):
         frequent_itemsets([["a"]], min_support=value)
@@ -519,13 +563,18 @@ def test_parameter_and_column_validation():
 
 
 def test_rule_drift_statuses_and_order():
-    before = association_rules(frequent_itemsets([["x", "y"]] * 4 + [["z", "w"]] * 2 + [["q"]] * 4,
-                                                 min_support=1), min_threshold=0.5)
-    after = association_rules(frequent_itemsets([["x", "y"]] * 2 + [["x"]] * 2 + [["u", "v"]] * 2 + [["q"]] * 4,
-                                                min_support=1), min_threshold=0.5)
+    before = association_rules(
+        frequent_itemsets([["x", "y"]] * 4 + [["z", "w"]] * 2 + [["q"]] * 4, min_support=1), min_threshold=0.5
+    )
+    after = association_rules(
+        frequent_itemsets([["x", "y"]] * 2 + [["x"]] * 2 + [["u", "v"]] * 2 + [["q"]] * 4, min_support=1),
+        min_threshold=0.5,
+    )
     drift = rule_drift(before, after)
-    status = {(tuple(sorted(a)), tuple(sorted(c))): s for a, c, s in
-              zip(drift["antecedents"], drift["consequents"], drift["status"])}
+    status = {
+        (tuple(sorted(a)), tuple(sorted(c))): s
+        for a, c, s in zip(drift["antecedents"], drift["consequents"], drift["status"])
+    }
     assert status[(("u",), ("v",))] == "new" and status[(("z",), ("w",))] == "lost"
     assert status[(("x",), ("y",))] == "kept"
     assert drift["status"].tolist().index("new") < drift["status"].tolist().index("lost")
@@ -536,8 +585,9 @@ def test_rule_drift_statuses_and_order():
 
 
 def test_recommend_items():
-    baskets = ([["tea", "cake"]] * 4 + [["tea", "jam"]] * 2 + [["cake", "jam", "milk"]] * 2 + [["milk"]] * 3
-               + [["tea"]] * 2)
+    baskets = (
+        [["tea", "cake"]] * 4 + [["tea", "jam"]] * 2 + [["cake", "jam", "milk"]] * 2 + [["milk"]] * 3 + [["tea"]] * 2
+    )
     rules = association_rules(frequent_itemsets(baskets, min_support=2), min_threshold=0.2)
     recs = recommend_items(rules, ["tea"], top_n=5)
     assert "tea" not in recs["item"].tolist()
@@ -556,8 +606,14 @@ def test_customer_recommendations_exclude_owned_items():
     rows = []
     for k in range(6):  # tea and cake go together
         rows += [(f"a{k}", f"c{k}", "tea", 1), (f"a{k}", f"c{k}", "cake", 1)]
-    rows += [("b1", "x", "tea", 1), ("b2", "y", "cake", 1), ("b3", "y", "tea", 1), ("b4", "z", "jam", 1),
-             ("b5", "w", "tea", 1), ("b6", "w", "cake", -1)]
+    rows += [
+        ("b1", "x", "tea", 1),
+        ("b2", "y", "cake", 1),
+        ("b3", "y", "tea", 1),
+        ("b4", "z", "jam", 1),
+        ("b5", "w", "tea", 1),
+        ("b6", "w", "cake", -1),
+    ]
     tx = canonical(rows)
     rules = association_rules(frequent_itemsets(tx, min_support=2), min_threshold=0.5)
     recs = customer_recommendations(tx, rules)
@@ -569,8 +625,17 @@ def test_customer_recommendations_exclude_owned_items():
     assert not any(c.startswith("c") for c, _ in got)
     early = customer_recommendations(tx, rules, as_of="2025-01-01")
     assert len(early) == 0 and "customer_id" in early.columns
-    assert list(recs.columns) == ["customer_id", "rank", "item", "score", "antecedents", "consequents",
-                                  "support", "confidence", "lift"]
+    assert list(recs.columns) == [
+        "customer_id",
+        "rank",
+        "item",
+        "score",
+        "antecedents",
+        "consequents",
+        "support",
+        "confidence",
+        "lift",
+    ]
 
 
 def test_rule_sentences_in_english_and_japanese():
@@ -642,9 +707,10 @@ def test_every_engine_route_agrees_on_retail_data(retail, strategy):
 
 
 @settings(max_examples=60, deadline=None)
-@given(lines=st.lists(st.tuples(st.integers(0, 12), st.integers(0, 7), st.sampled_from([-1, 0, 1, 2])),
-                      max_size=80),
-       min_count=st.integers(1, 3))
+@given(
+    lines=st.lists(st.tuples(st.integers(0, 12), st.integers(0, 7), st.sampled_from([-1, 0, 1, 2])), max_size=80),
+    min_count=st.integers(1, 3),
+)
 def test_order_lines_and_basket_lists_agree(lines, min_count):
     tx = canonical([(f"o{o}", "c", f"p{p}", q) for o, p, q in lines])
     shuffled = tx.sample(frac=1.0, random_state=0)  # line order must not matter
@@ -657,12 +723,14 @@ def test_order_lines_and_basket_lists_agree(lines, min_count):
         from_lines = frequent_itemsets(frame, min_support=min_count)
         assert from_lines.attrs["n_baskets"] == len(baskets)
         assert dict(zip(from_lines["itemsets"], from_lines["count"])) == dict(
-            zip(from_lists["itemsets"], from_lists["count"]))
+            zip(from_lists["itemsets"], from_lists["count"])
+        )
 
 
 def test_most_common_label_wins_and_ties_go_to_the_first_seen():
-    tx = canonical([("o1", "c", "p1", 1), ("o2", "c", "p1", 1), ("o3", "c", "p1", 1), ("o4", "c", "p2", 1),
-                    ("o5", "c", "p2", 1)])
+    tx = canonical(
+        [("o1", "c", "p1", 1), ("o2", "c", "p1", 1), ("o3", "c", "p1", 1), ("o4", "c", "p2", 1), ("o5", "c", "p2", 1)]
+    )
     tx["product_name"] = ["Old tea", "Green tea", "Green tea", "Cake B", "Cake A"]
     labels = set().union(*frequent_itemsets(tx, min_support=1)["itemsets"])
     assert labels == {"Green tea", "Cake B"}
@@ -682,8 +750,7 @@ def test_itemsets_are_ordered_by_length_support_then_labels(retail):
 from crmtools.basket import RuleScreen, merge_symmetric, screen_rules, significant_rules  # noqa: E402
 
 #: 100 baskets: tea and cake go together (lift 30/40 / 0.45 = 1.67); jam goes with tea less than chance.
-_REPORT_BASKETS = ([["tea", "cake"]] * 30 + [["tea"]] * 10 + [["cake"]] * 10 + [["jam", "tea"]] * 5
-                   + [["jam"]] * 45)
+_REPORT_BASKETS = [["tea", "cake"]] * 30 + [["tea"]] * 10 + [["cake"]] * 10 + [["jam", "tea"]] * 5 + [["jam"]] * 45
 
 
 def _tested():
@@ -694,8 +761,10 @@ def test_significant_rules_by_hand():
     from scipy import stats
 
     rules = _tested()
-    by_rule = {(next(iter(a)), next(iter(c))): r for a, c, r in zip(rules["antecedents"], rules["consequents"],
-                                                                    rules.itertuples())}
+    by_rule = {
+        (next(iter(a)), next(iter(c))): r
+        for a, c, r in zip(rules["antecedents"], rules["consequents"], rules.itertuples())
+    }
     assert set(by_rule) == {("cake", "tea"), ("tea", "cake"), ("jam", "tea"), ("tea", "jam")}
     # Fisher's one-sided test of cake -> tea: P(X >= 30), X ~ hypergeom(100 baskets, 45 with tea, 40 with cake).
     p_cake_tea = stats.hypergeom.sf(29, 100, 45, 40)
@@ -703,7 +772,9 @@ def test_significant_rules_by_hand():
     assert by_rule[("jam", "tea")].lift == pytest.approx((5 / 50) / 0.45)  # 0.22: less often than chance
     kept = significant_rules(rules)
     assert sorted((next(iter(a)), next(iter(c))) for a, c in zip(kept["antecedents"], kept["consequents"])) == [
-        ("cake", "tea"), ("tea", "cake")]
+        ("cake", "tea"),
+        ("tea", "cake"),
+    ]
     expected = stats.false_discovery_control(rules["p_value"].to_numpy(), method="bh")
     assert kept["p_adjusted"].to_numpy() == pytest.approx(expected[:2] if len(expected) else expected)
     # Lift <= 1 is never a co-purchase, however loose the rate: jam -> tea stays out.
@@ -716,13 +787,19 @@ def test_significant_rules_by_hand():
 
 
 def test_merge_symmetric_keeps_one_row_per_pair():
-    rules = pd.DataFrame({
-        "antecedents": [frozenset({"a"}), frozenset({"c"}), frozenset({"b"}), frozenset({"a", "c"})],
-        "consequents": [frozenset({"b"}), frozenset({"a"}), frozenset({"a"}), frozenset({"d"})],
-        "support": [0.1, 0.05, 0.1, 0.02], "confidence": [0.4, 0.2, 0.5, 0.3], "lift": [2.0, 1.5, 2.0, 3.0]})
+    rules = pd.DataFrame(
+        {
+            "antecedents": [frozenset({"a"}), frozenset({"c"}), frozenset({"b"}), frozenset({"a", "c"})],
+            "consequents": [frozenset({"b"}), frozenset({"a"}), frozenset({"a"}), frozenset({"d"})],
+            "support": [0.1, 0.05, 0.1, 0.02],
+            "confidence": [0.4, 0.2, 0.5, 0.3],
+            "lift": [2.0, 1.5, 2.0, 3.0],
+        }
+    )
     merged = merge_symmetric(rules)
-    got = [(sorted(r.antecedents), sorted(r.consequents), r.confidence, r.reverse_confidence)
-           for r in merged.itertuples()]
+    got = [
+        (sorted(r.antecedents), sorted(r.consequents), r.confidence, r.reverse_confidence) for r in merged.itertuples()
+    ]
     assert got[0] == (["b"], ["a"], 0.5, 0.4)  # a <-> b: the more confident direction, the other beside it
     assert got[1][:3] == (["c"], ["a"], 0.2) and math.isnan(got[1][3])
     assert got[2][:3] == (["a", "c"], ["d"], 0.3) and len(got) == 3

@@ -20,8 +20,7 @@ END = pd.Timestamp("2025-03-31")  # midnight: the whole of March 31 is in the wi
 WINDOW_STOP = END + pd.Timedelta(days=1)  # exclusive
 
 
-def simulate(seed=1, campaigns=1, treated=3000, holdout=800, base_rate=0.15, uplift=0.05, cost=200_000.0,
-             channel="dm"):
+def simulate(seed=1, campaigns=1, treated=3000, holdout=800, base_rate=0.15, uplift=0.05, cost=200_000.0, channel="dm"):
     """Fixed-seed campaigns with a planted incremental order for a share ``uplift`` of treated customers.
 
     Every customer may buy in the window at the baseline rate (both groups alike); most have bought
@@ -35,23 +34,37 @@ def simulate(seed=1, campaigns=1, treated=3000, holdout=800, base_rate=0.15, upl
         ids = np.array([f"{cid}-{i:05d}" for i in range(n)])
         group = np.array(["treatment"] * treated + ["holdout"] * holdout)
         camp_rows.append((cid, f"Campaign {k}", channel, pd.Timestamp("2025-03-03"), END, cost))
-        contact_frames.append(pd.DataFrame({"campaign_id": cid, "customer_id": ids, "group": group,
-                                            "contacted_at": CONTACT}))
+        contact_frames.append(
+            pd.DataFrame({"campaign_id": cid, "customer_id": ids, "group": group, "contacted_at": CONTACT})
+        )
         existing = rng.random(n) < 0.8
         history = pd.DataFrame({"customer_id": ids[existing], "order_datetime": pd.Timestamp("2024-06-01 12:00")})
         orders = rng.poisson(base_rate, n)
         who = np.repeat(np.arange(n), orders)
         window_seconds = int((END + pd.Timedelta(days=1) - CONTACT).total_seconds())
-        base = pd.DataFrame({"customer_id": ids[who], "order_datetime": CONTACT + pd.to_timedelta(
-            rng.integers(0, window_seconds, who.size), unit="s")})
+        base = pd.DataFrame(
+            {
+                "customer_id": ids[who],
+                "order_datetime": CONTACT + pd.to_timedelta(rng.integers(0, window_seconds, who.size), unit="s"),
+            }
+        )
         responders = np.flatnonzero((group == "treatment") & (rng.random(n) < uplift))
-        extra = pd.DataFrame({"customer_id": ids[responders], "order_datetime": CONTACT + pd.to_timedelta(
-            rng.integers(0, window_seconds, responders.size), unit="s")})
+        extra = pd.DataFrame(
+            {
+                "customer_id": ids[responders],
+                "order_datetime": CONTACT + pd.to_timedelta(rng.integers(0, window_seconds, responders.size), unit="s"),
+            }
+        )
         extra_amount = np.round(rng.lognormal(8.3, 0.7, responders.size), 0)
         planted[cid] = float(extra_amount.sum())
-        lines = pd.concat([history.assign(amount=np.round(rng.lognormal(8.3, 0.7, len(history)), 0)),
-                           base.assign(amount=np.round(rng.lognormal(8.3, 0.7, len(base)), 0)),
-                           extra.assign(amount=extra_amount)], ignore_index=True)
+        lines = pd.concat(
+            [
+                history.assign(amount=np.round(rng.lognormal(8.3, 0.7, len(history)), 0)),
+                base.assign(amount=np.round(rng.lognormal(8.3, 0.7, len(base)), 0)),
+                extra.assign(amount=extra_amount),
+            ],
+            ignore_index=True,
+        )
         lines["quantity"] = 1
         tx_frames.append(lines)
     campaigns_ = pd.DataFrame(camp_rows, columns=["campaign_id", "name", "channel", "start_date", "end_date", "cost"])
@@ -77,21 +90,45 @@ def per_customer_revenue(contacts, tx, cid, group, stop=WINDOW_STOP):
 
 @pytest.fixture
 def small():
-    campaigns = pd.DataFrame({"campaign_id": ["C1"], "name": ["Spring DM"], "channel": ["dm"],
-                              "start_date": pd.to_datetime(["2025-04-01"]), "end_date": pd.to_datetime(["2025-04-30"]),
-                              "cost": [1000.0]})
-    contacts = pd.DataFrame({"campaign_id": "C1", "customer_id": ["a", "b", "e", "c", "d"],
-                             "group": ["treatment", "treatment", "treatment", "holdout", "holdout"],
-                             "contacted_at": pd.Timestamp("2025-04-01 10:00")})
-    tx = pd.DataFrame({
-        "customer_id": ["a", "a", "a", "a", "b", "b", "c", "d", "e", "e"],
-        "order_datetime": pd.to_datetime(["2025-01-15 12:00", "2025-04-05 09:00", "2025-04-30 18:00",
-                                          "2025-04-06 10:00", "2025-04-01 09:59", "2025-05-01 00:00",
-                                          "2025-04-10 12:00", "2025-03-01 15:00", "2025-04-20 08:00",
-                                          "2025-06-15 08:00"]),
-        "quantity": [1, 1, 1, -1, 1, 1, 1, 1, 2, 1],
-        "amount": [600.0, 3000.0, 2000.0, -500.0, 700.0, 800.0, 1500.0, 900.0, 1200.0, 400.0],
-    })
+    campaigns = pd.DataFrame(
+        {
+            "campaign_id": ["C1"],
+            "name": ["Spring DM"],
+            "channel": ["dm"],
+            "start_date": pd.to_datetime(["2025-04-01"]),
+            "end_date": pd.to_datetime(["2025-04-30"]),
+            "cost": [1000.0],
+        }
+    )
+    contacts = pd.DataFrame(
+        {
+            "campaign_id": "C1",
+            "customer_id": ["a", "b", "e", "c", "d"],
+            "group": ["treatment", "treatment", "treatment", "holdout", "holdout"],
+            "contacted_at": pd.Timestamp("2025-04-01 10:00"),
+        }
+    )
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "a", "b", "b", "c", "d", "e", "e"],
+            "order_datetime": pd.to_datetime(
+                [
+                    "2025-01-15 12:00",
+                    "2025-04-05 09:00",
+                    "2025-04-30 18:00",
+                    "2025-04-06 10:00",
+                    "2025-04-01 09:59",
+                    "2025-05-01 00:00",
+                    "2025-04-10 12:00",
+                    "2025-03-01 15:00",
+                    "2025-04-20 08:00",
+                    "2025-06-15 08:00",
+                ]
+            ),
+            "quantity": [1, 1, 1, -1, 1, 1, 1, 1, 2, 1],
+            "amount": [600.0, 3000.0, 2000.0, -500.0, 700.0, 800.0, 1500.0, 900.0, 1200.0, 400.0],
+        }
+    )
     return campaigns, contacts, tx
 
 
@@ -119,8 +156,20 @@ def test_hand_checked_campaign(small):
 
 def test_new_customers_need_their_first_purchase_in_the_window(small):
     campaigns, contacts, tx = small
-    earlier = pd.concat([tx, pd.DataFrame({"customer_id": ["e"], "order_datetime": [pd.Timestamp("2024-01-01")],
-                                           "quantity": [1], "amount": [10.0]})], ignore_index=True)
+    earlier = pd.concat(
+        [
+            tx,
+            pd.DataFrame(
+                {
+                    "customer_id": ["e"],
+                    "order_datetime": [pd.Timestamp("2024-01-01")],
+                    "quantity": [1],
+                    "amount": [10.0],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     row = campaign_roi(campaigns, contacts, earlier).iloc[0]
     assert row["new_customers"] == 0 and np.isnan(row["cac"])
     assert "no new customers: CAC is undefined" in row["roi_reason"]
@@ -163,7 +212,8 @@ def test_intervals_match_statsmodels_and_scipy():
     assert row["incremental_revenue_ci_low"] == pytest.approx(low * t.size, rel=TOL)
     assert row["incremental_revenue_ci_high"] == pytest.approx(high * t.size, rel=TOL)
     assert row["incremental_revenue_se"] == pytest.approx(
-        math.sqrt(t.var(ddof=1) / t.size + h.var(ddof=1) / h.size) * t.size, rel=TOL)
+        math.sqrt(t.var(ddof=1) / t.size + h.var(ddof=1) / h.size) * t.size, rel=TOL
+    )
     xt, xh = int((t > 0).sum()), int((h > 0).sum())
     low, high = confint_proportions_2indep(xt, t.size, xh, h.size, method="newcomb", compare="diff")
     assert row["incremental_conversions_ci_low"] == pytest.approx(low * t.size, rel=TOL)
@@ -187,19 +237,22 @@ def test_incremental_intervals_are_calibrated_over_many_campaigns():
     # 300 independent campaigns; expected incremental revenue = uplift * treated * E[order value].
     campaigns, contacts, tx, _ = simulate(seed=11, campaigns=300, treated=600, holdout=400, uplift=0.05)
     roi = campaign_roi(campaigns, contacts, tx)
-    expected_revenue = 0.05 * 600 * math.exp(8.3 + 0.7 ** 2 / 2)  # rounding to yen is negligible
-    covered = (roi["incremental_revenue_ci_low"] <= expected_revenue) & \
-        (expected_revenue <= roi["incremental_revenue_ci_high"])
+    expected_revenue = 0.05 * 600 * math.exp(8.3 + 0.7**2 / 2)  # rounding to yen is negligible
+    covered = (roi["incremental_revenue_ci_low"] <= expected_revenue) & (
+        expected_revenue <= roi["incremental_revenue_ci_high"]
+    )
     # 300 campaigns: the standard error of the coverage is 1.3 points.
     assert 0.91 <= covered.mean() <= 0.99
     # Conversions: the expected increase is 600 * (1 - (1 - uplift) * P(no base order)) - 600 * (1 - P(...)).
     no_base = math.exp(-0.15)
     expected_conv = 600 * ((1 - 0.95 * no_base) - (1 - no_base))
-    covered = (roi["incremental_conversions_ci_low"] <= expected_conv) & \
-        (expected_conv <= roi["incremental_conversions_ci_high"])
+    covered = (roi["incremental_conversions_ci_low"] <= expected_conv) & (
+        expected_conv <= roi["incremental_conversions_ci_high"]
+    )
     assert 0.91 <= covered.mean() <= 0.99
-    assert abs(roi["incremental_revenue"].mean() - expected_revenue) < 3 * roi["incremental_revenue_se"].mean() \
-        / math.sqrt(300)
+    assert abs(roi["incremental_revenue"].mean() - expected_revenue) < 3 * roi[
+        "incremental_revenue_se"
+    ].mean() / math.sqrt(300)
 
 
 def test_a_campaign_without_effect_is_not_credited():
@@ -268,10 +321,22 @@ def test_tiny_holdout_has_no_revenue_interval(small):
 
 def test_campaign_without_contacts_uses_tagged_orders_or_is_not_attributable(small):
     campaigns, contacts, tx = small
-    ads = pd.concat([campaigns, pd.DataFrame({"campaign_id": ["ADS"], "name": ["Web ads"], "channel": ["ads"],
-                                              "start_date": pd.to_datetime(["2025-04-01"]),
-                                              "end_date": pd.to_datetime(["2025-04-30"]), "cost": [500.0]})],
-                    ignore_index=True)
+    ads = pd.concat(
+        [
+            campaigns,
+            pd.DataFrame(
+                {
+                    "campaign_id": ["ADS"],
+                    "name": ["Web ads"],
+                    "channel": ["ads"],
+                    "start_date": pd.to_datetime(["2025-04-01"]),
+                    "end_date": pd.to_datetime(["2025-04-30"]),
+                    "cost": [500.0],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     tagged = tx.assign(campaign_id=np.where(tx["customer_id"].isin(["c", "d"]), "ADS", None))
     out = campaign_roi(ads, contacts, tagged).set_index("campaign_id")
     row = out.loc["ADS"]
@@ -313,8 +378,10 @@ def test_period_keeps_campaigns_running_in_it(small):
     assert empty.empty and list(empty.columns) == ROI_COLUMNS
     with pytest.raises(ValueError, match="as_of='2025-07' is ambiguous"):
         campaign_roi(campaigns, contacts, tx, as_of="2025-07")
-    pd.testing.assert_frame_equal(campaign_roi(campaigns, contacts, tx, as_of=parse_period("2025-07")),
-                                  campaign_roi(campaigns, contacts, tx, as_of="2025-08-01"))
+    pd.testing.assert_frame_equal(
+        campaign_roi(campaigns, contacts, tx, as_of=parse_period("2025-07")),
+        campaign_roi(campaigns, contacts, tx, as_of="2025-08-01"),
+    )
 
 
 def test_no_infinite_numbers_anywhere():
@@ -341,48 +408,83 @@ def test_inputs_are_not_mutated(small):
 def test_column_names_can_be_overridden(small):
     campaigns, contacts, tx = small
     expected = campaign_roi(campaigns, contacts, tx)
-    out = campaign_roi(campaigns.rename(columns={"campaign_id": "cid", "cost": "spend", "channel": "medium"}),
-                       contacts.rename(columns={"campaign_id": "cid", "customer_id": "member", "group": "arm",
-                                                "contacted_at": "sent"}),
-                       tx.rename(columns={"customer_id": "member", "order_datetime": "ts", "amount": "net",
-                                          "quantity": "qty"}),
-                       campaign_col="cid", customer_col="member", group_col="arm", contacted_col="sent",
-                       date_col="ts", amount_col="net", quantity_col="qty", cost_col="spend", channel_col="medium")
+    out = campaign_roi(
+        campaigns.rename(columns={"campaign_id": "cid", "cost": "spend", "channel": "medium"}),
+        contacts.rename(
+            columns={"campaign_id": "cid", "customer_id": "member", "group": "arm", "contacted_at": "sent"}
+        ),
+        tx.rename(columns={"customer_id": "member", "order_datetime": "ts", "amount": "net", "quantity": "qty"}),
+        campaign_col="cid",
+        customer_col="member",
+        group_col="arm",
+        contacted_col="sent",
+        date_col="ts",
+        amount_col="net",
+        quantity_col="qty",
+        cost_col="spend",
+        channel_col="medium",
+    )
     pd.testing.assert_frame_equal(out, expected)
 
 
-@pytest.mark.parametrize("change, error, match", [
-    (lambda c, k, t: (c.assign(cost=-1.0), k, t), ValueError, "must be a cost; allowed: a number >= 0"),
-    (lambda c, k, t: (c.assign(cost=np.nan), k, t), ValueError, "must be a cost"),
-    (lambda c, k, t: (c, k.assign(group="control"), t), ValueError, "unknown groups; allowed: \\['treatment', "
-                                                                    "'holdout'\\]"),
-    (lambda c, k, t: (c, k.assign(campaign_id="C9"), t), ValueError, "campaigns not in the campaigns table"),
-    (lambda c, k, t: (c, pd.concat([k, k.iloc[:1]]), t), ValueError, "lists a customer twice"),
-    (lambda c, k, t: (c, k, t.drop(columns="amount")), ValueError, "transactions is missing column 'amount'; "
-                                                                   "allowed: a table with columns "),
-    (lambda c, k, t: (c, k, t.assign(order_datetime=t["order_datetime"].astype(str))), TypeError,
-     "column 'order_datetime' has the wrong type; allowed: datetime64 values"),
-    (lambda c, k, t: (c, k, t.assign(order_datetime=t["order_datetime"].dt.tz_localize("UTC"))), ValueError,
-     "timezone-aware"),
-    (lambda c, k, t: (c.assign(end_date=pd.Timestamp("2025-01-01")), k, t), ValueError, "end before they start"),
-    (lambda c, k, t: (c.to_dict(), k, t), TypeError, "campaigns has the wrong type; allowed: the canonical "
-                                                     "campaigns table \\(a pandas DataFrame\\); received: dict"),
-])
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        (lambda c, k, t: (c.assign(cost=-1.0), k, t), ValueError, "must be a cost; allowed: a number >= 0"),
+        (lambda c, k, t: (c.assign(cost=np.nan), k, t), ValueError, "must be a cost"),
+        (
+            lambda c, k, t: (c, k.assign(group="control"), t),
+            ValueError,
+            "unknown groups; allowed: \\['treatment', 'holdout'\\]",
+        ),
+        (lambda c, k, t: (c, k.assign(campaign_id="C9"), t), ValueError, "campaigns not in the campaigns table"),
+        (lambda c, k, t: (c, pd.concat([k, k.iloc[:1]]), t), ValueError, "lists a customer twice"),
+        (
+            lambda c, k, t: (c, k, t.drop(columns="amount")),
+            ValueError,
+            "transactions is missing column 'amount'; allowed: a table with columns ",
+        ),
+        (
+            lambda c, k, t: (c, k, t.assign(order_datetime=t["order_datetime"].astype(str))),
+            TypeError,
+            "column 'order_datetime' has the wrong type; allowed: datetime64 values",
+        ),
+        (
+            lambda c, k, t: (c, k, t.assign(order_datetime=t["order_datetime"].dt.tz_localize("UTC"))),
+            ValueError,
+            "timezone-aware",
+        ),
+        (lambda c, k, t: (c.assign(end_date=pd.Timestamp("2025-01-01")), k, t), ValueError, "end before they start"),
+        (
+            lambda c, k, t: (c.to_dict(), k, t),
+            TypeError,
+            "campaigns has the wrong type; allowed: the canonical "
+            "campaigns table \\(a pandas DataFrame\\); received: dict",
+        ),
+    ],
+)
 def test_bad_inputs_are_rejected(small, change, error, match):
     with pytest.raises(error, match=match):
         campaign_roi(*change(*small))
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"margin": 0}, ValueError, r"margin is out of range; allowed: a number in \(0, 1\]; received: 0\."),
-    ({"margin": 1.5}, ValueError, "margin is out of range"),
-    ({"margin": "1"}, TypeError, "margin has the wrong type"),
-    ({"alpha": 0}, ValueError, r"alpha is out of range; allowed: a number in \(0, 1\)"),
-    ({"response_window_days": 0}, ValueError, "response_window_days is out of range; allowed: a number > 0 or None"),
-    ({"max_payback_months": 0}, ValueError, "max_payback_months is out of range; allowed: a whole number >= 1"),
-    ({"max_payback_months": 2.0}, TypeError, "max_payback_months has the wrong type"),
-    ({"as_of": "not a date"}, ValueError, "as_of must be a date"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"margin": 0}, ValueError, r"margin is out of range; allowed: a number in \(0, 1\]; received: 0\."),
+        ({"margin": 1.5}, ValueError, "margin is out of range"),
+        ({"margin": "1"}, TypeError, "margin has the wrong type"),
+        ({"alpha": 0}, ValueError, r"alpha is out of range; allowed: a number in \(0, 1\)"),
+        (
+            {"response_window_days": 0},
+            ValueError,
+            "response_window_days is out of range; allowed: a number > 0 or None",
+        ),
+        ({"max_payback_months": 0}, ValueError, "max_payback_months is out of range; allowed: a whole number >= 1"),
+        ({"max_payback_months": 2.0}, TypeError, "max_payback_months has the wrong type"),
+        ({"as_of": "not a date"}, ValueError, "as_of must be a date"),
+    ],
+)
 def test_bad_arguments_are_rejected(small, kwargs, error, match):
     with pytest.raises(error, match=match):
         campaign_roi(*small, **kwargs)
@@ -454,7 +556,7 @@ def test_roi_chart_draws_on_the_given_axes(small):
     assert ax.get_xlabel() == "ROI = (margin 100% × revenue − cost) / cost"  # the margin the figures use
     ax = Figure().subplots()
     plot_campaign_roi(roi, incremental=False, ax=ax)
-    assert [p.get_width() for p in ax.patches][0] == pytest.approx(roi.loc[0, "roi"])
+    assert next(p.get_width() for p in ax.patches) == pytest.approx(roi.loc[0, "roi"])
     ax = Figure().subplots()
     plot_campaign_roi(roi, language="ja", incremental=False, scale="symlog", ax=ax)
     assert ax.get_title() == "キャンペーンROIランキング" and ax.get_xscale() == "symlog"

@@ -27,25 +27,63 @@ from crmtools.reporting.findings import (
 def results():
     """One result of each kind the summary reads, small enough to check by hand."""
     return dict(
-        segments=pd.DataFrame({"segment": ["Champions", "At Risk", "Lost"], "customers": [20, 30, 50],
-                               "share": [0.2, 0.3, 0.5], "revenue": [7000.0, 2000.0, 1000.0],
-                               "revenue_share": [0.7, 0.2, 0.1]}),
-        segments_previous=pd.DataFrame({"segment": ["Champions", "At Risk", "Lost"], "customers": [25, 20, 55],
-                                        "share": [0.25, 0.2, 0.55], "revenue": [8000.0, 1500.0, 500.0],
-                                        "revenue_share": [0.8, 0.15, 0.05]}),
-        migration=pd.DataFrame({"from_segment": ["Champions", "Champions", "Loyal", "Lost"],
-                                "to_segment": ["Champions", "At Risk", "Inactive", "Lost"], "customers": [6, 3, 1, 5],
-                                "share_of_from": [0.6, 0.3, 1.0, 1.0]}),
-        f2=pd.DataFrame({"cohort": ["2025-07", "2025-08", "2025-10"], "new_customers": [100, 200, 80],
-                         "repeaters": [30, 50, 10], "f2_rate": [0.3, 0.25, 0.125], "complete": [True, True, False]}),
+        segments=pd.DataFrame(
+            {
+                "segment": ["Champions", "At Risk", "Lost"],
+                "customers": [20, 30, 50],
+                "share": [0.2, 0.3, 0.5],
+                "revenue": [7000.0, 2000.0, 1000.0],
+                "revenue_share": [0.7, 0.2, 0.1],
+            }
+        ),
+        segments_previous=pd.DataFrame(
+            {
+                "segment": ["Champions", "At Risk", "Lost"],
+                "customers": [25, 20, 55],
+                "share": [0.25, 0.2, 0.55],
+                "revenue": [8000.0, 1500.0, 500.0],
+                "revenue_share": [0.8, 0.15, 0.05],
+            }
+        ),
+        migration=pd.DataFrame(
+            {
+                "from_segment": ["Champions", "Champions", "Loyal", "Lost"],
+                "to_segment": ["Champions", "At Risk", "Inactive", "Lost"],
+                "customers": [6, 3, 1, 5],
+                "share_of_from": [0.6, 0.3, 1.0, 1.0],
+            }
+        ),
+        f2=pd.DataFrame(
+            {
+                "cohort": ["2025-07", "2025-08", "2025-10"],
+                "new_customers": [100, 200, 80],
+                "repeaters": [30, 50, 10],
+                "f2_rate": [0.3, 0.25, 0.125],
+                "complete": [True, True, False],
+            }
+        ),
         concentration=Concentration(customers=100, revenue=1e6, top10_share=0.42, top20_share=0.6, gini=0.55),
         concentration_previous=Concentration(customers=90, revenue=9e5, top10_share=0.40, top20_share=0.6, gini=0.5),
-        experiments=conversion_test(pd.DataFrame({"experiment_id": "E1", "variant": ["control", "B"],
-                                                  "units": [16000, 16000], "conversions": [1600, 1800]})),
-        campaigns=pd.DataFrame({"campaign_id": ["c1", "c2"], "name": ["Spring sale", None],
-                                "incremental_revenue": [250000.0, 90000.0],
-                                "incremental_revenue_ci_low": [12000.0, 1.0],
-                                "incremental_revenue_ci_high": [510000.0, 2.0], "incremental_roi": [1.5, np.nan]}),
+        experiments=conversion_test(
+            pd.DataFrame(
+                {
+                    "experiment_id": "E1",
+                    "variant": ["control", "B"],
+                    "units": [16000, 16000],
+                    "conversions": [1600, 1800],
+                }
+            )
+        ),
+        campaigns=pd.DataFrame(
+            {
+                "campaign_id": ["c1", "c2"],
+                "name": ["Spring sale", None],
+                "incremental_revenue": [250000.0, 90000.0],
+                "incremental_revenue_ci_low": [12000.0, 1.0],
+                "incremental_revenue_ci_high": [510000.0, 2.0],
+                "incremental_roi": [1.5, np.nan],
+            }
+        ),
         rule_sentences=["A rule."],
     )
 
@@ -82,34 +120,52 @@ def test_summary_findings_in_japanese(results):
 
 def test_findings_never_repeat_a_tile():
     """The tiles' own figures (revenue, customers, retention ...) are not findings: nothing reads the KPI table."""
-    kpis = pd.DataFrame({"kpi": ["revenue", "active_customers", "retention_rate"], "value": [1234567.0, 4321.0, 0.377],
-                         "previous": [1000000.0, 4000.0, 0.35], "year_ago": [900000.0, 3000.0, 0.3]})
+    kpis = pd.DataFrame(
+        {
+            "kpi": ["revenue", "active_customers", "retention_rate"],
+            "value": [1234567.0, 4321.0, 0.377],
+            "previous": [1000000.0, 4000.0, 0.35],
+            "year_ago": [900000.0, 3000.0, 0.3],
+        }
+    )
     assert "kpis" not in summary_findings.__kwdefaults__
     with pytest.raises(TypeError):
         summary_findings(kpis=kpis)
-    words = " ".join(summary_findings(segments=pd.DataFrame({"segment": ["Lost"], "customers": [4321],
-                                                             "revenue_share": [1.0]}),
-                                      segments_previous=pd.DataFrame({"segment": ["Lost"], "customers": [4000]})))
+    words = " ".join(
+        summary_findings(
+            segments=pd.DataFrame({"segment": ["Lost"], "customers": [4321], "revenue_share": [1.0]}),
+            segments_previous=pd.DataFrame({"segment": ["Lost"], "customers": [4000]}),
+        )
+    )
     assert "1,234,567" not in words and "37.7%" not in words and "Revenue was" not in words
 
 
 def test_only_sentences_whose_numbers_exist(results):
     assert summary_findings() == []
     assert summary_findings(concentration=results["concentration"]) == [
-        "The top 10% of customers brought in 42.0% of revenue (Gini 0.55)."]
+        "The top 10% of customers brought in 42.0% of revenue (Gini 0.55)."
+    ]
     one_cohort = results["f2"].iloc[[0]]
     assert summary_findings(f2=one_cohort, within_days=60) == [
         "30.0% of the new customers of Jul 2025 ordered again within 60 days: most new customers are lost before "
-        "their second order, so the first weeks decide."]
+        "their second order, so the first weeks decide."
+    ]
     assert summary_findings(f2=results["f2"].iloc[[2]]) == []  # a cohort still open is no finding
     assert len(summary_findings(**results)) == MAX_FINDINGS  # the rule sentence is the seventh
 
 
 def test_no_significant_test_and_segment_labels_of_a_custom_map(results):
-    flat = conversion_test(pd.DataFrame({"experiment_id": "E2", "variant": ["control", "B"], "units": [1000, 1000],
-                                         "conversions": [100, 101]}))
-    spec = {"segments": [{"name": "At Risk", "label": {"en": "Slipping", "ja": "離脱注意"}, "rules": [{"r": [1, 2]}]},
-                         {"name": "Champions", "rules": [{"r": [3, 5]}]}]}
+    flat = conversion_test(
+        pd.DataFrame(
+            {"experiment_id": "E2", "variant": ["control", "B"], "units": [1000, 1000], "conversions": [100, 101]}
+        )
+    )
+    spec = {
+        "segments": [
+            {"name": "At Risk", "label": {"en": "Slipping", "ja": "離脱注意"}, "rules": [{"r": [1, 2]}]},
+            {"name": "Champions", "rules": [{"r": [3, 5]}]},
+        ]
+    }
     found = summary_findings(**{**results, "experiments": flat}, segment_map=spec, language="ja")
     assert "今期のA/Bテストでは、統計的に有意な差は確認されませんでした。" in found
     assert found[0].startswith("「離脱注意」は前期から10人増えて30人になりました")
@@ -117,8 +173,10 @@ def test_no_significant_test_and_segment_labels_of_a_custom_map(results):
 
 def test_top_movements_largest_moves_between_different_segments(results):
     migration = results["migration"]
-    assert top_movements(migration) == ["Champions → At Risk: 3 customers (30.0% of Champions)",
-                                        "Loyal → Inactive: 1 customers (100.0% of Loyal)"]
+    assert top_movements(migration) == [
+        "Champions → At Risk: 3 customers (30.0% of Champions)",
+        "Loyal → Inactive: 1 customers (100.0% of Loyal)",
+    ]
     assert top_movements(migration, top_n=1, language="ja") == ["優良顧客 → 離反危険顧客：3人（優良顧客の30.0%）"]
     assert top_movements(migration.iloc[0:0]) == []
 
@@ -129,40 +187,81 @@ def test_top_movements_largest_moves_between_different_segments(results):
 @pytest.fixture()
 def action_inputs(results):
     """Inputs for every kind of action, with sizes above the thresholds."""
-    migration = pd.DataFrame({"from_segment": ["Champions", "Loyal", "Loyal"],
-                              "to_segment": ["Champions", "At Risk", "Hibernating"], "customers": [500, 120, 30],
-                              "share_of_from": [1.0, 0.8, 0.2]})
-    due = pd.DataFrame({"window": ["long overdue", "overdue", "due within 30 days", "later"],
-                        "customers": [900, 300, 400, 700]})
-    segments = pd.DataFrame({"segment": ["Champions", "At Risk", "Can't Lose Them", "New"],
-                             "customers": [500, 150, 60, 90], "revenue": [9e6, 2e6, 1e6, 1e5]})
-    before = pd.DataFrame({"segment": ["Champions", "At Risk", "Can't Lose Them", "New"],
-                           "customers": [650, 100, 50, 80], "revenue": [1e7, 1e6, 1e6, 1e5]})
-    f2 = pd.DataFrame({"cohort": ["2025-08", "2025-09", "2025-12"], "new_customers": [100, 120, 90],
-                       "repeaters": [30, 36, 15], "f2_rate": [0.3, 0.3, 15 / 90], "complete": [True, True, False]})
-    campaigns = pd.DataFrame({"campaign_id": ["c1", "c2", "c3"], "name": ["Catalogue", "Coupon", "Ads"],
-                              "cost": [100000.0, 50000.0, 80000.0], "treated": [1000, 800, 0], "holdout": [200, 150, 0],
-                              "incremental_revenue": [300000.0, 4000.0, np.nan],
-                              "incremental_revenue_ci_low": [100000.0, -9000.0, np.nan],
-                              "incremental_revenue_ci_high": [500000.0, 17000.0, np.nan],
-                              "incremental_significant": pd.array([True, False, pd.NA], dtype="boolean")})
+    migration = pd.DataFrame(
+        {
+            "from_segment": ["Champions", "Loyal", "Loyal"],
+            "to_segment": ["Champions", "At Risk", "Hibernating"],
+            "customers": [500, 120, 30],
+            "share_of_from": [1.0, 0.8, 0.2],
+        }
+    )
+    due = pd.DataFrame(
+        {"window": ["long overdue", "overdue", "due within 30 days", "later"], "customers": [900, 300, 400, 700]}
+    )
+    segments = pd.DataFrame(
+        {
+            "segment": ["Champions", "At Risk", "Can't Lose Them", "New"],
+            "customers": [500, 150, 60, 90],
+            "revenue": [9e6, 2e6, 1e6, 1e5],
+        }
+    )
+    before = pd.DataFrame(
+        {
+            "segment": ["Champions", "At Risk", "Can't Lose Them", "New"],
+            "customers": [650, 100, 50, 80],
+            "revenue": [1e7, 1e6, 1e6, 1e5],
+        }
+    )
+    f2 = pd.DataFrame(
+        {
+            "cohort": ["2025-08", "2025-09", "2025-12"],
+            "new_customers": [100, 120, 90],
+            "repeaters": [30, 36, 15],
+            "f2_rate": [0.3, 0.3, 15 / 90],
+            "complete": [True, True, False],
+        }
+    )
+    campaigns = pd.DataFrame(
+        {
+            "campaign_id": ["c1", "c2", "c3"],
+            "name": ["Catalogue", "Coupon", "Ads"],
+            "cost": [100000.0, 50000.0, 80000.0],
+            "treated": [1000, 800, 0],
+            "holdout": [200, 150, 0],
+            "incremental_revenue": [300000.0, 4000.0, np.nan],
+            "incremental_revenue_ci_low": [100000.0, -9000.0, np.nan],
+            "incremental_revenue_ci_high": [500000.0, 17000.0, np.nan],
+            "incremental_significant": pd.array([True, False, pd.NA], dtype="boolean"),
+        }
+    )
     deciles = pd.DataFrame({"decile": [1, 2], "customers": [50, 50], "min_revenue": [20000.0, 9000.0]})
-    return dict(migration=migration, due=due, segments=segments, segments_previous=before, f2=f2, period="2025-12",
-                campaigns=campaigns, concentration=results["concentration"], deciles=deciles)
+    return dict(
+        migration=migration,
+        due=due,
+        segments=segments,
+        segments_previous=before,
+        f2=f2,
+        period="2025-12",
+        campaigns=campaigns,
+        concentration=results["concentration"],
+        deciles=deciles,
+    )
 
 
 def test_action_records_known_answer_and_order(action_inputs):
     actions = action_records(**action_inputs)
-    assert [a.code for a in actions] == ["cycle_reminder", "review_campaign", "win_back", "second_order",
-                                         "protect_top"]
+    assert [a.code for a in actions] == ["cycle_reminder", "review_campaign", "win_back", "second_order", "protect_top"]
     reminder = actions[0]
     assert (reminder.customers, reminder.segments, reminder.numbers["slipped"]) == (400, ("Loyal",), 150)
     assert reminder.expected_value == pytest.approx(400 * 300.0)  # 300 per contact measured for c1
     assert reminder.basis["name"] == "Catalogue"
     assert actions[1].expected_value == 50000.0 and actions[1].value_unit == "cost_saved"
     win_back = actions[2]
-    assert (win_back.customers, win_back.numbers["change"], win_back.segments) == (210, 60, ("Can't Lose Them",
-                                                                                             "At Risk"))
+    assert (win_back.customers, win_back.numbers["change"], win_back.segments) == (
+        210,
+        60,
+        ("Can't Lose Them", "At Risk"),
+    )
     assert win_back.expected_value is None
     assert (actions[3].customers, actions[3].numbers["new"], actions[3].numbers["cohort"]) == (75, 90, "2025-09")
     assert (actions[4].customers, actions[4].numbers["threshold"]) == (50, 20000.0)
@@ -173,17 +272,23 @@ def test_action_records_known_answer_and_order(action_inputs):
 def test_actions_in_english_and_japanese(action_inputs):
     actions = action_records(**action_inputs)
     en = recommended_actions(actions, period_text="Dec 2025")
-    assert en[0] == ("150 Loyal customers slipped towards dormancy since last period — contact the 400 repeat "
-                     "customers whose usual purchase interval ends within 30 days. Expected value: about ¥120K of "
-                     'incremental revenue, at the ¥300 per contacted customer measured for "Catalogue" against its '
-                     "holdout.")
-    assert en[2] == ("Can't Lose Them and At Risk hold 210 lapsed high-value customers (+60 on last period) who spent "
-                     "¥3M in the last year — send them a win-back offer before they are lost for good. "
-                     "Expected value: no measured effect yet.")
+    assert en[0] == (
+        "150 Loyal customers slipped towards dormancy since last period — contact the 400 repeat "
+        "customers whose usual purchase interval ends within 30 days. Expected value: about ¥120K of "
+        'incremental revenue, at the ¥300 per contacted customer measured for "Catalogue" against its '
+        "holdout."
+    )
+    assert en[2] == (
+        "Can't Lose Them and At Risk hold 210 lapsed high-value customers (+60 on last period) who spent "
+        "¥3M in the last year — send them a win-back offer before they are lost for good. "
+        "Expected value: no measured effect yet."
+    )
     ja = recommended_actions(actions, period_text="2025年12月", language="ja")
-    assert ja[3] == ("2025年12月の新規顧客は90人です。2025年9月の新規顧客のうち90日以内に2回目を購入したのは"
-                     "30.0%でした。まだ2回目の購入がない75人に2回目購入のオファーを送りましょう。"
-                     "期待効果：まだ測定された効果はありません。")
+    assert ja[3] == (
+        "2025年12月の新規顧客は90人です。2025年9月の新規顧客のうち90日以内に2回目を購入したのは"
+        "30.0%でした。まだ2回目の購入がない75人に2回目購入のオファーを送りましょう。"
+        "期待効果：まだ測定された効果はありません。"
+    )
     assert ja[1].startswith("キャンペーン「Coupon」は費用5万円をかけましたが、接触した800人")
 
 
@@ -212,21 +317,32 @@ def test_action_thresholds(action_inputs):
 
 
 def test_a_winning_variant_is_rolled_out_with_its_measured_value(action_inputs):
-    tested = experiment_results(pd.DataFrame({"experiment_id": "E", "variant": ["control", "B"],
-                                              "units": [10000, 10000], "conversions": [1000, 1200]}))
+    tested = experiment_results(
+        pd.DataFrame(
+            {"experiment_id": "E", "variant": ["control", "B"], "units": [10000, 10000], "conversions": [1000, 1200]}
+        )
+    )
     actions = action_records(**{**action_inputs, "experiments": tested})
     roll_out = next(a for a in actions if a.code == "roll_out")
     assert roll_out.value_unit == "conversions" and roll_out.expected_value == pytest.approx(0.02 * 20000)
     assert actions.index(roll_out) == 2  # after the measured money actions, before the unmeasured ones
     line = recommended_actions([roll_out])[0]
-    assert line == ("Variant B of E raised conversion rate by 20.0%, a statistically significant difference — roll it "
-                    "out to the whole audience (20,000 units were tested). Expected value: about 400 more conversions "
-                    "per send at this volume (measured in the test).")
+    assert line == (
+        "Variant B of E raised conversion rate by 20.0%, a statistically significant difference — roll it "
+        "out to the whole audience (20,000 units were tested). Expected value: about 400 more conversions "
+        "per send at this volume (measured in the test)."
+    )
 
 
 def test_an_aa_health_check_is_never_rolled_out(action_inputs):
-    counts = pd.DataFrame({"experiment_id": "EXP-AA", "variant": ["control", "control_copy"], "units": [10000, 10000],
-                           "conversions": [1000, 1200]})
+    counts = pd.DataFrame(
+        {
+            "experiment_id": "EXP-AA",
+            "variant": ["control", "control_copy"],
+            "units": [10000, 10000],
+            "conversions": [1000, 1200],
+        }
+    )
     tested = experiment_results(counts)
     assert (tested["verdict"] == "significant_better").any()
     assert "roll_out" not in [a.code for a in action_records(**{**action_inputs, "experiments": tested})]
@@ -242,8 +358,16 @@ def test_three_to_five_actions_on_the_inputs_of_a_month(action_inputs):
 
 
 def test_verdict_sentences_keep_the_index_and_check_their_input():
-    res = experiment_results(pd.DataFrame({"experiment_id": "E", "variant": ["control", "B", "C"],
-                                           "units": [1000, 1000, 1000], "conversions": [100, 130, 104]}))
+    res = experiment_results(
+        pd.DataFrame(
+            {
+                "experiment_id": "E",
+                "variant": ["control", "B", "C"],
+                "units": [1000, 1000, 1000],
+                "conversions": [100, 130, 104],
+            }
+        )
+    )
     picked = res.iloc[[1]]
     words = verdict_sentences(picked, language="ja")
     assert words.name == "verdict" and list(words.index) == [1]
@@ -258,10 +382,12 @@ def test_rule_sentences_in_english_and_japanese():
     baskets = [["tea", "cake"]] * 3 + [["tea"]] * 1 + [["jam"]] * 4 + [["tea", "cake", "jam"]] * 3
     rules = association_rules(frequent_itemsets(baskets, min_support=3), min_threshold=0.9)
     two = rules[rules["antecedents"].map(len) == 2].head(1)
-    assert rule_sentences(two) == ["Customers who buy jam and tea are 1.8× as likely to also buy cake "
-                                   "(100% of them do)."]
-    assert rule_sentences(two, language="ja") == ["「jam」と「tea」を買うお客様は「cake」も買う確率が平均の1.8倍です"
-                                                  "（100%が購入）。"]
+    assert rule_sentences(two) == [
+        "Customers who buy jam and tea are 1.8× as likely to also buy cake (100% of them do)."
+    ]
+    assert rule_sentences(two, language="ja") == [
+        "「jam」と「tea」を買うお客様は「cake」も買う確率が平均の1.8倍です（100%が購入）。"
+    ]
     assert len(rule_sentences(rules, top_n=1)) == 1 and len(rule_sentences(rules, top_n=None)) == len(rules)
     assert rule_sentences(rules.iloc[0:0]) == []
     with pytest.raises(ValueError, match="Invalid language"):
@@ -273,8 +399,9 @@ def test_rule_sentences_in_english_and_japanese():
 
 
 def test_the_old_basket_rule_sentences_forwards_with_a_warning():
-    rules = association_rules(frequent_itemsets([["tea", "cake"]] * 3 + [["jam"]] * 4, min_support=2),
-                              min_threshold=0.9)
+    rules = association_rules(
+        frequent_itemsets([["tea", "cake"]] * 3 + [["jam"]] * 4, min_support=2), min_threshold=0.9
+    )
     with pytest.warns(FutureWarning, match="crmtools.reporting.findings.rule_sentences"):
         assert basket.rule_sentences(rules, language="ja") == rule_sentences(rules, language="ja")
 

@@ -310,5 +310,7 @@ def test_f2_cohorts_agree_with_f2_conversion_for_complete_months(sample):
     for row in out[out["complete"]].itertuples():
         reference = f2_conversion(tx, as_of="2025-12-01", within_days=60, period=row.cohort).iloc[0]
         assert (row.new_customers, row.repeaters) == (reference["new_customers"], reference["repeaters"])
-    pd.testing.assert_frame_equal(f2_cohorts(pl.from_pandas(tx.drop(columns=["campaign_id"])), as_of="2025-12-01"),
-                                  f2_cohorts(tx, as_of="2025-12-01"))
+    pd.testing.assert_frame_equal(
+        f2_cohorts(pl.from_pandas(tx.drop(columns=["campaign_id"])), as_of="2025-12-01"),
+        f2_cohorts(tx, as_of="2025-12-01"),
+    )

@@ -37,7 +37,8 @@ def published(tmp_path_factory):
         frame.to_parquet(data / f"{name}.parquet", index=False)
     (root / "params").mkdir()
     (root / "params" / "default.yaml").write_text(
-        "data:\n  path: data\nbasket:\n  min_support: 0.004\n  min_confidence: 0.05\n", encoding="utf-8")
+        "data:\n  path: data\nbasket:\n  min_support: 0.004\n  min_confidence: 0.05\n", encoding="utf-8"
+    )
     shutil.copytree(REPO / "notebooks", root / "notebooks")
     result = run_period(None, project_dir=root, jobs=2)
     assert result.status == "published", result.message
@@ -113,12 +114,26 @@ def test_japanese_report_uses_japanese_everywhere(published, tmp_path):
     notebooks.mkdir()
     for name in ("00_summary.ipynb", "04_basket.ipynb"):
         shutil.copy(root / "notebooks" / name, notebooks / name)
-    ja = run_period(result.period, project_dir=root, notebooks_dir=notebooks, reports_dir=tmp_path / "reports",
-                    overrides=["language=ja"], jobs=2)
+    ja = run_period(
+        result.period,
+        project_dir=root,
+        notebooks_dir=notebooks,
+        reports_dir=tmp_path / "reports",
+        overrides=["language=ja"],
+        jobs=2,
+    )
     assert ja.status == "published", ja.message
     summary = (ja.report_dir / "00_summary.html").read_text(encoding="utf-8")
-    for key in ("summary_title", "actions_title", "findings", "revenue", "trend_13m", "top_movements", "top_rules",
-                "glossary_title"):
+    for key in (
+        "summary_title",
+        "actions_title",
+        "findings",
+        "revenue",
+        "trend_13m",
+        "top_movements",
+        "top_rules",
+        "glossary_title",
+    ):
         assert i18n.text(key, "ja") in summary, key
     assert "円" in summary and "前期比" in summary
     assert '<html lang="ja"' in summary or "lang=" in summary
@@ -133,8 +148,9 @@ def test_japanese_chart_font_has_the_glyphs():
 
     with matplotlib.rc_context():
         use_report_theme("ja")
-        path = font_manager.findfont(font_manager.FontProperties(family=matplotlib.rcParams["font.family"]),
-                                     fallback_to_default=False)
+        path = font_manager.findfont(
+            font_manager.FontProperties(family=matplotlib.rcParams["font.family"]), fallback_to_default=False
+        )
         assert "ipaexg" in Path(path).name.lower()
         assert font_manager.FontProperties(fname=path).get_name() == JAPANESE_FONT
         fig, ax = plt.subplots()
@@ -153,8 +169,16 @@ def test_pages_render_in_a_real_browser_without_errors_or_requests(published):
     result, tx, _ = published
     period = last_complete_month(tx["order_datetime"].max())
     revenue = i18n.money(tx.loc[period.contains(tx["order_datetime"]), "amount"].sum(), "en")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=flags)
         try:
@@ -177,7 +201,8 @@ def test_pages_render_in_a_real_browser_without_errors_or_requests(published):
                 page.goto((result.report_dir / name).as_uri())
                 page.wait_for_load_state("load")
                 images = page.eval_on_selector_all(
-                    "img", "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight])")
+                    "img", "els => els.map(e => [e.complete, e.naturalWidth, e.naturalHeight])"
+                )
                 assert images and all(ok and w > 0 and h > 0 for ok, w, h in images), (name, images)
                 text = page.inner_text("body")
                 assert must_show in text, name

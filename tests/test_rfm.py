@@ -13,8 +13,18 @@ from matplotlib.figure import Figure
 
 from crmtools.plotting.rfm import plot_migration_heatmap, plot_rfm_heatmap, plot_segment_bars
 from crmtools.reporting.i18n import segment_labels
-from crmtools.rfm import (DEFAULT_THRESHOLDS, INACTIVE, RFM_COLUMNS, SegmentMap, load_segment_map, migration_matrix,
-                          rfm_grid, rfm_table, segment_migration, segment_summary)
+from crmtools.rfm import (
+    DEFAULT_THRESHOLDS,
+    INACTIVE,
+    RFM_COLUMNS,
+    SegmentMap,
+    load_segment_map,
+    migration_matrix,
+    rfm_grid,
+    rfm_table,
+    segment_migration,
+    segment_summary,
+)
 from crmtools.sampledata import SampleConfig, generate_sample
 
 AS_OF = pd.Timestamp("2025-11-01")
@@ -23,29 +33,31 @@ AS_OF = pd.Timestamp("2025-11-01")
 @pytest.fixture
 def tiny(make_transactions):
     """Hand-checkable transactions; as of 2025-11-01 with a 365-day window from 2024-11-01."""
-    return make_transactions([
-        # a: two orders in the window (one with two lines), one return order -> F 2, M 3000, last 10-31 -> R 1 day
-        ("A1", "a", "2025-10-31 23:00", 1, 1000.0),
-        ("A1", "a", "2025-10-31 23:00", 1, 500.0),
-        ("A2", "a", "2025-06-15 12:00", 2, 2000.0),
-        ("AR", "a", "2025-10-05 09:00", -1, -500.0),
-        # b: one order exactly at the window start (counted), one the instant before (not) -> R 365
-        ("B1", "b", "2024-11-01 00:00", 1, 800.0),
-        ("B0", "b", "2024-10-31 23:59:59", 1, 9999.0),
-        # c: five orders of 10,000 -> F 5, M 50,000, last 2025-09-01 -> R 61
-        *[(f"C{i}", "c", f"2025-0{i + 4}-01 10:00", 1, 10000.0) for i in range(1, 6)],
-        # d: only a return in the window -> not in the table
-        ("D1", "d", "2024-05-01 10:00", 1, 700.0),
-        ("DR", "d", "2025-01-10 10:00", -1, -300.0),
-        # e: an order at exactly as_of (excluded) and one on 2025-10-01 -> R 31
-        ("E2", "e", "2025-11-01 00:00", 1, 99999.0),
-        ("E1", "e", "2025-10-01 08:00", 1, 1200.0),
-        # f: one order with a free gift line -> F 1, M 4500, R 12
-        ("F1", "f", "2025-10-20 18:00", 3, 4500.0),
-        ("F1", "f", "2025-10-20 18:00", 1, 0.0),
-        # a guest order -> never a customer
-        ("G1", None, "2025-10-10 10:00", 1, 5000.0),
-    ])
+    return make_transactions(
+        [
+            # a: two orders in the window (one with two lines), one return order -> F 2, M 3000, last 10-31 -> R 1 day
+            ("A1", "a", "2025-10-31 23:00", 1, 1000.0),
+            ("A1", "a", "2025-10-31 23:00", 1, 500.0),
+            ("A2", "a", "2025-06-15 12:00", 2, 2000.0),
+            ("AR", "a", "2025-10-05 09:00", -1, -500.0),
+            # b: one order exactly at the window start (counted), one the instant before (not) -> R 365
+            ("B1", "b", "2024-11-01 00:00", 1, 800.0),
+            ("B0", "b", "2024-10-31 23:59:59", 1, 9999.0),
+            # c: five orders of 10,000 -> F 5, M 50,000, last 2025-09-01 -> R 61
+            *[(f"C{i}", "c", f"2025-0{i + 4}-01 10:00", 1, 10000.0) for i in range(1, 6)],
+            # d: only a return in the window -> not in the table
+            ("D1", "d", "2024-05-01 10:00", 1, 700.0),
+            ("DR", "d", "2025-01-10 10:00", -1, -300.0),
+            # e: an order at exactly as_of (excluded) and one on 2025-10-01 -> R 31
+            ("E2", "e", "2025-11-01 00:00", 1, 99999.0),
+            ("E1", "e", "2025-10-01 08:00", 1, 1200.0),
+            # f: one order with a free gift line -> F 1, M 4500, R 12
+            ("F1", "f", "2025-10-20 18:00", 3, 4500.0),
+            ("F1", "f", "2025-10-20 18:00", 1, 0.0),
+            # a guest order -> never a customer
+            ("G1", None, "2025-10-10 10:00", 1, 5000.0),
+        ]
+    )
 
 
 # ----------------------------------------------------------------------------- known answers
@@ -67,15 +79,25 @@ def test_quantile_scores_known_answer(tiny):
     assert out["f_score"].to_dict() == {"a": 4, "b": 1, "c": 5, "e": 1, "f": 1}
     assert out["m_score"].to_dict() == {"a": 3, "b": 1, "c": 5, "e": 2, "f": 4}
     assert out["rfm_cell"].to_dict() == {"a": "543", "b": "111", "c": "255", "e": "312", "f": "414"}
-    assert out["segment"].to_dict() == {"a": "Loyal", "b": "Lost", "c": "Can't Lose Them", "e": "About to Sleep",
-                                        "f": "Promising"}
+    assert out["segment"].to_dict() == {
+        "a": "Loyal",
+        "b": "Lost",
+        "c": "Can't Lose Them",
+        "e": "About to Sleep",
+        "f": "Promising",
+    }
 
 
 def test_threshold_scores_known_answer(tiny):
     out = rfm_table(tiny, as_of=AS_OF, scoring="thresholds").set_index("customer_id")
     assert out["rfm_cell"].to_dict() == {"a": "521", "b": "111", "c": "344", "e": "411", "f": "511"}
-    assert out["segment"].to_dict() == {"a": "Potential Loyalist", "b": "Lost", "c": "Loyal", "e": "Promising",
-                                        "f": "New"}
+    assert out["segment"].to_dict() == {
+        "a": "Potential Loyalist",
+        "b": "Lost",
+        "c": "Loyal",
+        "e": "Promising",
+        "f": "New",
+    }
 
 
 @pytest.mark.parametrize("orders, expected", [(1, 1), (2, 2), (3, 3), (4, 3), (5, 4), (9, 4), (10, 5), (14, 5)])
@@ -85,8 +107,9 @@ def test_frequency_threshold_bins(orders, expected, make_transactions):
     assert out["f_score"].tolist() == [expected]
 
 
-@pytest.mark.parametrize("days_ago, expected", [(1, 5), (30, 5), (31, 4), (60, 4), (61, 3), (90, 3), (91, 2),
-                                                (180, 2), (181, 1)])
+@pytest.mark.parametrize(
+    "days_ago, expected", [(1, 5), (30, 5), (31, 4), (60, 4), (61, 3), (90, 3), (91, 2), (180, 2), (181, 1)]
+)
 def test_recency_threshold_bounds_are_inclusive(days_ago, expected, make_transactions):
     tx = make_transactions([("o1", "x", AS_OF - pd.Timedelta(days=days_ago) + pd.Timedelta(hours=12), 1, 100.0)])
     out = rfm_table(tx, as_of=AS_OF, scoring="thresholds")
@@ -95,18 +118,22 @@ def test_recency_threshold_bounds_are_inclusive(days_ago, expected, make_transac
 
 
 def test_custom_thresholds_merge_with_defaults(tiny):
-    out = rfm_table(tiny, as_of=AS_OF, scoring="thresholds",
-                    thresholds={"monetary": [1000, 2000, 3000, 4000]}).set_index("customer_id")
+    out = rfm_table(
+        tiny, as_of=AS_OF, scoring="thresholds", thresholds={"monetary": [1000, 2000, 3000, 4000]}
+    ).set_index("customer_id")
     assert out["m_score"].to_dict() == {"a": 4, "b": 1, "c": 5, "e": 2, "f": 5}
     assert out["f_score"].to_dict() == {"a": 2, "b": 1, "c": 4, "e": 1, "f": 1}  # default frequency bins
 
 
-@pytest.mark.parametrize("thresholds, match", [
-    ({"monetary": [1, 2, 3]}, "four strictly increasing"),
-    ({"monetary": [1, 2, 2, 3]}, "four strictly increasing"),
-    ({"recency": [30, "60", 90, 180]}, "four strictly increasing"),
-    ({"value": [1, 2, 3, 4]}, "Unknown RFM threshold"),
-])
+@pytest.mark.parametrize(
+    "thresholds, match",
+    [
+        ({"monetary": [1, 2, 3]}, "four strictly increasing"),
+        ({"monetary": [1, 2, 2, 3]}, "four strictly increasing"),
+        ({"recency": [30, "60", 90, 180]}, "four strictly increasing"),
+        ({"value": [1, 2, 3, 4]}, "Unknown RFM threshold"),
+    ],
+)
 def test_bad_thresholds_are_rejected(tiny, thresholds, match):
     with pytest.raises(ValueError, match=match):
         rfm_table(tiny, as_of=AS_OF, scoring="thresholds", thresholds=thresholds)
@@ -154,8 +181,9 @@ def test_as_of_accepts_a_period(tiny):
 
 
 def test_cents_are_exact(make_transactions):
-    tx = make_transactions([("o1", "x", "2025-10-01", 1, 0.1), ("o2", "x", "2025-10-02", 1, 0.2),
-                            ("o3", "x", "2025-10-03", 1, 0.7)])
+    tx = make_transactions(
+        [("o1", "x", "2025-10-01", 1, 0.1), ("o2", "x", "2025-10-02", 1, 0.2), ("o3", "x", "2025-10-03", 1, 0.7)]
+    )
     assert rfm_table(tx, as_of=AS_OF)["monetary"].tolist() == [1.0]
 
 
@@ -172,8 +200,19 @@ def test_integer_customer_ids_work(make_transactions):
 def test_default_map_covers_every_cell_once():
     smap = load_segment_map()
     assert isinstance(smap, SegmentMap)
-    assert smap.names == ["Champions", "Loyal", "Potential Loyalist", "New", "Promising", "Need Attention",
-                          "About to Sleep", "At Risk", "Can't Lose Them", "Hibernating", "Lost"]
+    assert smap.names == [
+        "Champions",
+        "Loyal",
+        "Potential Loyalist",
+        "New",
+        "Promising",
+        "Need Attention",
+        "About to Sleep",
+        "At Risk",
+        "Can't Lose Them",
+        "Hibernating",
+        "Lost",
+    ]
     cells = [cell for seg in smap.segments for cell in seg.cells]
     assert len(cells) == 125 and len(set(cells)) == 125
     english, japanese = segment_labels(language="en"), segment_labels(language="ja")  # labels: the report's
@@ -205,25 +244,29 @@ def test_map_with_explicit_cells_and_yaml_file(tmp_path):
         "  - name: Best\n    label: {en: Best, ja: 最良}\n    cells: ['555']\n"
         "  - name: Others\n    label: Others\n    rules:\n      - {r: [1, 4]}\n      - {r: 5, f: [1, 4]}\n"
         "      - {r: 5, f: 5, m: [1, 4]}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     smap = load_segment_map(path)
     assert smap.name == "two" and smap.names == ["Best", "Others"]
     assert smap.labels("ja") == {"Best": "最良", "Others": "Others"}
     assert load_segment_map(str(path)) == smap
 
 
-@pytest.mark.parametrize("spec, match", [
-    ({"segments": []}, "non-empty list"),
-    ({"segmnts": []}, "expected a mapping with a 'segments' list"),
-    ({"segments": [{"name": "x", "rules": [{"r": [0, 5]}]}]}, r"1 <= low <= high <= 5"),
-    ({"segments": [{"name": "x", "rules": [{"r": [5, 1]}]}]}, r"1 <= low <= high <= 5"),
-    ({"segments": [{"name": "x", "rules": [{"q": 1}]}]}, "unknown score axis"),
-    ({"segments": [{"name": "x"}]}, "needs 'rules'"),
-    ({"segments": [{"name": "x", "cells": ["565"]}]}, "three digits 1-5"),
-    ({"segments": [{"name": "x", "rules": [{}]}, {"name": "x", "rules": [{}]}]}, "must be unique"),
-    ({"segments": [{"name": "Inactive", "rules": [{}]}]}, "reserved"),
-    ({"segments": [{"rules": [{}]}]}, "needs a text 'name'"),
-])
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        ({"segments": []}, "non-empty list"),
+        ({"segmnts": []}, "expected a mapping with a 'segments' list"),
+        ({"segments": [{"name": "x", "rules": [{"r": [0, 5]}]}]}, r"1 <= low <= high <= 5"),
+        ({"segments": [{"name": "x", "rules": [{"r": [5, 1]}]}]}, r"1 <= low <= high <= 5"),
+        ({"segments": [{"name": "x", "rules": [{"q": 1}]}]}, "unknown score axis"),
+        ({"segments": [{"name": "x"}]}, "needs 'rules'"),
+        ({"segments": [{"name": "x", "cells": ["565"]}]}, "three digits 1-5"),
+        ({"segments": [{"name": "x", "rules": [{}]}, {"name": "x", "rules": [{}]}]}, "must be unique"),
+        ({"segments": [{"name": "Inactive", "rules": [{}]}]}, "reserved"),
+        ({"segments": [{"rules": [{}]}]}, "needs a text 'name'"),
+    ],
+)
 def test_malformed_maps_are_rejected(spec, match):
     with pytest.raises(ValueError, match=match):
         load_segment_map(spec)
@@ -251,11 +294,25 @@ def test_user_map_is_used(tiny):
 
 
 def test_segment_summary_known_answer():
-    rfm = pd.DataFrame({"segment": ["Lost", "Champions", "Champions", "Lost"], "recency_days": [300, 3, 9, 200],
-                        "frequency": [1, 6, 4, 1], "monetary": [1000.0, 60000.0, 40000.0, 3000.0]})
+    rfm = pd.DataFrame(
+        {
+            "segment": ["Lost", "Champions", "Champions", "Lost"],
+            "recency_days": [300, 3, 9, 200],
+            "frequency": [1, 6, 4, 1],
+            "monetary": [1000.0, 60000.0, 40000.0, 3000.0],
+        }
+    )
     out = segment_summary(rfm)
-    assert out.columns.tolist() == ["segment", "customers", "share", "revenue", "revenue_share",
-                                    "average_order_value", "mean_recency_days", "mean_frequency"]
+    assert out.columns.tolist() == [
+        "segment",
+        "customers",
+        "share",
+        "revenue",
+        "revenue_share",
+        "average_order_value",
+        "mean_recency_days",
+        "mean_frequency",
+    ]
     assert out["segment"].tolist() == ["Champions", "Lost"]
     assert out["customers"].tolist() == [2, 2]
     assert out["share"].tolist() == [0.5, 0.5]
@@ -279,20 +336,34 @@ def test_segment_summary_of_empty_table_is_empty(make_transactions):
 
 def test_migration_known_answer():
     before = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "segment": ["Champions", "Champions", "Lost", "New"]})
-    after = pd.DataFrame({"customer_id": ["a", "b", "d", "e", "f"],
-                          "segment": ["Champions", "At Risk", "Promising", "New", "New"]})
+    after = pd.DataFrame(
+        {"customer_id": ["a", "b", "d", "e", "f"], "segment": ["Champions", "At Risk", "Promising", "New", "New"]}
+    )
     out = segment_migration(before, after)
     assert out.to_dict("records") == [
-        {"from_segment": "Champions", "to_segment": "Champions", "customers": 1, "share_of_from": 0.5,
-         "share_of_total": 1 / 6},
-        {"from_segment": "Champions", "to_segment": "At Risk", "customers": 1, "share_of_from": 0.5,
-         "share_of_total": 1 / 6},
-        {"from_segment": "New", "to_segment": "Promising", "customers": 1, "share_of_from": 1.0,
-         "share_of_total": 1 / 6},
-        {"from_segment": "Lost", "to_segment": INACTIVE, "customers": 1, "share_of_from": 1.0,
-         "share_of_total": 1 / 6},
-        {"from_segment": INACTIVE, "to_segment": "New", "customers": 2, "share_of_from": 1.0,
-         "share_of_total": 2 / 6},
+        {
+            "from_segment": "Champions",
+            "to_segment": "Champions",
+            "customers": 1,
+            "share_of_from": 0.5,
+            "share_of_total": 1 / 6,
+        },
+        {
+            "from_segment": "Champions",
+            "to_segment": "At Risk",
+            "customers": 1,
+            "share_of_from": 0.5,
+            "share_of_total": 1 / 6,
+        },
+        {
+            "from_segment": "New",
+            "to_segment": "Promising",
+            "customers": 1,
+            "share_of_from": 1.0,
+            "share_of_total": 1 / 6,
+        },
+        {"from_segment": "Lost", "to_segment": INACTIVE, "customers": 1, "share_of_from": 1.0, "share_of_total": 1 / 6},
+        {"from_segment": INACTIVE, "to_segment": "New", "customers": 2, "share_of_from": 1.0, "share_of_total": 2 / 6},
     ]
     labels = segment_labels(language="ja")
     wide = migration_matrix(out, values="share_of_from").rename(index=labels, columns=labels)
@@ -351,8 +422,11 @@ def _random_rows(lines):
 
 
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(lines=st.lists(_line, min_size=1, max_size=40), scoring=st.sampled_from(["quantile", "thresholds"]),
-       seed=st.integers(0, 2**16))
+@given(
+    lines=st.lists(_line, min_size=1, max_size=40),
+    scoring=st.sampled_from(["quantile", "thresholds"]),
+    seed=st.integers(0, 2**16),
+)
 def test_properties_scores_segments_and_row_order(lines, scoring, seed, make_transactions):
     tx = make_transactions(_random_rows(lines))
     out = rfm_table(tx, as_of=AS_OF, scoring=scoring)
@@ -371,8 +445,9 @@ def test_properties_scores_segments_and_row_order(lines, scoring, seed, make_tra
 @settings(max_examples=30, deadline=None, derandomize=True)
 @given(values=st.lists(st.integers(0, 5), min_size=1, max_size=30))
 def test_quantile_scores_depend_only_on_value(values, make_transactions):
-    tx = make_transactions([(f"o{i}", f"c{i:02d}", "2025-10-01", 1, float(v * 100 + 100))
-                            for i, v in enumerate(values)])
+    tx = make_transactions(
+        [(f"o{i}", f"c{i:02d}", "2025-10-01", 1, float(v * 100 + 100)) for i, v in enumerate(values)]
+    )
     out = rfm_table(tx, as_of=AS_OF)
     per_value = out.groupby("monetary")["m_score"].nunique()
     assert (per_value == 1).all()  # tied customers share a score
@@ -395,10 +470,12 @@ def _pandas_rfm(tx, as_of, lookback_days=365):
     start = as_of - pd.Timedelta(days=lookback_days)
     w = tx[tx["customer_id"].notna() & (tx["order_datetime"] >= start) & (tx["order_datetime"] < as_of)]
     buys = w[w["quantity"] > 0]
-    out = pd.DataFrame({
-        "last": buys.groupby("customer_id")["order_datetime"].max(),
-        "frequency": buys.groupby("customer_id")["order_id"].nunique(),
-    }).join(w.groupby("customer_id")["amount"].sum().rename("monetary"), how="left")
+    out = pd.DataFrame(
+        {
+            "last": buys.groupby("customer_id")["order_datetime"].max(),
+            "frequency": buys.groupby("customer_id")["order_id"].nunique(),
+        }
+    ).join(w.groupby("customer_id")["amount"].sum().rename("monetary"), how="left")
     out["recency_days"] = (as_of.normalize() - out["last"].dt.normalize()).dt.days
     n = len(out)
     out["r_score"] = 1 + 5 * (out["recency_days"].rank(method="min", ascending=False).astype(int) - 1) // n
@@ -470,15 +547,18 @@ def test_missing_amounts_are_an_error(tiny):
     assert len(rfm_table(tiny, as_of="2025-07-01")) > 0
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"as_of": None}, TypeError, "as_of must be a date"),
-    ({"as_of": "not a date"}, ValueError, "as_of must be a date"),
-    ({"as_of": pd.Timestamp("2025-11-01", tz="UTC")}, ValueError, "timezone-naive"),
-    ({"as_of": AS_OF, "lookback_days": 0}, ValueError, "lookback_days must be a positive"),
-    ({"as_of": AS_OF, "scoring": "kmeans"}, ValueError, "scoring must be one of"),
-    ({"as_of": AS_OF, "language": "fr"}, ValueError, "Invalid language: allowed: 'en', 'ja'; received: 'fr'"),
-    ({"as_of": AS_OF, "amount_col": "value"}, ValueError, "transactions is missing column 'value'; allowed: "),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"as_of": None}, TypeError, "as_of must be a date"),
+        ({"as_of": "not a date"}, ValueError, "as_of must be a date"),
+        ({"as_of": pd.Timestamp("2025-11-01", tz="UTC")}, ValueError, "timezone-naive"),
+        ({"as_of": AS_OF, "lookback_days": 0}, ValueError, "lookback_days must be a positive"),
+        ({"as_of": AS_OF, "scoring": "kmeans"}, ValueError, "scoring must be one of"),
+        ({"as_of": AS_OF, "language": "fr"}, ValueError, "Invalid language: allowed: 'en', 'ja'; received: 'fr'"),
+        ({"as_of": AS_OF, "amount_col": "value"}, ValueError, "transactions is missing column 'value'; allowed: "),
+    ],
+)
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # language= is deprecated
 def test_bad_arguments(tiny, kwargs, error, match):
     with pytest.raises(error, match=match):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -47,8 +46,10 @@ print("REVENUE", int(in_period["amount"].sum()))"""
 
 def write_notebook(path: Path, *cells: str, min_images: int = 1) -> None:
     nb = new_notebook()
-    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                   "crmtools": {"min_images": min_images}}
+    nb.metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "crmtools": {"min_images": min_images},
+    }
     first = new_code_cell(PARAMETERS)
     first.metadata["tags"] = ["parameters"]
     nb.cells = [first, new_code_cell(SETUP), *(new_code_cell(c) for c in cells)]
@@ -80,10 +81,11 @@ def test_publishes_self_contained_html_with_charts_and_manifest(project, sample_
     assert result.status == "published"
     page = (project / "reports" / "2025-01" / "en" / "01_quick.html").read_text(encoding="utf-8")
     assert "<img" in page and "data:image/png;base64," in page
-    assert "ctx = setup" not in page and "class=\"jp-InputArea" not in page  # no code shown
+    assert "ctx = setup" not in page and 'class="jp-InputArea' not in page  # no code shown
     assert "<script src" not in page and "https://" not in page.split("<style")[0]
     # the figure printed by the notebook equals an independent computation
     import pandas as pd
+
     tx = pd.read_parquet(sample_dir / "transactions.parquet")
     expected = int(tx.loc[(tx.order_datetime >= "2025-01-01") & (tx.order_datetime < "2025-02-01"), "amount"].sum())
     assert f"REVENUE {expected}" in page
@@ -115,8 +117,19 @@ def test_failed_run_keeps_last_good_report_and_the_executed_notebook(project, ca
     published = project / "reports" / "2025-01" / "en" / "01_quick.html"
     before = published.read_bytes()
     write_notebook(project / "notebooks" / "01_quick.ipynb", CHART, "raise RuntimeError('boom in cell')")
-    code = main(["report", "--period", "2025-01", "--params", str(project / "params" / "default.yaml"),
-                 "--notebooks", str(project / "notebooks"), "--reports-dir", str(project / "reports")])
+    code = main(
+        [
+            "report",
+            "--period",
+            "2025-01",
+            "--params",
+            str(project / "params" / "default.yaml"),
+            "--notebooks",
+            str(project / "notebooks"),
+            "--reports-dir",
+            str(project / "reports"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert "01_quick.ipynb failed in cell" in err and "boom in cell" in err
@@ -155,11 +168,14 @@ def test_backfill_publishes_every_period_and_lists_newest_first(project):
     assert positions == sorted(positions)
 
 
-@pytest.mark.parametrize("override, message", [
-    (["langauge=ja"], "did you mean 'language'"),
-    (["rfm.lookback_days=soon"], "must be a whole number"),
-    (["period=2025-13"], "Malformed period"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (["langauge=ja"], "did you mean 'language'"),
+        (["rfm.lookback_days=soon"], "must be a whole number"),
+        (["period=2025-13"], "Malformed period"),
+    ],
+)
 def test_bad_parameters_are_rejected_before_any_notebook_starts(project, override, message):
     with pytest.raises(ParameterError, match=message):
         run_period(None, project_dir=project, overrides=override)
@@ -167,8 +183,17 @@ def test_bad_parameters_are_rejected_before_any_notebook_starts(project, overrid
 
 
 def test_cli_rejects_bad_parameters_with_exit_code_2(project, capsys):
-    code = main(["report", "--period", "2025-01", "--params", str(project / "params" / "default.yaml"),
-                 "--set", "basket.min_suport=0.1"])
+    code = main(
+        [
+            "report",
+            "--period",
+            "2025-01",
+            "--params",
+            str(project / "params" / "default.yaml"),
+            "--set",
+            "basket.min_suport=0.1",
+        ]
+    )
     assert code == 2
     assert "did you mean 'min_support'" in capsys.readouterr().err
 
@@ -180,7 +205,11 @@ def test_killed_run_leaves_the_published_report_untouched(project):
     write_notebook(project / "notebooks" / "01_quick.ipynb", CHART, "import time; time.sleep(60)")
     proc = subprocess.Popen(
         [sys.executable, "-m", "crmtools.cli", "report", "--period", "2025-01", "--force"],
-        cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     staging = project / "reports" / ".staging"
     deadline = time.monotonic() + 60
     while not list(staging.glob("2025-01-*/executed")) and time.monotonic() < deadline:

@@ -25,18 +25,32 @@ from crmtools.reporting.tables import kpi_tiles
 @pytest.fixture
 def tables():
     """One campaign running 15 April to 15 May 2025 (cost 1,000): treatment a, b; holdout c, d; and one in June."""
-    campaigns = pd.DataFrame({
-        "campaign_id": ["C1", "C2"], "name": ["Spring mail", "June mail"], "channel": ["dm", "email"],
-        "start_date": pd.to_datetime(["2025-04-15", "2025-06-01"]),
-        "end_date": pd.to_datetime(["2025-05-15", "2025-06-20"]), "cost": [1000.0, 500.0]})
-    contacts = pd.DataFrame({
-        "campaign_id": ["C1"] * 4 + ["C2"] * 2, "customer_id": ["a", "b", "c", "d", "a", "c"],
-        "group": ["treatment", "treatment", "holdout", "holdout", "treatment", "holdout"],
-        "contacted_at": pd.to_datetime(["2025-04-15 10:00"] * 4 + ["2025-06-01 10:00"] * 2)})
-    tx = pd.DataFrame({
-        "customer_id": ["a", "c", "b", "a"],
-        "order_datetime": pd.to_datetime(["2025-04-20", "2025-04-22", "2025-05-03", "2025-06-05"]),
-        "quantity": 1, "amount": [3000.0, 1000.0, 5000.0, 800.0]})
+    campaigns = pd.DataFrame(
+        {
+            "campaign_id": ["C1", "C2"],
+            "name": ["Spring mail", "June mail"],
+            "channel": ["dm", "email"],
+            "start_date": pd.to_datetime(["2025-04-15", "2025-06-01"]),
+            "end_date": pd.to_datetime(["2025-05-15", "2025-06-20"]),
+            "cost": [1000.0, 500.0],
+        }
+    )
+    contacts = pd.DataFrame(
+        {
+            "campaign_id": ["C1"] * 4 + ["C2"] * 2,
+            "customer_id": ["a", "b", "c", "d", "a", "c"],
+            "group": ["treatment", "treatment", "holdout", "holdout", "treatment", "holdout"],
+            "contacted_at": pd.to_datetime(["2025-04-15 10:00"] * 4 + ["2025-06-01 10:00"] * 2),
+        }
+    )
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["a", "c", "b", "a"],
+            "order_datetime": pd.to_datetime(["2025-04-20", "2025-04-22", "2025-05-03", "2025-06-05"]),
+            "quantity": 1,
+            "amount": [3000.0, 1000.0, 5000.0, 800.0],
+        }
+    )
     return campaigns, contacts, tx
 
 
@@ -55,8 +69,20 @@ def test_april_figure_by_hand_and_frozen_to_april_orders(tables):
     may = period_campaign_roi(campaigns, contacts, tx, "2025-05", margin=0.5)
     assert may.incremental_roi == pytest.approx(2.5) and may.running == ()
     # Frozen: the April figure is the same whether or not later orders are in the data.
-    later = pd.concat([tx, pd.DataFrame({"customer_id": ["a"], "order_datetime": pd.to_datetime(["2025-05-10"]),
-                                         "quantity": [1], "amount": [99_999.0]})], ignore_index=True)
+    later = pd.concat(
+        [
+            tx,
+            pd.DataFrame(
+                {
+                    "customer_id": ["a"],
+                    "order_datetime": pd.to_datetime(["2025-05-10"]),
+                    "quantity": [1],
+                    "amount": [99_999.0],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     assert period_campaign_roi(campaigns, contacts, later, "2025-04", margin=0.5) == april
     assert period_campaign_roi(campaigns, contacts, tx, "2025-04", margin=0.5) == april  # and repeatable
     assert period_campaign_roi(campaigns, contacts, tx, "2025-03", margin=0.5) is None
@@ -64,12 +90,28 @@ def test_april_figure_by_hand_and_frozen_to_april_orders(tables):
 
 def test_the_tile_says_when_the_interval_includes_no_effect():
     kpis = pd.DataFrame({"kpi": ["revenue"], "value": [1.0], "previous": [1.0], "year_ago": [1.0]})
-    noisy = PeriodCampaignROI("2025-10", ("C4",), ("C4",), (), 0.4, 4118.0, 510997.7, 204399.1, 200281.1, 48.6,
-                              -9.97, 107.2, 215.9, 0, 0.0)
+    noisy = PeriodCampaignROI(
+        "2025-10", ("C4",), ("C4",), (), 0.4, 4118.0, 510997.7, 204399.1, 200281.1, 48.6, -9.97, 107.2, 215.9, 0, 0.0
+    )
     note = headline_kpis(kpis, campaign_roi=(noisy, None, None)).set_index("kpi").loc["campaign_roi", "note"]
     assert "95% CI −997% to 10720%" in note and "not significant" in note
-    clear = PeriodCampaignROI("2025-12", ("C5",), ("C5",), (), 0.4, 747360.0, 2150048.8, 860019.5, 112659.5, 0.15,
-                              -0.61, 0.91, 1.08, 1, 1_500_000.0)
+    clear = PeriodCampaignROI(
+        "2025-12",
+        ("C5",),
+        ("C5",),
+        (),
+        0.4,
+        747360.0,
+        2150048.8,
+        860019.5,
+        112659.5,
+        0.15,
+        -0.61,
+        0.91,
+        1.08,
+        1,
+        1_500_000.0,
+    )
     note = headline_kpis(kpis, campaign_roi=(clear, None, None)).set_index("kpi").loc["campaign_roi", "note"]
     assert "not significant" not in note and "1 campaign(s) without a holdout (¥1.5M) not included" in note
 
@@ -85,9 +127,16 @@ def test_margin_is_required_and_used(tables):
 
 def test_campaigns_without_holdout_are_left_out_of_the_headline_and_counted(tables):
     campaigns, contacts, tx = tables
-    ads = pd.DataFrame({"campaign_id": ["ADS"], "name": ["Web ads"], "channel": ["ads"],
-                        "start_date": pd.to_datetime(["2025-04-01"]), "end_date": pd.to_datetime(["2025-04-30"]),
-                        "cost": [7000.0]})
+    ads = pd.DataFrame(
+        {
+            "campaign_id": ["ADS"],
+            "name": ["Web ads"],
+            "channel": ["ads"],
+            "start_date": pd.to_datetime(["2025-04-01"]),
+            "end_date": pd.to_datetime(["2025-04-30"]),
+            "cost": [7000.0],
+        }
+    )
     figure = period_campaign_roi(pd.concat([campaigns, ads], ignore_index=True), contacts, tx, "2025-04", margin=0.5)
     assert figure.campaigns == ("ADS", "C1") and figure.holdout_campaigns == ("C1",)
     assert figure.incremental_roi == pytest.approx(0.0)  # C1 only
@@ -95,8 +144,23 @@ def test_campaigns_without_holdout_are_left_out_of_the_headline_and_counted(tabl
 
 
 def _roi(period, ids, roi, profit):
-    return PeriodCampaignROI(period, ids, ids, (), 0.4, 100.0, float("nan"), float("nan"), profit, roi,
-                             float("nan"), float("nan"), 2.0, 0, 0.0)
+    return PeriodCampaignROI(
+        period,
+        ids,
+        ids,
+        (),
+        0.4,
+        100.0,
+        float("nan"),
+        float("nan"),
+        profit,
+        roi,
+        float("nan"),
+        float("nan"),
+        2.0,
+        0,
+        0.0,
+    )
 
 
 def test_no_change_in_points_between_campaign_sets():
@@ -116,7 +180,8 @@ def test_no_change_in_points_between_campaign_sets():
     assert "attributed ROI 200.0%" in tile["note"]
     same = headline_kpis(kpis, campaign_roi=(dec, _roi("2025-11", ("C5",), -0.27, -1.0), None)).set_index("kpi")
     assert same.loc["campaign_roi", "previous_note"] == (
-        "n/a — same campaigns, −27.0% as it stood at the end of Nov 2025")
+        "n/a — same campaigns, −27.0% as it stood at the end of Nov 2025"
+    )
     ja = headline_kpis(kpis, campaign_roi=(dec, nov, None), language="ja").set_index("kpi").loc["campaign_roi"]
     assert ja["label"] == "キャンペーンROI：ホールドアウト比の増分、貢献利益率40%"
     assert ja["previous_note"].startswith("比較不可（対象キャンペーンが異なる）")
@@ -126,9 +191,15 @@ def test_no_change_in_points_between_campaign_sets():
 
 
 def test_a_change_that_rounds_to_zero_is_neutral():
-    tiles = pd.DataFrame({"kpi": ["retention_rate", "revenue", "orders"], "value": [0.30001, 100.0, 100.0],
-                          "previous": [0.30002, 100.04, 90.0], "year_ago": [0.2999, 200.0, 100.0],
-                          "kind": ["percent", "money", "integer"]})
+    tiles = pd.DataFrame(
+        {
+            "kpi": ["retention_rate", "revenue", "orders"],
+            "value": [0.30001, 100.0, 100.0],
+            "previous": [0.30002, 100.04, 90.0],
+            "year_ago": [0.2999, 200.0, 100.0],
+            "kind": ["percent", "money", "integer"],
+        }
+    )
     html = kpi_tiles(tiles).data
     assert "−0.0" not in html and "+0.0" not in html
     assert html.count("<span>± 0.0 pt</span>") == 2 and html.count("<span>± 0.0%</span>") == 2
@@ -136,21 +207,32 @@ def test_a_change_that_rounds_to_zero_is_neutral():
 
 
 def test_payback_codes_are_worded_by_the_catalogue():
-    roi = pd.DataFrame({"payback": ["paid_back", "not_paid_back", "no_cost", "not_observed", "no_holdout"],
-                        "payback_months": [3.0, np.nan, 0.0, np.nan, np.nan],
-                        "payback_observed_months": [12, 5, 0, 0, 0]})
-    assert payback_texts(roi).tolist() == ["paid back in 3 month(s)", "not paid back after 5 month(s)", "no cost",
-                                           "not observed yet", "no holdout"]
+    roi = pd.DataFrame(
+        {
+            "payback": ["paid_back", "not_paid_back", "no_cost", "not_observed", "no_holdout"],
+            "payback_months": [3.0, np.nan, 0.0, np.nan, np.nan],
+            "payback_observed_months": [12, 5, 0, 0, 0],
+        }
+    )
+    assert payback_texts(roi).tolist() == [
+        "paid back in 3 month(s)",
+        "not paid back after 5 month(s)",
+        "no cost",
+        "not observed yet",
+        "no holdout",
+    ]
     assert payback_texts(roi, language="ja").tolist()[:2] == ["3か月で回収", "5か月経過時点で未回収"]
 
 
 def test_rule_screen_words():
-    pairs = pd.DataFrame({"antecedents": [frozenset({"tea"})], "consequents": [frozenset({"cake"})],
-                          "reverse_confidence": [0.4]})
-    screen = RuleScreen(pairs, tested=16, passed=2, n_baskets=7382, min_baskets=1000, alpha=0.05,
-                        too_few_baskets=False)
-    assert rule_screen_text(screen) == ("16 rules tested in 7,382 baskets; 2 significant after Benjamini-Hochberg "
-                                        "adjustment (q < 0.05) with lift above 1, shown as 1 pair(s).")
+    pairs = pd.DataFrame(
+        {"antecedents": [frozenset({"tea"})], "consequents": [frozenset({"cake"})], "reverse_confidence": [0.4]}
+    )
+    screen = RuleScreen(pairs, tested=16, passed=2, n_baskets=7382, min_baskets=1000, alpha=0.05, too_few_baskets=False)
+    assert rule_screen_text(screen) == (
+        "16 rules tested in 7,382 baskets; 2 significant after Benjamini-Hochberg "
+        "adjustment (q < 0.05) with lift above 1, shown as 1 pair(s)."
+    )
     none = RuleScreen(pairs.iloc[:0], 9, 0, 5000, 1000, 0.05, False)
     assert rule_screen_text(none).startswith("No product pair is bought together significantly more often")
     few = RuleScreen(pairs.iloc[:0], 3, 0, 120, 1000, 0.05, True)
@@ -159,17 +241,45 @@ def test_rule_screen_words():
 
 
 def _primary(kind, health, srm_passed=True, verdict="not_significant"):
-    return pd.DataFrame({
-        "experiment_id": ["E"], "metric": ["revenue_per_unit"], "control": ["control"], "variant": ["x"],
-        "srm_p_value": [0.5 if srm_passed else 1e-6], "srm_passed": [srm_passed], "control_units": [100],
-        "variant_units": [100], "control_value": [1.0], "variant_value": [1.1], "difference": [0.1],
-        "difference_ci_low": [-0.1], "difference_ci_high": [0.3], "relative_lift": [0.1],
-        "relative_lift_ci_low": [-0.1], "relative_lift_ci_high": [0.3], "statistic": [1.0], "p_value": [0.3],
-        "p_value_adjusted": [0.3], "correction": ["holm"], "comparisons": [1], "alpha": [0.05],
-        "significant": [False], "method_used": ["welch"], "method_reason": [""], "detectable_lift": [0.05],
-        "mde": [0.1], "underpowered": [False], "prob_beats_control": [np.nan], "expected_loss": [np.nan],
-        "trustworthy": [srm_passed], "borderline": [False], "verdict": [verdict], "kind": [kind],
-        "health_check": [health]})
+    return pd.DataFrame(
+        {
+            "experiment_id": ["E"],
+            "metric": ["revenue_per_unit"],
+            "control": ["control"],
+            "variant": ["x"],
+            "srm_p_value": [0.5 if srm_passed else 1e-6],
+            "srm_passed": [srm_passed],
+            "control_units": [100],
+            "variant_units": [100],
+            "control_value": [1.0],
+            "variant_value": [1.1],
+            "difference": [0.1],
+            "difference_ci_low": [-0.1],
+            "difference_ci_high": [0.3],
+            "relative_lift": [0.1],
+            "relative_lift_ci_low": [-0.1],
+            "relative_lift_ci_high": [0.3],
+            "statistic": [1.0],
+            "p_value": [0.3],
+            "p_value_adjusted": [0.3],
+            "correction": ["holm"],
+            "comparisons": [1],
+            "alpha": [0.05],
+            "significant": [False],
+            "method_used": ["welch"],
+            "method_reason": [""],
+            "detectable_lift": [0.05],
+            "mde": [0.1],
+            "underpowered": [False],
+            "prob_beats_control": [np.nan],
+            "expected_loss": [np.nan],
+            "trustworthy": [srm_passed],
+            "borderline": [False],
+            "verdict": [verdict],
+            "kind": [kind],
+            "health_check": [health],
+        }
+    )
 
 
 def test_experiment_table_labels_aa_tests_as_health_checks():

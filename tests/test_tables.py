@@ -14,8 +14,15 @@ from crmtools.reporting.tables import bullet_list, format_value, glossary_html, 
 
 @pytest.mark.parametrize("language", i18n.LANGUAGES)
 def test_every_tile_links_to_its_glossary_entry_on_the_same_page(language):
-    tiles = pd.DataFrame({"kpi": [k for k, _ in TILE_KPIS], "value": 1.0, "previous": 1.0, "year_ago": 1.0,
-                          "kind": [kind for _, kind in TILE_KPIS]})
+    tiles = pd.DataFrame(
+        {
+            "kpi": [k for k, _ in TILE_KPIS],
+            "value": 1.0,
+            "previous": 1.0,
+            "year_ago": 1.0,
+            "kind": [kind for _, kind in TILE_KPIS],
+        }
+    )
     page = kpi_tiles(tiles, language=language, glossary=True).data + glossary_html(tiles["kpi"], language=language).data
     links = re.findall(r'href="#(g-[^"]+)"', page)
     anchors = re.findall(r'id="(g-[^"]+)"', page)

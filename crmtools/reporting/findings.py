@@ -50,8 +50,19 @@ import pandas as pd
 
 from . import i18n
 
-__all__ = ["MAX_ACTIONS", "MAX_FINDINGS", "MIN_AUDIENCE", "Action", "action_records", "glossary_keys",
-           "recommended_actions", "rule_sentences", "summary_findings", "top_movements", "verdict_sentences"]
+__all__ = [
+    "MAX_ACTIONS",
+    "MAX_FINDINGS",
+    "MIN_AUDIENCE",
+    "Action",
+    "action_records",
+    "glossary_keys",
+    "recommended_actions",
+    "rule_sentences",
+    "summary_findings",
+    "top_movements",
+    "verdict_sentences",
+]
 
 MAX_FINDINGS = 6
 MAX_ACTIONS = 5
@@ -103,8 +114,9 @@ def _slipped(migration) -> tuple[int, int, tuple[str, ...]]:
         return 0, 0, ()
     from_best = migration[migration["from_segment"].isin(_BEST_SEGMENTS)]
     slipped_rows = from_best[from_best["to_segment"].isin(_WEAK_SEGMENTS)]
-    present = tuple(s for s in _BEST_SEGMENTS if s in set(slipped_rows.loc[slipped_rows["customers"] > 0,
-                                                                             "from_segment"]))
+    present = tuple(
+        s for s in _BEST_SEGMENTS if s in set(slipped_rows.loc[slipped_rows["customers"] > 0, "from_segment"])
+    )
     return int(slipped_rows["customers"].sum()), int(from_best["customers"].sum()), present
 
 
@@ -183,9 +195,16 @@ def _cycle_reminder(due, migration, effect) -> Action | None:
     slipped, total, present = _slipped(migration)
     reason = "slipped" if slipped > 0 else "due"
     value = customers * effect["per_customer"] if effect else None
-    return Action("cycle_reminder", present if slipped else (), customers, reason,
-                  {"slipped": slipped, "best_total": total}, value, "money" if effect else None,
-                  dict(effect) if effect else {})
+    return Action(
+        "cycle_reminder",
+        present if slipped else (),
+        customers,
+        reason,
+        {"slipped": slipped, "best_total": total},
+        value,
+        "money" if effect else None,
+        dict(effect) if effect else {},
+    )
 
 
 def _win_back(segments, segments_previous) -> Action | None:
@@ -200,8 +219,9 @@ def _win_back(segments, segments_previous) -> Action | None:
         before = segments_previous[segments_previous["segment"].isin(_WIN_BACK_SEGMENTS)]
         change = customers - int(before["customers"].sum())
     codes = tuple(s for s in _WIN_BACK_SEGMENTS if s in set(chosen["segment"]))
-    return Action("win_back", codes, customers, "lapsed_value",
-                  {"revenue": float(chosen["revenue"].sum()), "change": change})
+    return Action(
+        "win_back", codes, customers, "lapsed_value", {"revenue": float(chosen["revenue"].sum()), "change": change}
+    )
 
 
 def _second_order(f2, period, within_days) -> Action | None:
@@ -218,17 +238,22 @@ def _second_order(f2, period, within_days) -> Action | None:
     if waiting < MIN_AUDIENCE or complete.empty:
         return None
     latest = complete.iloc[-1]
-    return Action("second_order", ("New",), waiting, "low_f2",
-                  {"new": new, "rate": float(latest["f2_rate"]), "cohort": str(latest["cohort"]),
-                   "days": within_days})
+    return Action(
+        "second_order",
+        ("New",),
+        waiting,
+        "low_f2",
+        {"new": new, "rate": float(latest["f2_rate"]), "cohort": str(latest["cohort"]), "days": within_days},
+    )
 
 
 def _roll_outs(experiments) -> list[Action]:
     if experiments is None or experiments.empty:
         return []
-    good = experiments[(experiments["verdict"] == "significant_better")
-                       & experiments.get("trustworthy", pd.Series(True, index=experiments.index)).fillna(False)
-                       .astype(bool)]
+    good = experiments[
+        (experiments["verdict"] == "significant_better")
+        & experiments.get("trustworthy", pd.Series(True, index=experiments.index)).fillna(False).astype(bool)
+    ]
     from ..experiments import is_aa_test
 
     out = []
@@ -238,17 +263,29 @@ def _roll_outs(experiments) -> list[Action]:
         if is_aa_test(experiment, [control, *every["variant"].astype(str).unique()], control=control):
             continue  # an A/A health check has nothing to roll out, whatever its result
         money = rows[rows["metric"] == "revenue_per_unit"]
-        pick = (money if not money.empty else rows[rows["metric"] == "conversion_rate"])
+        pick = money if not money.empty else rows[rows["metric"] == "conversion_rate"]
         if pick.empty:
             continue
         row = pick.sort_values(["difference", "variant"], ascending=[False, True], kind="stable").iloc[0]
         units = int(row["control_units"] + row["variant_units"])
         unit = "money" if row["metric"] == "revenue_per_unit" else "conversions"
-        out.append(Action("roll_out", (), units, "significant_better",
-                          {"experiment": str(experiment), "variant": str(row["variant"]), "metric": row["metric"],
-                           "lift": float(row["relative_lift"])},
-                          float(row["difference"]) * units, unit,
-                          {"kind": "experiment", "per_unit": float(row["difference"]), "units": units}))
+        out.append(
+            Action(
+                "roll_out",
+                (),
+                units,
+                "significant_better",
+                {
+                    "experiment": str(experiment),
+                    "variant": str(row["variant"]),
+                    "metric": row["metric"],
+                    "lift": float(row["relative_lift"]),
+                },
+                float(row["difference"]) * units,
+                unit,
+                {"kind": "experiment", "per_unit": float(row["difference"]), "units": units},
+            )
+        )
     return out
 
 
@@ -265,10 +302,23 @@ def _campaign_fixes(campaigns) -> list[Action]:
         if not _num(row.get("holdout")):
             out.append(Action("add_holdout", (), treated, "no_holdout", {"name": name, "cost": cost}))
         elif _flag(row.get("incremental_significant")) is False:
-            out.append(Action("review_campaign", (), treated, "no_effect",
-                              {"name": name, "cost": cost, "low": _num(row.get("incremental_revenue_ci_low")),
-                               "high": _num(row.get("incremental_revenue_ci_high"))},
-                              cost, "cost_saved", {"kind": "campaign_cost"}))
+            out.append(
+                Action(
+                    "review_campaign",
+                    (),
+                    treated,
+                    "no_effect",
+                    {
+                        "name": name,
+                        "cost": cost,
+                        "low": _num(row.get("incremental_revenue_ci_low")),
+                        "high": _num(row.get("incremental_revenue_ci_high")),
+                    },
+                    cost,
+                    "cost_saved",
+                    {"kind": "campaign_cost"},
+                )
+            )
     return out
 
 
@@ -279,8 +329,13 @@ def _protect_top(concentration, deciles) -> Action | None:
     top = deciles[deciles["decile"] == 1]
     if share is None or share < MIN_TOP10_SHARE or top.empty or int(top["customers"].iloc[0]) < MIN_AUDIENCE:
         return None
-    return Action("protect_top", (), int(top["customers"].iloc[0]), "concentrated",
-                  {"share": share, "threshold": float(top["min_revenue"].iloc[0])})
+    return Action(
+        "protect_top",
+        (),
+        int(top["customers"].iloc[0]),
+        "concentrated",
+        {"share": share, "threshold": float(top["min_revenue"].iloc[0])},
+    )
 
 
 def _priority(action: Action) -> tuple:
@@ -289,12 +344,20 @@ def _priority(action: Action) -> tuple:
     return (0 if action.measured else 1, -(money or 0.0), -action.customers, action.code)
 
 
-def action_records(*, migration: pd.DataFrame | None = None, due: pd.DataFrame | None = None,
-                   segments: pd.DataFrame | None = None, segments_previous: pd.DataFrame | None = None,
-                   f2: pd.DataFrame | None = None, period=None, within_days: int = 90,
-                   experiments: pd.DataFrame | None = None,
-                   campaigns: pd.DataFrame | None = None, concentration=None,
-                   deciles: pd.DataFrame | None = None) -> list[Action]:
+def action_records(
+    *,
+    migration: pd.DataFrame | None = None,
+    due: pd.DataFrame | None = None,
+    segments: pd.DataFrame | None = None,
+    segments_previous: pd.DataFrame | None = None,
+    f2: pd.DataFrame | None = None,
+    period=None,
+    within_days: int = 90,
+    experiments: pd.DataFrame | None = None,
+    campaigns: pd.DataFrame | None = None,
+    concentration=None,
+    deciles: pd.DataFrame | None = None,
+) -> list[Action]:
     """The month's recommended actions as language-neutral records, most valuable first.
 
     Each candidate is proposed only when its numbers exist and pass its
@@ -350,9 +413,14 @@ def action_records(*, migration: pd.DataFrame | None = None, due: pd.DataFrame |
     list of Action
     """
     effect = _campaign_effect(campaigns)
-    found = [_cycle_reminder(due, migration, effect), _win_back(segments, segments_previous),
-             _second_order(f2, period, within_days), *_roll_outs(experiments), *_campaign_fixes(campaigns),
-             _protect_top(concentration, deciles)]
+    found = [
+        _cycle_reminder(due, migration, effect),
+        _win_back(segments, segments_previous),
+        _second_order(f2, period, within_days),
+        *_roll_outs(experiments),
+        *_campaign_fixes(campaigns),
+        _protect_top(concentration, deciles),
+    ]
     ranked = sorted((a for a in found if a is not None), key=_priority)
     one_per_code = [a for i, a in enumerate(ranked) if a.code not in {b.code for b in ranked[:i]}]
     return one_per_code[:MAX_ACTIONS]
@@ -361,39 +429,56 @@ def action_records(*, migration: pd.DataFrame | None = None, due: pd.DataFrame |
 def _action_value(action: Action, language: str, currency: str) -> str:
     basis = action.basis
     if action.value_unit == "money" and basis.get("kind") == "campaign":
-        return i18n.text("action.value_campaign", language,
-                         amount=i18n.compact_money(action.expected_value, language, currency), name=basis["name"],
-                         per_customer=i18n.money(basis["per_customer"], language, currency))
+        return i18n.text(
+            "action.value_campaign",
+            language,
+            amount=i18n.compact_money(action.expected_value, language, currency),
+            name=basis["name"],
+            per_customer=i18n.money(basis["per_customer"], language, currency),
+        )
     if action.value_unit == "money":
-        return i18n.text("action.value_experiment", language,
-                         amount=i18n.compact_money(action.expected_value, language, currency),
-                         per_unit=i18n.money(basis["per_unit"], language, currency),
-                         units=i18n.number(basis["units"]))
+        return i18n.text(
+            "action.value_experiment",
+            language,
+            amount=i18n.compact_money(action.expected_value, language, currency),
+            per_unit=i18n.money(basis["per_unit"], language, currency),
+            units=i18n.number(basis["units"]),
+        )
     if action.value_unit == "conversions":
         return i18n.text("action.value_conversions", language, conversions=i18n.number(action.expected_value))
     if action.value_unit == "cost_saved":
-        return i18n.text("action.value_cost_saved", language,
-                         amount=i18n.compact_money(action.expected_value, language, currency))
+        return i18n.text(
+            "action.value_cost_saved", language, amount=i18n.compact_money(action.expected_value, language, currency)
+        )
     return i18n.text("action.no_effect", language)
 
 
 def _action_reason(action: Action, labels: Mapping, language: str, currency: str, period_text: str) -> str:
     n = action.numbers
-    values = {"customers": i18n.number(action.customers),
-              "segments": _join_segments(action.segments, labels, language)}
+    values = {"customers": i18n.number(action.customers), "segments": _join_segments(action.segments, labels, language)}
     if action.code == "cycle_reminder":
         values["slipped"] = i18n.number(n.get("slipped", 0))
     elif action.code == "win_back":
         change = n.get("change")
         values["revenue"] = i18n.compact_money(n["revenue"], language, currency)
-        values["change"] = (i18n.text("action.change_unknown", language) if change is None
-                            else i18n.signed_number(change))
+        values["change"] = (
+            i18n.text("action.change_unknown", language) if change is None else i18n.signed_number(change)
+        )
     elif action.code == "second_order":
-        values.update(new=i18n.number(n["new"]), rate=i18n.percent(n["rate"]),
-                      cohort=i18n.month_label(n["cohort"], language), period=period_text, days=n["days"])
+        values.update(
+            new=i18n.number(n["new"]),
+            rate=i18n.percent(n["rate"]),
+            cohort=i18n.month_label(n["cohort"], language),
+            period=period_text,
+            days=n["days"],
+        )
     elif action.code == "roll_out":
-        values.update(experiment=n["experiment"], variant=n["variant"],
-                      metric=i18n.text(f"metric.{n['metric']}", language), lift=i18n.percent(n["lift"]))
+        values.update(
+            experiment=n["experiment"],
+            variant=n["variant"],
+            metric=i18n.text(f"metric.{n['metric']}", language),
+            lift=i18n.percent(n["lift"]),
+        )
     elif action.code in ("review_campaign", "add_holdout"):
         values.update(name=n["name"], cost=i18n.compact_money(n["cost"], language, currency))
     elif action.code == "protect_top":
@@ -401,8 +486,9 @@ def _action_reason(action: Action, labels: Mapping, language: str, currency: str
     return i18n.text(f"action.{action.code}.{action.reason}", language, **values)
 
 
-def recommended_actions(actions: list[Action], *, period_text: str = "", segment_map=None, language: str = "en",
-                        currency: str = "JPY") -> list[str]:
+def recommended_actions(
+    actions: list[Action], *, period_text: str = "", segment_map=None, language: str = "en", currency: str = "JPY"
+) -> list[str]:
     """The actions of :func:`action_records` in words: the reason, what to do, the expected value.
 
     Amounts read as prose (:func:`crmtools.reporting.i18n.compact_money`: '¥2.95M', '295万円'); amounts
@@ -430,8 +516,11 @@ def recommended_actions(actions: list[Action], *, period_text: str = "", segment
     for action in actions:
         reason = _action_reason(action, labels, language, currency, period_text)
         what = i18n.text(f"action.{action.code}.what", language, customers=i18n.number(action.customers))
-        out.append(i18n.text("action.sentence", language, reason=reason, what=what,
-                             value=_action_value(action, language, currency)))
+        out.append(
+            i18n.text(
+                "action.sentence", language, reason=reason, what=what, value=_action_value(action, language, currency)
+            )
+        )
     return out
 
 
@@ -453,11 +542,21 @@ def _segment_shift(segments, segments_previous, labels, language) -> str | None:
     kind = "best" if name in _BEST_SEGMENTS else "weak" if name in _WEAK_SEGMENTS else "other"
     direction = "grew" if delta > 0 else "shrank"
     share = segments.set_index("segment")["revenue_share"].get(name, 0.0)
-    return i18n.sentences([
-        i18n.text(f"finding.segment_{direction}", language, segment=labels.get(name, name),
-                  change=i18n.number(abs(delta)), customers=i18n.number(int(now.get(name, 0))),
-                  pct=i18n.percent(abs(delta) / was) if was else "–", revenue_share=i18n.percent(share)),
-        i18n.text(f"finding.suggest_{kind}_{direction}", language)], language)
+    return i18n.sentences(
+        [
+            i18n.text(
+                f"finding.segment_{direction}",
+                language,
+                segment=labels.get(name, name),
+                change=i18n.number(abs(delta)),
+                customers=i18n.number(int(now.get(name, 0))),
+                pct=i18n.percent(abs(delta) / was) if was else "–",
+                revenue_share=i18n.percent(share),
+            ),
+            i18n.text(f"finding.suggest_{kind}_{direction}", language),
+        ],
+        language,
+    )
 
 
 def _migration(migration, language) -> str | None:
@@ -467,8 +566,13 @@ def _migration(migration, language) -> str | None:
         return None
     if slipped == 0:
         return i18n.text("finding.migration_none", language, total=i18n.number(total))
-    return i18n.text("finding.migration_act", language, slipped=i18n.number(slipped), total=i18n.number(total),
-                     share=i18n.percent(slipped / total))
+    return i18n.text(
+        "finding.migration_act",
+        language,
+        slipped=i18n.number(slipped),
+        total=i18n.number(total),
+        share=i18n.percent(slipped / total),
+    )
 
 
 def _f2(f2, language, within_days) -> str | None:
@@ -478,15 +582,21 @@ def _f2(f2, language, within_days) -> str | None:
     if complete.empty:
         return None
     latest = complete.iloc[-1]
-    values = dict(rate=i18n.percent(latest["f2_rate"]), cohort=i18n.month_label(str(latest["cohort"]), language),
-                  days=within_days)
+    values = dict(
+        rate=i18n.percent(latest["f2_rate"]), cohort=i18n.month_label(str(latest["cohort"]), language), days=within_days
+    )
     if len(complete) < 2:
         return i18n.text("finding.f2", language, **values)
     before = complete.iloc[-2]
     diff = latest["f2_rate"] - before["f2_rate"]
     word = "up" if diff > 0 else "down" if diff < 0 else "flat"
-    return i18n.text(f"finding.f2_{word}", language, points=_points(latest["f2_rate"], before["f2_rate"]),
-                     previous=i18n.month_label(str(before["cohort"]), language), **values)
+    return i18n.text(
+        f"finding.f2_{word}",
+        language,
+        points=_points(latest["f2_rate"], before["f2_rate"]),
+        previous=i18n.month_label(str(before["cohort"]), language),
+        **values,
+    )
 
 
 def _concentration(concentration, concentration_previous, language) -> str | None:
@@ -498,8 +608,13 @@ def _concentration(concentration, concentration_previous, language) -> str | Non
         return i18n.text("finding.concentration", language, share=share, gini=gini)
     diff = concentration.top10_share - before
     word = "up" if diff > 0.0005 else "down" if diff < -0.0005 else "flat"
-    return i18n.text(f"finding.concentration_{word}", language, share=share, gini=gini,
-                     points=_points(concentration.top10_share, before))
+    return i18n.text(
+        f"finding.concentration_{word}",
+        language,
+        share=share,
+        gini=gini,
+        points=_points(concentration.top10_share, before),
+    )
 
 
 def _experiments(results, language) -> list[str]:
@@ -507,8 +622,10 @@ def _experiments(results, language) -> list[str]:
         return []
     conversion = results[results["metric"] == "conversion_rate"]
     chosen = conversion[conversion["significant"].fillna(False).astype(bool)].head(2)
-    lines = [f"{experiment}: {verdict}"
-             for experiment, verdict in zip(chosen["experiment_id"], verdict_sentences(chosen, language=language))]
+    lines = [
+        f"{experiment}: {verdict}"
+        for experiment, verdict in zip(chosen["experiment_id"], verdict_sentences(chosen, language=language))
+    ]
     if not lines and not conversion.empty:
         lines = [i18n.text("finding.no_significant_test", language)]
     return lines
@@ -524,18 +641,31 @@ def _campaigns(roi, language, currency) -> str | None:
     low, high = best["incremental_revenue_ci_low"], best["incremental_revenue_ci_high"]
     # the ROI is the tile's; the finding says what was measured and what it is good for
     return i18n.text(
-        "finding.campaign_measured", language,
+        "finding.campaign_measured",
+        language,
         name=best["name"] if isinstance(best["name"], str) else best["campaign_id"],
         amount=i18n.compact_money(best["incremental_revenue"], language, currency),
-        interval=f"{i18n.compact_money(low, language, currency)} – {i18n.compact_money(high, language, currency)}")
+        interval=f"{i18n.compact_money(low, language, currency)} – {i18n.compact_money(high, language, currency)}",
+    )
 
 
-def summary_findings(*, period_text: str = "", segments: pd.DataFrame | None = None,
-                     segments_previous: pd.DataFrame | None = None, migration: pd.DataFrame | None = None,
-                     f2: pd.DataFrame | None = None, within_days: int = 90, concentration=None,
-                     concentration_previous=None, rule_sentences: list[str] | None = None,
-                     experiments: pd.DataFrame | None = None, campaigns: pd.DataFrame | None = None,
-                     segment_map=None, language: str = "en", currency: str = "JPY") -> list[str]:
+def summary_findings(
+    *,
+    period_text: str = "",
+    segments: pd.DataFrame | None = None,
+    segments_previous: pd.DataFrame | None = None,
+    migration: pd.DataFrame | None = None,
+    f2: pd.DataFrame | None = None,
+    within_days: int = 90,
+    concentration=None,
+    concentration_previous=None,
+    rule_sentences: list[str] | None = None,
+    experiments: pd.DataFrame | None = None,
+    campaigns: pd.DataFrame | None = None,
+    segment_map=None,
+    language: str = "en",
+    currency: str = "JPY",
+) -> list[str]:
     """Findings that say what changed, why it matters and what it suggests, most important first.
 
     The KPI tiles already show revenue, orders, customers, repeat rate,
@@ -590,8 +720,7 @@ def summary_findings(*, period_text: str = "", segments: pd.DataFrame | None = N
     return [f for f in found if f][:MAX_FINDINGS]
 
 
-def top_movements(migration: pd.DataFrame, *, top_n: int = 5, segment_map=None,
-                  language: str = "en") -> list[str]:
+def top_movements(migration: pd.DataFrame, *, top_n: int = 5, segment_map=None, language: str = "en") -> list[str]:
     """The largest moves between different segments since last period, largest first.
 
     Parameters
@@ -612,12 +741,20 @@ def top_movements(migration: pd.DataFrame, *, top_n: int = 5, segment_map=None,
         return []
     labels = _labels(segment_map, language)
     moved = migration[migration["from_segment"] != migration["to_segment"]]
-    moved = moved.sort_values(["customers", "from_segment", "to_segment"], ascending=[False, True, True],
-                              kind="stable").head(top_n)
-    return [i18n.text("finding.movement", language, source=labels.get(a, a), target=labels.get(b, b),
-                      customers=i18n.number(n), share=i18n.percent(s))
-            for a, b, n, s in zip(moved["from_segment"], moved["to_segment"], moved["customers"],
-                                  moved["share_of_from"])]
+    moved = moved.sort_values(
+        ["customers", "from_segment", "to_segment"], ascending=[False, True, True], kind="stable"
+    ).head(top_n)
+    return [
+        i18n.text(
+            "finding.movement",
+            language,
+            source=labels.get(a, a),
+            target=labels.get(b, b),
+            customers=i18n.number(n),
+            share=i18n.percent(s),
+        )
+        for a, b, n, s in zip(moved["from_segment"], moved["to_segment"], moved["customers"], moved["share_of_from"])
+    ]
 
 
 def glossary_keys(kpis) -> list[str]:
@@ -643,29 +780,42 @@ def _effect(row, metric: str, language: str) -> str:
     lift, low, high = row["relative_lift"], row["relative_lift_ci_low"], row["relative_lift_ci_high"]
     name = row["variant"]
     if not np.isfinite(lift) and row["control_value"] == 0:
-        return i18n.text("verdict.lift_undefined", language, variant=name, metric=metric,
-                         variant_value=f"{row['variant_value']:.4g}", control_value=f"{row['control_value']:.4g}")
+        return i18n.text(
+            "verdict.lift_undefined",
+            language,
+            variant=name,
+            metric=metric,
+            variant_value=f"{row['variant_value']:.4g}",
+            control_value=f"{row['control_value']:.4g}",
+        )
     if not np.isfinite(lift):
         return i18n.text("verdict.insufficient_data", language, variant=name, metric=metric)
     level = f"{1 - row['alpha']:.0%}"
-    interval = (i18n.text("verdict.interval", language, level=level, low=_pct(low), high=_pct(high))
-                if np.isfinite(low) else i18n.text("verdict.interval_unavailable", language, level=level))
+    interval = (
+        i18n.text("verdict.interval", language, level=level, low=_pct(low), high=_pct(high))
+        if np.isfinite(low)
+        else i18n.text("verdict.interval_unavailable", language, level=level)
+    )
     if row["significant"] and lift > 0:
         return i18n.text("verdict.raised", language, variant=name, metric=metric, lift=_pct(lift), interval=interval)
     if row["significant"] and lift < 0:
-        return i18n.text("verdict.lowered", language, variant=name, metric=metric, lift=_pct(-lift),
-                         interval=interval)
+        return i18n.text("verdict.lowered", language, variant=name, metric=metric, lift=_pct(-lift), interval=interval)
     sign = "+" if lift >= 0 else "-"
-    return i18n.text("verdict.changed", language, variant=name, metric=metric, lift=f"{sign}{_pct(abs(lift))}",
-                     interval=interval)
+    return i18n.text(
+        "verdict.changed", language, variant=name, metric=metric, lift=f"{sign}{_pct(abs(lift))}", interval=interval
+    )
 
 
 def _significance(row, language: str) -> str:
     comparisons = int(row["comparisons"])
     if row["correction"] != "none" and comparisons > 1:
-        p_note = i18n.text("verdict.p_adjusted", language, correction=i18n.text(f"correction.{row['correction']}",
-                                                                                 language),
-                           p=_p_text(row["p_value_adjusted"], language), comparisons=comparisons)
+        p_note = i18n.text(
+            "verdict.p_adjusted",
+            language,
+            correction=i18n.text(f"correction.{row['correction']}", language),
+            p=_p_text(row["p_value_adjusted"], language),
+            comparisons=comparisons,
+        )
     else:
         p_note = _p_text(row["p_value"], language)
     return i18n.text("verdict.significant" if row["significant"] else "verdict.not_significant", language, p=p_note)
@@ -688,8 +838,11 @@ def _verdict(row, language: str) -> str:
     parts.append(_significance(row, language))
     if row["borderline"]:
         excludes_zero = row["relative_lift_ci_low"] > 0 or row["relative_lift_ci_high"] < 0
-        parts.append(i18n.text("verdict.borderline_excludes_zero" if excludes_zero
-                               else "verdict.borderline_includes_zero", language))
+        parts.append(
+            i18n.text(
+                "verdict.borderline_excludes_zero" if excludes_zero else "verdict.borderline_includes_zero", language
+            )
+        )
     if row["underpowered"]:
         parts.append(_power(row, language))
     return i18n.sentences(parts, language)
@@ -732,13 +885,36 @@ def verdict_sentences(results: pd.DataFrame, *, language: str = "en") -> pd.Seri
     バリアント「B」はコンバージョン率を12.5%上げました（95%信頼区間 5.6%〜19.9%）。この差は統計的に有意です（p < 0.001）。
     """
     i18n.check_language(language)
-    missing = [c for c in ("metric", "variant", "verdict", "control_value", "variant_value", "relative_lift",
-                           "relative_lift_ci_low", "relative_lift_ci_high", "p_value", "p_value_adjusted",
-                           "correction", "comparisons", "alpha", "significant", "srm_p_value", "borderline",
-                           "underpowered", "detectable_lift", "mde") if c not in results.columns]
+    missing = [
+        c
+        for c in (
+            "metric",
+            "variant",
+            "verdict",
+            "control_value",
+            "variant_value",
+            "relative_lift",
+            "relative_lift_ci_low",
+            "relative_lift_ci_high",
+            "p_value",
+            "p_value_adjusted",
+            "correction",
+            "comparisons",
+            "alpha",
+            "significant",
+            "srm_p_value",
+            "borderline",
+            "underpowered",
+            "detectable_lift",
+            "mde",
+        )
+        if c not in results.columns
+    ]
     if missing:
-        raise ValueError(f"results is missing column(s) {missing}; allowed: the output of "
-                         f"crmtools.experiments.experiment_results; received columns: {list(results.columns)}.")
+        raise ValueError(
+            f"results is missing column(s) {missing}; allowed: the output of "
+            f"crmtools.experiments.experiment_results; received columns: {list(results.columns)}."
+        )
     texts = [_verdict(row, language) for row in results.to_dict("records")]
     return pd.Series(texts, index=results.index, name="verdict", dtype="str")
 
@@ -750,8 +926,11 @@ def _items(items, language: str) -> str:
     names = [i18n.text("rule.item", language, item=name) for name in sorted(map(str, items))]
     if len(names) == 1:
         return names[0]
-    return (i18n.text("rule.item_separator", language).join(names[:-1])
-            + i18n.text("rule.last_item_separator", language) + names[-1])
+    return (
+        i18n.text("rule.item_separator", language).join(names[:-1])
+        + i18n.text("rule.last_item_separator", language)
+        + names[-1]
+    )
 
 
 def rule_sentences(rules: pd.DataFrame, *, language: str = "en", top_n: int | None = 10) -> list[str]:
@@ -787,15 +966,26 @@ def rule_sentences(rules: pd.DataFrame, *, language: str = "en", top_n: int | No
         raise TypeError(f"Invalid rules: expected a DataFrame from association_rules; got {type(rules).__name__}.")
     missing = [c for c in ("antecedents", "consequents", "confidence", "lift") if c not in rules.columns]
     if missing:
-        raise ValueError(f"Invalid rules: missing column(s) {missing}; expected the output of association_rules; "
-                         f"got columns {list(rules.columns)}.")
+        raise ValueError(
+            f"Invalid rules: missing column(s) {missing}; expected the output of association_rules; "
+            f"got columns {list(rules.columns)}."
+        )
     i18n.check_language(language)
     if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, numbers.Integral)):
         raise TypeError(f"Invalid top_n: expected a whole number >= 1 or None; got {top_n!r} ({type(top_n).__name__}).")
     if top_n is not None and top_n < 1:
         raise ValueError(f"Invalid top_n: expected a whole number >= 1 or None; got {top_n!r}.")
     shown = rules if top_n is None else rules.head(top_n)
-    return [i18n.text("rule.sentence", language, antecedents=_items(ante, language), consequents=_items(cons, language),
-                      lift=f"{lift:.1f}", confidence=f"{confidence:.0%}")
-            for ante, cons, lift, confidence in zip(shown["antecedents"], shown["consequents"], shown["lift"],
-                                                   shown["confidence"])]
+    return [
+        i18n.text(
+            "rule.sentence",
+            language,
+            antecedents=_items(ante, language),
+            consequents=_items(cons, language),
+            lift=f"{lift:.1f}",
+            confidence=f"{confidence:.0%}",
+        )
+        for ante, cons, lift, confidence in zip(
+            shown["antecedents"], shown["consequents"], shown["lift"], shown["confidence"]
+        )
+    ]

@@ -34,13 +34,30 @@ from ..periods import Period, as_period
 from ..slicing import campaigns_active, contacts_of
 from . import i18n
 
-__all__ = ["PeriodCampaignROI", "period_campaign_roi", "roi_comparison", "headline_kpis", "without_comparisons",
-           "payback_texts", "rule_screen_text", "pair_labels", "experiment_table", "TILE_KPIS"]
+__all__ = [
+    "TILE_KPIS",
+    "PeriodCampaignROI",
+    "experiment_table",
+    "headline_kpis",
+    "pair_labels",
+    "payback_texts",
+    "period_campaign_roi",
+    "roi_comparison",
+    "rule_screen_text",
+    "without_comparisons",
+]
 
 #: The KPI tiles of the summary, in order, with their format kind.
-TILE_KPIS = (("revenue", "money"), ("orders", "integer"), ("active_customers", "integer"),
-             ("new_customers", "integer"), ("repeat_rate", "percent"), ("average_order_value", "money"),
-             ("retention_rate", "percent"), ("campaign_roi", "percent"))
+TILE_KPIS = (
+    ("revenue", "money"),
+    ("orders", "integer"),
+    ("active_customers", "integer"),
+    ("new_customers", "integer"),
+    ("repeat_rate", "percent"),
+    ("average_order_value", "money"),
+    ("retention_rate", "percent"),
+    ("campaign_roi", "percent"),
+)
 
 
 @dataclass(frozen=True)
@@ -97,9 +114,16 @@ def _number(value) -> float:
     return float("nan") if value is None or pd.isna(value) or math.isinf(float(value)) else float(value)
 
 
-def period_campaign_roi(campaigns: pd.DataFrame, contacts: pd.DataFrame, transactions: pd.DataFrame,
-                        period: Period | str, *, margin: float, alpha: float = 0.05,
-                        date_col: str = "order_datetime") -> PeriodCampaignROI | None:
+def period_campaign_roi(
+    campaigns: pd.DataFrame,
+    contacts: pd.DataFrame,
+    transactions: pd.DataFrame,
+    period: Period | str,
+    *,
+    margin: float,
+    alpha: float = 0.05,
+    date_col: str = "order_datetime",
+) -> PeriodCampaignROI | None:
     """The period's campaign ROI, frozen to its own campaigns and orders; None when no campaign ran.
 
     Parameters
@@ -139,8 +163,9 @@ def period_campaign_roi(campaigns: pd.DataFrame, contacts: pd.DataFrame, transac
     if active.empty:
         return None
     orders = transactions.loc[transactions[date_col] < pd.Timestamp(p.end)]
-    roi = campaign_analysis.campaign_roi(active, contacts_of(contacts, active), orders, margin=margin, alpha=alpha,
-                                         as_of=p.end, date_col=date_col)
+    roi = campaign_analysis.campaign_roi(
+        active, contacts_of(contacts, active), orders, margin=margin, alpha=alpha, as_of=p.end, date_col=date_col
+    )
     overall = campaign_analysis.campaign_rollup(roi, alpha=alpha)
     overall = overall.loc[overall["level"] == "overall"].iloc[0]
     with_holdout = roi["incremental_revenue"].notna()
@@ -151,7 +176,8 @@ def period_campaign_roi(campaigns: pd.DataFrame, contacts: pd.DataFrame, transac
         campaigns=tuple(sorted(roi["campaign_id"])),
         holdout_campaigns=tuple(sorted(roi.loc[with_holdout, "campaign_id"])),
         running=tuple(sorted(roi.loc[roi["end_date"] >= pd.Timestamp(p.end), "campaign_id"])),
-        margin=float(margin), cost=cost,
+        margin=float(margin),
+        cost=cost,
         incremental_revenue=_number(overall["incremental_revenue"]),
         incremental_gross_profit=gross,
         incremental_profit=gross - cost if with_holdout.any() else float("nan"),
@@ -194,8 +220,11 @@ def roi_comparison(now: PeriodCampaignROI | None, other: PeriodCampaignROI | Non
         return {"code": "no_campaigns", "points": nan, "profit_change": nan}
     profit_change = now.incremental_profit - other.incremental_profit
     if now.holdout_campaigns == other.holdout_campaigns:
-        return {"code": "same_campaigns", "points": now.incremental_roi - other.incremental_roi,
-                "profit_change": profit_change}
+        return {
+            "code": "same_campaigns",
+            "points": now.incremental_roi - other.incremental_roi,
+            "profit_change": profit_change,
+        }
     return {"code": "different_campaigns", "points": nan, "profit_change": profit_change}
 
 
@@ -209,14 +238,26 @@ def _roi_texts(rois, language: str, currency: str) -> dict:
             notes.append(i18n.text("headline.roi_no_holdout", language))
         notes.append(i18n.text("headline.roi_attributed", language, roi=i18n.percent(now.attributed_roi)))
         if now.holdout_campaigns and pd.notna(now.incremental_roi_ci_low):
-            notes.append(i18n.text("verdict.interval", language, level="95%",
-                                   low=i18n.percent(now.incremental_roi_ci_low, 0),
-                                   high=i18n.percent(now.incremental_roi_ci_high, 0)))
+            notes.append(
+                i18n.text(
+                    "verdict.interval",
+                    language,
+                    level="95%",
+                    low=i18n.percent(now.incremental_roi_ci_low, 0),
+                    high=i18n.percent(now.incremental_roi_ci_high, 0),
+                )
+            )
             if now.incremental_roi_ci_low <= -1 <= now.incremental_roi_ci_high:  # -100%: no incremental revenue
                 notes.append(i18n.text("headline.roi_not_significant", language))
         if now.excluded_campaigns:
-            notes.append(i18n.text("headline.roi_excluded", language, count=now.excluded_campaigns,
-                                   cost=i18n.compact_money(now.excluded_cost, language, currency)))
+            notes.append(
+                i18n.text(
+                    "headline.roi_excluded",
+                    language,
+                    count=now.excluded_campaigns,
+                    cost=i18n.compact_money(now.excluded_cost, language, currency),
+                )
+            )
         if now.running:
             notes.append(i18n.text("headline.roi_running", language, count=len(now.running)))
     else:
@@ -225,21 +266,38 @@ def _roi_texts(rois, language: str, currency: str) -> dict:
     for other in rois[1:]:
         found = roi_comparison(now, other)
         if found["code"] == "same_campaigns":
-            comparisons.append(i18n.text("headline.roi_same", language, roi=i18n.percent(other.incremental_roi),
-                                         period=i18n.month_label(other.period, language)))
+            comparisons.append(
+                i18n.text(
+                    "headline.roi_same",
+                    language,
+                    roi=i18n.percent(other.incremental_roi),
+                    period=i18n.month_label(other.period, language),
+                )
+            )
         elif found["code"] == "different_campaigns":
             change = found["profit_change"]
-            comparisons.append(i18n.text("headline.roi_different", language,
-                                         change=i18n.compact_money(change, language, currency) if change <= 0 else
-                                         "+" + i18n.compact_money(change, language, currency)))
+            comparisons.append(
+                i18n.text(
+                    "headline.roi_different",
+                    language,
+                    change=i18n.compact_money(change, language, currency)
+                    if change <= 0
+                    else "+" + i18n.compact_money(change, language, currency),
+                )
+            )
         else:
             comparisons.append(i18n.text("headline.roi_not_comparable", language))
-    return {"label": label, "note": " · ".join(notes) if language == "en" else "／".join(notes),
-            "previous_note": comparisons[0], "year_ago_note": comparisons[1]}
+    return {
+        "label": label,
+        "note": " · ".join(notes) if language == "en" else "／".join(notes),
+        "previous_note": comparisons[0],
+        "year_ago_note": comparisons[1],
+    }
 
 
-def headline_kpis(kpis: pd.DataFrame, *, campaign_roi: tuple | None = None, language: str = "en",
-                  currency: str = "JPY") -> pd.DataFrame:
+def headline_kpis(
+    kpis: pd.DataFrame, *, campaign_roi: tuple | None = None, language: str = "en", currency: str = "JPY"
+) -> pd.DataFrame:
     """The summary's KPI tiles: value, previous period and same period last year.
 
     Parameters
@@ -292,10 +350,13 @@ def headline_kpis(kpis: pd.DataFrame, *, campaign_roi: tuple | None = None, lang
             values = table.loc[name].tolist()
         else:
             values = [nan] * 3
-        rows.append({"kpi": name, "value": values[0], "previous": values[1], "year_ago": values[2], "kind": kind,
-                     **extra})
-    return pd.DataFrame(rows, columns=["kpi", "value", "previous", "year_ago", "kind", "label", "note",
-                                       "previous_note", "year_ago_note"])
+        rows.append(
+            {"kpi": name, "value": values[0], "previous": values[1], "year_ago": values[2], "kind": kind, **extra}
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["kpi", "value", "previous", "year_ago", "kind", "label", "note", "previous_note", "year_ago_note"],
+    )
 
 
 def without_comparisons(kpis: pd.DataFrame) -> pd.DataFrame:
@@ -357,9 +418,15 @@ def rule_screen_text(screen, *, language: str = "en") -> str:
     baskets = i18n.number(screen.n_baskets) if screen.n_baskets is not None else "–"
     if screen.too_few_baskets:
         return i18n.text("basket.too_few_baskets", language, baskets=baskets, needed=i18n.number(screen.min_baskets))
-    counts = i18n.text("basket.screen", language, tested=i18n.number(screen.tested), baskets=baskets,
-                       passed=i18n.number(screen.passed), alpha=f"{screen.alpha:g}",
-                       pairs=i18n.number(len(screen.pairs)))
+    counts = i18n.text(
+        "basket.screen",
+        language,
+        tested=i18n.number(screen.tested),
+        baskets=baskets,
+        passed=i18n.number(screen.passed),
+        alpha=f"{screen.alpha:g}",
+        pairs=i18n.number(len(screen.pairs)),
+    )
     if screen.passed == 0:
         return i18n.sentences([i18n.text("basket.none_significant", language), counts], language)
     return counts
@@ -381,8 +448,9 @@ def pair_labels(pairs: pd.DataFrame, *, language: str = "en") -> pd.Series:
     labels = []
     for ante, cons, back in zip(pairs["antecedents"], pairs["consequents"], pairs["reverse_confidence"]):
         first, second = sep.join(sorted(map(str, ante))), sep.join(sorted(map(str, cons)))
-        labels.append(i18n.text("basket.pair", language, first=first, second=second) if pd.notna(back)
-                      else f"{first} → {second}")
+        labels.append(
+            i18n.text("basket.pair", language, first=first, second=second) if pd.notna(back) else f"{first} → {second}"
+        )
     return pd.Series(labels, index=pairs.index, name="pair", dtype="str")
 
 
@@ -410,11 +478,20 @@ def experiment_table(primary: pd.DataFrame, *, language: str = "en") -> pd.DataF
     from .findings import verdict_sentences
 
     i18n.check_language(language)
-    columns = ["experiment_id", "experiment_kind", "primary_metric", "variant", "relative_lift",
-               "p_value_adjusted", "srm_check", "verdict"]
+    columns = [
+        "experiment_id",
+        "experiment_kind",
+        "primary_metric",
+        "variant",
+        "relative_lift",
+        "p_value_adjusted",
+        "srm_check",
+        "verdict",
+    ]
     if primary.empty:
-        return pd.DataFrame({c: pd.Series(dtype="float64" if c in ("relative_lift", "p_value_adjusted") else "str")
-                             for c in columns})
+        return pd.DataFrame(
+            {c: pd.Series(dtype="float64" if c in ("relative_lift", "p_value_adjusted") else "str") for c in columns}
+        )
     sentences = verdict_sentences(primary, language=language)
     verdicts = []
     for row, sentence in zip(primary.itertuples(index=False), sentences):
@@ -425,15 +502,19 @@ def experiment_table(primary: pd.DataFrame, *, language: str = "en") -> pd.DataF
                 verdicts.append(i18n.text(f"aa.{row.health_check}", language, p=_p_words(row.p_value_adjusted)))
         else:
             verdicts.append(sentence)
-    srm = [i18n.text("srm.passed" if ok else "srm.failed", language, p=_p_words(p))
-           for ok, p in zip(primary["srm_passed"], primary["srm_p_value"])]
-    return pd.DataFrame({
-        "experiment_id": primary["experiment_id"].to_numpy(),
-        "experiment_kind": [i18n.text(f"experiment_kind.{k}", language) for k in primary["kind"]],
-        "primary_metric": [i18n.text(f"metric.{m}", language) for m in primary["metric"]],
-        "variant": primary["variant"].to_numpy(),
-        "relative_lift": primary["relative_lift"].to_numpy(dtype=float),
-        "p_value_adjusted": primary["p_value_adjusted"].to_numpy(dtype=float),
-        "srm_check": srm,
-        "verdict": verdicts,
-    })[columns]
+    srm = [
+        i18n.text("srm.passed" if ok else "srm.failed", language, p=_p_words(p))
+        for ok, p in zip(primary["srm_passed"], primary["srm_p_value"])
+    ]
+    return pd.DataFrame(
+        {
+            "experiment_id": primary["experiment_id"].to_numpy(),
+            "experiment_kind": [i18n.text(f"experiment_kind.{k}", language) for k in primary["kind"]],
+            "primary_metric": [i18n.text(f"metric.{m}", language) for m in primary["metric"]],
+            "variant": primary["variant"].to_numpy(),
+            "relative_lift": primary["relative_lift"].to_numpy(dtype=float),
+            "p_value_adjusted": primary["p_value_adjusted"].to_numpy(dtype=float),
+            "srm_check": srm,
+            "verdict": verdicts,
+        }
+    )[columns]
