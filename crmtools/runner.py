@@ -33,7 +33,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -44,8 +44,8 @@ from . import jsonio
 from .data import DataConfig, Dataset, inspect_dataset, write_snapshot
 from .errors import CoverageError, DataValidationError, ParameterError, ReportError, ReportFileError
 from .params import load_params, params_fingerprint
-from .quality import quality_warnings
 from .periods import Period, last_complete_month, parse_period, period_range
+from .quality import quality_warnings
 from .reporting import i18n
 from .reporting.index import build_index, index_name
 from .reporting.render import count_images, execute_notebook, render_html
@@ -61,14 +61,43 @@ from .workspace import (
     report_lock,
 )
 
-__all__ = ["NotebookResult", "RunResult", "RunPlan", "plan_run", "run_period", "run_periods", "report_notebooks",
-           "STALE_DATA_DAYS"]
+__all__ = [
+    "STALE_DATA_DAYS",
+    "NotebookResult",
+    "RunPlan",
+    "RunResult",
+    "plan_run",
+    "report_notebooks",
+    "run_period",
+    "run_periods",
+]
 
-_PACKAGES = ("crmtools", "pandas", "numpy", "narwhals", "duckdb", "polars", "pyarrow", "scipy", "statsmodels",
-             "matplotlib", "seaborn", "papermill", "nbconvert", "pandera")
+_PACKAGES = (
+    "crmtools",
+    "pandas",
+    "numpy",
+    "narwhals",
+    "duckdb",
+    "polars",
+    "pyarrow",
+    "scipy",
+    "statsmodels",
+    "matplotlib",
+    "seaborn",
+    "papermill",
+    "nbconvert",
+    "pandera",
+)
 #: Manifest fields that change between identical runs.
-VOLATILE_FIELDS = ("started_at", "finished_at", "seconds", "notebooks[].seconds", "notebooks[].kernel_seconds",
-                   "notebooks[].cell_seconds", "notebooks[].render_seconds")
+VOLATILE_FIELDS = (
+    "started_at",
+    "finished_at",
+    "seconds",
+    "notebooks[].seconds",
+    "notebooks[].kernel_seconds",
+    "notebooks[].cell_seconds",
+    "notebooks[].render_seconds",
+)
 #: A default period (the data's last complete month) older than this many days gets a warning on stderr.
 STALE_DATA_DAYS = 45
 
@@ -149,19 +178,29 @@ def report_notebooks(notebooks_dir: Path) -> list[Path]:
     """
     folder = Path(notebooks_dir)
     if not folder.is_dir():
-        raise ParameterError(f"notebooks folder {folder} does not exist; expected a folder of NN_name.ipynb "
-                             "report notebooks (default: notebooks/ of the project).")
+        raise ParameterError(
+            f"notebooks folder {folder} does not exist; expected a folder of NN_name.ipynb "
+            "report notebooks (default: notebooks/ of the project)."
+        )
     found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
     if not found:
         raise ParameterError(f"no report notebooks (NN_name.ipynb) found in {folder}.")
     return found
 
 
-def run_period(period: str | Period | None = None, *, params_file: str | Path | None = "params/default.yaml",
-               overrides: list[str] | dict | None = None, project_dir: str | Path = ".",
-               notebooks_dir: str | Path | None = None, reports_dir: str | Path | None = None,
-               force: bool = False, jobs: int | None = None, allow_partial: bool = False,
-               wait_seconds: float = 0.0) -> RunResult:
+def run_period(
+    period: str | Period | None = None,
+    *,
+    params_file: str | Path | None = "params/default.yaml",
+    overrides: list[str] | dict | None = None,
+    project_dir: str | Path = ".",
+    notebooks_dir: str | Path | None = None,
+    reports_dir: str | Path | None = None,
+    force: bool = False,
+    jobs: int | None = None,
+    allow_partial: bool = False,
+    wait_seconds: float = 0.0,
+) -> RunResult:
     """Run and publish the report set of one period.
 
     Parameters
@@ -201,8 +240,15 @@ def run_period(period: str | Period | None = None, *, params_file: str | Path | 
         When the file system refuses (read-only folder, disk full ...).
     """
     clock = time.perf_counter()
-    plan = plan_run(period, params_file=params_file, overrides=overrides, project_dir=project_dir,
-                    notebooks_dir=notebooks_dir, reports_dir=reports_dir, allow_partial=allow_partial)
+    plan = plan_run(
+        period,
+        params_file=params_file,
+        overrides=overrides,
+        project_dir=project_dir,
+        notebooks_dir=notebooks_dir,
+        reports_dir=reports_dir,
+        allow_partial=allow_partial,
+    )
     with report_lock(plan.out_root, timeout=wait_seconds, what=plan.label):
         clean_stale_staging(plan.out_root)
         if not force and _unchanged(plan):
@@ -226,10 +272,16 @@ def run_period(period: str | Period | None = None, *, params_file: str | Path | 
     return RunResult(plan.label, "published", plan.published, results, "", seconds)
 
 
-def plan_run(period: str | Period | None = None, *, params_file: str | Path | None = "params/default.yaml",
-             overrides: list[str] | dict | None = None, project_dir: str | Path = ".",
-             notebooks_dir: str | Path | None = None, reports_dir: str | Path | None = None,
-             allow_partial: bool = False) -> RunPlan:
+def plan_run(
+    period: str | Period | None = None,
+    *,
+    params_file: str | Path | None = "params/default.yaml",
+    overrides: list[str] | dict | None = None,
+    project_dir: str | Path = ".",
+    notebooks_dir: str | Path | None = None,
+    reports_dir: str | Path | None = None,
+    allow_partial: bool = False,
+) -> RunPlan:
     """Decide a run before it starts: parameters, period, validated data and its coverage, notebooks.
 
     Every check that can fail without running a notebook runs here, so a run
@@ -243,8 +295,7 @@ def plan_run(period: str | Period | None = None, *, params_file: str | Path | No
         params_path = Path(params_file) if Path(params_file).is_absolute() else root / params_file
     if period is not None:
         overrides = _with_period(overrides, parse_period(period).label)
-    params = load_params(params_path, overrides if not isinstance(overrides, dict) else dict(overrides),
-                         base_dir=root)
+    params = load_params(params_path, overrides if not isinstance(overrides, dict) else dict(overrides), base_dir=root)
     nb_dir = Path(notebooks_dir) if notebooks_dir else root / "notebooks"
     notebooks = report_notebooks(nb_dir)
     config = DataConfig.from_dict(params["data"], base_dir=root)
@@ -261,15 +312,34 @@ def plan_run(period: str | Period | None = None, *, params_file: str | Path | No
     params = {**params, "period": resolved.label}
     out_root = Path(reports_dir) if reports_dir else Path(params["reports_dir"])
     out_root = out_root if out_root.is_absolute() else root / out_root
-    inputs = {name: {k: str(_display_path(v, root)) if k in ("file", "database") else v for k, v in info.items()}
-              for name, info in sorted(dataset.inputs.items())}
+    inputs = {
+        name: {k: str(_display_path(v, root)) if k in ("file", "database") else v for k, v in info.items()}
+        for name, info in sorted(dataset.inputs.items())
+    }
     coverage = {"partial": partial, "data_through": f"{through:%Y-%m-%d}"} if partial else {}
-    run_key = hashlib.sha256((params_fingerprint(params) + json.dumps(inputs, sort_keys=True)
-                              + json.dumps(coverage, sort_keys=True) + _code_fingerprint(root, notebooks))
-                             .encode()).hexdigest()
-    return RunPlan(root=root, params=params, params_path=params_path, period=resolved, dataset=dataset,
-                   data_first=first, data_through=through, partial=partial, notebooks=notebooks, out_root=out_root,
-                   inputs=inputs, run_key=run_key, started=started)
+    run_key = hashlib.sha256(
+        (
+            params_fingerprint(params)
+            + json.dumps(inputs, sort_keys=True)
+            + json.dumps(coverage, sort_keys=True)
+            + _code_fingerprint(root, notebooks)
+        ).encode()
+    ).hexdigest()
+    return RunPlan(
+        root=root,
+        params=params,
+        params_path=params_path,
+        period=resolved,
+        dataset=dataset,
+        data_first=first,
+        data_through=through,
+        partial=partial,
+        notebooks=notebooks,
+        out_root=out_root,
+        inputs=inputs,
+        run_key=run_key,
+        started=started,
+    )
 
 
 def _resolve_period(params: dict, bounds) -> Period:
@@ -283,8 +353,10 @@ def _resolve_period(params: dict, bounds) -> Period:
     resolved = last_complete_month(bounds[1])
     age = (date.today() - resolved.end.date()).days
     if age > STALE_DATA_DAYS:
-        _say(f"warning: the last complete month in the data is {resolved.label}, which ended {age} days ago; "
-             "is the data export up to date? (pass --period to choose a period)")
+        _say(
+            f"warning: the last complete month in the data is {resolved.label}, which ended {age} days ago; "
+            "is the data export up to date? (pass --period to choose a period)"
+        )
     return resolved
 
 
@@ -294,8 +366,10 @@ def _coverage(dataset: Dataset, bounds) -> tuple[pd.Timestamp, pd.Timestamp]:
     first = bounds[0] if bounds else (stamps.min() if len(stamps) else pd.NaT)
     last = bounds[1] if bounds else (stamps.max() if len(stamps) else pd.NaT)
     if pd.isna(first) or pd.isna(last):
-        raise CoverageError("the data has no orders with a date: there is nothing to report "
-                            "(check the transactions file's order_datetime column).")
+        raise CoverageError(
+            "the data has no orders with a date: there is nothing to report "
+            "(check the transactions file's order_datetime column)."
+        )
     return pd.Timestamp(first), pd.Timestamp(last)
 
 
@@ -315,7 +389,8 @@ def _check_coverage(period: Period, first: pd.Timestamp, last: pd.Timestamp, *, 
         raise CoverageError(
             f"the data covers {period.label} only partly ({covers}; the period runs {period.start:%Y-%m-%d} to "
             f"{last_day:%Y-%m-%d}). A partial period compared with full ones misleads: choose a complete period, "
-            "or pass --allow-partial to report it with a 'data through' note and no comparisons.")
+            "or pass --allow-partial to report it with a 'data through' note and no comparisons."
+        )
     return partial
 
 
@@ -348,8 +423,12 @@ def _kernel_environment(work: Path):
 
 
 def _write_snapshot(plan: RunPlan, folder: Path) -> Path:
-    meta = {"params": plan.params, "data_first": f"{plan.data_first:%Y-%m-%d}",
-            "data_through": f"{plan.data_through:%Y-%m-%d}", "partial": plan.partial}
+    meta = {
+        "params": plan.params,
+        "data_first": f"{plan.data_first:%Y-%m-%d}",
+        "data_through": f"{plan.data_through:%Y-%m-%d}",
+        "partial": plan.partial,
+    }
     with file_errors(folder):
         out = write_snapshot(plan.dataset, folder)
         jsonio.write(out / "run.json", meta)
@@ -363,8 +442,9 @@ def _execute_all(plan: RunPlan, staging: Path, snapshot: Path, jobs: int | None)
         "period": plan.label,
         "language": plan.language,
         "params_file": str(plan.params_path) if plan.params_path else "",
-        "overrides_json": json.dumps({k: v for k, v in plan.params.items() if k != "period"}, sort_keys=True,
-                                     ensure_ascii=False),
+        "overrides_json": json.dumps(
+            {k: v for k, v in plan.params.items() if k != "period"}, sort_keys=True, ensure_ascii=False
+        ),
         "data_path": "",
         "output_dir": str(staging),
         "snapshot_dir": str(snapshot),
@@ -399,11 +479,17 @@ def _run_notebook(plan: RunPlan, path: Path, staging: Path, nb_params: dict, tit
         result.images = count_images(nb)
         minimum = nb.metadata.get("crmtools", {}).get("min_images", 1)
         if result.images < minimum:
-            raise ReportError(f"Notebook {path.name} produced {result.images} chart(s), expected at least "
-                              f"{minimum}: charts are missing (is the inline backend active?). "
-                              f"The executed notebook is kept at {executed}.")
-        render_html(nb, staging / f"{path.stem}.html", title=f"{titles[path.name]} — {_period_text(plan)}",
-                    meta=_page_meta(plan, path, titles))
+            raise ReportError(
+                f"Notebook {path.name} produced {result.images} chart(s), expected at least "
+                f"{minimum}: charts are missing (is the inline backend active?). "
+                f"The executed notebook is kept at {executed}."
+            )
+        render_html(
+            nb,
+            staging / f"{path.stem}.html",
+            title=f"{titles[path.name]} — {_period_text(plan)}",
+            meta=_page_meta(plan, path, titles),
+        )
         result.render_seconds = round(time.perf_counter() - executed_at, 2)
         result.status = "ok"
     except ReportError as exc:
@@ -427,18 +513,28 @@ def _page_meta(plan: RunPlan, path: Path, titles: dict) -> dict:
     nav = [{"href": f"../../{index_name(language)}", "text": i18n.text("all_periods", language)}]
     if path.stem + ".html" != summary_name:
         nav.append({"href": summary_name, "text": i18n.text("back_to_summary", language)})
-    nav += [{"href": p.stem + ".html", "text": titles[p.name]} for p in plan.notebooks
-            if p.stem + ".html" != summary_name and p != path]
-    meta = {"nav": nav, "period_text": f"{i18n.text('period', language)}: {_period_text(plan)}",
-            "footer": i18n.text("layout.footer", language, run=plan.run_key[:12]),
-            "language": language, "menu": i18n.text("layout.menu", language),
-            # the same page in the other languages: reports/<period>/<language>/<page>
-            "alternates": [{"href": f"../{other}/{path.stem}.html", "lang": other,
-                            "text": i18n.text("layout.language_name", other)}
-                           for other in i18n.LANGUAGES if other != language]}
+    nav += [
+        {"href": p.stem + ".html", "text": titles[p.name]}
+        for p in plan.notebooks
+        if p.stem + ".html" != summary_name and p != path
+    ]
+    meta = {
+        "nav": nav,
+        "period_text": f"{i18n.text('period', language)}: {_period_text(plan)}",
+        "footer": i18n.text("layout.footer", language, run=plan.run_key[:12]),
+        "language": language,
+        "menu": i18n.text("layout.menu", language),
+        # the same page in the other languages: reports/<period>/<language>/<page>
+        "alternates": [
+            {"href": f"../{other}/{path.stem}.html", "lang": other, "text": i18n.text("layout.language_name", other)}
+            for other in i18n.LANGUAGES
+            if other != language
+        ],
+    }
     if plan.partial:
         meta["banner"] = i18n.text("partial_banner", language).format(
-            through=f"{plan.data_through:%Y-%m-%d}", first=f"{plan.data_first:%Y-%m-%d}")
+            through=f"{plan.data_through:%Y-%m-%d}", first=f"{plan.data_first:%Y-%m-%d}"
+        )
     return meta
 
 
@@ -449,10 +545,12 @@ def _manifest(plan: RunPlan, results: list[NotebookResult], clock: float) -> dic
         "run_key": plan.run_key,
         "params": plan.params,
         "inputs": plan.inputs,
-        "data": {"first_order": f"{plan.data_first:%Y-%m-%d}", "data_through": f"{plan.data_through:%Y-%m-%d}",
-                 "partial": plan.partial},
-        "code": {"git_revision": _git_revision(plan.root), "fingerprint": _code_fingerprint(plan.root,
-                                                                                             plan.notebooks)},
+        "data": {
+            "first_order": f"{plan.data_first:%Y-%m-%d}",
+            "data_through": f"{plan.data_through:%Y-%m-%d}",
+            "partial": plan.partial,
+        },
+        "code": {"git_revision": _git_revision(plan.root), "fingerprint": _code_fingerprint(plan.root, plan.notebooks)},
         "versions": _versions(),
         "notebooks": [{k: v for k, v in asdict(r).items() if k != "file_error"} for r in results],
         "started_at": plan.started,
@@ -463,8 +561,9 @@ def _manifest(plan: RunPlan, results: list[NotebookResult], clock: float) -> dic
     }
 
 
-def _keep_failed(plan: RunPlan, staging: Path, manifest: dict, results: list[NotebookResult],
-                 clock: float) -> RunResult:
+def _keep_failed(
+    plan: RunPlan, staging: Path, manifest: dict, results: list[NotebookResult], clock: float
+) -> RunResult:
     """Move the failed run's executed notebooks to ``reports/.failed/<period>/`` and say why."""
     failed = [r for r in results if r.status != "ok"]
     kept = plan.failed
@@ -472,9 +571,12 @@ def _keep_failed(plan: RunPlan, staging: Path, manifest: dict, results: list[Not
     try:
         shutil.rmtree(kept, ignore_errors=True)
         kept.parent.mkdir(parents=True, exist_ok=True)
-        manifest = {**manifest, "kept_at": str(kept), "message": message,
-                    "notebooks": [{**n, "error": n["error"].replace(str(staging), str(kept))}
-                                  for n in manifest["notebooks"]]}
+        manifest = {
+            **manifest,
+            "kept_at": str(kept),
+            "message": message,
+            "notebooks": [{**n, "error": n["error"].replace(str(staging), str(kept))} for n in manifest["notebooks"]],
+        }
         jsonio.write(staging / "manifest.json", manifest)
         shutil.move(str(staging), str(kept))
     except OSError as exc:
@@ -520,13 +622,17 @@ def _code_fingerprint(project_dir: Path, notebooks: list[Path]) -> str:
 
 def _git_revision(project_dir: Path) -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_dir, capture_output=True, text=True,
-                             timeout=10)
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_dir, capture_output=True, text=True, timeout=10)
         rev = out.stdout.strip()
         if out.returncode != 0 or not rev:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=project_dir,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=project_dir,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return rev + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -543,7 +649,7 @@ def _versions() -> dict[str, str]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _say(message: str) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from ..reporting import i18n
 
-__all__ = ["axes_or_new", "words_for", "money_axis", "count_axis", "spread_labels"]
+__all__ = ["axes_or_new", "count_axis", "money_axis", "spread_labels", "words_for"]
 
 
 def axes_or_new(ax, figsize):
@@ -70,7 +70,7 @@ def spread_labels(ax, labels, *, padding: float = 2.0, max_rounds: int = 50):
         boxes = [label.get_window_extent(renderer) for label in labels]
         order = sorted(range(len(labels)), key=lambda i: boxes[i].y0)
         for a_pos, i in enumerate(order):
-            for j in order[a_pos + 1:]:
+            for j in order[a_pos + 1 :]:
                 a, b = boxes[i], boxes[j]
                 if a.x1 + padding <= b.x0 or b.x1 + padding <= a.x0:
                     continue  # apart horizontally
@@ -99,7 +99,7 @@ def overlapping_labels(ax, labels, *, padding: float = 0.0) -> list[tuple[str, s
     boxes = [(label.get_text(), label.get_window_extent(renderer)) for label in labels if label.get_text()]
     found = []
     for n, (text_a, a) in enumerate(boxes):
-        for text_b, b in boxes[n + 1:]:
+        for text_b, b in boxes[n + 1 :]:
             if a.x0 < b.x1 + padding and b.x0 < a.x1 + padding and a.y0 < b.y1 + padding and b.y0 < a.y1 + padding:
                 found.append((text_a, text_b))
     return found

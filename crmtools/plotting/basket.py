@@ -13,7 +13,7 @@ import pandas as pd
 from ._common import axes_or_new as _axes
 from ._common import spread_labels, words_for
 
-__all__ = ["plot_rule_scatter", "plot_pair_heatmap", "plot_rule_network"]
+__all__ = ["plot_pair_heatmap", "plot_rule_network", "plot_rule_scatter"]
 
 #: Label -> key of the report catalogue (crmtools.reporting.i18n.TEXT).
 _KEYS = {
@@ -39,8 +39,10 @@ def _check(rules, columns) -> None:
         raise TypeError(f"Invalid rules: expected a DataFrame from association_rules; got {type(rules).__name__}.")
     missing = [c for c in columns if c not in rules.columns]
     if missing:
-        raise ValueError(f"Invalid rules: missing column(s) {missing}; expected the output of association_rules; "
-                         f"got columns {list(rules.columns)}.")
+        raise ValueError(
+            f"Invalid rules: missing column(s) {missing}; expected the output of association_rules; "
+            f"got columns {list(rules.columns)}."
+        )
 
 
 def _label(items) -> str:
@@ -61,8 +63,9 @@ def _empty(ax, text):
 def _single_item_rules(rules: pd.DataFrame) -> pd.DataFrame:
     single = (rules["antecedents"].map(len) == 1) & (rules["consequents"].map(len) == 1)
     out = rules.loc[single]
-    return out.assign(from_item=[next(iter(s)) for s in out["antecedents"]],
-                      to_item=[next(iter(s)) for s in out["consequents"]])
+    return out.assign(
+        from_item=[next(iter(s)) for s in out["antecedents"]], to_item=[next(iter(s)) for s in out["consequents"]]
+    )
 
 
 def plot_rule_scatter(
@@ -104,11 +107,17 @@ def plot_rule_scatter(
     bar.set_label(text.get(hue, hue))
     top = rules.nlargest(label_top, y) if label_top else rules.iloc[:0]
     ax.margins(y=0.18)  # room inside the axes for labels pushed apart above the highest point
-    labels = [ax.annotate(_short(f"{_label(row.antecedents)} → {_label(row.consequents)}", 40),
-                          (getattr(row, x), getattr(row, y)), xytext=(6, 4), textcoords="offset points",
-                          fontsize=8, arrowprops={"arrowstyle": "-", "color": "#7b8794", "lw": 0.6,
-                                                  "shrinkA": 0, "shrinkB": 2})
-              for row in top.itertuples()]
+    labels = [
+        ax.annotate(
+            _short(f"{_label(row.antecedents)} → {_label(row.consequents)}", 40),
+            (getattr(row, x), getattr(row, y)),
+            xytext=(6, 4),
+            textcoords="offset points",
+            fontsize=8,
+            arrowprops={"arrowstyle": "-", "color": "#7b8794", "lw": 0.6, "shrinkA": 0, "shrinkB": 2},
+        )
+        for row in top.itertuples()
+    ]
     if not hasattr(ax.figure.canvas, "get_renderer"):  # a bare Figure(): measure the labels on an Agg canvas
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -181,8 +190,15 @@ def plot_pair_heatmap(
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             if np.isfinite(values[i, j]):
-                ax.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center", fontsize=8,
-                        color="white" if values[i, j] > middle else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{values[i, j]:.1f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if values[i, j] > middle else "black",
+                )
     ax.set_xticks(range(len(cols)), [_short(str(c)) for c in cols], rotation=45, ha="right")
     ax.set_yticks(range(len(rows)), [_short(str(r)) for r in rows])
     ax.set_xlabel(text["heatmap_x"])
@@ -240,20 +256,42 @@ def plot_rule_network(
     where = {node: (np.cos(a), np.sin(a)) for node, a in zip(nodes, angle)}
     values = top[metric].to_numpy(dtype=np.float64)
     span = np.ptp(values) or 1.0
-    both = (top["reverse_confidence"].notna() if "reverse_confidence" in top.columns
-            else pd.Series(False, index=top.index)).to_numpy()
+    both = (
+        top["reverse_confidence"].notna() if "reverse_confidence" in top.columns else pd.Series(False, index=top.index)
+    ).to_numpy()
     for row, value, two_way in zip(top.itertuples(), values, both):
-        ax.annotate("", xy=where[row.to_item], xytext=where[row.from_item],
-                    arrowprops={"arrowstyle": "<|-|>" if two_way else "-|>", "color": "tab:blue", "alpha": 0.6,
-                                "lw": 0.8 + 3.2 * (value - values.min()) / span,
-                                "shrinkA": 12, "shrinkB": 12, "connectionstyle": "arc3,rad=0.12"})
+        ax.annotate(
+            "",
+            xy=where[row.to_item],
+            xytext=where[row.from_item],
+            arrowprops={
+                "arrowstyle": "<|-|>" if two_way else "-|>",
+                "color": "tab:blue",
+                "alpha": 0.6,
+                "lw": 0.8 + 3.2 * (value - values.min()) / span,
+                "shrinkA": 12,
+                "shrinkB": 12,
+                "connectionstyle": "arc3,rad=0.12",
+            },
+        )
     sizes = np.array([support[n] for n in nodes])
-    ax.scatter([where[n][0] for n in nodes], [where[n][1] for n in nodes],
-               s=120 + 1400 * sizes / sizes.max(), color="tab:orange", zorder=3, edgecolors="white")
+    ax.scatter(
+        [where[n][0] for n in nodes],
+        [where[n][1] for n in nodes],
+        s=120 + 1400 * sizes / sizes.max(),
+        color="tab:orange",
+        zorder=3,
+        edgecolors="white",
+    )
     for node, a in zip(nodes, angle):
-        x, y = where[node]
-        ax.text(1.18 * np.cos(a), 1.18 * np.sin(a), _short(str(node)), ha="left" if np.cos(a) > 0.1 else
-                "right" if np.cos(a) < -0.1 else "center", va="center", fontsize=8)
+        ax.text(
+            1.18 * np.cos(a),
+            1.18 * np.sin(a),
+            _short(str(node)),
+            ha="left" if np.cos(a) > 0.1 else "right" if np.cos(a) < -0.1 else "center",
+            va="center",
+            fontsize=8,
+        )
     ax.set_xlim(-1.8, 1.8)
     ax.set_ylim(-1.4, 1.4)
     ax.set_aspect("equal")

@@ -10,13 +10,27 @@ from ._common import words_for
 __all__ = ["plot_campaign_roi"]
 
 #: Label -> key of the report catalogue (crmtools.reporting.i18n.TEXT).
-_KEYS = {"roi": "chart.roi_attributed_reference", "incremental": "chart.incremental_roi_headline",
-         "x": "chart.roi_margin_formula", "x_plain": "chart.roi_formula", "title": "chart.campaign_roi_ranked",
-         "na": "chart.not_available", "no_holdout": "chart.no_holdout", "attributed_bars": "chart.roi_attributed"}
+_KEYS = {
+    "roi": "chart.roi_attributed_reference",
+    "incremental": "chart.incremental_roi_headline",
+    "x": "chart.roi_margin_formula",
+    "x_plain": "chart.roi_formula",
+    "title": "chart.campaign_roi_ranked",
+    "na": "chart.not_available",
+    "no_holdout": "chart.no_holdout",
+    "attributed_bars": "chart.roi_attributed",
+}
 
 
-def plot_campaign_roi(roi: pd.DataFrame, *, incremental: bool = True, scale: str = "auto", language: str = "en",
-                      alpha: float = 0.05, ax=None):
+def plot_campaign_roi(
+    roi: pd.DataFrame,
+    *,
+    incremental: bool = True,
+    scale: str = "auto",
+    language: str = "en",
+    alpha: float = 0.05,
+    ax=None,
+):
     """Horizontal bars of campaign ROI, best first: the headline incremental ROI, attributed ROI for reference.
 
     With ``incremental=True`` (the report's view) the bars are the
@@ -60,21 +74,29 @@ def plot_campaign_roi(roi: pd.DataFrame, *, incremental: bool = True, scale: str
     if scale not in ("auto", "linear", "symlog"):
         raise ValueError(f"Unknown scale; allowed: 'auto', 'linear', 'symlog'; received: {scale!r}.")
     needed = ["campaign_id", "channel", "roi"] + (
-        ["incremental_roi", "incremental_roi_ci_low", "incremental_roi_ci_high"] if incremental else [])
+        ["incremental_roi", "incremental_roi_ci_low", "incremental_roi_ci_high"] if incremental else []
+    )
     missing = [c for c in needed if c not in roi.columns]
     if missing:
-        raise ValueError(f"roi is missing column(s) {missing}; required: {needed}; received columns: "
-                         f"{list(roi.columns)}.")
+        raise ValueError(
+            f"roi is missing column(s) {missing}; required: {needed}; received columns: {list(roi.columns)}."
+        )
     key = "incremental_roi" if incremental else "roi"
-    table = roi.assign(_defined=roi[key].notna()).sort_values(["_defined", key], ascending=[False, False],
-                                                             kind="stable")
+    table = roi.assign(_defined=roi[key].notna()).sort_values(
+        ["_defined", key], ascending=[False, False], kind="stable"
+    )
     if ax is None:
         _, ax = plt.subplots(figsize=(8, max(2.0, 0.5 * len(table) + 1.2)))
     n = len(table)
     y = np.arange(n)[::-1].astype(float)
     values = table[key].to_numpy(dtype=float)
-    ax.barh(y, np.nan_to_num(values), color="#2a7ab9", height=0.6,
-            label=text["incremental"].format(level=1 - alpha) if incremental else text["attributed_bars"])
+    ax.barh(
+        y,
+        np.nan_to_num(values),
+        color="#2a7ab9",
+        height=0.6,
+        label=text["incremental"].format(level=1 - alpha) if incremental else text["attributed_bars"],
+    )
     no_holdout = incremental & ~np.isfinite(values) & table["roi"].notna().to_numpy()
     for yi, v, nh in zip(y, values, no_holdout):
         if not np.isfinite(v):
@@ -86,13 +108,26 @@ def plot_campaign_roi(roi: pd.DataFrame, *, incremental: bool = True, scale: str
         high = table["incremental_roi_ci_high"].to_numpy(dtype=float)
         has = np.isfinite(values) & np.isfinite(low) & np.isfinite(high)
         if has.any():
-            ax.errorbar(values[has], y[has], xerr=np.vstack([values[has] - low[has], high[has] - values[has]]),
-                        fmt="none", ecolor="#1b4f78", capsize=3)
+            ax.errorbar(
+                values[has],
+                y[has],
+                xerr=np.vstack([values[has] - low[has], high[has] - values[has]]),
+                fmt="none",
+                ecolor="#1b4f78",
+                capsize=3,
+            )
         attributed = table["roi"].to_numpy(dtype=float)
         shown = np.isfinite(attributed)
         if shown.any():
-            ax.scatter(attributed[shown], y[shown], marker="D", facecolors="none", edgecolors="#e07b00", zorder=3,
-                       label=text["roi"])
+            ax.scatter(
+                attributed[shown],
+                y[shown],
+                marker="D",
+                facecolors="none",
+                edgecolors="#e07b00",
+                zorder=3,
+                label=text["roi"],
+            )
             magnitudes = np.concatenate([magnitudes, np.abs(attributed[shown])])
     if scale == "auto":
         nonzero = magnitudes[magnitudes > 0]
@@ -101,8 +136,9 @@ def plot_campaign_roi(roi: pd.DataFrame, *, incremental: bool = True, scale: str
         ax.set_xscale("symlog", linthresh=1.0)
     ax.axvline(0.0, color="black", linewidth=0.8)
     names = table["name"] if "name" in table.columns else table["campaign_id"]
-    labels = [f"{nm if pd.notna(nm) else cid} ({ch})" for nm, cid, ch in
-              zip(names, table["campaign_id"], table["channel"])]
+    labels = [
+        f"{nm if pd.notna(nm) else cid} ({ch})" for nm, cid, ch in zip(names, table["campaign_id"], table["channel"])
+    ]
     ax.set_yticks(y, labels)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     margins = roi["margin"].dropna().unique() if "margin" in roi.columns else []
@@ -121,8 +157,10 @@ def _legend_below_xlabel(ax) -> None:
 
         FigureCanvasAgg(figure)
     renderer = figure.canvas.get_renderer()
-    below = min(ax.xaxis.label.get_window_extent(renderer).y0,
-                ax.get_tightbbox(renderer).y0 if ax.get_tightbbox(renderer) is not None else 0.0)
+    below = min(
+        ax.xaxis.label.get_window_extent(renderer).y0,
+        ax.get_tightbbox(renderer).y0 if ax.get_tightbbox(renderer) is not None else 0.0,
+    )
     gap = 4 * figure.dpi / 72.0  # 4 points
     _, y = ax.transAxes.inverted().transform((0.0, below - gap))
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, y), fontsize="small", frameon=False, ncol=2)

@@ -15,11 +15,22 @@ from ._common import money_axis, words_for
 __all__ = ["plot_cohort_heatmap", "plot_f2_rates", "plot_interval_distribution"]
 
 #: Label -> key of the report catalogue (crmtools.reporting.i18n.TEXT).
-_KEYS = {"cohort": "cohort", "months_since": "months_since", "retention": "chart.active_share",
-         "active": "active_customers", "revenue": "revenue", "revenue_per_customer": "revenue_per_customer",
-         "cumulative_revenue_per_customer": "chart.cumulative_revenue_per_customer", "customers": "customers",
-         "f2_rate": "chart.f2_rate", "channel": "chart.acquisition_channel", "category": "chart.first_category",
-         "overall": "chart.all_new_customers", "days": "chart.days_between_purchases", "intervals": "chart.intervals"}
+_KEYS = {
+    "cohort": "cohort",
+    "months_since": "months_since",
+    "retention": "chart.active_share",
+    "active": "active_customers",
+    "revenue": "revenue",
+    "revenue_per_customer": "revenue_per_customer",
+    "cumulative_revenue_per_customer": "chart.cumulative_revenue_per_customer",
+    "customers": "customers",
+    "f2_rate": "chart.f2_rate",
+    "channel": "chart.acquisition_channel",
+    "category": "chart.first_category",
+    "overall": "chart.all_new_customers",
+    "days": "chart.days_between_purchases",
+    "intervals": "chart.intervals",
+}
 
 
 def _text(language: str) -> dict[str, str]:
@@ -54,10 +65,20 @@ def plot_cohort_heatmap(cohorts: pd.DataFrame, *, value: str = "retention", lang
     ax = _axes(ax, (11, 7))
     fmt = ".0%" if value == "retention" else ",.0f"
     small = wide.shape[1] <= 13 and wide.shape[0] <= 24
-    sns.heatmap(wide, annot=small, fmt=fmt, cmap="Blues", cbar_kws={"label": words.get(value, value)}, ax=ax,
-                annot_kws={"fontsize": 7})
-    if value in ("revenue", "revenue_per_customer", "cumulative_revenue_per_customer") and ax.collections \
-            and ax.collections[0].colorbar is not None:
+    sns.heatmap(
+        wide,
+        annot=small,
+        fmt=fmt,
+        cmap="Blues",
+        cbar_kws={"label": words.get(value, value)},
+        ax=ax,
+        annot_kws={"fontsize": 7},
+    )
+    if (
+        value in ("revenue", "revenue_per_customer", "cumulative_revenue_per_customer")
+        and ax.collections
+        and ax.collections[0].colorbar is not None
+    ):
         money_axis(ax.collections[0].colorbar.ax.yaxis, language)
     ax.set_xlabel(words["months_since"])
     ax.set_ylabel(words["cohort"])
@@ -97,8 +118,7 @@ def plot_f2_rates(f2: pd.DataFrame, *, breakdown: str = "channel", language: str
     return ax
 
 
-def plot_interval_distribution(intervals: pd.DataFrame, *, max_days: int | None = 365, language: str = "en",
-                               ax=None):
+def plot_interval_distribution(intervals: pd.DataFrame, *, max_days: int | None = 365, language: str = "en", ax=None):
     """Bars of how many gaps between purchase days have each length (from :func:`crmtools.repeat.interval_distribution`).
 
     Parameters

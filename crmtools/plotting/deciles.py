@@ -14,9 +14,15 @@ from ._common import words_for
 __all__ = ["plot_deciles", "plot_pareto_curve"]
 
 #: Label -> key of the report catalogue (crmtools.reporting.i18n.TEXT).
-_KEYS = {"decile": "chart.decile", "share": "chart.share_of_revenue", "revenue_share": "revenue_share",
-         "cumulative_share": "cumulative_share", "customer_share": "chart.cumulative_customer_share",
-         "pareto": "chart.cumulative_revenue_share", "equal": "chart.equal_spending"}
+_KEYS = {
+    "decile": "chart.decile",
+    "share": "chart.share_of_revenue",
+    "revenue_share": "revenue_share",
+    "cumulative_share": "cumulative_share",
+    "customer_share": "chart.cumulative_customer_share",
+    "pareto": "chart.cumulative_revenue_share",
+    "equal": "chart.equal_spending",
+}
 
 
 def _text(language: str) -> dict[str, str]:

@@ -10,10 +10,16 @@ from ._common import words_for
 __all__ = ["plot_lift_intervals"]
 
 #: Label -> key of the report catalogue (crmtools.reporting.i18n.TEXT).
-_KEYS = {"x": "chart.relative_lift_vs_control", "significant": "chart.significant",
-         "not_significant": "chart.not_significant", "untrusted": "chart.srm_failed",
-         "conversion_rate": "chart.conversion_rate", "revenue_per_unit": "chart.revenue_per_unit",
-         "revenue_per_converter": "chart.revenue_per_converter", "title": "chart.lift_by_variant"}
+_KEYS = {
+    "x": "chart.relative_lift_vs_control",
+    "significant": "chart.significant",
+    "not_significant": "chart.not_significant",
+    "untrusted": "chart.srm_failed",
+    "conversion_rate": "chart.conversion_rate",
+    "revenue_per_unit": "chart.revenue_per_unit",
+    "revenue_per_converter": "chart.revenue_per_converter",
+    "title": "chart.lift_by_variant",
+}
 _COLORS = {"significant": "#2a7ab9", "not_significant": "#8c8c8c", "untrusted": "#d62728"}
 
 
@@ -48,12 +54,22 @@ def plot_lift_intervals(results: pd.DataFrame, *, metric: str | None = None, lan
     from matplotlib.ticker import PercentFormatter
 
     text = words_for(_KEYS, language)
-    needed = ["experiment_id", "metric", "variant", "relative_lift", "relative_lift_ci_low",
-              "relative_lift_ci_high", "significant", "trustworthy", "alpha"]
+    needed = [
+        "experiment_id",
+        "metric",
+        "variant",
+        "relative_lift",
+        "relative_lift_ci_low",
+        "relative_lift_ci_high",
+        "significant",
+        "trustworthy",
+        "alpha",
+    ]
     missing = [c for c in needed if c not in results.columns]
     if missing:
-        raise ValueError(f"results is missing column(s) {missing}; required: {needed}; received columns: "
-                         f"{list(results.columns)}.")
+        raise ValueError(
+            f"results is missing column(s) {missing}; required: {needed}; received columns: {list(results.columns)}."
+        )
     table = results if metric is None else results[results["metric"] == metric]
     table = table[np.isfinite(table["relative_lift"].to_numpy(dtype=float))]
     if ax is None:
@@ -82,8 +98,11 @@ def plot_lift_intervals(results: pd.DataFrame, *, metric: str | None = None, lan
     if metric is not None:
         title = f"{text.get(metric, metric)}: {title}"
     ax.set_title(title)
-    shown = [Line2D([], [], color=_COLORS[k], marker="o", linewidth=2.2, label=text[k])
-             for k in ("significant", "not_significant", "untrusted") if k in kinds]
+    shown = [
+        Line2D([], [], color=_COLORS[k], marker="o", linewidth=2.2, label=text[k])
+        for k in ("significant", "not_significant", "untrusted")
+        if k in kinds
+    ]
     if shown:
         ax.legend(handles=shown, loc="best", fontsize="small")
     return ax

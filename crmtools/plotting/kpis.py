@@ -13,12 +13,16 @@ from ._common import count_axis, money_axis, words_for
 __all__ = ["plot_trend"]
 
 #: Label -> key of the report catalogue (crmtools.reporting.i18n.TEXT): the KPI names of the tables.
-_KEYS = {"month": "month", "revenue": "revenue", "orders": "orders", "active_customers": "active_customers",
-         "average_order_value": "average_order_value"}
+_KEYS = {
+    "month": "month",
+    "revenue": "revenue",
+    "orders": "orders",
+    "active_customers": "active_customers",
+    "average_order_value": "average_order_value",
+}
 
 
-def plot_trend(trend: pd.DataFrame, *, value: str = "revenue", language: str = "en", currency: str = "JPY",
-               ax=None):
+def plot_trend(trend: pd.DataFrame, *, value: str = "revenue", language: str = "en", currency: str = "JPY", ax=None):
     """Line of one monthly measure (from :func:`crmtools.kpis.monthly_trend`), one marker per month.
 
     Parameters
@@ -39,10 +43,12 @@ def plot_trend(trend: pd.DataFrame, *, value: str = "revenue", language: str = "
     matplotlib.axes.Axes
     """
     import seaborn as sns
+
     words = words_for(_KEYS, language)
     if value not in ("revenue", "orders", "active_customers", "average_order_value"):
-        raise ValueError(f"value must be 'revenue', 'orders', 'active_customers' or 'average_order_value'; "
-                         f"got {value!r}.")
+        raise ValueError(
+            f"value must be 'revenue', 'orders', 'active_customers' or 'average_order_value'; got {value!r}."
+        )
     missing = [c for c in ("month", value) if c not in trend.columns]
     if missing:
         raise ValueError(f"trend is missing column(s) {missing}; pass the output of crmtools.kpis.monthly_trend.")

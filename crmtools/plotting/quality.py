@@ -9,8 +9,13 @@ from ._common import words_for
 __all__ = ["plot_lines_by_month"]
 
 #: Label -> key of the report catalogue (crmtools.reporting.i18n.TEXT).
-_KEYS = {"sale": "chart.sale_lines", "return": "chart.return_lines", "guest": "chart.guest_lines", "month": "month",
-         "lines": "chart.order_lines"}
+_KEYS = {
+    "sale": "chart.sale_lines",
+    "return": "chart.return_lines",
+    "guest": "chart.guest_lines",
+    "month": "month",
+    "lines": "chart.order_lines",
+}
 
 
 def plot_lines_by_month(table: pd.DataFrame, *, language: str = "en", ax=None):

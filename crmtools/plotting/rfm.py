@@ -14,15 +14,27 @@ from ..reporting.i18n import segment_labels
 from ._common import axes_or_new as _axes
 from ._common import count_axis, money_axis, words_for
 
-__all__ = ["plot_segment_bars", "plot_rfm_heatmap", "plot_migration_heatmap"]
+__all__ = ["plot_migration_heatmap", "plot_rfm_heatmap", "plot_segment_bars"]
 
 #: Label -> key of the report catalogue (crmtools.reporting.i18n.TEXT).
-_KEYS = {"customers": "customers", "share": "chart.share_of_customers", "revenue": "revenue",
-         "revenue_share": "chart.share_of_revenue", "average_order_value": "average_order_value",
-         "mean_recency_days": "chart.mean_recency_days", "segment": "segment", "r_score": "chart.r_score",
-         "f_score": "chart.f_score", "m_score": "chart.m_score", "mean_monetary": "chart.mean_monetary",
-         "from_segment": "from_segment", "to_segment": "to_segment", "share_of_from": "chart.share_of_from",
-         "share_of_total": "chart.share_of_total", "migration_title": "segment_migration"}
+_KEYS = {
+    "customers": "customers",
+    "share": "chart.share_of_customers",
+    "revenue": "revenue",
+    "revenue_share": "chart.share_of_revenue",
+    "average_order_value": "average_order_value",
+    "mean_recency_days": "chart.mean_recency_days",
+    "segment": "segment",
+    "r_score": "chart.r_score",
+    "f_score": "chart.f_score",
+    "m_score": "chart.m_score",
+    "mean_monetary": "chart.mean_monetary",
+    "from_segment": "from_segment",
+    "to_segment": "to_segment",
+    "share_of_from": "chart.share_of_from",
+    "share_of_total": "chart.share_of_total",
+    "migration_title": "segment_migration",
+}
 
 
 def _text(language: str) -> dict[str, str]:
@@ -32,12 +44,15 @@ def _text(language: str) -> dict[str, str]:
 def _require(table: pd.DataFrame, columns: list[str], name: str, source: str) -> None:
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise ValueError(f"{name} is missing column(s) {missing}; pass the output of {source}. "
-                         f"Columns received: {list(table.columns)}.")
+        raise ValueError(
+            f"{name} is missing column(s) {missing}; pass the output of {source}. "
+            f"Columns received: {list(table.columns)}."
+        )
 
 
-def plot_segment_bars(summary: pd.DataFrame, *, value: str = "customers", segment_map=None, language: str = "en",
-                      ax=None):
+def plot_segment_bars(
+    summary: pd.DataFrame, *, value: str = "customers", segment_map=None, language: str = "en", ax=None
+):
     """Horizontal bars of one measure per segment (from :func:`crmtools.rfm.segment_summary`).
 
     Parameters
@@ -118,8 +133,9 @@ def plot_rfm_heatmap(grid: pd.DataFrame, *, value: str = "customers", language: 
     return ax
 
 
-def plot_migration_heatmap(migration: pd.DataFrame, *, value: str = "share_of_from", segment_map=None,
-                           language: str = "en", ax=None):
+def plot_migration_heatmap(
+    migration: pd.DataFrame, *, value: str = "share_of_from", segment_map=None, language: str = "en", ax=None
+):
     """Heatmap of segment migration, last period in rows and this period in columns.
 
     Parameters
@@ -148,8 +164,9 @@ def plot_migration_heatmap(migration: pd.DataFrame, *, value: str = "share_of_fr
     wide = migration_matrix(migration, values=value, segment_map=segment_map).rename(index=labels, columns=labels)
     ax = _axes(ax, (9, 7))
     fmt = ",.0f" if value == "customers" else ".0%"
-    sns.heatmap(wide, annot=True, fmt=fmt, cmap="Blues", cbar_kws={"label": words[value]}, ax=ax,
-                annot_kws={"fontsize": 8})
+    sns.heatmap(
+        wide, annot=True, fmt=fmt, cmap="Blues", cbar_kws={"label": words[value]}, ax=ax, annot_kws={"fontsize": 8}
+    )
     ax.set_ylabel(words["from_segment"])
     ax.set_xlabel(words["to_segment"])
     ax.set_title(words["migration_title"])

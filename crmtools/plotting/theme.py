@@ -7,7 +7,7 @@ package ships IPAexGothic, registered with matplotlib when imported. Seaborn's
 
 from __future__ import annotations
 
-__all__ = ["use_report_theme", "JAPANESE_FONT", "font_family"]
+__all__ = ["JAPANESE_FONT", "font_family", "use_report_theme"]
 
 JAPANESE_FONT = "IPAexGothic"
 
@@ -36,11 +36,23 @@ def use_report_theme(language: str = "en") -> None:
     # IPAexGothic has one weight: asking it for bold logs "Failed to find font weight bold" on every title,
     # so Japanese titles are set in the regular weight (a little larger instead).
     weight = "normal" if language == "ja" else "bold"
-    sns.set_theme(context="notebook", style="whitegrid", palette="deep", font=family,
-                  rc={"figure.figsize": (8.0, 4.0), "figure.dpi": 96, "savefig.dpi": 96,
-                      "axes.titleweight": weight, "figure.titleweight": weight, "axes.unicode_minus": False,
-                      # Never "1e8" above an axis: plain numbers unless a plot formats them (money, counts).
-                      "axes.formatter.useoffset": False, "axes.formatter.limits": (-9, 15)})
+    sns.set_theme(
+        context="notebook",
+        style="whitegrid",
+        palette="deep",
+        font=family,
+        rc={
+            "figure.figsize": (8.0, 4.0),
+            "figure.dpi": 96,
+            "savefig.dpi": 96,
+            "axes.titleweight": weight,
+            "figure.titleweight": weight,
+            "axes.unicode_minus": False,
+            # Never "1e8" above an axis: plain numbers unless a plot formats them (money, counts).
+            "axes.formatter.useoffset": False,
+            "axes.formatter.limits": (-9, 15),
+        },
+    )
     # Deterministic output: no random hash salt or dates in vector output.
     mpl.rcParams["svg.hashsalt"] = "crmtools"
     mpl.rcParams["pdf.fonttype"] = 42

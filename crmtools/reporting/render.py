@@ -24,14 +24,20 @@ import nbformat
 
 from ..errors import ReportError
 
-__all__ = ["execute_notebook", "render_html", "count_images", "normalise_notebook", "TEMPLATE_DIR"]
+__all__ = ["TEMPLATE_DIR", "count_images", "execute_notebook", "normalise_notebook", "render_html"]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 _INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
-def execute_notebook(input_path: str | os.PathLike, output_path: str | os.PathLike, parameters: dict, *,
-                     cwd: str | os.PathLike | None = None, timeout: int = 1800) -> nbformat.NotebookNode:
+def execute_notebook(
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    parameters: dict,
+    *,
+    cwd: str | os.PathLike | None = None,
+    timeout: int = 1800,
+) -> nbformat.NotebookNode:
     """Run a parameterised notebook and save the executed copy.
 
     Raises
@@ -46,9 +52,17 @@ def execute_notebook(input_path: str | os.PathLike, output_path: str | os.PathLi
     os.environ["MPLBACKEND"] = _INLINE_BACKEND
     os.environ.setdefault("PYTHONHASHSEED", "0")
     try:
-        pm.execute_notebook(str(input_path), str(output_path), parameters=parameters, kernel_name="python3",
-                            progress_bar=False, cwd=str(cwd) if cwd else None, request_save_on_cell_execute=True,
-                            execution_timeout=timeout, kernel_manager_class=_ipc_kernel_manager())
+        pm.execute_notebook(
+            str(input_path),
+            str(output_path),
+            parameters=parameters,
+            kernel_name="python3",
+            progress_bar=False,
+            cwd=str(cwd) if cwd else None,
+            request_save_on_cell_execute=True,
+            execution_timeout=timeout,
+            kernel_manager_class=_ipc_kernel_manager(),
+        )
     except PapermillExecutionError as exc:
         first = str(exc.evalue).strip().splitlines()[0] if str(exc.evalue).strip() else exc.ename
         raise ReportError(
@@ -70,10 +84,14 @@ def _interrupted_message(input_path, output_path, exc: Exception) -> str:
     numbers can be looked up).
     """
     name = Path(input_path).name
-    kinds = {"DeadKernelError": "the kernel died (killed, or out of memory?)",
-             "CellTimeoutError": "a cell ran longer than the time limit",
-             "TimeoutError": "the kernel did not answer in time"}
-    what = kinds.get(type(exc).__name__, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+    kinds = {
+        "DeadKernelError": "the kernel died (killed, or out of memory?)",
+        "CellTimeoutError": "a cell ran longer than the time limit",
+        "TimeoutError": "the kernel did not answer in time",
+    }
+    what = kinds.get(
+        type(exc).__name__, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+    )
     nb = None
     try:
         nb = nbformat.read(str(output_path), as_version=4)
@@ -152,9 +170,7 @@ def count_images(nb: nbformat.NotebookNode) -> int:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             png = data.get("image/png")
-            if png and len(base64.b64decode(png)) > 100:
-                total += 1
-            elif data.get("image/svg+xml"):
+            if (png and len(base64.b64decode(png)) > 100) or data.get("image/svg+xml"):
                 total += 1
     return total
 
@@ -178,7 +194,9 @@ def _label_charts(nb: nbformat.NotebookNode, default: str) -> None:
 
 
 #: The text a notebook prints for a matplotlib object left as a cell's value (``<Axes: ...>``, ``<Figure size ...>``).
-_OBJECT_REPR = re.compile(r"^\s*(\[)?<(Axes|Figure|matplotlib\.|AxesSubplot|Text|BarContainer|Line2D)[^\n]*>\s*(\])?\s*$")
+_OBJECT_REPR = re.compile(
+    r"^\s*(\[)?<(Axes|Figure|matplotlib\.|AxesSubplot|Text|BarContainer|Line2D)[^\n]*>\s*(\])?\s*$"
+)
 
 
 def _drop_object_reprs(nb: nbformat.NotebookNode) -> None:
@@ -191,8 +209,11 @@ def _drop_object_reprs(nb: nbformat.NotebookNode) -> None:
             data = out.get("data", {})
             plain = data.get("text/plain", "")
             plain = "".join(plain) if isinstance(plain, list) else plain
-            if out.get("output_type") in ("execute_result", "display_data") and set(data) == {"text/plain"} \
-                    and _OBJECT_REPR.match(plain):
+            if (
+                out.get("output_type") in ("execute_result", "display_data")
+                and set(data) == {"text/plain"}
+                and _OBJECT_REPR.match(plain)
+            ):
                 continue
             kept.append(out)
         cell["outputs"] = kept
@@ -202,8 +223,11 @@ def _drop_stderr(nb: nbformat.NotebookNode) -> None:
     """Remove stderr output (warnings, engine logs): it is for the run log, never an empty box on the page."""
     for cell in nb.cells:
         if "outputs" in cell:
-            cell["outputs"] = [out for out in cell["outputs"]
-                               if not (out.get("output_type") == "stream" and out.get("name") == "stderr")]
+            cell["outputs"] = [
+                out
+                for out in cell["outputs"]
+                if not (out.get("output_type") == "stream" and out.get("name") == "stderr")
+            ]
 
 
 def render_html(nb: nbformat.NotebookNode, html_path: str | os.PathLike, *, title: str, meta: dict) -> str:
@@ -237,9 +261,14 @@ def render_html(nb: nbformat.NotebookNode, html_path: str | os.PathLike, *, titl
     _drop_object_reprs(nb)
     _label_charts(nb, title)
     nb.cells = [c for c in nb.cells if not _is_empty_output_cell(c)]
-    exporter = HTMLExporter(template_name="crmtools_report", extra_template_basedirs=[str(TEMPLATE_DIR)],
-                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-                            language_code=meta.get("language", "en"))
+    exporter = HTMLExporter(
+        template_name="crmtools_report",
+        extra_template_basedirs=[str(TEMPLATE_DIR)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        language_code=meta.get("language", "en"),
+    )
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = re.sub(r"[ \t]+\n", "\n", body)
     if re.search(r"<script[^>]+src=|<link[^>]+href=\"https?://", body):
