@@ -38,4 +38,4 @@ lab: install ## open JupyterLab at the repository root (notebooks, data and repo
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 clean: ## remove generated data, reports and the environment
-	rm -rf $(VENV) data/sample reports/*/ reports/index.html reports/.staging reports/.failed
+	rm -rf $(VENV) data/sample reports/*/ reports/index.html reports/index.ja.html reports/.staging reports/.failed

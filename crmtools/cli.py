@@ -32,7 +32,7 @@ EXIT_OK, EXIT_REPORT_FAILED, EXIT_USAGE, EXIT_DATA, EXIT_BUSY, EXIT_FILES = 0, 1
 
 EXIT_CODES_HELP = """exit codes:
   0    published, or skipped because inputs, parameters and code are unchanged
-  1    a notebook failed; the last good report is untouched, the failed run is kept in reports/.failed/<period>/
+  1    a notebook failed; the last good report is untouched, the failed run is kept in reports/.failed/<period>/<lang>/
          e.g. a cell raised an error, or the kernel was killed
   2    bad command line or parameters
          e.g. --set langauge=ja (unknown parameter), --notebooks /nope

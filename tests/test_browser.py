@@ -47,6 +47,8 @@ PHONE, LAPTOP = 390, 1280
 #: Latin-script words a Japanese page may show: names of measures and methods that Japanese business
 #: writing keeps in Latin letters, and units.
 LATIN_ALLOWED = {
+    "z",  # z検定 and t検定 are the Japanese names of the tests
+    "t",
     "CRM",
     "crmtools",
     "RFM",

@@ -68,14 +68,26 @@ def test_the_segments_of_the_built_in_map_are_labelled_in_the_catalogue():
 
 
 def test_a_custom_map_may_label_its_own_segments():
-    spec = {"segments": [{"name": "Recent", "label": {"ja": "最近"}, "rules": [{"r": [3, 5]}]},
-                         {"name": "Lost", "rules": [{"r": [1, 1]}]},
-                         {"name": "Older", "label": "Older ones", "rules": [{"r": [2, 2]}]}]}
+    spec = {
+        "segments": [
+            {"name": "Recent", "label": {"ja": "最近"}, "rules": [{"r": [3, 5]}]},
+            {"name": "Lost", "rules": [{"r": [1, 1]}]},
+            {"name": "Older", "label": "Older ones", "rules": [{"r": [2, 2]}]},
+        ]
+    }
     # the map's label, else the catalogue's label for the name, else the name
-    assert i18n.segment_labels(spec, "en") == {"Recent": "Recent", "Lost": "Lost", "Older": "Older ones",
-                                               INACTIVE: "Inactive"}
-    assert i18n.segment_labels(spec, "ja") == {"Recent": "最近", "Lost": "離反顧客", "Older": "Older ones",
-                                               INACTIVE: "非アクティブ"}
+    assert i18n.segment_labels(spec, "en") == {
+        "Recent": "Recent",
+        "Lost": "Lost",
+        "Older": "Older ones",
+        INACTIVE: "Inactive",
+    }
+    assert i18n.segment_labels(spec, "ja") == {
+        "Recent": "最近",
+        "Lost": "離反顧客",
+        "Older": "Older ones",
+        INACTIVE: "非アクティブ",
+    }
 
 
 def test_the_codes_of_the_analyses_have_words():
@@ -125,8 +137,11 @@ def _docstrings(tree: ast.AST) -> set[int]:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
             first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
-                    and isinstance(first.value.value, str):
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
                 found.add(id(first.value))
     return found
 
@@ -134,9 +149,14 @@ def _docstrings(tree: ast.AST) -> set[int]:
 def _japanese_strings(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     docs = _docstrings(tree)
-    return [f"line {node.lineno}: {node.value!r}" for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
-            and JAPANESE.search(re.sub("|".join(map(re.escape, QUOTED_TERMS)), "", node.value))]
+    return [
+        f"line {node.lineno}: {node.value!r}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docs
+        and JAPANESE.search(re.sub("|".join(map(re.escape, QUOTED_TERMS)), "", node.value))
+    ]
 
 
 def _is_ja(node) -> bool:
@@ -159,22 +179,27 @@ def _language_branches(path: Path) -> list[str]:
 @pytest.mark.parametrize("path", _modules(skip=("reporting",)), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_japanese_text_outside_the_reporting_layer(path):
     found = _japanese_strings(path)
-    assert not found, (f"{path.relative_to(PACKAGE)} holds Japanese text; words belong in "
-                       f"crmtools/reporting/i18n.py: {found[:5]}")
+    assert not found, (
+        f"{path.relative_to(PACKAGE)} holds Japanese text; words belong in crmtools/reporting/i18n.py: {found[:5]}"
+    )
 
 
 @pytest.mark.parametrize("path", _modules(skip=("reporting", "plotting")), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_language_branches_outside_the_presentation_layers(path):
     found = _language_branches(path)
-    assert not found, (f"{path.relative_to(PACKAGE)} chooses words by language; return codes and numbers and let "
-                       f"crmtools.reporting word them: {found[:5]}")
+    assert not found, (
+        f"{path.relative_to(PACKAGE)} chooses words by language; return codes and numbers and let "
+        f"crmtools.reporting word them: {found[:5]}"
+    )
 
 
 def test_the_walks_catch_what_they_look_for(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text('"""Docs may say 継続率."""\nLABEL = {"en": "Churn", "ja": "離反"}\nHINT = "width (全角)"\n'
-                   'def f(language):\n    """継続率."""\n    return "x" if language == "ja" else LABEL["ja"]\n',
-                   encoding="utf-8")
+    bad.write_text(
+        '"""Docs may say 継続率."""\nLABEL = {"en": "Churn", "ja": "離反"}\nHINT = "width (全角)"\n'
+        'def f(language):\n    """継続率."""\n    return "x" if language == "ja" else LABEL["ja"]\n',
+        encoding="utf-8",
+    )
     assert [s.split(":")[0] for s in _japanese_strings(bad)] == ["line 2"]
     assert len(_language_branches(bad)) == 3
 
@@ -182,20 +207,23 @@ def test_the_walks_catch_what_they_look_for(tmp_path):
 # --------------------------------------------------------------------------- formatting (issue 12)
 
 
-@pytest.mark.parametrize(("value", "ja", "en"), [
-    (39_691_230, "3,969万円", "¥39.7M"),  # the issue's example: whole 万 from 100万 up
-    (123_456, "12.3万円", "¥123K"),
-    (12_345, "1.23万円", "¥12.3K"),  # three significant digits
-    (9_876, "9,876円", "¥9,876"),  # below 10,000 in full
-    (0, "0円", "¥0"),
-    (123_456_789, "1.23億円", "¥123M"),
-    (1_234_567_890, "12.3億円", "¥1.23B"),
-    (99_999_000, "1億円", "¥100M"),  # rounding up crosses into the next unit: never "10,000万円"
-    (99_995, "10万円", "¥100K"),
-    (-2_500_000, "−250万円", "−¥2.5M"),
-    (float("nan"), "–", "–"),
-    (None, "–", "–"),
-])
+@pytest.mark.parametrize(
+    ("value", "ja", "en"),
+    [
+        (39_691_230, "3,969万円", "¥39.7M"),  # the issue's example: whole 万 from 100万 up
+        (123_456, "12.3万円", "¥123K"),
+        (12_345, "1.23万円", "¥12.3K"),  # three significant digits
+        (9_876, "9,876円", "¥9,876"),  # below 10,000 in full
+        (0, "0円", "¥0"),
+        (123_456_789, "1.23億円", "¥123M"),
+        (1_234_567_890, "12.3億円", "¥1.23B"),
+        (99_999_000, "1億円", "¥100M"),  # rounding up crosses into the next unit: never "10,000万円"
+        (99_995, "10万円", "¥100K"),
+        (-2_500_000, "−250万円", "−¥2.5M"),
+        (float("nan"), "–", "–"),
+        (None, "–", "–"),
+    ],
+)
 def test_compact_money_rounds_to_japanese_and_english_units(value, ja, en):
     assert i18n.compact_money(value, "ja") == ja
     assert i18n.compact_money(value, "en") == en
@@ -229,9 +257,15 @@ def test_kpi_tiles_round_money_and_keep_the_full_amount_in_the_title():
 
     from crmtools.reporting.tables import kpi_tiles
 
-    tiles = pd.DataFrame({"kpi": ["revenue", "orders"], "value": [39_691_230.0, 12_345.0],
-                          "previous": [30_000_000.0, 12_000.0], "year_ago": [float("nan")] * 2,
-                          "kind": ["money", "integer"]})
+    tiles = pd.DataFrame(
+        {
+            "kpi": ["revenue", "orders"],
+            "value": [39_691_230.0, 12_345.0],
+            "previous": [30_000_000.0, 12_000.0],
+            "year_ago": [float("nan")] * 2,
+            "kind": ["money", "integer"],
+        }
+    )
     page = kpi_tiles(tiles, language="ja").data
     assert '<div class="value" title="39,691,230円">3,969万円</div>' in page
     assert '<div class="value">12,345</div>' in page  # counts in full
@@ -245,8 +279,9 @@ def test_money_axes_read_in_units_without_an_offset():
     from crmtools.plotting.kpis import plot_trend
     from crmtools.plotting.theme import use_report_theme
 
-    trend = pd.DataFrame({"month": pd.period_range("2025-01", periods=4, freq="M").astype(str),
-                          "revenue": [1.2e8, 1.5e8, 0.9e8, 2.1e8]})
+    trend = pd.DataFrame(
+        {"month": pd.period_range("2025-01", periods=4, freq="M").astype(str), "revenue": [1.2e8, 1.5e8, 0.9e8, 2.1e8]}
+    )
     for language, tick in (("ja", r"[\d,.]+(万|億)円"), ("en", r"¥[\d.]+M")):
         with matplotlib.rc_context():
             use_report_theme(language)

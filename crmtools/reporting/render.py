@@ -138,6 +138,14 @@ def _ipc_kernel_manager():
         def _transport_default(self):
             return "ipc"
 
+        async def _async_interrupt_kernel(self):
+            # jupyter_client interrupts a kernel before asking it to shut down; a finished notebook's kernel
+            # then logs "ERROR | KeyboardInterrupt caught in kernel" on every successful run. A run that
+            # shuts a kernel down has nothing to interrupt (a stuck cell is killed, not interrupted).
+            if getattr(self, "shutting_down", False):
+                return
+            await super()._async_interrupt_kernel()
+
         @default("ip")
         def _ip_default(self):
             folder = jupyter_runtime_dir()

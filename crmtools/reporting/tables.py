@@ -30,8 +30,18 @@ from IPython.display import HTML
 
 from . import i18n
 
-__all__ = ["HEADLINE_KINDS", "MAX_LABEL_WIDTH", "MAX_TITLE_CHARS", "bullet_list", "format_value", "glossary_html",
-           "html_table", "kpi_tiles", "shorten", "with_previous"]
+__all__ = [
+    "HEADLINE_KINDS",
+    "MAX_LABEL_WIDTH",
+    "MAX_TITLE_CHARS",
+    "bullet_list",
+    "format_value",
+    "glossary_html",
+    "html_table",
+    "kpi_tiles",
+    "shorten",
+    "with_previous",
+]
 
 #: Display columns of text a table cell or header shows before it is shortened with "…".
 MAX_LABEL_WIDTH = 60
@@ -60,7 +70,7 @@ def shorten(text: str, width: int = MAX_LABEL_WIDTH) -> str:
     if width < 1:
         raise ValueError(f"width must be a whole number of at least 1; got {width!r}.")
     total = 0
-    for i, char in enumerate(text):
+    for _i, char in enumerate(text):
         total += _width(char)
         if total > width:
             break
@@ -79,7 +89,7 @@ def _text_html(text: str, width: int, tag: str, attrs: str = "") -> str:
     """``<tag attrs>text</tag>``, escaped; shortened to ``width`` with the (capped) full text as its title."""
     short = shorten(text, width)
     if short != text:
-        full = text if len(text) <= MAX_TITLE_CHARS else text[:MAX_TITLE_CHARS - 1] + "…"
+        full = text if len(text) <= MAX_TITLE_CHARS else text[: MAX_TITLE_CHARS - 1] + "…"
         attrs += f' title="{html.escape(full, quote=True)}"'
     return f"<{tag}{attrs}>{html.escape(short)}</{tag}>"
 
@@ -131,9 +141,16 @@ def format_value(value, kind: str, language: str = "en", currency: str = "JPY") 
     return str(value)
 
 
-def html_table(frame: pd.DataFrame, formats: Mapping[str, str] | None = None, *, language: str = "en",
-               currency: str = "JPY", headers: Mapping[str, str] | None = None, max_rows: int = 200,
-               max_label: int = MAX_LABEL_WIDTH) -> HTML:
+def html_table(
+    frame: pd.DataFrame,
+    formats: Mapping[str, str] | None = None,
+    *,
+    language: str = "en",
+    currency: str = "JPY",
+    headers: Mapping[str, str] | None = None,
+    max_rows: int = 200,
+    max_label: int = MAX_LABEL_WIDTH,
+) -> HTML:
     """Render a DataFrame as an escaped HTML table.
 
     Parameters
@@ -167,7 +184,7 @@ def html_table(frame: pd.DataFrame, formats: Mapping[str, str] | None = None, *,
     formats = dict(formats or {})
     headers = dict(headers or {})
     numeric = {c for c, k in formats.items() if k != "text"}
-    cells = ["<table class=\"crm-table\"><thead><tr>"]
+    cells = ['<table class="crm-table"><thead><tr>']
     for col in frame.columns:
         label = headers.get(col) or (i18n.TEXT[col][language] if col in i18n.TEXT else str(col))
         cls = ' class="num"' if col in numeric else ""
@@ -214,6 +231,7 @@ def kpi_tiles(kpis: pd.DataFrame, *, language: str = "en", currency: str = "JPY"
     >>> "<span>± 0.0 pt</span>" in html_, "−0.0" in html_
     (True, False)
     """
+
     def given(row, name):
         value = getattr(row, name, None)
         return value if isinstance(value, str) and value else None
@@ -227,10 +245,11 @@ def kpi_tiles(kpis: pd.DataFrame, *, language: str = "en", currency: str = "JPY"
         parts.append(_tile_value_html(row.value, kind, language, currency))
         if given(row, "note"):
             parts.append(f'<div class="note">{html.escape(given(row, "note"))}</div>')
-        for ref, key, note in ((row.previous, "vs_previous", "previous_note"),
-                               (row.year_ago, "vs_year_ago", "year_ago_note")):
-            change = html.escape(given(row, note)) if given(row, note) else _change_html(row.value, ref, kind,
-                                                                                          language)
+        for ref, key, note in (
+            (row.previous, "vs_previous", "previous_note"),
+            (row.year_ago, "vs_year_ago", "year_ago_note"),
+        ):
+            change = html.escape(given(row, note)) if given(row, note) else _change_html(row.value, ref, kind, language)
             parts.append(f'<div class="delta">{html.escape(i18n.text(key, language))}: {change}</div>')
         parts.append("</div>")
     parts.append("</div>")
@@ -263,8 +282,9 @@ def _change_html(value, reference, kind: str, language: str) -> str:
     return f'<span class="down">▼ {html.escape(shown)}</span>'
 
 
-def bullet_list(items: list[str], *, css_class: str = "crm-findings", max_width: int = MAX_BULLET_WIDTH,
-                numbered: bool = False) -> HTML:
+def bullet_list(
+    items: list[str], *, css_class: str = "crm-findings", max_width: int = MAX_BULLET_WIDTH, numbered: bool = False
+) -> HTML:
     """An escaped bullet list (for generated findings and rule sentences); an item longer than ``max_width``
     display columns is shortened like a table cell, the full text (capped) in its ``title``; ``numbered``
     makes it an ordered list (for ranked actions)."""
@@ -290,9 +310,12 @@ def glossary_html(kpis, *, language: str = "en") -> HTML:
     >>> glossary_html(["average_order_value", "nope"]).data
     '<dl class="crm-glossary"><dt id="g-average_order_value">Average order value</dt><dd>Revenue ÷ orders.</dd></dl>'
     """
-    rows = [f'<dt id="g-{html.escape(k, quote=True)}">{html.escape(i18n.text(k, language))}</dt>'
-            f"<dd>{html.escape(i18n.text(f'glossary.{k}', language))}</dd>"
-            for k in kpis if f"glossary.{k}" in i18n.TEXT]
+    rows = [
+        f'<dt id="g-{html.escape(k, quote=True)}">{html.escape(i18n.text(k, language))}</dt>'
+        f"<dd>{html.escape(i18n.text(f'glossary.{k}', language))}</dd>"
+        for k in kpis
+        if f"glossary.{k}" in i18n.TEXT
+    ]
     return HTML(f'<dl class="crm-glossary">{"".join(rows)}</dl>')
 
 
