@@ -30,3 +30,20 @@ def test_no_cell_ends_in_a_plot_call_whose_axes_repr_would_print(path):
         if body and isinstance(body[-1], ast.Expr):
             text = ast.get_source_segment(source, body[-1]) or ""
             assert "plot_" not in text, f"cell {index} ends in {text[:60]!r}: assign it (ax = ...) instead"
+
+
+@pytest.mark.slow
+def test_the_campaign_page_publishes_for_a_period_without_campaigns(tmp_path):
+    import shutil
+
+    from crmtools.runner import run_period
+    from crmtools.sampledata import SampleConfig, write_sample
+
+    write_sample(tmp_path / "data", SampleConfig(customers=600, months=24, seed=4))
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "default.yaml").write_text("data:\n  path: data\n", encoding="utf-8")
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(NOTEBOOKS[0].parent / "06_campaigns.ipynb", tmp_path / "notebooks")
+    # The sample's campaigns run in months 3, 7 and 21-24: May 2024 has none.
+    result = run_period("2024-05", project_dir=tmp_path, jobs=1)
+    assert result.status == "published", result.message
