@@ -18,7 +18,7 @@ Examples
 >>> resolve_params({"langauge": "ja"})
 Traceback (most recent call last):
 ...
-crmtools.errors.ParameterError: Unknown parameter 'langauge' (did you mean 'language'?). Allowed: basket, campaigns, currency, data, engine, experiments, language, period, repeat, reports_dir, rfm.
+crmtools.errors.ParameterError: Unknown parameter 'langauge' (did you mean 'language'?). Allowed: basket, campaigns, churn, clv, currency, data, engine, experiments, language, period, repeat, reports_dir, rfm.
 """
 
 from __future__ import annotations
@@ -94,6 +94,8 @@ DEFAULTS: dict[str, Any] = {
     },
     "experiments": {"alpha": 0.05, "correction": "holm"},
     "campaigns": {"margin": 0.4},
+    "churn": {"horizon_days": 90},
+    "clv": {"months": 12, "monthly_discount": 0.01, "time_unit": "W"},
     "engine": {"backend": "pandas", "spark_master": None, "spark_connect_url": None},
     "reports_dir": "reports",
 }
@@ -123,6 +125,7 @@ _CHOICES: dict[str, tuple] = {
     "data.policies.duplicates": ("error", "drop", "keep"),
     "data.policies.invalid_rows": ("error", "drop"),
     "engine.backend": ("pandas", "duckdb", "polars", "spark"),
+    "clv.time_unit": ("W", "D"),
 }
 
 #: Parameters of more than one type, where the analysis tells them apart (an int is not turned into a float).
@@ -178,6 +181,9 @@ _DOMAINS: dict[str, dict[type, tuple[_Interval, str]]] = {
     "basket.min_baskets": {int: (_Interval(1, None), "baskets in the period")},
     "experiments.alpha": {float: (_Interval(0, 0.5, low_open=True), "a significance level")},
     "campaigns.margin": {float: (_Interval(0, 1, low_open=True), "a contribution margin: a share of revenue")},
+    "churn.horizon_days": {int: (_Interval(7, 730), "days without a purchase after the cutoff that count as churn")},
+    "clv.months": {int: (_Interval(1, 120), "months of predicted customer value")},
+    "clv.monthly_discount": {float: (_Interval(0, 0.5), "a monthly discount rate")},
     "data.policies.max_line_amount": {float: (_Interval(0, None, low_open=True), "an amount per order line")},
     "data.policies.min_id_overlap": {float: (_Interval(0, 1), "a share of ids; 0 turns the check off")},
 }
