@@ -82,6 +82,8 @@ class Dataset:
     ----------
     transactions, customers, products, campaigns, campaign_contacts, experiments : pandas.DataFrame
         The canonical tables (empty with canonical columns when absent).
+    surveys : pandas.DataFrame
+        Answers to the recommend question (NPS), optional: empty with canonical columns when absent.
     quality : pandas.DataFrame
         Columns ``table, check, rows, action``.
     fingerprints : dict
@@ -99,6 +101,7 @@ class Dataset:
     campaign_contacts: pd.DataFrame
     experiments: pd.DataFrame
     quality: pd.DataFrame
+    surveys: pd.DataFrame = field(default_factory=lambda: empty_table("surveys"))
     fingerprints: dict[str, str] = field(default_factory=dict)
     inputs: dict[str, dict] = field(default_factory=dict)
 
@@ -523,7 +526,16 @@ def load_dataset(config: DataConfig | dict | str, *, until=None, since=None) -> 
     return dataset
 
 
-_SNAPSHOT_TABLES = ("transactions", "customers", "products", "campaigns", "campaign_contacts", "experiments", "quality")
+_SNAPSHOT_TABLES = (
+    "transactions",
+    "customers",
+    "products",
+    "campaigns",
+    "campaign_contacts",
+    "experiments",
+    "surveys",
+    "quality",
+)
 #: Columns no report needs: contact details stay out of the run's snapshot (see :func:`write_snapshot`).
 _SNAPSHOT_EXCLUDED = {"customers": ("name", "email", "phone")}
 

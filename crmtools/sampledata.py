@@ -22,6 +22,9 @@ in the canonical model:
   contact list).
 - **Experiments**: a three-variant subject-line test with a conversion effect
   on variant B only, an offer test with a revenue effect, and an A/A test.
+- **Growth ladder and NPS** (from a separate random stream, so the rest is
+  unchanged): marketing consent, membership from the third order, referrals
+  and survey scores (0-10), all more likely for loyal customers.
 
 The planted values are written to ``truths.json`` next to the data so tests
 can check that analyses recover them. Same arguments give byte-identical
@@ -206,7 +209,7 @@ def generate_sample(config: SampleConfig = SampleConfig()) -> tuple[dict[str, pd
     --------
     >>> tables, truths = generate_sample(SampleConfig(customers=200, months=3, seed=1))
     >>> sorted(tables)
-    ['campaign_contacts', 'campaigns', 'customers', 'experiments', 'products', 'transactions']
+    ['campaign_contacts', 'campaigns', 'customers', 'experiments', 'products', 'surveys', 'transactions']
     >>> bool((tables["transactions"]["amount"] ==
     ...       tables["transactions"]["quantity"] * tables["transactions"]["unit_price"]).all())
     True
@@ -236,6 +239,8 @@ def generate_sample(config: SampleConfig = SampleConfig()) -> tuple[dict[str, pd
         campaigns=_campaign_truths(campaigns, tx),
         experiments=experiment_truths,
     )
+    customer_table, surveys, growth_truths = _growth_plants(config, customers, tx, customer_table, calendar.end)
+    truths.update(growth_truths)
     tables = {
         "transactions": _make_messy(tx, rng) if config.messy else tx,
         "customers": customer_table,
@@ -243,6 +248,7 @@ def generate_sample(config: SampleConfig = SampleConfig()) -> tuple[dict[str, pd
         "campaigns": _campaigns_table(campaigns),
         "campaign_contacts": _contacts_table(campaigns),
         "experiments": experiments,
+        "surveys": surveys,
     }
     return tables, truths
 
@@ -764,6 +770,94 @@ def _experiments(rng: np.random.Generator, customer_ids: np.ndarray, end: pd.Tim
         }
     frame = pd.concat(frames, ignore_index=True).sort_values(["experiment_id", "unit_id"], kind="stable")
     return frame.reset_index(drop=True), truths
+
+
+# --- growth ladder and NPS plants (issue 15) --------------------------------------------------------------------------
+
+#: Stream of the growth plants: a generator of its own, drawn after everything else, so adding these tables and
+#: columns leaves every other sample value unchanged.
+_GROWTH_STREAM = 15
+#: Planted: consent probability = logistic(a + b * loyalty), loyalty = standardised log(rate / dropout).
+_CONSENT_LOGIT = (0.3, 0.6)
+#: Planted: customers join the membership programme at their n-th order with this probability.
+_MEMBER_AT_ORDER, _MEMBER_SHARE = 3, 0.35
+#: Planted: share of customers referred by an earlier customer; referrers drawn with weight exp(b * loyalty).
+_REFERRED_SHARE, _REFERRER_LOYALTY = 0.06, 1.5
+#: Planted: after each order a survey is answered with this probability, 2-10 days later; the score is
+#: round(mean + slope * loyalty + Normal(0, noise)), clipped to 0-10.
+_SURVEY_SHARE, _SURVEY_SCORE = 0.12, {"mean": 7.0, "loyalty_slope": 1.6, "noise_sd": 1.6}
+_SURVEY_CHANNELS, _SURVEY_CHANNEL_SHARE = ("email", "web", "app"), (0.5, 0.3, 0.2)
+
+
+def _growth_plants(
+    config: SampleConfig, customers: _Customers, tx: pd.DataFrame, customer_table: pd.DataFrame, end: pd.Timestamp
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Membership, referrals, marketing consent and NPS survey answers, all tied to each customer's loyalty.
+
+    Loyalty is the standardised ``log(rate / dropout)`` of the buy-till-you-die simulation: loyal customers
+    consent more often, are chosen more often as referrers and give higher scores, so promoters buy more in
+    the months after answering than detractors (the behaviour NPS is meant to predict).
+    """
+    rng = np.random.default_rng([config.seed, _GROWTH_STREAM])
+    n = customers.ids.size
+    raw = np.log(customers.rate / customers.dropout)
+    loyalty = (raw - raw.mean()) / (raw.std() or 1.0)
+    a, b = _CONSENT_LOGIT
+    consent = rng.random(n) < 1 / (1 + np.exp(-(a + b * loyalty)))
+    sales = tx[(tx["quantity"] > 0) & tx["customer_id"].notna()].drop_duplicates("order_id")
+    sales = sales.sort_values(["customer_id", "order_datetime"], kind="stable")
+    number = sales["customer_id"].str.slice(1).astype("int64").to_numpy() - 1
+    nth = sales.groupby("customer_id", sort=False).cumcount().to_numpy() + 1
+    joins = (nth == _MEMBER_AT_ORDER) & (rng.random(nth.size) < _MEMBER_SHARE)
+    member_since = np.full(n, np.datetime64("NaT"), dtype="datetime64[s]")
+    member_since[number[joins]] = sales["order_datetime"].to_numpy()[joins].astype("datetime64[s]")
+    referred = np.flatnonzero(rng.random(n) < _REFERRED_SHARE)
+    referred = referred[referred > 0]  # the first customer has nobody to be referred by
+    weights = np.cumsum(np.exp(_REFERRER_LOYALTY * loyalty))  # customers are numbered by arrival
+    referrer = np.searchsorted(weights, rng.random(referred.size) * weights[referred - 1], side="right")
+    referred_by = np.full(n, None, dtype=object)
+    referred_by[referred] = customers.ids[np.minimum(referrer, referred - 1)]
+    answered = rng.random(len(sales)) < _SURVEY_SHARE
+    lag = pd.to_timedelta(rng.integers(2 * 86400, 10 * 86400, len(sales)), unit="s")
+    s = _SURVEY_SCORE
+    score = np.round(s["mean"] + s["loyalty_slope"] * loyalty[number] + rng.normal(0, s["noise_sd"], len(sales)))
+    channel = np.array(_SURVEY_CHANNELS)[rng.choice(len(_SURVEY_CHANNELS), len(sales), p=_SURVEY_CHANNEL_SHARE)]
+    surveys = pd.DataFrame(
+        {
+            "customer_id": sales["customer_id"].to_numpy(),
+            "responded_at": (sales["order_datetime"] + lag).astype("datetime64[s]").to_numpy(),
+            "score": np.clip(score, 0, 10).astype("int64"),
+            "channel": channel,
+        }
+    )[answered]
+    surveys = surveys[surveys["responded_at"] < end].drop_duplicates(["customer_id", "responded_at"])
+    surveys = surveys.sort_values(["customer_id", "responded_at"], kind="stable").reset_index(drop=True)
+    table = customer_table.assign(member_since=member_since, referred_by=referred_by, marketing_consent=consent)
+    table["referred_by"] = table["referred_by"].astype("str").where(table["referred_by"].notna(), None)
+    promoters, detractors = (surveys["score"] >= 9).mean(), (surveys["score"] <= 6).mean()
+    truths = {
+        "growth": {
+            "loyalty": "standardised log(purchase rate / dropout probability) of the simulation",
+            "consent_logit": list(_CONSENT_LOGIT),
+            "consent_share": round(float(consent.mean()), 6),
+            "member_at_order": _MEMBER_AT_ORDER,
+            "member_share_at_that_order": _MEMBER_SHARE,
+            "members": int(joins.sum()),
+            "referred_share": _REFERRED_SHARE,
+            "referred_customers": int(referred.size),
+            "referrers": int(pd.unique(referred_by[referred]).size),
+            "referrer_loyalty_weight": _REFERRER_LOYALTY,
+        },
+        "nps": {
+            "survey_share_per_order": _SURVEY_SHARE,
+            "score_model": dict(_SURVEY_SCORE),
+            "responses": len(surveys),
+            "nps_all_responses": round(float(100 * (promoters - detractors)), 6),
+            "predicts_behaviour": "promoters repeat more and spend more in the 90 days after answering "
+            "than passives, passives more than detractors",
+        },
+    }
+    return table, surveys, truths
 
 
 # --- planted truths, measured exactly where they are realised ---------------------------------------------------------

@@ -19,6 +19,8 @@ keywords). The tables are:
     Who was assigned to each campaign, in the ``treatment`` or ``holdout`` group.
 ``experiments``
     One row per unit (customer or visitor) exposed to an experiment variant.
+``surveys``
+    One row per answer to the "how likely are you to recommend us" question (0-10), for NPS.
 
 Datetimes are timezone-naive and expressed in the business time zone (the
 ``timezone`` parameter, default ``Asia/Tokyo``); timezone-aware input is
@@ -36,6 +38,7 @@ __all__ = [
     "EXPERIMENTS",
     "PERSONAL_COLUMNS",
     "PRODUCTS",
+    "SURVEYS",
     "TABLES",
     "TRANSACTIONS",
     "Column",
@@ -59,6 +62,8 @@ class Column:
         Whether missing values are allowed.
     min_value : float or None, default=None
         Smallest allowed value (inclusive), for numeric columns.
+    max_value : float or None, default=None
+        Largest allowed value (inclusive), for numeric columns.
     allowed : tuple of str or None, default=None
         Allowed values, for categorical string columns.
     description : str, default=""
@@ -70,6 +75,7 @@ class Column:
     required: bool = True
     nullable: bool = False
     min_value: float | None = None
+    max_value: float | None = None
     allowed: tuple[str, ...] | None = None
     description: str = ""
 
@@ -126,6 +132,10 @@ CUSTOMERS = TableSpec(
         Column("first_seen", "datetime", description="signup or first-seen date"),
         Column("acquisition_channel", "str", required=False, nullable=True, description="channel of acquisition"),
         Column("region", "str", required=False, nullable=True, description="region or prefecture"),
+        Column(
+            "member_since", "datetime", required=False, nullable=True, description="membership start; empty if none"
+        ),
+        Column("referred_by", "str", required=False, nullable=True, description="customer id of the referrer"),
         Column("name", "str", required=False, nullable=True, description="personal: never reported"),
         Column("email", "str", required=False, nullable=True, description="personal: never reported"),
         Column("phone", "str", required=False, nullable=True, description="personal: never reported"),
@@ -181,8 +191,19 @@ EXPERIMENTS = TableSpec(
     key=("experiment_id", "unit_id"),
 )
 
+SURVEYS = TableSpec(
+    "surveys",
+    (
+        Column("customer_id", "str", description="customer identifier"),
+        Column("responded_at", "datetime", description="when the customer answered"),
+        Column("score", "int", min_value=0.0, max_value=10.0, description="likelihood to recommend, 0-10"),
+        Column("channel", "str", required=False, nullable=True, description="where the survey was answered"),
+    ),
+    key=("customer_id", "responded_at"),
+)
+
 TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (TRANSACTIONS, CUSTOMERS, PRODUCTS, CAMPAIGNS, CAMPAIGN_CONTACTS, EXPERIMENTS)
+    t.name: t for t in (TRANSACTIONS, CUSTOMERS, PRODUCTS, CAMPAIGNS, CAMPAIGN_CONTACTS, EXPERIMENTS, SURVEYS)
 }
 
 #: Columns that may hold personal data; reports must never show them.

@@ -396,6 +396,8 @@ def _pandera_schema(spec: TableSpec):
         checks = []
         if col.min_value is not None:
             checks.append(pa.Check.ge(col.min_value, error=f"values below {col.min_value}"))
+        if col.max_value is not None:
+            checks.append(pa.Check.le(col.max_value, error=f"values above {col.max_value}"))
         if col.allowed is not None:
             checks.append(pa.Check.isin(list(col.allowed), error=f"values outside {list(col.allowed)}"))
         columns[col.name] = pa.Column(checks=checks, nullable=col.nullable, required=col.required, coerce=False)
@@ -491,6 +493,8 @@ def check_table(
 
 
 def _expected_for(col) -> str:
+    if col.min_value is not None and col.max_value is not None:
+        return f"values from {col.min_value:g} to {col.max_value:g} ({col.description})"
     if col.min_value is not None:
         return f"values of at least {col.min_value:g} ({col.description})"
     if col.allowed is not None:
@@ -611,6 +615,12 @@ REFERENCES: tuple[tuple[str, str, tuple[tuple[str, str], ...], str], ...] = (
     ("campaign_contacts", "campaign_id", (("campaigns", "campaign_id"),), "campaign ids found in campaigns"),
     (
         "campaign_contacts",
+        "customer_id",
+        (("customers", "customer_id"), ("transactions", "customer_id")),
+        "customer ids found in customers or transactions",
+    ),
+    (
+        "surveys",
         "customer_id",
         (("customers", "customer_id"), ("transactions", "customer_id")),
         "customer ids found in customers or transactions",

@@ -19,7 +19,7 @@ from crmtools.validation import Policies
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_YAML = REPO / "params" / "default.yaml"
-TABLE_NAMES = {"transactions", "customers", "products", "campaigns", "campaign_contacts", "experiments"}
+TABLE_NAMES = {"transactions", "customers", "products", "campaigns", "campaign_contacts", "experiments", "surveys"}
 TINY = SampleConfig(customers=300, months=4, seed=11)
 
 

@@ -917,6 +917,7 @@ TEXT: dict[str, dict[str, str]] = {
     "table.campaigns": {"en": "campaigns", "ja": "キャンペーン"},
     "table.campaign_contacts": {"en": "campaign contacts", "ja": "キャンペーン接触"},
     "table.experiments": {"en": "experiments", "ja": "実験"},
+    "table.surveys": {"en": "surveys", "ja": "アンケート"},
     "method.z-test": {"en": "z-test", "ja": "z検定"},
     "method.fisher": {"en": "Fisher's exact test", "ja": "フィッシャーの正確確率検定"},
     "method.boschloo": {"en": "Boschloo's exact test", "ja": "ボシュルーの正確確率検定"},
