@@ -38,6 +38,7 @@ ANALYSIS_MODULES = [
     "slicing",
     "experiments",
     "quality",
+    "clv",
 ]
 
 #: Words that make an argument name about time.
@@ -64,11 +65,20 @@ PUBLIC = dict(_public_functions())
 DATA_ARGUMENTS = {"before", "after", "rules_before", "rules_after"}
 
 
+#: crmtools.clv keeps the lifetimes convention the models are published in: the calibration and holdout windows
+#: end on their last day *included* (a date, or a Period meaning its last day), recency and T are in ``time_unit``,
+#: and ``horizon`` is a length in that unit (a number, positional as in ``expected_purchases(model, summary, 52)``).
+MODEL_TIME_ARGUMENTS = {"calibration_end", "observation_end", "time_unit", "horizon"}
+
+
 def _time_rule_violation(param: inspect.Parameter) -> str | None:
     """Why ``param`` breaks the time rule, or None."""
     name = param.name
     if name.endswith(("_col", "_cols")) or name in DATA_ARGUMENTS:
         return None  # a column name, or a table
+    if name in MODEL_TIME_ARGUMENTS:
+        positional_ok = name == "horizon"
+        return None if positional_ok or param.kind is inspect.Parameter.KEYWORD_ONLY else f"{name} must be keyword-only"
     if not _TIME_WORD.search(name):
         return None
     keyword_only = param.kind is inspect.Parameter.KEYWORD_ONLY
@@ -426,3 +436,22 @@ def test_signatures_show_only_the_new_names():
     assert "period" not in inspect.signature(basket.frequent_itemsets).parameters
     kind = inspect.signature(kpis.period_kpis).parameters["period"].kind
     assert kind is inspect.Parameter.KEYWORD_ONLY
+
+
+# --------------------------------------------------------------------------- the models' last day included
+
+
+def test_clv_window_ends_are_last_days_and_a_period_means_its_last_day(tables):
+    from crmtools import clv
+
+    tx = tables["transactions"]
+    expected = clv.customer_summary(tx, calibration_end="2024-09-30", observation_end="2024-12-31")
+    for end, obs in [
+        (parse_period("2024-09"), parse_period("2024-Q4")),
+        (pd.Timestamp("2024-09-30"), pd.Timestamp("2024-12-31").date()),
+    ]:
+        pd.testing.assert_frame_equal(clv.customer_summary(tx, calibration_end=end, observation_end=obs), expected)
+    with pytest.raises(ValueError, match=r"calibration_end='2024-09' is ambiguous.*'2024-09-30'.*parse_period"):
+        clv.customer_summary(tx, calibration_end="2024-09")
+    with pytest.raises(ValueError, match="calibration_end must be a day"):
+        clv.customer_summary(tx, calibration_end="2024-09-30 12:00")

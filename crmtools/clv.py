@@ -1,0 +1,1311 @@
+"""Probabilistic customer lifetime value: BG/NBD purchases, Gamma-Gamma spend, CLV.
+
+The models are those of Fader, Hardie & Lee (2005), "Counting your customers
+the easy way: an alternative to the Pareto/NBD model" (BG/NBD, *Marketing
+Science* 24(2)) and "RFM and CLV: using iso-value curves for customer base
+analysis" (Gamma-Gamma spend, *Journal of Marketing Research* 42(4)), in the
+conventions of the ``lifetimes`` package so results are comparable.
+
+Steps
+-----
+1. :func:`customer_summary`: one row per customer from the transactions
+   (``frequency``, ``recency``, ``T``, ``monetary_value``; holdout columns
+   with ``observation_end``), aggregated in the engine layer
+   (:mod:`crmtools.engine`), so it runs on pandas, polars, DuckDB and Spark.
+2. :func:`fit_bgnbd` and :func:`fit_gamma_gamma`: maximum likelihood on the
+   exact log-likelihoods with analytic gradients; customers with identical
+   data are grouped (weights), so a fit costs in distinct triples, not in
+   customers. Results are frozen: ``params``, ``log_likelihood`` (the full
+   likelihood of the papers, summed over customers), ``standard_errors``
+   (from the Hessian), convergence information.
+3. Predictions: :func:`probability_alive`, :func:`expected_purchases`,
+   :func:`expected_spend`, :func:`customer_value` (lifetimes'
+   ``customer_lifetime_value`` convention), all per customer;
+   :func:`customer_scores` gathers them in one frame and
+   :func:`write_scores` writes it to a file the analyst names.
+4. :func:`holdout_check`: fit on a calibration window, predict the holdout
+   window, compare with what customers actually did.
+
+Definitions (the lifetimes convention)
+--------------------------------------
+Only purchase lines count: a customer id, a positive quantity, and a date on
+or before ``calibration_end`` (returns, negative quantities, are left out;
+they do not undo a purchase day). Several lines or orders of a customer on
+one calendar day are one *purchase day*, whose value is the sum of its lines.
+
+- ``frequency``: repeat purchase days, the number of purchase days minus one.
+- ``recency``: time from the first to the last purchase day (0 without repeats).
+- ``T``: time from the first purchase day to ``calendar_end``, the last day
+  included (a customer who first bought on ``calibration_end`` has T = 0).
+- ``monetary_value``: mean value of the repeat purchase days (0 without repeats).
+
+Times are whole days divided by 7 for ``time_unit="W"`` (lifetimes'
+``freq="D", freq_multiplier=7``). For CDNOW's 39-week calibration,
+``calibration_end="1997-09-30"``, and a first purchase on 1997-01-01 gives
+``T = 272 / 7`` weeks.
+
+Time arguments
+--------------
+``calibration_end`` and ``observation_end`` are the **last day included**
+(lifetimes' ``observation_period_end``), unlike ``as_of=`` elsewhere in
+crmtools, which is the first instant not counted: the models' T counts days
+up to and including the last day. Pass a date (``"1997-09-30"``, a
+``Timestamp`` at midnight, a ``datetime.date``) or a
+:class:`~crmtools.periods.Period`, which means its last day
+(``parse_period("1997-09")`` is 1997-09-30), so that a whole month or quarter
+is in the window either way. Month or quarter text (``"1997-09"``) is
+ambiguous and rejected, as is a time of day other than midnight.
+
+Why BG/NBD (and not Pareto/NBD or MBG/NBD)
+-------------------------------------------
+BG/NBD has a closed-form likelihood whose gradient is cheap (log-gamma,
+digamma and one log-sum-exp per triple), published reference estimates on
+CDNOW, and the same inputs as Pareto/NBD, whose likelihood needs a Gauss
+hypergeometric function per customer (and its derivatives in its parameters
+have no cheap closed form). MBG/NBD differs only in letting customers
+without repeat purchases drop out; it has no published CDNOW estimates to
+hold it to. Neither is implemented here.
+
+Examples
+--------
+>>> import pandas as pd
+>>> tx = pd.DataFrame({
+...     "customer_id": ["a", "a", "a", "b"],
+...     "order_datetime": pd.to_datetime(["2025-01-01 00:00:00", "2025-01-08 09:00:00", "2025-01-15 18:00:00", "2025-01-10 00:00:00"]),
+...     "quantity": [1, 1, 2, 1],
+...     "amount": [10.0, 20.0, 40.0, 5.0],
+... })
+>>> customer_summary(tx, calibration_end="2025-01-28", time_unit="D")
+  customer_id  frequency  recency     T  monetary_value
+0           a          2     14.0  27.0            30.0
+1           b          0      0.0  18.0             0.0
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import narwhals.stable.v2 as nw
+import numpy as np
+import pandas as pd
+from scipy import optimize, special
+
+from .checks import message, require_columns, require_in, require_range
+from .engine import collect, day_number, is_missing, lit_datetime, to_lazy
+from .periods import Period, as_point, parse_period
+
+__all__ = [
+    "DAYS_PER_UNIT",
+    "WEEKS_PER_MONTH",
+    "BGNBDResult",
+    "ConvergenceWarning",
+    "GammaGammaResult",
+    "HoldoutCheck",
+    "bgnbd_log_likelihood",
+    "customer_scores",
+    "customer_summary",
+    "customer_value",
+    "expected_purchases",
+    "expected_spend",
+    "fit_bgnbd",
+    "fit_gamma_gamma",
+    "gamma_gamma_log_likelihood",
+    "holdout_check",
+    "probability_alive",
+    "write_scores",
+]
+
+#: Days in one unit of time for ``time_unit``.
+DAYS_PER_UNIT = {"D": 1, "W": 7}
+
+#: Weeks per month in :func:`customer_value` (lifetimes' ``customer_lifetime_value``).
+WEEKS_PER_MONTH = 4.345
+
+#: Units of time per month in :func:`customer_value`, as in lifetimes (``"D"``: 30 days).
+_UNITS_PER_MONTH = {"W": WEEKS_PER_MONTH, "D": 30.0}
+
+_SUMMARY_COLUMNS = ["frequency", "recency", "T"]
+
+#: Month or quarter text, which names a whole period rather than a day.
+_PERIOD_TEXT = re.compile(r"^\d{4}-(\d{1,2}|[Qq][1-4])$")
+
+
+class ConvergenceWarning(UserWarning):
+    """A fit stopped without meeting its convergence criteria; the result says why."""
+
+
+# --------------------------------------------------------------------------- time arguments
+
+
+def _last_day(value: Any, *, name: str) -> pd.Timestamp:
+    """The last day a ``calibration_end`` / ``observation_end`` argument includes, at midnight."""
+    if isinstance(value, Period):
+        return value.end - pd.Timedelta(days=1)
+    if isinstance(value, str) and _PERIOD_TEXT.match(value.strip()):
+        period = parse_period(value.strip())
+        last = period.end - pd.Timedelta(days=1)
+        raise ValueError(
+            f"{name}={value!r} is ambiguous: {name} is the last day included, and {value.strip()!r} names a whole "
+            f"{period.kind}. Pass its last day, {name}='{last:%Y-%m-%d}', or the Period, which means its last "
+            f"day: {name}=parse_period('{period.label}')."
+        )
+    ts = as_point(value, name=name)
+    if ts != ts.normalize():
+        raise ValueError(
+            message(
+                f"{name} must be a day",
+                allowed="a date such as '1997-09-30' (the last day included) or a Period (its last day)",
+                received=repr(value),
+                hint="A time of day has no meaning here: the models count whole days.",
+            )
+        )
+    return ts
+
+
+def _unit_days(time_unit: str) -> int:
+    return DAYS_PER_UNIT[require_in(time_unit, tuple(DAYS_PER_UNIT), name="time_unit")]
+
+
+# --------------------------------------------------------------------------- the per-customer summary
+
+
+def customer_summary(
+    transactions: Any,
+    *,
+    calibration_end: Any,
+    observation_end: Any = None,
+    time_unit: str = "W",
+    customer_col: str = "customer_id",
+    date_col: str = "order_datetime",
+    amount_col: str = "amount",
+    quantity_col: str = "quantity",
+) -> pd.DataFrame:
+    """Frequency, recency, age and mean repeat value of every customer (lifetimes' convention).
+
+    Parameters
+    ----------
+    transactions : DataFrame-like
+        The canonical transactions (pandas, polars, DuckDB, Spark or
+        narwhals); never modified. Only purchase lines count: a customer id, a
+        positive quantity.
+    calibration_end : date or Period
+        The last day of the calibration window, included (a Period means its
+        last day). Customers whose first purchase is later are left out.
+    observation_end : date or Period, optional
+        The last day of the holdout window, after ``calibration_end``; adds
+        the holdout columns.
+    time_unit : {"W", "D"}, default="W"
+        Unit of ``recency``, ``T`` and ``duration_holdout``: weeks (days / 7)
+        or days. Fitted models keep it (``summary.attrs["time_unit"]``).
+    customer_col, date_col, amount_col, quantity_col : str
+        Columns of ``transactions``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per customer with a purchase on or before ``calibration_end``,
+        sorted by customer, columns: ``customer_id`` (named after
+        ``customer_col``), ``frequency`` (int, repeat purchase days),
+        ``recency`` (first to last purchase day), ``T`` (first purchase day
+        to ``calibration_end``), ``monetary_value`` (mean value of the repeat
+        purchase days, 0 without repeats); with ``observation_end`` also
+        ``frequency_holdout`` (int, purchase days after ``calibration_end`` up
+        to ``observation_end``), ``monetary_holdout`` (their mean value, 0
+        without) and ``duration_holdout`` (length of the holdout window).
+        ``attrs["time_unit"]`` holds ``time_unit``.
+
+    Raises
+    ------
+    ValueError
+        If the calibration window holds no purchase, a purchase line has a
+        negative or missing amount, ``observation_end`` is not after
+        ``calibration_end``, or a column is missing.
+    TypeError
+        If a column has the wrong type.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "a"],
+    ...                    "order_datetime": pd.to_datetime(["1997-01-01", "1997-03-01", "1997-11-01"]),
+    ...                    "quantity": [1, 1, 1], "amount": [10.0, 30.0, 50.0]})
+    >>> s = customer_summary(tx, calibration_end="1997-09-30", observation_end="1998-06-30")
+    >>> float(s.loc[0, "T"] * 7), float(s.loc[0, "recency"] * 7), int(s.loc[0, "frequency_holdout"])
+    (272.0, 59.0, 1)
+    """
+    unit = _unit_days(time_unit)
+    cal_day_ts = _last_day(calibration_end, name="calibration_end")
+    end_ts = cal_day_ts
+    if observation_end is not None:
+        end_ts = _last_day(observation_end, name="observation_end")
+        if end_ts <= cal_day_ts:
+            raise ValueError(
+                message(
+                    "observation_end must be after calibration_end",
+                    allowed=f"a day after {cal_day_ts:%Y-%m-%d}",
+                    received=f"{end_ts:%Y-%m-%d}",
+                )
+            )
+    c, d, a, q = customer_col, date_col, amount_col, quantity_col
+    lf = to_lazy(
+        transactions,
+        columns=[c, d, a, q],
+        name="transactions",
+        kinds={c: "id", d: "datetime", a: "numeric", q: "numeric"},
+        where=[~nw.col(c).is_null(), nw.col(q) > 0, nw.col(d) < lit_datetime(end_ts + pd.Timedelta(days=1))],
+    )
+    cal_day = int((cal_day_ts - pd.Timestamp("1970-01-01")).days)
+    days = (
+        lf.with_columns(
+            _day=day_number(nw.col(d)),
+            _bad=(is_missing(lf, a) | (nw.col(a) < 0).fill_null(False)).cast(nw.Int64),
+        )
+        .group_by(c, "_day")
+        .agg(_value=nw.col(a).sum(), _bad=nw.col("_bad").sum())
+        .with_columns(_first=nw.col("_day").min().over(c), _cal=(nw.col("_day") <= cal_day).cast(nw.Int64))
+        .filter(nw.col("_first") <= cal_day)
+    )
+    cal = nw.col("_cal") == 1
+    per_customer = days.group_by(c).agg(
+        _first=nw.col("_first").min(),
+        _last=nw.when(cal).then(nw.col("_day")).max(),
+        _days=nw.col("_cal").sum(),
+        _value_all=nw.when(cal).then(nw.col("_value")).sum(),
+        _value_first=nw.when(nw.col("_day") == nw.col("_first")).then(nw.col("_value")).sum(),
+        _hold_days=(1 - nw.col("_cal")).sum(),
+        _hold_value=nw.when(~cal).then(nw.col("_value")).sum(),
+        _bad=nw.col("_bad").sum(),
+    )
+    raw = collect(per_customer, sort_by=c)
+    _raise_on_bad_amounts(raw, amount_col)
+    if raw.empty:
+        raise ValueError(
+            message(
+                "The calibration window holds no purchase",
+                allowed="transactions with at least one purchase line (a customer id, quantity > 0) on or before "
+                f"calibration_end={cal_day_ts:%Y-%m-%d}",
+                received="no such line",
+            )
+        )
+    return _summary_frame(raw, c, cal_day, end_ts, cal_day_ts, unit, time_unit, observation_end is not None)
+
+
+def _raise_on_bad_amounts(raw: pd.DataFrame, amount_col: str) -> None:
+    bad = int(raw["_bad"].sum()) if len(raw) else 0
+    if bad:
+        raise ValueError(
+            message(
+                f"transactions has {bad} purchase line{'s' if bad > 1 else ''} with a negative or missing "
+                f"{amount_col!r}",
+                allowed=f"purchase lines (quantity > 0) with {amount_col!r} >= 0",
+                received=f"{bad} line{'s' if bad > 1 else ''}",
+                hint="Returns are lines with a negative quantity; fix or drop the others first "
+                "(crmtools.data.load_dataset reports them).",
+            )
+        )
+
+
+def _summary_frame(
+    raw: pd.DataFrame,
+    c: str,
+    cal_day: int,
+    end_ts: pd.Timestamp,
+    cal_day_ts: pd.Timestamp,
+    unit: int,
+    time_unit: str,
+    holdout: bool,
+) -> pd.DataFrame:
+    first = raw["_first"].to_numpy("int64")
+    frequency = raw["_days"].to_numpy("int64") - 1
+    repeat_value = raw["_value_all"].to_numpy("float64") - raw["_value_first"].to_numpy("float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary = np.where(frequency > 0, repeat_value / np.maximum(frequency, 1), 0.0)
+    out = pd.DataFrame(
+        {
+            c: raw[c],
+            "frequency": frequency,
+            "recency": (raw["_last"].to_numpy("int64") - first) / unit,
+            "T": (cal_day - first) / unit,
+            "monetary_value": monetary,
+        }
+    )
+    if holdout:
+        hold_days = raw["_hold_days"].to_numpy("int64")
+        hold_value = raw["_hold_value"].fillna(0.0).to_numpy("float64")
+        out["frequency_holdout"] = hold_days
+        out["monetary_holdout"] = np.where(hold_days > 0, hold_value / np.maximum(hold_days, 1), 0.0)
+        out["duration_holdout"] = float((end_ts - cal_day_ts).days) / unit
+    out.attrs["time_unit"] = time_unit
+    return out
+
+
+# --------------------------------------------------------------------------- inputs of the fits
+
+
+def _as_float(frame: Any, column: str, name: str) -> np.ndarray:
+    values = pd.to_numeric(pd.Series(np.asarray(frame[column])), errors="coerce").to_numpy("float64")
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise ValueError(
+            message(
+                f"{name} column {column!r} has {bad.size} missing or non-numeric value{'s' if bad.size > 1 else ''}",
+                allowed="finite numbers",
+                received=f"rows {', '.join(str(i + 1) for i in bad[:10])}{' ...' if bad.size > 10 else ''}",
+            )
+        )
+    return values
+
+
+def _rows(mask: np.ndarray) -> str:
+    bad = np.flatnonzero(mask)
+    return f"{bad.size} row{'s' if bad.size > 1 else ''} ({', '.join(str(i + 1) for i in bad[:10])}{' ...' if bad.size > 10 else ''})"
+
+
+def _rfm_arrays(summary: Any, *, name: str = "summary") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Checked ``frequency``, ``recency``, ``T`` of a summary as float arrays."""
+    require_columns(summary, _SUMMARY_COLUMNS, name=name, hint="Pass the output of customer_summary.")
+    x = _as_float(summary, "frequency", name)
+    t_x = _as_float(summary, "recency", name)
+    big_t = _as_float(summary, "T", name)
+    problems = []
+    if (x < 0).any() or (x != np.round(x)).any():
+        problems.append(f"frequency must be a whole number >= 0: {_rows((x < 0) | (x != np.round(x)))}")
+    if (t_x < 0).any():
+        problems.append(f"recency must be >= 0: {_rows(t_x < 0)}")
+    if (t_x > big_t + 1e-9).any():
+        problems.append(f"recency must be <= T: {_rows(t_x > big_t + 1e-9)}")
+    if ((x > 0) & (t_x <= 0)).any():
+        problems.append(f"recency must be > 0 when frequency > 0: {_rows((x > 0) & (t_x <= 0))}")
+    if problems:
+        raise ValueError(
+            message(
+                f"{name} has impossible values",
+                allowed="frequency >= 0 (whole), 0 <= recency <= T, recency > 0 with repeat purchases",
+                received="; ".join(problems),
+            )
+        )
+    return x, t_x, big_t
+
+
+def _time_unit_of(summary: Any, time_unit: str | None) -> str:
+    if time_unit is None:
+        time_unit = getattr(summary, "attrs", {}).get("time_unit", "W")
+    require_in(time_unit, tuple(DAYS_PER_UNIT), name="time_unit")
+    return time_unit
+
+
+def _grouped(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Distinct rows of the columns, their counts, and each input row's group."""
+    stacked = np.column_stack(columns)
+    unique, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
+    return [unique[:, i] for i in range(unique.shape[1])], counts.astype("float64"), inverse.ravel()
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """What every fit reports besides its parameters."""
+
+    params: dict[str, float]
+    log_likelihood: float
+    standard_errors: dict[str, float]
+    converged: bool
+    message: str
+    iterations: int
+    gradient_norm: float
+    customers: int
+    groups: int
+    time_unit: str = "W"
+    covariance: np.ndarray = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_params(cls, params: dict[str, float], *, time_unit: str = "W"):
+        """A model with given parameters (e.g. published ones), for predictions; nothing was fitted.
+
+        Examples
+        --------
+        >>> BGNBDResult.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}).message
+        'given parameters, not fitted'
+        """
+        values = {k: float(v) for k, v in params.items()}
+        return cls(
+            params=values,
+            log_likelihood=math.nan,
+            standard_errors=dict.fromkeys(values, math.nan),
+            converged=True,
+            message="given parameters, not fitted",
+            iterations=0,
+            gradient_norm=math.nan,
+            customers=0,
+            groups=0,
+            time_unit=require_in(time_unit, tuple(DAYS_PER_UNIT), name="time_unit"),
+        )
+
+    def summary(self) -> pd.DataFrame:
+        """Parameters with standard errors and 95% Wald intervals, one row each.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``parameter``, ``estimate``, ``standard_error``, ``lower_95``, ``upper_95``.
+        """
+        names = list(self.params)
+        est = np.array([self.params[n] for n in names])
+        se = np.array([self.standard_errors[n] for n in names])
+        return pd.DataFrame(
+            {
+                "parameter": names,
+                "estimate": est,
+                "standard_error": se,
+                "lower_95": est - 1.959963984540054 * se,
+                "upper_95": est + 1.959963984540054 * se,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class BGNBDResult(_Fit):
+    """A fitted BG/NBD model.
+
+    Attributes
+    ----------
+    params : dict
+        ``r``, ``alpha`` (gamma heterogeneity of the purchase rate, in the
+        summary's time unit), ``a``, ``b`` (beta heterogeneity of the dropout
+        probability).
+    log_likelihood : float
+        The full log-likelihood of the paper, summed over customers.
+    standard_errors : dict
+        From the inverse Hessian of the negative log-likelihood (NaN when the
+        Hessian is not positive definite).
+    converged : bool
+        Whether the gradient vanished and the Hessian is positive definite.
+    message : str
+        Why the fit stopped.
+    iterations : int
+        Optimiser iterations (plus Newton polishing steps).
+    gradient_norm : float
+        Largest absolute gradient of the log-likelihood in log-parameters at the end.
+    customers, groups : int
+        Customers fitted, and distinct (frequency, recency, T) triples.
+    time_unit : {"W", "D"}
+        Unit of recency and T the parameters are expressed in.
+    """
+
+
+@dataclass(frozen=True)
+class GammaGammaResult(_Fit):
+    """A fitted Gamma-Gamma spend model.
+
+    Attributes
+    ----------
+    params : dict
+        ``p`` (shape of each transaction's value), ``q`` and ``gamma`` (the
+        gamma heterogeneity of its scale across customers).
+    log_likelihood : float
+        The full log-likelihood of the customers' mean repeat values, summed.
+    standard_errors, converged, message, iterations, gradient_norm, customers, groups, time_unit
+        As for :class:`BGNBDResult`; ``groups`` counts distinct
+        (frequency, monetary_value) pairs.
+    """
+
+
+# --------------------------------------------------------------------------- BG/NBD likelihood
+
+
+def _bgnbd_terms(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, *, gradient: bool):
+    """Per-row log-likelihood and (optionally) its gradient in (r, alpha, a, b)."""
+    r, alpha, a, b = params
+    repeat = x > 0
+    log_at = np.log(alpha + big_t)
+    log_atx = np.log(alpha + t_x)
+    a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
+    a2 = special.gammaln(a + b) + special.gammaln(b + x) - special.gammaln(b) - special.gammaln(a + b + x)
+    a3 = -(r + x) * log_at
+    bx1 = np.where(repeat, b + x - 1.0, 1.0)
+    a4 = np.where(repeat, np.log(a) - np.log(bx1) - (r + x) * log_atx, -np.inf)
+    mix = np.logaddexp(a3, a4)
+    ll = a1 + a2 + mix
+    if not gradient:
+        return ll, None
+    s = np.exp(a4 - mix)  # weight of the "dropped out after the last purchase" term; 0 without repeats
+    grad = np.empty((4, x.size))
+    grad[0] = special.digamma(r + x) - special.digamma(r) + np.log(alpha) - (1 - s) * log_at - s * log_atx
+    grad[1] = r / alpha - (1 - s) * (r + x) / (alpha + big_t) - s * (r + x) / (alpha + t_x)
+    psi_ab_x = special.digamma(a + b + x)
+    psi_ab = special.digamma(a + b)
+    grad[2] = psi_ab - psi_ab_x + s / a
+    grad[3] = psi_ab + special.digamma(b + x) - special.digamma(b) - psi_ab_x - s / bx1
+    return ll, grad
+
+
+def bgnbd_log_likelihood(params: dict[str, float], summary: Any) -> pd.Series:
+    """Each customer's BG/NBD log-likelihood at given parameters (the paper's equation 6, in logs).
+
+    Parameters
+    ----------
+    params : dict
+        ``r``, ``alpha``, ``a``, ``b``, e.g. a fitted model's ``params``.
+    summary : DataFrame
+        Columns ``frequency``, ``recency``, ``T``.
+
+    Returns
+    -------
+    pandas.Series
+        Named ``log_likelihood``, with the summary's index; its sum is the
+        model's ``log_likelihood``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = pd.DataFrame({"frequency": [0], "recency": [0.0], "T": [1.0]})
+    >>> round(float(bgnbd_log_likelihood({"r": 1.0, "alpha": 1.0, "a": 1.0, "b": 1.0}, s).iloc[0]), 6)
+    -0.693147
+    """
+    x, t_x, big_t = _rfm_arrays(summary)
+    values = np.array([params[k] for k in ("r", "alpha", "a", "b")], dtype="float64")
+    ll, _ = _bgnbd_terms(values, x, t_x, big_t, gradient=False)
+    return pd.Series(ll, index=getattr(summary, "index", None), name="log_likelihood")
+
+
+# --------------------------------------------------------------------------- Gamma-Gamma likelihood
+
+
+def _gg_terms(params: np.ndarray, x: np.ndarray, m: np.ndarray, *, gradient: bool):
+    p, q, g = params
+    px = p * x
+    log_gmx = np.log(g + m * x)
+    ll = (
+        special.gammaln(px + q)
+        - special.gammaln(px)
+        - special.gammaln(q)
+        + q * np.log(g)
+        + (px - 1.0) * np.log(m)
+        + px * np.log(x)
+        - (px + q) * log_gmx
+    )
+    if not gradient:
+        return ll, None
+    psi = special.digamma(px + q)
+    grad = np.empty((3, x.size))
+    grad[0] = x * (psi - special.digamma(px) + np.log(m) + np.log(x) - log_gmx)
+    grad[1] = psi - special.digamma(q) + np.log(g) - log_gmx
+    grad[2] = q / g - (px + q) / (g + m * x)
+    return ll, grad
+
+
+def _spend_arrays(summary: Any, name: str = "summary") -> tuple[np.ndarray, np.ndarray]:
+    require_columns(summary, ["frequency", "monetary_value"], name=name, hint="Pass the output of customer_summary.")
+    x = _as_float(summary, "frequency", name)
+    m = _as_float(summary, "monetary_value", name)
+    if (m < 0).any():
+        raise ValueError(
+            message(
+                f"{name} column 'monetary_value' has negative values",
+                allowed="values >= 0 (mean value of the repeat purchases)",
+                received=_rows(m < 0),
+            )
+        )
+    return x, m
+
+
+def gamma_gamma_log_likelihood(params: dict[str, float], summary: Any) -> pd.Series:
+    """Each repeat customer's Gamma-Gamma log-likelihood of their mean repeat value.
+
+    Parameters
+    ----------
+    params : dict
+        ``p``, ``q``, ``gamma``.
+    summary : DataFrame
+        Columns ``frequency`` and ``monetary_value``; rows with frequency 0
+        get NaN (they carry no spend information).
+
+    Returns
+    -------
+    pandas.Series
+        Named ``log_likelihood``, with the summary's index.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = pd.DataFrame({"frequency": [1, 0], "monetary_value": [1.0, 0.0]})
+    >>> gamma_gamma_log_likelihood({"p": 1.0, "q": 1.0, "gamma": 1.0}, s).round(6).tolist()
+    [-1.386294, nan]
+    """
+    x, m = _spend_arrays(summary)
+    values = np.array([params[k] for k in ("p", "q", "gamma")], dtype="float64")
+    out = np.full(x.size, np.nan)
+    keep = x > 0
+    out[keep] = _gg_terms(values, x[keep], m[keep], gradient=False)[0]
+    return pd.Series(out, index=getattr(summary, "index", None), name="log_likelihood")
+
+
+# --------------------------------------------------------------------------- maximum likelihood
+
+
+def _maximise(terms, names: tuple[str, ...], start: np.ndarray, data: tuple[np.ndarray, ...], weights: np.ndarray):
+    """Maximise a weighted sum of per-row log-likelihoods over positive parameters.
+
+    BFGS with the analytic gradient in log-parameters, then Newton steps with
+    the Hessian from central differences of the analytic gradient, which
+    takes the optimum to machine precision.
+    """
+    total = weights.sum()
+
+    def negative(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        params = np.exp(theta)
+        ll, grad = terms(params, *data, gradient=True)
+        value = -float(weights @ ll) / total
+        if not np.isfinite(value):
+            return np.inf, np.zeros_like(theta)
+        return value, -(grad @ weights) * params / total
+
+    with np.errstate(all="ignore"):
+        found = optimize.minimize(
+            negative, np.log(start), jac=True, method="BFGS", options={"gtol": 1e-10, "maxiter": 2000}
+        )
+    theta = found.x
+    iterations = int(found.nit)
+    for _ in range(20):  # Newton polishing on the natural scale of log-parameters
+        value, grad = negative(theta)
+        hess = _numeric_hessian(lambda t: negative(t)[1], theta)
+        try:
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            break
+        if not np.all(np.isfinite(step)):
+            break
+        candidate = theta - step
+        if negative(candidate)[0] > value + 1e-15 * abs(value):
+            break
+        theta = candidate
+        iterations += 1
+        if np.max(np.abs(step)) < 1e-13:
+            break
+    params = np.exp(theta)
+    ll, grad = terms(params, *data, gradient=True)
+    log_likelihood = float(weights @ ll)
+    grad_log = (grad @ weights) * params  # gradient in log-parameters, full likelihood
+    hessian = _numeric_hessian(lambda p: -(terms(p, *data, gradient=True)[1] @ weights), params)
+    covariance, positive = _invert(hessian)
+    gradient_norm = float(np.max(np.abs(grad_log)))
+    tolerance = 1e-4 * max(1.0, abs(log_likelihood)) ** 0.5
+    finite = np.all(np.isfinite(params)) and np.isfinite(log_likelihood)
+    converged = bool(
+        finite and positive and gradient_norm < tolerance and np.all(params < 1e8) and np.all(params > 1e-8)
+    )
+    if converged:
+        text = "converged: gradient below tolerance, Hessian positive definite"
+    elif not finite:
+        text = "did not converge: the likelihood is not finite at the end"
+    elif not positive:
+        text = "did not converge: the Hessian is not positive definite (parameters not identified by these data)"
+    elif not (np.all(params < 1e8) and np.all(params > 1e-8)):
+        text = "did not converge: a parameter ran off to 0 or infinity (the data do not identify it)"
+    else:
+        text = (
+            f"did not converge: largest gradient {gradient_norm:.3g} above tolerance {tolerance:.3g} ({found.message})"
+        )
+    se = np.sqrt(np.diag(covariance)) if positive else np.full(len(names), np.nan)
+    return {
+        "params": dict(zip(names, map(float, params), strict=True)),
+        "log_likelihood": log_likelihood,
+        "standard_errors": dict(zip(names, map(float, se), strict=True)),
+        "converged": converged,
+        "message": text,
+        "iterations": iterations,
+        "gradient_norm": gradient_norm,
+        "covariance": covariance,
+    }
+
+
+def _numeric_hessian(gradient, point: np.ndarray) -> np.ndarray:
+    """Central differences of an analytic gradient, symmetrised."""
+    n = point.size
+    hess = np.empty((n, n))
+    for i in range(n):
+        h = 1e-5 * max(abs(point[i]), 1e-3)
+        up, down = point.copy(), point.copy()
+        up[i] += h
+        down[i] -= h
+        hess[:, i] = (gradient(up) - gradient(down)) / (2 * h)
+    return (hess + hess.T) / 2
+
+
+def _invert(hessian: np.ndarray) -> tuple[np.ndarray, bool]:
+    if not np.all(np.isfinite(hessian)):
+        return np.full(hessian.shape, np.nan), False
+    try:
+        np.linalg.cholesky(hessian)
+    except np.linalg.LinAlgError:
+        return np.full(hessian.shape, np.nan), False
+    return np.linalg.inv(hessian), True
+
+
+def _warn_unless_converged(result: _Fit, model: str) -> None:
+    if not result.converged:
+        warnings.warn(
+            f"{model} fit {result.message}; parameters {result.params} are not a maximum-likelihood estimate. "
+            "Check the summary (enough repeat customers, a calibration window long enough).",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+
+
+def fit_bgnbd(summary: Any, *, time_unit: str | None = None) -> BGNBDResult:
+    """Fit the BG/NBD model by maximum likelihood.
+
+    Customers with the same (frequency, recency, T) are one term of the
+    likelihood, weighted by their number, so the cost grows with distinct
+    triples. BFGS with the analytic gradient, then Newton steps (Hessian from
+    differences of the analytic gradient) to machine precision.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Columns ``frequency``, ``recency``, ``T`` (e.g. :func:`customer_summary`).
+    time_unit : {"W", "D"} or None, default=None
+        Unit of recency and T; by default the summary's
+        ``attrs["time_unit"]``, else ``"W"``. Kept in the result for
+        :func:`customer_value`.
+
+    Returns
+    -------
+    BGNBDResult
+        ``params`` (r, alpha, a, b), ``log_likelihood``, ``standard_errors``,
+        ``converged`` and ``message``.
+
+    Raises
+    ------
+    ValueError
+        If the summary is empty, has impossible values, or no customer has a
+        repeat purchase (the dropout process is then not identified).
+
+    Warns
+    -----
+    ConvergenceWarning
+        When the fit did not converge; the result says so (``converged`` is
+        False, ``message`` says why).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = pd.DataFrame({"frequency": [0, 1, 2, 5, 0, 3], "recency": [0, 5, 20, 30, 0, 12.0],
+    ...                   "T": [30, 30, 31, 35, 10, 40.0]})
+    >>> m = fit_bgnbd(s)
+    >>> sorted(m.params), m.converged
+    (['a', 'alpha', 'b', 'r'], True)
+    """
+    x, t_x, big_t = _rfm_arrays(summary)
+    unit = _time_unit_of(summary, time_unit)
+    if x.size == 0:
+        raise ValueError(message("summary is empty", allowed="at least one customer", received="no rows"))
+    if not (x > 0).any():
+        raise ValueError(
+            message(
+                "No customer in the summary has a repeat purchase, so BG/NBD cannot be fitted (dropout is "
+                "only observed after repeat purchases)",
+                allowed="a summary in which some customers have frequency > 0",
+                received=f"{x.size} customers, all with frequency 0",
+                hint="Use a longer calibration window.",
+            )
+        )
+    (gx, gtx, gt), weights, _ = _grouped(x, t_x, big_t)
+    mean_rate = max(float(np.mean(x) / max(np.mean(big_t), 1e-9)), 1e-6)
+    start = np.array([1.0, 1.0 / mean_rate, 1.0, 1.0])
+    fitted = _maximise(_bgnbd_terms, ("r", "alpha", "a", "b"), start, (gx, gtx, gt), weights)
+    result = BGNBDResult(**fitted, customers=int(x.size), groups=int(weights.size), time_unit=unit)
+    _warn_unless_converged(result, "BG/NBD")
+    return result
+
+
+def fit_gamma_gamma(summary: Any, *, time_unit: str | None = None) -> GammaGammaResult:
+    """Fit the Gamma-Gamma spend model to the repeat customers' mean repeat values.
+
+    Only customers with ``frequency > 0`` enter the likelihood; identical
+    (frequency, monetary_value) pairs are grouped. The model assumes spend is
+    independent of purchase frequency: check ``summary[["frequency",
+    "monetary_value"]].corr()`` among repeat customers.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Columns ``frequency`` and ``monetary_value``.
+    time_unit : {"W", "D"} or None, default=None
+        Kept in the result (the spend model itself has no time).
+
+    Returns
+    -------
+    GammaGammaResult
+        ``params`` (p, q, gamma), ``log_likelihood``, ``standard_errors``,
+        ``converged`` and ``message``.
+
+    Raises
+    ------
+    ValueError
+        If no customer has a repeat purchase, or a repeat customer has a
+        mean repeat value that is zero or negative.
+
+    Warns
+    -----
+    ConvergenceWarning
+        When the fit did not converge (the result says so).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = pd.DataFrame({"frequency": [4, 3, 3, 2, 2, 1, 1, 1, 1, 4, 3, 4, 0],
+    ...                   "monetary_value": [8, 33, 35, 110, 70, 12, 33, 25, 68, 21, 40, 29, 0.0]})
+    >>> g = fit_gamma_gamma(s)
+    >>> g.converged, g.customers, {k: round(v, 2) for k, v in g.params.items()}
+    (True, 12, {'p': 6.98, 'q': 2.51, 'gamma': 9.58})
+    """
+    x, m = _spend_arrays(summary)
+    unit = _time_unit_of(summary, time_unit)
+    keep = x > 0
+    if not keep.any():
+        raise ValueError(
+            message(
+                "No customer in the summary has a repeat purchase, so Gamma-Gamma cannot be fitted",
+                allowed="a summary in which some customers have frequency > 0",
+                received=f"{x.size} customers, all with frequency 0",
+            )
+        )
+    if (m[keep] <= 0).any():
+        raise ValueError(
+            message(
+                "summary has repeat customers whose monetary_value is not positive",
+                allowed="monetary_value > 0 where frequency > 0 (the model is for positive spend)",
+                received=_rows(keep & (m <= 0)),
+                hint="Drop them before fitting, or check the amounts.",
+            )
+        )
+    (gx, gm), weights, _ = _grouped(x[keep], m[keep])
+    mean = float(np.average(gm, weights=weights))
+    start = np.array([1.0, 2.0, mean])
+    fitted = _maximise(_gg_terms, ("p", "q", "gamma"), start, (gx, gm), weights)
+    result = GammaGammaResult(**fitted, customers=int(keep.sum()), groups=int(weights.size), time_unit=unit)
+    _warn_unless_converged(result, "Gamma-Gamma")
+    return result
+
+
+# --------------------------------------------------------------------------- predictions
+
+
+def _require_model(model: Any, kind: type, name: str) -> None:
+    if not isinstance(model, kind):
+        raise TypeError(
+            message(
+                f"{name} has the wrong type",
+                allowed=f"a {kind.__name__} (from {'fit_bgnbd' if kind is BGNBDResult else 'fit_gamma_gamma'})",
+                received=type(model).__name__,
+            )
+        )
+
+
+def _alive_odds(params: dict[str, float], x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> np.ndarray:
+    """``a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x)`` where x > 0, else 0, in logs."""
+    r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
+    repeat = x > 0
+    bx1 = np.where(repeat, b + x - 1.0, 1.0)
+    log_odds = np.log(a) - np.log(bx1) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
+    return np.where(repeat, log_odds, -np.inf)
+
+
+def _series(values: np.ndarray, summary: Any, name: str) -> pd.Series:
+    return pd.Series(values, index=getattr(summary, "index", None), name=name)
+
+
+def probability_alive(model: BGNBDResult, summary: Any) -> pd.Series:
+    """Probability that each customer is still active at the end of the calibration window.
+
+    ``1 / (1 + [x > 0] a / (b + x - 1) ((alpha + T) / (alpha + t_x))^(r + x))``
+    (Fader, Hardie & Lee 2005, equation 11); 1 for customers without repeat
+    purchases (in BG/NBD dropout happens only after a repeat purchase).
+
+    Parameters
+    ----------
+    model : BGNBDResult
+        From :func:`fit_bgnbd`.
+    summary : DataFrame
+        Columns ``frequency``, ``recency``, ``T`` in the model's time unit.
+
+    Returns
+    -------
+    pandas.Series
+        Named ``probability_alive``, in [0, 1], with the summary's index.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> m = BGNBDResult.from_params({"r": 1.0, "alpha": 1.0, "a": 1.0, "b": 2.0})
+    >>> s = pd.DataFrame({"frequency": [0, 1], "recency": [0.0, 1.0], "T": [3.0, 3.0]})
+    >>> probability_alive(m, s).round(4).tolist()  # 1 / (1 + 1/2 * (4/2)^2) = 1/3
+    [1.0, 0.3333]
+    """
+    _require_model(model, BGNBDResult, "model")
+    x, t_x, big_t = _rfm_arrays(summary)
+    return _series(special.expit(-_alive_odds(model.params, x, t_x, big_t)), summary, "probability_alive")
+
+
+def _check_horizon(horizon: Any) -> float:
+    return float(require_range(horizon, name="horizon", low=0))
+
+
+def expected_purchases(model: BGNBDResult, summary: Any, horizon: float) -> pd.Series:
+    """Expected purchases of each customer in the next ``horizon`` time units (after T).
+
+    The conditional expectation of Fader, Hardie & Lee (2005), equation 10::
+
+        (a + b + x - 1) / (a - 1) * [1 - ((alpha + T) / (alpha + T + t))^(r + x)
+                                       * 2F1(r + x, b + x; a + b + x - 1; t / (alpha + T + t))]
+        / (1 + [x > 0] a / (b + x - 1) ((alpha + T) / (alpha + t_x))^(r + x))
+
+    Parameters
+    ----------
+    model : BGNBDResult
+        From :func:`fit_bgnbd`.
+    summary : DataFrame
+        Columns ``frequency``, ``recency``, ``T``.
+    horizon : float
+        Length of the future window in the model's time unit (weeks for
+        ``time_unit="W"``), >= 0.
+
+    Returns
+    -------
+    pandas.Series
+        Named ``expected_purchases``, >= 0, with the summary's index.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> m = BGNBDResult.from_params({"r": 1.0, "alpha": 1.0, "a": 2.0, "b": 2.0})
+    >>> s = pd.DataFrame({"frequency": [0], "recency": [0.0], "T": [1.0]})
+    >>> round(float(expected_purchases(m, s, 0.0).iloc[0]), 6)
+    0.0
+    """
+    _require_model(model, BGNBDResult, "model")
+    t = _check_horizon(horizon)
+    x, t_x, big_t = _rfm_arrays(summary)
+    return _series(_conditional_purchases(model.params, x, t_x, big_t, t), summary, "expected_purchases")
+
+
+def _conditional_purchases(params: dict, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, t: float) -> np.ndarray:
+    r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
+    if t == 0:
+        return np.zeros(x.size)
+    z = t / (alpha + big_t + t)
+    hyp = special.hyp2f1(r + x, b + x, a + b + x - 1.0, z)
+    power = np.exp((r + x) * (np.log(alpha + big_t) - np.log(alpha + big_t + t)))
+    numerator = (a + b + x - 1.0) / (a - 1.0) * (1.0 - power * hyp)
+    return numerator * special.expit(-_alive_odds(params, x, t_x, big_t))
+
+
+def expected_spend(model: GammaGammaResult, summary: Any) -> pd.Series:
+    """Expected value of each customer's future purchases (Gamma-Gamma conditional mean).
+
+    ``p (gamma + x m) / (p x + q - 1)``: a weighted mean of the population mean
+    ``p gamma / (q - 1)`` and the customer's own mean repeat value ``m``;
+    customers without repeat purchases get the population mean.
+
+    Parameters
+    ----------
+    model : GammaGammaResult
+        From :func:`fit_gamma_gamma`; needs ``q > 1`` (finite mean).
+    summary : DataFrame
+        Columns ``frequency`` and ``monetary_value``.
+
+    Returns
+    -------
+    pandas.Series
+        Named ``expected_spend``, with the summary's index.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> m = GammaGammaResult.from_params({"p": 2.0, "q": 3.0, "gamma": 10.0})
+    >>> s = pd.DataFrame({"frequency": [0, 2], "monetary_value": [0.0, 25.0]})
+    >>> expected_spend(m, s).tolist()  # 2*10/2 = 10; 2*(10 + 50)/(4 + 2) = 20
+    [10.0, 20.0]
+    """
+    _require_model(model, GammaGammaResult, "model")
+    p, q, g = (model.params[k] for k in ("p", "q", "gamma"))
+    if q <= 1:
+        raise ValueError(
+            message(
+                "The Gamma-Gamma model has no finite mean spend",
+                allowed="q > 1",
+                received=f"q = {q:.6g}",
+            )
+        )
+    x, m = _spend_arrays(summary)
+    m = np.where(x > 0, m, 0.0)
+    return _series(p * (g + m * x) / (p * x + q - 1.0), summary, "expected_spend")
+
+
+def customer_value(
+    bgnbd: BGNBDResult,
+    gamma_gamma: GammaGammaResult,
+    summary: Any,
+    *,
+    months: int = 12,
+    monthly_discount: float = 0.01,
+    margin: float = 1.0,
+) -> pd.Series:
+    """Discounted expected value of each customer over the next ``months`` months.
+
+    lifetimes' ``customer_lifetime_value`` convention, so results are
+    comparable: a month is 4.345 weeks (30 days for ``time_unit="D"``), and
+    the value is the sum over months i = 1..months of expected spend x the
+    expected purchases in month i (the difference of
+    :func:`expected_purchases` at i and i - 1 months), divided by
+    ``(1 + monthly_discount) ** i``, times ``margin``.
+
+    Parameters
+    ----------
+    bgnbd : BGNBDResult
+        From :func:`fit_bgnbd`; its ``time_unit`` sets the month length.
+    gamma_gamma : GammaGammaResult
+        From :func:`fit_gamma_gamma`.
+    summary : DataFrame
+        Columns ``frequency``, ``recency``, ``T``, ``monetary_value``.
+    months : int, default=12
+        Months ahead, >= 1.
+    monthly_discount : float, default=0.01
+        Discount rate per month, >= 0.
+    margin : float, default=1.0
+        Share of spend that is profit, >= 0 (1 gives revenue).
+
+    Returns
+    -------
+    pandas.Series
+        Named ``customer_value``, with the summary's index.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> bg = BGNBDResult.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
+    >>> gg = GammaGammaResult.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44})
+    >>> s = pd.DataFrame({"frequency": [2], "recency": [30.43], "T": [38.86], "monetary_value": [22.35]})
+    >>> v = customer_value(bg, gg, s)
+    >>> bool(v.iloc[0] > customer_value(bg, gg, s, monthly_discount=0.05).iloc[0])
+    True
+    """
+    _require_model(bgnbd, BGNBDResult, "bgnbd")
+    _require_model(gamma_gamma, GammaGammaResult, "gamma_gamma")
+    months = int(require_range(months, name="months", low=1, integer=True))
+    require_range(monthly_discount, name="monthly_discount", low=0)
+    require_range(margin, name="margin", low=0)
+    spend = expected_spend(gamma_gamma, summary).to_numpy()
+    x, t_x, big_t = _rfm_arrays(summary)
+    per_month = _UNITS_PER_MONTH[bgnbd.time_unit]
+    total = np.zeros(x.size)
+    before = np.zeros(x.size)
+    for i in range(1, months + 1):
+        cumulative = _conditional_purchases(bgnbd.params, x, t_x, big_t, i * per_month)
+        total += spend * (cumulative - before) / (1.0 + monthly_discount) ** i
+        before = cumulative
+    return _series(total * margin, summary, "customer_value")
+
+
+def customer_scores(
+    bgnbd: BGNBDResult,
+    gamma_gamma: GammaGammaResult,
+    summary: pd.DataFrame,
+    *,
+    months: int = 12,
+    monthly_discount: float = 0.01,
+    margin: float = 1.0,
+    customer_col: str = "customer_id",
+) -> pd.DataFrame:
+    """Every per-customer prediction in one frame.
+
+    Parameters
+    ----------
+    bgnbd, gamma_gamma, summary, months, monthly_discount, margin
+        As for :func:`customer_value`; ``summary`` from :func:`customer_summary`.
+    customer_col : str, default="customer_id"
+        The summary's customer column (kept first when present).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The summary's columns, then ``probability_alive``,
+        ``expected_purchases_month`` (the next month: 4.345 weeks or 30 days),
+        ``expected_purchases`` (over ``months`` months), ``expected_spend``
+        and ``customer_value``.
+    """
+    per_month = _UNITS_PER_MONTH[bgnbd.time_unit]
+    out = summary.copy()
+    out["probability_alive"] = probability_alive(bgnbd, summary)
+    out["expected_purchases_month"] = expected_purchases(bgnbd, summary, per_month)
+    out["expected_purchases"] = expected_purchases(bgnbd, summary, per_month * months)
+    out["expected_spend"] = expected_spend(gamma_gamma, summary)
+    out["customer_value"] = customer_value(
+        bgnbd, gamma_gamma, summary, months=months, monthly_discount=monthly_discount, margin=margin
+    )
+    return out
+
+
+def write_scores(scores: pd.DataFrame, path: str | Path) -> Path:
+    """Write per-customer scores to a Parquet or CSV file the analyst names.
+
+    Per-customer rows identify customers, so they go only to a file asked for
+    by name, never into ``reports/`` (refused, wherever it is).
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        E.g. :func:`customer_scores`.
+    path : str or Path
+        Ending ``.parquet`` or ``.csv``; its folder must exist.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    ValueError
+        If the suffix is neither, or the path lies in a ``reports`` folder.
+    """
+    target = Path(path)
+    require_in(target.suffix.lower(), (".parquet", ".csv"), name="file suffix")
+    if "reports" in target.resolve().parts:
+        raise ValueError(
+            message(
+                "Per-customer scores must not be written into a reports folder",
+                allowed="a path outside any 'reports' folder (reports never hold customer ids)",
+                received=str(path),
+            )
+        )
+    if not target.parent.is_dir():
+        raise ValueError(
+            message(
+                "The folder to write into does not exist", allowed="an existing folder", received=str(target.parent)
+            )
+        )
+    if target.suffix.lower() == ".parquet":
+        scores.to_parquet(target, index=False)
+    else:
+        scores.to_csv(target, index=False, lineterminator="\n")
+    return target
+
+
+# --------------------------------------------------------------------------- validation on time
+
+
+@dataclass(frozen=True)
+class HoldoutCheck:
+    """Predicted against actual repeat purchases in the holdout window.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per calibration frequency (0, 1, ..., ``max_bin`` and
+        above pooled), columns ``frequency`` (int, the bin's lowest value),
+        ``customers``, ``actual`` (mean holdout purchases), ``predicted``
+        (mean predicted), ``actual_total``, ``predicted_total``.
+    customers : int
+        Customers compared.
+    actual_total, predicted_total : float
+        Purchases in the holdout window, observed and predicted.
+    relative_error : float
+        ``predicted_total / actual_total - 1``.
+    mean_absolute_error, root_mean_squared_error : float
+        Per customer.
+    binned_mean_absolute_percentage_error : float
+        Mean over bins of ``|predicted - actual| / actual`` (bins with actual > 0).
+    """
+
+    table: pd.DataFrame
+    customers: int
+    actual_total: float
+    predicted_total: float
+    relative_error: float
+    mean_absolute_error: float
+    root_mean_squared_error: float
+    binned_mean_absolute_percentage_error: float
+
+
+def holdout_check(model: BGNBDResult, summary: pd.DataFrame, *, max_bin: int = 7) -> HoldoutCheck:
+    """Compare BG/NBD predictions for the holdout window with what customers did.
+
+    Parameters
+    ----------
+    model : BGNBDResult
+        Fitted on the calibration columns of ``summary``.
+    summary : pandas.DataFrame
+        From :func:`customer_summary` with ``observation_end`` (columns
+        ``frequency``, ``recency``, ``T``, ``frequency_holdout``,
+        ``duration_holdout``).
+    max_bin : int, default=7
+        Calibration frequencies at or above it are pooled in the last row
+        (the papers' chart uses 7+).
+
+    Returns
+    -------
+    HoldoutCheck
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> m = BGNBDResult.from_params({"r": 1.0, "alpha": 1.0, "a": 2.0, "b": 2.0})
+    >>> s = pd.DataFrame({"frequency": [0, 1], "recency": [0.0, 1.0], "T": [2.0, 2.0],
+    ...                   "frequency_holdout": [0, 2], "duration_holdout": [3.0, 3.0]})
+    >>> holdout_check(m, s).table["frequency"].tolist()
+    [0, 1]
+    """
+    _require_model(model, BGNBDResult, "model")
+    require_columns(
+        summary,
+        [*_SUMMARY_COLUMNS, "frequency_holdout", "duration_holdout"],
+        name="summary",
+        hint="Pass customer_summary(..., observation_end=...).",
+    )
+    max_bin = int(require_range(max_bin, name="max_bin", low=1, integer=True))
+    x, t_x, big_t = _rfm_arrays(summary)
+    duration = _as_float(summary, "duration_holdout", "summary")
+    actual = _as_float(summary, "frequency_holdout", "summary")
+    predicted = np.empty(x.size)
+    for value in np.unique(duration):
+        rows = duration == value
+        predicted[rows] = _conditional_purchases(model.params, x[rows], t_x[rows], big_t[rows], float(value))
+    frame = pd.DataFrame(
+        {"frequency": np.minimum(x, max_bin).astype("int64"), "actual": actual, "predicted": predicted}
+    )
+    table = (
+        frame.groupby("frequency", sort=True)
+        .agg(
+            customers=("actual", "size"),
+            actual=("actual", "mean"),
+            predicted=("predicted", "mean"),
+            actual_total=("actual", "sum"),
+            predicted_total=("predicted", "sum"),
+        )
+        .reset_index()
+        .astype({"customers": "int64"})
+    )
+    errors = predicted - actual
+    actual_total = float(actual.sum())
+    predicted_total = float(predicted.sum())
+    positive = table["actual"] > 0
+    binned = (table["predicted"] - table["actual"]).abs()[positive] / table["actual"][positive]
+    return HoldoutCheck(
+        table=table,
+        customers=int(x.size),
+        actual_total=actual_total,
+        predicted_total=predicted_total,
+        relative_error=predicted_total / actual_total - 1 if actual_total else math.nan,
+        mean_absolute_error=float(np.mean(np.abs(errors))) if x.size else math.nan,
+        root_mean_squared_error=float(np.sqrt(np.mean(errors**2))) if x.size else math.nan,
+        binned_mean_absolute_percentage_error=float(binned.mean()) if positive.any() else math.nan,
+    )
