@@ -82,6 +82,9 @@ class Dataset:
     ----------
     transactions, customers, products, campaigns, campaign_contacts, experiments : pandas.DataFrame
         The canonical tables (empty with canonical columns when absent).
+    suppressions : pandas.DataFrame
+        Who must not be contacted (``opt_out``, ``complaint``), optional. Customers who asked for ``erasure``
+        are already removed from every table (:func:`crmtools.privacy.erase`), their suppressions too.
     surveys : pandas.DataFrame
         Answers to the recommend question (NPS), optional: empty with canonical columns when absent.
     quality : pandas.DataFrame
@@ -102,6 +105,7 @@ class Dataset:
     experiments: pd.DataFrame
     quality: pd.DataFrame
     surveys: pd.DataFrame = field(default_factory=lambda: empty_table("surveys"))
+    suppressions: pd.DataFrame = field(default_factory=lambda: empty_table("suppressions"))
     fingerprints: dict[str, str] = field(default_factory=dict)
     inputs: dict[str, dict] = field(default_factory=dict)
 
@@ -474,6 +478,7 @@ def inspect_dataset(
             except DataValidationError as exc:
                 problems.extend(exc.problems)
                 tables[name] = empty_table(name)
+    tables = _erased(tables, quality, present="suppressions" in inputs)
     linked, broken = check_references(
         _up_to(tables, until), sources={n: _input_label(n, i) for n, i in inputs.items()}, policies=config.policies
     )
@@ -485,6 +490,17 @@ def inspect_dataset(
         return None, problems, quality_frame
     tables["transactions"] = _enrich_transactions(tables["transactions"], tables["products"])
     return Dataset(**tables, quality=quality_frame, fingerprints=fingerprints, inputs=inputs), [], quality_frame
+
+
+def _erased(tables: dict[str, pd.DataFrame], quality: list[dict], *, present: bool) -> dict[str, pd.DataFrame]:
+    """The tables without the customers who asked for erasure, counted (never named) in the data-quality rows."""
+    from .privacy import erase
+    from .quality import erasure_row
+
+    out, counts = erase(tables)
+    if present:
+        quality.append(erasure_row(counts))
+    return out
 
 
 def load_dataset(config: DataConfig | dict | str, *, until=None, since=None) -> Dataset:
@@ -534,6 +550,7 @@ _SNAPSHOT_TABLES = (
     "campaign_contacts",
     "experiments",
     "surveys",
+    "suppressions",
     "quality",
 )
 #: Columns no report needs: contact details stay out of the run's snapshot (see :func:`write_snapshot`).

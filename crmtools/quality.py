@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["lines_by_month", "quality_summary", "quality_warnings"]
+__all__ = ["erasure_row", "lines_by_month", "quality_summary", "quality_warnings"]
 
 
 def lines_by_month(
@@ -90,3 +90,36 @@ def quality_warnings(quality: pd.DataFrame) -> list[str]:
         f"{t}: {c}: {d}".rstrip(": ")
         for t, c, d in zip(quality.loc[warned, "table"], quality.loc[warned, "check"], detail[warned].fillna(""))
     ]
+
+
+def erasure_row(counts: dict) -> dict:
+    """The data-quality row counting the customers erased on request (never their ids).
+
+    Parameters
+    ----------
+    counts : dict
+        The counts of :func:`crmtools.privacy.erase`: ``customers`` (erasure requests), ``found`` (of them, in
+        the data) and ``rows`` (rows removed, by table).
+
+    Returns
+    -------
+    dict
+        ``table`` (``suppressions``), ``check`` (:data:`crmtools.privacy.ERASURE_CHECK`), ``rows`` (customers
+        erased), ``action`` (``erased``), ``detail`` (how many were found and the rows removed per table).
+
+    Examples
+    --------
+    >>> erasure_row({"customers": 3, "found": 2, "rows": {"transactions": 14, "customers": 2}})["detail"]
+    '2 of them found in the data; rows removed: transactions 14, customers 2'
+    """
+    from .privacy import ERASURE_CHECK
+
+    removed = ", ".join(f"{table} {n:,}" for table, n in counts.get("rows", {}).items() if table != "suppressions")
+    detail = f"{counts.get('found', 0):,} of them found in the data" + (f"; rows removed: {removed}" if removed else "")
+    return {
+        "table": "suppressions",
+        "check": ERASURE_CHECK,
+        "rows": int(counts.get("customers", 0)),
+        "action": "erased",
+        "detail": detail,
+    }

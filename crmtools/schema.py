@@ -19,6 +19,9 @@ keywords). The tables are:
     Who was assigned to each campaign, in the ``treatment`` or ``holdout`` group.
 ``experiments``
     One row per unit (customer or visitor) exposed to an experiment variant.
+``suppressions``
+    Customers who must not be contacted (``opt_out``, ``complaint``) or whose data must be erased
+    (``erasure``: removed from every table before any analysis, see :mod:`crmtools.privacy`).
 ``surveys``
     One row per answer to the "how likely are you to recommend us" question (0-10), for NPS.
 
@@ -38,6 +41,7 @@ __all__ = [
     "EXPERIMENTS",
     "PERSONAL_COLUMNS",
     "PRODUCTS",
+    "SUPPRESSIONS",
     "SURVEYS",
     "TABLES",
     "TRANSACTIONS",
@@ -136,6 +140,13 @@ CUSTOMERS = TableSpec(
             "member_since", "datetime", required=False, nullable=True, description="membership start; empty if none"
         ),
         Column("referred_by", "str", required=False, nullable=True, description="customer id of the referrer"),
+        Column(
+            "marketing_consent",
+            "bool",
+            required=False,
+            nullable=True,
+            description="agreed to marketing (true/false); missing = not consented unless privacy.consent_when_missing",
+        ),
         Column("name", "str", required=False, nullable=True, description="personal: never reported"),
         Column("email", "str", required=False, nullable=True, description="personal: never reported"),
         Column("phone", "str", required=False, nullable=True, description="personal: never reported"),
@@ -202,8 +213,24 @@ SURVEYS = TableSpec(
     key=("customer_id", "responded_at"),
 )
 
+SUPPRESSIONS = TableSpec(
+    "suppressions",
+    (
+        Column("customer_id", "str", description="customer identifier"),
+        Column(
+            "reason",
+            "str",
+            allowed=("opt_out", "erasure", "complaint"),
+            description="opt_out or complaint (never contacted), erasure (removed from every table)",
+        ),
+        Column("since", "datetime", nullable=True, description="when it took effect; empty = always"),
+    ),
+    key=("customer_id", "reason"),
+)
+
 TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (TRANSACTIONS, CUSTOMERS, PRODUCTS, CAMPAIGNS, CAMPAIGN_CONTACTS, EXPERIMENTS, SURVEYS)
+    t.name: t
+    for t in (TRANSACTIONS, CUSTOMERS, PRODUCTS, CAMPAIGNS, CAMPAIGN_CONTACTS, EXPERIMENTS, SURVEYS, SUPPRESSIONS)
 }
 
 #: Columns that may hold personal data; reports must never show them.

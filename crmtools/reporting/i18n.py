@@ -131,6 +131,8 @@ TEXT: dict[str, dict[str, str]] = {
     "keep": {"en": "kept", "ja": "保持"},
     "drop": {"en": "dropped", "ja": "除外"},
     "error": {"en": "rejected", "ja": "エラー"},
+    "customers erased on request": {"en": "customers erased on request", "ja": "削除請求により消去した顧客"},
+    "erased": {"en": "erased", "ja": "消去"},
     # page introductions (definitions readers need; no numbers, which come from the data)
     "rfm_intro": {
         "en": "Customers scored 1-5 on recency (days since last order), frequency (orders in the last "
@@ -918,6 +920,15 @@ TEXT: dict[str, dict[str, str]] = {
     "table.campaign_contacts": {"en": "campaign contacts", "ja": "キャンペーン接触"},
     "table.experiments": {"en": "experiments", "ja": "実験"},
     "table.surveys": {"en": "surveys", "ja": "アンケート"},
+    "table.suppressions": {"en": "suppressions", "ja": "配信停止・削除請求"},
+    # message themes of the campaign target lists (crmtools.targets.THEMES)
+    "target.theme.win_back": {"en": "Win back", "ja": "休眠防止・呼び戻し"},
+    "target.theme.second_purchase": {"en": "Second purchase", "ja": "2回目購入の後押し"},
+    "target.theme.thank_and_upgrade": {"en": "Thank and upgrade", "ja": "感謝とアップグレード提案"},
+    "target.theme.detractor_follow_up": {"en": "Detractor follow-up", "ja": "批判者へのフォロー"},
+    "target.theme.replenishment": {"en": "Replenishment reminder", "ja": "買い替え・補充のご案内"},
+    "target.theme.cross_sell": {"en": "Cross-sell", "ja": "クロスセル"},
+    "target.theme.reactivation": {"en": "Reactivation", "ja": "再活性化"},
     "method.z-test": {"en": "z-test", "ja": "z検定"},
     "method.fisher": {"en": "Fisher's exact test", "ja": "フィッシャーの正確確率検定"},
     "method.boschloo": {"en": "Boschloo's exact test", "ja": "ボシュルーの正確確率検定"},
