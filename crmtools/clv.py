@@ -88,7 +88,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import narwhals.stable.v2 as nw
 import numpy as np
@@ -361,7 +361,7 @@ def _as_float(frame: Any, column: str, name: str) -> np.ndarray:
     return values
 
 
-def _rows(mask: np.ndarray) -> str:
+def _row_list(mask: np.ndarray) -> str:
     bad = np.flatnonzero(mask)
     return f"{bad.size} row{'s' if bad.size > 1 else ''} ({', '.join(str(i + 1) for i in bad[:10])}{' ...' if bad.size > 10 else ''})"
 
@@ -374,13 +374,13 @@ def _rfm_arrays(summary: Any, *, name: str = "summary") -> tuple[np.ndarray, np.
     big_t = _as_float(summary, "T", name)
     problems = []
     if (x < 0).any() or (x != np.round(x)).any():
-        problems.append(f"frequency must be a whole number >= 0: {_rows((x < 0) | (x != np.round(x)))}")
+        problems.append(f"frequency must be a whole number >= 0: {_row_list((x < 0) | (x != np.round(x)))}")
     if (t_x < 0).any():
-        problems.append(f"recency must be >= 0: {_rows(t_x < 0)}")
+        problems.append(f"recency must be >= 0: {_row_list(t_x < 0)}")
     if (t_x > big_t + 1e-9).any():
-        problems.append(f"recency must be <= T: {_rows(t_x > big_t + 1e-9)}")
+        problems.append(f"recency must be <= T: {_row_list(t_x > big_t + 1e-9)}")
     if ((x > 0) & (t_x <= 0)).any():
-        problems.append(f"recency must be > 0 when frequency > 0: {_rows((x > 0) & (t_x <= 0))}")
+        problems.append(f"recency must be > 0 when frequency > 0: {_row_list((x > 0) & (t_x <= 0))}")
     if problems:
         raise ValueError(
             message(
@@ -399,11 +399,14 @@ def _time_unit_of(summary: Any, time_unit: str | None) -> str:
     return time_unit
 
 
-def _grouped(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """Distinct rows of the columns, their counts, and each input row's group."""
-    stacked = np.column_stack(columns)
-    unique, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
-    return [unique[:, i] for i in range(unique.shape[1])], counts.astype("float64"), inverse.ravel()
+def _grouped(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Distinct rows of the columns (by hashing, in order of first appearance) and their counts."""
+    frame = pd.DataFrame({i: c for i, c in enumerate(columns)})
+    group = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
+    counts = np.bincount(group).astype("float64")
+    first = np.full(counts.size, -1, dtype="int64")
+    first[group[::-1]] = np.arange(group.size)[::-1]  # first row of each group
+    return [c[first] for c in columns], counts
 
 
 # --------------------------------------------------------------------------- results
@@ -520,29 +523,57 @@ class GammaGammaResult(_Fit):
 # --------------------------------------------------------------------------- BG/NBD likelihood
 
 
-def _bgnbd_terms(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, *, gradient: bool):
-    """Per-row log-likelihood and (optionally) its gradient in (r, alpha, a, b)."""
+class _Rows(NamedTuple):
+    """Rows of a likelihood with their distinct frequencies: ``x == ux[ix]``.
+
+    Every log-gamma and digamma of the models depends on the data only through
+    the frequency, which takes few distinct values: they are computed once per
+    distinct frequency and gathered, so a likelihood evaluation costs a few
+    elementwise operations per row.
+    """
+
+    x: np.ndarray
+    ux: np.ndarray
+    ix: np.ndarray
+    columns: tuple[np.ndarray, ...]
+
+
+def _rows(x: np.ndarray, *columns: np.ndarray) -> _Rows:
+    ux, ix = np.unique(x, return_inverse=True)
+    return _Rows(x, ux, ix.ravel(), columns)
+
+
+def _bgnbd_terms(params: np.ndarray, rows: _Rows, *, gradient: bool):
+    """Per-row log-likelihood and (optionally) its gradient in (r, alpha, a, b).
+
+    ``log L = log B(a, b+x)/B(a, b) + log Γ(r+x)/Γ(r) + r log α
+    + logaddexp(-(r+x) log(α+T), [x>0] (log a - log(b+x-1) - (r+x) log(α+t_x)))``.
+    """
     r, alpha, a, b = params
-    repeat = x > 0
+    x, ux, ix = rows.x, rows.ux, rows.ix
+    t_x, big_t = rows.columns
+    lg = special.gammaln
+    per_x = lg(r + ux) - lg(r) + lg(a + b) + lg(b + ux) - lg(b) - lg(a + b + ux)
+    repeat_u = ux > 0
+    bx1_u = np.where(repeat_u, b + ux - 1.0, 1.0)
+    log_odds_u = np.where(repeat_u, np.log(a) - np.log(bx1_u), -np.inf)
+    rx = r + x
     log_at = np.log(alpha + big_t)
     log_atx = np.log(alpha + t_x)
-    a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-    a2 = special.gammaln(a + b) + special.gammaln(b + x) - special.gammaln(b) - special.gammaln(a + b + x)
-    a3 = -(r + x) * log_at
-    bx1 = np.where(repeat, b + x - 1.0, 1.0)
-    a4 = np.where(repeat, np.log(a) - np.log(bx1) - (r + x) * log_atx, -np.inf)
+    a3 = -rx * log_at
+    a4 = log_odds_u[ix] - rx * log_atx
     mix = np.logaddexp(a3, a4)
-    ll = a1 + a2 + mix
+    ll = per_x[ix] + r * np.log(alpha) + mix
     if not gradient:
         return ll, None
     s = np.exp(a4 - mix)  # weight of the "dropped out after the last purchase" term; 0 without repeats
+    psi = special.digamma
+    psi_ab, psi_abx = psi(a + b), psi(a + b + ux)
     grad = np.empty((4, x.size))
-    grad[0] = special.digamma(r + x) - special.digamma(r) + np.log(alpha) - (1 - s) * log_at - s * log_atx
-    grad[1] = r / alpha - (1 - s) * (r + x) / (alpha + big_t) - s * (r + x) / (alpha + t_x)
-    psi_ab_x = special.digamma(a + b + x)
-    psi_ab = special.digamma(a + b)
-    grad[2] = psi_ab - psi_ab_x + s / a
-    grad[3] = psi_ab + special.digamma(b + x) - special.digamma(b) - psi_ab_x - s / bx1
+    grad[0] = (psi(r + ux) - psi(r))[ix] + np.log(alpha) - log_at - s * (log_atx - log_at)
+    grad[1] = r / alpha - rx * ((1.0 - s) / (alpha + big_t) + s / (alpha + t_x))
+    grad[2] = (psi_ab - psi_abx)[ix] + s / a
+    grad[3] = (psi_ab + psi(b + ux) - psi(b) - psi_abx)[ix] - s / bx1_u[ix]
     return ll, grad
 
 
@@ -571,34 +602,40 @@ def bgnbd_log_likelihood(params: dict[str, float], summary: Any) -> pd.Series:
     """
     x, t_x, big_t = _rfm_arrays(summary)
     values = np.array([params[k] for k in ("r", "alpha", "a", "b")], dtype="float64")
-    ll, _ = _bgnbd_terms(values, x, t_x, big_t, gradient=False)
+    ll, _ = _bgnbd_terms(values, _rows(x, t_x, big_t), gradient=False)
     return pd.Series(ll, index=getattr(summary, "index", None), name="log_likelihood")
 
 
 # --------------------------------------------------------------------------- Gamma-Gamma likelihood
 
 
-def _gg_terms(params: np.ndarray, x: np.ndarray, m: np.ndarray, *, gradient: bool):
+def _gg_terms(params: np.ndarray, rows: _Rows, *, gradient: bool):
+    """Per-row Gamma-Gamma log-likelihood of the mean repeat value m, and its gradient in (p, q, gamma).
+
+    ``log f = log Γ(px+q) - log Γ(px) - log Γ(q) + q log γ + (px-1) log m + px log x - (px+q) log(γ + m x)``.
+    """
     p, q, g = params
+    x, ux, ix = rows.x, rows.ux, rows.ix
+    m, log_m = rows.columns
+    pux = p * ux
+    lg = special.gammaln
+    per_x = lg(pux + q) - lg(pux) - lg(q) + pux * np.log(ux)
     px = p * x
     log_gmx = np.log(g + m * x)
-    ll = (
-        special.gammaln(px + q)
-        - special.gammaln(px)
-        - special.gammaln(q)
-        + q * np.log(g)
-        + (px - 1.0) * np.log(m)
-        + px * np.log(x)
-        - (px + q) * log_gmx
-    )
+    ll = per_x[ix] + q * np.log(g) + (px - 1.0) * log_m - (px + q) * log_gmx
     if not gradient:
         return ll, None
-    psi = special.digamma(px + q)
+    psi = special.digamma
+    psi_u = psi(pux + q)
     grad = np.empty((3, x.size))
-    grad[0] = x * (psi - special.digamma(px) + np.log(m) + np.log(x) - log_gmx)
-    grad[1] = psi - special.digamma(q) + np.log(g) - log_gmx
+    grad[0] = (ux * (psi_u - psi(pux) + np.log(ux)))[ix] + x * (log_m - log_gmx)
+    grad[1] = (psi_u - psi(q))[ix] + np.log(g) - log_gmx
     grad[2] = q / g - (px + q) / (g + m * x)
     return ll, grad
+
+
+def _gg_rows(x: np.ndarray, m: np.ndarray) -> _Rows:
+    return _rows(x, m, np.log(m))
 
 
 def _spend_arrays(summary: Any, name: str = "summary") -> tuple[np.ndarray, np.ndarray]:
@@ -610,7 +647,7 @@ def _spend_arrays(summary: Any, name: str = "summary") -> tuple[np.ndarray, np.n
             message(
                 f"{name} column 'monetary_value' has negative values",
                 allowed="values >= 0 (mean value of the repeat purchases)",
-                received=_rows(m < 0),
+                received=_row_list(m < 0),
             )
         )
     return x, m
@@ -643,14 +680,14 @@ def gamma_gamma_log_likelihood(params: dict[str, float], summary: Any) -> pd.Ser
     values = np.array([params[k] for k in ("p", "q", "gamma")], dtype="float64")
     out = np.full(x.size, np.nan)
     keep = x > 0
-    out[keep] = _gg_terms(values, x[keep], m[keep], gradient=False)[0]
+    out[keep] = _gg_terms(values, _gg_rows(x[keep], m[keep]), gradient=False)[0]
     return pd.Series(out, index=getattr(summary, "index", None), name="log_likelihood")
 
 
 # --------------------------------------------------------------------------- maximum likelihood
 
 
-def _maximise(terms, names: tuple[str, ...], start: np.ndarray, data: tuple[np.ndarray, ...], weights: np.ndarray):
+def _maximise(terms, names: tuple[str, ...], start: np.ndarray, data: _Rows, weights: np.ndarray):
     """Maximise a weighted sum of per-row log-likelihoods over positive parameters.
 
     BFGS with the analytic gradient in log-parameters, then Newton steps with
@@ -661,7 +698,7 @@ def _maximise(terms, names: tuple[str, ...], start: np.ndarray, data: tuple[np.n
 
     def negative(theta: np.ndarray) -> tuple[float, np.ndarray]:
         params = np.exp(theta)
-        ll, grad = terms(params, *data, gradient=True)
+        ll, grad = terms(params, data, gradient=True)
         value = -float(weights @ ll) / total
         if not np.isfinite(value):
             return np.inf, np.zeros_like(theta)
@@ -669,7 +706,7 @@ def _maximise(terms, names: tuple[str, ...], start: np.ndarray, data: tuple[np.n
 
     with np.errstate(all="ignore"):
         found = optimize.minimize(
-            negative, np.log(start), jac=True, method="BFGS", options={"gtol": 1e-10, "maxiter": 2000}
+            negative, np.log(start), jac=True, method="BFGS", options={"gtol": 1e-7, "maxiter": 2000}
         )
     theta = found.x
     iterations = int(found.nit)
@@ -690,10 +727,10 @@ def _maximise(terms, names: tuple[str, ...], start: np.ndarray, data: tuple[np.n
         if np.max(np.abs(step)) < 1e-13:
             break
     params = np.exp(theta)
-    ll, grad = terms(params, *data, gradient=True)
+    ll, grad = terms(params, data, gradient=True)
     log_likelihood = float(weights @ ll)
     grad_log = (grad @ weights) * params  # gradient in log-parameters, full likelihood
-    hessian = _numeric_hessian(lambda p: -(terms(p, *data, gradient=True)[1] @ weights), params)
+    hessian = _numeric_hessian(lambda p: -(terms(p, data, gradient=True)[1] @ weights), params)
     covariance, positive = _invert(hessian)
     gradient_norm = float(np.max(np.abs(grad_log)))
     tolerance = 1e-4 * max(1.0, abs(log_likelihood)) ** 0.5
@@ -817,10 +854,10 @@ def fit_bgnbd(summary: Any, *, time_unit: str | None = None) -> BGNBDResult:
                 hint="Use a longer calibration window.",
             )
         )
-    (gx, gtx, gt), weights, _ = _grouped(x, t_x, big_t)
+    (gx, gtx, gt), weights = _grouped(x, t_x, big_t)
     mean_rate = max(float(np.mean(x) / max(np.mean(big_t), 1e-9)), 1e-6)
     start = np.array([1.0, 1.0 / mean_rate, 1.0, 1.0])
-    fitted = _maximise(_bgnbd_terms, ("r", "alpha", "a", "b"), start, (gx, gtx, gt), weights)
+    fitted = _maximise(_bgnbd_terms, ("r", "alpha", "a", "b"), start, _rows(gx, gtx, gt), weights)
     result = BGNBDResult(**fitted, customers=int(x.size), groups=int(weights.size), time_unit=unit)
     _warn_unless_converged(result, "BG/NBD")
     return result
@@ -883,14 +920,14 @@ def fit_gamma_gamma(summary: Any, *, time_unit: str | None = None) -> GammaGamma
             message(
                 "summary has repeat customers whose monetary_value is not positive",
                 allowed="monetary_value > 0 where frequency > 0 (the model is for positive spend)",
-                received=_rows(keep & (m <= 0)),
+                received=_row_list(keep & (m <= 0)),
                 hint="Drop them before fitting, or check the amounts.",
             )
         )
-    (gx, gm), weights, _ = _grouped(x[keep], m[keep])
+    (gx, gm), weights = _grouped(x[keep], m[keep])
     mean = float(np.average(gm, weights=weights))
     start = np.array([1.0, 2.0, mean])
-    fitted = _maximise(_gg_terms, ("p", "q", "gamma"), start, (gx, gm), weights)
+    fitted = _maximise(_gg_terms, ("p", "q", "gamma"), start, _gg_rows(gx, gm), weights)
     result = GammaGammaResult(**fitted, customers=int(keep.sum()), groups=int(weights.size), time_unit=unit)
     _warn_unless_converged(result, "Gamma-Gamma")
     return result
