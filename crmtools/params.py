@@ -18,7 +18,7 @@ Examples
 >>> resolve_params({"langauge": "ja"})
 Traceback (most recent call last):
 ...
-crmtools.errors.ParameterError: Unknown parameter 'langauge' (did you mean 'language'?). Allowed: basket, campaigns, churn, clv, currency, data, engine, experiments, language, period, repeat, reports_dir, rfm.
+crmtools.errors.ParameterError: Unknown parameter 'langauge' (did you mean 'language'?). Allowed: basket, campaigns, churn, clv, currency, data, engine, experiments, ladder, language, nps, period, repeat, reports_dir, rfm.
 """
 
 from __future__ import annotations
@@ -96,6 +96,8 @@ DEFAULTS: dict[str, Any] = {
     "campaigns": {"margin": 0.4},
     "churn": {"horizon_days": 90},
     "clv": {"months": 12, "monthly_discount": 0.01, "time_unit": "W"},
+    "ladder": {"rules": None, "lookback_days": 365, "conversion_window_days": 90},
+    "nps": {"behaviour_window_days": 90, "trend_months": 12},
     "engine": {"backend": "pandas", "spark_master": None, "spark_connect_url": None},
     "reports_dir": "reports",
 }
@@ -104,6 +106,7 @@ _NULLABLE: dict[str, tuple[type, ...]] = {
     "period": (str,),
     "rfm.thresholds": (dict,),
     "rfm.segment_map": (str, dict),
+    "ladder.rules": (str, dict),
     "basket.max_len": (int,),
     "data.database": (str,),
     "data.url": (str,),
@@ -182,6 +185,10 @@ _DOMAINS: dict[str, dict[type, tuple[_Interval, str]]] = {
     "experiments.alpha": {float: (_Interval(0, 0.5, low_open=True), "a significance level")},
     "campaigns.margin": {float: (_Interval(0, 1, low_open=True), "a contribution margin: a share of revenue")},
     "churn.horizon_days": {int: (_Interval(7, 730), "days without a purchase after the cutoff that count as churn")},
+    "ladder.lookback_days": {int: (_Interval(1, 3660), "days of purchases that put a customer on the ladder")},
+    "ladder.conversion_window_days": {int: (_Interval(1, 3660), "days to climb from one rung to the next")},
+    "nps.behaviour_window_days": {int: (_Interval(1, 730), "days of behaviour followed after a survey answer")},
+    "nps.trend_months": {int: (_Interval(1, 120), "months of the NPS trend")},
     "clv.months": {int: (_Interval(1, 120), "months of predicted customer value")},
     "clv.monthly_discount": {float: (_Interval(0, 0.5), "a monthly discount rate")},
     "data.policies.max_line_amount": {float: (_Interval(0, None, low_open=True), "an amount per order line")},
@@ -264,20 +271,38 @@ def _check_thresholds(path: str, value) -> None:
         ) from None
 
 
+def _rule_file(path: str, value, base_dir: Path | None, what: str):
+    """A rule file named in params (a path relative to the project folder) or a mapping, as its loader takes it."""
+    if not isinstance(value, str):
+        return value
+    file = Path(value).expanduser()
+    if not file.is_absolute() and base_dir is not None:
+        file = Path(base_dir) / file
+    if not file.is_file():
+        raise ParameterError(
+            f"Parameter {path!r} must be an existing {what} YAML file (relative paths "
+            f"count from the project folder) or a mapping; got {value!r}, and {file} does not exist."
+        )
+    return file
+
+
+def _check_ladder(path: str, value, base_dir: Path | None) -> None:
+    from .ladder import load_ladder
+
+    source = _rule_file(path, value, base_dir, "growth-ladder")
+    try:
+        load_ladder(source)
+    except (OSError, TypeError, ValueError, yaml.YAMLError) as exc:
+        raise ParameterError(
+            f"Parameter {path!r} must be a valid growth ladder (ordered rungs, the first one "
+            f"orders: {{min: 1}}); got {value!r}: {exc}"
+        ) from None
+
+
 def _check_segment_map(path: str, value, base_dir: Path | None) -> None:
     from .rfm import load_segment_map
 
-    source = value
-    if isinstance(value, str):
-        file = Path(value).expanduser()
-        if not file.is_absolute() and base_dir is not None:
-            file = Path(base_dir) / file
-        if not file.is_file():
-            raise ParameterError(
-                f"Parameter {path!r} must be an existing segment-map YAML file (relative paths "
-                f"count from the project folder) or a mapping; got {value!r}, and {file} does not exist."
-            )
-        source = file
+    source = _rule_file(path, value, base_dir, "segment-map")
     try:
         load_segment_map(source)
     except (OSError, TypeError, ValueError, yaml.YAMLError) as exc:
@@ -447,6 +472,8 @@ def _check(path: str, value: Any, default: Any, base_dir: Path | None = None) ->
         _check_thresholds(path, value)
     if path == "rfm.segment_map":
         _check_segment_map(path, value, base_dir)
+    if path == "ladder.rules":
+        _check_ladder(path, value, base_dir)
     if path in ("data.url", "data.url_env"):
         _check_no_password(path, value)
     if path == "engine.spark_connect_url" and (not value.startswith("sc://") or "token=" in value.lower()):

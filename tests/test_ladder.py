@@ -293,3 +293,24 @@ def test_sample_fills_every_rung_and_the_plants_show(sample):
     # planted: consent rises with loyalty, so followers and above consent more than the bottom rungs
     consent = tables["customers"].set_index("customer_id")["marketing_consent"]
     assert consent.mean() == pytest.approx(truths["growth"]["consent_share"])
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def test_params_check_the_ladder_file_and_windows(tmp_path):
+    from crmtools.errors import ParameterError
+    from crmtools.params import resolve_params
+
+    p = resolve_params({})
+    assert p["ladder"] == {"rules": None, "lookback_days": 365, "conversion_window_days": 90}
+    assert p["nps"] == {"behaviour_window_days": 90, "trend_months": 12}
+    bad = {"rungs": [FLOOR, {"name": "vip", "when": [{"spend": {"min": 1}}]}]}
+    with pytest.raises(ParameterError, match=r"'ladder.rules' must be a valid growth ladder.*rung 'vip'.*'spend'"):
+        resolve_params({"ladder": {"rules": bad}})
+    with pytest.raises(ParameterError, match="'ladder.rules' must be an existing growth-ladder YAML file"):
+        resolve_params({"ladder": {"rules": "missing.yaml"}}, base_dir=tmp_path)
+    for name, value in (("ladder.conversion_window_days", 0), ("nps.behaviour_window_days", 1000)):
+        section, key = name.split(".")
+        with pytest.raises(ParameterError, match=name.replace(".", r"\.")):
+            resolve_params({section: {key: value}})
