@@ -40,9 +40,17 @@ import pandas as pd
 
 from .dataconfig import DataConfig, TableSource
 from .errors import ROWS_FROM_QUERY, DataValidationError, Problem
-from .readers import open_reader, period_window, read_file
+from .readers import open_reader, period_window, read_file, rows_in_file
 from .schema import TABLES, TableSpec
-from .validation import Policies, apply_policies, check_references, check_table, coerce_table, large_amounts
+from .validation import (
+    Policies,
+    apply_policies,
+    check_references,
+    check_table,
+    coerce_table,
+    large_amounts,
+    non_merchandise_mask,
+)
 
 __all__ = [
     "UCI_ONLINE_RETAIL_COLUMNS",
@@ -239,6 +247,7 @@ def load_table(
         )
     since, until = period_window(since, until, timezone=timezone)
     raw = read_file(table, source, since=since, until=until, timezone=timezone)
+    window = since is not None or until is not None
     return validate_raw(
         table,
         raw,
@@ -249,6 +258,7 @@ def load_table(
         quality=quality,
         since=since,
         until=until,
+        rows_in_source=rows_in_file(source, raw) if window else None,
     )
 
 
@@ -275,6 +285,7 @@ def validate_raw(
     since=None,
     until=None,
     sort: bool = False,
+    rows_in_source: int | None = None,
 ) -> pd.DataFrame:
     """Map, coerce, check and apply policies to a raw table, from any source.
 
@@ -298,6 +309,9 @@ def validate_raw(
         cannot be read are kept, to be reported.
     sort : bool, default=False
         Put rows in a fixed order (time, then key) before checks: for sources without a row order.
+    rows_in_source : int, optional
+        Rows of the whole source (before the window). With a window, the data-quality summary then says how
+        many rows the window left out, so its "rows read" adds up to what ``crmtools validate`` reads.
 
     Returns
     -------
@@ -317,17 +331,19 @@ def validate_raw(
         what = "the file has no data rows" if source.file else "the table or query returned no rows"
         raise DataValidationError([Problem(table, label, None, what, expected="at least one data row")])
     frame, original = _map_columns(raw.reset_index(drop=True), table, source, label)
-    if table == "transactions" and "amount" not in frame.columns and {"quantity", "unit_price"} <= set(frame.columns):
-        q = pd.to_numeric(frame["quantity"], errors="coerce")
-        p = pd.to_numeric(frame["unit_price"], errors="coerce")
-        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported as a non-finite amount
-            frame["amount"] = (q * p).round(6)
-        original = {**original, "amount": "amount (computed as quantity x unit_price)"}
+    derived_order = table == "transactions" and "order_id" not in frame.columns and "order_id" in source.derive
+    if table == "transactions":
+        frame, original = _derive_line_values(frame, original)
+        if derived_order:
+            frame["order_id"] = "derived"  # a placeholder through coercion, made from the coerced columns below
+            original = {**original, "order_id": f"order_id (derived: {source.derive['order_id']})"}
     coerced, problems, unreadable = coerce_table(
         frame, spec, source=label, original_names=original, timezone=timezone, date_format=source.date_format
     )
     if any(p.message == "required column is missing" for p in problems):
-        raise DataValidationError(problems)
+        raise DataValidationError(_with_mapping_hints(problems, table, source, raw.columns))
+    if derived_order:
+        coerced["order_id"] = _derived_order_ids(coerced, source.derive["order_id"])
     if window and "order_datetime" in coerced.columns:
         when = coerced["order_datetime"]
         inside = pd.Series(True, index=when.index)
@@ -340,13 +356,25 @@ def validate_raw(
     if sort:
         coerced = _canonical_order(coerced, spec)
         unreadable = unreadable.loc[coerced.index]
+    quality = quality if quality is not None else []
+    first_row, rows_read = len(quality), len(coerced)
+    if window and rows_in_source is not None:  # say why a report reads fewer rows than `crmtools validate`
+        quality.append(
+            {"table": table, "check": "rows in the source", "rows": int(rows_in_source), "action": "counted"}
+        )
+        outside = int(rows_in_source) - rows_read
+        quality.append(
+            {"table": table, "check": "rows outside the report window", "rows": outside, "action": "not read"}
+        )
+    quality.append({"table": table, "check": "rows read", "rows": rows_read, "action": "loaded"})
+    if table == "transactions" and policies.non_merchandise and "product_id" in coerced.columns:
+        other = non_merchandise_mask(coerced["product_id"], policies.non_merchandise)
+        quality.append({"table": table, **_non_merchandise_row(coerced.loc[other])})
+        coerced, unreadable = coerced.loc[~other], unreadable.loc[~other]
     more, failing, duplicates = check_table(
         coerced, spec, source=label, original_names=original, policies=policies, skip_rows=unreadable
     )
     invalid = unreadable | failing
-    quality = quality if quality is not None else []
-    first_row, rows_read = len(quality), len(coerced)
-    quality.append({"table": table, "check": "rows read", "rows": rows_read, "action": "loaded"})
     problems = problems + more
     if policies.invalid_rows == "drop":
         quality.append({"table": table, "check": "invalid rows", "rows": int(invalid.sum()), "action": "drop"})
@@ -395,6 +423,91 @@ def validate_raw(
     return coerced[ordered + extras].reset_index(drop=True)
 
 
+def _derive_line_values(frame: pd.DataFrame, original: dict[str, str]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Compute whichever of ``amount``, ``unit_price`` and ``quantity`` is missing from the other two."""
+    present = {c for c in ("quantity", "unit_price", "amount") if c in frame.columns}
+    if len(present) != 2:
+        return frame, original
+    q, p, a = (
+        pd.to_numeric(frame[c], errors="coerce") if c in present else None for c in ("quantity", "unit_price", "amount")
+    )
+    frame = frame.copy()
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # overflows are reported as non-finite
+        if a is None:
+            frame["amount"], how = (q * p).round(6), "amount (computed as quantity x unit_price)"
+        elif p is None:  # a zero quantity gives no price: 0 when the amount is 0 too, else reported as missing
+            price = (a / q).where(q != 0, np.where(a == 0, 0.0, np.nan))
+            frame["unit_price"], how = (
+                price.round(6),
+                "unit_price (computed as amount / quantity; not where quantity is 0)",
+            )
+        else:
+            count = (a / p).where(p != 0, np.where(a == 0, 0.0, np.nan))
+            frame["quantity"], how = (
+                count.round(6),
+                "quantity (computed as amount / unit_price; not where unit_price is 0)",
+            )
+    missing = ({"quantity", "unit_price", "amount"} - present).pop()
+    return frame, {**original, missing: how}
+
+
+def _derived_order_ids(coerced: pd.DataFrame, rule: str) -> pd.Series:
+    """Order ids made from the coerced lines: per customer and day (or time), or per line; guests per line."""
+    per_row = "row-" + pd.Series(coerced.index + 1, index=coerced.index).astype("str")
+    if rule == "row":
+        return per_row
+    when = coerced["order_datetime"]
+    stamp = when.dt.strftime("%Y%m%d" if rule == "customer_day" else "%Y%m%d%H%M%S")
+    ids = coerced["customer_id"].astype("str") + "-" + stamp
+    return ids.where(coerced["customer_id"].notna() & when.notna(), per_row).astype("str")
+
+
+def _with_mapping_hints(problems: list[Problem], table: str, source: TableSource, columns) -> list[Problem]:
+    """Missing-column problems with what would fix them: a derivation, or the mapping's likely typo."""
+    import difflib
+
+    spec = TABLES[table]
+    hints = []
+    for user, canon in source.columns.items():
+        if canon not in spec.names and user in set(map(str, columns)):
+            close = difflib.get_close_matches(str(canon), spec.names, n=1, cutoff=0.75)
+            if close:
+                hints.append(f"the mapping {user}: {canon} names no canonical column (did you mean {close[0]}?)")
+    out = []
+    for problem in problems:
+        extra = list(hints)
+        if problem.message == "required column is missing":
+            name = next(
+                (c for c in spec.names if problem.column in (c, *[u for u, v in source.columns.items() if v == c])), ""
+            )
+            if name in ("quantity", "unit_price", "amount"):
+                extra.append("quantity, unit_price and amount: give any two, the third is computed")
+            if name == "order_id" and table == "transactions":
+                extra.append("or derive it: derive: {order_id: customer_day} (or customer_datetime, row)")
+        out.append(replace(problem, expected=problem.expected + "".join(f"; {h}" for h in extra)) if extra else problem)
+    return out
+
+
+def _non_merchandise_row(lines: pd.DataFrame) -> dict:
+    """The data-quality row of the non-merchandise lines: their count, net amount and the codes that matched."""
+    amount = lines["amount"] if "amount" in lines.columns else pd.Series(0.0, index=lines.index)
+    by_code = (
+        pd.DataFrame({"code": lines["product_id"], "amount": amount})
+        .groupby("code", sort=True)["amount"]
+        .agg(["size", "sum"])
+        .sort_values("size", ascending=False, kind="mergesort")
+    )
+    parts = [f"{code} {int(n):,} lines ({total:,.2f})" for code, n, total in by_code.itertuples()]
+    detail = "; ".join(parts[:15]) + (f"; {len(parts) - 15} more codes" if len(parts) > 15 else "")
+    return {
+        "check": "non-merchandise lines",
+        "rows": len(lines),
+        "action": "excluded",
+        "amount": round(float(amount.sum()), 2),
+        "detail": f"excluded from revenue, products and baskets, both signs: {detail}" if parts else "",
+    }
+
+
 def _enrich_transactions(tx: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
     """Add product_name/category from the products table where transactions lack them."""
     missing = [c for c in ("product_name", "category") if c not in tx.columns]
@@ -407,8 +520,8 @@ def _enrich_transactions(tx: pd.DataFrame, products: pd.DataFrame) -> pd.DataFra
     return out
 
 
-#: Columns of the data-quality summary.
-QUALITY_COLUMNS = ("table", "check", "rows", "action", "detail")
+#: Columns of the data-quality summary (``amount``: the net amount of the lines counted, where it matters).
+QUALITY_COLUMNS = ("table", "check", "rows", "action", "amount", "detail")
 
 
 def _input_label(name: str, info: dict) -> str:
@@ -472,6 +585,7 @@ def inspect_dataset(
                     policies=config.policies,
                     quality=quality,
                     sort=not source.file,
+                    rows_in_source=info.get("rows_in_source"),
                     **window,
                 )
                 inputs[name], fingerprints[name] = info, info["sha256"]

@@ -34,7 +34,9 @@ from .validation import Policies
 
 __all__ = [
     "FILE_SUFFIXES",
+    "ORDER_ID_RULES",
     "SOURCES",
+    "WHITESPACE",
     "DataConfig",
     "TableSource",
     "check_config",
@@ -49,7 +51,11 @@ __all__ = [
 #: Allowed values of ``data.source``.
 SOURCES = ("files", "duckdb", "sql")
 #: File name endings of table files, in the order a folder is searched.
-FILE_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".xlsx", ".xls", ".tsv")
+FILE_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".xlsx", ".xls", ".tsv", ".txt")
+#: Ways to derive ``order_id`` when the source has none (``data.tables.transactions.derive.order_id``).
+ORDER_ID_RULES = ("customer_day", "customer_datetime", "row")
+#: ``separator`` value meaning "one or more spaces or tabs" (columns aligned with spaces).
+WHITESPACE = "whitespace"
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][\w+.-]*://)(?P<rest>.*)$", re.S)
@@ -156,7 +162,7 @@ class TableSource:
     Parameters
     ----------
     file : str, optional
-        Path of a CSV, TSV, Parquet or Excel file, or a folder of Parquet files.
+        Path of a CSV, TSV, text (``.txt``), Parquet or Excel file, or a folder of Parquet files.
     columns : dict, optional
         The user's column name -> canonical column name. Names not listed are
         kept as they are; names mapping to the same canonical column are
@@ -168,7 +174,18 @@ class TableSource:
     sheet : str or int, default=0
         Excel sheet.
     date_format : str, optional
-        strftime format of the date columns; inferred when None.
+        strftime format of the date columns (``%Y%m%d`` for ``19970101``, ``%d/%m/%Y %H:%M`` for
+        ``31/12/2025 14:05``); inferred when None. Give it whenever day and month could be read either way.
+    separator : str, optional
+        Column separator of a text file: one character (``,``, ``;``, ``|``, a tab ``"\t"``), or
+        ``whitespace`` for runs of spaces or tabs (columns aligned with spaces, leading spaces ignored).
+        Default: a tab for ``.tsv``, else a comma.
+    derive : dict, optional
+        Canonical column -> how to make it when the source lacks it. Only ``order_id`` is derived this
+        way: ``customer_day`` (one order per customer and calendar day), ``customer_datetime`` (per
+        customer and order time) or ``row`` (every line its own order); lines without a customer are
+        one order each. ``amount``, ``unit_price`` and ``quantity`` need no option: whichever one is
+        missing is computed from the other two.
     table : str, optional
         Database table (``schema.table`` allowed), for ``source: duckdb`` or ``sql``.
     query : str, optional
@@ -183,6 +200,25 @@ class TableSource:
     date_format: str | None = None
     table: str | None = None
     query: str | None = None
+    separator: str | None = None
+    derive: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        sep = self.separator
+        if sep is not None and not (sep == WHITESPACE or (isinstance(sep, str) and len(sep) == 1)):
+            raise ValueError(
+                f"Table source option 'separator' must be one character (',', ';', '|', a tab) or "
+                f"{WHITESPACE!r} (runs of spaces or tabs); got {sep!r}."
+            )
+        unknown = sorted(set(self.derive) - {"order_id"})
+        if unknown:
+            raise ValueError(
+                f"Table source option 'derive' can make only 'order_id'; got {unknown} (amount, unit_price and "
+                "quantity are computed from the other two without an option)."
+            )
+        rule = self.derive.get("order_id")
+        if rule is not None and rule not in ORDER_ID_RULES:
+            raise ValueError(f"derive.order_id must be one of {list(ORDER_ID_RULES)}; got {rule!r}.")
 
     @classmethod
     def from_dict(cls, values: dict) -> TableSource:
@@ -191,6 +227,14 @@ class TableSource:
         if unknown:
             raise ValueError(f"Unknown table source option {unknown}; allowed: {sorted(cls.__dataclass_fields__)}.")
         return cls(**values)
+
+    def text_separator(self, path) -> str:
+        """The separator for reading ``path`` as text (a regular expression for ``whitespace``)."""
+        if self.separator == WHITESPACE:
+            return r"\s+"
+        if self.separator is not None:
+            return self.separator
+        return "\t" if str(path).lower().endswith(".tsv") else ","
 
 
 @dataclass(frozen=True)

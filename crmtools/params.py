@@ -18,7 +18,7 @@ Examples
 >>> resolve_params({"langauge": "ja"})
 Traceback (most recent call last):
 ...
-crmtools.errors.ParameterError: Unknown parameter 'langauge' (did you mean 'language'?). Allowed: basket, campaigns, churn, clv, currency, data, engine, experiments, ladder, language, nps, period, repeat, reports_dir, rfm.
+crmtools.errors.ParameterError: Unknown parameter 'langauge' (did you mean 'language'?). Allowed: basket, campaigns, churn, clv, currency, data, engine, experiments, ladder, language, nps, period, privacy, repeat, reports_dir, rfm, targets.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import copy
 import difflib
 import json
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ from .periods import parse_period
 __all__ = ["DEFAULTS", "load_params", "params_fingerprint", "parse_override", "resolve_params"]
 
 _ANY_MAPPING = object()  # marks a free-form mapping (validated by its own loader)
+_TARGET_LISTS = object()  # marks targets.lists: null (the built-in lists), a YAML file, or the definitions
 _TABLE_SOURCES = object()  # marks data.tables: table name -> file path or source options (_check_tables)
 
 #: Options of one entry of ``data.tables`` and their types (the fields of :class:`crmtools.data.TableSource`).
@@ -53,6 +55,8 @@ _TABLE_OPTIONS: dict[str, tuple[type, ...]] = {
     "encoding": (str,),
     "sheet": (str, int),
     "date_format": (str,),
+    "separator": (str,),
+    "derive": (dict,),
 }
 _SCIENTIFIC = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
@@ -77,6 +81,10 @@ DEFAULTS: dict[str, Any] = {
             "invalid_rows": "error",
             "max_line_amount": 100_000_000.0,
             "min_id_overlap": 0.5,
+            "non_merchandise": [],
+            "cancellation_orders": None,
+            "other_negative": "keep",
+            "zero_price": "keep",
         },
         "tables": _TABLE_SOURCES,
     },
@@ -94,6 +102,8 @@ DEFAULTS: dict[str, Any] = {
     },
     "experiments": {"alpha": 0.05, "correction": "holm"},
     "campaigns": {"margin": 0.4},
+    "targets": {"lists": _TARGET_LISTS, "seed": 0, "exports_dir": "exports"},
+    "privacy": {"min_cell": 5, "consent_when_missing": False},
     "churn": {"horizon_days": 90},
     "clv": {"months": 12, "monthly_discount": 0.01, "time_unit": "W"},
     "ladder": {"rules": None, "lookback_days": 365, "conversion_window_days": 90},
@@ -118,6 +128,7 @@ _NULLABLE: dict[str, tuple[type, ...]] = {
 
 _CHOICES: dict[str, tuple] = {
     "language": ("en", "ja"),
+    "data.policies.cancellation_orders": (str,),
     "data.source": ("files", "duckdb", "sql"),
     "rfm.scoring": ("quantile", "thresholds"),
     "basket.basket": ("order", "customer"),
@@ -133,6 +144,8 @@ _CHOICES: dict[str, tuple] = {
 
 #: Parameters of more than one type, where the analysis tells them apart (an int is not turned into a float).
 _KINDS: dict[str, tuple[type, ...]] = {
+    "data.policies.other_negative": ("keep", "drop", "error"),
+    "data.policies.zero_price": ("keep", "drop"),
     "basket.min_support": (float, int),
 }
 
@@ -183,6 +196,8 @@ _DOMAINS: dict[str, dict[type, tuple[_Interval, str]]] = {
     "basket.alpha": {float: (_Interval(0, 0.5, low_open=True), "a false-discovery rate for the rules")},
     "basket.min_baskets": {int: (_Interval(1, None), "baskets in the period")},
     "experiments.alpha": {float: (_Interval(0, 0.5, low_open=True), "a significance level")},
+    "targets.seed": {int: (_Interval(0, 2**32 - 1), "a random seed for the holdouts")},
+    "privacy.min_cell": {int: (_Interval(1, 1000), "customers in the smallest cell a breakdown shows")},
     "campaigns.margin": {float: (_Interval(0, 1, low_open=True), "a contribution margin: a share of revenue")},
     "churn.horizon_days": {int: (_Interval(7, 730), "days without a purchase after the cutoff that count as churn")},
     "ladder.lookback_days": {int: (_Interval(1, 3660), "days of purchases that put a customer on the ladder")},
@@ -197,7 +212,14 @@ _DOMAINS: dict[str, dict[type, tuple[_Interval, str]]] = {
 
 
 def _type_name(kinds: tuple[type, ...]) -> str:
-    names = {bool: "true/false", int: "a whole number", float: "a number", str: "text", dict: "a mapping"}
+    names = {
+        bool: "true/false",
+        int: "a whole number",
+        float: "a number",
+        str: "text",
+        dict: "a mapping",
+        list: "a list",
+    }
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
@@ -322,6 +344,7 @@ _TEXT_CHECKS = {
     "data.connection_file": _check_text,
     "engine.spark_master": _check_text,
     "reports_dir": _check_text,
+    "targets.exports_dir": _check_text,
 }
 
 
@@ -354,6 +377,17 @@ def _check_tables(path: str, value: Any) -> dict:
         raise ParameterError(
             f"Parameter {path!r} must be a mapping of table name -> source; got {type(value).__name__} {value!r}."
         )
+def _check_policy_patterns(path: str, value) -> None:
+    """Non-merchandise codes are text (``re:`` entries and cancellation_orders valid regular expressions)."""
+    from .validation import Policies
+
+    name = path.rsplit(".", 1)[1]
+    try:
+        Policies(**{name: value})
+    except ValueError as exc:
+        raise ParameterError(f"Parameter {path!r}: {exc}") from None
+
+
     out: dict = {}
     for name, entry in value.items():
         full = f"{path}.{name}"
@@ -425,6 +459,15 @@ def _check_tables(path: str, value: Any) -> dict:
 
 
 def _check(path: str, value: Any, default: Any, base_dir: Path | None = None) -> Any:
+            if key in ("separator", "derive") and item is not None:
+                from .dataconfig import TableSource
+
+                try:
+                    TableSource(**{key: item})
+                except ValueError as exc:
+                    raise ParameterError(f"Parameter '{full}.{key}': {exc}") from None
+    if default is _TARGET_LISTS:
+        return _check_target_lists(path, value, base_dir)
     if default is _TABLE_SOURCES:
         return _check_tables(path, value)
     if default is _ANY_MAPPING:
@@ -445,7 +488,7 @@ def _check(path: str, value: Any, default: Any, base_dir: Path | None = None) ->
                 raise ParameterError(f"Unknown parameter {full!r}{hint}. Allowed: {', '.join(sorted(default))}.")
         for key, sub_default in default.items():
             full = f"{path}.{key}" if path else key
-            structured = sub_default is _ANY_MAPPING or sub_default is _TABLE_SOURCES or isinstance(sub_default, dict)
+            structured = sub_default in (_ANY_MAPPING, _TABLE_SOURCES, _TARGET_LISTS) or isinstance(sub_default, dict)
             given = value.get(key, None if structured else sub_default)
             out[key] = _check(full, given, sub_default, base_dir)
         return out
@@ -486,6 +529,8 @@ def _check(path: str, value: Any, default: Any, base_dir: Path | None = None) ->
         try:
             value = parse_period(value).label
         except ValueError as exc:
+    if path in ("data.policies.non_merchandise", "data.policies.cancellation_orders"):
+        _check_policy_patterns(path, value)
             raise ParameterError(f"Parameter 'period': {exc}") from None
     return value
 
@@ -511,7 +556,43 @@ def resolve_params(values: dict | None = None, *, base_dir: str | Path | None = 
     ParameterError
         On an unknown name, a wrong type, a value outside its domain or a malformed period.
     """
-    return _check("", values or {}, DEFAULTS, Path(base_dir) if base_dir is not None else None)
+    base = Path(base_dir) if base_dir is not None else None
+    out = _check("", values or {}, DEFAULTS, base)
+    _check_targets(out, base)
+    return out
+
+
+def _check_target_lists(path: str, value: Any, base_dir: Path | None) -> Any:
+    """``targets.lists``: null (the built-in lists), a YAML file of definitions, or the definitions (a list)."""
+    if value is None or isinstance(value, list):
+        return value
+    if isinstance(value, str) and value.strip():
+        _rule_file(path, value, base_dir, "target-lists")
+        return value
+    raise ParameterError(
+        f"Parameter {path!r} must be null (the built-in lists), a YAML file or a list of list definitions; "
+        f"got {type(value).__name__} {value!r}."
+    )
+
+
+def _check_targets(params: dict, base_dir: Path | None) -> None:
+    """Each target list's rule names known fields and segments; exports never go inside the reports folder."""
+    from .targets import load_target_lists
+
+    lists = _rule_file("targets.lists", params["targets"]["lists"], base_dir, "target-lists")
+    segment_map = _rule_file("rfm.segment_map", params["rfm"]["segment_map"], base_dir, "segment-map")
+    try:
+        load_target_lists(lists, segment_map=segment_map)
+    except (TypeError, ValueError, yaml.YAMLError) as exc:
+        raise ParameterError(f"Parameter 'targets.lists': {exc}") from None
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    exports = (base / Path(params["targets"]["exports_dir"]).expanduser()).resolve()
+    reports = (base / Path(params["reports_dir"]).expanduser()).resolve()
+    if exports == reports or reports in exports.parents:
+        raise ParameterError(
+            f"Parameter 'targets.exports_dir' must be a folder outside the reports folder ({params['reports_dir']!r}): "
+            f"exports hold customer ids, reports never do; got {params['targets']['exports_dir']!r}."
+        )
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -543,11 +624,17 @@ def load_params(
     Parameters
     ----------
     path : str or Path, optional
-        YAML file; the defaults alone when None.
+        YAML file; the defaults alone when None. Relative data paths in it (``data.path``,
+        ``data.database``, ``data.connection_file``, ``data.tables.<table>.file``) are relative to the
+        file's own folder, so ``params/examples/shop.yaml`` naming ``data/x.parquet`` reads
+        ``params/examples/data/x.parquet`` from any current folder; in the project's own ``params/`` folder
+        (``params/default.yaml``) they are relative to the project folder. They come back relative to
+        ``base_dir`` (absolute when outside it); absolute paths, and paths in ``overrides``, are left as they are.
     overrides : list of str or dict, optional
         ``["name=value", ...]`` from the command line, or a nested mapping.
     base_dir : path, optional
-        The project folder, for relative files named in params (see :func:`resolve_params`).
+        The project folder, for relative files named in params (see :func:`resolve_params`); the current
+        folder when None.
 
     Returns
     -------
@@ -565,7 +652,7 @@ def load_params(
             raise ParameterError(f"{p} is not valid YAML: {exc}") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ParameterError(f"{p} must hold a mapping of parameters; got {type(loaded).__name__}.")
-        values = loaded or {}
+        values = _data_paths_from(loaded or {}, p, base_dir)
     if isinstance(overrides, dict):
         values = _merge(values, overrides)
     else:
@@ -586,6 +673,40 @@ def _merge(base: dict, update: dict) -> dict:
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def _data_paths_from(values: dict, file: Path, base_dir: str | Path | None) -> dict:
+    """The params of ``file`` with its relative data paths rewritten relative to ``base_dir`` (see load_params)."""
+    data = values.get("data") if isinstance(values, dict) else None
+    if not isinstance(data, dict):
+        return values
+    project = Path(base_dir if base_dir is not None else Path.cwd()).resolve()
+    folder = file.resolve().parent
+    anchor = project if folder == project / "params" else folder
+
+    def moved(text):
+        if not isinstance(text, str) or not text.strip():
+            return text
+        path = Path(text).expanduser()
+        if path.is_absolute():
+            return text
+        target = Path(os.path.normpath(anchor / path))
+        return os.path.relpath(target, project) if project == target or project in target.parents else str(target)
+
+    data = dict(data)
+    for key in ("path", "database", "connection_file"):
+        if key in data:
+            data[key] = moved(data[key])
+    if isinstance(data.get("tables"), dict):
+        tables = {}
+        for name, entry in data["tables"].items():
+            if isinstance(entry, str):
+                entry = moved(entry)
+            elif isinstance(entry, dict) and "file" in entry:
+                entry = {**entry, "file": moved(entry["file"])}
+            tables[name] = entry
+        data["tables"] = tables
+    return {**values, "data": data}
 
 
 def params_fingerprint(params: dict) -> str:

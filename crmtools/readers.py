@@ -38,6 +38,7 @@ import pandas as pd
 
 from .dataconfig import (
     FILE_SUFFIXES,
+    WHITESPACE,
     DataConfig,
     TableSource,
     check_config,
@@ -60,6 +61,7 @@ __all__ = [
     "order_date_range",
     "period_window",
     "read_file",
+    "rows_in_file",
 ]
 
 _ALIAS = "crmtools_source"
@@ -349,6 +351,35 @@ def _no_data_rows(table: str, label: str, what: str) -> DataValidationError:
     )
 
 
+#: Separators a one-column header may betray: (character, its name, the ``separator`` value that reads it).
+_SEPARATORS = ((";", "semicolons", ";"), ("\t", "tabs", "'\\t'"), ("|", "bars", "'|'"))
+
+
+def _check_one_column(table: str, label: str, frame: pd.DataFrame, source: TableSource) -> None:
+    """Refuse a text file read as a single column when its header is plainly split by another separator."""
+    if frame.shape[1] != 1 or source.separator is not None:
+        return
+    header = str(frame.columns[0])
+    found = [(name, value) for mark, name, value in _SEPARATORS if mark in header]
+    if not found and len(header.split()) >= 2:
+        found = [("spaces", WHITESPACE)]
+    if not found:
+        return
+    name, value = found[0]
+    raise DataValidationError(
+        [
+            Problem(
+                table,
+                label,
+                None,
+                f"the file reads as one column {header[:60]!r}: its columns look separated by {name}",
+                expected=f"columns separated by commas, or set separator: {value} for this table "
+                f"(data.tables.{table}.separator)",
+            )
+        ]
+    )
+
+
 def _parquet_rows(path: Path) -> int:
     import pyarrow.dataset as ds
 
@@ -398,7 +429,7 @@ def _read_raw(table: str, source: TableSource, *, filters=None) -> pd.DataFrame:
             return frame
         if path.stat().st_size == 0:
             raise pd.errors.EmptyDataError("empty")
-        sep = "\t" if name.endswith(".tsv") else ","
+        sep = source.text_separator(path)
         frame = pd.read_csv(
             path,
             sep=sep,
@@ -410,6 +441,7 @@ def _read_raw(table: str, source: TableSource, *, filters=None) -> pd.DataFrame:
         )
         if len(frame) == 0:
             raise _no_data_rows(table, label, "only a header line")
+        _check_one_column(table, label, frame, source)
         return frame
     except DataValidationError:
         raise
@@ -506,6 +538,12 @@ def read_file(table: str, source: TableSource, *, since=None, until=None, timezo
     return _read_raw(table, source, filters=filters)
 
 
+def rows_in_file(source: TableSource, raw: pd.DataFrame) -> int:
+    """Data rows of the whole file: ``len(raw)``, or the Parquet row count when the scan read only a window."""
+    path = Path(source.file)
+    return _parquet_rows(path) if path.is_dir() or path.name.lower().endswith(".parquet") else len(raw)
+
+
 def _file_columns(path: Path, source: TableSource) -> list[str]:
     name = path.name.lower()
     if path.is_dir() or name.endswith(".parquet"):
@@ -514,7 +552,7 @@ def _file_columns(path: Path, source: TableSource) -> list[str]:
         return list(pq.ParquetDataset(str(path)).schema.names)
     if name.endswith((".xlsx", ".xls")):
         return list(pd.read_excel(path, sheet_name=source.sheet, nrows=0).columns)
-    sep = "\t" if name.endswith(".tsv") else ","
+    sep = source.text_separator(path)
     return list(pd.read_csv(path, sep=sep, encoding=source.encoding, nrows=0).columns)
 
 
@@ -529,7 +567,7 @@ def _datetimes_in_file(source: TableSource, timezone: str) -> pd.Series | None:
             return pd.read_parquet(path, columns=[column])[column]
         if name.endswith((".xlsx", ".xls")):
             return pd.read_excel(path, sheet_name=source.sheet, usecols=[column], dtype=object)[column]
-        sep = "\t" if name.endswith(".tsv") else ","
+        sep = source.text_separator(path)
         return pd.read_csv(
             path, sep=sep, encoding=source.encoding, usecols=[column], dtype=str, keep_default_na=False, na_values=[""]
         )[column]
@@ -626,7 +664,10 @@ class _Reader:
         """The raw frame, a label for messages, and what was read (for manifests)."""
         raw = read_file(name, source, since=since, until=until, timezone=self.config.timezone)
         digest = file_fingerprint(source.file)
-        return raw, str(source.file), {"file": str(source.file), "sha256": digest, "rows": len(raw)}
+        info = {"file": str(source.file), "sha256": digest, "rows": len(raw)}
+        if since is not None or until is not None:
+            info["rows_in_source"] = rows_in_file(source, raw)
+        return raw, str(source.file), info
 
     def date_range(self, source: TableSource) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         """The first and last parseable ``order_datetime`` of the source, read cheaply (one column, or MIN/MAX)."""
@@ -743,6 +784,12 @@ class _DatabaseReader(_Reader):
             ) from None
         raw = raw.reset_index(drop=True)
         shown = {k: str(v) for k, v in params.items()}
+        counted = {}
+        if params:  # the whole source's rows, so the data-quality summary can say what the window left out
+            try:
+                counted["rows_in_source"] = int(self._scalar(f"SELECT COUNT(*) FROM ({base}) AS {_ALIAS}", {}))
+            except Exception:
+                self._rollback()
         query_digest = hashlib.sha256(json.dumps({"sql": sql, "params": shown}, sort_keys=True).encode()).hexdigest()
         content = frame_fingerprint(raw)
         info = {
@@ -755,6 +802,7 @@ class _DatabaseReader(_Reader):
             "query_sha256": query_digest,
             "content_sha256": content,
             "sha256": hashlib.sha256((query_digest + content).encode()).hexdigest(),
+            **counted,
         }
         return raw, label, info
 

@@ -19,6 +19,7 @@ or keep is counted in the data-quality summary, never dropped silently.
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 import warnings
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ __all__ = [
     "check_table",
     "coerce_table",
     "large_amounts",
+    "non_merchandise_mask",
 ]
 
 #: Whole numbers beyond this are not exact in floating point (and no quantity is that large).
@@ -72,6 +74,21 @@ class Policies:
         Smallest share (0 to 1) of the ids in one table that must be found in the table they refer to
         (transaction customers in customers, contacts' campaigns in campaigns ...); below it the ids do not
         match across tables (leading zeros, ``9.0``, case ...) and the data is rejected. 0 turns the check off.
+    non_merchandise : tuple of str, default=()
+        Product codes of lines that are not merchandise (postage, fees, bank charges, manual adjustments,
+        bad-debt write-offs ...): an exact code, or ``re:<pattern>`` for a regular expression the whole code
+        must match. Matching lines are excluded from the transactions, both signs alike (so from revenue,
+        products and baskets), before any other check, and counted with their amount in the data-quality
+        summary.
+    cancellation_orders : str, optional
+        A regular expression matched at the start of ``order_id`` that marks cancellation orders (``^C``
+        for invoices "C536379"). Negative-quantity lines of such orders are cancellations; when None, a
+        negative-quantity line is a cancellation or return when it has a customer id.
+    other_negative : {"keep", "drop", "error"}, default="keep"
+        Negative-quantity lines that are not cancellations (no customer and no cancellation order: stock
+        write-offs, damages, adjustments). ``drop`` removes them from the transactions.
+    zero_price : {"keep", "drop"}, default="keep"
+        Lines with a unit price of 0 (free items, samples, stock adjustments): always counted.
     """
 
     returns: str = "keep"
@@ -81,6 +98,10 @@ class Policies:
     amount_tolerance: float = 0.01
     max_line_amount: float = 100_000_000.0
     min_id_overlap: float = 0.5
+    non_merchandise: tuple[str, ...] = ()
+    cancellation_orders: str | None = None
+    other_negative: str = "keep"
+    zero_price: str = "keep"
 
     def __post_init__(self) -> None:
         allowed = {
@@ -88,7 +109,11 @@ class Policies:
             "missing_customer": ("keep", "drop", "error"),
             "duplicates": ("error", "drop", "keep"),
             "invalid_rows": ("error", "drop"),
+            "other_negative": ("keep", "drop", "error"),
+            "zero_price": ("keep", "drop"),
         }
+        _check_patterns(self.non_merchandise, self.cancellation_orders)
+        object.__setattr__(self, "non_merchandise", tuple(self.non_merchandise))
         for name, options in allowed.items():
             value = getattr(self, name)
             if value not in options:
@@ -118,6 +143,45 @@ class Policies:
         if unknown:
             raise ValueError(f"Unknown data policy {unknown}; allowed: {sorted(cls.__dataclass_fields__)}.")
         return cls(**values)
+
+
+def _check_patterns(codes, cancellation_orders) -> None:
+    """Refuse non-merchandise codes that are not text and regular expressions that do not compile."""
+    if isinstance(codes, str) or not all(isinstance(c, str) and c.strip() for c in codes):
+        raise ValueError(
+            f"Policy 'non_merchandise' must be a list of product codes (or 're:<pattern>' entries); got {codes!r}."
+        )
+    patterns = [c[3:] for c in codes if c.startswith("re:")]
+    if cancellation_orders is not None:
+        if not isinstance(cancellation_orders, str) or not cancellation_orders:
+            raise ValueError(
+                f"Policy 'cancellation_orders' must be a regular expression such as '^C'; got {cancellation_orders!r}."
+            )
+        patterns.append(cancellation_orders)
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(
+                f"Policy pattern {pattern!r} is not a valid regular expression ({exc}); expected e.g. '^C' "
+                "or 're:^gift_'."
+            ) from None
+
+
+def non_merchandise_mask(product_ids: pd.Series, codes) -> pd.Series:
+    """Which lines carry a non-merchandise product code (see :class:`Policies`).
+
+    Examples
+    --------
+    >>> non_merchandise_mask(pd.Series(["POST", "85123A", "gift_0001_20", None]), ["POST", "re:gift_.*"]).tolist()
+    [True, False, True, False]
+    """
+    exact = [c for c in codes if not c.startswith("re:")]
+    mask = product_ids.isin(exact)
+    for code in codes:
+        if code.startswith("re:"):
+            mask |= product_ids.astype("str").str.fullmatch(code[3:]).fillna(False).astype(bool)
+    return mask.fillna(False).astype(bool) & product_ids.notna()
 
 
 def _examples(mask: pd.Series, values: pd.Series) -> tuple[tuple[int, ...], tuple, int]:
@@ -502,60 +566,101 @@ def _expected_for(col) -> str:
     return col.description
 
 
+def _negative_kinds(frame: pd.DataFrame, policies: Policies) -> tuple[pd.Series, pd.Series]:
+    """Negative-quantity lines split into cancellations (or returns) and other negative lines."""
+    negative = (frame["quantity"] < 0).fillna(False).astype(bool)
+    if policies.cancellation_orders is not None and "order_id" in frame.columns:
+        marked = frame["order_id"].astype("str").str.match(policies.cancellation_orders).fillna(False).astype(bool)
+    elif "customer_id" in frame.columns:
+        marked = frame["customer_id"].notna()
+    else:
+        marked = pd.Series(True, index=frame.index)
+    cancellations = negative & marked
+    return cancellations, negative & ~cancellations
+
+
 def apply_policies(
     frame: pd.DataFrame, policies: Policies, *, source: str
 ) -> tuple[pd.DataFrame, list[dict], list[Problem]]:
-    """Apply the returns and missing-customer policies to transactions.
+    """Apply the returns, other-negative, zero-price and missing-customer policies to transactions.
+
+    Negative-quantity lines are of two kinds, counted apart: cancellations or returns (a cancellation order
+    when ``policies.cancellation_orders`` is set, else a line with a customer id), under ``returns``, and other
+    negative lines (stock write-offs, damages, adjustments), under ``other_negative``. Each line is counted
+    under the first policy that drops it, and not again.
 
     Returns
     -------
     (DataFrame, list of dict, list of Problem)
         The table after the policies, data-quality rows
-        (``check, rows, action``) and problems for ``error`` policies.
+        (``check, rows, action``, and ``amount`` for amounts) and problems for ``error`` policies.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"order_id": ["1", "C2", "3", "4"], "customer_id": ["a", "a", None, "b"],
+    ...                    "quantity": [2, -1, -5, 1], "unit_price": [1.0, 1.0, 0.0, 0.0],
+    ...                    "amount": [2.0, -1.0, 0.0, 0.0]})
+    >>> kept, rows, problems = apply_policies(tx, Policies(other_negative="drop"), source="orders.csv")
+    >>> [(r["check"], r["rows"], r["action"]) for r in rows]  # doctest: +NORMALIZE_WHITESPACE
+    [('return or cancellation lines', 1, 'keep'), ('other negative lines', 1, 'drop'),
+     ('zero-price lines', 1, 'keep'), ('lines without a customer id', 0, 'keep')]
+    >>> kept["order_id"].tolist()
+    ['1', 'C2', '4']
     """
     quality: list[dict] = []
     problems: list[Problem] = []
     keep = pd.Series(True, index=frame.index)
+
+    def policy(mask, check, action, column, message, expected):
+        nonlocal keep
+        mask = mask & keep  # lines an earlier policy dropped are not counted again
+        n = int(mask.sum())
+        row = {"check": check, "rows": n, "action": action}
+        if "amount" in frame.columns:
+            row["amount"] = round(float(frame.loc[mask, "amount"].sum()), 2)
+        quality.append(row)
+        if n and action == "error":
+            rows, vals, cnt = _examples(mask, frame[column])
+            problems.append(Problem("transactions", source, column, message, expected, rows, vals, cnt))
+        elif action == "drop":
+            keep &= ~mask
+
     if "quantity" in frame.columns:
-        returns = (frame["quantity"] < 0).fillna(False)
-        n = int(returns.sum())
-        quality.append({"check": "return or cancellation lines", "rows": n, "action": policies.returns})
-        if n and policies.returns == "error":
-            rows, vals, cnt = _examples(returns, frame["quantity"])
-            problems.append(
-                Problem(
-                    "transactions",
-                    source,
-                    "quantity",
-                    "negative quantities (returns)",
-                    "no returns, or set the policy returns: keep or drop",
-                    rows,
-                    vals,
-                    cnt,
-                )
-            )
-        elif policies.returns == "drop":
-            keep &= ~returns
+        cancellations, other = _negative_kinds(frame, policies)
+        policy(
+            cancellations,
+            "return or cancellation lines",
+            policies.returns,
+            "quantity",
+            "negative quantities (returns)",
+            "no returns, or set the policy returns: keep or drop",
+        )
+        policy(
+            other,
+            "other negative lines",
+            policies.other_negative,
+            "quantity",
+            "negative quantities that are not cancellations (no customer: write-offs, adjustments)",
+            "none, or set the policy other_negative: keep or drop",
+        )
+    if "unit_price" in frame.columns:
+        policy(
+            (frame["unit_price"] == 0).fillna(False).astype(bool),
+            "zero-price lines",
+            policies.zero_price,
+            "unit_price",
+            "",
+            "",
+        )
     if "customer_id" in frame.columns:
-        guests = frame["customer_id"].isna()
-        n = int(guests.sum())
-        quality.append({"check": "lines without a customer id", "rows": n, "action": policies.missing_customer})
-        if n and policies.missing_customer == "error":
-            rows, vals, cnt = _examples(guests, frame["customer_id"])
-            problems.append(
-                Problem(
-                    "transactions",
-                    source,
-                    "customer_id",
-                    "customer ids are missing",
-                    "a customer id on every line, or set the policy missing_customer: keep or drop",
-                    rows,
-                    vals,
-                    cnt,
-                )
-            )
-        elif policies.missing_customer == "drop":
-            keep &= ~guests
+        policy(
+            frame["customer_id"].isna(),
+            "lines without a customer id",
+            policies.missing_customer,
+            "customer_id",
+            "customer ids are missing",
+            "a customer id on every line, or set the policy missing_customer: keep or drop",
+        )
     return frame.loc[keep], quality, problems
 
 

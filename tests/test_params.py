@@ -39,6 +39,10 @@ def test_defaults_are_complete_and_valid():
         "invalid_rows": "error",
         "max_line_amount": 100_000_000.0,
         "min_id_overlap": 0.5,
+        "non_merchandise": [],
+        "cancellation_orders": None,
+        "other_negative": "keep",
+        "zero_price": "keep",
     }
     assert resolve_params(params) == params  # resolving is idempotent
 
@@ -61,7 +65,7 @@ def test_default_yaml_is_valid_and_equals_the_defaults():
         ({"rfm": {"lookback_dayz": 30}}, r"Unknown parameter 'rfm.lookback_dayz' \(did you mean 'lookback_days'\?\)"),
         (
             {"data": {"policies": {"retruns": "drop"}}},
-            r"Unknown parameter 'data.policies.retruns' \(did you mean 'returns'\?\)\. Allowed: duplicates, ",
+            r"Unknown parameter 'data.policies.retruns' \(did you mean 'returns'\?\)\. Allowed: cancellation_orders, duplicates, ",
         ),
         ({"zzz": 1}, r"Unknown parameter 'zzz'\. Allowed: "),
     ],

@@ -330,7 +330,10 @@ def test_parquet_window_skips_rows_in_a_file_and_a_folder(sample_dir, from_files
         pd.testing.assert_frame_equal(whole, from_files.transactions)
         windowed = load_table("transactions", source, quality=quality, **WINDOW)
         pd.testing.assert_frame_equal(windowed, expected)
-        assert quality[0] == {"table": "transactions", "check": "rows read", "rows": len(expected), "action": "loaded"}
+        counts = {q["check"]: (q["rows"], q["action"]) for q in quality}
+        assert counts["rows read"] == (len(expected), "loaded")
+        assert counts["rows in the source"] == (len(tx), "counted")  # what `crmtools validate` reads
+        assert counts["rows outside the report window"] == (len(tx) - len(expected), "not read")
         config = DataConfig.from_dict({"path": str(sample_dir), "tables": {"transactions": {"file": str(file)}}})
         info = load_dataset(config, **WINDOW).inputs["transactions"]
         assert info["rows"] == len(expected) < len(tx)  # Parquet rows outside the window were not read
@@ -667,7 +670,7 @@ data:
         (
             {"transactions": {"tabel": "x"}},
             r"Unknown parameter 'data.tables.transactions.tabel' \(did you mean 'table'\?\)\. "
-            r"Allowed: columns, date_format, encoding, file, fill, query, sheet, table\.",
+            r"Allowed: columns, date_format, derive, encoding, file, fill, query, separator, sheet, table\.",
         ),
         (
             {"transactions": {"file": "a.csv", "query": "SELECT 1"}},
