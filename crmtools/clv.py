@@ -834,11 +834,12 @@ def fit_bgnbd(summary: Any, *, time_unit: str | None = None) -> BGNBDResult:
     Examples
     --------
     >>> import pandas as pd
-    >>> s = pd.DataFrame({"frequency": [0, 1, 2, 5, 0, 3], "recency": [0, 5, 20, 30, 0, 12.0],
-    ...                   "T": [30, 30, 31, 35, 10, 40.0]})
+    >>> s = pd.DataFrame({"frequency": [0, 1, 2, 8, 0, 3, 6, 2, 0, 9, 1, 0],
+    ...                   "recency": [0, 5, 20, 38, 0, 30, 10, 35, 0, 33, 2, 0.0],
+    ...                   "T": [30, 30, 31, 39, 10, 40, 38, 36, 20, 33, 40, 40.0]})
     >>> m = fit_bgnbd(s)
-    >>> sorted(m.params), m.converged
-    (['a', 'alpha', 'b', 'r'], True)
+    >>> m.converged, {k: round(v, 3) for k, v in m.params.items()}
+    (True, {'r': 0.657, 'alpha': 5.358, 'a': 2.151, 'b': 20.186})
     """
     x, t_x, big_t = _rfm_arrays(summary)
     unit = _time_unit_of(summary, time_unit)
