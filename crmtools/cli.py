@@ -79,6 +79,28 @@ def _parser() -> argparse.ArgumentParser:
     load_sql.add_argument("--schema", default=None, help="database schema (default: the default schema)")
     load_sql.add_argument("--replace", action="store_true", help="replace tables that already exist")
 
+    targets = sub.add_parser(
+        "targets",
+        help="write the period's campaign target lists (customer ids) to exports/<period>/",
+        description="Build the campaign target lists of a period (params targets.lists) and write one CSV "
+        "(UTF-8 with BOM) and Parquet per list, a combined campaign_contacts.parquet and a manifest, to a "
+        "folder outside the reports folder, readable by you only. These files hold customer ids: keep them "
+        "out of reports, e-mail and shared folders.",
+    )
+    targets.add_argument(
+        "--period", default=None, help="YYYY-MM or YYYY-Qn (default: the last complete month in the data)"
+    )
+    targets.add_argument("--params", default="params/default.yaml", help="params file (default: params/default.yaml)")
+    targets.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
+    targets.add_argument("--data", default=None, help="data folder (overrides data.path)")
+    targets.add_argument("--out", default=None, help="folder to write (default: <targets.exports_dir>/<period>)")
+    targets.add_argument(
+        "--contact-fields",
+        default="",
+        metavar="FIELDS",
+        help="contact columns to add from customers, comma-separated: name,email,phone (default: none)",
+    )
+
     report = sub.add_parser(
         "report",
         help="run and publish the report set for a period",
@@ -221,6 +243,53 @@ def _cmd_load_sql(args) -> int:
     return EXIT_OK
 
 
+def _cmd_targets(args) -> int:
+    from .data import DataConfig, load_dataset
+    from .exports import write_target_lists
+    from .params import load_params
+    from .periods import parse_period
+    from .sources import default_period
+    from .targets import target_lists
+
+    overrides = list(args.set) + ([f"data.path={args.data}"] if args.data else [])
+    params = load_params(_params_path(args.params), overrides, base_dir=Path.cwd())
+    config = DataConfig.from_dict(params["data"], base_dir=Path.cwd())
+    label = args.period or params["period"]
+    period = parse_period(label) if label else default_period(config)
+    dataset = load_dataset(config, until=period.end)
+    result = target_lists(
+        dataset.transactions,
+        period=period,
+        customers=dataset.customers,
+        suppressions=dataset.suppressions,
+        surveys=dataset.surveys,
+        params=params,
+    )
+    out = Path(args.out) if args.out else Path(params["targets"]["exports_dir"]) / period.label
+    fields = [f.strip() for f in args.contact_fields.split(",") if f.strip()]
+    written = write_target_lists(
+        result,
+        out,
+        reports_dir=params["reports_dir"],
+        inputs=dataset.fingerprints,
+        customers=dataset.customers,
+        contact_fields=fields,
+    )
+    print(f"Target lists for {period.label} (as of {result.as_of}, seed {result.seed}):")
+    for row in result.summary.itertuples(index=False):
+        if row.status == "ok":
+            print(
+                f"  {row.list}: {row.customers:,} customers ({row.treatment:,} to contact, {row.holdout:,} holdout "
+                f"= {row.holdout_share:.1%}{', underpowered' if row.underpowered is True else ''}); "
+                f"{row.not_contactable:,} matched without consent or opted out, {row.taken_by_earlier:,} in an "
+                "earlier list"
+            )
+        else:
+            print(f"  {row.list}: {row.status} ({row.note})")
+    print(f"Wrote {written} (owner-only; it holds customer ids: never copy it into reports).")
+    return EXIT_OK
+
+
 def _cmd_report(args) -> int:
     from .runner import run_period, run_periods
 
@@ -258,7 +327,13 @@ def main(argv: list[str] | None = None) -> int:
     from .workspace import Terminated, terminate_on_signals
 
     args = _parser().parse_args(argv)
-    handlers = {"sample-data": _cmd_sample, "validate": _cmd_validate, "report": _cmd_report, "load-sql": _cmd_load_sql}
+    handlers = {
+        "sample-data": _cmd_sample,
+        "validate": _cmd_validate,
+        "report": _cmd_report,
+        "load-sql": _cmd_load_sql,
+        "targets": _cmd_targets,
+    }
     try:
         with terminate_on_signals():
             return handlers[args.command](args)

@@ -1045,7 +1045,13 @@ class TargetListsResult:
     members : pandas.DataFrame
         One row per customer and list (:data:`MEMBER_COLUMNS`); holds customer ids: for exports only.
     summary : pandas.DataFrame
-        One row per list (:data:`SUMMARY_COLUMNS`), counts only: what reports show.
+        One row per list (:data:`SUMMARY_COLUMNS`), counts only: what reports show. ``status`` is ``ok``,
+        ``empty`` (a note, not an error) or ``skipped``; ``note`` is missing for ``ok``, else
+        ``no_customer_matches`` (the rule holds for nobody), ``none_contactable_or_free`` (every match lacks
+        consent, is suppressed or is in an earlier list) or ``field_unavailable:<field>:<reason>`` (reason
+        ``module_missing`` or ``no_data``, e.g. no survey answers for ``nps_group``). ``matched`` counts the
+        customers the rule holds for, ``not_contactable`` those of them without consent or suppressed,
+        ``taken_by_earlier`` those already in an earlier exclusive list, ``customers`` the list's size.
     missing_fields : dict
         Fields that could not be computed -> ``module_missing`` or ``no_data``.
     """
@@ -1219,7 +1225,8 @@ def target_lists(
         if t.exclusive:
             taken.update(chosen["customer_id"])
         if chosen.empty:
-            rows.append(row | {"status": "empty", "note": "no_customer_matches", "treatment": 0, "holdout": 0})
+            note = "no_customer_matches" if not row["matched"] else "none_contactable_or_free"
+            rows.append(row | {"status": "empty", "note": note, "treatment": 0, "holdout": 0})
             continue
         if t.holdout == "power":
             share, under = holdout_share_for_power(
