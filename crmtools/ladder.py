@@ -87,6 +87,7 @@ FIELDS: dict[str, tuple[str, str | None]] = {
     "nps_group": ("choice", "no_surveys"),
 }
 _NPS_GROUPS = ("promoter", "passive", "detractor")
+_LANGUAGES = ("en", "ja")
 
 #: Columns of :attr:`Stages.table`.
 STAGE_COLUMNS = ["customer_id", "stage", "rung"]
@@ -157,8 +158,8 @@ def _parse_rung(spec: Any, i: int, source: str) -> Rung:
     if unknown:
         raise ValueError(f"{where}: unknown key {unknown}; allowed: name, label, description, when.")
     label = spec.get("label") or {}
-    labels = {"en": label, "ja": label} if isinstance(label, str) else dict(label)
-    if set(labels) - {"en", "ja"} or not all(isinstance(v, str) for v in labels.values()):
+    labels = dict.fromkeys(_LANGUAGES, label) if isinstance(label, str) else dict(label)
+    if set(labels) - set(_LANGUAGES) or not all(isinstance(v, str) for v in labels.values()):
         raise ValueError(f"{where}: 'label' must be text or a mapping {{en: ..., ja: ...}}; got {label!r}.")
     when = spec.get("when")
     if not isinstance(when, list) or not when:

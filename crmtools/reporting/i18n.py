@@ -46,6 +46,7 @@ __all__ = [
     "sentences",
     "signed_number",
     "signed_percent",
+    "stage_labels",
     "text",
     "translate",
 ]
@@ -937,6 +938,171 @@ TEXT: dict[str, dict[str, str]] = {
     "f2.breakdown.overall": {"en": "All new customers", "ja": "新規顧客全体"},
     "f2.breakdown.channel": {"en": "Acquisition channel", "ja": "獲得チャネル"},
     "f2.breakdown.category": {"en": "First product category", "ja": "初回購入カテゴリ"},
+    # growth ladder, NPS and the actions page (08_actions; issue 15)
+    "ladder_page_title": {"en": "From insight to action", "ja": "インサイトから行動へ"},
+    "ladder_page_intro": {
+        "en": "Whom to contact this period, where customers stand on the seven-stage growth ladder, and what "
+        "they say they would recommend (NPS).",
+        "ja": "今期誰に働きかけるか、顧客が7段階の成長プロセスのどこにいるか、そして推奨意向（NPS）をまとめます。",
+    },
+    "lists_heading": {"en": "This period's campaign lists", "ja": "今期のキャンペーンリスト"},
+    "lists_intro": {
+        "en": "Sizes of the lists with their holdouts. Expected incremental value uses the measured effect of the "
+        "last comparable campaign; without one it is not shown. Customer ids appear only in the exports.",
+        "ja": "リストの人数とホールドアウト（比較対照群）の人数です。期待増分価値は直近の類似キャンペーンで測定された効果から"
+        "計算し、測定結果がない場合は表示しません。顧客IDはエクスポートファイルにのみ含まれます。",
+    },
+    "lists_unavailable": {
+        "en": "Campaign lists are not available in this installation (crmtools.targets has no list builder yet).",
+        "ja": "このインストールではキャンペーンリストを作成できません（crmtools.targets にリスト作成機能がまだありません）。",
+    },
+    "ladder_heading": {"en": "Customer growth ladder", "ja": "顧客の成長プロセス（7段階）"},
+    "ladder_intro": {
+        "en": "Each customer who bought in the last {days} days stands on one stage: the highest whose rule holds "
+        "(one purchase; repeat purchases; high frequency or top deciles; marketing opt-in; NPS promoter; "
+        "membership; referrals).",
+        "ja": "過去{days}日間に購入した顧客を、条件を満たす最も高い段階に1人1段階ずつ置きます（1回購入、リピート、"
+        "高頻度または上位デシル、販促許諾、NPS推奨者、会員、紹介）。",
+    },
+    "ladder_migration_heading": {"en": "Movement on the ladder this month", "ja": "今月の段階間の移動"},
+    "ladder_conversion_heading": {
+        "en": "Climbing to a higher stage within {days} days",
+        "ja": "{days}日以内に上の段階へ進んだ割合",
+    },
+    "ladder.skipped": {"en": "{rung} is skipped: {reason}.", "ja": "{rung}は判定していません：{reason}。"},
+    "ladder.partial": {
+        "en": "{rung}: only its other conditions apply: {reason}.",
+        "ja": "{rung}：一部の条件のみで判定しています：{reason}。",
+    },
+    "ladder.reason.no_consent_data": {
+        "en": "the customers table has no marketing consent (marketing_consent)",
+        "ja": "顧客テーブルに販促許諾（marketing_consent）がありません",
+    },
+    "ladder.reason.no_surveys": {
+        "en": "there are no survey answers (the optional surveys table)",
+        "ja": "アンケート回答（任意のsurveysテーブル）がありません",
+    },
+    "ladder.reason.no_membership_data": {
+        "en": "the customers table has no membership date (member_since)",
+        "ja": "顧客テーブルに会員登録日（member_since）がありません",
+    },
+    "ladder.reason.no_referral_data": {
+        "en": "the customers table has no referrer (referred_by)",
+        "ja": "顧客テーブルに紹介者（referred_by）がありません",
+    },
+    "ladder.clv_missing": {
+        "en": "CLV per stage is not shown: customer lifetime value could not be estimated for this data.",
+        "ja": "段階別のCLVは表示していません：このデータでは顧客生涯価値を推定できませんでした。",
+    },
+    "ladder.empty": {
+        "en": "No customer bought in the ladder's look-back window.",
+        "ja": "成長プロセスの集計期間に購入した顧客はいません。",
+    },
+    "stage.off": {"en": "Off the ladder", "ja": "圏外"},
+    "stage.purchaser": {"en": "① Purchaser", "ja": "① 購入者"},
+    "stage.customer": {"en": "② Customer", "ja": "② 顧客"},
+    "stage.enthusiastic": {"en": "③ Enthusiastic customer", "ja": "③ 熱心な顧客"},
+    "stage.follower": {"en": "④ Follower", "ja": "④ フォロワー"},
+    "stage.fan": {"en": "⑤ Fan", "ja": "⑤ ファン"},
+    "stage.member": {"en": "⑥ Member", "ja": "⑥ 会員"},
+    "stage.evangelist": {"en": "⑦ Evangelist", "ja": "⑦ 信者・伝道者"},
+    "rung": {"en": "Stage", "ja": "段階"},
+    "next_rung": {"en": "Next stage", "ja": "次の段階"},
+    "from_rung": {"en": "Start of month", "ja": "月初"},
+    "to_rung": {"en": "End of month", "ja": "月末"},
+    "at_or_above": {"en": "On this stage or higher", "ja": "この段階以上"},
+    "clv_mean": {"en": "Mean CLV", "ja": "平均CLV"},
+    "converted": {"en": "Climbed", "ja": "上昇した顧客"},
+    "conversion_rate": {"en": "Conversion rate", "ja": "転換率"},
+    "nps_heading": {"en": "NPS (Net Promoter Score)", "ja": "NPS（ネットプロモータースコア）"},
+    "nps_intro": {
+        "en": "NPS = % promoters (scores 9-10) − % detractors (0-6) among the period's answers, in points from −100 "
+        "to 100, with its 95% confidence interval.",
+        "ja": "NPS＝推奨者（9〜10点）の割合−批判者（0〜6点）の割合。期間中の回答から計算し、−100〜100ポイントと"
+        "95%信頼区間で示します。",
+    },
+    "nps_none": {
+        "en": "NPS is not shown: there are no survey answers (the optional surveys table is absent or empty).",
+        "ja": "アンケート回答がないため（任意のsurveysテーブルがないか空）、NPSは表示していません。",
+    },
+    "nps_none_in_period": {
+        "en": "No survey answers in {period}.",
+        "ja": "{period}のアンケート回答はありません。",
+    },
+    "nps_breakdown_heading": {"en": "NPS by {by}", "ja": "{by}別のNPS"},
+    "nps_trend_heading": {"en": "NPS month by month", "ja": "NPSの月次推移"},
+    "nps_behaviour_heading": {
+        "en": "Does NPS predict behaviour? The {days} days after answering",
+        "ja": "NPSは行動を予測するか：回答後{days}日間",
+    },
+    "nps_behaviour.significant": {
+        "en": "Promoters repeated {promoter} of the time and detractors {detractor}; the groups differ in repeat "
+        "purchases (chi-square p = {pvalue}) and in revenue (Kruskal-Wallis p = {kruskal}).",
+        "ja": "回答後のリピート率は推奨者{promoter}、批判者{detractor}。リピート購入（カイ二乗検定 p = {pvalue}）と"
+        "売上（クラスカル・ウォリス検定 p = {kruskal}）にグループ間の差があります。",
+    },
+    "nps_behaviour.not_significant": {
+        "en": "Promoters repeated {promoter} of the time and detractors {detractor}; no significant difference "
+        "between the groups in repeat purchases (chi-square p = {pvalue}).",
+        "ja": "回答後のリピート率は推奨者{promoter}、批判者{detractor}。リピート購入にグループ間の有意な差は"
+        "ありません（カイ二乗検定 p = {pvalue}）。",
+    },
+    "nps_behaviour.none": {
+        "en": "No answer is old enough to follow for {days} days yet.",
+        "ja": "回答後{days}日間を追跡できる回答はまだありません。",
+    },
+    "privacy.small_cells": {
+        "en": "Cells of fewer than {min_cell} customers are shown as {shown}.",
+        "ja": "{min_cell}人未満のセルは{shown}と表示しています。",
+    },
+    "responses": {"en": "Answers", "ja": "回答数"},
+    "promoters": {"en": "Promoters", "ja": "推奨者"},
+    "passives": {"en": "Passives", "ja": "中立者"},
+    "detractors": {"en": "Detractors", "ja": "批判者"},
+    "promoter_share": {"en": "Promoters %", "ja": "推奨者の割合"},
+    "detractor_share": {"en": "Detractors %", "ja": "批判者の割合"},
+    "nps": {"en": "NPS", "ja": "NPS"},
+    "ci_low": {"en": "95% CI low", "ja": "95%信頼区間 下限"},
+    "ci_high": {"en": "95% CI high", "ja": "95%信頼区間 上限"},
+    "nps_group": {"en": "NPS group", "ja": "NPS区分"},
+    "nps_group.promoter": {"en": "Promoters (9-10)", "ja": "推奨者（9〜10）"},
+    "nps_group.passive": {"en": "Passives (7-8)", "ja": "中立者（7〜8）"},
+    "nps_group.detractor": {"en": "Detractors (0-6)", "ja": "批判者（0〜6）"},
+    "nps.by.segment": {"en": "RFM segment", "ja": "RFMセグメント"},
+    "nps.by.decile": {"en": "decile", "ja": "デシル"},
+    "nps.by.stage": {"en": "growth stage", "ja": "成長段階"},
+    "nps.by.channel": {"en": "survey channel", "ja": "回答チャネル"},
+    "nps.by.region": {"en": "region", "ja": "地域"},
+    "chart.ladder_funnel": {"en": "Growth ladder: customers per stage", "ja": "成長プロセス：段階別の顧客数"},
+    "chart.at_or_above": {"en": "On this stage or higher", "ja": "この段階以上"},
+    "chart.on_stage": {"en": "On this stage", "ja": "この段階"},
+    "chart.customers": {"en": "Customers", "ja": "顧客数"},
+    "chart.ladder_migration": {
+        "en": "Stage at the start and end of the month (share of each row)",
+        "ja": "月初と月末の段階（行ごとの割合）",
+    },
+    "chart.from_rung": {"en": "Stage at the start of the month", "ja": "月初の段階"},
+    "chart.to_rung": {"en": "Stage at the end of the month", "ja": "月末の段階"},
+    "chart.nps": {"en": "NPS (points)", "ja": "NPS（ポイント）"},
+    "chart.nps_trend": {"en": "Monthly NPS with its 95% interval", "ja": "月次NPSと95%信頼区間"},
+    "chart.nps_interval": {"en": "95% interval", "ja": "95%信頼区間"},
+    "chart.repeat_after": {
+        "en": "Repeat rate after answering, by NPS group",
+        "ja": "NPS区分別の回答後リピート率",
+    },
+    "chart.repeat_rate": {"en": "Repeat rate", "ja": "リピート率"},
+    "finding.ladder": {
+        "en": "{top} of the {customers} active customers stand on the top three stages (fan, member, evangelist); "
+        "{rate} of one-time purchasers climbed higher within {days} days.",
+        "ja": "購入のある{customers}人のうち{top}が上位3段階（ファン・会員・信者）にいます。1回購入者の{rate}が"
+        "{days}日以内に上の段階へ進みました。",
+    },
+    "finding.nps": {
+        "en": "NPS in {period} was {nps} (95% interval {low} to {high}, {responses} answers); promoters repeated "
+        "{promoter} in the {days} days after answering, detractors {detractor}.",
+        "ja": "{period}のNPSは{nps}（95%信頼区間 {low}〜{high}、回答{responses}件）。回答後{days}日間のリピート率は"
+        "推奨者{promoter}、批判者{detractor}でした。",
+    },
 }
 
 
@@ -1023,6 +1189,29 @@ def segment_labels(segment_map=None, language: str = "en") -> dict[str, str]:
 
     labels = {s.name: label(s.name, s.labels) for s in load_segment_map(segment_map).segments}
     labels[INACTIVE] = label(INACTIVE, {})
+    return labels
+
+
+def stage_labels(ladder=None, language: str = "en") -> dict[str, str]:
+    """Growth-ladder rung code to display label in ``language``, :data:`crmtools.ladder.OFF` included.
+
+    A rung's label is the one its rule file gives for ``language``; else the catalogue's ``stage.<name>``;
+    else the code itself.
+
+    Examples
+    --------
+    >>> stage_labels(language="ja")["member"], stage_labels()["off"]
+    ('⑥ 会員', 'Off the ladder')
+    """
+    from ..ladder import OFF, load_ladder
+
+    check_language(language)
+
+    def label(name: str, given) -> str:
+        return given.get(language) or TEXT.get(f"stage.{name}", {}).get(language) or name
+
+    labels = {r.name: label(r.name, r.labels) for r in load_ladder(ladder).rungs}
+    labels[OFF] = label(OFF, {})
     return labels
 
 
