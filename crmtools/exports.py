@@ -115,7 +115,7 @@ def _manifest(result: TargetListsResult, files: dict[str, str], inputs: Mapping[
         lists.append(
             {
                 "name": t.name,
-                "campaign_id": campaign_id_for(t.name, result.period),
+                "campaign_id": campaign_id_for(t.name, period=result.period),
                 "definition": t.definition(),
                 "counts": counts.get(t.name, {}),
                 "files": sorted(f for f in files if f.startswith(f"{t.name}.")),

@@ -103,7 +103,7 @@ DEFAULTS: dict[str, Any] = {
     "experiments": {"alpha": 0.05, "correction": "holm"},
     "campaigns": {"margin": 0.4},
     "targets": {"lists": _TARGET_LISTS, "seed": 0, "exports_dir": "exports"},
-    "privacy": {"min_cell": 5, "consent_when_missing": False},
+    "privacy": {"min_cell": 5, "consent_default": False},
     "churn": {"horizon_days": 90},
     "clv": {"months": 12, "monthly_discount": 0.01, "time_unit": "W"},
     "ladder": {"rules": None, "lookback_days": 365, "conversion_window_days": 90},

@@ -8,7 +8,7 @@ and this module holds each in one place:
   survey answers and suppressions go, and a referral pointing at them is blanked. Aggregates then exclude them.
   The data-quality summary counts the erased customers, never naming them.
 - **Consent and suppression.** Only customers who gave marketing consent (``customers.marketing_consent``
-  true; missing counts as *not* consented unless ``consent_when_missing=True``) and have no ``opt_out`` or
+  true; missing counts as *not* consented unless ``consent_default=True``) and have no ``opt_out`` or
   ``complaint`` suppression in force may appear in a campaign list (:func:`contactable`).
 - **Small cells.** A table broken down by a customer attribute other than the analytic segments (region, age
   band, store ...) shows no cell of fewer than ``min_cell`` customers (:func:`suppress_small_cells`); the
@@ -142,7 +142,7 @@ def contactable(
     suppressions: pd.DataFrame | None = None,
     *,
     as_of,
-    consent_when_missing: bool = False,
+    consent_default: bool = False,
     customer_ids=None,
     customer_col: str = "customer_id",
     consent_col: str = "marketing_consent",
@@ -158,8 +158,8 @@ def contactable(
         ``since`` is before ``as_of`` or missing.
     as_of : date, timestamp or Period
         The instant of the decision (exclusive; a Period means its end).
-    consent_when_missing : bool, default=False
-        Whether a missing consent counts as consent (params ``privacy.consent_when_missing``).
+    consent_default : bool, default=False
+        The consent of a customer without a recorded answer: whether a missing consent counts as consent (params ``privacy.consent_default``).
     customer_ids : iterable, optional
         Customers to decide for (e.g. everyone with a purchase); customers absent from ``customers`` have a
         missing consent. Default: the customers table.
@@ -175,8 +175,8 @@ def contactable(
     """
     require_columns(customers, [customer_col], name="customers")
     as_of = as_point(as_of)
-    if consent_when_missing not in (True, False):
-        raise TypeError(f"consent_when_missing must be True or False; got {consent_when_missing!r}.")
+    if consent_default not in (True, False):
+        raise TypeError(f"consent_default must be True or False; got {consent_default!r}.")
     base = customers[[customer_col]].astype({customer_col: "str"})
     consent = (
         customers[consent_col].astype("boolean")
@@ -190,7 +190,7 @@ def contactable(
         table["consent"] = table["consent"].astype("boolean")
     table = table.sort_values(customer_col, kind="stable").reset_index(drop=True)
     excluded = pd.Series(pd.NA, index=table.index, dtype="str")
-    given = table["consent"].fillna(consent_when_missing).astype(bool)
+    given = table["consent"].fillna(consent_default).astype(bool)
     excluded = excluded.mask(~given, "no_consent")
     if suppressions is not None and len(suppressions):
         require_columns(suppressions, [customer_col, "reason"], name="suppressions")

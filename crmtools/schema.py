@@ -145,7 +145,7 @@ CUSTOMERS = TableSpec(
             "bool",
             required=False,
             nullable=True,
-            description="agreed to marketing (true/false); missing = not consented unless privacy.consent_when_missing",
+            description="agreed to marketing (true/false); missing = not consented unless privacy.consent_default",
         ),
         Column("name", "str", required=False, nullable=True, description="personal: never reported"),
         Column("email", "str", required=False, nullable=True, description="personal: never reported"),

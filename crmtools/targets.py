@@ -1070,15 +1070,15 @@ class TargetListsResult:
         return members[["campaign_id", "customer_id", "group", "contacted_at"]].reset_index(drop=True)
 
 
-def campaign_id_for(list_name: str, period_label: str) -> str:
+def campaign_id_for(list_name: str, *, period: Any) -> str:
     """The campaign id a list's export carries: ``<list>-<period>``.
 
     Examples
     --------
-    >>> campaign_id_for("win_back_valuable", "2025-10")
+    >>> campaign_id_for("win_back_valuable", period="2025-10")
     'win_back_valuable-2025-10'
     """
-    return f"{list_name}-{period_label}"
+    return f"{list_name}-{as_period(period).label}"
 
 
 def _basket_rules(transactions: pd.DataFrame, *, as_of: pd.Timestamp, settings: Mapping[str, Any]) -> pd.DataFrame:
@@ -1123,7 +1123,7 @@ def target_lists(
     lists: Any = None,
     params: Mapping[str, Any] | None = None,
     seed: int | None = None,
-    consent_when_missing: bool | None = None,
+    consent_default: bool | None = None,
 ) -> TargetListsResult:
     """Build the period's campaign lists: rules, consent, priority, holdouts and next-best products.
 
@@ -1152,11 +1152,11 @@ def target_lists(
         or :class:`TargetList` objects.
     params : mapping, optional
         Resolved params (:func:`crmtools.params.resolve_params`): ``rfm``, ``repeat``, ``basket``,
-        ``targets`` (``lists``, ``seed``) and ``privacy`` (``consent_when_missing``). Default: the defaults.
+        ``targets`` (``lists``, ``seed``) and ``privacy`` (``consent_default``). Default: the defaults.
     seed : int, optional
         Holdout seed (default params ``targets.seed``, else 0).
-    consent_when_missing : bool, optional
-        Whether a missing consent counts as consent (default params ``privacy.consent_when_missing``, else
+    consent_default : bool, optional
+        The consent of a customer without a recorded answer (default params ``privacy.consent_default``, else
         False).
 
     Returns
@@ -1182,8 +1182,8 @@ def target_lists(
     privacy_params = params.get("privacy", {}) or {}
     seed = int(targets_params.get("seed", 0) or 0) if seed is None else seed
     require_range(seed, name="seed", low=0, integer=True)
-    if consent_when_missing is None:
-        consent_when_missing = bool(privacy_params.get("consent_when_missing", False))
+    if consent_default is None:
+        consent_default = bool(privacy_params.get("consent_default", False))
     settings = settings_from_params(params)
     definitions = load_target_lists(
         targets_params.get("lists") if lists is None else lists, segment_map=settings["segment_map"]
@@ -1197,7 +1197,7 @@ def target_lists(
         customers if customers is not None else pd.DataFrame({"customer_id": pd.Series(dtype="str")}),
         suppressions,
         as_of=as_of,
-        consent_when_missing=consent_when_missing,
+        consent_default=consent_default,
         customer_ids=attrs["customer_id"],
     )
     ok = attrs["customer_id"].isin(set(allowed.loc[allowed["contactable"], "customer_id"]))
@@ -1279,7 +1279,7 @@ def _member_table(parts: list[pd.DataFrame], p) -> pd.DataFrame:
     for column in MEMBER_COLUMNS:
         if column not in out.columns:
             out[column] = pd.NA
-    out["campaign_id"] = [campaign_id_for(name, p.label) for name in out["list"]]
+    out["campaign_id"] = [campaign_id_for(name, period=p) for name in out["list"]]
     out["contacted_at"] = pd.Timestamp(p.end)
     out = out[MEMBER_COLUMNS].astype(
         {

@@ -20,7 +20,7 @@ import warnings
 import pandas as pd
 import pytest
 
-from crmtools import basket, campaigns, cohorts, deciles, experiments, kpis, repeat, rfm, slicing
+from crmtools import basket, campaigns, cohorts, deciles, experiments, kpis, repeat, rfm, slicing, targets
 from crmtools.periods import as_period, as_point, parse_period
 from crmtools.sampledata import SampleConfig, generate_sample
 
@@ -175,6 +175,9 @@ AS_OF_CALLS = {
     "basket.customer_recommendations": lambda t, r, **k: basket.customer_recommendations(t["transactions"], r, **k),
     "experiments.experiment_status": lambda t, r, **k: experiments.experiment_status(t["experiments"], **k),
     "experiments.recommended_split": lambda t, r, **k: experiments.recommended_split(t["experiments"], **k),
+    "targets.customer_attributes": lambda t, r, **k: targets.customer_attributes(
+        t["transactions"], fields=["segment", "interval_ratio"], **k
+    )[0],
 }
 
 #: One call per public function taking period= (basket_spark needs Spark: its signature is checked above).
@@ -192,6 +195,10 @@ PERIOD_CALLS = {
     "slicing.transactions_in": lambda t, **k: slicing.transactions_in(t["transactions"], **k),
     "slicing.campaigns_active": lambda t, **k: slicing.campaigns_active(t["campaigns"], **k),
     "slicing.experiments_exposed": lambda t, **k: slicing.experiments_exposed(t["experiments"], **k),
+    "targets.campaign_id_for": lambda t, **k: targets.campaign_id_for("win_back", **k),
+    "targets.target_lists": lambda t, **k: (
+        targets.target_lists(t["transactions"], customers=t["customers"], consent_default=True, **k).members
+    ),
 }
 
 
