@@ -35,7 +35,7 @@ import pandas as pd
 
 from .checks import message
 
-__all__ = ["MiningBudgetError", "item_keys", "min_count", "mine"]
+__all__ = ["MiningBudgetError", "item_keys", "itemset_owners", "min_count", "mine"]
 
 #: Words (uint64) handled per vectorised step; bounds the temporaries (~256 KiB each).
 _CHUNK_WORDS = 1 << 15
@@ -679,3 +679,91 @@ def _join_level(rows, words, offsets, min_count, keep_words, budget, *, prune=No
     new_offsets = np.zeros(new_rows.shape[0] + 1, np.int64)
     np.cumsum(np.concatenate(out_widths), out=new_offsets[1:])
     return new_rows, new_counts, new_words, new_offsets
+
+
+def itemset_owners(
+    entries: tuple[np.ndarray, np.ndarray],
+    owner: np.ndarray,
+    levels: list[np.ndarray],
+    *,
+    n_baskets: int,
+    n_items: int,
+    budget: int,
+) -> list[np.ndarray]:
+    """Number of distinct owners (customers) of the baskets holding each itemset.
+
+    Parameters
+    ----------
+    entries : (numpy.ndarray, numpy.ndarray)
+        ``(basket, item)`` codes, one per distinct pair (as given to :func:`mine`).
+    owner : numpy.ndarray of int
+        Owner code of each basket, ``-1`` for a basket without one (a guest
+        order); guests are not counted.
+    levels : list of numpy.ndarray
+        Itemsets as returned by :func:`mine`: per length, an ``(n_k, k)``
+        array of item codes (the first column the rarest item, which keeps
+        the work small).
+    n_baskets, n_items : int
+        Number of baskets and items.
+    budget : int
+        Bytes the temporaries may take; the work is split into blocks below it
+        (refused with :class:`MiningBudgetError` when the fixed part alone is
+        larger).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Per level, the owner count of each itemset (int64).
+
+    Notes
+    -----
+    For each itemset the baskets of its first item are walked and the other
+    items looked up in the item-major (item, basket) keys by binary search:
+    the work is the sum over itemsets of the support of their first item,
+    the same order as the mining itself.
+
+    Examples
+    --------
+    >>> basket = np.array([0, 0, 1, 1, 2]); item = np.array([0, 1, 0, 1, 0])
+    >>> [c.tolist() for c in itemset_owners((basket, item), np.array([7, 7, -1]),
+    ...                                    [np.array([[0], [1]]), np.array([[0, 1]])],
+    ...                                    n_baskets=3, n_items=2, budget=2**20)]
+    [[1, 1], [1]]
+    """
+    basket, item = entries
+    fixed = 16 * basket.size + 8 * (n_items + 1)
+    if fixed > budget:
+        raise MiningBudgetError(fixed, "Counting the customers of each itemset")
+    keys = np.sort(item.astype(np.int64) * n_baskets + basket)
+    item_start = np.searchsorted(keys, np.arange(n_items + 1, dtype=np.int64) * n_baskets)
+    n_owners = int(owner.max()) + 1 if owner.size else 0
+    # per entry in a block: row, basket, hit flag, owner and keys (about 64 bytes)
+    per_block = max(1 << 12, (budget - fixed) // 64)
+    out = []
+    for rows in levels:
+        rows = rows.astype(np.int64, copy=False)
+        first = rows[:, 0]
+        lengths = item_start[first + 1] - item_start[first]
+        result = np.zeros(rows.shape[0], np.int64)
+        for lo, hi in _row_blocks(lengths, min(per_block, 1 << 22)):
+            ln = lengths[lo:hi]
+            if not ln.sum():
+                continue
+            _, within = _ragged_positions(ln)
+            row = np.repeat(np.arange(lo, hi, dtype=np.int64), ln)
+            tids = keys[np.repeat(item_start[first[lo:hi]], ln) + within] - first[row] * n_baskets
+            del within
+            hit = np.ones(row.size, dtype=bool)
+            for j in range(1, rows.shape[1]):
+                query = rows[row, j] * n_baskets + tids
+                pos = np.minimum(np.searchsorted(keys, query), keys.size - 1)
+                hit &= keys[pos] == query
+                del query, pos
+            own = owner[tids[hit]]
+            row = row[hit][own >= 0]
+            own = own[own >= 0]
+            if own.size:
+                pairs = np.unique(row * max(n_owners, 1) + own)
+                result += np.bincount(pairs // max(n_owners, 1), minlength=rows.shape[0])
+        out.append(result)
+    return out

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from ._deprecation import deprecated_arguments
-from ._itemsets import MiningBudgetError, item_keys, mine
+from ._itemsets import MiningBudgetError, item_keys, itemset_owners, mine, output_bytes
 from ._itemsets import min_count as _min_count
 from .checks import message, require_columns, require_flag, require_frame, require_in, require_range
 from .periods import as_point
@@ -55,6 +55,7 @@ __all__ = [
     "RuleScreen",
     "association_rules",
     "customer_recommendations",
+    "customer_rules",
     "frequent_itemsets",
     "merge_symmetric",
     "recommend_items",
@@ -182,17 +183,22 @@ def _encode_transactions(
     label_col: str | None,
     quantity_col: str,
     as_of=None,
-) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray | None]:
+    include_guests: bool = True,
+    with_owner: bool = False,
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray | None, np.ndarray | None, int]:
     """Distinct (basket, item) code pairs of canonical transactions.
 
     Returns basket codes and item codes (int32, sorted by basket), the
-    number of baskets, the item labels and, for ``basket="customer"``, the
-    customer id of each basket (else None). Works on integer codes of the
-    columns, so the text columns are never copied.
+    number of baskets, the item labels, for ``basket="customer"`` the
+    customer id of each basket (else None), with ``with_owner`` the customer
+    code of each basket (``-1`` for a guest order; else None), and the
+    number of guest orders left out (``include_guests=False``). Works on
+    integer codes of the columns, so the text columns are never copied.
     """
     require_in(basket, ("order", "customer"), name="basket")
     require_in(item, ("product", "category"), name="item")
     require_flag(include_returns, name="include_returns")
+    require_flag(include_guests, name="include_guests")
     if basket_freq is not None and basket != "customer":
         raise ValueError(
             message(
@@ -213,6 +219,8 @@ def _encode_transactions(
         needed[date_col] = "order date"
     if label_col is not None:
         needed[label_col] = "item label"
+    if with_owner or not include_guests:
+        needed[customer_col] = "customer id, to count customers or leave out guest orders"
     require_columns(data, needed, name="transactions", hint=_COLUMNS_HINT)
 
     keep = np.ones(len(data), dtype=bool)
@@ -228,12 +236,24 @@ def _encode_transactions(
     basket_codes = basket_codes.astype(np.int32)
     np.logical_and(keep, item_codes >= 0, out=keep)
     np.logical_and(keep, basket_codes >= 0, out=keep)
+    customer_codes, n_guests = None, 0
+    if with_owner or not include_guests:
+        customer_codes = pd.factorize(data[customer_col], size_hint=1024)[0].astype(np.int32)
+        if not include_guests:
+            guest = keep & (customer_codes < 0)
+            n_guests = int(np.unique(basket_codes[guest]).size) if basket == "order" else 0
+            np.logical_and(keep, customer_codes >= 0, out=keep)
+            del guest
     items, used_items = _compact(item_codes[keep], len(item_uniques))
     del item_codes
     baskets, used_baskets = _compact(basket_codes[keep], len(basket_uniques))
     del basket_codes
     n_baskets = used_baskets.size
-    owner = None
+    owner = owner_code = None
+    if with_owner:  # one customer per basket (the largest code on an order's lines; -1 for a guest order)
+        owner_code = np.full(n_baskets, -1, dtype=np.int64)
+        np.maximum.at(owner_code, baskets, customer_codes[keep])
+    del customer_codes
     if basket == "customer":
         owner = np.asarray(basket_uniques, dtype=object)[used_baskets]
         if basket_freq is not None:
@@ -248,6 +268,8 @@ def _encode_transactions(
             n_periods = max(len(period_uniques), 1)
             combined, used = _compact(baskets.astype(np.int64) * n_periods + period_codes, len(owner) * n_periods)
             baskets, n_baskets, owner = combined, used.size, owner[used // n_periods]
+            if owner_code is not None:
+                owner_code = owner_code[used // n_periods]
     new_code = _by_frequency(items, used_items.size)
     items = new_code[items]
     ids = np.empty(used_items.size, dtype=object)
@@ -256,7 +278,7 @@ def _encode_transactions(
     parts = [baskets, items]
     del baskets, items
     b, i = _distinct_pairs(parts, len(ids))
-    return b, i, n_baskets, labels, owner
+    return b, i, n_baskets, labels, owner, owner_code, n_guests
 
 
 def _encode_baskets(data) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
@@ -318,6 +340,9 @@ def frequent_itemsets(
     label_col: str | None = None,
     quantity_col: str = "quantity",
     max_memory: int = _DEFAULT_MAX_MEMORY,
+    include_guests: bool = True,
+    max_basket_items: int | None = None,
+    count_customers: bool = False,
 ) -> pd.DataFrame:
     """All itemsets bought together in at least ``min_support`` of the baskets.
 
@@ -363,6 +388,21 @@ def frequent_itemsets(
     max_memory : int, default=2 GiB
         Bytes mining may use, including the result table. Mining is refused
         with a ValueError naming the estimate when it would need more.
+    include_guests : bool, default=True
+        Keep orders without a customer id (guest orders). The report leaves
+        them out (params ``basket.include_guests: false``): its rules describe
+        customers. The number left out is ``attrs["excluded_guest_baskets"]``.
+    max_basket_items : int or None, default=None
+        Leave out baskets of more than this many distinct items (bulk or
+        wholesale orders, which add every pair of their hundreds of items at
+        once); None keeps every basket. The report uses 100 (params
+        ``basket.max_basket_items``). What is left out is counted in
+        ``attrs["excluded_bulk_baskets"]`` and ``attrs["excluded_bulk_lines"]``
+        (distinct items of those baskets).
+    count_customers : bool, default=False
+        Add a ``customers`` column: the number of distinct customers among the
+        baskets holding the itemset (guest orders not counted). Needs
+        ``customer_col``; not available for a list of baskets.
 
     Returns
     -------
@@ -374,7 +414,9 @@ def frequent_itemsets(
         - ``support`` (float): share of baskets containing the itemset;
         - ``itemsets`` (frozenset): the item labels;
         - ``count`` (int): number of baskets containing the itemset;
-        - ``length`` (int): number of items.
+        - ``length`` (int): number of items;
+        - ``customers`` (int, only with ``count_customers=True``): distinct
+          customers of those baskets.
 
         ``attrs["n_baskets"]`` holds the number of baskets (used by
         :func:`association_rules`), ``attrs["min_count"]`` the threshold as
@@ -411,8 +453,12 @@ def frequent_itemsets(
     """
     require_range(max_len, name="max_len", low=1, integer=True, allow_none=True)
     require_range(max_memory, name="max_memory", low=1, integer=True)
+    require_range(max_basket_items, name="max_basket_items", low=1, integer=True, allow_none=True)
+    require_flag(count_customers, name="count_customers")
+    owner = None
+    n_guests = 0
     if isinstance(data, pd.DataFrame):
-        b, i, n_baskets, labels, _ = _encode_transactions(
+        b, i, n_baskets, labels, _, owner, n_guests = _encode_transactions(
             data,
             basket=basket,
             item=item,
@@ -424,8 +470,18 @@ def frequent_itemsets(
             item_col=item_col,
             label_col=label_col,
             quantity_col=quantity_col,
+            include_guests=include_guests,
+            with_owner=count_customers,
         )
     elif _is_basket_list(data):
+        if count_customers:
+            raise ValueError(
+                message(
+                    "count_customers=True needs customers",
+                    allowed="a DataFrame of transactions with a customer column",
+                    received="a list of baskets",
+                )
+            )
         b, i, n_baskets, labels = _encode_baskets(data)
     else:
         raise TypeError(
@@ -435,10 +491,12 @@ def frequent_itemsets(
                 received=type(data).__name__,
             )
         )
+    b, i, n_baskets, owner, bulk = _drop_large_baskets(b, i, n_baskets, owner, max_basket_items)
     min_count = _min_count(min_support, n_baskets)
+    kept = (b, i) if count_customers else None
     try:
         entries = [b, i]
-        del b, i  # the miner frees them once it has what it needs
+        del b, i  # the miner frees them once it has what it needs (unless customers are counted)
         levels, counts = mine(
             entries,
             n_baskets=n_baskets,
@@ -447,26 +505,99 @@ def frequent_itemsets(
             max_len=max_len,
             max_memory=max_memory,
         )
+        customers = None
+        if count_customers:
+            held = sum(output_bytes(rows.shape[0], rows.shape[1]) + rows.nbytes for rows in levels)
+            customers = itemset_owners(
+                kept, owner, levels, n_baskets=n_baskets, n_items=len(labels), budget=max_memory - held
+            )
+        del kept
     except MiningBudgetError as exc:
         raise ValueError(
-            f"Mining refused: {exc.stage.lower()} would need about {_gib(exc.needed)}, more than "
-            f"max_memory={_gib(max_memory)}, at min_support={min_support!r} ({min_count:,} of "
-            f"{n_baskets:,} baskets). Raise min_support, set max_len (e.g. max_len=3), or raise max_memory "
-            f"if the machine has the room."
+            _refusal(
+                f"Mining refused: {exc.stage.lower()} would need about {_gib(exc.needed)}",
+                max_memory=max_memory,
+                min_support=min_support,
+                min_count=min_count,
+                n_baskets=n_baskets,
+                max_len=max_len,
+                max_basket_items=max_basket_items if isinstance(data, pd.DataFrame) else -1,
+            )
         ) from None
-    return _itemset_frame(levels, counts, labels, n_baskets, min_count, min_support)
+    frame = _itemset_frame(levels, counts, labels, n_baskets, min_count, min_support, customers)
+    frame.attrs.update(
+        excluded_guest_baskets=int(n_guests),
+        excluded_bulk_baskets=int(bulk[0]),
+        excluded_bulk_lines=int(bulk[1]),
+        max_basket_items=max_basket_items,
+    )
+    return frame
 
 
-def _itemset_frame(levels, counts, labels, n_baskets, min_count, min_support) -> pd.DataFrame:
+def _drop_large_baskets(b, i, n_baskets, owner, max_items):
+    """Leave out the baskets of more than ``max_items`` items; renumber the others.
+
+    Returns the entries, the number of baskets left, their owners, and
+    ``(baskets left out, their entries)``.
+    """
+    if max_items is None or b.size == 0:
+        return b, i, n_baskets, owner, (0, 0)
+    sizes = np.bincount(b, minlength=n_baskets)
+    large = sizes > max_items
+    if not large.any():
+        return b, i, n_baskets, owner, (0, 0)
+    dropped = (int(large.sum()), int(sizes[large].sum()))
+    keep = ~large[b]
+    new_code = (np.cumsum(~large) - 1).astype(np.int32)
+    b, i = new_code[b[keep]], i[keep]
+    if owner is not None:
+        owner = owner[~large]
+    return b, i, n_baskets - dropped[0], owner, dropped
+
+
+def _refusal(
+    what: str, *, max_memory, min_support, min_count, n_baskets, max_len, max_basket_items, extra: str = ""
+) -> str:
+    """The refusal message: the estimate, and only advice that can be followed, each with its params key."""
+    advice = []
+    if isinstance(min_support, float):
+        higher = f"{min(1.0, 2 * min_support):g}"
+    else:
+        higher = f"{2 * int(min_support)}"
+    advice.append(f"raise min_support (params basket.min_support) from {min_support!r} to {higher}")
+    if max_len is None or max_len > 2:
+        advice.append(
+            f"lower max_len (params basket.max_len) from {max_len} to {2 if max_len is None else max_len - 1}"
+        )
+    if max_basket_items is None or (max_basket_items > 100):
+        advice.append(
+            "leave out bulk orders with max_basket_items (params basket.max_basket_items), e.g. 100"
+            if max_basket_items is None
+            else f"lower max_basket_items (params basket.max_basket_items) from {max_basket_items} to 100"
+        )
+    advice.append(
+        f"or raise max_memory (params basket.max_memory, in bytes; now {max_memory:,}) if the machine has the room"
+    )
+    return (
+        f"{what}, more than max_memory={_gib(max_memory)}, at min_support={min_support!r} ({min_count:,} of "
+        f"{n_baskets:,} baskets){extra}. To fit: " + "; ".join(advice) + "."
+    )
+
+
+def _itemset_frame(levels, counts, labels, n_baskets, min_count, min_support, customers=None) -> pd.DataFrame:
     """The itemsets table: by length, then descending support, then the sorted item labels (as text)."""
     sets: list[frozenset] = []
-    count_parts, length_parts = [], []
+    count_parts, length_parts, customer_parts = [], [], []
+    has_customers = customers is not None
+    customers = customers if has_customers else [None] * len(levels)
     text_rank = np.empty(len(labels), dtype=np.int64)
     text_rank[np.argsort(np.array([str(x) for x in labels], dtype=str), kind="stable")] = np.arange(len(labels))
-    for rows, cnt in zip(levels, counts):
+    for rows, cnt, owners in zip(levels, counts, customers):
         ranks = np.sort(text_rank[rows], axis=1)
         order = np.lexsort([ranks[:, j] for j in range(ranks.shape[1] - 1, -1, -1)] + [-cnt])
         rows, cnt = rows[order], cnt[order]
+        if owners is not None:
+            customer_parts.append(owners[order])
         del ranks
         names = labels[rows]
         if rows.shape[1] == 1:
@@ -487,6 +618,8 @@ def _itemset_frame(levels, counts, labels, n_baskets, min_count, min_support) ->
         },
         copy=False,
     )
+    if has_customers:
+        frame["customers"] = np.concatenate(customer_parts) if customer_parts else np.zeros(0, np.int64)
     frame.attrs.update({"n_baskets": int(n_baskets), "min_count": int(min_count), "min_support": min_support})
     return frame
 
@@ -580,12 +713,18 @@ class _ItemsetIndex:
         return rows
 
 
-def _empty_rules(with_significance: bool, n_baskets) -> pd.DataFrame:
-    columns = RULE_COLUMNS if with_significance else RULE_COLUMNS[:-2]
+def _empty_rules(with_significance: bool, n_baskets, with_customers: bool = False) -> pd.DataFrame:
+    columns = RULE_COLUMNS[:-2] + (["customers"] if with_customers else []) + RULE_COLUMNS[-2:]
+    if not with_significance:
+        columns = columns[:-2]
     frame = pd.DataFrame(
         {
             c: pd.Series(
-                dtype=object if c in ("antecedents", "consequents") else np.int64 if c in _COUNTS else np.float64
+                dtype=object
+                if c in ("antecedents", "consequents")
+                else np.int64
+                if c in _COUNTS or c == "customers"
+                else np.float64
             )
             for c in columns
         }
@@ -734,14 +873,17 @@ def association_rules(
         prune_redundant=prune_redundant,
         max_memory=max_memory,
     )
+    with_customers = "customers" in itemsets.columns
     if len(itemsets) == 0:
-        return _empty_rules(with_significance, itemsets.attrs.get("n_baskets", n_baskets))
+        return _empty_rules(with_significance, itemsets.attrs.get("n_baskets", n_baskets), with_customers)
     n, counts = _resolve_counts(itemsets, n_baskets)
     sets = itemsets["itemsets"].to_numpy(dtype=object)
-    index = _ItemsetIndex(sets)
     max_cons = np.inf if max_consequent_len is None else max_consequent_len
-    if _count_candidates(index.lengths, max_cons, max_memory) == 0:
-        return _empty_rules(with_significance, n)
+    lengths = np.fromiter(map(len, sets), dtype=np.int64, count=sets.size)
+    if _count_candidates(lengths, max_cons, max_memory, itemsets.attrs) == 0:
+        return _empty_rules(with_significance, n, with_customers)
+    del lengths
+    index = _ItemsetIndex(sets)
     whole, ante, cons = _screen_candidates(
         index,
         counts,
@@ -757,6 +899,8 @@ def association_rules(
         whole, ante, cons = whole[keep], ante[keep], cons[keep]
     del index
     rules = {"ante": ante, "cons": cons, "c_ac": counts[whole], "c_a": counts[ante], "c_c": counts[cons]}
+    if "customers" in itemsets.columns:
+        rules["customers"] = itemsets["customers"].to_numpy(dtype=np.int64)[whole]
     del whole, ante, cons  # the dict holds the only references, so the steps below can free them one by one
     _sort_rules(rules, sort_by, n, with_significance)
     return _rules_frame(rules, sets, n, with_significance)
@@ -794,17 +938,43 @@ def _check_rule_arguments(
     require_range(max_memory, name="max_memory", low=1, integer=True)
 
 
-def _count_candidates(lengths: np.ndarray, max_cons: float, max_memory: int) -> int:
-    """Number of candidate rules (splits of every itemset); refused above ``max_memory``."""
+#: Bytes per candidate rule at the peak of :func:`association_rules` (the rule arrays, the metrics, the
+#: p-values and the result table; measured in ``benchmarks/bench_basket.py``), and per item of an itemset
+#: in the index of itemsets.
+_BYTES_PER_RULE = 240
+_BYTES_PER_INDEXED_ITEM = 120
+
+
+def _rules_bytes(lengths: np.ndarray, n_candidates: int) -> int:
+    """Estimated peak bytes of :func:`association_rules`: the itemsets table it is given (held throughout), the
+    index of itemsets and the candidate rules with their statistics."""
+    held = sum(output_bytes(int((lengths == L).sum()), int(L)) for L in np.unique(lengths))
+    return held + int(lengths.sum()) * _BYTES_PER_INDEXED_ITEM + n_candidates * _BYTES_PER_RULE
+
+
+def _count_candidates(lengths: np.ndarray, max_cons: float, max_memory: int, attrs: dict | None = None) -> int:
+    """Number of candidate rules (splits of every itemset); refused when the rules step would exceed
+    ``max_memory``."""
     n_candidates = sum(
         int((lengths == L).sum()) * sum(comb(L, s) for s in range(1, int(min(L - 1, max_cons)) + 1))
         for L in (int(L) for L in np.unique(lengths[lengths >= 2]))
     )
-    if n_candidates * 64 > max_memory:
+    need = _rules_bytes(lengths, n_candidates)
+    if need > max_memory:
+        attrs = attrs or {}
+        min_support = attrs.get("min_support", 0.01)
         raise ValueError(
-            f"Rules refused: {n_candidates:,} candidate rules would need about "
-            f"{_gib(n_candidates * 64)}, more than max_memory={_gib(max_memory)}. Set "
-            "max_consequent_len=1, mine with a higher min_support or a max_len, or raise max_memory."
+            _refusal(
+                f"Rules refused: {n_candidates:,} candidate rules from {lengths.size:,} itemsets would need about "
+                f"{_gib(need)} with their tests",
+                max_memory=max_memory,
+                min_support=min_support,
+                min_count=int(attrs.get("min_count", 0)),
+                n_baskets=int(attrs.get("n_baskets", 0)),
+                max_len=int(lengths.max()) if lengths.size else None,
+                max_basket_items=attrs.get("max_basket_items", -1),
+                extra="" if max_cons == 1 else "; set max_consequent_len=1",
+            )
         )
     return n_candidates
 
@@ -924,6 +1094,8 @@ def _rules_frame(rules: dict[str, np.ndarray], sets: np.ndarray, n: int, with_si
     for name in _METRICS:
         columns[name] = _metric(name, c_ac, c_a, c_c, n)
     columns.update(antecedent_count=c_a, consequent_count=c_c, count=c_ac)
+    if "customers" in rules:
+        columns["customers"] = rules["customers"]
     if with_significance:
         columns.update(p_value=rules["p_value"], p_adjusted=rules["p_adjusted"])
     frame = pd.DataFrame(columns, copy=False)
@@ -1102,14 +1274,16 @@ def _benjamini_hochberg(p: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class RuleScreen:
-    """The rules worth reporting from a set of tested rules: :func:`screen_rules`.
+    """The rules worth reporting from a set of tested rules: :func:`screen_rules` and :func:`customer_rules`.
 
     Attributes
     ----------
     pairs : pandas.DataFrame
-        The significant rules with lift above ``min_lift``, symmetric pairs
-        merged (:func:`merge_symmetric`), strongest lift first; empty when
-        there are too few baskets.
+        The rules shown: significant, lift above ``min_lift``, in at least
+        ``min_rule_baskets`` baskets of at least ``min_rule_customers``
+        customers, ranked by the Fisher p-value (strongest evidence first);
+        symmetric pairs merged (:func:`merge_symmetric`) and one rule per
+        itemset of three or more items; empty when there are too few baskets.
     tested : int
         Rules tested (the rules given; the adjustment covers all of them).
     passed : int
@@ -1122,6 +1296,18 @@ class RuleScreen:
         False-discovery rate used.
     too_few_baskets : bool
         ``n_baskets < min_baskets``: no conclusion either way.
+    rules : pandas.DataFrame or None
+        The rules shown, directed and ranked (for drift and charts).
+    supported : int or None
+        Of the ``passed`` rules, those held by at least ``min_rule_baskets``
+        baskets and ``min_rule_customers`` customers (``len(rules)``).
+    min_rule_baskets, min_rule_customers : int
+        Floors applied to each rule.
+    excluded_guest_baskets, excluded_bulk_baskets, excluded_bulk_lines : int
+        Guest orders, bulk orders and the items of those bulk orders left out
+        before mining (from the itemsets' ``attrs``).
+    max_basket_items : int or None
+        The bulk-order limit used (None: none).
     """
 
     pairs: pd.DataFrame
@@ -1131,6 +1317,14 @@ class RuleScreen:
     min_baskets: int
     alpha: float
     too_few_baskets: bool
+    rules: pd.DataFrame | None = None
+    supported: int | None = None
+    min_rule_baskets: int = 1
+    min_rule_customers: int = 0
+    excluded_guest_baskets: int = 0
+    excluded_bulk_baskets: int = 0
+    excluded_bulk_lines: int = 0
+    max_basket_items: int | None = None
 
 
 def significant_rules(rules: pd.DataFrame, *, alpha: float = 0.05, min_lift: float = 1.0) -> pd.DataFrame:
@@ -1238,6 +1432,29 @@ def merge_symmetric(rules: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _rank_rules(rules: pd.DataFrame) -> pd.DataFrame:
+    """Rules by ascending Fisher p-value; ties (and p-values that underflow to 0) by more baskets, then lift."""
+    order = np.lexsort(
+        (
+            -rules["lift"].to_numpy(dtype=np.float64),
+            -rules["count"].to_numpy(dtype=np.float64),
+            rules["p_value"].to_numpy(dtype=np.float64),
+        )
+    )
+    out = rules.iloc[order].reset_index(drop=True)
+    out.attrs = dict(rules.attrs)
+    return out
+
+
+def _one_per_itemset(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Keep the first (best-ranked) rule of each itemset of three or more items; pairs are already merged."""
+    whole = [a | c for a, c in zip(pairs["antecedents"], pairs["consequents"])]
+    keep = ~pd.Series(whole, dtype=object).duplicated().to_numpy() if whole else np.zeros(0, dtype=bool)
+    out = pairs.loc[keep].reset_index(drop=True)
+    out.attrs = dict(pairs.attrs)
+    return out
+
+
 def screen_rules(
     rules: pd.DataFrame,
     *,
@@ -1245,15 +1462,35 @@ def screen_rules(
     min_lift: float = 1.0,
     min_baskets: int = 1000,
     n_baskets: int | None = None,
+    min_rule_baskets: int = 20,
+    min_rule_customers: int = 10,
 ) -> RuleScreen:
-    """What the report shows of the rules tested: the significant pairs, how many were tested, and whether
-    the period had enough baskets for a conclusion.
+    """What the report shows of the rules tested: the significant rules seen in enough baskets and customers,
+    ranked by the strength of the evidence, how many were tested, and whether the period had enough baskets.
 
-    The report's rules are, with the params ``basket.*``::
+    A rule is shown when it is significant after Benjamini-Hochberg
+    adjustment (one-sided Fisher test, ``alpha``), has lift above
+    ``min_lift``, is in at least ``min_rule_baskets`` baskets and (when the
+    rules carry a ``customers`` column, from ``frequent_itemsets(...,
+    count_customers=True)``) in baskets of at least ``min_rule_customers``
+    distinct customers.
 
-        itemsets = frequent_itemsets(period_lines, min_support=0.003, max_len=3)
+    Rules are ranked by their Fisher p-value, smallest first: how unlikely it
+    is to see the pair together so often if the items were bought
+    independently. Lift alone rewards rarity: its largest values come from
+    items in a handful of baskets (lift is at most ``1 / support`` of the
+    rarer side), so a few bulk orders holding the same rare products top a
+    lift ranking. The p-value needs both a strong lift and many baskets, so a
+    rule has to be common *and* strong to rank high (lift and confidence are
+    still shown, and ties go to more baskets).
+
+    :func:`customer_rules` runs the whole report step (mining included) with
+    the report's defaults::
+
+        itemsets = frequent_itemsets(period_lines, min_support=0.003, max_len=3, include_guests=False,
+                                     max_basket_items=100, count_customers=True)
         tested = association_rules(itemsets, min_threshold=0.1)        # confidence >= 10%
-        screen = screen_rules(tested, alpha=0.05, min_baskets=1000)     # screen.pairs is the table
+        screen = screen_rules(tested)                                   # screen.pairs is the table
 
     Parameters
     ----------
@@ -1265,6 +1502,12 @@ def screen_rules(
         Fewer baskets than this: ``too_few_baskets`` and no pairs.
     n_baskets : int or None, default=None
         Baskets mined; read from ``rules.attrs["n_baskets"]`` when None.
+    min_rule_baskets : int, default=20
+        Fewest baskets holding the whole rule (params ``basket.min_rule_baskets``).
+    min_rule_customers : int, default=10
+        Fewest distinct customers among those baskets (params
+        ``basket.min_rule_customers``); applied when ``rules`` has a
+        ``customers`` column.
 
     Returns
     -------
@@ -1273,28 +1516,163 @@ def screen_rules(
     Examples
     --------
     >>> baskets = [["tea", "cake"]] * 30 + [["tea"]] * 10 + [["cake"]] * 10 + [["jam", "tea"]] * 5 + [["jam"]] * 45
-    >>> screen = screen_rules(association_rules(frequent_itemsets(baskets, min_support=5), min_threshold=0.05),
-    ...                       min_baskets=50)
+    >>> tested = association_rules(frequent_itemsets(baskets, min_support=5), min_threshold=0.05)
+    >>> screen = screen_rules(tested, min_baskets=50)
     >>> screen.tested, screen.passed, len(screen.pairs), screen.n_baskets, screen.too_few_baskets
     (4, 2, 1, 100, False)
-    >>> screen_rules(association_rules(frequent_itemsets(baskets, min_support=5), min_threshold=0.05)).too_few_baskets
+    >>> screen_rules(tested).too_few_baskets
     True
+    >>> screen_rules(tested, min_baskets=50, min_rule_baskets=31).supported  # tea and cake: 30 baskets
+    0
     """
     require_range(min_baskets, name="min_baskets", low=1, integer=True)
+    require_range(min_rule_baskets, name="min_rule_baskets", low=1, integer=True)
+    require_range(min_rule_customers, name="min_rule_customers", low=0, integer=True)
     passed = significant_rules(rules, alpha=alpha, min_lift=min_lift)
+    floor = passed["count"].to_numpy() >= min_rule_baskets if "count" in passed.columns else None
+    if floor is None:
+        floor = (
+            np.rint(passed["support"].to_numpy(dtype=np.float64) * rules.attrs.get("n_baskets", 0)) >= min_rule_baskets
+        )
+    if "customers" in passed.columns:
+        floor &= passed["customers"].to_numpy() >= min_rule_customers
+    attrs = dict(passed.attrs)
+    shown = passed.loc[floor].reset_index(drop=True)
+    shown.attrs = attrs
+    if "count" in shown.columns:
+        shown = _rank_rules(shown)
     n = rules.attrs.get("n_baskets") if n_baskets is None else n_baskets
     too_few = n is not None and int(n) < min_baskets
-    pairs = merge_symmetric(passed.sort_values(["lift", "confidence", "support"], ascending=False, kind="stable"))
+    pairs = _one_per_itemset(merge_symmetric(shown))
     if too_few:
         pairs = pairs.iloc[:0]
+        shown = shown.iloc[:0]
     return RuleScreen(
         pairs=pairs.reset_index(drop=True),
         tested=len(rules),
         passed=len(passed),
+        supported=len(shown),
         n_baskets=None if n is None else int(n),
         min_baskets=int(min_baskets),
         alpha=float(alpha),
         too_few_baskets=bool(too_few),
+        rules=shown,
+        min_rule_baskets=int(min_rule_baskets),
+        min_rule_customers=int(min_rule_customers),
+        excluded_guest_baskets=int(rules.attrs.get("excluded_guest_baskets", 0)),
+        excluded_bulk_baskets=int(rules.attrs.get("excluded_bulk_baskets", 0)),
+        excluded_bulk_lines=int(rules.attrs.get("excluded_bulk_lines", 0)),
+        max_basket_items=rules.attrs.get("max_basket_items"),
+    )
+
+
+def customer_rules(
+    transactions: pd.DataFrame,
+    *,
+    min_support: float | int = 0.003,
+    max_len: int | None = 3,
+    min_confidence: float = 0.1,
+    alpha: float = 0.05,
+    min_baskets: int = 1000,
+    min_rule_baskets: int = 20,
+    min_rule_customers: int = 10,
+    max_basket_items: int | None = 100,
+    include_guests: bool = False,
+    max_memory: int = _DEFAULT_MAX_MEMORY,
+    basket: str = "order",
+    item: str = "product",
+    order_col: str = "order_id",
+    customer_col: str = "customer_id",
+    date_col: str = "order_datetime",
+    item_col: str | None = None,
+    label_col: str | None = None,
+    quantity_col: str = "quantity",
+) -> RuleScreen:
+    """The basket page's rules in one call: products customers buy together, in bounded time and memory.
+
+    The defaults are the report's (``params/default.yaml``, ``basket.*``):
+    the arguments are named as the params keys, so
+    ``customer_rules(period_lines, **{k: v for k, v in params["basket"].items() if k != "top_n"})``
+    gives exactly what the page shows.
+
+    The steps: leave out guest orders (no customer id: the page speaks of
+    customers; ``include_guests``) and bulk orders of more than
+    ``max_basket_items`` distinct products (wholesale-style orders whose
+    hundreds of lines would otherwise make every pair among them a "rule");
+    mine the itemsets of at least ``min_support`` of the remaining baskets
+    (:func:`frequent_itemsets`, counting each itemset's distinct customers);
+    form the rules with confidence of at least ``min_confidence`` and test
+    each (:func:`association_rules`); keep and rank them as
+    :func:`screen_rules` does: significant, lift above 1, in at least
+    ``min_rule_baskets`` baskets of at least ``min_rule_customers``
+    customers, ranked by Fisher p-value (see there why not by lift).
+
+    Parameters
+    ----------
+    transactions : pandas.DataFrame
+        Canonical transactions of one period (``Dataset.for_period(period).transactions``).
+    min_support, max_len : float or int, int or None
+        As in :func:`frequent_itemsets`.
+    min_confidence : float, default=0.1
+        Smallest confidence of a rule tested.
+    alpha, min_baskets, min_rule_baskets, min_rule_customers
+        As in :func:`screen_rules`.
+    max_basket_items : int or None, default=100
+        Bulk-order limit, as in :func:`frequent_itemsets`.
+    include_guests : bool, default=False
+        Mine guest orders too (they are never counted as customers).
+    max_memory : int, default=2 GiB
+        Bytes the whole step may hold: mining, customer counts, the rules and
+        their tests (params ``basket.max_memory``). Refused with a ValueError
+        whose advice names only parameters that exist and can still change.
+    basket, item, order_col, customer_col, date_col, item_col, label_col, quantity_col
+        As in :func:`frequent_itemsets`.
+
+    Returns
+    -------
+    RuleScreen
+        ``pairs`` is the table the page shows, ``rules`` the passing directed
+        rules; the exclusions are counted in ``excluded_*``.
+
+    Examples
+    --------
+    >>> orders = [("tea", "cake")] * 30 + [("jam", "scone")] * 10 + [("tea", "jam")] * 10
+    >>> tx = pd.DataFrame([(f"o{k}", f"c{k // 2}", item) for k, pair in enumerate(orders) for item in pair],
+    ...                   columns=["order_id", "customer_id", "product_id"]).assign(quantity=1)
+    >>> screen = customer_rules(tx, min_baskets=10, min_rule_baskets=5, min_rule_customers=5)
+    >>> screen.pairs[["count", "customers", "lift"]].assign(
+    ...     rule=[f"{min(a)} -> {min(c)}" for a, c in zip(screen.pairs["antecedents"], screen.pairs["consequents"])])
+       count  customers  lift          rule
+    0     30         15  1.25   cake -> tea
+    1     10          5  2.50  scone -> jam
+    """
+    require_range(min_confidence, name="min_confidence", low=0, high=1)
+    itemsets = frequent_itemsets(
+        transactions,
+        min_support=min_support,
+        max_len=max_len,
+        basket=basket,
+        item=item,
+        include_guests=include_guests,
+        max_basket_items=max_basket_items,
+        count_customers=True,
+        max_memory=max_memory,
+        order_col=order_col,
+        customer_col=customer_col,
+        date_col=date_col,
+        item_col=item_col,
+        label_col=label_col,
+        quantity_col=quantity_col,
+    )
+    tested = association_rules(itemsets, min_threshold=min_confidence, max_memory=max_memory)
+    tested.attrs.update(itemsets.attrs)
+    del itemsets
+    return screen_rules(
+        tested,
+        alpha=alpha,
+        min_baskets=min_baskets,
+        min_rule_baskets=min_rule_baskets,
+        min_rule_customers=min_rule_customers,
     )
 
 
@@ -1560,7 +1938,7 @@ def customer_recommendations(
     require_range(top_n, name="top_n", low=1, integer=True)
     require_in(metric, [m for m in _SCORE_METRICS if m in rules.columns], name="metric")
     require_frame(transactions, name="transactions", allowed="a DataFrame of transactions")
-    b, i, _, labels, owner = _encode_transactions(
+    b, i, _, labels, owner, _, _ = _encode_transactions(
         transactions,
         basket="customer",
         item=item,

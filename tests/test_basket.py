@@ -416,7 +416,9 @@ def test_many_items_do_not_allocate_a_dense_table():
 
 def test_memory_blow_up_is_refused_with_a_clear_message():
     baskets = [[f"i{k}" for k in range(40)]] * 5  # 2**40 frequent itemsets
-    with pytest.raises(ValueError, match=r"Mining refused: .* would need about .*max_memory=.*Raise min_support"):
+    with pytest.raises(
+        ValueError, match=r"Mining refused: .* would need about .*max_memory=.*To fit: raise min_support"
+    ):
         frequent_itemsets(baskets, min_support=1)
     assert len(frequent_itemsets(baskets, min_support=1, max_len=2)) == 40 + 40 * 39 // 2
     with pytest.raises(ValueError, match="Mining refused"):

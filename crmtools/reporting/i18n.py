@@ -164,10 +164,18 @@ TEXT: dict[str, dict[str, str]] = {
         "ja": "F2転換率：新規顧客のうち、期間内に2回目の購入をした顧客の割合（獲得チャネル別・初回購入カテゴリ別）。",
     },
     "basket_intro": {
-        "en": "Products bought together in the same order during the period. Lift above 1 means "
-        "the pair is bought together more often than chance.",
-        "ja": "期間中に同じ注文で一緒に購入された商品の組み合わせです。リフト値が1より大きいほど、"
-        "偶然より強く併買されています。",
+        "en": "Products customers buy together in the same order during the period. Orders without a "
+        "customer id (guest orders) and bulk orders of very many products are left out, so the rules "
+        "describe customers' baskets. A rule is shown only when it is significant, has lift above 1 (the "
+        "products are bought together more often than chance) and is held by enough orders of enough "
+        "different customers. Rules are ranked by the strength of the evidence (the Fisher p-value), not "
+        "by lift alone: lift is highest for the rarest products, so a handful of orders of rare products "
+        "would otherwise top the list.",
+        "ja": "期間中にお客様が同じ注文で一緒に購入した商品の組み合わせです。顧客IDのない注文（ゲスト注文）"
+        "と非常に多くの商品を含む大口注文は除外しているため、ルールはお客様のバスケットを表します。"
+        "有意で、リフト値が1を超え（偶然より多く一緒に購入されている）、十分な数の注文と異なるお客様に"
+        "支えられたルールだけを表示します。並び順はリフト値ではなく証拠の強さ（フィッシャー検定のp値）"
+        "です。リフト値は珍しい商品ほど高くなるため、少数の注文だけで上位を占めてしまうからです。",
     },
     "experiments_intro": {
         "en": "Each variant against its control. Results flagged untrustworthy failed the "
@@ -559,6 +567,18 @@ TEXT: dict[str, dict[str, str]] = {
         "ja": "今期のバスケットは{baskets}件のみで、商品の組み合わせについて結論を出すには"
         "少なすぎます（{needed}件以上が必要）。",
     },
+    "basket.floors": {
+        "en": "{supported} of them are held by at least {min_baskets} orders of at least {min_customers} "
+        "different customers and are shown, strongest evidence (Fisher p-value) first.",
+        "ja": "そのうち、{min_baskets}件以上の注文・{min_customers}人以上の異なるお客様に支えられた"
+        "{supported}件を、証拠の強い順（フィッシャー検定のp値の小さい順）に表示しています。",
+    },
+    "basket.excluded": {
+        "en": "Left out before mining: {guests} guest orders (no customer id) and {bulk} bulk orders of "
+        "more than {max_items} products ({lines} order lines), which describe no customer's basket.",
+        "ja": "分析前に除外した注文：ゲスト注文（顧客IDなし）{guests}件、{max_items}商品を超える大口注文"
+        "{bulk}件（{lines}明細）。いずれもお客様のバスケットを表さないためです。",
+    },
     "basket.pair": {"en": "{first} ↔ {second}", "ja": "{first} ↔ {second}"},
     "pair": {"en": "Pair", "ja": "組み合わせ"},
     "confidence_forward": {"en": "Confidence →", "ja": "信頼度 →"},
@@ -835,10 +855,10 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "rule_drift_title": {"en": "Rules that appeared or vanished", "ja": "新たに現れた・消えた併売ルール"},
     "rule_drift_intro": {
-        "en": "Rules with lift above 1, mined with the same thresholds in this period and the previous "
-        "one: new rules hold only now; vanished ones held only in the previous period (they may "
-        "still hold below the thresholds).",
-        "ja": "今期と前期に同じ基準で抽出した、リフト値が1を超えるルールの比較です。「新規」は今期のみ、"
+        "en": "Rules shown (significant, lift above 1, enough orders and customers), screened the same way "
+        "in this period and the previous one: new rules hold only now; vanished ones held only in the "
+        "previous period (they may still hold below the thresholds).",
+        "ja": "今期と前期に同じ基準（有意・リフト値1超・十分な注文数と顧客数）で選んだルールの比較です。「新規」は今期のみ、"
         "「消失」は前期のみ基準を満たしたルールです（消失したルールも基準未満では成り立っている"
         "場合があります）。",
     },

@@ -416,8 +416,32 @@ def rule_screen_text(screen, *, language: str = "en") -> str:
     """
     i18n.check_language(language)
     baskets = i18n.number(screen.n_baskets) if screen.n_baskets is not None else "–"
+    excluded = []  # guest and bulk orders left out before mining (crmtools.basket.customer_rules)
+    if getattr(screen, "excluded_guest_baskets", 0) or getattr(screen, "excluded_bulk_baskets", 0):
+        excluded = [
+            i18n.text(
+                "basket.excluded",
+                language,
+                guests=i18n.number(screen.excluded_guest_baskets),
+                bulk=i18n.number(screen.excluded_bulk_baskets),
+                max_items=i18n.number(screen.max_basket_items) if screen.max_basket_items else "–",
+                lines=i18n.number(screen.excluded_bulk_lines),
+            )
+        ]
     if screen.too_few_baskets:
-        return i18n.text("basket.too_few_baskets", language, baskets=baskets, needed=i18n.number(screen.min_baskets))
+        too_few = i18n.text("basket.too_few_baskets", language, baskets=baskets, needed=i18n.number(screen.min_baskets))
+        return i18n.sentences([too_few, *excluded], language) if excluded else too_few
+    floors = []
+    if getattr(screen, "supported", None) is not None and screen.passed and screen.min_rule_baskets > 1:
+        floors = [
+            i18n.text(
+                "basket.floors",
+                language,
+                supported=i18n.number(screen.supported),
+                min_baskets=i18n.number(screen.min_rule_baskets),
+                min_customers=i18n.number(screen.min_rule_customers),
+            )
+        ]
     counts = i18n.text(
         "basket.screen",
         language,
@@ -428,8 +452,8 @@ def rule_screen_text(screen, *, language: str = "en") -> str:
         pairs=i18n.number(len(screen.pairs)),
     )
     if screen.passed == 0:
-        return i18n.sentences([i18n.text("basket.none_significant", language), counts], language)
-    return counts
+        return i18n.sentences([i18n.text("basket.none_significant", language), counts, *excluded], language)
+    return i18n.sentences([counts, *floors, *excluded], language) if floors or excluded else counts
 
 
 def pair_labels(pairs: pd.DataFrame, *, language: str = "en") -> pd.Series:
