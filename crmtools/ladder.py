@@ -514,7 +514,7 @@ def stage_summary(
     require_columns(transactions, ["customer_id", "order_datetime", "amount"], name="transactions")
     tx = transactions.loc[(transactions["order_datetime"] >= p.start) & (transactions["order_datetime"] < p.end)]
     revenue = tx.groupby("customer_id")["amount"].sum()
-    t = stages.table.assign(revenue=stages.table["customer_id"].map(revenue).fillna(0.0))
+    t = stages.table.assign(revenue=stages.table["customer_id"].map(revenue).astype("float64").fillna(0.0))
     if clv is not None:
         require_columns(clv, ["customer_id", clv_col], name="clv")
         t = t.assign(clv=t["customer_id"].map(clv.drop_duplicates("customer_id").set_index("customer_id")[clv_col]))

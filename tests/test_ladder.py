@@ -308,9 +308,35 @@ def test_params_check_the_ladder_file_and_windows(tmp_path):
     bad = {"rungs": [FLOOR, {"name": "vip", "when": [{"spend": {"min": 1}}]}]}
     with pytest.raises(ParameterError, match=r"'ladder.rules' must be a valid growth ladder.*rung 'vip'.*'spend'"):
         resolve_params({"ladder": {"rules": bad}})
-    with pytest.raises(ParameterError, match="'ladder.rules' must be an existing growth-ladder YAML file"):
+    with pytest.raises(ParameterError, match=r"'ladder\.rules' must be an existing growth-ladder YAML file"):
         resolve_params({"ladder": {"rules": "missing.yaml"}}, base_dir=tmp_path)
     for name, value in (("ladder.conversion_window_days", 0), ("nps.behaviour_window_days", 1000)):
         section, key = name.split(".")
         with pytest.raises(ParameterError, match=name.replace(".", r"\.")):
             resolve_params({section: {key: value}})
+
+
+# --------------------------------------------------------------------------- charts
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_charts_draw_on_the_given_axes_and_tolerate_empty_tables(language):
+    from matplotlib.figure import Figure
+
+    from crmtools.plotting import ladder as plots
+    from crmtools.reporting.i18n import TEXT
+
+    assert all(key in TEXT for key in plots._KEYS.values())
+    tx = _tx({"a": [10.0], "b": [20.0, 20.0], "c": [5.0] * 4})
+    before = ladder.customer_stages(tx, as_of="2025-10-02")
+    after = ladder.customer_stages(tx, as_of=AS_OF)
+    summary = ladder.stage_summary(after, tx, period="2025-10")
+    ax = Figure().subplots()
+    assert plots.plot_ladder_funnel(summary, language=language, ax=ax) is ax
+    assert ax.get_yticklabels()[0].get_text().endswith(("Purchaser", "購入者"))
+    matrix = ladder.stage_migration_matrix(ladder.stage_migration(before, after))
+    ax = Figure().subplots()
+    assert plots.plot_stage_migration(matrix, language=language, ax=ax) is ax
+    empty = ladder.stage_summary(ladder.customer_stages(tx, as_of="2020-01-01"), tx, period="2019-12")
+    ax = Figure().subplots()
+    assert plots.plot_ladder_funnel(empty, language=language, ax=ax) is ax and ax.texts

@@ -188,3 +188,37 @@ def test_planted_link_between_nps_and_behaviour_is_recovered(sample):
     rev = b.table.set_index("nps_group")["revenue_per_customer"]
     assert rev["promoter"] > rev["passive"] > rev["detractor"]
     assert b.chi2_pvalue < 1e-6 and b.kruskal_pvalue < 1e-6
+
+
+# --------------------------------------------------------------------------- charts
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_charts_draw_on_the_given_axes_and_tolerate_empty_tables(language):
+    from matplotlib.figure import Figure
+
+    from crmtools.plotting import nps as plots
+    from crmtools.reporting.i18n import TEXT
+
+    assert all(key in TEXT for key in plots._KEYS.values())
+    s = _surveys([10, 2, 9, 8], when=["2025-09-03", "2025-10-03", "2025-10-09", "2025-10-10"], channel=["a", "b"] * 2)
+    trend = nps.nps_trend(s, period="2025-10", months=3)
+    for draw, table in (
+        (plots.plot_nps_trend, trend),
+        (
+            lambda t, **kw: plots.plot_nps_breakdown(t, "channel", **kw),
+            nps.nps_table(s, period="2025-10", by="channel"),
+        ),
+        (
+            plots.plot_nps_behaviour,
+            nps.nps_behaviour(
+                s,
+                pd.DataFrame(columns=["customer_id", "order_id", "order_datetime", "quantity", "amount"]),
+                as_of="2026-03-01",
+            ).table,
+        ),
+    ):
+        ax = Figure().subplots()
+        assert draw(table, language=language, ax=ax) is ax
+        ax = Figure().subplots()
+        assert draw(table.iloc[:0], language=language, ax=ax) is ax and ax.texts  # a note, never an error
