@@ -733,24 +733,8 @@ def _maximise(terms, names: tuple[str, ...], start: np.ndarray, data: _Rows, wei
     hessian = _numeric_hessian(lambda p: -(terms(p, data, gradient=True)[1] @ weights), params)
     covariance, positive = _invert(hessian)
     gradient_norm = float(np.max(np.abs(grad_log)))
-    tolerance = 1e-4 * max(1.0, abs(log_likelihood)) ** 0.5
-    finite = np.all(np.isfinite(params)) and np.isfinite(log_likelihood)
-    converged = bool(
-        finite and positive and gradient_norm < tolerance and np.all(params < 1e8) and np.all(params > 1e-8)
-    )
-    if converged:
-        text = "converged: gradient below tolerance, Hessian positive definite"
-    elif not finite:
-        text = "did not converge: the likelihood is not finite at the end"
-    elif not positive:
-        text = "did not converge: the Hessian is not positive definite (parameters not identified by these data)"
-    elif not (np.all(params < 1e8) and np.all(params > 1e-8)):
-        text = "did not converge: a parameter ran off to 0 or infinity (the data do not identify it)"
-    else:
-        text = (
-            f"did not converge: largest gradient {gradient_norm:.3g} above tolerance {tolerance:.3g} ({found.message})"
-        )
     se = np.sqrt(np.diag(covariance)) if positive else np.full(len(names), np.nan)
+    converged, text = _verdict(names, params, se, log_likelihood, positive, gradient_norm, found.message)
     return {
         "params": dict(zip(names, map(float, params), strict=True)),
         "log_likelihood": log_likelihood,
@@ -761,6 +745,40 @@ def _maximise(terms, names: tuple[str, ...], start: np.ndarray, data: _Rows, wei
         "gradient_norm": gradient_norm,
         "covariance": covariance,
     }
+
+
+#: A parameter whose standard error exceeds this multiple of its estimate is not identified by the data: its
+#: 95% interval spans orders of magnitude, the likelihood runs along a ridge towards 0 or infinity.
+_MAX_RELATIVE_SE = 10.0
+
+
+def _verdict(
+    names: tuple[str, ...],
+    params: np.ndarray,
+    se: np.ndarray,
+    log_likelihood: float,
+    positive: bool,
+    gradient_norm: float,
+    optimiser: str,
+) -> tuple[bool, str]:
+    """Whether a fit converged to an identified maximum, and the sentence that says so or why not."""
+    tolerance = 1e-4 * max(1.0, abs(log_likelihood)) ** 0.5
+    if not (np.all(np.isfinite(params)) and np.isfinite(log_likelihood)):
+        return False, "did not converge: the likelihood is not finite at the end"
+    if not positive:
+        return False, "did not converge: the Hessian is not positive definite (parameters not identified by these data)"
+    runaway = [n for n, v, e in zip(names, params, se, strict=True) if not 1e-8 < v < 1e8 or e > _MAX_RELATIVE_SE * v]
+    if runaway:
+        return False, (
+            f"did not converge: {', '.join(runaway)} not identified by these data (standard error above "
+            f"{_MAX_RELATIVE_SE:g} times the estimate, or the estimate runs off towards 0 or infinity)"
+        )
+    if gradient_norm >= tolerance:
+        return (
+            False,
+            f"did not converge: largest gradient {gradient_norm:.3g} above tolerance {tolerance:.3g} ({optimiser})",
+        )
+    return True, "converged: gradient below tolerance, Hessian positive definite, every parameter identified"
 
 
 def _numeric_hessian(gradient, point: np.ndarray) -> np.ndarray:
@@ -789,7 +807,7 @@ def _invert(hessian: np.ndarray) -> tuple[np.ndarray, bool]:
 def _warn_unless_converged(result: _Fit, model: str) -> None:
     if not result.converged:
         warnings.warn(
-            f"{model} fit {result.message}; parameters {result.params} are not a maximum-likelihood estimate. "
+            f"{model} fit {result.message}; do not rely on parameters {result.params}. "
             "Check the summary (enough repeat customers, a calibration window long enough).",
             ConvergenceWarning,
             stacklevel=3,
@@ -837,9 +855,9 @@ def fit_bgnbd(summary: Any, *, time_unit: str | None = None) -> BGNBDResult:
     >>> s = pd.DataFrame({"frequency": [0, 1, 2, 8, 0, 3, 6, 2, 0, 9, 1, 0],
     ...                   "recency": [0, 5, 20, 38, 0, 30, 10, 35, 0, 33, 2, 0.0],
     ...                   "T": [30, 30, 31, 39, 10, 40, 38, 36, 20, 33, 40, 40.0]})
-    >>> m = fit_bgnbd(s)
-    >>> m.converged, {k: round(v, 3) for k, v in m.params.items()}
-    (True, {'r': 0.657, 'alpha': 5.358, 'a': 2.151, 'b': 20.186})
+    >>> m = fit_bgnbd(pd.concat([s] * 4))  # 12 customers alone leave a and b unidentified (a warning says so)
+    >>> m.converged, m.groups, {k: round(v, 3) for k, v in m.params.items()}
+    (True, 12, {'r': 0.657, 'alpha': 5.358, 'a': 2.151, 'b': 20.186})
     """
     x, t_x, big_t = _rfm_arrays(summary)
     unit = _time_unit_of(summary, time_unit)
