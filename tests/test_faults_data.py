@@ -431,7 +431,7 @@ def test_a_10000_character_product_name_is_shortened_in_every_table(tmp_path):
     assert problems == []
     for frame, column in ((dataset.transactions, "product_name"), (dataset.campaigns, "name")):
         assert frame[column].str.len().max() > 10_000  # the data keeps the whole name
-        page = html_table(frame[[column]]).data
+        page = html_table(frame[[column]]).to_html()
         cells = re.findall(r'<td title="([^"]*)">([^<]*)</td>', page)
         assert cells, page[:300]
         for title, shown in cells:

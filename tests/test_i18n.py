@@ -229,10 +229,11 @@ def test_compact_money_rounds_to_japanese_and_english_units(value, ja, en):
     assert i18n.compact_money(value, "en") == en
 
 
-def test_tables_keep_full_amounts_and_other_currencies_are_never_rounded():
+def test_tables_keep_full_amounts_and_other_currencies_are_rounded_with_their_symbol():
     assert i18n.money(39_691_230, "ja") == "39,691,230円" and i18n.money(39_691_230, "en") == "¥39,691,230"
     assert i18n.money(-1200.4, "ja") == "−1,200円"
-    assert i18n.compact_money(39_691_230.5, "en", "USD") == "39,691,230.50 USD"
+    assert i18n.money(39_691_230.5, "en", "USD") == "$39,691,230.50"  # more in tests/test_money.py
+    assert i18n.compact_money(39_691_230.5, "en", "USD") == "$39.7M"
 
 
 def test_compact_money_is_never_off_by_more_than_its_last_digit():

@@ -50,3 +50,100 @@ def test_with_previous_and_signed_integers():
 def test_numbered_list_for_ranked_actions():
     assert bullet_list(["a <b>"], numbered=True).data == '<ol class="crm-findings"><li>a &lt;b&gt;</li></ol>'
     assert bullet_list(["a"]).data.startswith("<ul")
+
+
+# --------------------------------------------------------------------------- tables as Stylers (issue 12: the analyst in Lab)
+
+
+def _frame():
+    return pd.DataFrame(
+        {
+            "segment": ["Champions", "<b>Loyal</b>", "Lost " * 40],
+            "customers": [1200, 3400, 56],
+            "revenue": [1_461_756.25, 250_000.5, float("nan")],
+            "share": [0.5, 0.25, 0.01],
+        }
+    )
+
+
+FORMATS = {"customers": "integer", "revenue": "money", "share": "percent"}
+
+
+def test_a_table_is_a_styler_of_the_frame_the_analyst_can_sort_and_filter():
+    from pandas.io.formats.style import Styler
+
+    from crmtools.reporting.tables import html_table
+
+    frame = _frame()
+    table = html_table(frame, FORMATS, currency="GBP")
+    assert isinstance(table, Styler) and table.data is frame  # the DataFrame itself, not a copy of text
+    assert frame["revenue"].dtype == float  # formats are the Styler's, the data stays numbers
+    resorted = html_table(table.data.sort_values("customers"), FORMATS, currency="GBP").to_html()
+    assert resorted.index("Lost") < resorted.index("Champions")
+    assert table._repr_html_() == table.to_html()  # what Lab and the report page show
+
+
+def test_the_styler_renders_the_report_table_escaped_and_shortened():
+    from crmtools.reporting.tables import MAX_LABEL_WIDTH, html_table
+
+    page = html_table(_frame(), FORMATS, language="ja", currency="GBP").to_html()
+    assert page.startswith('<table class="crm-table"><thead><tr><th>セグメント</th><th class="num">顧客数</th>')
+    assert '<td class="num">£1,461,756.25</td>' in page and '<td class="num">–</td>' in page
+    assert '<td class="num">1,200</td>' in page and '<td class="num">50.0%</td>' in page
+    assert "<td>&lt;b&gt;Loyal&lt;/b&gt;</td>" in page and "<b>" not in page
+    shortened = re.search(r'<td title="(Lost [^"]+)">(Lost [^<]+…)</td>', page)
+    assert shortened and len(shortened.group(2)) <= MAX_LABEL_WIDTH
+    assert "<style" not in page and " id=" not in page and "\n" not in page  # no ids or styles unless added
+
+
+def test_the_same_table_gives_the_same_html_also_with_added_styles():
+    from crmtools.reporting.tables import html_table
+
+    first = html_table(_frame(), FORMATS).highlight_max(subset=["customers"]).to_html()
+    second = html_table(_frame(), FORMATS).highlight_max(subset=["customers"]).to_html()
+    assert first == second  # Styler's random uuid replaced by one derived from the table's content
+    ids = set(re.findall(r'id="(T_[^"]+)"', first))
+    assert ids and "background-color: yellow" in first and all(i.startswith("T_") for i in ids)
+    other = html_table(_frame().head(2), FORMATS).highlight_max(subset=["customers"]).to_html()
+    assert not ids & set(re.findall(r'id="(T_[^"]+)"', other))  # two tables on a page: different ids
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_an_empty_table_is_a_one_line_note(language):
+    from crmtools.reporting.tables import html_table
+
+    empty = _frame().iloc[:0]
+    assert html_table(empty, FORMATS, language=language).to_html() == (
+        f'<p class="crm-note">{i18n.text("table.empty", language)}</p>'
+    )
+    why = html_table(empty, FORMATS, empty="No campaign ran in <Nov>.").to_html()
+    assert why == '<p class="crm-note">No campaign ran in &lt;Nov&gt;.</p>'
+
+
+def test_long_tables_say_there_are_more_rows_and_english_details_are_marked():
+    from crmtools.reporting.tables import html_table
+
+    frame = pd.DataFrame({"detail": [f"row {i}" for i in range(10)], "rows": range(10)})
+    page = html_table(frame, {"rows": "integer"}, max_rows=3, language="ja", text_language="en").to_html()
+    assert page.count("<tr>") == 1 + 3 + 1 and "row 3" not in page and "<td>…</td>" in page
+    assert '<tbody lang="en">' in page and "<th>詳細</th>" in page
+
+
+def test_the_report_page_of_a_table_is_byte_identical_between_runs(tmp_path):
+    """Through IPython's display formatter and the report renderer, as a notebook cell shows it."""
+    import nbformat
+    from IPython.core.formatters import DisplayFormatter
+
+    from crmtools.reporting.render import render_html
+    from crmtools.reporting.tables import html_table
+
+    pages = []
+    for run in range(2):
+        data, _ = DisplayFormatter().format(html_table(_frame(), FORMATS, currency="GBP"))
+        nb = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell("html_table(frame, formats)")
+        cell.outputs = [nbformat.v4.new_output("execute_result", data, execution_count=1)]
+        nb.cells = [cell]
+        pages.append(render_html(nb, tmp_path / f"{run}.html", title="t", meta={"language": "en"}))
+    assert pages[0] == pages[1]
+    assert '<table class="crm-table">' in pages[0] and "£1,461,756.25" in pages[0] and "ReportTable" not in pages[0]

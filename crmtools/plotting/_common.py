@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from ..reporting import i18n
 
-__all__ = ["axes_or_new", "count_axis", "money_axis", "spread_labels", "words_for"]
+__all__ = ["axes_or_new", "count_axis", "money_annotations", "money_axis", "spread_labels", "words_for"]
 
 
 def axes_or_new(ax, figsize):
@@ -34,13 +34,22 @@ def words_for(keys: Mapping[str, str], language: str) -> dict[str, str]:
 
 
 def money_axis(axis, language: str, currency: str = "JPY"):
-    """Tick labels of ``axis`` (``ax.xaxis``, ``ax.yaxis`` or a colorbar's axis) as rounded money with its unit:
-    '3,000万円', '1.5億円' in Japanese, '¥30M' in English; no offset or "1e8" above the axis."""
+    """Tick labels of ``axis`` (``ax.xaxis``, ``ax.yaxis`` or a colorbar's axis) as rounded money in ``currency``.
+
+    The same text as the tiles and prose (:func:`crmtools.reporting.money.compact_money`): '£1.5M', '¥30M',
+    '$250K' in English, '3,000万円', '1.5億円', '£150万' in Japanese. A formatter of its own, so the axis never
+    gets an offset or a "1e6" above it.
+    """
     from matplotlib.ticker import FuncFormatter
 
     i18n.check_language(language)
     axis.set_major_formatter(FuncFormatter(lambda v, _: i18n.compact_money(v, language, currency)))
     return axis
+
+
+def money_annotations(wide, language: str, currency: str = "JPY"):
+    """Cell texts of a heatmap of amounts (``annot=`` with ``fmt=""``): rounded money as on the axes."""
+    return wide.map(lambda v: i18n.compact_money(v, language, currency) if v == v else "")
 
 
 def count_axis(axis, language: str):

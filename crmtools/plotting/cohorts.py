@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ._common import axes_or_new as _axes
-from ._common import money_axis, words_for
+from ._common import money_annotations, money_axis, words_for
 
 __all__ = ["plot_cohort_heatmap", "plot_f2_rates", "plot_interval_distribution"]
 
@@ -37,7 +37,9 @@ def _text(language: str) -> dict[str, str]:
     return words_for(_KEYS, language)
 
 
-def plot_cohort_heatmap(cohorts: pd.DataFrame, *, value: str = "retention", language: str = "en", ax=None):
+def plot_cohort_heatmap(
+    cohorts: pd.DataFrame, *, value: str = "retention", language: str = "en", currency: str = "JPY", ax=None
+):
     """Cohort-by-month heatmap (継続率 by default) of :func:`crmtools.cohorts.cohort_table`.
 
     Parameters
@@ -49,6 +51,8 @@ def plot_cohort_heatmap(cohorts: pd.DataFrame, *, value: str = "retention", lang
         ``revenue``, ``revenue_per_customer``, ``cumulative_revenue_per_customer``).
     language : {"en", "ja"}, default="en"
         Language of labels.
+    currency : str, default="JPY"
+        Currency of the revenue values: cells and colour bar read '£1.2M' or '120万円'.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on.
 
@@ -63,23 +67,20 @@ def plot_cohort_heatmap(cohorts: pd.DataFrame, *, value: str = "retention", lang
     words = _text(language)
     wide = cohort_matrix(cohorts, values=value)
     ax = _axes(ax, (11, 7))
-    fmt = ".0%" if value == "retention" else ",.0f"
+    amounts = value in ("revenue", "revenue_per_customer", "cumulative_revenue_per_customer")
+    fmt = ".0%" if value == "retention" else "" if amounts else ",.0f"
     small = wide.shape[1] <= 13 and wide.shape[0] <= 24
     sns.heatmap(
         wide,
-        annot=small,
+        annot=money_annotations(wide, language, currency) if small and amounts else small,
         fmt=fmt,
         cmap="Blues",
         cbar_kws={"label": words.get(value, value)},
         ax=ax,
         annot_kws={"fontsize": 7},
     )
-    if (
-        value in ("revenue", "revenue_per_customer", "cumulative_revenue_per_customer")
-        and ax.collections
-        and ax.collections[0].colorbar is not None
-    ):
-        money_axis(ax.collections[0].colorbar.ax.yaxis, language)
+    if amounts and ax.collections and ax.collections[0].colorbar is not None:
+        money_axis(ax.collections[0].colorbar.ax.yaxis, language, currency)
     ax.set_xlabel(words["months_since"])
     ax.set_ylabel(words["cohort"])
     return ax

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..reporting.i18n import segment_labels
 from ._common import axes_or_new as _axes
-from ._common import count_axis, money_axis, words_for
+from ._common import count_axis, money_annotations, money_axis, words_for
 
 __all__ = ["plot_migration_heatmap", "plot_rfm_heatmap", "plot_segment_bars"]
 
@@ -51,7 +51,13 @@ def _require(table: pd.DataFrame, columns: list[str], name: str, source: str) ->
 
 
 def plot_segment_bars(
-    summary: pd.DataFrame, *, value: str = "customers", segment_map=None, language: str = "en", ax=None
+    summary: pd.DataFrame,
+    *,
+    value: str = "customers",
+    segment_map=None,
+    language: str = "en",
+    currency: str = "JPY",
+    ax=None,
 ):
     """Horizontal bars of one measure per segment (from :func:`crmtools.rfm.segment_summary`).
 
@@ -66,6 +72,8 @@ def plot_segment_bars(
         The map the segments came from (their labels); default built-in.
     language : {"en", "ja"}, default="en"
         Language of the axis and segment labels.
+    currency : str, default="JPY"
+        Currency of ``revenue`` and ``average_order_value``: the axis reads '£1.5M' or '150万円'.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on.
 
@@ -90,13 +98,15 @@ def plot_segment_bars(
     if value in ("share", "revenue_share"):
         ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     elif value in ("revenue", "average_order_value"):
-        money_axis(ax.xaxis, language)
+        money_axis(ax.xaxis, language, currency)
     elif value == "customers":
         count_axis(ax.xaxis, language)
     return ax
 
 
-def plot_rfm_heatmap(grid: pd.DataFrame, *, value: str = "customers", language: str = "en", ax=None):
+def plot_rfm_heatmap(
+    grid: pd.DataFrame, *, value: str = "customers", language: str = "en", currency: str = "JPY", ax=None
+):
     """Heatmap of customers (or revenue) by two RFM scores (from :func:`crmtools.rfm.rfm_grid`).
 
     Parameters
@@ -108,6 +118,8 @@ def plot_rfm_heatmap(grid: pd.DataFrame, *, value: str = "customers", language: 
         Cell values.
     language : {"en", "ja"}, default="en"
         Language of labels.
+    currency : str, default="JPY"
+        Currency of ``revenue`` and ``mean_monetary``: cells and colour bar read '£1.2M' or '120万円'.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on.
 
@@ -124,10 +136,12 @@ def plot_rfm_heatmap(grid: pd.DataFrame, *, value: str = "customers", language: 
     rows, columns = grid.columns[0], grid.columns[1]
     wide = grid.pivot(index=rows, columns=columns, values=value).sort_index(ascending=False)
     ax = _axes(ax, (6, 5))
-    fmt = {"customers": ",.0f", "share": ".1%", "revenue": ",.0f", "mean_monetary": ",.0f"}[value]
-    sns.heatmap(wide, annot=True, fmt=fmt, cmap="Blues", cbar_kws={"label": words[value]}, ax=ax)
-    if value in ("revenue", "mean_monetary") and ax.collections and ax.collections[0].colorbar is not None:
-        money_axis(ax.collections[0].colorbar.ax.yaxis, language)
+    amounts = value in ("revenue", "mean_monetary")
+    fmt = {"customers": ",.0f", "share": ".1%", "revenue": "", "mean_monetary": ""}[value]
+    annot = money_annotations(wide, language, currency) if amounts else True
+    sns.heatmap(wide, annot=annot, fmt=fmt, cmap="Blues", cbar_kws={"label": words[value]}, ax=ax)
+    if amounts and ax.collections and ax.collections[0].colorbar is not None:
+        money_axis(ax.collections[0].colorbar.ax.yaxis, language, currency)
     ax.set_ylabel(words.get(rows, rows))
     ax.set_xlabel(words.get(columns, columns))
     return ax

@@ -2,8 +2,10 @@
 
 Every title, label, axis, table header and generated sentence in a report
 comes from :data:`TEXT`, so one parameter switches the whole report set.
-Numbers are formatted here too (thousands separators, currency,
-percentages), the same way in tables, tiles and findings.
+Numbers are formatted here too (thousands separators, percentages), the
+same way in tables, tiles and findings; money (any currency, through Babel)
+is formatted by :mod:`crmtools.reporting.money`, re-exported here as
+:func:`money` and :func:`compact_money`.
 
 This is the one file a translator edits. Every entry has the same shape,
 ``key -> {"en": ..., "ja": ...}``, and a test fails when an entry lacks a
@@ -31,6 +33,8 @@ Examples
 from __future__ import annotations
 
 import math
+
+from .money import compact_money, counting_units, money
 
 __all__ = [
     "LANGUAGES",
@@ -246,6 +250,7 @@ TEXT: dict[str, dict[str, str]] = {
     "method_used": {"en": "Test", "ja": "検定"},
     "rule": {"en": "Rule", "ja": "ルール"},
     "none_in_period": {"en": "Nothing to show for this period.", "ja": "この期間に該当するデータはありません。"},
+    "table.empty": {"en": "No rows to show.", "ja": "表示する行はありません。"},
     # ---------------------------------------------------------------- sentences and chart labels
     # Placeholders in braces ({amount}, {variant}, {level:.0%} ...) are filled in by the code: keep each one
     # (in any order); numbers arrive already formatted unless the placeholder carries a format spec.
@@ -1252,82 +1257,9 @@ def number(value, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
-def money(value, language: str = "en", currency: str = "JPY") -> str:
-    """An amount of money in full: '¥1,234,567' in English, '1,234,567円' in Japanese (tables).
-
-    Examples
-    --------
-    >>> money(39691230.4, "ja"), money(-1200, "en"), money(1234.5, "en", "USD")
-    ('39,691,230円', '−¥1,200', '1,234.50 USD')
-    """
-    if _missing(value):
-        return "–"
-    if currency == "JPY":
-        amount = f"{abs(round(value)):,}"
-        sign = "−" if round(value) < 0 else ""
-        return f"{sign}{amount}円" if language == "ja" else f"{sign}¥{amount}"
-    return f"{value:,.2f} {currency}".replace("-", "−")
-
-
-#: Japanese counting units (万 = 10^4, 億 = 10^8, 兆 = 10^12), largest first.
-_JA_UNITS = ((10**12, "兆"), (10**8, "億"), (10**4, "万"))
-#: English short-scale suffixes, largest first.
-_EN_UNITS = ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K"))
-
-
 def _trim(digits: str) -> str:
     """'1.50' -> '1.5', '3.00' -> '3': a rounded figure without trailing zeros."""
     return digits.rstrip("0").rstrip(".") if "." in digits else digits
-
-
-def _compact(value: float, units, *, small: float, significant: int) -> tuple[str, str]:
-    """(number text, unit) for ``abs(value)``: at least ``significant`` digits, never more decimals than needed."""
-    magnitude = abs(value)
-    if magnitude < small:
-        return f"{round(magnitude):,}", ""
-    for size, unit in units:
-        if magnitude >= size:
-            scaled = magnitude / size
-            whole = len(str(int(scaled)))
-            decimals = max(0, significant - whole)
-            shown = round(scaled, decimals)
-            if shown >= 10**4 and units is _JA_UNITS and size < units[0][0]:  # 9,999.6万 is 1億, not 10,000万
-                return _compact(shown * size, units, small=small, significant=significant)
-            if shown >= 1000 and units is _EN_UNITS and size < units[0][0]:  # 999.96K is 1M
-                return _compact(shown * size, units, small=small, significant=significant)
-            return _trim(f"{shown:,.{decimals}f}"), unit
-    return f"{round(magnitude):,}", ""
-
-
-def compact_money(value, language: str = "en", currency: str = "JPY") -> str:
-    """An amount of money rounded for a headline (tiles, prose, chart axes); tables show :func:`money`.
-
-    Japanese counts in 万 (10^4), 億 (10^8) and 兆 (10^12), English in K, M, B
-    and T, each with three significant digits and never fewer than the whole
-    units: 39,691,230 yen is '3,969万円' or '¥39.7M', 123,456 yen '12.3万円'.
-    Amounts below 10,000 are shown in full; other currencies always are.
-
-    Examples
-    --------
-    >>> compact_money(39691230, "ja"), compact_money(39691230, "en")
-    ('3,969万円', '¥39.7M')
-    >>> compact_money(123456789, "ja"), compact_money(1234567890, "ja"), compact_money(123456, "ja")
-    ('1.23億円', '12.3億円', '12.3万円')
-    >>> compact_money(9876, "ja"), compact_money(-2500000, "en"), compact_money(99999000, "ja")
-    ('9,876円', '−¥2.5M', '1億円')
-    """
-    if _missing(value):
-        return "–"
-    if currency != "JPY":
-        return money(value, language, currency)
-    check_language(language)
-    if language == "ja":
-        digits, unit = _compact(value, _JA_UNITS, small=10**4, significant=3)
-        text_ = f"{digits}{unit}円"
-    else:
-        digits, unit = _compact(value, _EN_UNITS, small=10**4, significant=3)
-        text_ = f"¥{digits}{unit}"
-    return ("−" if value < 0 and digits.strip("0.,") else "") + text_
 
 
 def compact_number(value, language: str = "en") -> str:
@@ -1341,8 +1273,8 @@ def compact_number(value, language: str = "en") -> str:
     if _missing(value):
         return "–"
     check_language(language)
-    units = _JA_UNITS if language == "ja" else _EN_UNITS
-    digits, unit = _compact(value, units, small=10**4, significant=3)
+    scaled, decimals, unit = counting_units(value, language)
+    digits = _trim(f"{round(scaled, decimals):,.{decimals}f}")
     return ("−" if value < 0 and digits.strip("0.,") else "") + digits + unit
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from .. import jsonio
 from ..periods import parse_period
 from . import i18n
-from .tables import format_value, shorten
+from .tables import headline_html, shorten
 
 __all__ = ["HEADLINE_KPIS", "IndexEntry", "build_index", "index_entries", "index_name", "save_headline"]
 
@@ -78,6 +78,7 @@ class IndexEntry:
     message: str = ""
     kpis: dict = field(default_factory=dict)
     first_page: str = ""
+    currency: str = ""  # the run's params currency ("" for runs from before it was recorded)
 
     def sort_key(self):
         """Newest period end first; for one end, the shorter period (the month before its quarter); then the
@@ -105,7 +106,8 @@ def _entry(folder: Path, period: str, status: str) -> IndexEntry | None:
         parse_period(period)
     except ValueError:
         return None
-    language = (manifest.get("params") or {}).get("language") or folder.name
+    params = manifest.get("params") or {}
+    language = params.get("language") or folder.name
     headline = _read_json(folder / "headline.json").get("kpis", {}) if status == "published" else {}
     pages = sorted(p.name for p in folder.glob("*.html")) if status == "published" else []
     return IndexEntry(
@@ -118,6 +120,7 @@ def _entry(folder: Path, period: str, status: str) -> IndexEntry | None:
         message=str(manifest.get("message") or ""),
         kpis=headline,
         first_page=pages[0] if pages else "",
+        currency=str(params.get("currency") or ""),
     )
 
 
@@ -163,7 +166,9 @@ def _row(entry: IndexEntry, root: Path, language: str, currency: str) -> str:
         f'<td class="num">{html.escape(entry.data_through or "–")}</td>',
     ]
     for key, kind in HEADLINE_KPIS:
-        cells.append(f'<td class="num">{html.escape(format_value(entry.kpis.get(key), kind, language, currency))}</td>')
+        cells.append(
+            headline_html(entry.kpis.get(key), kind, language, entry.currency or currency, tag="td", css_class="num")
+        )
     if entry.status == "failed":
         reason = entry.message or "–"
         short = shorten(reason, REASON_WIDTH)
@@ -194,6 +199,10 @@ a { color: #1d4e89; }
 
 def build_index(reports_dir: str | Path, *, language: str = "en", currency: str = "JPY") -> Path:
     """Write the index page of ``language`` (:func:`index_name`) listing every run in ``reports_dir``.
+
+    Amounts are shown in the currency of the run that computed them (``params.currency`` in its manifest),
+    rounded as on the summary's tiles (:func:`crmtools.reporting.money.compact_money`: '£1.46M', '3,969万円'),
+    the full amount in the cell's title; ``currency`` is for runs whose manifest does not say.
 
     Returns
     -------

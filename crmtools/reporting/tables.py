@@ -1,8 +1,15 @@
 """Report tables and KPI tiles as escaped, deterministic HTML.
 
-Every string that comes from data goes through :func:`html.escape`, so a
-product called ``<script>alert(1)</script>`` shows as text. Output has no
-random ids, so the same numbers give the same HTML.
+Tables are pandas Stylers (:func:`html_table` returns a :class:`ReportTable`):
+in JupyterLab the analyst keeps the DataFrame (``table.data``) to sort and
+filter, while the formats, translated headers and layout travel with the
+Styler, which renders the report's HTML. Tiles, lists and the glossary are
+plain HTML.
+
+Every string that comes from data is escaped, so a product called
+``<script>alert(1)</script>`` shows as text. Output has no random ids, so the
+same numbers give the same HTML. Money goes through
+:mod:`crmtools.reporting.money` (full amounts in tables, rounded on tiles).
 
 Long labels are shortened the way the charts shorten theirs (an ellipsis at
 a fixed display width, CJK characters counting double): a cell shows at most
@@ -15,18 +22,23 @@ Examples
 --------
 >>> import pandas as pd
 >>> frame = pd.DataFrame({"segment": ["<b>VIP</b>"], "revenue": [1234.0], "share": [0.5]})
->>> print(html_table(frame, {"revenue": "money", "share": "percent"}).data)
+>>> print(html_table(frame, {"revenue": "money", "share": "percent"}).to_html())
 <table class="crm-table"><thead><tr><th>Segment</th><th class="num">Revenue</th><th class="num">Share</th></tr></thead><tbody><tr><td>&lt;b&gt;VIP&lt;/b&gt;</td><td class="num">¥1,234</td><td class="num">50.0%</td></tr></tbody></table>
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
+import re
 import unicodedata
 from collections.abc import Mapping
 
+import jinja2
 import pandas as pd
 from IPython.display import HTML
+from pandas.io.formats.style import Styler
 
 from . import i18n
 
@@ -34,9 +46,11 @@ __all__ = [
     "HEADLINE_KINDS",
     "MAX_LABEL_WIDTH",
     "MAX_TITLE_CHARS",
+    "ReportTable",
     "bullet_list",
     "format_value",
     "glossary_html",
+    "headline_html",
     "html_table",
     "kpi_tiles",
     "shorten",
@@ -94,6 +108,31 @@ def _text_html(text: str, width: int, tag: str, attrs: str = "") -> str:
     return f"<{tag}{attrs}>{html.escape(short)}</{tag}>"
 
 
+#: The Styler templates of :class:`ReportTable` (they extend pandas' ``html_table.tpl`` / ``html_style.tpl``):
+#: one line of HTML, a note instead of an empty table, and a style block only when styles were added.
+_TEMPLATES = {
+    "crm_table.tpl": (
+        "{%- set styled = table_styles or cellstyle or cellstyle_index or cellstyle_columns -%}"
+        '{%- if not body -%}<p class="crm-note">{{ empty_note | e }}</p>'
+        '{%- else -%}<table{% if styled %} id="T_{{ uuid }}"{% endif %} {{ table_attributes }}>'
+        "{%- if caption and caption is string %}<caption>{{ caption | e }}</caption>{% endif -%}"
+        "<thead>{% for r in head %}<tr>{% for c in r if c.is_visible != False %}{{ cell(c, uuid) }}{% endfor %}</tr>"
+        "{% endfor %}</thead>"
+        '<tbody{% if text_language %} lang="{{ text_language | e }}"{% endif %}>{% for r in body %}<tr>'
+        "{% for c in r if c.is_visible != False %}{{ cell(c, uuid) }}{% endfor %}</tr>{% endfor %}</tbody></table>"
+        "{%- endif -%}"
+    ),
+    "crm_style.tpl": (
+        "{%- if table_styles or cellstyle or cellstyle_index or cellstyle_columns -%}"
+        "{% include 'html_style.tpl' %}{%- endif -%}"
+    ),
+}
+#: Classes pandas gives every cell (position, level, role): the page needs none of them.
+_STRUCTURAL_CLASS = re.compile(
+    r"data|col_heading|row_heading|index_name|blank|level\d+|row\d+|col\d+|row_trim|col_trim"
+)
+
+
 #: The kind a headline (KPI tile) shows for a table kind: money and counts rounded to 万/億 (or K/M), the rest as is.
 HEADLINE_KINDS = {"money": "compact_money"}
 
@@ -141,6 +180,65 @@ def format_value(value, kind: str, language: str = "en", currency: str = "JPY") 
     return str(value)
 
 
+class ReportTable(Styler):
+    """A pandas Styler that renders as a report table: the displayed object of :func:`html_table`.
+
+    It is a real :class:`pandas.io.formats.style.Styler`: ``.data`` is the
+    DataFrame (sort or filter it in Lab and display it again), the format of
+    each column is a ``Styler.format`` formatter, headers are a
+    ``format_index`` on the columns, and further styling (``.highlight_max()``,
+    ``.bar()``, ...) is kept. Its HTML template (``Styler.from_custom_template``
+    in pandas' terms) writes the report's table: ``<table class="crm-table">``
+    (the report CSS makes it scroll sideways inside its own box), ``class="num"``
+    on number columns, every text escaped and shortened with the full text in
+    its ``title``, no index and no ids or style block unless styles were added
+    (then with an id derived from the table's content, never a random one).
+    A table without rows shows its one-line note instead of empty headers.
+    """
+
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader([jinja2.DictLoader(_TEMPLATES), Styler.loader]), trim_blocks=True
+    )
+    template_html_table = env.get_template("crm_table.tpl")
+    template_html_style = env.get_template("crm_style.tpl")
+
+    def __init__(
+        self, data, *, numeric=(), max_rows=200, max_label=MAX_LABEL_WIDTH, empty="", text_language=None, **kwargs
+    ):
+        super().__init__(data, **kwargs)
+        self._crm = {
+            "numeric": frozenset(numeric),
+            "max_rows": max_rows,
+            "max_label": max_label,
+            "empty": empty,
+            "text_language": text_language,
+        }
+
+    def to_html(self, buf=None, **kwargs):
+        """The table's HTML (see :meth:`pandas.io.formats.style.Styler.to_html`), at most ``max_rows`` rows."""
+        kwargs.setdefault("max_rows", self._crm["max_rows"])
+        kwargs.setdefault("empty_note", self._crm["empty"])
+        kwargs.setdefault("text_language", self._crm["text_language"])
+        return super().to_html(buf, cell=self._cell_html, **kwargs)
+
+    def __repr__(self) -> str:
+        rows, columns = self.data.shape
+        return f"<ReportTable: {rows} rows x {columns} columns>"
+
+    def _cell_html(self, cell: dict, uuid: str) -> str:
+        """One header or data cell: its id only when styled, ``class="num"`` in number columns, shortened text."""
+        classes = str(cell.get("class", "")).split()
+        position = next((int(c[3:]) for c in classes if c.startswith("col") and c[3:].isdigit()), None)
+        kept = [c for c in classes if not _STRUCTURAL_CLASS.fullmatch(c)]
+        if position in self._crm["numeric"]:
+            kept.insert(0, "num")
+        attrs = f' id="T_{uuid}_{cell["id"]}"' if cell.get("id") else ""
+        attrs += f' class="{html.escape(" ".join(kept), quote=True)}"' if kept else ""
+        if "row_trim" in classes:  # the row pandas adds after max_rows: there are more rows
+            return f"<td{attrs}>…</td>"
+        return _text_html(str(cell.get("display_value", "")), self._crm["max_label"], cell["type"], attrs)
+
+
 def html_table(
     frame: pd.DataFrame,
     formats: Mapping[str, str] | None = None,
@@ -150,8 +248,13 @@ def html_table(
     headers: Mapping[str, str] | None = None,
     max_rows: int = 200,
     max_label: int = MAX_LABEL_WIDTH,
-) -> HTML:
-    """Render a DataFrame as an escaped HTML table.
+    empty: str | None = None,
+    text_language: str | None = None,
+) -> ReportTable:
+    """A DataFrame as a report table: a pandas Styler carrying the formats, headers and page layout.
+
+    The analyst in Lab gets the DataFrame back as ``.data`` (sort, filter,
+    display again); the report page gets the same table as escaped HTML.
 
     Parameters
     ----------
@@ -162,43 +265,72 @@ def html_table(
     language : {"en", "ja"}, default="en"
         Header language: headers are looked up in :data:`i18n.TEXT` by column name.
     currency : str, default="JPY"
-        Currency for money columns.
+        Currency for money columns (full amounts: '£1,461,756.25', '39,691,230円').
     headers : mapping, optional
         Column -> header text, overriding the lookup.
     max_rows : int, default=200
-        Rows shown at most.
+        Rows shown at most (a last row of "..." says there are more).
     max_label : int, default=MAX_LABEL_WIDTH
         Display columns of text shown per header or text cell; longer text is cut with "…" and kept whole
         (up to :data:`MAX_TITLE_CHARS` characters) in the cell's ``title``.
+    empty : str, optional
+        The one-line note shown instead of a table without rows (say why it is empty); default the
+        catalogue's ``table.empty``.
+    text_language : str, optional
+        Language of the cells' text when it is not the page's (``lang`` on the table body), e.g. ``"en"``
+        for technical details left in English on a Japanese page.
 
     Returns
     -------
-    IPython.display.HTML
+    ReportTable
+        A :class:`pandas.io.formats.style.Styler` of ``frame``.
 
     Examples
     --------
-    >>> cell = html_table(pd.DataFrame({"product_name": ["Tea " * 30]}), max_label=12).data
+    >>> frame = pd.DataFrame({"segment": ["<b>VIP</b>"], "revenue": [1234.5], "share": [0.5]})
+    >>> table = html_table(frame, {"revenue": "money", "share": "percent"}, currency="GBP")
+    >>> table.data is frame
+    True
+    >>> print(table.to_html())
+    <table class="crm-table"><thead><tr><th>Segment</th><th class="num">Revenue</th><th class="num">Share</th></tr></thead><tbody><tr><td>&lt;b&gt;VIP&lt;/b&gt;</td><td class="num">£1,234.50</td><td class="num">50.0%</td></tr></tbody></table>
+    >>> cell = html_table(pd.DataFrame({"product_name": ["Tea " * 30]}), max_label=12).to_html()
     >>> cell[cell.index("<td"):cell.index("</td>") + 5]
     '<td title="Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea ">Tea Tea Tea…</td>'
+    >>> html_table(frame.iloc[:0], empty="No campaigns ran in Nov 2011.").to_html()
+    '<p class="crm-note">No campaigns ran in Nov 2011.</p>'
     """
+    i18n.check_language(language)
     formats = dict(formats or {})
     headers = dict(headers or {})
-    numeric = {c for c, k in formats.items() if k != "text"}
-    cells = ['<table class="crm-table"><thead><tr>']
-    for col in frame.columns:
-        label = headers.get(col) or (i18n.TEXT[col][language] if col in i18n.TEXT else str(col))
-        cls = ' class="num"' if col in numeric else ""
-        cells.append(_text_html(label, max_label, "th", cls))
-    cells.append("</tr></thead><tbody>")
-    for row in frame.head(max_rows).itertuples(index=False):
-        cells.append("<tr>")
-        for col, value in zip(frame.columns, row):
-            shown = format_value(value, formats.get(col, "text"), language, currency)
-            cls = ' class="num"' if col in numeric else ""
-            cells.append(_text_html(shown, max_label, "td", cls))
-        cells.append("</tr>")
-    cells.append("</tbody></table>")
-    return HTML("".join(cells))
+    kinds = [formats.get(col, "text") for col in frame.columns]
+    numeric = [n for n, kind in enumerate(kinds) if kind != "text"]
+
+    def header(col) -> str:
+        return headers.get(col) or (i18n.TEXT[col][language] if col in i18n.TEXT else str(col))
+
+    def formatter(kind):
+        return lambda value: format_value(value, kind, language, currency)
+
+    shown = [
+        [format_value(v, kind, language, currency) for v in frame.iloc[:max_rows, n]] for n, kind in enumerate(kinds)
+    ]
+    fingerprint = json.dumps([[header(c) for c in frame.columns], shown, len(frame)], ensure_ascii=False)
+    table = ReportTable(
+        frame,
+        numeric=numeric,
+        max_rows=max_rows,
+        max_label=max_label,
+        empty=empty if empty is not None else i18n.text("table.empty", language),
+        text_language=text_language,
+        uuid=hashlib.sha256(fingerprint.encode()).hexdigest()[:12],
+        cell_ids=False,
+    )
+    table.hide(axis="index")
+    table.set_table_attributes('class="crm-table"')
+    table.format_index(header, axis="columns")
+    for n, kind in enumerate(kinds):
+        table.format(formatter(kind), subset=frame.columns[[n]])
+    return table
 
 
 def kpi_tiles(kpis: pd.DataFrame, *, language: str = "en", currency: str = "JPY", glossary: bool = False) -> HTML:
@@ -242,7 +374,7 @@ def kpi_tiles(kpis: pd.DataFrame, *, language: str = "en", currency: str = "JPY"
         parts.append('<div class="crm-tile">')
         label = given(row, "label") or i18n.text(row.kpi, language)
         parts.append(f'<div class="label">{_glossary_link(row.kpi, label) if glossary else html.escape(label)}</div>')
-        parts.append(_tile_value_html(row.value, kind, language, currency))
+        parts.append(headline_html(row.value, kind, language, currency))
         if given(row, "note"):
             parts.append(f'<div class="note">{html.escape(given(row, "note"))}</div>')
         for ref, key, note in (
@@ -256,12 +388,18 @@ def kpi_tiles(kpis: pd.DataFrame, *, language: str = "en", currency: str = "JPY"
     return HTML("".join(parts))
 
 
-def _tile_value_html(value, kind: str, language: str, currency: str) -> str:
-    """A tile's value, rounded for a headline (:data:`HEADLINE_KINDS`), the full value in its ``title``."""
+def headline_html(value, kind: str, language: str, currency: str, *, tag: str = "div", css_class: str = "value") -> str:
+    """A headline value (a tile's, the index's), rounded (:data:`HEADLINE_KINDS`), the full value in its ``title``.
+
+    Examples
+    --------
+    >>> headline_html(1461756.25, "money", "en", "GBP", tag="td", css_class="num")
+    '<td class="num" title="£1,461,756.25">£1.46M</td>'
+    """
     shown = format_value(value, HEADLINE_KINDS.get(kind, kind), language, currency)
     full = format_value(value, kind, language, currency)
     title = f' title="{html.escape(full, quote=True)}"' if full != shown else ""
-    return f'<div class="value"{title}>{html.escape(shown)}</div>'
+    return f'<{tag} class="{css_class}"{title}>{html.escape(shown)}</{tag}>'
 
 
 def _change_html(value, reference, kind: str, language: str) -> str:
