@@ -1,6 +1,13 @@
-"""Tests for crmtools.targets: due windows and target lists, by hand, by property, on the sample."""
+"""Tests for crmtools.targets and crmtools.exports: due windows, campaign target lists (definitions, attributes,
+consent, priority, holdouts, next-best products), their export and the round trip to campaign ROI."""
 
 from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import stat
 
 import numpy as np
 import pandas as pd
@@ -8,6 +15,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crmtools import targets
+from crmtools.campaigns import campaign_roi
+from crmtools.data import TableSource, load_table
+from crmtools.errors import ParameterError
+from crmtools.experiments import required_sample_size
+from crmtools.exports import MANIFEST, check_exports_dir, write_target_lists
+from crmtools.params import resolve_params
 from crmtools.repeat import purchase_cycles
 from crmtools.sampledata import SampleConfig, generate_sample
 from crmtools.targets import DUE_WINDOWS, due_summary, next_purchase_targets
@@ -148,3 +162,456 @@ def test_on_purchase_cycles_of_the_sample():
     due_soon = summary.set_index("window").loc[["overdue", "due within 30 days"], "customers"].sum()
     assert len(targets) == due_soon  # the default target list is exactly these two windows
     assert targets["days_until_next"].is_monotonic_increasing
+
+
+# =========================================================================== campaign target lists
+
+
+def _list(name="l", priority=1, where=None, **extra):
+    return {"name": name, "priority": priority, "theme": "win_back", "where": where or {"decile": {"max": 3}}, **extra}
+
+
+def _tx(rows):
+    """rows: (customer, 'YYYY-MM-DD', amount[, product]) -> canonical transactions, one order per row."""
+    frame = pd.DataFrame(
+        [
+            (f"o{i}", c, pd.Timestamp(d), 1, float(a), r[3] if len(r) > 3 else "p")
+            for i, (c, d, a, *r) in enumerate(rows)
+        ],
+        columns=["order_id", "customer_id", "order_datetime", "quantity", "amount", "product_id"],
+    )
+    return frame.astype({"customer_id": "str", "order_id": "str", "product_id": "str"})
+
+
+def _customers(ids, consent=True):
+    values = consent if isinstance(consent, list) else [consent] * len(ids)
+    return pd.DataFrame({"customer_id": pd.Series(ids, dtype="str"), "marketing_consent": pd.array(values, "boolean")})
+
+
+# --------------------------------------------------------------------------- definitions
+
+
+def test_default_lists_load_in_priority_order_with_themes():
+    lists = targets.load_target_lists()
+    assert [t.name for t in lists] == [
+        "detractor_follow_up",
+        "win_back_valuable",
+        "second_purchase_nudge",
+        "thank_and_upgrade_champions",
+    ]
+    assert [t.priority for t in lists] == [1, 2, 3, 4]
+    assert [t.theme for t in lists] == ["detractor_follow_up", "win_back", "second_purchase", "thank_and_upgrade"]
+    assert all(t.theme in targets.THEMES for t in lists)
+    win_back = lists[1]
+    assert win_back.holdout == "power" and win_back.fields == ("decile", "segment", "interval_ratio")
+    # a definition round-trips through its plain-data form
+    assert targets.parse_target_lists([t.definition() for t in lists]) == lists
+
+
+@pytest.mark.parametrize(
+    ("definition", "match"),
+    [
+        (
+            _list(where={"segmnt": {"in": ["Lost"]}}),
+            r"unknown field 'segmnt' \(did you mean 'segment'\?\); allowed: .*decile.*segment",
+        ),
+        (
+            _list(where={"spend": {"min": 3}}),
+            r"Target list 'l': unknown field 'spend'; allowed: .*avg_interval_days, .*interval_ratio",
+        ),
+        (
+            _list(where={"segment": {"in": ["Champs"]}}),
+            r"unknown segment 'Champs' \(did you mean 'Champions'\?\); allowed: 'Champions', 'Loyal', .*'Lost'",
+        ),
+        (
+            _list(where={"nps_group": {"in": ["fan"]}}),
+            r"unknown value of 'nps_group' 'fan'; allowed: 'promoter', 'passive', 'detractor'",
+        ),
+        (_list(holdout=0), r"holdout share is out of range; allowed: a share in \(0, 0.5\], or power; received: 0\."),
+        (_list(holdout=0.6), r"holdout share is out of range; .*received: 0.6\."),
+        (_list(holdout=-0.1), r"holdout share is out of range"),
+        (_list(holdout=True), r"holdout share is out of range"),
+        (_list(holdout="power"), r"holdout: power needs expected_response and expected_uplift"),
+        (_list(max_holdout=0.7), r"max_holdout is out of range"),
+        (
+            _list(where={"segment": {"min": 3}}),
+            r"condition 'min' does not apply to 'segment' \(category\); allowed: in, not_in, equals",
+        ),
+        (_list(where={"decile": {"atleast": 3}}), r"unknown condition 'atleast' on 'decile'"),
+        (_list(where={"decile": {"in": []}}), r"decile.in needs a list of values"),
+        (_list(where={"in_f2_window": {"equals": "yes"}}), r"in_f2_window.equals needs true or false"),
+        (_list(theme="discount"), r"unknown theme 'discount'; allowed: win_back, second_purchase"),
+        (_list(name="win back"), r"name must be an identifier"),
+        (_list(priority=0), r"priority must be a whole number"),
+        (_list(colour="red"), r"unknown key 'colour'"),
+        (_list(products=4), r"products must be 0 to 3"),
+    ],
+)
+def test_bad_list_definitions_name_what_is_wrong(definition, match):
+    with pytest.raises(ValueError, match=match):
+        targets.parse_target_lists([definition])
+
+
+def test_list_names_must_be_unique_and_lists_a_list():
+    with pytest.raises(ValueError, match=r"names must be unique.*\['a'\]"):
+        targets.parse_target_lists([_list("a"), _list("a", priority=2)])
+    with pytest.raises(ValueError, match="must be a list of list definitions"):
+        targets.parse_target_lists({"name": "a"})
+
+
+def test_params_check_the_lists_and_the_exports_folder(tmp_path):
+    with pytest.raises(ParameterError, match=r"Parameter 'targets.lists': Target list 'l': unknown field 'spend'"):
+        resolve_params({"targets": {"lists": [_list(where={"spend": {"min": 1}})]}})
+    with pytest.raises(ParameterError, match=r"holdout share is out of range"):
+        resolve_params({"targets": {"lists": [_list(holdout=0.75)]}})
+    with pytest.raises(ParameterError, match=r"'targets.exports_dir' must be a folder outside the reports folder"):
+        resolve_params({"targets": {"exports_dir": "reports/lists"}, "reports_dir": "reports"}, base_dir=tmp_path)
+    with pytest.raises(ParameterError, match=r"'targets.lists' must be an existing target-lists YAML file"):
+        resolve_params({"targets": {"lists": "nope.yaml"}}, base_dir=tmp_path)
+    (tmp_path / "lists.yaml").write_text(
+        "lists:\n  - {name: a, priority: 1, theme: win_back, where: {decile: {max: 2}}}\n"
+    )
+    assert resolve_params({"targets": {"lists": "lists.yaml"}}, base_dir=tmp_path)["targets"]["lists"] == "lists.yaml"
+    assert resolve_params({})["privacy"] == {"min_cell": 5, "consent_default": False}
+
+
+def test_a_condition_never_matches_a_missing_value():
+    values = pd.Series([1.0, np.nan, 3.0, 5.0])
+    assert targets.Condition("x", "min", 3).mask(values).tolist() == [False, False, True, True]
+    assert targets.Condition("x", "below", 3).mask(values).tolist() == [True, False, False, False]
+    assert targets.Condition("x", "not_in", (1.0,)).mask(values).tolist() == [False, False, True, True]
+    text = pd.Series(["a", None, "b"], dtype="str")
+    assert targets.Condition("s", "in", ("a", "b")).mask(text).tolist() == [True, False, True]
+    assert targets.Condition("s", "equals", "b").mask(text).tolist() == [False, False, True]
+
+
+# --------------------------------------------------------------------------- attributes
+
+
+def test_history_attributes_by_hand():
+    # a: days 1, 11, 21 (interval 10), last 40 days before 2025-03-01; b: one purchase 20 days ago (F2 window 90)
+    tx = _tx(
+        [
+            ("a", "2025-01-10", 100),
+            ("a", "2025-01-20", 100),
+            ("a", "2025-01-20", 50),
+            ("a", "2025-01-30", 100),
+            ("b", "2025-02-09", 300),
+            ("c", "2024-10-01", 10),
+            ("c", "2025-03-01", 10),  # on as_of: not counted
+        ]
+    )
+    attrs, missing = targets.customer_attributes(tx, as_of="2025-03-01", fields=["interval_ratio", "in_f2_window"])
+    got = attrs.set_index("customer_id")
+    assert got.loc["a", "purchase_days"] == 3 and got.loc["a", "avg_interval_days"] == 10.0
+    assert got.loc["a", "days_since_last"] == 30 and got.loc["a", "interval_ratio"] == 3.0
+    assert got.loc["b", "in_f2_window"] and pd.isna(got.loc["b", "interval_ratio"])
+    assert got.loc["c", "days_since_first"] == 151 and not got.loc["c", "in_f2_window"]  # outside its F2 window
+    assert missing == {}
+    assert "clv" not in attrs.columns  # only the providers of the fields asked for run
+
+
+def test_decile_is_the_rfm_windows_revenue_ranked_like_crmtools_deciles():
+    tx = _tx([(f"c{i:02d}", "2025-02-01", 100 * (i + 1)) for i in range(20)])
+    attrs, _ = targets.customer_attributes(tx, as_of="2025-03-01", fields=["decile"])
+    by_id = attrs.set_index("customer_id")["decile"]
+    assert by_id["c19"] == 1 and by_id["c18"] == 1 and by_id["c17"] == 2 and by_id["c00"] == 10
+    assert attrs["decile"].value_counts().tolist() == [2] * 10
+
+
+def test_a_new_provider_is_one_entry_and_its_field_works_in_rules():
+    def loyalty_points(inputs):
+        ids = inputs.transactions["customer_id"].dropna().unique()
+        return pd.DataFrame({"customer_id": ids, "points": [100.0 if c == "a" else 5.0 for c in ids]})
+
+    targets.register_provider(
+        targets.AttributeProvider("points", (targets.Attribute("points", "number", "loyalty points"),), loyalty_points)
+    )
+    try:
+        tx = _tx([("a", "2025-02-01", 100), ("b", "2025-02-02", 100)])
+        result = targets.target_lists(
+            tx,
+            period="2025-02",
+            customers=_customers(["a", "b"]),
+            lists=[_list("vip", where={"points": {"min": 50}}, holdout=0.5, products=0)],
+        )
+        assert result.members["customer_id"].tolist() == ["a"]
+    finally:
+        targets.ATTRIBUTE_PROVIDERS.pop("points")
+    with pytest.raises(ValueError, match="unknown field 'points'"):
+        targets.parse_target_lists([_list(where={"points": {"min": 50}})])
+
+
+def test_a_field_whose_module_has_not_landed_skips_its_list_with_a_note():
+    tx = _tx([("a", "2025-02-01", 100)])
+    result = targets.target_lists(
+        tx,
+        period="2025-02",
+        customers=_customers(["a"]),
+        lists=[_list("risky", where={"churn_risk": {"min": 0.5}}), _list("all", 2, where={"frequency": {"min": 1}})],
+    )
+    row = result.summary.set_index("list").loc["risky"]
+    if targets.ATTRIBUTE_PROVIDERS["churn"].available():  # pragma: no cover - once crmtools.churn is wired
+        pytest.skip("churn_risk is wired")
+    assert row["status"] == "skipped" and row["note"] == "field_unavailable:churn_risk:module_missing"
+    assert result.summary.set_index("list").loc["all", "customers"] == 1
+
+
+# --------------------------------------------------------------------------- building lists by hand
+
+
+@pytest.fixture()
+def small_world():
+    """Six customers; a..d bought often (Champions or Loyal), e once recently, f long ago."""
+    rows = []
+    for c, n in (("a", 12), ("b", 10), ("c", 8), ("d", 6)):
+        rows += [(c, pd.Timestamp("2025-09-30") - pd.Timedelta(days=7 * k), 1000) for k in range(n)]
+    rows += [("e", "2025-09-25", 500), ("f", "2025-01-05", 500), ("f", "2025-02-05", 500)]
+    return _tx(rows)
+
+
+def test_priority_consent_and_suppression_by_hand(small_world):
+    consent = [True, True, False, True, True, True]
+    customers = _customers(list("abcdef"), consent)
+    suppressions = pd.DataFrame(
+        {
+            "customer_id": ["b", "d", "e"],
+            "reason": ["opt_out", "complaint", "opt_out"],
+            "since": pd.to_datetime(["2025-09-01", None, "2025-12-01"]),  # e's opt-out is not in force yet
+        }
+    )
+    lists = [
+        _list("everyone", 2, where={"frequency": {"min": 1}}, holdout=0.5, products=0),
+        _list("frequent", 1, where={"frequency": {"min": 6}}, holdout=0.5, products=0),
+        _list("shadow", 3, where={"frequency": {"min": 1}}, holdout=0.5, products=0, exclusive=False),
+        _list("nobody", 4, where={"frequency": {"min": 100}}, holdout=0.5, products=0),
+    ]
+    result = targets.target_lists(
+        small_world, period="2025-09", customers=customers, suppressions=suppressions, lists=lists, seed=3
+    )
+    members = result.members.groupby("list")["customer_id"].apply(sorted).to_dict()
+    # c has no consent, b opted out, d complained: a is frequent (priority 1), e and f are left for 'everyone'
+    assert members == {"frequent": ["a"], "everyone": ["e", "f"], "shadow": ["a", "e", "f"]}
+    s = result.summary.set_index("list")
+    assert s.loc["frequent", ["matched", "not_contactable", "taken_by_earlier", "customers"]].tolist() == [4, 3, 0, 1]
+    assert s.loc["everyone", ["matched", "not_contactable", "taken_by_earlier", "customers"]].tolist() == [6, 3, 1, 2]
+    assert s.loc["nobody", ["status", "note", "customers"]].tolist() == ["empty", "no_customer_matches", 0]
+    assert result.summary["list"].tolist() == ["frequent", "everyone", "shadow", "nobody"]
+    # the members are the canonical campaign_contacts table, dated at the period's end
+    contacts = result.campaign_contacts("everyone")
+    assert contacts.columns.tolist() == ["campaign_id", "customer_id", "group", "contacted_at"]
+    assert set(contacts["campaign_id"]) == {"everyone-2025-09"}
+    assert (contacts["contacted_at"] == pd.Timestamp("2025-10-01")).all()
+    assert (s["treatment"] + s["holdout"]).fillna(0).tolist() == s["customers"].fillna(0).tolist()
+
+
+def test_without_a_consent_column_nobody_is_contacted_unless_params_say_so(small_world):
+    lists = [_list("everyone", where={"frequency": {"min": 1}}, holdout=0.5, products=0)]
+    no_column = pd.DataFrame({"customer_id": list("abcdef")})
+    result = targets.target_lists(small_world, period="2025-09", customers=no_column, lists=lists)
+    assert result.members.empty and result.summary.loc[0, "note"] == "none_contactable_or_free"
+    assert result.summary.loc[0, ["matched", "not_contactable"]].tolist() == [6, 6]
+    params = resolve_params({"privacy": {"consent_default": True}})
+    opened = targets.target_lists(small_world, period="2025-09", customers=no_column, lists=lists, params=params)
+    assert sorted(opened.members["customer_id"]) == list("abcdef")
+
+
+def test_lists_do_not_modify_their_inputs(small_world):
+    customers = _customers(list("abcdef"))
+    before = small_world.copy(deep=True), customers.copy(deep=True)
+    targets.target_lists(small_world, period="2025-09", customers=customers, lists=[_list(products=0)])
+    pd.testing.assert_frame_equal(small_world, before[0])
+    pd.testing.assert_frame_equal(customers, before[1])
+
+
+# --------------------------------------------------------------------------- holdouts
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    sizes=st.lists(st.integers(0, 60), min_size=1, max_size=5),
+    share=st.sampled_from([0.05, 0.1, 0.2, 0.25, 0.3, 0.5]),
+    seed=st.integers(0, 2**31),
+)
+def test_holdout_is_stratified_deterministic_and_independent_of_row_order(sizes, share, seed):
+    ids = [f"c{i:03d}" for i in range(sum(sizes))]
+    strata = [f"s{k}" for k, n in enumerate(sizes) for _ in range(n)]
+    members = pd.DataFrame({"customer_id": ids, "segment": strata})
+    group = targets.assign_holdout(members, share=share, seed=seed, salt="x")
+    for k, n in enumerate(sizes):
+        held = int((group[members["segment"] == f"s{k}"] == "holdout").sum())
+        assert abs(held - share * n) <= 0.5  # every stratum within half a customer of the share
+    shuffled = members.sample(frac=1.0, random_state=1)
+    again = targets.assign_holdout(shuffled, share=share, seed=seed, salt="x")
+    assert again.reindex(members.index).tolist() == group.tolist()
+
+
+def test_holdout_depends_on_the_seed_and_the_list():
+    members = pd.DataFrame({"customer_id": [f"c{i}" for i in range(200)], "segment": "A"})
+    base = targets.assign_holdout(members, share=0.2, seed=1, salt="a")
+    assert base.tolist() == targets.assign_holdout(members, share=0.2, seed=1, salt="a").tolist()
+    assert base.tolist() != targets.assign_holdout(members, share=0.2, seed=2, salt="a").tolist()
+    assert base.tolist() != targets.assign_holdout(members, share=0.2, seed=1, salt="b").tolist()
+    assert (base == "holdout").sum() == 40
+    with pytest.raises(ValueError, match=r"holdout share is out of range; allowed: a share in \(0, 0.5\]"):
+        targets.assign_holdout(members, share=0.55, seed=1)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(
+    n=st.integers(200, 200_000),
+    response=st.sampled_from([0.02, 0.05, 0.1, 0.2]),
+    uplift=st.sampled_from([0.01, 0.02, 0.05]),
+)
+def test_power_sized_holdout_is_the_smallest_share_statsmodels_accepts(n, response, uplift):
+    share, under = targets.holdout_share_for_power(n, expected_response=response, expected_uplift=uplift)
+
+    def enough(s):  # the reference: statsmodels' control size for this split
+        needed = required_sample_size(response, uplift, relative=False, ratio=(1 - s) / s)
+        return math.ceil(n * s - 0.5) >= needed - 1  # the closed form may round one customer differently
+
+    if under:
+        assert share == 0.5 and not enough(0.5)
+    else:
+        assert enough(share)
+        if share > 0.005:
+            assert not enough(round(share - 0.005, 3)) or share <= 0.01
+
+
+# --------------------------------------------------------------------------- on the sample, exported
+
+
+@pytest.fixture(scope="module")
+def sample_tables():
+    tables, _ = generate_sample(SampleConfig(customers=1500, months=15, seed=3))
+    return tables
+
+
+def test_default_lists_on_the_sample(sample_tables):
+    t = sample_tables
+    result = targets.target_lists(
+        t["transactions"], period="2025-03", customers=t["customers"], surveys=t["surveys"], seed=7
+    )
+    s = result.summary.set_index("list")
+    assert (s["status"] == "ok").all(), s
+    assert not result.members.duplicated("customer_id").any()  # one list per customer
+    consent = t["customers"].set_index("customer_id")["marketing_consent"]
+    assert consent.reindex(result.members["customer_id"]).astype(bool).all()  # only consented customers
+    assert set(result.members.loc[result.members["list"] == "thank_and_upgrade_champions", "segment"]) <= {
+        "Champions",
+        "Loyal",
+    }
+    products = result.members[["product_1", "product_2", "product_3"]]
+    assert products.notna().any().any()  # next-best products from the basket rules ...
+    known = set(t["products"]["product_id"])
+    assert set(products.stack().dropna()) <= known  # ... as product ids
+    assert (result.members["group"].isin(["treatment", "holdout"])).all()
+    again = targets.target_lists(
+        t["transactions"], period="2025-03", customers=t["customers"], surveys=t["surveys"], seed=7
+    )
+    pd.testing.assert_frame_equal(result.members, again.members)  # seeded: the same lists every run
+
+
+def test_export_files_permissions_and_manifest(sample_tables, tmp_path):
+    t = sample_tables
+    result = targets.target_lists(
+        t["transactions"], period="2025-03", customers=t["customers"], surveys=t["surveys"], seed=7
+    )
+    out = write_target_lists(
+        result, tmp_path / "exports" / "2025-03", reports_dir=tmp_path / "reports", inputs={"transactions": "abc"}
+    )
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o700
+    names = sorted(p.name for p in out.iterdir())
+    expected = sorted(
+        [f"{n}.{ext}" for n in result.members["list"].unique() for ext in ("csv", "parquet")]
+        + ["campaign_contacts.parquet", MANIFEST]
+    )
+    assert names == expected
+    for p in out.iterdir():
+        assert stat.S_IMODE(os.stat(p).st_mode) == 0o600, p
+    csv = out / "win_back_valuable.csv"
+    assert csv.read_bytes()[:3] == b"\xef\xbb\xbf"  # UTF-8 BOM for Japanese Excel
+    from_csv = pd.read_csv(csv, encoding="utf-8-sig", dtype=str)
+    from_parquet = pd.read_parquet(out / "win_back_valuable.parquet")
+    assert from_csv["customer_id"].tolist() == from_parquet["customer_id"].tolist()
+    assert from_csv.columns.tolist() == targets.MEMBER_COLUMNS
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["seed"] == 7 and manifest["period"] == "2025-03" and manifest["inputs"] == {"transactions": "abc"}
+    for name, digest in manifest["files"].items():
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
+    counts = {entry["name"]: entry["counts"]["customers"] for entry in manifest["lists"]}
+    assert counts == result.summary.set_index("list")["customers"].astype(int).to_dict()
+    text = (out / MANIFEST).read_text(encoding="utf-8")
+    assert not any(cid in text for cid in result.members["customer_id"])  # the manifest names no customer
+    # written again: replaced as a whole, nothing left over
+    write_target_lists(result, out, reports_dir=tmp_path / "reports")
+    assert sorted(p.name for p in out.iterdir()) == expected
+    assert sorted(p.name for p in out.parent.iterdir()) == ["2025-03"]
+
+
+def test_exports_refuse_the_reports_folder_and_add_contact_fields_only_when_asked(sample_tables, tmp_path):
+    t = sample_tables
+    result = targets.target_lists(t["transactions"], period="2025-03", customers=t["customers"], surveys=t["surveys"])
+    for inside in (tmp_path / "reports", tmp_path / "reports" / "2025-03" / "lists"):
+        with pytest.raises(ValueError, match="is inside the reports folder"):
+            write_target_lists(result, inside, reports_dir=tmp_path / "reports")
+    assert not (tmp_path / "reports").exists()
+    plain = write_target_lists(result, tmp_path / "a", reports_dir=tmp_path / "reports")
+    assert "email" not in pd.read_parquet(plain / "win_back_valuable.parquet").columns
+    withmail = write_target_lists(result, tmp_path / "b", customers=t["customers"], contact_fields=["email"])
+    assert pd.read_parquet(withmail / "win_back_valuable.parquet")["email"].str.endswith("@example.com").all()
+    with pytest.raises(ValueError, match="Unknown contact field 'address'"):
+        write_target_lists(result, tmp_path / "c", customers=t["customers"], contact_fields=["address"])
+    assert check_exports_dir(tmp_path / "exports", tmp_path / "reports") == (tmp_path / "exports").resolve()
+
+
+def test_round_trip_export_responses_campaign_roi(sample_tables, tmp_path):
+    """Export a list, simulate the campaign's responses, load the export as campaign contacts, read the ROI."""
+    t = sample_tables
+    lists = [
+        {
+            "name": "reactivate",
+            "priority": 1,
+            "theme": "reactivation",
+            "where": {"days_since_last": {"min": 30}},
+            "holdout": 0.5,
+            "products": 0,
+        }
+    ]
+    result = targets.target_lists(t["transactions"], period="2025-03", customers=t["customers"], lists=lists, seed=11)
+    out = write_target_lists(result, tmp_path / "exports" / "2025-03")
+    contacts = load_table("campaign_contacts", TableSource(file=str(out / "reactivate.csv")))
+    treated = int((contacts["group"] == "treatment").sum())
+    assert treated > 150 and (contacts["group"] == "holdout").sum() > 150
+    # Planted: within 30 days, 30% of the treated and 10% of the holdout order once, for 5,000 each.
+    rng = np.random.default_rng(5)
+    rate = contacts["group"].map({"treatment": 0.30, "holdout": 0.10}).to_numpy()
+    buyers = contacts.loc[rng.random(len(contacts)) < rate]
+    start = pd.Timestamp("2025-04-01")
+    orders = pd.DataFrame(
+        {
+            "order_id": [f"R{i}" for i in range(len(buyers))],
+            "customer_id": buyers["customer_id"].to_numpy(),
+            "order_datetime": start + pd.to_timedelta(rng.integers(0, 29 * 24, len(buyers)), unit="h"),
+            "quantity": 1,
+            "amount": 5000.0,
+        }
+    )
+    tx = pd.concat([t["transactions"][orders.columns], orders], ignore_index=True)
+    campaign = pd.DataFrame(
+        {
+            "campaign_id": [targets.campaign_id_for("reactivate", period="2025-03")],
+            "name": ["Reactivation mail"],
+            "channel": ["email"],
+            "start_date": [start],
+            "end_date": [pd.Timestamp("2025-04-30")],
+            "cost": [treated * 100.0],
+        }
+    )
+    roi = campaign_roi(campaign, contacts, tx, margin=0.4, as_of="2025-05-01").iloc[0]
+    assert roi["attribution"] == "contacts" and roi["treated"] == treated
+    truth = 0.20 * treated  # planted incremental buyers
+    assert roi["incremental_conversions_ci_low"] <= truth <= roi["incremental_conversions_ci_high"]
+    assert roi["incremental_conversions_ci_low"] > 0  # recovered: the effect is there
+    assert roi["incremental_revenue"] == pytest.approx(roi["incremental_conversions"] * 5000.0, rel=1e-9)
+    assert roi["incremental_revenue_ci_low"] <= truth * 5000.0 <= roi["incremental_revenue_ci_high"]
