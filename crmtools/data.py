@@ -497,8 +497,8 @@ def _non_merchandise_row(lines: pd.DataFrame) -> dict:
         .agg(["size", "sum"])
         .sort_values("size", ascending=False, kind="mergesort")
     )
-    parts = [f"{code} {int(n):,} lines ({total:,.2f})" for code, n, total in by_code.itertuples()]
-    detail = "; ".join(parts[:15]) + (f"; {len(parts) - 15} more codes" if len(parts) > 15 else "")
+    parts = [f"{code} {int(n):,} line{'s' if n != 1 else ''} ({total:,.2f})" for code, n, total in by_code.itertuples()]
+    detail = "; ".join(parts[:20]) + (f"; {len(parts) - 20} more codes" if len(parts) > 20 else "")
     return {
         "check": "non-merchandise lines",
         "rows": len(lines),

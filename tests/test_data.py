@@ -613,7 +613,10 @@ def test_uci_online_retail_matches_the_published_figures():
     # Published: 541,909 rows; 406,829 with a CustomerID; 4,372 customers; 4,070 StockCodes; 38 countries.
     assert _quality(quality, "rows read") == (541_909, "loaded")
     assert _quality(quality, "invalid rows") == (2, "drop")  # the two negative prices ("Adjust bad debt")
-    assert _quality(quality, "return or cancellation lines") == (10_624, "keep")
+    # negative lines: 8,905 with a customer (cancellations), 1,719 without (383 guest "C" invoices, 1,336 write-offs)
+    assert _quality(quality, "return or cancellation lines") == (8_905, "keep")
+    assert _quality(quality, "other negative lines") == (1_719, "keep")
+    assert _quality(quality, "zero-price lines") == (2_515, "keep")
     assert _quality(quality, "lines without a customer id") == (135_078, "keep")
     assert len(tx) == 541_907
     assert int(tx["customer_id"].notna().sum()) == 406_829
@@ -832,3 +835,148 @@ def test_an_optional_table_without_rows_says_the_table_is_optional(tmp_path):
         r"\. Expected: .*or no customers file at all",
     ):
         load_dataset(str(tmp_path))
+
+
+# --------------------------------------------------------------------------- real-export edges (issue 13)
+
+
+def _edge_lines() -> pd.DataFrame:
+    """A sale, postage, a bad-debt pair (+x, -x, -x), a cancellation, a write-off without a customer, a free line."""
+    return pd.DataFrame(
+        {
+            "order_id": ["1", "1", "A1", "A2", "A3", "C2", "3", "4"],
+            "customer_id": ["c1", "c1", None, None, None, "c1", None, "c2"],
+            "order_datetime": pd.to_datetime(["2025-10-01 10:00"] * 8),
+            "product_id": ["P1", "POST", "B", "B", "B", "P1", "P2", "P3"],
+            "quantity": [2, 1, 1, 1, 1, -1, -5, 1],
+            "unit_price": [10.0, 18.0, 500.0, -500.0, -500.0, 10.0, 0.0, 0.0],
+            "channel": "web",
+        }
+    )
+
+
+def _edge_load(tmp_path, policies: Policies, frame=None) -> tuple[pd.DataFrame, dict]:
+    quality: list[dict] = []
+    tx = load_table(
+        "transactions",
+        TableSource(file=str(_write(_edge_lines() if frame is None else frame, tmp_path / "tx.csv"))),
+        policies=policies,
+        quality=quality,
+    )
+    return tx, {r["check"]: r for r in quality}
+
+
+def test_non_merchandise_lines_leave_both_signs_and_are_counted_with_their_amount(tmp_path):
+    tx, rows = _edge_load(tmp_path, Policies(non_merchandise=("POST", "re:[B]")))
+    assert tx["product_id"].tolist() == ["P1", "P1", "P2", "P3"]
+    assert (rows["non-merchandise lines"]["rows"], rows["non-merchandise lines"]["amount"]) == (4, 18.0 - 500.0)
+    assert rows["non-merchandise lines"]["action"] == "excluded"  # and no error: the -500 prices left first
+    assert "B 3 lines (-500.00)" in rows["non-merchandise lines"]["detail"]
+    assert tx["amount"].sum() == 20.0 - 10.0  # revenue of merchandise only
+    # Without the policy, the negative prices fail the check; nothing is set apart silently.
+    with pytest.raises(DataValidationError, match="unit_price"):
+        _edge_load(tmp_path, Policies())
+
+
+def test_cancellations_are_counted_apart_from_other_negative_lines(tmp_path):
+    codes = ("POST", "B")
+    _, rows = _edge_load(tmp_path, Policies(non_merchandise=codes))
+    assert [rows[c]["rows"] for c in ("return or cancellation lines", "other negative lines", "zero-price lines")] == [
+        1,
+        1,
+        2,
+    ]
+    assert rows["return or cancellation lines"]["amount"] == -10.0
+    tx, rows = _edge_load(tmp_path, Policies(non_merchandise=codes, other_negative="drop", zero_price="drop"))
+    assert tx["order_id"].tolist() == ["1", "C2"] and rows["zero-price lines"]["rows"] == 1  # "3" counted once
+    # With cancellation_orders, a "C" order is a cancellation even without a customer, and nothing else is.
+    frame = _edge_lines().assign(customer_id=None)
+    _, rows = _edge_load(tmp_path, Policies(non_merchandise=codes, cancellation_orders="^C"), frame)
+    assert rows["return or cancellation lines"]["rows"] == 1 and rows["other negative lines"]["rows"] == 1
+    with pytest.raises(DataValidationError, match=r"negative quantities that are not cancellations.*other_negative"):
+        _edge_load(tmp_path, Policies(non_merchandise=codes, other_negative="error"))
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"non_merchandise": "POST"}, "list of product codes"),
+        ({"non_merchandise": ("re:(",)}, "not a valid regular expression"),
+        ({"cancellation_orders": "["}, "not a valid regular expression"),
+        ({"other_negative": "ignore"}, "other_negative"),
+        ({"zero_price": "error"}, "zero_price"),
+    ],
+)
+def test_edge_policies_are_checked(values, message):
+    with pytest.raises(ValueError, match=message):
+        Policies(**values)
+
+
+def test_the_missing_one_of_quantity_unit_price_amount_is_computed(tmp_path):
+    lines = _lines()
+    for dropped, column in (("unit_price", "unit_price"), ("quantity", "quantity"), ("amount", "amount")):
+        path = _write(lines.drop(columns=[dropped]), tmp_path / f"no_{dropped}.csv")
+        tx = load_table("transactions", TableSource(file=str(path)), policies=Policies(duplicates="keep"))
+        pd.testing.assert_series_equal(tx[column], lines[column].astype(tx[column].dtype), check_names=False)
+
+
+def test_a_price_that_cannot_be_computed_names_its_rows(tmp_path):
+    lines = _lines().drop(columns=["unit_price"])
+    lines.loc[2, ["quantity", "amount"]] = [0, 50.0]
+    with pytest.raises(DataValidationError) as info:
+        load_table("transactions", TableSource(file=str(_write(lines, tmp_path / "tx.csv"))))
+    (problem,) = info.value.problems
+    assert "computed as amount / quantity; not where quantity is 0" in problem.column and problem.rows == (3,)
+
+
+def test_a_missing_column_says_how_to_derive_it(tmp_path):
+    lines = _lines().drop(columns=["order_id", "amount", "unit_price"])
+    with pytest.raises(DataValidationError) as info:
+        load_table("transactions", TableSource(file=str(_write(lines, tmp_path / "tx.csv"))))
+    text = str(info.value)
+    assert "derive: {order_id: customer_day}" in text and "give any two, the third is computed" in text
+    typo = TableSource(
+        file=str(_write(_lines().drop(columns=["amount"]).rename(columns={"unit_price": "p"}), tmp_path / "t.csv")),
+        columns={"p": "unit_prize"},
+    )
+    with pytest.raises(
+        DataValidationError, match=r"the mapping p: unit_prize names no canonical column \(did you mean unit_price\?\)"
+    ):
+        load_table("transactions", typo)
+
+
+@pytest.mark.parametrize(
+    ("rule", "orders"),
+    [
+        ("customer_day", ["c1-20251001", "c1-20251001", "c1-20251002", "row-4"]),
+        ("row", ["row-1", "row-2", "row-3", "row-4"]),
+        ("customer_datetime", ["c1-20251001100000", "c1-20251001180000", "c1-20251002090000", "row-4"]),
+    ],
+)
+def test_order_ids_are_derived(tmp_path, rule, orders):
+    lines = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c1", "c1", None],
+            "order_datetime": ["2025-10-01 10:00", "2025-10-01 18:00", "2025-10-02 09:00", "2025-10-02 09:00"],
+            "product_id": ["A", "B", "A", "A"],
+            "quantity": [1, 1, 1, 1],
+            "amount": [5.0, 6.0, 7.0, 8.0],
+            "channel": "web",
+        }
+    )
+    source = TableSource(file=str(_write(lines, tmp_path / "tx.csv")), derive={"order_id": rule})
+    tx = load_table("transactions", source)
+    assert tx["order_id"].tolist() == orders and tx["unit_price"].tolist() == [5.0, 6.0, 7.0, 8.0]
+    kept = TableSource(file=str(_write(lines.assign(order_id="o"), tmp_path / "own.csv")), derive={"order_id": rule})
+    assert set(load_table("transactions", kept, policies=Policies(duplicates="keep"))["order_id"]) == {"o"}
+
+
+def test_derive_and_separator_options_are_checked():
+    with pytest.raises(
+        ValueError, match=r"derive.order_id must be one of \['customer_day', 'customer_datetime', 'row'\]"
+    ):
+        TableSource(derive={"order_id": "per_day"})
+    with pytest.raises(ValueError, match="can make only 'order_id'"):
+        TableSource(derive={"amount": "row"})
+    with pytest.raises(ValueError, match="'separator' must be one character"):
+        TableSource(separator="::")

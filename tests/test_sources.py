@@ -909,13 +909,14 @@ def test_uci_example_loads_the_online_retail_layout(tmp_path):
     config = _uci_params(tmp_path, file, date_format="%m/%d/%Y %H:%M")
     data = load_dataset(config)
     tx = data.transactions
-    assert tx["order_id"].tolist() == ["536365", "536365", "536366", "C536379", "536367"]  # bad debt dropped
-    assert tx["customer_id"].tolist()[:4] == ["17850", "17850", "17850", "14527"] and pd.isna(tx["customer_id"][4])
-    assert tx["amount"].tolist() == [15.3, 20.34, 11.1, -27.5, 81.6]
+    assert tx["order_id"].tolist() == ["536365", "536365", "536366", "536367"]  # discount, bad debt: not products
+    assert tx["customer_id"].tolist()[:3] == ["17850", "17850", "17850"] and pd.isna(tx["customer_id"][3])
+    assert tx["amount"].tolist() == [15.3, 20.34, 11.1, 81.6]
     assert set(tx["channel"]) == {"web"} and tx["store"].tolist()[-1] == "France"
     assert str(tx["order_datetime"][0]) == "2010-12-01 08:26:00"
-    quality = data.quality.set_index("check")["rows"]
-    assert quality["invalid rows"] == 1 and quality["lines without a customer id"] == 1
+    quality = data.quality.set_index("check")
+    assert quality.loc["non-merchandise lines", ["rows", "amount"]].tolist() == [2, -27.5 - 11_062.06]
+    assert quality.loc["invalid rows", "rows"] == 0 and quality.loc["lines without a customer id", "rows"] == 1
     assert data.customers.empty and list(data.customers.columns)[:2] == ["customer_id", "first_seen"]
 
 
@@ -929,7 +930,7 @@ def test_uci_example_loads_the_online_retail_ii_layout_from_excel(tmp_path):
         lines.iloc[:2].to_excel(writer, sheet_name="Year 2009-2010", index=False)
         lines.to_excel(writer, sheet_name="Year 2010-2011", index=False)
     tx = load_dataset(_uci_params(tmp_path, file, sheet="Year 2010-2011")).transactions
-    assert len(tx) == 5 and tx["amount"].sum() == pytest.approx(100.84)
+    assert len(tx) == 4 and tx["amount"].sum() == pytest.approx(128.34)
     until = load_dataset(_uci_params(tmp_path, file, sheet="Year 2010-2011"), until="2010-12-01 08:30").transactions
     assert until["order_id"].tolist() == ["536365", "536365", "536366"]
 
@@ -941,12 +942,85 @@ def test_uci_example_loads_the_real_online_retail_data(tmp_path):
     data = load_dataset(config)
     tx = data.transactions
     quality = data.quality.set_index("check")["rows"]
-    assert quality["rows read"] == 541_909 and quality["invalid rows"] == 2
-    assert quality["return or cancellation lines"] == 10_624 and quality["lines without a customer id"] == 135_078
-    assert len(tx) == 541_907 and tx["order_id"].nunique() == 25_898 and tx["customer_id"].nunique() == 4_372
-    # The published total 9,747,747.93 includes the two bad-debt adjustments of -11,062.06.
-    assert round(tx["amount"].sum() + 2 * -11_062.06, 2) == 9_747_747.93
+    assert quality["rows read"] == 541_909 and quality["invalid rows"] == 0
+    assert quality["non-merchandise lines"] == 2_950 and quality["other negative lines"] == 1_336
+    assert quality["return or cancellation lines"] == 8_704 and quality["lines without a customer id"] == 132_714
+    assert len(tx) == 537_623 and tx["order_id"].nunique() == 23_960 and tx["customer_id"].nunique() == 4_363
+    # The published total 9,747,747.93 = merchandise + the non-merchandise lines (-44,960.95; write-offs are 0).
+    assert round(tx["amount"].sum() - 44_960.95, 2) == 9_747_747.93
     assert default_period(config).label == "2011-11"
     windowed = load_dataset(config, until=default_period(config).end)
     assert windowed.inputs["transactions"]["rows"] < 541_909
     assert windowed.transactions["order_datetime"].max() < pd.Timestamp("2011-12-01")
+
+
+# ------------------------------------------------------------------------------------------------ text layouts
+
+
+@pytest.mark.parametrize(
+    ("text", "separator"),
+    [
+        (" customer  date amount\r\n 001 19970101   11.77\r\n 002  19970112 12.00\r\n", "whitespace"),
+        ("customer\tdate\tamount\n001\t19970101\t11.77\n002\t19970112\t12.00\n", "whitespace"),
+        ("customer;date;amount\n001;19970101;11.77\n002;19970112;12.00\n", ";"),
+        ("customer|date|amount\n001|19970101|11.77\n002|19970112|12.00\n", "|"),
+    ],
+)
+def test_separator_reads_aligned_and_delimited_text(tmp_path, text, separator):
+    path = tmp_path / "orders.txt"
+    path.write_bytes(text.encode())
+    frame = load_table_raw(path, separator)
+    assert frame.to_dict("list") == {
+        "customer": ["001", "002"],
+        "date": ["19970101", "19970112"],
+        "amount": ["11.77", "12.00"],
+    }
+    with pytest.raises(DataValidationError, match=r"orders\.txt: .*reads as one column.*separator"):
+        load_table_raw(path, None)
+
+
+def load_table_raw(path: Path, separator):
+    from crmtools.readers import read_file
+
+    return read_file("transactions", TableSource(file=str(path), separator=separator))
+
+
+# ------------------------------------------------------------------------------------------------ params paths
+
+
+def test_data_paths_in_a_params_file_count_from_its_folder(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    examples = project / "params" / "examples"
+    examples.mkdir(parents=True)
+    text = "data:\n  path: data\n  tables:\n    transactions:\n      file: data/x.parquet\n    products: p.csv\n"
+    (examples / "shop.yaml").write_text(text, encoding="utf-8")
+    (project / "params" / "default.yaml").write_text(text, encoding="utf-8")
+    elsewhere = tmp_path / "somewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the current folder plays no part
+    params = load_params(project / "params" / "examples" / "shop.yaml", base_dir=project)
+    config = DataConfig.from_dict(params["data"], base_dir=project)
+    assert params["data"]["path"] == "params/examples/data"
+    assert config.source_for("transactions").file == str(examples / "data" / "x.parquet")
+    assert config.tables["products"].file == str(examples / "p.csv")
+    # The project's own params/default.yaml: relative to the project folder, as always.
+    default = load_params(project / "params" / "default.yaml", base_dir=project)["data"]
+    assert default["path"] == "data" and default["tables"]["transactions"]["file"] == "data/x.parquet"
+    # Absolute paths, and paths given on the command line, are left as they are.
+    absolute = str(tmp_path / "abs.parquet")
+    given = load_params(
+        examples / "shop.yaml", [f"data.tables.transactions.file={absolute}", "data.path=mine"], base_dir=project
+    )
+    assert given["data"]["tables"]["transactions"]["file"] == absolute and given["data"]["path"] == "mine"
+    # A params file outside the project: absolute paths to beside it.
+    (elsewhere / "shop.yaml").write_text(text, encoding="utf-8")
+    assert load_params(elsewhere / "shop.yaml", base_dir=project)["data"]["path"] == str(elsewhere / "data")
+
+
+def test_validate_reads_a_params_file_relative_to_it_from_any_folder(tmp_path, monkeypatch, sample_dir, capsys):
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "shop.yaml").write_text(f"data:\n  path: {os.path.relpath(sample_dir, folder)}\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "--params", "shop/shop.yaml"]) == 0
+    assert "OK:" in capsys.readouterr().out

@@ -122,6 +122,7 @@ TEXT: dict[str, dict[str, str]] = {
     "incremental_revenue": {"en": "Incremental revenue", "ja": "増分売上"},
     "check": {"en": "Check", "ja": "チェック項目"},
     "rows": {"en": "Rows", "ja": "行数"},
+    "amount": {"en": "Amount", "ja": "金額"},
     "action": {"en": "Action", "ja": "処理"},
     "table": {"en": "Table", "ja": "テーブル"},
     "findings": {"en": "Key findings", "ja": "主なポイント"},
@@ -132,6 +133,26 @@ TEXT: dict[str, dict[str, str]] = {
     "lines without a customer id": {"en": "lines without a customer id", "ja": "顧客IDなしの行"},
     "invalid rows": {"en": "invalid rows", "ja": "不正な行"},
     "duplicate key rows": {"en": "duplicate key rows", "ja": "キー重複行"},
+    "rows in the source": {
+        "en": "rows in the source (what crmtools validate reads)",
+        "ja": "元データの行数（validateの読込行数）",
+    },
+    "rows outside the report window": {
+        "en": "rows after the report period (not read by the report)",
+        "ja": "対象期間より後の行（レポートでは読み込まない）",
+    },
+    "non-merchandise lines": {
+        "en": "non-merchandise lines (postage, fees, adjustments)",
+        "ja": "商品以外の行（送料・手数料・調整）",
+    },
+    "other negative lines": {
+        "en": "other negative lines (no customer: write-offs, adjustments)",
+        "ja": "その他のマイナス行（顧客なし：廃棄・調整）",
+    },
+    "zero-price lines": {"en": "zero-price lines", "ja": "単価0の行"},
+    "counted": {"en": "counted", "ja": "集計のみ"},
+    "not read": {"en": "not read", "ja": "読込対象外"},
+    "excluded": {"en": "excluded from sales and products (amount shown)", "ja": "売上・商品から除外（金額を表示）"},
     "loaded": {"en": "loaded", "ja": "読込"},
     "keep": {"en": "kept", "ja": "保持"},
     "drop": {"en": "dropped", "ja": "除外"},
@@ -963,6 +984,55 @@ TEXT: dict[str, dict[str, str]] = {
     "f2.breakdown.overall": {"en": "All new customers", "ja": "新規顧客全体"},
     "f2.breakdown.channel": {"en": "Acquisition channel", "ja": "獲得チャネル"},
     "f2.breakdown.category": {"en": "First product category", "ja": "初回購入カテゴリ"},
+    # RESTORED by the ladder/NPS helper after the 02:36 truncation (see /work/notes/ladder_nps.md)
+    "edge.before_data": {"en": "n/a: before the data starts", "ja": "比較なし（データ開始前）"},
+    "edge.left_censored": {"en": "n/a: first month of the data", "ja": "比較なし（データの最初の月）"},
+    "edge.left_censored_note": {
+        "en": "* {month}: the data's first month. Customers who bought before the data starts look new in it, so it "
+        "is not a true acquisition cohort.",
+        "ja": "* {month}：データの最初の月。データ開始前に購入した顧客も新規に見えるため、本来の獲得コホートではありません。",
+    },
+    "edge.no_comparison": {
+        "en": "No comparison with {periods}: the data starts on {date}.",
+        "ja": "{periods}との比較はありません（データの開始日は{date}）。",
+    },
+    "edge.first_month": {
+        "en": "{period} is the data's first month: new customers and repeat rate are not shown, since customers who "
+        "bought before the data starts would look new.",
+        "ja": "{period}はデータの最初の月です。データ開始前に購入した顧客も新規に見えるため、新規顧客数とリピート率は表示しません。",
+    },
+    "f2_window_left_censored": {"en": "first month of the data", "ja": "データの最初の月"},
+    "empty.chart": {"en": "Nothing to draw for this period.", "ja": "この期間に描画するデータはありません。"},
+    "empty.trend": {
+        "en": "The data starts after this period: no month to draw.",
+        "ja": "データはこの期間より後に始まるため、描画する月はありません。",
+    },
+    "empty.cohorts": {
+        "en": "No customer's first purchase falls in the months shown: no cohort to draw.",
+        "ja": "表示する期間に初回購入した顧客がいないため、コホートはありません。",
+    },
+    "empty.f2": {
+        "en": "No new customer whose F2 window has closed yet.",
+        "ja": "F2の判定期間を終えた新規顧客はまだいません。",
+    },
+    "empty.f2_channel": {
+        "en": "No breakdown by channel: every new customer came through the same channel.",
+        "ja": "チャネル別の内訳はありません。すべての新規顧客が同じチャネルです。",
+    },
+    "empty.f2_category": {
+        "en": "No breakdown by category: every new customer's first order is in the same category.",
+        "ja": "カテゴリ別の内訳はありません。すべての新規顧客の初回購入が同じカテゴリです。",
+    },
+    "empty.intervals": {
+        "en": "No customer has bought on two different days yet: no gaps between purchases to draw.",
+        "ja": "2日以上購入した顧客がいないため、購入間隔はありません。",
+    },
+    "empty.segments": {"en": "No customer bought in the RFM window.", "ja": "RFMの集計期間に購入した顧客はいません。"},
+    "empty.migration": {
+        "en": "No customer bought in this or the previous RFM window.",
+        "ja": "今期・前期のRFM集計期間に購入した顧客はいません。",
+    },
+    "empty.deciles": {"en": "No customer bought in this period.", "ja": "この期間に購入した顧客はいません。"},
     # growth ladder, NPS and the actions page (08_actions; issue 15)
     "ladder_page_title": {"en": "From insight to action", "ja": "インサイトから行動へ"},
     "ladder_page_intro": {
