@@ -1051,6 +1051,29 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Campaign lists are not available in this installation (crmtools.targets has no list builder yet).",
         "ja": "このインストールではキャンペーンリストを作成できません（crmtools.targets にリスト作成機能がまだありません）。",
     },
+    "actions.list": {"en": "List", "ja": "リスト"},
+    "actions.theme": {"en": "Message theme", "ja": "メッセージのテーマ"},
+    "actions.treatment": {"en": "To contact", "ja": "接触対象"},
+    "actions.holdout": {"en": "Holdout", "ja": "ホールドアウト"},
+    "actions.comparable_campaign": {"en": "Comparable campaign", "ja": "比較対象のキャンペーン"},
+    "actions.incremental_revenue_per_treated": {"en": "Incremental revenue per contact", "ja": "接触1人あたり増分売上"},
+    "actions.expected_incremental_value": {"en": "Expected incremental revenue", "ja": "期待増分売上"},
+    "actions.note": {"en": "Note", "ja": "備考"},
+    "actions.note.no_customer_matches": {"en": "no customer matches the rule", "ja": "条件に合う顧客はいません"},
+    "actions.note.none_contactable_or_free": {
+        "en": "every match lacks consent, is suppressed or is in an earlier list",
+        "ja": "該当者は全員、販促許諾がないか、配信停止か、優先度の高いリストに含まれています",
+    },
+    "actions.note.field_unavailable": {
+        "en": "skipped: {field} is not available for this data",
+        "ja": "{field}がこのデータでは使えないため作成していません",
+    },
+    "actions.no_comparable": {
+        "en": "Expected incremental revenue is shown only for lists run before with a holdout (campaign id "
+        "<list>-<period>); the others have no measured effect yet.",
+        "ja": "期待増分売上は、過去にホールドアウト付きで実施したリスト（キャンペーンID <リスト>-<期間>）のみ表示します。"
+        "その他のリストにはまだ測定された効果がありません。",
+    },
     "ladder_heading": {"en": "Customer growth ladder", "ja": "顧客の成長プロセス（7段階）"},
     "ladder_intro": {
         "en": "Each customer who bought in the last {days} days stands on one stage: the highest whose rule holds "
