@@ -127,6 +127,8 @@ _EXTRA_LINES_MEAN = 0.6
 _PAIR_RANKS = ((8, 0.006), (20, 0.005), (40, 0.004))
 #: Beta parameters of each customer's probability of dropping out after an order.
 _DROPOUT_BETA = (1.3, 4.0)
+#: Gamma (shape, scale in days) of the purchase rate in orders per day, before the channel multiplier.
+_RATE_GAMMA = (0.9, 0.5 / 30.0)
 _GUEST_ORDER_SHARE = 0.01
 _RETURN_ORDER_SHARE = 0.03
 #: Contacts go out at this hour on a campaign's first day; its incremental orders come after it.
@@ -221,7 +223,7 @@ def generate_sample(config: SampleConfig = SampleConfig()) -> tuple[dict[str, pd
     pi = _popularity(len(products), rng)
     pairs = _planted_pairs(pi)
     customers = _customer_arrivals(config.customers, calendar, rng)
-    repeats = _simulate_orders(
+    repeats, dropped_at = _simulate_orders(
         customers.first_day, customers.rate, customers.dropout, calendar.horizon, calendar.start, rng
     )
     campaigns = _run_campaigns(customers, calendar, rng)
@@ -239,6 +241,7 @@ def generate_sample(config: SampleConfig = SampleConfig()) -> tuple[dict[str, pd
         campaigns=_campaign_truths(campaigns, tx),
         experiments=experiment_truths,
     )
+    truths["buy_till_you_die"] = _btyd_truths(customers, dropped_at, calendar)
     customer_table, surveys, growth_truths = _growth_plants(config, customers, tx, customer_table, calendar.end)
     truths.update(growth_truths)
     tables = {
@@ -329,7 +332,7 @@ def _customer_arrivals(n: int, calendar: _Calendar, rng: np.random.Generator) ->
     month_of = rng.choice(calendar.months, size=n, p=weights / weights.sum())
     first_day = calendar.month_offset[month_of] + rng.random(n) * calendar.month_len[month_of]
     channel_idx = rng.choice(len(_CHANNELS), size=n, p=_CHANNEL_SHARE)
-    base_rate = rng.gamma(0.9, 0.5 / 30.0, n)  # orders per day, mean ~0.45 a month
+    base_rate = rng.gamma(*_RATE_GAMMA, n)  # orders per day, mean ~0.45 a month
     rate = base_rate * np.array([_CHANNEL_RATE[c] for c in _CHANNELS])[channel_idx]
     dropout = rng.beta(*_DROPOUT_BETA, n)
     by_arrival = np.argsort(first_day, kind="stable")  # customer numbers follow arrival
@@ -349,8 +352,13 @@ def _simulate_orders(
     horizon: float,
     start: pd.Timestamp,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Repeat-order times (days from start) per customer, by thinning a seasonal Poisson process."""
+) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """Repeat-order times (days from start) per customer, by thinning a seasonal Poisson process.
+
+    Also returns each customer's dropout time (days from start; NaN while still active at the end): the
+    time of the order after which they left for good. Recorded from values already drawn, so the random
+    stream, and the data, are the same as without it.
+    """
     peak = max(_SEASON.values())
     season_by_day = np.array(
         [_SEASON[(start + pd.Timedelta(days=int(d))).month] for d in range(int(np.ceil(horizon)) + 1)]
@@ -358,6 +366,7 @@ def _simulate_orders(
     active = np.arange(first.size)
     t = first.astype("float64").copy()
     out_customer, out_time = [], []
+    dropped_at = np.full(first.size, np.nan)
     while active.size:
         t[active] += rng.exponential(1.0 / (rate[active] * peak))
         within = t[active] < horizon
@@ -368,8 +377,9 @@ def _simulate_orders(
         out_time.append(t[buyers])
         dies = rng.random(buyers.size) < dropout[buyers]
         if dies.any():
+            dropped_at[buyers[dies]] = t[buyers[dies]]
             active = active[~np.isin(active, buyers[dies])]
-    return np.concatenate(out_customer), np.concatenate(out_time)
+    return (np.concatenate(out_customer), np.concatenate(out_time)), dropped_at
 
 
 # --- campaigns --------------------------------------------------------------------------------------------------------
@@ -914,6 +924,27 @@ def _campaign_truths(campaigns: list[_CampaignOutcome], tx: pd.DataFrame) -> dic
             truth["incremental_revenue"] = float(extra["amount"].sum())
         truths[cid] = truth
     return truths
+
+
+def _btyd_truths(customers: _Customers, dropped_at: np.ndarray, calendar: _Calendar) -> dict:
+    """The planted buy-till-you-die process: its population laws and every customer's hidden values.
+
+    Per customer, in customer-id order: ``rate_per_day`` (orders per day before the seasonal
+    multiplier, channel multiplier included), ``dropout_probability`` (of leaving after each repeat
+    order) and ``dropped_out_at`` (the day of the order after which the customer left for good, ISO
+    date, or None if still active at the end). Incremental campaign orders, guest orders and returns
+    are added on top of this process.
+    """
+    dropped = pd.Timestamp(calendar.start) + pd.to_timedelta(dropped_at, unit="D")
+    return {
+        "rate_gamma_shape": _RATE_GAMMA[0],
+        "rate_gamma_scale_days": _RATE_GAMMA[1],
+        "dropout_beta": list(_DROPOUT_BETA),
+        "customer_id": customers.ids.tolist(),
+        "rate_per_day": [round(float(v), 10) for v in customers.rate],
+        "dropout_probability": [round(float(v), 8) for v in customers.dropout],
+        "dropped_out_at": [None if pd.isna(d) else f"{d:%Y-%m-%d}" for d in dropped],
+    }
 
 
 def _planted_truths(
