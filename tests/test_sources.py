@@ -862,9 +862,15 @@ def _yaml_blocks(markdown: str) -> list[str]:
     return re.findall(r"```yaml\n(.*?)```", markdown, flags=re.S)
 
 
-def test_uci_example_in_the_docs_is_the_example_params_file():
-    blocks = _yaml_blocks(UCI_DOC.read_text(encoding="utf-8"))
-    assert blocks[0] == UCI_EXAMPLE.read_text(encoding="utf-8")
+@pytest.mark.parametrize(
+    ("doc", "example"),
+    [(UCI_DOC, UCI_EXAMPLE), (REPO / "docs" / "cdnow.md", REPO / "params" / "examples" / "cdnow.yaml")],
+)
+def test_worked_examples_in_the_docs_are_the_example_params_files(doc, example):
+    blocks = _yaml_blocks(doc.read_text(encoding="utf-8"))
+    assert blocks[0] == example.read_text(encoding="utf-8")
+    text = doc.read_text(encoding="utf-8")
+    assert "\ncrmtools " not in text and ".venv/bin/crmtools validate --params" in text  # runnable as written
     for block in blocks:  # every snippet in the docs is valid params
         load_params(None, yaml.safe_load(block))
 
