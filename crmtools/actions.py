@@ -59,7 +59,11 @@ _PERIOD_SUFFIX = re.compile(r"-(\d{4}-(?:\d{2}|Q[1-4]))$")
 
 def _comparable(list_name: str, roi: pd.DataFrame, start: pd.Timestamp) -> pd.Series | None:
     ids = roi["campaign_id"].astype("str")
-    same = ids.map(lambda c: _PERIOD_SUFFIX.sub("", c) == list_name and bool(_PERIOD_SUFFIX.search(c)))
+    same = pd.Series(
+        [_PERIOD_SUFFIX.sub("", c) == list_name and bool(_PERIOD_SUFFIX.search(c)) for c in ids],
+        index=roi.index,
+        dtype=bool,
+    )
     candidates = roi.loc[same & (roi["end_date"] < start) & (roi["treated"] > 0) & roi["incremental_revenue"].notna()]
     if candidates.empty:
         return None
@@ -68,7 +72,7 @@ def _comparable(list_name: str, roi: pd.DataFrame, start: pd.Timestamp) -> pd.Se
 
 def list_expectations(
     summary: pd.DataFrame,
-    roi: pd.DataFrame,
+    roi: pd.DataFrame | None,
     *,
     period: Any,
     comparable: Mapping[str, str] | None = None,
@@ -82,7 +86,7 @@ def list_expectations(
         ``treatment``, ``holdout``.
     roi : pandas.DataFrame
         :func:`crmtools.campaigns.campaign_roi` of every campaign so far (``campaign_id``, ``end_date``,
-        ``treated``, ``incremental_revenue``; ``incremental_significant`` optional).
+        ``treated``, ``incremental_revenue``; ``incremental_significant`` optional); None without campaigns.
     period : Period or str
         The lists' period; comparable campaigns ended before it starts.
     comparable : mapping of str to str, optional
@@ -96,6 +100,10 @@ def list_expectations(
     """
     p = as_period(period, name="period")
     require_columns(summary, ["list", "theme", "status", "customers", "treatment", "holdout"], name="summary")
+    if roi is None:  # no campaigns table: nothing was ever measured
+        roi = pd.DataFrame(
+            {"campaign_id": [], "end_date": pd.Series(dtype="datetime64[ns]"), "treated": [], "incremental_revenue": []}
+        )
     require_columns(roi, ["campaign_id", "end_date", "treated", "incremental_revenue"], name="roi")
     chosen = dict(comparable or {})
     known = set(roi["campaign_id"].astype("str"))

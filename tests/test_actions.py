@@ -87,3 +87,8 @@ def test_the_latest_comparable_campaign_is_used():
     second = campaign_roi(*_measured_campaign("win_back-2025-09", "2025-09-01", "2025-09-30"))
     roi = pd.concat([second, first], ignore_index=True)
     assert list_expectations(SUMMARY, roi, period="2025-11").loc[0, "comparable_campaign"] == "win_back-2025-09"
+
+
+def test_without_any_campaign_every_value_is_missing():
+    out = list_expectations(SUMMARY, None, period="2025-11")
+    assert out["expected_incremental_value"].isna().all() and out["customers"].tolist() == [100, 0]
