@@ -32,6 +32,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import importlib.util
+import inspect
 import math
 import re
 import statistics
@@ -277,10 +278,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "thresholds": None,  # rfm.thresholds
     "segment_map": None,  # rfm.segment_map
     "within_days": 90,  # repeat.within_days
-    "min_support": 0.003,  # basket.min_support
-    "min_confidence": 0.1,  # basket.min_confidence
-    "max_len": 3,  # basket.max_len
-    "alpha": 0.05,  # basket.alpha
+    "basket": {},  # basket.*: the basket page's rule settings (crmtools.basket.customer_rules)
     "clv_months": 12,  # clv.months
     "clv_monthly_discount": 0.01,  # clv.monthly_discount
     "clv_time_unit": "W",  # clv.time_unit
@@ -303,9 +301,7 @@ def settings_from_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
             out[key] = rfm[key]
     if "within_days" in repeat:
         out["within_days"] = repeat["within_days"]
-    for key in ("min_support", "min_confidence", "max_len", "alpha"):
-        if key in basket:
-            out[key] = basket[key]
+    out["basket"] = dict(basket)
     for key in ("months", "monthly_discount", "time_unit"):
         if key in params.get("clv", {}):
             out[f"clv_{key}"] = params["clv"][key]
@@ -1082,18 +1078,18 @@ def campaign_id_for(list_name: str, *, period: Any) -> str:
 
 
 def _basket_rules(transactions: pd.DataFrame, *, as_of: pd.Timestamp, settings: Mapping[str, Any]) -> pd.DataFrame:
-    """Product rules of the RFM window's orders, significant after Benjamini-Hochberg with lift > 1 (ids)."""
-    from .basket import association_rules, frequent_itemsets, significant_rules
+    """The basket page's rules (:func:`crmtools.basket.customer_rules`, params ``basket.*``) mined over the RFM
+    window's orders, as product ids: significant, lift above 1, held by enough baskets and customers."""
+    from .basket import customer_rules
 
     start = as_of - pd.Timedelta(days=int(settings["lookback_days"]))
     window = transactions.loc[(transactions["order_datetime"] >= start) & (transactions["order_datetime"] < as_of)]
+    accepted = set(inspect.signature(customer_rules).parameters) - {"transactions", "basket", "item", "label_col"}
+    options = {k: v for k, v in (settings.get("basket") or {}).items() if k in accepted}
     if window.empty:
         return pd.DataFrame()
-    itemsets = frequent_itemsets(
-        window, min_support=settings["min_support"], max_len=settings["max_len"] or 3, label_col="product_id"
-    )
-    rules = association_rules(itemsets, min_threshold=settings["min_confidence"], sort_by="lift")
-    return significant_rules(rules, alpha=settings["alpha"])
+    screen = customer_rules(window, label_col="product_id", **options)
+    return screen.rules if screen.rules is not None else pd.DataFrame()
 
 
 def _next_products(transactions: pd.DataFrame, customer_ids: pd.Series, rules: pd.DataFrame, *, as_of) -> pd.DataFrame:
