@@ -1,0 +1,325 @@
+"""Churn risk, next purchase and value of the base (crmtools.churn): hand-computed features, no leakage,
+a time-based backtest against independently computed baselines, and the planted effect recovered."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from crmtools import churn
+from crmtools.errors import ParameterError
+from crmtools.params import resolve_params
+
+AS_OF = pd.Timestamp("2025-07-01")
+
+
+@pytest.fixture
+def tiny(make_transactions):
+    """Three customers; a: four orders 10 days apart (one campaign order, two lines on the first), b: one order,
+    c: only after the cutoff; a return line and a guest order that never count."""
+    rows = [
+        ("1", "a", "2025-06-01 10:00", 1, 100.0, "web", "Food", None),
+        ("1", "a", "2025-06-01 10:00", 2, 300.0, "web", "Home", None),
+        ("2", "a", "2025-06-11 09:00", 1, 200.0, "app", "Food", "CMP-1"),
+        ("3", "a", "2025-06-21 12:00", 1, 100.0, "app", "Food", None),
+        ("R3", "a", "2025-06-22 12:00", -1, -100.0, "app", "Food", None),
+        ("4", "b", "2024-12-01 08:00", 1, 50.0, "phone", "Kitchen", None),
+        ("5", None, "2025-06-15 08:00", 1, 999.0, "web", "Food", None),
+        ("6", "c", "2025-07-05 08:00", 1, 70.0, "web", "Food", None),
+    ]
+    columns = (
+        "order_id",
+        "customer_id",
+        "order_datetime",
+        "quantity",
+        "amount",
+        "channel",
+        "category",
+        "campaign_id",
+    )
+    return make_transactions(rows, columns=columns)
+
+
+def _no_model(as_of=AS_OF):
+    return churn.CustomerValues.empty(as_of, 90)
+
+
+def test_features_by_hand(tiny):
+    contacts = pd.DataFrame(
+        {
+            "campaign_id": ["CMP-1", "CMP-2", "CMP-3"],
+            "customer_id": ["a", "a", "b"],
+            "group": ["treatment", "treatment", "holdout"],
+            "contacted_at": pd.to_datetime(["2025-06-10", "2025-07-02", "2025-06-10"]),
+        }
+    )
+    f = churn.churn_features(tiny, as_of=AS_OF, contacts=contacts, values=_no_model()).set_index("customer_id")
+    assert list(f.columns) == list(churn.FEATURE_COLUMNS)
+    assert list(f.index) == ["a", "b"]  # c has no purchase before the cutoff; the guest order is nobody's
+    a, b = f.loc["a"], f.loc["b"]
+    assert (a.recency_days, a.frequency, a.purchase_days, a.tenure_days) == (10, 3, 3, 30)
+    assert a.monetary == pytest.approx(700 / 3) and a.total_spend == 700.0  # the return does not count
+    assert a.mean_interval_days == 10.0 and a.interval_cv == 0.0 and a.overdue_ratio == 1.0
+    assert a.spend_trend == 1.0 and a.orders_last_90_days == 3
+    assert (a.campaigns_contacted, a.campaign_orders) == (1, 1)  # the contact after the cutoff does not count
+    assert (a.acquisition_channel, a.first_category) == ("web", "Home")  # the first order's largest line
+    assert (b.recency_days, b.frequency, b.tenure_days, b.monetary) == (212, 1, 212, 50.0)
+    assert math.isnan(b.mean_interval_days) and math.isnan(b.interval_cv) and math.isnan(b.overdue_ratio)
+    assert b.spend_trend == -1.0 and b.campaigns_contacted == 0  # a holdout contact is no contact
+    assert np.isnan(f["p_alive"]).all()  # no model given: missing, not invented
+
+
+def test_customers_table_sets_the_acquisition_channel_and_active_days_filter(tiny):
+    customers = pd.DataFrame({"customer_id": ["a", "b"], "acquisition_channel": ["catalog", None]})
+    f = churn.churn_features(tiny, as_of=AS_OF, customers=customers, values=_no_model()).set_index("customer_id")
+    assert f.loc["a", "acquisition_channel"] == "catalog" and f.loc["b", "acquisition_channel"] == "phone"
+    recent = churn.churn_features(tiny, as_of=AS_OF, active_days=100, values=_no_model())
+    assert recent["customer_id"].tolist() == ["a"]
+
+
+def test_labels_by_hand(tiny):
+    labels = churn.churn_labels(tiny, as_of=AS_OF, horizon_days=10)
+    assert labels["customer_id"].tolist() == ["c"]
+    assert churn.churn_labels(tiny, as_of=AS_OF, horizon_days=4)["customer_id"].tolist() == []
+    assert churn.churn_labels(tiny, as_of="2025-06-11", horizon_days=1)["customer_id"].tolist() == ["a"]
+
+
+def test_input_is_not_modified(tiny):
+    before = tiny.copy()
+    churn.churn_features(tiny, as_of=AS_OF, values=_no_model())
+    churn.churn_labels(tiny, as_of=AS_OF)
+    pd.testing.assert_frame_equal(tiny, before)
+
+
+@pytest.fixture(scope="module")
+def sample(small_sample_dir):
+    tx = pd.read_parquet(small_sample_dir / "transactions.parquet")
+    customers = pd.read_parquet(small_sample_dir / "customers.parquet")
+    contacts = pd.read_parquet(small_sample_dir / "campaign_contacts.parquet")
+    campaigns = pd.read_parquet(small_sample_dir / "campaigns.parquet")
+    return tx, customers, contacts, campaigns
+
+
+SAMPLE_AS_OF = pd.Timestamp("2025-04-01")  # the small sample runs 2024-01 to 2025-03
+
+
+def _future_rows(tx: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Orders after the cutoff: a big repeat order of existing customers and a new customer."""
+    known = tx.loc[tx["customer_id"].notna(), "customer_id"].unique()[:50]
+    template = tx.iloc[[0] * 51].copy()
+    template["order_id"] = [f"F{i}" for i in range(51)]
+    template["customer_id"] = [*known, "NEWCOMER"]
+    template["order_datetime"] = cutoff + pd.Timedelta(days=3)
+    template["amount"] = template["unit_price"] * template["quantity"] * 0 + 99999.0
+    template["unit_price"] = template["amount"] / template["quantity"]
+    return pd.concat([tx, template], ignore_index=True)
+
+
+def test_no_leakage_future_rows_change_no_feature(sample):
+    tx, customers, contacts, _ = sample
+    cutoff = pd.Timestamp("2025-01-01")
+    options = dict(as_of=cutoff, customers=customers, contacts=contacts)
+    before = churn.churn_features(tx, **options)
+    after = churn.churn_features(_future_rows(tx, cutoff), **options)
+    assert before["p_alive"].notna().all()  # the BG/NBD features are there, and fitted on the past only
+    pd.testing.assert_frame_equal(before, after)
+
+
+@pytest.fixture(scope="module")
+def risk(sample):
+    tx, customers, contacts, _ = sample
+    values = churn.customer_values(tx, as_of=SAMPLE_AS_OF)
+    result = churn.churn_risk(tx, as_of=SAMPLE_AS_OF, customers=customers, contacts=contacts, values=values)
+    return values, result
+
+
+def test_backtest_trains_earlier_and_tests_later(risk, sample, monkeypatch):
+    _, result = risk
+    assert result.status == "ok"
+    assert result.train_cutoff + pd.Timedelta(days=90) == result.test_cutoff
+    assert result.test_cutoff + pd.Timedelta(days=90) == result.as_of == SAMPLE_AS_OF
+    # The cutoffs the features are computed at, in order: train, test, then the scoring cutoff.
+    seen = []
+    real = churn.churn_features
+
+    def spy(transactions, *, as_of, **kwargs):
+        seen.append((as_of, transactions["order_datetime"].max()))
+        return real(transactions, as_of=as_of, **kwargs)
+
+    monkeypatch.setattr(churn, "churn_features", spy)
+    tx = sample[0]
+    churn.churn_risk(_future_rows(tx, SAMPLE_AS_OF), as_of=SAMPLE_AS_OF, values=risk[0])
+    assert [s[0] for s in seen] == [result.train_cutoff, result.test_cutoff, SAMPLE_AS_OF]
+    assert all(latest < SAMPLE_AS_OF for _, latest in seen)  # rows after the scoring cutoff never reach it
+
+
+def _auc_by_ranks(y: np.ndarray, score: np.ndarray) -> float:
+    """Mann-Whitney U / (n1 n0), ties counted half: an independent AUC."""
+    ranks = stats.rankdata(score)
+    n1, n0 = int(y.sum()), int((1 - y).sum())
+    return (ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
+
+
+def test_baselines_match_an_independent_computation(risk, sample):
+    _, result = risk
+    tx, customers, contacts, _ = sample
+    tx = tx.loc[tx["order_datetime"] < SAMPLE_AS_OF]
+    test = churn.churn_features(tx, as_of=result.test_cutoff, customers=customers, contacts=contacts)
+    bought = set(tx.loc[(tx["order_datetime"] >= result.test_cutoff) & (tx["quantity"] > 0), "customer_id"].dropna())
+    y = (~test["customer_id"].isin(bought)).to_numpy().astype(int)
+    metrics = result.metrics.set_index("method")
+    assert metrics.loc["recency", "auc"] == pytest.approx(_auc_by_ranks(y, test["recency_days"].to_numpy()))
+    assert metrics.loc["p_alive", "auc"] == pytest.approx(_auc_by_ranks(y, 1 - test["p_alive"].to_numpy()))
+    assert metrics.loc["model", "test_customers"] == len(test)
+    assert metrics["churn_rate"].iloc[0] == pytest.approx(y.mean())
+
+
+def test_top_decile_lift_by_hand():
+    y = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    score = np.arange(20, 0, -1, dtype=float)  # the first two are the riskiest
+    assert churn._top_decile_lift(y, score) == pytest.approx(1.0 / 0.15)
+
+
+def test_planted_effect_is_recovered_and_the_winner_is_the_best(risk):
+    _, result = risk
+    aucs = result.metrics.set_index("method")["auc"]
+    assert aucs.max() > 0.6  # the buy-till-you-die process of the sample is predictable from history
+    assert result.winner == aucs.idxmax()
+    assert len(result.scores) and result.scores["churn_probability"].between(0, 1).all()
+    cal = result.calibration
+    assert set(cal["method"]) == set(churn.METHODS)
+    assert cal.groupby("method")["customers"].sum().eq(result.metrics["test_customers"].iloc[0]).all()
+
+
+def test_results_are_reproducible(risk, sample):
+    tx, customers, contacts, _ = sample
+    again = churn.churn_risk(tx, as_of=SAMPLE_AS_OF, customers=customers, contacts=contacts, values=risk[0])
+    pd.testing.assert_frame_equal(again.metrics, risk[1].metrics)
+    pd.testing.assert_frame_equal(again.scores, risk[1].scores)
+
+
+def test_thin_data_gives_a_status_not_an_error(tiny):
+    result = churn.churn_risk(tiny, as_of=AS_OF, values=_no_model())
+    assert result.status in ("no_data", "too_few_customers") and result.winner is None
+    assert result.scores.empty and result.metrics["auc"].isna().all()
+    values = churn.customer_values(tiny, as_of=AS_OF)
+    assert values.status == "too_few_repeat" and values.table.empty
+    assert churn.customer_values(tiny, as_of="2020-01-01").status == "no_data"
+    assert churn.value_holdout(tiny, as_of=AS_OF).status in ("no_data", "too_few_repeat")
+    summary = churn.value_summary(values, result)
+    assert summary.active_customers == 0 and math.isnan(summary.value_at_risk)
+
+
+def test_next_purchase_model_quantiles_are_lomax(tiny):
+    from types import SimpleNamespace
+
+    Model = SimpleNamespace(params={"r": 0.5, "alpha": 2.0, "a": 1.0, "b": 1.0})
+
+    table = pd.DataFrame(
+        {"customer_id": ["a", "b"], "frequency": [2.0, 0.0], "T": [30 / 7, 212 / 7], "p_alive": [0.9, 1.0]}
+    )
+    values = churn.CustomerValues(AS_OF, 90, "ok", table, bgnbd=Model, unit_days=7.0)
+    out = churn.next_purchase(tiny, as_of=AS_OF, values=values).set_index("customer_id")
+    b = out.loc["b"]
+    assert b.basis == "model"
+    law = stats.lomax(c=0.5 + 0, scale=(2.0 + 212 / 7) * 7)  # days from the cutoff, given alive
+    for column, q in (("expected_next", 0.5), ("next_low", 0.1), ("next_high", 0.9)):
+        assert (b[column] - AS_OF).days == round(law.ppf(q)), column
+    # a has three purchase days (two gaps): fewer than min_gaps, so the model too
+    assert out.loc["a", "basis"] == "model" and out.loc["a", "usual_interval_days"] == 10.0
+    assert churn.next_purchase(tiny, as_of=AS_OF, values=values, min_gaps=2).loc[0, "basis"] == "history"
+
+
+def test_value_tables_by_hand(tiny):
+    values = churn.CustomerValues(
+        AS_OF,
+        90,
+        "ok",
+        pd.DataFrame({"customer_id": ["a", "b"], "clv": [300.0, 100.0], "p_alive": [0.9, 0.2]}),
+    )
+    risk = churn.ChurnRisk(
+        AS_OF,
+        AS_OF,
+        AS_OF,
+        90,
+        "ok",
+        "recency",
+        pd.DataFrame(),
+        pd.DataFrame(),
+        pd.DataFrame({"customer_id": ["a", "b"], "churn_probability": [0.1, 0.8], "high_risk": [False, True]}),
+    )
+    segments = pd.DataFrame({"customer_id": ["a", "b"], "segment": ["Champions", "At Risk"]})
+    table = churn.risk_by_segment(values, risk, segments)
+    assert table[["segment", "high_risk_customers", "value_at_risk"]].values.tolist() == [
+        ["At Risk", 1, 100.0],
+        ["Champions", 0, 0.0],
+    ]
+    by = churn.value_by(values, segments, by="segment", risk=risk).set_index("segment")
+    assert by.loc["Champions", "value_share"] == 0.75 and by.loc["At Risk", "value_at_risk"] == 100.0
+    cac = churn.ltv_cac(values, tiny, customers=None, campaigns=None)
+    assert set(cac["cac_status"]) == {"no_campaigns"} and cac["ltv_cac"].isna().all()
+    campaigns = pd.DataFrame(
+        {"campaign_id": ["CMP-1", "ADS"], "cost": [10.0, 50.0], "end_date": pd.to_datetime(["2025-06-20"] * 2)}
+    )
+    cac = churn.ltv_cac(values, tiny, customers=None, campaigns=campaigns)
+    assert set(cac["cac_status"]) == {"no_attribution"}  # CMP-1 drove a's second order, not the first
+    first = tiny.assign(campaign_id=tiny["campaign_id"].where(tiny["order_id"] != "1", "ADS"))
+    cac = churn.ltv_cac(values, first, customers=None, campaigns=campaigns).set_index("acquisition_channel")
+    assert cac.loc["web", ["acquired", "cac", "ltv", "ltv_cac"]].tolist() == [1, 50.0, 300.0, 6.0]
+    assert cac.loc["phone", "cac_status"] == "none_acquired"
+    contacts = pd.DataFrame({"campaign_id": ["ADS", "CMP-1"], "customer_id": "a"})  # contact lists: retention
+    cac = churn.ltv_cac(values, first, customers=None, campaigns=campaigns, contacts=contacts)
+    assert set(cac["cac_status"]) == {"no_acquisition_campaigns"}
+    late = campaigns.assign(end_date=pd.Timestamp("2025-08-01"))  # not ended at the cutoff
+    assert set(churn.ltv_cac(values, first, customers=None, campaigns=late)["cac_status"]) == {
+        "no_acquisition_campaigns"
+    }
+
+
+def test_export_scores_never_writes_into_reports(tmp_path):
+    values = churn.CustomerValues(
+        AS_OF,
+        90,
+        "ok",
+        pd.DataFrame(
+            {"customer_id": ["a"], "p_alive": [0.5], "expected_purchases": [1.0], "expected_spend": [9.0], "clv": [1.0]}
+        ),
+    )
+    with pytest.raises(ValueError, match="never go under reports"):
+        churn.export_scores(values, path=tmp_path / "reports" / "scores.parquet")
+    written = churn.export_scores(values, path=tmp_path / "private" / "scores.csv")
+    assert pd.read_csv(written)["customer_id"].tolist() == ["a"]
+
+
+def test_sample_values_and_ltv_cac(risk, sample):
+    values, result = risk
+    tx, customers, _, campaigns = sample
+    assert values.status == "ok" and values.table["p_alive"].between(0, 1).all()
+    assert (values.table["clv"] >= 0).all()
+    summary = churn.value_summary(values, result)
+    assert 0 < summary.value_at_risk < summary.active_value
+    deciles = churn.value_deciles(values)
+    assert deciles["value_share"].sum() == pytest.approx(1.0) and deciles["decile"].tolist() == list(range(1, 11))
+    cac = churn.ltv_cac(values, tx, customers=customers, campaigns=campaigns, contacts=sample[2])
+    ok = cac["cac_status"] == "ok"
+    assert (cac.loc[ok, "ltv_cac"] == cac.loc[ok, "ltv"] / cac.loc[ok, "cac"]).all()
+    assert cac.loc[~ok, "ltv_cac"].isna().all()
+
+
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [
+        ({"churn": {"horizon_days": 3}}, "churn.horizon_days"),
+        ({"clv": {"months": 0}}, "clv.months"),
+        ({"clv": {"monthly_discount": 0.9}}, "clv.monthly_discount"),
+        ({"clv": {"time_unit": "M"}}, "clv.time_unit"),
+    ],
+)
+def test_params_domains(override, match):
+    assert resolve_params({})["churn"]["horizon_days"] == 90
+    with pytest.raises(ParameterError, match=match):
+        resolve_params(override)
