@@ -13,6 +13,10 @@ Definitions, as of an explicit ``as_of`` instant (exclusive):
 - Every cohort gets a row for each month from its first month to the last
   month before ``as_of``, with zeros where nobody was active. When ``as_of``
   is not the first instant of a month, that last month is partial.
+- The cohort of the data's first month is **left-censored**
+  (``left_censored`` True): customers who bought before the data starts have
+  their first purchase there too, so it is not a true acquisition cohort
+  (see :mod:`crmtools.coverage`).
 
 Examples
 --------
@@ -41,6 +45,7 @@ import pandas as pd
 
 from ._deprecation import deprecated_arguments, legacy_start
 from .checks import require_columns, require_in, require_range
+from .coverage import data_start
 from .engine import collect, is_missing, lit_datetime, month_label_of, month_number, month_number_of, to_lazy
 from .periods import as_point
 
@@ -55,6 +60,7 @@ COHORT_COLUMNS = [
     "revenue",
     "revenue_per_customer",
     "cumulative_revenue_per_customer",
+    "left_censored",
 ]
 
 _COHORTS_HINT = "Pass the output of cohort_table."
@@ -125,7 +131,9 @@ def cohort_table(
         ``months_since`` (int), ``customers`` (cohort size, int), ``active``
         (int), ``retention`` (active / customers), ``revenue``,
         ``revenue_per_customer`` (revenue / customers),
-        ``cumulative_revenue_per_customer`` (running total within the cohort).
+        ``cumulative_revenue_per_customer`` (running total within the cohort),
+        ``left_censored`` (bool: the cohort is the data's first month, which
+        also holds customers who bought before the data starts).
         No purchases gives an empty frame with these columns.
 
     Raises
@@ -188,16 +196,22 @@ def cohort_table(
             f"{amount_col!r}: amounts must be present for cohort revenue. Drop or fill those lines first "
             f"(crmtools.data.load_dataset reports them)."
         )
-    return _complete_grid(cells, _last_month(as_of_ts), max_months)
+    starts = data_start(transactions, as_of=as_of_ts, date_col=d)
+    censored = None if pd.isna(starts) else month_number_of(starts)
+    return _complete_grid(cells, _last_month(as_of_ts), max_months, censored)
 
 
-def _complete_grid(cells: pd.DataFrame, last_month: int, max_months: int | None) -> pd.DataFrame:
+def _complete_grid(
+    cells: pd.DataFrame, last_month: int, max_months: int | None, censored: int | None = None
+) -> pd.DataFrame:
     if cells.empty:
         return pd.DataFrame(
             {
                 col: pd.Series(
                     dtype="str"
                     if col == "cohort"
+                    else "bool"
+                    if col == "left_censored"
                     else "int64"
                     if col in ("months_since", "customers", "active")
                     else "float64"
@@ -224,6 +238,7 @@ def _complete_grid(cells: pd.DataFrame, last_month: int, max_months: int | None)
     out["revenue_per_customer"] = out["revenue"] / out["customers"]
     out["cumulative_revenue_per_customer"] = out.groupby("_cohort")["revenue"].cumsum().round(2) / out["customers"]
     out["cohort"] = out["_cohort"].map(month_label_of).astype("str")
+    out["left_censored"] = (out["_cohort"] == censored).astype("bool")
     return out[COHORT_COLUMNS]
 
 
@@ -271,7 +286,8 @@ def cohort_revenue(cohorts: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per cohort, columns: ``cohort``, ``customers``, ``months``
-        (months observed), ``revenue``, ``revenue_per_customer``.
+        (months observed), ``revenue``, ``revenue_per_customer``, and
+        ``left_censored`` when the cohort table has it.
 
     Examples
     --------
@@ -289,6 +305,9 @@ def cohort_revenue(cohorts: pd.DataFrame) -> pd.DataFrame:
     out = grouped.reset_index()
     out["revenue"] = out["revenue"].round(2)
     out["revenue_per_customer"] = out["revenue"] / out["customers"]
+    if "left_censored" in cohorts.columns:
+        censored = cohorts.groupby("cohort", sort=True)["left_censored"].any()
+        out["left_censored"] = out["cohort"].map(censored).fillna(False).astype("bool")
     return out.astype(
         {
             "cohort": "str",

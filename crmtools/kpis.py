@@ -14,8 +14,17 @@ Definitions for a period ``[start, end)`` (a month or quarter):
 - **retention_rate**: share of the previous period's active customers who
   are active again in this period; **churn_rate** = 1 - retention_rate.
 
-A comparison period that ends before the first line in the data has no
-values (NaN) rather than zeros, so "no data" is never shown as a fall to 0.
+**Edges of the data.** The data starts at its first line (``data start``).
+A comparison period (previous or year ago) that starts before the data's
+first day is not covered whole: all its values are NaN (status
+``"before_data"``), so "no data" is never shown as a fall to 0. The period
+holding the data start is **left-censored** for the measures that need a
+customer's history (``new_customers``, ``returning_customers``): customers
+who bought before the data starts look new there, so those values are NaN
+(status ``"left_censored"``); so is ``retention_rate`` (and churn) when the
+period before is not covered whole. Each row says why a value is missing in
+``value_status``, ``previous_status`` and ``year_ago_status`` (``"ok"``,
+``"before_data"`` or ``"left_censored"``).
 Changes: ``change_vs_previous = value - previous`` and
 ``pct_change_vs_previous = change / |previous|`` (NaN when previous is 0
 or missing); likewise against ``year_ago``. For rates the absolute change
@@ -27,22 +36,24 @@ Examples
 >>> tx = pd.DataFrame({
 ...     "order_id": ["o1", "o2", "o3", "o4"],
 ...     "customer_id": ["a", "a", "b", None],
-...     "order_datetime": pd.to_datetime(["2025-09-10", "2025-10-03", "2025-10-20", "2025-10-21"]),
+...     "order_datetime": pd.to_datetime(["2025-09-01", "2025-10-03", "2025-10-20", "2025-10-21"]),
 ...     "quantity": [1, 1, 2, 1],
 ...     "amount": [1000.0, 1200.0, 3000.0, 800.0],
 ... })
 >>> k = period_kpis(tx, period="2025-10")
->>> k[["kpi", "value", "previous", "change_vs_previous"]].round(1)
-                   kpi   value  previous  change_vs_previous
-0              revenue  5000.0    1000.0              4000.0
-1               orders     3.0       1.0                 2.0
-2     active_customers     2.0       1.0                 1.0
-3        new_customers     1.0       1.0                 0.0
-4  returning_customers     1.0       0.0                 1.0
-5  average_order_value  1666.7    1000.0               666.7
-6   purchase_frequency     1.0       1.0                 0.0
-7       retention_rate     1.0       NaN                 NaN
-8           churn_rate     0.0       NaN                 NaN
+>>> k[["kpi", "value", "previous", "change_vs_previous", "previous_status"]].round(1)
+                   kpi   value  previous  change_vs_previous previous_status
+0              revenue  5000.0    1000.0              4000.0              ok
+1               orders     3.0       1.0                 2.0              ok
+2     active_customers     2.0       1.0                 1.0              ok
+3        new_customers     1.0       NaN                 NaN   left_censored
+4  returning_customers     1.0       NaN                 NaN   left_censored
+5  average_order_value  1666.7    1000.0               666.7              ok
+6   purchase_frequency     1.0       1.0                 0.0              ok
+7       retention_rate     1.0       NaN                 NaN   left_censored
+8           churn_rate     0.0       NaN                 NaN   left_censored
+
+September is the data's first month: who in it was new is unknown.
 """
 
 from __future__ import annotations
@@ -55,10 +66,11 @@ import pandas as pd
 
 from ._deprecation import deprecated_arguments, legacy_end
 from .checks import require_range
+from .coverage import data_start
 from .engine import collect, is_missing, lit_datetime, month_label_of, month_number, month_number_of, to_lazy
 from .periods import as_period, period_of
 
-__all__ = ["KPI_COLUMNS", "KPI_NAMES", "monthly_trend", "period_kpis"]
+__all__ = ["KPI_COLUMNS", "KPI_NAMES", "STATUS_CODES", "monthly_trend", "period_kpis"]
 
 #: KPI names in output order (also the keys of the report's i18n table).
 KPI_NAMES = [
@@ -83,7 +95,15 @@ KPI_COLUMNS = [
     "pct_change_vs_previous",
     "change_vs_year_ago",
     "pct_change_vs_year_ago",
+    "value_status",
+    "previous_status",
+    "year_ago_status",
 ]
+
+#: Codes of the ``*_status`` columns of :func:`period_kpis`.
+STATUS_CODES = ("ok", "before_data", "left_censored")
+#: KPIs that need the customer's history before the period (NaN where it is left-censored).
+HISTORY_KPIS = ("new_customers", "returning_customers", "retention_rate", "churn_rate")
 
 TREND_COLUMNS = ["month", "revenue", "orders", "active_customers", "average_order_value"]
 
@@ -132,8 +152,11 @@ def period_kpis(
         One row per KPI in :data:`KPI_NAMES` order, columns: ``kpi``,
         ``period`` (label), ``value``, ``previous``, ``year_ago``,
         ``change_vs_previous``, ``pct_change_vs_previous``,
-        ``change_vs_year_ago``, ``pct_change_vs_year_ago`` (floats). A period
-        without lines has revenue and counts 0 and ratios NaN.
+        ``change_vs_year_ago``, ``pct_change_vs_year_ago`` (floats),
+        ``value_status``, ``previous_status``, ``year_ago_status`` (a code of
+        :data:`STATUS_CODES`: why a value is NaN at the edge of the data). A
+        period without lines inside the data has revenue and counts 0 and
+        ratios NaN.
 
     Raises
     ------
@@ -144,7 +167,7 @@ def period_kpis(
     --------
     >>> import pandas as pd
     >>> tx = pd.DataFrame({"order_id": ["o1", "o2"], "customer_id": ["a", "a"],
-    ...                    "order_datetime": pd.to_datetime(["2024-10-05", "2025-10-05"]),
+    ...                    "order_datetime": pd.to_datetime(["2024-10-01", "2025-10-05"]),
     ...                    "quantity": 1, "amount": [800.0, 1000.0]})
     >>> row = period_kpis(tx, period="2025-10").set_index("kpi").loc["revenue"]
     >>> row["value"], row["year_ago"], row["pct_change_vs_year_ago"]
@@ -214,12 +237,21 @@ def period_kpis(
     for k, prev in (("current", "previous"), ("previous", "prev2"), ("year_ago", "year_ago_prev")):
         sums[f"retained_{k}"] = (nw.col(f"_in_{k}") * nw.col(f"_in_{prev}")).sum()
     customer_counts = collect(per_customer.select(**sums)).iloc[0]
-    data_start = collect(lf.select(_start=nw.col(d).min()))["_start"].iloc[0]
+    starts = data_start(transactions, date_col=d)
+    data_day = None if pd.isna(starts) else starts.normalize()
 
-    def values(key: str, prev_key: str) -> dict[str, float]:
-        _start, end_ = bounds[key]
-        if pd.isna(data_start) or end_ <= data_start:
-            return {name: float("nan") for name in KPI_NAMES}
+    def status(key: str) -> str:
+        """Whether the data covers period ``key``: a comparison period must lie whole inside it."""
+        start_, end_ = bounds[key]
+        if data_day is None or end_ <= starts or (key != "current" and start_ < data_day):
+            return "before_data"
+        return "ok"
+
+    def values(key: str, prev_key: str) -> tuple[dict[str, float], dict[str, str]]:
+        nan = float("nan")
+        if status(key) == "before_data":
+            return {name: nan for name in KPI_NAMES}, {name: "before_data" for name in KPI_NAMES}
+        start_, _end = bounds[key]
         row = per_period.loc[key] if key in per_period.index else None
         revenue = float(row["revenue"]) if row is not None else 0.0
         orders = float(row["orders"]) if row is not None else 0.0
@@ -227,25 +259,30 @@ def period_kpis(
         active = float(customer_counts[f"active_{key}"] or 0)
         new = float(customer_counts[f"new_{key}"] or 0)
         prev_active = float(customer_counts[f"active_{prev_key}"] or 0)
-        _prev_start, prev_end = bounds[prev_key]
+        prev_start, _prev_end = bounds[prev_key]
         retained = float(customer_counts[f"retained_{key}"] or 0)
-        has_prev = not pd.isna(data_start) and prev_end > data_start and prev_active > 0
-        retention = retained / prev_active if has_prev else float("nan")
-        return {
+        retention = retained / prev_active if prev_start >= data_day and prev_active > 0 else nan
+        out = {
             "revenue": revenue,
             "orders": orders,
             "active_customers": active,
             "new_customers": new,
             "returning_customers": active - new,
-            "average_order_value": revenue / orders if orders else float("nan"),
-            "purchase_frequency": customer_orders / active if active else float("nan"),
+            "average_order_value": revenue / orders if orders else nan,
+            "purchase_frequency": customer_orders / active if active else nan,
             "retention_rate": retention,
             "churn_rate": 1.0 - retention,
         }
+        codes = dict.fromkeys(KPI_NAMES, "ok")
+        censored = {"new_customers", "returning_customers"} if start_ <= starts else set()
+        if prev_start < data_day:  # the period before is not covered whole: nobody to retain is known
+            censored |= {"retention_rate", "churn_rate"}
+        for name in censored:
+            out[name], codes[name] = nan, "left_censored"
+        return out, codes
 
-    now = values("current", "previous")
-    before = values("previous", "prev2")
-    last_year = values("year_ago", "year_ago_prev")
+    (now, now_codes), (before, before_codes) = values("current", "previous"), values("previous", "prev2")
+    last_year, last_year_codes = values("year_ago", "year_ago_prev")
     rows = []
     for name in KPI_NAMES:
         value, prev, ya = now[name], before[name], last_year[name]
@@ -260,10 +297,20 @@ def period_kpis(
                 "pct_change_vs_previous": _pct(value - prev, prev),
                 "change_vs_year_ago": value - ya,
                 "pct_change_vs_year_ago": _pct(value - ya, ya),
+                "value_status": now_codes[name],
+                "previous_status": before_codes[name],
+                "year_ago_status": last_year_codes[name],
             }
         )
     out = pd.DataFrame(rows, columns=KPI_COLUMNS)
-    return out.astype({"kpi": "str", "period": "str", **{k: "float64" for k in KPI_COLUMNS[2:]}})
+    return out.astype({"kpi": "str", "period": "str", **{k: "float64" for k in KPI_COLUMNS[2:9]}}).astype(
+        {k: "str" for k in KPI_COLUMNS[9:]}
+    )
+
+
+def _empty_trend() -> pd.DataFrame:
+    dtypes = {"month": "str", "revenue": "float64", "orders": "int64", "active_customers": "int64"}
+    return pd.DataFrame({col: pd.Series(dtype=dtypes.get(col, "float64")) for col in TREND_COLUMNS})
 
 
 def _trend_period(end: Any, _kwargs: dict):
@@ -312,8 +359,10 @@ def monthly_trend(
     Returns
     -------
     pandas.DataFrame
-        One row per month, oldest first, months without lines included with
-        zeros, columns: ``month`` (``"YYYY-MM"``), ``revenue``, ``orders``
+        One row per month the data covers, oldest first: months before the
+        month of the data's first line are left out (they are not zero, they
+        are unknown), months without lines inside the data are included with
+        zeros; columns: ``month`` (``"YYYY-MM"``), ``revenue``, ``orders``
         (int), ``active_customers`` (int), ``average_order_value`` (NaN
         without orders). Definitions as in :func:`period_kpis`.
 
@@ -335,11 +384,16 @@ def monthly_trend(
     first = last - months + 1
     start_ts = pd.Timestamp(year=first // 12, month=first % 12 + 1, day=1)
     c, o, d, a, q = customer_col, order_col, date_col, amount_col, quantity_col
+    kinds = {c: "id", o: "id", d: "datetime", a: "numeric", q: "numeric"}
+    starts = data_start(transactions, date_col=d)
+    if pd.isna(starts) or starts >= end_ts:  # the data starts after the last month shown
+        return _empty_trend()
+    first = max(first, month_number_of(starts))
     lf = to_lazy(
         transactions,
         columns=[c, o, d, a, q],
         name="transactions",
-        kinds={c: "id", o: "id", d: "datetime", a: "numeric", q: "numeric"},
+        kinds=kinds,
         where=[nw.col(d) >= lit_datetime(start_ts), nw.col(d) < lit_datetime(end_ts)],
     )
     per_order = (

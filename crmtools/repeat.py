@@ -48,6 +48,7 @@ import pandas as pd
 
 from ._deprecation import deprecated_arguments, legacy_start
 from .checks import require_range
+from .coverage import data_start, first_month
 from .engine import collect, day_number, day_number_of, lit_datetime, to_lazy
 from .periods import as_period, as_point
 
@@ -246,6 +247,7 @@ def f2_conversion(
     within_days: int = 90,
     period: Any = None,
     customers: Any = None,
+    exclude_left_censored: bool = False,
     customer_col: str = "customer_id",
     order_col: str = "order_id",
     date_col: str = "order_datetime",
@@ -271,6 +273,10 @@ def f2_conversion(
         observed before ``as_of`` are always left out.
     customers : DataFrame-like, optional
         Canonical customers, for ``acquisition_channel``.
+    exclude_left_censored : bool, default=False
+        Leave out customers whose first purchase is in the data's first
+        month: customers who bought before the data starts look new there
+        (see :mod:`crmtools.coverage`). The report pages set it.
     customer_col, order_col, date_col, amount_col, quantity_col, channel_col, category_col, \
 acquisition_channel_col : str
         Column names.
@@ -284,8 +290,10 @@ acquisition_channel_col : str
         The overall row comes first, then each breakdown sorted by group;
         ``channel`` rows only when transactions have a channel column or
         ``customers`` is given, ``category`` rows only when transactions have
-        a category column. No eligible customers gives an empty frame with
-        these columns.
+        a category column, and a breakdown only when it has at least two
+        groups (one group, e.g. a channel filled in as a constant, would only
+        repeat the overall row). No eligible customers gives an empty frame
+        with these columns.
 
     Examples
     --------
@@ -315,6 +323,11 @@ acquisition_channel_col : str
         acquisition_channel_col=acquisition_channel_col,
     )
     eligible = frame.filter(day_number(nw.col("first_purchase")) + within_days < day_number_of(as_of_ts))
+    if exclude_left_censored:
+        starts = data_start(transactions, as_of=as_of_ts, date_col=date_col)
+        if not pd.isna(starts):
+            second_month = (starts.to_period("M") + 1).start_time
+            eligible = eligible.filter(nw.col("first_purchase") >= lit_datetime(second_month))
     if period is not None:
         p = as_period(period)
         if p.start is not None:
@@ -337,7 +350,9 @@ acquisition_channel_col : str
         parts.append(collect(grouped.rename({column: "group"}).with_columns(breakdown=nw.lit(label))))
     out = pd.concat([p[["breakdown", "group", "new_customers", "repeaters"]] for p in parts], ignore_index=True)
     out = out.astype({"breakdown": "str", "group": "str", "new_customers": "int64", "repeaters": "int64"})
-    out = out[out["new_customers"] > 0].reset_index(drop=True)
+    out = out[out["new_customers"] > 0]
+    groups = out.groupby("breakdown")["group"].transform("size")
+    out = out[(out["breakdown"] == "overall") | (groups > 1)].reset_index(drop=True)
     out["f2_rate"] = (out["repeaters"] / out["new_customers"]).astype("float64")
     return out
 
@@ -378,7 +393,9 @@ def f2_cohorts(
         (int: second purchase within ``within_days`` and before ``as_of``),
         ``f2_rate`` (repeaters / new customers) and ``complete`` (bool: every
         customer's window ends before the date of ``as_of``; when False the
-        rate is "so far" and can still rise). No new customers gives an empty
+        rate is "so far" and can still rise), ``left_censored`` (bool: the
+        data's first month, where customers who bought before the data starts
+        look new too; not a true cohort). No new customers gives an empty
         frame with these columns.
 
     Examples
@@ -389,9 +406,11 @@ def f2_cohorts(
     ...                                                      "2025-03-20"]),
     ...                    "quantity": 1, "amount": 100.0})
     >>> f2_cohorts(tx, as_of="2025-04-01", within_days=30, lookback_months=3)
-        cohort  new_customers  repeaters  f2_rate  complete
-    0  2025-01              2          1      0.5      True
-    1  2025-03              1          0      0.0     False
+        cohort  new_customers  repeaters  f2_rate  complete  left_censored
+    0  2025-01              2          1      0.5      True           True
+    1  2025-03              1          0      0.0     False          False
+
+    January is the data's first month: it is marked, not a true cohort.
     """
     as_of_ts = as_point(as_of)
     within_days = _check_days(within_days, "within_days")
@@ -406,7 +425,7 @@ def f2_cohorts(
         quantity_col=quantity_col,
         category_col=None,
     )
-    columns = ["cohort", "new_customers", "repeaters", "f2_rate", "complete"]
+    columns = ["cohort", "new_customers", "repeaters", "f2_rate", "complete", "left_censored"]
     last_month = (as_of_ts - pd.Timedelta(microseconds=1)).to_period("M")
     months = first["first_purchase"].dt.to_period("M")
     recent = first.loc[months > last_month - lookback_months].assign(
@@ -414,7 +433,7 @@ def f2_cohorts(
     )
     if recent.empty:
         return pd.DataFrame(
-            {c: pd.Series(dtype=t) for c, t in zip(columns, ["str", "int64", "int64", "float64", "bool"])}
+            {c: pd.Series(dtype=t) for c, t in zip(columns, ["str", "int64", "int64", "float64", "bool", "bool"])}
         )
     out = (
         recent.groupby("cohort", sort=True)
@@ -425,9 +444,9 @@ def f2_cohorts(
     cohort_end = pd.PeriodIndex(out["cohort"], freq="M").end_time.normalize()
     # complete when the last day of the cohort plus the window is before as_of's date (as in f2_conversion)
     out["complete"] = np.asarray(cohort_end + pd.Timedelta(days=within_days) < as_of_ts.normalize())
-    return out.astype(
-        {"cohort": "str", "new_customers": "int64", "repeaters": "int64", "f2_rate": "float64", "complete": "bool"}
-    )[columns]
+    out["left_censored"] = out["cohort"] == first_month(transactions, as_of=as_of_ts, date_col=date_col)
+    dtypes = {"new_customers": "int64", "repeaters": "int64", "f2_rate": "float64", "complete": "bool"}
+    return out.astype({"cohort": "str", **dtypes, "left_censored": "bool"})[columns]
 
 
 def _purchase_days(

@@ -110,6 +110,7 @@ def test_matrix_and_revenue_helpers(tiny):
         "months": [5, 4, 3],
         "revenue": [1600.0, 3600.0, 400.0],
         "revenue_per_customer": [1600.0, 1800.0, 400.0],
+        "left_censored": [False, False, False],  # the data starts in 2024-11 with a return: no cohort there
     }
     with pytest.raises(ValueError, match="Unknown values; allowed: 'customers', 'active', "):
         cohort_matrix(out, values="cohort")
@@ -215,3 +216,15 @@ def test_heatmap_draws_on_the_given_axes(tiny):
     assert plot_cohort_heatmap(cohort_table(tiny, as_of=AS_OF), language="ja", ax=ax) is ax
     assert ax.get_ylabel() == "初回購入月"
     assert [t.get_text() for t in ax.get_yticklabels()] == ["2024-12", "2025-01", "2025-02"]
+
+
+def test_first_month_of_data_is_left_censored(make_transactions):
+    tx = make_transactions(
+        [("a", "2024-12-01 08:26", 1, 10.0), ("b", "2025-01-03", 1, 20.0), ("a", "2025-02-03", 1, 5.0)], columns=LINE
+    )
+    out = cohort_table(tx, as_of="2025-03-01")
+    flags = out.groupby("cohort")["left_censored"].first().to_dict()
+    assert flags == {"2024-12": True, "2025-01": False}  # a may have bought before the data starts
+    assert cohort_revenue(out).set_index("cohort")["left_censored"].to_dict() == flags
+    shown = cohort_table(tx, as_of="2025-03-01", lookback_months=1)  # only February: no cohort at all
+    assert shown.empty and shown.columns.tolist() == COHORT_COLUMNS and shown["left_censored"].dtype == bool

@@ -23,7 +23,7 @@ from crmtools.sampledata import SampleConfig, generate_sample
 def tiny(make_transactions):
     return make_transactions(
         [
-            ("A0", "a", "2024-09-10", 1, 500.0),
+            ("A0", "a", "2024-09-01", 1, 500.0),  # the data starts on 2024-09-01
             ("A1", "a", "2024-10-05", 1, 800.0),
             ("A2", "a", "2025-09-20", 1, 1000.0),
             ("A3", "a", "2025-10-03", 1, 700.0),
@@ -99,9 +99,9 @@ def test_known_answer_quarter(tiny):
     )
     assert (previous["revenue"], previous["orders"], previous["active_customers"]) == (0.0, 0.0, 0.0)
     assert math.isnan(previous["average_order_value"]) and math.isnan(value["retention_rate"])
-    assert (year_ago["revenue"], year_ago["active_customers"], year_ago["new_customers"]) == (500.0, 1.0, 1.0)
-    assert math.isnan(year_ago["retention_rate"])  # the quarter before it has no data
-    assert out.set_index("kpi").loc["revenue", "pct_change_vs_year_ago"] == 3.0
+    # 2024-Q3 starts before the data (2024-09-01): one month of it is no quarter to compare with
+    assert all(math.isnan(v) for v in year_ago.values())
+    assert set(out["year_ago_status"]) == {"before_data"} and out["pct_change_vs_year_ago"].isna().all()
 
 
 def test_comparison_before_the_data_is_missing_not_zero(tiny):
@@ -173,7 +173,11 @@ def test_properties(make_transactions, lines, seed):
     )
     out = period_kpis(tx, period="2025-10")
     value = _table(out, "value")
-    if not math.isnan(value["revenue"]):
+    status = _table(out, "value_status")
+    first_day = tx["order_datetime"].min()
+    # New customers are unknown exactly when the data starts inside the period (left-censored)
+    assert (status["new_customers"] == "left_censored") == (first_day >= pd.Timestamp("2025-10-01"))
+    if not math.isnan(value["revenue"]) and status["new_customers"] == "ok":
         assert value["new_customers"] + value["returning_customers"] == value["active_customers"]
         assert value["new_customers"] <= value["active_customers"]
         if not math.isnan(value["retention_rate"]):
@@ -257,7 +261,13 @@ def test_no_data_at_all(make_transactions):
     out = period_kpis(empty, period="2025-10")
     assert out["value"].isna().all() and len(out) == len(KPI_NAMES)
     trend = monthly_trend(empty, period="2025-10", months=2)
-    assert trend["revenue"].tolist() == [0.0, 0.0] and trend["orders"].tolist() == [0, 0]
+    assert trend.empty and trend.columns.tolist() == [
+        "month",
+        "revenue",
+        "orders",
+        "active_customers",
+        "average_order_value",
+    ]  # unknown months are not zeros
 
 
 def test_trend_plot_draws_on_the_given_axes(tiny):
@@ -266,3 +276,44 @@ def test_trend_plot_draws_on_the_given_axes(tiny):
     assert ax.get_ylabel() == "売上" and len(ax.lines) == 1
     with pytest.raises(ValueError, match="value must be"):
         plot_trend(monthly_trend(tiny, period="2025-10"), value="profit", ax=Figure().subplots())
+
+
+def test_edges_of_the_data(make_transactions):
+    # The data starts on 2024-12-01 (like Online Retail on 2010-12-01): who was new in December is unknown.
+    tx = make_transactions(
+        [
+            ("O1", "a", "2024-12-01 08:26", 1, 100.0),
+            ("O2", "b", "2024-12-05", 1, 200.0),
+            ("O3", "a", "2025-01-10", 1, 300.0),
+            ("O4", "c", "2025-12-03", 1, 50.0),
+            ("O5", "a", "2025-12-04", 1, 70.0),
+        ]
+    )
+    december = period_kpis(tx, period="2025-12").set_index("kpi")
+    # a year ago is the first month: revenue is comparable, new and returning customers are not
+    assert december.loc["revenue", "year_ago"] == 300.0 and december.loc["revenue", "year_ago_status"] == "ok"
+    for name in ("new_customers", "returning_customers"):
+        assert math.isnan(december.loc[name, "year_ago"]) and december.loc[name, "year_ago_status"] == "left_censored"
+        assert math.isnan(december.loc[name, "pct_change_vs_year_ago"])
+    assert december.loc["new_customers", "value"] == 1.0 and december.loc["new_customers", "value_status"] == "ok"
+    first = period_kpis(tx, period="2024-12").set_index("kpi")
+    assert (
+        math.isnan(first.loc["new_customers", "value"])
+        and first.loc["new_customers", "value_status"] == "left_censored"
+    )
+    assert first.loc["revenue", "value"] == 300.0 and (first["previous_status"] == "before_data").all()
+    january = period_kpis(tx, period="2025-01").set_index("kpi")
+    assert january.loc["retention_rate", "value"] == 0.5  # December is covered whole: a and b, a came back
+    assert january.loc["new_customers", "value"] == 0.0
+    # a quarter that starts before the data is no comparison, even though it holds data
+    quarter = period_kpis(tx, period="2025-Q4").set_index("kpi")
+    assert (quarter["year_ago_status"] == "before_data").all() and quarter["year_ago"].isna().all()
+
+
+def test_trend_shows_only_months_the_data_covers(make_transactions):
+    tx = make_transactions([("O1", "a", "2024-12-01 08:26", 1, 100.0), ("O2", "a", "2025-02-10", 1, 50.0)])
+    trend = monthly_trend(tx, period="2025-02", months=13)
+    assert trend["month"].tolist() == ["2024-12", "2025-01", "2025-02"]  # not 2024-02 .. 2024-11 as zeros
+    assert trend["revenue"].tolist() == [100.0, 0.0, 50.0]
+    before = monthly_trend(tx, period="2024-11", months=13)
+    assert before.empty and before.columns.tolist() == monthly_trend(tx, period="2025-02").columns.tolist()

@@ -171,7 +171,8 @@ def test_properties(make_transactions, lines, seed):
     if len(f2):
         assert f2["repeaters"].le(f2["new_customers"]).all() and f2["f2_rate"].between(0, 1).all()
         overall = f2.iloc[0]
-        assert f2.loc[f2["breakdown"] == "channel", "new_customers"].sum() == overall["new_customers"]
+        assert overall["breakdown"] == "overall"
+        assert "channel" not in set(f2["breakdown"])  # one channel ("web") is no breakdown
     gaps = interval_distribution(tx, as_of=AS_OF)
     days = tx["order_datetime"].dt.normalize().groupby(tx["customer_id"]).nunique()
     assert gaps["intervals"].sum() == (days - 1).sum()
@@ -251,7 +252,7 @@ def test_empty_and_bad_input(tiny, make_transactions):
     assert interval_distribution(tiny, as_of="2024-01-01").empty
     assert purchase_cycles(tiny, as_of="2024-01-01").empty
     one = make_transactions([("o1", "z", "2025-01-01", 1, 10.0, "web", "Food")], columns=LINE)
-    assert f2_conversion(one, as_of=AS_OF)["f2_rate"].tolist() == [0.0, 0.0, 0.0]
+    assert f2_conversion(one, as_of=AS_OF)["f2_rate"].tolist() == [0.0]  # one channel, one category: no breakdown
     with pytest.raises(ValueError, match="within_days is out of range; allowed: a whole number >= 1; received: 0"):
         f2_conversion(tiny, as_of=AS_OF, within_days=0)
     with pytest.raises(TypeError, match="within_days has the wrong type"):
@@ -278,8 +279,9 @@ def test_f2_cohorts_known_answer(tiny):
     from crmtools.repeat import f2_cohorts
 
     out = f2_cohorts(tiny, as_of=AS_OF, within_days=90)
-    assert out.columns.tolist() == ["cohort", "new_customers", "repeaters", "f2_rate", "complete"]
+    assert out.columns.tolist() == ["cohort", "new_customers", "repeaters", "f2_rate", "complete", "left_censored"]
     assert out["cohort"].tolist() == ["2025-01", "2025-02", "2025-03", "2025-04", "2025-09"]
+    assert out["left_censored"].tolist() == [True, False, False, False, False]  # the data starts in January
     assert out["new_customers"].tolist() == [1, 1, 2, 1, 2]
     # b's two orders share a minute (same day counts); c's second day is 90 days on (counts), d's 91 (not)
     assert out["repeaters"].tolist() == [1, 1, 1, 0, 0]
@@ -293,7 +295,14 @@ def test_f2_cohorts_empty_and_bad_input(tiny):
     from crmtools.repeat import f2_cohorts
 
     empty = f2_cohorts(tiny, as_of="2024-06-01")
-    assert empty.empty and empty.columns.tolist() == ["cohort", "new_customers", "repeaters", "f2_rate", "complete"]
+    assert empty.empty and empty.columns.tolist() == [
+        "cohort",
+        "new_customers",
+        "repeaters",
+        "f2_rate",
+        "complete",
+        "left_censored",
+    ]
     with pytest.raises(ValueError, match="lookback_months"):
         f2_cohorts(tiny, as_of=AS_OF, lookback_months=0)
     with pytest.raises(ValueError, match=r"ambiguous|as_of"):
@@ -314,3 +323,24 @@ def test_f2_cohorts_agree_with_f2_conversion_for_complete_months(sample):
         f2_cohorts(pl.from_pandas(tx.drop(columns=["campaign_id"])), as_of="2025-12-01"),
         f2_cohorts(tx, as_of="2025-12-01"),
     )
+
+
+def test_f2_breakdowns_need_two_groups_and_the_first_month_is_marked(make_transactions):
+    rows = [
+        ("o1", "a", "2024-12-01 08:26", 1, 10.0, "web", "Food"),
+        ("o2", "a", "2024-12-20 10:00", 1, 10.0, "web", "Food"),
+        ("o3", "b", "2025-01-05 10:00", 1, 10.0, "web", "Food"),
+        ("o4", "c", "2025-01-06 10:00", 1, 10.0, "app", "Toys"),
+        ("o5", "c", "2025-01-20 10:00", 1, 10.0, "app", "Toys"),
+    ]
+    tx = make_transactions(rows, columns=LINE)
+    f2 = f2_conversion(tx, as_of="2025-06-01", within_days=30).set_index(["breakdown", "group"])
+    assert f2.loc[("overall", "All"), "new_customers"] == 3 and f2.loc[("channel", "app"), "repeaters"] == 1
+    honest = f2_conversion(tx, as_of="2025-06-01", within_days=30, exclude_left_censored=True)
+    assert honest.set_index("breakdown").loc["overall", ["new_customers", "repeaters"]].tolist() == [2, 1]
+    one_channel = make_transactions([r[:5] + ("web",) + r[6:] for r in rows], columns=LINE)
+    assert set(f2_conversion(one_channel, as_of="2025-06-01", within_days=30)["breakdown"]) == {"overall", "category"}
+    from crmtools.repeat import f2_cohorts
+
+    cohorts = f2_cohorts(tx, as_of="2025-06-01", within_days=30)
+    assert cohorts.set_index("cohort")["left_censored"].to_dict() == {"2024-12": True, "2025-01": False}

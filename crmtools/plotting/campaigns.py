@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ._common import words_for
+from ._empty import draw_empty_note
 
 __all__ = ["plot_campaign_roi"]
 
@@ -81,6 +82,8 @@ def plot_campaign_roi(
         raise ValueError(
             f"roi is missing column(s) {missing}; required: {needed}; received columns: {list(roi.columns)}."
         )
+    if roi.empty:
+        return draw_empty_note(ax, "empty.campaigns", language)
     key = "incremental_roi" if incremental else "roi"
     table = roi.assign(_defined=roi[key].notna()).sort_values(
         ["_defined", key], ascending=[False, False], kind="stable"

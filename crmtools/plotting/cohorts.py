@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..reporting import i18n
 from ._common import axes_or_new as _axes
 from ._common import money_annotations, money_axis, words_for
+from ._empty import draw_empty_note
 
 __all__ = ["plot_cohort_heatmap", "plot_f2_rates", "plot_interval_distribution"]
 
@@ -59,13 +61,23 @@ def plot_cohort_heatmap(
     Returns
     -------
     matplotlib.axes.Axes
+        The cohort of the data's first month (``left_censored``) is starred
+        and explained under the chart; an empty table draws a one-line note.
     """
     import seaborn as sns
 
     from ..cohorts import cohort_matrix
 
     words = _text(language)
+    if cohorts.empty:
+        return draw_empty_note(ax, "empty.cohorts", language)
     wide = cohort_matrix(cohorts, values=value)
+    censored = (
+        sorted(set(cohorts.loc[cohorts["left_censored"].astype(bool), "cohort"]))
+        if "left_censored" in cohorts.columns
+        else []
+    )
+    wide = wide.rename(index={c: f"{c} *" for c in censored})
     ax = _axes(ax, (11, 7))
     amounts = value in ("revenue", "revenue_per_customer", "cumulative_revenue_per_customer")
     fmt = ".0%" if value == "retention" else "" if amounts else ",.0f"
@@ -83,6 +95,20 @@ def plot_cohort_heatmap(
         money_axis(ax.collections[0].colorbar.ax.yaxis, language, currency)
     ax.set_xlabel(words["months_since"])
     ax.set_ylabel(words["cohort"])
+    if censored:
+        note = i18n.text("edge.left_censored_note", language, month=i18n.month_label(censored[0], language))
+        ax.annotate(
+            note,
+            xy=(0, 0),
+            xycoords="axes fraction",
+            xytext=(0, -42),
+            textcoords="offset points",
+            ha="left",
+            va="top",
+            fontsize=8,
+            color="#444444",
+            wrap=True,
+        )
     return ax
 
 
@@ -111,6 +137,10 @@ def plot_f2_rates(f2: pd.DataFrame, *, breakdown: str = "channel", language: str
     if breakdown not in ("channel", "category", "overall"):
         raise ValueError(f"breakdown must be 'channel', 'category' or 'overall'; got {breakdown!r}.")
     rows = f2[f2["breakdown"] == breakdown]
+    if rows.empty:  # no new customer yet, or one group only (e.g. a channel filled in as a constant)
+        return draw_empty_note(
+            ax, "empty.f2" if f2.empty or breakdown == "overall" else f"empty.f2_{breakdown}", language
+        )
     ax = _axes(ax, (7, 3.5))
     sns.barplot(data=rows, x="f2_rate", y="group", order=list(rows["group"]), color="#55a868", ax=ax)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
@@ -139,6 +169,8 @@ def plot_interval_distribution(intervals: pd.DataFrame, *, max_days: int | None 
     """
     words = _text(language)
     rows = intervals if max_days is None else intervals[intervals["days"] <= max_days]
+    if rows.empty:
+        return draw_empty_note(ax, "empty.intervals", language)
     ax = _axes(ax, (8, 3.5))
     ax.bar(rows["days"], rows["intervals"], width=1.0, color="#4c72b0", linewidth=0)
     ax.set_xlabel(words["days"])

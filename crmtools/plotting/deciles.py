@@ -10,6 +10,7 @@ import pandas as pd
 
 from ._common import axes_or_new as _axes
 from ._common import words_for
+from ._empty import draw_empty_note
 
 __all__ = ["plot_deciles", "plot_pareto_curve"]
 
@@ -51,6 +52,8 @@ def plot_deciles(table: pd.DataFrame, *, language: str = "en", ax=None):
     missing = [c for c in ("decile", "revenue_share", "cumulative_share") if c not in table.columns]
     if missing:
         raise ValueError(f"table is missing column(s) {missing}; pass the output of crmtools.deciles.decile_table.")
+    if table.empty:
+        return draw_empty_note(ax, "empty.deciles", language)
     ax = _axes(ax, (8, 4))
     ax.bar(table["decile"], table["revenue_share"], color="#4c72b0", label=words["revenue_share"])
     ax.plot(table["decile"], table["cumulative_share"], color="#dd8452", marker="o", label=words["cumulative_share"])
@@ -85,6 +88,8 @@ def plot_pareto_curve(curve: pd.DataFrame, *, language: str = "en", ax=None):
     missing = [c for c in ("customer_share", "revenue_share") if c not in curve.columns]
     if missing:
         raise ValueError(f"curve is missing column(s) {missing}; pass the output of crmtools.deciles.pareto_curve.")
+    if curve.empty:
+        return draw_empty_note(ax, "empty.deciles", language)
     ax = _axes(ax, (5, 5))
     ax.plot(curve["customer_share"], curve["revenue_share"], color="#4c72b0")
     ax.plot([0, 1], [0, 1], color="#8c8c8c", linestyle="--", label=words["equal"])

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ._common import words_for
+from ._empty import draw_empty_note
 
 __all__ = ["plot_lift_intervals"]
 
@@ -72,6 +73,8 @@ def plot_lift_intervals(results: pd.DataFrame, *, metric: str | None = None, lan
         )
     table = results if metric is None else results[results["metric"] == metric]
     table = table[np.isfinite(table["relative_lift"].to_numpy(dtype=float))]
+    if table.empty:
+        return draw_empty_note(ax, "empty.experiments", language)
     if ax is None:
         _, ax = plt.subplots(figsize=(8, max(2.0, 0.45 * len(table) + 1.2)))
     several_metrics = table["metric"].nunique() > 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ._common import count_axis, money_axis, words_for
+from ._empty import draw_empty_note
 
 __all__ = ["plot_trend"]
 
@@ -52,6 +53,8 @@ def plot_trend(trend: pd.DataFrame, *, value: str = "revenue", language: str = "
     missing = [c for c in ("month", value) if c not in trend.columns]
     if missing:
         raise ValueError(f"trend is missing column(s) {missing}; pass the output of crmtools.kpis.monthly_trend.")
+    if trend.empty:  # the data starts after the months shown
+        return draw_empty_note(ax, "empty.trend", language)
     if ax is None:
         import matplotlib.pyplot as plt
 

@@ -13,6 +13,7 @@ import pandas as pd
 from ..reporting.i18n import segment_labels
 from ._common import axes_or_new as _axes
 from ._common import count_axis, money_annotations, money_axis, words_for
+from ._empty import draw_empty_note
 
 __all__ = ["plot_migration_heatmap", "plot_rfm_heatmap", "plot_segment_bars"]
 
@@ -89,6 +90,8 @@ def plot_segment_bars(
     if value not in allowed:
         raise ValueError(f"value must be one of {allowed}; got {value!r}.")
     _require(summary, ["segment", value], "summary", "crmtools.rfm.segment_summary")
+    if summary.empty:
+        return draw_empty_note(ax, "empty.segments", language)
     labels = segment_labels(segment_map, language)
     bars = pd.DataFrame({value: summary[value].to_numpy(), "_label": summary["segment"].map(labels).to_numpy()})
     ax = _axes(ax, (8, 4.5))
@@ -133,6 +136,8 @@ def plot_rfm_heatmap(
     if value not in ("customers", "share", "revenue", "mean_monetary"):
         raise ValueError(f"value must be 'customers', 'share', 'revenue' or 'mean_monetary'; got {value!r}.")
     _require(grid, [value], "grid", "crmtools.rfm.rfm_grid")
+    if grid.empty or ("customers" in grid.columns and grid["customers"].sum() == 0):
+        return draw_empty_note(ax, "empty.segments", language)
     rows, columns = grid.columns[0], grid.columns[1]
     wide = grid.pivot(index=rows, columns=columns, values=value).sort_index(ascending=False)
     ax = _axes(ax, (6, 5))
@@ -174,6 +179,8 @@ def plot_migration_heatmap(
     from ..rfm import migration_matrix
 
     words = _text(language)
+    if migration.empty:
+        return draw_empty_note(ax, "empty.migration", language)
     labels = segment_labels(segment_map, language)
     wide = migration_matrix(migration, values=value, segment_map=segment_map).rename(index=labels, columns=labels)
     ax = _axes(ax, (9, 7))

@@ -322,7 +322,10 @@ def headline_kpis(
         bought before (returning / active). ``label``, ``note`` and the
         ``*_note`` texts are missing except on the campaign ROI tile, where
         the ``*_note`` texts replace the change (its ``previous`` and
-        ``year_ago`` are NaN).
+        ``year_ago`` are NaN), and at the edge of the data: where ``kpis``
+        says a value is ``before_data`` or ``left_censored`` (its
+        ``*_status`` columns), the note says why there is no figure or no
+        change ("n/a: before the data starts").
 
     Examples
     --------
@@ -330,8 +333,13 @@ def headline_kpis(
     ...                   "previous": [8.0, 2.0], "year_ago": [float("nan"), float("nan")]})
     >>> headline_kpis(k).set_index("kpi").loc["repeat_rate", ["value", "previous"]].tolist()
     [0.4, 0.25]
+    >>> edge = k.assign(previous_status=["ok", "left_censored"])
+    >>> headline_kpis(edge).set_index("kpi").loc["repeat_rate", "previous_note"]
+    'n/a: first month of the data'
     """
     table = kpis.set_index("kpi")[["value", "previous", "year_ago"]].astype("float64")
+    status_columns = [c for c in ("value_status", "previous_status", "year_ago_status") if c in kpis.columns]
+    status = kpis.set_index("kpi")[status_columns]
     nan = float("nan")
     rows = []
     for name, kind in TILE_KPIS:
@@ -350,6 +358,9 @@ def headline_kpis(
             values = table.loc[name].tolist()
         else:
             values = [nan] * 3
+        if name != "campaign_roi":  # at the data's edges: why there is no figure or no change
+            edge = _edge_notes(status, "returning_customers" if name == "repeat_rate" else name, language)
+            extra = {**extra, **{k: v for k, v in edge.items() if v}}
         rows.append(
             {"kpi": name, "value": values[0], "previous": values[1], "year_ago": values[2], "kind": kind, **extra}
         )
@@ -357,6 +368,22 @@ def headline_kpis(
         rows,
         columns=["kpi", "value", "previous", "year_ago", "kind", "label", "note", "previous_note", "year_ago_note"],
     )
+
+
+def _edge_notes(status: pd.DataFrame, kpi: str, language: str) -> dict:
+    """A tile's notes where the data's edges leave no figure or no comparison (``*_status`` of period_kpis)."""
+    notes = {"label": None, "note": None, "previous_note": None, "year_ago_note": None}
+    if kpi not in status.index:
+        return notes
+    for column, note in (
+        ("value_status", "note"),
+        ("previous_status", "previous_note"),
+        ("year_ago_status", "year_ago_note"),
+    ):
+        code = status.loc[kpi, column] if column in status.columns else "ok"
+        if code in ("before_data", "left_censored"):
+            notes[note] = i18n.text(f"edge.{code}", language)
+    return notes
 
 
 def without_comparisons(kpis: pd.DataFrame) -> pd.DataFrame:
