@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import stat
 
 import numpy as np
@@ -615,3 +616,22 @@ def test_round_trip_export_responses_campaign_roi(sample_tables, tmp_path):
     assert roi["incremental_conversions_ci_low"] > 0  # recovered: the effect is there
     assert roi["incremental_revenue"] == pytest.approx(roi["incremental_conversions"] * 5000.0, rel=1e-9)
     assert roi["incremental_revenue_ci_low"] <= truth * 5000.0 <= roi["incremental_revenue_ci_high"]
+
+
+def test_the_targets_command_writes_lists_and_refuses_the_reports_folder(
+    small_sample_dir, tmp_path, monkeypatch, capsys
+):
+    from crmtools.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    args = ["targets", "--data", str(small_sample_dir), "--period", "2025-03"]
+    assert main([*args, "--out", "reports/2025-03/lists"]) == 2
+    assert "is inside the reports folder" in capsys.readouterr().err
+    assert not (tmp_path / "reports").exists()
+    assert main([*args, "--set", "targets.exports_dir=reports/x"]) == 2
+    assert "'targets.exports_dir' must be a folder outside the reports folder" in capsys.readouterr().err
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "win_back_valuable:" in printed and "Wrote " in printed
+    assert (tmp_path / "exports" / "2025-03" / MANIFEST).is_file()
+    assert not re.search(r"C\d{6}", printed)  # the command prints counts, never customer ids
