@@ -152,6 +152,11 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--reports-dir", default=None, help="where to publish (default: params reports_dir)")
     report.add_argument("--notebooks", default=None, help="notebooks folder (default: notebooks/)")
     report.add_argument("--jobs", type=int, default=None, help="notebooks at once (default: number of cores)")
+    report.add_argument(
+        "--fresh-kernels",
+        action="store_true",
+        help="a new kernel for every notebook (default: one kernel per job, its namespace reset between notebooks)",
+    )
     report.add_argument("--force", action="store_true", help="re-run even if nothing changed")
     return parser
 
@@ -196,7 +201,7 @@ def _cmd_validate(args) -> int:
 
     print(f"Data set: {describe_source(config)}")
     print("Data-quality summary:")
-    print(quality.to_string(index=False) if len(quality) else "  (nothing read)")
+    print(quality.to_string(index=False, na_rep="") if len(quality) else "  (nothing read)")  # amount: blank if n/a
     warnings = quality_warnings(quality)
     if warnings:
         print("\nWarnings (the data is usable; look at these rows):")
@@ -304,6 +309,7 @@ def _cmd_report(args) -> int:
         jobs=args.jobs,
         allow_partial=args.allow_partial,
         wait_seconds=args.wait,
+        fresh_kernels=args.fresh_kernels,
     )
     if (args.first is None) != (args.last is None):
         raise ParameterError("A backfill needs both --from and --to (e.g. --from 2025-01 --to 2025-10).")

@@ -30,6 +30,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -48,7 +49,7 @@ from .periods import Period, last_complete_month, parse_period, period_range
 from .quality import quality_warnings
 from .reporting import i18n
 from .reporting.index import build_index, index_name
-from .reporting.render import count_images, execute_notebook, render_html
+from .reporting.render import KernelSession, count_images, execute_notebook, render_html
 from .sources import order_date_range
 from .workspace import (
     clean_stale_staging,
@@ -200,6 +201,7 @@ def run_period(
     jobs: int | None = None,
     allow_partial: bool = False,
     wait_seconds: float = 0.0,
+    fresh_kernels: bool = False,
 ) -> RunResult:
     """Run and publish the report set of one period.
 
@@ -225,6 +227,11 @@ def run_period(
     wait_seconds : float, default=0.0
         How long to wait for another run writing to the same reports folder;
         0 refuses at once.
+    fresh_kernels : bool, default=False
+        Start a new kernel for every notebook. By default each of the ``jobs``
+        workers keeps one kernel for the notebooks it runs, resetting its
+        namespace between them (the pages are byte-identical either way;
+        imports and start-up are paid once per worker instead of per page).
 
     Returns
     -------
@@ -258,7 +265,7 @@ def run_period(
             snapshot = _write_snapshot(plan, work / "data")
             staging = new_staging(plan.out_root, plan.label)
             try:
-                results = _execute_all(plan, staging, snapshot, jobs)
+                results = _execute_all(plan, staging, snapshot, jobs, fresh_kernels)
                 manifest = _manifest(plan, results, clock)
                 if any(r.status != "ok" for r in results):
                     return _keep_failed(plan, staging, manifest, results, clock)
@@ -435,7 +442,9 @@ def _write_snapshot(plan: RunPlan, folder: Path) -> Path:
     return out
 
 
-def _execute_all(plan: RunPlan, staging: Path, snapshot: Path, jobs: int | None) -> list[NotebookResult]:
+def _execute_all(
+    plan: RunPlan, staging: Path, snapshot: Path, jobs: int | None, fresh_kernels: bool = False
+) -> list[NotebookResult]:
     """Run every notebook (``jobs`` at a time); on an interrupt, kill the kernels and unwind."""
     (staging / "executed").mkdir()
     nb_params = {
@@ -452,14 +461,33 @@ def _execute_all(plan: RunPlan, staging: Path, snapshot: Path, jobs: int | None)
     titles = {p.name: _notebook_title(p, plan.language) for p in plan.notebooks}
     workers = max(1, min(jobs or os.cpu_count() or 1, len(plan.notebooks)))
     _say(f"[{plan.label}] running {len(plan.notebooks)} notebooks ({workers} at a time)")
+    # The summary shows what the detail pages compute: it starts last and reuses their results
+    # (ctx.cached); anything not ready yet it computes itself.
+    queue = [*plan.notebooks[1:], plan.notebooks[0]]
+    results: dict[Path, NotebookResult] = {}
+    taking = threading.Lock()
+
+    def worker() -> None:
+        # Each worker keeps one kernel for the notebooks it takes (imports paid once, namespace reset
+        # between notebooks), or a fresh kernel per notebook when asked.
+        with KernelSession() as kernel:
+            while True:
+                with taking:
+                    if not queue:
+                        return
+                    path = queue.pop(0)
+                session = None if fresh_kernels else kernel
+                results[path] = _run_notebook(plan, path, staging, nb_params, titles, session)
+                if results[path].status != "ok" and session is not None:
+                    kernel.discard()  # it may have died or be stuck in a cell: the next notebook starts a new one
+
     pool = ThreadPoolExecutor(max_workers=workers)
-    summary, details = plan.notebooks[0], plan.notebooks[1:]
     try:
-        # The summary shows what the detail pages compute: it starts last and reuses their results
-        # (ctx.cached); anything not ready yet it computes itself.
-        futures = {p: pool.submit(_run_notebook, plan, p, staging, nb_params, titles) for p in [*details, summary]}
-        wait(futures.values())
-        return [futures[p].result() for p in plan.notebooks]
+        futures = [pool.submit(worker) for _ in range(workers)]
+        wait(futures)
+        for future in futures:
+            future.result()
+        return [results[p] for p in plan.notebooks]
     except BaseException:
         kill_child_processes()
         raise
@@ -467,12 +495,14 @@ def _execute_all(plan: RunPlan, staging: Path, snapshot: Path, jobs: int | None)
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_notebook(plan: RunPlan, path: Path, staging: Path, nb_params: dict, titles: dict) -> NotebookResult:
+def _run_notebook(
+    plan: RunPlan, path: Path, staging: Path, nb_params: dict, titles: dict, kernel: KernelSession | None
+) -> NotebookResult:
     result = NotebookResult(path.name)
     t0 = time.perf_counter()
     executed = staging / "executed" / path.name
     try:
-        nb = execute_notebook(path, executed, nb_params, cwd=plan.root)
+        nb = execute_notebook(path, executed, nb_params, cwd=plan.root, kernel=kernel)
         executed_at = time.perf_counter()
         result.cell_seconds = round(sum(c.metadata.get("papermill", {}).get("duration") or 0.0 for c in nb.cells), 2)
         result.kernel_seconds = round(executed_at - t0 - result.cell_seconds, 2)

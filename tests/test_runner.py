@@ -229,3 +229,52 @@ def test_main_command_prints_the_report_path(project, capsys, monkeypatch):
     match = re.search(r"Open the report: (.+\.html)", out)
     assert match and Path(match.group(1)).exists()
     assert "2025-02" in match.group(1)  # sample of 14 months from 2024-01 ends in Feb 2025
+
+
+LEAKY = """import matplotlib as mpl
+import matplotlib.pyplot as plt
+import os
+LEFT_BEHIND = 1
+mpl.rcParams["axes.linewidth"] = 7.5
+plt.figure()
+print("PID", os.getpid())"""
+
+CLEAN_SLATE = """import matplotlib as mpl
+import matplotlib.pyplot as plt
+import os
+assert "LEFT_BEHIND" not in globals(), "a variable of the previous notebook leaked"
+assert mpl.rcParams["axes.linewidth"] != 7.5, "matplotlib settings of the previous notebook leaked"
+assert plt.get_fignums() == [], "figures of the previous notebook leaked"
+print("PID", os.getpid())"""
+
+
+def test_a_reused_kernel_shows_each_notebook_a_fresh_namespace(tmp_path):
+    from crmtools.reporting.render import KernelSession, execute_notebook
+
+    for name, code in (("a", LEAKY), ("b", CLEAN_SLATE)):
+        nb = new_notebook()
+        nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+        first = new_code_cell("period = None")
+        first.metadata["tags"] = ["parameters"]
+        nb.cells = [first, new_code_cell(code)]
+        nbformat.write(nb, str(tmp_path / f"{name}.ipynb"))
+    with KernelSession() as kernel:
+        outputs = [
+            execute_notebook(tmp_path / f"{n}.ipynb", tmp_path / f"{n}-out.ipynb", {}, cwd=tmp_path, kernel=kernel)
+            for n in ("a", "b")
+        ]
+    pids = [re.search(r"PID (\d+)", o.cells[-1].outputs[0]["text"]).group(1) for o in outputs]
+    assert pids[0] == pids[1], "the second notebook should run on the same (warm) kernel"
+    counts = [[c.execution_count for c in o.cells if c.cell_type == "code"] for o in outputs]
+    assert counts[0] == counts[1] == [1, 2], "execution counts restart with each notebook"
+
+
+def test_fresh_and_reused_kernels_publish_identical_pages(project):
+    write_notebook(project / "notebooks" / "02_second.ipynb", CHART.replace("revenue", "sales"))
+    leaky_but_reproducible = LEAKY.replace('print("PID", os.getpid())', "")  # a pid differs from kernel to kernel
+    write_notebook(project / "notebooks" / "03_third.ipynb", leaky_but_reproducible + "\n" + CHART)
+    reused = run(project).report_dir
+    pages = {p.name: p.read_bytes() for p in reused.glob("*.html")}
+    fresh = run(project, force=True, fresh_kernels=True).report_dir
+    assert len(pages) == 3
+    assert {p.name: p.read_bytes() for p in fresh.glob("*.html")} == pages

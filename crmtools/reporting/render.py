@@ -24,7 +24,7 @@ import nbformat
 
 from ..errors import ReportError
 
-__all__ = ["TEMPLATE_DIR", "count_images", "execute_notebook", "normalise_notebook", "render_html"]
+__all__ = ["TEMPLATE_DIR", "KernelSession", "count_images", "execute_notebook", "normalise_notebook", "render_html"]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 _INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -37,8 +37,23 @@ def execute_notebook(
     *,
     cwd: str | os.PathLike | None = None,
     timeout: int = 1800,
+    kernel: KernelSession | None = None,
 ) -> nbformat.NotebookNode:
     """Run a parameterised notebook and save the executed copy.
+
+    Parameters
+    ----------
+    input_path, output_path : path
+        The notebook, and where its executed copy is written (cell by cell).
+    parameters : dict
+        Papermill parameters.
+    cwd : path, optional
+        Working folder of a kernel this call starts.
+    timeout : int, default=1800
+        Seconds a cell may run.
+    kernel : KernelSession, optional
+        Run on this session's kernel (started on first use, its namespace
+        reset before the notebook) instead of a kernel of its own.
 
     Raises
     ------
@@ -51,6 +66,7 @@ def execute_notebook(
     # The kernel inherits this process's environment: make charts render inline.
     os.environ["MPLBACKEND"] = _INLINE_BACKEND
     os.environ.setdefault("PYTHONHASHSEED", "0")
+    on_session = {} if kernel is None else {"engine_name": _SESSION_ENGINE, "km": kernel.manager()}
     try:
         pm.execute_notebook(
             str(input_path),
@@ -62,6 +78,7 @@ def execute_notebook(
             request_save_on_cell_execute=True,
             execution_timeout=timeout,
             kernel_manager_class=_ipc_kernel_manager(),
+            **on_session,
         )
     except PapermillExecutionError as exc:
         first = str(exc.evalue).strip().splitlines()[0] if str(exc.evalue).strip() else exc.ename
@@ -153,6 +170,121 @@ def _ipc_kernel_manager():
             return os.path.join(folder, f"crmtools-{uuid.uuid4().hex[:12]}-ipc")
 
     return IPCKernelManager
+
+
+_SESSION_ENGINE = "crmtools-session"
+
+# Run before each notebook on a reused kernel: the notebook then sees what a fresh kernel shows it (an empty
+# namespace, no open figures, matplotlib's defaults, execution count 1); only imported modules stay warm.
+_FRESH_NAMESPACE = """\
+get_ipython().run_line_magic("reset", "-f")
+import sys as _sys
+if "matplotlib" in _sys.modules:
+    import matplotlib as _mpl
+    import matplotlib.pyplot as _plt
+    _plt.close("all")
+    _mpl.rcdefaults()
+    del _mpl, _plt
+del _sys
+get_ipython().execution_count = 1
+"""
+
+
+class KernelSession:
+    """One kernel that runs several notebooks in turn, so imports are paid once per session, not per page.
+
+    Before each notebook the kernel's namespace is reset (``%reset -f``), open
+    figures are closed and matplotlib's settings restored, so a notebook sees
+    what a fresh kernel shows it; the runner's tests check that pages come out
+    byte-identical either way. A session belongs to one thread (its kernel
+    manager lives on that thread's event loop). After a failure that may have
+    left the kernel unusable (it died, timed out), call :meth:`discard`: the
+    next notebook starts a new kernel.
+    """
+
+    def __init__(self) -> None:
+        self._km = None
+
+    def manager(self):
+        """The kernel manager; Papermill starts its kernel on first use."""
+        if self._km is None:
+            _register_session_engine()
+            self._km = _ipc_kernel_manager()(kernel_name="python3")
+        return self._km
+
+    def discard(self) -> None:
+        """Stop the kernel at once (if any); the next notebook gets a new one."""
+        self._stop(now=True)
+
+    def close(self) -> None:
+        """Shut the kernel down cleanly."""
+        self._stop(now=False)
+
+    def _stop(self, *, now: bool) -> None:
+        from jupyter_core.utils import run_sync
+
+        km, self._km = self._km, None
+        if km is not None and km.has_kernel:
+            try:
+                run_sync(km.shutdown_kernel)(now=now)
+            except Exception:  # a kernel that is already gone needs no shutdown
+                pass
+
+    def __enter__(self) -> KernelSession:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _register_session_engine() -> None:
+    """Register the Papermill engine that runs notebooks on a :class:`KernelSession`'s kernel."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    class FreshNamespaceClient(PapermillNotebookClient):
+        def papermill_execute_cells(self):
+            reply = self.wait_for_reply(self.kc.execute(_FRESH_NAMESPACE, silent=True, store_history=False))
+            if reply is None or reply["content"].get("status") != "ok":
+                raise RuntimeError("the kernel could not reset its namespace between notebooks")
+            super().papermill_execute_cells()
+
+        def execute(self, **kwargs):
+            try:
+                return super().execute(**kwargs)
+            finally:  # the kernel stays for the next notebook; this client's channels do not
+                if self.kc is not None:
+                    self.kc.stop_channels()
+
+    class SessionEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(
+            cls,
+            nb_man,
+            kernel_name,
+            log_output=False,
+            stdout_file=None,
+            stderr_file=None,
+            start_timeout=60,
+            execution_timeout=None,
+            **kwargs,
+        ):
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            final = merge_kwargs(
+                kwargs,
+                timeout=execution_timeout,
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logger,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
+            return FreshNamespaceClient(nb_man, **final).execute()
+
+    papermill_engines.register(_SESSION_ENGINE, SessionEngine)
 
 
 def normalise_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
