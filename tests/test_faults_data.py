@@ -439,3 +439,28 @@ def test_a_10000_character_product_name_is_shortened_in_every_table(tmp_path):
             assert len(html.unescape(title)) <= MAX_TITLE_CHARS
             assert "<b>" not in title and "&lt;b&gt;" in title  # escaped, also in the attribute
         assert len(page) < 2 * len(frame) * (MAX_TITLE_CHARS + 2 * MAX_LABEL_WIDTH) + 500
+
+
+# --------------------------------------------------------------------------- real-export layouts (issue 13)
+
+
+def test_a_space_aligned_text_file_names_the_separator_to_set(tmp_path, capsys):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "transactions.txt").write_bytes(
+        b" customer_id  date number_of_cds  dollar_value\r\n 00001 19970101  1   11.77\r\n"
+    )
+    code, _, err = _validate(tmp_path, folder, capsys=capsys)
+    assert code == EXIT_DATA
+    line = _line(err, r"transactions\.txt: the file reads as one column")
+    assert "separated by spaces" in line and "set separator: whitespace for this table" in line
+
+
+def test_a_price_that_cannot_be_derived_names_the_rows(tmp_path, capsys):
+    lines = _tables()["transactions"].drop(columns=["unit_price"])
+    lines.loc[2, "quantity"] = "0"  # an amount for no units: no price
+    folder = _write(tmp_path / "data", {"transactions": lines})
+    code, _, err = _validate(tmp_path, folder, capsys=capsys)
+    assert code == EXIT_DATA
+    line = _line(err, r"unit_price \(computed as amount / quantity; not where quantity is 0\)")
+    assert "row 3" in line
