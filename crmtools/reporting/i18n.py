@@ -1221,6 +1221,218 @@ TEXT: dict[str, dict[str, str]] = {
         "ja": "{period}のNPSは{nps}（95%信頼区間 {low}〜{high}、回答{responses}件）。回答後{days}日間のリピート率は"
         "推奨者{promoter}、批判者{detractor}でした。",
     },
+    # --- customer value and churn risk (page 07_clv, summary tiles; issue 14)
+    "clv_title": {"en": "Customer value and churn risk", "ja": "顧客生涯価値（LTV）と離反リスク"},
+    "clv_intro": {
+        "en": "What each customer is predicted to be worth over the next {months} months (BG/NBD purchases × "
+        "Gamma-Gamma spend, discounted at {discount} a month), who is likely to make no purchase within "
+        "{horizon} days, and when each customer is expected to buy next. Everything is as of {as_of} and uses "
+        "only the purchases before it; no customer is named here.",
+        "ja": "各顧客の今後{months}か月の予測価値（BG/NBDの購入回数×Gamma-Gammaの購入単価、月{discount}で割引）、"
+        "{horizon}日以内に購入しない可能性が高い顧客、次回購入の予想時期を示します。すべて{as_of}時点で、"
+        "それ以前の購入のみから計算しています。個々の顧客は表示しません。",
+    },
+    "clv.holdout_title": {"en": "Calibration and holdout check", "ja": "学習期間と検証期間による予測の検証"},
+    "clv.holdout_text": {
+        "en": "Fitted on the purchases through {calibration_end} and asked to predict the repeat purchases from "
+        "{holdout_start} to {observation_end}: {predicted} predicted against {actual} made ({error}).",
+        "ja": "{calibration_end}までの購入で推定し、{holdout_start}から{observation_end}までのリピート購入を予測："
+        "予測{predicted}回、実績{actual}回（{error}）。",
+    },
+    "clv.holdout_error": {"en": "error {error}", "ja": "誤差 {error}"},
+    "clv.value_title": {"en": "Predicted customer value", "ja": "顧客の予測価値"},
+    "clv.value_text": {
+        "en": "{customers} customers are predicted to bring {total} over the next {months} months; the top 10% "
+        "of them hold {top10} of it.",
+        "ja": "{customers}人の顧客が今後{months}か月で{total}をもたらすと予測されます。そのうち上位10%の顧客が"
+        "{top10}を占めます。",
+    },
+    "clv.by_segment_title": {"en": "Predicted value by RFM segment", "ja": "RFMセグメント別の予測価値"},
+    "clv.by_channel_title": {"en": "Predicted value by acquisition channel", "ja": "獲得チャネル別の予測価値"},
+    "clv.by_cohort_title": {
+        "en": "Predicted value by cohort (quarter of the first purchase)",
+        "ja": "コホート（初回購入の四半期）別の予測価値",
+    },
+    "clv.ltv_cac_title": {"en": "LTV:CAC by acquisition channel", "ja": "獲得チャネル別のLTV:CAC"},
+    "clv.ltv_cac_text": {
+        "en": "LTV: mean predicted value of the customers an acquisition campaign brought in, × the margin "
+        "{margin}. CAC: the acquisition campaigns' cost ÷ the customers whose first order they brought. "
+        "Campaigns with a contact list speak to existing customers (retention) and are not acquisition costs.",
+        "ja": "LTV：獲得キャンペーンで獲得した顧客の予測価値の平均×貢献利益率{margin}。CAC：獲得キャンペーンの費用"
+        "÷そのキャンペーン経由で初回購入した顧客数。接触リストのあるキャンペーンは既存顧客向け（リテンション）の"
+        "ため、獲得費用に含めません。",
+    },
+    "cac_status.ok": {"en": "ok", "ja": "算出済み"},
+    "cac_status.no_campaigns": {"en": "n/a: no campaign costs in the data", "ja": "n/a：キャンペーン費用のデータなし"},
+    "cac_status.no_acquisition_campaigns": {
+        "en": "n/a: no finished acquisition campaign (campaigns with a contact list are retention)",
+        "ja": "n/a：終了した獲得キャンペーンなし（接触リストのあるキャンペーンはリテンション）",
+    },
+    "cac_status.no_attribution": {
+        "en": "n/a: no first order is attributed to an acquisition campaign",
+        "ja": "n/a：獲得キャンペーンに紐づく初回注文なし",
+    },
+    "cac_status.none_acquired": {
+        "en": "n/a: no customer of this channel came through a campaign",
+        "ja": "n/a：このチャネルにキャンペーン経由の顧客なし",
+    },
+    "clv.risk_title": {"en": "Churn risk by segment", "ja": "セグメント別の離反リスク"},
+    "clv.risk_text": {
+        "en": "{high} of {customers} active customers are at high risk (a churn probability of {threshold} or "
+        "more) of making no purchase within {horizon} days. Their predicted value, the revenue at stake, is "
+        "{value}. Risk from: {method}.",
+        "ja": "アクティブ顧客{customers}人のうち{high}人が、{horizon}日以内に購入しない高リスク（離反確率{threshold}"
+        "以上）です。その予測価値（失われうる売上）は{value}です。リスクの算出方法：{method}。",
+    },
+    "clv.validation_title": {"en": "Churn model validation", "ja": "離反予測モデルの検証"},
+    "clv.validation_text": {
+        "en": "Backtest on time, never a random split: trained on the customers active on {train} (their "
+        "outcome ends on {test}), tested on those active on {test} against what they did before {as_of}.",
+        "ja": "ランダム分割ではなく時間で検証：{train}時点のアクティブ顧客で学習し（結果は{test}まで）、"
+        "{test}時点のアクティブ顧客について{as_of}までの実際の行動で評価しました。",
+    },
+    "clv.winner_model": {
+        "en": "The gradient-boosting model ranks churners best (AUC {auc}; best baseline {baseline}: {baseline_auc}). "
+        "The risk list uses it.",
+        "ja": "勾配ブースティングモデルが最も正確に離反顧客を順位付けしました（AUC {auc}、最良のベースライン"
+        "「{baseline}」は{baseline_auc}）。リスク一覧にはこのモデルを使います。",
+    },
+    "clv.winner_baseline": {
+        "en": "The gradient-boosting model (AUC {model_auc}) does not beat the baseline \u201c{baseline}\u201d "
+        "(AUC {baseline_auc}) on this data: the risk list uses the baseline.",
+        "ja": "このデータでは勾配ブースティングモデル（AUC {model_auc}）はベースライン「{baseline}」（AUC "
+        "{baseline_auc}）を上回りませんでした。リスク一覧にはベースラインを使います。",
+    },
+    "clv.calibration_note": {
+        "en": "Calibration: customers in ten equal groups by predicted churn probability, predicted against "
+        "observed churn. The baselines are turned into probabilities on the training cutoff.",
+        "ja": "キャリブレーション：予測離反確率で顧客を10等分し、予測と実際の離反率を比較。ベースラインは学習時点の"
+        "データで確率に変換しています。",
+    },
+    "clv.next_title": {"en": "When customers are expected to buy next", "ja": "次回購入の予想時期"},
+    "clv.next_text": {
+        "en": "Customers with at least three gaps between purchase days are timed by their own usual gap "
+        "(the reminder goes out when it has passed); the others, and those whose usual gap has already "
+        "passed, by the model: the median time to the next purchase if the customer is still active. "
+        "Per-customer dates with their intervals go to the CRM system through crmtools.churn.export_scores, "
+        "never into this report.",
+        "ja": "購入間隔が3回以上ある顧客は本人のいつもの間隔で予想します（間隔が過ぎたらリマインド）。それ以外の顧客と、"
+        "いつもの間隔をすでに過ぎた顧客はモデルで予想します（まだアクティブな場合の次回購入までの中央値）。"
+        "顧客ごとの日付と幅は crmtools.churn.export_scores でCRMシステムに渡し、このレポートには載せません。",
+    },
+    "clv_status.no_data": {
+        "en": "No purchases before {as_of}: nothing to predict.",
+        "ja": "{as_of}より前の購入がないため、予測できません。",
+    },
+    "clv_status.too_few_repeat": {
+        "en": "Too few repeat customers to fit the purchase model (at least 2 customers with a second purchase "
+        "day are needed).",
+        "ja": "リピート顧客が少なすぎて購入モデルを推定できません（2回目の購入日がある顧客が2人以上必要）。",
+    },
+    "clv_status.fit_failed": {
+        "en": "The purchase model could not be fitted.",
+        "ja": "購入モデルを推定できませんでした。",
+    },
+    "churn_status.no_data": {
+        "en": "No active customers at the backtest cutoffs: the churn model cannot be trained.",
+        "ja": "検証時点のアクティブ顧客がいないため、離反モデルを学習できません。",
+    },
+    "churn_status.too_few_customers": {
+        "en": "Too few active customers at the backtest cutoffs (at least 100 at each) to train and test a churn "
+        "model; more history is needed.",
+        "ja": "検証時点のアクティブ顧客が少なすぎて（各時点100人以上が必要）離反モデルを学習・評価できません。"
+        "より長い履歴が必要です。",
+    },
+    "churn_status.one_class": {
+        "en": "At a backtest cutoff every customer behaved alike (all bought again, or none did): there is "
+        "nothing to learn from.",
+        "ja": "検証時点の顧客全員が同じ行動（全員が再購入、または全員が未購入）だったため、学習できません。",
+    },
+    "churn_method.model": {"en": "Gradient-boosting model", "ja": "勾配ブースティングモデル"},
+    "churn_method.p_alive": {"en": "BG/NBD P(alive) alone", "ja": "BG/NBDの生存確率のみ"},
+    "churn_method.recency": {"en": "Days since last purchase", "ja": "最終購入からの日数"},
+    "next_basis.history": {"en": "own usual gap", "ja": "本人のいつもの間隔"},
+    "next_basis.model": {"en": "model", "ja": "モデル"},
+    "next_basis.overdue": {"en": "model (usual gap passed)", "ja": "モデル（いつもの間隔を経過）"},
+    "next_basis.none": {"en": "no estimate", "ja": "予想なし"},
+    "next_window.none": {"en": "no estimate", "ja": "予想なし"},
+    "next_window.days": {"en": "{window} days", "ja": "{window}日"},
+    "method": {"en": "Method", "ja": "方法"},
+    "auc": {"en": "AUC", "ja": "AUC"},
+    "top_decile_lift": {"en": "Top-decile lift", "ja": "上位10%のリフト"},
+    "brier": {"en": "Brier score", "ja": "ブライアスコア"},
+    "train_customers": {"en": "Training customers", "ja": "学習顧客数"},
+    "test_customers": {"en": "Test customers", "ja": "評価顧客数"},
+    "bin": {"en": "Group", "ja": "グループ"},
+    "mean_predicted": {"en": "Predicted churn", "ja": "予測離反率"},
+    "observed_rate": {"en": "Observed churn", "ja": "実際の離反率"},
+    "total_value": {"en": "Predicted value", "ja": "予測価値"},
+    "mean_value": {"en": "Mean value", "ja": "平均予測価値"},
+    "median_value": {"en": "Median value", "ja": "予測価値の中央値"},
+    "min_value": {"en": "Lowest value", "ja": "予測価値の最小"},
+    "max_value": {"en": "Highest value", "ja": "予測価値の最大"},
+    "value_share": {"en": "Share of value", "ja": "価値の構成比"},
+    "mean_p_alive": {"en": "Mean P(alive)", "ja": "平均生存確率"},
+    "high_risk_customers": {"en": "High-risk customers", "ja": "高リスク顧客数"},
+    "high_risk_share": {"en": "High-risk share", "ja": "高リスクの割合"},
+    "mean_churn_probability": {"en": "Mean churn probability", "ja": "平均離反確率"},
+    "acquisition_channel": {"en": "Acquisition channel", "ja": "獲得チャネル"},
+    "first_purchase_quarter": {"en": "First-purchase quarter", "ja": "初回購入の四半期"},
+    "acquired": {"en": "Acquired by campaigns", "ja": "キャンペーン獲得数"},
+    "acquisition_cost": {"en": "Acquisition cost", "ja": "獲得費用"},
+    "cac": {"en": "CAC", "ja": "CAC（獲得単価）"},
+    "ltv": {"en": "LTV", "ja": "LTV"},
+    "ltv_cac": {"en": "LTV:CAC", "ja": "LTV:CAC"},
+    "cac_status": {"en": "Note", "ja": "備考"},
+    "frequency": {"en": "Repeat purchase days (calibration)", "ja": "学習期間のリピート購入日数"},
+    "actual": {"en": "Actual (mean)", "ja": "実績（平均）"},
+    "predicted": {"en": "Predicted (mean)", "ja": "予測（平均）"},
+    "basis": {"en": "Based on", "ja": "予想の根拠"},
+    "chart.predicted_value": {"en": "Predicted value per customer", "ja": "顧客あたり予測価値"},
+    "chart.repeat_purchases": {
+        "en": "Repeat purchases per customer, holdout",
+        "ja": "検証期間の顧客あたりリピート購入",
+    },
+    "chart.calibration_frequency": {"en": "Repeat purchase days in calibration", "ja": "学習期間のリピート購入日数"},
+    "chart.actual": {"en": "Actual", "ja": "実績"},
+    "chart.predicted": {"en": "Predicted", "ja": "予測"},
+    "chart.predicted_churn": {"en": "Predicted churn probability", "ja": "予測離反確率"},
+    "chart.observed_churn": {"en": "Observed churn", "ja": "実際の離反率"},
+    "chart.perfect_calibration": {"en": "Perfect calibration", "ja": "完全に一致"},
+    "chart.days_to_next_purchase": {"en": "Expected next purchase, days from now", "ja": "次回購入の予想（日後）"},
+    "chart.value_share": {"en": "Share of predicted value", "ja": "予測価値の構成比"},
+    "chart.no_data": {"en": "No data", "ja": "データなし"},
+    "clv_active_value": {"en": "Predicted value, active base", "ja": "アクティブ顧客の予測価値"},
+    "value_at_risk": {"en": "Value at risk", "ja": "離反リスクのある価値"},
+    "headline.clv_note": {"en": "next {months} months, {customers} customers", "ja": "今後{months}か月・{customers}人"},
+    "headline.risk_note": {
+        "en": "{customers} high-risk customers ({share} of the value)",
+        "ja": "高リスク顧客{customers}人（価値の{share}）",
+    },
+    "glossary.clv_active_value": {
+        "en": "Predicted revenue over the next 12 months (params clv.months) from customers who bought in the last "
+        "365 days, discounted monthly (BG/NBD × Gamma-Gamma, fitted on the purchases before the period's end).",
+        "ja": "過去365日に購入した顧客から今後12か月（パラメータ clv.months）に見込まれる売上の割引現在価値"
+        "（期末より前の購入で推定したBG/NBD×Gamma-Gamma）。",
+    },
+    "glossary.value_at_risk": {
+        "en": "The part of that predicted value held by customers whose churn probability (no purchase within "
+        "params churn.horizon_days) is 50% or more, by the better of the churn model and its baselines.",
+        "ja": "その予測価値のうち、離反確率（パラメータ churn.horizon_days 以内に購入しない確率）が50%以上の顧客が"
+        "持つ部分。離反モデルとベースラインのうち精度の高い方で判定。",
+    },
+    "finding.value_at_risk": {
+        "en": "{share} of the active base's predicted {months}-month value ({value} of {total}) sits with "
+        "{customers} customers at high risk of churning; {segment} holds the most of it ({segment_value}). "
+        "Win them back before their usual purchase gap runs out.",
+        "ja": "アクティブ顧客の今後{months}か月の予測価値のうち{share}（{total}中{value}）を、離反リスクの高い"
+        "{customers}人が持っています。最も多いのは{segment}（{segment_value}）です。いつもの購入間隔が過ぎる前に"
+        "働きかけましょう。",
+    },
+    "finding.value_at_risk_change": {
+        "en": "Value at risk {change} vs the previous period.",
+        "ja": "離反リスクのある価値は前期比{change}。",
+    },
 }
 
 
