@@ -282,6 +282,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "clv_months": 12,  # clv.months
     "clv_monthly_discount": 0.01,  # clv.monthly_discount
     "clv_time_unit": "W",  # clv.time_unit
+    "churn_horizon_days": 90,  # churn.horizon_days
 }
 
 
@@ -302,6 +303,8 @@ def settings_from_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     if "within_days" in repeat:
         out["within_days"] = repeat["within_days"]
     out["basket"] = dict(basket)
+    if "horizon_days" in params.get("churn", {}):
+        out["churn_horizon_days"] = params["churn"]["horizon_days"]
     for key in ("months", "monthly_discount", "time_unit"):
         if key in params.get("clv", {}):
             out[f"clv_{key}"] = params["clv"][key]
@@ -485,14 +488,35 @@ register_provider(
         module="crmtools.clv",
     )
 )
-#: Churn risk (crmtools.churn, issue 14) is registered with its module and no compute yet: a rule naming
-#: ``churn_risk`` is valid, and its list is skipped with the note ``field_unavailable:churn_risk:module_missing``
-#: until the provider is wired here (one ``register_provider`` call with a compute function).
+
+
+def _churn_attributes(inputs: TargetInputs) -> pd.DataFrame | None:
+    from .churn import churn_risk
+
+    s = inputs.settings
+    risk = churn_risk(
+        inputs.transactions,
+        as_of=inputs.as_of,
+        horizon_days=s["churn_horizon_days"],
+        customers=inputs.customers,
+        clv_unit=s["clv_time_unit"],
+    )
+    if risk.status != "ok":
+        return None
+    return risk.scores.rename(columns={"churn_probability": "churn_risk"})[["customer_id", "churn_risk"]]
+
+
 register_provider(
     AttributeProvider(
         "churn",
-        (Attribute("churn_risk", "number", "probability of no purchase within churn.horizon_days (crmtools.churn)"),),
-        None,
+        (
+            Attribute(
+                "churn_risk",
+                "number",
+                "probability of no purchase within churn.horizon_days, from the backtested winner (crmtools.churn)",
+            ),
+        ),
+        _churn_attributes,
         module="crmtools.churn",
     )
 )

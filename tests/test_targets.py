@@ -343,19 +343,57 @@ def test_a_new_provider_is_one_entry_and_its_field_works_in_rules():
         targets.parse_target_lists([_list(where={"points": {"min": 50}})])
 
 
-def test_a_field_whose_module_has_not_landed_skips_its_list_with_a_note():
-    tx = _tx([("a", "2025-02-01", 100)])
-    result = targets.target_lists(
-        tx,
-        period="2025-02",
-        customers=_customers(["a"]),
-        lists=[_list("risky", where={"churn_risk": {"min": 0.5}}), _list("all", 2, where={"frequency": {"min": 1}})],
+def test_a_field_whose_module_is_missing_skips_its_list_with_a_note():
+    pending = targets.AttributeProvider(
+        "future", (targets.Attribute("future_score", "number", "not written yet"),), None, module="crmtools.not_there"
     )
-    row = result.summary.set_index("list").loc["risky"]
-    if targets.ATTRIBUTE_PROVIDERS["churn"].available():  # pragma: no cover - once crmtools.churn is wired
-        pytest.skip("churn_risk is wired")
-    assert row["status"] == "skipped" and row["note"] == "field_unavailable:churn_risk:module_missing"
-    assert result.summary.set_index("list").loc["all", "customers"] == 1
+    targets.register_provider(pending)
+    try:
+        tx = _tx([("a", "2025-02-01", 100)])
+        result = targets.target_lists(
+            tx,
+            period="2025-02",
+            customers=_customers(["a"]),
+            lists=[
+                _list("later", where={"future_score": {"min": 0.5}}),
+                _list("all", 2, where={"frequency": {"min": 1}}),
+            ],
+        )
+    finally:
+        targets.ATTRIBUTE_PROVIDERS.pop("future")
+    s = result.summary.set_index("list")
+    assert s.loc["later", ["status", "note"]].tolist() == ["skipped", "field_unavailable:future_score:module_missing"]
+    assert s.loc["all", "customers"] == 1 and result.missing_fields == {"future_score": "module_missing"}
+
+
+def test_nps_group_without_surveys_skips_the_detractor_list_with_a_note():
+    tx = _tx([("a", "2025-02-01", 100)])
+    result = targets.target_lists(tx, period="2025-02", customers=_customers(["a"]))
+    row = result.summary.set_index("list").loc["detractor_follow_up"]
+    assert row["status"] == "skipped" and row["note"] == "field_unavailable:nps_group:no_data"
+
+
+def test_fields_of_the_other_modules_agree_with_those_modules(sample_tables):
+    from crmtools.ladder import customer_stages
+    from crmtools.nps import latest_scores
+
+    t = sample_tables
+    attrs, missing = targets.customer_attributes(
+        t["transactions"],
+        as_of="2025-04-01",
+        customers=t["customers"],
+        surveys=t["surveys"],
+        fields=["nps_group", "stage", "clv", "churn_risk"],
+    )
+    assert missing == {}
+    by_id = attrs.set_index("customer_id")
+    stages = customer_stages(t["transactions"], as_of="2025-04-01", customers=t["customers"], surveys=t["surveys"])
+    assert by_id.loc[stages.table["customer_id"], "stage"].tolist() == stages.table["rung"].tolist()
+    answers = latest_scores(t["surveys"], as_of="2025-04-01")
+    assert by_id.loc[answers["customer_id"], "nps_group"].tolist() == answers["nps_group"].tolist()
+    assert (by_id["clv"].dropna() >= 0).all() and by_id["clv"].notna().sum() > 1000
+    risk = by_id["churn_risk"].dropna()
+    assert len(risk) > 1000 and risk.between(0, 1).all()
 
 
 # --------------------------------------------------------------------------- building lists by hand
