@@ -280,12 +280,14 @@ def _cmd_targets(args) -> int:
         customers=dataset.customers,
         contact_fields=fields,
     )
+    import pandas as pd
+
     print(f"Target lists for {period.label} (as of {result.as_of}, seed {result.seed}):")
     for row in result.summary.itertuples(index=False):
         if row.status == "ok":
             print(
                 f"  {row.list}: {row.customers:,} customers ({row.treatment:,} to contact, {row.holdout:,} holdout "
-                f"= {row.holdout_share:.1%}{', underpowered' if row.underpowered is True else ''}); "
+                f"= {row.holdout_share:.1%}{', underpowered' if row.underpowered is not pd.NA and row.underpowered else ''}); "
                 f"{row.not_contactable:,} matched without consent or opted out, {row.taken_by_earlier:,} in an "
                 "earlier list"
             )
