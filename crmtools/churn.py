@@ -68,13 +68,16 @@ __all__ = [
     "CATEGORICAL_FEATURES",
     "FEATURE_COLUMNS",
     "METHODS",
+    "BaseValue",
     "ChurnRisk",
     "CustomerValues",
     "HoldoutValidation",
     "ValueSummary",
+    "base_value",
     "churn_features",
     "churn_labels",
     "churn_risk",
+    "customer_groups",
     "customer_values",
     "export_scores",
     "ltv_cac",
@@ -962,8 +965,9 @@ def next_purchase(
     >>> tx = pd.DataFrame({"order_id": list("1234"), "customer_id": "a", "quantity": 1, "amount": 1.0,
     ...     "order_datetime": pd.to_datetime(["2025-01-01", "2025-01-11", "2025-01-21", "2025-01-31"])})
     >>> out = next_purchase(tx, as_of="2025-02-02", values=CustomerValues.empty("2025-02-02", 90))
-    >>> out[["usual_interval_days", "expected_next", "basis"]].iloc[0].tolist()
-    [10.0, Timestamp('2025-02-10 00:00:00'), 'history']
+    >>> row = out.iloc[0]
+    >>> float(row["usual_interval_days"]), f"{row['expected_next']:%Y-%m-%d}", row["basis"]
+    (10.0, '2025-02-10', 'history')
     """
     cutoff = as_point(as_of)
     low_q, high_q = quantiles
@@ -1080,10 +1084,11 @@ def value_by(
     >>> v = CustomerValues.empty("2025-01-01", 90)
     >>> v = CustomerValues(v.as_of, 90, "ok", pd.DataFrame({"customer_id": ["a", "b", "c"],
     ...     "clv": [10.0, 30.0, 60.0], "p_alive": [0.5, 0.9, 1.0]}))
-    >>> value_by(v, pd.DataFrame({"customer_id": ["a", "b", "c"], "channel": ["x", "x", "y"]}), by="channel")
-      channel  customers  total_value  mean_value  median_value  value_share  mean_p_alive
-    0       y          1         60.0        60.0          60.0          0.6          1.0
-    1       x          2         40.0        20.0          20.0          0.4          0.7
+    >>> t = value_by(v, pd.DataFrame({"customer_id": ["a", "b", "c"], "channel": ["x", "x", "y"]}), by="channel")
+    >>> t[["channel", "customers", "total_value", "mean_value", "value_share", "mean_p_alive"]]
+      channel  customers  total_value  mean_value  value_share  mean_p_alive
+    0       y          1         60.0        60.0          0.6           1.0
+    1       x          2         40.0        20.0          0.4           0.7
     """
     require_columns(groups, ["customer_id", by], name="groups")
     table = _value_frame(values, risk).merge(groups[["customer_id", by]], on="customer_id", how="left")
@@ -1355,6 +1360,85 @@ def ltv_cac(
     return out.reset_index()[columns]
 
 
+@dataclass(frozen=True)
+class BaseValue:
+    """Everything the report says about the value of the base at one cutoff (from :func:`base_value`)."""
+
+    values: CustomerValues
+    risk: ChurnRisk
+    summary: ValueSummary
+
+
+def base_value(
+    transactions: pd.DataFrame,
+    *,
+    as_of: Any,
+    customers: pd.DataFrame | None = None,
+    contacts: pd.DataFrame | None = None,
+    horizon_days: int = 90,
+    months: int = 12,
+    monthly_discount: float = 0.01,
+    clv_unit: str = "W",
+    active_days: int = 365,
+    random_state: int = 0,
+) -> BaseValue:
+    """Customer values, the churn backtest and risk list, and the headline figures at ``as_of``, in one call.
+
+    The one computation the value page and the executive summary share (a
+    report caches it per cutoff): :func:`customer_values` (revenue,
+    ``margin=1``), :func:`churn_risk` with those values, and
+    :func:`value_summary`. Arguments as there.
+
+    Returns
+    -------
+    BaseValue
+    """
+    values = customer_values(
+        transactions,
+        as_of=as_of,
+        horizon_days=horizon_days,
+        months=months,
+        monthly_discount=monthly_discount,
+        clv_unit=clv_unit,
+    )
+    risk = churn_risk(
+        transactions,
+        as_of=as_of,
+        horizon_days=horizon_days,
+        customers=customers,
+        contacts=contacts,
+        active_days=active_days,
+        clv_unit=clv_unit,
+        random_state=random_state,
+        values=values,
+    )
+    return BaseValue(values, risk, value_summary(values, risk, active_days=active_days))
+
+
+def customer_groups(transactions: pd.DataFrame, *, as_of: Any, customers: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each customer's acquisition channel and cohort (quarter of the first purchase), for :func:`value_by`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id``, ``acquisition_channel`` (as :func:`crmtools.repeat.first_purchases`), ``cohort``
+        (``"2025-Q1"``), sorted by customer.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"order_id": ["1", "2"], "customer_id": ["a", "b"], "quantity": 1, "amount": 1.0,
+    ...                    "order_datetime": pd.to_datetime(["2025-01-02", "2025-05-01"]), "channel": "web"})
+    >>> customer_groups(tx, as_of="2025-06-01")["cohort"].tolist()
+    ['2025-Q1', '2025-Q2']
+    """
+    cutoff = as_point(as_of)
+    attributes = _first_order_attributes(transactions, cutoff, customers)
+    firsts = _orders(transactions, cutoff).groupby("customer_id")["day"].min()
+    cohort = firsts.dt.to_period("Q").astype("str").str.replace("Q", "-Q", regex=False)
+    out = attributes[["acquisition_channel"]].join(cohort.rename("cohort"), how="outer")
+    return out.reset_index(names="customer_id").sort_values("customer_id", ignore_index=True)
+
+
 def export_scores(
     values: CustomerValues,
     risk: ChurnRisk | None = None,
@@ -1375,15 +1459,9 @@ def export_scores(
     Raises
     ------
     ValueError
-        If ``path`` is inside a folder named ``reports`` or its suffix is not ``.parquet`` or ``.csv``.
+        If ``path`` is inside a folder named ``reports``, its folder does not exist, or its suffix is not
+        ``.parquet`` or ``.csv`` (the rules of :func:`crmtools.clv.write_scores`, which writes it).
     """
-    target = Path(path)
-    if "reports" in target.resolve().parts:
-        raise ValueError(
-            f"per-customer scores hold customer ids and never go under reports/; got path {str(target)!r}. "
-            "Write them to a private folder for the CRM system."
-        )
-    require_in(target.suffix.lower(), (".parquet", ".csv"), name="path suffix")
     table = values.table[["customer_id", "p_alive", "expected_purchases", "expected_spend", "clv"]]
     if risk is not None and len(risk.scores):
         table = table.merge(risk.scores, on="customer_id", how="left")
@@ -1393,9 +1471,6 @@ def export_scores(
             on="customer_id",
             how="left",
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.suffix.lower() == ".csv":
-        table.to_csv(target, index=False)
-    else:
-        table.to_parquet(target, index=False)
-    return target
+    from .clv import write_scores
+
+    return write_scores(table, path)

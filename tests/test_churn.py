@@ -289,9 +289,10 @@ def test_export_scores_never_writes_into_reports(tmp_path):
             {"customer_id": ["a"], "p_alive": [0.5], "expected_purchases": [1.0], "expected_spend": [9.0], "clv": [1.0]}
         ),
     )
-    with pytest.raises(ValueError, match="never go under reports"):
+    (tmp_path / "reports").mkdir()
+    with pytest.raises(ValueError, match="reports folder"):
         churn.export_scores(values, path=tmp_path / "reports" / "scores.parquet")
-    written = churn.export_scores(values, path=tmp_path / "private" / "scores.csv")
+    written = churn.export_scores(values, path=tmp_path / "scores.csv")
     assert pd.read_csv(written)["customer_id"].tolist() == ["a"]
 
 

@@ -61,6 +61,7 @@ __all__ = [
     "rule_sentences",
     "summary_findings",
     "top_movements",
+    "value_finding",
     "verdict_sentences",
 ]
 
@@ -989,3 +990,67 @@ def rule_sentences(rules: pd.DataFrame, *, language: str = "en", top_n: int | No
             shown["antecedents"], shown["consequents"], shown["lift"], shown["confidence"]
         )
     ]
+
+
+def value_finding(
+    now,
+    previous=None,
+    by_segment: pd.DataFrame | None = None,
+    *,
+    segment_map=None,
+    language: str = "en",
+    currency: str = "JPY",
+) -> str | None:
+    """One finding on the predicted value at risk: how much of the active base's value sits with customers at
+    high risk of churning, the segment holding most of it, and the change since the previous period end.
+
+    Parameters
+    ----------
+    now, previous : crmtools.churn.ValueSummary or None
+        :func:`crmtools.churn.value_summary` at the period's end and at the previous period's end.
+    by_segment : pandas.DataFrame, optional
+        :func:`crmtools.churn.risk_by_segment` at the period's end.
+    segment_map : path, mapping or SegmentMap, optional
+        For the segment labels.
+    language : {"en", "ja"}, default="en"
+    currency : str, default="JPY"
+
+    Returns
+    -------
+    str or None
+        None when there is no value at risk to speak of (no fit, no risk list, nobody at high risk).
+
+    Examples
+    --------
+    >>> from crmtools.churn import ValueSummary
+    >>> now = ValueSummary(pd.Timestamp("2025-12-01"), "ok", 100, 5e6, 20, 1e6, 12)
+    >>> seg = pd.DataFrame({"segment": ["At Risk"], "value_at_risk": [6e5]})
+    >>> value_finding(now, ValueSummary(now.as_of, "ok", 90, 4e6, 10, 8e5, 12), seg)  # doctest: +NORMALIZE_WHITESPACE
+    "20.0% of the active base's predicted 12-month value (¥1M of ¥5M) sits with 20 customers at high risk of
+    churning; At Risk holds the most of it (¥600K). Win them back before their usual purchase gap runs out.
+    Value at risk +25.0% vs the previous period."
+    """
+    i18n.check_language(language)
+    if now is None or now.status != "ok" or not now.high_risk_customers or not now.active_value:
+        return None
+    labels = _labels(segment_map, language)
+    top = None
+    if by_segment is not None and len(by_segment):
+        top = by_segment.sort_values("value_at_risk", ascending=False).iloc[0]
+    parts = [
+        i18n.text(
+            "finding.value_at_risk",
+            language,
+            share=i18n.percent(now.value_at_risk / now.active_value),
+            months=now.months,
+            value=i18n.compact_money(now.value_at_risk, language, currency),
+            total=i18n.compact_money(now.active_value, language, currency),
+            customers=i18n.number(now.high_risk_customers),
+            segment=labels.get(top["segment"], top["segment"]) if top is not None else "–",
+            segment_value=i18n.compact_money(top["value_at_risk"], language, currency) if top is not None else "–",
+        )
+    ]
+    if previous is not None and previous.status == "ok" and previous.value_at_risk:
+        change = now.value_at_risk / previous.value_at_risk - 1
+        parts.append(i18n.text("finding.value_at_risk_change", language, change=i18n.signed_percent(change)))
+    return i18n.sentences(parts, language)

@@ -44,6 +44,8 @@ __all__ = [
     "period_campaign_roi",
     "roi_comparison",
     "rule_screen_text",
+    "value_options",
+    "value_tiles",
     "without_comparisons",
 ]
 
@@ -569,3 +571,80 @@ def experiment_table(primary: pd.DataFrame, *, language: str = "en") -> pd.DataF
             "verdict": verdicts,
         }
     )[columns]
+
+
+def value_options(params: dict) -> dict:
+    """The keyword arguments of :func:`crmtools.churn.base_value` that come from the run's params.
+
+    The value page and the summary pass the same ones, so they share one cached result per cutoff.
+
+    Examples
+    --------
+    >>> value_options({"churn": {"horizon_days": 90}, "clv": {"months": 12, "monthly_discount": 0.01,
+    ...                                                        "time_unit": "W"}})
+    {'horizon_days': 90, 'months': 12, 'monthly_discount': 0.01, 'clv_unit': 'W'}
+    """
+    return {
+        "horizon_days": params["churn"]["horizon_days"],
+        "months": params["clv"]["months"],
+        "monthly_discount": params["clv"]["monthly_discount"],
+        "clv_unit": params["clv"]["time_unit"],
+    }
+
+
+def value_tiles(now, previous=None, *, language: str = "en") -> pd.DataFrame:
+    """The summary's tiles for the predicted value of the active base and the value at risk.
+
+    Parameters
+    ----------
+    now, previous : crmtools.churn.ValueSummary or None
+        :func:`crmtools.churn.value_summary` at the period's end and at the
+        previous period's end (each as of its own end, so comparable).
+    language : {"en", "ja"}, default="en"
+
+    Returns
+    -------
+    pandas.DataFrame
+        Two rows, ``clv_active_value`` and ``value_at_risk``, in the columns
+        of :func:`headline_kpis` (``year_ago`` NaN; a note with the horizon,
+        customers and share).
+
+    Examples
+    --------
+    >>> from crmtools.churn import ValueSummary
+    >>> now = ValueSummary(pd.Timestamp("2025-12-01"), "ok", 100, 5e6, 20, 1e6, 12)
+    >>> before = ValueSummary(pd.Timestamp("2025-11-01"), "ok", 90, 4e6, 10, 5e5, 12)
+    >>> value_tiles(now, before)[["kpi", "value", "previous", "note"]].values.tolist()[1]
+    ['value_at_risk', 1000000.0, 500000.0, '20 high-risk customers (20.0% of the value)']
+    """
+    nan = float("nan")
+
+    def figure(summary, name):
+        value = None if summary is None else getattr(summary, name)
+        return nan if value is None or pd.isna(value) else float(value)
+
+    notes = [None, None]
+    if now is not None and now.status in ("ok", "no_risk"):
+        notes[0] = i18n.text(
+            "headline.clv_note", language, months=now.months, customers=i18n.number(now.active_customers)
+        )
+    if now is not None and now.status == "ok":
+        share = now.value_at_risk / now.active_value if now.active_value else nan
+        notes[1] = i18n.text(
+            "headline.risk_note", language, customers=i18n.number(now.high_risk_customers), share=i18n.percent(share)
+        )
+    rows = [
+        {
+            "kpi": kpi,
+            "value": figure(now, name),
+            "previous": figure(previous, name),
+            "year_ago": nan,
+            "kind": "money",
+            "label": None,
+            "note": note,
+            "previous_note": None,
+            "year_ago_note": None,
+        }
+        for (kpi, name), note in zip((("clv_active_value", "active_value"), ("value_at_risk", "value_at_risk")), notes)
+    ]
+    return pd.DataFrame(rows)
