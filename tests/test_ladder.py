@@ -340,3 +340,38 @@ def test_charts_draw_on_the_given_axes_and_tolerate_empty_tables(language):
     empty = ladder.stage_summary(ladder.customer_stages(tx, as_of="2020-01-01"), tx, period="2019-12")
     ax = Figure().subplots()
     assert plots.plot_ladder_funnel(empty, language=language, ax=ax) is ax and ax.texts
+
+
+# --------------------------------------------------------------------------- the summary's findings
+
+
+def test_summary_has_one_ladder_and_one_nps_finding_only_when_their_data_exists():
+    from crmtools import nps
+    from crmtools.reporting.findings import summary_findings
+
+    tx = _tx({"a": [10.0], "b": [20.0, 20.0], "c": [5.0] * 4})
+    before = ladder.customer_stages(tx, as_of="2025-10-02")
+    after = ladder.customer_stages(tx, as_of=AS_OF)
+    stages = ladder.stage_summary(after, tx, period="2025-10")
+    conversion = ladder.rung_conversion(before, after)
+    surveys = pd.DataFrame(
+        {"customer_id": ["a", "b", "c"], "responded_at": pd.to_datetime(["2025-06-01"] * 3), "score": [10, 9, 2]}
+    )
+    overall = nps.nps_table(surveys.assign(responded_at=pd.Timestamp("2025-10-05")), period="2025-10")
+    behaviour = nps.nps_behaviour(surveys, tx, as_of=AS_OF, window_days=150)
+    found = summary_findings(
+        period_text="Oct 2025",
+        ladder_stages=stages,
+        ladder_conversion=conversion,
+        nps_overall=overall,
+        nps_behaviour=behaviour,
+    )
+    assert found == [
+        "0.0% of the 3 active customers stand on the top three stages (⑤ Fan, ⑥ Member, ⑦ Evangelist); 66.7% of "
+        "the customers on the first stage 30 days ago stand higher now.",
+        "NPS in Oct 2025 was +33 (95% interval -73 to +100, 3 answers); promoters repeated 100.0% in the 150 days "
+        "after answering, detractors 100.0%.",
+    ]
+    ja = summary_findings(period_text="2025年10月", ladder_stages=stages, ladder_conversion=conversion, language="ja")
+    assert len(ja) == 1 and "⑤ ファン、⑥ 会員、⑦ 信者・伝道者" in ja[0]
+    assert summary_findings(nps_overall=overall.iloc[:0], nps_behaviour=behaviour) == []

@@ -650,6 +650,48 @@ def _campaigns(roi, language, currency) -> str | None:
     )
 
 
+def _ladder(stages, conversion, stage_words, language) -> str | None:
+    """The growth-ladder finding: the share on the top three rungs and the first rung's conversion."""
+    if stages is None or stages.empty or stages["customers"].sum() == 0:
+        return None
+    top = stages.tail(3)
+    total = int(stages["customers"].sum())
+    first = None if conversion is None or conversion.empty else conversion.iloc[0]
+    if first is None or not first["customers"]:
+        return None
+    return i18n.text(
+        "finding.ladder",
+        language,
+        top=i18n.percent(top["customers"].sum() / total),
+        customers=i18n.number(total),
+        stages=("、" if language == "ja" else ", ").join(stage_words.get(r, r) for r in top["rung"]),
+        rate=i18n.percent(first["conversion_rate"]),
+        days=int(first["window_days"]),
+    )
+
+
+def _nps(overall, behaviour, period_text, language) -> str | None:
+    """The NPS finding: the period's score with its interval, and what promoters and detractors did next."""
+    if overall is None or overall.empty or behaviour is None or behaviour.table.empty:
+        return None
+    row = overall.iloc[0]
+    rates = behaviour.table.set_index("nps_group")["repeat_rate"]
+    if not {"promoter", "detractor"} <= set(rates.index):
+        return None
+    return i18n.text(
+        "finding.nps",
+        language,
+        period=period_text,
+        nps=f"{row['nps']:+.0f}",
+        low=f"{row['ci_low']:+.0f}",
+        high=f"{row['ci_high']:+.0f}",
+        responses=i18n.number(row["responses"]),
+        promoter=i18n.percent(rates["promoter"]),
+        detractor=i18n.percent(rates["detractor"]),
+        days=behaviour.window_days,
+    )
+
+
 def summary_findings(
     *,
     period_text: str = "",
@@ -664,6 +706,11 @@ def summary_findings(
     experiments: pd.DataFrame | None = None,
     campaigns: pd.DataFrame | None = None,
     segment_map=None,
+    ladder_stages: pd.DataFrame | None = None,
+    ladder_conversion: pd.DataFrame | None = None,
+    ladder_rules=None,
+    nps_overall: pd.DataFrame | None = None,
+    nps_behaviour=None,
     language: str = "en",
     currency: str = "JPY",
 ) -> list[str]:
@@ -699,13 +746,22 @@ def summary_findings(
         :func:`crmtools.campaigns.campaign_roi` output.
     segment_map : path, mapping or SegmentMap, optional
         The map the segments came from, for their labels; default built-in.
+    ladder_stages, ladder_conversion : pandas.DataFrame, optional
+        :func:`crmtools.ladder.stage_summary` and :func:`crmtools.ladder.rung_conversion` output.
+    ladder_rules : path, mapping or Ladder, optional
+        The growth-ladder rules (stage labels); default built-in.
+    nps_overall : pandas.DataFrame, optional
+        :func:`crmtools.nps.nps_table` output for the period (overall).
+    nps_behaviour : NpsBehaviour, optional
+        :func:`crmtools.nps.nps_behaviour` output.
     language : {"en", "ja"}, default="en"
     currency : str, default="JPY"
 
     Returns
     -------
     list of str
-        At most :data:`MAX_FINDINGS` sentences; only sentences whose numbers exist.
+        At most :data:`MAX_FINDINGS` sentences; only sentences whose numbers exist; then one about the
+        growth ladder and one about NPS when their data is given.
     """
     i18n.check_language(language)
     labels = _labels(segment_map, language) if segments is not None and not segments.empty else {}
@@ -718,7 +774,12 @@ def summary_findings(
         _campaigns(campaigns, language, currency),
         (rule_sentences or [None])[0],
     ]
-    return [f for f in found if f][:MAX_FINDINGS]
+    stage_words = i18n.stage_labels(ladder_rules, language) if ladder_stages is not None else {}
+    growth = [
+        _ladder(ladder_stages, ladder_conversion, stage_words, language),
+        _nps(nps_overall, nps_behaviour, period_text, language),
+    ]
+    return [f for f in found if f][:MAX_FINDINGS] + [f for f in growth if f]
 
 
 def top_movements(migration: pd.DataFrame, *, top_n: int = 5, segment_map=None, language: str = "en") -> list[str]:

@@ -1210,10 +1210,10 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "chart.repeat_rate": {"en": "Repeat rate", "ja": "リピート率"},
     "finding.ladder": {
-        "en": "{top} of the {customers} active customers stand on the top three stages (fan, member, evangelist); "
-        "{rate} of one-time purchasers climbed higher within {days} days.",
-        "ja": "購入のある{customers}人のうち{top}が上位3段階（ファン・会員・信者）にいます。1回購入者の{rate}が"
-        "{days}日以内に上の段階へ進みました。",
+        "en": "{top} of the {customers} active customers stand on the top three stages ({stages}); {rate} of "
+        "the customers on the first stage {days} days ago stand higher now.",
+        "ja": "購入のある{customers}人のうち{top}が上位3段階（{stages}）にいます。{days}日前に第1段階だった顧客の{rate}が"
+        "上の段階へ進みました。",
     },
     "finding.nps": {
         "en": "NPS in {period} was {nps} (95% interval {low} to {high}, {responses} answers); promoters repeated "
