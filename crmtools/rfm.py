@@ -33,7 +33,12 @@ Scores (1-5, 5 best; low recency is good):
   ``(2, 3, 5, 10)`` give the bins 1, 2, 3-4, 5-9 and 10+ orders.
 
 Segments come from a segment map (:func:`load_segment_map`) that assigns each
-of the 125 (R, F, M) cells to exactly one segment. Results name segments by
+of the 125 (R, F, M) cells to exactly one segment. A segment may also require
+a **first purchase ever in the window** (``first_purchase: in_window``): the
+built-in ``New`` holds only customers whose first purchase over the whole
+history before ``as_of`` falls in the window; a customer of its cells who had
+bought before the window (a lapsed customer come back) goes to the segment
+its ``otherwise`` names (``Promising`` in the built-in map). Results name segments by
 the map's names (``"Champions"``), in every language; the map also carries
 each segment's display labels, which the reporting layer shows
 (:func:`crmtools.reporting.i18n.segment_labels`).
@@ -137,12 +142,20 @@ class Segment:
         The ``"rfm"`` score cells (e.g. ``"545"``) in this segment, sorted.
     description : dict of str to str
         One-line description per language (may be empty).
+    first_purchase_in_window : bool, default=False
+        Only customers whose first purchase ever is in the RFM window belong
+        here (map key ``first_purchase: in_window``); the others of its cells
+        go to ``otherwise``.
+    otherwise : str or None, default=None
+        The segment of the customers a ``first_purchase_in_window`` segment turns away.
     """
 
     name: str
     labels: Mapping[str, str]
     cells: tuple[str, ...]
     description: Mapping[str, str] = field(default_factory=dict)
+    first_purchase_in_window: bool = False
+    otherwise: str | None = None
 
     def label(self, language: str = "en") -> str:
         """The label in ``language`` (the name when none is given)."""
@@ -250,9 +263,19 @@ def _parse_segment_map(raw: Any, source: str) -> SegmentMap:
             raise ValueError(f"Segment map {source}, segment {i}: each segment needs a text 'name'; got {spec!r}.")
         name = spec["name"]
         where = f"Segment map {source}, segment {name!r}"
-        unknown = sorted(set(spec) - {"name", "label", "description", "rules", "cells"})
+        unknown = sorted(set(spec) - {"name", "label", "description", "rules", "cells", "first_purchase", "otherwise"})
         if unknown:
-            raise ValueError(f"{where}: unknown key {unknown}; allowed: name, label, description, rules, cells.")
+            raise ValueError(
+                f"{where}: unknown key {unknown}; allowed: name, label, description, rules, cells, first_purchase, "
+                f"otherwise."
+            )
+        first_purchase = spec.get("first_purchase")
+        if first_purchase not in (None, "in_window") or (first_purchase is None) != (spec.get("otherwise") is None):
+            raise ValueError(
+                f"{where}: 'first_purchase' must be 'in_window' and come with 'otherwise' (the segment of the "
+                f"customers who had bought before the window); got first_purchase={first_purchase!r}, "
+                f"otherwise={spec.get('otherwise')!r}."
+            )
         if name in (s.name for s in segments):
             raise ValueError(f"{where}: segment names must be unique; {name!r} appears twice.")
         if name == INACTIVE:
@@ -269,7 +292,9 @@ def _parse_segment_map(raw: Any, source: str) -> SegmentMap:
         cells = _segment_cells(spec, where)
         for cell in cells:
             owners[cell].append(name)
-        segments.append(Segment(name, labels, tuple(sorted(cells)), description))
+        segments.append(
+            Segment(name, labels, tuple(sorted(cells)), description, first_purchase is not None, spec.get("otherwise"))
+        )
     overlaps = [f"{cell} ({' and '.join(names)})" for cell, names in owners.items() if len(names) > 1]
     gaps = [cell for cell, names in owners.items() if not names]
     problems = []
@@ -280,6 +305,14 @@ def _parse_segment_map(raw: Any, source: str) -> SegmentMap:
         )
     if gaps:
         problems.append(f"{len(gaps)} cell{'s fall' if len(gaps) > 1 else ' falls'} in no segment: {_short_list(gaps)}")
+    names = [s.name for s in segments]
+    for seg in segments:
+        target = next((t for t in segments if t.name == seg.otherwise), None)
+        if seg.otherwise is not None and (target is None or target.name == seg.name or target.first_purchase_in_window):
+            problems.append(
+                f"segment {seg.name!r}: 'otherwise' must name another segment without 'first_purchase' "
+                f"(one of {names}); got {seg.otherwise!r}"
+            )
     if problems:
         raise ValueError(
             f"Segment map {source} is invalid: every one of the 125 (R, F, M) score cells must fall "
@@ -577,12 +610,32 @@ def rfm_table(
             "m_score": _threshold_score("monetary", cuts["monetary"], lower_is_better=False),
         }
     cell = nw.col("_cell")
+    segment = _segment_expr(cell, smap)
+    restricted = [seg for seg in smap.segments if seg.first_purchase_in_window]
+    if restricted:  # "New" means a first purchase ever in the window: who bought before it is turned away
+        earlier = (
+            to_lazy(
+                transactions,
+                columns=[c, d, q],
+                name="transactions",
+                kinds={c: "id", d: "datetime", q: "numeric"},
+                where=[~nw.col(c).is_null(), nw.col(q) > 0, nw.col(d) < lit_datetime(start)],
+            )
+            .group_by(c)
+            .agg(_earlier=nw.len())
+        )
+        per_customer = per_customer.join(earlier, on=c, how="left")
+        seen_before = ~nw.col("_earlier").is_null()
+        for seg in restricted:
+            segment = (
+                nw.when((segment == seg.name) & seen_before).then(nw.lit(seg.otherwise, nw.String)).otherwise(segment)
+            )
     query = (
         per_customer.with_columns(**scores)
         .with_columns(_cell=nw.col("r_score") * 100 + nw.col("f_score") * 10 + nw.col("m_score"))
         .with_columns(
             rfm_cell=cell.cast(nw.String),
-            segment=_segment_expr(cell, smap),
+            segment=segment,
         )
         .select(
             c,

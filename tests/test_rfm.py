@@ -265,6 +265,9 @@ def test_map_with_explicit_cells_and_yaml_file(tmp_path):
         ({"segments": [{"name": "x", "rules": [{}]}, {"name": "x", "rules": [{}]}]}, "must be unique"),
         ({"segments": [{"name": "Inactive", "rules": [{}]}]}, "reserved"),
         ({"segments": [{"rules": [{}]}]}, "needs a text 'name'"),
+        ({"segments": [{"name": "x", "rules": [{}], "first_purchase": "ever"}]}, "must be 'in_window'"),
+        ({"segments": [{"name": "x", "rules": [{}], "first_purchase": "in_window"}]}, "come with 'otherwise'"),
+        ({"segments": [{"name": "x", "rules": [{}], "first_purchase": "in_window", "otherwise": "y"}]}, "another"),
     ],
 )
 def test_malformed_maps_are_rejected(spec, match):
@@ -612,3 +615,21 @@ def test_quantile_boundaries_are_exact_integer_arithmetic(make_transactions):
         out = rfm_table(data, as_of=AS_OF)
         assert out["m_score"].value_counts().sort_index().tolist() == [363] * 5
         assert out.set_index("customer_id").loc["c0363", "m_score"] == 2
+
+
+def test_new_means_a_first_purchase_ever_in_the_window(make_transactions):
+    # b and c bought once, two days ago (R5 F1 with thresholds); b had also bought three years ago,
+    # before the 365-day window: a lapsed customer come back is not new (issue 13).
+    tx = make_transactions(
+        [("b0", "b", "2022-10-05", 1, 100.0), ("b1", "b", "2025-10-30", 1, 100.0), ("c1", "c", "2025-10-30", 1, 100.0)]
+    )
+    out = rfm_table(tx, as_of="2025-11-01", scoring="thresholds").set_index("customer_id")
+    assert out["rfm_cell"].tolist() == ["511", "511"]  # the same scores ...
+    assert out["segment"].to_dict() == {"b": "Promising", "c": "New"}  # ... but only c's first purchase is new
+    smap = load_segment_map()
+    new = next(seg for seg in smap.segments if seg.name == "New")
+    assert new.first_purchase_in_window and new.otherwise == "Promising"
+    assert "first purchase ever in the window" in new.description["en"].lower()  # the map says so
+    # a map without the rule keeps the old meaning (scores only)
+    plain = load_segment_map(_box_map(("New", [{"r": 5, "f": 1}]), ("Rest", [{"r": [1, 4]}, {"r": 5, "f": [2, 5]}])))
+    assert set(rfm_table(tx, as_of="2025-11-01", scoring="thresholds", segment_map=plain)["segment"]) == {"New"}
