@@ -587,10 +587,15 @@ def _check_target_lists(path: str, value: Any, base_dir: Path | None) -> Any:
 
 def _check_targets(params: dict, base_dir: Path | None) -> None:
     """Each target list's rule names known fields and segments; exports never go inside the reports folder."""
+    from .rfm import load_segment_map
     from .targets import load_target_lists
 
     lists = _rule_file("targets.lists", params["targets"]["lists"], base_dir, "target-lists")
     segment_map = _rule_file("rfm.segment_map", params["rfm"]["segment_map"], base_dir, "segment-map")
+    try:
+        segment_map = load_segment_map(segment_map)  # checked as rfm.segment_map: its errors are not the lists'
+    except (OSError, TypeError, ValueError, yaml.YAMLError) as exc:
+        raise ParameterError(f"Parameter 'rfm.segment_map': {exc}") from None
     try:
         load_target_lists(lists, segment_map=segment_map)
     except (TypeError, ValueError, yaml.YAMLError) as exc:
