@@ -1033,6 +1033,11 @@ TEXT: dict[str, dict[str, str]] = {
         "ja": "今期・前期のRFM集計期間に購入した顧客はいません。",
     },
     "empty.deciles": {"en": "No customer bought in this period.", "ja": "この期間に購入した顧客はいません。"},
+    "empty.experiments": {
+        "en": "No experiment had exposures in this period.",
+        "ja": "この期間に対象者への提示があった実験はありません。",
+    },
+    "empty.campaigns": {"en": "No campaign ran in this period.", "ja": "この期間に実施したキャンペーンはありません。"},
     # growth ladder, NPS and the actions page (08_actions; issue 15)
     "ladder_page_title": {"en": "From insight to action", "ja": "インサイトから行動へ"},
     "ladder_page_intro": {
