@@ -1057,6 +1057,7 @@ def value_by(
     *,
     by: str,
     risk: ChurnRisk | None = None,
+    missing: str = "(unknown)",
 ) -> pd.DataFrame:
     """Predicted customer value per group (RFM segment, acquisition channel, cohort ...).
 
@@ -1065,11 +1066,13 @@ def value_by(
     values : CustomerValues
     groups : pandas.DataFrame
         ``customer_id`` and the column ``by`` (e.g. an RFM table's ``segment``).
-        Customers of ``values`` without a group are in the group ``"(unknown)"``.
+        Customers of ``values`` without a group are in the group ``missing``.
     by : str
         The group column.
     risk : ChurnRisk, optional
         Adds the high-risk customers and their value.
+    missing : str, default="(unknown)"
+        The group of customers without one (e.g. :data:`crmtools.rfm.INACTIVE` for RFM segments).
 
     Returns
     -------
@@ -1092,7 +1095,7 @@ def value_by(
     """
     require_columns(groups, ["customer_id", by], name="groups")
     table = _value_frame(values, risk).merge(groups[["customer_id", by]], on="customer_id", how="left")
-    table[by] = table[by].astype("str").where(table[by].notna(), "(unknown)")
+    table[by] = table[by].astype("str").where(table[by].notna(), missing)
     agg = {
         "customers": ("customer_id", "size"),
         "total_value": ("clv", "sum"),
@@ -1204,7 +1207,9 @@ def value_summary(values: CustomerValues, risk: ChurnRisk | None, *, active_days
     )
 
 
-def risk_by_segment(values: CustomerValues, risk: ChurnRisk, segments: pd.DataFrame) -> pd.DataFrame:
+def risk_by_segment(
+    values: CustomerValues, risk: ChurnRisk, segments: pd.DataFrame, *, missing: str = "(unknown)"
+) -> pd.DataFrame:
     """The risk list by RFM segment with the revenue at stake (predicted value of the high-risk customers).
 
     Parameters
@@ -1218,7 +1223,7 @@ def risk_by_segment(values: CustomerValues, risk: ChurnRisk, segments: pd.DataFr
         ``segment``, ``customers`` (scored), ``high_risk_customers``,
         ``high_risk_share``, ``mean_churn_probability``, ``value_at_risk``,
         sorted by ``value_at_risk`` descending. Customers of the risk list
-        without a segment are in ``"(unknown)"``.
+        without a segment are in ``missing``.
     """
     require_columns(segments, ["customer_id", "segment"], name="segments")
     columns = [
@@ -1233,7 +1238,7 @@ def risk_by_segment(values: CustomerValues, risk: ChurnRisk, segments: pd.DataFr
         return pd.DataFrame(columns=columns)
     table = risk.scores.merge(values.table[["customer_id", "clv"]], on="customer_id", how="left")
     table = table.merge(segments[["customer_id", "segment"]], on="customer_id", how="left")
-    table["segment"] = table["segment"].astype("str").where(table["segment"].notna(), "(unknown)")
+    table["segment"] = table["segment"].astype("str").where(table["segment"].notna(), missing)
     table["_at_risk"] = table["clv"].where(table["high_risk"], 0.0)
     out = (
         table.groupby("segment", sort=True)
