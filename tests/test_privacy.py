@@ -255,3 +255,23 @@ def test_no_refused_suppressed_or_erased_customer_in_any_report(injected, tmp_pa
     assert code == 0
     assert any(reports.rglob("*.html"))
     assert not _mentions(reports, [i for group in ids.values() for i in group])
+
+
+#: Customer attributes that are not analytic segments: a breakdown by one of them must hide small cells.
+SENSITIVE_BREAKDOWNS = ("region", "store", "age_band", "age", "gender", "prefecture")
+
+
+@pytest.mark.parametrize(
+    "notebook", sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")), ids=lambda p: p.name
+)
+def test_pages_broken_down_by_a_customer_attribute_suppress_small_cells(notebook):
+    import json
+
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    named = [a for a in SENSITIVE_BREAKDOWNS if re.search(rf"""["']{a}["']""", code)]
+    if named:
+        assert "suppress_small_cells" in code and "min_cell" in code, (
+            f"{notebook.name} breaks figures down by {named} but never calls privacy.suppress_small_cells with "
+            "params privacy.min_cell"
+        )
