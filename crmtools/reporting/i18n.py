@@ -1037,6 +1037,18 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "No experiment had exposures in this period.",
         "ja": "この期間に対象者への提示があった実験はありません。",
     },
+    "no_table.experiments": {
+        "en": "The data has no experiments table: there are no A/B tests to report.",
+        "ja": "データに実験（experiments）テーブルがないため、A/Bテストの結果はありません。",
+    },
+    "no_table.campaigns": {
+        "en": "The data has no campaigns table: there is no campaign ROI to report.",
+        "ja": "データにキャンペーン（campaigns）テーブルがないため、キャンペーンROIはありません。",
+    },
+    "basket.single_product": {
+        "en": "Every order line has the same product ({product}): there are no product pairs to find.",
+        "ja": "すべての注文明細が同じ商品（{product}）のため、商品の組み合わせはありません。",
+    },
     "empty.campaigns": {"en": "No campaign ran in this period.", "ja": "この期間に実施したキャンペーンはありません。"},
     # growth ladder, NPS and the actions page (08_actions; issue 15)
     "ladder_page_title": {"en": "From insight to action", "ja": "インサイトから行動へ"},
