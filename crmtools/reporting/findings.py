@@ -56,6 +56,7 @@ __all__ = [
     "MIN_AUDIENCE",
     "Action",
     "action_records",
+    "edge_findings",
     "glossary_keys",
     "recommended_actions",
     "rule_sentences",
@@ -233,8 +234,8 @@ def _second_order(f2, period, within_days) -> Action | None:
     p = as_period(period)
     months = pd.PeriodIndex(f2["cohort"], freq="M")
     in_period = f2[(months.start_time >= p.start) & (months.start_time < p.end)]
-    complete = f2[f2["complete"].astype(bool)]
-    new = int(in_period["new_customers"].sum())
+    complete = _true_cohorts(f2[f2["complete"].astype(bool)])
+    new = int(_true_cohorts(in_period)["new_customers"].sum())
     waiting = new - int(in_period["repeaters"].sum())
     if waiting < MIN_AUDIENCE or complete.empty:
         return None
@@ -579,7 +580,7 @@ def _migration(migration, language) -> str | None:
 def _f2(f2, language, within_days) -> str | None:
     if f2 is None or f2.empty:
         return None
-    complete = f2[f2["complete"].astype(bool)]
+    complete = _true_cohorts(f2[f2["complete"].astype(bool)])
     if complete.empty:
         return None
     latest = complete.iloc[-1]
@@ -690,6 +691,60 @@ def _nps(overall, behaviour, period_text, language) -> str | None:
         detractor=i18n.percent(rates["detractor"]),
         days=behaviour.window_days,
     )
+
+
+def _true_cohorts(f2: pd.DataFrame) -> pd.DataFrame:
+    """F2 cohorts without the data's first month (left-censored: it is no acquisition cohort)."""
+    return f2[~f2["left_censored"].astype(bool)] if "left_censored" in f2.columns else f2
+
+
+def edge_findings(kpis: pd.DataFrame, *, data_start=None, language: str = "en") -> list[str]:
+    """What the edges of the data leave out of the period's comparisons, in words (at most two sentences).
+
+    Reads the ``*_status`` columns of :func:`crmtools.kpis.period_kpis`: a
+    comparison period before the data starts ("No comparison with Nov 2010:
+    the data starts on 2010-12-01.") and a period that is the data's first
+    month (its new customers are not known). Nothing when the data covers
+    every comparison.
+
+    Parameters
+    ----------
+    kpis : pandas.DataFrame
+        :func:`crmtools.kpis.period_kpis` output.
+    data_start : timestamp, optional
+        The data's first line (:func:`crmtools.coverage.data_start`), for the date in the sentence.
+    language : {"en", "ja"}, default="en"
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> k = pd.DataFrame({"kpi": ["revenue"], "period": ["2011-11"], "value_status": ["ok"],
+    ...                   "previous_status": ["ok"], "year_ago_status": ["before_data"]})
+    >>> edge_findings(k, data_start=pd.Timestamp("2010-12-01 08:26"))
+    ['No comparison with Nov 2010: the data starts on 2010-12-01.']
+    """
+    from ..periods import parse_period
+
+    i18n.check_language(language)
+    if kpis.empty or "value_status" not in kpis.columns:
+        return []
+    period = parse_period(str(kpis["period"].iloc[0]))
+    out = []
+    if (kpis["value_status"] == "left_censored").any():
+        out.append(i18n.text("edge.first_month", language, period=i18n.month_label(period.label, language)))
+    before = [
+        i18n.month_label(other.label, language)
+        for column, other in (("previous_status", period.previous()), ("year_ago_status", period.year_ago()))
+        if (kpis[column] == "before_data").any()
+    ]
+    if before:
+        date = "–" if data_start is None or pd.isna(data_start) else f"{pd.Timestamp(data_start):%Y-%m-%d}"
+        joined = i18n.text("rule.item_separator", language).join(before)
+        out.append(i18n.text("edge.no_comparison", language, periods=joined, date=date))
+    return out
 
 
 def summary_findings(
