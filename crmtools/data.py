@@ -96,7 +96,10 @@ class Dataset:
     surveys : pandas.DataFrame
         Answers to the recommend question (NPS), optional: empty with canonical columns when absent.
     quality : pandas.DataFrame
-        Columns ``table, check, rows, action``.
+        Columns ``table, check, rows, action, amount, detail``.
+    non_merchandise : pandas.DataFrame
+        The lines ``data.policies.non_merchandise`` set apart (reported, in no analysis): columns
+        ``order_datetime, product_id, product_name, quantity, amount`` (no customer ids).
     fingerprints : dict
         Table -> sha256 of what was read (for run manifests).
     inputs : dict
@@ -113,6 +116,7 @@ class Dataset:
     experiments: pd.DataFrame
     quality: pd.DataFrame
     surveys: pd.DataFrame = field(default_factory=lambda: empty_table("surveys"))
+    non_merchandise: pd.DataFrame = field(default_factory=lambda: _set_apart_frame([]))
     suppressions: pd.DataFrame = field(default_factory=lambda: empty_table("suppressions"))
     fingerprints: dict[str, str] = field(default_factory=dict)
     inputs: dict[str, dict] = field(default_factory=dict)
@@ -286,6 +290,7 @@ def validate_raw(
     until=None,
     sort: bool = False,
     rows_in_source: int | None = None,
+    set_apart: list[pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Map, coerce, check and apply policies to a raw table, from any source.
 
@@ -312,6 +317,8 @@ def validate_raw(
     rows_in_source : int, optional
         Rows of the whole source (before the window). With a window, the data-quality summary then says how
         many rows the window left out, so its "rows read" adds up to what ``crmtools validate`` reads.
+    set_apart : list, optional
+        The non-merchandise lines (:data:`SET_APART_COLUMNS`) are appended here.
 
     Returns
     -------
@@ -370,6 +377,8 @@ def validate_raw(
     if table == "transactions" and policies.non_merchandise and "product_id" in coerced.columns:
         other = non_merchandise_mask(coerced["product_id"], policies.non_merchandise)
         quality.append({"table": table, **_non_merchandise_row(coerced.loc[other])})
+        if set_apart is not None:
+            set_apart.append(coerced.loc[other & ~unreadable, [c for c in SET_APART_COLUMNS if c in coerced.columns]])
         coerced, unreadable = coerced.loc[~other], unreadable.loc[~other]
     more, failing, duplicates = check_table(
         coerced, spec, source=label, original_names=original, policies=policies, skip_rows=unreadable
@@ -520,6 +529,17 @@ def _enrich_transactions(tx: pd.DataFrame, products: pd.DataFrame) -> pd.DataFra
     return out
 
 
+#: Columns of the lines set apart as non-merchandise (:attr:`Dataset.non_merchandise`): no customer ids.
+SET_APART_COLUMNS = ("order_datetime", "product_id", "product_name", "quantity", "amount")
+
+
+def _set_apart_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The non-merchandise lines of every part, with :data:`SET_APART_COLUMNS` (empty when none)."""
+    empty = empty_table("transactions")[list(SET_APART_COLUMNS)]
+    frames = [p.reindex(columns=list(SET_APART_COLUMNS)) for p in parts if len(p)]
+    return pd.concat(frames, ignore_index=True).astype(empty.dtypes.to_dict()) if frames else empty
+
+
 #: Columns of the data-quality summary (``amount``: the net amount of the lines counted, where it matters).
 QUALITY_COLUMNS = ("table", "check", "rows", "action", "amount", "detail")
 
@@ -562,6 +582,7 @@ def inspect_dataset(
     since, until = period_window(since, until, timezone=config.timezone)
     problems: list[Problem] = []
     quality: list[dict] = []
+    set_apart: list[pd.DataFrame] = []
     tables: dict[str, pd.DataFrame] = {}
     fingerprints: dict[str, str] = {}
     inputs: dict[str, dict] = {}
@@ -586,6 +607,7 @@ def inspect_dataset(
                     quality=quality,
                     sort=not source.file,
                     rows_in_source=info.get("rows_in_source"),
+                    set_apart=set_apart,
                     **window,
                 )
                 inputs[name], fingerprints[name] = info, info["sha256"]
@@ -603,7 +625,14 @@ def inspect_dataset(
     if problems:
         return None, problems, quality_frame
     tables["transactions"] = _enrich_transactions(tables["transactions"], tables["products"])
-    return Dataset(**tables, quality=quality_frame, fingerprints=fingerprints, inputs=inputs), [], quality_frame
+    dataset = Dataset(
+        **tables,
+        quality=quality_frame,
+        non_merchandise=_set_apart_frame(set_apart),
+        fingerprints=fingerprints,
+        inputs=inputs,
+    )
+    return dataset, [], quality_frame
 
 
 def _erased(tables: dict[str, pd.DataFrame], quality: list[dict], *, present: bool) -> dict[str, pd.DataFrame]:
@@ -666,6 +695,7 @@ _SNAPSHOT_TABLES = (
     "surveys",
     "suppressions",
     "quality",
+    "non_merchandise",
 )
 #: Columns no report needs: contact details stay out of the run's snapshot (see :func:`write_snapshot`).
 _SNAPSHOT_EXCLUDED = {"customers": ("name", "email", "phone")}

@@ -123,3 +123,60 @@ def erasure_row(counts: dict) -> dict:
         "action": "erased",
         "detail": detail,
     }
+
+
+def non_merchandise_by_code(lines: pd.DataFrame, *, period) -> pd.DataFrame:
+    """The lines set apart as non-merchandise, by product code: in the period and in all data read.
+
+    Parameters
+    ----------
+    lines : pandas.DataFrame
+        :attr:`crmtools.data.Dataset.non_merchandise` (``order_datetime, product_id, product_name, quantity,
+        amount``).
+    period : Period or str
+        The report period.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``product_id, product_name, lines_in_period, amount_in_period, lines_read, amount_read``, one row
+        per code, the largest absolute amount in the period first; empty (same columns) when nothing was set
+        apart.
+
+    Examples
+    --------
+    >>> lines = pd.DataFrame({"order_datetime": pd.to_datetime(["2011-10-03", "2011-11-02", "2011-11-05"]),
+    ...                       "product_id": ["POST", "POST", "AMAZONFEE"], "product_name": ["POSTAGE", "POSTAGE", None],
+    ...                       "quantity": [1, 2, -1], "amount": [18.0, 36.0, -140.5]})
+    >>> non_merchandise_by_code(lines, period="2011-11").to_dict("list")  # doctest: +NORMALIZE_WHITESPACE
+    {'product_id': ['AMAZONFEE', 'POST'], 'product_name': ['', 'POSTAGE'], 'lines_in_period': [1, 1],
+     'amount_in_period': [-140.5, 36.0], 'lines_read': [1, 2], 'amount_read': [-140.5, 54.0]}
+    """
+    from .periods import as_period
+
+    columns = ["product_id", "product_name", "lines_in_period", "amount_in_period", "lines_read", "amount_read"]
+    if lines.empty:
+        kinds = {"lines_in_period": "int64", "lines_read": "int64", "amount_in_period": "float64"}
+        return pd.DataFrame({c: pd.Series(dtype=kinds.get(c, "float64" if "amount" in c else "str")) for c in columns})
+    p = as_period(period, name="period")
+    inside = (lines["order_datetime"] >= p.start) & (lines["order_datetime"] < p.end)
+    frame = lines.assign(
+        inside=inside.astype("int64"),
+        amount_inside=lines["amount"].where(inside, 0.0),
+        product_name=lines.get("product_name"),
+    )
+    out = (
+        frame.groupby("product_id", sort=True)
+        .agg(
+            product_name=("product_name", "first"),
+            lines_in_period=("inside", "sum"),
+            amount_in_period=("amount_inside", "sum"),
+            lines_read=("amount", "size"),
+            amount_read=("amount", "sum"),
+        )
+        .reset_index()
+    )
+    out[["amount_in_period", "amount_read"]] = out[["amount_in_period", "amount_read"]].round(2)
+    out["product_name"] = out["product_name"].fillna("").astype("str")
+    order = out["amount_in_period"].abs().sort_values(ascending=False, kind="mergesort").index
+    return out.loc[order, columns].reset_index(drop=True)

@@ -980,3 +980,23 @@ def test_derive_and_separator_options_are_checked():
         TableSource(derive={"amount": "row"})
     with pytest.raises(ValueError, match="'separator' must be one character"):
         TableSource(separator="::")
+
+
+def test_non_merchandise_lines_are_kept_apart_without_customer_ids(tmp_path):
+    from crmtools.data import read_snapshot, write_snapshot
+    from crmtools.quality import non_merchandise_by_code
+
+    _write(_edge_lines(), tmp_path / "transactions.csv")
+    config = DataConfig(path=str(tmp_path), policies=Policies(non_merchandise=("POST", "B"), duplicates="keep"))
+    data = load_dataset(config)
+    lines = data.non_merchandise
+    assert list(lines.columns) == ["order_datetime", "product_id", "product_name", "quantity", "amount"]
+    assert sorted(lines["product_id"]) == ["B", "B", "B", "POST"] and lines["amount"].sum() == 18.0 - 500.0
+    table = non_merchandise_by_code(lines, period="2025-10")
+    assert table.set_index("product_id")[["lines_in_period", "amount_in_period"]].to_dict("index") == {
+        "B": {"lines_in_period": 3, "amount_in_period": -500.0},
+        "POST": {"lines_in_period": 1, "amount_in_period": 18.0},
+    }
+    assert non_merchandise_by_code(lines, period="2025-11")["lines_in_period"].sum() == 0
+    pd.testing.assert_frame_equal(read_snapshot(write_snapshot(data, tmp_path / "snap")).non_merchandise, lines)
+    assert load_dataset(DataConfig(path=str(tmp_path), policies=Policies(invalid_rows="drop"))).non_merchandise.empty
