@@ -20,7 +20,7 @@ import warnings
 import pandas as pd
 import pytest
 
-from crmtools import basket, campaigns, cohorts, deciles, experiments, kpis, repeat, rfm, slicing, targets
+from crmtools import basket, campaigns, cohorts, deciles, experiments, kpis, privacy, repeat, rfm, slicing, targets
 from crmtools.periods import as_period, as_point, parse_period
 from crmtools.sampledata import SampleConfig, generate_sample
 
@@ -38,6 +38,7 @@ ANALYSIS_MODULES = [
     "slicing",
     "experiments",
     "quality",
+    "privacy",
     "clv",
 ]
 
@@ -175,6 +176,9 @@ AS_OF_CALLS = {
     "basket.customer_recommendations": lambda t, r, **k: basket.customer_recommendations(t["transactions"], r, **k),
     "experiments.experiment_status": lambda t, r, **k: experiments.experiment_status(t["experiments"], **k),
     "experiments.recommended_split": lambda t, r, **k: experiments.recommended_split(t["experiments"], **k),
+    "privacy.contactable": lambda t, r, **k: privacy.contactable(
+        t["customers"], pd.DataFrame({"customer_id": ["C000001"], "reason": ["opt_out"], "since": [None]}), **k
+    ),
     "targets.customer_attributes": lambda t, r, **k: targets.customer_attributes(
         t["transactions"], fields=["segment", "interval_ratio"], **k
     )[0],

@@ -44,6 +44,7 @@ ANALYSES = (
     "slicing",
     "clv",
     "churn",
+    "privacy",
 )
 #: The presentation layer, which may import analyses but not the other way round (packages include submodules).
 PRESENTATION = ("plotting", "reporting", "runner", "cli", "notebook")
