@@ -1010,8 +1010,10 @@ def next_purchase(
     return out[[*columns, "expected_next", "next_low", "next_high", "basis"]]
 
 
-def next_purchase_summary(next_purchases: pd.DataFrame, *, as_of: Any, buckets_days=(30, 60, 90, 180)) -> pd.DataFrame:
+def next_purchase_summary(next_purchases: pd.DataFrame, *, as_of: Any, edges=(30, 60, 90, 180)) -> pd.DataFrame:
     """How many customers are expected to buy next within each window after ``as_of``, by basis.
+
+    ``edges`` are the windows' upper ends in days (default 30, 60, 90 and 180).
 
     Returns
     -------
@@ -1028,11 +1030,11 @@ def next_purchase_summary(next_purchases: pd.DataFrame, *, as_of: Any, buckets_d
     """
     day = as_point(as_of).normalize()
     days = (next_purchases["expected_next"] - day).dt.days
-    edges = [-np.inf, *buckets_days, np.inf]
-    names = [f"<={buckets_days[0]}"]
-    names += [f"{a + 1}-{b}" for a, b in zip(buckets_days[:-1], buckets_days[1:])]
-    names += [f">{buckets_days[-1]}"]
-    window = pd.cut(days, edges, labels=names, right=True).astype("str").where(days.notna(), "none")
+    bins = [-np.inf, *edges, np.inf]
+    names = [f"<={edges[0]}"]
+    names += [f"{a + 1}-{b}" for a, b in zip(edges[:-1], edges[1:])]
+    names += [f">{edges[-1]}"]
+    window = pd.cut(days, bins, labels=names, right=True).astype("str").where(days.notna(), "none")
     table = pd.DataFrame({"window": window, "basis": next_purchases["basis"]}).value_counts().rename("customers")
     order = {n: i for i, n in enumerate([*names, "none"])}
     table = table.reset_index()

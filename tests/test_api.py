@@ -40,6 +40,7 @@ ANALYSIS_MODULES = [
     "quality",
     "privacy",
     "clv",
+    "churn",
 ]
 
 #: Words that make an argument name about time.
