@@ -75,11 +75,16 @@ def output_bytes(n_itemsets: int, length: int) -> int:
     """Estimated bytes of ``n_itemsets`` itemsets of ``length`` items in the final table.
 
     A frozenset of up to four items takes 216 bytes, a larger one 728 or
-    more; each row also holds support, count and length (24 bytes) and an
-    object pointer.
+    more; each row also holds support, count and length (24 bytes), two
+    object pointers (the list the table is built from and its column) and,
+    while the table is built, the level's item codes, counts and sort order
+    (about 40 bytes more). Measured: 6.9 million itemsets of three items
+    raised the peak resident memory by 2.6 GB (about 375 bytes each, with
+    the allocator's overhead), so the estimate errs on the low side only by
+    the allocator's slack.
     """
     per = 216 if length <= 4 else 728 if length <= 18 else 728 + 40 * length
-    return int(n_itemsets) * (per + 32)
+    return int(n_itemsets) * (per + 80 + 8 * length)
 
 
 def item_keys(n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -35,7 +35,9 @@ duplicates
 
 from __future__ import annotations
 
+import gc
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain, combinations
 from math import comb
@@ -584,6 +586,23 @@ def _refusal(
     )
 
 
+#: Itemsets turned into frozensets per step when building the table.
+_FRAME_CHUNK = 1 << 16
+
+
+@contextmanager
+def _collector_paused():
+    """Pause Python's cyclic garbage collector for a block that creates many objects and no cycles; restored
+    after (left off when the caller had it off)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _itemset_frame(levels, counts, labels, n_baskets, min_count, min_support, customers=None) -> pd.DataFrame:
     """The itemsets table: by length, then descending support, then the sorted item labels (as text)."""
     sets: list[frozenset] = []
@@ -599,11 +618,14 @@ def _itemset_frame(levels, counts, labels, n_baskets, min_count, min_support, cu
         if owners is not None:
             customer_parts.append(owners[order])
         del ranks
-        names = labels[rows]
-        if rows.shape[1] == 1:
-            sets.extend(frozenset((x,)) for x in names[:, 0].tolist())
-        else:
-            sets.extend(map(frozenset, names.tolist()))
+        with _collector_paused():  # millions of new containers would trigger full collections, for nothing
+            for lo in range(0, rows.shape[0], _FRAME_CHUNK):  # in chunks: the label lists stay small
+                names = labels[rows[lo : lo + _FRAME_CHUNK]]
+                if rows.shape[1] == 1:
+                    sets.extend(frozenset((x,)) for x in names[:, 0].tolist())
+                else:
+                    sets.extend(map(frozenset, names.tolist()))
+                del names
         count_parts.append(cnt)
         length_parts.append(np.full(cnt.size, rows.shape[1], dtype=np.int64))
     count = np.concatenate(count_parts) if count_parts else np.zeros(0, np.int64)

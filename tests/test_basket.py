@@ -17,6 +17,7 @@ from crmtools.basket import (
     RULE_COLUMNS,
     association_rules,
     customer_recommendations,
+    customer_rules,
     frequent_itemsets,
     recommend_items,
     rule_drift,
@@ -838,3 +839,222 @@ def test_network_of_merged_pairs_draws_two_headed_arrows_between_neighbours():
     assert type(arrows[0].arrow_patch.get_arrowstyle()).__name__ == "CurveFilledAB"  # "<|-|>"
     labels = [t.get_text() for t in ax.texts if t.get_text()]
     assert sorted(labels) == ["cake", "tea"]
+
+
+# --------------------------------------------------------------------------- customers, guest and bulk orders
+
+
+def _lines(orders: dict[str, tuple[str | None, list[str]]]) -> pd.DataFrame:
+    """Order lines from ``{order: (customer or None, [products])}``."""
+    rows = [(o, c, p) for o, (c, products) in orders.items() for p in products]
+    return pd.DataFrame(rows, columns=["order_id", "customer_id", "product_id"]).assign(quantity=1)
+
+
+def test_guest_orders_are_left_out_and_counted():
+    tx = _lines(
+        {"o1": ("a", ["tea", "cake"]), "o2": (None, ["tea", "cake"]), "o3": ("b", ["tea"]), "o4": (None, ["x"])}
+    )
+    everyone = frequent_itemsets(tx, min_support=1)
+    customers = frequent_itemsets(tx, min_support=1, include_guests=False)
+    assert everyone.attrs["n_baskets"] == 4 and everyone.attrs["excluded_guest_baskets"] == 0
+    assert customers.attrs["n_baskets"] == 2 and customers.attrs["excluded_guest_baskets"] == 2
+    counts = dict(zip(customers["itemsets"], customers["count"]))
+    assert counts == {frozenset({"tea"}): 2, frozenset({"cake"}): 1, frozenset({"tea", "cake"}): 1}
+
+
+def test_bulk_baskets_are_left_out_counted_and_the_rest_mined_as_without_them():
+    baskets, _ = retail_baskets(n_baskets=400)
+    bulk = [[f"sku{k}" for k in range(30)]] * 3  # three bulk orders of the same 30 products
+    fi = frequent_itemsets(baskets + bulk, min_support=3, max_len=3, max_basket_items=25)
+    reference = frequent_itemsets([b for b in baskets if len(set(b)) <= 25], min_support=3, max_len=3)
+    assert fi.attrs["excluded_bulk_baskets"] == 3 + sum(len(set(b)) > 25 for b in baskets)
+    assert fi.attrs["excluded_bulk_lines"] == 90 + sum(len(set(b)) for b in baskets if len(set(b)) > 25)
+    assert fi.attrs["n_baskets"] == reference.attrs["n_baskets"]
+    assert dict(zip(fi["itemsets"], fi["count"])) == dict(zip(reference["itemsets"], reference["count"]))
+    flooded = frequent_itemsets(baskets + bulk, min_support=3, max_len=3)
+    assert frozenset({"sku0", "sku1", "sku2"}) in set(flooded["itemsets"])  # what the bulk orders add
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_customer_counts_match_a_brute_force_count(data):
+    n_lines = data.draw(st.integers(1, 60))
+    orders = data.draw(st.lists(st.integers(0, 14), min_size=n_lines, max_size=n_lines))
+    owner_of = {o: data.draw(st.sampled_from([None, "a", "b", "c", "d"])) for o in set(orders)}
+    products = data.draw(st.lists(st.sampled_from("pqrstu"), min_size=n_lines, max_size=n_lines))
+    tx = pd.DataFrame({"order_id": [f"o{o}" for o in orders], "customer_id": [owner_of[o] for o in orders]})
+    tx = tx.assign(product_id=products, quantity=1)
+    fi = frequent_itemsets(tx, min_support=1, count_customers=True)
+    held = tx.groupby("order_id")["product_id"].agg(set)
+    owner = tx.groupby("order_id")["customer_id"].first()
+    for itemset, customers in zip(fi["itemsets"], fi["customers"]):
+        expected = {owner[o] for o, items in held.items() if itemset <= items and pd.notna(owner[o])}
+        assert customers == len(expected)
+    per_customer = frequent_itemsets(tx, min_support=1, basket="customer", count_customers=True)
+    assert (per_customer["customers"] == per_customer["count"]).all()  # one basket per customer
+
+
+def test_rules_carry_the_customers_of_the_whole_itemset():
+    tx = _lines({f"o{k}": (f"c{k % 3}", ["tea", "cake"]) for k in range(6)} | {"o9": ("c9", ["tea"])})
+    rules = association_rules(frequent_itemsets(tx, min_support=1, count_customers=True), min_threshold=0.1)
+    assert set(rules["customers"]) == {3} and list(rules.columns).index("customers") == len(RULE_COLUMNS) - 2
+    empty = association_rules(frequent_itemsets(tx.iloc[:0], min_support=1, count_customers=True))
+    assert "customers" in empty.columns and empty.empty
+    with pytest.raises(ValueError, match="count_customers=True needs customers"):
+        frequent_itemsets([["a"]], count_customers=True)
+
+
+def test_screen_ranks_by_p_value_not_by_lift_and_applies_the_floors():
+    # A rare pair (5 baskets, lift 20) and a common one (60 baskets, lift 2.5): lift ranks the rare pair first,
+    # the Fisher p-value the common one, which is far stronger evidence.
+    baskets = [["rare1", "rare2"]] * 5 + [["tea", "cake"]] * 60 + [["tea"]] * 20 + [["cake"]] * 20 + [["x"]] * 95
+    rules = association_rules(frequent_itemsets(baskets, min_support=5), min_threshold=0.1)
+    assert min(rules.iloc[0]["antecedents"]).startswith("rare")  # association_rules sorts by lift
+    screen = screen_rules(rules, min_baskets=100, min_rule_baskets=1)
+    firsts = [min(a | c) for a, c in zip(screen.pairs["antecedents"], screen.pairs["consequents"])]
+    assert firsts == ["cake", "rare1"]
+    assert (np.diff(screen.rules["p_value"].to_numpy()) >= 0).all()
+    floored = screen_rules(rules, min_baskets=100, min_rule_baskets=6)
+    assert [min(a | c) for a, c in zip(floored.pairs["antecedents"], floored.pairs["consequents"])] == ["cake"]
+    assert (floored.passed, floored.supported) == (4, 2)
+
+
+def test_customer_floor_and_one_rule_per_itemset():
+    # 24 orders of tea, cake and jam by two customers: enough orders, too few customers.
+    tx = _lines({f"o{k}": (f"c{k % 2}", ["tea", "cake", "jam"]) for k in range(24)})
+    tx = pd.concat([tx, _lines({f"p{k}": (f"d{k}", [f"other{k}"]) for k in range(40)})])
+    kwargs = dict(min_support=2, min_baskets=10, min_rule_baskets=20)
+    assert customer_rules(tx, min_rule_customers=3, **kwargs).pairs.empty
+    shown = customer_rules(tx, min_rule_customers=2, **kwargs).pairs
+    wholes = [a | c for a, c in zip(shown["antecedents"], shown["consequents"])]
+    assert len(wholes) == len(set(wholes)) == 4  # three pairs and one rule of the triple
+    assert (shown["customers"] == 2).all()
+
+
+def test_customer_rules_is_the_documented_composition(retail):
+    baskets, _ = retail
+    tx = pd.DataFrame(
+        [(f"o{b}", f"c{b % 700}" if b % 9 else None, item) for b, items in enumerate(baskets) for item in items],
+        columns=["order_id", "customer_id", "product_id"],
+    ).assign(quantity=1)
+    screen = customer_rules(tx, min_support=0.01, max_basket_items=12)
+    itemsets = frequent_itemsets(
+        tx, min_support=0.01, max_len=3, include_guests=False, max_basket_items=12, count_customers=True
+    )
+    by_hand = screen_rules(association_rules(itemsets, min_threshold=0.1), min_baskets=1000)
+    assert screen.n_baskets == itemsets.attrs["n_baskets"] and screen.passed == by_hand.passed > 0
+    pd.testing.assert_frame_equal(screen.pairs, by_hand.pairs)
+    assert screen.excluded_guest_baskets == itemsets.attrs["excluded_guest_baskets"] > 0
+    assert screen.excluded_bulk_baskets == itemsets.attrs["excluded_bulk_baskets"] > 0
+
+
+def test_customer_rules_defaults_are_the_report_params():
+    import inspect
+
+    from crmtools.params import DEFAULTS
+
+    defaults = {k: p.default for k, p in inspect.signature(customer_rules).parameters.items()}
+    report = {k: v for k, v in DEFAULTS["basket"].items() if k != "top_n"}
+    assert report.keys() <= defaults.keys()
+    assert {k: defaults[k] for k in report} == report
+
+
+def test_the_step_guard_refuses_with_advice_that_names_existing_params():
+    import re
+
+    from crmtools.params import DEFAULTS, resolve_params
+
+    tx = _lines({f"o{k}": ("a", [f"i{j}" for j in range(40)]) for k in range(3)})  # 3 bulk orders of 40 products
+    with pytest.raises(ValueError, match="Mining refused") as info:
+        customer_rules(tx, min_support=1, min_baskets=1, max_basket_items=None, max_memory=2**20)
+    text = str(info.value)
+    named = re.findall(r"params (basket\.\w+)", text)
+    assert set(named) == {"basket.min_support", "basket.max_len", "basket.max_basket_items", "basket.max_memory"}
+    assert all(name.split(".")[1] in DEFAULTS["basket"] for name in named)
+    for name, value in re.findall(r"\(params (basket\.\w+)\) from \S+ to (\d+(?:\.\d+)?)", text):
+        resolve_params({"basket": {name.split(".")[1]: int(value) if value.isdigit() else float(value)}})
+    assert "max_len (params basket.max_len) from 3 to 2" in text
+    # following the advice works: the bulk orders left out, nothing is left to refuse
+    assert customer_rules(tx, min_support=1, min_baskets=1, max_basket_items=30, max_memory=2**20).n_baskets == 0
+    with pytest.raises(ValueError, match="max_len") as info:  # max_len already 2: not advised again
+        customer_rules(tx, min_support=1, min_baskets=1, max_len=None, max_basket_items=None, max_memory=2**22)
+    assert "from None to 2" in str(info.value)
+
+
+def test_the_rules_guard_counts_the_itemsets_held_and_the_tests():
+    from crmtools.basket import _rules_bytes
+
+    fi = frequent_itemsets([["a", "b", "c", "d"]] * 3, min_support=1)
+    lengths = fi["length"].to_numpy()
+    need = _rules_bytes(lengths, 6 * 2 + 4 * 3 + 1 * 4)  # max_consequent_len=1: L rules from each itemset of L
+    assert need > 28 * 240  # more than the candidate rules alone
+    assert len(association_rules(fi, min_threshold=0.0, max_memory=need)) == 28
+    with pytest.raises(ValueError, match=r"Rules refused: 28 candidate rules from 15 itemsets"):
+        association_rules(fi, min_threshold=0.0, max_memory=need - 1)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"min_rule_baskets": 0}, r"'basket.min_rule_baskets' must be a whole number of at least 1"),
+        ({"min_rule_customers": -1}, r"'basket.min_rule_customers' must be a whole number of at least 0"),
+        ({"max_basket_items": 1}, r"'basket.max_basket_items' must be a whole number of at least 2"),
+        ({"include_guests": "no"}, r"'basket.include_guests' must be true/false"),
+        ({"max_memory": 0}, r"'basket.max_memory' must be a whole number of at least 1"),
+    ],
+)
+def test_basket_policy_params_have_domains(override, message):
+    from crmtools.errors import ParameterError
+    from crmtools.params import resolve_params
+
+    with pytest.raises(ParameterError, match=message):
+        resolve_params({"basket": override})
+    assert resolve_params({"basket": {"max_basket_items": None}})["basket"]["max_basket_items"] is None
+
+
+BULK_FIXTURE = Path(__file__).resolve().parent / "data" / "online_retail_bulk_orders.csv"
+
+
+def test_bulk_invoices_fixture_reproduces_the_problem_and_the_policy_fixes_it():
+    """``tests/data/online_retail_bulk_orders.csv``: 62 real Online Retail lines of November 2011.
+
+    Six customer orders holding GREEN and PINK REGENCY TEACUP AND SAUCER (six customers), fourteen small
+    customer orders (the first line of fourteen other November orders, each a different product), and three
+    bulk orders sharing the first twelve products of guest invoice 579777: 579777 and 578344 (guest invoices
+    of 687 and 622 lines in the data) and 579196 (a customer's order of 529 lines).
+    """
+    raw = pd.read_csv(BULK_FIXTURE, dtype={"InvoiceNo": str, "StockCode": str, "CustomerID": str})
+    tx = raw.rename(
+        columns={
+            "InvoiceNo": "order_id",
+            "StockCode": "product_id",
+            "Description": "product_name",
+            "Quantity": "quantity",
+            "CustomerID": "customer_id",
+        }
+    )
+    assert len(tx) == 62 and tx["order_id"].nunique() == 23
+    # The problem: every rule among the twelve bulk products has confidence 100% and the top lift, and
+    # none of them is a customer's choice (two of the three baskets have no customer).
+    before = screen_rules(
+        association_rules(frequent_itemsets(tx, min_support=2, count_customers=True), min_threshold=0.1),
+        min_baskets=1,
+        min_rule_baskets=1,
+        min_rule_customers=0,
+    )
+    by_lift = before.rules.sort_values("lift", ascending=False, kind="stable").head(15)
+    assert (by_lift["confidence"] == 1).all() and (by_lift["count"] == 3).all() and (by_lift["customers"] == 1).all()
+    assert not any("TEACUP" in " ".join(a | c) for a, c in zip(by_lift["antecedents"], by_lift["consequents"]))
+    # The policy: guest orders and bulk orders out (counted), floors on orders and customers (scaled down).
+    after = customer_rules(
+        tx, min_support=2, min_baskets=1, min_rule_baskets=3, min_rule_customers=3, max_basket_items=10
+    )
+    assert (after.excluded_guest_baskets, after.excluded_bulk_baskets, after.excluded_bulk_lines) == (2, 1, 12)
+    assert after.n_baskets == 20
+    (pair,) = after.pairs.itertuples()
+    assert {*pair.antecedents, *pair.consequents} == {
+        "GREEN REGENCY TEACUP AND SAUCER",
+        "PINK REGENCY TEACUP AND SAUCER",
+    }
+    assert (pair.count, pair.customers, pair.confidence) == (6, 6, 1.0)
+    assert pair.lift == pytest.approx(20 / 6)
