@@ -417,3 +417,35 @@ def test_inputs_are_not_mutated(results):
 def test_bad_language_is_rejected(results):
     with pytest.raises(ValueError, match=r"Invalid language: allowed: 'en', 'ja'; received: 'de'"):
         summary_findings(language="de", **results)
+
+
+def test_edge_findings_name_the_comparisons_the_data_start_rules_out(make_transactions):
+    from crmtools.kpis import period_kpis
+    from crmtools.reporting.findings import edge_findings
+
+    tx = make_transactions([("O1", "a", "2024-12-01 08:26", 1, 100.0), ("O2", "b", "2025-01-05", 1, 200.0)])
+    start = tx["order_datetime"].min()
+    assert edge_findings(period_kpis(tx, period="2024-12"), data_start=start) == [
+        "Dec 2024 is the data's first month: new customers and repeat rate are not shown, since customers who "
+        "bought before the data starts would look new.",
+        "No comparison with Nov 2024, Dec 2023: the data starts on 2024-12-01.",
+    ]
+    assert edge_findings(period_kpis(tx, period="2025-01"), data_start=start, language="ja") == [
+        "2024年1月との比較はありません（データの開始日は2024-12-01）。"
+    ]
+    assert edge_findings(period_kpis(tx, period="2025-12"), data_start=start) == []
+
+
+def test_f2_finding_skips_the_left_censored_first_month():
+    f2 = pd.DataFrame(
+        {
+            "cohort": ["2010-12", "2011-01"],
+            "new_customers": [885, 417],
+            "repeaters": [527, 204],
+            "f2_rate": [527 / 885, 204 / 417],
+            "complete": [True, True],
+            "left_censored": [True, False],
+        }
+    )
+    found = summary_findings(f2=f2, within_days=90)
+    assert len(found) == 1 and "Jan 2011" in found[0] and "Dec 2010" not in found[0]  # no "up/down vs Dec 2010"

@@ -292,3 +292,31 @@ def test_experiment_table_labels_aa_tests_as_health_checks():
     assert srm["verdict"].startswith("Health check FAILED: the split") and srm["srm_check"] == "FAILED (p < 0.001)"
     ab = experiment_table(_primary("ab", None), language="ja").iloc[0]
     assert ab["experiment_kind"] == "A/Bテスト" and ab["verdict"].startswith("バリアント「x」")
+
+
+def test_tiles_say_why_at_the_edges_of_the_data(make_transactions):
+    # The data starts on 2024-12-01 (as Online Retail on 2010-12-01): December 2025 has no year-ago new
+    # customers (everybody looks new in the first month) and December 2024 has nothing to compare with.
+    from crmtools.kpis import period_kpis
+
+    tx = make_transactions(
+        [
+            ("O1", "a", "2024-12-01 08:26", 1, 100.0),
+            ("O2", "b", "2024-12-05", 1, 200.0),
+            ("O3", "a", "2025-11-10", 1, 300.0),
+            ("O4", "c", "2025-12-03", 1, 50.0),
+            ("O5", "a", "2025-12-04", 1, 70.0),
+        ]
+    )
+    tiles = headline_kpis(period_kpis(tx, period="2025-12")).set_index("kpi")
+    assert tiles.loc["new_customers", "year_ago_note"] == "n/a: first month of the data"
+    assert tiles.loc["repeat_rate", "year_ago_note"] == "n/a: first month of the data"
+    assert pd.isna(tiles.loc["revenue", "year_ago_note"]) and tiles.loc["revenue", "year_ago"] == 300.0
+    assert tiles.loc["repeat_rate", "value"] == 0.5 and pd.isna(tiles.loc["repeat_rate", "note"])
+    first = headline_kpis(period_kpis(tx, period="2024-12"), language="ja").set_index("kpi")
+    assert first.loc["new_customers", "note"] == "比較なし（データの最初の月）" and math.isnan(
+        first.loc["new_customers", "value"]
+    )
+    assert set(first.drop(index="campaign_roi")["previous_note"]) == {"比較なし（データ開始前）"}
+    html = kpi_tiles(first.reset_index(), language="ja").data
+    assert "▼" not in html and "▲" not in html and html.count("データ開始前") == 14  # 7 tiles x 2 comparisons
