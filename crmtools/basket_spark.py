@@ -72,7 +72,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _empty_frame(n_baskets: int, min_count: int, min_support) -> pd.DataFrame:
+def _empty_frame(n_baskets: int, min_count: int, min_support, excluded: dict) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "support": pd.Series(dtype="float64"),
@@ -82,6 +82,7 @@ def _empty_frame(n_baskets: int, min_count: int, min_support) -> pd.DataFrame:
         }
     )
     frame.attrs.update({"n_baskets": int(n_baskets), "min_count": int(min_count), "min_support": min_support})
+    frame.attrs.update(excluded)
     return frame
 
 
@@ -167,6 +168,8 @@ def frequent_itemsets(
     quantity_col: str = "quantity",
     session: Any = None,
     num_partitions: int | None = None,
+    include_guests: bool = True,
+    max_basket_items: int | None = None,
 ) -> pd.DataFrame:
     """All itemsets bought together in at least ``min_support`` of the baskets, mined in Spark.
 
@@ -201,6 +204,12 @@ def frequent_itemsets(
     num_partitions : int or None, default=None
         Partitions FP-growth uses (Spark's ``numPartitions``); None keeps the
         input's partitioning.
+    include_guests, max_basket_items : bool, int or None
+        Guest orders and bulk orders, as in
+        :func:`crmtools.basket.frequent_itemsets` (the same ``attrs`` count
+        what is left out). Distinct customers per itemset
+        (``count_customers``) are not counted in Spark: use the local engine
+        (:func:`crmtools.basket.customer_rules`) for the report's rules.
 
     Returns
     -------
@@ -234,6 +243,8 @@ def frequent_itemsets(
     require_in(basket, ("order", "customer"), name="basket")
     require_in(item, ("product", "category"), name="item")
     require_flag(include_returns, name="include_returns")
+    require_flag(include_guests, name="include_guests")
+    require_range(max_basket_items, name="max_basket_items", low=1, integer=True, allow_none=True)
     if basket_freq is not None and basket != "customer":
         raise ValueError(
             message(
@@ -262,6 +273,8 @@ def frequent_itemsets(
         needed[date_col] = "order date"
     if label_col is not None:
         needed[label_col] = "item label"
+    if not include_guests:
+        needed[customer_col] = "customer id, to leave out guest orders"
     require_columns(frame, needed, name="transactions", hint="Name your own columns with the *_col= arguments.")
 
     first_seen = None
@@ -285,9 +298,21 @@ def frequent_itemsets(
         frame = frame.withColumn("_period", part)
         keep = keep & F.col("_period").isNotNull()
         keys.append("_period")
+    excluded = {"excluded_guest_baskets": 0, "excluded_bulk_baskets": 0, "excluded_bulk_lines": 0}
+    if not include_guests:
+        guest = F.col(customer_col).isNull()
+        if basket == "order":
+            excluded["excluded_guest_baskets"] = frame.filter(keep & guest).select(key_col).distinct().count()
+        keep = keep & ~guest
     lines = frame.filter(keep).select(*keys, item_col, *([label_col] if label_col is not None else []))
 
     baskets = lines.groupBy(*keys).agg(F.collect_set(item_col).alias("items")).select("items")
+    if max_basket_items is not None:
+        bulk = F.size("items") > max_basket_items
+        row = baskets.filter(bulk).agg(F.count(F.lit(1)).alias("n"), F.sum(F.size("items")).alias("lines")).first()
+        excluded.update(excluded_bulk_baskets=int(row["n"] or 0), excluded_bulk_lines=int(row["lines"] or 0))
+        baskets = baskets.filter(~bulk)
+    excluded["max_basket_items"] = max_basket_items
     if num_partitions is not None:
         baskets = baskets.repartition(num_partitions)
     baskets = baskets.persist()
@@ -295,7 +320,7 @@ def frequent_itemsets(
         n_baskets = baskets.count()
         min_count = _min_count(min_support, n_baskets)
         if n_baskets == 0:
-            return _empty_frame(n_baskets, min_count, min_support)
+            return _empty_frame(n_baskets, min_count, min_support, excluded)
         # Spark keeps itemsets with freq >= ceil(minSupport * n); half a basket below min_count makes that
         # ceiling exactly min_count whatever the rounding, and the filter below states it again.
         fp = FPGrowth(itemsCol="items", minSupport=(min_count - 0.5) / n_baskets, minConfidence=1.0)
@@ -306,7 +331,7 @@ def frequent_itemsets(
             found = found.filter(F.size("items") <= max_len)
         result = found.toArrow().to_pandas() if hasattr(found, "toArrow") else found.toPandas()
         if result.empty:
-            return _empty_frame(n_baskets, min_count, min_support)
+            return _empty_frame(n_baskets, min_count, min_support, excluded)
         labels = _item_labels(lines, first_seen, item_col, label_col)
     finally:
         baskets.unpersist()
@@ -322,4 +347,5 @@ def frequent_itemsets(
         {"support": count / n_baskets, "itemsets": itemsets, "count": count, "length": length}, columns=ITEMSET_COLUMNS
     )
     out.attrs.update({"n_baskets": int(n_baskets), "min_count": int(min_count), "min_support": min_support})
+    out.attrs.update(excluded)
     return out

@@ -20,7 +20,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from crmtools import basket, basket_spark, cohorts, deciles, kpis, repeat, rfm
+from crmtools import basket, basket_spark, clv, cohorts, deciles, kpis, repeat, rfm
 from crmtools.errors import ParameterError
 from crmtools.params import resolve_params
 from crmtools.sampledata import SampleConfig, generate_sample
@@ -104,6 +104,9 @@ ANALYSES = {
     "period_kpis": lambda t, c: kpis.period_kpis(t, period="2025-02"),
     "period_kpis_quarter": lambda t, c: kpis.period_kpis(t, period="2024-Q4"),
     "monthly_trend": lambda t, c: kpis.monthly_trend(t, period="2025-02", months=13),
+    "clv_customer_summary": lambda t, c: clv.customer_summary(
+        t, calibration_end="2024-12-31", observation_end=pd.Timestamp("2025-02-28"), time_unit="D"
+    ),
 }
 
 
@@ -219,8 +222,9 @@ def _rule_key(rules: pd.DataFrame) -> pd.DataFrame:
         {"min_support": 5, "item": "category"},
         {"min_support": 0.02, "basket": "customer", "basket_freq": "M"},
         {"min_support": 3, "max_len": 2, "include_returns": True},
+        {"min_support": 0.01, "include_guests": False, "max_basket_items": 4},
     ],
-    ids=["products", "categories", "customer-months", "with-returns"],
+    ids=["products", "categories", "customer-months", "with-returns", "customers-no-bulk"],
 )
 def test_fpgrowth_on_spark_equals_the_local_engine(options, frames, sample):
     local = basket.frequent_itemsets(sample["transactions"], **options)
