@@ -1190,7 +1190,8 @@ def value_summary(values: CustomerValues, risk: ChurnRisk | None, *, active_days
     """
     nan = float("nan")
     if values.status != "ok" or "clv" not in values.table or values.table["clv"].isna().all():
-        return ValueSummary(values.as_of, values.status, 0, nan, 0, nan, values.months)
+        status = values.status if values.status != "ok" else "no_value"  # the spend model could not be fitted
+        return ValueSummary(values.as_of, status, 0, nan, 0, nan, values.months)
     table = values.table
     since_last = (table["T"] - table["recency"]) * values.unit_days
     active = table.loc[since_last <= active_days]

@@ -1360,6 +1360,10 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "The purchase model could not be fitted.",
         "ja": "購入モデルを推定できませんでした。",
     },
+    "clv.fit_warning": {
+        "en": "Note from the model fit: {message}",
+        "ja": "モデル推定に関する注意（技術的な内容のため英語で表示）：{message}",
+    },
     "churn_status.no_data": {
         "en": "No active customers at the backtest cutoffs: the churn model cannot be trained.",
         "ja": "検証時点のアクティブ顧客がいないため、離反モデルを学習できません。",
