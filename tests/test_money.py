@@ -102,6 +102,14 @@ def test_full_amounts_are_babels():
         assert money(-AMOUNT, language, currency) == reference
 
 
+def test_every_report_language_has_a_babel_locale():
+    from crmtools.reporting.money import LOCALES
+
+    assert tuple(LOCALES) == i18n.LANGUAGES
+    with pytest.raises(ValueError, match=r"Invalid language: allowed: 'en', 'ja'; received: 'fr'"):
+        money(1, "fr")
+
+
 def test_i18n_and_the_tables_use_the_same_path():
     from crmtools.reporting.tables import format_value
 

@@ -75,9 +75,12 @@ def _missing(value) -> bool:
 
 
 def _locale(language: str) -> str:
-    from .i18n import check_language
-
-    return LOCALES[check_language(language)]
+    """The Babel locale of a report language (the languages of :data:`crmtools.reporting.i18n.LANGUAGES`)."""
+    try:
+        return LOCALES[language]
+    except (KeyError, TypeError):
+        allowed = ", ".join(map(repr, LOCALES))
+        raise ValueError(f"Invalid language: allowed: {allowed}; received: {language!r}.") from None
 
 
 def _minus(text: str) -> str:
