@@ -20,7 +20,22 @@ import warnings
 import pandas as pd
 import pytest
 
-from crmtools import basket, campaigns, cohorts, deciles, experiments, kpis, privacy, repeat, rfm, slicing, targets
+from crmtools import (
+    actions,
+    basket,
+    campaigns,
+    cohorts,
+    deciles,
+    experiments,
+    kpis,
+    ladder,
+    nps,
+    privacy,
+    repeat,
+    rfm,
+    slicing,
+    targets,
+)
 from crmtools.periods import as_period, as_point, parse_period
 from crmtools.sampledata import SampleConfig, generate_sample
 
@@ -41,6 +56,9 @@ ANALYSIS_MODULES = [
     "privacy",
     "clv",
     "churn",
+    "ladder",
+    "nps",
+    "actions",
 ]
 
 #: Words that make an argument name about time.
@@ -183,6 +201,14 @@ AS_OF_CALLS = {
     "targets.customer_attributes": lambda t, r, **k: targets.customer_attributes(
         t["transactions"], fields=["segment", "interval_ratio"], **k
     )[0],
+    "ladder.ladder_features": lambda t, r, **k: ladder.ladder_features(
+        t["transactions"], customers=t["customers"], surveys=t["surveys"], **k
+    ),
+    "ladder.customer_stages": lambda t, r, **k: (
+        ladder.customer_stages(t["transactions"], customers=t["customers"], surveys=t["surveys"], **k).table
+    ),
+    "nps.latest_scores": lambda t, r, **k: nps.latest_scores(t["surveys"], **k),
+    "nps.nps_behaviour": lambda t, r, **k: nps.nps_behaviour(t["surveys"], t["transactions"], **k).table,
 }
 
 #: One call per public function taking period= (basket_spark needs Spark: its signature is checked above).
@@ -203,6 +229,18 @@ PERIOD_CALLS = {
     "targets.campaign_id_for": lambda t, **k: targets.campaign_id_for("win_back", **k),
     "targets.target_lists": lambda t, **k: (
         targets.target_lists(t["transactions"], customers=t["customers"], consent_default=True, **k).members
+    ),
+    "nps.nps_table": lambda t, **k: nps.nps_table(t["surveys"], **k),
+    "nps.nps_trend": lambda t, **k: nps.nps_trend(t["surveys"], **k),
+    "ladder.stage_summary": lambda t, **k: ladder.stage_summary(
+        ladder.customer_stages(t["transactions"], as_of="2024-12-01"), t["transactions"], **k
+    ),
+    "actions.list_expectations": lambda t, **k: actions.list_expectations(
+        pd.DataFrame(
+            {"list": ["a"], "theme": ["win_back"], "status": ["ok"], "customers": [1], "treatment": [1], "holdout": [0]}
+        ),
+        None,
+        **k,
     ),
 }
 
