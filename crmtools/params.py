@@ -128,13 +128,13 @@ _NULLABLE: dict[str, tuple[type, ...]] = {
     "data.url": (str,),
     "data.url_env": (str,),
     "data.connection_file": (str,),
+    "data.policies.cancellation_orders": (str,),
     "engine.spark_master": (str,),
     "engine.spark_connect_url": (str,),
 }
 
 _CHOICES: dict[str, tuple] = {
     "language": ("en", "ja"),
-    "data.policies.cancellation_orders": (str,),
     "data.source": ("files", "duckdb", "sql"),
     "rfm.scoring": ("quantile", "thresholds"),
     "basket.basket": ("order", "customer"),
@@ -144,14 +144,14 @@ _CHOICES: dict[str, tuple] = {
     "data.policies.missing_customer": ("keep", "drop", "error"),
     "data.policies.duplicates": ("error", "drop", "keep"),
     "data.policies.invalid_rows": ("error", "drop"),
+    "data.policies.other_negative": ("keep", "drop", "error"),
+    "data.policies.zero_price": ("keep", "drop"),
     "engine.backend": ("pandas", "duckdb", "polars", "spark"),
     "clv.time_unit": ("W", "D"),
 }
 
 #: Parameters of more than one type, where the analysis tells them apart (an int is not turned into a float).
 _KINDS: dict[str, tuple[type, ...]] = {
-    "data.policies.other_negative": ("keep", "drop", "error"),
-    "data.policies.zero_price": ("keep", "drop"),
     "basket.min_support": (float, int),
 }
 
@@ -377,16 +377,6 @@ def _check_no_password(path: str, value: str) -> None:
         )
 
 
-def _check_tables(path: str, value: Any) -> dict:
-    """Validate ``data.tables``: canonical table names -> a file path or a mapping of source options."""
-    from .schema import TABLES
-
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ParameterError(
-            f"Parameter {path!r} must be a mapping of table name -> source; got {type(value).__name__} {value!r}."
-        )
 def _check_policy_patterns(path: str, value) -> None:
     """Non-merchandise codes are text (``re:`` entries and cancellation_orders valid regular expressions)."""
     from .validation import Policies
@@ -398,6 +388,16 @@ def _check_policy_patterns(path: str, value) -> None:
         raise ParameterError(f"Parameter {path!r}: {exc}") from None
 
 
+def _check_tables(path: str, value: Any) -> dict:
+    """Validate ``data.tables``: canonical table names -> a file path or a mapping of source options."""
+    from .schema import TABLES
+
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ParameterError(
+            f"Parameter {path!r} must be a mapping of table name -> source; got {type(value).__name__} {value!r}."
+        )
     out: dict = {}
     for name, entry in value.items():
         full = f"{path}.{name}"
@@ -459,6 +459,13 @@ def _check_policy_patterns(path: str, value) -> None:
                     f"Parameter '{full}.date_format' must be a strftime format such as "
                     f"%Y-%m-%d %H:%M:%S or %d/%m/%Y; got {item!r}."
                 )
+            if key in ("separator", "derive") and item is not None:
+                from .dataconfig import TableSource
+
+                try:
+                    TableSource(**{key: item})
+                except ValueError as exc:
+                    raise ParameterError(f"Parameter '{full}.{key}': {exc}") from None
             if key in ("file", "table", "query") and isinstance(item, str) and not item.strip():
                 raise ParameterError(f"Parameter '{full}.{key}' must be non-empty text or left out; got {item!r}.")
         given = [k for k in ("file", "table", "query") if entry.get(k)]
@@ -469,13 +476,6 @@ def _check_policy_patterns(path: str, value) -> None:
 
 
 def _check(path: str, value: Any, default: Any, base_dir: Path | None = None) -> Any:
-            if key in ("separator", "derive") and item is not None:
-                from .dataconfig import TableSource
-
-                try:
-                    TableSource(**{key: item})
-                except ValueError as exc:
-                    raise ParameterError(f"Parameter '{full}.{key}': {exc}") from None
     if default is _TARGET_LISTS:
         return _check_target_lists(path, value, base_dir)
     if default is _TABLE_SOURCES:
@@ -529,6 +529,8 @@ def _check(path: str, value: Any, default: Any, base_dir: Path | None = None) ->
         _check_ladder(path, value, base_dir)
     if path in ("data.url", "data.url_env"):
         _check_no_password(path, value)
+    if path in ("data.policies.non_merchandise", "data.policies.cancellation_orders"):
+        _check_policy_patterns(path, value)
     if path == "engine.spark_connect_url" and (not value.startswith("sc://") or "token=" in value.lower()):
         raise ParameterError(
             f"Parameter 'engine.spark_connect_url' must be a Spark Connect URL without a token, "
@@ -539,8 +541,6 @@ def _check(path: str, value: Any, default: Any, base_dir: Path | None = None) ->
         try:
             value = parse_period(value).label
         except ValueError as exc:
-    if path in ("data.policies.non_merchandise", "data.policies.cancellation_orders"):
-        _check_policy_patterns(path, value)
             raise ParameterError(f"Parameter 'period': {exc}") from None
     return value
 
@@ -680,16 +680,6 @@ def load_params(
     return resolve_params(values, base_dir=base_dir)
 
 
-def _merge(base: dict, update: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def _data_paths_from(values: dict, file: Path, base_dir: str | Path | None) -> dict:
     """The params of ``file`` with its relative data paths rewritten relative to ``base_dir`` (see load_params)."""
     data = values.get("data") if isinstance(values, dict) else None
@@ -722,6 +712,16 @@ def _data_paths_from(values: dict, file: Path, base_dir: str | Path | None) -> d
             tables[name] = entry
         data["tables"] = tables
     return {**values, "data": data}
+
+
+def _merge(base: dict, update: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 def params_fingerprint(params: dict) -> str:
