@@ -673,6 +673,10 @@ def test_plots_draw_on_the_given_axes(plot_rules):
     assert plot_rule_scatter(plot_rules, ax=ax, label_top=3) is ax
     assert len(ax.collections) == 1 and len(ax.collections[0].get_offsets()) == len(plot_rules)
     assert ax.get_xlabel() == "Support (share of baskets)" and len(ax.texts) == 3
+    ranked = plot_rules.sort_values("support", ascending=False, kind="stable")  # first rows: not the top lifts
+    ax = plot_rule_scatter(ranked, ax=Figure().subplots(), label_top=2, label_first=True)
+    expected = [f"{min(a)} → {min(c)}" for a, c in zip(ranked["antecedents"][:2], ranked["consequents"][:2])]
+    assert sorted(t.get_text() for t in ax.texts) == sorted(expected)
     ax = Figure().subplots()
     assert plot_pair_heatmap(plot_rules, ax=ax, top_n=5, language="ja") is ax
     assert len(ax.images) == 1 and ax.get_ylabel() == "この商品を買う顧客は…"

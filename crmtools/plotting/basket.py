@@ -75,6 +75,7 @@ def plot_rule_scatter(
     y: str = "lift",
     hue: str = "confidence",
     label_top: int = 5,
+    label_first: bool = False,
     language: str = "en",
     ax=None,
 ):
@@ -88,6 +89,9 @@ def plot_rule_scatter(
         Rule columns for the axes and the colour.
     label_top : int, default=5
         Label this many rules with the highest ``y`` as "A → B".
+    label_first : bool, default=False
+        Label the first ``label_top`` rules in the order given instead (the
+        ranking of :func:`crmtools.basket.screen_rules`, as the report does).
     language : {"en", "ja"}, default="en"
         Language of titles and labels.
     ax : matplotlib.axes.Axes, optional
@@ -105,7 +109,7 @@ def plot_rule_scatter(
     points = ax.scatter(rules[x], rules[y], c=rules[hue], cmap="viridis", s=18, alpha=0.8, edgecolors="none")
     bar = ax.figure.colorbar(points, ax=ax)
     bar.set_label(text.get(hue, hue))
-    top = rules.nlargest(label_top, y) if label_top else rules.iloc[:0]
+    top = (rules.head(label_top) if label_first else rules.nlargest(label_top, y)) if label_top else rules.iloc[:0]
     ax.margins(y=0.18)  # room inside the axes for labels pushed apart above the highest point
     labels = [
         ax.annotate(
