@@ -1076,6 +1076,8 @@ def rule_sentences(rules: pd.DataFrame, *, language: str = "en", top_n: int | No
     >>> rules = association_rules(frequent_itemsets(baskets, min_support=2), min_threshold=0.9)
     >>> rule_sentences(rules)
     ['Customers who buy cake are 1.2× as likely to also buy tea (100% of them do).']
+    >>> rule_sentences(rules.assign(customers=[2]))
+    ['Customers who buy cake are 1.2× as likely to also buy tea (in 100% of such orders; 2 customers bought both).']
     >>> rule_sentences(rules, language="ja")
     ['「cake」を買うお客様は「tea」も買う確率が平均の1.2倍です（100%が購入）。']
     """
@@ -1093,17 +1095,20 @@ def rule_sentences(rules: pd.DataFrame, *, language: str = "en", top_n: int | No
     if top_n is not None and top_n < 1:
         raise ValueError(f"Invalid top_n: expected a whole number >= 1 or None; got {top_n!r}.")
     shown = rules if top_n is None else rules.head(top_n)
+    # With distinct customers (crmtools.basket.customer_rules) the sentence says how many bought both.
+    customers = shown["customers"] if "customers" in shown.columns else [None] * len(shown)
     return [
         i18n.text(
-            "rule.sentence",
+            "rule.sentence" if people is None else "rule.sentence_customers",
             language,
             antecedents=_items(ante, language),
             consequents=_items(cons, language),
             lift=f"{lift:.1f}",
             confidence=f"{confidence:.0%}",
+            customers=None if people is None else i18n.number(people),
         )
-        for ante, cons, lift, confidence in zip(
-            shown["antecedents"], shown["consequents"], shown["lift"], shown["confidence"]
+        for ante, cons, lift, confidence, people in zip(
+            shown["antecedents"], shown["consequents"], shown["lift"], shown["confidence"], customers
         )
     ]
 

@@ -425,6 +425,12 @@ TEXT: dict[str, dict[str, str]] = {
         "({confidence} of them do).",
         "ja": "{antecedents}を買うお客様は{consequents}も買う確率が平均の{lift}倍です（{confidence}が購入）。",
     },
+    "rule.sentence_customers": {
+        "en": "Customers who buy {antecedents} are {lift}× as likely to also buy {consequents} (in {confidence} "
+        "of such orders; {customers} customers bought both).",
+        "ja": "{antecedents}を買うお客様は{consequents}も買う確率が平均の{lift}倍です（該当する注文の{confidence}、"
+        "両方を買ったお客様は{customers}人）。",
+    },
     "rule.item": {"en": "{item}", "ja": "「{item}」"},
     "rule.item_separator": {"en": ", ", "ja": "と"},
     "rule.last_item_separator": {"en": " and ", "ja": "と"},
