@@ -630,7 +630,8 @@ class ChurnRisk:
         ``customer_id``, ``churn_probability`` (of the winner),
         ``high_risk`` (bool), sorted by customer.
     importance : pandas.DataFrame
-        ``feature``, ``importance`` (the model's permutation importance on the test cutoff, AUC drop).
+        ``feature``, ``importance`` (the model's permutation importance on the test cutoff, AUC drop);
+        empty unless asked for (``importance=True``).
     high_risk : float
         Probability from which a customer is at high risk.
     """
@@ -752,6 +753,7 @@ def churn_risk(
     n_bins: int = 10,
     random_state: int = 0,
     values: CustomerValues | None = None,
+    importance: bool = False,
 ) -> ChurnRisk:
     """Backtest the churn model against the baselines on held-out time, then score the base at ``as_of``.
 
@@ -778,6 +780,8 @@ def churn_risk(
         Seed of the classifier.
     values : CustomerValues, optional
         :func:`customer_values` at ``as_of`` with the same ``horizon_days``, reused for the scoring features.
+    importance : bool, default=False
+        Also compute the model's permutation importance on the test cutoff (costs 51 more predictions).
 
     Returns
     -------
@@ -819,7 +823,9 @@ def churn_risk(
     if status != "ok":
         return empty
     with _one_thread():
-        return _backtest_and_score(tx, train, test, cutoff, options, values, random_state, n_bins, high_risk)
+        return _backtest_and_score(
+            tx, train, test, cutoff, options, values, random_state, n_bins, high_risk, importance
+        )
 
 
 def _one_thread():
@@ -831,7 +837,9 @@ def _one_thread():
     return threadpool_limits(limits=1, user_api="openmp")
 
 
-def _backtest_and_score(tx, train, test, cutoff, options, values, random_state, n_bins, high_risk) -> ChurnRisk:
+def _backtest_and_score(
+    tx, train, test, cutoff, options, values, random_state, n_bins, high_risk, importance
+) -> ChurnRisk:
     horizon_days = options["horizon_days"]
     y = test["churned"].to_numpy()
     scorer = _Scorer(train, random_state)
@@ -849,7 +857,9 @@ def _backtest_and_score(tx, train, test, cutoff, options, values, random_state, 
     aucs = {m: found[m]["auc"] for m in METHODS if not math.isnan(found[m]["auc"])}
     # A baseline wins ties: the order of preference is recency, p_alive, model.
     winner = max(("recency", "p_alive", "model"), key=lambda m: aucs.get(m, -1.0)) if aucs else None
-    importance = _importance(scorer, test, y, random_state)
+    importances = (
+        _importance(scorer, test, y, random_state) if importance else pd.DataFrame(columns=["feature", "importance"])
+    )
     # The risk list: the winner refitted on the most recent fully observed cutoff, applied at as_of.
     now = churn_features(tx, as_of=cutoff, **options, values=values)
     final = _Scorer(test, random_state)
@@ -867,7 +877,7 @@ def _backtest_and_score(tx, train, test, cutoff, options, values, random_state, 
         _metrics_frame(found, len(train), len(test), float(y.mean())),
         pd.concat(calibration, ignore_index=True),
         scores,
-        importance,
+        importances,
         high_risk,
     )
 
