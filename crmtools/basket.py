@@ -31,6 +31,19 @@ returns
     A basket made only of such lines is not a basket.
 duplicates
     An item bought on several lines of one basket counts once.
+guest and bulk orders
+    Orders without a customer id, and orders of more than
+    ``max_basket_items`` distinct items (wholesale-style stock orders, whose
+    hundreds of lines would make every pair among them a "rule" of 100%
+    confidence). Kept by default; the report leaves both out and counts
+    them (:func:`customer_rules`), so that its rules describe customers.
+customers of a rule
+    The distinct customers among the baskets holding all its items
+    (``count_customers=True``; guest orders never count).
+ranking
+    The report ranks rules by their one-sided Fisher p-value, not by lift:
+    lift is largest for the rarest items, the p-value needs a strong lift
+    *and* many baskets (see :func:`screen_rules`).
 """
 
 from __future__ import annotations
@@ -363,7 +376,9 @@ def frequent_itemsets(
         Smallest support: a float is a share of baskets in (0, 1]
         (``count / n >= min_support``, as in mlxtend); an int is a number of
         baskets (``count >= min_support``). The report uses 0.003 with
-        ``max_len=3`` (params ``basket.min_support``, ``basket.max_len``).
+        ``max_len=3`` (params ``basket.min_support``, ``basket.max_len``),
+        ``include_guests=False``, ``max_basket_items=100`` and
+        ``count_customers=True``: :func:`customer_rules` is the report's call.
     max_len : int or None, default=None
         Longest itemset to return; None for no limit.
     basket : {"order", "customer"}, default="order"
@@ -819,9 +834,11 @@ def association_rules(
         rarely reach 80% confidence, so on the sample data this default
         gives no rules; the report uses ``min_threshold=0.1`` (params
         ``basket.min_confidence``) on ``frequent_itemsets(...,
-        min_support=0.003, max_len=3)`` and shows only the rules
-        :func:`screen_rules` keeps (significant, lift above 1, symmetric
-        pairs merged).
+        min_support=0.003, max_len=3)`` of its customers' orders and shows
+        only the rules :func:`screen_rules` keeps (significant, lift above 1,
+        enough orders and customers, ranked by p-value, symmetric pairs
+        merged): :func:`customer_rules` does all of it with the report's
+        defaults.
     min_confidence, min_lift : float or None, default=None
         Further minimums on confidence and lift.
     max_consequent_len : int or None, default=1
