@@ -324,6 +324,33 @@ def collect(frame: nw.LazyFrame | nw.DataFrame, *, sort_by: str | list[str] | No
     return out
 
 
+def materialize(frame: nw.LazyFrame) -> nw.LazyFrame:
+    """Compute a lazy query once, so that several queries built on it do not each recompute it.
+
+    Polars and DuckDB results are collected (into the same engine) and wrapped
+    lazily again; Spark caches the DataFrame. Use it on a *small* intermediate
+    (one row per customer, say) that feeds several aggregations.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> lazy = to_lazy(pd.DataFrame({"g": ["a", "a", "b"], "x": [1, 2, 3]}))
+    >>> once = materialize(lazy.group_by("g").agg(nw.col("x").sum()))
+    >>> collect(once, sort_by="g")["x"].tolist()
+    [3, 3]
+    """
+    name = frame.implementation.name
+    if name == "PYSPARK":
+        return nw.from_native(frame.to_native().cache())
+    if name == "POLARS":
+        return frame.collect(backend="polars").lazy()
+    if name == "DUCKDB":
+        connection = _duckdb_connection()
+        table = frame.collect(backend="pyarrow").to_native()
+        return nw.from_native(connection.from_arrow(table))
+    return frame
+
+
 _KINDS = {
     "id": "text or integer identifiers",
     "datetime": "a datetime (timezone-naive, business time zone)",

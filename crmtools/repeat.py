@@ -49,7 +49,7 @@ import pandas as pd
 from ._deprecation import deprecated_arguments, legacy_start
 from .checks import require_range
 from .coverage import data_start, first_month
-from .engine import collect, day_number, day_number_of, lit_datetime, to_lazy
+from .engine import collect, day_number, day_number_of, lit_datetime, materialize, to_lazy
 from .periods import as_period, as_point
 
 __all__ = ["f2_cohorts", "f2_conversion", "first_purchases", "interval_distribution", "purchase_cycles"]
@@ -340,6 +340,7 @@ acquisition_channel_col : str
         acquisition_channel=nw.col("acquisition_channel").fill_null(_UNKNOWN),
         first_category=nw.col("first_category").fill_null(_UNKNOWN),
     )
+    eligible = materialize(eligible)  # one row per customer, read by up to three aggregations below
     aggs = {"new_customers": nw.len(), "repeaters": nw.col("_converted").sum()}
     parts = [collect(eligible.select(**aggs).with_columns(breakdown=nw.lit("overall"), group=nw.lit("All")))]
     breakdowns = ([("channel", "acquisition_channel")] if has_channel else []) + (
