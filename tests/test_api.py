@@ -25,6 +25,7 @@ from crmtools import (
     basket,
     campaigns,
     cohorts,
+    coverage,
     deciles,
     experiments,
     kpis,
@@ -59,6 +60,7 @@ ANALYSIS_MODULES = [
     "ladder",
     "nps",
     "actions",
+    "coverage",
 ]
 
 #: Words that make an argument name about time.
@@ -208,6 +210,8 @@ AS_OF_CALLS = {
         ladder.customer_stages(t["transactions"], customers=t["customers"], surveys=t["surveys"], **k).table
     ),
     "nps.latest_scores": lambda t, r, **k: nps.latest_scores(t["surveys"], **k),
+    "coverage.data_start": lambda t, r, **k: coverage.data_start(t["transactions"], **k),
+    "coverage.first_month": lambda t, r, **k: coverage.first_month(t["transactions"], **k),
     "nps.nps_behaviour": lambda t, r, **k: nps.nps_behaviour(t["surveys"], t["transactions"], **k).table,
 }
 
