@@ -277,9 +277,9 @@ def _available(customers: pd.DataFrame | None, surveys: pd.DataFrame | None, end
     cols = set() if customers is None else set(customers.columns)
     if "marketing_consent" in cols and customers["marketing_consent"].notna().any():
         have.add("marketing_consent")
-    if "member_since" in cols:
+    if "member_since" in cols and customers["member_since"].notna().any():
         have.add("member")
-    if "referred_by" in cols:
+    if "referred_by" in cols and customers["referred_by"].notna().any():
         have.add("referrals")
     if surveys is not None and len(surveys) and (pd.to_datetime(surveys["responded_at"]) < end).any():
         have.add("nps_group")

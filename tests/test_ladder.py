@@ -104,7 +104,8 @@ def test_stages_by_hand_highest_rule_wins():
     # b: two orders, top decile (revenue 20) -> enthusiastic; its promoter answer comes after as_of
     # c: four orders -> enthusiastic; d: two orders + consent -> follower; e: one order, member -> member
     assert got == {"a": "fan", "b": "enthusiastic", "c": "enthusiastic", "d": "follower", "e": "member"}
-    assert stages.skipped == ()
+    # a referred_by column without a single referrer is no referral data: said, not silently empty
+    assert stages.skipped == (ladder.SkippedRung("evangelist", "no_referral_data"),)
     assert stages.table["stage"].tolist() == [5, 3, 3, 4, 6]
     pd.testing.assert_frame_equal(customers, before)
 
