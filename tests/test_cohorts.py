@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -228,3 +230,36 @@ def test_first_month_of_data_is_left_censored(make_transactions):
     assert cohort_revenue(out).set_index("cohort")["left_censored"].to_dict() == flags
     shown = cohort_table(tx, as_of="2025-03-01", lookback_months=1)  # only February: no cohort at all
     assert shown.empty and shown.columns.tolist() == COHORT_COLUMNS and shown["left_censored"].dtype == bool
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED / "CDNOW_master.txt").exists(), reason="needs ../shared/data (real data sets)")
+def test_cdnow_1998_03_has_no_cohort_and_the_heatmap_says_so():
+    from matplotlib.figure import Figure
+
+    from crmtools.plotting._empty import is_empty_note
+    from crmtools.plotting.cohorts import plot_cohort_heatmap
+    from crmtools.repeat import f2_cohorts
+
+    raw = pd.read_csv(SHARED / "CDNOW_master.txt", sep=r"\s+", dtype={"customer_id": "str", "date": "str"})
+    tx = pd.DataFrame(
+        {
+            "order_id": raw["customer_id"]
+            + "-"
+            + raw["date"]
+            + "-"
+            + raw.groupby(["customer_id", "date"]).cumcount().astype("str"),
+            "customer_id": raw["customer_id"],
+            "order_datetime": pd.to_datetime(raw["date"], format="%Y%m%d"),
+            "quantity": raw["number_of_cds"].astype("int64"),
+            "amount": raw["dollar_value"].astype("float64"),
+        }
+    )
+    recent = cohort_table(tx, as_of="1998-04-01", lookback_months=12, max_months=12)
+    assert recent.empty  # every CDNOW customer first bought in 1997-Q1: this withheld the whole report
+    ax = plot_cohort_heatmap(recent, ax=Figure().subplots())
+    assert is_empty_note(ax)
+    marks = f2_cohorts(tx, as_of="1998-04-01", within_days=90, lookback_months=24).set_index("cohort")["left_censored"]
+    assert marks.to_dict() == {"1997-01": True, "1997-02": False, "1997-03": False}

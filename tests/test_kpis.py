@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -317,3 +318,28 @@ def test_trend_shows_only_months_the_data_covers(make_transactions):
     assert trend["revenue"].tolist() == [100.0, 0.0, 50.0]
     before = monthly_trend(tx, period="2024-11", months=13)
     assert before.empty and before.columns.tolist() == monthly_trend(tx, period="2025-02").columns.tolist()
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED / "online_retail.parquet").exists(), reason="needs ../shared/data (real data sets)")
+def test_online_retail_starts_on_2010_12_01():
+    raw = pd.read_parquet(SHARED / "online_retail.parquet")
+    customer = raw["CustomerID"].astype("Int64").astype("str").where(raw["CustomerID"].notna())
+    tx = pd.DataFrame(
+        {
+            "order_id": raw["InvoiceNo"].astype("str"),
+            "customer_id": customer,
+            "order_datetime": pd.to_datetime(raw["InvoiceDate"]),
+            "quantity": raw["Quantity"].astype("int64"),
+            "amount": (raw["Quantity"] * raw["UnitPrice"]).astype("float64"),
+        }
+    )
+    trend = monthly_trend(tx, period="2011-11")
+    assert trend["month"].iloc[0] == "2010-12" and len(trend) == 12  # no £0 for 2010-11
+    november = period_kpis(tx, period="2011-11")
+    assert set(november["year_ago_status"]) == {"before_data"} and november["year_ago"].isna().all()
+    december = period_kpis(tx, period="2010-12").set_index("kpi")
+    assert december.loc["new_customers", "value_status"] == "left_censored"  # 885 "new" are everybody
+    assert december.loc["revenue", "value"] > 0
