@@ -324,3 +324,30 @@ def test_params_domains(override, match):
     assert resolve_params({})["churn"]["horizon_days"] == 90
     with pytest.raises(ParameterError, match=match):
         resolve_params(override)
+
+
+@pytest.mark.slow
+def test_value_page_renders_in_english_and_japanese_without_customer_ids(small_sample_dir, tmp_path):
+    import re
+    import shutil
+    from pathlib import Path
+
+    from crmtools.reporting import i18n
+    from crmtools.runner import run_period
+
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "default.yaml").write_text(f"data:\n  path: {small_sample_dir}\n", encoding="utf-8")
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(Path(__file__).resolve().parent.parent / "notebooks" / "07_clv.ipynb", tmp_path / "notebooks")
+    ids = set(pd.read_parquet(small_sample_dir / "transactions.parquet")["customer_id"].dropna())
+    for language in ("en", "ja"):
+        result = run_period(None, project_dir=tmp_path, overrides=[f"language={language}"], jobs=1)
+        assert result.status == "published", result.message
+        page = (result.report_dir / "07_clv.html").read_text(encoding="utf-8")
+        text = re.sub(r'src="data:[^"]*"', "", page)
+        for key in ("clv_title", "clv.holdout_title", "clv.ltv_cac_title", "clv.risk_title", "clv.validation_title"):
+            assert i18n.text(key, language) in text, (language, key)
+        assert i18n.text("churn_method.model", language) in text  # the backtest ran on the sample
+        assert "Traceback" not in text and "<script" not in text.lower()
+        assert not [cid for cid in ids if cid in text], language
+        assert result.notebooks[0].images >= 5
