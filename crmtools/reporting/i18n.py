@@ -188,6 +188,11 @@ TEXT: dict[str, dict[str, str]] = {
         "acquisition channel and first product category.",
         "ja": "F2転換率：新規顧客のうち、期間内に2回目の購入をした顧客の割合（獲得チャネル別・初回購入カテゴリ別）。",
     },
+    "f2_left_censored_excluded": {
+        "en": "First purchases in {month}, the data's first month, are left out: customers who bought before the "
+        "data starts look new there.",
+        "ja": "データの最初の月（{month}）の初回購入は除いています。データ開始前に購入した顧客も新規に見えるためです。",
+    },
     "basket_intro": {
         "en": "Products customers buy together in the same order during the period. Orders without a "
         "customer id (guest orders) and bulk orders of very many products are left out, so the rules "
