@@ -13,7 +13,24 @@ import importlib
 __version__ = "0.1.0"
 
 #: The analysis and data modules ``import crmtools`` exposes.
-ANALYSES = ("rfm", "deciles", "cohorts", "repeat", "kpis", "basket", "experiments", "campaigns", "targets")
+ANALYSES = (
+    "rfm",
+    "deciles",
+    "cohorts",
+    "repeat",
+    "kpis",
+    "basket",
+    "experiments",
+    "campaigns",
+    "targets",
+    "clv",
+    "churn",
+    "ladder",
+    "nps",
+    "actions",
+    "privacy",
+    "coverage",
+)
 DATA = (
     "data",
     "dataconfig",

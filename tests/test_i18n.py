@@ -28,7 +28,19 @@ JAPANESE = re.compile(r"[\u3000-\u303f\u3040-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4
 #: They name what the data holds; they are not report words.
 QUOTED_TERMS = ("全角",)
 
-PLOT_MODULES = ["basket", "campaigns", "cohorts", "deciles", "experiments", "kpis", "quality", "rfm"]
+PLOT_MODULES = [
+    "basket",
+    "campaigns",
+    "clv",
+    "cohorts",
+    "deciles",
+    "experiments",
+    "kpis",
+    "ladder",
+    "nps",
+    "quality",
+    "rfm",
+]
 
 
 # --------------------------------------------------------------------------- the catalogue

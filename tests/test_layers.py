@@ -45,6 +45,10 @@ ANALYSES = (
     "clv",
     "churn",
     "privacy",
+    "ladder",
+    "nps",
+    "actions",
+    "coverage",
 )
 #: The presentation layer, which may import analyses but not the other way round (packages include submodules).
 PRESENTATION = ("plotting", "reporting", "runner", "cli", "notebook")
