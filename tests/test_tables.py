@@ -140,3 +140,22 @@ def test_what_a_notebook_cell_shows_is_the_same_between_runs():
     assert first == second
     assert first["text/html"].startswith('<table class="crm-table">') and "£1,461,756.25" in first["text/html"]
     assert first["text/plain"] == "<ReportTable: 3 rows x 4 columns>"
+
+
+def test_a_fall_in_a_lower_is_better_figure_is_good_news():
+    from crmtools.reporting.tables import kpi_tiles
+
+    tiles = pd.DataFrame(
+        {
+            "kpi": ["value_at_risk", "revenue"],
+            "value": [80.0, 80.0],
+            "previous": [100.0, 100.0],
+            "year_ago": [60.0, 60.0],
+            "kind": ["number", "number"],
+            "better": ["lower", None],
+        }
+    )
+    page = kpi_tiles(tiles).data
+    risk, revenue = page.split('<div class="crm-tile">')[1:]
+    assert '<span class="up">▼ −20.0%</span>' in risk and '<span class="down">▲ +33.3%</span>' in risk
+    assert '<span class="down">▼ −20.0%</span>' in revenue and '<span class="up">▲ +33.3%</span>' in revenue

@@ -644,6 +644,7 @@ def value_tiles(now, previous=None, *, language: str = "en") -> pd.DataFrame:
             "note": note,
             "previous_note": None,
             "year_ago_note": None,
+            "better": "lower" if kpi == "value_at_risk" else "higher",
         }
         for (kpi, name), note in zip((("clv_active_value", "active_value"), ("value_at_risk", "value_at_risk")), notes)
     ]

@@ -345,8 +345,11 @@ def kpi_tiles(kpis: pd.DataFrame, *, language: str = "en", currency: str = "JPY"
         Columns ``kpi`` (a key of :data:`i18n.TEXT`), ``value``, ``previous``,
         ``year_ago`` and ``kind`` (a format kind); optionally ``label`` (text
         replacing the catalogue's label), ``note`` (a secondary line under the
-        value) and ``previous_note`` / ``year_ago_note`` (text shown instead
-        of the change, where a change would mislead). Missing texts are ignored.
+        value), ``previous_note`` / ``year_ago_note`` (text shown instead
+        of the change, where a change would mislead) and ``better``
+        (``"higher"``, the default, or ``"lower"`` for a figure such as the
+        value at risk, whose fall is good news: the arrow still shows the
+        direction, the colour says whether it is good). Missing texts are ignored.
     glossary : bool, default=False
         Link each label that has a glossary entry to it (``<a href="#g-revenue">``,
         the anchors of :func:`glossary_html` on the same page).
@@ -381,7 +384,12 @@ def kpi_tiles(kpis: pd.DataFrame, *, language: str = "en", currency: str = "JPY"
             (row.previous, "vs_previous", "previous_note"),
             (row.year_ago, "vs_year_ago", "year_ago_note"),
         ):
-            change = html.escape(given(row, note)) if given(row, note) else _change_html(row.value, ref, kind, language)
+            lower_is_better = given(row, "better") == "lower"
+            change = (
+                html.escape(given(row, note))
+                if given(row, note)
+                else _change_html(row.value, ref, kind, language, lower_is_better=lower_is_better)
+            )
             parts.append(f'<div class="delta">{html.escape(i18n.text(key, language))}: {change}</div>')
         parts.append("</div>")
     parts.append("</div>")
@@ -402,7 +410,7 @@ def headline_html(value, kind: str, language: str, currency: str, *, tag: str = 
     return f'<{tag} class="{css_class}"{title}>{html.escape(shown)}</{tag}>'
 
 
-def _change_html(value, reference, kind: str, language: str) -> str:
+def _change_html(value, reference, kind: str, language: str, *, lower_is_better: bool = False) -> str:
     if value is None or reference is None or pd.isna(value) or pd.isna(reference):
         return html.escape(i18n.text("no_comparison", language))
     if kind in ("percent",):  # rates change in percentage points
@@ -415,9 +423,9 @@ def _change_html(value, reference, kind: str, language: str) -> str:
         shown = i18n.signed_percent(diff)
     if round(diff * 100, 1) == 0:  # rounds to zero at the shown precision: neutral, never a red "−0.0"
         return f"<span>± {html.escape('0.0 pt' if kind == 'percent' else i18n.percent(0.0))}</span>"
-    if diff > 0:
-        return f'<span class="up">▲ {html.escape(shown)}</span>'
-    return f'<span class="down">▼ {html.escape(shown)}</span>'
+    good = (diff > 0) != lower_is_better  # the colour: "up" is good news, "down" bad news
+    arrow = "▲" if diff > 0 else "▼"
+    return f'<span class="{"up" if good else "down"}">{arrow} {html.escape(shown)}</span>'
 
 
 def bullet_list(
