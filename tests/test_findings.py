@@ -449,3 +449,23 @@ def test_f2_finding_skips_the_left_censored_first_month():
     )
     found = summary_findings(f2=f2, within_days=90)
     assert len(found) == 1 and "Jan 2011" in found[0] and "Dec 2010" not in found[0]  # no "up/down vs Dec 2010"
+
+
+def test_the_campaign_finding_agrees_with_the_actions_on_significance():
+    from crmtools.reporting.findings import _campaigns
+
+    roi = pd.DataFrame(
+        {
+            "campaign_id": ["c1", "c2"],
+            "name": ["Year-end catalogue", "Spring mail"],
+            "incremental_revenue": [900_000.0, 200_000.0],
+            "incremental_revenue_ci_low": [-100_000.0, 50_000.0],
+            "incremental_revenue_ci_high": [1_900_000.0, 350_000.0],
+            "incremental_significant": pd.array([False, True], dtype="boolean"),
+        }
+    )
+    # the largest point estimate is not significant: the finding names the significant campaign instead
+    assert "Spring mail" in _campaigns(roi, "en", "JPY") and "measured effect" in _campaigns(roi, "en", "JPY")
+    unproven = _campaigns(roi.iloc[:1], "en", "JPY")
+    assert "Year-end catalogue" in unproven and "no effect is established" in unproven
+    assert "効果はまだ確認できていません" in _campaigns(roi.iloc[:1], "ja", "JPY")

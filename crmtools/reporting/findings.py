@@ -639,11 +639,21 @@ def _campaigns(roi, language, currency) -> str | None:
     with_holdout = roi.dropna(subset=["incremental_revenue"])
     if with_holdout.empty:
         return None
-    best = with_holdout.sort_values(["incremental_revenue", "campaign_id"], ascending=[False, True]).iloc[0]
+    # The finding agrees with the actions: only an effect whose interval excludes zero is "measured";
+    # otherwise it says that no effect is established (the action then proposes a review).
+    if "incremental_significant" in with_holdout:
+        flags = [_flag(v) is True for v in with_holdout["incremental_significant"]]
+    else:  # an older table: the interval says it
+        low_, high_ = with_holdout["incremental_revenue_ci_low"], with_holdout["incremental_revenue_ci_high"]
+        flags = ((low_ > 0) | (high_ < 0)).fillna(False).tolist()
+    significant = with_holdout[flags]
+    key = "finding.campaign_measured" if not significant.empty else "finding.campaign_unproven"
+    pool = significant if not significant.empty else with_holdout
+    best = pool.sort_values(["incremental_revenue", "campaign_id"], ascending=[False, True]).iloc[0]
     low, high = best["incremental_revenue_ci_low"], best["incremental_revenue_ci_high"]
     # the ROI is the tile's; the finding says what was measured and what it is good for
     return i18n.text(
-        "finding.campaign_measured",
+        key,
         language,
         name=best["name"] if isinstance(best["name"], str) else best["campaign_id"],
         amount=i18n.compact_money(best["incremental_revenue"], language, currency),

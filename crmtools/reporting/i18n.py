@@ -860,6 +860,12 @@ TEXT: dict[str, dict[str, str]] = {
         "ja": "キャンペーン「{name}」のホールドアウト群と比較した増分売上は{amount}（95%信頼区間 "
         "{interval}）でした。次回配信の計画に使える測定済みの効果です。",
     },
+    "finding.campaign_unproven": {
+        "en": 'Campaign "{name}" showed {amount} of incremental revenue against its holdout, but the 95% CI '
+        "({interval}) includes zero: no effect is established yet, so do not plan on it.",
+        "ja": "キャンペーン「{name}」のホールドアウト群と比較した増分売上は{amount}でしたが、95%信頼区間"
+        "（{interval}）がゼロを含むため、効果はまだ確認できていません。計画の前提にしないでください。",
+    },
     "finding.movement": {
         "en": "{source} → {target}: {customers} customers ({share} of {source})",
         "ja": "{source} → {target}：{customers}人（{source}の{share}）",
@@ -1005,7 +1011,6 @@ TEXT: dict[str, dict[str, str]] = {
     "f2.breakdown.overall": {"en": "All new customers", "ja": "新規顧客全体"},
     "f2.breakdown.channel": {"en": "Acquisition channel", "ja": "獲得チャネル"},
     "f2.breakdown.category": {"en": "First product category", "ja": "初回購入カテゴリ"},
-    # RESTORED by the ladder/NPS helper after the 02:36 truncation (see /work/notes/ladder_nps.md)
     "edge.before_data": {"en": "n/a: before the data starts", "ja": "比較なし（データ開始前）"},
     "edge.left_censored": {"en": "n/a: first month of the data", "ja": "比較なし（データの最初の月）"},
     "edge.left_censored_note": {
@@ -1462,6 +1467,12 @@ TEXT: dict[str, dict[str, str]] = {
         "params churn.horizon_days) is 50% or more, by the better of the churn model and its baselines.",
         "ja": "その予測価値のうち、離反確率（パラメータ churn.horizon_days 以内に購入しない確率）が50%以上の顧客が"
         "持つ部分。離反モデルとベースラインのうち精度の高い方で判定。",
+    },
+    "glossary.nps": {
+        "en": "Net Promoter Score: of the period's answers to “how likely are you to recommend us?” (0-10), the % of "
+        "promoters (9-10) minus the % of detractors (0-6), in points from −100 to 100, with its 95% interval.",
+        "ja": "ネットプロモータースコア：期間中の「友人や知人に勧める可能性」（0〜10点）への回答のうち、推奨者（9〜10点）の"
+        "割合から批判者（0〜6点）の割合を引いた値（−100〜100ポイント、95%信頼区間付き）。",
     },
     "finding.value_at_risk": {
         "en": "{share} of the active base's predicted {months}-month value ({value} of {total}) sits with "
