@@ -860,6 +860,12 @@ TEXT: dict[str, dict[str, str]] = {
         "ja": "キャンペーン「{name}」のホールドアウト群と比較した増分売上は{amount}（95%信頼区間 "
         "{interval}）でした。次回配信の計画に使える測定済みの効果です。",
     },
+    "finding.campaign_unproven": {
+        "en": 'Campaign "{name}" showed {amount} of incremental revenue against its holdout, but the 95% CI '
+        "({interval}) includes zero: no effect is established yet, so do not plan on it.",
+        "ja": "キャンペーン「{name}」のホールドアウト群と比較した増分売上は{amount}でしたが、95%信頼区間"
+        "（{interval}）がゼロを含むため、効果はまだ確認できていません。計画の前提にしないでください。",
+    },
     "finding.movement": {
         "en": "{source} → {target}: {customers} customers ({share} of {source})",
         "ja": "{source} → {target}：{customers}人（{source}の{share}）",
