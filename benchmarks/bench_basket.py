@@ -4,6 +4,7 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/bench_basket.py            # all cases
     .venv/bin/python benchmarks/bench_basket.py --quick    # Groceries and Online Retail at 1% only
+    .venv/bin/python benchmarks/bench_basket.py --step     # only the report's basket step on Online Retail
 
 Cases (a case whose data file is absent is skipped; the data live in
 ``../shared/data`` next to the repository):
@@ -53,6 +54,17 @@ How
 
 The results of both tools are compared: same itemsets with the same supports,
 same rules with the same metrics (to 1e-9 relative).
+
+The report's basket step on Online Retail (``--step``, also run after the cases above)
+    :func:`crmtools.basket.customer_rules` with the params of
+    ``params/examples/uci_online_retail.yaml`` (the defaults of ``basket.*``), on the
+    order lines of 2011-11 and of the partial 2011-12 as the example loads them
+    (``load_dataset``, not timed): at the example's ``min_support`` (0.003), at what
+    a refusal suggests (0.006) and lower (0.0015, 0.001); and, as the issue ran it,
+    with guest and bulk orders included (``include_guests=True,
+    max_basket_items=None``): refused by the memory guard, and what its advice
+    gives (0.006; ``max_len=2``). Same subprocesses and memory measure as above;
+    no mlxtend reference (mlxtend has no such step).
 """
 
 from __future__ import annotations
@@ -82,6 +94,18 @@ CASES = {
     "synthetic-50k-0.001": {"data": "synthetic", "min_support": 0.001, "min_confidence": 0.5},
 }
 QUICK = ["groceries-0.001", "online-retail-uk-0.01"]
+BULK = {"include_guests": True, "max_basket_items": None}
+STEP_CASES = {
+    "2011-11 @0.003 (example)": {"period": "2011-11", "min_support": 0.003},
+    "2011-11 @0.006 (refusal's advice)": {"period": "2011-11", "min_support": 0.006},
+    "2011-11 @0.0015": {"period": "2011-11", "min_support": 0.0015},
+    "2011-11 @0.001": {"period": "2011-11", "min_support": 0.001},
+    "2011-12 @0.003 (partial)": {"period": "2011-12", "min_support": 0.003},
+    "2011-12 @0.006 (partial)": {"period": "2011-12", "min_support": 0.006},
+    "2011-11 @0.003 guests+bulk in": {"period": "2011-11", "min_support": 0.003, **BULK},
+    "2011-11 @0.006 guests+bulk in": {"period": "2011-11", "min_support": 0.006, **BULK},
+    "2011-11 @0.003 guests+bulk in, max_len 2": {"period": "2011-11", "min_support": 0.003, "max_len": 2, **BULK},
+}
 TOOLS = ["crmtools", "crmtools-lines", "mlxtend-dense", "mlxtend-sparse"]
 MLXTEND = ["mlxtend-dense", "mlxtend-sparse"]
 METRICS = ["antecedent_support", "consequent_support", "support", "confidence", "lift", "leverage", "conviction"]
@@ -218,6 +242,92 @@ def pipeline(tool: str, case: dict):
     return run, {"onehot_seconds": prep}
 
 
+def step_lines(period: str, workdir: Path) -> Path:
+    """The period's order lines as the worked example loads them, written once per benchmark run."""
+    out = workdir / f"online_retail_{period}.parquet"
+    if not out.exists():
+        from crmtools.data import DataConfig, load_dataset
+        from crmtools.params import load_params
+
+        example = ROOT / "params" / "examples" / "uci_online_retail.yaml"
+        overrides = {"data": {"tables": {"transactions": {"file": str(DATA / "online_retail.parquet")}}}}
+        params = load_params(example, overrides, base_dir=ROOT)
+        data = load_dataset(DataConfig.from_dict(params["data"], base_dir=ROOT))
+        data.for_period(period).transactions.to_parquet(out)
+    return out
+
+
+def step_child(case_name: str, mode: str, repeat: int, out: str) -> None:
+    """One measurement of the report's basket step (customer_rules with the example's params) in this process."""
+    from crmtools.basket import customer_rules
+    from crmtools.params import load_params
+
+    case = dict(STEP_CASES[case_name])
+    lines = pd.read_parquet(Path(out).parent / f"online_retail_{case.pop('period')}.parquet")
+    params = load_params(ROOT / "params" / "examples" / "uci_online_retail.yaml", base_dir=ROOT)
+    options = {k: v for k, v in params["basket"].items() if k != "top_n"} | case
+
+    def run():
+        try:
+            return customer_rules(lines, **options)
+        except ValueError as exc:
+            return str(exc)
+
+    run()  # warm-up: the same call (imports, first-use costs)
+    result: dict = {"case": case_name}
+    if mode == "time":
+        times, cpu_times = [], []
+        for _ in range(repeat):
+            gc.collect()
+            start, cpu = time.perf_counter(), time.process_time()
+            screen = run()
+            times.append(time.perf_counter() - start)
+            cpu_times.append(time.process_time() - cpu)
+        result.update(warm_seconds=min(times), warm_cpu_seconds=min(cpu_times))
+        if isinstance(screen, str):
+            result["outcome"] = "refused: " + screen.split(", more than")[0]
+        else:
+            result["outcome"] = (
+                f"{screen.n_baskets:,} orders ({screen.excluded_guest_baskets} guest, "
+                f"{screen.excluded_bulk_baskets} bulk left out), {screen.tested:,} rules tested, "
+                f"{screen.supported:,} shown" + (" (too few orders: none shown)" if screen.too_few_baskets else "")
+            )
+    else:
+        with PeakMemory() as memory:
+            run()
+        result.update(peak_bytes=memory.peak, memory_method=memory.method)
+    with open(out, "w") as f:
+        json.dump(result, f)
+
+
+def run_steps(workdir: Path, repeat: int) -> None:
+    """The report's basket step on Online Retail: time and peak memory per case, one table."""
+    if not available("online_retail"):
+        print(f"skip the report step: online_retail not found in {DATA}")
+        return
+    for period in {c["period"] for c in STEP_CASES.values()}:
+        step_lines(period, workdir)
+    rows = []
+    for name in STEP_CASES:
+        print(f"-- step {name}", flush=True)
+        timed = measure("step", name, "time", repeat, workdir)
+        peak = measure("step", name, "memory", 1, workdir)
+        rows.append(
+            {
+                "case": name,
+                "wall s": f"{timed['warm_seconds']:.2f}",
+                "cpu s": f"{timed['warm_cpu_seconds']:.2f}",
+                "peak MiB": f"{peak['peak_bytes'] / 2**20:.0f}",
+                "outcome": timed["outcome"],
+            }
+        )
+    table = pd.DataFrame(rows)
+    print()
+    print("The report's basket step (crmtools.basket.customer_rules, params of params/examples/uci_online_retail.yaml)")
+    print("on Online Retail, best of the timed runs after a warm-up; peak = growth of peak resident memory:")
+    print(table.to_markdown(index=False) if _has_tabulate() else table.to_string(index=False))
+
+
 def tiny_warm_up(tool: str) -> None:
     """Run the tool once on a few baskets so lazy imports and first-use costs are paid."""
     baskets = [["a", "b", "c"], ["a", "b"], ["b", "c"], ["a", "c"]] * 3
@@ -332,11 +442,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="only Groceries and Online Retail at 1%%")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of crmtools (mlxtend: 2)")
     parser.add_argument("--cases", nargs="+", choices=list(CASES), help="run only these cases")
+    parser.add_argument("--step", action="store_true", help="only the report's basket step on Online Retail")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         tool, case, mode, repeat, out = args.child
-        child(tool, case, mode, int(repeat), out)
+        if tool == "step":
+            step_child(case, mode, int(repeat), out)
+        else:
+            child(tool, case, mode, int(repeat), out)
+        return
+    if args.step:
+        with tempfile.TemporaryDirectory() as tmp:
+            run_steps(Path(tmp), repeat=3)
         return
 
     import platform
@@ -427,6 +545,10 @@ def main() -> None:
     print(table.to_markdown(index=False) if _has_tabulate() else table.to_string(index=False))
     for note in notes:
         print(note)
+    if not args.cases:
+        print()
+        with tempfile.TemporaryDirectory() as tmp:
+            run_steps(Path(tmp), repeat=3)
 
 
 def _has_tabulate() -> bool:
