@@ -1740,6 +1740,7 @@ def rule_drift(
     *,
     metric: str = "lift",
     top_n: int | None = None,
+    one_per_itemset: bool = False,
 ) -> pd.DataFrame:
     """How the rules changed between two periods: new rules, lost rules, and the biggest moves.
 
@@ -1757,6 +1758,10 @@ def rule_drift(
         lost rules.
     top_n : int or None, default=None
         Keep at most this many rows per status; None keeps all.
+    one_per_itemset : bool, default=False
+        Keep only the first row of each status for the same items (``A ->
+        B`` and ``B -> A`` of a new pair are one row); the report uses it
+        with ``metric="support"``, on the rules of :func:`customer_rules`.
 
     Returns
     -------
@@ -1787,6 +1792,7 @@ def rule_drift(
     _check_rules(rules_after, "rules_after")
     require_in(metric, ("lift", "confidence", "support"), name="metric")
     require_range(top_n, name="top_n", low=1, integer=True, allow_none=True)
+    require_flag(one_per_itemset, name="one_per_itemset")
     fields = ["support", "confidence", "lift"]
 
     def table(rules):
@@ -1824,6 +1830,9 @@ def rule_drift(
         status == "new", out[f"{metric}_after"], np.where(status == "lost", out[f"{metric}_before"], np.abs(change))
     )
     out = out.iloc[np.lexsort((-score, rank_status))]
+    if one_per_itemset:
+        whole = [frozenset(a | c) for a, c in zip(out["antecedents"], out["consequents"])]
+        out = out.loc[~pd.DataFrame({"status": out["status"].to_numpy(), "items": whole}).duplicated().to_numpy()]
     if top_n is not None:
         out = out.groupby("status", sort=False).head(top_n)
     return out.reset_index(drop=True)[_DRIFT_COLUMNS]

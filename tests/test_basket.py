@@ -1062,3 +1062,28 @@ def test_bulk_invoices_fixture_reproduces_the_problem_and_the_policy_fixes_it():
     }
     assert (pair.count, pair.customers, pair.confidence) == (6, 6, 1.0)
     assert pair.lift == pytest.approx(20 / 6)
+
+
+def test_rule_drift_one_row_per_itemset():
+    before = association_rules(frequent_itemsets([["x", "y"]] * 3 + [["z"]], min_support=1), min_threshold=0.1)
+    after = association_rules(frequent_itemsets([["z", "w"]] * 3 + [["x"]], min_support=1), min_threshold=0.1)
+    drift = rule_drift(before, after, metric="support", one_per_itemset=True)
+    assert [(sorted(a | c), s) for a, c, s in zip(drift["antecedents"], drift["consequents"], drift["status"])] == [
+        (["w", "z"], "new"),
+        (["x", "y"], "lost"),
+    ]
+    assert len(rule_drift(before, after)) == 4  # both directions of each pair by default
+
+
+def test_screen_text_states_the_floors_and_what_was_left_out():
+    from crmtools.reporting.summary import rule_screen_text
+
+    orders = {f"o{k}": (f"c{k}", ["tea", "cake"]) for k in range(30)} | {f"p{k}": (f"d{k}", ["jam"]) for k in range(30)}
+    orders |= {"g1": (None, ["tea", "cake"]), "b1": ("c0", [f"i{j}" for j in range(120)])}
+    screen = customer_rules(_lines(orders), min_support=2, min_baskets=10)
+    text = rule_screen_text(screen)
+    assert "2 rules tested in 60 orders; 2 significant" in text
+    assert "of which 2 are held by at least 20 orders of at least 10 different customers: shown as 1 pair(s)" in text
+    assert "Left out before mining: 1 guest orders (no customer id) and 1 bulk orders of more than 100" in text
+    ja = rule_screen_text(screen, language="ja")
+    assert "ゲスト注文（顧客IDなし）1件" in ja and "20件以上の注文・10人以上" in ja

@@ -604,11 +604,15 @@ TEXT: dict[str, dict[str, str]] = {
         "ja": "今期のバスケットは{baskets}件のみで、商品の組み合わせについて結論を出すには"
         "少なすぎます（{needed}件以上が必要）。",
     },
-    "basket.floors": {
-        "en": "{supported} of them are held by at least {min_baskets} orders of at least {min_customers} "
-        "different customers and are shown, strongest evidence (Fisher p-value) first.",
-        "ja": "そのうち、{min_baskets}件以上の注文・{min_customers}人以上の異なるお客様に支えられた"
-        "{supported}件を、証拠の強い順（フィッシャー検定のp値の小さい順）に表示しています。",
+    "basket.screen_floors": {
+        "en": "{tested} rules tested in {baskets} orders; {passed} significant after Benjamini-Hochberg "
+        "adjustment (q < {alpha}) with lift above 1, of which {supported} are held by at least {min_baskets} "
+        "orders of at least {min_customers} different customers: shown as {pairs} pair(s) or rule(s), "
+        "strongest evidence (Fisher p-value) first.",
+        "ja": "{baskets}件の注文で{tested}件のルールを検定し、Benjamini-Hochberg補正後に有意（q < {alpha}）"
+        "かつリフト値1超のものは{passed}件、そのうち{min_baskets}件以上の注文・{min_customers}人以上の"
+        "異なるお客様に支えられた{supported}件を{pairs}組として、証拠の強い順（フィッシャー検定のp値の"
+        "小さい順）に表示しています。",
     },
     "basket.excluded": {
         "en": "Left out before mining: {guests} guest orders (no customer id) and {bulk} bulk orders of "

@@ -460,20 +460,13 @@ def rule_screen_text(screen, *, language: str = "en") -> str:
     if screen.too_few_baskets:
         too_few = i18n.text("basket.too_few_baskets", language, baskets=baskets, needed=i18n.number(screen.min_baskets))
         return i18n.sentences([too_few, *excluded], language) if excluded else too_few
-    floors = []
-    if getattr(screen, "supported", None) is not None and screen.passed and screen.min_rule_baskets > 1:
-        floors = [
-            i18n.text(
-                "basket.floors",
-                language,
-                supported=i18n.number(screen.supported),
-                min_baskets=i18n.number(screen.min_rule_baskets),
-                min_customers=i18n.number(screen.min_rule_customers),
-            )
-        ]
+    floors = getattr(screen, "supported", None) is not None and screen.min_rule_baskets > 1
     counts = i18n.text(
-        "basket.screen",
+        "basket.screen_floors" if floors else "basket.screen",
         language,
+        supported=i18n.number(screen.supported) if floors else None,
+        min_baskets=i18n.number(screen.min_rule_baskets),
+        min_customers=i18n.number(screen.min_rule_customers),
         tested=i18n.number(screen.tested),
         baskets=baskets,
         passed=i18n.number(screen.passed),
@@ -482,7 +475,7 @@ def rule_screen_text(screen, *, language: str = "en") -> str:
     )
     if screen.passed == 0:
         return i18n.sentences([i18n.text("basket.none_significant", language), counts, *excluded], language)
-    return i18n.sentences([counts, *floors, *excluded], language) if floors or excluded else counts
+    return i18n.sentences([counts, *excluded], language) if excluded else counts
 
 
 def pair_labels(pairs: pd.DataFrame, *, language: str = "en") -> pd.Series:
