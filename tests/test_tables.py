@@ -159,3 +159,19 @@ def test_a_fall_in_a_lower_is_better_figure_is_good_news():
     risk, revenue = page.split('<div class="crm-tile">')[1:]
     assert '<span class="up">▼ −20.0%</span>' in risk and '<span class="down">▲ +33.3%</span>' in risk
     assert '<span class="down">▼ −20.0%</span>' in revenue and '<span class="up">▲ +33.3%</span>' in revenue
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_the_value_tiles_and_nps_have_their_glossary_lines(language):
+    from crmtools.churn import ValueSummary
+    from crmtools.reporting.summary import value_tiles
+
+    now = ValueSummary(pd.Timestamp("2025-12-01"), "ok", 100, 5e6, 20, 1e6, 12)
+    tiles = value_tiles(now, now, language=language)
+    assert tiles["kpi"].tolist() == ["clv_active_value", "value_at_risk"]
+    page = kpi_tiles(tiles, language=language, glossary=True).data
+    assert sorted(re.findall(r'href="#(g-[^"]+)"', page)) == ["g-clv_active_value", "g-value_at_risk"]
+    # NPS is no tile, but the summary's NPS finding has its line in the glossary
+    glossary = glossary_html([*tiles["kpi"], "nps"], language=language).data
+    assert re.findall(r'id="(g-[^"]+)"', glossary) == ["g-clv_active_value", "g-value_at_risk", "g-nps"]
+    assert all(i18n.TEXT[f"glossary.{k}"][language].strip() for k in ("clv_active_value", "value_at_risk", "nps"))
