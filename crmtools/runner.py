@@ -461,23 +461,37 @@ def _execute_all(
     titles = {p.name: _notebook_title(p, plan.language) for p in plan.notebooks}
     workers = max(1, min(jobs or os.cpu_count() or 1, len(plan.notebooks)))
     _say(f"[{plan.label}] running {len(plan.notebooks)} notebooks ({workers} at a time)")
-    # The summary shows what the detail pages compute: it starts last and reuses their results
-    # (ctx.cached); anything not ready yet it computes itself.
-    queue = [*plan.notebooks[1:], plan.notebooks[0]]
+    # The summary shows what the detail pages compute: it starts once they have all finished and reuses
+    # their results (ctx.cached). The detail pages start longest first (as the last run of this period
+    # timed them), so that the workers finish together.
+    summary = plan.notebooks[0]
+    queue = [*_longest_first(plan, plan.notebooks[1:]), summary]
     results: dict[Path, NotebookResult] = {}
-    taking = threading.Lock()
+    turn = threading.Condition()
+    running = [0]
+
+    def take() -> Path | None:
+        with turn:
+            if queue and queue[0] == summary:
+                while running[0]:
+                    turn.wait(timeout=1.0)
+            if not queue:
+                return None
+            running[0] += 1
+            return queue.pop(0)
 
     def worker() -> None:
         # Each worker keeps one kernel for the notebooks it takes (imports paid once, namespace reset
         # between notebooks), or a fresh kernel per notebook when asked.
         with KernelSession() as kernel:
-            while True:
-                with taking:
-                    if not queue:
-                        return
-                    path = queue.pop(0)
+            while (path := take()) is not None:
                 session = None if fresh_kernels else kernel
-                results[path] = _run_notebook(plan, path, staging, nb_params, titles, session)
+                try:
+                    results[path] = _run_notebook(plan, path, staging, nb_params, titles, session)
+                finally:
+                    with turn:
+                        running[0] -= 1
+                        turn.notify_all()
                 if results[path].status != "ok" and session is not None:
                     kernel.discard()  # it may have died or be stuck in a cell: the next notebook starts a new one
 
@@ -493,6 +507,19 @@ def _execute_all(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _longest_first(plan: RunPlan, notebooks: list[Path]) -> list[Path]:
+    """The notebooks ordered by the time each took in the last published run of the period, longest first.
+
+    Without a previous run (or for a notebook it did not have) the name order is kept.
+    """
+    try:
+        manifest = json.loads((plan.published / "manifest.json").read_text(encoding="utf-8"))
+        took = {n["notebook"]: float(n.get("seconds") or 0.0) for n in manifest.get("notebooks", [])}
+    except (OSError, ValueError, TypeError, KeyError):
+        took = {}
+    return sorted(notebooks, key=lambda p: -took.get(p.name, 0.0))
 
 
 def _run_notebook(
