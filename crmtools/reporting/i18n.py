@@ -614,6 +614,15 @@ TEXT: dict[str, dict[str, str]] = {
         "異なるお客様に支えられた{supported}件を{pairs}組として、証拠の強い順（フィッシャー検定のp値の"
         "小さい順）に表示しています。",
     },
+    "basket.no_rules_shown": {
+        "en": "No rule to show this period (see above for why).",
+        "ja": "今期は表示できるルールがありません（理由は上記のとおりです）。",
+    },
+    "basket.drift_not_comparable": {
+        "en": "No comparison with the previous period: this period is partial, or one of the two has too few "
+        "orders for a conclusion.",
+        "ja": "前期との比較はありません：今期のデータが一部のみか、どちらかの期間の注文が少なすぎて結論を出せません。",
+    },
     "basket.excluded": {
         "en": "Left out before mining: {guests} guest orders (no customer id) and {bulk} bulk orders of "
         "more than {max_items} products ({lines} order lines), which describe no customer's basket.",
