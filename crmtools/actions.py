@@ -98,7 +98,10 @@ def list_expectations(
     -------
     pandas.DataFrame
         One row per list, in the summary's order: :data:`EXPECTATION_COLUMNS`. ``comparable_campaign`` and
-        the two amounts are missing when no comparable campaign was measured.
+        the two amounts are missing when no comparable campaign was measured. ``customers``, ``treatment``
+        and ``holdout`` are always float64 (whole numbers), NaN for a list that was not built (``status``
+        ``"skipped"``: a field it needs is unavailable, the summary's ``note`` says which), so a page can
+        format them as numbers and show the missing ones as n/a with the reason.
     """
     p = as_period(period, name="period")
     require_columns(summary, ["list", "theme", "status", "customers", "treatment", "holdout"], name="summary")
@@ -123,19 +126,27 @@ def list_expectations(
         per = np.nan
         if match is not None and match["treated"] > 0 and pd.notna(match["incremental_revenue"]):
             per = float(match["incremental_revenue"]) / float(match["treated"])
-        treatment = rec.treatment if pd.notna(rec.treatment) else 0
+        treatment = _count(rec.treatment)
         rows.append(
             {
                 "list": rec.list,
                 "theme": rec.theme,
                 "status": rec.status,
-                "customers": rec.customers,
-                "treatment": rec.treatment,
-                "holdout": rec.holdout,
+                "customers": _count(rec.customers),
+                "treatment": _count(rec.treatment),
+                "holdout": _count(rec.holdout),
                 "comparable_campaign": None if match is None else str(match["campaign_id"]),
                 "comparable_significant": None if match is None else match.get("incremental_significant"),
                 "incremental_revenue_per_treated": per,
-                "expected_incremental_value": per * float(treatment) if not np.isnan(per) else np.nan,
+                "expected_incremental_value": per * treatment if not np.isnan(per) else np.nan,
             }
         )
-    return pd.DataFrame(rows, columns=EXPECTATION_COLUMNS)
+    return pd.DataFrame(rows, columns=EXPECTATION_COLUMNS).astype(_COUNTS)
+
+
+def _count(value: Any) -> float:
+    return float(value) if value is not None and pd.notna(value) else np.nan
+
+
+#: The count columns of :func:`list_expectations`: float64, NaN when a list was not built.
+_COUNTS = {"customers": "float64", "treatment": "float64", "holdout": "float64"}

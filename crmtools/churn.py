@@ -68,6 +68,7 @@ __all__ = [
     "CATEGORICAL_FEATURES",
     "FEATURE_COLUMNS",
     "METHODS",
+    "NEXT_PURCHASE_MAX_DAYS",
     "BaseValue",
     "ChurnRisk",
     "CustomerValues",
@@ -84,6 +85,7 @@ __all__ = [
     "next_purchase",
     "next_purchase_summary",
     "risk_by_segment",
+    "spend_model_rows",
     "value_by",
     "value_deciles",
     "value_holdout",
@@ -382,6 +384,9 @@ class CustomerValues:
         The settings of ``clv``.
     message : str
         Why the fit was not possible (the error's text), or warnings of the fit.
+    non_positive_spenders : int
+        Repeat customers left out of the spend model because their mean repeat
+        value is zero or negative (their ``expected_spend`` and ``clv`` are NaN).
     """
 
     as_of: pd.Timestamp
@@ -395,6 +400,7 @@ class CustomerValues:
     monthly_discount: float = 0.01
     margin: float = 1.0
     message: str = ""
+    non_positive_spenders: int = 0
 
     @classmethod
     def empty(cls, as_of, horizon_days: int, status: str = "no_data", message: str = "") -> CustomerValues:
@@ -499,12 +505,26 @@ def customer_values(
             }
         )
         gamma_gamma, message = None, ""
+        # Gamma-Gamma is a model of positive spend (crmtools.clv refuses anything else): repeat customers whose
+        # mean repeat value is zero or negative (free items, returns) are left out of the spend model, counted,
+        # and get no expected spend or value (NaN), never a guess.
+        spenders = spend_model_rows(summary)
+        left_out = (summary["frequency"] > 0) & ~spenders
+        scored = ~left_out
+        table["expected_spend"], table["clv"] = np.nan, np.nan
         try:
-            gamma_gamma = clv.fit_gamma_gamma(summary, time_unit=clv_unit)
-            table["expected_spend"] = np.asarray(clv.expected_spend(gamma_gamma, summary), dtype=float)
-            table["clv"] = np.asarray(
+            gamma_gamma = clv.fit_gamma_gamma(summary.loc[spenders], time_unit=clv_unit)
+            table.loc[scored.to_numpy(), "expected_spend"] = np.asarray(
+                clv.expected_spend(gamma_gamma, summary.loc[scored]), dtype=float
+            )
+            table.loc[scored.to_numpy(), "clv"] = np.asarray(
                 clv.customer_value(
-                    bgnbd, gamma_gamma, summary, months=months, monthly_discount=monthly_discount, margin=margin
+                    bgnbd,
+                    gamma_gamma,
+                    summary.loc[scored],
+                    months=months,
+                    monthly_discount=monthly_discount,
+                    margin=margin,
                 ),
                 dtype=float,
             )
@@ -520,8 +540,37 @@ def customer_values(
         bgnbd,
         gamma_gamma,
         message=message,
+        non_positive_spenders=int(left_out.sum()),
         **settings,
     )
+
+
+def spend_model_rows(summary: pd.DataFrame) -> pd.Series:
+    """Which customers of a CLV summary the Gamma-Gamma spend model may use.
+
+    The rule of :func:`crmtools.clv.fit_gamma_gamma` (a model of positive
+    spend): customers without a repeat purchase never count, and repeat
+    customers whose mean repeat value is zero or negative are left out
+    (callers count them and say so).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :func:`crmtools.clv.customer_summary` (``frequency``, ``monetary_value``).
+
+    Returns
+    -------
+    pandas.Series
+        Boolean, on the summary's index: True for a repeat customer with positive mean spend.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"frequency": [0, 2, 3], "monetary_value": [0.0, 0.0, 12.5]})
+    >>> spend_model_rows(s).tolist()
+    [False, False, True]
+    """
+    require_columns(summary, ["frequency", "monetary_value"], name="summary")
+    return (summary["frequency"] > 0) & (summary["monetary_value"] > 0)
 
 
 @dataclass(frozen=True)
@@ -927,6 +976,11 @@ def _importance(scorer: _Scorer, test: pd.DataFrame, y: np.ndarray, random_state
 # --- next purchase ------------------------------------------------------------------------------------------------
 
 
+#: The farthest expected next purchase :func:`next_purchase` gives, in days after the cutoff (ten years).
+NEXT_PURCHASE_MAX_DAYS = 3650
+_MAX_DATE_DAYS = 36500  # a hundred years: far inside what a timestamp holds
+
+
 def next_purchase(
     transactions: pd.DataFrame,
     *,
@@ -934,6 +988,7 @@ def next_purchase(
     values: CustomerValues,
     quantiles: tuple[float, float] = (0.1, 0.9),
     min_gaps: int = 3,
+    max_days: int = NEXT_PURCHASE_MAX_DAYS,
 ) -> pd.DataFrame:
     """Each customer's expected next purchase date, with an interval, for contact timing.
 
@@ -946,6 +1001,13 @@ def next_purchase(
     is Pareto II with shape ``r + x`` and scale ``alpha + T``, so its
     quantile ``q`` is ``(alpha + T) * ((1 - q) ** (-1 / (r + x)) - 1)``
     time units.
+
+    The stated rule for far dates: a date more than ``max_days`` after
+    ``as_of`` is not given (NaT). When the expected (median) date is that
+    far, the customer is "not expected within ``max_days`` days"
+    (``basis = "beyond"``, all three dates NaT); when only the upper end is,
+    ``next_high`` is NaT (an open interval). A nearly dead customer's Pareto
+    quantile can be thousands of years away, past what a date can hold.
 
     Parameters
     ----------
@@ -960,6 +1022,8 @@ def next_purchase(
         The interval's lower and upper quantiles.
     min_gaps : int, default=3
         Gaps needed for the history basis.
+    max_days : int, default=NEXT_PURCHASE_MAX_DAYS (3,650, ten years)
+        The farthest date given, in days after ``as_of`` (see the rule above).
 
     Returns
     -------
@@ -967,8 +1031,8 @@ def next_purchase(
         Sorted by customer: ``customer_id``, ``last_purchase`` (date),
         ``purchase_days``, ``usual_interval_days`` (median gap; NaN with no
         gap), ``p_alive``, ``expected_next`` and ``next_low``, ``next_high``
-        (dates; NaT when neither basis applies), ``basis`` (``"history"``,
-        ``"model"``, ``"overdue"`` or ``"none"``).
+        (dates; NaT when neither basis applies or beyond ``max_days``),
+        ``basis`` (``"history"``, ``"model"``, ``"overdue"``, ``"beyond"`` or ``"none"``).
 
     Examples
     --------
@@ -983,6 +1047,7 @@ def next_purchase(
     low_q, high_q = quantiles
     require_range(low_q, name="quantiles[0]", low=0, high=1)
     require_range(high_q, name="quantiles[1]", low=low_q, high=1)
+    max_days = int(require_range(max_days, name="max_days", low=1, high=_MAX_DATE_DAYS, integer=True))
     orders = _orders(transactions, cutoff)
     columns = ["customer_id", "last_purchase", "purchase_days", "usual_interval_days", "p_alive"]
     if orders.empty:
@@ -1003,19 +1068,22 @@ def next_purchase(
         shape = params["r"] + model["frequency"]
         scale = (params["alpha"] + model["T"]) * values.unit_days
 
-        def lomax(q):
-            return day + as_days(scale * ((1 - q) ** (-1 / shape) - 1))
+        def lomax(q):  # days after as_of; dates past max_days are not given (they can overflow a timestamp)
+            days = (scale * ((1 - q) ** (-1 / shape) - 1)).round()
+            return day + as_days(days.where(days <= max_days)), days > max_days
 
-        m_next, m_low, m_high = lomax(0.5), lomax(low_q), lomax(high_q)
+        (m_next, far), (m_low, _), (m_high, _) = lomax(0.5), lomax(low_q), lomax(high_q)
     else:
         m_next = m_low = m_high = pd.Series(pd.NaT, index=out.index, dtype="datetime64[us]")
+        far = pd.Series(False, index=out.index)
+    far = far & ~history
     out["expected_next"] = hist_next.where(history, m_next)
     out["next_low"] = (out["last_purchase"] + as_days(gaps["gap_low"])).where(history, m_low)
-    out["next_low"] = out["next_low"].where(out["next_low"] >= day, day)
+    out["next_low"] = out["next_low"].where((out["next_low"] >= day) | far, day).where(~far)
     out["next_high"] = (out["last_purchase"] + as_days(gaps["gap_high"])).where(history, m_high)
     overdue = (n_gaps >= min_gaps) & ~history
     basis = np.where(history, "history", np.where(overdue, "overdue", "model"))
-    out["basis"] = np.where(out["expected_next"].isna(), "none", basis)
+    out["basis"] = np.where(far, "beyond", np.where(out["expected_next"].isna(), "none", basis))
     out = out.reset_index(names="customer_id")
     return out[[*columns, "expected_next", "next_low", "next_high", "basis"]]
 
@@ -1024,6 +1092,8 @@ def next_purchase_summary(next_purchases: pd.DataFrame, *, as_of: Any, edges=(30
     """How many customers are expected to buy next within each window after ``as_of``, by basis.
 
     ``edges`` are the windows' upper ends in days (default 30, 60, 90 and 180).
+    Customers not expected within :func:`next_purchase`'s ``max_days``
+    (``basis = "beyond"``, no date) are in the last window with that basis.
 
     Returns
     -------
@@ -1039,7 +1109,8 @@ def next_purchase_summary(next_purchases: pd.DataFrame, *, as_of: Any, edges=(30
     [1, 1, 1]
     """
     day = as_point(as_of).normalize()
-    days = (next_purchases["expected_next"] - day).dt.days
+    days = (next_purchases["expected_next"] - day).dt.days.astype("float64")
+    days = days.mask(next_purchases["basis"].eq("beyond"), np.inf)  # not expected within max_days: the last window
     bins = [-np.inf, *edges, np.inf]
     names = [f"<={edges[0]}"]
     names += [f"{a + 1}-{b}" for a, b in zip(edges[:-1], edges[1:])]

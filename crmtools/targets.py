@@ -425,21 +425,27 @@ def _stage_attributes(inputs: TargetInputs) -> pd.DataFrame:
 
 
 def _clv_attributes(inputs: TargetInputs) -> pd.DataFrame | None:
+    from .churn import spend_model_rows
     from .clv import customer_scores, customer_summary, fit_bgnbd, fit_gamma_gamma
 
     s = inputs.settings
     summary = customer_summary(
         inputs.transactions, calibration_end=inputs.as_of - pd.Timedelta(days=1), time_unit=s["clv_time_unit"]
     )
-    if len(summary) < 2 or not (summary["frequency"] > 0).any():
+    spenders = spend_model_rows(summary)
+    if len(summary) < 2 or not spenders.any():
         return None
+    # the spend model is for positive spend: repeat customers with a zero or negative mean repeat value are left
+    # out of its fit and get no value (NaN, so no value rule selects them), as in crmtools.churn.customer_values
+    left_out = (summary["frequency"] > 0) & ~spenders
     scores = customer_scores(
         fit_bgnbd(summary),
-        fit_gamma_gamma(summary.loc[summary["frequency"] > 0]),
-        summary,
+        fit_gamma_gamma(summary.loc[spenders]),
+        summary.assign(monetary_value=summary["monetary_value"].clip(lower=0)),
         months=s["clv_months"],
         monthly_discount=s["clv_monthly_discount"],
     )
+    scores.loc[left_out.to_numpy(), "customer_value"] = np.nan
     return scores.rename(columns={"customer_value": "clv"})[["customer_id", "clv", "probability_alive"]]
 
 

@@ -92,3 +92,27 @@ def test_the_latest_comparable_campaign_is_used():
 def test_without_any_campaign_every_value_is_missing():
     out = list_expectations(SUMMARY, None, period="2025-11")
     assert out["expected_incremental_value"].isna().all() and out["customers"].tolist() == [100, 0]
+
+
+def test_a_list_not_built_has_missing_counts_and_float_columns():
+    """The sample data (2025-12) and a month without orders: a skipped list's counts are NA (nullable Int64 from
+    crmtools.targets); the page's float conversion raised, and with it the whole report."""
+    summary = pd.DataFrame(
+        {
+            "list": ["win_back", "detractors", "nudge"],
+            "theme": ["win_back", "detractor_follow_up", "second_purchase"],
+            "status": ["ok", "skipped", "empty"],
+            "customers": pd.array([100, pd.NA, 0], dtype="Int64"),
+            "treatment": pd.array([80, pd.NA, 0], dtype="Int64"),
+            "holdout": pd.array([20, pd.NA, 0], dtype="Int64"),
+        }
+    )
+    out = list_expectations(summary, None, period="2025-12")
+    for column in ("customers", "treatment", "holdout"):
+        assert out[column].dtype == np.float64
+    assert out["customers"].tolist()[::2] == [100.0, 0.0] and np.isnan(out.loc[1, "customers"])
+    assert out["holdout"].isna().tolist() == [False, True, False]
+    assert out["expected_incremental_value"].isna().all()
+    # no list at all: the same columns and types
+    empty = list_expectations(summary.iloc[:0], None, period="2025-12")
+    assert list(empty.columns) == EXPECTATION_COLUMNS and empty["treatment"].dtype == np.float64

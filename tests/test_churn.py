@@ -223,15 +223,66 @@ def test_next_purchase_model_quantiles_are_lomax(tiny):
         {"customer_id": ["a", "b"], "frequency": [2.0, 0.0], "T": [30 / 7, 212 / 7], "p_alive": [0.9, 1.0]}
     )
     values = churn.CustomerValues(AS_OF, 90, "ok", table, bgnbd=Model, unit_days=7.0)
-    out = churn.next_purchase(tiny, as_of=AS_OF, values=values).set_index("customer_id")
+    out = churn.next_purchase(tiny, as_of=AS_OF, values=values, max_days=36500).set_index("customer_id")
     b = out.loc["b"]
     assert b.basis == "model"
     law = stats.lomax(c=0.5 + 0, scale=(2.0 + 212 / 7) * 7)  # days from the cutoff, given alive
     for column, q in (("expected_next", 0.5), ("next_low", 0.1), ("next_high", 0.9)):
         assert (b[column] - AS_OF).days == round(law.ppf(q)), column
+    # the 90% end is 22,374 days away: past the default ten years it is not given (an open interval)
+    capped = churn.next_purchase(tiny, as_of=AS_OF, values=values).set_index("customer_id").loc["b"]
+    assert round(law.ppf(0.9)) > churn.NEXT_PURCHASE_MAX_DAYS and pd.isna(capped["next_high"])
+    assert capped["basis"] == "model" and capped["expected_next"] == b["expected_next"]
     # a has three purchase days (two gaps): fewer than min_gaps, so the model too
     assert out.loc["a", "basis"] == "model" and out.loc["a", "usual_interval_days"] == 10.0
     assert churn.next_purchase(tiny, as_of=AS_OF, values=values, min_gaps=2).loc[0, "basis"] == "history"
+
+
+def test_a_next_purchase_thousands_of_years_away_is_not_expected_within_max_days(tiny):
+    """CDNOW 1998-03: a nearly dead customer's median next purchase (year 8363) overflowed a timestamp."""
+    from types import SimpleNamespace
+
+    model = SimpleNamespace(params={"r": 0.01, "alpha": 2.0, "a": 1.0, "b": 1.0})
+    table = pd.DataFrame({"customer_id": ["a", "b"], "frequency": [2.0, 0.0], "T": [30 / 7, 212 / 7]})
+    values = churn.CustomerValues(AS_OF, 90, "ok", table.assign(p_alive=[0.9, 1.0]), bgnbd=model, unit_days=7.0)
+    # b: shape r + x = 0.01, so the median is (2 + 212/7) * 7 * (2 ** 100 - 1) days away
+    out = churn.next_purchase(tiny, as_of=AS_OF, values=values).set_index("customer_id")
+    assert out.loc["b", "basis"] == "beyond"
+    assert out.loc["b", ["expected_next", "next_low", "next_high"]].isna().all()
+    # a (shape 2.01, scale (2 + 30/7) weeks = 44 days): its median is 44 * (2 ** (1 / 2.01) - 1) = 18 days away
+    assert out.loc["a", "basis"] == "model" and (out.loc["a", "expected_next"] - AS_OF).days == 18
+    summary = churn.next_purchase_summary(out.reset_index(), as_of=AS_OF).set_index(["window", "basis"])
+    assert summary.loc[(">180", "beyond"), "customers"] == 1 and summary["customers"].sum() == 2
+    # a cap of 17 days moves a past it too; 18 keeps it
+    assert churn.next_purchase(tiny, as_of=AS_OF, values=values, max_days=17)["basis"].tolist() == ["beyond"] * 2
+    assert churn.next_purchase(tiny, as_of=AS_OF, values=values, max_days=18)["basis"].tolist() == ["model", "beyond"]
+    with pytest.raises(ValueError, match="max_days is out of range"):
+        churn.next_purchase(tiny, as_of=AS_OF, values=values, max_days=0)
+
+
+def test_repeat_customers_with_no_positive_spend_are_left_out_of_the_spend_model(sample):
+    """CDNOW: a repeat customer whose repeat orders were $0 made Gamma-Gamma refuse, and every value was lost."""
+    from crmtools import clv
+
+    tx = sample[0].loc[sample[0]["order_datetime"] < SAMPLE_AS_OF].copy()
+    days = tx.loc[tx["customer_id"].notna() & (tx["quantity"] > 0)].groupby("customer_id")["order_datetime"]
+    free = days.apply(lambda d: d.dt.normalize().nunique()).pipe(lambda n: n[n >= 3]).index[:2]
+    first = days.transform("min").reindex(tx.index)
+    repeat_lines = tx["customer_id"].isin(free) & (tx["order_datetime"].dt.normalize() > first.dt.normalize())
+    tx.loc[repeat_lines, "amount"] = 0.0  # free repeat orders: a mean repeat value of 0 (purchases are never < 0)
+    values = churn.customer_values(tx, as_of=SAMPLE_AS_OF)
+    assert values.status == "ok" and values.non_positive_spenders == 2 and values.gamma_gamma is not None
+    table = values.table.set_index("customer_id")
+    assert table.loc[list(free), ["expected_spend", "clv"]].isna().all().all()
+    assert table.drop(index=list(free))["clv"].notna().all()
+    # the spend model is the one fitted on the positive spenders only (crmtools.clv's contract unchanged)
+    summary = table[["frequency", "recency", "T", "monetary_value"]]
+    with pytest.raises(ValueError, match="not positive"):
+        clv.fit_gamma_gamma(summary)
+    spenders = churn.spend_model_rows(summary)
+    assert int(((summary["frequency"] > 0) & ~spenders).sum()) == 2
+    direct = clv.fit_gamma_gamma(summary.loc[spenders])
+    assert direct.params == pytest.approx(values.gamma_gamma.params, rel=1e-12)
 
 
 def test_value_tables_by_hand(tiny):

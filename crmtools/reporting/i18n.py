@@ -1389,6 +1389,12 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "The purchase model could not be fitted.",
         "ja": "購入モデルを推定できませんでした。",
     },
+    "clv.non_positive_spend": {
+        "en": "{customers} repeat customers whose repeat purchases average zero or less (free items or returns) "
+        "are left out of the spend model, which is for positive spend only; they have no predicted value.",
+        "ja": "リピート購入の平均金額がゼロ以下（無料品や返品）のリピート顧客{customers}人は、正の購入金額のみを"
+        "扱う購入金額モデルから除外しており、予測価値はありません。",
+    },
     "clv.fit_warning": {
         "en": "Note from the model fit: {message}",
         "ja": "モデル推定に関する注意（技術的な内容のため英語で表示）：{message}",
@@ -1415,6 +1421,7 @@ TEXT: dict[str, dict[str, str]] = {
     "next_basis.model": {"en": "model", "ja": "モデル"},
     "next_basis.overdue": {"en": "model (usual gap passed)", "ja": "モデル（いつもの間隔を経過）"},
     "next_basis.none": {"en": "no estimate", "ja": "予想なし"},
+    "next_basis.beyond": {"en": "model: not expected within 10 years", "ja": "モデル：10年以内の購入は見込めない"},
     "next_window.none": {"en": "no estimate", "ja": "予想なし"},
     "next_window.days": {"en": "{window} days", "ja": "{window}日"},
     "method": {"en": "Method", "ja": "方法"},
