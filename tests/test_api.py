@@ -24,6 +24,7 @@ from crmtools import (
     actions,
     basket,
     campaigns,
+    churn,
     cohorts,
     coverage,
     deciles,
@@ -184,6 +185,21 @@ def rules(tables):
 
 #: One call per public function taking as_of=, with the sample data.
 AS_OF_CALLS = {
+    "churn.base_value": lambda t, r, **k: repr(
+        churn.base_value(t["transactions"], customers=t["customers"], **k).summary
+    ),
+    "churn.churn_features": lambda t, r, **k: churn.churn_features(t["transactions"], **k),
+    "churn.churn_labels": lambda t, r, **k: churn.churn_labels(t["transactions"], **k),
+    "churn.churn_risk": lambda t, r, **k: churn.churn_risk(t["transactions"], **k).metrics,
+    "churn.customer_groups": lambda t, r, **k: churn.customer_groups(t["transactions"], **k),
+    "churn.customer_values": lambda t, r, **k: churn.customer_values(t["transactions"], **k).table,
+    "churn.next_purchase": lambda t, r, **k: churn.next_purchase(
+        t["transactions"], values=churn.customer_values(t["transactions"], **k), **k
+    ),
+    "churn.next_purchase_summary": lambda t, r, **k: churn.next_purchase_summary(
+        churn.next_purchase(t["transactions"], values=churn.customer_values(t["transactions"], **k), **k), **k
+    ),
+    "churn.value_holdout": lambda t, r, **k: repr(churn.value_holdout(t["transactions"], **k).check),
     "rfm.rfm_table": lambda t, r, **k: rfm.rfm_table(t["transactions"], **k),
     "repeat.first_purchases": lambda t, r, **k: repeat.first_purchases(t["transactions"], **k),
     "repeat.f2_conversion": lambda t, r, **k: repeat.f2_conversion(t["transactions"], within_days=30, **k),
