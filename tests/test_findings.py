@@ -274,10 +274,13 @@ def test_actions_in_english_and_japanese(action_inputs):
     en = recommended_actions(actions, period_text="Dec 2025")
     assert en[0] == (
         "150 Loyal customers slipped towards dormancy since last period — contact the 400 repeat "
-        "customers whose usual purchase interval ends within 30 days. Expected value: about ¥120K of "
-        'incremental revenue, at the ¥300 per contacted customer measured for "Catalogue" against its '
-        "holdout."
+        "customers whose usual purchase interval ends within 30 days. Expected value: not measured for this "
+        "list yet (expected values are quoted only for lists run before with a holdout); if it responds like "
+        '"Catalogue" did (¥300 per contacted customer, measured against its holdout, significant), about '
+        "¥120K of incremental revenue."
     )
+    # the same rule as page 08 (crmtools.actions): a figure borrowed from another campaign is a condition
+    assert "if it responds like" in en[0] and "Expected value: about" not in en[0]
     assert en[2] == (
         "Can't Lose Them and At Risk hold 210 lapsed high-value customers (+60 on last period) who spent "
         "¥3M in the last year — send them a win-back offer before they are lost for good. "
@@ -469,3 +472,23 @@ def test_the_campaign_finding_agrees_with_the_actions_on_significance():
     unproven = _campaigns(roi.iloc[:1], "en", "JPY")
     assert "Year-end catalogue" in unproven and "no effect is established" in unproven
     assert "効果はまだ確認できていません" in _campaigns(roi.iloc[:1], "ja", "JPY")
+
+
+def test_the_experiment_finding_reads_the_primary_metric_as_the_verdict_table():
+    # B converts more (1200 vs 1000 of 10000) and spends far more per unit: the finding must speak of revenue
+    # per unit, the metric primary_results (the summary's verdict table) decides on, never conversion alone.
+    counts = pd.DataFrame(
+        {
+            "experiment_id": ["EXP-SUBJECT", "EXP-SUBJECT", "EXP-AA", "EXP-AA"],
+            "variant": ["control", "B", "control", "control_copy"],
+            "units": [10000, 10000, 10000, 10000],
+            "conversions": [1000, 1200, 1000, 1250],
+            "revenue_sum": [1.0e6, 1.5e6, 1.0e6, 1.0e6],
+            "revenue_sumsq": [1.2e9, 2.0e9, 1.2e9, 1.2e9],
+        }
+    )
+    tested = experiment_results(counts)
+    found = summary_findings(experiments=tested)
+    (line,) = [f for f in found if f.startswith("EXP-")]
+    assert line.startswith("EXP-SUBJECT: ") and "revenue per unit" in line and "conversion" not in line
+    assert "+50.0%" in line or "50.0%" in line  # 150 vs 100 per unit, hand-computed

@@ -620,15 +620,20 @@ def _concentration(concentration, concentration_previous, language) -> str | Non
 
 
 def _experiments(results, language) -> list[str]:
+    """Significant A/B tests on each experiment's primary metric (the verdict table's), A/A checks left out."""
     if results is None or results.empty:
         return []
-    conversion = results[results["metric"] == "conversion_rate"]
-    chosen = conversion[conversion["significant"].fillna(False).astype(bool)].head(2)
+    from ..experiments import primary_results
+
+    # experiment_results output: each experiment's primary metric as the summary's verdict table picks it
+    primary = results if "kind" in results.columns else primary_results(results)
+    tests = primary[primary["kind"].astype(str) != "aa"]
+    chosen = tests[tests["significant"].fillna(False).astype(bool)].head(2)
     lines = [
         f"{experiment}: {verdict}"
         for experiment, verdict in zip(chosen["experiment_id"], verdict_sentences(chosen, language=language))
     ]
-    if not lines and not conversion.empty:
+    if not lines and not tests.empty:
         lines = [i18n.text("finding.no_significant_test", language)]
     return lines
 
@@ -806,7 +811,9 @@ def summary_findings(
     rule_sentences : list of str, optional
         :func:`rule_sentences` output; the first is used.
     experiments : pandas.DataFrame, optional
-        :func:`crmtools.experiments.experiment_results` output.
+        :func:`crmtools.experiments.experiment_results` output (each experiment read on its primary
+        metric by :func:`crmtools.experiments.primary_results`, as the verdict table) or
+        :func:`~crmtools.experiments.primary_results` output; A/A checks are never a finding.
     campaigns : pandas.DataFrame, optional
         :func:`crmtools.campaigns.campaign_roi` output.
     segment_map : path, mapping or SegmentMap, optional

@@ -752,10 +752,12 @@ TEXT: dict[str, dict[str, str]] = {
         "ja": "値引きよりもサービスや先行案内で優先的にフォローしましょう",
     },
     "action.value_campaign": {
-        "en": "Expected value: about {amount} of incremental revenue, at the {per_customer} per "
-        'contacted customer measured for "{name}" against its holdout.',
-        "ja": "期待効果：増分売上 約{amount}（「{name}」でホールドアウト群と比較して測定された"
-        "接触1人あたり{per_customer}に基づく）。",
+        "en": "Expected value: not measured for this list yet (expected values are quoted only for lists run "
+        'before with a holdout); if it responds like "{name}" did ({per_customer} per contacted customer, '
+        "measured against its holdout, significant), about {amount} of incremental revenue.",
+        "ja": "期待効果：このリストはまだ測定されていません（期待値は過去にホールドアウト付きで実施したリストのみ示します）。"
+        "「{name}」と同じ反応（ホールドアウト群と比較して測定・有意、接触1人あたり{per_customer}）なら、"
+        "増分売上 約{amount}。",
     },
     "action.value_experiment": {
         "en": "Expected value: about {amount} more revenue per send at this volume "
