@@ -113,7 +113,8 @@ def test_the_tile_says_when_the_interval_includes_no_effect():
         1_500_000.0,
     )
     note = headline_kpis(kpis, campaign_roi=(clear, None, None)).set_index("kpi").loc["campaign_roi", "note"]
-    assert "not significant" not in note and "1 campaign(s) without a holdout (¥1.5M) not included" in note
+    assert "not significant" not in note and "1 campaign without a holdout (¥1.5M) in neither figure" in note
+    assert "attributed ROI of the same campaign 108.0%" in note
 
 
 def test_margin_is_required_and_used(tables):
@@ -141,6 +142,9 @@ def test_campaigns_without_holdout_are_left_out_of_the_headline_and_counted(tabl
     assert figure.campaigns == ("ADS", "C1") and figure.holdout_campaigns == ("C1",)
     assert figure.incremental_roi == pytest.approx(0.0)  # C1 only
     assert (figure.excluded_campaigns, figure.excluded_cost) == (1, 7000.0)
+    # the attributed figure beside it covers the same campaign (C1 alone: its own figure on the campaigns page),
+    # not Web ads' cost: (0.5 x 3000 - 1000) / 1000
+    assert figure.attributed_roi == pytest.approx(0.5)
 
 
 def _roi(period, ids, roi, profit):
@@ -177,7 +181,7 @@ def test_no_change_in_points_between_campaign_sets():
     assert tile["label"] == "Campaign ROI: incremental vs holdout, 40% margin"
     assert tile["previous_note"] == "n/a — different campaigns; incremental profit −¥87.6K"
     assert tile["year_ago_note"] == "n/a — no campaign with a holdout to compare"
-    assert "attributed ROI 200.0%" in tile["note"]
+    assert "attributed ROI of the same campaign 200.0%" in tile["note"]
     same = headline_kpis(kpis, campaign_roi=(dec, _roi("2025-11", ("C5",), -0.27, -1.0), None)).set_index("kpi")
     assert same.loc["campaign_roi", "previous_note"] == (
         "n/a — same campaigns, −27.0% as it stood at the end of Nov 2025"
@@ -187,7 +191,7 @@ def test_no_change_in_points_between_campaign_sets():
     assert ja["previous_note"].startswith("比較不可（対象キャンペーンが異なる）")
     html = kpi_tiles(headline_kpis(kpis, campaign_roi=(dec, nov, None))).data
     assert " pt" not in html.split("incremental vs holdout")[1]  # the ROI tile shows no points
-    assert "n/a — different campaigns" in html and "attributed ROI 200.0%" in html
+    assert "n/a — different campaigns" in html and "attributed ROI of the same campaign 200.0%" in html
 
 
 def test_a_change_that_rounds_to_zero_is_neutral():
@@ -215,13 +219,14 @@ def test_payback_codes_are_worded_by_the_catalogue():
         }
     )
     assert payback_texts(roi).tolist() == [
-        "paid back in 3 month(s)",
-        "not paid back after 5 month(s)",
+        "paid back in 3 months",
+        "not paid back after 5 months",
         "no cost",
         "not observed yet",
         "no holdout",
     ]
     assert payback_texts(roi, language="ja").tolist()[:2] == ["3か月で回収", "5か月経過時点で未回収"]
+    assert payback_texts(roi.assign(payback_months=1.0)).tolist()[0] == "paid back in 1 month"
 
 
 def test_rule_screen_words():
@@ -231,7 +236,7 @@ def test_rule_screen_words():
     screen = RuleScreen(pairs, tested=16, passed=2, n_baskets=7382, min_baskets=1000, alpha=0.05, too_few_baskets=False)
     assert rule_screen_text(screen) == (
         "16 rules tested in 7,382 baskets; 2 significant after Benjamini-Hochberg "
-        "adjustment (q < 0.05) with lift above 1, shown as 1 pair(s)."
+        "adjustment (q < 0.05) with lift above 1, shown as 1 pair."
     )
     none = RuleScreen(pairs.iloc[:0], 9, 0, 5000, 1000, 0.05, False)
     assert rule_screen_text(none).startswith("No product pair is bought together significantly more often")

@@ -521,13 +521,25 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Campaign ROI: incremental vs holdout, {margin} margin",
         "ja": "キャンペーンROI：ホールドアウト比の増分、貢献利益率{margin}",
     },
-    "headline.roi_attributed": {
-        "en": "attributed ROI {roi} (includes purchases that would have happened anyway)",
-        "ja": "帰属ROI {roi}（施策がなくても発生した購入を含む）",
+    "headline.roi_attributed_one": {
+        "en": "attributed ROI of the same campaign {roi} (includes purchases that would have happened anyway)",
+        "ja": "同じキャンペーンの帰属ROI {roi}（施策がなくても発生した購入を含む）",
     },
-    "headline.roi_excluded": {
-        "en": "{count} campaign(s) without a holdout ({cost}) not included",
-        "ja": "ホールドアウトのない{count}件（{cost}）は含みません",
+    "headline.roi_attributed_other": {
+        "en": "attributed ROI of the same {count} campaigns {roi} (includes purchases that would have happened anyway)",
+        "ja": "同じ{count}件の帰属ROI {roi}（施策がなくても発生した購入を含む）",
+    },
+    "headline.roi_attributed_all": {
+        "en": "attributed ROI of all campaigns {roi} (includes purchases that would have happened anyway)",
+        "ja": "全キャンペーンの帰属ROI {roi}（施策がなくても発生した購入を含む）",
+    },
+    "headline.roi_excluded_one": {
+        "en": "{count} campaign without a holdout ({cost}) in neither figure",
+        "ja": "ホールドアウトのない{count}件（{cost}）はどちらの値にも含みません",
+    },
+    "headline.roi_excluded_other": {
+        "en": "{count} campaigns without a holdout ({cost}) in neither figure",
+        "ja": "ホールドアウトのない{count}件（{cost}）はどちらの値にも含みません",
     },
     "headline.roi_not_significant": {
         "en": "not significant: the interval includes no effect at all (−100%)",
@@ -581,16 +593,23 @@ TEXT: dict[str, dict[str, str]] = {
     "rollup.channel": {"en": "channel", "ja": "チャネル別"},
     "rollup.overall": {"en": "all campaigns", "ja": "全キャンペーン"},
     # payback codes of crmtools.campaigns.campaign_roi
-    "payback.paid_back": {"en": "paid back in {months} month(s)", "ja": "{months}か月で回収"},
-    "payback.not_paid_back": {"en": "not paid back after {months} month(s)", "ja": "{months}か月経過時点で未回収"},
+    "payback.paid_back_one": {"en": "paid back in {months} month", "ja": "{months}か月で回収"},
+    "payback.paid_back_other": {"en": "paid back in {months} months", "ja": "{months}か月で回収"},
+    "payback.not_paid_back_one": {"en": "not paid back after {months} month", "ja": "{months}か月経過時点で未回収"},
+    "payback.not_paid_back_other": {"en": "not paid back after {months} months", "ja": "{months}か月経過時点で未回収"},
     "payback.no_cost": {"en": "no cost", "ja": "費用なし"},
     "payback.not_observed": {"en": "not observed yet", "ja": "未観測"},
     "payback.no_holdout": {"en": "no holdout", "ja": "ホールドアウトなし"},
     # basket: significant rules only (crmtools.basket.significant_rules / merge_symmetric)
-    "basket.screen": {
+    "basket.screen_one": {
         "en": "{tested} rules tested in {baskets} baskets; {passed} significant after "
-        "Benjamini-Hochberg adjustment (q < {alpha}) with lift above 1, shown as {pairs} "
-        "pair(s).",
+        "Benjamini-Hochberg adjustment (q < {alpha}) with lift above 1, shown as {pairs} pair.",
+        "ja": "{baskets}件のバスケットで{tested}件のルールを検定し、Benjamini-Hochberg補正後に有意"
+        "（q < {alpha}）かつリフト値1超のものは{passed}件、{pairs}組として表示しています。",
+    },
+    "basket.screen_other": {
+        "en": "{tested} rules tested in {baskets} baskets; {passed} significant after "
+        "Benjamini-Hochberg adjustment (q < {alpha}) with lift above 1, shown as {pairs} pairs.",
         "ja": "{baskets}件のバスケットで{tested}件のルールを検定し、Benjamini-Hochberg補正後に有意"
         "（q < {alpha}）かつリフト値1超のものは{passed}件、{pairs}組として表示しています。",
     },
@@ -604,10 +623,20 @@ TEXT: dict[str, dict[str, str]] = {
         "ja": "今期のバスケットは{baskets}件のみで、商品の組み合わせについて結論を出すには"
         "少なすぎます（{needed}件以上が必要）。",
     },
-    "basket.screen_floors": {
+    "basket.screen_floors_one": {
         "en": "{tested} rules tested in {baskets} orders; {passed} significant after Benjamini-Hochberg "
         "adjustment (q < {alpha}) with lift above 1, of which {supported} are held by at least {min_baskets} "
-        "orders of at least {min_customers} different customers: shown as {pairs} pair(s) or rule(s), "
+        "orders of at least {min_customers} different customers: shown as {pairs} pair or rule, "
+        "strongest evidence (Fisher p-value) first.",
+        "ja": "{baskets}件の注文で{tested}件のルールを検定し、Benjamini-Hochberg補正後に有意（q < {alpha}）"
+        "かつリフト値1超のものは{passed}件、そのうち{min_baskets}件以上の注文・{min_customers}人以上の"
+        "異なるお客様に支えられた{supported}件を{pairs}組として、証拠の強い順（フィッシャー検定のp値の"
+        "小さい順）に表示しています。",
+    },
+    "basket.screen_floors_other": {
+        "en": "{tested} rules tested in {baskets} orders; {passed} significant after Benjamini-Hochberg "
+        "adjustment (q < {alpha}) with lift above 1, of which {supported} are held by at least {min_baskets} "
+        "orders of at least {min_customers} different customers: shown as {pairs} pairs or rules, "
         "strongest evidence (Fisher p-value) first.",
         "ja": "{baskets}件の注文で{tested}件のルールを検定し、Benjamini-Hochberg補正後に有意（q < {alpha}）"
         "かつリフト値1超のものは{passed}件、そのうち{min_baskets}件以上の注文・{min_customers}人以上の"
@@ -1549,6 +1578,22 @@ def text(key: str, language: str = "en", **values) -> str:
     except KeyError:
         raise KeyError(f"No report text for {key!r}; add it to crmtools.reporting.i18n.TEXT.") from None
     return template.format(**values) if values else template
+
+
+def plural(key: str, n, language: str = "en", **values) -> str:
+    """The text ``key`` in the form for ``n`` things: ``<key>_one`` in English when ``n`` is 1, ``<key>_other``
+    otherwise (Japanese has no plural: always ``_other``); ``key`` itself when it has no such forms.
+
+    Examples
+    --------
+    >>> plural("payback.paid_back", 1, months=1), plural("payback.paid_back", 3, months=3)
+    ('paid back in 1 month', 'paid back in 3 months')
+    >>> plural("payback.paid_back", 1, "ja", months=1), plural("payback.no_holdout", 2)
+    ('1か月で回収', 'no holdout')
+    """
+    check_language(language)
+    form = f"{key}_one" if language == "en" and n == 1 else f"{key}_other"
+    return text(form if form in TEXT else key, language, **values)
 
 
 def sentences(parts, language: str = "en") -> str:

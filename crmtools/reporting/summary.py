@@ -87,8 +87,11 @@ class PeriodCampaignROI:
     incremental_roi, incremental_roi_ci_low, incremental_roi_ci_high : float
         The headline (NaN without a holdout campaign or with zero cost).
     attributed_roi : float
-        ``(margin x attributed revenue - cost) / cost`` over every
-        attributable campaign (NaN when there is none or no cost).
+        ``(margin x attributed revenue - cost) / cost`` over the same
+        holdout campaigns as the headline, so the two figures of the tile
+        cover the same campaigns (and one campaign's figure is its own on
+        the campaigns page); over every campaign when none has a holdout.
+        NaN when there is none or no cost.
     excluded_campaigns : int
         Campaigns without a holdout, not in the headline.
     excluded_cost : float
@@ -171,6 +174,9 @@ def period_campaign_roi(
     overall = campaign_analysis.campaign_rollup(roi, alpha=alpha)
     overall = overall.loc[overall["level"] == "overall"].iloc[0]
     with_holdout = roi["incremental_revenue"].notna()
+    # the attributed figure beside the headline covers the headline's campaigns (all of them when none has one)
+    held = campaign_analysis.campaign_rollup(roi.loc[with_holdout] if with_holdout.any() else roi, alpha=alpha)
+    attributed = held.loc[held["level"] == "overall", "roi"].iloc[0]
     cost = float(roi.loc[with_holdout, "cost"].sum())
     gross = _number(overall["incremental_gross_profit"])
     return PeriodCampaignROI(
@@ -186,7 +192,7 @@ def period_campaign_roi(
         incremental_roi=_number(overall["incremental_roi"]),
         incremental_roi_ci_low=_number(overall["incremental_roi_ci_low"]),
         incremental_roi_ci_high=_number(overall["incremental_roi_ci_high"]),
-        attributed_roi=_number(overall["roi"]),
+        attributed_roi=_number(attributed),
         excluded_campaigns=int((~with_holdout).sum()),
         excluded_cost=float(roi.loc[~with_holdout, "cost"].sum()),
     )
@@ -238,7 +244,12 @@ def _roi_texts(rois, language: str, currency: str) -> dict:
     if now is not None:
         if not now.holdout_campaigns:
             notes.append(i18n.text("headline.roi_no_holdout", language))
-        notes.append(i18n.text("headline.roi_attributed", language, roi=i18n.percent(now.attributed_roi)))
+        attributed = i18n.percent(now.attributed_roi)
+        if now.holdout_campaigns:  # the same campaigns as the headline
+            count = len(now.holdout_campaigns)
+            notes.append(i18n.plural("headline.roi_attributed", count, language, count=count, roi=attributed))
+        else:
+            notes.append(i18n.text("headline.roi_attributed_all", language, roi=attributed))
         if now.holdout_campaigns and pd.notna(now.incremental_roi_ci_low):
             notes.append(
                 i18n.text(
@@ -253,8 +264,9 @@ def _roi_texts(rois, language: str, currency: str) -> dict:
                 notes.append(i18n.text("headline.roi_not_significant", language))
         if now.excluded_campaigns:
             notes.append(
-                i18n.text(
+                i18n.plural(
                     "headline.roi_excluded",
+                    now.excluded_campaigns,
                     language,
                     count=now.excluded_campaigns,
                     cost=i18n.compact_money(now.excluded_cost, language, currency),
@@ -415,7 +427,7 @@ def payback_texts(roi: pd.DataFrame, *, language: str = "en") -> pd.Series:
     >>> roi = pd.DataFrame({"payback": ["paid_back", "not_paid_back", "no_holdout"],
     ...                     "payback_months": [2.0, float("nan"), float("nan")], "payback_observed_months": [5, 3, 0]})
     >>> payback_texts(roi).tolist()
-    ['paid back in 2 month(s)', 'not paid back after 3 month(s)', 'no holdout']
+    ['paid back in 2 months', 'not paid back after 3 months', 'no holdout']
     >>> payback_texts(roi, language="ja").tolist()
     ['2か月で回収', '3か月経過時点で未回収', 'ホールドアウトなし']
     """
@@ -423,7 +435,7 @@ def payback_texts(roi: pd.DataFrame, *, language: str = "en") -> pd.Series:
     texts = []
     for code, paid, observed in zip(roi["payback"], roi["payback_months"], roi["payback_observed_months"]):
         months = int(paid) if code == "paid_back" else int(observed)
-        texts.append(i18n.text(f"payback.{code}", language, months=months))
+        texts.append(i18n.plural(f"payback.{code}", months, language, months=months))
     return pd.Series(texts, index=roi.index, name="payback", dtype="str")
 
 
@@ -439,7 +451,7 @@ def rule_screen_text(screen, *, language: str = "en") -> str:
     >>> for part in rule_screen_text(screen).split("; "):
     ...     print(part)
     16 rules tested in 7,382 baskets
-    6 significant after Benjamini-Hochberg adjustment (q < 0.05) with lift above 1, shown as 0 pair(s).
+    6 significant after Benjamini-Hochberg adjustment (q < 0.05) with lift above 1, shown as 0 pairs.
     >>> rule_screen_text(RuleScreen(pd.DataFrame(), 3, 0, 120, 1000, 0.05, True))
     'Only 120 baskets this period: too few for a conclusion about product pairs (at least 1,000 are needed).'
     """
@@ -461,8 +473,9 @@ def rule_screen_text(screen, *, language: str = "en") -> str:
         too_few = i18n.text("basket.too_few_baskets", language, baskets=baskets, needed=i18n.number(screen.min_baskets))
         return i18n.sentences([too_few, *excluded], language) if excluded else too_few
     floors = getattr(screen, "supported", None) is not None and screen.min_rule_baskets > 1
-    counts = i18n.text(
+    counts = i18n.plural(
         "basket.screen_floors" if floors else "basket.screen",
+        len(screen.pairs),
         language,
         supported=i18n.number(screen.supported) if floors else None,
         min_baskets=i18n.number(screen.min_rule_baskets),
