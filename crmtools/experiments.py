@@ -103,6 +103,7 @@ from scipy import integrate, optimize, special, stats
 from .checks import require_columns, require_frame
 
 __all__ = [
+    "AA_BORDERLINE_P",
     "ALLOCATION_COLUMNS",
     "PRIMARY_COLUMNS",
     "RESULT_COLUMNS",
@@ -1646,6 +1647,9 @@ def thompson_allocation(
 
 # --------------------------------------------------------------------------- what the report shows
 
+#: An A/A test whose primary p-value is below this reads "borderline", not "passed" (:func:`primary_results`).
+AA_BORDERLINE_P = 0.1
+
 #: Columns of :func:`primary_results`, in order.
 PRIMARY_COLUMNS = [*RESULT_COLUMNS, "kind", "health_check"]
 
@@ -1708,10 +1712,14 @@ def primary_results(results: pd.DataFrame, *, primary_metric="revenue_per_unit",
         :data:`PRIMARY_COLUMNS`: the rows of ``results`` on each
         experiment's primary metric (every column of :data:`RESULT_COLUMNS`),
         then ``kind`` (``"ab"`` or ``"aa"``) and ``health_check``: for an
-        A/A test ``"passed"``
-        when the sample-ratio check passed and no metric in ``results``
-        differs significantly, ``"failed"`` otherwise; missing for A/B tests.
-        Experiments in the order of ``results``.
+        A/A test ``"failed"`` when the sample-ratio check failed or a metric
+        in ``results`` differs significantly; ``"borderline"`` when it did
+        not, but its primary metric's p-value (adjusted, as shown) is below
+        :data:`AA_BORDERLINE_P` (0.1) or its lift is at least as large (in
+        absolute value) as the smallest significant lift of the A/B tests
+        beside it (a split or tracking problem could be hiding there);
+        ``"passed"`` otherwise; missing for A/B tests. Experiments in the
+        order of ``results``.
 
     Examples
     --------
@@ -1752,6 +1760,12 @@ def primary_results(results: pd.DataFrame, *, primary_metric="revenue_per_unit",
     out = pd.concat(rows, ignore_index=True)
     out["kind"] = out["kind"].astype("str")
     out["health_check"] = out["health_check"].astype("str")
+    tested = out.loc[(out["kind"] == "ab") & out["significant"].fillna(False).astype(bool), "relative_lift"].abs()
+    smallest = tested.min() if len(tested) else float("inf")
+    weak = (out["health_check"] == "passed") & (
+        (out["p_value_adjusted"] < AA_BORDERLINE_P) | (out["relative_lift"].abs() >= smallest)
+    )
+    out.loc[weak, "health_check"] = "borderline"
     return out[PRIMARY_COLUMNS]
 
 

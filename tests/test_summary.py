@@ -325,3 +325,31 @@ def test_tiles_say_why_at_the_edges_of_the_data(make_transactions):
     assert set(first.drop(index="campaign_roi")["previous_note"]) == {"比較なし（データ開始前）"}
     html = kpi_tiles(first.reset_index(), language="ja").data
     assert "▼" not in html and "▲" not in html and html.count("データ開始前") == 14  # 7 tiles x 2 comparisons
+
+
+def test_a_weak_aa_check_reads_borderline_not_passed():
+    from crmtools.experiments import AA_BORDERLINE_P, primary_results
+
+    def rows(experiment, p, lift, significant=False):
+        one = _primary("ab", None).drop(columns=["kind", "health_check"])
+        return one.assign(
+            experiment_id=experiment, p_value=p, p_value_adjusted=p, relative_lift=lift, significant=significant
+        )
+
+    assert AA_BORDERLINE_P == 0.1
+    tested = rows("EXP-SUBJECT", 0.005, 0.395, significant=True)
+    # p = 0.059 < 0.1 (the sample's EXP-AA): borderline; p = 0.5 but a lift as large as a tested effect: borderline
+    checks = {
+        (0.059, 0.199): "borderline",
+        (0.5, 0.40): "borderline",
+        (0.5, 0.02): "passed",
+        (0.099, 0.01): "borderline",
+        (0.1, 0.01): "passed",
+    }
+    for (p, lift), expected in checks.items():
+        primary = primary_results(pd.concat([tested, rows("EXP-AA", p, lift)], ignore_index=True))
+        assert primary.set_index("experiment_id").loc["EXP-AA", "health_check"] == expected, (p, lift)
+    weak = primary_results(pd.concat([tested, rows("EXP-AA", 0.059, 0.199)], ignore_index=True))
+    verdict = experiment_table(weak).set_index("experiment_id").loc["EXP-AA", "verdict"]
+    assert verdict.startswith("Health check borderline (p = 0.059)") and "check the split and tracking" in verdict
+    assert "要注意" in experiment_table(weak, language="ja").set_index("experiment_id").loc["EXP-AA", "verdict"]

@@ -675,6 +675,12 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Health check passed: no significant difference between identical variants ({p}).",
         "ja": "ヘルスチェック合格：同一のパターン間に有意差はありません（{p}）。",
     },
+    "aa.borderline": {
+        "en": "Health check borderline ({p}): identical variants differ nearly significantly (p < 0.1) or by as "
+        "much as the tested effects; check the split and tracking.",
+        "ja": "ヘルスチェック要注意（{p}）：同一のはずのパターン間の差がほぼ有意（p < 0.1）か、"
+        "テストで検出した効果と同じくらい大きいため、割り付けと計測を確認してください。",
+    },
     "aa.failed": {
         "en": "Health check FAILED: identical variants differ ({p}); check the assignment and tracking "
         "before trusting other tests.",
