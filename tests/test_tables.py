@@ -175,3 +175,23 @@ def test_the_value_tiles_and_nps_have_their_glossary_lines(language):
     glossary = glossary_html([*tiles["kpi"], "nps"], language=language).data
     assert re.findall(r'id="(g-[^"]+)"', glossary) == ["g-clv_active_value", "g-value_at_risk", "g-nps"]
     assert all(i18n.TEXT[f"glossary.{k}"][language].strip() for k in ("clv_active_value", "value_at_risk", "nps"))
+
+
+def test_experiment_values_read_as_their_metric_and_headers_say_what_they_hold():
+    from crmtools.reporting.tables import html_table, metric_values
+
+    results = pd.DataFrame(
+        {
+            "variant": ["B", "B"],
+            "metric": ["revenue_per_unit", "conversion_rate"],
+            "control_value": [491.15, 0.0801],
+            "variant_value": [588.90, 0.0806],
+        }
+    )
+    shown = metric_values(results, language="en", currency="JPY")
+    assert shown["control_value"].tolist() == ["¥491", "8.0%"] and shown["variant_value"].tolist() == ["¥589", "8.1%"]
+    assert metric_values(results, currency="GBP")["variant_value"].tolist() == ["£588.90", "8.1%"]
+    html = html_table(shown, {"control_value": "shown", "variant_value": "shown"}).to_html()
+    headers = [h.split(">")[-1] for h in html.split("</th>")[:-1]]
+    assert len(set(headers)) == len(headers)  # no header twice ("Variant" was the name and the value)
+    assert '<td class="num">¥491</td>' in html

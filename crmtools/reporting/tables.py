@@ -53,6 +53,7 @@ __all__ = [
     "headline_html",
     "html_table",
     "kpi_tiles",
+    "metric_values",
     "shorten",
     "with_previous",
 ]
@@ -139,7 +140,7 @@ HEADLINE_KINDS = {"money": "compact_money"}
 
 def format_value(value, kind: str, language: str = "en", currency: str = "JPY") -> str:
     """Format one cell: kind is money, compact_money, number, integer, compact_number, percent, signed_percent,
-    decimal, ratio, pvalue or text.
+    decimal, ratio, pvalue, shown (text already formatted as a number: right-aligned, kept as it is) or text.
 
     Tables show money in full (``money``: '39,691,230円'); tiles and prose round it
     (``compact_money``: '3,969万円', '¥39.7M').
@@ -173,6 +174,8 @@ def format_value(value, kind: str, language: str = "en", currency: str = "JPY") 
         return i18n.signed_percent(value)
     if kind == "pvalue":
         return "–" if pd.isna(value) else ("<0.001" if value < 0.001 else f"{value:.3f}")
+    if kind == "shown":
+        return "–" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "–"
     if isinstance(value, (frozenset, set, tuple, list)):
@@ -463,6 +466,38 @@ def glossary_html(kpis, *, language: str = "en") -> HTML:
         if f"glossary.{k}" in i18n.TEXT
     ]
     return HTML(f'<dl class="crm-glossary">{"".join(rows)}</dl>')
+
+
+#: How each experiment metric's values read: money per unit or converter, a rate as a percentage.
+METRIC_KINDS = {"revenue_per_unit": "money", "revenue_per_converter": "money", "conversion_rate": "percent"}
+
+
+def metric_values(
+    frame: pd.DataFrame,
+    columns=("control_value", "variant_value"),
+    *,
+    metric_col: str = "metric",
+    language: str = "en",
+    currency: str = "JPY",
+) -> pd.DataFrame:
+    """``frame`` with each of ``columns`` written as its row's metric reads (:data:`METRIC_KINDS`).
+
+    A table of experiment results holds money (revenue per unit) and rates (conversion) in one column, so
+    the kind is chosen per row; show the columns with the ``"shown"`` kind of :func:`html_table`.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"metric": ["revenue_per_unit", "conversion_rate"], "control_value": [491.15, 0.0812]})
+    >>> metric_values(frame, ["control_value"], language="ja")["control_value"].tolist()
+    ['491円', '8.1%']
+    """
+    out = frame.copy()
+    for column in columns:
+        out[column] = [
+            format_value(value, METRIC_KINDS.get(metric, "decimal"), language, currency)
+            for metric, value in zip(frame[metric_col], frame[column])
+        ]
+    return out
 
 
 def with_previous(current: pd.DataFrame, previous: pd.DataFrame, *, on: str, columns) -> pd.DataFrame:
