@@ -1427,8 +1427,8 @@ TEXT: dict[str, dict[str, str]] = {
         "ja": "購入モデルを推定できませんでした。",
     },
     "clv.non_positive_spend": {
-        "en": "{customers} repeat customers whose repeat purchases average zero or less (free items or returns) "
-        "are left out of the spend model, which is for positive spend only; they have no predicted value.",
+        "en": "Left out of the spend model, which is for positive spend only: {customers} repeat customer(s) whose "
+        "repeat purchases average zero or less (free items or returns); they have no predicted value.",
         "ja": "リピート購入の平均金額がゼロ以下（無料品や返品）のリピート顧客{customers}人は、正の購入金額のみを"
         "扱う購入金額モデルから除外しており、予測価値はありません。",
     },
