@@ -195,3 +195,15 @@ def test_experiment_values_read_as_their_metric_and_headers_say_what_they_hold()
     headers = [h.split(">")[-1] for h in html.split("</th>")[:-1]]
     assert len(set(headers)) == len(headers)  # no header twice ("Variant" was the name and the value)
     assert '<td class="num">¥491</td>' in html
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_the_glossary_speaks_business_not_parameter_names(language):
+    keys = [k.removeprefix("glossary.") for k in i18n.TEXT if k.startswith("glossary.")]
+    page = glossary_html(keys, language=language, params={"repeat": {"within_days": 60}}).data
+    for developer in ("params", "パラメータ", "crmtools.", "_days", "clv.months", "{"):
+        assert developer not in page, developer
+    days = "within 60 days" if language == "en" else "60日以内"
+    assert days in page  # the run's F2 window, not the default
+    assert ("next 12 months" if language == "en" else "今後12か月") in page
+    assert ("next 90 days" if language == "en" else "今後90日以内") in page

@@ -993,8 +993,8 @@ TEXT: dict[str, dict[str, str]] = {
         "ホールドアウト群があるキャンペーンが対象。",
     },
     "glossary.f2_rate": {
-        "en": "Share of new customers who placed a second order within the F2 window (params repeat.within_days).",
-        "ja": "新規顧客のうち、F2の期間（パラメータ repeat.within_days）内に2回目の注文をした顧客の割合。",
+        "en": "Share of new customers who placed a second order within {within_days} days of their first.",
+        "ja": "新規顧客のうち、初回購入から{within_days}日以内に2回目の注文をした顧客の割合。",
     },
     "glossary.segment": {
         "en": "RFM segment: customers grouped by recency, frequency and monetary scores (1–5) as of the period's end.",
@@ -1514,15 +1514,15 @@ TEXT: dict[str, dict[str, str]] = {
         "ja": "高リスク顧客{customers}人（価値の{share}）",
     },
     "glossary.clv_active_value": {
-        "en": "Predicted revenue over the next 12 months (params clv.months) from customers who bought in the last "
+        "en": "Predicted revenue over the next {months} months from customers who bought in the last "
         "365 days, discounted monthly (BG/NBD × Gamma-Gamma, fitted on the purchases before the period's end).",
-        "ja": "過去365日に購入した顧客から今後12か月（パラメータ clv.months）に見込まれる売上の割引現在価値"
+        "ja": "過去365日に購入した顧客から今後{months}か月に見込まれる売上の割引現在価値"
         "（期末より前の購入で推定したBG/NBD×Gamma-Gamma）。",
     },
     "glossary.value_at_risk": {
         "en": "The part of that predicted value held by customers whose churn probability (no purchase within "
-        "params churn.horizon_days) is 50% or more, by the better of the churn model and its baselines.",
-        "ja": "その予測価値のうち、離反確率（パラメータ churn.horizon_days 以内に購入しない確率）が50%以上の顧客が"
+        "the next {horizon_days} days) is 50% or more, by the better of the churn model and its baselines.",
+        "ja": "その予測価値のうち、離反確率（今後{horizon_days}日以内に購入しない確率）が50%以上の顧客が"
         "持つ部分。離反モデルとベースラインのうち精度の高い方で判定。",
     },
     "glossary.nps": {

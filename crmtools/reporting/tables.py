@@ -50,6 +50,7 @@ __all__ = [
     "bullet_list",
     "format_value",
     "glossary_html",
+    "glossary_values",
     "headline_html",
     "html_table",
     "kpi_tiles",
@@ -449,19 +450,42 @@ def _glossary_link(kpi: str, label: str) -> str:
     return f'<a href="#g-{html.escape(kpi, quote=True)}">{html.escape(label)}</a>'
 
 
-def glossary_html(kpis, *, language: str = "en") -> HTML:
+def glossary_values(params: Mapping | None = None) -> dict:
+    """The numbers the glossary lines state, from the run's params (defaults for what ``params`` lacks).
+
+    Examples
+    --------
+    >>> glossary_values({"repeat": {"within_days": 60}})
+    {'within_days': 60, 'months': 12, 'horizon_days': 90}
+    """
+    from ..params import DEFAULTS
+
+    def pick(section, key):
+        given = (params or {}).get(section) or {}
+        return given.get(key, DEFAULTS[section][key])
+
+    return {
+        "within_days": pick("repeat", "within_days"),
+        "months": pick("clv", "months"),
+        "horizon_days": pick("churn", "horizon_days"),
+    }
+
+
+def glossary_html(kpis, *, language: str = "en", params: Mapping | None = None) -> HTML:
     """One line per KPI definition (``glossary.<kpi>`` of the catalogue), each with the anchor ``g-<kpi>``.
 
-    KPIs without a glossary entry are left out; no script, no external link.
+    KPIs without a glossary entry are left out; no script, no external link. Lines that state a window
+    ("within 90 days") take its number from ``params`` (the run's; :func:`glossary_values`).
 
     Examples
     --------
     >>> glossary_html(["average_order_value", "nope"]).data
     '<dl class="crm-glossary"><dt id="g-average_order_value">Average order value</dt><dd>Revenue ÷ orders.</dd></dl>'
     """
+    values = glossary_values(params)
     rows = [
         f'<dt id="g-{html.escape(k, quote=True)}">{html.escape(i18n.text(k, language))}</dt>'
-        f"<dd>{html.escape(i18n.text(f'glossary.{k}', language))}</dd>"
+        f"<dd>{html.escape(i18n.text(f'glossary.{k}', language, **values))}</dd>"
         for k in kpis
         if f"glossary.{k}" in i18n.TEXT
     ]
