@@ -100,7 +100,7 @@ def test_summary_findings_in_english(results):
         "leans more on few customers, so losing one of them costs more.",
         "E1: Variant B raised conversion rate by 12.5% (95% CI 5.6% to 19.9%). The difference is statistically "
         "significant (p < 0.001).",
-        'Campaign "Spring sale" added ¥250K of incremental revenue against its holdout (95% CI ¥12K – ¥510K): a '
+        'Campaign "Spring sale" added ¥250K of incremental revenue against its holdout (95% CI ¥12K to ¥510K): a '
         "measured effect the next sends can be planned on.",
     ]
 

@@ -304,3 +304,25 @@ def test_money_axes_read_in_units_without_an_offset():
         assert ticks and all(re.fullmatch(tick, t) for t in ticks), ticks  # '1.2億円', '¥120M'; never 120000000
         assert ax.yaxis.get_offset_text().get_text() == "", "an offset such as 1e8 above the axis"
         plt.close(ax.figure)
+
+
+def test_one_rule_for_minus_signs_nps_and_ranges():
+    from crmtools.reporting import i18n
+    from crmtools.reporting.findings import verdict_sentences
+    from crmtools.reporting.tables import format_value
+
+    assert i18n.number(-1234.5, 1) == "−1,234.5" and format_value(-0.5, "decimal") == "−0.50"
+    assert i18n.nps_score(11.47) == format_value(11.47, "nps") == "+11.5"
+    assert i18n.value_range("73.3万円", "357万円", "ja") == "73.3万円〜357万円"
+    import pandas as pd
+
+    from crmtools.experiments import conversion_test
+
+    tested = conversion_test(
+        pd.DataFrame(
+            {"experiment_id": "E", "variant": ["control", "B"], "units": [10000, 10000], "conversions": [1000, 1030]}
+        )
+    )
+    assert tested["relative_lift_ci_low"].iloc[0] < 0
+    text = " ".join(verdict_sentences(tested))
+    assert "95% CI −" in text and "-" not in text  # the lower end with a true minus (U+2212)

@@ -370,7 +370,7 @@ def test_summary_has_one_ladder_and_one_nps_finding_only_when_their_data_exists(
     assert found == [
         "0.0% of the 3 active customers stand on the top three stages (⑤ Fan, ⑥ Member, ⑦ Evangelist); 66.7% of "
         "the customers on the first stage 30 days ago stand higher now.",
-        "NPS in Oct 2025 was +33 (95% interval -73 to +100, 3 answers); promoters repeated 100.0% in the 150 days "
+        "NPS in Oct 2025 was +33.3 (95% interval −73.4 to +100.0, 3 answers); promoters repeated 100.0% in the 150 days "
         "after answering, detractors 100.0%.",
     ]
     ja = summary_findings(period_text="2025年10月", ladder_stages=stages, ladder_conversion=conversion, language="ja")

@@ -662,7 +662,9 @@ def _campaigns(roi, language, currency) -> str | None:
         language,
         name=best["name"] if isinstance(best["name"], str) else best["campaign_id"],
         amount=i18n.compact_money(best["incremental_revenue"], language, currency),
-        interval=f"{i18n.compact_money(low, language, currency)} – {i18n.compact_money(high, language, currency)}",
+        interval=i18n.value_range(
+            i18n.compact_money(low, language, currency), i18n.compact_money(high, language, currency), language
+        ),
     )
 
 
@@ -698,9 +700,9 @@ def _nps(overall, behaviour, period_text, language) -> str | None:
         "finding.nps",
         language,
         period=period_text,
-        nps=f"{row['nps']:+.0f}",
-        low=f"{row['ci_low']:+.0f}",
-        high=f"{row['ci_high']:+.0f}",
+        nps=i18n.nps_score(row["nps"]),
+        low=i18n.nps_score(row["ci_low"]),
+        high=i18n.nps_score(row["ci_high"]),
         responses=i18n.number(row["responses"]),
         promoter=i18n.percent(rates["promoter"]),
         detractor=i18n.percent(rates["detractor"]),
@@ -900,7 +902,7 @@ def glossary_keys(kpis) -> list[str]:
 
 
 def _pct(x: float) -> str:
-    return f"{x * 100:.1f}%"
+    return i18n.percent(x)  # a true minus (U+2212), as every table and tile
 
 
 def _p_text(p: float, language: str) -> str:
@@ -934,7 +936,7 @@ def _effect(row, metric: str, language: str) -> str:
         return i18n.text("verdict.raised", language, variant=name, metric=metric, lift=_pct(lift), interval=interval)
     if row["significant"] and lift < 0:
         return i18n.text("verdict.lowered", language, variant=name, metric=metric, lift=_pct(-lift), interval=interval)
-    sign = "+" if lift >= 0 else "-"
+    sign = "+" if lift >= 0 else "−"
     return i18n.text(
         "verdict.changed", language, variant=name, metric=metric, lift=f"{sign}{_pct(abs(lift))}", interval=interval
     )

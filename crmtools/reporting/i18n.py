@@ -372,6 +372,7 @@ TEXT: dict[str, dict[str, str]] = {
         "ja": "バリアント「{variant}」：{metric}の変化を推定するにはデータが不足しています。",
     },
     "verdict.interval": {"en": "{level} CI {low} to {high}", "ja": "{level}信頼区間 {low}〜{high}"},
+    "range": {"en": "{low} to {high}", "ja": "{low}〜{high}"},
     "verdict.interval_unavailable": {"en": "{level} CI not available", "ja": "{level}信頼区間は計算できません"},
     "verdict.raised": {
         "en": "Variant {variant} raised {metric} by {lift} ({interval}).",
@@ -1682,10 +1683,32 @@ def _missing(value) -> bool:
 
 
 def number(value, digits: int = 0) -> str:
-    """A number with thousands separators; '–' when missing."""
+    """A number with thousands separators and a true minus (U+2212); '–' when missing."""
     if _missing(value):
         return "–"
-    return f"{value:,.{digits}f}"
+    return f"{value:,.{digits}f}".replace("-", "−")
+
+
+def nps_score(value) -> str:
+    """An NPS (points from −100 to 100) as every page shows it: signed, one decimal ('+11.5', '−3.0').
+
+    Examples
+    --------
+    >>> nps_score(11.47), nps_score(-3), nps_score(float("nan"))
+    ('+11.5', '−3.0', '–')
+    """
+    return signed_number(value, 1)
+
+
+def value_range(low: str, high: str, language: str = "en") -> str:
+    """Two formatted ends as a range, one style per language: '¥733K to ¥3.57M', '73.3万円〜357万円'.
+
+    Examples
+    --------
+    >>> value_range("−61%", "91%"), value_range("73.3万円", "357万円", "ja")
+    ('−61% to 91%', '73.3万円〜357万円')
+    """
+    return text("range", language, low=low, high=high)
 
 
 def _trim(digits: str) -> str:

@@ -141,7 +141,7 @@ HEADLINE_KINDS = {"money": "compact_money"}
 
 def format_value(value, kind: str, language: str = "en", currency: str = "JPY") -> str:
     """Format one cell: kind is money, compact_money, number, integer, compact_number, percent, signed_percent,
-    decimal, ratio, pvalue, shown (text already formatted as a number: right-aligned, kept as it is) or text.
+    decimal, ratio, pvalue, nps (signed, one decimal: '+11.5'), shown (text already formatted as a number: right-aligned, kept as it is) or text.
 
     Tables show money in full (``money``: '39,691,230円'); tiles and prose round it
     (``compact_money``: '3,969万円', '¥39.7M').
@@ -168,11 +168,13 @@ def format_value(value, kind: str, language: str = "en", currency: str = "JPY") 
     if kind == "decimal":
         return i18n.number(value, 2)
     if kind == "ratio":
-        return "–" if pd.isna(value) else f"{value:,.2f}×"
+        return "–" if pd.isna(value) else f"{value:,.2f}×".replace("-", "−")
     if kind == "percent":
         return i18n.percent(value)
     if kind == "signed_percent":
         return i18n.signed_percent(value)
+    if kind == "nps":
+        return i18n.nps_score(value)
     if kind == "pvalue":
         return "–" if pd.isna(value) else ("<0.001" if value < 0.001 else f"{value:.3f}")
     if kind == "shown":
