@@ -93,7 +93,19 @@ def _parser() -> argparse.ArgumentParser:
     targets.add_argument("--params", default="params/default.yaml", help="params file (default: params/default.yaml)")
     targets.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
     targets.add_argument("--data", default=None, help="data folder (overrides data.path)")
-    targets.add_argument("--out", default=None, help="folder to write (default: <targets.exports_dir>/<period>)")
+    targets.add_argument(
+        "--out",
+        default=None,
+        help="folder to write: new, empty or this period's previous export (default: <targets.exports_dir>/<period>)",
+    )
+    targets.add_argument(
+        "--reports-dir",
+        default=None,
+        help="the reports folder the exports must stay out of (default: params reports_dir)",
+    )
+    targets.add_argument(
+        "--allow-partial", action="store_true", help="build lists for a period the data covers only partly"
+    )
     targets.add_argument(
         "--contact-fields",
         default="",
@@ -252,16 +264,24 @@ def _cmd_targets(args) -> int:
     from .data import DataConfig, load_dataset
     from .exports import write_target_lists
     from .params import load_params
-    from .periods import parse_period
-    from .sources import default_period
+    from .runner import _resolve_period, check_coverage, resolve_reports_dir
+    from .sources import order_date_range
     from .targets import target_lists
 
     overrides = list(args.set) + ([f"data.path={args.data}"] if args.data else [])
+    if args.period:
+        overrides.append(f"period={args.period}")
     params = load_params(_params_path(args.params), overrides, base_dir=Path.cwd())
     config = DataConfig.from_dict(params["data"], base_dir=Path.cwd())
-    label = args.period or params["period"]
-    period = parse_period(label) if label else default_period(config)
+    bounds = order_date_range(config)
+    period = _resolve_period(params, bounds)
+    out = Path(args.out) if args.out else Path(params["targets"]["exports_dir"]) / period.label
+    reports_dir = resolve_reports_dir(params, args.reports_dir, project_dir=Path.cwd())
+    from .exports import check_exports_dir
+
+    check_exports_dir(out, reports_dir)  # before reading the data: a refused folder fails at once
     dataset = load_dataset(config, until=period.end)
+    _, through, partial = check_coverage(period, dataset, bounds, allow_partial=args.allow_partial)
     result = target_lists(
         dataset.transactions,
         period=period,
@@ -270,19 +290,20 @@ def _cmd_targets(args) -> int:
         surveys=dataset.surveys,
         params=params,
     )
-    out = Path(args.out) if args.out else Path(params["targets"]["exports_dir"]) / period.label
     fields = [f.strip() for f in args.contact_fields.split(",") if f.strip()]
     written = write_target_lists(
         result,
         out,
-        reports_dir=params["reports_dir"],
+        reports_dir=reports_dir,
         inputs=dataset.fingerprints,
         customers=dataset.customers,
         contact_fields=fields,
+        data_through=through,
     )
     import pandas as pd
 
-    print(f"Target lists for {period.label} (as of {result.as_of}, seed {result.seed}):")
+    note = " (partial period)" if partial else ""
+    print(f"Target lists for {period.label}, data through {through:%Y-%m-%d}{note} (seed {result.seed}):")
     for row in result.summary.itertuples(index=False):
         if row.status == "ok":
             print(
@@ -292,9 +313,25 @@ def _cmd_targets(args) -> int:
                 "earlier list"
             )
         else:
-            print(f"  {row.list}: {row.status} ({row.note})")
+            print(f"  {row.list}: {_list_note_text(row.status, row.note)}")
     print(f"Wrote {written} (owner-only; it holds customer ids: never copy it into reports).")
     return EXIT_OK
+
+
+def _list_note_text(status: str, note) -> str:
+    """An empty or skipped list's note as an English sentence (the catalogue's words, not the code)."""
+    from .reporting.i18n import text
+
+    what = "no list written" if status == "empty" else "skipped"
+    if not isinstance(note, str) or not note:
+        return f"{what}."
+    code, _, rest = note.partition(":")
+    field = rest.split(":")[0] if rest else ""
+    try:
+        words = text(f"actions.note.{code}", "en", field=field)
+    except KeyError:
+        words = note.replace("_", " ")
+    return f"{what}: {words}." if not words.startswith("skipped") else f"{words}."
 
 
 def _cmd_report(args) -> int:

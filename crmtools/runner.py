@@ -313,12 +313,9 @@ def plan_run(
         raise DataValidationError(problems)
     for line in quality_warnings(quality):
         _say(f"data warning: {line}")
-    first, last = _coverage(dataset, bounds)
-    partial = _check_coverage(resolved, first, last, allow_partial=allow_partial)
-    through = min(last, resolved.end - pd.Timedelta(microseconds=1))
+    first, through, partial = check_coverage(resolved, dataset, bounds, allow_partial=allow_partial)
     params = {**params, "period": resolved.label}
-    out_root = Path(reports_dir) if reports_dir else Path(params["reports_dir"])
-    out_root = out_root if out_root.is_absolute() else root / out_root
+    out_root = resolve_reports_dir(params, reports_dir, project_dir=root)
     inputs = {
         name: {k: str(_display_path(v, root)) if k in ("file", "database") else v for k, v in info.items()}
         for name, info in sorted(dataset.inputs.items())
@@ -399,6 +396,37 @@ def _check_coverage(period: Period, first: pd.Timestamp, last: pd.Timestamp, *, 
             "or pass --allow-partial to report it with a 'data through' note and no comparisons."
         )
     return partial
+
+
+def check_coverage(period: Period, dataset: Dataset, bounds, *, allow_partial: bool):
+    """The data's first order, the last instant of data in ``period`` and whether it is covered only partly.
+
+    The coverage rule of every command that works on a period (``report``, ``targets``): raises
+    :class:`CoverageError` for a period without orders, or covered only partly without ``allow_partial``.
+    """
+    first, last = _coverage(dataset, bounds)
+    partial = _check_coverage(period, first, last, allow_partial=allow_partial)
+    return first, min(last, period.end - pd.Timedelta(microseconds=1)), partial
+
+
+def resolve_reports_dir(params: dict, reports_dir: str | Path | None = None, *, project_dir: str | Path = ".") -> Path:
+    """The reports folder a run publishes to: ``reports_dir`` or params ``reports_dir``, relative to the project.
+
+    Refused (:class:`ParameterError`) when it holds a targets export (customer ids never go into reports).
+    """
+    root = Path(project_dir).resolve()
+    out_root = Path(reports_dir) if reports_dir else Path(params["reports_dir"])
+    out_root = out_root.expanduser()
+    out_root = out_root if out_root.is_absolute() else root / out_root
+    from .exports import target_exports_in
+
+    found = target_exports_in(out_root)
+    if found:
+        raise ParameterError(
+            f"The reports folder {out_root} holds a targets export with customer ids ({found[0]}): move it out "
+            "of the reports folder (e.g. to exports/) before publishing; nothing was published."
+        )
+    return out_root
 
 
 def _unchanged(plan: RunPlan) -> bool:

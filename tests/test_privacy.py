@@ -225,6 +225,22 @@ def test_no_refused_suppressed_or_erased_customer_in_any_export(injected, tmp_pa
     assert _mentions(exports, others)  # the other best customers are there: the check can see ids
 
 
+def test_report_refuses_a_reports_folder_holding_a_targets_export(small_sample_dir, tmp_path, monkeypatch, capsys):
+    """Customer ids never sit in reports/: a targets export found there stops the run before any notebook."""
+    monkeypatch.chdir(tmp_path)
+    reports = tmp_path / "reports"
+    assert main(["targets", "--data", str(small_sample_dir), "--period", "2025-03", "--out", "lists"]) == 0
+    (reports / "old").mkdir(parents=True)
+    (tmp_path / "lists").rename(reports / "old" / "lists")  # moved in by hand, past the targets command's guard
+    capsys.readouterr()
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    args = ["--period", "2025-03", "--reports-dir", str(reports), "--notebooks", str(notebooks)]
+    assert main(["report", "--data", str(small_sample_dir), *args]) == 2
+    err = capsys.readouterr().err
+    assert f"The reports folder {reports} holds a targets export" in err and "nothing was published" in err
+    assert sorted(p.name for p in reports.iterdir()) == ["old"]  # no lock, no staging, no page
+
+
 def test_bad_consent_values_and_suppression_reasons_are_rejected(tmp_path):
     tables, _ = generate_sample(SampleConfig(customers=60, months=3, seed=2))
     customers = tables["customers"].astype({"marketing_consent": "object"})

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import re
+import shutil
 import stat
 
 import numpy as np
@@ -573,8 +574,23 @@ def test_export_files_permissions_and_manifest(sample_tables, tmp_path):
     from_csv = pd.read_csv(csv, encoding="utf-8-sig", dtype=str)
     from_parquet = pd.read_parquet(out / "win_back_valuable.parquet")
     assert from_csv["customer_id"].tolist() == from_parquet["customer_id"].tolist()
-    assert from_csv.columns.tolist() == targets.MEMBER_COLUMNS
     manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    win_back = next(entry for entry in manifest["lists"] if entry["name"] == "win_back_valuable")
+    own = result.members[result.members["list"] == "win_back_valuable"]
+    filled = {c: int(own[c].notna().sum()) for c in ("product_1", "product_2", "product_3")}
+    assert win_back["products"]["filled"] == filled  # counted by hand
+    kept = [c for c in targets.MEMBER_COLUMNS if not (c.startswith("product_") and filled[c] == 0)]
+    assert from_csv.columns.tolist() == kept  # a product column nobody got is left out, and the manifest says so
+    assert all(c in win_back["products"]["note"] for c in targets.MEMBER_COLUMNS if c not in kept)
+    assert manifest["kind"] == "crmtools.targets" and manifest["data_through"] == "2025-03-31"
+    assert manifest["contacted_at"] == "2025-04-01" and not manifest["partial"] and "as_of" not in manifest
+    assert set(from_csv["contacted_at"]) == {"2025-04-01"}  # a date, not a timestamp
+    blank = result.members["segment"].isna()
+    exported = pd.concat(pd.read_parquet(out / f"{n}.parquet") for n in result.members["list"].unique())
+    assert (exported["segment"] == "no_recent_purchase").sum() == blank.sum()
+    assert exported["segment"].notna().all()
+    if blank.any():
+        assert "no purchase in the RFM lookback" in manifest["column_notes"]["segment"]
     assert manifest["seed"] == 7 and manifest["period"] == "2025-03" and manifest["inputs"] == {"transactions": "abc"}
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
@@ -582,9 +598,12 @@ def test_export_files_permissions_and_manifest(sample_tables, tmp_path):
     assert counts == result.summary.set_index("list")["customers"].astype(int).to_dict()
     text = (out / MANIFEST).read_text(encoding="utf-8")
     assert not any(cid in text for cid in result.members["customer_id"])  # the manifest names no customer
-    # written again: replaced as a whole, nothing left over
+    # written again: its own files replaced, a file it did not write kept, nothing left over beside it
+    (out / "my_notes.txt").write_text("mine", encoding="utf-8")
     write_target_lists(result, out, reports_dir=tmp_path / "reports")
-    assert sorted(p.name for p in out.iterdir()) == expected
+    assert sorted(p.name for p in out.iterdir()) == sorted([*expected, "my_notes.txt"])
+    assert (out / "my_notes.txt").read_text(encoding="utf-8") == "mine"
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o700
     assert sorted(p.name for p in out.parent.iterdir()) == ["2025-03"]
 
 
@@ -602,6 +621,67 @@ def test_exports_refuse_the_reports_folder_and_add_contact_fields_only_when_aske
     with pytest.raises(ValueError, match="Unknown contact field 'address'"):
         write_target_lists(result, tmp_path / "c", customers=t["customers"], contact_fields=["address"])
     assert check_exports_dir(tmp_path / "exports", tmp_path / "reports") == (tmp_path / "exports").resolve()
+
+
+def _tree(folder):
+    return sorted((str(p.relative_to(folder)), p.read_bytes()) for p in folder.rglob("*") if p.is_file())
+
+
+def test_exports_never_delete_what_they_did_not_write(sample_tables, tmp_path):
+    """A non-empty folder that is not a targets export, or the export of another period, is refused untouched."""
+    t = sample_tables
+    result = targets.target_lists(t["transactions"], period="2025-03", customers=t["customers"], surveys=t["surveys"])
+    data_copy = tmp_path / "samplecopy"
+    data_copy.mkdir()
+    (data_copy / "customers.parquet").write_bytes(b"PAR1 customers")
+    (data_copy / "transactions.parquet").write_bytes(b"PAR1 transactions")
+    unrelated = tmp_path / "unrelated"
+    (unrelated / "sub").mkdir(parents=True)
+    (unrelated / "notes.txt").write_text("notes", encoding="utf-8")
+    (unrelated / "sub" / "a.txt").write_text("a", encoding="utf-8")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / MANIFEST).write_text('{"run_key": "x", "notebooks": []}', encoding="utf-8")  # not ours
+    for folder in (data_copy, unrelated, foreign):
+        before = _tree(folder)
+        with pytest.raises(ValueError, match=f"The exports folder {re.escape(str(folder))} is not empty"):
+            write_target_lists(result, folder)
+        assert _tree(folder) == before
+    previous = write_target_lists(result, tmp_path / "exp")
+    before = _tree(previous)
+    later = targets.target_lists(t["transactions"], period="2025-02", customers=t["customers"])
+    with pytest.raises(ValueError, match="holds the targets export of 2025-03, not 2025-02"):
+        write_target_lists(later, previous)
+    assert _tree(previous) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exp", "foreign", "samplecopy", "unrelated"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert (write_target_lists(result, empty) / MANIFEST).is_file()  # an empty folder is fine
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        lambda r: (r / ".crmtools.lock").write_text("", encoding="utf-8"),
+        lambda r: [(r / n).write_text("<html>", encoding="utf-8") for n in ("index.html", "index.ja.html")],
+        lambda r: ((r / "2025-12" / "en").mkdir(parents=True), (r / "2025-12" / "en" / MANIFEST).write_text("{}")),
+    ],
+    ids=["lock", "index pages", "published period"],
+)
+def test_exports_refuse_any_reports_folder_found_by_its_markers(sample_tables, tmp_path, marker):
+    t = sample_tables
+    result = targets.target_lists(t["transactions"], period="2025-03", customers=t["customers"], surveys=t["surveys"])
+    reports = tmp_path / "published"  # not the params reports_dir: found by its markers
+    reports.mkdir()
+    marker(reports)
+    (reports / "2025-12" / "ja").mkdir(parents=True, exist_ok=True)
+    for inside in (reports / "exports", reports / "2025-12" / "exp2", reports):
+        with pytest.raises(ValueError, match=f"is inside the reports folder {re.escape(str(reports))}"):
+            write_target_lists(result, inside)
+    with pytest.raises(ValueError, match="holds the reports folder"):
+        check_exports_dir(tmp_path, tmp_path / "published")
+    assert not (reports / "exports").exists() and not (reports / "2025-12" / "exp2").exists()
+    assert write_target_lists(result, tmp_path / "exports" / "2025-03").is_dir()  # beside it is fine
 
 
 def test_round_trip_export_responses_campaign_roi(sample_tables, tmp_path):
@@ -673,3 +753,56 @@ def test_the_targets_command_writes_lists_and_refuses_the_reports_folder(
     assert "win_back_valuable:" in printed and "Wrote " in printed
     assert (tmp_path / "exports" / "2025-03" / MANIFEST).is_file()
     assert not re.search(r"C\d{6}", printed)  # the command prints counts, never customer ids
+    assert "data through 2025-03-31" in printed and "as of" not in printed
+
+
+def test_the_targets_command_keeps_to_the_reports_coverage_rule(small_sample_dir, tmp_path, monkeypatch, capsys):
+    from crmtools.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    base = ["targets", "--data", str(small_sample_dir)]
+    for period in ("2026-03", "2027-03"):  # after the data ends: exit 3 with the data's range, nothing written
+        assert main([*base, "--period", period]) == 3
+        err = capsys.readouterr().err
+        assert f"no orders in {period}; the data covers " in err
+        assert not (tmp_path / "exports").exists()
+    cut = tmp_path / "data_to_mid_march"  # the same data ending on 2025-03-14
+    shutil.copytree(small_sample_dir, cut)
+    tx = pd.read_parquet(cut / "transactions.parquet")
+    tx[tx["order_datetime"] < "2025-03-15"].to_parquet(cut / "transactions.parquet", index=False)
+    partial = ["targets", "--data", str(cut), "--period", "2025-03"]
+    assert main(partial) == 3
+    assert "only partly" in capsys.readouterr().err and not (tmp_path / "exports").exists()
+    assert main([*partial, "--allow-partial"]) == 0
+    assert "data through 2025-03-14 (partial period)" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "exports" / "2025-03" / MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["partial"] and manifest["data_through"] == "2025-03-14"
+
+
+def test_the_targets_command_refuses_a_reports_folder_anywhere_and_words_its_notes(
+    small_sample_dir, tmp_path, monkeypatch, capsys
+):
+    from crmtools.cli import main
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)  # the reports folder is elsewhere: params reports_dir would not name it
+    reports = tmp_path / "trial" / "reports"
+    (reports / "2025-12" / "en").mkdir(parents=True)
+    (reports / "2025-12" / "en" / MANIFEST).write_text("{}", encoding="utf-8")
+    (reports / ".crmtools.lock").write_text("", encoding="utf-8")
+    args = ["targets", "--data", str(small_sample_dir), "--period", "2025-03"]
+    for out in (reports / "exports", reports / "2025-12" / "exp2"):
+        assert main([*args, "--out", str(out)]) == 2
+        assert "is inside the reports folder" in capsys.readouterr().err
+        assert not out.exists()
+    other = tmp_path / "other_reports"
+    assert main([*args, "--reports-dir", str(other), "--out", str(other / "lists")]) == 2
+    assert f"is inside the reports folder {other}" in capsys.readouterr().err
+    lists = [{"name": "nobody", "priority": 1, "theme": "reactivation", "where": {"days_since_last": {"min": 99999}}}]
+    params = work / "p.yaml"
+    params.write_text(json.dumps({"targets": {"lists": lists}}), encoding="utf-8")
+    assert main([*args, "--params", str(params)]) == 0
+    printed = capsys.readouterr().out
+    assert "nobody: no list written: no customer matches the rule." in printed
+    assert "no_customer_matches" not in printed
