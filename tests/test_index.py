@@ -124,3 +124,21 @@ def test_the_repr_of_a_plot_object_never_reaches_a_page():
     _drop_object_reprs(nb)
     kept = [out["data"] for out in nb.cells[0].outputs]
     assert kept == [{"image/png": "iVBOR", "text/plain": "<Figure ...>"}, {"text/plain": "'<Axes>' is a word"}]
+
+
+def test_a_failed_run_reads_as_a_plain_sentence_with_the_technical_message_in_the_title(tmp_path):
+    root = tmp_path / "reports"
+    message = "KeyError: \"No report text for 'basket.screen_floors'; add it to crmtools.reporting.i18n.TEXT.\""
+    folder = publish(root, "2025-12", "ja", finished="2026-01-05T06:10:00+00:00", status="failed", message=message)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["notebooks"] = [
+        {"notebook": "00_summary.ipynb", "status": "ok", "error": ""},
+        {"notebook": "04_basket.ipynb", "status": "failed", "error": message},
+    ]
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    page = build_index(root, language="en").read_text(encoding="utf-8")
+    cell = re.search(r'<td class="reason"([^>]*)>([^<]*)</td>', page)
+    assert cell.group(2) == "page 04_basket failed; details in reports/.failed/2025-12/ja/"
+    assert "crmtools.reporting.i18n.TEXT" in cell.group(1) and "crmtools" not in cell.group(2)
+    ja = build_index(root, language="ja").read_text(encoding="utf-8")
+    assert "ページ 04_basket が失敗しました。詳細は reports/.failed/2025-12/ja/ にあります。" in ja

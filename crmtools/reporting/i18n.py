@@ -510,6 +510,18 @@ TEXT: dict[str, dict[str, str]] = {
     "layout.finished_at": {"en": "Finished (UTC)", "ja": "完了日時（UTC）"},
     "layout.data_through": {"en": "Data through", "ja": "データ最終日"},
     "layout.reason": {"en": "Why it failed", "ja": "失敗の理由"},
+    "layout.failed_pages_one": {
+        "en": "page {pages} failed; details in {folder}",
+        "ja": "ページ {pages} が失敗しました。詳細は {folder} にあります。",
+    },
+    "layout.failed_pages_other": {
+        "en": "pages {pages} failed; details in {folder}",
+        "ja": "ページ {pages} が失敗しました。詳細は {folder} にあります。",
+    },
+    "layout.failed_run": {
+        "en": "the run failed; details in {folder}",
+        "ja": "実行が失敗しました。詳細は {folder} にあります。",
+    },
     "layout.failed_note": {
         "en": "The last good report of this period (if any) is still published.",
         "ja": "この期間に以前公開したレポートがあれば、それは公開されたままです。",
@@ -1162,11 +1174,36 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "skipped: {field} is not available for this data",
         "ja": "{field}がこのデータでは使えないため作成していません",
     },
+    "actions.note.underpowered": {
+        "en": "the holdout is too small to show the expected uplift reliably",
+        "ja": "ホールドアウトが小さく、想定する効果を確実には検出できません",
+    },
+    "actions.note.not_contactable": {
+        "en": "{count} matching customers left out (no marketing consent, opted out or complained)",
+        "ja": "条件に合う{count}人を除外（販促の許諾なし・配信停止・苦情）",
+    },
+    "actions.note.taken_by_earlier": {
+        "en": "{count} already in a higher-priority list",
+        "ja": "{count}人は優先度の高いリストに含まれています",
+    },
     "actions.no_comparable": {
-        "en": "Expected incremental revenue is shown only for lists run before with a holdout (campaign id "
-        "<list>-<period>); the others have no measured effect yet.",
-        "ja": "期待増分売上は、過去にホールドアウト付きで実施したリスト（キャンペーンID <リスト>-<期間>）のみ表示します。"
+        "en": "Expected incremental revenue is shown only for lists run before with a holdout and measured on "
+        "the campaigns page; the others have no measured effect yet.",
+        "ja": "期待増分売上は、過去にホールドアウト付きで実施し、キャンペーンのページで効果を測定したリストのみ表示します。"
         "その他のリストにはまだ測定された効果がありません。",
+    },
+    "target_list.detractor_follow_up": {"en": "Follow up with detractors", "ja": "批判者へのフォロー"},
+    "target_list.win_back_valuable": {
+        "en": "Win back valuable customers at risk",
+        "ja": "離反しかけている優良顧客の呼び戻し",
+    },
+    "target_list.second_purchase_nudge": {
+        "en": "Nudge new customers to a second purchase",
+        "ja": "新規顧客の2回目購入の後押し",
+    },
+    "target_list.thank_and_upgrade_champions": {
+        "en": "Thank and upgrade the best customers",
+        "ja": "優良顧客への感謝とアップグレード提案",
     },
     "ladder_heading": {"en": "Customer growth ladder", "ja": "顧客の成長プロセス（7段階）"},
     "ladder_intro": {
@@ -1670,6 +1707,55 @@ def stage_labels(ladder=None, language: str = "en") -> dict[str, str]:
     labels = {r.name: label(r.name, r.labels) for r in load_ladder(ladder).rungs}
     labels[OFF] = label(OFF, {})
     return labels
+
+
+def target_list_title(name: str, language: str = "en") -> str:
+    """A campaign list's title (catalogue key ``target_list.<name>``); a list without one is shown by its name.
+
+    Examples
+    --------
+    >>> target_list_title("win_back_valuable", "en"), target_list_title("my_list", "ja")
+    ('Win back valuable customers at risk', 'my_list')
+    """
+    check_language(language)
+    entry = TEXT.get(f"target_list.{name}")
+    return entry[language] if entry else name
+
+
+def target_list_note(
+    note=None, *, underpowered=False, not_contactable=0, taken_by_earlier=0, language: str = "en"
+) -> str:
+    """A campaign list's note in words: why it is empty or skipped (``note``, a code of
+    :func:`crmtools.targets.target_lists`), an underpowered holdout, customers left out for consent or
+    suppression, and customers already in a higher-priority list.
+
+    Examples
+    --------
+    >>> target_list_note(underpowered=True, not_contactable=12)
+    'the holdout is too small to show the expected uplift reliably; 12 matching customers left out (no marketing consent, opted out or complained)'
+    >>> target_list_note("field_unavailable:nps_group:no_data", language="en")
+    'skipped: nps_group is not available for this data'
+    """
+    check_language(language)
+    parts = []
+    if isinstance(note, str) and note:
+        code, _, rest = note.partition(":")
+        key = f"actions.note.{code}"
+        parts.append(text(key, language, field=rest.split(":")[0]) if key in TEXT else note)
+    if str(underpowered) == "True":  # True or numpy's True; missing (None, NA) is not underpowered
+        parts.append(text("actions.note.underpowered", language))
+    for key, count in (("not_contactable", not_contactable), ("taken_by_earlier", taken_by_earlier)):
+        if _whole(count) > 0:
+            parts.append(text(f"actions.note.{key}", language, count=number(_whole(count))))
+    return ("; " if language == "en" else "。").join(parts)
+
+
+def _whole(value) -> int:
+    """A count as an int; a missing one (None, NaN, pandas.NA) as 0."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 def translate(value: str, language: str = "en") -> str:

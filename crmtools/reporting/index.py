@@ -14,7 +14,8 @@ failed run's manifest says why it failed. The index lists them all, sorted
 by the end of the period, newest first (so ``2025-Q4`` sits next to
 ``2025-12``, after it, and before ``2025-11``), with the language, the run's
 status, its finish time, how far the data went, the headline KPIs and, for a
-failed run, its reason. It is rebuilt after every run.
+failed run, which pages failed and where their executed notebooks are (the technical message, from the
+manifest, is the cell's title). It is rebuilt after every run.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 from .. import jsonio
 from ..periods import parse_period
 from . import i18n
-from .tables import headline_html, shorten
+from .tables import headline_html
 
 __all__ = ["HEADLINE_KPIS", "IndexEntry", "build_index", "index_entries", "index_name", "save_headline"]
 
@@ -38,8 +39,6 @@ HEADLINE_KPIS = (
     ("active_customers", "integer"),
     ("new_customers", "integer"),
 )
-#: Display columns of a failure reason shown in the index (the whole reason is in the cell's title).
-REASON_WIDTH = 160
 
 
 def index_name(language: str) -> str:
@@ -79,6 +78,7 @@ class IndexEntry:
     kpis: dict = field(default_factory=dict)
     first_page: str = ""
     currency: str = ""  # the run's params currency ("" for runs from before it was recorded)
+    failed_pages: tuple = ()  # pages of a failed run that failed ("04_basket"), from its manifest
 
     def sort_key(self):
         """Newest period end first; for one end, the shorter period (the month before its quarter); then the
@@ -121,6 +121,11 @@ def _entry(folder: Path, period: str, status: str) -> IndexEntry | None:
         kpis=headline,
         first_page=pages[0] if pages else "",
         currency=str(params.get("currency") or ""),
+        failed_pages=tuple(
+            str(n.get("notebook", "")).removesuffix(".ipynb")
+            for n in manifest.get("notebooks") or []
+            if isinstance(n, dict) and n.get("status") not in (None, "ok")
+        ),
     )
 
 
@@ -170,10 +175,14 @@ def _row(entry: IndexEntry, root: Path, language: str, currency: str) -> str:
             headline_html(entry.kpis.get(key), kind, language, entry.currency or currency, tag="td", css_class="num")
         )
     if entry.status == "failed":
-        reason = entry.message or "–"
-        short = shorten(reason, REASON_WIDTH)
-        title = f' title="{html.escape(reason[:2000], quote=True)}"' if short != reason else ""
-        cells.append(f'<td class="reason"{title}>{html.escape(short)}</td>')
+        # a plain sentence for the reader; the technical message (the manifest's) in the cell's title
+        where = f"{root.name}/{entry.folder.relative_to(root).as_posix()}/"
+        pages = ", ".join(entry.failed_pages)
+        plain = i18n.plural("layout.failed_pages", len(entry.failed_pages), language, pages=pages, folder=where)
+        if not entry.failed_pages:
+            plain = i18n.text("layout.failed_run", language, folder=where)
+        title = f' title="{html.escape(entry.message[:2000], quote=True)}"' if entry.message else ""
+        cells.append(f'<td class="reason"{title}>{html.escape(plain)}</td>')
     else:
         cells.append("<td></td>")
     return f'<tr class="run-{entry.status}">' + "".join(cells) + "</tr>"
