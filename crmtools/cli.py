@@ -264,6 +264,7 @@ def _cmd_targets(args) -> int:
     from .data import DataConfig, load_dataset
     from .exports import write_target_lists
     from .params import load_params
+    from .reporting.i18n import target_list_note
     from .runner import _resolve_period, check_coverage, resolve_reports_dir
     from .sources import order_date_range
     from .targets import target_lists
@@ -313,25 +314,10 @@ def _cmd_targets(args) -> int:
                 "earlier list"
             )
         else:
-            print(f"  {row.list}: {_list_note_text(row.status, row.note)}")
+            words = target_list_note(row.note)  # the catalogue's words, never the code
+            print(f"  {row.list}: {words}." if row.status == "skipped" else f"  {row.list}: no list written: {words}.")
     print(f"Wrote {written} (owner-only; it holds customer ids: never copy it into reports).")
     return EXIT_OK
-
-
-def _list_note_text(status: str, note) -> str:
-    """An empty or skipped list's note as an English sentence (the catalogue's words, not the code)."""
-    from .reporting.i18n import text
-
-    what = "no list written" if status == "empty" else "skipped"
-    if not isinstance(note, str) or not note:
-        return f"{what}."
-    code, _, rest = note.partition(":")
-    field = rest.split(":")[0] if rest else ""
-    try:
-        words = text(f"actions.note.{code}", "en", field=field)
-    except KeyError:
-        words = note.replace("_", " ")
-    return f"{what}: {words}." if not words.startswith("skipped") else f"{words}."
 
 
 def _cmd_report(args) -> int:

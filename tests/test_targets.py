@@ -806,3 +806,33 @@ def test_the_targets_command_refuses_a_reports_folder_anywhere_and_words_its_not
     printed = capsys.readouterr().out
     assert "nobody: no list written: no customer matches the rule." in printed
     assert "no_customer_matches" not in printed
+
+
+def test_every_default_list_has_a_title_in_every_language_and_user_lists_fall_back_to_their_name():
+    from crmtools.reporting import i18n
+
+    for t in targets.load_target_lists():
+        for lang in ("en", "ja"):
+            title = i18n.target_list_title(t.name, lang)
+            assert title and title != t.name and "_" not in title, (t.name, lang)
+        assert i18n.target_list_title(t.name, "en") != i18n.target_list_title(t.name, "ja")
+    assert i18n.target_list_title("my_own_list", "ja") == "my_own_list"
+
+
+def test_list_notes_are_words_for_every_code_and_count():
+    from crmtools.reporting import i18n
+
+    assert i18n.target_list_note() == ""
+    assert i18n.target_list_note(None, underpowered=pd.NA, not_contactable=pd.NA, taken_by_earlier=0) == ""
+    assert i18n.target_list_note("no_customer_matches") == "no customer matches the rule"
+    assert i18n.target_list_note("field_unavailable:nps_group:no_data", language="ja").startswith("nps_group")
+    both = i18n.target_list_note(underpowered=np.bool_(True), not_contactable=np.int64(1234), taken_by_earlier=5)
+    assert both == (
+        "the holdout is too small to show the expected uplift reliably; 1,234 matching customers left out "
+        "(no marketing consent, opted out or complained); 5 already in a higher-priority list"
+    )
+    assert "1,234人" in i18n.target_list_note(not_contactable=1234, language="ja")
+    for code in ("no_customer_matches", "none_contactable_or_free", "field_unavailable:clv:module_missing"):
+        for lang in ("en", "ja"):
+            words = i18n.target_list_note(code, language=lang)
+            assert words and code.split(":")[0] not in words
