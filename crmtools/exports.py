@@ -5,15 +5,21 @@ created readable by its owner only (mode 0700, files 0600):
 
 - per list with members, ``<list>.csv`` (UTF-8 with a byte-order mark, so Japanese Excel opens it) and
   ``<list>.parquet``: the canonical ``campaign_contacts`` columns (``campaign_id``, ``customer_id``,
-  ``group``, ``contacted_at``) then ``list``, ``theme``, ``priority``, ``segment``, ``decile``,
-  ``product_1`` .. ``product_3`` and any contact fields asked for;
+  ``group``, ``contacted_at`` -- a date: the day after the period) then ``list``, ``theme``, ``priority``,
+  ``segment`` (``no_recent_purchase`` for a member without a purchase in the RFM window; their ``decile`` is
+  blank), ``decile``, ``product_1`` .. ``product_3`` (a product column no member of the list got is left
+  out; the manifest counts them and says why) and any contact fields asked for;
 - ``campaign_contacts.parquet``: every list's members in the canonical columns, ready to drop into the data
   folder so that the campaign ROI page measures each campaign against its holdout once its orders arrive;
-- ``manifest.json``: the list definitions, counts (no ids), notes (empty or skipped lists), the inputs'
-  sha256, the seed, and each file's sha256.
+- ``manifest.json`` (``kind: crmtools.targets``): the period, ``data_through`` (its last day of data,
+  included), the list definitions, counts (no ids), notes, the inputs' sha256, the seed, each file's sha256.
 
-The folder is replaced as a whole (written beside it, then swapped in), so a failed run never leaves half a
-set of lists.
+Nothing the command did not write is ever deleted. The folder must be new, empty, or this period's previous
+export (recognised by its manifest), of which only the files its manifest lists are replaced; anything else
+is refused. A folder inside (or holding) a crmtools reports folder is refused too, wherever it is: the reports
+folder is found by its markers (its run lock, its index pages, published ``<period>/<language>/manifest.json``)
+as well as by params. The lists are written in a staging folder beside it, then renamed into place, so a
+failed run never leaves half a set of lists.
 """
 
 from __future__ import annotations
