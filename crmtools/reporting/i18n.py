@@ -1192,7 +1192,7 @@ TEXT: dict[str, dict[str, str]] = {
         "ja": "期待増分売上は、過去にホールドアウト付きで実施し、キャンペーンのページで効果を測定したリストのみ表示します。"
         "その他のリストにはまだ測定された効果がありません。",
     },
-    "target_list.detractor_follow_up": {"en": "Follow up with detractors", "ja": "批判者へのフォロー"},
+    "target_list.detractor_follow_up": {"en": "Follow up with detractors", "ja": "批判者への個別フォロー"},
     "target_list.win_back_valuable": {
         "en": "Win back valuable customers at risk",
         "ja": "離反しかけている優良顧客の呼び戻し",
