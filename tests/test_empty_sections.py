@@ -97,6 +97,7 @@ def test_no_cohort_no_campaigns_no_experiments_one_product_one_channel(acquired_
     retention = pages["03_retention.html"]
     assert "Acquisition channel" not in retention  # a constant filled-in channel is no breakdown
     assert "first month of the data" in retention  # the Jan 2024 F2 cohort is marked, not counted as new
+    assert retention.count("No customer's first purchase falls") <= 1  # the heatmap's note, said once
 
 
 @pytest.mark.slow

@@ -31,7 +31,7 @@ def note_html(text: str) -> HTML:
     return HTML(f'<p class="crm-note">{html.escape(text)}</p>')
 
 
-def table_or_note(frame: pd.DataFrame, formats=None, *, note: str, **options):
+def table_or_note(frame: pd.DataFrame, formats=None, *, note: str | None, **options):
     """``html_table(frame, formats, **options)``, or the one-line ``note`` when ``frame`` has no rows.
 
     Parameters
@@ -39,9 +39,10 @@ def table_or_note(frame: pd.DataFrame, formats=None, *, note: str, **options):
     frame : pandas.DataFrame
     formats : mapping, optional
         As :func:`crmtools.reporting.tables.html_table`.
-    note : str
+    note : str or None
         What the reader sees instead of an empty table: why there is nothing
-        (a catalogue text).
+        (a catalogue text); None when the section has said it already (its
+        chart's note), so that the reason appears once.
     **options
         Passed on to ``html_table`` (``language``, ``currency``, ``headers``, ...).
 
@@ -50,7 +51,7 @@ def table_or_note(frame: pd.DataFrame, formats=None, *, note: str, **options):
     The displayed table, or an ``IPython.display.HTML`` note.
     """
     if frame is None or len(frame) == 0:
-        return note_html(note)
+        return None if note is None else note_html(note)
     from .tables import html_table
 
     return html_table(frame, formats, **options)
