@@ -75,9 +75,9 @@ def _looks_like_reports_root(folder: Path) -> bool:
         return True
     try:
         periods = [c for c in folder.iterdir() if c.is_dir() and _PERIOD_NAME.fullmatch(c.name)]
-    except OSError:
+        return any(_is_report_manifest(lang / MANIFEST) for c in periods for lang in c.iterdir() if lang.is_dir())
+    except OSError:  # a folder we may not read is not known to be a reports folder
         return False
-    return any(_is_report_manifest(lang / "manifest.json") for c in periods for lang in c.iterdir() if lang.is_dir())
 
 
 def _is_report_manifest(path: Path) -> bool:
