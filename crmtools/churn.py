@@ -1253,7 +1253,8 @@ def value_summary(values: CustomerValues, risk: ChurnRisk | None, *, active_days
     """Predicted value of the active base and the part held by high-risk customers.
 
     The active base: customers with a purchase within ``active_days`` before
-    the cutoff (``recency`` measured back from ``T``). Value at risk: the
+    the cutoff, i.e. on or after ``cutoff - active_days`` (``recency`` measured back from ``T``,
+    which ends the day before the cutoff). Value at risk: the
     predicted value of the active customers the risk list marks high risk
     (NaN when the risk list is not available).
 
@@ -1274,8 +1275,11 @@ def value_summary(values: CustomerValues, risk: ChurnRisk | None, *, active_days
         status = values.status if values.status != "ok" else "no_value"  # the spend model could not be fitted
         return ValueSummary(values.as_of, status, 0, nan, 0, nan, values.months)
     table = values.table
-    since_last = (table["T"] - table["recency"]) * values.unit_days
-    active = table.loc[since_last <= active_days]
+    # T and recency end on the calibration's last day, the day before the cutoff: days to the cutoff are one
+    # more (the same active base as the churn features, the ladder and RFM: a purchase in [cutoff - active_days,
+    # cutoff)).
+    days_to_cutoff = ((table["T"] - table["recency"]) * values.unit_days).round() + 1
+    active = table.loc[days_to_cutoff <= active_days]
     if risk is None or risk.status != "ok":
         return ValueSummary(values.as_of, "no_risk", len(active), float(active["clv"].sum()), 0, nan, values.months)
     flagged = active.merge(risk.scores, on="customer_id", how="left")["high_risk"].fillna(False).astype(bool)

@@ -402,3 +402,24 @@ def test_value_page_renders_in_english_and_japanese_without_customer_ids(small_s
         assert "Traceback" not in text and "<script" not in text.lower()
         assert not [cid for cid in ids if cid in text], language
         assert result.notebooks[0].images >= 5
+
+
+def test_the_active_base_is_a_purchase_in_the_365_days_before_the_cutoff():
+    # The calibration ends the day before the cutoff: a last purchase 364 days before that day is 365 days before
+    # the cutoff (in the active base, as in the churn features, the ladder and RFM); one day earlier is not.
+    values = churn.CustomerValues(
+        pd.Timestamp("2026-01-01"),
+        90,
+        "ok",
+        pd.DataFrame(
+            {
+                "customer_id": ["in", "out"],
+                "clv": [10.0, 20.0],
+                "p_alive": [0.5, 0.5],
+                "recency": [0.0, 0.0],
+                "T": [364 / 7, 365 / 7],
+            }
+        ),
+    )
+    summary = churn.value_summary(values, None, active_days=365)
+    assert (summary.active_customers, summary.active_value) == (1, 10.0)
