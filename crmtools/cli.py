@@ -262,10 +262,10 @@ def _cmd_load_sql(args) -> int:
 
 def _cmd_targets(args) -> int:
     from .data import DataConfig, load_dataset
-    from .exports import write_target_lists
+    from .exports import check_exports_dir, write_target_lists
     from .params import load_params
     from .reporting.i18n import target_list_note
-    from .runner import _resolve_period, check_coverage, resolve_reports_dir
+    from .runner import check_coverage, resolve_period, resolve_reports_dir
     from .sources import order_date_range
     from .targets import target_lists
 
@@ -275,11 +275,9 @@ def _cmd_targets(args) -> int:
     params = load_params(_params_path(args.params), overrides, base_dir=Path.cwd())
     config = DataConfig.from_dict(params["data"], base_dir=Path.cwd())
     bounds = order_date_range(config)
-    period = _resolve_period(params, bounds)
+    period = resolve_period(params, bounds)
     out = Path(args.out) if args.out else Path(params["targets"]["exports_dir"]) / period.label
     reports_dir = resolve_reports_dir(params, args.reports_dir, project_dir=Path.cwd())
-    from .exports import check_exports_dir
-
     check_exports_dir(out, reports_dir)  # before reading the data: a refused folder fails at once
     dataset = load_dataset(config, until=period.end)
     _, through, partial = check_coverage(period, dataset, bounds, allow_partial=args.allow_partial)

@@ -307,7 +307,7 @@ def plan_run(
     notebooks = report_notebooks(nb_dir)
     config = DataConfig.from_dict(params["data"], base_dir=root)
     bounds = order_date_range(config)
-    resolved = _resolve_period(params, bounds)
+    resolved = resolve_period(params, bounds)
     dataset, problems, quality = inspect_dataset(config, until=resolved.end)
     if problems:
         raise DataValidationError(problems)
@@ -346,8 +346,9 @@ def plan_run(
     )
 
 
-def _resolve_period(params: dict, bounds) -> Period:
-    """The period asked for, or the last complete month in the data (with a warning when it is old)."""
+def resolve_period(params: dict, bounds) -> Period:
+    """The period asked for (params ``period``), or the last complete month in the data (with a warning when
+    it is old); ``bounds`` is :func:`crmtools.sources.order_date_range` of the data (None: read the data)."""
     if params["period"]:
         return parse_period(params["period"])
     if bounds is None:
