@@ -836,3 +836,22 @@ def test_list_notes_are_words_for_every_code_and_count():
         for lang in ("en", "ja"):
             words = i18n.target_list_note(code, language=lang)
             assert words and code.split(":")[0] not in words
+
+
+def test_the_actions_page_shows_list_titles_and_notes_in_words():
+    """08_actions' list table words each list (title, notes) instead of showing its code (a source check; the
+    page itself renders in the slow end-to-end tests)."""
+    from pathlib import Path
+
+    import nbformat
+
+    from crmtools.reporting import i18n
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "08_actions.ipynb"
+    cell = next(c.source for c in nbformat.read(path, as_version=4).cells if "html_table(" in c.source)
+    assert "i18n.target_list_title(" in cell and "i18n.target_list_note(" in cell
+    assert "underpowered=row.underpowered" in cell and "not_contactable=row.not_contactable" in cell
+    for lang in ("en", "ja"):
+        assert "<list>" not in i18n.text("actions.no_comparable", lang) and "<リスト>" not in i18n.text(
+            "actions.no_comparable", lang
+        )
