@@ -34,7 +34,7 @@ def draw_empty_note(ax, key: str, language: str = "en", *, note: str | None = No
     Returns
     -------
     matplotlib.axes.Axes
-        With its axis turned off and the note as its only text.
+        With its axis turned off, no ticks, and the note as its only text.
 
     Examples
     --------
@@ -48,6 +48,8 @@ def draw_empty_note(ax, key: str, language: str = "en", *, note: str | None = No
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=NOTE_FIGSIZE)
+    ax.set_xticks([])
+    ax.set_yticks([])  # no tick labels left to read as data
     ax.set_axis_off()
     ax.text(0.0, 0.5, text, transform=ax.transAxes, ha="left", va="center", fontsize=11, color="#444444", gid=_GID)
     return ax
