@@ -135,7 +135,7 @@ TEXT: dict[str, dict[str, str]] = {
     "duplicate key rows": {"en": "duplicate key rows", "ja": "キー重複行"},
     "rows in the source": {
         "en": "rows in the source (what crmtools validate reads)",
-        "ja": "元データの行数（validateの読込行数）",
+        "ja": "元データの行数（データ検証コマンドの読込行数）",
     },
     "rows outside the report window": {
         "en": "rows after the report period (not read by the report)",
@@ -1286,15 +1286,15 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "nps_behaviour.significant": {
         "en": "Promoters repeated {promoter} of the time and detractors {detractor}; the groups differ in repeat "
-        "purchases (chi-square p = {pvalue}) and in revenue (Kruskal-Wallis p = {kruskal}).",
-        "ja": "回答後のリピート率は推奨者{promoter}、批判者{detractor}。リピート購入（カイ二乗検定 p = {pvalue}）と"
-        "売上（クラスカル・ウォリス検定 p = {kruskal}）にグループ間の差があります。",
+        "purchases (chi-square {pvalue}) and in revenue (Kruskal-Wallis {kruskal}).",
+        "ja": "回答後のリピート率は推奨者{promoter}、批判者{detractor}。リピート購入（カイ二乗検定 {pvalue}）と"
+        "売上（クラスカル・ウォリス検定 {kruskal}）にグループ間の差があります。",
     },
     "nps_behaviour.not_significant": {
         "en": "Promoters repeated {promoter} of the time and detractors {detractor}; no significant difference "
-        "between the groups in repeat purchases (chi-square p = {pvalue}).",
+        "between the groups in repeat purchases (chi-square {pvalue}).",
         "ja": "回答後のリピート率は推奨者{promoter}、批判者{detractor}。リピート購入にグループ間の有意な差は"
-        "ありません（カイ二乗検定 p = {pvalue}）。",
+        "ありません（カイ二乗検定 {pvalue}）。",
     },
     "nps_behaviour.none": {
         "en": "No answer is old enough to follow for {days} days yet.",
@@ -1394,18 +1394,21 @@ TEXT: dict[str, dict[str, str]] = {
         "ため、獲得費用に含めません。",
     },
     "cac_status.ok": {"en": "ok", "ja": "算出済み"},
-    "cac_status.no_campaigns": {"en": "n/a: no campaign costs in the data", "ja": "n/a：キャンペーン費用のデータなし"},
+    "cac_status.no_campaigns": {
+        "en": "n/a: no campaign costs in the data",
+        "ja": "算出不可：キャンペーン費用のデータなし",
+    },
     "cac_status.no_acquisition_campaigns": {
         "en": "n/a: no finished acquisition campaign (campaigns with a contact list are retention)",
-        "ja": "n/a：終了した獲得キャンペーンなし（接触リストのあるキャンペーンはリテンション）",
+        "ja": "算出不可：終了した獲得キャンペーンなし（接触リストのあるキャンペーンはリテンション）",
     },
     "cac_status.no_attribution": {
         "en": "n/a: no first order is attributed to an acquisition campaign",
-        "ja": "n/a：獲得キャンペーンに紐づく初回注文なし",
+        "ja": "算出不可：獲得キャンペーンに紐づく初回注文なし",
     },
     "cac_status.none_acquired": {
         "en": "n/a: no customer of this channel came through a campaign",
-        "ja": "n/a：このチャネルにキャンペーン経由の顧客なし",
+        "ja": "算出不可：このチャネルにキャンペーン経由の顧客なし",
     },
     "clv.risk_title": {"en": "Churn risk by segment", "ja": "セグメント別の離反リスク"},
     "clv.risk_text": {
@@ -1449,7 +1452,7 @@ TEXT: dict[str, dict[str, str]] = {
         "never into this report.",
         "ja": "購入間隔が3回以上ある顧客は本人のいつもの間隔で予想します（間隔が過ぎたらリマインド）。それ以外の顧客と、"
         "いつもの間隔をすでに過ぎた顧客はモデルで予想します（まだアクティブな場合の次回購入までの中央値）。"
-        "顧客ごとの日付と幅は crmtools.churn.export_scores でCRMシステムに渡し、このレポートには載せません。",
+        "顧客ごとの日付と幅は分析担当者がスコアのエクスポート機能でCRMシステムに渡し、このレポートには載せません。",
     },
     "clv_status.no_data": {
         "en": "No purchases before {as_of}: nothing to predict.",
@@ -1816,6 +1819,19 @@ def compact_number(value, language: str = "en") -> str:
     scaled, decimals, unit = counting_units(value, language)
     digits = _trim(f"{round(scaled, decimals):,.{decimals}f}")
     return ("−" if value < 0 and digits.strip("0.,") else "") + digits + unit
+
+
+def p_value(p) -> str:
+    """A p-value as the report writes it: ``p < 0.001`` or ``p = 0.059`` (never ``6.7e-08``).
+
+    Examples
+    --------
+    >>> p_value(6.7e-08), p_value(0.0591), p_value(float("nan"))
+    ('p < 0.001', 'p = 0.059', 'p = –')
+    """
+    if p is None or not math.isfinite(float(p)):
+        return "p = –"
+    return "p < 0.001" if float(p) < 0.001 else f"p = {float(p):.3f}"
 
 
 def percent(value, digits: int = 1) -> str:
