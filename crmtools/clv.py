@@ -1089,6 +1089,10 @@ def expected_purchases(model: BGNBDResult, summary: Any, horizon: float) -> pd.S
     return _series(_purchases(model.params, x, t_x, big_t)(t), summary, "expected_purchases")
 
 
+#: Within this distance of a = 1, equation 10 (0/0 there) is evaluated as its limit.
+_A_NEAR_ONE = 1e-6
+
+
 def _purchases(params: dict, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray):
     """Equation 10 of the BG/NBD paper for every row, as a function of the horizon t.
 
@@ -1105,9 +1109,19 @@ def _purchases(params: dict, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray):
     def at(t: float) -> np.ndarray:
         if t == 0:
             return np.zeros(x.size)
-        hyp = special.hyp2f1(r + ux, b + ux, a + b + ux - 1.0, t / (alpha + ut + t))
+        z = t / (alpha + ut + t)
         power = np.exp((r + ux) * (np.log(alpha + ut) - np.log(alpha + ut + t)))
-        return ((a + b + ux - 1.0) / (a - 1.0) * (1.0 - power * hyp))[pair] * alive
+
+        def equation_10(a_: float) -> np.ndarray:
+            return (
+                (a_ + b + ux - 1.0) / (a_ - 1.0) * (1.0 - power * special.hyp2f1(r + ux, b + ux, a_ + b + ux - 1.0, z))
+            )
+
+        if abs(a - 1.0) < _A_NEAR_ONE:  # a removable singularity (0/0 at a = 1): its limit, by symmetric points
+            value = (equation_10(1.0 + 2 * _A_NEAR_ONE) + equation_10(1.0 - 2 * _A_NEAR_ONE)) / 2
+        else:
+            value = equation_10(a)
+        return value[pair] * alive
 
     return at
 

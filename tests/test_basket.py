@@ -1083,7 +1083,9 @@ def test_screen_text_states_the_floors_and_what_was_left_out():
     screen = customer_rules(_lines(orders), min_support=2, min_baskets=10)
     text = rule_screen_text(screen)
     assert "2 rules tested in 60 orders; 2 significant" in text
-    assert "of which 2 are held by at least 20 orders of at least 10 different customers: shown as 1 pair(s)" in text
+    assert (
+        "of which 2 are held by at least 20 orders of at least 10 different customers: shown as 1 pair or rule" in text
+    )
     assert "Left out before mining: 1 guest orders (no customer id) and 1 bulk orders of more than 100" in text
     ja = rule_screen_text(screen, language="ja")
     assert "ゲスト注文（顧客IDなし）1件" in ja and "20件以上の注文・10人以上" in ja

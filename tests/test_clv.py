@@ -526,3 +526,15 @@ def test_no_warning_on_a_clean_fit(cdnow_sample):
         warnings.simplefilter("error")
         clv.fit_bgnbd(cdnow_sample)
         clv.fit_gamma_gamma(cdnow_sample)
+
+
+def test_expected_purchases_at_a_equal_to_one_is_the_limit_not_nan():
+    # Equation 10 is 0/0 at a = 1 (hypothesis found it): the value there lies between its neighbours.
+    summary = pd.DataFrame({"frequency": [0, 3], "recency": [0.0, 10.0], "T": [1.0, 20.0]})
+
+    def at(a):
+        model = clv.BGNBDResult.from_params({"r": 1.0, "alpha": 1.0, "a": a, "b": 1.0})
+        return clv.expected_purchases(model, summary, 5.0).to_numpy()
+
+    low, mid, high = at(1.001), at(1.0), at(0.999)
+    assert np.all(np.isfinite(mid)) and np.all((low <= mid) & (mid <= high))
