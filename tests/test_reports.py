@@ -37,7 +37,10 @@ def published(tmp_path_factory):
         frame.to_parquet(data / f"{name}.parquet", index=False)
     (root / "params").mkdir()
     (root / "params" / "default.yaml").write_text(
-        "data:\n  path: data\nbasket:\n  min_support: 0.004\n  min_confidence: 0.05\n", encoding="utf-8"
+        # a small sample: floors low enough that the planted pair (with the hostile name) is shown
+        "data:\n  path: data\nbasket:\n  min_support: 0.004\n  min_confidence: 0.05\n  min_baskets: 100\n"
+        "  min_rule_baskets: 3\n  min_rule_customers: 3\n",
+        encoding="utf-8",
     )
     shutil.copytree(REPO / "notebooks", root / "notebooks")
     result = run_period(None, project_dir=root, jobs=2)

@@ -66,7 +66,9 @@ def execute_notebook(
     # The kernel inherits this process's environment: make charts render inline.
     os.environ["MPLBACKEND"] = _INLINE_BACKEND
     os.environ.setdefault("PYTHONHASHSEED", "0")
-    on_session = {} if kernel is None else {"engine_name": _SESSION_ENGINE, "km": kernel.manager()}
+    # The kernel starts in ``cwd`` itself: Papermill's own ``cwd`` changes this whole process's working folder
+    # for the run, which races when notebooks run in threads (one thread's restore undoes another's).
+    session = kernel if kernel is not None else KernelSession()
     try:
         pm.execute_notebook(
             str(input_path),
@@ -74,11 +76,11 @@ def execute_notebook(
             parameters=parameters,
             kernel_name="python3",
             progress_bar=False,
-            cwd=str(cwd) if cwd else None,
             request_save_on_cell_execute=True,
             execution_timeout=timeout,
             kernel_manager_class=_ipc_kernel_manager(),
-            **on_session,
+            engine_name=_SESSION_ENGINE,
+            km=session.manager(cwd=cwd),
         )
     except PapermillExecutionError as exc:
         first = str(exc.evalue).strip().splitlines()[0] if str(exc.evalue).strip() else exc.ename
@@ -90,6 +92,9 @@ def execute_notebook(
         raise
     except Exception as exc:  # the kernel died, timed out or could not start: name the cell it was in
         raise ReportError(_interrupted_message(input_path, output_path, exc)) from None
+    finally:
+        if kernel is None:  # a kernel of this notebook's own
+            session.close()
     return nbformat.read(str(output_path), as_version=4)
 
 
@@ -205,11 +210,15 @@ class KernelSession:
     def __init__(self) -> None:
         self._km = None
 
-    def manager(self):
-        """The kernel manager; Papermill starts its kernel on first use."""
+    def manager(self, cwd: str | os.PathLike | None = None):
+        """The kernel manager, its kernel started (in ``cwd``) on first use."""
+        from jupyter_core.utils import run_sync
+
         if self._km is None:
             _register_session_engine()
             self._km = _ipc_kernel_manager()(kernel_name="python3")
+        if not self._km.has_kernel:
+            run_sync(self._km.start_kernel)(cwd=str(cwd) if cwd else None)
         return self._km
 
     def discard(self) -> None:
