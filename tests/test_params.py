@@ -51,7 +51,8 @@ def test_default_policies_agree_with_the_policies_class():
     assert Policies.from_dict(resolve_params()["data"]["policies"]) == Policies()
 
 
-def test_default_yaml_is_valid_and_equals_the_defaults():
+def test_default_yaml_is_valid_and_equals_the_defaults(monkeypatch):
+    monkeypatch.chdir(DEFAULT_YAML.parent.parent)  # the project folder, as the CLI runs
     raw = yaml.safe_load(DEFAULT_YAML.read_text(encoding="utf-8"))
     # Every parameter is written out in the file, so users see what they can change.
     assert _keys(raw) == _keys(resolve_params()) - {"data.tables"}

@@ -182,7 +182,7 @@ _SESSION_ENGINE = "crmtools-session"
 # Run before each notebook on a reused kernel: the notebook then sees what a fresh kernel shows it (an empty
 # namespace, no open figures, matplotlib's defaults, execution count 1); only imported modules stay warm.
 _FRESH_NAMESPACE = """\
-get_ipython().run_line_magic("reset", "-f")
+get_ipython().reset(new_session=True)  # namespace, history session and execution count, as a new kernel's
 import sys as _sys
 if "matplotlib" in _sys.modules:
     import matplotlib as _mpl
@@ -191,7 +191,6 @@ if "matplotlib" in _sys.modules:
     _mpl.rcdefaults()
     del _mpl, _plt
 del _sys
-get_ipython().execution_count = 1
 """
 
 
