@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 
 from crmtools.sampledata import SampleConfig, write_sample
+
+
+@pytest.fixture(autouse=True)
+def _working_folder_restored():
+    """Fail a test that leaves the process in another working folder (later tests resolve paths against it)."""
+    before = os.getcwd()
+    yield
+    after = os.getcwd()
+    if after != before:
+        os.chdir(before)
+        pytest.fail(f"the test left the working folder at {after} (it was {before}); restore it", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -301,11 +301,12 @@ def test_a_header_only_transactions_file_is_refused_by_report_as_by_validate(tmp
     code, err = cli(project, "--period", "2025-01", "--data", str(data), capsys=capsys)
     assert code == 3
     assert "transactions" in err
+    cwd = os.getcwd()
     os.chdir(project)
     try:
         assert main(["validate", "--data", str(data)]) == 3
     finally:
-        os.chdir(project.parent)
+        os.chdir(cwd)
 
 
 @pytest.fixture()

@@ -652,7 +652,7 @@ data:
       query: SELECT id AS customer_id, created AS first_seen FROM crm.members
     products: exports/products.csv
 """
-    params = load_params(_params_file(tmp_path, text))
+    params = load_params(_params_file(tmp_path, text), base_dir=tmp_path)
     assert params["data"]["source"] == "sql" and params["data"]["url_env"] == "CRMTOOLS_DB_URL"
     assert params["data"]["tables"]["transactions"]["table"] == "sales.order_lines"
     config = DataConfig.from_dict(params["data"], base_dir=tmp_path)
