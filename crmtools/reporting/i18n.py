@@ -37,9 +37,11 @@ import math
 from .money import compact_money, counting_units, money
 
 __all__ = [
+    "CODE_COLUMNS",
     "LANGUAGES",
     "TEXT",
     "check_language",
+    "code_label",
     "compact_money",
     "compact_number",
     "money",
@@ -294,6 +296,25 @@ TEXT: dict[str, dict[str, str]] = {
     "segment.Hibernating": {"en": "Hibernating", "ja": "休眠顧客"},
     "segment.Lost": {"en": "Lost", "ja": "離反顧客"},
     "segment.Inactive": {"en": "Inactive", "ja": "非アクティブ"},
+    # Codes of the data shown to readers (code_label): campaign, sales, acquisition and survey channels
+    # (channel.<code>) and experiment variants (variant.<code>). A code the catalogue does not know (a user's
+    # own variant "B", channel "line") is shown as the data writes it.
+    "channel.dm": {"en": "Direct mail", "ja": "ダイレクトメール"},
+    "channel.email": {"en": "Email", "ja": "メール"},
+    "channel.coupon": {"en": "Coupon", "ja": "クーポン"},
+    "channel.ads": {"en": "Ads", "ja": "広告"},
+    "channel.web": {"en": "Web", "ja": "ウェブ"},
+    "channel.app": {"en": "App", "ja": "アプリ"},
+    "channel.catalog": {"en": "Catalogue", "ja": "カタログ"},
+    "channel.phone": {"en": "Phone", "ja": "電話"},
+    "channel.store": {"en": "Store", "ja": "店舗"},
+    "channel.sms": {"en": "Text message", "ja": "ショートメッセージ"},
+    "channel.push": {"en": "Push notification", "ja": "プッシュ通知"},
+    "channel.social": {"en": "Social media", "ja": "ソーシャルメディア"},
+    "variant.control": {"en": "Control", "ja": "対照群"},
+    "variant.control_copy": {"en": "Control (copy)", "ja": "対照群（複製）"},
+    "variant.treatment": {"en": "Treatment", "ja": "施策群"},
+    "variant.free_shipping": {"en": "Free shipping", "ja": "送料無料"},
     # executive-summary findings (crmtools.reporting.findings.summary_findings)
     "finding.revenue": {"en": "Revenue was {amount} in {period}.", "ja": "{period}の売上は{amount}でした。"},
     "finding.revenue_changes": {
@@ -1710,6 +1731,44 @@ def stage_labels(ladder=None, language: str = "en") -> dict[str, str]:
     labels = {r.name: label(r.name, r.labels) for r in load_ladder(ladder).rungs}
     labels[OFF] = label(OFF, {})
     return labels
+
+
+#: Columns whose values are codes the catalogue words, and the kind of code each holds (the catalogue key is
+#: ``<kind>.<code>``): a report table (:func:`crmtools.reporting.tables.html_table`) and the charts show these
+#: columns through :func:`code_label`, so no data code reaches a page unworded.
+CODE_COLUMNS: dict[str, str] = {
+    "channel": "channel",
+    "acquisition_channel": "channel",
+    "variant": "variant",
+    "metric": "metric",
+    "method_used": "method",
+    "segment": "segment",
+    "from_segment": "segment",
+    "to_segment": "segment",
+    "rung": "stage",
+    "next_rung": "stage",
+    "from_rung": "stage",
+    "to_rung": "stage",
+    "nps_group": "nps_group",
+}
+
+
+def code_label(code, kind: str, language: str = "en") -> str:
+    """The catalogue's word for the data code ``code`` of ``kind`` (key ``<kind>.<code>``); a code the catalogue
+    does not know (a user's own variant or channel name) as the data writes it.
+
+    Examples
+    --------
+    >>> code_label("dm", "channel", "ja"), code_label("free_shipping", "variant", "en")
+    ('ダイレクトメール', 'Free shipping')
+    >>> code_label("B", "variant", "ja"), code_label(None, "channel")
+    ('B', '–')
+    """
+    check_language(language)
+    if code is None or (not isinstance(code, str) and code != code):  # None, NaN, NA
+        return "–"
+    entry = TEXT.get(f"{kind}.{code}")
+    return entry[language] if entry else str(code)
 
 
 def target_list_title(name: str, language: str = "en") -> str:
