@@ -40,6 +40,7 @@ import pandas as pd
 
 from .dataconfig import DataConfig, TableSource
 from .errors import ROWS_FROM_QUERY, DataValidationError, Problem
+from .quality import detail_facts
 from .readers import open_reader, period_window, read_file, rows_in_file
 from .schema import TABLES, TableSpec
 from .validation import (
@@ -508,12 +509,14 @@ def _non_merchandise_row(lines: pd.DataFrame) -> dict:
     )
     parts = [f"{code} {int(n):,} line{'s' if n != 1 else ''} ({total:,.2f})" for code, n, total in by_code.itertuples()]
     detail = "; ".join(parts[:20]) + (f"; {len(parts) - 20} more codes" if len(parts) > 20 else "")
+    codes = [[str(code), int(n), round(float(total), 2)] for code, n, total in by_code.itertuples()]
     return {
         "check": "non-merchandise lines",
         "rows": len(lines),
         "action": "excluded",
         "amount": round(float(amount.sum()), 2),
         "detail": f"excluded from revenue, products and baskets, both signs: {detail}" if parts else "",
+        "facts": detail_facts("non_merchandise", codes=codes[:20], more=max(len(codes) - 20, 0)) if parts else "",
     }
 
 
@@ -540,8 +543,10 @@ def _set_apart_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).astype(empty.dtypes.to_dict()) if frames else empty
 
 
-#: Columns of the data-quality summary (``amount``: the net amount of the lines counted, where it matters).
-QUALITY_COLUMNS = ("table", "check", "rows", "action", "amount", "detail")
+#: Columns of the data-quality summary (``amount``: the net amount of the lines counted, where it matters;
+#: ``detail``: what the check found, in English for the console; ``facts``: the same as codes and numbers
+#: for the report, :func:`crmtools.quality.detail_facts`).
+QUALITY_COLUMNS = ("table", "check", "rows", "action", "amount", "detail", "facts")
 
 
 def _input_label(name: str, info: dict) -> str:
@@ -622,6 +627,7 @@ def inspect_dataset(
     problems.extend(broken)
     quality_frame = pd.DataFrame(quality, columns=list(QUALITY_COLUMNS))
     quality_frame["detail"] = quality_frame["detail"].fillna("").astype("str")
+    quality_frame["facts"] = quality_frame["facts"].fillna("").astype("str")
     if problems:
         return None, problems, quality_frame
     tables["transactions"] = _enrich_transactions(tables["transactions"], tables["products"])

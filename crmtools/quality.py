@@ -1,10 +1,76 @@
-"""Data-quality figures for the report: what was loaded, kept and dropped, month by month."""
+"""Data-quality figures for the report: what was loaded, kept and dropped, month by month.
+
+Each row of the data-quality summary says what a check found in two forms: ``detail``, an English sentence
+for the analyst's console (``crmtools validate``, the run log), and ``facts``, the same as language-neutral
+codes and numbers (:func:`detail_facts`: JSON text such as ``{"code": "ids_found", "found": 9, "total": 10}``)
+that the reporting layer words in the page's language
+(:func:`crmtools.reporting.quality_text.quality_details`). The codes:
+
+- ``ids_found``: ``found``, ``total`` distinct ids; ``causes``, codes of the likely different spellings
+  (``leading_zeros``, ``decimal_part``, ``spaces``, ``case``, ``full_width``).
+- ``amount_limit``: ``limit``, the largest plausible amount of a line (none above it).
+- ``amounts_above_limit``: ``limit``, ``count`` lines above it, the first ``rows`` and their ``values``,
+  ``row_basis`` (``file`` or ``query``: how the rows count).
+- ``non_merchandise``: ``codes``, ``[product code, lines, net amount]`` of the first 20 codes; ``more``
+  codes not listed.
+- ``erased``: ``found`` of the erasure requests in the data; ``rows`` removed per table.
+"""
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
-__all__ = ["erasure_row", "lines_by_month", "quality_summary", "quality_warnings"]
+__all__ = [
+    "FACT_CODES",
+    "detail_facts",
+    "erasure_row",
+    "lines_by_month",
+    "quality_summary",
+    "quality_warnings",
+    "read_facts",
+]
+
+#: The codes a data-quality row's :func:`detail_facts` may carry (see the module's documentation).
+FACT_CODES = ("ids_found", "amount_limit", "amounts_above_limit", "non_merchandise", "erased")
+
+
+def detail_facts(code: str, **values) -> str:
+    """A data-quality row's detail as language-neutral facts: JSON text of ``code`` and its numbers and codes.
+
+    Parameters
+    ----------
+    code : str
+        One of :data:`FACT_CODES`.
+    **values
+        Numbers, codes and lists of them (never words).
+
+    Examples
+    --------
+    >>> detail_facts("ids_found", found=9, total=10, causes=["leading_zeros"])
+    '{"causes": ["leading_zeros"], "code": "ids_found", "found": 9, "total": 10}'
+    >>> read_facts(detail_facts("amount_limit", limit=1e8))
+    {'code': 'amount_limit', 'limit': 100000000.0}
+    """
+    from .jsonio import dumps
+
+    if code not in FACT_CODES:
+        raise ValueError(f"Unknown data-quality fact code; allowed: {', '.join(FACT_CODES)}; received: {code!r}.")
+    return dumps({"code": code, **values}, sort_keys=True, ensure_ascii=False)
+
+
+def read_facts(text) -> dict:
+    """The facts of :func:`detail_facts` back as a dict; ``{}`` for a row without any (empty or missing).
+
+    Examples
+    --------
+    >>> read_facts(""), read_facts(None), read_facts('{"code": "erased", "found": 2}')["found"]
+    ({}, {}, 2)
+    """
+    if not isinstance(text, str) or not text.strip():
+        return {}
+    return json.loads(text)
 
 
 def lines_by_month(
@@ -105,7 +171,8 @@ def erasure_row(counts: dict) -> dict:
     -------
     dict
         ``table`` (``suppressions``), ``check`` (:data:`crmtools.privacy.ERASURE_CHECK`), ``rows`` (customers
-        erased), ``action`` (``erased``), ``detail`` (how many were found and the rows removed per table).
+        erased), ``action`` (``erased``), ``detail`` (how many were found and the rows removed per table, in
+        English) and ``facts`` (the same as codes and numbers: ``erased``).
 
     Examples
     --------
@@ -122,6 +189,11 @@ def erasure_row(counts: dict) -> dict:
         "rows": int(counts.get("customers", 0)),
         "action": "erased",
         "detail": detail,
+        "facts": detail_facts(
+            "erased",
+            found=int(counts.get("found", 0)),
+            rows={table: int(n) for table, n in counts.get("rows", {}).items() if table != "suppressions"},
+        ),
     }
 
 

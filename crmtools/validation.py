@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import MAX_EXAMPLES, Problem
+from .errors import MAX_EXAMPLES, ROWS_FROM_QUERY, Problem
+from .quality import detail_facts
 from .schema import TableSpec
 
 __all__ = [
@@ -697,16 +698,31 @@ def large_amounts(
     limit = policies.max_line_amount
     allowed = f"at most {limit:,.0f} per line (data.policies.max_line_amount)"
     check = {"check": "lines above the largest plausible amount"}
+    within = {"detail": allowed, "facts": detail_facts("amount_limit", limit=float(limit))}
     if "amount" not in frame.columns or frame.empty:
-        return {**check, "rows": 0, "action": "ok", "detail": allowed}
+        return {**check, "rows": 0, "action": "ok", **within}
     above = (frame["amount"].abs() > limit).fillna(False).astype(bool)
     if not above.any():
-        return {**check, "rows": 0, "action": "ok", "detail": allowed}
+        return {**check, "rows": 0, "action": "ok", **within}
     rows, vals, n = _examples(above, frame["amount"])
     label = (original_names or {}).get("amount", "amount")
     extra = {} if row_basis is None else {"row_basis": row_basis}
     problem = Problem("transactions", source, label, "implausibly large order lines", allowed, rows, vals, n, **extra)
-    return {**check, "rows": n, "action": "warning", "detail": f"{problem.rows_text()}; allowed: {allowed}"}
+    facts = detail_facts(
+        "amounts_above_limit",
+        limit=float(limit),
+        count=n,
+        rows=list(rows),
+        values=[float(v) for v in vals],
+        row_basis="query" if row_basis == ROWS_FROM_QUERY else "file",
+    )
+    return {
+        **check,
+        "rows": n,
+        "action": "warning",
+        "detail": f"{problem.rows_text()}; allowed: {allowed}",
+        "facts": facts,
+    }
 
 
 # ------------------------------------------------------------------------------------------ ids across tables
@@ -743,6 +759,10 @@ _ID_SPELLINGS: tuple[tuple[str, object], ...] = (
     ("upper and lower case", lambda s: s.str.casefold()),
     ("full-width characters (全角)", lambda s: s.map(lambda v: unicodedata.normalize("NFKC", v))),
 )
+#: The code of each spelling of :data:`_ID_SPELLINGS`, for the report (``quality.cause.<code>`` of the catalogue).
+_SPELLING_CODES = dict(
+    zip((name for name, _ in _ID_SPELLINGS), ("leading_zeros", "decimal_part", "spaces", "case", "full_width"))
+)
 _CAUSE_SAMPLE = 20_000  # unmatched ids examined for a likely cause
 
 
@@ -760,8 +780,9 @@ def _respelled(values: pd.Series, names: list[str]) -> pd.Series:
     return values
 
 
-def _likely_cause(missing: pd.Series, reference: pd.Series) -> tuple[str, list[tuple[str, str]]] | None:
-    """Why ids are not found, when a different spelling explains it: the cause and a few (id, its twin) pairs.
+def _likely_cause(missing: pd.Series, reference: pd.Series) -> tuple[str, list[tuple[str, str]], list[str]] | None:
+    """Why ids are not found, when a different spelling explains it: the cause, a few (id, its twin) pairs and
+    the codes of the spellings (:data:`_SPELLING_CODES`).
 
     Each spelling (:data:`_ID_SPELLINGS`) is tried alone, then all of them at once; the one that finds the
     most of the ``missing`` ids wins (alone when it does as well as all at once). None when none finds any.
@@ -783,7 +804,7 @@ def _likely_cause(missing: pd.Series, reference: pd.Series) -> tuple[str, list[t
     if len(names) > 1:  # name only the spellings that differ in the pairs found
         used = pd.Series([a for a, _ in pairs] + [b for _, b in pairs], dtype="str")
         names = [name for name, spell in _ID_SPELLINGS if (spell(used) != used).any()] or names
-    return " and ".join(names), pairs[:3]
+    return " and ".join(names), pairs[:3], [_SPELLING_CODES[name] for name in names]
 
 
 def _share(found: int, total: int) -> str:
@@ -851,8 +872,11 @@ def check_references(
         worth = below or len(missing) >= 0.01 * total
         cause = _likely_cause(missing, reference.sort_values(kind="mergesort")) if len(missing) and worth else None
         detail = _share(found, total) + (f"; likely cause: {cause[0]}" if cause else "")
+        facts = detail_facts("ids_found", found=found, total=total, causes=cause[2] if cause else [])
         action = "error" if below else ("warning" if len(missing) else "ok")
-        quality.append({"table": table, "check": check, "rows": len(missing), "action": action, "detail": detail})
+        quality.append(
+            {"table": table, "check": check, "rows": len(missing), "action": action, "detail": detail, "facts": facts}
+        )
         if not below:
             continue
         what = column.replace("_", " ") + "s"

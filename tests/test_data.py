@@ -683,7 +683,7 @@ def test_numeric_policies_are_checked(name, value, message):
 def test_the_quality_summary_has_a_detail_column(tmp_path):
     _write(_lines(), tmp_path / "transactions.csv")
     _, _, quality = inspect_dataset(DataConfig(path=str(tmp_path)))
-    assert list(quality.columns) == ["table", "check", "rows", "action", "amount", "detail"]
+    assert list(quality.columns) == ["table", "check", "rows", "action", "amount", "detail", "facts"]
     assert quality["detail"].map(type).eq(str).all()
 
 
