@@ -274,7 +274,9 @@ def test_actions_in_english_and_japanese(action_inputs):
     en = recommended_actions(actions, period_text="Dec 2025")
     assert en[0] == (
         "150 Loyal customers slipped towards dormancy since last period — contact the 400 repeat "
-        "customers whose usual purchase interval ends within 30 days. Expected value: not measured for this "
+        "customers whose usual purchase interval ends within 30 days (everyone who matches, before consent and "
+        "holdout: no campaign list is defined for this action, so none is exported). Expected value: not "
+        "measured for this "
         "list yet (expected values are quoted only for lists run before with a holdout); if it responds like "
         '"Catalogue" did (¥300 per contacted customer, measured against its holdout, significant), about '
         "¥120K of incremental revenue."
@@ -283,13 +285,15 @@ def test_actions_in_english_and_japanese(action_inputs):
     assert "if it responds like" in en[0] and "Expected value: about" not in en[0]
     assert en[2] == (
         "Can't Lose Them and At Risk hold 210 lapsed high-value customers (+60 on last period) who spent "
-        "¥3M in the last year — send them a win-back offer before they are lost for good. "
+        "¥3M in the last year — send them a win-back offer before they are lost for good (everyone who "
+        "matches, before consent and holdout: no campaign list is defined for this action, so none is exported). "
         "Expected value: no measured effect yet."
     )
     ja = recommended_actions(actions, period_text="2025年12月", language="ja")
     assert ja[3] == (
         "2025年12月の新規顧客は90人です。2025年9月の新規顧客のうち90日以内に2回目を購入したのは"
-        "30.0%でした。まだ2回目の購入がない75人に2回目購入のオファーを送りましょう。"
+        "30.0%でした。まだ2回目の購入がない75人に2回目購入のオファーを送りましょう（条件に合う全員の人数で、販促許諾と"
+        "ホールドアウトを反映する前の数です。この施策のキャンペーンリストは定義されていないため、エクスポートはありません）。"
         "期待効果：まだ測定された効果はありません。"
     )
     assert ja[1].startswith("キャンペーン「Coupon」は費用5万円をかけましたが、接触した800人")
@@ -492,3 +496,80 @@ def test_the_experiment_finding_reads_the_primary_metric_as_the_verdict_table():
     (line,) = [f for f in found if f.startswith("EXP-")]
     assert line.startswith("EXP-SUBJECT: ") and "revenue per unit" in line and "conversion" not in line
     assert "+50.0%" in line or "50.0%" in line  # 150 vs 100 per unit, hand-computed
+
+
+# --------------------------------------------------------------------------- audiences are the exported lists
+
+
+def _lists(**columns):
+    """A ``TargetListsResult.summary`` of three lists: two of the win-back theme (the first decides), one nudge."""
+    base = {
+        "list": ["wb", "nudge", "later_wb"],
+        "theme": ["win_back", "second_purchase", "win_back"],
+        "status": ["ok", "ok", "ok"],
+        "matched": [300, 100, 50],
+        "customers": [120, 64, 40],
+        "treatment": [84, 48, 36],
+        "holdout": [36, 16, 4],
+    }
+    return pd.DataFrame(base | columns)
+
+
+def test_an_action_with_a_list_quotes_the_list_and_its_holdout(action_inputs):
+    actions = {a.code: a for a in action_records(**action_inputs, lists=_lists())}
+    win_back, second = actions["win_back"], actions["second_order"]
+    # the list's size, not the segments' 210 nor the cohort's 75
+    assert (win_back.customers, win_back.audience["list"], win_back.audience["left_out"]) == (120, "wb", 180)
+    assert (second.customers, second.audience["treatment"], second.audience["holdout"]) == (64, 48, 16)
+    assert actions["cycle_reminder"].audience == {"kind": "analysis"}  # no replenishment list: labelled as a count
+    assert recommended_actions([win_back])[0] == (
+        '300 lapsing high-value customers match the list "wb" — send the 120 on the list a win-back offer before '
+        "they are lost for good (84 to contact and 36 held out to measure the effect, as in the exported list; 180 "
+        "matching customers left out for consent, suppression or a higher-priority list). Expected value: no "
+        "measured effect yet."
+    )
+    ja = recommended_actions([second], period_text="2025年12月", language="ja")[0]
+    assert "リスト「nudge」の64人に2回目購入のオファーを送りましょう（エクスポートするリストと同じく、接触48人・" in ja
+
+
+def test_a_list_that_was_not_built_proposes_nothing_and_a_replenishment_list_is_the_reminder(action_inputs):
+    empty = _lists(status=["empty", "ok", "ok"], customers=[0, 64, 40], treatment=[0, 48, 36], holdout=[0, 16, 4])
+    codes = [a.code for a in action_records(**action_inputs, lists=empty)]
+    assert "win_back" not in codes  # the first win-back list decides, even when a later one has customers
+    small = _lists(customers=[MIN_AUDIENCE - 1, 64, 40])
+    assert "win_back" not in [a.code for a in action_records(**action_inputs, lists=small)]
+    due_list = pd.concat([_lists(), _lists().iloc[:1].assign(list="due", theme="replenishment")], ignore_index=True)
+    reminder = next(a for a in action_records(**action_inputs, lists=due_list) if a.code == "cycle_reminder")
+    assert (reminder.code, reminder.customers, reminder.audience["list"]) == ("cycle_reminder", 120, "due")
+    assert reminder.expected_value == pytest.approx(84 * 300.0)  # the treatment group is contacted, not 400
+    with pytest.raises(ValueError, match=r"lists lacks the column\(s\) \['holdout'\]"):
+        action_records(**action_inputs, lists=_lists().drop(columns="holdout"))
+
+
+def test_summary_audiences_equal_the_lists_the_targets_command_exports(small_sample_dir, tmp_path, monkeypatch):
+    """The user trial's defect: the summary said 1,574 for win-back where the exported list held 623."""
+    from crmtools import repeat, targets
+    from crmtools.cli import main
+    from crmtools.data import DataConfig, load_dataset
+    from crmtools.params import resolve_params
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["targets", "--data", str(small_sample_dir), "--period", "2025-03"]) == 0
+    exported = {p.stem: len(pd.read_csv(p)) for p in (tmp_path / "exports" / "2025-03").glob("*.csv")}
+    params = resolve_params({"data": {"path": str(small_sample_dir)}})
+    data = load_dataset(DataConfig.from_dict(params["data"], base_dir=tmp_path))
+    # the summary page's call (notebooks/00_summary.ipynb): the lists are the same cached result as page 08's
+    lists = targets.target_lists(
+        data.transactions,
+        period="2025-03",
+        customers=data.customers,
+        suppressions=data.suppressions,
+        surveys=data.surveys,
+        params=params,
+    )
+    f2 = repeat.f2_cohorts(data.transactions, as_of="2025-04-01", within_days=90)
+    actions = {a.code: a for a in action_records(f2=f2, period="2025-03", lists=lists.summary)}
+    for code in ("win_back", "second_order"):
+        action = actions[code]
+        assert action.customers == exported[action.audience["list"]] >= MIN_AUDIENCE
+        assert f" {action.customers:,} " in recommended_actions([action])[0]

@@ -31,8 +31,9 @@ Examples
 >>> reason, rest = recommended_actions(actions)[0].split(" — ")
 >>> print(reason)
 40 Loyal customers slipped towards dormancy since last period
->>> print(rest.replace(". ", ".\\n"))
-contact the 120 repeat customers whose usual purchase interval ends within 30 days.
+>>> print(rest.replace(". ", ".\\n").replace(" (", "\\n("))
+contact the 120 repeat customers whose usual purchase interval ends within 30 days
+(everyone who matches, before consent and holdout: no campaign list is defined for this action, so none is exported).
 Expected value: no measured effect yet.
 >>> print(summary_findings(migration=migration)[0].split(":")[0])
 40 of last period's 100 Champions and Loyal customers (40.0%) slipped towards dormancy
@@ -51,6 +52,7 @@ import pandas as pd
 from . import i18n
 
 __all__ = [
+    "ACTION_THEMES",
     "MAX_ACTIONS",
     "MAX_FINDINGS",
     "MIN_AUDIENCE",
@@ -155,6 +157,18 @@ class Action:
     basis : mapping
         Where the expected value comes from (``kind``: ``campaign`` or
         ``experiment``, and its numbers).
+    audience : mapping
+        Where ``customers`` comes from. For an action with a campaign list
+        (:data:`ACTION_THEMES`): ``kind`` ``"list"`` with the list's ``list``
+        name, ``treatment``, ``holdout`` and ``left_out`` (matching
+        customers without consent, suppressed or in an earlier list) from
+        :func:`crmtools.targets.target_lists`, so ``customers`` is the number
+        of rows ``crmtools targets`` exports for it. ``kind`` ``"analysis"``:
+        a count of every customer who matches, before consent, holdout and
+        de-duplication (no list is exported for the action; the sentence says
+        so). Empty for actions whose figure is not an audience to contact
+        (tested units, contacted customers of a past campaign, the top
+        decile).
     """
 
     code: str
@@ -165,10 +179,59 @@ class Action:
     expected_value: float | None = None
     value_unit: str | None = None
     basis: Mapping = field(default_factory=dict)
+    audience: Mapping = field(default_factory=dict)
 
     @property
     def measured(self) -> bool:
         return self.expected_value is not None
+
+
+#: The message theme (:data:`crmtools.targets.THEMES`) of the campaign list that carries each audience action.
+#: When the lists define one, the action's audience is that list (:func:`crmtools.targets.target_lists`).
+ACTION_THEMES = {"cycle_reminder": "replenishment", "win_back": "win_back", "second_order": "second_purchase"}
+
+#: An analysis count: every customer who matches, before consent, holdout and de-duplication.
+_ANALYSIS = {"kind": "analysis"}
+
+
+def _whole(value) -> int:
+    number = _num(value)
+    return int(number) if number is not None else 0
+
+
+def _list_audience(code: str, lists) -> dict | None:
+    """The campaign list of an action's theme as its audience, or None when the lists define none for it.
+
+    The first list of the theme in priority order (the lists' order). ``customers`` is 0 when that list was
+    not built (empty or skipped): the action then has nobody to contact.
+    """
+    if lists is None or code not in ACTION_THEMES:
+        return None
+    mine = lists[lists["theme"] == ACTION_THEMES[code]]
+    if mine.empty:
+        return None
+    row = mine.iloc[0]
+    built = row["status"] == "ok"
+    matched = _whole(row.get("matched"))
+    customers = _whole(row["customers"]) if built else 0
+    return {
+        "kind": "list",
+        "list": str(row["list"]),
+        "customers": customers,
+        "treatment": _whole(row["treatment"]) if built else 0,
+        "holdout": _whole(row["holdout"]) if built else 0,
+        "matched": matched,
+        "left_out": max(matched - customers, 0),
+    }
+
+
+def _audience(code: str, analysis_count: int, lists) -> tuple[int, dict]:
+    """An action's audience size and where it comes from: its campaign list when the lists define one for its
+    theme, else the analysis count (labelled as such)."""
+    found = _list_audience(code, lists)
+    if found is None:
+        return analysis_count, _ANALYSIS
+    return found["customers"], found
 
 
 def _campaign_effect(campaigns) -> dict | None:
@@ -187,16 +250,21 @@ def _campaign_effect(campaigns) -> dict | None:
     return best
 
 
-def _cycle_reminder(due, migration, effect) -> Action | None:
-    if due is None or due.empty:
+def _contacted(customers: int, audience: Mapping) -> int:
+    """Customers a campaign would contact: a list's treatment group, else the whole audience."""
+    return audience["treatment"] if audience.get("kind") == "list" else customers
+
+
+def _cycle_reminder(due, migration, effect, lists=None) -> Action | None:
+    if (due is None or due.empty) and _list_audience("cycle_reminder", lists) is None:
         return None
-    soon = due.loc[due["window"] == _DUE_SOON, "customers"]
-    customers = int(soon.sum()) if len(soon) else 0
+    soon = due.loc[due["window"] == _DUE_SOON, "customers"] if due is not None and not due.empty else []
+    customers, audience = _audience("cycle_reminder", int(soon.sum()) if len(soon) else 0, lists)
     if customers < MIN_AUDIENCE:
         return None
     slipped, total, present = _slipped(migration)
     reason = "slipped" if slipped > 0 else "due"
-    value = customers * effect["per_customer"] if effect else None
+    value = _contacted(customers, audience) * effect["per_customer"] if effect else None
     return Action(
         "cycle_reminder",
         present if slipped else (),
@@ -206,10 +274,16 @@ def _cycle_reminder(due, migration, effect) -> Action | None:
         value,
         "money" if effect else None,
         dict(effect) if effect else {},
+        audience,
     )
 
 
-def _win_back(segments, segments_previous) -> Action | None:
+def _win_back(segments, segments_previous, lists=None) -> Action | None:
+    found = _list_audience("win_back", lists)
+    if found is not None:  # the list's own rule, consent, holdout and priority: its reason is the list's
+        if found["customers"] < MIN_AUDIENCE:
+            return None
+        return Action("win_back", (), found["customers"], "list", {"matched": found["matched"]}, audience=found)
     if segments is None or segments.empty:
         return None
     chosen = segments[segments["segment"].isin(_WIN_BACK_SEGMENTS)]
@@ -222,11 +296,16 @@ def _win_back(segments, segments_previous) -> Action | None:
         change = customers - int(before["customers"].sum())
     codes = tuple(s for s in _WIN_BACK_SEGMENTS if s in set(chosen["segment"]))
     return Action(
-        "win_back", codes, customers, "lapsed_value", {"revenue": float(chosen["revenue"].sum()), "change": change}
+        "win_back",
+        codes,
+        customers,
+        "lapsed_value",
+        {"revenue": float(chosen["revenue"].sum()), "change": change},
+        audience=_ANALYSIS,
     )
 
 
-def _second_order(f2, period, within_days) -> Action | None:
+def _second_order(f2, period, within_days, lists=None) -> Action | None:
     if f2 is None or f2.empty or period is None:
         return None
     from ..periods import as_period
@@ -236,7 +315,7 @@ def _second_order(f2, period, within_days) -> Action | None:
     in_period = f2[(months.start_time >= p.start) & (months.start_time < p.end)]
     complete = _true_cohorts(f2[f2["complete"].astype(bool)])
     new = int(_true_cohorts(in_period)["new_customers"].sum())
-    waiting = new - int(in_period["repeaters"].sum())
+    waiting, audience = _audience("second_order", new - int(in_period["repeaters"].sum()), lists)
     if waiting < MIN_AUDIENCE or complete.empty:
         return None
     latest = complete.iloc[-1]
@@ -246,6 +325,7 @@ def _second_order(f2, period, within_days) -> Action | None:
         waiting,
         "low_f2",
         {"new": new, "rate": float(latest["f2_rate"]), "cohort": str(latest["cohort"]), "days": within_days},
+        audience=audience,
     )
 
 
@@ -359,6 +439,7 @@ def action_records(
     campaigns: pd.DataFrame | None = None,
     concentration=None,
     deciles: pd.DataFrame | None = None,
+    lists: pd.DataFrame | None = None,
 ) -> list[Action]:
     """The month's recommended actions as language-neutral records, most valuable first.
 
@@ -387,6 +468,17 @@ def action_records(
     measured effects, then by audience size (ties by code); one action per
     code (the first in that order); at most :data:`MAX_ACTIONS`.
 
+    **Audiences are the exported lists.** When ``lists`` defines a campaign
+    list for an action's theme (:data:`ACTION_THEMES`), the action's
+    audience is that list as :func:`crmtools.targets.target_lists` built it
+    (its rule, marketing consent and suppressions, the priority order that
+    puts a customer in one list, the holdout): ``customers`` is the number
+    of rows ``crmtools targets`` exports for it, and the expected value
+    counts its treatment group. A list that was not built, or is smaller
+    than :data:`MIN_AUDIENCE`, proposes nothing. Without such a list the
+    audience is the analysis count, before consent and holdout, and the
+    worded action says so (``audience["kind"] == "analysis"``).
+
     Parameters
     ----------
     migration : pandas.DataFrame, optional
@@ -409,16 +501,28 @@ def action_records(
         :func:`crmtools.deciles.concentration` output.
     deciles : pandas.DataFrame, optional
         :func:`crmtools.deciles.decile_table` output.
+    lists : pandas.DataFrame, optional
+        The period's campaign lists: ``TargetListsResult.summary`` of
+        :func:`crmtools.targets.target_lists` (or
+        :func:`crmtools.actions.list_expectations` of it), the very result
+        the lists page shows and ``crmtools targets`` exports.
 
     Returns
     -------
     list of Action
     """
+    if lists is not None:
+        missing = {"list", "theme", "status", "customers", "treatment", "holdout"} - set(lists.columns)
+        if missing:
+            raise ValueError(
+                f"lists lacks the column(s) {sorted(missing)}; pass TargetListsResult.summary of "
+                "crmtools.targets.target_lists (or crmtools.actions.list_expectations of it)."
+            )
     effect = _campaign_effect(campaigns)
     found = [
-        _cycle_reminder(due, migration, effect),
-        _win_back(segments, segments_previous),
-        _second_order(f2, period, within_days),
+        _cycle_reminder(due, migration, effect, lists),
+        _win_back(segments, segments_previous, lists),
+        _second_order(f2, period, within_days, lists),
         *_roll_outs(experiments),
         *_campaign_fixes(campaigns),
         _protect_top(concentration, deciles),
@@ -460,6 +564,8 @@ def _action_reason(action: Action, labels: Mapping, language: str, currency: str
     values = {"customers": i18n.number(action.customers), "segments": _join_segments(action.segments, labels, language)}
     if action.code == "cycle_reminder":
         values["slipped"] = i18n.number(n.get("slipped", 0))
+    elif action.code == "win_back" and action.audience.get("kind") == "list":
+        values |= {"matched": i18n.number(action.numbers["matched"]), "list": _list_title(action, language)}
     elif action.code == "win_back":
         change = n.get("change")
         values["revenue"] = i18n.compact_money(n["revenue"], language, currency)
@@ -486,6 +592,34 @@ def _action_reason(action: Action, labels: Mapping, language: str, currency: str
     elif action.code == "protect_top":
         values.update(share=i18n.percent(n["share"]), threshold=i18n.money(n["threshold"], language, currency))
     return i18n.text(f"action.{action.code}.{action.reason}", language, **values)
+
+
+def _list_title(action: Action, language: str) -> str:
+    return i18n.target_list_title(action.audience["list"], language)
+
+
+def _action_what(action: Action, language: str) -> str:
+    """What to do, with the audience said for what it is: the exported list with its holdout, or a count before
+    consent and holdout when the action has no list."""
+    kind = action.audience.get("kind")
+    customers = i18n.number(action.customers)
+    if kind != "list":
+        what = i18n.text(f"action.{action.code}.what", language, customers=customers)
+        return what + i18n.text("action.audience.analysis", language) if kind == "analysis" else what
+    a = action.audience
+    what = i18n.text(
+        f"action.{action.code}.what_list", language, customers=customers, list=_list_title(action, language)
+    )
+    left_out = (
+        i18n.text("action.audience.left_out", language, left_out=i18n.number(a["left_out"])) if a["left_out"] else ""
+    )
+    return what + i18n.text(
+        "action.audience.list",
+        language,
+        treatment=i18n.number(a["treatment"]),
+        holdout=i18n.number(a["holdout"]),
+        left_out=left_out,
+    )
 
 
 def recommended_actions(
@@ -517,7 +651,7 @@ def recommended_actions(
     out = []
     for action in actions:
         reason = _action_reason(action, labels, language, currency, period_text)
-        what = i18n.text(f"action.{action.code}.what", language, customers=i18n.number(action.customers))
+        what = _action_what(action, language)
         out.append(
             i18n.text(
                 "action.sentence", language, reason=reason, what=what, value=_action_value(action, language, currency)

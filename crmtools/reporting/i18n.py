@@ -754,6 +754,38 @@ TEXT: dict[str, dict[str, str]] = {
     "action.sentence": {"en": "{reason} — {what}. {value}", "ja": "{reason}。{what}。{value}"},
     "action.segment_separator": {"en": " and ", "ja": "・"},
     "action.change_unknown": {"en": "no comparison", "ja": "比較なし"},
+    # an action's audience said for what it is: the exported campaign list, or a count before consent and holdout
+    "action.audience.list": {
+        "en": " ({treatment} to contact and {holdout} held out to measure the effect, as in the exported list"
+        "{left_out})",
+        "ja": "（エクスポートするリストと同じく、接触{treatment}人・効果測定用のホールドアウト{holdout}人{left_out}）",
+    },
+    "action.audience.left_out": {
+        "en": "; {left_out} matching customers left out for consent, suppression or a higher-priority list",
+        "ja": "。条件に合う{left_out}人は販促許諾・配信停止・優先度の高いリストのため除外",
+    },
+    "action.audience.analysis": {
+        "en": " (everyone who matches, before consent and holdout: no campaign list is defined for this action, "
+        "so none is exported)",
+        "ja": "（条件に合う全員の人数で、販促許諾とホールドアウトを反映する前の数です。この施策のキャンペーンリストは"
+        "定義されていないため、エクスポートはありません）",
+    },
+    "action.cycle_reminder.what_list": {
+        "en": 'contact the {customers} customers of the list "{list}" as their usual purchase interval ends',
+        "ja": "通常の購入間隔が終わる頃に、リスト「{list}」の{customers}人に連絡しましょう",
+    },
+    "action.win_back.list": {
+        "en": '{matched} lapsing high-value customers match the list "{list}"',
+        "ja": "リスト「{list}」の条件に合う、購入が途絶えかけている高額顧客が{matched}人います",
+    },
+    "action.win_back.what_list": {
+        "en": "send the {customers} on the list a win-back offer before they are lost for good",
+        "ja": "リストの{customers}人に、離反が確定する前に休眠復帰のオファーを送りましょう",
+    },
+    "action.second_order.what_list": {
+        "en": 'send the {customers} customers of the list "{list}" a second-order offer',
+        "ja": "リスト「{list}」の{customers}人に2回目購入のオファーを送りましょう",
+    },
     "action.cycle_reminder.slipped": {
         "en": "{slipped} {segments} customers slipped towards dormancy since last period",
         "ja": "前期の{segments}のうち{slipped}人が休眠・離反方向に移りました",
