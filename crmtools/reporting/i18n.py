@@ -40,6 +40,7 @@ __all__ = [
     "CODE_COLUMNS",
     "LANGUAGES",
     "TEXT",
+    "bin_labels",
     "check_language",
     "code_label",
     "compact_money",
@@ -1092,7 +1093,67 @@ TEXT: dict[str, dict[str, str]] = {
     "ok": {"en": "ok", "ja": "問題なし"},
     "warning": {"en": "warning", "ja": "警告"},
     "detail": {"en": "Detail", "ja": "詳細"},
-    "quality.details_heading": {"en": "Details of the checks", "ja": "チェックの詳細（技術的な内容のため英語で表示）"},
+    "quality.details_heading": {"en": "Details of the checks", "ja": "チェックの詳細"},
+    # what a data-quality check found, from its facts (crmtools.quality.detail_facts; worded by
+    # crmtools.reporting.quality_text); parts are joined with "; " (en) or "。" (ja)
+    "quality.detail.ids_found": {
+        "en": "{found} of {total} distinct ids found ({share})",
+        "ja": "{total}件の異なるIDのうち{found}件が見つかりました（{share}）",
+    },
+    "quality.detail.likely_cause": {"en": "likely cause: {causes}", "ja": "考えられる原因：{causes}"},
+    "quality.cause.leading_zeros": {"en": "leading zeros", "ja": "先頭のゼロ"},
+    "quality.cause.decimal_part": {
+        "en": "a decimal part such as '9.0' (ids stored as floating-point numbers)",
+        "ja": "「9.0」のような小数部（IDが小数として保存されている）",
+    },
+    "quality.cause.spaces": {"en": "spaces", "ja": "空白"},
+    "quality.cause.case": {"en": "upper and lower case", "ja": "大文字と小文字の違い"},
+    "quality.cause.full_width": {"en": "full-width characters (全角)", "ja": "全角文字"},
+    "quality.detail.amount_limit": {
+        "en": "at most {limit} per line (data.policies.max_line_amount)",
+        "ja": "1行あたり{limit}まで（data.policies.max_line_amount）",
+    },
+    "quality.detail.amounts_above_limit": {
+        "en": "{rows} ({basis}): {examples}{more}; allowed: at most {limit} per line (data.policies.max_line_amount)",
+        "ja": "{rows}（{basis}）：{examples}{more}。許容範囲：1行あたり{limit}まで（data.policies.max_line_amount）",
+    },
+    "quality.rows_one": {"en": "{count} row", "ja": "{count}行"},
+    "quality.rows_other": {"en": "{count} rows", "ja": "{count}行"},
+    "quality.row_basis.file": {
+        "en": "data rows counted from 1, header excluded",
+        "ja": "見出し行を除き、データ行を1から数えた行番号",
+    },
+    "quality.row_basis.query": {"en": "rows of the result counted from 1", "ja": "結果の行を1から数えた行番号"},
+    "quality.row_example": {"en": "row {row} ({value})", "ja": "{row}行目（{value}）"},
+    "quality.more_rows": {"en": " and {count} more", "ja": "ほか{count}行"},
+    "quality.detail.non_merchandise": {
+        "en": "excluded from revenue, products and baskets, both signs: {codes}",
+        "ja": "売上・商品・バスケット分析から除外（プラス・マイナスとも）：{codes}",
+    },
+    "quality.code_lines_one": {"en": "{code} {lines} line ({amount})", "ja": "{code} {lines}行（{amount}）"},
+    "quality.code_lines_other": {"en": "{code} {lines} lines ({amount})", "ja": "{code} {lines}行（{amount}）"},
+    "quality.more_codes": {"en": "{count} more codes", "ja": "ほか{count}コード"},
+    "quality.detail.erased": {
+        "en": "{found} of them found in the data",
+        "ja": "うちデータ中に見つかった顧客：{found}人",
+    },
+    "quality.detail.rows_removed": {"en": "rows removed: {tables}", "ja": "削除した行：{tables}"},
+    # NPS by growth stage: a stage defined partly by the survey answer (plotting.nps, reporting.quality_text)
+    "nps.stage_circular_one": {
+        "en": "{rungs} is defined partly by a promoter answer (9-10), so its high NPS, and the lower NPS of the "
+        "stages below it, follow from that definition: this breakdown does not show that NPS rises as customers "
+        "climb the ladder.",
+        "ja": "{rungs}は推奨者（9〜10の回答）であることを条件の一部として定義しているため、このステージのNPSが高く、"
+        "その下のステージのNPSが低いのは定義によるものです。ステージが上がるほどNPSが上がることを示すものではありません。",
+    },
+    "nps.stage_circular_other": {
+        "en": "{rungs} are defined partly by a promoter answer (9-10), so their high NPS, and the lower NPS of the "
+        "stages below them, follow from that definition: this breakdown does not show that NPS rises as customers "
+        "climb the ladder.",
+        "ja": "{rungs}は推奨者（9〜10の回答）であることを条件の一部として定義しているため、これらのステージのNPSが"
+        "高く、その下のステージのNPSが低いのは定義によるものです。ステージが上がるほどNPSが上がることを示すものでは"
+        "ありません。",
+    },
     "quality.non_merchandise_heading": {
         "en": "Non-merchandise lines by code (left out of revenue, products and baskets)",
         "ja": "商品以外の行（コード別、売上・商品・併買分析から除外）",
@@ -1797,8 +1858,12 @@ def code_label(code, kind: str, language: str = "en") -> str:
     ('B', '–')
     """
     check_language(language)
-    if code is None or (not isinstance(code, str) and code != code):  # None, NaN, NA
-        return "–"
+    if not isinstance(code, str):
+        try:
+            if code is None or code != code:  # None, NaN
+                return "–"
+        except TypeError:  # pandas.NA has no truth value
+            return "–"
     entry = TEXT.get(f"{kind}.{code}")
     return entry[language] if entry else str(code)
 
@@ -1842,6 +1907,20 @@ def target_list_note(
         if _whole(count) > 0:
             parts.append(text(f"actions.note.{key}", language, count=number(_whole(count))))
     return ("; " if language == "en" else "。").join(parts)
+
+
+def bin_labels(values, top: int) -> list[str]:
+    """Whole-number bins as labels, the pooled last bin (``top`` or more) as ``'7+'``.
+
+    For counts grouped with a cap (customers with 7 or more repeat purchases in one bin): a bin below ``top``
+    holds exactly its number and keeps it.
+
+    Examples
+    --------
+    >>> bin_labels([0, 1, 7], 7), bin_labels([0, 1, 2], 7)
+    (['0', '1', '7+'], ['0', '1', '2'])
+    """
+    return [f"{int(v)}+" if int(v) >= top else str(int(v)) for v in values]
 
 
 def _whole(value) -> int:
