@@ -213,7 +213,8 @@ def _cmd_validate(args) -> int:
 
     print(f"Data set: {describe_source(config)}")
     print("Data-quality summary:")
-    print(quality.to_string(index=False, na_rep="") if len(quality) else "  (nothing read)")  # amount: blank if n/a
+    shown = quality.drop(columns=["facts"], errors="ignore")  # facts: the detail as codes, for the report
+    print(shown.to_string(index=False, na_rep="") if len(shown) else "  (nothing read)")  # amount: blank if n/a
     warnings = quality_warnings(quality)
     if warnings:
         print("\nWarnings (the data is usable; look at these rows):")
