@@ -438,9 +438,12 @@ def _clv_attributes(inputs: TargetInputs) -> pd.DataFrame | None:
     # the spend model is for positive spend: repeat customers with a zero or negative mean repeat value are left
     # out of its fit and get no value (NaN, so no value rule selects them), as in crmtools.churn.customer_values
     left_out = (summary["frequency"] > 0) & ~spenders
+    bgnbd, gamma_gamma = fit_bgnbd(summary), fit_gamma_gamma(summary.loc[spenders])
+    if not (bgnbd.converged and gamma_gamma.converged):
+        return None  # a fit that did not converge (e.g. a parameter run off to the edge) gives no value to select on
     scores = customer_scores(
-        fit_bgnbd(summary),
-        fit_gamma_gamma(summary.loc[spenders]),
+        bgnbd,
+        gamma_gamma,
         summary.assign(monetary_value=summary["monetary_value"].clip(lower=0)),
         months=s["clv_months"],
         monthly_discount=s["clv_monthly_discount"],

@@ -1486,11 +1486,18 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "clv.holdout_error": {"en": "error {error}", "ja": "誤差 {error}"},
     "clv.value_title": {"en": "Predicted customer value", "ja": "顧客の予測価値"},
+    # page 07's headline: the summary tile's figure (the active base), then the whole base of the tables, labelled
+    "clv.active_value_text": {
+        "en": "The {customers} active customers (a purchase in the last {days} days) are predicted to bring {total} "
+        "over the next {months} months: the predicted value on the summary page.",
+        "ja": "アクティブ顧客（過去{days}日以内に購入）{customers}人が今後{months}か月で{total}をもたらすと予測されます"
+        "（サマリーの予測価値と同じ数値です）。",
+    },
     "clv.value_text": {
-        "en": "{customers} customers are predicted to bring {total} over the next {months} months; the top 10% "
-        "of them hold {top10} of it.",
-        "ja": "{customers}人の顧客が今後{months}か月で{total}をもたらすと予測されます。そのうち上位10%の顧客が"
-        "{top10}を占めます。",
+        "en": "Counting also those who bought only before that ({others}), the {customers} customers in the tables "
+        "below are predicted to bring {total}; the top 10% of them hold {top10} of it.",
+        "ja": "それより前にしか購入していない{others}人を含めると、以下の表の{customers}人で{total}と予測されます。"
+        "そのうち上位10%の顧客が{top10}を占めます。",
     },
     "clv.by_segment_title": {"en": "Predicted value by RFM segment", "ja": "RFMセグメント別の予測価値"},
     "clv.by_channel_title": {"en": "Predicted value by acquisition channel", "ja": "獲得チャネル別の予測価値"},
@@ -1580,6 +1587,17 @@ TEXT: dict[str, dict[str, str]] = {
     "clv_status.fit_failed": {
         "en": "The purchase model could not be fitted.",
         "ja": "購入モデルを推定できませんでした。",
+    },
+    # a fit that may not be quoted (crmtools.reporting.summary.checked_base_value): n/a, and why
+    "clv_status.fit_boundary": {
+        "en": "n/a: the {model} fit lands on the edge of the parameters' range ({parameter} = {value}), so these "
+        "data do not determine the model and no predicted value is shown.",
+        "ja": "算出不可：{model}モデルの推定値がパラメータの範囲の端（{parameter} = {value}）にあり、このデータでは"
+        "モデルが定まらないため、予測価値は表示しません。",
+    },
+    "clv_status.fit_not_converged": {
+        "en": "n/a: the {model} fit did not converge, so no predicted value is shown.",
+        "ja": "算出不可：{model}モデルの推定が収束しなかったため、予測価値は表示しません。",
     },
     "clv.non_positive_spend": {
         "en": "Left out of the spend model, which is for positive spend only: {customers} repeat customer(s) whose "

@@ -24,27 +24,35 @@ figure as it stood at that period's end.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import pandas as pd
 
 from .. import campaigns as campaign_analysis
+from .. import churn
 from ..periods import Period, as_period
 from ..slicing import campaigns_active, contacts_of
 from . import i18n
 
 __all__ = [
     "TILE_KPIS",
+    "FitStatus",
     "PeriodCampaignROI",
+    "checked_base_value",
     "experiment_table",
+    "fit_status",
     "headline_kpis",
     "pair_labels",
     "payback_texts",
     "period_campaign_roi",
     "roi_comparison",
     "rule_screen_text",
+    "value_fit_status",
     "value_options",
+    "value_reason",
+    "value_text",
     "value_tiles",
     "without_comparisons",
 ]
@@ -603,9 +611,11 @@ def value_tiles(now, previous=None, *, language: str = "en") -> pd.DataFrame:
 
     Parameters
     ----------
-    now, previous : crmtools.churn.ValueSummary or None
-        :func:`crmtools.churn.value_summary` at the period's end and at the
-        previous period's end (each as of its own end, so comparable).
+    now, previous : crmtools.churn.BaseValue, crmtools.churn.ValueSummary or None
+        :func:`checked_base_value` (or its ``summary``) at the period's end
+        and at the previous period's end (each as of its own end, so
+        comparable): the very result page 07 states, so the tile and the
+        page show one figure.
     language : {"en", "ja"}, default="en"
 
     Returns
@@ -613,7 +623,10 @@ def value_tiles(now, previous=None, *, language: str = "en") -> pd.DataFrame:
     pandas.DataFrame
         Two rows, ``clv_active_value`` and ``value_at_risk``, in the columns
         of :func:`headline_kpis` (``year_ago`` NaN; a note with the horizon,
-        customers and share).
+        customers and share). Without a sound fit (a parameter at the edge of
+        its range, no convergence: :func:`checked_base_value`) both values
+        are NaN (the tile shows n/a) and the note says why
+        (:func:`value_reason`).
 
     Examples
     --------
@@ -624,12 +637,15 @@ def value_tiles(now, previous=None, *, language: str = "en") -> pd.DataFrame:
     ['value_at_risk', 1000000.0, 500000.0, '20 high-risk customers (20.0% of the value)']
     """
     nan = float("nan")
+    base, now, previous = now, getattr(now, "summary", now), getattr(previous, "summary", previous)
 
     def figure(summary, name):
         value = None if summary is None else getattr(summary, name)
         return nan if value is None or pd.isna(value) else float(value)
 
     notes = [None, None]
+    if now is not None and now.status not in ("ok", "no_risk") and hasattr(base, "values"):
+        notes = [value_reason(base.values, language=language)] * 2  # n/a, and why
     if now is not None and now.status in ("ok", "no_risk"):
         notes[0] = i18n.text(
             "headline.clv_note", language, months=now.months, customers=i18n.number(now.active_customers)
@@ -655,3 +671,199 @@ def value_tiles(now, previous=None, *, language: str = "en") -> pd.DataFrame:
         for (kpi, name), note in zip((("clv_active_value", "active_value"), ("value_at_risk", "value_at_risk")), notes)
     ]
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- predicted value: one figure, if sound
+
+#: Parameters of the fits that are shapes (no unit): at either edge of (0, inf) the model becomes a limiting case
+#: the data do not support (a -> 0 or b -> inf: nobody ever drops out; r, q -> inf: no heterogeneity). ``alpha``
+#: and ``gamma`` are scales (a time unit, a currency): only their lower edge is an edge.
+_SHAPES = ("r", "a", "b", "p", "q")
+#: A parameter below this, or a shape above its inverse, sits on the edge of its domain.
+_EDGE = 1e-4
+_MODELS = (("bgnbd", "BG/NBD"), ("gamma_gamma", "Gamma-Gamma"))
+
+
+@dataclass(frozen=True)
+class FitStatus:
+    """Whether a fitted model may be quoted (see :func:`fit_status`).
+
+    Attributes
+    ----------
+    code : str
+        ``"ok"``, ``"boundary"`` (a parameter at the edge of its domain) or ``"not_converged"``.
+    model : str or None
+        ``"BG/NBD"`` or ``"Gamma-Gamma"`` when ``code`` is not ``"ok"``.
+    parameter : str or None
+        The parameter at the edge (``"a"``) for ``"boundary"``.
+    value : float
+        Its estimate (NaN otherwise).
+    """
+
+    code: str
+    model: str | None = None
+    parameter: str | None = None
+    value: float = float("nan")
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing stops the model from being quoted."""
+        return self.code == "ok"
+
+
+def fit_status(model, *, name: str = "BG/NBD") -> FitStatus:
+    """Whether a fit of :mod:`crmtools.clv` may be quoted, from its public ``params`` and ``converged``.
+
+    A parameter at the edge of its domain (below 1e-4, or a shape parameter above 1e4) is ``"boundary"``
+    whatever the optimiser said: the likelihood is highest at a limiting case of the model (a -> 0: no customer
+    ever drops out), so its predictions extrapolate a model the data do not identify. Otherwise a fit that did
+    not converge is ``"not_converged"``. None (nothing fitted) is ``"ok"``: there is nothing to quote.
+
+    Examples
+    --------
+    >>> from crmtools.clv import BGNBDResult
+    >>> fit_status(BGNBDResult.from_params({"r": 0.83, "alpha": 10.2, "a": 3.1e-07, "b": 14566.0}))
+    FitStatus(code='boundary', model='BG/NBD', parameter='a', value=3.1e-07)
+    >>> fit_status(BGNBDResult.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})).ok
+    True
+    """
+    if model is None:
+        return FitStatus("ok")
+    params = dict(getattr(model, "params", {}) or {})
+    for parameter, value in params.items():
+        value = float(value)
+        if not math.isfinite(value) or value < _EDGE or (parameter in _SHAPES and value > 1 / _EDGE):
+            return FitStatus("boundary", name, parameter, value)
+    if not getattr(model, "converged", True):
+        return FitStatus("not_converged", name)
+    return FitStatus("ok")
+
+
+def value_fit_status(values) -> FitStatus:
+    """:func:`fit_status` of the purchase model, then of the spend model, of a :class:`crmtools.churn.CustomerValues`.
+
+    Examples
+    --------
+    >>> from crmtools.churn import CustomerValues
+    >>> value_fit_status(CustomerValues.empty("2025-01-01", 90)).code
+    'ok'
+    """
+    for attribute, name in _MODELS:
+        found = fit_status(getattr(values, attribute, None), name=name)
+        if not found.ok:
+            return found
+    return FitStatus("ok")
+
+
+def checked_base_value(transactions: pd.DataFrame, *, as_of, **options) -> churn.BaseValue:
+    """:func:`crmtools.churn.base_value`, without any predicted value when its fits may not be quoted.
+
+    The one computation behind the summary's value tiles and page 07 (both pages ask for it through
+    ``ctx.cached("base_value", checked_base_value, ...)`` with :func:`value_options`, so the run computes it
+    once per cutoff). When :func:`value_fit_status` is not ``"ok"``, the values keep their fitted models but
+    lose their predictions: ``status`` becomes ``"fit_boundary"`` or ``"fit_not_converged"``, the table is
+    empty, and the headline (:func:`crmtools.churn.value_summary`) has no value, so no page, tile or finding
+    can quote one. The churn risk list (backtested on its own) is kept.
+
+    Parameters
+    ----------
+    transactions : pandas.DataFrame
+        Canonical transactions.
+    as_of : date, timestamp or Period
+        The cutoff.
+    **options
+        As :func:`crmtools.churn.base_value` (``customers``, ``contacts``, ``horizon_days``, ...).
+
+    Returns
+    -------
+    crmtools.churn.BaseValue
+    """
+    base = churn.base_value(transactions, as_of=as_of, **options)
+    found = value_fit_status(base.values)
+    if found.ok or base.values.status != "ok":
+        return base
+    values = dataclasses.replace(base.values, status=f"fit_{found.code}", table=base.values.table.iloc[0:0])
+    active_days = options.get("active_days", 365)
+    return churn.BaseValue(values, base.risk, churn.value_summary(values, base.risk, active_days=active_days))
+
+
+def value_reason(values, *, language: str = "en") -> str | None:
+    """Why a :class:`crmtools.churn.CustomerValues` has no predicted value, in words (None when it has them).
+
+    Examples
+    --------
+    >>> from crmtools.churn import CustomerValues
+    >>> from crmtools.clv import BGNBDResult
+    >>> v = CustomerValues.empty("2011-12-01", 90, "fit_boundary")
+    >>> v = dataclasses.replace(v, bgnbd=BGNBDResult.from_params({"r": 0.8, "alpha": 10, "a": 3e-07, "b": 1.5e4}))
+    >>> print(value_reason(v))
+    n/a: the BG/NBD fit lands on the edge of the parameters' range (a = 3e-07), so these data do not determine the model and no predicted value is shown.
+    """
+    i18n.check_language(language)
+    if values.status == "ok":
+        return None
+    found = value_fit_status(values)
+    last_day = f"{values.as_of - pd.Timedelta(days=1):%Y-%m-%d}"
+    key = f"clv_status.{values.status}"
+    if key not in i18n.TEXT:
+        key = "clv_status.fit_failed"
+    return i18n.text(
+        key,
+        language,
+        as_of=last_day,
+        model=found.model or "",
+        parameter=found.parameter or "",
+        value=f"{found.value:.3g}",
+    )
+
+
+def value_text(base, *, language: str = "en", currency: str = "JPY", active_days: int = 365) -> str:
+    """Page 07's headline on the predicted value: the summary tile's figure, from the same result, then the whole
+    base its tables cover, labelled as such; or why there is no figure (:func:`value_reason`).
+
+    Parameters
+    ----------
+    base : crmtools.churn.BaseValue
+        :func:`checked_base_value` at the period's end.
+    language : {"en", "ja"}, default="en"
+    currency : str, default="JPY"
+    active_days : int, default=365
+        The active base's window (that of :func:`crmtools.churn.base_value`).
+
+    Examples
+    --------
+    >>> from crmtools.churn import BaseValue, CustomerValues, ValueSummary
+    >>> table = pd.DataFrame({"customer_id": list("abc"), "clv": [6e6, 3e6, 1e6]})
+    >>> values = CustomerValues(pd.Timestamp("2025-12-01"), 90, "ok", table)
+    >>> base = BaseValue(values, None, ValueSummary(values.as_of, "no_risk", 2, 9e6, 0, float("nan"), 12))
+    >>> print(value_text(base))
+    The 2 active customers (a purchase in the last 365 days) are predicted to bring ¥9M over the next 12 months: the predicted value on the summary page. Counting also those who bought only before that (1), the 3 customers in the tables below are predicted to bring ¥10M; the top 10% of them hold 60.0% of it.
+    """
+    i18n.check_language(language)
+    headline = base.summary
+    if headline.status not in ("ok", "no_risk"):
+        return value_reason(base.values, language=language) or ""
+    parts = [
+        i18n.text(
+            "clv.active_value_text",
+            language,
+            customers=i18n.number(headline.active_customers),
+            days=i18n.number(active_days),
+            total=i18n.compact_money(headline.active_value, language, currency),
+            months=headline.months,
+        )
+    ]
+    table = base.values.table
+    deciles = churn.value_deciles(base.values)
+    if len(table) > headline.active_customers and len(deciles):
+        parts.append(
+            i18n.text(
+                "clv.value_text",
+                language,
+                others=i18n.number(len(table) - headline.active_customers),
+                customers=i18n.number(len(table)),
+                total=i18n.compact_money(table["clv"].sum(), language, currency),
+                top10=i18n.percent(deciles["value_share"].iloc[0]),
+            )
+        )
+    return i18n.sentences(parts, language) if len(parts) > 1 else parts[0]
