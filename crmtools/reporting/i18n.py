@@ -1599,6 +1599,10 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "n/a: the {model} fit did not converge, so no predicted value is shown.",
         "ja": "算出不可：{model}モデルの推定が収束しなかったため、予測価値は表示しません。",
     },
+    "clv.na_see_above": {
+        "en": "n/a: no predicted value (the reason is given above).",
+        "ja": "算出不可：予測価値はありません（理由は上記のとおりです）。",
+    },
     "clv.non_positive_spend": {
         "en": "Left out of the spend model, which is for positive spend only: {customers} repeat customer(s) whose "
         "repeat purchases average zero or less (free items or returns); they have no predicted value.",
