@@ -72,3 +72,14 @@ def test_summary_value_tile_is_page_07s_headline(rendered):
         r"active customers \(a purchase in the last 365 days\) are predicted to bring (\S+) over", pages["07_clv"]
     )
     assert tile and headline and tile[1] == headline[1]
+
+
+def test_the_lists_page_shows_the_exported_sizes(rendered):
+    pages, exported = rendered
+    shown = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", pages["08_actions"], re.S):
+        cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for name in exported:
+            if cells and cells[0] == i18n.target_list_title(name, "en"):
+                shown[name] = int(cells[2].replace(",", ""))
+    assert shown == exported
