@@ -1590,9 +1590,9 @@ TEXT: dict[str, dict[str, str]] = {
     },
     # a fit that may not be quoted (crmtools.reporting.summary.checked_base_value): n/a, and why
     "clv_status.fit_boundary": {
-        "en": "n/a: the {model} fit lands on the edge of the parameters' range ({parameter} = {value}), so these "
+        "en": "n/a: the {model} fit lands on the edge of the parameters' range ({parameter} {edge}), so these "
         "data do not determine the model and no predicted value is shown.",
-        "ja": "算出不可：{model}モデルの推定値がパラメータの範囲の端（{parameter} = {value}）にあり、このデータでは"
+        "ja": "算出不可：{model}モデルの推定値がパラメータの範囲の端（{parameter} {edge}）にあり、このデータでは"
         "モデルが定まらないため、予測価値は表示しません。",
     },
     "clv_status.fit_not_converged": {

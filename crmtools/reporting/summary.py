@@ -797,7 +797,7 @@ def value_reason(values, *, language: str = "en") -> str | None:
     >>> v = CustomerValues.empty("2011-12-01", 90, "fit_boundary")
     >>> v = dataclasses.replace(v, bgnbd=BGNBDResult.from_params({"r": 0.8, "alpha": 10, "a": 3e-07, "b": 1.5e4}))
     >>> print(value_reason(v))
-    n/a: the BG/NBD fit lands on the edge of the parameters' range (a = 3e-07), so these data do not determine the model and no predicted value is shown.
+    n/a: the BG/NBD fit lands on the edge of the parameters' range (a → 0), so these data do not determine the model and no predicted value is shown.
     """
     i18n.check_language(language)
     if values.status == "ok":
@@ -813,7 +813,7 @@ def value_reason(values, *, language: str = "en") -> str | None:
         as_of=last_day,
         model=found.model or "",
         parameter=found.parameter or "",
-        value=f"{found.value:.3g}",
+        edge="→ 0" if found.value < _EDGE else "→ ∞",  # which edge, never an exponent (3.07e-07) on a page
     )
 
 
