@@ -124,6 +124,21 @@ class Ladder:
         """Rung codes, bottom up."""
         return [r.name for r in self.rungs]
 
+    def rungs_using(self, field: str) -> list[str]:
+        """Codes of the rungs whose rule uses ``field`` (one of :data:`FIELDS`), bottom up.
+
+        A breakdown of that field by stage is circular on these rungs: the built-in ⑤ fan is defined by an
+        NPS promoter answer, so NPS by stage is high there (and lower below) by definition.
+
+        Examples
+        --------
+        >>> load_ladder().rungs_using("nps_group"), load_ladder().rungs_using("orders")
+        (['fan'], ['purchaser', 'customer', 'enthusiastic', 'follower'])
+        """
+        if field not in FIELDS:
+            raise ValueError(f"Unknown ladder field; allowed: {', '.join(FIELDS)}; received: {field!r}.")
+        return [r.name for r in self.rungs if field in r.fields()]
+
 
 def _range(value: Any, where: str) -> dict[str, float]:
     if not isinstance(value, Mapping) or not value or set(value) - {"min", "max"}:

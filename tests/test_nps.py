@@ -222,3 +222,55 @@ def test_charts_draw_on_the_given_axes_and_tolerate_empty_tables(language):
         assert draw(table, language=language, ax=ax) is ax
         ax = Figure().subplots()
         assert draw(table.iloc[:0], language=language, ax=ax) is ax and ax.texts  # a note, never an error
+
+
+# --------------------------------------------------------------------------- NPS by growth stage is partly circular
+
+
+def test_a_stage_defined_by_the_answer_gets_the_circularity_note_on_its_nps_breakdown():
+    """⑤ Fan is defined by a promoter answer: every promoter stands on ⑤ or higher, none below, so NPS by stage
+    is high there and low below by definition. The chart says so, in the page's language."""
+    from matplotlib.figure import Figure
+
+    from crmtools import ladder
+    from crmtools.plotting.nps import plot_nps_breakdown
+    from crmtools.reporting import i18n
+
+    # hand-checkable: the promoter (a) is a fan whatever they bought; b and c are not, whatever they answered
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "b", "c"],
+            "order_id": ["o1", "o2", "o3", "o4"],
+            "order_datetime": pd.to_datetime(["2025-10-02", "2025-10-03", "2025-10-04", "2025-10-05"]),
+            "quantity": 1,
+            "amount": 100.0,
+        }
+    )
+    s = _surveys([10, 8, 3], when=["2025-10-06"] * 3, customers=["a", "b", "c"])
+    stages = ladder.customer_stages(tx, as_of="2025-11-01", surveys=s)
+    assert dict(zip(stages.table["customer_id"], stages.table["rung"])) == {
+        "a": "fan",
+        "b": "enthusiastic",  # two orders and a top-20% spender
+        "c": "purchaser",
+    }
+    table = nps.nps_table(s, period="2025-10", by="stage", groups=stages.table[["customer_id", "stage"]])
+    assert table.set_index("stage")["nps"].to_dict() == {1: -100.0, 3: 0.0, 5: 100.0}  # by definition
+    for language in ("en", "ja"):
+        note = i18n.nps_stage_note(language=language)
+        assert i18n.stage_labels(language=language)["fan"] in note
+        ax = plot_nps_breakdown(table, "stage", language=language, ax=Figure().subplots())
+        assert "".join(note.split()) in ["".join(t.get_text().split()) for t in ax.texts]  # wrapped
+        ax.figure.canvas.draw()
+        renderer = ax.figure.canvas.get_renderer()
+        drawn = [t for t in ax.texts if t.get_text()][-1].get_window_extent(renderer)
+        assert drawn.y1 <= ax.xaxis.label.get_window_extent(renderer).y0  # under the axis label, not on it
+    # a breakdown by anything else, or a ladder without a survey rung: no note
+    assert not plot_nps_breakdown(table.rename(columns={"stage": "channel"}), "channel", ax=Figure().subplots()).texts
+    plain = {
+        "rungs": [
+            {"name": "buyer", "when": [{"orders": {"min": 1}}]},
+            {"name": "vip", "when": [{"orders": {"min": 2}}]},
+        ]
+    }
+    assert i18n.nps_stage_note(plain) == ""
+    assert not plot_nps_breakdown(table, "stage", ladder=plain, ax=Figure().subplots()).texts

@@ -7,11 +7,22 @@ label it draws, the catalogue key to use.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from ..reporting import i18n
 
-__all__ = ["axes_or_new", "count_axis", "money_annotations", "money_axis", "spread_labels", "words_for"]
+__all__ = [
+    "axes_or_new",
+    "count_axis",
+    "group_names",
+    "legend_below",
+    "money_annotations",
+    "money_axis",
+    "note_below",
+    "spread_labels",
+    "words_for",
+]
 
 
 def axes_or_new(ax, figsize):
@@ -31,6 +42,92 @@ def words_for(keys: Mapping[str, str], language: str) -> dict[str, str]:
     """
     i18n.check_language(language)
     return {name: i18n.text(key, language) for name, key in keys.items()}
+
+
+def group_names(values, column: str | None, language: str, labels: Mapping | None = None) -> list[str]:
+    """What a chart shows for each group value of ``column``: its label from ``labels`` when given, else the
+    catalogue's word for a column of data codes (:data:`crmtools.reporting.i18n.CODE_COLUMNS`: channels,
+    variants, segments, stages ...), else the value as written.
+
+    Examples
+    --------
+    >>> group_names(["dm", "line"], "channel", "ja"), group_names(["dm"], "channel", "en", {"dm": "Mail"})
+    (['ダイレクトメール', 'line'], ['Mail'])
+    """
+    kind = i18n.CODE_COLUMNS.get(column) if isinstance(column, str) else None
+    out = []
+    for value in values:
+        if labels is not None and value in labels:
+            out.append(str(labels[value]))
+        elif kind is not None:
+            out.append(i18n.code_label(value, kind, language))
+        else:
+            out.append(str(value))
+    return out
+
+
+def legend_below(ax, *, ncol: int = 2):
+    """The legend centred under the x-axis label, clear of the plot, its text labels, the tick labels and the
+    axis label at any figure size and in any language (the saved figure grows to hold it); returns it.
+
+    Inside the axes a legend placed "best" or in a corner can sit on a bar's value label, and a Japanese
+    legend is wider than an English one; below the axes it has its own space.
+    """
+    return ax.legend(loc="upper center", bbox_to_anchor=(0.5, _below(ax)), fontsize="small", frameon=False, ncol=ncol)
+
+
+def _below(ax) -> float:
+    """The y position, in axes coordinates, 4 points under everything drawn for ``ax`` (tick and axis labels)."""
+    figure = ax.figure
+    if not hasattr(figure.canvas, "get_renderer"):  # a bare Figure(): measure text on an Agg canvas
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(figure)
+    renderer = figure.canvas.get_renderer()
+    tight = ax.get_tightbbox(renderer)
+    below = min(ax.xaxis.label.get_window_extent(renderer).y0, tight.y0 if tight is not None else 0.0)
+    _, y = ax.transAxes.inverted().transform((0.0, below - 4 * figure.dpi / 72.0))
+    return float(y)
+
+
+def wrap_text(text: str, width: int) -> str:
+    """``text`` in lines of at most ``width`` display columns (CJK characters count double): Latin words whole,
+    breaking at spaces, Japanese between any two characters.
+
+    Examples
+    --------
+    >>> print(wrap_text("one two three", 8))
+    one two
+    three
+    >>> print(wrap_text("⑤ ファンは推奨者", 8))
+    ⑤ ファン
+    は推奨者
+    """
+    from ..reporting.tables import display_width
+
+    lines, line, used = [], "", 0
+    for token in re.findall(r"[^\s\u2e80-\uffff]+\s*|[\u2e80-\uffff]\s*|\s+", text):
+        if line and used + display_width(token.rstrip()) > width:
+            lines.append(line.rstrip())
+            line, used = "", 0
+        line += token
+        used += display_width(token)
+    return "\n".join([*lines, line.rstrip()])
+
+
+def note_below(ax, text: str, *, width: int = 100):
+    """A note (a caveat the reader needs) under the chart, below its axis label and legend, wrapped to
+    ``width`` display columns; returns the Text. The saved figure grows to hold it."""
+    legend = ax.get_legend()
+    y = _below(ax)
+    if legend is not None:  # under a legend placed below the axes too
+        renderer = ax.figure.canvas.get_renderer()
+        box = legend.get_window_extent(renderer)
+        _, legend_y = ax.transAxes.inverted().transform((0.0, box.y0 - 4 * ax.figure.dpi / 72.0))
+        y = min(y, float(legend_y))
+    return ax.text(
+        0.0, y, wrap_text(text, width), transform=ax.transAxes, ha="left", va="top", fontsize=8, color="#444444"
+    )
 
 
 def money_axis(axis, language: str, currency: str = "JPY"):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._common import words_for
+from ..reporting.i18n import code_label
+from ._common import legend_below, words_for
 from ._empty import draw_empty_note
 
 __all__ = ["plot_campaign_roi"]
@@ -140,7 +141,8 @@ def plot_campaign_roi(
     ax.axvline(0.0, color="black", linewidth=0.8)
     names = table["name"] if "name" in table.columns else table["campaign_id"]
     labels = [
-        f"{nm if pd.notna(nm) else cid} ({ch})" for nm, cid, ch in zip(names, table["campaign_id"], table["channel"])
+        f"{nm if pd.notna(nm) else cid} ({code_label(ch, 'channel', language)})"
+        for nm, cid, ch in zip(names, table["campaign_id"], table["channel"])
     ]
     ax.set_yticks(y, labels)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
@@ -148,22 +150,5 @@ def plot_campaign_roi(
     ax.set_xlabel(text["x"].format(margin=f"{margins[0]:.0%}") if len(margins) == 1 else text["x_plain"])
     ax.set_title(text["title"])
     if n:
-        _legend_below_xlabel(ax)
+        legend_below(ax)
     return ax
-
-
-def _legend_below_xlabel(ax) -> None:
-    """The legend centred under the x-axis label, clear of the tick labels and the label at any figure size."""
-    figure = ax.figure
-    if not hasattr(figure.canvas, "get_renderer"):  # a bare Figure(): measure text on an Agg canvas
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        FigureCanvasAgg(figure)
-    renderer = figure.canvas.get_renderer()
-    below = min(
-        ax.xaxis.label.get_window_extent(renderer).y0,
-        ax.get_tightbbox(renderer).y0 if ax.get_tightbbox(renderer) is not None else 0.0,
-    )
-    gap = 4 * figure.dpi / 72.0  # 4 points
-    _, y = ax.transAxes.inverted().transform((0.0, below - gap))
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, y), fontsize="small", frameon=False, ncol=2)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..reporting import i18n
 from ._common import axes_or_new as _axes
-from ._common import count_axis, money_axis, words_for
+from ._common import count_axis, group_names, money_axis, words_for
 from ._empty import draw_empty_note
 
 __all__ = [
@@ -47,13 +47,17 @@ def _require(table: pd.DataFrame, columns, source: str) -> None:
         raise ValueError(f"table is missing column(s) {missing}; pass the output of {source}.")
 
 
-def plot_holdout(table: pd.DataFrame, *, language: str = "en", ax=None):
+def plot_holdout(table: pd.DataFrame, *, max_bin: int = 7, language: str = "en", ax=None):
     """Mean repeat purchases in the holdout window by calibration frequency: actual against predicted.
 
     Parameters
     ----------
     table : pandas.DataFrame
         ``HoldoutCheck.table`` of :func:`crmtools.clv.holdout_check` (``frequency``, ``actual``, ``predicted``).
+    max_bin : int, default=7
+        The ``max_bin`` given to :func:`crmtools.clv.holdout_check`: its bin pools the customers with that many
+        repeat purchases or more and is labelled "7+" (:func:`crmtools.reporting.i18n.bin_labels`); the
+        table of the same check shows the same labels.
     language : {"en", "ja"}, default="en"
     ax : matplotlib.axes.Axes, optional
 
@@ -69,9 +73,7 @@ def plot_holdout(table: pd.DataFrame, *, language: str = "en", ax=None):
     x = np.arange(len(table))
     ax.bar(x - 0.2, table["actual"], width=0.4, color="#4c72b0", label=words["actual"])
     ax.bar(x + 0.2, table["predicted"], width=0.4, color="#dd8452", label=words["predicted"])
-    labels = [str(int(f)) for f in table["frequency"]]
-    labels[-1] = labels[-1] + "+" if len(labels) > 1 else labels[-1]
-    ax.set_xticks(list(x), labels)
+    ax.set_xticks(list(x), i18n.bin_labels(table["frequency"], max_bin))
     ax.set_xlabel(words["frequency"])
     ax.set_ylabel(words["repeat"])
     ax.legend(frameon=False)
@@ -118,7 +120,9 @@ def plot_value_by(table: pd.DataFrame, *, by: str, labels=None, language: str = 
     by : str
         The group column.
     labels : mapping, optional
-        Group -> shown label (e.g. translated segment names).
+        Group -> shown label (e.g. translated segment names); other groups of a column of data codes
+        (``acquisition_channel``: :data:`crmtools.reporting.i18n.CODE_COLUMNS`) in the catalogue's words,
+        the rest as written.
     language : {"en", "ja"}, default="en"
     ax : matplotlib.axes.Axes, optional
 
@@ -134,7 +138,7 @@ def plot_value_by(table: pd.DataFrame, *, by: str, labels=None, language: str = 
     _require(table, (by, "value_share"), "crmtools.churn.value_by")
     ax = _axes(ax, (8, max(2.0, 0.35 * len(table) + 1)))
     ordered = table.iloc[::-1]
-    names = [str((labels or {}).get(g, g)) for g in ordered[by]]
+    names = group_names(ordered[by], by, language, labels)
     ax.barh(names, ordered["value_share"], color="#4c72b0")
     ax.set_xlabel(words["share"])
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..reporting import i18n
 from ._common import axes_or_new as _axes
-from ._common import money_annotations, money_axis, words_for
+from ._common import group_names, money_annotations, money_axis, words_for
 from ._empty import draw_empty_note
 
 __all__ = ["plot_cohort_heatmap", "plot_f2_rates", "plot_interval_distribution"]
@@ -142,6 +142,8 @@ def plot_f2_rates(f2: pd.DataFrame, *, breakdown: str = "channel", language: str
             ax, "empty.f2" if f2.empty or breakdown == "overall" else f"empty.f2_{breakdown}", language
         )
     ax = _axes(ax, (7, 3.5))
+    # channels are data codes the catalogue words; categories are the data's own names
+    rows = rows.assign(group=group_names(rows["group"], "channel" if breakdown == "channel" else None, language))
     sns.barplot(data=rows, x="f2_rate", y="group", order=list(rows["group"]), color="#55a868", ax=ax)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel(words["f2_rate"])

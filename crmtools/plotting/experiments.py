@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..reporting.i18n import code_label
 from ._common import words_for
 from ._empty import draw_empty_note
 
@@ -87,7 +88,8 @@ def plot_lift_intervals(results: pd.DataFrame, *, metric: str | None = None, lan
         if np.isfinite(low) and np.isfinite(high):
             ax.plot([low, high], [y, y], color=_COLORS[kind], linewidth=2.2, solid_capstyle="butt")
         ax.plot([row.relative_lift], [y], "o", color=_COLORS[kind], markersize=7)
-        name = f"{row.experiment_id}: {row.variant}" if pd.notna(row.experiment_id) else str(row.variant)
+        variant = code_label(row.variant, "variant", language)  # a user's own variant name as written
+        name = f"{row.experiment_id}: {variant}" if pd.notna(row.experiment_id) else variant
         if several_metrics:
             name += f" ({text.get(row.metric, row.metric)})"
         labels.append((y, name))

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..reporting.i18n import stage_labels
 from ._common import axes_or_new as _axes
-from ._common import count_axis, words_for
+from ._common import count_axis, legend_below, words_for
 
 __all__ = ["plot_ladder_funnel", "plot_stage_migration"]
 
@@ -65,10 +65,11 @@ def plot_ladder_funnel(summary: pd.DataFrame, *, ladder=None, language: str = "e
     for yi, total in zip(y, summary["at_or_above"]):
         ax.text(total, yi, f" {int(total):,}", va="center", fontsize=8, color="#444444")
     ax.set_yticks(y, names)
+    ax.set_xlim(0, max(float(summary["at_or_above"].max()), 1.0) * 1.15)  # room for the value labels
     count_axis(ax.xaxis, language)
     ax.set_xlabel(words["customers"])
     ax.set_title(words["title"])
-    ax.legend(loc="lower right", frameon=False, fontsize=8)
+    legend_below(ax)  # inside the axes it sat on the bottom bar's value label (wider in Japanese)
     return ax
 
 

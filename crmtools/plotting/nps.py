@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..reporting import i18n
 from ._common import axes_or_new as _axes
-from ._common import words_for
+from ._common import group_names, note_below, words_for
 
 __all__ = ["plot_nps_behaviour", "plot_nps_breakdown", "plot_nps_trend"]
 
@@ -73,7 +73,7 @@ def plot_nps_trend(trend: pd.DataFrame, *, language: str = "en", ax=None):
     return ax
 
 
-def plot_nps_breakdown(table: pd.DataFrame, by: str, *, labels=None, language: str = "en", ax=None):
+def plot_nps_breakdown(table: pd.DataFrame, by: str, *, labels=None, ladder=None, language: str = "en", ax=None):
     """NPS per group of a breakdown as horizontal bars with their 95% intervals.
 
     Parameters
@@ -83,7 +83,14 @@ def plot_nps_breakdown(table: pd.DataFrame, by: str, *, labels=None, language: s
     by : str
         The breakdown column.
     labels : mapping, optional
-        Display label per value of ``by`` (e.g. segment or stage labels).
+        Display label per value of ``by`` (e.g. segment or stage labels); other values of a column of data
+        codes (``channel``: :data:`crmtools.reporting.i18n.CODE_COLUMNS`) in the catalogue's words, the rest
+        as written.
+    ladder : path, mapping or Ladder, optional
+        For a breakdown by growth stage (``by`` ``"stage"`` or ``"rung"``): the rules the stages came from;
+        default the built-in ladder. When a stage is defined partly by the survey answer (the built-in ⑤ Fan:
+        promoters), its high NPS, and the lower NPS below it, hold by definition: a note under the chart
+        says so (:func:`crmtools.reporting.i18n.nps_stage_note`).
     language : {"en", "ja"}, default="en"
     ax : matplotlib.axes.Axes, optional
 
@@ -97,7 +104,7 @@ def plot_nps_breakdown(table: pd.DataFrame, by: str, *, labels=None, language: s
     ax = _axes(ax, (8, max(2.5, 0.35 * len(shown) + 1)))
     if shown.empty:
         return _note(ax, words["empty"])
-    names = [str((labels or {}).get(v, v)) for v in shown[by]]
+    names = group_names(shown[by], by, language, labels)
     y = list(range(len(shown)))
     err = [shown["nps"] - shown["ci_low"], shown["ci_high"] - shown["nps"]]
     colours = ["#1a9850" if v >= 0 else "#d73027" for v in shown["nps"]]
@@ -107,6 +114,9 @@ def plot_nps_breakdown(table: pd.DataFrame, by: str, *, labels=None, language: s
     ax.axvline(0, color="#888888", linewidth=0.8)
     ax.set_xlim(-100, 100)
     ax.set_xlabel(words["nps"])
+    note = i18n.nps_stage_note(ladder, language) if by in ("stage", "rung") else ""
+    if note:  # a stage defined by the answer itself: its NPS says nothing about climbing the ladder
+        note_below(ax, note)
     return ax
 
 

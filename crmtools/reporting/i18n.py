@@ -47,6 +47,7 @@ __all__ = [
     "compact_number",
     "money",
     "month_label",
+    "nps_stage_note",
     "number",
     "percent",
     "segment_labels",
@@ -1143,16 +1144,15 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "{rungs} is defined partly by a promoter answer (9-10), so its high NPS, and the lower NPS of the "
         "stages below it, follow from that definition: this breakdown does not show that NPS rises as customers "
         "climb the ladder.",
-        "ja": "{rungs}は推奨者（9〜10の回答）であることを条件の一部として定義しているため、このステージのNPSが高く、"
-        "その下のステージのNPSが低いのは定義によるものです。ステージが上がるほどNPSが上がることを示すものではありません。",
+        "ja": "{rungs}は推奨者（9〜10の回答）であることを条件の一部として定義しているため、そのNPSが高く、その下の"
+        "ステージのNPSが低いのは定義によるものです。ステージが上がるほどNPSが上がることを示すものではありません。",
     },
     "nps.stage_circular_other": {
         "en": "{rungs} are defined partly by a promoter answer (9-10), so their high NPS, and the lower NPS of the "
         "stages below them, follow from that definition: this breakdown does not show that NPS rises as customers "
         "climb the ladder.",
-        "ja": "{rungs}は推奨者（9〜10の回答）であることを条件の一部として定義しているため、これらのステージのNPSが"
-        "高く、その下のステージのNPSが低いのは定義によるものです。ステージが上がるほどNPSが上がることを示すものでは"
-        "ありません。",
+        "ja": "{rungs}は推奨者（9〜10の回答）であることを条件の一部として定義しているため、そのNPSが高く、その下の"
+        "ステージのNPSが低いのは定義によるものです。ステージが上がるほどNPSが上がることを示すものではありません。",
     },
     "quality.non_merchandise_heading": {
         "en": "Non-merchandise lines by code (left out of revenue, products and baskets)",
@@ -1888,6 +1888,31 @@ def code_label(code, kind: str, language: str = "en") -> str:
             return "–"
     entry = TEXT.get(f"{kind}.{code}")
     return entry[language] if entry else str(code)
+
+
+def nps_stage_note(ladder=None, language: str = "en") -> str:
+    """The note an NPS breakdown by growth stage needs when a stage is defined partly by the survey answer
+    (the built-in ⑤ Fan: promoters): its high NPS, and the lower NPS below it, hold by definition. ``""`` when
+    no rung of ``ladder`` uses the answer.
+
+    Examples
+    --------
+    >>> nps_stage_note(language="ja").startswith("⑤ ファンは推奨者（9〜10の回答）")
+    True
+    >>> nps_stage_note({"rungs": [{"name": "buyer", "when": [{"orders": {"min": 1}}]},
+    ...                           {"name": "vip", "when": [{"orders": {"min": 9}}]}]})
+    ''
+    """
+    from ..ladder import load_ladder
+
+    check_language(language)
+    rules = load_ladder(ladder)
+    rungs = rules.rungs_using("nps_group")
+    if not rungs:
+        return ""
+    labels = stage_labels(rules, language)
+    names = ("、" if language == "ja" else ", ").join(labels[r] for r in rungs)
+    return plural("nps.stage_circular", len(rungs), language, rungs=names)
 
 
 def target_list_title(name: str, language: str = "en") -> str:

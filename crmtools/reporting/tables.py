@@ -48,6 +48,7 @@ __all__ = [
     "MAX_TITLE_CHARS",
     "ReportTable",
     "bullet_list",
+    "display_width",
     "format_value",
     "glossary_html",
     "glossary_values",
@@ -57,6 +58,7 @@ __all__ = [
     "metric_values",
     "shorten",
     "with_previous",
+    "worded",
 ]
 
 #: Display columns of text a table cell or header shows before it is shortened with "…".
@@ -69,6 +71,17 @@ MAX_TITLE_CHARS = 500
 
 def _width(char: str) -> int:
     return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 0 if unicodedata.combining(char) else 1
+
+
+def display_width(text: str) -> int:
+    """Display columns ``text`` takes: wide CJK characters count as two, combining marks as none.
+
+    Examples
+    --------
+    >>> display_width("Tea"), display_width("煎茶")
+    (3, 4)
+    """
+    return sum(_width(char) for char in text)
 
 
 def shorten(text: str, width: int = MAX_LABEL_WIDTH) -> str:
@@ -256,6 +269,7 @@ def html_table(
     max_label: int = MAX_LABEL_WIDTH,
     empty: str | None = None,
     text_language: str | None = None,
+    codes: Mapping[str, str | None] | None = None,
 ) -> ReportTable:
     """A DataFrame as a report table: a pandas Styler carrying the formats, headers and page layout.
 
@@ -285,6 +299,11 @@ def html_table(
     text_language : str, optional
         Language of the cells' text when it is not the page's (``lang`` on the table body), e.g. ``"en"``
         for technical details left in English on a Japanese page.
+    codes : mapping, optional
+        Column -> kind of data code it holds (``{"group": "channel"}``), added to
+        :data:`i18n.CODE_COLUMNS`; None shows a column as is. A text column holding codes shows each through
+        :func:`i18n.code_label` (``dm`` reads ダイレクトメール on a Japanese page, a code the catalogue does
+        not know as written); ``.data`` keeps the codes.
 
     Returns
     -------
@@ -304,22 +323,30 @@ def html_table(
     '<td title="Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea Tea ">Tea Tea Tea…</td>'
     >>> html_table(frame.iloc[:0], empty="No campaigns ran in Nov 2011.").to_html()
     '<p class="crm-note">No campaigns ran in Nov 2011.</p>'
+    >>> html_table(pd.DataFrame({"channel": ["dm", "line"]}), language="ja").to_html()
+    '<table class="crm-table"><thead><tr><th>チャネル</th></tr></thead><tbody><tr><td>ダイレクトメール</td></tr><tr><td>line</td></tr></tbody></table>'
     """
     i18n.check_language(language)
     formats = dict(formats or {})
     headers = dict(headers or {})
     kinds = [formats.get(col, "text") for col in frame.columns]
     numeric = [n for n, kind in enumerate(kinds) if kind != "text"]
+    code_kinds = {**i18n.CODE_COLUMNS, **dict(codes or {})}
+    coded = [
+        code_kinds.get(col) if kind == "text" and isinstance(col, str) else None
+        for col, kind in zip(frame.columns, kinds)
+    ]
 
     def header(col) -> str:
         return headers.get(col) or (i18n.TEXT[col][language] if col in i18n.TEXT else str(col))
 
-    def formatter(kind):
+    def formatter(kind, code=None):
+        if code is not None:  # a data code: the catalogue's word, an unknown code as written
+            return lambda value: i18n.code_label(value, code, language)
         return lambda value: format_value(value, kind, language, currency)
 
-    shown = [
-        [format_value(v, kind, language, currency) for v in frame.iloc[:max_rows, n]] for n, kind in enumerate(kinds)
-    ]
+    formatters = [formatter(kind, code) for kind, code in zip(kinds, coded)]
+    shown = [[show(v) for v in frame.iloc[:max_rows, n]] for n, show in enumerate(formatters)]
     fingerprint = json.dumps([[header(c) for c in frame.columns], shown, len(frame)], ensure_ascii=False)
     table = ReportTable(
         frame,
@@ -334,8 +361,8 @@ def html_table(
     table.hide(axis="index")
     table.set_table_attributes('class="crm-table"')
     table.format_index(header, axis="columns")
-    for n, kind in enumerate(kinds):
-        table.format(formatter(kind), subset=frame.columns[[n]])
+    for n, show in enumerate(formatters):
+        table.format(show, subset=frame.columns[[n]])
     return table
 
 
@@ -541,3 +568,20 @@ def with_previous(current: pd.DataFrame, previous: pd.DataFrame, *, on: str, col
     """
     renamed = previous[[on, *columns]].rename(columns={c: f"{c}_previous" for c in columns})
     return current.merge(renamed, on=on, how="left", validate="one_to_one")
+
+
+def worded(frame: pd.DataFrame, columns, *, language: str = "en") -> pd.DataFrame:
+    """``frame`` with each of ``columns`` (data codes) in the catalogue's words (:func:`i18n.code_label`).
+
+    For codes that reach a page inside a sentence rather than a table cell (a verdict naming its variant):
+    give the sentence builder the worded frame. ``columns`` is a list of :data:`i18n.CODE_COLUMNS` names or a
+    mapping column -> kind of code; a code the catalogue does not know stays as written.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"variant": ["free_shipping", "B"], "units": [10, 12]})
+    >>> worded(frame, ["variant"], language="ja")["variant"].tolist()
+    ['送料無料', 'B']
+    """
+    kinds = dict(columns) if isinstance(columns, Mapping) else {c: i18n.CODE_COLUMNS[c] for c in columns}
+    return frame.assign(**{c: [i18n.code_label(v, kind, language) for v in frame[c]] for c, kind in kinds.items()})
