@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from ja_lint import untranslated_codes
 
 from crmtools.params import DEFAULTS
 from crmtools.reporting.i18n import TEXT
@@ -164,13 +165,14 @@ def text_nodes(page: str) -> list[tuple[str, str]]:
 
 
 def english_left(page: str, allowed: set[str]) -> list[str]:
-    """Text on a Japanese page that should have been translated: catalogue keys, and Latin-script words that
-    are neither allowed terms nor words of the data (outside elements marked ``lang="en"``)."""
+    """Text on a Japanese page that should have been translated: catalogue keys, data codes the catalogue has
+    words for (``dm``, ``free_shipping``: words of the data, but codes; :mod:`ja_lint`), and Latin-script words
+    that are neither allowed terms nor words of the data (outside elements marked ``lang="en"``)."""
     found = []
     for lang, node in text_nodes(page):
         if lang == "en":
             continue
-        keys = [k for k in KEYS if k in node]
+        keys = [k for k in KEYS if k in node] + untranslated_codes(node)
         node = re.sub(PARAMETER, " ", node)  # a parameter's name, quoted as the analyst sets it
         words = [
             w
@@ -202,10 +204,17 @@ def test_japanese_pages_leave_no_english_and_say_they_are_japanese(reports):
 def test_the_english_check_catches_what_it_looks_for():
     page = (
         '<html lang="ja"><body><p>売上</p><td>conversion_rate</td><td>welch</td><td>Inactive</td>'
-        '<a lang="en" href="x">English</a><td>Tea</td><li>平均 3,969万円 (ROI 12%)</li></body></html>'
+        '<a lang="en" href="x">English</a><td>Tea</td><li>平均 3,969万円 (ROI 12%)</li>'
+        "<td>dm</td><td>Summer email</td><li>バリアント「free_shipping」</li></body></html>"
     )
-    found = english_left(page, {"Tea"})
-    assert [f.split(":")[0] for f in found] == ["'conversion_rate'", "'welch'", "'Inactive'"]
+    found = english_left(page, {"Tea", "dm", "Summer", "email", "free", "shipping"})  # words of the data
+    assert [f.split(":")[0] for f in found] == [
+        "'conversion_rate'",
+        "'welch'",
+        "'Inactive'",
+        "'dm'",  # a channel code, though a word of the data
+        "'バリアント「free_shipping」'",
+    ]
 
 
 def test_no_page_holds_a_stderr_block_or_the_repr_of_a_plot_object(reports):
