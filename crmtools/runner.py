@@ -490,24 +490,16 @@ def _execute_all(
     titles = {p.name: _notebook_title(p, plan.language) for p in plan.notebooks}
     workers = max(1, min(jobs or os.cpu_count() or 1, len(plan.notebooks)))
     _say(f"[{plan.label}] running {len(plan.notebooks)} notebooks ({workers} at a time)")
-    # The summary shows what the detail pages compute: it starts once they have all finished and reuses
-    # their results (ctx.cached). The detail pages start longest first (as the last run of this period
-    # timed them), so that the workers finish together.
-    summary = plan.notebooks[0]
-    queue = [*_longest_first(plan, plan.notebooks[1:]), summary]
+    # The detail pages start longest first (as the last run of this period timed them), so that the workers
+    # finish together; the summary, which shows what they compute, goes last. It starts as soon as a worker is
+    # free: a result it needs that another page is still computing, it waits for (ctx.cached), never recomputes.
+    queue = [*_longest_first(plan, plan.notebooks[1:]), plan.notebooks[0]]
     results: dict[Path, NotebookResult] = {}
-    turn = threading.Condition()
-    running = [0]
+    turn = threading.Lock()
 
     def take() -> Path | None:
         with turn:
-            if queue and queue[0] == summary:
-                while running[0]:
-                    turn.wait(timeout=1.0)
-            if not queue:
-                return None
-            running[0] += 1
-            return queue.pop(0)
+            return queue.pop(0) if queue else None
 
     def worker() -> None:
         # Each worker keeps one kernel for the notebooks it takes (imports paid once, namespace reset
@@ -515,12 +507,7 @@ def _execute_all(
         with KernelSession() as kernel:
             while (path := take()) is not None:
                 session = None if fresh_kernels else kernel
-                try:
-                    results[path] = _run_notebook(plan, path, staging, nb_params, titles, session)
-                finally:
-                    with turn:
-                        running[0] -= 1
-                        turn.notify_all()
+                results[path] = _run_notebook(plan, path, staging, nb_params, titles, session)
                 if results[path].status != "ok" and session is not None:
                     kernel.discard()  # it may have died or be stuck in a cell: the next notebook starts a new one
 

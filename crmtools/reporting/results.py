@@ -8,12 +8,16 @@ and stores the result in the run's private workspace; the others load it.
 
 The key is ``name`` plus a fingerprint of the function and of every argument
 (frames by their content), so a page that passes different options gets its
-own result, never a stale one. The runner runs the summary page last, so it
-finds the detail pages' results ready.
+own result, never a stale one. Pages run in parallel: a page that asks for a
+result another page is computing waits for it (a lock per result, held while
+it is computed) instead of computing it a second time, so the summary page,
+queued last, can start as soon as a worker is free.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import pickle
@@ -87,12 +91,32 @@ def cached_call(cache_dir: str | os.PathLike | None, name: str, function, *args,
     )
     path = Path(cache_dir) / f"{name}-{key.hexdigest()[:24]}.pkl"
     if path.exists():
-        with open(path, "rb") as handle:
-            return pickle.load(handle)
-    result = function(*args, **kwargs)
+        return _load(path)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(handle, "wb") as out:
-        pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
+    with _computing(path):  # another page computing the same result: wait for it, then load it
+        if path.exists():
+            return _load(path)
+        result = function(*args, **kwargs)
+        handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(handle, "wb") as out:
+            pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
     return result
+
+
+def _load(path: Path):
+    with open(path, "rb") as handle:
+        return pickle.load(handle)
+
+
+@contextlib.contextmanager
+def _computing(path: Path):
+    """Hold the lock of the result at ``path`` while it is computed (an ``fcntl`` lock: the OS releases it
+    however its kernel ends). A page holds at most one such lock at a time, so pages cannot wait on each other
+    in a circle."""
+    with open(path.with_suffix(".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,76 @@
+"""Results shared by a run's pages (crmtools.reporting.results): computed once, whichever page asks first."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from crmtools.reporting.results import cached_call, fingerprint
+
+
+def _slow_total(frame: pd.DataFrame, log: str, *, factor: int = 1) -> int:
+    """Sum of a frame's column, logging each computation (one line per call) and taking a while."""
+    with open(log, "a", encoding="utf-8") as out:
+        out.write("computed\n")
+    time.sleep(0.3)
+    return int(frame["x"].sum()) * factor
+
+
+def _failing(log: str) -> int:
+    with open(log, "a", encoding="utf-8") as out:
+        out.write("tried\n")
+    raise RuntimeError("no result")
+
+
+def _page(cache_dir: str, log: str, start, queue) -> None:
+    start.wait()
+    queue.put(cached_call(cache_dir, "total", _slow_total, pd.DataFrame({"x": [1, 2, 3]}), log))
+
+
+def test_a_result_is_computed_once_and_then_loaded(tmp_path):
+    log = str(tmp_path / "log.txt")
+    frame = pd.DataFrame({"x": [1, 2, 3]})
+    first = cached_call(tmp_path / "cache", "total", _slow_total, frame, log)
+    again = cached_call(tmp_path / "cache", "total", _slow_total, frame.copy(), log)
+    other = cached_call(tmp_path / "cache", "total", _slow_total, frame, log, factor=2)
+    changed = cached_call(tmp_path / "cache", "total", _slow_total, frame.assign(x=[1, 2, 4]), log)
+    assert (first, again, other, changed) == (6, 6, 12, 7)
+    assert Path(log).read_text(encoding="utf-8").count("computed") == 3  # the same call came from the store
+    assert cached_call(None, "total", _slow_total, frame, log) == 6  # no store: simply called
+    assert Path(log).read_text(encoding="utf-8").count("computed") == 4
+
+
+def test_pages_asking_at_the_same_time_share_one_computation(tmp_path):
+    """Four processes (pages in their kernels) ask for the same result at once: one computes, three wait."""
+    context = multiprocessing.get_context("fork")
+    log, start, queue = str(tmp_path / "log.txt"), context.Event(), context.Queue()
+    pages = [context.Process(target=_page, args=(str(tmp_path / "cache"), log, start, queue)) for _ in range(4)]
+    for page in pages:
+        page.start()
+    start.set()
+    answers = [queue.get(timeout=60) for _ in pages]
+    for page in pages:
+        page.join(timeout=60)
+    assert answers == [6, 6, 6, 6]
+    assert Path(log).read_text(encoding="utf-8").count("computed") == 1
+
+
+def test_a_failed_computation_leaves_nothing_behind(tmp_path):
+    log = str(tmp_path / "log.txt")
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="no result"):
+            cached_call(tmp_path / "cache", "failing", _failing, log)
+    assert Path(log).read_text(encoding="utf-8").count("tried") == 2  # the next page tries again
+    assert not list((tmp_path / "cache").glob("*.pkl"))
+
+
+def test_fingerprints_follow_content_not_identity():
+    a = pd.DataFrame({"x": [1, 2]})
+    assert fingerprint(a) == fingerprint(a.copy())
+    assert fingerprint(a) != fingerprint(a.assign(x=[2, 1]))
+    assert fingerprint(a) != fingerprint(a.rename(columns={"x": "y"}))
+    assert fingerprint({"b": 1, "a": [a]}) == fingerprint({"a": [a.copy()], "b": 1})
