@@ -546,7 +546,7 @@ def test_roi_chart_draws_on_the_given_axes(small):
     ax = Figure().subplots()
     assert plot_campaign_roi(roi, ax=ax) is ax
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert labels == ["Spring DM (dm)", "Free mail (dm)"]  # ranked, undefined ROI last
+    assert labels == ["Spring DM (Direct mail)", "Free mail (Direct mail)"]  # ranked, undefined ROI last
     bars = [p.get_width() for p in ax.patches]
     # The headline: bars are incremental ROI; attributed ROI only a labelled reference marker.
     assert bars[0] == pytest.approx(roi.loc[0, "incremental_roi"]) and bars[1] == 0.0
