@@ -11,7 +11,10 @@ Steps
 1. :func:`customer_summary`: one row per customer from the transactions
    (``frequency``, ``recency``, ``T``, ``monetary_value``; holdout columns
    with ``observation_end``), aggregated in the engine layer
-   (:mod:`crmtools.engine`), so it runs on pandas, polars, DuckDB and Spark.
+   (:mod:`crmtools.engine`), so it runs on pandas, polars, DuckDB and Spark;
+   a pandas frame of plain columns is summarised in numpy instead (one sort
+   of the lines by customer and day, no hashing of text ids), with the same
+   result (``tests/test_clv.py`` compares the two).
 2. :func:`fit_bgnbd` and :func:`fit_gamma_gamma`: maximum likelihood on the
    exact log-likelihoods with analytic gradients; customers with identical
    data are grouped (weights), so a fit costs in distinct triples, not in
@@ -107,7 +110,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from .checks import message, require_columns, require_in, require_range
-from .engine import collect, day_number, is_missing, lit_datetime, to_lazy
+from .engine import collect, day_number, day_number_of, is_missing, lit_datetime, to_lazy
 from .periods import Period, as_point, parse_period
 
 __all__ = [
@@ -203,7 +206,10 @@ def customer_summary(
     transactions : DataFrame-like
         The canonical transactions (pandas, polars, DuckDB, Spark or
         narwhals); never modified. Only purchase lines count: a customer id, a
-        positive quantity.
+        positive quantity. A pandas frame with text or integer ids, numpy
+        datetimes and numpy numbers is summarised in numpy (several times
+        faster than through an engine, the same result); other inputs in
+        their engine.
     calibration_end : date or Period
         The last day of the calibration window, included (a Period means its
         last day). Customers whose first purchase is later are left out.
@@ -262,7 +268,27 @@ def customer_summary(
                     received=f"{end_ts:%Y-%m-%d}",
                 )
             )
-    c, d, a, q = customer_col, date_col, amount_col, quantity_col
+    cal_day = day_number_of(cal_day_ts)
+    columns = (customer_col, date_col, amount_col, quantity_col)
+    raw = _numpy_summary(transactions, columns, cal_day, day_number_of(end_ts))
+    if raw is None:
+        raw = _engine_summary(transactions, columns, cal_day, end_ts)
+    _raise_on_bad_amounts(raw, amount_col)
+    if raw.empty:
+        raise ValueError(
+            message(
+                "The calibration window holds no purchase",
+                allowed="transactions with at least one purchase line (a customer id, quantity > 0) on or before "
+                f"calibration_end={cal_day_ts:%Y-%m-%d}",
+                received="no such line",
+            )
+        )
+    return _summary_frame(raw, customer_col, cal_day, end_ts, cal_day_ts, unit, time_unit, observation_end is not None)
+
+
+def _engine_summary(transactions: Any, columns: tuple[str, ...], cal_day: int, end_ts: pd.Timestamp) -> pd.DataFrame:
+    """Per-customer aggregates of the purchase lines, in the input's own engine (one row per customer, sorted)."""
+    c, d, a, q = columns
     lf = to_lazy(
         transactions,
         columns=[c, d, a, q],
@@ -270,7 +296,6 @@ def customer_summary(
         kinds={c: "id", d: "datetime", a: "numeric", q: "numeric"},
         where=[~nw.col(c).is_null(), nw.col(q) > 0, nw.col(d) < lit_datetime(end_ts + pd.Timedelta(days=1))],
     )
-    cal_day = int((cal_day_ts - pd.Timestamp("1970-01-01")).days)
     days = (
         lf.with_columns(
             _day=day_number(nw.col(d)),
@@ -292,18 +317,170 @@ def customer_summary(
         _hold_value=nw.when(~cal).then(nw.col("_value")).sum(),
         _bad=nw.col("_bad").sum(),
     )
-    raw = collect(per_customer, sort_by=c)
-    _raise_on_bad_amounts(raw, amount_col)
-    if raw.empty:
-        raise ValueError(
-            message(
-                "The calibration window holds no purchase",
-                allowed="transactions with at least one purchase line (a customer id, quantity > 0) on or before "
-                f"calibration_end={cal_day_ts:%Y-%m-%d}",
-                received="no such line",
-            )
-        )
-    return _summary_frame(raw, c, cal_day, end_ts, cal_day_ts, unit, time_unit, observation_end is not None)
+    return collect(per_customer, sort_by=c)
+
+
+# --------------------------------------------------------------------------- the same summary of a pandas frame, in numpy
+#
+# On pandas input the engine path spends most of its time grouping by text customer ids (twice: by customer and
+# day, then by customer) and sorting the result's text. Here the lines are sorted once by (customer, day) on
+# integer keys whose order is the ids' order, and every aggregate is a segment sum: no hashing of text, and the
+# rows come out in customer order. It reads only frames whose columns it reads exactly as the engine path does
+# (numpy numbers and datetimes, text or integer ids); anything else takes the engine path, which also raises the
+# type errors. tests/test_clv.py compares the two paths on generated transactions.
+
+#: Text ids up to this many UTF-8 bytes are sorted as packed 64-bit words; longer ones are factorised first.
+_PACKED_BYTES = 32
+
+
+def _numpy_summary(transactions: Any, columns: tuple[str, ...], cal_day: int, end_day: int) -> pd.DataFrame | None:
+    """:func:`_engine_summary` of a plain pandas frame, computed in numpy; None for any other input."""
+    series = _plain_columns(transactions, columns)
+    if series is None:
+        return None
+    ids, when, amount, quantity = series
+    stamps = when.to_numpy()
+    day = stamps.astype("datetime64[D]").view("int64")  # floor to the calendar day, as day_number
+    rows = np.flatnonzero(ids.notna().to_numpy() & (quantity.to_numpy() > 0) & ~np.isnat(stamps) & (day <= end_day))
+    keys = _id_keys(ids, rows)
+    sort = np.lexsort([day[rows], *keys[::-1]])  # by customer, then day; stable, so lines keep their order
+    lines = rows[sort]
+    aggregates, first_line = _customer_aggregates(
+        _first_lines(keys, sort), day[lines], amount.to_numpy()[lines], cal_day
+    )
+    keep = aggregates["_first"] <= cal_day  # customers whose first purchase is later are left out
+    if not keep.all():
+        aggregates = {name: values[keep] for name, values in aggregates.items()}
+        first_line = first_line[keep]
+    return pd.DataFrame({columns[0]: _engine_ids(ids, lines[first_line]), **aggregates})
+
+
+def _first_lines(keys: list[np.ndarray], sort: np.ndarray) -> np.ndarray:
+    """True at the first line of each customer, the lines in ``sort`` order."""
+    new = np.zeros(sort.size, dtype=bool)
+    new[:1] = True
+    for key in keys:
+        ordered = key[sort]
+        new[1:] |= ordered[1:] != ordered[:-1]
+    return new
+
+
+def _customer_aggregates(
+    new_customer: np.ndarray, day: np.ndarray, values: np.ndarray, cal_day: int
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The columns :func:`_engine_summary` aggregates, from lines sorted by customer and day, for every customer.
+
+    Also returns the position of each customer's first line.
+    """
+    bad = (values < 0) | np.isnan(values) if values.dtype.kind == "f" else values < 0
+    values = values if values.dtype.kind == "f" else values.astype("int64")
+    new_day = new_customer.copy()
+    new_day[1:] |= day[1:] != day[:-1]
+    day_start = np.flatnonzero(new_day)
+    day_value = _segment_sums(values, day_start)  # a purchase day's value: the sum of its lines
+    day = day[day_start]
+    customer = np.flatnonzero(new_customer[day_start])  # each customer's first purchase day
+    cal = day <= cal_day
+    cal_days = _segment_sums(cal.astype("int64"), customer)
+    zero = np.zeros((), dtype=day_value.dtype)
+    first_line = day_start[customer]
+    aggregates = {
+        "_first": day[customer],
+        "_last": day[customer + np.maximum(cal_days, 1) - 1],  # days ascend: the last calibration day
+        "_days": cal_days,
+        "_value_all": _segment_sums(np.where(cal, day_value, zero), customer),
+        "_value_first": day_value[customer],
+        "_hold_days": np.diff(customer, append=day_start.size) - cal_days,
+        "_hold_value": _segment_sums(np.where(cal, zero, day_value), customer),
+        "_bad": _segment_sums(bad.astype("int64"), first_line) if bad.any() else np.zeros(customer.size, "int64"),
+    }
+    return aggregates, first_line
+
+
+def _segment_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Sums of the consecutive segments of ``values`` that begin at ``starts`` (increasing, from 0)."""
+    return np.add.reduceat(values, starts) if starts.size else values[:0]
+
+
+def _plain_columns(transactions: Any, columns: tuple[str, ...]) -> tuple[pd.Series, ...] | None:
+    """The four columns of a pandas frame if numpy reads them as the engine would (see above), else None."""
+    if not isinstance(transactions, pd.DataFrame) or len(set(columns)) < len(columns):
+        return None
+    if not transactions.columns.is_unique or not all(name in transactions.columns for name in columns):
+        return None
+    ids, when, amount, quantity = (transactions[name] for name in columns)
+    numeric = all(
+        isinstance(s.dtype, np.dtype) and (s.dtype.kind in "iu" or s.dtype == np.float64) for s in (amount, quantity)
+    )
+    dated = isinstance(when.dtype, np.dtype) and when.dtype.kind == "M"
+    return (ids, when, amount, quantity) if numeric and dated and _plain_ids(ids) else None
+
+
+def _plain_ids(ids: pd.Series) -> bool:
+    if isinstance(ids.dtype, np.dtype) and ids.dtype.kind in "iu":
+        return True
+    if isinstance(ids.dtype, pd.StringDtype):
+        return True
+    return ids.dtype == object and pd.api.types.infer_dtype(ids, skipna=True) == "string"
+
+
+def _id_keys(ids: pd.Series, rows: np.ndarray) -> list[np.ndarray]:
+    """Integer arrays for the ``rows`` of ``ids`` whose lexicographic order (first array first) is the ids' order.
+
+    Integers are their own key. Short text (up to :data:`_PACKED_BYTES` UTF-8 bytes, without NUL) is its bytes
+    packed big-endian into 64-bit words, zero-padded: word order is byte order, which is the order of the code
+    points the engine path sorts by. Other text is factorised and its distinct values ranked by the same pandas
+    sort the engine path uses.
+    """
+    if isinstance(ids.dtype, np.dtype):
+        return [ids.to_numpy()[rows]]
+    packed = _packed_words(ids, rows)
+    if packed is not None:
+        return packed
+    codes, uniques = pd.factorize(ids.to_numpy()[rows])
+    ranked = _engine_ids(pd.Series(uniques, dtype=object), np.arange(uniques.size))
+    rank = np.empty(uniques.size, dtype="int64")
+    rank[ranked.argsort(kind="stable").to_numpy()] = np.arange(uniques.size)
+    return [rank[codes]]
+
+
+def _packed_words(ids: pd.Series, rows: np.ndarray) -> list[np.ndarray] | None:
+    """Text ids of ``rows`` as big-endian 64-bit words (see :func:`_id_keys`), or None when they do not fit."""
+    import pyarrow as pa
+
+    chunked = getattr(ids.array, "_pa_array", None)
+    if chunked is None or not (pa.types.is_string(chunked.type) or pa.types.is_large_string(chunked.type)):
+        return None
+    array = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
+    width = 8 if pa.types.is_large_string(array.type) else 4
+    offsets = np.frombuffer(
+        array.buffers()[1], dtype=f"int{width * 8}", count=len(array) + 1, offset=array.offset * width
+    )
+    data = np.frombuffer(array.buffers()[2], dtype="uint8") if array.buffers()[2] is not None else np.zeros(1, "uint8")
+    lengths = np.diff(offsets)
+    longest = int(lengths[rows].max()) if rows.size else 0
+    text = data[offsets[0] : offsets[-1]]
+    if longest > _PACKED_BYTES or (text == 0).any():
+        return None
+    words = -(-max(longest, 1) // 8)
+    fixed = bool((lengths == longest).all())  # the common case: the bytes are already a matrix
+    packed = np.zeros((len(array) if fixed else rows.size, 8 * words), dtype="uint8")
+    if fixed:
+        packed[:, :longest] = text.reshape(len(array), longest)
+    else:
+        start, length = offsets[:-1][rows], lengths[rows]
+        for j in range(longest):
+            packed[:, j] = np.where(length > j, data[np.minimum(start + j, data.size - 1)], 0)
+    big_endian = packed.view(">u8")
+    return [(big_endian[rows, w] if fixed else big_endian[:, w]).astype("uint64") for w in range(words)]
+
+
+def _engine_ids(ids: pd.Series | np.ndarray, rows: np.ndarray) -> pd.Series:
+    """The ids of ``rows`` as the engine path returns them (through Arrow, as :func:`crmtools.engine.collect`)."""
+    import pyarrow as pa
+
+    taken = ids.iloc[rows] if isinstance(ids, pd.Series) else ids[rows]
+    return pa.table({"id": pa.array(taken, from_pandas=True)}).to_pandas()["id"].rename(None)
 
 
 def _raise_on_bad_amounts(raw: pd.DataFrame, amount_col: str) -> None:
