@@ -341,15 +341,20 @@ def test_a_winning_variant_is_rolled_out_with_its_measured_value(action_inputs):
     )
 
 
-def test_an_aa_health_check_is_never_rolled_out(action_inputs):
-    counts = pd.DataFrame(
+def _two_arms(experiment_id: str, variant: str) -> pd.DataFrame:
+    """A control and one variant of 10,000 units each, converting 1,000 and 1,200 (significant)."""
+    return pd.DataFrame(
         {
-            "experiment_id": "EXP-AA",
-            "variant": ["control", "control_copy"],
+            "experiment_id": experiment_id,
+            "variant": ["control", variant],
             "units": [10000, 10000],
             "conversions": [1000, 1200],
         }
     )
+
+
+def test_an_aa_health_check_is_never_rolled_out(action_inputs):
+    counts = _two_arms("EXP-AA", "control_copy")
     tested = experiment_results(counts)
     assert (tested["verdict"] == "significant_better").any()
     assert "roll_out" not in [a.code for a in action_records(**{**action_inputs, "experiments": tested})]
@@ -573,3 +578,17 @@ def test_summary_audiences_equal_the_lists_the_targets_command_exports(small_sam
         action = actions[code]
         assert action.customers == exported[action.audience["list"]] >= MIN_AUDIENCE
         assert f" {action.customers:,} " in recommended_actions([action])[0]
+
+
+def test_findings_and_the_roll_out_word_the_variant_through_the_catalogue(action_inputs):
+    """The executive summary read ``バリアント「free_shipping」``: a variant the catalogue words is shown in words,
+    a user's own variant (``B``) as written."""
+    counts = _two_arms("EXP-OFFER", "free_shipping")
+    tested = experiment_results(counts)
+    roll_out = [a for a in action_records(**{**action_inputs, "experiments": tested}) if a.code == "roll_out"]
+    for lang, word in (("ja", "「送料無料」"), ("en", "Free shipping")):
+        texts = [f for f in summary_findings(experiments=tested, language=lang) if f.startswith("EXP-OFFER")]
+        texts += recommended_actions(roll_out, language=lang)
+        assert len(texts) == 2 and all(word in t and "free_shipping" not in t for t in texts), texts
+    mine = experiment_results(counts.assign(variant=["control", "my_offer"]))
+    assert "「my_offer」" in summary_findings(experiments=mine, language="ja")[0]

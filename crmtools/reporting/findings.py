@@ -583,7 +583,7 @@ def _action_reason(action: Action, labels: Mapping, language: str, currency: str
     elif action.code == "roll_out":
         values.update(
             experiment=n["experiment"],
-            variant=n["variant"],
+            variant=i18n.code_label(n["variant"], "variant", language),
             metric=i18n.text(f"metric.{n['metric']}", language),
             lift=i18n.percent(n["lift"]),
         )
@@ -1048,7 +1048,7 @@ def _p_text(p: float, language: str) -> str:
 def _effect(row, metric: str, language: str) -> str:
     """The sentence saying what the variant did to the metric."""
     lift, low, high = row["relative_lift"], row["relative_lift_ci_low"], row["relative_lift_ci_high"]
-    name = row["variant"]
+    name = i18n.code_label(row["variant"], "variant", language)  # a user's own variant as written
     if not np.isfinite(lift) and row["control_value"] == 0:
         return i18n.text(
             "verdict.lift_undefined",
