@@ -340,7 +340,8 @@ def _numpy_summary(transactions: Any, columns: tuple[str, ...], cal_day: int, en
         return None
     ids, when, amount, quantity = series
     stamps = when.to_numpy()
-    day = stamps.astype("datetime64[D]").view("int64")  # floor to the calendar day, as day_number
+    unit, count = np.datetime_data(stamps.dtype)
+    day = stamps.view("int64") // int(np.timedelta64(1, "D") // np.timedelta64(count, unit))  # floor: day_number
     rows = np.flatnonzero(ids.notna().to_numpy() & (quantity.to_numpy() > 0) & ~np.isnat(stamps) & (day <= end_day))
     keys = _id_keys(ids, rows)
     sort = np.lexsort([day[rows], *keys[::-1]])  # by customer, then day; stable, so lines keep their order
@@ -1296,11 +1297,7 @@ _A_NEAR_ONE = 1e-6
 
 
 def _purchases(params: dict, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray):
-    """Equation 10 of the BG/NBD paper for every row, as a function of the horizon t.
-
-    Its hypergeometric part depends only on (x, T), which take few distinct pairs: it is computed once
-    per pair and gathered; P(alive) is computed once for all horizons.
-    """
+    """Equation 10 of the BG/NBD paper for every row, as a function of the horizon t (a :class:`_Purchases`)."""
     r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
     code_x, distinct_x = _codes(x)
     code_t, distinct_t = _codes(big_t)
@@ -1308,9 +1305,9 @@ def _purchases(params: dict, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray):
     ux, ut = distinct_x[keys // distinct_t.size], distinct_t[keys % distinct_t.size]
     alive = special.expit(-_alive_odds(params, x, t_x, big_t))
 
-    def at(t: float) -> np.ndarray:
+    def per_pair(t: float) -> np.ndarray:
         if t == 0:
-            return np.zeros(x.size)
+            return np.zeros(ux.size)
         z = t / (alpha + ut + t)
         power = np.exp((r + ux) * (np.log(alpha + ut) - np.log(alpha + ut + t)))
 
@@ -1320,12 +1317,25 @@ def _purchases(params: dict, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray):
             )
 
         if abs(a - 1.0) < _A_NEAR_ONE:  # a removable singularity (0/0 at a = 1): its limit, by symmetric points
-            value = (equation_10(1.0 + 2 * _A_NEAR_ONE) + equation_10(1.0 - 2 * _A_NEAR_ONE)) / 2
-        else:
-            value = equation_10(a)
-        return value[pair] * alive
+            return (equation_10(1.0 + 2 * _A_NEAR_ONE) + equation_10(1.0 - 2 * _A_NEAR_ONE)) / 2
+        return equation_10(a)
 
-    return at
+    return _Purchases(per_pair, pair, alive)
+
+
+class _Purchases(NamedTuple):
+    """Expected purchases of every row as a function of the horizon: ``per_pair(t)[pair] * alive``.
+
+    Equation 10 is P(alive) times a part that depends on the data only through (x, T), which take few distinct
+    pairs: ``per_pair(t)`` holds it once per pair, ``pair`` is each row's pair, ``alive`` each row's P(alive).
+    """
+
+    per_pair: Any
+    pair: np.ndarray
+    alive: np.ndarray
+
+    def __call__(self, t: float) -> np.ndarray:
+        return self.per_pair(t)[self.pair] * self.alive
 
 
 def expected_spend(model: GammaGammaResult, summary: Any) -> pd.Series:
@@ -1427,13 +1437,14 @@ def customer_value(
     x, t_x, big_t = _rfm_arrays(summary)
     per_month = _UNITS_PER_MONTH[bgnbd.time_unit]
     purchases = _purchases(bgnbd.params, x, t_x, big_t)
-    total = np.zeros(x.size)
-    before = np.zeros(x.size)
+    # Expected purchases are per_pair(t)[pair] * alive: the discounted sum over months is taken per (x, T) pair.
+    before = purchases.per_pair(0.0)
+    discounted = np.zeros_like(before)
     for i in range(1, months + 1):
-        cumulative = purchases(i * per_month)
-        total += spend * (cumulative - before) / (1.0 + monthly_discount) ** i
+        cumulative = purchases.per_pair(i * per_month)
+        discounted += (cumulative - before) / (1.0 + monthly_discount) ** i
         before = cumulative
-    return _series(total * margin, summary, "customer_value")
+    return _series(spend * discounted[purchases.pair] * purchases.alive * margin, summary, "customer_value")
 
 
 def customer_scores(
