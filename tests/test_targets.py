@@ -825,7 +825,9 @@ def test_list_notes_are_words_for_every_code_and_count():
     assert i18n.target_list_note() == ""
     assert i18n.target_list_note(None, underpowered=pd.NA, not_contactable=pd.NA, taken_by_earlier=0) == ""
     assert i18n.target_list_note("no_customer_matches") == "no customer matches the rule"
-    assert i18n.target_list_note("field_unavailable:nps_group:no_data", language="ja").startswith("nps_group")
+    assert i18n.target_list_note("field_unavailable:nps_group:no_data", language="ja") == (
+        "「NPSアンケートの回答」がこのデータでは使えないため作成していません"
+    )
     both = i18n.target_list_note(underpowered=np.bool_(True), not_contactable=np.int64(1234), taken_by_earlier=5)
     assert both == (
         "the holdout is too small to show the expected uplift reliably; 1,234 matching customers left out "
@@ -836,6 +838,24 @@ def test_list_notes_are_words_for_every_code_and_count():
         for lang in ("en", "ja"):
             words = i18n.target_list_note(code, language=lang)
             assert words and code.split(":")[0] not in words
+
+
+def test_a_skipped_lists_note_names_its_field_in_words_never_as_a_field_name():
+    """The note read "nps_groupがこのデータでは使えない…": every registered field has words in every language."""
+    from crmtools.reporting import i18n
+
+    fields = [a.name for provider in targets.ATTRIBUTE_PROVIDERS.values() for a in provider.attributes]
+    assert {"nps_group", "clv", "churn_risk", "segment"} <= set(fields)
+    for name in fields:
+        for reason in ("no_data", "module_missing"):
+            en, ja = (
+                i18n.target_list_note(f"field_unavailable:{name}:{reason}", language=lang) for lang in ("en", "ja")
+            )
+            words = {lang: i18n.code_label(name, "target.field", lang) for lang in ("en", "ja")}
+            assert name not in ja and words["ja"] in ja, (name, ja)
+            assert words["en"] in en and words["en"] != name and ("_" not in en), (name, en)
+            assert reason not in ja and reason not in en
+    assert "my_score" in i18n.target_list_note("field_unavailable:my_score:no_data", language="ja")  # as written
 
 
 def test_the_actions_page_shows_list_titles_and_notes_in_words():

@@ -1180,6 +1180,34 @@ TEXT: dict[str, dict[str, str]] = {
     "target.theme.replenishment": {"en": "Replenishment reminder", "ja": "買い替え・補充のご案内"},
     "target.theme.cross_sell": {"en": "Cross-sell", "ja": "クロスセル"},
     "target.theme.reactivation": {"en": "Reactivation", "ja": "再活性化"},
+    # fields of the campaign list rules (crmtools.targets.ATTRIBUTE_PROVIDERS), as the list notes name them; a field
+    # of a user's own provider without words here is shown as written
+    "target.field.segment": {"en": "RFM segment", "ja": "RFMセグメント"},
+    "target.field.recency_days": {"en": "days since the last purchase (RFM)", "ja": "最終購入からの日数（RFM）"},
+    "target.field.frequency": {"en": "number of orders (RFM)", "ja": "購入回数（RFM）"},
+    "target.field.monetary": {"en": "spend (RFM)", "ja": "購入金額（RFM）"},
+    "target.field.r_score": {"en": "recency score", "ja": "最新購入日（R）スコア"},
+    "target.field.f_score": {"en": "frequency score", "ja": "購入頻度（F）スコア"},
+    "target.field.m_score": {"en": "monetary score", "ja": "購入金額（M）スコア"},
+    "target.field.decile": {"en": "revenue decile", "ja": "売上デシル"},
+    "target.field.days_since_first": {"en": "days since the first purchase", "ja": "初回購入からの日数"},
+    "target.field.days_since_last": {"en": "days since the last purchase", "ja": "最終購入からの日数"},
+    "target.field.purchase_days": {"en": "days with a purchase", "ja": "購入日数"},
+    "target.field.avg_interval_days": {"en": "usual days between purchases", "ja": "平均購入間隔（日）"},
+    "target.field.interval_ratio": {
+        "en": "time since the last purchase against the usual interval",
+        "ja": "通常の購入間隔に対する最終購入からの経過",
+    },
+    "target.field.in_f2_window": {
+        "en": "first-time buyers still in the second-purchase window",
+        "ja": "2回目購入の期間内にいる初回購入者",
+    },
+    "target.field.nps_group": {"en": "the NPS survey answer", "ja": "NPSアンケートの回答"},
+    "target.field.stage": {"en": "growth stage", "ja": "成長ステージ"},
+    "target.field.stage_number": {"en": "growth stage number", "ja": "成長ステージの番号"},
+    "target.field.clv": {"en": "predicted customer value (CLV)", "ja": "予測顧客生涯価値（CLV）"},
+    "target.field.probability_alive": {"en": "probability of being still active", "ja": "継続購入している確率"},
+    "target.field.churn_risk": {"en": "churn risk", "ja": "離反リスク"},
     "method.z-test": {"en": "z-test", "ja": "z検定"},
     "method.fisher": {"en": "Fisher's exact test", "ja": "フィッシャーの正確確率検定"},
     "method.boschloo": {"en": "Boschloo's exact test", "ja": "ボシュルーの正確確率検定"},
@@ -1286,7 +1314,7 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "actions.note.field_unavailable": {
         "en": "skipped: {field} is not available for this data",
-        "ja": "{field}がこのデータでは使えないため作成していません",
+        "ja": "「{field}」がこのデータでは使えないため作成していません",
     },
     "actions.note.underpowered": {
         "en": "the holdout is too small to show the expected uplift reliably",
@@ -1940,14 +1968,15 @@ def target_list_note(
     >>> target_list_note(underpowered=True, not_contactable=12)
     'the holdout is too small to show the expected uplift reliably; 12 matching customers left out (no marketing consent, opted out or complained)'
     >>> target_list_note("field_unavailable:nps_group:no_data", language="en")
-    'skipped: nps_group is not available for this data'
+    'skipped: the NPS survey answer is not available for this data'
     """
     check_language(language)
     parts = []
     if isinstance(note, str) and note:
         code, _, rest = note.partition(":")
         key = f"actions.note.{code}"
-        parts.append(text(key, language, field=rest.split(":")[0]) if key in TEXT else note)
+        field = code_label(rest.split(":")[0], "target.field", language)  # in words (a user's own field as written)
+        parts.append(text(key, language, field=field) if key in TEXT else note)
     if str(underpowered) == "True":  # True or numpy's True; missing (None, NA) is not underpowered
         parts.append(text("actions.note.underpowered", language))
     for key, count in (("not_contactable", not_contactable), ("taken_by_earlier", taken_by_earlier)):
