@@ -594,17 +594,30 @@ def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype("int64"), np.asarray(uniques)
 
 
+def _dense_codes(key: np.ndarray, span: int) -> np.ndarray:
+    """Each key's position among the distinct keys (integers in ``[0, span)``), in increasing order of key.
+
+    Through a table of the keys present while ``span`` is small next to the rows (no hashing), else factorised.
+    """
+    if span > max(4 * key.size, 1 << 20):
+        return _codes(key)[0]
+    return (np.cumsum(np.bincount(key, minlength=span) > 0) - 1)[key]
+
+
 def _grouped(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """Distinct rows of the columns (in order of first appearance) and their counts.
 
-    Each column is factorised on its own (hashing) and the codes combined into one integer key, which is
-    factorised again: linear in the rows, several times faster than a multi-column group-by.
+    Each column is factorised on its own (hashing) and the codes combined into one integer key, whose distinct
+    values are numbered by a table while the key's range is small (:func:`_dense_codes`): linear in the rows,
+    several times faster than a multi-column group-by.
     """
     key = np.zeros(columns[0].size, dtype="int64")
+    span = 1
     for column in columns:
         codes, uniques = _codes(column)
         key = key * max(uniques.size, 1) + codes
-    group, _ = _codes(key)
+        span *= max(uniques.size, 1)
+    group = _dense_codes(key, span)
     counts = np.bincount(group).astype("float64")
     first = np.full(counts.size, -1, dtype="int64")
     first[group[::-1]] = np.arange(group.size)[::-1]  # first row of each group
@@ -772,10 +785,13 @@ def _bgnbd_terms(params: np.ndarray, rows: _Rows, *, gradient: bool):
     log_at = np.log(alpha + u_t)[i_t]
     log_ratio = log_at - np.log(alpha + u_tx)[i_tx]  # log((α+T)/(α+t_x))
     d = log_odds_u[ix] + rx * log_ratio
-    ll = per_x[ix] - rx * log_at + np.logaddexp(0.0, d)
+    s = special.expit(d)  # probability of the "dropped out after the last purchase" branch; 0 without repeats
+    # softplus(d) = log(1 + e^d) from s, accurate on both sides and cheaper than np.logaddexp: d - log(s) for
+    # d > 0 (s > 1/2), -log(1 - s) otherwise (s <= 1/2); the clips keep the branch not taken finite
+    softplus = np.where(d > 0, d - np.log(np.maximum(s, 0.5)), -np.log1p(-np.minimum(s, 0.5)))
+    ll = per_x[ix] - rx * log_at + softplus
     if not gradient:
         return ll, None
-    s = special.expit(d)  # probability of the "dropped out after the last purchase" branch; 0 without repeats
     psi = special.digamma
     psi_ab, psi_abx = psi(a + b), psi(a + b + ux)
     grad = np.empty((4, x.size))
