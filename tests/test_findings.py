@@ -15,6 +15,7 @@ from crmtools.reporting.findings import (
     MAX_FINDINGS,
     MIN_AUDIENCE,
     action_records,
+    actions_not_proposed,
     recommended_actions,
     rule_sentences,
     summary_findings,
@@ -551,27 +552,35 @@ def test_a_list_that_was_not_built_proposes_nothing_and_a_replenishment_list_is_
         action_records(**action_inputs, lists=_lists().drop(columns="holdout"))
 
 
-def test_summary_audiences_equal_the_lists_the_targets_command_exports(small_sample_dir, tmp_path, monkeypatch):
-    """The user trial's defect: the summary said 1,574 for win-back where the exported list held 623."""
-    from crmtools import repeat, targets
-    from crmtools.cli import main
+def _summary_lists(folder, period):
+    """The data in ``folder`` and its period's lists, as the summary page computes them."""
+    from crmtools import targets
     from crmtools.data import DataConfig, load_dataset
     from crmtools.params import resolve_params
 
-    monkeypatch.chdir(tmp_path)
-    assert main(["targets", "--data", str(small_sample_dir), "--period", "2025-03"]) == 0
-    exported = {p.stem: len(pd.read_csv(p)) for p in (tmp_path / "exports" / "2025-03").glob("*.csv")}
-    params = resolve_params({"data": {"path": str(small_sample_dir)}})
-    data = load_dataset(DataConfig.from_dict(params["data"], base_dir=tmp_path))
+    params = resolve_params({"data": {"path": str(folder)}})
+    data = load_dataset(DataConfig.from_dict(params["data"], base_dir=folder))
     # the summary page's call (notebooks/00_summary.ipynb): the lists are the same cached result as page 08's
     lists = targets.target_lists(
         data.transactions,
-        period="2025-03",
+        period=period,
         customers=data.customers,
         suppressions=data.suppressions,
         surveys=data.surveys,
         params=params,
     )
+    return data, lists
+
+
+def test_summary_audiences_equal_the_lists_the_targets_command_exports(small_sample_dir, tmp_path, monkeypatch):
+    """The user trial's defect: the summary said 1,574 for win-back where the exported list held 623."""
+    from crmtools import repeat
+    from crmtools.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["targets", "--data", str(small_sample_dir), "--period", "2025-03"]) == 0
+    exported = {p.stem: len(pd.read_csv(p)) for p in (tmp_path / "exports" / "2025-03").glob("*.csv")}
+    data, lists = _summary_lists(small_sample_dir, "2025-03")
     f2 = repeat.f2_cohorts(data.transactions, as_of="2025-04-01", within_days=90)
     actions = {a.code: a for a in action_records(f2=f2, period="2025-03", lists=lists.summary)}
     for code in ("win_back", "second_order"):
@@ -592,3 +601,49 @@ def test_findings_and_the_roll_out_word_the_variant_through_the_catalogue(action
         assert len(texts) == 2 and all(word in t and "free_shipping" not in t for t in texts), texts
     mine = experiment_results(counts.assign(variant=["control", "my_offer"]))
     assert "「my_offer」" in summary_findings(experiments=mine, language="ja")[0]
+
+
+def test_the_summary_names_the_list_actions_it_does_not_propose_and_why(action_inputs):
+    """The summary dropped an action whose list was empty or not built, silently; page 08 said why."""
+    built = _lists(note=[None] * 3, not_contactable=[0] * 3)
+    assert actions_not_proposed(built) == "" and actions_not_proposed(None) == ""
+    cases = {
+        ("empty", "no_customer_matches", 0, 0): "(no customer matches its list)",
+        ("empty", "none_contactable_or_free", 300, 300): "(none of the 300 customers who match its list can be "
+        "contacted: no marketing consent, opted out or complained)",
+        ("empty", "none_contactable_or_free", 300, 200): "(none of the 300 customers who match its list can be "
+        "contacted: no marketing consent, suppressed or already in a higher-priority list)",
+        ("skipped", "field_unavailable:clv:module_missing", None, None): "(its list was not built this period: "
+        "predicted customer value (CLV) is not available for this data)",
+        ("ok", None, 300, 290): f"(its list holds only 10 customers, fewer than the {MIN_AUDIENCE} an action needs)",
+    }
+    for (status, note, matched, not_contactable), reason in cases.items():
+        lists = built.copy()
+        lists.loc[0, ["status", "note", "matched", "not_contactable"]] = [status, note, matched, not_contactable]
+        lists.loc[0, ["customers", "treatment", "holdout"]] = [10, 7, 3] if status == "ok" else [0, 0, 0]
+        assert actions_not_proposed(lists) == f"Not proposed this period: the win-back offer {reason}."
+        assert "win_back" not in [a.code for a in action_records(**action_inputs, lists=lists)]
+
+
+def test_without_consent_the_summary_says_why_the_list_actions_are_missing(small_sample_dir, tmp_path):
+    """A sample without marketing consent: every list is empty, so no list action is proposed, and the summary says
+    which and why, in words (the same list summary the actions read)."""
+    import shutil
+
+    for source in small_sample_dir.glob("*.parquet"):
+        shutil.copy(source, tmp_path)
+    customers = pd.read_parquet(tmp_path / "customers.parquet")
+    customers.drop(columns="marketing_consent").to_parquet(tmp_path / "customers.parquet")
+    lists = _summary_lists(tmp_path, "2025-03")[1].summary
+    assert (lists["customers"] == 0).all() and (lists["not_contactable"] == lists["matched"]).all()
+    codes = [a.code for a in action_records(period="2025-03", lists=lists)]
+    assert "win_back" not in codes and "second_order" not in codes
+    matched = dict(zip(lists["theme"], lists["matched"]))
+    ja = actions_not_proposed(lists, language="ja")
+    assert ja == (
+        f"今期は次のアクションを提案していません：休眠復帰のオファー（リストの条件に合う{matched['win_back']:,}人全員が、"
+        "販促の許諾なし・配信停止・苦情のため連絡できません）、2回目購入のオファー（リストの条件に合う"
+        f"{matched['second_purchase']:,}人全員が、販促の許諾なし・配信停止・苦情のため連絡できません）。"
+    )
+    assert "win_back" not in ja and "second_order" not in ja
+    assert actions_not_proposed(lists).startswith("Not proposed this period: the win-back offer (none of the ")

@@ -58,6 +58,7 @@ __all__ = [
     "MIN_AUDIENCE",
     "Action",
     "action_records",
+    "actions_not_proposed",
     "edge_findings",
     "glossary_keys",
     "recommended_actions",
@@ -199,18 +200,24 @@ def _whole(value) -> int:
     return int(number) if number is not None else 0
 
 
+def _theme_list(code: str, lists) -> pd.Series | None:
+    """The row of ``lists`` that carries an action: the first list of its theme (:data:`ACTION_THEMES`) in priority
+    order (the lists' order), or None when the lists define none for it."""
+    if lists is None or code not in ACTION_THEMES:
+        return None
+    mine = lists[lists["theme"] == ACTION_THEMES[code]]
+    return None if mine.empty else mine.iloc[0]
+
+
 def _list_audience(code: str, lists) -> dict | None:
     """The campaign list of an action's theme as its audience, or None when the lists define none for it.
 
     The first list of the theme in priority order (the lists' order). ``customers`` is 0 when that list was
     not built (empty or skipped): the action then has nobody to contact.
     """
-    if lists is None or code not in ACTION_THEMES:
+    row = _theme_list(code, lists)
+    if row is None:
         return None
-    mine = lists[lists["theme"] == ACTION_THEMES[code]]
-    if mine.empty:
-        return None
-    row = mine.iloc[0]
     built = row["status"] == "ok"
     matched = _whole(row.get("matched"))
     customers = _whole(row["customers"]) if built else 0
@@ -658,6 +665,86 @@ def recommended_actions(
             )
         )
     return out
+
+
+def _withheld(lists) -> list[tuple[str, str, dict]]:
+    """The actions the lists leave without an audience (:func:`action_records` proposes none of them), each as
+    ``(action code, reason code, numbers)``, in the order of :data:`ACTION_THEMES`.
+
+    Reasons: ``not_built`` (the list was skipped: a field it needs is missing, ``field`` names it),
+    ``no_match`` (nobody matches its rule), ``no_consent`` (every match lacks marketing consent or is
+    suppressed), ``not_free`` (every match lacks consent, is suppressed or is in a higher-priority list),
+    ``too_few`` (fewer customers than :data:`MIN_AUDIENCE`).
+    """
+    out = []
+    for code in ACTION_THEMES:
+        found = _list_audience(code, lists)
+        if found is None or found["customers"] >= MIN_AUDIENCE:
+            continue
+        row = _theme_list(code, lists)
+        note = row.get("note") if isinstance(row.get("note"), str) else ""
+        matched = found["matched"]
+        if row["status"] == "skipped":
+            kind, _, rest = note.partition(":")
+            field_name = rest.split(":")[0] if kind == "field_unavailable" else ""
+            out.append((code, "not_built", {"field": field_name}))
+        elif row["status"] == "ok":
+            out.append((code, "too_few", {"customers": found["customers"], "min": MIN_AUDIENCE}))
+        elif not matched or note == "no_customer_matches":
+            out.append((code, "no_match", {}))
+        elif _whole(row.get("not_contactable")) >= matched:
+            out.append((code, "no_consent", {"matched": matched}))
+        else:
+            out.append((code, "not_free", {"matched": matched}))
+    return out
+
+
+def actions_not_proposed(lists: pd.DataFrame | None, *, language: str = "en") -> str:
+    """One sentence naming the actions that have a campaign list but are not proposed because the list is
+    empty, too small or was not built this period, with the reason in words; ``""`` when there are none.
+
+    Read from the same list summary as :func:`action_records` (``lists=``), so the summary never drops an
+    action silently; the lists page (08) shows each list's note.
+
+    Parameters
+    ----------
+    lists : pandas.DataFrame or None
+        ``TargetListsResult.summary`` of :func:`crmtools.targets.target_lists` (columns ``list``, ``theme``,
+        ``status``, ``note``, ``matched``, ``not_contactable``, ``customers``, ``treatment``, ``holdout``).
+    language : {"en", "ja"}, default="en"
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> lists = pd.DataFrame({"list": ["wb"], "theme": ["win_back"], "status": ["empty"],
+    ...                       "note": ["none_contactable_or_free"], "matched": [103], "not_contactable": [103],
+    ...                       "customers": [0], "treatment": [0], "holdout": [0]})
+    >>> actions_not_proposed(lists)
+    'Not proposed this period: the win-back offer (none of the 103 customers who match its list can be contacted: no marketing consent, opted out or complained).'
+    >>> actions_not_proposed(None)
+    ''
+    """
+    i18n.check_language(language)
+    items = []
+    for code, reason, counts in _withheld(lists):
+        values = {key: i18n.number(value) for key, value in counts.items() if key != "field"}
+        if counts.get("field"):
+            reason = "not_built_field"
+            values["field"] = i18n.code_label(counts["field"], "target.field", language)
+        items.append(
+            i18n.text(
+                "action.withheld.item",
+                language,
+                action=i18n.text(f"action.{code}.name", language),
+                reason=i18n.text(f"action.withheld.{reason}", language, **values),
+            )
+        )
+    if not items:
+        return ""
+    return i18n.text("action.withheld", language, items=i18n.text("action.withheld.separator", language).join(items))
 
 
 # --------------------------------------------------------------------------- executive summary findings

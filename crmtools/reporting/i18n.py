@@ -880,6 +880,39 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Expected value: no measured effect yet.",
         "ja": "期待効果：まだ測定された効果はありません。",
     },
+    # the actions a campaign list carries, named when their list leaves them out (findings.actions_not_proposed)
+    "action.cycle_reminder.name": {"en": "the purchase-cycle reminder", "ja": "購入サイクルに合わせた連絡"},
+    "action.win_back.name": {"en": "the win-back offer", "ja": "休眠復帰のオファー"},
+    "action.second_order.name": {"en": "the second-order offer", "ja": "2回目購入のオファー"},
+    "action.withheld": {
+        "en": "Not proposed this period: {items}.",
+        "ja": "今期は次のアクションを提案していません：{items}。",
+    },
+    "action.withheld.item": {"en": "{action} ({reason})", "ja": "{action}（{reason}）"},
+    "action.withheld.separator": {"en": "; ", "ja": "、"},
+    "action.withheld.not_built": {
+        "en": "its list was not built this period",
+        "ja": "今期はリストを作成していません",
+    },
+    "action.withheld.not_built_field": {
+        "en": "its list was not built this period: {field} is not available for this data",
+        "ja": "「{field}」がこのデータでは使えないため、今期はリストを作成していません",
+    },
+    "action.withheld.no_match": {"en": "no customer matches its list", "ja": "リストの条件に合う顧客がいません"},
+    "action.withheld.no_consent": {
+        "en": "none of the {matched} customers who match its list can be contacted: no marketing consent, opted out "
+        "or complained",
+        "ja": "リストの条件に合う{matched}人全員が、販促の許諾なし・配信停止・苦情のため連絡できません",
+    },
+    "action.withheld.not_free": {
+        "en": "none of the {matched} customers who match its list can be contacted: no marketing consent, "
+        "suppressed or already in a higher-priority list",
+        "ja": "リストの条件に合う{matched}人全員が、販促の許諾なし・配信停止か、優先度の高いリストに含まれています",
+    },
+    "action.withheld.too_few": {
+        "en": "its list holds only {customers} customers, fewer than the {min} an action needs",
+        "ja": "リストの対象が{customers}人で、アクションに必要な{min}人に届きません",
+    },
     # findings that say what changed, why it matters and what it suggests (summary_findings; never a tile's number)
     "finding.segment_grew": {
         "en": "{segment} grew by {change} to {customers} customers since last period (+{pct}); "
