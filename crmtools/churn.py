@@ -126,24 +126,76 @@ _UNIT_DAYS = {"W": 7.0, "D": 1.0}
 # --- orders and features -------------------------------------------------------------------------------------------
 
 
-def _orders(transactions: pd.DataFrame, end: pd.Timestamp | None = None) -> pd.DataFrame:
+class _Lines:
+    """Purchase lines (a customer id, quantity > 0) whose customer and order ids are numbered once.
+
+    The churn backtest builds orders at four cutoffs and labels at two: with the ids numbered once (in
+    sorted order), each costs a filter and a group-by on integers instead of a group-by on text ids.
+    ``until`` bounds the lines seen (:meth:`before`); ``frame`` is the transactions up to it.
+    """
+
+    def __init__(self, transactions: pd.DataFrame):
+        require_columns(
+            transactions, ["order_id", "customer_id", "order_datetime", "quantity", "amount"], name="transactions"
+        )
+        self.source, self.until = transactions, None
+        lines = transactions.loc[transactions["customer_id"].notna() & (transactions["quantity"] > 0)]
+        customer, self.customers = pd.factorize(lines["customer_id"], sort=True)
+        order, self.order_ids = pd.factorize(lines["order_id"], sort=True)
+        # One integer per (customer, order), in the order of the sorted pair; lines without an order id are
+        # dropped, as a group-by drops missing keys.
+        key = customer.astype("int64") * max(len(self.order_ids), 1) + order
+        columns = {"_key": key, "order_datetime": lines["order_datetime"], "amount": lines["amount"]}
+        if "campaign_id" in lines.columns:
+            columns["campaign_id"] = lines["campaign_id"]
+        self.lines = pd.DataFrame(columns, index=lines.index).loc[order >= 0]
+        self._frame = transactions
+
+    def before(self, end: pd.Timestamp) -> _Lines:
+        """The same lines seen up to ``end`` (excluded)."""
+        out = object.__new__(_Lines)
+        out.__dict__.update(self.__dict__)
+        out.until = end if self.until is None else min(self.until, end)
+        out._frame = None
+        return out
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The transactions before ``until`` (all of them without one)."""
+        if self._frame is None:
+            self._frame = self.source.loc[self.source["order_datetime"] < self.until]
+        return self._frame
+
+    def orders(self, end: pd.Timestamp | None) -> pd.DataFrame:
+        """Purchase orders before ``end`` (and ``until``): see :func:`_orders`."""
+        ends = [t for t in (end, self.until) if t is not None]
+        lines = self.lines.loc[self.lines["order_datetime"] < min(ends)] if ends else self.lines
+        agg = {"order_datetime": ("order_datetime", "min"), "amount": ("amount", "sum")}
+        if "campaign_id" in lines.columns:
+            agg["campaign_id"] = ("campaign_id", "first")
+        grouped = lines.groupby("_key", sort=True).agg(**agg)
+        key = grouped.index.to_numpy()
+        width = max(len(self.order_ids), 1)
+        orders = pd.DataFrame(
+            {
+                "customer_id": self.customers.take(key // width).array,
+                "order_id": self.order_ids.take(key % width).array,
+                **{column: grouped[column].array for column in grouped.columns},
+            }
+        )
+        if "campaign_id" not in orders.columns:
+            orders["campaign_id"] = pd.Series(pd.NA, index=orders.index, dtype="str")
+        orders["day"] = orders["order_datetime"].dt.normalize()
+        return orders
+
+
+def _lines(transactions: pd.DataFrame | _Lines) -> _Lines:
+    return transactions if isinstance(transactions, _Lines) else _Lines(transactions)
+
+
+def _orders(transactions: pd.DataFrame | _Lines, end: pd.Timestamp | None = None) -> pd.DataFrame:
     """Purchase orders (customer, order, time, value, campaign) with a customer id, before ``end``."""
-    require_columns(
-        transactions, ["order_id", "customer_id", "order_datetime", "quantity", "amount"], name="transactions"
-    )
-    tx = transactions
-    keep = tx["customer_id"].notna() & (tx["quantity"] > 0)
-    if end is not None:
-        keep &= tx["order_datetime"] < end
-    tx = tx.loc[keep]
-    agg = {"order_datetime": ("order_datetime", "min"), "amount": ("amount", "sum")}
-    if "campaign_id" in tx.columns:
-        agg["campaign_id"] = ("campaign_id", "first")
-    orders = tx.groupby(["customer_id", "order_id"], sort=True, observed=True).agg(**agg).reset_index()
-    if "campaign_id" not in orders.columns:
-        orders["campaign_id"] = pd.Series(pd.NA, index=orders.index, dtype="str")
-    orders["day"] = orders["order_datetime"].dt.normalize()
-    return orders
+    return _lines(transactions).orders(end)
 
 
 def _gap_stats(orders: pd.DataFrame) -> pd.DataFrame:
@@ -232,7 +284,8 @@ def churn_features(
     cutoff = as_point(as_of)
     horizon_days = int(require_range(horizon_days, name="horizon_days", low=1, integer=True))
     day = cutoff.normalize()
-    orders = _orders(transactions, cutoff)
+    lines = _lines(transactions)
+    orders = lines.orders(cutoff)
     if active_days is not None:
         last = orders.groupby("customer_id")["day"].max()
         active = last.index[(day - last).dt.days <= int(active_days)]
@@ -265,9 +318,9 @@ def churn_features(
         orders.loc[age < _RECENT_DAYS].groupby("customer_id").size().reindex(out.index, fill_value=0).astype("int64")
     )
     out["campaigns_contacted"] = _contacted(contacts, cutoff).reindex(out.index, fill_value=0).astype("int64")
-    out = out.join(_first_order_attributes(transactions, cutoff, customers))
+    out = out.join(_first_order_attributes(lines.frame, cutoff, customers))
     if values is None:
-        values = customer_values(transactions, as_of=cutoff, horizon_days=horizon_days, clv_unit=clv_unit)
+        values = customer_values(lines, as_of=cutoff, horizon_days=horizon_days, clv_unit=clv_unit)
     model = values.table.set_index("customer_id") if len(values.table) else pd.DataFrame()
     for column in ("p_alive", "expected_purchases"):
         out[column] = model[column].reindex(out.index).astype("float64") if column in model else np.nan
@@ -844,7 +897,7 @@ def churn_risk(
     require_range(high_risk, name="high_risk", low=0, high=1)
     test_cutoff = cutoff - pd.Timedelta(days=horizon_days)
     train_cutoff = test_cutoff - pd.Timedelta(days=horizon_days)
-    tx = transactions.loc[transactions["order_datetime"] < cutoff]
+    tx = _lines(transactions).before(cutoff)  # ids numbered once for the four cutoffs below
     options = dict(
         horizon_days=horizon_days, customers=customers, contacts=contacts, active_days=active_days, clv_unit=clv_unit
     )
@@ -1486,8 +1539,9 @@ def base_value(
     -------
     BaseValue
     """
+    lines = _lines(transactions)  # ids numbered once for every cutoff below
     values = customer_values(
-        transactions,
+        lines,
         as_of=as_of,
         horizon_days=horizon_days,
         months=months,
@@ -1495,7 +1549,7 @@ def base_value(
         clv_unit=clv_unit,
     )
     risk = churn_risk(
-        transactions,
+        lines,
         as_of=as_of,
         horizon_days=horizon_days,
         customers=customers,

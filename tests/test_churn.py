@@ -147,7 +147,8 @@ def test_backtest_trains_earlier_and_tests_later(risk, sample, monkeypatch):
     real = churn.churn_features
 
     def spy(transactions, *, as_of, **kwargs):
-        seen.append((as_of, transactions["order_datetime"].max()))
+        frame = transactions.frame if isinstance(transactions, churn._Lines) else transactions  # ids numbered once
+        seen.append((as_of, frame["order_datetime"].max()))
         return real(transactions, as_of=as_of, **kwargs)
 
     monkeypatch.setattr(churn, "churn_features", spy)
