@@ -378,28 +378,38 @@ def _customer_aggregates(
     new_day = new_customer.copy()
     new_day[1:] |= day[1:] != day[:-1]
     day_start = np.flatnonzero(new_day)
-    day_value = _segment_sums(values, day_start)  # a purchase day's value: the sum of its lines
+    line_day = np.cumsum(new_day) - 1
+    # a purchase day's value: the sum of its lines (the lines themselves when no customer bought twice a day)
+    day_value = values if day_start.size == values.size else _segment_sums(values, day_start, line_day)
     day = day[day_start]
     customer = np.flatnonzero(new_customer[day_start])  # each customer's first purchase day
+    day_customer = np.cumsum(new_customer[day_start]) - 1
     cal = day <= cal_day
-    cal_days = _segment_sums(cal.astype("int64"), customer)
+    cal_days = np.bincount(day_customer[cal], minlength=customer.size)
     zero = np.zeros((), dtype=day_value.dtype)
     first_line = day_start[customer]
+    bad_lines = day_customer[line_day[bad]] if bad.any() else np.zeros(0, dtype="int64")
     aggregates = {
         "_first": day[customer],
         "_last": day[customer + np.maximum(cal_days, 1) - 1],  # days ascend: the last calibration day
         "_days": cal_days,
-        "_value_all": _segment_sums(np.where(cal, day_value, zero), customer),
+        "_value_all": _segment_sums(np.where(cal, day_value, zero), customer, day_customer),
         "_value_first": day_value[customer],
         "_hold_days": np.diff(customer, append=day_start.size) - cal_days,
-        "_hold_value": _segment_sums(np.where(cal, zero, day_value), customer),
-        "_bad": _segment_sums(bad.astype("int64"), first_line) if bad.any() else np.zeros(customer.size, "int64"),
+        "_hold_value": _segment_sums(np.where(cal, zero, day_value), customer, day_customer),
+        "_bad": np.bincount(bad_lines, minlength=customer.size),
     }
     return aggregates, first_line
 
 
-def _segment_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Sums of the consecutive segments of ``values`` that begin at ``starts`` (increasing, from 0)."""
+def _segment_sums(values: np.ndarray, starts: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """Sums of the consecutive segments of ``values`` that begin at ``starts``; ``segment`` numbers each element's.
+
+    Floats through ``np.bincount``, which adds in order as ``np.add.reduceat`` does (the same sums) several times
+    faster; integers, which it would turn into floats, through ``reduceat``.
+    """
+    if values.dtype.kind == "f":
+        return np.bincount(segment, weights=values, minlength=starts.size)
     return np.add.reduceat(values, starts) if starts.size else values[:0]
 
 
