@@ -1236,7 +1236,7 @@ def _alive_odds(params: dict[str, float], x: np.ndarray, t_x: np.ndarray, big_t:
     r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
     repeat = x > 0
     bx1 = np.where(repeat, b + x - 1.0, 1.0)
-    log_odds = np.log(a) - np.log(bx1) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
+    log_odds = np.log(a / bx1) + (r + x) * np.log((alpha + big_t) / (alpha + t_x))
     return np.where(repeat, log_odds, -np.inf)
 
 
@@ -1327,7 +1327,10 @@ def _purchases(params: dict, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray):
     r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
     code_x, distinct_x = _codes(x)
     code_t, distinct_t = _codes(big_t)
-    pair, keys = _codes(code_x * distinct_t.size + code_t)
+    key = code_x * distinct_t.size + code_t
+    pair = _dense_codes(key, distinct_x.size * distinct_t.size)
+    keys = np.empty(pair.size and int(pair.max()) + 1, dtype="int64")
+    keys[pair] = key  # each pair's key
     ux, ut = distinct_x[keys // distinct_t.size], distinct_t[keys % distinct_t.size]
     alive = special.expit(-_alive_odds(params, x, t_x, big_t))
 
