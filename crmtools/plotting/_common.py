@@ -158,12 +158,17 @@ def count_axis(axis, language: str):
     return axis
 
 
-def spread_labels(ax, labels, *, padding: float = 2.0, max_rounds: int = 50):
-    """Move text labels (annotations) apart vertically until none overlaps another; returns the labels.
+def spread_labels(ax, labels, *, padding: float = 2.0):
+    """Move text labels (annotations) apart vertically until no two texts overlap; returns the labels.
 
-    Labels keep their x position and move up or down in steps of the
-    overlap, so that each stays next to its point; an annotation drawn
-    with an offset keeps a leader line to its point when one was asked for.
+    Labels keep their x position. From the lowest up, a text that overlaps
+    one placed below it moves up just clear of it; then each group of
+    labels that pushed each other moves back down by half its rise, so the
+    group stays centred on its points (a rule and its reverse, drawn at the
+    same point, end up one above and one below it). The text boxes are
+    measured once and moved arithmetically: one pass, no exchange of
+    nudges. An annotation drawn with an offset keeps a leader line to its
+    point when one was asked for.
     """
     labels = list(labels)
     if len(labels) < 2:
@@ -171,26 +176,48 @@ def spread_labels(ax, labels, *, padding: float = 2.0, max_rounds: int = 50):
     figure = ax.figure
     renderer = figure.canvas.get_renderer()
     to_points = 72.0 / figure.dpi
-    for _ in range(max_rounds):
-        moved = False
-        boxes = [label.get_window_extent(renderer) for label in labels]
-        order = sorted(range(len(labels)), key=lambda i: boxes[i].y0)
-        for a_pos, i in enumerate(order):
-            for j in order[a_pos + 1 :]:
-                a, b = boxes[i], boxes[j]
-                if a.x1 + padding <= b.x0 or b.x1 + padding <= a.x0:
-                    continue  # apart horizontally
-                overlap = a.y1 + padding - b.y0
-                if overlap <= 0:
-                    continue
-                _nudge(labels[j], overlap / 2 * to_points)
-                _nudge(labels[i], -overlap / 2 * to_points)
-                boxes[i] = labels[i].get_window_extent(renderer)
-                boxes[j] = labels[j].get_window_extent(renderer)
-                moved = True
-        if not moved:
-            break
+    boxes = [_text_box(label, renderer) for label in labels]
+    for label, shift in zip(labels, _stacked_shifts(boxes, padding), strict=True):
+        if shift:
+            _nudge(label, shift * to_points)
     return labels
+
+
+def _text_box(label, renderer):
+    """The box of a label's text alone (an annotation's own box also spans its leader line)."""
+    from matplotlib.text import Text
+
+    return Text.get_window_extent(label, renderer)
+
+
+def _stacked_shifts(boxes, padding: float) -> list[float]:
+    """Vertical shifts (display units) that leave no two boxes overlapping, each group centred."""
+    order = sorted(range(len(boxes)), key=lambda i: (boxes[i].y0, boxes[i].x0))
+    shifts = [0.0] * len(boxes)
+    group = list(range(len(boxes)))
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    placed: list[int] = []
+    for k in order:
+        box, moved = boxes[k], True
+        while moved:
+            moved = False
+            for i in placed:
+                other, lifted = boxes[i], shifts[i]
+                apart = other.x1 + padding <= box.x0 or box.x1 + padding <= other.x0
+                low, high = box.y0 + shifts[k], box.y1 + shifts[k]
+                if not apart and low < other.y1 + lifted + padding and other.y0 + lifted < high + padding:
+                    shifts[k], moved = other.y1 + lifted + padding - box.y0, True
+                    group[root(k)] = root(i)
+        placed.append(k)
+    rise: dict[int, float] = {}
+    for i, shift in enumerate(shifts):
+        rise[root(i)] = max(rise.get(root(i), 0.0), shift)
+    return [shift - rise[root(i)] / 2 for i, shift in enumerate(shifts)]
 
 
 def _nudge(label, points: float) -> None:
@@ -200,9 +227,9 @@ def _nudge(label, points: float) -> None:
 
 
 def overlapping_labels(ax, labels, *, padding: float = 0.0) -> list[tuple[str, str]]:
-    """Pairs of texts among ``labels`` whose drawn boxes overlap (for tests)."""
+    """Pairs of texts among ``labels`` whose drawn text boxes overlap (for tests)."""
     renderer = ax.figure.canvas.get_renderer()
-    boxes = [(label.get_text(), label.get_window_extent(renderer)) for label in labels if label.get_text()]
+    boxes = [(label.get_text(), _text_box(label, renderer)) for label in labels if label.get_text()]
     found = []
     for n, (text_a, a) in enumerate(boxes):
         for text_b, b in boxes[n + 1 :]:
