@@ -9,22 +9,29 @@ quickly, with the same check (:mod:`ja_lint`).
 
 from __future__ import annotations
 
+import ast
 import re
 from html.parser import HTMLParser
+from pathlib import Path
+from types import SimpleNamespace
 
 import matplotlib
+import matplotlib.pyplot as plt
+import nbformat
 import pandas as pd
 import pytest
 from ja_lint import KNOWN_CODES, untranslated_codes
 from matplotlib.figure import Figure
 
-from crmtools import campaigns, experiments, nps, repeat
+from crmtools import campaigns, experiments, nps, privacy, repeat
+from crmtools.notebook import heading, paragraph
 from crmtools.plotting.campaigns import plot_campaign_roi
-from crmtools.plotting.clv import plot_value_by
+from crmtools.plotting.clv import plot_holdout, plot_value_by
 from crmtools.plotting.cohorts import plot_f2_rates
 from crmtools.plotting.experiments import plot_lift_intervals
 from crmtools.plotting.nps import plot_nps_breakdown
 from crmtools.plotting.theme import use_report_theme
+from crmtools.reporting import i18n
 from crmtools.reporting.findings import verdict_sentences
 from crmtools.reporting.summary import experiment_table
 from crmtools.reporting.tables import html_table, worded
@@ -166,3 +173,98 @@ def test_tables_keep_the_codes_for_the_analyst_and_english_pages_read_english():
         "line",
         "B",
     ]
+
+
+# --------------------------------------------------------------------------- cells of the pages, run on their own
+
+
+def _run_cell(notebook: str, cell_id: str, **names) -> list:
+    """Run one cell of ``notebooks/<notebook>.ipynb`` with ``names`` as its page's earlier cells left them; the
+    objects it displays (its last expression's value included, as Jupyter shows it)."""
+    path = Path(__file__).resolve().parents[1] / "notebooks" / f"{notebook}.ipynb"
+    source = next(c.source for c in nbformat.read(path, as_version=4).cells if c.get("id") == cell_id)
+    tree = ast.parse(source)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    shown = []
+    namespace = {"display": shown.append, **names}
+    exec(compile(tree, f"{notebook}:{cell_id}", "exec"), namespace)
+    if last is not None:
+        shown.append(eval(compile(ast.Expression(last.value), f"{notebook}:{cell_id}", "eval"), namespace))
+    return [item for item in shown if item is not None]
+
+
+def test_the_clv_page_labels_the_pooled_holdout_bin_in_the_table_as_in_the_chart():
+    """Page 07's calibration/holdout table showed the last bin as 7 where the chart said 7+ (7 or more)."""
+    table = pd.DataFrame(
+        {"frequency": range(8), "customers": [50, 30, 20, 10, 8, 6, 4, 9], "actual": 0.5, "predicted": 0.6}
+    )
+    check = SimpleNamespace(table=table, predicted_total=60.0, actual_total=50.0, relative_error=0.2)
+    holdout = SimpleNamespace(
+        status="ok",
+        check=check,
+        calibration_end=pd.Timestamp("2025-06-30"),
+        observation_end=pd.Timestamp("2025-12-31"),
+    )
+    names = dict(pd=pd, i18n=i18n, html_table=html_table, paragraph=paragraph, plot_holdout=plot_holdout)
+    shown = _run_cell("07_clv", "cell-005", holdout=holdout, language="ja", last_day="2025-12-31", **names)
+    cells = _html_texts(next(item for item in shown if hasattr(item, "to_html")))
+    ax = plt.gca()
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    plt.close("all")
+    assert ticks[-1] == "7+" and ticks[:2] == ["0", "1"]
+    assert "7+" in cells and "6" in cells and "7" not in cells, cells
+
+
+@pytest.mark.parametrize("builtin", [True, False])
+def test_the_nps_by_stage_note_follows_the_ladder_the_page_uses(sample, builtin):
+    """Page 08: under the NPS-by-stage table and chart, the note that a stage is defined by the survey answer
+    (the built-in ⑤ Fan: promoters) follows the page's ladder; a custom ladder without such a stage has none."""
+    custom = {
+        "rungs": [
+            {"name": "buyer", "when": [{"orders": {"min": 1}}]},
+            {"name": "vip", "when": [{"orders": {"min": 9}}]},
+        ]
+    }
+    rules = None if builtin else custom
+    surveys = sample["surveys"]
+    ids = surveys["customer_id"].drop_duplicates().sort_values().reset_index(drop=True)
+    stages = pd.DataFrame({"customer_id": ids, "stage": [1 + i % 2 for i in range(len(ids))]})
+    stage_numbers = {1: "buyer", 2: "vip"}
+    period = f"{surveys['responded_at'].max():%Y-%m}"
+    shown = _run_cell(
+        "08_actions",
+        "41dee743",
+        pd=pd,
+        i18n=i18n,
+        nps=nps,
+        privacy=privacy,
+        heading=heading,
+        paragraph=paragraph,
+        html_table=html_table,
+        has_surveys=True,
+        surveys=surveys,
+        period=period,
+        breakdowns={"stage": (stages, stage_numbers, False)},
+        lang="ja",
+        rules=rules,
+        ctx=SimpleNamespace(period_text=period),
+        min_cell=5,
+        nps_columns=["responses", "nps"],
+        nps_formats={"responses": "integer", "customers": "text", "nps": "nps"},
+    )
+    charted = _run_cell(
+        "08_actions",
+        "d4987962",
+        tables={"stage": nps.nps_table(surveys, period=period, by="stage", groups=stages)},
+        stage_numbers=stage_numbers,
+        rules=rules,
+        lang="ja",
+        plot_nps_breakdown=plot_nps_breakdown,
+    )
+    chart = " ".join(_chart_texts(plt.gca()))
+    plt.close("all")
+    note = i18n.nps_stage_note(language="ja")
+    assert note and not charted  # the chart cell displays nothing but its chart
+    paragraphs = " ".join(item.data for item in shown if isinstance(getattr(item, "data", None), str))
+    assert (note in paragraphs) is builtin and ("ファン" in chart) is builtin, (paragraphs[-300:], chart)
+    assert any(hasattr(item, "to_html") for item in shown)  # the table the note is under
