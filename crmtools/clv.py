@@ -796,9 +796,10 @@ def _bgnbd_terms(params: np.ndarray, rows: _Rows, *, gradient: bool):
     log_ratio = log_at - np.log(alpha + u_tx)[i_tx]  # log((α+T)/(α+t_x))
     d = log_odds_u[ix] + rx * log_ratio
     s = special.expit(d)  # probability of the "dropped out after the last purchase" branch; 0 without repeats
-    # softplus(d) = log(1 + e^d) from s, accurate on both sides and cheaper than np.logaddexp: d - log(s) for
-    # d > 0 (s > 1/2), -log(1 - s) otherwise (s <= 1/2); the clips keep the branch not taken finite
-    softplus = np.where(d > 0, d - np.log(np.maximum(s, 0.5)), -np.log1p(-np.minimum(s, 0.5)))
+    # softplus(d) = log(1 + e^d) from s with one logarithm, cheaper than np.logaddexp and as accurate in absolute
+    # terms (which is what a sum of log-likelihoods needs): d - log(s) for d > 0, -log(1 - s) otherwise
+    positive = d > 0
+    softplus = np.where(positive, d, 0.0) - np.log(np.where(positive, s, 1.0 - s))
     ll = per_x[ix] - rx * log_at + softplus
     if not gradient:
         return ll, None
@@ -946,11 +947,11 @@ def _maximise(terms, names: tuple[str, ...], start: np.ndarray, data: _Rows, wei
 
     with np.errstate(all="ignore"):
         found = _bfgs(negative, np.log(start), _HANDOVER_GTOL)
-        theta, grad, hess_log, steps = _newton(negative, found.x)
+        theta, grad, hess_log, steps = _newton(negative, found.x, found.jac)
         iterations = int(found.nit) + steps
         if not np.max(np.abs(grad)) < _GTOL:
             found = _bfgs(negative, theta, _GTOL)
-            theta, grad, hess_log, steps = _newton(negative, found.x)
+            theta, grad, hess_log, steps = _newton(negative, found.x, found.jac)
             iterations += int(found.nit) + steps
         params = np.exp(theta)
         ll, _ = terms(params, data, gradient=False)
@@ -987,13 +988,13 @@ def _bfgs(negative, theta: np.ndarray, gtol: float) -> optimize.OptimizeResult:
     return optimize.minimize(negative, theta, jac=True, method="BFGS", options={"gtol": gtol, "maxiter": 2000})
 
 
-def _newton(negative, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def _newton(negative, theta: np.ndarray, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Up to five Newton steps with one Hessian (central differences of the analytic gradient), while they help.
 
-    Returns the point, its gradient, the Hessian (at the starting point) and the number of steps taken.
+    Starts at ``theta`` with its gradient ``grad``; returns the point, its gradient, the Hessian (at the start)
+    and the number of steps taken.
     """
     hess_log = _numeric_hessian(lambda t: negative(t)[1], theta)
-    grad = negative(theta)[1]
     steps = 0
     for _ in range(5):
         try:
