@@ -68,6 +68,47 @@ def test_a_failed_computation_leaves_nothing_behind(tmp_path):
     assert not list((tmp_path / "cache").glob("*.pkl"))
 
 
+def _kinds() -> pd.DataFrame:
+    """One column of each storage the fingerprint reads: Arrow text, NumPy numbers and datetimes, nullable
+    integers, objects, categories; a non-default index."""
+    return pd.DataFrame(
+        {
+            "text": pd.array(["a", "b", None], dtype="str"),
+            "number": [1.5, 2.5, float("nan")],
+            "when": pd.to_datetime(["2025-01-01", "2025-01-02", None]),
+            "count": pd.array([1, None, 3], dtype="Int64"),
+            "thing": pd.Series(["p", 2, "3"], dtype=object),
+            "kind": pd.Categorical(["x", "y", "x"]),
+        },
+        index=[10, 20, 30],
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("text", 1, "c"),
+        ("text", 2, "a"),
+        ("number", 0, 1.25),
+        ("when", 1, pd.Timestamp("2025-01-03")),
+        ("count", 1, 2),
+        ("count", 0, None),
+        ("thing", 1, 3),
+        ("kind", 0, "y"),
+    ],
+)
+def test_any_change_of_content_changes_the_fingerprint(change):
+    column, row, value = change
+    frame = _kinds()
+    assert fingerprint(frame) == fingerprint(_kinds()) == fingerprint(frame.copy())
+    changed = _kinds()
+    changed.loc[changed.index[row], column] = value
+    assert fingerprint(changed) != fingerprint(frame)
+    assert fingerprint(frame.set_axis([10, 20, 31])) != fingerprint(frame)
+    assert fingerprint(frame.iloc[1:]) == fingerprint(_kinds().iloc[1:])  # a slice, by its own content
+    assert fingerprint(frame.iloc[1:]) != fingerprint(frame.iloc[:2])
+
+
 def test_fingerprints_follow_content_not_identity():
     a = pd.DataFrame({"x": [1, 2]})
     assert fingerprint(a) == fingerprint(a.copy())
