@@ -406,8 +406,11 @@ def _payback(
     sizes = sizes.reindex(columns=list(_GROUPS), fill_value=0)
     last_contact = responses.groupby("campaign_id", sort=False)["contacted_at"].max()
     observed = np.floor((as_of - last_contact) / month).clip(lower=0, upper=max_months).astype(int)
+    # Only lines that can count: from the first contact to as_of (a month counted ends by as_of, as
+    # ``observed`` ends by it), so the join does not pair every contact with the customer's whole history.
+    window = tx.loc[(tx["order_datetime"] >= responses["contacted_at"].min()) & (tx["order_datetime"] < as_of)]
     orders = responses[["campaign_id", "customer_id", "group", "contacted_at"]].merge(
-        tx[["customer_id", "order_datetime", "amount"]], on="customer_id", how="inner"
+        window[["customer_id", "order_datetime", "amount"]], on="customer_id", how="inner"
     )
     by_month: dict = {}
     if len(orders):

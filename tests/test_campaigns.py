@@ -563,3 +563,44 @@ def test_roi_chart_draws_on_the_given_axes(small):
     pd.testing.assert_frame_equal(roi, before)
     with pytest.raises(ValueError, match="Unknown scale"):
         plot_campaign_roi(roi, scale="log", ax=Figure().subplots())
+
+
+def test_payback_counts_only_orders_between_the_first_contact_and_as_of():
+    """Orders before any contact or from as_of on never count, so leaving them out of the join changes nothing;
+    the figures are the hand-worked ones: 40 of incremental margin a month against a cost of 100 -> month 3."""
+    from crmtools.campaigns import _payback
+
+    contacted = pd.Timestamp("2025-01-01")
+    responses = pd.DataFrame(
+        {
+            "campaign_id": ["c1"] * 4,
+            "customer_id": ["t1", "t2", "h1", "h2"],
+            "group": ["treatment", "treatment", "holdout", "holdout"],
+            "contacted_at": [contacted] * 4,
+        }
+    )
+    as_of = contacted + pd.Timedelta(days=30.4375 * 6)
+    month = pd.Timedelta(days=30.4375)
+    # Each treated customer spends 40 in each of the first six months, the holdout nothing: incremental revenue
+    # 80 a month at margin 0.5 -> 40; the cost of 100 is covered in month 3.
+    inside = pd.DataFrame(
+        {
+            "customer_id": ["t1", "t2"] * 6,
+            "order_datetime": [contacted + month * m + pd.Timedelta(days=1) for m in range(6) for _ in range(2)],
+            "amount": 40.0,
+        }
+    )
+    outside = pd.DataFrame(
+        {
+            "customer_id": ["t1", "h1", "t2", "h2"],
+            "order_datetime": [contacted - pd.Timedelta(days=5), contacted - pd.Timedelta(days=1), as_of, as_of],
+            "amount": [1e6, 1e6, 1e6, 1e6],
+        }
+    )
+    costs = pd.Series({"c1": 100.0})
+    expected = pd.DataFrame(
+        {"campaign_id": ["c1"], "payback_months": [3.0], "payback": ["paid_back"], "payback_observed_months": [6]}
+    )
+    for tx in (inside, pd.concat([outside, inside], ignore_index=True)):
+        got = _payback(responses, tx, costs, 0.5, as_of, 24)
+        pd.testing.assert_frame_equal(got, expected, check_dtype=False)
