@@ -75,10 +75,12 @@ On CDNOW (``../shared/data``, ``tests/test_clv.py``) the 2,357-customer sample g
 r 0.243, alpha 4.414, a 0.793, b 2.426, log-likelihood -9582.4 and p 6.25, q 3.74, gamma 15.44 to every
 digit; on the full cohort (23,570) the parameters agree with a plain scipy fit of the textbook likelihood
 to about 1e-8 relative. ``benchmarks/bench_clv.py`` (500,000 simulated customers, 1.4 million lines,
-79,425 distinct triples; 2 shared cores): both fits 1.1 s CPU (BG/NBD 0.8 s, 14x less CPU than lifetimes
-0.11; Gamma-Gamma 0.3 s, 7x), predictions 0.3 s (32x), the summary 2.4 s (6x; text customer ids are
-most of it), 10x less CPU in all than lifetimes with parameters within 2e-7 of it (its own tolerance)
-and 5e-9 of the plain fit; peak memory 183 MiB over the data (lifetimes 282 MiB).
+79,425 distinct triples; 2 shared cores), CPU time against lifetimes 0.11: the summary 0.52 s (18x; pandas
+input is summarised in numpy, one sort of the lines, where the engine path took 1.4 s), the BG/NBD fit
+0.26 s (31x), Gamma-Gamma 0.12 s (13x), predictions 0.19 s (46x); 1.1 s and 25x less CPU in all (28x
+wall; the ratio moved between 19x and 25x over runs on the busy machine), parameters within 2e-7 of
+lifetimes (its own tolerance) and 4.5e-9 of the plain fit; peak memory 166 MiB over the data (lifetimes
+269 MiB).
 
 Examples
 --------
