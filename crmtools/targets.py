@@ -426,7 +426,7 @@ def _stage_attributes(inputs: TargetInputs) -> pd.DataFrame:
 
 def _clv_attributes(inputs: TargetInputs) -> pd.DataFrame | None:
     from .churn import spend_model_rows
-    from .clv import customer_scores, customer_summary, fit_bgnbd, fit_gamma_gamma
+    from .clv import customer_scores, customer_summary, fit_bgnbd, fit_gamma_gamma, fit_status
 
     s = inputs.settings
     summary = customer_summary(
@@ -439,8 +439,8 @@ def _clv_attributes(inputs: TargetInputs) -> pd.DataFrame | None:
     # out of its fit and get no value (NaN, so no value rule selects them), as in crmtools.churn.customer_values
     left_out = (summary["frequency"] > 0) & ~spenders
     bgnbd, gamma_gamma = fit_bgnbd(summary), fit_gamma_gamma(summary.loc[spenders])
-    if not (bgnbd.converged and gamma_gamma.converged):
-        return None  # a fit that did not converge (e.g. a parameter run off to the edge) gives no value to select on
+    if not (fit_status(bgnbd).ok and fit_status(gamma_gamma, name="Gamma-Gamma").ok):
+        return None  # a fit that did not converge or sits on the edge of its domain gives no value to select on
     scores = customer_scores(
         bgnbd,
         gamma_gamma,

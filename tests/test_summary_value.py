@@ -147,3 +147,18 @@ def test_online_retail_value_is_na_with_the_reason():
     assert (found.code, found.model, found.parameter) == ("boundary", "BG/NBD", "a")
     assert math.isnan(value_tiles(base).loc[0, "value"])
     assert value_text(base, language="en", currency="GBP").startswith("n/a: the BG/NBD fit lands on the edge")
+
+
+def test_a_converged_fit_on_the_edge_gives_list_rules_no_value(small_sample_dir, monkeypatch):
+    """The optimiser may report convergence at a limiting case (a -> 0): the clv list field is unavailable all the
+    same, as the pages show n/a (one check, crmtools.clv.fit_status, for both)."""
+    import crmtools.clv as clv_module
+
+    tx = pd.read_parquet(small_sample_dir / "transactions.parquet")
+    sound, _ = targets.customer_attributes(tx, as_of="2025-04-01", fields=["clv"])
+    assert sound["clv"].notna().any()
+    edge = BGNBDResult.from_params({"r": 0.8, "alpha": 10.0, "a": 3e-07, "b": 14566.0})
+    assert edge.converged and clv_module.fit_status(edge).edge == "low"
+    monkeypatch.setattr(clv_module, "fit_bgnbd", lambda summary, **kwargs: edge)
+    attrs, missing = targets.customer_attributes(tx, as_of="2025-04-01", fields=["clv"])
+    assert "clv" in missing and "clv" not in attrs.columns

@@ -32,6 +32,7 @@ import pandas as pd
 
 from .. import campaigns as campaign_analysis
 from .. import churn
+from ..clv import FitStatus, fit_status
 from ..periods import Period, as_period
 from ..slicing import campaigns_active, contacts_of
 from . import i18n
@@ -675,68 +676,7 @@ def value_tiles(now, previous=None, *, language: str = "en") -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- predicted value: one figure, if sound
 
-#: Parameters of the fits that are shapes (no unit): at either edge of (0, inf) the model becomes a limiting case
-#: the data do not support (a -> 0 or b -> inf: nobody ever drops out; r, q -> inf: no heterogeneity). ``alpha``
-#: and ``gamma`` are scales (a time unit, a currency): only their lower edge is an edge.
-_SHAPES = ("r", "a", "b", "p", "q")
-#: A parameter below this, or a shape above its inverse, sits on the edge of its domain.
-_EDGE = 1e-4
 _MODELS = (("bgnbd", "BG/NBD"), ("gamma_gamma", "Gamma-Gamma"))
-
-
-@dataclass(frozen=True)
-class FitStatus:
-    """Whether a fitted model may be quoted (see :func:`fit_status`).
-
-    Attributes
-    ----------
-    code : str
-        ``"ok"``, ``"boundary"`` (a parameter at the edge of its domain) or ``"not_converged"``.
-    model : str or None
-        ``"BG/NBD"`` or ``"Gamma-Gamma"`` when ``code`` is not ``"ok"``.
-    parameter : str or None
-        The parameter at the edge (``"a"``) for ``"boundary"``.
-    value : float
-        Its estimate (NaN otherwise).
-    """
-
-    code: str
-    model: str | None = None
-    parameter: str | None = None
-    value: float = float("nan")
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing stops the model from being quoted."""
-        return self.code == "ok"
-
-
-def fit_status(model, *, name: str = "BG/NBD") -> FitStatus:
-    """Whether a fit of :mod:`crmtools.clv` may be quoted, from its public ``params`` and ``converged``.
-
-    A parameter at the edge of its domain (below 1e-4, or a shape parameter above 1e4) is ``"boundary"``
-    whatever the optimiser said: the likelihood is highest at a limiting case of the model (a -> 0: no customer
-    ever drops out), so its predictions extrapolate a model the data do not identify. Otherwise a fit that did
-    not converge is ``"not_converged"``. None (nothing fitted) is ``"ok"``: there is nothing to quote.
-
-    Examples
-    --------
-    >>> from crmtools.clv import BGNBDResult
-    >>> fit_status(BGNBDResult.from_params({"r": 0.83, "alpha": 10.2, "a": 3.1e-07, "b": 14566.0}))
-    FitStatus(code='boundary', model='BG/NBD', parameter='a', value=3.1e-07)
-    >>> fit_status(BGNBDResult.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})).ok
-    True
-    """
-    if model is None:
-        return FitStatus("ok")
-    params = dict(getattr(model, "params", {}) or {})
-    for parameter, value in params.items():
-        value = float(value)
-        if not math.isfinite(value) or value < _EDGE or (parameter in _SHAPES and value > 1 / _EDGE):
-            return FitStatus("boundary", name, parameter, value)
-    if not getattr(model, "converged", True):
-        return FitStatus("not_converged", name)
-    return FitStatus("ok")
 
 
 def value_fit_status(values) -> FitStatus:
@@ -813,7 +753,7 @@ def value_reason(values, *, language: str = "en") -> str | None:
         as_of=last_day,
         model=found.model or "",
         parameter=found.parameter or "",
-        edge="→ 0" if found.value < _EDGE else "→ ∞",  # which edge, never an exponent (3.07e-07) on a page
+        edge="→ 0" if found.edge == "low" else "→ ∞",  # which edge, never an exponent (3.07e-07) on a page
     )
 
 
