@@ -62,6 +62,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import require_columns, require_in, require_range
+from .engine import member_of
 from .periods import as_point
 
 __all__ = [
@@ -289,7 +290,7 @@ def churn_features(
     if active_days is not None:
         last = orders.groupby("customer_id")["day"].max()
         active = last.index[(day - last).dt.days <= int(active_days)]
-        orders = orders.loc[orders["customer_id"].isin(active)]
+        orders = orders.loc[member_of(orders["customer_id"], active)]
     if orders.empty:
         return _empty_features()
     by = orders.groupby("customer_id", sort=True)
@@ -407,7 +408,7 @@ def churn_labels(transactions: pd.DataFrame, *, as_of: Any, horizon_days: int = 
 
 def _labelled(features: pd.DataFrame, transactions: pd.DataFrame, cutoff, horizon_days) -> pd.DataFrame:
     bought = churn_labels(transactions, as_of=cutoff, horizon_days=horizon_days)["customer_id"]
-    return features.assign(churned=(~features["customer_id"].isin(bought)).astype("int64"))
+    return features.assign(churned=(~member_of(features["customer_id"], bought)).astype("int64"))
 
 
 # --- customer value (BG/NBD + Gamma-Gamma) --------------------------------------------------------------------------

@@ -47,6 +47,7 @@ import pandas as pd
 import yaml
 
 from .checks import message, require_columns, require_range
+from .engine import member_of
 from .periods import as_period, as_point
 from .privacy import contactable
 
@@ -1133,7 +1134,7 @@ def _next_products(transactions: pd.DataFrame, customer_ids: pd.Series, rules: p
     empty = pd.DataFrame({c: pd.Series(dtype="str") for c in columns})
     if customer_ids.empty or rules.empty:
         return empty
-    history = transactions.loc[transactions["customer_id"].isin(set(customer_ids))]
+    history = transactions.loc[member_of(transactions["customer_id"], customer_ids)]
     recs = customer_recommendations(history, rules, top_n=3, as_of=as_of, label_col="product_id")
     if recs.empty:
         return empty
@@ -1229,7 +1230,7 @@ def target_lists(
         consent_default=consent_default,
         customer_ids=attrs["customer_id"],
     )
-    ok = attrs["customer_id"].isin(set(allowed.loc[allowed["contactable"], "customer_id"]))
+    ok = member_of(attrs["customer_id"], allowed.loc[allowed["contactable"], "customer_id"])
     taken: set[str] = set()
     parts, rows = [], []
     rules: pd.DataFrame | None = None
@@ -1243,7 +1244,7 @@ def target_lists(
         match = pd.Series(True, index=attrs.index)
         for condition in t.where:
             match &= condition.mask(attrs[condition.field])
-        free = ~attrs["customer_id"].isin(taken) if t.exclusive else pd.Series(True, index=attrs.index)
+        free = ~member_of(attrs["customer_id"], taken) if t.exclusive else pd.Series(True, index=attrs.index)
         chosen = attrs.loc[match & ok & free]
         row |= {
             "matched": int(match.sum()),

@@ -204,3 +204,19 @@ def test_analyses_run_unchanged_on_spark():
     ]
     for check in checks:
         pd.testing.assert_frame_equal(check(sdf), check(tx))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "cc", "ü", "", "0"])), max_size=30),
+    ids=st.lists(st.one_of(st.none(), st.sampled_from(["a", "cc", "x", "", "ü"])), max_size=6),
+    as_set=st.booleans(),
+)
+def test_member_of_is_isin(values, ids, as_set):
+    from crmtools.engine import member_of
+
+    series = pd.Series(values, dtype="str", index=pd.RangeIndex(len(values)) * 2)
+    wanted = set(ids) if as_set else ids
+    pd.testing.assert_series_equal(member_of(series, wanted), series.isin(wanted), check_names=False)
+    numbers = pd.Series(range(len(values)))
+    pd.testing.assert_series_equal(member_of(numbers, [1, 3]), numbers.isin([1, 3]))
