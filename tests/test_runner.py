@@ -278,3 +278,44 @@ def test_fresh_and_reused_kernels_publish_identical_pages(project):
     fresh = run(project, force=True, fresh_kernels=True).report_dir
     assert len(pages) == 3
     assert {p.name: p.read_bytes() for p in fresh.glob("*.html")} == pages
+
+
+def test_notebooks_run_in_threads_never_move_the_process_working_folder(tmp_path, monkeypatch):
+    """Papermill's local file handler does ``os.chdir`` around every read and write and keeps one folder for the
+    whole process; from threads the restores interleave and leave the process in an earlier run's project, where
+    the next run then finds that project's notebooks (seen in CI). No read or write may change the folder."""
+    import threading
+
+    from papermill.iorw import papermill_io
+
+    from crmtools.reporting.render import execute_notebook
+
+    nb = new_notebook()
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    first = new_code_cell("period = None")
+    first.metadata["tags"] = ["parameters"]
+    nb.cells = [first, new_code_cell("x = 1"), new_code_cell("y = x + 1")]
+    nbformat.write(nb, str(tmp_path / "page.ipynb"))
+    elsewhere = tmp_path / "an-earlier-project"
+    elsewhere.mkdir()
+    papermill_io.get_handler("page.ipynb").cwd(str(elsewhere))  # what an earlier run's threads leave behind
+    moves = []
+    monkeypatch.setattr(os, "chdir", lambda path: moves.append(str(path)))
+    errors = []
+
+    def one(n: int) -> None:
+        try:
+            out = execute_notebook(tmp_path / "page.ipynb", tmp_path / f"out-{n}.ipynb", {"period": str(n)})
+            assert [c.execution_count for c in out.cells] == [1, 2, 3, 4]  # with papermill's injected cell
+        except BaseException as exc:  # reported below, on the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert moves == [], "a notebook run changed the process's working folder"
+    assert sorted(p.name for p in tmp_path.glob("out-*.ipynb")) == ["out-0.ipynb", "out-1.ipynb"]
+    assert not any(elsewhere.iterdir())

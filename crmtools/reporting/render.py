@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import os
 import re
+import threading
 from pathlib import Path
 
 import nbformat
@@ -68,6 +70,7 @@ def execute_notebook(
     os.environ.setdefault("PYTHONHASHSEED", "0")
     # The kernel starts in ``cwd`` itself: Papermill's own ``cwd`` changes this whole process's working folder
     # for the run, which races when notebooks run in threads (one thread's restore undoes another's).
+    _thread_safe_local_io()
     session = kernel if kernel is not None else KernelSession()
     try:
         pm.execute_notebook(
@@ -243,6 +246,73 @@ class KernelSession:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class _ThreadLocalCwdHandler:
+    """Papermill's local file handler without ``os.chdir``: the working folder it reads against is per thread.
+
+    Papermill's own handler is one object for the whole process: each
+    ``execute_notebook`` sets its folder to the current working folder and
+    restores the previous value when it ends, and every read and write (after
+    each cell) does ``os.chdir(folder)`` and back. With notebooks running in
+    threads, the restores interleave: the handler keeps a folder of an earlier
+    run, and one thread's ``chdir`` back undoes another's, leaving the *process*
+    in that folder, so a later run in the same process looks for ``notebooks/``
+    in the wrong project. Here each thread keeps its own folder, and relative
+    paths are joined to it instead of changing the process's folder.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def cwd(self, new_path):
+        """Set this thread's folder for relative paths; return the previous one (Papermill's protocol)."""
+        old = getattr(self._local, "cwd", None)
+        self._local.cwd = new_path
+        return old
+
+    def _resolve(self, path: str) -> str:
+        folder = getattr(self._local, "cwd", None)
+        return os.path.join(folder, path) if folder and not os.path.isabs(path) else path
+
+    def read(self, path: str) -> str:
+        try:
+            with open(self._resolve(path), encoding="utf-8") as f:
+                return f.read()
+        except OSError as exc:
+            try:  # Papermill accepts a notebook's JSON text in place of a path
+                json.loads(path)
+                return path
+            except ValueError:
+                raise exc from None
+
+    def listdir(self, path: str) -> list[str]:
+        return [os.path.join(path, name) for name in os.listdir(self._resolve(path))]
+
+    def write(self, buf: str, path: str) -> None:
+        target = self._resolve(path)
+        folder = os.path.dirname(target)
+        if folder and not os.path.exists(folder):
+            raise FileNotFoundError(f"output folder {folder} doesn't exist.")
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(buf)
+
+    def pretty_path(self, path: str) -> str:
+        return path
+
+
+_IO_LOCK = threading.Lock()
+
+
+def _thread_safe_local_io() -> None:
+    """Put :class:`_ThreadLocalCwdHandler` in place of Papermill's local file handler (once per process)."""
+    from papermill.iorw import papermill_io
+
+    with _IO_LOCK:
+        handlers = papermill_io._handlers  # Papermill keeps (scheme, handler) pairs; "local" serves plain paths
+        for i, (scheme, handler) in enumerate(handlers):
+            if scheme == "local" and not isinstance(handler, _ThreadLocalCwdHandler):
+                handlers[i] = ("local", _ThreadLocalCwdHandler())
 
 
 def _register_session_engine() -> None:
