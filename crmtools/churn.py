@@ -132,7 +132,7 @@ class _Lines:
 
     The churn backtest builds orders at four cutoffs and labels at two: with the ids numbered once (in
     sorted order), each costs a filter and a group-by on integers instead of a group-by on text ids.
-    ``until`` bounds the lines seen (:meth:`before`); ``frame`` is the transactions up to it.
+    ``until`` bounds the lines seen (:meth:`before`); ``source`` is the transactions given, all of them.
     """
 
     def __init__(self, transactions: pd.DataFrame):
@@ -150,22 +150,13 @@ class _Lines:
         if "campaign_id" in lines.columns:
             columns["campaign_id"] = lines["campaign_id"]
         self.lines = pd.DataFrame(columns, index=lines.index).loc[order >= 0]
-        self._frame = transactions
 
     def before(self, end: pd.Timestamp) -> _Lines:
         """The same lines seen up to ``end`` (excluded)."""
         out = object.__new__(_Lines)
         out.__dict__.update(self.__dict__)
         out.until = end if self.until is None else min(self.until, end)
-        out._frame = None
         return out
-
-    @property
-    def frame(self) -> pd.DataFrame:
-        """The transactions before ``until`` (all of them without one)."""
-        if self._frame is None:
-            self._frame = self.source.loc[self.source["order_datetime"] < self.until]
-        return self._frame
 
     def orders(self, end: pd.Timestamp | None) -> pd.DataFrame:
         """Purchase orders before ``end`` (and ``until``): see :func:`_orders`."""
@@ -319,7 +310,9 @@ def churn_features(
         orders.loc[age < _RECENT_DAYS].groupby("customer_id").size().reindex(out.index, fill_value=0).astype("int64")
     )
     out["campaigns_contacted"] = _contacted(contacts, cutoff).reindex(out.index, fill_value=0).astype("int64")
-    out = out.join(_first_order_attributes(lines.frame, cutoff, customers))
+    # the first orders before the cutoff (never after ``lines.until``): the whole source, which first_purchases
+    # filters, read without a copy of the lines before ``until``
+    out = out.join(_first_order_attributes(lines.source, cutoff, customers))
     if values is None:
         values = customer_values(lines, as_of=cutoff, horizon_days=horizon_days, clv_unit=clv_unit)
     model = values.table.set_index("customer_id") if len(values.table) else pd.DataFrame()

@@ -344,3 +344,99 @@ def test_f2_breakdowns_need_two_groups_and_the_first_month_is_marked(make_transa
 
     cohorts = f2_cohorts(tx, as_of="2025-06-01", within_days=30)
     assert cohorts.set_index("cohort")["left_censored"].to_dict() == {"2024-12": True, "2025-01": False}
+
+
+# --------------------------------------------------------------------------- pandas input: the numpy path
+
+_CUSTOMERS = ["a", "b", "ab", "", "é", "日本", "z" * 20]
+_ORDERS = ["o1", "o2", "o10", "x", "", "注文"]
+_TEXT = ["web", "app", "", "Food", None]
+
+
+def _lines_frame(rows, id_dtype: str, text_dtype: str) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        rows, columns=["customer_id", "order_id", "day", "second", "quantity", "amount", "channel", "category"]
+    )
+    frame["order_datetime"] = AS_OF + pd.to_timedelta(frame["day"] * 86_400 + frame["second"], unit="s")
+    frame = frame.drop(columns=["day", "second"])
+    if id_dtype == "int64":
+        frame["customer_id"] = frame["customer_id"].map(
+            lambda c: _CUSTOMERS.index(c) * 3 - 5 if isinstance(c, str) else -1
+        )
+        frame["order_id"] = frame["order_id"].map(_ORDERS.index)
+    else:
+        frame = frame.astype({"customer_id": id_dtype, "order_id": id_dtype})
+    return frame.astype({"channel": text_dtype, "category": text_dtype})
+
+
+_first_lines = st.lists(
+    st.tuples(
+        st.one_of(st.sampled_from(["a", "b"]), st.sampled_from([*_CUSTOMERS, None])),
+        st.sampled_from(_ORDERS),
+        st.integers(-6, 1),  # days from AS_OF: lines on or after it do not count
+        st.sampled_from([0, 0, 3_600, 86_399]),  # ties in time are common
+        st.sampled_from([1, 2, 0, -1]),
+        st.sampled_from([0.0, 0.5, 1.5, 4.0, 4.0, float("nan")]),  # dyadic: sums exact in any order
+        st.sampled_from(_TEXT),
+        st.sampled_from(_TEXT),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    _first_lines,
+    st.sampled_from(["str", "object", "int64"]),
+    st.sampled_from(["str", "object"]),
+    st.sampled_from([None, "some", "all"]),
+)
+def test_first_purchases_numpy_path_equals_the_engine_path(rows, id_dtype, text_dtype, known):
+    """Plain pandas input is computed in numpy; polars input takes the engine path: the same tables."""
+    tx = _lines_frame(rows, id_dtype, text_dtype)
+    customers = None
+    if known:
+        ids = tx["customer_id"].dropna().drop_duplicates()
+        ids = ids.iloc[::2] if known == "some" else ids
+        channels = [["shop", None, ""][i % 3] for i in range(len(ids))]
+        customers = pd.DataFrame({"customer_id": ids.to_numpy(), "acquisition_channel": channels}).astype(
+            {"acquisition_channel": text_dtype}
+        )
+    before = tx.copy()
+    for function in (first_purchases, f2_conversion):
+        outcomes = []
+        for data in (tx, pl.from_pandas(tx).lazy()):
+            try:
+                outcomes.append(function(data, as_of=AS_OF, customers=customers))
+            except (ValueError, TypeError) as exc:
+                outcomes.append(exc)
+        got, expected = outcomes
+        if isinstance(expected, Exception):
+            assert type(got) is type(expected) and str(got) == str(expected)
+        else:
+            pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    pd.testing.assert_frame_equal(tx, before)
+
+
+def test_which_pandas_input_takes_the_numpy_path(tiny):
+    from crmtools.repeat import _numpy_first_purchases
+
+    def fast(tx, customers=None):
+        return _numpy_first_purchases(
+            tx,
+            as_of=AS_OF,
+            customers=customers,
+            columns=("customer_id", "order_id", "order_datetime", "amount", "quantity"),
+            channel_col="channel",
+            category_col="category",
+            acquisition_channel_col="acquisition_channel",
+        )
+
+    known = pd.DataFrame({"customer_id": ["a"], "acquisition_channel": ["shop"]})
+    assert fast(tiny) is not None and fast(tiny, known) is not None
+    assert fast(tiny.astype({"category": "category"})) is None  # categorical text
+    assert fast(tiny.astype({"customer_id": "category"})) is None
+    assert fast(tiny, pd.concat([known, known])) is None  # a customer twice: the engine path's join decides
+    assert fast(tiny.assign(order_id=None)) is None  # missing order ids
+    assert fast(pl.from_pandas(tiny)) is None
