@@ -62,7 +62,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import require_columns, require_in, require_range
-from .engine import member_of
+from .engine import member_of, sorted_codes
 from .periods import as_point
 
 __all__ = [
@@ -140,12 +140,16 @@ class _Lines:
             transactions, ["order_id", "customer_id", "order_datetime", "quantity", "amount"], name="transactions"
         )
         self.source, self.until = transactions, None
-        lines = transactions.loc[transactions["customer_id"].notna() & (transactions["quantity"] > 0)]
-        customer, self.customers = pd.factorize(lines["customer_id"], sort=True)
-        order, self.order_ids = pd.factorize(lines["order_id"], sort=True)
+        purchase = (transactions["customer_id"].notna() & (transactions["quantity"] > 0)).to_numpy(bool, na_value=False)
+        rows = np.flatnonzero(purchase)
+        lines = transactions[[c for c in ("order_datetime", "amount", "campaign_id") if c in transactions]].iloc[rows]
+        # the whole columns numbered in sorted order (once per column for text from files: engine.sorted_codes)
+        customer, self.customers = sorted_codes(transactions["customer_id"])
+        order, self.order_ids = sorted_codes(transactions["order_id"])
+        customer, order = customer[rows], order[rows]
         # One integer per (customer, order), in the order of the sorted pair; lines without an order id are
         # dropped, as a group-by drops missing keys.
-        key = customer.astype("int64") * max(len(self.order_ids), 1) + order
+        key = customer * max(len(self.order_ids), 1) + order
         columns = {"_key": key, "order_datetime": lines["order_datetime"], "amount": lines["amount"]}
         if "campaign_id" in lines.columns:
             columns["campaign_id"] = lines["campaign_id"]
@@ -168,11 +172,15 @@ class _Lines:
         grouped = lines.groupby("_key", sort=True).agg(**agg)
         key = grouped.index.to_numpy()
         width = max(len(self.order_ids), 1)
+        customer, order = key // width, key % width
         orders = pd.DataFrame(
             {
-                "customer_id": self.customers.take(key // width).array,
-                "order_id": self.order_ids.take(key % width).array,
+                "customer_id": self.customers.take(customer).array,
+                "order_id": self.order_ids.take(order).array,
                 **{column: grouped[column].array for column in grouped.columns},
+                # the ids' numbers, in the ids' sorted order: group-bys and sorts on integers, not text
+                "_customer": customer,
+                "_order": order,
             }
         )
         if "campaign_id" not in orders.columns:
@@ -190,11 +198,12 @@ def _orders(transactions: pd.DataFrame | _Lines, end: pd.Timestamp | None = None
     return _lines(transactions).orders(end)
 
 
-def _gap_stats(orders: pd.DataFrame) -> pd.DataFrame:
-    """Per customer: mean, coefficient of variation and percentiles of the gaps between purchase days."""
-    days = orders[["customer_id", "day"]].drop_duplicates().sort_values(["customer_id", "day"])
-    gaps = days.groupby("customer_id", sort=True)["day"].diff().dt.days.dropna()
-    ids = days.loc[gaps.index, "customer_id"]
+def _gap_stats(orders: pd.DataFrame, key: str = "_customer") -> pd.DataFrame:
+    """Per customer (``key``: the customer's number, or ``customer_id``): mean, coefficient of variation and
+    percentiles of the gaps between purchase days."""
+    days = orders[[key, "day"]].drop_duplicates().sort_values([key, "day"])
+    gaps = days.groupby(key, sort=True)["day"].diff().dt.days.dropna()
+    ids = days.loc[gaps.index, key]
     grouped = gaps.groupby(ids, sort=True)
     stats = pd.DataFrame(
         {
@@ -279,12 +288,12 @@ def churn_features(
     lines = _lines(transactions)
     orders = lines.orders(cutoff)
     if active_days is not None:
-        last = orders.groupby("customer_id")["day"].max()
+        last = orders.groupby("_customer")["day"].max()
         active = last.index[(day - last).dt.days <= int(active_days)]
-        orders = orders.loc[member_of(orders["customer_id"], active)]
+        orders = orders.loc[orders["_customer"].isin(active)]
     if orders.empty:
         return _empty_features()
-    by = orders.groupby("customer_id", sort=True)
+    by = orders.groupby("_customer", sort=True)  # customers' numbers: in the order of their ids
     out = pd.DataFrame(
         {
             "first_day": by["day"].min(),
@@ -301,14 +310,15 @@ def churn_features(
     out = out.join(_gap_stats(orders)[["mean_interval_days", "interval_cv"]])
     out["overdue_ratio"] = out["recency_days"] / out["mean_interval_days"]
     age = (day - orders["day"]).dt.days
-    recent = orders.loc[age < _TREND_DAYS].groupby("customer_id")["amount"].sum()
-    before = orders.loc[(age >= _TREND_DAYS) & (age < 2 * _TREND_DAYS)].groupby("customer_id")["amount"].sum()
+    recent = orders.loc[age < _TREND_DAYS].groupby("_customer")["amount"].sum()
+    before = orders.loc[(age >= _TREND_DAYS) & (age < 2 * _TREND_DAYS)].groupby("_customer")["amount"].sum()
     recent, before = recent.reindex(out.index, fill_value=0.0), before.reindex(out.index, fill_value=0.0)
     both = (recent + before).where(lambda s: s != 0)
     out["spend_trend"] = (recent - before) / both
     out["orders_last_90_days"] = (
-        orders.loc[age < _RECENT_DAYS].groupby("customer_id").size().reindex(out.index, fill_value=0).astype("int64")
+        orders.loc[age < _RECENT_DAYS].groupby("_customer").size().reindex(out.index, fill_value=0).astype("int64")
     )
+    out.index = pd.Index(lines.customers.take(out.index.to_numpy()), name="customer_id")
     out["campaigns_contacted"] = _contacted(contacts, cutoff).reindex(out.index, fill_value=0).astype("int64")
     # the first orders before the cutoff (never after ``lines.until``): the whole source, which first_purchases
     # filters, read without a copy of the lines before ``until``
@@ -512,7 +522,8 @@ def customer_values(
     require_in(clv_unit, _UNIT_DAYS, name="clv_unit")
     horizon_days = int(require_range(horizon_days, name="horizon_days", low=1, integer=True))
     settings = dict(unit_days=_UNIT_DAYS[clv_unit], months=months, monthly_discount=monthly_discount, margin=margin)
-    orders = _orders(transactions, cutoff)
+    lines = _lines(transactions)
+    orders = lines.orders(cutoff)
     if orders.empty:
         return CustomerValues.empty(cutoff, horizon_days, "no_data")
     try:
@@ -525,12 +536,15 @@ def customer_values(
         warnings.simplefilter("always")
         try:
             summary = clv.customer_summary(
-                orders[["customer_id", "order_datetime", "amount"]].assign(quantity=1),
+                orders[["_customer", "order_datetime", "amount"]].assign(quantity=1),
                 calibration_end=calibration_end,
                 time_unit=clv_unit,
+                customer_col="_customer",
             )
-            if "customer_id" in summary.columns:
-                summary = summary.set_index("customer_id")
+            summary = summary.set_index(
+                pd.Index(lines.customers.take(summary["_customer"].to_numpy()), name="customer_id")
+            )
+            summary = summary.drop(columns="_customer")
             if int((summary["frequency"] > 0).sum()) < 2:
                 return CustomerValues.empty(
                     cutoff, horizon_days, "too_few_repeat", "fewer than 2 customers with a repeat purchase"
@@ -1095,13 +1109,16 @@ def next_purchase(
     require_range(low_q, name="quantiles[0]", low=0, high=1)
     require_range(high_q, name="quantiles[1]", low=low_q, high=1)
     max_days = int(require_range(max_days, name="max_days", low=1, high=_MAX_DATE_DAYS, integer=True))
-    orders = _orders(transactions, cutoff)
+    lines = _lines(transactions)
+    orders = lines.orders(cutoff)
     columns = ["customer_id", "last_purchase", "purchase_days", "usual_interval_days", "p_alive"]
     if orders.empty:
         return pd.DataFrame(columns=[*columns, "expected_next", "next_low", "next_high", "basis"])
-    by = orders.groupby("customer_id", sort=True)
+    by = orders.groupby("_customer", sort=True)  # customers' numbers: in the order of their ids
     out = pd.DataFrame({"last_purchase": by["day"].max(), "purchase_days": by["day"].nunique().astype("int64")})
     gaps = _gap_stats(orders).reindex(out.index)
+    ids = pd.Index(lines.customers.take(out.index.to_numpy()), name="customer_id")
+    out.index, gaps.index = ids, ids
     out["usual_interval_days"] = gaps["median_gap"]
     n_gaps = out["purchase_days"] - 1
     day = cutoff.normalize()
@@ -1453,8 +1470,9 @@ def ltv_cac(
         "cac_status",
     ]
     firsts = _first_order_attributes(transactions, values.as_of, customers).reset_index(names="customer_id")
-    orders = _orders(transactions, values.as_of).sort_values(["customer_id", "order_datetime", "order_id"])
-    first_campaign = orders.drop_duplicates("customer_id").set_index("customer_id")["campaign_id"]  # NaN kept
+    # each customer's first order (earliest, then the smallest order id), sorted on the ids' numbers
+    orders = _orders(transactions, values.as_of).sort_values(["_customer", "order_datetime", "_order"])
+    first_campaign = orders.drop_duplicates("_customer").set_index("customer_id")["campaign_id"]  # NaN kept
     table = values.table[["customer_id", "clv"]].merge(firsts[["customer_id", "acquisition_channel"]], how="left")
     if table.empty:
         return pd.DataFrame(columns=columns)
@@ -1574,7 +1592,9 @@ def customer_groups(transactions: pd.DataFrame, *, as_of: Any, customers: pd.Dat
     """
     cutoff = as_point(as_of)
     attributes = _first_order_attributes(transactions, cutoff, customers)
-    firsts = _orders(transactions, cutoff).groupby("customer_id")["day"].min()
+    lines = _lines(transactions)
+    firsts = lines.orders(cutoff).groupby("_customer")["day"].min()
+    firsts.index = pd.Index(lines.customers.take(firsts.index.to_numpy()), name="customer_id")
     cohort = firsts.dt.to_period("Q").astype("str").str.replace("Q", "-Q", regex=False)
     out = attributes[["acquisition_channel"]].join(cohort.rename("cohort"), how="outer")
     return out.reset_index(names="customer_id").sort_values("customer_id", ignore_index=True)

@@ -49,7 +49,7 @@ import pandas as pd
 from ._deprecation import deprecated_arguments, legacy_start
 from .checks import require_range
 from .coverage import data_start, first_month
-from .engine import collect, day_number, day_number_of, lit_datetime, materialize, to_lazy
+from .engine import collect, day_number, day_number_of, lit_datetime, materialize, sorted_codes, to_lazy
 from .periods import as_period, as_point
 
 __all__ = ["f2_cohorts", "f2_conversion", "first_purchases", "interval_distribution", "purchase_cycles"]
@@ -204,10 +204,14 @@ def _numbers(values: pd.Series, rows: np.ndarray | None = None) -> np.ndarray:
     return out if rows is None else out[rows]
 
 
-def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Codes whose order is the values' order (missing: -1) and the distinct values."""
-    codes, uniques = pd.factorize(values, sort=True)
-    return codes.astype("int64"), pd.Index(uniques)
+def _sorted_codes(values: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """Codes of ``values`` at ``rows`` whose order is the values' order (missing: -1), and the values coded.
+
+    The whole column is numbered (once per column for text from files, see
+    :func:`crmtools.engine.sorted_codes`), so the codes need not be dense.
+    """
+    codes, uniques = sorted_codes(values)
+    return codes[rows], uniques
 
 
 def _plain_first_purchase_inputs(transactions, customers, columns, channel_col, category_col, acquisition_channel_col):
@@ -255,8 +259,8 @@ def _numpy_first_purchases(
     rows = np.flatnonzero(keep & (stamps < as_of.to_datetime64()))
     if rows.size == 0 or transactions[o].iloc[rows].isna().any():
         return None  # nothing to do fast; missing order ids are a group of their own in the engine path
-    customer, customer_ids = _sorted_codes(transactions[c].iloc[rows])
-    order, order_ids = _sorted_codes(transactions[o].iloc[rows])
+    customer, customer_ids = _sorted_codes(transactions[c], rows)
+    order, order_ids = _sorted_codes(transactions[o], rows)
     if len(customer_ids) * max(len(order_ids), 1) >= 2**62:
         return None
     key = customer * len(order_ids) + order
@@ -311,7 +315,7 @@ def _numpy_first_purchases(
 
 def _smallest_text(values: pd.Series, lines: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, pd.Index]:
     """Per segment of ``lines`` (beginning at ``starts``): the code of its smallest non-missing text (-1: none)."""
-    codes, uniques = _sorted_codes(values.iloc[lines])
+    codes, uniques = _sorted_codes(values, lines)
     smallest = np.minimum.reduceat(np.where(codes < 0, _NO_CODE, codes), starts)
     return np.where(smallest == _NO_CODE, -1, smallest), uniques
 
@@ -324,7 +328,7 @@ def _first_order_channel(values: pd.Series, lines, order_start, first_position) 
 
 def _first_order_category(values: pd.Series, amounts, lines, first_line, line_customer) -> np.ndarray:
     """The category with the largest amount in the first order (ties: the smallest; missing ones only alone)."""
-    codes, uniques = _sorted_codes(values.iloc[lines[first_line]])
+    codes, uniques = _sorted_codes(values, lines[first_line])
     width = len(uniques) + 1
     codes = np.where(codes < 0, len(uniques), codes)  # missing sorts last, so a tie goes to a named category
     group, where = np.unique(line_customer[first_line] * width + codes, return_inverse=True)

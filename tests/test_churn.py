@@ -147,7 +147,9 @@ def test_backtest_trains_earlier_and_tests_later(risk, sample, monkeypatch):
     real = churn.churn_features
 
     def spy(transactions, *, as_of, **kwargs):
-        frame = transactions.frame if isinstance(transactions, churn._Lines) else transactions  # ids numbered once
+        frame = transactions
+        if isinstance(transactions, churn._Lines):  # ids numbered once; lines seen up to its bound
+            frame = transactions.source.loc[transactions.source["order_datetime"] < transactions.until]
         seen.append((as_of, frame["order_datetime"].max()))
         return real(transactions, as_of=as_of, **kwargs)
 

@@ -220,3 +220,25 @@ def test_member_of_is_isin(values, ids, as_set):
     pd.testing.assert_series_equal(member_of(series, wanted), series.isin(wanted), check_names=False)
     numbers = pd.Series(range(len(values)))
     pd.testing.assert_series_equal(member_of(numbers, [1, 3]), numbers.isin([1, 3]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.sampled_from(["", "a", "b", "ab", "é", "日本", "z" * 20])), max_size=30),
+    st.sampled_from(["str", "object", "string[python]"]),
+)
+def test_sorted_codes_is_sorted_factorize_and_remembered_only_for_the_same_arrow_column(values, dtype):
+    from crmtools.engine import sorted_codes
+
+    series = pd.Series(values, dtype=dtype)
+    expected_codes, expected_uniques = pd.factorize(series, sort=True)
+    for _ in range(2):  # the second call of an Arrow column is remembered: the same answer
+        codes, uniques = sorted_codes(series)
+        assert codes.tolist() == expected_codes.tolist() and uniques.tolist() == list(expected_uniques)
+        assert not codes.flags.writeable
+    frame = pd.DataFrame({"id": series})
+    sorted_codes(frame["id"])
+    frame.loc[0:0, "id"] = "zz" if len(frame) else None  # a changed column is a new Arrow array: numbered again
+    again_codes, again_uniques = pd.factorize(frame["id"], sort=True)
+    codes, uniques = sorted_codes(frame["id"])
+    assert codes.tolist() == again_codes.tolist() and uniques.tolist() == list(again_uniques)
