@@ -47,7 +47,7 @@ import pandas as pd
 import yaml
 
 from .checks import message, require_columns, require_range
-from .engine import member_of
+from .engine import day_number_of, member_of, sorted_codes
 from .periods import as_period, as_point
 from .privacy import contactable
 
@@ -333,31 +333,46 @@ def _rfm_attributes(inputs: TargetInputs) -> pd.DataFrame:
 
 
 def _history_attributes(inputs: TargetInputs) -> pd.DataFrame:
-    tx = inputs.transactions
-    bought = tx.loc[
-        tx["customer_id"].notna() & (tx["quantity"] > 0) & (tx["order_datetime"] < inputs.as_of),
-        ["customer_id", "order_datetime"],
-    ]
-    days = bought.assign(day=bought["order_datetime"].dt.normalize()).drop_duplicates(["customer_id", "day"])
-    per = days.groupby("customer_id", sort=True)["day"].agg(["min", "max", "count"])
-    today = inputs.as_of.normalize()
-    first = (today - per["min"]).dt.days.astype("int64")
-    last = (today - per["max"]).dt.days.astype("int64")
-    n = per["count"].astype("int64")
-    interval = ((per["max"] - per["min"]).dt.days / (n - 1)).where(n > 1).astype("float64")
-    ratio = (last / interval).where(interval > 0).astype("float64")
+    ids, first_day, last_day, n = _purchase_days(inputs.transactions, inputs.as_of)
+    today = day_number_of(inputs.as_of)
+    first, last = today - first_day, today - last_day
+    interval = np.where(n > 1, (last_day - first_day) / np.maximum(n - 1, 1), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(interval > 0, last / interval, np.nan)
     within = int(inputs.settings["within_days"])
     return pd.DataFrame(
         {
-            "customer_id": per.index.astype("str"),
-            "days_since_first": first.to_numpy(),
-            "days_since_last": last.to_numpy(),
-            "purchase_days": n.to_numpy(),
-            "avg_interval_days": interval.to_numpy(),
-            "interval_ratio": ratio.to_numpy(),
-            "in_f2_window": ((n == 1) & (first < within)).to_numpy(),
+            "customer_id": ids,
+            "days_since_first": first.astype("int64"),
+            "days_since_last": last.astype("int64"),
+            "purchase_days": n.astype("int64"),
+            "avg_interval_days": interval.astype("float64"),
+            "interval_ratio": ratio.astype("float64"),
+            "in_f2_window": (n == 1) & (first < within),
         }
     )
+
+
+def _purchase_days(tx: pd.DataFrame, as_of: pd.Timestamp) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray]:
+    """Per customer with a purchase before ``as_of`` (sorted by id): first and last purchase day (day numbers)
+    and the number of distinct purchase days. Integers throughout: the ids numbered once (engine.sorted_codes)."""
+    codes, uniques = sorted_codes(tx["customer_id"])
+    stamps = tx["order_datetime"].to_numpy(dtype="datetime64[ns]")
+    bought = (tx["quantity"] > 0).to_numpy(bool, na_value=False) & (codes >= 0) & (stamps < as_of.to_datetime64())
+    rows = np.flatnonzero(bought)
+    day = stamps[rows].view("int64") // 86_400_000_000_000  # whole days since 1970-01-01 (floor)
+    customer = codes[rows]
+    if not rows.size:
+        empty = np.zeros(0, dtype="int64")
+        return pd.Index(uniques[:0]).astype("str"), empty, empty, empty
+    low = day.min()
+    width = int(day.max() - low) + 1
+    pairs = np.unique(customer * width + (day - low))  # one per (customer, purchase day), sorted
+    pair_customer, pair_day = pairs // width, pairs % width + low
+    start = np.flatnonzero(np.r_[True, pair_customer[1:] != pair_customer[:-1]])
+    end = np.r_[start[1:], pairs.size] - 1
+    ids = pd.Index(uniques.take(pair_customer[start])).astype("str")
+    return ids, pair_day[start], pair_day[end], end - start + 1
 
 
 def _segment_names(segment_map=None) -> tuple[str, ...]:

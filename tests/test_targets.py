@@ -875,3 +875,58 @@ def test_the_actions_page_shows_list_titles_and_notes_in_words():
         assert "<list>" not in i18n.text("actions.no_comparable", lang) and "<リスト>" not in i18n.text(
             "actions.no_comparable", lang
         )
+
+
+def _history_reference(tx: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The history attributes by their definition, in plain pandas on text ids."""
+    bought = tx.loc[tx["customer_id"].notna() & (tx["quantity"] > 0) & (tx["order_datetime"] < as_of)]
+    days = bought.assign(day=bought["order_datetime"].dt.normalize()).drop_duplicates(["customer_id", "day"])
+    per = days.groupby("customer_id", sort=True)["day"].agg(["min", "max", "count"])
+    first = (as_of.normalize() - per["min"]).dt.days
+    last = (as_of.normalize() - per["max"]).dt.days
+    interval = ((per["max"] - per["min"]).dt.days / (per["count"] - 1)).where(per["count"] > 1)
+    return pd.DataFrame(
+        {
+            "customer_id": per.index.astype("str"),
+            "days_since_first": first.to_numpy("int64"),
+            "days_since_last": last.to_numpy("int64"),
+            "purchase_days": per["count"].to_numpy("int64"),
+            "avg_interval_days": interval.to_numpy("float64"),
+            "interval_ratio": (last / interval).where(interval > 0).to_numpy("float64"),
+        }
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "ab", "", "日本", None]),
+            st.integers(-400, 3),  # days from as_of (lines on or after it do not count)
+            st.sampled_from([0, 1, 43_200, 86_399]),
+            st.sampled_from([1, 2, 0, -1, None]),
+        ),
+        max_size=40,
+    ),
+    st.sampled_from(["str", "object"]),
+)
+def test_history_attributes_equal_their_definition(rows, dtype):
+    as_of = pd.Timestamp("2025-03-01")
+    rows = [("a", -10, 0, 1), *rows]  # one known purchase: a column of text ids, never of missing values only
+    tx = pd.DataFrame(
+        {
+            "order_id": pd.Series([str(i) for i in range(len(rows))], dtype="str"),
+            "customer_id": pd.Series([r[0] for r in rows], dtype=dtype),
+            "order_datetime": as_of + pd.to_timedelta([d * 86_400 + s for _, d, s, _ in rows], unit="s"),
+            "quantity": pd.array([r[3] for r in rows], dtype="Int64"),
+            "amount": 1.0,
+        }
+    )
+    attrs, _ = targets.customer_attributes(
+        tx,
+        as_of=as_of,
+        fields=["days_since_first", "days_since_last", "purchase_days", "avg_interval_days", "interval_ratio"],
+    )
+    expected = _history_reference(tx, as_of)
+    got = attrs[expected.columns].dropna(subset=["days_since_first"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
