@@ -411,8 +411,10 @@ def check_columns(frame: nw.LazyFrame | nw.DataFrame, kinds: dict[str, str], *, 
     for column, kind in kinds.items():
         dtype = schema[column]
         if not _kind_ok(dtype, kind):
+            # an object column whose values give no single type, e.g. one with every value missing
+            received = "values of no single type (e.g. all missing)" if dtype == nw.Unknown else str(dtype)
             raise TypeError(
-                message(f"{name} column {column!r} has the wrong type", allowed=_KINDS[kind], received=str(dtype))
+                message(f"{name} column {column!r} has the wrong type", allowed=_KINDS[kind], received=received)
             )
         if (
             kind == "datetime"

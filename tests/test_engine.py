@@ -105,6 +105,9 @@ def test_check_columns(frame):
         check_columns(lf, {"amount": "id"})
     with pytest.raises(TypeError, match="allowed: a datetime"):
         check_columns(lf, {"note": "datetime"})
+    no_ids = to_lazy(frame.assign(customer_id=pd.Series(None, index=frame.index, dtype=object)))
+    with pytest.raises(TypeError, match=r"'customer_id' has the wrong type; .*received: values of no single type"):
+        check_columns(no_ids, {"customer_id": "id"})
     with pytest.raises(ValueError, match="transactions is missing column 'refund'"):
         check_columns(lf, {"refund": "numeric"})
     aware = frame.assign(order_datetime=frame["order_datetime"].dt.tz_localize("Asia/Tokyo"))
