@@ -198,12 +198,12 @@ def _orders(transactions: pd.DataFrame | _Lines, end: pd.Timestamp | None = None
     return _lines(transactions).orders(end)
 
 
-def _gap_stats(orders: pd.DataFrame, key: str = "_customer") -> pd.DataFrame:
-    """Per customer (``key``: the customer's number, or ``customer_id``): mean, coefficient of variation and
-    percentiles of the gaps between purchase days."""
-    days = orders[[key, "day"]].drop_duplicates().sort_values([key, "day"])
-    gaps = days.groupby(key, sort=True)["day"].diff().dt.days.dropna()
-    ids = days.loc[gaps.index, key]
+def _gap_stats(orders: pd.DataFrame) -> pd.DataFrame:
+    """Per customer (by number, ``_customer``): mean, coefficient of variation and percentiles of the gaps
+    between purchase days."""
+    days = orders[["_customer", "day"]].drop_duplicates().sort_values(["_customer", "day"])
+    gaps = days.groupby("_customer", sort=True)["day"].diff().dt.days.dropna()
+    ids = days.loc[gaps.index, "_customer"]
     grouped = gaps.groupby(ids, sort=True)
     stats = pd.DataFrame(
         {

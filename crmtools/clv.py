@@ -112,7 +112,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from .checks import message, require_columns, require_in, require_range
-from .engine import collect, day_number, day_number_of, is_missing, lit_datetime, to_lazy
+from .engine import collect, day_number, day_number_of, is_missing, lit_datetime, plain_ids, to_lazy
 from .periods import Period, as_point, parse_period
 
 __all__ = [
@@ -428,15 +428,7 @@ def _plain_columns(transactions: Any, columns: tuple[str, ...]) -> tuple[pd.Seri
         isinstance(s.dtype, np.dtype) and (s.dtype.kind in "iu" or s.dtype == np.float64) for s in (amount, quantity)
     )
     dated = isinstance(when.dtype, np.dtype) and when.dtype.kind == "M"
-    return (ids, when, amount, quantity) if numeric and dated and _plain_ids(ids) else None
-
-
-def _plain_ids(ids: pd.Series) -> bool:
-    if isinstance(ids.dtype, np.dtype) and ids.dtype.kind in "iu":
-        return True
-    if isinstance(ids.dtype, pd.StringDtype):
-        return True
-    return ids.dtype == object and pd.api.types.infer_dtype(ids, skipna=True) == "string"
+    return (ids, when, amount, quantity) if numeric and dated and plain_ids(ids) else None
 
 
 def _id_keys(ids: pd.Series, rows: np.ndarray) -> list[np.ndarray]:

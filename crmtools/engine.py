@@ -126,6 +126,7 @@ __all__ = [
     "is_missing",
     "member_of",
     "month_number",
+    "plain_ids",
     "sorted_codes",
     "to_lazy",
 ]
@@ -546,6 +547,28 @@ def member_of(values: pd.Series, ids: Any) -> pd.Series:
     wanted = pd.Series(list(ids) if isinstance(ids, (set, frozenset)) else ids, dtype=values.dtype)
     found = pc.is_in(chunked, value_set=pa.chunked_array(wanted.array._pa_array).combine_chunks().cast(chunked.type))
     return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index, dtype=bool)
+
+
+def plain_ids(values: pd.Series) -> bool:
+    """Whether numpy code may read ``values`` as ids the way the engine path does: integers or text.
+
+    Text is a pandas string dtype, or an object column of strings (missing
+    values aside). Categorical, nullable-integer and mixed columns are not
+    plain: analyses with a numpy path hand those to the engine.
+
+    Examples
+    --------
+    >>> plain_ids(pd.Series(["a", None], dtype="str")), plain_ids(pd.Series([1, "a"], dtype=object))
+    (True, False)
+    """
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        return True
+    if isinstance(dtype, pd.StringDtype):
+        return True
+    return (
+        isinstance(dtype, np.dtype) and dtype.kind == "O" and pd.api.types.infer_dtype(values, skipna=True) == "string"
+    )
 
 
 # Codes of Arrow-backed columns, remembered per column: an Arrow array never changes, so while it lives (the

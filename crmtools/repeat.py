@@ -49,7 +49,7 @@ import pandas as pd
 from ._deprecation import deprecated_arguments, legacy_start
 from .checks import require_range
 from .coverage import data_start, first_month
-from .engine import collect, day_number, day_number_of, lit_datetime, materialize, sorted_codes, to_lazy
+from .engine import collect, day_number, day_number_of, lit_datetime, materialize, plain_ids, sorted_codes, to_lazy
 from .periods import as_period, as_point
 
 __all__ = ["f2_cohorts", "f2_conversion", "first_purchases", "interval_distribution", "purchase_cycles"]
@@ -188,10 +188,6 @@ def _text_like(values: pd.Series) -> bool:
     return values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
 
 
-def _plain_key(values: pd.Series) -> bool:
-    return (isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu") or _text_like(values)
-
-
 def _plain_number(values: pd.Series) -> bool:
     dtype = values.dtype
     if isinstance(dtype, np.dtype):
@@ -224,7 +220,7 @@ def _plain_first_purchase_inputs(transactions, customers, columns, channel_col, 
     when = transactions[d]
     if not (isinstance(when.dtype, np.dtype) and when.dtype.kind == "M"):
         return None
-    if not (_plain_key(transactions[c]) and _plain_key(transactions[o])):
+    if not (plain_ids(transactions[c]) and plain_ids(transactions[o])):
         return None
     if not (_plain_number(transactions[a]) and _plain_number(transactions[q])):
         return None
@@ -237,7 +233,7 @@ def _plain_first_purchase_inputs(transactions, customers, columns, channel_col, 
         if c not in customers.columns or acquisition_channel_col not in customers.columns:
             return None
         ids = customers[c]
-        same_kind = _text_like(ids) == _text_like(transactions[c]) and _plain_key(ids)
+        same_kind = _text_like(ids) == _text_like(transactions[c]) and plain_ids(ids)
         if not same_kind or not _text_like(customers[acquisition_channel_col]) or ids.dropna().duplicated().any():
             return None
     return text
