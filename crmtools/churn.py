@@ -154,6 +154,7 @@ class _Lines:
         if "campaign_id" in lines.columns:
             columns["campaign_id"] = lines["campaign_id"]
         self.lines = pd.DataFrame(columns, index=lines.index).loc[order >= 0]
+        self._cache: dict[str, object] = {}  # shared with the copies of :meth:`before`
 
     def before(self, end: pd.Timestamp) -> _Lines:
         """The same lines seen up to ``end`` (excluded)."""
@@ -163,12 +164,56 @@ class _Lines:
         return out
 
     def orders(self, end: pd.Timestamp | None) -> pd.DataFrame:
-        """Purchase orders before ``end`` (and ``until``): see :func:`_orders`."""
+        """Purchase orders before ``end`` (and ``until``): see :func:`_orders`.
+
+        The orders of all the lines are built once (:meth:`_whole`) and each cutoff takes those whose every
+        line is before it; an order with lines on both sides of the cutoff (or a line without a time) is
+        built again from its lines before it, so the result is the group-by of the lines before the cutoff.
+        """
+        whole = self._whole()
         ends = [t for t in (end, self.until) if t is not None]
-        lines = self.lines.loc[self.lines["order_datetime"] < min(ends)] if ends else self.lines
+        if not ends:
+            return whole.drop(columns=["_key", "_last", "_timed"])
+        limit = min(ends)
+        inside = (whole["_last"] < limit).to_numpy() & whole["_timed"].to_numpy()
+        split = (whole["order_datetime"] < limit).to_numpy() & ~inside
+        orders = whole.loc[inside]
+        if split.any():
+            keys = whole["_key"].to_numpy()[split]
+            lines = self.lines.loc[self.lines["_key"].isin(keys) & (self.lines["order_datetime"] < limit)]
+            orders = pd.concat([orders, self._build(lines)]).sort_values("_key", kind="stable")
+        return orders.drop(columns=["_key", "_last", "_timed"]).reset_index(drop=True)
+
+    def first_orders(self, customers: pd.DataFrame | None) -> tuple[pd.DataFrame, np.ndarray]:
+        """:func:`crmtools.repeat.first_purchases` at ``until`` (once per ``customers``), and the time of the
+        last line of each customer's first order (NaT when one of its lines has no time)."""
+        found = self._cache.get("firsts")
+        if found is None or found[0] is not customers or found[1] != self.until:
+            firsts = _first_orders(self.source, self.until, customers)
+            whole = self._whole()
+            width = max(len(self.order_ids), 1)
+            key = self.customers.get_indexer(firsts["customer_id"]) * width + self.order_ids.get_indexer(
+                firsts["first_order"]
+            )
+            at = pd.Index(whole["_key"].to_numpy()).get_indexer(key)
+            last = whole["_last"].to_numpy()[at]
+            last[(at < 0) | ~whole["_timed"].to_numpy()[at]] = np.datetime64("NaT")
+            found = self._cache["firsts"] = (customers, self.until, firsts, last)
+        return found[2], found[3]
+
+    def _whole(self) -> pd.DataFrame:
+        """Every order of the lines (not bounded by ``until``), with its last line's time and whether each
+        of its lines has a time; built once and shared by :meth:`before`'s copies."""
+        if "whole" not in self._cache:
+            self._cache["whole"] = self._build(self.lines, extra=True)
+        return self._cache["whole"]
+
+    def _build(self, lines: pd.DataFrame, *, extra: bool = False) -> pd.DataFrame:
         agg = {"order_datetime": ("order_datetime", "min"), "amount": ("amount", "sum")}
         if "campaign_id" in lines.columns:
             agg["campaign_id"] = ("campaign_id", "first")
+        if extra:
+            agg |= {"_last": ("order_datetime", "max"), "_timed": ("order_datetime", "count"), "_n": ("amount", "size")}
         grouped = lines.groupby("_key", sort=True).agg(**agg)
         key = grouped.index.to_numpy()
         width = max(len(self.order_ids), 1)
@@ -177,7 +222,7 @@ class _Lines:
             {
                 "customer_id": self.customers.take(customer).array,
                 "order_id": self.order_ids.take(order).array,
-                **{column: grouped[column].array for column in grouped.columns},
+                **{c: grouped[c].array for c in ("order_datetime", "amount", "campaign_id") if c in grouped},
                 # the ids' numbers, in the ids' sorted order: group-bys and sorts on integers, not text
                 "_customer": customer,
                 "_order": order,
@@ -186,6 +231,12 @@ class _Lines:
         if "campaign_id" not in orders.columns:
             orders["campaign_id"] = pd.Series(pd.NA, index=orders.index, dtype="str")
         orders["day"] = orders["order_datetime"].dt.normalize()
+        orders["_key"] = key
+        if extra:
+            orders["_last"] = grouped["_last"].to_numpy()
+            orders["_timed"] = (grouped["_timed"] == grouped["_n"]).to_numpy()
+        else:
+            orders["_last"], orders["_timed"] = orders["order_datetime"], True
         return orders
 
 
@@ -322,7 +373,7 @@ def churn_features(
     out["campaigns_contacted"] = _contacted(contacts, cutoff).reindex(out.index, fill_value=0).astype("int64")
     # the first orders before the cutoff (never after ``lines.until``): the whole source, which first_purchases
     # filters, read without a copy of the lines before ``until``
-    out = out.join(_first_order_attributes(lines.source, cutoff, customers))
+    out = out.join(_first_order_attributes(lines, cutoff, customers))
     if values is None:
         values = customer_values(lines, as_of=cutoff, horizon_days=horizon_days, clv_unit=clv_unit)
     model = values.table.set_index("customer_id") if len(values.table) else pd.DataFrame()
@@ -365,24 +416,43 @@ def _contacted(contacts: pd.DataFrame | None, cutoff: pd.Timestamp) -> pd.Series
     return treated.groupby("customer_id").size()
 
 
-def _first_order_attributes(transactions: pd.DataFrame, cutoff: pd.Timestamp, customers) -> pd.DataFrame:
-    """Acquisition channel and first category (the conventions of :func:`crmtools.repeat.first_purchases`)."""
-    from .repeat import first_purchases
+def _first_order_attributes(lines: pd.DataFrame | _Lines, cutoff: pd.Timestamp, customers) -> pd.DataFrame:
+    """Acquisition channel and first category (the conventions of :func:`crmtools.repeat.first_purchases`).
 
-    tx = transactions
-    if "channel" not in tx.columns:
-        tx = tx.assign(channel=pd.Series(pd.NA, index=tx.index, dtype="str"))
-    firsts = first_purchases(
-        tx,
-        as_of=cutoff,
-        customers=customers if customers is not None and "acquisition_channel" in customers.columns else None,
-        category_col="category" if "category" in tx.columns else None,
-    ).set_index("customer_id")
+    A customer's first order before a cutoff is their first order before any later cutoff, so the first
+    orders are found once, at ``lines.until``, and each earlier cutoff keeps the customers whose first order
+    lies wholly before it. Should a first order have lines on both sides of the cutoff (its channel and
+    category could then differ), they are found again at the cutoff.
+    """
+    customers = customers if customers is not None and "acquisition_channel" in customers.columns else None
+    if not isinstance(lines, _Lines):
+        firsts = _first_orders(lines, cutoff, customers)
+    elif lines.until is None or cutoff > lines.until:
+        firsts = _first_orders(lines.source, cutoff, customers)
+    else:
+        firsts, last_line = lines.first_orders(customers)
+        before = (firsts["first_purchase"] < cutoff).to_numpy()
+        if (before & ~(last_line < cutoff)).any():
+            firsts = _first_orders(lines.source, cutoff, customers)
+        else:
+            firsts = firsts.loc[before]
+    firsts = firsts.set_index("customer_id")
     cols = [c for c in CATEGORICAL_FEATURES if c in firsts.columns]
     out = firsts[cols].astype("str")
     for missing in set(CATEGORICAL_FEATURES) - set(cols):
         out[missing] = pd.Series(pd.NA, index=out.index, dtype="str")
     return out
+
+
+def _first_orders(transactions: pd.DataFrame, cutoff: pd.Timestamp, customers) -> pd.DataFrame:
+    from .repeat import first_purchases
+
+    tx = transactions
+    if "channel" not in tx.columns:
+        tx = tx.assign(channel=pd.Series(pd.NA, index=tx.index, dtype="str"))
+    return first_purchases(
+        tx, as_of=cutoff, customers=customers, category_col="category" if "category" in tx.columns else None
+    )
 
 
 def churn_labels(transactions: pd.DataFrame, *, as_of: Any, horizon_days: int = 90) -> pd.DataFrame:
@@ -956,7 +1026,7 @@ def _backtest_and_score(
     ranking = scorer.scores(test)
     found, calibration = {}, []
     for method in METHODS:
-        prob = scorer.probability(test, method)
+        prob = ranking["model"] if method == "model" else scorer.probability(test, method)  # the model's: once
         ok = ~np.isnan(prob)
         found[method] = {
             "auc": _auc(y, ranking[method]),

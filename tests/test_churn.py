@@ -8,6 +8,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from crmtools import churn
@@ -426,3 +428,59 @@ def test_the_active_base_is_a_purchase_in_the_365_days_before_the_cutoff():
     )
     summary = churn.value_summary(values, None, active_days=365)
     assert (summary.active_customers, summary.active_value) == (1, 10.0)
+
+
+# --- orders and first orders built once for every cutoff ------------------------------------------------------------
+
+_LINE_TIMES = pd.to_datetime(["2025-01-01 09:00", "2025-01-01 09:00", "2025-01-02 10:00", "2025-01-03 11:00"])
+
+
+@st.composite
+def _split_orders(draw):
+    """Lines of a few orders whose lines may have different times (an order across a cutoff) or none."""
+    n = draw(st.integers(1, 14))
+    times = draw(st.lists(st.sampled_from([*range(len(_LINE_TIMES)), None]), min_size=n, max_size=n))
+    stamps = pd.Series([pd.NaT if t is None else _LINE_TIMES[t] for t in times], dtype="datetime64[us]")
+    return pd.DataFrame(
+        {
+            "order_id": draw(st.lists(st.sampled_from(["o1", "o2", "o3", "o4"]), min_size=n, max_size=n)),
+            "customer_id": draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=n, max_size=n)),
+            "order_datetime": stamps,
+            "quantity": draw(st.lists(st.sampled_from([1, 2, -1]), min_size=n, max_size=n)),
+            "amount": draw(st.lists(st.sampled_from([0.1, 0.2, 5.0, 7.5]), min_size=n, max_size=n)),
+            "channel": draw(st.lists(st.sampled_from(["web", "app", None]), min_size=n, max_size=n)),
+            "category": draw(st.lists(st.sampled_from(["Food", "Home", None]), min_size=n, max_size=n)),
+            "campaign_id": draw(st.lists(st.sampled_from(["c1", "c2", None]), min_size=n, max_size=n)),
+        }
+    ).astype({"channel": "str", "category": "str", "campaign_id": "str"})
+
+
+def _orders_by_definition(lines: churn._Lines, end) -> pd.DataFrame:
+    """The group-by of the purchase lines before ``end``: what :meth:`churn._Lines.orders` must equal."""
+    ends = [t for t in (end, lines.until) if t is not None]
+    kept = lines.lines.loc[lines.lines["order_datetime"] < min(ends)] if ends else lines.lines
+    return lines._build(kept).drop(columns=["_key", "_last", "_timed"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(tx=_split_orders(), until=st.sampled_from([None, 1, 2, 3]), end=st.sampled_from([None, 0, 1, 2, 3]))
+def test_orders_at_any_cutoff_equal_the_group_by_of_the_lines_before_it(tx, until, end):
+    cut = [pd.Timestamp("2025-01-01 09:00"), *(_LINE_TIMES[1:] + pd.Timedelta(minutes=1))]
+    lines = churn._Lines(tx)
+    if until is not None:
+        lines = lines.before(cut[until])
+    at = None if end is None else cut[end]
+    for _ in range(2):  # the second time from the orders built once
+        pd.testing.assert_frame_equal(lines.orders(at), _orders_by_definition(lines, at), check_exact=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(tx=_split_orders(), until=st.sampled_from([1, 2, 3]), end=st.sampled_from([0, 1, 2, 3]))
+def test_first_order_attributes_found_once_equal_those_found_at_each_cutoff(tx, until, end):
+    cut = [pd.Timestamp("2025-01-01 09:00"), *(_LINE_TIMES[1:] + pd.Timedelta(minutes=1))]
+    customers = pd.DataFrame({"customer_id": ["a", "b"], "acquisition_channel": ["tv", None]}).astype("str")
+    lines = churn._Lines(tx).before(cut[until])
+    at = min(cut[end], cut[until])
+    expected = churn._first_order_attributes(churn._Lines(tx), at, customers)  # no bound: found at the cutoff
+    for _ in range(2):
+        pd.testing.assert_frame_equal(churn._first_order_attributes(lines, at, customers), expected)
