@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import require_columns, require_range
+from .engine import member_of
 from .periods import as_period, as_point
 
 __all__ = [
@@ -363,7 +364,7 @@ def ladder_features(
     if surveys is not None and len(surveys):
         groups = latest_scores(surveys, as_of=end).set_index("customer_id")["nps_group"]
         out["nps_group"] = (
-            out["customer_id"].map(groups).astype("str").where(out["customer_id"].isin(groups.index), None)
+            out["customer_id"].map(groups).astype("str").where(member_of(out["customer_id"], groups.index), None)
         )
     else:
         out["nps_group"] = pd.Series([None] * len(out), dtype="str")

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import require_columns, require_range
+from .engine import member_of
 from .periods import as_point
 
 __all__ = [
@@ -200,7 +201,7 @@ def contactable(
         in_force = suppressions.loc[(since.isna() | (since < as_of)).to_numpy(dtype=bool)]
         for reason in reversed(EXCLUSION_CODES[:-1]):  # complaint wins over opt_out: checked last, written last
             who = set(in_force.loc[in_force["reason"] == reason, customer_col].dropna().astype("str"))
-            excluded = excluded.mask(table[customer_col].isin(who), reason)
+            excluded = excluded.mask(member_of(table[customer_col], who).to_numpy(), reason)
     table["contactable"] = excluded.isna().to_numpy()
     table["excluded_by"] = excluded
     return table[[customer_col, "consent", "contactable", "excluded_by"]]

@@ -484,3 +484,33 @@ def test_first_order_attributes_found_once_equal_those_found_at_each_cutoff(tx, 
     expected = churn._first_order_attributes(churn._Lines(tx), at, customers)  # no bound: found at the cutoff
     for _ in range(2):
         pd.testing.assert_frame_equal(churn._first_order_attributes(lines, at, customers), expected)
+
+
+def test_the_model_is_fitted_on_a_bounded_seeded_sample_and_every_customer_is_scored(risk, sample, monkeypatch):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    tx, customers, contacts, _ = sample
+    values, full = risk
+    options = dict(as_of=SAMPLE_AS_OF, customers=customers, contacts=contacts, values=values)
+    train_customers = int(full.metrics["train_customers"].iloc[0])
+    same = churn.churn_risk(tx, **options, max_train_customers=train_customers)  # the bound not reached
+    pd.testing.assert_frame_equal(same.scores, full.scores)
+    pd.testing.assert_frame_equal(same.metrics, full.metrics)
+    fitted = []
+    real_fit = HistGradientBoostingClassifier.fit
+
+    def spy(self, X, y, *args, **kwargs):
+        fitted.append(len(X))
+        return real_fit(self, X, y, *args, **kwargs)
+
+    monkeypatch.setattr(HistGradientBoostingClassifier, "fit", spy)
+    bounded = churn.churn_risk(tx, **options, max_train_customers=500)
+    again = churn.churn_risk(tx, **options, max_train_customers=500)
+    assert train_customers > 500 and fitted == [500, 500, 500, 500]  # the backtest's fit and the final one, twice
+    pd.testing.assert_frame_equal(bounded.scores, again.scores)  # the sample is seeded
+    assert bounded.status == "ok" and len(bounded.scores) == len(full.scores)  # every customer is still scored
+    assert bounded.metrics["train_customers"].tolist() == full.metrics["train_customers"].tolist()
+    model = [r.metrics.set_index("method").loc["model", "brier"] for r in (bounded, full)]
+    assert model[0] != model[1]  # a model fitted on 500 customers is another model
+    with pytest.raises(ValueError, match="max_train_customers is out of range"):
+        churn.churn_risk(tx, **options, max_train_customers=10)

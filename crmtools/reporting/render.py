@@ -185,15 +185,16 @@ _SESSION_ENGINE = "crmtools-session"
 # Run before each notebook on a reused kernel: the notebook then sees what a fresh kernel shows it (an empty
 # namespace, no open figures, matplotlib's defaults, execution count 1); only imported modules stay warm.
 _FRESH_NAMESPACE = """\
-get_ipython().reset(new_session=True)  # namespace, history session and execution count, as a new kernel's
 import sys as _sys
-if "matplotlib" in _sys.modules:
+if "matplotlib" in _sys.modules:  # figures closed before the reset, so its full collection frees them
     import matplotlib as _mpl
     import matplotlib.pyplot as _plt
     _plt.close("all")
     _mpl.rcdefaults()
-    del _mpl, _plt
-del _sys
+get_ipython().reset(new_session=True)  # namespace, history session and execution count, as a new kernel's
+import gc as _gc
+_gc.freeze()  # what survives the reset's full collection (modules, caches) is not traversed by the next one
+del _gc
 """
 
 

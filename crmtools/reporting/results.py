@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 import pickle
 import tempfile
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +31,9 @@ import pandas as pd
 
 __all__ = ["cached_call", "fingerprint"]
 
-_FRAME_HASHES: dict[int, tuple[object, str]] = {}
+# id -> (a weak reference to the frame, its fingerprint): a frame's entry ends with the frame, so a kernel that runs
+# page after page does not keep every page's data alive.
+_FRAME_HASHES: dict[int, tuple[weakref.ref, str]] = {}
 
 
 def fingerprint(value) -> str:
@@ -43,7 +47,7 @@ def fingerprint(value) -> str:
     """
     if isinstance(value, (pd.DataFrame, pd.Series)):
         known = _FRAME_HASHES.get(id(value))
-        if known is not None and known[0] is value:
+        if known is not None and known[0]() is value:
             return known[1]
         digest = hashlib.sha256()
         if isinstance(value, pd.DataFrame):
@@ -54,7 +58,7 @@ def fingerprint(value) -> str:
         columns = [value[c] for c in value.columns] if isinstance(value, pd.DataFrame) else [value]
         for part in (value.index, *columns):
             _digest_values(digest, part)
-        _FRAME_HASHES[id(value)] = (value, digest.hexdigest())
+        _FRAME_HASHES[id(value)] = (weakref.ref(value, functools.partial(_forget, id(value))), digest.hexdigest())
         return digest.hexdigest()
     if type(value).__module__.split(".")[0] in ("polars", "duckdb", "pyspark", "narwhals"):
         raise TypeError(
@@ -70,6 +74,13 @@ def fingerprint(value) -> str:
             + "}"
         )
     return repr(value)
+
+
+def _forget(key: int, ref: weakref.ref) -> None:
+    """Drop a collected frame's fingerprint (unless a newer frame with the same id has taken its place)."""
+    known = _FRAME_HASHES.get(key)
+    if known is not None and known[0] is ref:
+        del _FRAME_HASHES[key]
 
 
 def _digest_values(digest, values) -> None:
