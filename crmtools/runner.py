@@ -490,10 +490,10 @@ def _execute_all(
     titles = {p.name: _notebook_title(p, plan.language) for p in plan.notebooks}
     workers = max(1, min(jobs or os.cpu_count() or 1, len(plan.notebooks)))
     _say(f"[{plan.label}] running {len(plan.notebooks)} notebooks ({workers} at a time)")
-    # The detail pages start longest first (as the last run of this period timed them), so that the workers
-    # finish together; the summary, which shows what they compute, goes last. It starts as soon as a worker is
-    # free: a result it needs that another page is still computing, it waits for (ctx.cached), never recomputes.
-    queue = [*_longest_first(plan, plan.notebooks[1:]), plan.notebooks[0]]
+    # Longest first (as the last run of this period timed them, else as each page declares), so that the workers
+    # finish together. A result the summary needs that another page is still computing, it waits for
+    # (ctx.cached), never recomputes.
+    queue = _longest_first(plan, plan.notebooks)
     results: dict[Path, NotebookResult] = {}
     turn = threading.Lock()
 
@@ -528,14 +528,23 @@ def _execute_all(
 def _longest_first(plan: RunPlan, notebooks: list[Path]) -> list[Path]:
     """The notebooks ordered by the time each took in the last published run of the period, longest first.
 
-    Without a previous run (or for a notebook it did not have) the name order is kept.
+    Without a previous run that timed every one of them, by the cost each page declares
+    (``metadata.crmtools.cost``, relative, 1 when absent); ties keep the name order.
     """
     try:
         manifest = json.loads((plan.published / "manifest.json").read_text(encoding="utf-8"))
         took = {n["notebook"]: float(n.get("seconds") or 0.0) for n in manifest.get("notebooks", [])}
     except (OSError, ValueError, TypeError, KeyError):
         took = {}
-    return sorted(notebooks, key=lambda p: -took.get(p.name, 0.0))
+    if all(p.name in took for p in notebooks):
+        return sorted(notebooks, key=lambda p: -took[p.name])
+    return sorted(notebooks, key=lambda p: -_declared_cost(p))
+
+
+def _declared_cost(path: Path) -> float:
+    """A page's ``metadata.crmtools.cost``: its expected share of a run's computing time (1 when absent)."""
+    cost = nbformat.read(str(path), as_version=4).metadata.get("crmtools", {}).get("cost", 1)
+    return float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else 1.0
 
 
 def _run_notebook(

@@ -319,3 +319,34 @@ def test_notebooks_run_in_threads_never_move_the_process_working_folder(tmp_path
     assert moves == [], "a notebook run changed the process's working folder"
     assert sorted(p.name for p in tmp_path.glob("out-*.ipynb")) == ["out-0.ipynb", "out-1.ipynb"]
     assert not any(elsewhere.iterdir())
+
+
+def test_pages_start_longest_first_by_the_last_run_else_by_their_declared_cost(tmp_path):
+    from types import SimpleNamespace
+
+    from crmtools.runner import _longest_first
+
+    paths = []
+    for name, cost in [("00_summary", 5), ("01_a", None), ("02_b", 9), ("03_c", 2)]:
+        nb = new_notebook()
+        nb.metadata["crmtools"] = {} if cost is None else {"cost": cost}
+        paths.append(tmp_path / f"{name}.ipynb")
+        nbformat.write(nb, str(paths[-1]))
+    plan = SimpleNamespace(published=tmp_path / "published")
+    by_cost = ["02_b", "00_summary", "03_c", "01_a"]  # no earlier run: declared costs, 1 when absent
+    assert [p.stem for p in _longest_first(plan, paths)] == by_cost
+    plan.published.mkdir()
+    timed = {"00_summary": 1.0, "01_a": 30.0, "02_b": 2.0, "03_c": 4.0}
+    manifest = {"notebooks": [{"notebook": f"{k}.ipynb", "seconds": v} for k, v in timed.items()]}
+    (plan.published / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert [p.stem for p in _longest_first(plan, paths)] == ["01_a", "03_c", "02_b", "00_summary"]
+    manifest["notebooks"].pop()  # a page the last run did not time: the declared costs again
+    (plan.published / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert [p.stem for p in _longest_first(plan, paths)] == by_cost
+
+
+def test_the_report_pages_declare_their_cost():
+    pages = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+    costs = {p.stem: nbformat.read(str(p), as_version=4).metadata["crmtools"]["cost"] for p in pages}
+    assert all(isinstance(c, (int, float)) and c > 0 for c in costs.values())
+    assert max(costs, key=costs.get) in {"07_clv", "08_actions"}  # the churn backtest and the lists start first
