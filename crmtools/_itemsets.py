@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import message
+from .engine import sorted_unique
 
 __all__ = ["MiningBudgetError", "item_keys", "itemset_owners", "min_count", "mine"]
 
@@ -768,7 +769,7 @@ def itemset_owners(
             row = row[hit][own >= 0]
             own = own[own >= 0]
             if own.size:
-                pairs = np.unique(row * max(n_owners, 1) + own)
+                pairs = sorted_unique(row * max(n_owners, 1) + own)
                 result += np.bincount(pairs // max(n_owners, 1), minlength=rows.shape[0])
         out.append(result)
     return out

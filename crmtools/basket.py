@@ -62,6 +62,7 @@ from ._deprecation import deprecated_arguments
 from ._itemsets import MiningBudgetError, item_keys, itemset_owners, mine, output_bytes
 from ._itemsets import min_count as _min_count
 from .checks import message, require_columns, require_flag, require_frame, require_in, require_range
+from .engine import sorted_unique
 from .periods import as_point
 
 __all__ = [
@@ -256,7 +257,7 @@ def _encode_transactions(
         customer_codes = pd.factorize(data[customer_col], size_hint=1024)[0].astype(np.int32)
         if not include_guests:
             guest = keep & (customer_codes < 0)
-            n_guests = int(np.unique(basket_codes[guest]).size) if basket == "order" else 0
+            n_guests = int(sorted_unique(basket_codes[guest]).size) if basket == "order" else 0
             np.logical_and(keep, customer_codes >= 0, out=keep)
             del guest
     items, used_items = _compact(item_codes[keep], len(item_uniques))

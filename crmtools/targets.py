@@ -47,7 +47,7 @@ import pandas as pd
 import yaml
 
 from .checks import message, require_columns, require_range
-from .engine import day_number_of, member_of, sorted_codes
+from .engine import day_number_of, member_of, sorted_codes, sorted_unique
 from .periods import as_period, as_point
 from .privacy import contactable
 
@@ -367,7 +367,7 @@ def _purchase_days(tx: pd.DataFrame, as_of: pd.Timestamp) -> tuple[pd.Index, np.
         return pd.Index(uniques[:0]).astype("str"), empty, empty, empty
     low = day.min()
     width = int(day.max() - low) + 1
-    pairs = np.unique(customer * width + (day - low))  # one per (customer, purchase day), sorted
+    pairs = sorted_unique(customer * width + (day - low))  # one per (customer, purchase day), sorted
     pair_customer, pair_day = pairs // width, pairs % width + low
     start = np.flatnonzero(np.r_[True, pair_customer[1:] != pair_customer[:-1]])
     end = np.r_[start[1:], pairs.size] - 1
@@ -1248,7 +1248,6 @@ def target_lists(
     ok = member_of(attrs["customer_id"], allowed.loc[allowed["contactable"], "customer_id"])
     taken: set[str] = set()
     parts, rows = [], []
-    rules: pd.DataFrame | None = None
     for t in definitions:
         row = {c: None for c in SUMMARY_COLUMNS} | {"list": t.name, "priority": t.priority, "theme": t.theme}
         row |= {"expected_response": t.expected_response, "expected_uplift": t.expected_uplift}
@@ -1298,13 +1297,8 @@ def target_lists(
             "expected_incremental_responses": treated * uplift if uplift is not None else None,
         }
         rows.append(row)
-        if t.products:
-            rules = _basket_rules(transactions, as_of=as_of, settings=settings) if rules is None else rules
-            products = _next_products(transactions, members["customer_id"], rules, as_of=as_of)
-            members = members.merge(products, on="customer_id", how="left")
-            for k in range(t.products + 1, 4):
-                members[f"product_{k}"] = pd.NA
-        parts.append(members)
+        parts.append((members, t.products))
+    parts = _with_next_products(parts, transactions, as_of=as_of, settings=settings)
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     summary = summary.astype(
         {c: "Int64" for c in ("matched", "not_contactable", "taken_by_earlier", "customers", "treatment", "holdout")}
@@ -1313,6 +1307,27 @@ def target_lists(
     )
     members = _member_table(parts, p)
     return TargetListsResult(p.label, as_of, seed, definitions, members, summary, missing)
+
+
+def _with_next_products(parts: list[tuple[pd.DataFrame, int]], transactions, *, as_of, settings) -> list[pd.DataFrame]:
+    """Each list's members with their next-best products (as many as the list asks for, up to three).
+
+    A customer's recommendations depend on the rules and their own purchases only, so they are found once for
+    the members of every list that asks for them.
+    """
+    wanted = [members["customer_id"] for members, n in parts if n]
+    if not wanted:
+        return [members for members, _ in parts]
+    rules = _basket_rules(transactions, as_of=as_of, settings=settings)
+    products = _next_products(transactions, pd.concat(wanted, ignore_index=True).drop_duplicates(), rules, as_of=as_of)
+    out = []
+    for members, n in parts:
+        if n:
+            members = members.merge(products, on="customer_id", how="left")
+            for k in range(n + 1, 4):
+                members[f"product_{k}"] = pd.NA
+        out.append(members)
+    return out
 
 
 def _member_table(parts: list[pd.DataFrame], p) -> pd.DataFrame:

@@ -245,3 +245,14 @@ def test_sorted_codes_is_sorted_factorize_and_remembered_only_for_the_same_arrow
     again_codes, again_uniques = pd.factorize(frame["id"], sort=True)
     codes, uniques = sorted_codes(frame["id"])
     assert codes.tolist() == again_codes.tolist() and uniques.tolist() == list(again_uniques)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-(2**62), 2**62), max_size=60))
+def test_sorted_unique_equals_numpy_unique(values):
+    from crmtools.engine import sorted_unique
+
+    a = np.array(values, dtype=np.int64)
+    out = sorted_unique(a)
+    np.testing.assert_array_equal(out, np.unique(a))
+    assert out.dtype == a.dtype
