@@ -222,7 +222,8 @@ def _to_text(series: pd.Series) -> pd.Series:
     stripped = stripped.where(stripped != "", None)
     # Ids written out by spreadsheets or pandas as "17850.0": keep "17850".
     present = stripped.dropna()
-    if len(present) and present.str.fullmatch(r"-?\d+\.0").all():
+    # (the first value decides for most columns: only when it looks so are all of them checked)
+    if len(present) and present.iloc[:1].str.fullmatch(r"-?\d+\.0").all() and present.str.fullmatch(r"-?\d+\.0").all():
         stripped = stripped.str.slice(0, -2)
     return stripped
 
@@ -853,15 +854,25 @@ def check_references(
     threshold = policies.min_id_overlap
     quality: list[dict] = []
     problems: list[Problem] = []
+    distinct: dict[tuple, pd.Series] = {}  # a table's ids are looked up by several others: found once each
+
+    def ids_of(table: str, column: str) -> pd.Series:
+        if (table, column) not in distinct:
+            distinct[table, column] = _distinct_ids(tables[table], column)
+        return distinct[table, column]
+
     for table, column, targets, check in REFERENCES:
         frame = tables.get(table)
         present = [(t, c) for t, c in targets if tables.get(t) is not None and len(tables[t]) and t != table]
         if frame is None or not len(frame) or not present:
             continue
-        ids = _distinct_ids(frame, column)
+        ids = ids_of(table, column)
         if ids.empty:
             continue
-        reference = pd.concat([_distinct_ids(tables[t], c) for t, c in present]).drop_duplicates()
+        if tuple(present) not in distinct:
+            both = pd.concat([ids_of(t, c) for t, c in present])
+            distinct[tuple(present)] = both.drop_duplicates() if len(present) > 1 else both
+        reference = distinct[tuple(present)]
         known = set(reference.tolist())  # plain Python sets: far faster than Series.isin on text
         found_mask = pd.Series([value in known for value in ids.tolist()], index=ids.index, dtype=bool)
         found, total = int(found_mask.sum()), len(ids)
