@@ -206,6 +206,27 @@ class _Lines:
             found = self._cache["firsts"] = (customers, self.until, firsts, last)
         return found[2], found[3]
 
+    def contacted(self, contacts: pd.DataFrame | None, cutoff: pd.Timestamp) -> np.ndarray:
+        """Treatment contacts before ``cutoff`` per customer number (the ids of ``contacts`` numbered once)."""
+        if contacts is None or contacts.empty:
+            return np.zeros(len(self.customers), dtype="int64")
+        found = self._cache.get("contacts")
+        if found is None or found[0] is not contacts:
+            require_columns(contacts, ["customer_id", "group", "contacted_at"], name="campaign_contacts")
+            treated = (contacts["group"] == "treatment").to_numpy(bool, na_value=False)
+            code = self.customers.get_indexer(contacts["customer_id"])
+            found = self._cache["contacts"] = (contacts, code, treated & (code >= 0))
+        _, code, treated = found
+        keep = treated & (self._cache["contacts"][0]["contacted_at"] < cutoff).to_numpy(bool, na_value=False)
+        return np.bincount(code[keep], minlength=len(self.customers)).astype("int64")
+
+    def positions(self, ids: pd.Series) -> np.ndarray:
+        """For each customer number, the position of its id in ``ids`` (-1 when absent; ids are distinct)."""
+        where = self.customers.get_indexer(ids)
+        out = np.full(len(self.customers), -1, dtype="int64")
+        out[where[where >= 0]] = np.flatnonzero(where >= 0)
+        return out
+
     def _whole(self) -> pd.DataFrame:
         """Every order of the lines (not bounded by ``until``), with its last line's time and whether each
         of its lines has a time; built once and shared by :meth:`before`'s copies."""
@@ -374,16 +395,18 @@ def churn_features(
     out["orders_last_90_days"] = (
         orders.loc[age < _RECENT_DAYS].groupby("_customer").size().reindex(out.index, fill_value=0).astype("int64")
     )
-    out.index = pd.Index(lines.customers.take(out.index.to_numpy()), name="customer_id")
-    out["campaigns_contacted"] = _contacted(contacts, cutoff).reindex(out.index, fill_value=0).astype("int64")
+    codes = out.index.to_numpy()
+    out.index = pd.Index(lines.customers.take(codes), name="customer_id")
+    out["campaigns_contacted"] = lines.contacted(contacts, cutoff)[codes]
     # the first orders before the cutoff (never after ``lines.until``): the whole source, which first_purchases
     # filters, read without a copy of the lines before ``until``
     out = out.join(_first_order_attributes(lines, cutoff, customers))
     if values is None:
         values = customer_values(lines, as_of=cutoff, horizon_days=horizon_days, clv_unit=clv_unit)
-    model = values.table.set_index("customer_id") if len(values.table) else pd.DataFrame()
+    at = lines.positions(values.table["customer_id"])[codes] if len(values.table) else np.full(len(codes), -1)
     for column in ("p_alive", "expected_purchases"):
-        out[column] = model[column].reindex(out.index).astype("float64") if column in model else np.nan
+        found = values.table[column].to_numpy(dtype="float64", na_value=np.nan) if column in values.table else None
+        out[column] = np.where(at >= 0, found[at], np.nan) if found is not None and found.size else np.nan
     out = out.reset_index(names="customer_id")
     return out[["customer_id", *FEATURE_COLUMNS]].astype(_FEATURE_DTYPES)
 
@@ -411,14 +434,6 @@ def _empty_features() -> pd.DataFrame:
     for column, dtype in _FEATURE_DTYPES.items():
         frame[column] = pd.Series(dtype=dtype)
     return frame
-
-
-def _contacted(contacts: pd.DataFrame | None, cutoff: pd.Timestamp) -> pd.Series:
-    if contacts is None or contacts.empty:
-        return pd.Series(dtype="int64")
-    require_columns(contacts, ["customer_id", "group", "contacted_at"], name="campaign_contacts")
-    treated = contacts.loc[(contacts["group"] == "treatment") & (contacts["contacted_at"] < cutoff)]
-    return treated.groupby("customer_id").size()
 
 
 def _first_order_attributes(lines: pd.DataFrame | _Lines, cutoff: pd.Timestamp, customers) -> pd.DataFrame:
