@@ -197,12 +197,14 @@ class _Lines:
             firsts = _first_orders(self.source, self.until, customers)
             whole = self._whole()
             width = max(len(self.order_ids), 1)
-            key = self.customers.get_indexer(firsts["customer_id"]) * width + self.order_ids.get_indexer(
-                firsts["first_order"]
-            )
-            at = pd.Index(whole["_key"].to_numpy()).get_indexer(key)
-            last = whole["_last"].to_numpy()[at]
-            last[(at < 0) | ~whole["_timed"].to_numpy()[at]] = np.datetime64("NaT")
+            customer = self.customers.get_indexer(firsts["customer_id"])
+            order = self.order_ids.get_indexer(firsts["first_order"])
+            key = np.where((customer >= 0) & (order >= 0), customer * width + order, -1)  # -1: none (no order id)
+            at = pd.Index(whole["_key"].to_numpy()).get_indexer(key) if len(whole) else np.full(len(key), -1)
+            found = at >= 0
+            found[found] = whole["_timed"].to_numpy()[at[found]]
+            last = np.full(len(key), np.datetime64("NaT"), dtype=whole["_last"].dtype)
+            last[found] = whole["_last"].to_numpy()[at[found]]  # NaT: found again at each cutoff
             found = self._cache["firsts"] = (customers, self.until, firsts, last)
         return found[2], found[3]
 
@@ -216,8 +218,8 @@ class _Lines:
             treated = (contacts["group"] == "treatment").to_numpy(bool, na_value=False)
             code = self.customers.get_indexer(contacts["customer_id"])
             found = self._cache["contacts"] = (contacts, code, treated & (code >= 0))
-        _, code, treated = found
-        keep = treated & (self._cache["contacts"][0]["contacted_at"] < cutoff).to_numpy(bool, na_value=False)
+        contacts, code, treated = found
+        keep = treated & (contacts["contacted_at"] < cutoff).to_numpy(bool, na_value=False)
         return np.bincount(code[keep], minlength=len(self.customers)).astype("int64")
 
     def positions(self, ids: pd.Series) -> np.ndarray:

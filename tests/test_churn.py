@@ -514,3 +514,21 @@ def test_the_model_is_fitted_on_a_bounded_seeded_sample_and_every_customer_is_sc
     assert model[0] != model[1]  # a model fitted on 500 customers is another model
     with pytest.raises(ValueError, match="max_train_customers is out of range"):
         churn.churn_risk(tx, **options, max_train_customers=10)
+
+
+def test_first_order_attributes_without_order_ids_are_found_at_the_cutoff():
+    # purchase lines without an order id make no order, but first_purchases still sees them: no shortcut, no crash
+    tx = pd.DataFrame(
+        {
+            "order_id": pd.Series([None, None, "o3"], dtype="str"),
+            "customer_id": ["a", "b", "b"],
+            "quantity": 1,
+            "amount": 5.0,
+            "order_datetime": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-20"]),
+            "channel": ["web", "app", "tel"],
+        }
+    )
+    for cutoff in pd.to_datetime(["2025-01-15", "2025-02-01"]):
+        expected = churn._first_order_attributes(tx, cutoff, None)
+        bounded = churn._Lines(tx).before(pd.Timestamp("2025-02-01"))
+        pd.testing.assert_frame_equal(churn._first_order_attributes(bounded, cutoff, None), expected)
