@@ -176,10 +176,56 @@ def setup(
 
 def _from_run(snapshot_dir: str) -> tuple[dict, Period, Dataset]:
     """Parameters, period and data exactly as the runner resolved and validated them (``run.json``)."""
-    from .data import read_snapshot
-
     run = json.loads((Path(snapshot_dir) / "run.json").read_text(encoding="utf-8"))
-    return run["params"], parse_period(run["params"]["period"]), read_snapshot(snapshot_dir)
+    return run["params"], parse_period(run["params"]["period"]), _run_data(Path(snapshot_dir))
+
+
+# The run's data as this process last read it: {"stamp": ..., "data": Dataset, "digests": {table: text}}.
+_RUN_DATA: dict = {}
+
+
+def _run_data(folder: Path) -> Dataset:
+    """The run's data snapshot, read once per kernel: each page gets its own copy of the tables.
+
+    A kernel that runs the run's pages one after another reads the snapshot for its first page and keeps it;
+    every page gets shallow copies of the kept tables. Under pandas' copy-on-write, whatever a page does to its
+    copies (add a column, write a value) copies the values first, so the kept tables and the next page's copies
+    never change. Each copy's fingerprint (the key of ``ctx.cached``) is its snapshot file's digest, for as long
+    as the copy's values are the kept ones (:func:`crmtools.reporting.results.remember`): the data are not
+    hashed again by each page, and the ids numbered once per kernel (:func:`crmtools.engine.sorted_codes`) stay
+    numbered from page to page. A snapshot written again (another run) is read again.
+    """
+    import copy
+    import dataclasses
+    import hashlib
+
+    from .data import read_snapshot
+    from .reporting.results import remember
+
+    files = sorted(folder.glob("*.parquet")) + [folder / "meta.json"]
+    stamp = (str(folder.resolve()), *((f.name, *_file_stamp(f)) for f in files))
+    if _RUN_DATA.get("stamp") != stamp:
+        _RUN_DATA.clear()
+        data = read_snapshot(folder)
+        digests = {f.stem: "snapshot:" + hashlib.sha256(f.read_bytes()).hexdigest() for f in files[:-1]}
+        _RUN_DATA.update(stamp=stamp, data=data, digests=digests)
+    kept, digests = _RUN_DATA["data"], _RUN_DATA["digests"]
+    tables = {}
+    for field in dataclasses.fields(kept):
+        value = getattr(kept, field.name)
+        if isinstance(value, pd.DataFrame):
+            value = value.copy(deep=False)
+            if field.name in digests:
+                remember(value, digests[field.name])
+        else:
+            value = copy.deepcopy(value)
+        tables[field.name] = value
+    return dataclasses.replace(kept, **tables)
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int]:
+    found = path.stat()
+    return found.st_ino, found.st_size, found.st_mtime_ns
 
 
 def _resolve(root: Path, *, period, language, params_file, overrides_json, data_path) -> tuple[dict, Period, Dataset]:

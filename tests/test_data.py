@@ -1000,3 +1000,33 @@ def test_non_merchandise_lines_are_kept_apart_without_customer_ids(tmp_path):
     assert non_merchandise_by_code(lines, period="2025-11")["lines_in_period"].sum() == 0
     pd.testing.assert_frame_equal(read_snapshot(write_snapshot(data, tmp_path / "snap")).non_merchandise, lines)
     assert load_dataset(DataConfig(path=str(tmp_path), policies=Policies(invalid_rows="drop"))).non_merchandise.empty
+
+
+def test_a_kernel_reads_the_run_snapshot_once_and_gives_each_page_its_own_copy(small_sample_dir, tmp_path, monkeypatch):
+    """Pages run one after another in one kernel share one read of the snapshot: each gets copies of the
+    tables, keyed for ``ctx.cached`` by the snapshot file; what one page changes never reaches the next."""
+    import crmtools.data
+    from crmtools import notebook
+    from crmtools.data import read_snapshot, write_snapshot
+    from crmtools.reporting import results
+
+    folder = write_snapshot(load_dataset(DataConfig(path=str(small_sample_dir))), tmp_path / "snap")
+    reads = []
+    monkeypatch.setattr(crmtools.data, "read_snapshot", lambda f: reads.append(f) or read_snapshot(f))
+    monkeypatch.setattr(notebook, "_RUN_DATA", {})
+    first, second = notebook._run_data(folder), notebook._run_data(folder)
+    assert len(reads) == 1
+    assert first.transactions is not second.transactions
+    pd.testing.assert_frame_equal(first.transactions, read_snapshot(folder).transactions)
+    key = results.fingerprint(first.transactions)
+    assert key == results.fingerprint(second.transactions) == "snapshot:" + _sha(folder / "transactions.parquet")
+    first.transactions.loc[first.transactions.index[0], "amount"] = -1.0  # a page writing to its data
+    first.customers["extra"] = 1
+    assert results.fingerprint(first.transactions) not in (key, results.fingerprint(second.transactions))
+    third = notebook._run_data(folder)
+    assert len(reads) == 1 and "extra" not in third.customers.columns
+    pd.testing.assert_frame_equal(third.transactions, read_snapshot(folder).transactions)
+    assert results.fingerprint(third.transactions) == key
+    write_snapshot(read_snapshot(folder), folder)  # the next run's snapshot in the same place: read again
+    notebook._run_data(folder)
+    assert len(reads) == 2

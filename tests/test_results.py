@@ -115,3 +115,66 @@ def test_fingerprints_follow_content_not_identity():
     assert fingerprint(a) != fingerprint(a.assign(x=[2, 1]))
     assert fingerprint(a) != fingerprint(a.rename(columns={"x": "y"}))
     assert fingerprint({"b": 1, "a": [a]}) == fingerprint({"a": [a.copy()], "b": 1})
+
+
+def test_categories_are_part_of_the_fingerprint():
+    """Equal codes under other categories are other content."""
+    assert fingerprint(pd.Series(pd.Categorical(["x"]))) != fingerprint(pd.Series(pd.Categorical(["y"])))
+    assert fingerprint(pd.Series(pd.Categorical(["x"]))) == fingerprint(pd.Series(pd.Categorical(["x"])))
+    ordered = pd.Series(pd.Categorical(["x"], ordered=True))
+    assert fingerprint(ordered) != fingerprint(pd.Series(pd.Categorical(["x"])))
+
+
+def _write(frame: pd.DataFrame) -> None:
+    frame.loc[frame.index[0], "number"] = 9.5
+
+
+def _write_text(frame: pd.DataFrame) -> None:
+    frame.loc[frame.index[1], "text"] = "z"
+
+
+def _add(frame: pd.DataFrame) -> None:
+    frame["extra"] = 1
+
+
+def _drop(frame: pd.DataFrame) -> None:
+    del frame["when"]
+
+
+def _reindex(frame: pd.DataFrame) -> None:
+    frame.index = frame.index + 1
+
+
+def _fill(frame: pd.DataFrame) -> None:
+    frame.fillna({"count": 0, "number": 0.0}, inplace=True)
+
+
+def _recode(frame: pd.DataFrame) -> None:
+    frame["kind"] = frame["kind"].cat.rename_categories({"x": "w"})
+
+
+def _scale(frame: pd.DataFrame) -> None:
+    frame["number"] *= 2
+
+
+@pytest.mark.parametrize("change", [_write, _write_text, _add, _drop, _reindex, _fill, _recode, _scale])
+def test_a_remembered_fingerprint_ends_when_a_copy_is_changed(change):
+    """A frame's fingerprint is remembered (by identity, or given with ``remember`` for a copy whose content is
+    known) only while its values stay where they were: any change to a copy sharing its values with a kept frame
+    moves them (copy-on-write), so the fingerprint is computed again from the new content; the kept frame and
+    its other copies are unchanged."""
+    from crmtools.reporting import results
+
+    kept = _kinds()
+    known = fingerprint(kept)
+    page = kept.copy(deep=False)
+    results.remember(page, "snapshot:known")
+    assert fingerprint(page) == "snapshot:known"
+    change(page)
+    now = fingerprint(page)
+    results._FRAME_HASHES.clear()
+    assert now == fingerprint(page) != known, "the changed copy is hashed by its new content"
+    assert fingerprint(kept) == known == fingerprint(_kinds())
+    fresh = kept.copy(deep=False)
+    results.remember(fresh, "snapshot:known")
+    assert fingerprint(fresh) == "snapshot:known"

@@ -269,6 +269,42 @@ def test_a_reused_kernel_shows_each_notebook_a_fresh_namespace(tmp_path):
     assert counts[0] == counts[1] == [1, 2], "execution counts restart with each notebook"
 
 
+def test_the_executed_copy_is_written_when_the_notebook_starts_and_ends_not_at_every_cell(tmp_path, monkeypatch):
+    import papermill.engines
+
+    from crmtools.errors import ReportError
+    from crmtools.reporting.render import KernelSession, execute_notebook
+
+    writes = []
+    real_write = papermill.engines.write_ipynb
+
+    def counted(nb, path):
+        writes.append(path)
+        return real_write(nb, path)
+
+    monkeypatch.setattr(papermill.engines, "write_ipynb", counted)
+    cells = [f"print({i})" for i in range(12)]
+    failing = [*cells[:4], "raise ValueError('planted')", *cells[4:]]
+    for name, sources in (("ok", cells), ("bad", failing)):
+        nb = new_notebook()
+        nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+        first = new_code_cell("period = None")
+        first.metadata["tags"] = ["parameters"]
+        nb.cells = [first, *(new_code_cell(s) for s in sources)]
+        nbformat.write(nb, str(tmp_path / f"{name}.ipynb"))
+    with KernelSession() as kernel:
+        done = execute_notebook(tmp_path / "ok.ipynb", tmp_path / "ok-out.ipynb", {}, cwd=tmp_path, kernel=kernel)
+        assert len(writes) == 2, "written when it starts and when it ends, not before and after each of 14 cells"
+        printed = [c.outputs[0]["text"] for c in done.cells if c.source.startswith("print(")]
+        assert printed == [f"{i}\n" for i in range(12)]
+        with pytest.raises(ReportError, match="failed in cell"):
+            execute_notebook(tmp_path / "bad.ipynb", tmp_path / "bad-out.ipynb", {}, cwd=tmp_path, kernel=kernel)
+    kept = {c.source: c.get("outputs", []) for c in nbformat.read(str(tmp_path / "bad-out.ipynb"), as_version=4).cells}
+    assert [kept[f"print({i})"][0]["text"] for i in range(4)] == ["0\n", "1\n", "2\n", "3\n"]
+    assert [o.get("ename") for o in kept["raise ValueError('planted')"]] == ["ValueError"], "the error is kept"
+    assert kept["print(4)"] == [], "cells after the failing one did not run"
+
+
 def test_fresh_and_reused_kernels_publish_identical_pages(project):
     write_notebook(project / "notebooks" / "02_second.ipynb", CHART.replace("revenue", "sales"))
     leaky_but_reproducible = LEAKY.replace('print("PID", os.getpid())', "")  # a pid differs from kernel to kernel

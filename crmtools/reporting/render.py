@@ -46,7 +46,8 @@ def execute_notebook(
     Parameters
     ----------
     input_path, output_path : path
-        The notebook, and where its executed copy is written (cell by cell).
+        The notebook, and where its executed copy is written (when it starts and when it ends, however it
+        ends; during a cell that runs long, every 30 seconds).
     parameters : dict
         Papermill parameters.
     cwd : path, optional
@@ -79,7 +80,7 @@ def execute_notebook(
             parameters=parameters,
             kernel_name="python3",
             progress_bar=False,
-            request_save_on_cell_execute=True,
+            request_save_on_cell_execute=True,  # the engine gets the output path (its saves: EndsSavedManager)
             execution_timeout=timeout,
             kernel_manager_class=_ipc_kernel_manager(),
             engine_name=_SESSION_ENGINE,
@@ -319,7 +320,7 @@ def _thread_safe_local_io() -> None:
 def _register_session_engine() -> None:
     """Register the Papermill engine that runs notebooks on a :class:`KernelSession`'s kernel."""
     from papermill.clientwrap import PapermillNotebookClient
-    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
     from papermill.log import logger
     from papermill.utils import merge_kwargs, remove_args
 
@@ -337,7 +338,53 @@ def _register_session_engine() -> None:
                 if self.kc is not None:
                     self.kc.stop_channels()
 
+    class EndsSavedManager(NotebookExecutionManager):
+        # Papermill writes the whole executed notebook (outputs, images) before and after every cell: for a
+        # page of 25 cells, 50 serialisations and schema validations. The copy is written when the notebook
+        # starts and when it ends (Papermill's ``notebook_complete`` runs however execution ends: a failed
+        # cell, a dead kernel, a timeout), and by the time-based autosave during a long cell.
+        _saving = False
+
+        def save(self, **kwargs):
+            if self._saving:
+                super().save(**kwargs)
+
+        def _saved(self, step, **kwargs):
+            self._saving = True
+            try:
+                return step(**kwargs)
+            finally:
+                self._saving = False
+
+        def notebook_start(self, **kwargs):
+            return self._saved(super().notebook_start, **kwargs)
+
+        def notebook_complete(self, **kwargs):
+            return self._saved(super().notebook_complete, **kwargs)
+
+        def autosave_cell(self):
+            return self._saved(super().autosave_cell)
+
     class SessionEngine(NBClientEngine):
+        @classmethod
+        def execute_notebook(
+            cls, nb, kernel_name, output_path=None, progress_bar=True, log_output=False, autosave_cell_every=30, **kw
+        ):
+            nb_man = EndsSavedManager(
+                nb,
+                output_path=output_path,
+                progress_bar=progress_bar,
+                log_output=log_output,
+                autosave_cell_every=autosave_cell_every,
+            )
+            nb_man.notebook_start()
+            try:
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kw)
+            finally:
+                nb_man.cleanup_pbar()
+                nb_man.notebook_complete()
+            return nb_man.nb
+
         @classmethod
         def execute_managed_notebook(
             cls,
