@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import require_columns, require_in, require_range
-from .engine import member_of, sorted_codes
+from .engine import derived, member_of, sorted_codes
 from .periods import as_point
 
 __all__ = [
@@ -137,14 +138,15 @@ class _Lines:
 
     The churn backtest builds orders at four cutoffs and labels at two: with the ids numbered once (in
     sorted order), each costs a filter and a group-by on integers instead of a group-by on text ids.
-    ``until`` bounds the lines seen (:meth:`before`); ``source`` is the transactions given, all of them.
+    ``until`` bounds the lines seen (:meth:`before`); ``source`` is the transactions given, all of them (held
+    weakly: :func:`_lines` remembers these lines for as long as that frame lives, no longer).
     """
 
     def __init__(self, transactions: pd.DataFrame):
         require_columns(
             transactions, ["order_id", "customer_id", "order_datetime", "quantity", "amount"], name="transactions"
         )
-        self.source, self.until = transactions, None
+        self._source, self.until = weakref.ref(transactions), None
         purchase = (transactions["customer_id"].notna() & (transactions["quantity"] > 0)).to_numpy(bool, na_value=False)
         rows = np.flatnonzero(purchase)
         lines = transactions[[c for c in ("order_datetime", "amount", "campaign_id") if c in transactions]].iloc[rows]
@@ -160,6 +162,11 @@ class _Lines:
             columns["campaign_id"] = lines["campaign_id"]
         self.lines = pd.DataFrame(columns, index=lines.index).loc[order >= 0]
         self._cache: dict[str, object] = {}  # shared with the copies of :meth:`before`
+
+    @property
+    def source(self) -> pd.DataFrame:
+        """The transactions these lines were read from (their caller holds them)."""
+        return self._source()
 
     def before(self, end: pd.Timestamp) -> _Lines:
         """The same lines seen up to ``end`` (excluded)."""
@@ -190,10 +197,11 @@ class _Lines:
         return orders.drop(columns=["_key", "_last", "_timed"]).reset_index(drop=True)
 
     def first_orders(self, customers: pd.DataFrame | None) -> tuple[pd.DataFrame, np.ndarray]:
-        """:func:`crmtools.repeat.first_purchases` at ``until`` (once per ``customers``), and the time of the
-        last line of each customer's first order (NaT when one of its lines has no time)."""
-        found = self._cache.get("firsts")
-        if found is None or found[0] is not customers or found[1] != self.until:
+        """:func:`crmtools.repeat.first_purchases` at ``until`` (once per ``customers`` and ``until``), and the
+        time of the last line of each customer's first order (NaT when one of its lines has no time)."""
+        known = self._cache.setdefault("firsts", {})
+        found = known.get((id(customers), self.until))
+        if found is None or found[0] is not customers:
             firsts = _first_orders(self.source, self.until, customers)
             whole = self._whole()
             width = max(len(self.order_ids), 1)
@@ -205,8 +213,8 @@ class _Lines:
             found[found] = whole["_timed"].to_numpy()[at[found]]
             last = np.full(len(key), np.datetime64("NaT"), dtype=whole["_last"].dtype)
             last[found] = whole["_last"].to_numpy()[at[found]]  # NaT: found again at each cutoff
-            found = self._cache["firsts"] = (customers, self.until, firsts, last)
-        return found[2], found[3]
+            found = known[(id(customers), self.until)] = (customers, firsts, last)  # customers held: ids stay theirs
+        return found[1], found[2]
 
     def contacted(self, contacts: pd.DataFrame | None, cutoff: pd.Timestamp) -> np.ndarray:
         """Treatment contacts before ``cutoff`` per customer number (the ids of ``contacts`` numbered once)."""
@@ -269,7 +277,13 @@ class _Lines:
 
 
 def _lines(transactions: pd.DataFrame | _Lines) -> _Lines:
-    return transactions if isinstance(transactions, _Lines) else _Lines(transactions)
+    """The purchase lines of ``transactions``, built once per frame: the value page hands the same transactions to
+    the backtest, the holdout check, the groups, LTV/CAC and the next purchase (:func:`crmtools.engine.derived`)."""
+    if isinstance(transactions, _Lines):
+        return transactions
+    if not isinstance(transactions, pd.DataFrame):
+        return _Lines(transactions)
+    return derived(transactions, "churn.lines", _Lines)
 
 
 def _orders(transactions: pd.DataFrame | _Lines, end: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -447,9 +461,9 @@ def _first_order_attributes(lines: pd.DataFrame | _Lines, cutoff: pd.Timestamp, 
     category could then differ), they are found again at the cutoff.
     """
     customers = customers if customers is not None and "acquisition_channel" in customers.columns else None
-    if not isinstance(lines, _Lines):
-        firsts = _first_orders(lines, cutoff, customers)
-    elif lines.until is None or cutoff > lines.until:
+    if not isinstance(lines, _Lines):  # found once per frame and cutoff, for every analysis that asks
+        lines = _lines(lines).before(cutoff)
+    if lines.until is None or cutoff > lines.until:
         firsts = _first_orders(lines.source, cutoff, customers)
     else:
         firsts, last_line = lines.first_orders(customers)

@@ -121,12 +121,15 @@ __all__ = [
     "check_columns",
     "collect",
     "day_number",
+    "derived",
     "engine_of",
     "floor_div",
+    "frame_layout",
     "is_missing",
     "member_of",
     "month_number",
     "plain_ids",
+    "share",
     "sorted_codes",
     "sorted_unique",
     "to_lazy",
@@ -629,3 +632,120 @@ def sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
             while len(_CODES) > _CODES_KEPT:
                 _CODES.popitem(last=False)
     return codes, uniques
+
+
+# --- what a frame's values are, and results derived from them -----------------------------------------------------
+
+
+def frame_layout(frame: pd.DataFrame | pd.Series) -> tuple | None:
+    """Where a frame's values live: its shape, columns and types, and the memory of each column and of the index.
+
+    Under pandas' copy-on-write a frame's values never change where they are
+    while another frame shares them (see :func:`share`), and any change to a
+    shared frame (a column added, replaced or written to) gives it new memory
+    or new columns, so an equal layout means unchanged values. None for a
+    storage this does not know (then only the frame's identity counts).
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"x": [1.0, 2.0]})
+    >>> b = a.copy(deep=False)
+    >>> frame_layout(a) == frame_layout(b)
+    True
+    >>> b.loc[0, "x"] = 5.0
+    >>> frame_layout(a) == frame_layout(b)
+    False
+    """
+    if isinstance(frame, pd.DataFrame):
+        if not frame.columns.is_unique:
+            return None
+        names, types, columns = tuple(frame.columns), tuple(map(str, frame.dtypes)), [frame[c] for c in frame.columns]
+    else:
+        names, types, columns = (frame.name,), (str(frame.dtype),), [frame]
+    spots = [_memory(part) for part in (frame.index, *columns)]
+    return None if None in spots else (frame.shape, names, types, *spots)
+
+
+def _memory(values) -> tuple | None:
+    """The memory a column (or an index) reads (of Python objects: their references); None when unknown."""
+    if isinstance(values, pd.RangeIndex):
+        return ("range", values.start, values.stop, values.step)
+    if isinstance(values, pd.MultiIndex):
+        return None
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, categories = _where(values.array.codes), _memory(values.dtype.categories)
+        return None if categories is None else ("category", values.dtype.ordered, codes, categories)
+    array = values.array
+    chunked = getattr(array, "_pa_array", None)
+    if chunked is not None:
+        return tuple(
+            (chunk.offset, len(chunk), *((None, 0) if b is None else (b.address, b.size) for b in chunk.buffers()))
+            for chunk in chunked.chunks
+        )
+    data, mask = getattr(array, "_data", None), getattr(array, "_mask", None)
+    if isinstance(data, np.ndarray) and isinstance(mask, np.ndarray):
+        return ("masked", *_where(data), *_where(mask))
+    raw = getattr(array, "_ndarray", None)
+    if raw is None and isinstance(array, np.ndarray):
+        raw = array
+    return None if raw is None else _where(raw)
+
+
+def _where(array: np.ndarray) -> tuple:
+    return (array.__array_interface__["data"][0], array.shape, array.strides, str(array.dtype))
+
+
+def share(frame):
+    """A shallow copy of ``frame`` to hold beside what is remembered of it.
+
+    While it lives, the frame's memory is shared, so that under copy-on-write no write reaches that memory in
+    place: a written frame gets new memory first, and its :func:`frame_layout` changes.
+    """
+    return frame.copy(deep=False) if isinstance(frame, (pd.DataFrame, pd.Series)) else None
+
+
+# (id of the frame, name) -> (weak reference to the frame, its layout, the result, a sharing copy): the last few.
+_DERIVED: OrderedDict[tuple[int, str], tuple[weakref.ref, tuple | None, Any, Any]] = OrderedDict()
+_DERIVED_KEPT = 4
+_DERIVED_LOCK = threading.Lock()
+
+
+def derived(frame: pd.DataFrame, name: str, build):
+    """``build(frame)``, remembered for the same frame while its values stay where they are (:func:`frame_layout`).
+
+    For a costly result several analyses derive from the same frame (one
+    report page passes its transactions to several): the first call builds
+    it, the next ones with the same frame reuse it. A changed frame (a
+    shallow copy held beside the result makes any write give it new memory:
+    :func:`share`), or another frame, builds it again; the last few results
+    are kept, each only as long as its frame lives.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"x": [1, 2]})
+    >>> total = lambda f: int(f["x"].sum())  # noqa: E731
+    >>> derived(tx, "total", total), derived(tx, "total", lambda f: -1)
+    (3, 3)
+    >>> tx.loc[0, "x"] = 10  # written in place: built again
+    >>> derived(tx, "total", total)
+    12
+    """
+    key, layout = (id(frame), name), frame_layout(frame)
+    with _DERIVED_LOCK:
+        hit = _DERIVED.get(key)
+        if hit is not None and hit[0]() is frame and layout is not None and hit[1] == layout:
+            _DERIVED.move_to_end(key)
+            return hit[2]
+    value = build(frame)
+    with _DERIVED_LOCK:
+        _DERIVED[key] = (weakref.ref(frame, functools.partial(_forget_derived, key)), layout, value, share(frame))
+        while len(_DERIVED) > _DERIVED_KEPT:
+            _DERIVED.popitem(last=False)
+    return value
+
+
+def _forget_derived(key: tuple[int, str], ref: weakref.ref) -> None:
+    with _DERIVED_LOCK:
+        hit = _DERIVED.get(key)
+        if hit is not None and hit[0] is ref:
+            del _DERIVED[key]

@@ -532,3 +532,20 @@ def test_first_order_attributes_without_order_ids_are_found_at_the_cutoff():
         expected = churn._first_order_attributes(tx, cutoff, None)
         bounded = churn._Lines(tx).before(pd.Timestamp("2025-02-01"))
         pd.testing.assert_frame_equal(churn._first_order_attributes(bounded, cutoff, None), expected)
+
+
+def test_the_lines_remembered_for_a_frame_follow_its_changes(tiny):
+    """One page hands the same transactions to several analyses, which then share one build of the purchase lines
+    (crmtools.engine.derived); an analyst who changes the frame between two calls gets results from its new content,
+    exactly as from a fresh frame."""
+    tx = tiny.copy()
+    first = churn.customer_groups(tx, as_of=AS_OF)
+    assert churn._lines(tx) is churn._lines(tx), "built once per frame"
+    assert first.set_index("customer_id")["acquisition_channel"].to_dict() == {"a": "web", "b": "phone"}
+    tx.loc[tx["order_id"] == "4", ["channel", "order_datetime"]] = ["mail", pd.Timestamp("2025-02-01 08:00")]
+    changed = churn.customer_groups(tx, as_of=AS_OF)
+    pd.testing.assert_frame_equal(changed, churn.customer_groups(tx.copy(), as_of=AS_OF))
+    assert changed.set_index("customer_id").loc["b"].to_dict() == {"acquisition_channel": "mail", "cohort": "2025-Q1"}
+    orders_before = len(churn._orders(tx, AS_OF))
+    tx.loc[tx["order_id"] == "3", "order_datetime"] = pd.Timestamp("2025-08-01")  # now after the cutoff
+    assert len(churn._orders(tx, AS_OF)) == orders_before - 1

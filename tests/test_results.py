@@ -178,3 +178,23 @@ def test_a_remembered_fingerprint_ends_when_a_copy_is_changed(change):
     fresh = kept.copy(deep=False)
     results.remember(fresh, "snapshot:known")
     assert fingerprint(fresh) == "snapshot:known"
+
+
+def test_a_frame_written_in_place_after_its_fingerprint_is_hashed_again():
+    """A frame that shares its values with nothing can be written in place under copy-on-write: the remembered
+    fingerprint must not outlive the write."""
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "t": pd.array(["a", "b", "c"], dtype="str")})
+    before = fingerprint(frame)
+    frame.loc[0, "x"] = 9.0
+    assert fingerprint(frame) == fingerprint(frame.copy()) != before
+    frame.iloc[1, 1] = "z"
+    assert fingerprint(frame) == fingerprint(frame.copy())
+
+
+def test_frames_with_a_multi_index_or_repeated_columns_have_fingerprints():
+    a = pd.DataFrame({"x": [1, 1]}, index=pd.MultiIndex.from_tuples([(1, 2), (1, 3)], names=["p", "q"]))
+    assert fingerprint(a) == fingerprint(a.copy())
+    assert fingerprint(a) != fingerprint(a.set_axis(pd.MultiIndex.from_tuples([(1, 2), (1, 4)], names=["p", "q"])))
+    assert fingerprint(a) != fingerprint(a.rename_axis(["p", "r"]))
+    twice = pd.DataFrame([[1, 2]], columns=["a", "a"])
+    assert fingerprint(twice) == fingerprint(twice.copy()) != fingerprint(pd.DataFrame([[1, 3]], columns=["a", "a"]))

@@ -294,7 +294,9 @@ def test_the_executed_copy_is_written_when_the_notebook_starts_and_ends_not_at_e
         nbformat.write(nb, str(tmp_path / f"{name}.ipynb"))
     with KernelSession() as kernel:
         done = execute_notebook(tmp_path / "ok.ipynb", tmp_path / "ok-out.ipynb", {}, cwd=tmp_path, kernel=kernel)
-        assert len(writes) == 2, "written when it starts and when it ends, not before and after each of 14 cells"
+        mine = [w for w in writes if str(w) == str(tmp_path / "ok-out.ipynb")]
+        # when it starts and when it ends (and every 30 s of a long cell: a loaded machine), not around each of 14 cells
+        assert 2 <= len(mine) <= 4, writes
         printed = [c.outputs[0]["text"] for c in done.cells if c.source.startswith("print(")]
         assert printed == [f"{i}\n" for i in range(12)]
         with pytest.raises(ReportError, match="failed in cell"):

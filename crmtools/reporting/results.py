@@ -29,12 +29,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..engine import frame_layout, share
+
 __all__ = ["cached_call", "fingerprint", "remember"]
 
-# id -> (a weak reference to the frame, where its values lived, its fingerprint): a frame's entry ends with the
-# frame, so a kernel that runs page after page does not keep every page's data alive; it is used only while the
-# frame's values are still where they were (a column added, replaced or written to moves them: see _layout).
-_FRAME_HASHES: dict[int, tuple[weakref.ref, tuple | None, str]] = {}
+# id -> (a weak reference to the frame, where its values lived, its fingerprint, a copy sharing them): a frame's
+# entry ends with the frame, so a kernel that runs page after page does not keep every page's data alive; it is
+# used only while the frame's values are still where they were (the sharing copy makes a write move them: see
+# crmtools.engine.frame_layout and crmtools.engine.share).
+_FRAME_HASHES: dict[int, tuple[weakref.ref, tuple | None, str, object]] = {}
 
 
 def fingerprint(value) -> str:
@@ -48,7 +51,7 @@ def fingerprint(value) -> str:
     """
     if isinstance(value, (pd.DataFrame, pd.Series)):
         known = _FRAME_HASHES.get(id(value))
-        if known is not None and known[0]() is value and known[1] == _layout(value):
+        if known is not None and known[0]() is value and known[1] == frame_layout(value):
             return known[2]
         digest = hashlib.sha256()
         if isinstance(value, pd.DataFrame):
@@ -56,7 +59,7 @@ def fingerprint(value) -> str:
         else:
             names, types = [value.name], [str(value.dtype)]
         digest.update(repr((type(value).__name__, value.shape, names, types)).encode())
-        columns = [value[c] for c in value.columns] if isinstance(value, pd.DataFrame) else [value]
+        columns = [value.iloc[:, i] for i in range(value.shape[1])] if isinstance(value, pd.DataFrame) else [value]
         for part in (value.index, *columns):
             _digest_values(digest, part)
         remember(value, digest.hexdigest())
@@ -82,48 +85,12 @@ def remember(frame: pd.DataFrame | pd.Series, digest: str) -> None:
 
     For a frame whose content is known without hashing it: the report notebooks' copies of the run's data
     snapshot (:func:`crmtools.notebook.setup`) stand for the snapshot file they were read from. Under pandas'
-    copy-on-write, a copy sharing its values with a frame kept elsewhere cannot be written in place: any change
-    gives it new values (or columns), and the next :func:`fingerprint` hashes its content again.
+    copy-on-write, a frame sharing its values (here with a shallow copy kept beside the fingerprint) cannot be
+    written in place: any change gives it new values (or columns), and the next :func:`fingerprint` hashes its
+    content again.
     """
-    _FRAME_HASHES[id(frame)] = (weakref.ref(frame, functools.partial(_forget, id(frame))), _layout(frame), digest)
-
-
-def _layout(frame: pd.DataFrame | pd.Series) -> tuple | None:
-    """Where a frame's values live: its shape, columns and types, and the memory of each column and of the index
-    (buffer addresses and sizes); None for a storage it does not know (only the frame's identity counts)."""
-    if isinstance(frame, pd.DataFrame):
-        names, types, columns = tuple(frame.columns), tuple(map(str, frame.dtypes)), [frame[c] for c in frame.columns]
-    else:
-        names, types, columns = (frame.name,), (str(frame.dtype),), [frame]
-    spots = [_memory(part) for part in (frame.index, *columns)]
-    return None if None in spots else (frame.shape, names, types, *spots)
-
-
-def _memory(values) -> tuple | None:
-    """The memory a column (or an index) reads (of Python objects: their references); None when unknown."""
-    if isinstance(values, pd.RangeIndex):
-        return ("range", values.start, values.stop, values.step)
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        codes, categories = _where(values.array.codes), _memory(values.dtype.categories)
-        return None if categories is None else ("category", values.dtype.ordered, codes, categories)
-    array = values.array
-    chunked = getattr(array, "_pa_array", None)
-    if chunked is not None:
-        return tuple(
-            (chunk.offset, len(chunk), *((None, 0) if b is None else (b.address, b.size) for b in chunk.buffers()))
-            for chunk in chunked.chunks
-        )
-    data, mask = getattr(array, "_data", None), getattr(array, "_mask", None)
-    if isinstance(data, np.ndarray) and isinstance(mask, np.ndarray):
-        return ("masked", *_where(data), *_where(mask))
-    raw = getattr(array, "_ndarray", None)
-    if raw is None and isinstance(array, np.ndarray):
-        raw = array
-    return None if raw is None else _where(raw)  # Python objects: where the references are
-
-
-def _where(array: np.ndarray) -> tuple:
-    return (array.__array_interface__["data"][0], array.shape, array.strides, str(array.dtype))
+    ref = weakref.ref(frame, functools.partial(_forget, id(frame)))
+    _FRAME_HASHES[id(frame)] = (ref, frame_layout(frame), digest, share(frame))
 
 
 def _forget(key: int, ref: weakref.ref) -> None:
@@ -145,6 +112,10 @@ def _digest_values(digest, values) -> None:
     """
     if isinstance(values, pd.RangeIndex):
         digest.update(repr(("range", values.start, values.stop, values.step)).encode())
+        return
+    if isinstance(values, pd.MultiIndex):  # no single array: its rows, value by value
+        digest.update(repr(("multi", list(values.names), values.nlevels)).encode())
+        digest.update(pd.util.hash_pandas_object(values).to_numpy().tobytes())
         return
     if isinstance(values.dtype, pd.CategoricalDtype):  # the codes mean nothing without their categories
         digest.update(repr(("category", values.dtype.ordered, len(values.dtype.categories))).encode())
