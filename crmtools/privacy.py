@@ -186,7 +186,7 @@ def contactable(
     )
     table = pd.DataFrame({customer_col: base[customer_col], "consent": consent}).drop_duplicates(customer_col)
     if customer_ids is not None:
-        ids = pd.Index(pd.Series(list(customer_ids), dtype="str").dropna().unique())
+        ids = pd.Index(_as_text(customer_ids).dropna().unique())
         table = table.set_index(customer_col).reindex(ids).rename_axis(customer_col).reset_index()
         table["consent"] = table["consent"].astype("boolean")
     table = table.sort_values(customer_col, kind="stable").reset_index(drop=True)
@@ -205,6 +205,13 @@ def contactable(
     table["contactable"] = excluded.isna().to_numpy()
     table["excluded_by"] = excluded
     return table[[customer_col, "consent", "contactable", "excluded_by"]]
+
+
+def _as_text(values) -> pd.Series:
+    """Ids as text: a column or an array converted as a whole, anything else read one by one."""
+    if isinstance(values, (pd.Series, pd.Index, np.ndarray, pd.api.extensions.ExtensionArray)):
+        return pd.Series(values, copy=False).astype("str")
+    return pd.Series(list(values), dtype="str")
 
 
 def suppress_small_cells(

@@ -496,6 +496,26 @@ def _drop_stderr(nb: nbformat.NotebookNode) -> None:
             ]
 
 
+_EXPORTERS = threading.local()
+
+
+def _exporter(language: str):
+    """The report's HTML exporter for ``language``, one per thread: its templates are compiled once, not per page."""
+    from nbconvert import HTMLExporter
+
+    kept = _EXPORTERS.__dict__.setdefault("by_language", {})
+    if language not in kept:
+        kept[language] = HTMLExporter(
+            template_name="crmtools_report",
+            extra_template_basedirs=[str(TEMPLATE_DIR)],
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+            language_code=language,
+        )
+    return kept[language]
+
+
 def render_html(nb: nbformat.NotebookNode, html_path: str | os.PathLike, *, title: str, meta: dict) -> str:
     """Write the executed notebook as HTML with no code, no scripts and no external requests.
 
@@ -517,8 +537,6 @@ def render_html(nb: nbformat.NotebookNode, html_path: str | os.PathLike, *, titl
     str
         The HTML written.
     """
-    from nbconvert import HTMLExporter
-
     nb = normalise_notebook(nb)
     nb.metadata["title"] = title
     nb.metadata["crmtools"] = meta
@@ -527,15 +545,7 @@ def render_html(nb: nbformat.NotebookNode, html_path: str | os.PathLike, *, titl
     _drop_object_reprs(nb)
     _label_charts(nb, title)
     nb.cells = [c for c in nb.cells if not _is_empty_output_cell(c)]
-    exporter = HTMLExporter(
-        template_name="crmtools_report",
-        extra_template_basedirs=[str(TEMPLATE_DIR)],
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        language_code=meta.get("language", "en"),
-    )
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body, _ = _exporter(meta.get("language", "en")).from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = re.sub(r"[ \t]+\n", "\n", body)
     if re.search(r"<script[^>]+src=|<link[^>]+href=\"https?://", body):
         raise ReportError(f"Rendered page {html_path} would load an external resource; refusing to publish it.")
