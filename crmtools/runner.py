@@ -247,25 +247,32 @@ def run_period(
         When the file system refuses (read-only folder, disk full ...).
     """
     clock = time.perf_counter()
-    plan = plan_run(
-        period,
-        params_file=params_file,
-        overrides=overrides,
-        project_dir=project_dir,
-        notebooks_dir=notebooks_dir,
-        reports_dir=reports_dir,
-        allow_partial=allow_partial,
-    )
-    with report_lock(plan.out_root, timeout=wait_seconds, what=plan.label):
-        clean_stale_staging(plan.out_root)
-        if not force and _unchanged(plan):
-            _say(f"[{plan.label}] unchanged inputs, parameters and code: skipped (use --force to re-run)")
-            return RunResult(plan.label, "skipped", plan.published, message="unchanged")
-        with private_workspace() as work, _kernel_environment(work):
+    # The kernels start (and import what the pages use) while the inputs are read and validated.
+    with (
+        private_workspace() as work,
+        _kernel_environment(work),
+        _Kernels(
+            _workers(jobs, project_dir, notebooks_dir), Path(project_dir).resolve(), fresh=fresh_kernels
+        ) as kernels,
+    ):
+        plan = plan_run(
+            period,
+            params_file=params_file,
+            overrides=overrides,
+            project_dir=project_dir,
+            notebooks_dir=notebooks_dir,
+            reports_dir=reports_dir,
+            allow_partial=allow_partial,
+        )
+        with report_lock(plan.out_root, timeout=wait_seconds, what=plan.label):
+            clean_stale_staging(plan.out_root)
+            if not force and _unchanged(plan):
+                _say(f"[{plan.label}] unchanged inputs, parameters and code: skipped (use --force to re-run)")
+                return RunResult(plan.label, "skipped", plan.published, message="unchanged")
             snapshot = _write_snapshot(plan, work / "data")
             staging = new_staging(plan.out_root, plan.label)
             try:
-                results = _execute_all(plan, staging, snapshot, jobs, fresh_kernels)
+                results = _execute_all(plan, staging, snapshot, kernels)
                 manifest = _manifest(plan, results, clock)
                 if any(r.status != "ok" for r in results):
                     return _keep_failed(plan, staging, manifest, results, clock)
@@ -471,10 +478,74 @@ def _write_snapshot(plan: RunPlan, folder: Path) -> Path:
     return out
 
 
-def _execute_all(
-    plan: RunPlan, staging: Path, snapshot: Path, jobs: int | None, fresh_kernels: bool = False
-) -> list[NotebookResult]:
-    """Run every notebook (``jobs`` at a time); on an interrupt, kill the kernels and unwind."""
+#: What every report kernel imports as it starts, ahead of its first page (the pages' first cells import them).
+WARM_IMPORTS = (
+    "crmtools.notebook",
+    "crmtools.plotting.theme",
+    "crmtools.reporting.findings",
+    "crmtools.reporting.summary",
+    "crmtools.reporting.tables",
+    "matplotlib.pyplot",
+    "seaborn",
+    "sklearn.ensemble",
+)
+
+
+def _workers(jobs: int | None, project_dir: str | Path, notebooks_dir: str | Path | None) -> int:
+    """How many notebooks run at once: ``jobs`` (the number of cores by default), at most one per notebook."""
+    folder = Path(notebooks_dir) if notebooks_dir else Path(project_dir) / "notebooks"
+    try:
+        count = len(report_notebooks(folder))
+    except (ParameterError, OSError):  # said by plan_run, with the exit code of a usage error
+        count = 1
+    return max(1, min(jobs or os.cpu_count() or 1, count))
+
+
+class _Kernels:
+    """The run's workers, each with one kernel for the notebooks it takes (or a fresh kernel per notebook).
+
+    The workers start with the run, and their kernels start and import :data:`WARM_IMPORTS` at once, while the
+    runner reads and validates the inputs (one core); :meth:`run` then gives each worker the same task. A run
+    that stops before (bad inputs, unchanged, busy) shuts the kernels down unused.
+    """
+
+    def __init__(self, workers: int, cwd: Path, *, fresh: bool = False) -> None:
+        self.workers, self.cwd, self.fresh = workers, cwd, fresh
+        self._task = None
+        self._go = threading.Event()
+        KernelSession.prepare()
+        self._pool = ThreadPoolExecutor(max_workers=workers)
+        self._futures = [self._pool.submit(self._serve) for _ in range(workers)]
+
+    def _serve(self) -> None:
+        # A session belongs to the thread that made it (its kernel manager lives on that thread's event loop).
+        with KernelSession() as kernel:
+            if not self.fresh:
+                kernel.start(self.cwd, imports=WARM_IMPORTS)
+            self._go.wait()
+            if self._task is None:  # the run stopped before its notebooks: no clean shutdown to wait for
+                kernel.discard()
+                return
+            self._task(None if self.fresh else kernel, kernel)
+
+    def run(self, task) -> None:
+        """Call ``task(kernel, session)`` on every worker and wait for all (``kernel`` is None for fresh kernels)."""
+        self._task = task
+        self._go.set()
+        wait(self._futures)
+        for future in self._futures:
+            future.result()
+
+    def __enter__(self) -> _Kernels:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._go.set()  # workers without a task shut their kernels down
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _execute_all(plan: RunPlan, staging: Path, snapshot: Path, kernels: _Kernels) -> list[NotebookResult]:
+    """Run every notebook on the run's workers; on an interrupt, kill the kernels and unwind."""
     (staging / "executed").mkdir()
     nb_params = {
         "period": plan.label,
@@ -488,8 +559,7 @@ def _execute_all(
         "snapshot_dir": str(snapshot),
     }
     titles = {p.name: _notebook_title(p, plan.language) for p in plan.notebooks}
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(plan.notebooks)))
-    _say(f"[{plan.label}] running {len(plan.notebooks)} notebooks ({workers} at a time)")
+    _say(f"[{plan.label}] running {len(plan.notebooks)} notebooks ({kernels.workers} at a time)")
     # Longest first (as the last run of this period timed them, else as each page declares), so that the workers
     # finish together. A result the summary needs that another page is still computing, it waits for
     # (ctx.cached), never recomputes.
@@ -501,28 +571,20 @@ def _execute_all(
         with turn:
             return queue.pop(0) if queue else None
 
-    def worker() -> None:
+    def worker(session: KernelSession | None, kernel: KernelSession) -> None:
         # Each worker keeps one kernel for the notebooks it takes (imports paid once, namespace reset
-        # between notebooks), or a fresh kernel per notebook when asked.
-        with KernelSession() as kernel:
-            while (path := take()) is not None:
-                session = None if fresh_kernels else kernel
-                results[path] = _run_notebook(plan, path, staging, nb_params, titles, session)
-                if results[path].status != "ok" and session is not None:
-                    kernel.discard()  # it may have died or be stuck in a cell: the next notebook starts a new one
+        # between notebooks), or a fresh kernel per notebook when asked (session None).
+        while (path := take()) is not None:
+            results[path] = _run_notebook(plan, path, staging, nb_params, titles, session)
+            if results[path].status != "ok" and session is not None:
+                kernel.discard()  # it may have died or be stuck in a cell: the next notebook starts a new one
 
-    pool = ThreadPoolExecutor(max_workers=workers)
     try:
-        futures = [pool.submit(worker) for _ in range(workers)]
-        wait(futures)
-        for future in futures:
-            future.result()
+        kernels.run(worker)
         return [results[p] for p in plan.notebooks]
     except BaseException:
         kill_child_processes()
         raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _longest_first(plan: RunPlan, notebooks: list[Path]) -> list[Path]:

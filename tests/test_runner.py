@@ -180,6 +180,20 @@ def test_bad_parameters_are_rejected_before_any_notebook_starts(project, overrid
     with pytest.raises(ParameterError, match=message):
         run_period(None, project_dir=project, overrides=override)
     assert not (project / "reports").exists()
+    children = subprocess.run(["pgrep", "-P", str(os.getpid())], capture_output=True, text=True).stdout.split()
+    assert children == [], "the kernels started ahead of the notebooks are gone"
+
+
+WARM = 'import sys\nprint("WARM", "sklearn.ensemble" in sys.modules)'
+
+
+def test_kernels_start_and_import_what_pages_use_while_the_inputs_are_validated(project):
+    """A worker's kernel starts with the run and imports runner.WARM_IMPORTS (scikit-learn here, which no page of
+    this project imports) before its first notebook; a fresh kernel per notebook starts with nothing."""
+    write_notebook(project / "notebooks" / "00_first.ipynb", WARM, min_images=0)
+    warm = (run(project).report_dir / "00_first.html").read_text(encoding="utf-8")
+    cold = (run(project, force=True, fresh_kernels=True).report_dir / "00_first.html").read_text(encoding="utf-8")
+    assert "WARM True" in warm and "WARM False" in cold
 
 
 def test_cli_rejects_bad_parameters_with_exit_code_2(project, capsys):

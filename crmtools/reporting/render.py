@@ -199,6 +199,12 @@ del _gc
 """
 
 
+def _warm_up(modules: tuple[str, ...]) -> str:
+    """One line of Python that imports ``modules`` (its one name is gone with the namespace reset of each notebook)."""
+    names = ", ".join(repr(m) for m in modules)
+    return f"for _module in ({names},): __import__(_module)"
+
+
 class KernelSession:
     """One kernel that runs several notebooks in turn, so imports are paid once per session, not per page.
 
@@ -214,16 +220,45 @@ class KernelSession:
     def __init__(self) -> None:
         self._km = None
 
-    def manager(self, cwd: str | os.PathLike | None = None):
-        """The kernel manager, its kernel started (in ``cwd``) on first use."""
+    def manager(self, cwd: str | os.PathLike | None = None, *, imports: tuple[str, ...] = ()):
+        """The kernel manager, its kernel started (in ``cwd``) on first use.
+
+        ``imports``: modules the new kernel imports as it starts (before it answers), so that a kernel started
+        ahead of its first notebook (:meth:`start`) has them ready; they leave nothing in the namespace.
+        """
         from jupyter_core.utils import run_sync
 
         if self._km is None:
             _register_session_engine()
             self._km = _ipc_kernel_manager()(kernel_name="python3")
         if not self._km.has_kernel:
-            run_sync(self._km.start_kernel)(cwd=str(cwd) if cwd else None)
+            extra = [f"--IPKernelApp.exec_lines={_warm_up(imports)}"] if imports else []
+            run_sync(self._km.start_kernel)(cwd=str(cwd) if cwd else None, extra_arguments=extra)
         return self._km
+
+    @staticmethod
+    def prepare() -> None:
+        """Import what sessions use (Papermill, jupyter_client) in the calling thread.
+
+        Call it from the main thread before sessions start on other threads: an import in a thread can race
+        with ``warnings.catch_warnings`` in another (it saves and restores the process's warning filters), and
+        a filter an imported package sets (``requests`` silences urllib3's SOCKS notice) would then be lost.
+        """
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        _register_session_engine()
+        _ipc_kernel_manager()
+        KernelSpecManager().get_kernel_spec("python3")  # finding the kernel imports IPython
+
+    def start(self, cwd: str | os.PathLike | None = None, *, imports: tuple[str, ...] = ()) -> None:
+        """Start the kernel now (importing ``imports``) rather than with the first notebook.
+
+        A kernel that cannot start is left for the first notebook to start again, which reports why.
+        """
+        try:
+            self.manager(cwd, imports=imports)
+        except Exception:
+            self.discard()
 
     def discard(self) -> None:
         """Stop the kernel at once (if any); the next notebook gets a new one."""
