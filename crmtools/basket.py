@@ -712,13 +712,18 @@ class _ItemsetIndex:
             raise ValueError(
                 f"Invalid itemsets: expected each itemset once; got duplicates of {vocab[vocab.duplicated()][0]!r}."
             )
-        self.codes = vocab.get_indexer(flat).astype(np.int64)
-        if (self.codes < 0).any():
-            missing = flat[np.flatnonzero(self.codes < 0)[0]]
+        codes = vocab.get_indexer(flat).astype(np.int64)
+        if (codes < 0).any():
+            missing = flat[np.flatnonzero(codes < 0)[0]]
             raise ValueError(
                 f"Invalid itemsets: every subset of an itemset must be present (as in the output of "
                 f"frequent_itemsets); got no single-item row for {missing!r}."
             )
+        # Each itemset's items in the order of their codes: a frozenset of text iterates in the order of the
+        # items' hashes, which change with every Python process, and the rules' order (hence which direction of
+        # a tied pair a report names) would change with them.
+        segment = np.repeat(np.arange(n), self.lengths)
+        self.codes = codes[np.lexsort((codes, segment))]
         self.single_row = np.empty(len(vocab), dtype=np.int64)
         self.single_row[:] = singles
         self.k1, self.k2 = item_keys(len(vocab))

@@ -543,7 +543,11 @@ def _summary_frame(
 
 
 def _as_float(frame: Any, column: str, name: str) -> np.ndarray:
-    values = pd.to_numeric(pd.Series(np.asarray(frame[column])), errors="coerce").to_numpy("float64")
+    column_values = frame[column]
+    # a Series' own values: np.asarray would first look for __array_interface__ on it, and pandas answers a
+    # missing attribute by searching the index (hashing 450,000 text ids for a summary indexed by customer)
+    raw = column_values.to_numpy() if isinstance(column_values, pd.Series) else np.asarray(column_values)
+    values = pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy("float64")
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         raise ValueError(

@@ -1089,3 +1089,33 @@ def test_screen_text_states_the_floors_and_what_was_left_out():
     assert "Left out before mining: 1 guest orders (no customer id) and 1 bulk orders of more than 100" in text
     ja = rule_screen_text(screen, language="ja")
     assert "ゲスト注文（顧客IDなし）1件" in ja and "20件以上の注文・10人以上" in ja
+
+
+_RULES_IN_A_PROCESS = """
+import json
+from crmtools.basket import association_rules, frequent_itemsets
+items = ["Cotton Socks", "Kagoshima Black Sugar", "Rich Serum", "Washable Towel", "Compact Pan", "Green Tea"]
+baskets = [[items[k % 6], items[(k // 6) % 6], items[(k // 36) % 6]] for k in range(216)]  # ties everywhere
+rules = association_rules(frequent_itemsets(baskets, min_support=2), min_threshold=0.0)
+print(json.dumps([[sorted(a), sorted(c)] for a, c in zip(rules["antecedents"], rules["consequents"])]))
+"""
+
+
+def test_rule_order_does_not_depend_on_the_process_hash_seed():
+    """Text items iterate out of a frozenset in the order of their hashes, which Python draws anew for every
+    process: the rules (and which direction of a tied pair a report names) must come out the same in every
+    kernel and every run."""
+    import subprocess
+    import sys
+
+    outputs = set()
+    for seed in ("1", "4", "5", "11"):
+        done = subprocess.run(
+            [sys.executable, "-c", _RULES_IN_A_PROCESS],
+            env={**__import__("os").environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        outputs.add(done.stdout)
+    assert len(outputs) == 1 and len(next(iter(outputs))) > 100

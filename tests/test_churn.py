@@ -516,6 +516,73 @@ def test_the_model_is_fitted_on_a_bounded_seeded_sample_and_every_customer_is_sc
         churn.churn_risk(tx, **options, max_train_customers=10)
 
 
+def test_scores_predicted_in_blocks_of_rows_are_the_classifier_s_own(risk, sample, monkeypatch):
+    """Churn probabilities are predicted a block of rows at a time (the matrix stays in the cache across the
+    trees): each row gets exactly the probability ``predict_proba`` gives it over the whole matrix."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    tx, customers, contacts, _ = sample
+    values, full = risk
+    assert len(full.scores) > 1_000  # several blocks below
+    calls = []
+    real = HistGradientBoostingClassifier.predict_proba
+
+    def spy(self, X):
+        calls.append(len(X))
+        return real(self, X)
+
+    monkeypatch.setattr(HistGradientBoostingClassifier, "predict_proba", spy)
+    monkeypatch.setattr(churn, "_PREDICT_ROWS", 333)
+    blocks = churn.churn_risk(tx, as_of=SAMPLE_AS_OF, customers=customers, contacts=contacts, values=values)
+    assert max(calls) == 333 and len(calls) >= 3  # predicted in blocks
+    pd.testing.assert_frame_equal(blocks.scores, full.scores, check_exact=True)
+    pd.testing.assert_frame_equal(blocks.metrics, full.metrics, check_exact=True)
+    pd.testing.assert_frame_equal(blocks.calibration, full.calibration, check_exact=True)
+
+
+def _gap_stats_by_pandas(orders: pd.DataFrame) -> pd.DataFrame:
+    """The gap statistics as first written: distinct days by a frame's drop_duplicates and sort, pandas group-bys."""
+    days = orders[["_customer", "day"]].drop_duplicates().sort_values(["_customer", "day"])
+    gaps = days.groupby("_customer", sort=True)["day"].diff().dt.days.dropna()
+    grouped = gaps.groupby(days.loc[gaps.index, "_customer"], sort=True)
+    stats = pd.DataFrame(
+        {
+            "mean_interval_days": grouped.mean(),
+            "_std": grouped.std(ddof=0),
+            "_gaps": grouped.size(),
+            "median_gap": grouped.median(),
+            "gap_low": grouped.quantile(0.1),
+            "gap_high": grouped.quantile(0.9),
+        }
+    )
+    stats["interval_cv"] = (stats["_std"] / stats["mean_interval_days"]).where(stats["_gaps"] >= 2)
+    return stats.drop(columns="_std")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 6), st.one_of(st.none(), st.integers(0, 400)), st.integers(0, 23)),
+        min_size=0,
+        max_size=60,
+    )
+)
+def test_gap_statistics_equal_the_pandas_computation(rows):
+    """Purchase-day gaps found with NumPy (distinct (customer, day) pairs as integers) give exactly the statistics
+    of the frame-based computation: repeated days, several orders a day, days without a time, one-day customers."""
+    day = [pd.NaT if d is None else pd.Timestamp("2024-01-01") + pd.Timedelta(days=d) for _, d, _ in rows]
+    orders = pd.DataFrame({"_customer": [c for c, _, _ in rows], "day": pd.to_datetime(pd.Series(day, dtype=object))})
+    orders["day"] = orders["day"].astype("datetime64[us]")
+    expected = _gap_stats_by_pandas(orders)
+    found = churn._gap_stats(orders)
+    assert found.index.tolist() == expected.index.tolist()
+    for column in expected.columns:
+        np.testing.assert_array_equal(found[column].to_numpy(float), expected[column].to_numpy(float))
+    narrow = churn._gap_stats(orders, spread=False)
+    assert list(narrow.columns) == ["mean_interval_days", "_gaps", "interval_cv"]
+    pd.testing.assert_frame_equal(narrow, found[narrow.columns])
+
+
 def test_first_order_attributes_without_order_ids_are_found_at_the_cutoff():
     # purchase lines without an order id make no order, but first_purchases still sees them: no shortcut, no crash
     tx = pd.DataFrame(

@@ -206,6 +206,38 @@ def test_kernels_start_and_import_what_pages_use_while_the_inputs_are_validated(
     assert "WARM True" in warm and "WARM False" in cold
 
 
+COUNT_DRAWS = """import matplotlib.figure as _figure
+import matplotlib.pyplot as plt
+_draws, _draw = [], _figure.Figure.draw
+_figure.Figure.draw = lambda self, renderer: (_draws.append(1), _draw(self, renderer))[1]
+fig, ax = plt.subplots()
+ax.bar(["a", "b"], [1, 2])"""
+DRAWS_SEEN = """_figure.Figure.draw = _draw
+print("DRAWS", len(_draws))"""
+
+
+def test_a_chart_is_drawn_only_for_its_picture(project):
+    """The inline backend draws a chart twice for its PNG (the tight bounding box, then the picture); pyplot's own
+    drawing of every new figure after each cell (for interactive windows) is never seen on a page and is off."""
+    write_notebook(project / "notebooks" / "00_first.ipynb", COUNT_DRAWS, DRAWS_SEEN)
+    page = (run(project).report_dir / "00_first.html").read_text(encoding="utf-8")
+    assert "DRAWS 2" in page and 'alt="' in page  # drawn twice, and shown
+
+
+HISTORY = "print('HISTORY', get_ipython().history_manager.enabled)"
+
+
+def test_report_kernels_keep_no_ipython_history(project, monkeypatch, tmp_path):
+    """A report kernel writes no IPython history database: the pages' code is kept with the run, and a shared
+    ~/.ipython/profile_default/history.sqlite would grow with every page of every run (found at 118 MB)."""
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    write_notebook(project / "notebooks" / "00_first.ipynb", HISTORY, min_images=0)
+    for fresh in (False, True):
+        page = run(project, force=True, fresh_kernels=fresh).report_dir / "00_first.html"
+        assert "HISTORY False" in page.read_text(encoding="utf-8")
+    assert not list((tmp_path / "ipython").rglob("history.sqlite"))
+
+
 def test_cli_rejects_bad_parameters_with_exit_code_2(project, capsys):
     code = main(
         [

@@ -199,6 +199,12 @@ del _gc
 """
 
 
+# A report kernel keeps no IPython history: its inputs are the notebooks, already kept with the run; the
+# history database (~/.ipython, readable by other users) would otherwise grow with every page of every run, and
+# two kernels writing it at once slow each other down.
+_KERNEL_OPTIONS = ("--HistoryManager.enabled=False",)
+
+
 def _warm_up(modules: tuple[str, ...]) -> str:
     """One line of Python that imports ``modules`` (its one name is gone with the namespace reset of each notebook)."""
     names = ", ".join(repr(m) for m in modules)
@@ -232,7 +238,7 @@ class KernelSession:
             _register_session_engine()
             self._km = _ipc_kernel_manager()(kernel_name="python3")
         if not self._km.has_kernel:
-            extra = [f"--IPKernelApp.exec_lines={_warm_up(imports)}"] if imports else []
+            extra = [*_KERNEL_OPTIONS, *([f"--IPKernelApp.exec_lines={_warm_up(imports)}"] if imports else [])]
             run_sync(self._km.start_kernel)(cwd=str(cwd) if cwd else None, extra_arguments=extra)
         return self._km
 
