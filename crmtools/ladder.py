@@ -346,20 +346,20 @@ def ladder_features(
             "revenue": rfm["monetary"],
         }
     )
-    order = out.assign(_neg=-out["revenue"]).sort_values(["_neg", "customer_id"], kind="mergesort").index
-    position = pd.Series(np.arange(len(out)), index=order)
-    out["decile"] = (position.reindex(out.index).to_numpy() * 10 // max(len(out), 1) + 1).astype("int64")
-    out = out.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
+    out = _by_id(out)
+    # deciles by revenue, ties in the order of the ids (the rows are in that order: a stable sort keeps it)
+    order = np.argsort(-out["revenue"].to_numpy(dtype="float64", na_value=np.nan), kind="stable")
+    position = np.empty(len(out), dtype="int64")
+    position[order] = np.arange(len(out))
+    out["decile"] = (position * 10 // max(len(out), 1) + 1).astype("int64")
     cust = customers if customers is not None else pd.DataFrame({"customer_id": pd.Series(dtype="str")})
     require_columns(cust, ["customer_id"], name="customers")
-    cust = cust.drop_duplicates("customer_id").set_index(
-        cust.drop_duplicates("customer_id")["customer_id"].astype("str")
-    )
+    cust = cust.drop_duplicates("customer_id")
+    cust = cust.set_index(cust["customer_id"].astype("str"))
+    at = cust.index.get_indexer(out["customer_id"])  # each customer's row in the customers table, once (-1: none)
     consent = _flags(cust["marketing_consent"], "marketing_consent") if "marketing_consent" in cust else None
     out["marketing_consent"] = (
-        out["customer_id"].map(consent).astype("boolean")
-        if consent is not None
-        else pd.array([pd.NA] * len(out), "boolean")
+        consent.array.take(at, allow_fill=True) if consent is not None else pd.array([pd.NA] * len(out), "boolean")
     )
     if surveys is not None and len(surveys):
         groups = latest_scores(surveys, as_of=end).set_index("customer_id")["nps_group"]
@@ -369,8 +369,8 @@ def ladder_features(
     else:
         out["nps_group"] = pd.Series([None] * len(out), dtype="str")
     if "member_since" in cust:
-        since = pd.to_datetime(cust["member_since"])
-        out["member"] = out["customer_id"].map(since < end).fillna(False).astype(bool)
+        joined = (pd.to_datetime(cust["member_since"]) < end).to_numpy(dtype=bool)
+        out["member"] = np.where(at >= 0, joined[np.maximum(at, 0)], False) if len(cust) else False
     else:
         out["member"] = False
     out["referrals"] = 0
@@ -381,6 +381,14 @@ def ladder_features(
         counts = referred["referred_by"].astype("str").value_counts()
         out["referrals"] = out["customer_id"].map(counts).fillna(0).astype("int64")
     return out
+
+
+def _by_id(out: pd.DataFrame) -> pd.DataFrame:
+    """``out`` sorted by its text ``customer_id`` (stable); as it comes when already so (the RFM table's order)."""
+    ids = out["customer_id"]
+    if ids.is_monotonic_increasing:
+        return out.reset_index(drop=True)
+    return out.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
 
 
 def _holds(features: pd.DataFrame, condition: Mapping[str, Any]) -> np.ndarray:

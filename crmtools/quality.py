@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
+
+from .engine import month_label_of
 
 __all__ = [
     "FACT_CODES",
@@ -102,12 +105,30 @@ def lines_by_month(
     columns = ["month", "kind", "lines"]
     if transactions.empty:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "lines" else "str") for c in columns})
-    kind = pd.Series("sale", index=transactions.index, dtype="str")
-    kind = kind.mask(transactions[quantity_col] < 0, "return")
-    kind = kind.mask(transactions[customer_col].isna(), "guest")
-    month = transactions[date_col].dt.strftime("%Y-%m")
-    out = pd.DataFrame({"month": month, "kind": kind}).value_counts().rename("lines").reset_index()
-    return out.sort_values(["month", "kind"], kind="stable").reset_index(drop=True)[columns]
+    # Counted on integers (a month number and a kind code per line): formatting 3 million dates as text and
+    # counting text pairs took 2 s. Lines without a date are not counted, as before.
+    stamps = transactions[date_col]
+    year = stamps.dt.year.to_numpy(dtype="float64", na_value=np.nan)
+    dated = ~np.isnan(year)
+    month = (year[dated] * 12 + stamps.dt.month.to_numpy(dtype="float64", na_value=np.nan)[dated] - 1).astype("int64")
+    kind = np.full(len(transactions), _KINDS.index("sale"), dtype="int64")
+    kind[transactions[quantity_col].lt(0).to_numpy(dtype=bool, na_value=False)] = _KINDS.index("return")
+    kind[transactions[customer_col].isna().to_numpy()] = _KINDS.index("guest")
+    if not dated.any():
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "lines" else "str") for c in columns})
+    first = int(month.min())
+    counts = np.bincount((month - first) * len(_KINDS) + kind[dated])
+    found = np.flatnonzero(counts)  # in the order of month, then kind (the kinds' codes follow their names)
+    return pd.DataFrame(
+        {
+            "month": pd.Series([month_label_of(first + k // len(_KINDS)) for k in found], dtype="str"),
+            "kind": pd.Series([_KINDS[k % len(_KINDS)] for k in found], dtype="str"),
+            "lines": counts[found].astype("int64"),
+        }
+    )
+
+
+_KINDS = ("guest", "return", "sale")  # in alphabetical order
 
 
 def quality_summary(quality: pd.DataFrame, translate=None) -> pd.DataFrame:

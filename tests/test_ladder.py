@@ -376,3 +376,24 @@ def test_summary_has_one_ladder_and_one_nps_finding_only_when_their_data_exists(
     ja = summary_findings(period_text="2025年10月", ladder_stages=stages, ladder_conversion=conversion, language="ja")
     assert len(ja) == 1 and "⑤ ファン、⑥ 会員、⑦ 信者・伝道者" in ja[0]
     assert summary_findings(nps_overall=overall.iloc[:0], nps_behaviour=behaviour) == []
+
+
+def test_ladder_features_deciles_break_revenue_ties_by_id_and_rows_follow_the_ids():
+    """Deciles rank revenue, equal revenue in the order of the ids (as text: "10" before "9"); the rows come sorted
+    by id and each customer's consent and membership are their own, whatever the customers table's order."""
+    from crmtools.ladder import ladder_features
+
+    spend = {"9": [100.0], "10": [100.0], "a": [300.0], "b": [50.0], "c": [100.0]}
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["c", "a", "10", "b", "zz"],
+            "marketing_consent": ["yes", "no", "yes", None, "yes"],
+            "member_since": pd.to_datetime(["2024-01-01", "2030-01-01", None, "2025-01-01", "2024-01-01"]),
+        }
+    )
+    out = ladder_features(_tx(spend), as_of="2025-11-01", customers=customers)
+    assert out["customer_id"].tolist() == ["10", "9", "a", "b", "c"]
+    # revenue order: a (300), then 10, 9, c (100 each, by id), then b (50): five customers, two deciles each
+    assert out.set_index("customer_id")["decile"].to_dict() == {"a": 1, "10": 3, "9": 5, "c": 7, "b": 9}
+    assert out["marketing_consent"].tolist() == [True, pd.NA, False, pd.NA, True]
+    assert out["member"].tolist() == [False, False, False, True, True]

@@ -11,6 +11,8 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crmtools.data import DataConfig, _non_merchandise_row, inspect_dataset
 from crmtools.quality import FACT_CODES, detail_facts, erasure_row, read_facts
@@ -121,3 +123,46 @@ def test_every_fact_code_and_cause_has_catalogue_words():
         assert f"quality.cause.{cause}" in TEXT
     with pytest.raises(ValueError, match="Unknown data-quality fact code"):
         detail_facts("shrug", n=1)
+
+
+def _lines_by_month_as_text(tx: pd.DataFrame) -> pd.DataFrame:
+    """The monthly line counts as first written: dates formatted as text, kinds as text, pairs counted."""
+    kind = pd.Series("sale", index=tx.index, dtype="str")
+    kind = kind.mask(tx["quantity"] < 0, "return")
+    kind = kind.mask(tx["customer_id"].isna(), "guest")
+    month = tx["order_datetime"].dt.strftime("%Y-%m")
+    out = pd.DataFrame({"month": month, "kind": kind}).value_counts().rename("lines").reset_index()
+    return out.sort_values(["month", "kind"], kind="stable").reset_index(drop=True)[["month", "kind", "lines"]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers(0, 800)),
+            st.sampled_from([-2, -1, 1, 3]),
+            st.sampled_from(["a", "b", None]),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_lines_by_month_counts_as_the_text_computation(rows):
+    """Counted on month numbers and kind codes, the monthly lines equal the text-based count: months across
+    years, returns, guests (a guest return is a guest line), lines without a date left out."""
+    from crmtools.quality import lines_by_month
+
+    stamps = [pd.NaT if d is None else pd.Timestamp("2023-11-20 13:00") + pd.Timedelta(days=d) for d, _, _ in rows]
+    tx = pd.DataFrame(
+        {
+            "order_datetime": pd.Series(stamps, dtype="datetime64[us]"),
+            "quantity": [q for _, q, _ in rows],
+            "customer_id": pd.Series([c for _, _, c in rows], dtype="str"),
+        }
+    )
+    expected = _lines_by_month_as_text(tx)
+    found = lines_by_month(tx)
+    if expected.empty:
+        assert found.empty and list(found.columns) == ["month", "kind", "lines"]
+        return
+    pd.testing.assert_frame_equal(found, expected)
