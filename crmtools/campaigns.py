@@ -81,6 +81,7 @@ from scipy import stats
 
 from ._deprecation import warn_deprecated
 from .checks import message, require_columns, require_frame, require_range
+from .engine import lookup
 from .periods import as_period, as_point
 from .slicing import campaigns_active
 
@@ -346,7 +347,7 @@ def _running_in(camp: pd.DataFrame, cont: pd.DataFrame, period) -> tuple[pd.Data
 
 def _window(contacts: pd.DataFrame, campaigns: pd.DataFrame, response_window_days) -> pd.DataFrame:
     """Add each contact's window: ``start`` (inclusive) and ``stop`` (exclusive)."""
-    end = contacts["campaign_id"].map(campaigns.set_index("campaign_id")["end_date"])
+    end = lookup(contacts["campaign_id"], campaigns.set_index("campaign_id")["end_date"])
     if response_window_days is None:
         midnight = end == end.dt.normalize()
         # A midnight end is the last day, included in full; otherwise the end instant itself is included.
@@ -415,7 +416,7 @@ def _payback(
     by_month: dict = {}
     if len(orders):
         elapsed = ((orders["order_datetime"] - orders["contacted_at"]) / month).to_numpy(dtype=float)
-        horizon = orders["campaign_id"].map(observed).to_numpy(dtype=float)
+        horizon = lookup(orders["campaign_id"], observed).to_numpy(dtype=float)
         keep = (elapsed >= 0) & (elapsed < horizon)
         kept = orders[keep].assign(m=np.floor(elapsed[keep]).astype(int))
         sums = kept.groupby(["campaign_id", "group", "m"], sort=False)["amount"].sum()

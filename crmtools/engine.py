@@ -547,6 +547,29 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     return values[np.r_[True, values[1:] != values[:-1]]]
 
 
+def lookup(values: pd.Series, table: pd.Series) -> pd.Series:
+    """``values.map(table)`` (``table`` indexed by distinct keys), each distinct value looked up once.
+
+    pandas maps Arrow-backed text value by value in Python (1.6 s for two million campaign ids against a table of
+    six); here the values are factorised and the few distinct ones looked up. Missing keys and missing values give
+    the table's missing value (NaN, NaT), integers then become floats, as with ``map``.
+
+    Examples
+    --------
+    >>> ends = pd.Series([3, 5], index=["a", "b"])
+    >>> lookup(pd.Series(["b", "a", None, "c", "b"], dtype="str"), ends).tolist()
+    [5.0, 3.0, nan, nan, 5.0]
+    """
+    if values.empty:  # map's own type for no values
+        return values.map(table)
+    codes, uniques = pd.factorize(values)
+    found = table.reindex(uniques)
+    taken = pd.api.extensions.take(
+        found.to_numpy() if found.dtype.kind in "iufb" else found.array, codes, allow_fill=True
+    )
+    return pd.Series(taken, index=values.index, name=values.name)
+
+
 def member_of(values: pd.Series, ids: Any) -> pd.Series:
     """``values.isin(ids)`` for text ids, without pandas' Python loop over ``ids`` for Arrow strings.
 

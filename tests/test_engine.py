@@ -256,3 +256,24 @@ def test_sorted_unique_equals_numpy_unique(values):
     out = sorted_unique(a)
     np.testing.assert_array_equal(out, np.unique(a))
     assert out.dtype == a.dtype
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        pd.Series([3, 5], index=["a", "b"]),
+        pd.Series([3, 5, 7], index=["a", "b", "c"]),
+        pd.Series([1.5, np.nan], index=["a", "b"]),
+        pd.Series(pd.to_datetime(["2025-01-01", "2025-02-01"]), index=["a", "b"]),
+        pd.Series(["x", "y"], index=["a", "b"], dtype="str"),
+        pd.Series([True, False], index=["a", "b"]),
+    ],
+)
+@pytest.mark.parametrize("values", [["b", "a", "b"], ["b", "a", None, "c", "b"], []])
+def test_lookup_gives_what_map_gives(table, values):
+    """``engine.lookup`` (each distinct value looked up once) returns ``Series.map``'s values, missing values and
+    type, whether every value is found or not."""
+    from crmtools.engine import lookup
+
+    series = pd.Series(values, dtype="str", index=range(10, 10 + len(values)), name="campaign_id")
+    pd.testing.assert_series_equal(lookup(series, table), series.map(table))
