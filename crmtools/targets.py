@@ -47,7 +47,7 @@ import pandas as pd
 import yaml
 
 from .checks import message, require_columns, require_range
-from .engine import day_number_of, member_of, sorted_codes, sorted_unique
+from .engine import day_number_of, derived, frame_layout, member_of, sorted_codes, sorted_unique
 from .periods import as_period, as_point
 from .privacy import contactable
 
@@ -925,11 +925,11 @@ def customer_attributes(
     providers = list(dict.fromkeys(_provider_of(f).name for f in ["segment", *wanted]))
     table: pd.DataFrame | None = None
     missing: dict[str, str] = {}
-    base = _history_attributes(inputs)[["customer_id"]]
+    base = _computed(ATTRIBUTE_PROVIDERS["history"], inputs)[["customer_id"]]
     for name in providers:
         provider = ATTRIBUTE_PROVIDERS[name]
         columns = [a.name for a in provider.attributes]
-        frame = provider.compute(inputs) if provider.available() else None
+        frame = _computed(provider, inputs) if provider.available() else None
         if frame is None:
             reason = "no_data" if provider.available() else "module_missing"
             missing.update({c: reason for c in columns if c in wanted})
@@ -938,6 +938,36 @@ def customer_attributes(
         table = frame if table is None else table.merge(frame, on="customer_id", how="outer")
     table = base.merge(table, on="customer_id", how="left") if table is not None else base
     return table.sort_values("customer_id", kind="stable").reset_index(drop=True), missing
+
+
+def _computed(provider: AttributeProvider, inputs: TargetInputs) -> pd.DataFrame | None:
+    """``provider.compute(inputs)``, remembered for the same inputs (:func:`crmtools.engine.derived`).
+
+    A report page asks for attributes twice at the same instant (its target lists, then a chart's lifetime
+    values): the second call reuses the first's fits and group-bys. The same means the same transactions frame
+    (its values where they were), the same customers and surveys frames (likewise), instant, settings and
+    provider function; anything else computes again.
+    """
+    if not isinstance(inputs.transactions, pd.DataFrame):
+        return provider.compute(inputs)
+    kept = derived(inputs.transactions, "targets.attributes", lambda _: {})
+    key = (provider.name, inputs.as_of, repr(sorted(inputs.settings.items())))
+    tables = (inputs.customers, inputs.surveys)
+    layouts = tuple(None if t is None else frame_layout(t) for t in tables)
+    known = None not in [layout for table, layout in zip(tables, layouts) if table is not None]
+    hit = kept.get(key)
+    same = hit is not None and hit[0] is provider.compute and all(a is b for a, b in zip(hit[1], tables))
+    if same and known and hit[2] == layouts:
+        return hit[3]
+    frame = provider.compute(inputs)
+    kept.pop(key, None)
+    kept[key] = (provider.compute, tables, layouts, frame)
+    while len(kept) > _KEPT_ATTRIBUTES:  # the oldest first: an analyst looping over dates keeps the last few
+        kept.pop(next(iter(kept)))
+    return frame
+
+
+_KEPT_ATTRIBUTES = 16
 
 
 # --------------------------------------------------------------------------- holdouts

@@ -930,3 +930,41 @@ def test_history_attributes_equal_their_definition(rows, dtype):
     expected = _history_reference(tx, as_of)
     got = attrs[expected.columns].dropna(subset=["days_since_first"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+def test_attributes_asked_twice_at_the_same_instant_are_computed_once(sample_tables, monkeypatch):
+    """A page's target lists and its lifetime-value chart ask for attributes at the same instant: each provider
+    runs once for the same tables, instant and settings; another instant, other settings, another customers
+    table or one written in place make it run again, and the table is the one a first call gives."""
+    import dataclasses
+
+    t = sample_tables
+    runs = []
+    for name in ("rfm", "history", "clv"):
+        provider = targets.ATTRIBUTE_PROVIDERS[name]
+        monkeypatch.setitem(
+            targets.ATTRIBUTE_PROVIDERS,
+            provider.name,
+            dataclasses.replace(
+                provider, compute=lambda i, c=provider.compute, n=provider.name: (runs.append(n), c(i))[1]
+            ),
+        )
+    tx, customers = t["transactions"].copy(), t["customers"].copy()
+    ask = dict(as_of="2025-03-31", customers=customers, surveys=t["surveys"])
+    first, _ = targets.customer_attributes(tx, **ask, fields=["clv", "segment"])
+    assert sorted(runs) == sorted(set(runs)) and "clv" in runs
+    runs.clear()
+    again, _ = targets.customer_attributes(tx, **ask, fields=["clv"])
+    assert runs == []
+    pd.testing.assert_frame_equal(again[["customer_id", "clv"]], first[["customer_id", "clv"]])
+    targets.customer_attributes(tx, **{**ask, "as_of": "2025-02-28"}, fields=["clv"])
+    assert "clv" in runs
+    runs.clear()
+    targets.customer_attributes(tx, **ask, fields=["clv"], settings={"clv_months": 6})
+    assert "clv" in runs
+    runs.clear()
+    customers.loc[customers.index[0], "acquisition_channel"] = "tv"  # written in place: computed again
+    targets.customer_attributes(tx, **ask, fields=["clv"])
+    assert "clv" in runs
+    fresh, _ = targets.customer_attributes(tx.copy(), **ask, fields=["clv", "segment"])
+    pd.testing.assert_frame_equal(fresh, first)
