@@ -729,7 +729,7 @@ def share(frame):
 
 # (id of the frame, name) -> (weak reference to the frame, its layout, the result, a sharing copy): the last few.
 _DERIVED: OrderedDict[tuple[int, str], tuple[weakref.ref, tuple | None, Any, Any]] = OrderedDict()
-_DERIVED_KEPT = 4
+_DERIVED_KEPT = 8  # the purchase lines, the attribute tables and a few RFM tables of one page
 _DERIVED_LOCK = threading.Lock()
 
 

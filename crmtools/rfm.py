@@ -63,6 +63,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -74,7 +75,7 @@ import narwhals.stable.v2 as nw
 import pandas as pd
 
 from .checks import require_columns, require_in
-from .engine import collect, day_number, day_number_of, floor_div, is_missing, lit_datetime, to_lazy
+from .engine import collect, day_number, day_number_of, derived, floor_div, is_missing, lit_datetime, to_lazy
 from .periods import as_point
 
 __all__ = [
@@ -566,9 +567,33 @@ def rfm_table(
     cuts = _resolve_thresholds(thresholds)
     smap = load_segment_map(segment_map)
     labels = None if language is None else _deprecated_labels("rfm_table", smap, language)
-    start = as_of_ts - pd.Timedelta(days=lookback_days)
+    columns = (customer_col, order_col, date_col, amount_col, quantity_col)
+    compute = functools.partial(
+        _rfm_frame,
+        as_of_ts=as_of_ts,
+        lookback_days=lookback_days,
+        scoring=scoring,
+        cuts=cuts,
+        smap=smap,
+        columns=columns,
+    )
+    if isinstance(transactions, pd.DataFrame) and segment_map is None:
+        # The same table asked again for the same frame (a page's target lists and its growth ladder both rank the
+        # period's customers): computed once while the frame's values stay where they are. A segment map named
+        # by a file is read afresh each time, so only the built-in map is remembered.
+        key = f"rfm.rfm_table:{as_of_ts.value}:{lookback_days}:{scoring}:{cuts!r}:{columns!r}"
+        out = derived(transactions, key, compute).copy(deep=False)  # a caller's new column stays its own
+    else:
+        out = compute(transactions)
+    if labels is not None:
+        out["segment_label"] = out["segment"].map(labels)
+    return _typed(out, _RFM_DTYPES)
 
-    c, o, d, a, q = customer_col, order_col, date_col, amount_col, quantity_col
+
+def _rfm_frame(transactions, *, as_of_ts, lookback_days, scoring, cuts, smap, columns) -> pd.DataFrame:
+    """:func:`rfm_table`'s computation once its arguments are checked (``segment_label`` and types aside)."""
+    start = as_of_ts - pd.Timedelta(days=lookback_days)
+    c, o, d, a, q = columns
     lf = to_lazy(
         transactions,
         columns=[c, o, d, a, q],
@@ -651,10 +676,8 @@ def rfm_table(
         )
     )
     out = collect(query, sort_by=c)
-    _raise_on_missing_amounts(out.pop("_missing"), amount_col, "the RFM window")
-    if labels is not None:
-        out["segment_label"] = out["segment"].map(labels)
-    return _typed(out, _RFM_DTYPES)
+    _raise_on_missing_amounts(out.pop("_missing"), a, "the RFM window")
+    return out
 
 
 _RFM_DTYPES = {

@@ -633,3 +633,30 @@ def test_new_means_a_first_purchase_ever_in_the_window(make_transactions):
     # a map without the rule keeps the old meaning (scores only)
     plain = load_segment_map(_box_map(("New", [{"r": 5, "f": 1}]), ("Rest", [{"r": [1, 4]}, {"r": 5, "f": [2, 5]}])))
     assert set(rfm_table(tx, as_of="2025-11-01", scoring="thresholds", segment_map=plain)["segment"]) == {"New"}
+
+
+def test_the_same_rfm_table_asked_twice_is_computed_once(monkeypatch):
+    """A page's target lists and its growth ladder ask for the same RFM table of the same frame: computed once,
+    a caller's added column stays its own, a frame written in place or other arguments compute it again."""
+    import crmtools.rfm as rfm_module
+
+    tx, _ = generate_sample(SampleConfig(customers=300, months=6, seed=5))
+    tx = tx["transactions"]
+    computed = []
+    real = rfm_module._rfm_frame
+    monkeypatch.setattr(rfm_module, "_rfm_frame", lambda *a, **k: (computed.append(1), real(*a, **k))[1])
+    first = rfm_table(tx, as_of="2025-06-01")
+    first["mine"] = 1  # a caller's column
+    again = rfm_table(tx, as_of="2025-06-01")
+    assert len(computed) == 1 and "mine" not in again.columns
+    pd.testing.assert_frame_equal(again, first.drop(columns="mine"))
+    with pytest.warns(FutureWarning):
+        worded = rfm_table(tx, as_of="2025-06-01", language="en")  # the old form adds its labels to its own copy
+    assert len(computed) == 1 and "segment_label" in worded.columns
+    assert "segment_label" not in rfm_table(tx, as_of="2025-06-01").columns
+    rfm_table(tx, as_of="2025-06-01", lookback_days=90)
+    assert len(computed) == 2
+    tx.loc[tx.index[0], "amount"] = tx["amount"].iloc[0] + 1000.0  # written in place: computed again
+    changed = rfm_table(tx, as_of="2025-06-01")
+    assert len(computed) == 3
+    pd.testing.assert_frame_equal(changed, rfm_table(tx.copy(), as_of="2025-06-01"))
