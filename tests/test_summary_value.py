@@ -160,5 +160,6 @@ def test_a_converged_fit_on_the_edge_gives_list_rules_no_value(small_sample_dir,
     edge = BGNBDResult.from_params({"r": 0.8, "alpha": 10.0, "a": 3e-07, "b": 14566.0})
     assert edge.converged and clv_module.fit_status(edge).edge == "low"
     monkeypatch.setattr(clv_module, "fit_bgnbd", lambda summary, **kwargs: edge)
-    attrs, missing = targets.customer_attributes(tx, as_of="2025-04-01", fields=["clv"])
+    # another frame: attributes of the same frame, instant and settings are remembered (computed once per page)
+    attrs, missing = targets.customer_attributes(tx.copy(), as_of="2025-04-01", fields=["clv"])
     assert "clv" in missing and "clv" not in attrs.columns
