@@ -523,10 +523,14 @@ class _Kernels:
             if not self.fresh:
                 kernel.start(self.cwd, imports=WARM_IMPORTS)
             self._go.wait()
-            if self._task is None:  # the run stopped before its notebooks: no clean shutdown to wait for
+            try:
+                if self._task is not None:  # None: the run stopped before its notebooks
+                    self._task(None if self.fresh else kernel, kernel)
+            finally:
+                # Stopped, not shut down: its pages are executed and kept, it holds nothing the run needs (its
+                # files are in the private workspace), and a clean shutdown makes the run wait for it (2.6 s
+                # measured, against 0.1 s).
                 kernel.discard()
-                return
-            self._task(None if self.fresh else kernel, kernel)
 
     def run(self, task) -> None:
         """Call ``task(kernel, session)`` on every worker and wait for all (``kernel`` is None for fresh kernels)."""

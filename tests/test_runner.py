@@ -172,6 +172,17 @@ def _children() -> set[str]:
     return set(subprocess.run(["pgrep", "-P", str(os.getpid())], capture_output=True, text=True).stdout.split())
 
 
+def _left_since(before: set[str]) -> set[str]:
+    """Child processes started since ``before`` and still there after up to 5 s (a killed one is gone once reaped)."""
+    left = _children() - before
+    for _ in range(50):
+        if not left:
+            break
+        time.sleep(0.1)
+        left = _children() - before
+    return left
+
+
 @pytest.mark.parametrize(
     "override, message",
     [
@@ -185,13 +196,7 @@ def test_bad_parameters_are_rejected_before_any_notebook_starts(project, overrid
     with pytest.raises(ParameterError, match=message):
         run_period(None, project_dir=project, overrides=override)
     assert not (project / "reports").exists()
-    left = _children() - before
-    for _ in range(50):  # a killed kernel is gone once reaped
-        if not left:
-            break
-        time.sleep(0.1)
-        left = _children() - before
-    assert not left, "the kernels started ahead of the notebooks are gone"
+    assert not _left_since(before), "the kernels started ahead of the notebooks are gone"
 
 
 WARM = 'import sys\nprint("WARM", "sklearn.ensemble" in sys.modules)'
@@ -222,6 +227,21 @@ def test_a_chart_is_drawn_only_for_its_picture(project):
     write_notebook(project / "notebooks" / "00_first.ipynb", COUNT_DRAWS, DRAWS_SEEN)
     page = (run(project).report_dir / "00_first.html").read_text(encoding="utf-8")
     assert "DRAWS 2" in page and 'alt="' in page  # drawn twice, and shown
+
+
+AT_EXIT = """import atexit, pathlib
+atexit.register(pathlib.Path({path!r}).write_text, "shut down cleanly")"""
+
+
+def test_a_run_stops_its_kernels_without_waiting_for_their_clean_exit(project, tmp_path):
+    """Once its pages are executed, a worker's kernel is stopped, not shut down: a clean shutdown (the kernel's exit
+    handlers, here one that writes a file) made the run wait 2.6 s at its end. No kernel is left behind."""
+    before = _children()
+    marker = tmp_path / "exited.txt"
+    write_notebook(project / "notebooks" / "00_first.ipynb", AT_EXIT.format(path=str(marker)), min_images=0)
+    assert run(project).status == "published"
+    assert not _left_since(before), "no kernel outlives the run"
+    assert not marker.exists(), "the run did not wait for the kernel's exit handlers"
 
 
 HISTORY = "print('HISTORY', get_ipython().history_manager.enabled)"
