@@ -196,25 +196,31 @@ class _Lines:
             orders = pd.concat([orders, self._build(lines)]).sort_values("_key", kind="stable")
         return orders.drop(columns=["_key", "_last", "_timed"]).reset_index(drop=True)
 
-    def first_orders(self, customers: pd.DataFrame | None) -> tuple[pd.DataFrame, np.ndarray]:
-        """:func:`crmtools.repeat.first_purchases` at ``until`` (once per ``customers`` and ``until``), and the
-        time of the last line of each customer's first order (NaT when one of its lines has no time)."""
+    def first_orders(self, customers: pd.DataFrame | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """:func:`crmtools.repeat.first_purchases` at ``until`` (once per ``customers`` and ``until``), the time of
+        the last line of each customer's first order (NaT when one of its lines has no time), and each customer's
+        number (a position in :attr:`customers`)."""
         known = self._cache.setdefault("firsts", {})
         found = known.get((id(customers), self.until))
         if found is None or found[0] is not customers:
-            firsts = _first_orders(self.source, self.until, customers)
+            firsts, numbers = _first_orders(self.source, self.until, customers)
             whole = self._whole()
             width = max(len(self.order_ids), 1)
-            customer = self.customers.get_indexer(firsts["customer_id"])
-            order = self.order_ids.get_indexer(firsts["first_order"])
+            if numbers is None:  # not computed in numpy: the ids looked up
+                numbers = (
+                    self.customers.get_indexer(firsts["customer_id"]),
+                    self.order_ids.get_indexer(firsts["first_order"]),
+                )
+            customer, order = numbers
             key = np.where((customer >= 0) & (order >= 0), customer * width + order, -1)  # -1: none (no order id)
             at = pd.Index(whole["_key"].to_numpy()).get_indexer(key) if len(whole) else np.full(len(key), -1)
             found = at >= 0
             found[found] = whole["_timed"].to_numpy()[at[found]]
             last = np.full(len(key), np.datetime64("NaT"), dtype=whole["_last"].dtype)
             last[found] = whole["_last"].to_numpy()[at[found]]  # NaT: found again at each cutoff
-            found = known[(id(customers), self.until)] = (customers, firsts, last)  # customers held: ids stay theirs
-        return found[1], found[2]
+            # customers held: ids stay theirs
+            found = known[(id(customers), self.until)] = (customers, firsts, last, customer)
+        return found[1], found[2], found[3]
 
     def contacted(self, contacts: pd.DataFrame | None, cutoff: pd.Timestamp) -> np.ndarray:
         """Treatment contacts before ``cutoff`` per customer number (the ids of ``contacts`` numbered once)."""
@@ -432,7 +438,7 @@ def churn_features(
     out["campaigns_contacted"] = lines.contacted(contacts, cutoff)[codes]
     # the first orders before the cutoff (never after ``lines.until``): the whole source, which first_purchases
     # filters, read without a copy of the lines before ``until``
-    out = out.join(_first_order_attributes(lines, cutoff, customers))
+    out = _with_first_order_attributes(out, codes, lines, cutoff, customers)
     if values is None:
         values = customer_values(lines, as_of=cutoff, horizon_days=horizon_days, clv_unit=clv_unit)
     at = lines.positions(values.table["customer_id"])[codes] if len(values.table) else np.full(len(codes), -1)
@@ -468,8 +474,34 @@ def _empty_features() -> pd.DataFrame:
     return frame
 
 
+def _with_first_order_attributes(
+    out: pd.DataFrame, codes: np.ndarray, lines: _Lines, cutoff, customers
+) -> pd.DataFrame:
+    """``out`` (indexed by customer id, its customers' numbers ``codes``) with :data:`CATEGORICAL_FEATURES` joined:
+    by the customers' numbers when the first orders come with theirs, else by id."""
+    firsts, numbers = _first_order_rows(lines, cutoff, customers)
+    if numbers is None:
+        return out.join(firsts.set_index("customer_id")[list(CATEGORICAL_FEATURES)])
+    row = np.full(len(lines.customers), -1, dtype="int64")
+    row[numbers] = np.arange(len(numbers))
+    at = row[codes]  # -1: no first order before the cutoff
+    for column in CATEGORICAL_FEATURES:
+        out[column] = pd.Series(firsts[column].array.take(at, allow_fill=True), index=out.index)
+    return out
+
+
 def _first_order_attributes(lines: pd.DataFrame | _Lines, cutoff: pd.Timestamp, customers) -> pd.DataFrame:
-    """Acquisition channel and first category (the conventions of :func:`crmtools.repeat.first_purchases`).
+    """Acquisition channel and first category (the conventions of :func:`crmtools.repeat.first_purchases`),
+    indexed by customer id: see :func:`_first_order_rows`."""
+    firsts, _ = _first_order_rows(lines, cutoff, customers)
+    return firsts.set_index("customer_id")[list(CATEGORICAL_FEATURES)]
+
+
+def _first_order_rows(
+    lines: pd.DataFrame | _Lines, cutoff: pd.Timestamp, customers
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Each customer's ``customer_id`` and :data:`CATEGORICAL_FEATURES` (str) from their first order before
+    ``cutoff``, and their numbers in ``lines.customers`` when ``lines`` are given (None otherwise).
 
     A customer's first order before a cutoff is their first order before any later cutoff, so the first
     orders are found once, at ``lines.until``, and each earlier cutoff keeps the customers whose first order
@@ -477,34 +509,35 @@ def _first_order_attributes(lines: pd.DataFrame | _Lines, cutoff: pd.Timestamp, 
     category could then differ), they are found again at the cutoff.
     """
     customers = customers if customers is not None and "acquisition_channel" in customers.columns else None
+    numbers = None
     if not isinstance(lines, _Lines):  # found once per frame and cutoff, for every analysis that asks
         lines = _lines(lines).before(cutoff)
     if lines.until is None or cutoff > lines.until:
-        firsts = _first_orders(lines.source, cutoff, customers)
+        firsts = _first_orders(lines.source, cutoff, customers)[0]
     else:
-        firsts, last_line = lines.first_orders(customers)
+        firsts, last_line, numbers = lines.first_orders(customers)
         before = (firsts["first_purchase"] < cutoff).to_numpy()
         if (before & ~(last_line < cutoff)).any():
-            firsts = _first_orders(lines.source, cutoff, customers)
+            firsts, numbers = _first_orders(lines.source, cutoff, customers)[0], None
         else:
-            firsts = firsts.loc[before]
-    firsts = firsts.set_index("customer_id")
+            firsts, numbers = firsts.loc[before], numbers[before]
     cols = [c for c in CATEGORICAL_FEATURES if c in firsts.columns]
-    out = firsts[cols].astype("str")
+    out = firsts[["customer_id", *cols]].astype({c: "str" for c in cols}).reset_index(drop=True)
     for missing in [c for c in CATEGORICAL_FEATURES if c not in cols]:
         out[missing] = pd.Series(pd.NA, index=out.index, dtype="str")
-    return out
+    return out, numbers
 
 
-def _first_orders(transactions: pd.DataFrame, cutoff: pd.Timestamp, customers) -> pd.DataFrame:
-    from .repeat import first_purchases
+def _first_orders(transactions: pd.DataFrame, cutoff: pd.Timestamp, customers) -> tuple[pd.DataFrame, tuple | None]:
+    """:func:`crmtools.repeat.first_purchases` at ``cutoff``, and (numpy path) each row's customer and first order
+    as numbers of the whole columns (:func:`crmtools.engine.sorted_codes`), else None."""
+    from .repeat import _first_purchase_table
 
     tx = transactions
     if "channel" not in tx.columns:
         tx = tx.assign(channel=pd.Series(pd.NA, index=tx.index, dtype="str"))
-    return first_purchases(
-        tx, as_of=cutoff, customers=customers, category_col="category" if "category" in tx.columns else None
-    )
+    category = "category" if "category" in tx.columns else None
+    return _first_purchase_table(tx, as_of=cutoff, customers=customers, category_col=category)
 
 
 def churn_labels(transactions: pd.DataFrame, *, as_of: Any, horizon_days: int = 90) -> pd.DataFrame:

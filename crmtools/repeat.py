@@ -99,7 +99,7 @@ def _first_purchases_lazy(
         acquisition_channel_col=acquisition_channel_col,
     )
     if fast is not None:
-        frame, has_channel, has_category = fast
+        frame, has_channel, has_category, _ = fast
         return to_lazy(frame, name="transactions"), has_channel, has_category
     probe = to_lazy(transactions, name="transactions")
     names = probe.collect_schema().names()
@@ -241,8 +241,13 @@ def _plain_first_purchase_inputs(transactions, customers, columns, channel_col, 
 
 def _numpy_first_purchases(
     transactions, *, as_of, customers, columns, channel_col, category_col, acquisition_channel_col
-) -> tuple[pd.DataFrame, bool, bool] | None:
-    """:func:`_first_purchases_lazy`'s table for a plain pandas frame, in numpy; None for any other input."""
+) -> tuple[pd.DataFrame, bool, bool, tuple[np.ndarray, np.ndarray]] | None:
+    """:func:`_first_purchases_lazy`'s table for a plain pandas frame, in numpy; None for any other input.
+
+    Also each row's customer and first order as numbers of the whole columns (:func:`crmtools.engine.sorted_codes`:
+    positions in their sorted distinct values), which callers holding those numbers use instead of looking the ids
+    up again.
+    """
     text = _plain_first_purchase_inputs(
         transactions, customers, columns, channel_col, category_col, acquisition_channel_col
     )
@@ -306,7 +311,8 @@ def _numpy_first_purchases(
         acquired = customers.loc[customers[c].notna()].set_index(c)[acquisition_channel_col]
         acquired = acquired.reindex(out[c]).astype("str").to_numpy()
         out["acquisition_channel"] = np.where(pd.isna(acquired), out["acquisition_channel"].to_numpy(), acquired)
-    return out, has_channel or customers is not None, has_category
+    numbers = (order_customer[customer_start], first_code)
+    return out, has_channel or customers is not None, has_category, numbers
 
 
 def _smallest_text(values: pd.Series, lines: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, pd.Index]:
@@ -396,34 +402,57 @@ acquisition_channel_col : str
      'acquisition_channel': 'web', 'first_category': 'Home', 'second_purchase': Timestamp('2025-01-07 09:00:00'),
      'days_to_second': 2.0, 'orders': 2}
     """
-    as_of_ts = as_point(as_of)
+    columns = (customer_col, order_col, date_col, amount_col, quantity_col)
+    names = dict(channel_col=channel_col, category_col=category_col, acquisition_channel_col=acquisition_channel_col)
+    return _first_purchase_table(transactions, as_of=as_point(as_of), customers=customers, columns=columns, **names)[0]
+
+
+_FIRST_PURCHASE_DTYPES = {
+    "acquisition_channel": "str",
+    "first_category": "str",
+    "days_to_second": "float64",
+    "orders": "int64",
+    "first_purchase": "datetime64[us]",
+    "second_purchase": "datetime64[us]",
+}
+
+
+def _first_purchase_table(
+    transactions,
+    *,
+    as_of: pd.Timestamp,
+    customers,
+    columns: tuple = ("customer_id", "order_id", "order_datetime", "amount", "quantity"),
+    channel_col: str = "channel",
+    category_col: str | None = "category",
+    acquisition_channel_col: str = "acquisition_channel",
+) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray] | None]:
+    """:func:`first_purchases`' table, and, when plain pandas input was computed in numpy, each row's customer and
+    first order as numbers of the whole columns (:func:`crmtools.engine.sorted_codes`; None otherwise).
+
+    The numpy table is already sorted by customer (the numbers follow the ids' order), so it is returned as it is.
+    """
+    names = dict(channel_col=channel_col, category_col=category_col, acquisition_channel_col=acquisition_channel_col)
+    fast = _numpy_first_purchases(transactions, as_of=as_of, customers=customers, columns=columns, **names)
+    if fast is not None:  # text ids as the engine gives them (str), whole numbers as they are
+        frame = fast[0]
+        ids = {name: "str" for name in (columns[0], "first_order") if not pd.api.types.is_integer_dtype(frame[name])}
+        return frame.astype({**_FIRST_PURCHASE_DTYPES, **ids}), fast[3]
+    c, o, d, a, q = columns
     frame, _, _ = _first_purchases_lazy(
         transactions,
-        as_of=as_of_ts,
+        as_of=as_of,
         customers=customers,
-        customer_col=customer_col,
-        order_col=order_col,
-        date_col=date_col,
-        amount_col=amount_col,
-        quantity_col=quantity_col,
-        channel_col=channel_col,
-        category_col=category_col,
-        acquisition_channel_col=acquisition_channel_col,
+        customer_col=c,
+        order_col=o,
+        date_col=d,
+        amount_col=a,
+        quantity_col=q,
+        **names,
     )
-    out = collect(frame, sort_by=customer_col)
-    return out.astype(
-        {
-            "acquisition_channel": "str",
-            "first_category": "str",
-            "days_to_second": "float64",
-            "orders": "int64",
-            "first_purchase": "datetime64[us]",
-            "second_purchase": "datetime64[us]",
-        }
-    )
+    return collect(frame, sort_by=c).astype(_FIRST_PURCHASE_DTYPES), None
 
 
-@deprecated_arguments(window=("start", "end"))
 def f2_conversion(
     transactions: Any,
     *,

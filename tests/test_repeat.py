@@ -419,6 +419,23 @@ def test_first_purchases_numpy_path_equals_the_engine_path(rows, id_dtype, text_
     pd.testing.assert_frame_equal(tx, before)
 
 
+@settings(max_examples=100, deadline=None)
+@given(_first_lines, st.sampled_from(["str", "object", "int64"]))
+def test_the_numpy_path_numbers_each_first_purchase_as_the_whole_columns_do(rows, id_dtype):
+    """The numbers that come with the numpy path's table (which crmtools.churn uses instead of looking the ids up)
+    are the positions of each customer and first order among the columns' sorted distinct values."""
+    from crmtools.engine import sorted_codes
+    from crmtools.repeat import _first_purchase_table
+
+    tx = _lines_frame(rows, id_dtype, "str")
+    table, numbers = _first_purchase_table(tx, as_of=AS_OF, customers=None)
+    if numbers is None:  # nothing bought before AS_OF (or a line without an order id): the engine path
+        return
+    customers, orders = numbers
+    assert sorted_codes(tx["customer_id"])[1].take(customers).tolist() == table["customer_id"].tolist()
+    assert sorted_codes(tx["order_id"])[1].take(orders).tolist() == table["first_order"].tolist()
+
+
 def test_which_pandas_input_takes_the_numpy_path(tiny):
     from crmtools.repeat import _numpy_first_purchases
 
