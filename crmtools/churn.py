@@ -531,13 +531,13 @@ def _first_order_rows(
 def _first_orders(transactions: pd.DataFrame, cutoff: pd.Timestamp, customers) -> tuple[pd.DataFrame, tuple | None]:
     """:func:`crmtools.repeat.first_purchases` at ``cutoff``, and (numpy path) each row's customer and first order
     as numbers of the whole columns (:func:`crmtools.engine.sorted_codes`), else None."""
-    from .repeat import _first_purchase_table
+    from .repeat import numbered_first_purchases
 
     tx = transactions
     if "channel" not in tx.columns:
         tx = tx.assign(channel=pd.Series(pd.NA, index=tx.index, dtype="str"))
     category = "category" if "category" in tx.columns else None
-    return _first_purchase_table(tx, as_of=cutoff, customers=customers, category_col=category)
+    return numbered_first_purchases(tx, as_of=cutoff, customers=customers, category_col=category)
 
 
 def churn_labels(transactions: pd.DataFrame, *, as_of: Any, horizon_days: int = 90) -> pd.DataFrame:

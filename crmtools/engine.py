@@ -657,6 +657,56 @@ def sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes, uniques
 
 
+def numbered_ids(
+    frame: pd.DataFrame, columns: Iterable[str], *, ids: Iterable[str]
+) -> tuple[pd.DataFrame, dict[str, pd.Index]] | None:
+    """``frame``'s ``columns``, each text id (of ``ids``) replaced by its number among the column's sorted values.
+
+    Engines group, join and sort whole numbers many times faster than text; numbered in sorted order
+    (:func:`sorted_codes`, once per column while it lives), the ids keep their order, so a query gives the same
+    rows in the same order, and :func:`id_values` turns the numbers back into the ids. Only text backed by an
+    Arrow array (text read from files) is numbered; missing ids stay missing (nullable ``Int64``).
+
+    Returns
+    -------
+    (pandas.DataFrame, dict) or None
+        The columns (the numbered ones replaced) and, per numbered column, its sorted distinct values; None when
+        ``frame`` is not a pandas frame or none of ``ids`` is such a column. Other columns are left as they are
+        (their checks, e.g. a date read as text, stay the query's).
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"customer_id": pd.array(["b", None, "a"], dtype="str"), "amount": [1.0, 2.0, 3.0]})
+    >>> numbered, found = numbered_ids(tx, ["customer_id", "amount"], ids=["customer_id"])
+    >>> numbered["customer_id"].tolist(), id_values(numbered["customer_id"], found["customer_id"]).tolist()
+    ([1, <NA>, 0], ['b', nan, 'a'])
+    """
+    if not isinstance(frame, pd.DataFrame) or not frame.columns.is_unique:
+        return None
+    columns = list(columns)
+    text = [
+        c
+        for c in dict.fromkeys(ids)
+        if c in columns
+        and c in frame.columns
+        and isinstance(frame[c].dtype, pd.StringDtype)
+        and getattr(frame[c].array, "_pa_array", None) is not None
+    ]
+    if not text:
+        return None
+    out, uniques = frame[[c for c in columns if c in frame.columns]].copy(deep=False), {}
+    for c in text:
+        codes, uniques[c] = sorted_codes(frame[c])
+        out[c] = pd.arrays.IntegerArray(np.maximum(codes, 0), codes < 0)
+    return out, uniques
+
+
+def id_values(numbers: pd.Series, uniques: pd.Index) -> pd.Series:
+    """The ids of :func:`numbered_ids`' numbers (missing where a number is missing)."""
+    values = numbers.to_numpy(dtype="int64", na_value=-1)
+    return pd.Series(uniques.array.take(values, allow_fill=True), index=numbers.index, name=numbers.name)
+
+
 # --- what a frame's values are, and results derived from them -----------------------------------------------------
 
 

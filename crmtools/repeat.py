@@ -404,7 +404,7 @@ acquisition_channel_col : str
     """
     columns = (customer_col, order_col, date_col, amount_col, quantity_col)
     names = dict(channel_col=channel_col, category_col=category_col, acquisition_channel_col=acquisition_channel_col)
-    return _first_purchase_table(transactions, as_of=as_point(as_of), customers=customers, columns=columns, **names)[0]
+    return numbered_first_purchases(transactions, as_of=as_of, customers=customers, columns=columns, **names)[0]
 
 
 _FIRST_PURCHASE_DTYPES = {
@@ -417,10 +417,10 @@ _FIRST_PURCHASE_DTYPES = {
 }
 
 
-def _first_purchase_table(
-    transactions,
+def numbered_first_purchases(
+    transactions: Any,
     *,
-    as_of: pd.Timestamp,
+    as_of: Any,
     customers,
     columns: tuple = ("customer_id", "order_id", "order_datetime", "amount", "quantity"),
     channel_col: str = "channel",
@@ -430,8 +430,15 @@ def _first_purchase_table(
     """:func:`first_purchases`' table, and, when plain pandas input was computed in numpy, each row's customer and
     first order as numbers of the whole columns (:func:`crmtools.engine.sorted_codes`; None otherwise).
 
-    The numpy table is already sorted by customer (the numbers follow the ids' order), so it is returned as it is.
+    For callers that hold those numbers (:mod:`crmtools.churn`'s lines) and would otherwise look the ids up
+    again. The numpy table is already sorted by customer (the numbers follow the ids' order), so it is returned
+    as it is. Arguments as :func:`first_purchases` (``columns``: customer, order, date, amount and quantity).
+
+    Returns
+    -------
+    (pandas.DataFrame, (numpy.ndarray, numpy.ndarray) or None)
     """
+    as_of = as_point(as_of)
     names = dict(channel_col=channel_col, category_col=category_col, acquisition_channel_col=acquisition_channel_col)
     fast = _numpy_first_purchases(transactions, as_of=as_of, customers=customers, columns=columns, **names)
     if fast is not None:  # text ids as the engine gives them (str), whole numbers as they are
@@ -453,6 +460,7 @@ def _first_purchase_table(
     return collect(frame, sort_by=c).astype(_FIRST_PURCHASE_DTYPES), None
 
 
+@deprecated_arguments(window=("start", "end"))
 def f2_conversion(
     transactions: Any,
     *,

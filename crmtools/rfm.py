@@ -75,7 +75,18 @@ import narwhals.stable.v2 as nw
 import pandas as pd
 
 from .checks import require_columns, require_in
-from .engine import collect, day_number, day_number_of, derived, floor_div, is_missing, lit_datetime, to_lazy
+from .engine import (
+    collect,
+    day_number,
+    day_number_of,
+    derived,
+    floor_div,
+    id_values,
+    is_missing,
+    lit_datetime,
+    numbered_ids,
+    to_lazy,
+)
 from .periods import as_point
 
 __all__ = [
@@ -594,6 +605,9 @@ def _rfm_frame(transactions, *, as_of_ts, lookback_days, scoring, cuts, smap, co
     """:func:`rfm_table`'s computation once its arguments are checked (``segment_label`` and types aside)."""
     start = as_of_ts - pd.Timedelta(days=lookback_days)
     c, o, d, a, q = columns
+    numbered = numbered_ids(transactions, columns, ids=(c, o))  # text ids from files: grouped and sorted as numbers
+    if numbered is not None:
+        transactions, ids = numbered
     lf = to_lazy(
         transactions,
         columns=[c, o, d, a, q],
@@ -676,6 +690,8 @@ def _rfm_frame(transactions, *, as_of_ts, lookback_days, scoring, cuts, smap, co
         )
     )
     out = collect(query, sort_by=c)
+    if numbered is not None and c in ids:
+        out[c] = id_values(out[c], ids[c])
     _raise_on_missing_amounts(out.pop("_missing"), a, "the RFM window")
     return out
 

@@ -1369,7 +1369,7 @@ def _member_table(parts: list[pd.DataFrame], p) -> pd.DataFrame:
     for column in MEMBER_COLUMNS:
         if column not in out.columns:
             out[column] = pd.NA
-    out["campaign_id"] = [campaign_id_for(name, period=p) for name in out["list"]]
+    out["campaign_id"] = out["list"].map({name: campaign_id_for(name, period=p) for name in out["list"].unique()})
     out["contacted_at"] = pd.Timestamp(p.end)
     out = out[MEMBER_COLUMNS].astype(
         {

@@ -247,6 +247,31 @@ def test_sorted_codes_is_sorted_factorize_and_remembered_only_for_the_same_arrow
     assert codes.tolist() == again_codes.tolist() and uniques.tolist() == list(again_uniques)
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "ab", "", "é", "日本", "B", "a "])), max_size=40))
+def test_numbered_ids_keep_the_ids_order_and_give_them_back(values):
+    """Text ids numbered in their sorted order: a group-by or sort on the numbers follows the ids, and the numbers
+    turn back into the same ids (missing ones stay missing); whole-number ids and other columns are left alone."""
+    from crmtools.engine import id_values, numbered_ids
+
+    frame = pd.DataFrame({"id": pd.Series(values, dtype="str"), "n": np.arange(len(values)), "k": len(values)})
+    numbered, ids = numbered_ids(frame, ["id", "n", "k"], ids=["id", "n"])
+    assert list(numbered.columns) == ["id", "n", "k"] and list(ids) == ["id"]
+    assert numbered["n"].tolist() == frame["n"].tolist()
+    back = id_values(numbered["id"], ids["id"])
+    pd.testing.assert_series_equal(back, frame["id"], check_dtype=False)
+    assert back.isna().tolist() == frame["id"].isna().tolist()
+    present = frame["id"].notna().to_numpy()
+    by_number = numbered["id"][present].astype("int64").to_numpy()
+    by_text = frame["id"][present].to_numpy(dtype=object)
+    for i in range(len(by_number)):  # the numbers compare as the ids do
+        for j in range(len(by_number)):
+            assert (by_number[i] < by_number[j]) == (by_text[i] < by_text[j])
+    assert numbered_ids(frame, ["id", "n"], ids=["n"]) is None  # whole numbers are numbers already
+    assert numbered_ids(frame.astype({"id": object}), ["id"], ids=["id"]) is None  # not Arrow: not remembered
+    assert numbered_ids(frame, ["n"], ids=["id"]) is None  # an id the query does not read
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(-(2**62), 2**62), max_size=60))
 def test_sorted_unique_equals_numpy_unique(values):

@@ -425,10 +425,10 @@ def test_the_numpy_path_numbers_each_first_purchase_as_the_whole_columns_do(rows
     """The numbers that come with the numpy path's table (which crmtools.churn uses instead of looking the ids up)
     are the positions of each customer and first order among the columns' sorted distinct values."""
     from crmtools.engine import sorted_codes
-    from crmtools.repeat import _first_purchase_table
+    from crmtools.repeat import numbered_first_purchases
 
     tx = _lines_frame(rows, id_dtype, "str")
-    table, numbers = _first_purchase_table(tx, as_of=AS_OF, customers=None)
+    table, numbers = numbered_first_purchases(tx, as_of=AS_OF, customers=None)
     if numbers is None:  # nothing bought before AS_OF (or a line without an order id): the engine path
         return
     customers, orders = numbers
