@@ -163,6 +163,7 @@ def cohort_table(
         name="transactions",
         kinds={c: "id", d: "datetime", a: "numeric", q: "numeric"},
         where=[~nw.col(c).is_null(), nw.col(d) < lit_datetime(as_of_ts)],
+        numbered=[c],  # counted per cohort, never shown
     )
 
     customer_months = (

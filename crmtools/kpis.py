@@ -189,6 +189,7 @@ def period_kpis(
         columns=[c, o, d, a, q],
         name="transactions",
         kinds={c: "id", o: "id", d: "datetime", a: "numeric", q: "numeric"},
+        numbered=[c, o],  # counted, never shown
     )
 
     end = max(b[1] for b in bounds.values())
@@ -395,6 +396,7 @@ def monthly_trend(
         name="transactions",
         kinds=kinds,
         where=[nw.col(d) >= lit_datetime(start_ts), nw.col(d) < lit_datetime(end_ts)],
+        numbered=[c, o],  # counted, never shown
     )
     per_order = (
         lf.with_columns(_m=month_number(nw.col(d)))
