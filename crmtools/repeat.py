@@ -49,7 +49,18 @@ import pandas as pd
 from ._deprecation import deprecated_arguments, legacy_start
 from .checks import require_range
 from .coverage import data_start, first_month
-from .engine import collect, day_number, day_number_of, lit_datetime, materialize, plain_ids, sorted_codes, to_lazy
+from .engine import (
+    collect,
+    day_number,
+    day_number_of,
+    id_values,
+    lit_datetime,
+    materialize,
+    numbered_ids,
+    plain_ids,
+    sorted_codes,
+    to_lazy,
+)
 from .periods import as_period, as_point
 
 __all__ = ["f2_cohorts", "f2_conversion", "first_purchases", "interval_distribution", "purchase_cycles"]
@@ -674,6 +685,11 @@ def f2_cohorts(
 def _purchase_days(
     transactions: Any, as_of: pd.Timestamp, customer_col: str, date_col: str, quantity_col: str
 ) -> nw.LazyFrame:
+    """Each customer's purchase days before ``as_of`` (``_day``) and the day's first purchase time (``_first``).
+
+    Text ids from files are read as their numbers (:func:`crmtools.engine.to_lazy`'s ``numbered``): callers that
+    show customers turn them back with :func:`crmtools.engine.id_values` (see :func:`purchase_cycles`).
+    """
     c, d, q = customer_col, date_col, quantity_col
     lf = to_lazy(
         transactions,
@@ -681,6 +697,7 @@ def _purchase_days(
         name="transactions",
         kinds={c: "id", d: "datetime", q: "numeric"},
         where=[~nw.col(c).is_null(), nw.col(q) > 0, nw.col(d) < lit_datetime(as_of)],
+        numbered=[c],
     )
     return lf.with_columns(_day=day_number(nw.col(d))).group_by(c, "_day").agg(_first=nw.col(d).min())
 
@@ -815,6 +832,9 @@ def purchase_cycles(
         .filter(nw.col("purchase_days") >= min_purchase_days)
     )
     out = collect(per_customer, sort_by=c)
+    numbered = numbered_ids(transactions, [c], ids=[c])  # as _purchase_days read them: numbers back to ids
+    if numbered is not None:
+        out[c] = id_values(out[c], numbered[1][c])
     epoch = pd.Timestamp("1970-01-01")
     n = out["purchase_days"].astype("int64")
     first = out["_first_day"].astype("int64")
