@@ -428,7 +428,13 @@ def test_the_numpy_path_numbers_each_first_purchase_as_the_whole_columns_do(rows
     from crmtools.repeat import numbered_first_purchases
 
     tx = _lines_frame(rows, id_dtype, "str")
-    table, numbers = numbered_first_purchases(tx, as_of=AS_OF, customers=None)
+    try:
+        table, numbers = numbered_first_purchases(tx, as_of=AS_OF, customers=None)
+    except (ValueError, TypeError) as exc:  # input refused (e.g. ids all missing: no type): as first_purchases does
+        with pytest.raises(type(exc)) as refused:
+            first_purchases(tx, as_of=AS_OF)
+        assert str(refused.value) == str(exc)
+        return
     if numbers is None:  # nothing bought before AS_OF (or a line without an order id): the engine path
         return
     customers, orders = numbers
