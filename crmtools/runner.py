@@ -87,7 +87,6 @@ _PACKAGES = (
     "seaborn",
     "papermill",
     "nbconvert",
-    "pandera",
 )
 #: Manifest fields that change between identical runs.
 VOLATILE_FIELDS = (

@@ -6,9 +6,9 @@ stopping at the first:
 1. *Coercion* turns each column into its canonical type (text, integer,
    number, datetime, flag) and records the rows whose values cannot be
    converted (unparseable dates, text in a numeric column, ...).
-2. *Checks* are a pandera schema built from :mod:`crmtools.schema` (missing
-   values, minimum values, allowed values, unique keys), run lazily so that
-   all failures come back at once, plus a consistency check of
+2. *Checks* are the declarations of :mod:`crmtools.schema` (missing
+   values, minimum, maximum and allowed values, unique keys), each run on
+   the whole column so that all failures come back at once, plus a consistency check of
    ``amount == quantity * unit_price``.
 
 Business policies (returns, orders without a customer, duplicate lines,
@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -439,36 +438,54 @@ def _to_number(
     return number.where(~reported), reported, problems
 
 
-class _QuietPyspark(warnings.catch_warnings):
-    """With pyspark installed, pandera imports it, and pyspark warns about pandas 3: not the user's concern."""
+def _check_failures(
+    frame: pd.DataFrame, spec: TableSpec, rows: np.ndarray | None = None
+) -> list[tuple[str, str, np.ndarray]]:
+    """The rows failing each declared check of ``spec``'s columns, as (column, check, mask), sorted.
 
-    def __enter__(self):
-        out = super().__enter__()
-        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
-        return out
+    A column that must have a value fails ``not_nullable`` where it is missing; its minimum, maximum and
+    allowed values are checked on the values present (a missing value fails no value check). Only ``rows``
+    (a mask; all when None) are checked, and only checks that fail there are listed, sorted by column and check.
 
-
-def _pandera():
-    """Import pandera on first use (it is slow to import)."""
-    with _QuietPyspark():
-        import pandera.pandas as pa
-    return pa
-
-
-def _pandera_schema(spec: TableSpec):
-    pa = _pandera()
-    columns = {}
+    Examples
+    --------
+    >>> from crmtools.schema import Column
+    >>> spec = TableSpec("t", (Column("n", "float", min_value=0.0), Column("g", "str", allowed=("a",))))
+    >>> frame = pd.DataFrame({"n": [1.0, -1.0, None], "g": pd.array(["a", "b", None], dtype="str")})
+    >>> [(c, check, np.flatnonzero(mask).tolist()) for c, check, mask in _check_failures(frame, spec)]
+    [('g', 'not_nullable', [2]), ('g', "values outside ['a']", [1]), ('n', 'not_nullable', [2]), ('n', 'values below 0.0', [1])]
+    """
+    found = []
     for col in spec.columns:
-        checks = []
+        if col.name not in frame.columns:
+            continue  # a missing column is reported by the coercion (required) or not at all
+        values, seen = frame[col.name], np.ones(len(frame), bool) if rows is None else rows
+        present = values.notna().to_numpy(bool) & seen
+        checks = {} if col.nullable else {"not_nullable": seen & ~present}
         if col.min_value is not None:
-            checks.append(pa.Check.ge(col.min_value, error=f"values below {col.min_value}"))
+            checks[f"values below {col.min_value}"] = _holds(values < col.min_value) & present
         if col.max_value is not None:
-            checks.append(pa.Check.le(col.max_value, error=f"values above {col.max_value}"))
+            checks[f"values above {col.max_value}"] = _holds(values > col.max_value) & present
         if col.allowed is not None:
-            checks.append(pa.Check.isin(list(col.allowed), error=f"values outside {list(col.allowed)}"))
-        columns[col.name] = pa.Column(checks=checks, nullable=col.nullable, required=col.required, coerce=False)
-    # Duplicate keys are a policy question (see Policies.duplicates), checked apart.
-    return pa.DataFrameSchema(columns, strict=False)
+            checks[f"values outside {list(col.allowed)}"] = ~_holds(values.isin(list(col.allowed))) & present
+        found += [(col.name, check, mask) for check, mask in checks.items() if mask.any()]
+    return sorted(found, key=lambda failure: failure[:2])
+
+
+def _key_text(frame: pd.DataFrame, key: tuple[str, ...]) -> pd.Series:
+    """Each row's key as text, its parts joined by " / " (a missing part: "(missing)").
+
+    Examples
+    --------
+    >>> _key_text(pd.DataFrame({"a": ["x", "y"], "t": pd.to_datetime(["2025-01-02", None])}), ("a", "t")).tolist()
+    ['x / 2025-01-02', 'y / (missing)']
+    """
+    return frame[list(key)].astype("str").fillna("(missing)").agg(" / ".join, axis=1)
+
+
+def _holds(test: pd.Series) -> np.ndarray:
+    """A comparison's result as booleans (missing: False)."""
+    return test.to_numpy(bool, na_value=False)
 
 
 def check_table(
@@ -491,37 +508,27 @@ def check_table(
     original_names = original_names or {}
     problems: list[Problem] = []
     failing = pd.Series(False, index=frame.index)
-    checked = frame if skip_rows is None else frame.loc[~skip_rows]
-    pa = _pandera()
-    schema = _pandera_schema(spec)
     duplicate_mask = pd.Series(False, index=frame.index)
     if spec.key and all(k in frame.columns for k in spec.key):
         duplicate_mask = frame.duplicated(list(spec.key), keep="first")
         if skip_rows is not None:
             duplicate_mask &= ~skip_rows
-    try:
-        with _QuietPyspark():
-            schema.validate(checked, lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
-        cases = cases[cases["column"].notna() & cases["index"].notna()]
-        for (column, check), group in cases.groupby(["column", "check"], sort=True):
-            index = pd.Index(group["index"].astype("int64").unique())
-            mask = frame.index.isin(index)
-            mask = pd.Series(mask, index=frame.index)
-            rows, vals, n = _examples(mask, frame[column])
-            spec_col = spec.column(column)
-            if check == "not_nullable":
-                message, expected = "values are missing", f"a value in every row ({spec_col.description})"
-            else:
-                message, expected = f"check failed: {check}", _expected_for(spec_col)
-            problems.append(
-                Problem(spec.name, source, original_names.get(column, column), message, expected, rows, vals, n)
-            )
-            failing |= mask
+    rows = None if skip_rows is None else ~skip_rows.to_numpy(bool)
+    for column, check, fails in _check_failures(frame, spec, rows):
+        mask = pd.Series(fails, index=frame.index)
+        rows, vals, n = _examples(mask, frame[column])
+        spec_col = spec.column(column)
+        if check == "not_nullable":
+            message, expected = "values are missing", f"a value in every row ({spec_col.description})"
+        else:
+            message, expected = f"check failed: {check}", _expected_for(spec_col)
+        problems.append(
+            Problem(spec.name, source, original_names.get(column, column), message, expected, rows, vals, n)
+        )
+        failing |= mask
     if duplicate_mask.any() and policies.duplicates == "error":
         key_label = ", ".join(original_names.get(k, k) for k in spec.key)
-        rows, vals, n = _examples(duplicate_mask, frame[list(spec.key)].astype("str").agg(" / ".join, axis=1))
+        rows, vals, n = _examples(duplicate_mask, _key_text(frame, spec.key))
         problems.append(
             Problem(
                 spec.name,

@@ -215,6 +215,52 @@ def test_duplicate_keys(tmp_path):
     assert "duplicates: drop" in problem.expected
 
 
+def test_every_declared_check_names_its_rows(tmp_path):
+    # Scores must lie in 0-10 and be present, groups must be treatment or holdout: each check lists its own rows;
+    # a missing score fails only "missing", not the range. Problems come sorted by column, then check.
+    surveys = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2", "C3", "C4", "C5"],
+            "responded_at": ["2025-10-01", "2025-10-02", "2025-10-03", "2025-10-04", "2025-10-05"],
+            "score": ["7", "11", "", "-1", "12"],
+        }
+    )
+    with pytest.raises(DataValidationError) as info:
+        load_table("surveys", TableSource(file=str(_write(surveys, tmp_path / "nps.csv"))))
+    found = [(p.column, p.message, p.rows, p.values, p.count) for p in info.value.problems]
+    assert found == [
+        ("score", "values are missing", (3,), (pd.NA,), 1),
+        ("score", "check failed: values above 10.0", (2, 5), (11, 12), 2),
+        ("score", "check failed: values below 0.0", (4,), (-1,), 1),
+    ]
+    assert all(p.source.endswith("nps.csv") for p in info.value.problems)
+    contacts = pd.DataFrame(
+        {
+            "campaign_id": ["K1", "K1", "K1"],
+            "customer_id": ["C1", "C2", "C3"],
+            "group": ["treatment", "control", "holdout"],
+            "contacted_at": ["2025-10-01", "2025-10-01", "2025-10-01"],
+        }
+    )
+    with pytest.raises(DataValidationError, match=r"column 'group': check failed: values outside") as info:
+        load_table("campaign_contacts", TableSource(file=str(_write(contacts, tmp_path / "contacts.csv"))))
+    problem = _only_problem(info)
+    assert (problem.rows, problem.values, problem.count) == ((2,), ("control",), 1)
+    assert "treatment" in problem.expected and "holdout" in problem.expected
+
+
+def test_duplicate_keys_with_a_missing_part(tmp_path):
+    # Two answers of one customer without a time: the time is reported missing, and the repeated key (customer,
+    # missing time) is named as such, not a traceback from formatting a missing value.
+    surveys = pd.DataFrame({"customer_id": ["C1", "C1", "C2"], "responded_at": ["", "", "2025-10-02"], "score": 7})
+    with pytest.raises(DataValidationError) as info:
+        load_table("surveys", TableSource(file=str(_write(surveys, tmp_path / "nps.csv"))))
+    missing, repeated = info.value.problems
+    assert (missing.column, missing.message, missing.rows) == ("responded_at", "values are missing", (1, 2))
+    assert (repeated.column, repeated.message) == ("customer_id, responded_at", "duplicate keys")
+    assert (repeated.rows, repeated.values, repeated.count) == ((2,), ("C1 / (missing)",), 1)
+
+
 @pytest.mark.parametrize("name", ["zero_bytes.csv", "header_only.csv", "header_only.parquet", "header_only.xlsx"])
 def test_empty_file(tmp_path, name):
     path = tmp_path / name
