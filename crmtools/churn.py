@@ -63,7 +63,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import require_columns, require_in, require_range
-from .engine import derived, member_of, sorted_codes, sorted_unique
+from .engine import derived, kept, member_of, sorted_codes, sorted_unique
 from .periods import as_point
 
 __all__ = [
@@ -196,36 +196,51 @@ class _Lines:
             orders = pd.concat([orders, self._build(lines)]).sort_values("_key", kind="stable")
         return orders.drop(columns=["_key", "_last", "_timed"]).reset_index(drop=True)
 
-    def first_orders(self, customers: pd.DataFrame | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-        """:func:`crmtools.repeat.first_purchases` at ``until`` (once per ``customers`` and ``until``), the time of
-        the last line of each customer's first order (NaT when one of its lines has no time), and each customer's
-        number (a position in :attr:`customers`)."""
+    def first_orders(
+        self, customers: pd.DataFrame | None, cutoff: pd.Timestamp
+    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """:func:`crmtools.repeat.first_purchases` at an instant from ``cutoff`` on, the time of the last line of
+        each customer's first order (NaT when one of its lines has no time), and each customer's number (a
+        position in :attr:`customers`).
+
+        The first purchases are found once per ``customers`` and instant, at :attr:`until` unless first purchases
+        at an instant from ``cutoff`` on (another cutoff of these lines: the report's previous period after its
+        current one) are known. Their first orders are the same at every instant after them; their counts and
+        second purchases are not (:func:`_first_order_rows` reads neither).
+        """
+        customers = kept(customers)  # a page's copy of the run's customers: the tables another page used
         known = self._cache.setdefault("firsts", {})
-        found = known.get((id(customers), self.until))
-        if found is None or found[0] is not customers:
-            firsts, numbers = _first_orders(self.source, self.until, customers)
-            whole = self._whole()
-            width = max(len(self.order_ids), 1)
-            if numbers is None:  # not computed in numpy: the ids looked up
-                numbers = (
-                    self.customers.get_indexer(firsts["customer_id"]),
-                    self.order_ids.get_indexer(firsts["first_order"]),
-                )
-            customer, order = numbers
-            key = np.where((customer >= 0) & (order >= 0), customer * width + order, -1)  # -1: none (no order id)
-            at = pd.Index(whole["_key"].to_numpy()).get_indexer(key) if len(whole) else np.full(len(key), -1)
-            found = at >= 0
-            found[found] = whole["_timed"].to_numpy()[at[found]]
-            last = np.full(len(key), np.datetime64("NaT"), dtype=whole["_last"].dtype)
-            last[found] = whole["_last"].to_numpy()[at[found]]  # NaT: found again at each cutoff
-            # customers held: ids stay theirs
-            found = known[(id(customers), self.until)] = (customers, firsts, last, customer)
-        return found[1], found[2], found[3]
+        later = [
+            until
+            for (who, until), found in known.items()
+            if who == id(customers) and found[0] is customers and until is not None and until >= cutoff
+        ]
+        if later:
+            return known[id(customers), min(later)][1:]
+        firsts, numbers = _first_orders(self.source, self.until, customers)
+        whole = self._whole()
+        width = max(len(self.order_ids), 1)
+        if numbers is None:  # not computed in numpy: the ids looked up
+            numbers = (
+                self.customers.get_indexer(firsts["customer_id"]),
+                self.order_ids.get_indexer(firsts["first_order"]),
+            )
+        customer, order = numbers
+        key = np.where((customer >= 0) & (order >= 0), customer * width + order, -1)  # -1: none (no order id)
+        at = pd.Index(whole["_key"].to_numpy()).get_indexer(key) if len(whole) else np.full(len(key), -1)
+        found = at >= 0
+        found[found] = whole["_timed"].to_numpy()[at[found]]
+        last = np.full(len(key), np.datetime64("NaT"), dtype=whole["_last"].dtype)
+        last[found] = whole["_last"].to_numpy()[at[found]]  # NaT: found again at each cutoff
+        # customers held: ids stay theirs
+        known[id(customers), self.until] = (customers, firsts, last, customer)
+        return firsts, last, customer
 
     def contacted(self, contacts: pd.DataFrame | None, cutoff: pd.Timestamp) -> np.ndarray:
         """Treatment contacts before ``cutoff`` per customer number (the ids of ``contacts`` numbered once)."""
         if contacts is None or contacts.empty:
             return np.zeros(len(self.customers), dtype="int64")
+        contacts = kept(contacts)
         found = self._cache.get("contacts")
         if found is None or found[0] is not contacts:
             require_columns(contacts, ["customer_id", "group", "contacted_at"], name="campaign_contacts")
@@ -515,7 +530,7 @@ def _first_order_rows(
     if lines.until is None or cutoff > lines.until:
         firsts = _first_orders(lines.source, cutoff, customers)[0]
     else:
-        firsts, last_line, numbers = lines.first_orders(customers)
+        firsts, last_line, numbers = lines.first_orders(customers, cutoff)
         before = (firsts["first_purchase"] < cutoff).to_numpy()
         if (before & ~(last_line < cutoff)).any():
             firsts, numbers = _first_orders(lines.source, cutoff, customers)[0], None

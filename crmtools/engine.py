@@ -785,6 +785,53 @@ def share(frame):
     return frame.copy(deep=False) if isinstance(frame, (pd.DataFrame, pd.Series)) else None
 
 
+# Frames a process keeps unchanged for all its work, by layout (a report kernel's run data, read once by
+# crmtools.notebook, whose pages each get shallow copies): the same values in the same memory.
+_KEPT: dict[tuple, weakref.ref] = {}
+_KEPT_LOCK = threading.Lock()
+
+
+def keep(frame: pd.DataFrame) -> None:
+    """Declare ``frame`` kept unchanged while it lives, so that results derived from its shallow copies are shared.
+
+    A report kernel reads its run's data once and gives each page shallow copies of the tables
+    (:mod:`crmtools.notebook`): the same values in the same memory, but a new frame for each page. Results
+    :func:`derived` from such a copy are derived from the kept frame instead (:func:`kept`), so the pages a
+    kernel runs one after another build them once. A frame whose layout this does not know is not kept.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"x": [1, 2]})
+    >>> keep(tx)
+    >>> copy = tx.copy(deep=False)
+    >>> kept(copy) is tx, kept(pd.DataFrame({"x": [1, 2]})) is tx
+    (True, False)
+    """
+    layout = frame_layout(frame)
+    if layout is None:
+        return
+    ref = weakref.ref(frame, functools.partial(_forget_kept, layout))
+    with _KEPT_LOCK:
+        _KEPT[layout] = ref
+
+
+def kept(frame):
+    """The kept frame (:func:`keep`) whose values ``frame`` shares in the same memory, else ``frame`` itself."""
+    if not isinstance(frame, pd.DataFrame):
+        return frame
+    layout = frame_layout(frame)
+    with _KEPT_LOCK:
+        ref = _KEPT.get(layout) if layout is not None else None
+    twin = ref() if ref is not None else None
+    return twin if twin is not None and frame_layout(twin) == layout else frame
+
+
+def _forget_kept(layout: tuple, ref: weakref.ref) -> None:
+    with _KEPT_LOCK:
+        if _KEPT.get(layout) is ref:
+            del _KEPT[layout]
+
+
 # (id of the frame, name) -> (weak reference to the frame, its layout, the result, a sharing copy): the last few.
 _DERIVED: OrderedDict[tuple[int, str], tuple[weakref.ref, tuple | None, Any, Any]] = OrderedDict()
 _DERIVED_KEPT = 8  # the purchase lines, the attribute tables and a few RFM tables of one page
@@ -810,7 +857,11 @@ def derived(frame: pd.DataFrame, name: str, build):
     >>> tx.loc[0, "x"] = 10  # written in place: built again
     >>> derived(tx, "total", total)
     12
+
+    A shallow copy of a kept frame (:func:`keep`) shares the kept frame's results: ``build`` is given the kept
+    frame.
     """
+    frame = kept(frame)
     key, layout = (id(frame), name), frame_layout(frame)
     with _DERIVED_LOCK:
         hit = _DERIVED.get(key)

@@ -190,7 +190,8 @@ def _run_data(folder: Path) -> Dataset:
     A kernel that runs the run's pages one after another reads the snapshot for its first page and keeps it;
     every page gets shallow copies of the kept tables. Under pandas' copy-on-write, whatever a page does to its
     copies (add a column, write a value) copies the values first, so the kept tables and the next page's copies
-    never change. Each copy's fingerprint (the key of ``ctx.cached``) is its snapshot file's digest, for as long
+    never change; what an analysis derives from a copy (:func:`crmtools.engine.keep`) is derived from the kept
+    table and shared with the next pages. Each copy's fingerprint (the key of ``ctx.cached``) is its snapshot file's digest, for as long
     as the copy's values are the kept ones (:func:`crmtools.reporting.results.remember`): the data are not
     hashed again by each page, and the ids numbered once per kernel (:func:`crmtools.engine.sorted_codes`) stay
     numbered from page to page. A snapshot written again (another run) is read again.
@@ -200,6 +201,7 @@ def _run_data(folder: Path) -> Dataset:
     import hashlib
 
     from .data import read_snapshot
+    from .engine import keep
     from .reporting.results import remember
 
     files = sorted(folder.glob("*.parquet")) + [folder / "meta.json"]
@@ -208,6 +210,9 @@ def _run_data(folder: Path) -> Dataset:
         _RUN_DATA.clear()
         data = read_snapshot(folder)
         digests = {f.stem: "snapshot:" + hashlib.sha256(f.read_bytes()).hexdigest() for f in files[:-1]}
+        for field in dataclasses.fields(data):
+            if isinstance(table := getattr(data, field.name), pd.DataFrame):
+                keep(table)  # what a page derives from its copy, the next page of this kernel reuses
         _RUN_DATA.update(stamp=stamp, data=data, digests=digests)
     kept, digests = _RUN_DATA["data"], _RUN_DATA["digests"]
     tables = {}

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from crmtools import churn
+from crmtools import churn, engine
 from crmtools.errors import ParameterError
 from crmtools.params import resolve_params
 
@@ -484,6 +484,34 @@ def test_first_order_attributes_found_once_equal_those_found_at_each_cutoff(tx, 
     expected = churn._first_order_attributes(churn._Lines(tx), at, customers)  # no bound: found at the cutoff
     for _ in range(2):
         pd.testing.assert_frame_equal(churn._first_order_attributes(lines, at, customers), expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    tx=_split_orders(),
+    instants=st.lists(st.tuples(st.sampled_from([1, 2, 3]), st.sampled_from([0, 1, 2, 3])), min_size=2, max_size=3),
+)
+def test_first_orders_found_at_one_instant_serve_any_earlier_cutoff(tx, instants):
+    """The summary's previous period after the value page's current one: the lines (shared, crmtools.engine.derived)
+    bounded at several instants in any order, each cutoff's first-order attributes equal those found at the cutoff;
+    first purchases are searched for again only when no earlier search reached the cutoff."""
+    cut = [pd.Timestamp("2025-01-01 09:00"), *(_LINE_TIMES[1:] + pd.Timedelta(minutes=1))]
+    customers = pd.DataFrame({"customer_id": ["a", "b"], "acquisition_channel": ["tv", None]}).astype("str")
+    engine.keep(customers)
+    lines, found, searched = churn._Lines(tx), [], []
+    with pytest.MonkeyPatch.context() as patch:
+        original = churn._first_orders
+        patch.setattr(churn, "_first_orders", lambda *a: found.append(a[1]) or original(*a))
+        for until, end in instants:
+            at, before = min(cut[end], cut[until]), len(found)
+            page = customers.copy(deep=False)  # each page's copy of the kernel's kept table
+            got = churn._first_order_attributes(lines.before(cut[until]), at, page)
+            pd.testing.assert_frame_equal(got, churn._first_order_attributes(churn._Lines(tx), at, customers))
+            if any(instant >= at for instant in searched):  # served by an earlier search
+                assert cut[until] not in found[before:] or cut[until] == at
+            else:  # searched once, at the bound of the lines
+                assert cut[until] in found[before:]
+                searched.append(cut[until])
 
 
 def test_the_model_is_fitted_on_a_bounded_seeded_sample_and_every_customer_is_scored(risk, sample, monkeypatch):

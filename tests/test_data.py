@@ -1052,7 +1052,7 @@ def test_a_kernel_reads_the_run_snapshot_once_and_gives_each_page_its_own_copy(s
     """Pages run one after another in one kernel share one read of the snapshot: each gets copies of the
     tables, keyed for ``ctx.cached`` by the snapshot file; what one page changes never reaches the next."""
     import crmtools.data
-    from crmtools import notebook
+    from crmtools import engine, notebook
     from crmtools.data import read_snapshot, write_snapshot
     from crmtools.reporting import results
 
@@ -1073,6 +1073,12 @@ def test_a_kernel_reads_the_run_snapshot_once_and_gives_each_page_its_own_copy(s
     assert len(reads) == 1 and "extra" not in third.customers.columns
     pd.testing.assert_frame_equal(third.transactions, read_snapshot(folder).transactions)
     assert results.fingerprint(third.transactions) == key
+    # What analyses derive from a page's copy is derived from the kept table (crmtools.engine.derived), so the next
+    # page shares it; a copy written to has values of its own.
+    kept_tables = notebook._RUN_DATA["data"]
+    assert engine.kept(second.transactions) is engine.kept(third.transactions) is kept_tables.transactions
+    assert engine.kept(third.customers) is kept_tables.customers
+    assert engine.kept(first.transactions) is first.transactions
     write_snapshot(read_snapshot(folder), folder)  # the next run's snapshot in the same place: read again
     notebook._run_data(folder)
     assert len(reads) == 2

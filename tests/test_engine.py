@@ -302,3 +302,29 @@ def test_lookup_gives_what_map_gives(table, values):
 
     series = pd.Series(values, dtype="str", index=range(10, 10 + len(values)), name="campaign_id")
     pd.testing.assert_series_equal(lookup(series, table), series.map(table))
+
+
+def test_copies_of_a_kept_frame_share_what_is_derived_from_it():
+    """A report kernel keeps its run's tables and gives each page shallow copies (crmtools.notebook): what one page
+    derives from its copy, the next page's copy reuses; a copy written to, or equal values in other memory, do not."""
+    import gc
+
+    tx = pd.DataFrame({"x": [1.0, 2.0]})
+    engine.keep(tx)
+    built = []
+
+    def total(frame):
+        built.append(frame)
+        return float(frame["x"].sum())
+
+    first, second = tx.copy(deep=False), tx.copy(deep=False)
+    assert engine.derived(first, "total", total) == engine.derived(second, "total", total) == 3.0
+    assert len(built) == 1 and built[0] is tx, "built once, from the kept frame"
+    second.loc[0, "x"] = 5.0  # a page writing to its copy: its own values from now on
+    assert engine.kept(second) is second and engine.derived(second, "total", total) == 7.0
+    twin = tx.copy()  # the same values in other memory
+    assert engine.kept(twin) is twin
+    built.clear()  # holds the kept frame
+    del tx
+    gc.collect()
+    assert engine.kept(first) is first, "forgotten with the kept frame"
