@@ -38,7 +38,6 @@ from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 
 from . import jsonio
@@ -49,6 +48,7 @@ from .periods import Period, last_complete_month, parse_period, period_range
 from .quality import quality_warnings
 from .reporting import i18n
 from .reporting.index import build_index, index_name
+from .reporting.notebook_format import nbformat
 from .reporting.render import KernelSession, count_images, execute_notebook, render_html
 from .sources import order_date_range
 from .workspace import (

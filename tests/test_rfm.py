@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
+from crmtools import rfm
 from crmtools.plotting.rfm import plot_migration_heatmap, plot_rfm_heatmap, plot_segment_bars
 from crmtools.reporting.i18n import segment_labels
 from crmtools.rfm import (
@@ -660,3 +661,27 @@ def test_the_same_rfm_table_asked_twice_is_computed_once(monkeypatch):
     changed = rfm_table(tx, as_of="2025-06-01")
     assert len(computed) == 3
     pd.testing.assert_frame_equal(changed, rfm_table(tx.copy(), as_of="2025-06-01"))
+
+
+def test_a_segment_map_text_is_parsed_once_and_every_caller_gets_its_own_map(monkeypatch, tmp_path):
+    import yaml
+
+    calls = []
+    real = yaml.safe_load
+    monkeypatch.setattr(yaml, "safe_load", lambda text: calls.append(text) or real(text))
+    rfm._yaml_document.cache_clear()
+    first = rfm.load_segment_map()
+    first.segments[0].labels["en"] = "edited by a caller"
+    second = rfm.load_segment_map()
+    assert len(calls) == 1  # the built-in map's text, parsed once
+    assert second.segments[0].labels.get("en") != "edited by a caller"
+    assert second == rfm.load_segment_map()
+    # a file's new text is parsed again (the cache is keyed by the text, not the path)
+    path = tmp_path / "map.yaml"
+    text = rfm.resources.files("crmtools").joinpath("data", "segments_default.yaml").read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    assert rfm.load_segment_map(path).names == second.names
+    path.write_text(text.replace("name: Champions", "name: Stars", 1), encoding="utf-8")
+    assert "Stars" in rfm.load_segment_map(path).names
+    assert len(calls) == 2
+    rfm._yaml_document.cache_clear()

@@ -22,9 +22,8 @@ import re
 import threading
 from pathlib import Path
 
-import nbformat
-
 from ..errors import ReportError
+from .notebook_format import nbformat
 
 __all__ = ["TEMPLATE_DIR", "KernelSession", "count_images", "execute_notebook", "normalise_notebook", "render_html"]
 
