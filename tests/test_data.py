@@ -13,7 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from crmtools import validation
 from crmtools.data import (
     UCI_ONLINE_RETAIL_COLUMNS,
     DataConfig,
@@ -1082,3 +1085,27 @@ def test_a_kernel_reads_the_run_snapshot_once_and_gives_each_page_its_own_copy(s
     write_snapshot(read_snapshot(folder), folder)  # the next run's snapshot in the same place: read again
     notebook._run_data(folder)
     assert len(reads) == 2
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["O1", "O2", " O1", "", None]),
+            st.sampled_from([1, 2, None]),
+            st.sampled_from([pd.Timestamp("2025-01-01"), pd.Timestamp("2025-01-01 00:00:01"), None]),
+            st.sampled_from([1.0, 2.5, float("nan")]),
+        ),
+        max_size=40,
+    ),
+    key=st.sampled_from([["a"], ["a", "b"], ["a", "c"], ["b", "c", "d"], ["d"]]),
+)
+def test_repeated_keys_in_large_tables_are_the_ones_pandas_finds(monkeypatch, rows, key):
+    frame = pd.DataFrame(rows, columns=["a", "b", "c", "d"]).astype(
+        {"a": "str", "b": "Int64", "c": "datetime64[ms]", "d": "float64"}
+    )
+    frame.index = pd.RangeIndex(10, 10 + 3 * len(frame), 3)  # an index that is not 0..n-1
+    expected = frame.duplicated(key, keep="first")
+    monkeypatch.setattr(validation, "PARALLEL_KEY_ROWS", 0)  # the polars path, as for 500,000 rows or more
+    found = validation.repeated_keys(frame, key)
+    pd.testing.assert_series_equal(found, expected)
