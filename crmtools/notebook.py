@@ -191,25 +191,26 @@ def _run_data(folder: Path) -> Dataset:
     every page gets shallow copies of the kept tables. Under pandas' copy-on-write, whatever a page does to its
     copies (add a column, write a value) copies the values first, so the kept tables and the next page's copies
     never change; what an analysis derives from a copy (:func:`crmtools.engine.keep`) is derived from the kept
-    table and shared with the next pages. Each copy's fingerprint (the key of ``ctx.cached``) is its snapshot file's digest, for as long
+    table and shared with the next pages. Each copy's fingerprint (the key of ``ctx.cached``) is the token the snapshot
+    gave its table when written (``meta.json``; the run's cache lives and dies with that snapshot), for as long
     as the copy's values are the kept ones (:func:`crmtools.reporting.results.remember`): the data are not
     hashed again by each page, and the ids numbered once per kernel (:func:`crmtools.engine.sorted_codes`) stay
     numbered from page to page. A snapshot written again (another run) is read again.
     """
     import copy
     import dataclasses
-    import hashlib
 
     from .data import read_snapshot
     from .engine import keep
     from .reporting.results import remember
 
-    files = sorted(folder.glob("*.parquet")) + [folder / "meta.json"]
+    files = sorted(folder.glob("*.arrow")) + [folder / "meta.json"]
     stamp = (str(folder.resolve()), *((f.name, *_file_stamp(f)) for f in files))
     if _RUN_DATA.get("stamp") != stamp:
         _RUN_DATA.clear()
         data = read_snapshot(folder)
-        digests = {f.stem: "snapshot:" + hashlib.sha256(f.read_bytes()).hexdigest() for f in files[:-1]}
+        written = json.loads((folder / "meta.json").read_text(encoding="utf-8"))["tables"]
+        digests = {name: "snapshot:" + token for name, token in written.items()}
         for field in dataclasses.fields(data):
             if isinstance(table := getattr(data, field.name), pd.DataFrame):
                 keep(table)  # what a page derives from its copy, the next page of this kernel reuses

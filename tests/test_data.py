@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from crmtools.data import (
     load_table,
 )
 from crmtools.errors import MAX_EXAMPLES, DataValidationError, Problem
+from crmtools.sampledata import SampleConfig, write_sample
 from crmtools.schema import TRANSACTIONS
 from crmtools.validation import Policies, check_table, coerce_table
 
@@ -1068,7 +1070,8 @@ def test_a_kernel_reads_the_run_snapshot_once_and_gives_each_page_its_own_copy(s
     assert first.transactions is not second.transactions
     pd.testing.assert_frame_equal(first.transactions, read_snapshot(folder).transactions)
     key = results.fingerprint(first.transactions)
-    assert key == results.fingerprint(second.transactions) == "snapshot:" + _sha(folder / "transactions.parquet")
+    token = json.loads((folder / "meta.json").read_text(encoding="utf-8"))["tables"]["transactions"]
+    assert key == results.fingerprint(second.transactions) == "snapshot:" + token
     first.transactions.loc[first.transactions.index[0], "amount"] = -1.0  # a page writing to its data
     first.customers["extra"] = 1
     assert results.fingerprint(first.transactions) not in (key, results.fingerprint(second.transactions))
@@ -1083,8 +1086,9 @@ def test_a_kernel_reads_the_run_snapshot_once_and_gives_each_page_its_own_copy(s
     assert engine.kept(third.customers) is kept_tables.customers
     assert engine.kept(first.transactions) is first.transactions
     write_snapshot(read_snapshot(folder), folder)  # the next run's snapshot in the same place: read again
-    notebook._run_data(folder)
+    fourth = notebook._run_data(folder)
     assert len(reads) == 2
+    assert results.fingerprint(fourth.transactions) != key  # a new write, a new token: no result of the last run
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -1109,3 +1113,17 @@ def test_repeated_keys_in_large_tables_are_the_ones_pandas_finds(monkeypatch, ro
     monkeypatch.setattr(validation, "PARALLEL_KEY_ROWS", 0)  # the polars path, as for 500,000 rows or more
     found = validation.repeated_keys(frame, key)
     pd.testing.assert_series_equal(found, expected)
+
+
+@pytest.mark.parametrize("messy", [False, True])
+def test_a_snapshot_gives_back_every_table_as_validated(tmp_path, messy):
+    """Values, dtypes and row order of every table survive the run's snapshot (the pages read nothing else)."""
+    from crmtools.data import _SNAPSHOT_EXCLUDED, _SNAPSHOT_TABLES, read_snapshot, write_snapshot
+
+    source = write_sample(tmp_path / "src", SampleConfig(customers=400, months=8, seed=5, messy=messy))
+    data = load_dataset(DataConfig(path=str(source), policies=Policies(invalid_rows="drop", duplicates="drop")))
+    back = read_snapshot(write_snapshot(data, tmp_path / "snap"))
+    for name in _SNAPSHOT_TABLES:
+        expected = getattr(data, name).drop(columns=list(_SNAPSHOT_EXCLUDED.get(name, ())), errors="ignore")
+        pd.testing.assert_frame_equal(getattr(back, name), expected.reset_index(drop=True), check_exact=True)
+    assert back.fingerprints == data.fingerprints and back.inputs == data.inputs

@@ -241,7 +241,7 @@ def test_the_snapshot_holds_no_contact_details(sample_dir, tmp_path):
     data = load_dataset(str(sample_dir))
     assert {"name", "email", "phone"} <= set(data.customers.columns)
     folder = write_snapshot(data, tmp_path / "snap")
-    customers = pd.read_parquet(folder / "customers.parquet")
+    customers = pd.read_feather(folder / "customers.arrow")
     assert not {"name", "email", "phone"} & set(customers.columns)
     assert folder.stat().st_mode & 0o077 == 0
 

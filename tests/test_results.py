@@ -44,6 +44,33 @@ def test_a_result_is_computed_once_and_then_loaded(tmp_path):
     assert Path(log).read_text(encoding="utf-8").count("computed") == 4
 
 
+def _counted(frame: pd.DataFrame, log: str, scale: int = 1, *, factor: int = 1, **extra) -> int:
+    with open(log, "a", encoding="utf-8") as out:
+        out.write("computed\n")
+    return int(frame["x"].sum()) * scale * factor + sum(extra.values())
+
+
+def test_one_call_spelled_in_several_ways_is_computed_once(tmp_path):
+    """Two pages asking for one computation, one passing a default or naming an argument the other passes by
+    position, share it; another value of any argument is another computation."""
+    log, cache = str(tmp_path / "log.txt"), tmp_path / "cache"
+    frame = pd.DataFrame({"x": [1, 2, 3]})
+    spellings = [
+        ((frame, log), {}),
+        ((frame, log, 1), {}),
+        ((frame,), {"log": log, "factor": 1}),
+        ((), {"frame": frame.copy(), "log": log, "scale": 1, "factor": 1}),
+    ]
+    assert {cached_call(cache, "total", _counted, *a, **k) for a, k in spellings} == {6}
+    assert Path(log).read_text(encoding="utf-8").count("computed") == 1
+    assert cached_call(cache, "total", _counted, frame, log, 2) == 12  # another value: computed
+    assert cached_call(cache, "total", _counted, frame, log, bonus=1) == 7  # an extra keyword: computed
+    assert cached_call(cache, "total", _counted, frame, log, 1, bonus=1) == 7  # ... and then shared
+    assert Path(log).read_text(encoding="utf-8").count("computed") == 3
+    with pytest.raises(TypeError):  # a call the function refuses is refused as the function refuses it
+        cached_call(cache, "total", _counted, frame, log, 1, 2)
+
+
 def test_pages_asking_at_the_same_time_share_one_computation(tmp_path):
     """Four processes (pages in their kernels) ask for the same result at once: one computes, three wait."""
     context = multiprocessing.get_context("fork")

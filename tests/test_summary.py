@@ -54,6 +54,43 @@ def tables():
     return campaigns, contacts, tx
 
 
+def test_the_summary_tile_and_the_campaigns_page_share_one_roi_computation(tables, tmp_path):
+    """The summary passes the run's cached call (``roi_of``); the campaigns page asks for the same table with the
+    period's campaigns and contacts (``Dataset.for_period``) and the orders before its end: computed once."""
+    import functools
+
+    from crmtools import campaigns as campaign_analysis
+    from crmtools.periods import parse_period
+    from crmtools.reporting.results import cached_call
+    from crmtools.slicing import campaigns_active, contacts_of
+
+    campaigns, contacts, tx = tables
+    calls = []
+
+    @functools.wraps(campaign_analysis.campaign_roi)
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return campaign_analysis.campaign_roi(*args, **kwargs)
+
+    cache = tmp_path / "results"
+    roi_of = functools.partial(cached_call, cache, "campaign_roi_frozen", counted)
+    april = period_campaign_roi(campaigns, contacts, tx, "2025-04", margin=0.5, roi_of=roi_of)
+    assert april == period_campaign_roi(campaigns, contacts, tx, "2025-04", margin=0.5) and len(calls) == 1
+    period = parse_period("2025-04")
+    running = campaigns_active(campaigns, period=period)
+    page = cached_call(  # as notebooks/06_campaigns.ipynb asks for it
+        cache,
+        "campaign_roi_frozen",
+        counted,
+        running,
+        contacts_of(contacts, running),
+        tx.loc[tx["order_datetime"] < period.end],
+        margin=0.5,
+        as_of=period.end,
+    )
+    assert len(calls) == 1 and page["campaign_id"].tolist() == ["C1"]
+
+
 def test_april_figure_by_hand_and_frozen_to_april_orders(tables):
     campaigns, contacts, tx = tables
     april = period_campaign_roi(campaigns, contacts, tx, "2025-04", margin=0.5)

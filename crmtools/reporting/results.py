@@ -157,13 +157,14 @@ def cached_call(cache_dir: str | os.PathLike | None, name: str, function, *args,
     if cache_dir is None:
         return function(*args, **kwargs)
     key_of = key_of or (lambda value: value)
+    positional, named = _call_arguments(function, args, kwargs)
     key = hashlib.sha256(
         "|".join(
             [
                 name,
                 f"{function.__module__}.{function.__qualname__}",
-                *(fingerprint(key_of(a)) for a in args),
-                *(f"{k}={fingerprint(key_of(v))}" for k, v in sorted(kwargs.items())),
+                *(fingerprint(key_of(a)) for a in positional),
+                *(f"{k}={fingerprint(key_of(v))}" for k, v in sorted(named.items())),
             ]
         ).encode()
     )
@@ -180,6 +181,31 @@ def cached_call(cache_dir: str | os.PathLike | None, name: str, function, *args,
             pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
     return result
+
+
+def _call_arguments(function, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """The call's arguments as the function receives them: every named parameter by name, defaults filled in.
+
+    So two spellings of one call (an argument by position or by name, a default passed or left out) share one
+    key. A call the signature does not bind is keyed as written (it fails when the function is called).
+    """
+    import inspect
+
+    try:
+        bound = inspect.signature(function).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return args, kwargs
+    bound.apply_defaults()
+    positional, named = (), {}
+    for parameter_name, value in bound.arguments.items():
+        kind = bound.signature.parameters[parameter_name].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            positional = tuple(value)
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            named.update(value)
+        else:
+            named[parameter_name] = value
+    return positional, named
 
 
 def _load(path: Path):

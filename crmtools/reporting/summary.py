@@ -137,6 +137,7 @@ def period_campaign_roi(
     margin: float,
     alpha: float = 0.05,
     date_col: str = "order_datetime",
+    roi_of=None,
 ) -> PeriodCampaignROI | None:
     """The period's campaign ROI, frozen to its own campaigns and orders; None when no campaign ran.
 
@@ -153,6 +154,11 @@ def period_campaign_roi(
         headline never silently counts revenue as profit.
     alpha : float, default=0.05
         Level of the incremental ROI interval.
+    roi_of : callable, optional
+        Computes the campaigns' ROI table, called as
+        :func:`crmtools.campaigns.campaign_roi` (the default) is; a report
+        passes the run's cached call, so the campaigns page and the summary
+        share one computation.
 
     Returns
     -------
@@ -177,7 +183,7 @@ def period_campaign_roi(
     if active.empty:
         return None
     orders = transactions.loc[transactions[date_col] < pd.Timestamp(p.end)]
-    roi = campaign_analysis.campaign_roi(
+    roi = (roi_of or campaign_analysis.campaign_roi)(
         active, contacts_of(contacts, active), orders, margin=margin, alpha=alpha, as_of=p.end, date_col=date_col
     )
     overall = campaign_analysis.campaign_rollup(roi, alpha=alpha)
