@@ -12,6 +12,9 @@ The run, step by step (:func:`run_period` reads as this list):
    in parallel up to the number of cores, reading a validated snapshot of the
    data from a private workspace (owner-only, outside the reports folder, no
    contact details), and render each to HTML; check every page has its charts.
+   Results a page declares it can have computed ahead (cells tagged
+   ``prefetch``) are computed first by a free worker, so a page with one long
+   computation does not finish alone while the other workers wait.
 5. **Publish** only when all succeeded: write the manifest and swap the
    staging folder in for ``reports/<period>/<language>/`` (so the English and
    the Japanese report of a period live side by side and link to each other).
@@ -271,7 +274,7 @@ def run_period(
             snapshot = _write_snapshot(plan, work / "data")
             staging = new_staging(plan.out_root, plan.label)
             try:
-                results = _execute_all(plan, staging, snapshot, kernels)
+                results = _execute_all(plan, staging, snapshot, kernels, scratch=work / "prefetch")
                 manifest = _manifest(plan, results, clock)
                 if any(r.status != "ok" for r in results):
                     return _keep_failed(plan, staging, manifest, results, clock)
@@ -547,7 +550,9 @@ class _Kernels:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _execute_all(plan: RunPlan, staging: Path, snapshot: Path, kernels: _Kernels) -> list[NotebookResult]:
+def _execute_all(
+    plan: RunPlan, staging: Path, snapshot: Path, kernels: _Kernels, *, scratch: Path
+) -> list[NotebookResult]:
     """Run every notebook on the run's workers; on an interrupt, kill the kernels and unwind."""
     (staging / "executed").mkdir()
     nb_params = {
@@ -563,23 +568,30 @@ def _execute_all(plan: RunPlan, staging: Path, snapshot: Path, kernels: _Kernels
     }
     titles = {p.name: _notebook_title(p, plan.language) for p in plan.notebooks}
     _say(f"[{plan.label}] running {len(plan.notebooks)} notebooks ({kernels.workers} at a time)")
-    # Longest first (as the last run of this period timed them, else as each page declares), so that the workers
-    # finish together. A result the summary needs that another page is still computing, it waits for
+    # What pages can have computed ahead goes first (with more than one worker: alone, a worker gains nothing),
+    # then the pages longest first (as the last run of this period timed them, else as each page declares), so
+    # that the workers finish together. A result a page needs that another job is still computing, it waits for
     # (ctx.cached), never recomputes.
-    queue = _longest_first(plan, plan.notebooks)
+    ahead = _prefetch_notebooks(plan.notebooks, scratch) if kernels.workers > 1 else []
+    queue = [(path, prefetch) for path, prefetch in ahead] + [(p, None) for p in _longest_first(plan, plan.notebooks)]
     results: dict[Path, NotebookResult] = {}
     turn = threading.Lock()
 
-    def take() -> Path | None:
+    def take() -> tuple[Path, Path | None] | None:
         with turn:
             return queue.pop(0) if queue else None
 
     def worker(session: KernelSession | None, kernel: KernelSession) -> None:
         # Each worker keeps one kernel for the notebooks it takes (imports paid once, namespace reset
         # between notebooks), or a fresh kernel per notebook when asked (session None).
-        while (path := take()) is not None:
-            results[path] = _run_notebook(plan, path, staging, nb_params, titles, session)
-            if results[path].status != "ok" and session is not None:
+        while (job := take()) is not None:
+            path, prefetch = job
+            if prefetch is not None:
+                ok = _run_prefetch(plan, path, prefetch, nb_params, session)
+            else:
+                results[path] = _run_notebook(plan, path, staging, nb_params, titles, session)
+                ok = results[path].status == "ok"
+            if not ok and session is not None:
                 kernel.discard()  # it may have died or be stuck in a cell: the next notebook starts a new one
 
     try:
@@ -588,6 +600,41 @@ def _execute_all(plan: RunPlan, staging: Path, snapshot: Path, kernels: _Kernels
     except BaseException:
         kill_child_processes()
         raise
+
+
+#: The tag of the cells that compute results a page can have computed ahead by another worker (with the cells that
+#: set the page up): they show nothing and only fill the run's cache (:meth:`crmtools.notebook.ReportContext.cached`).
+PREFETCH_TAG = "prefetch"
+
+
+def _prefetch_notebooks(notebooks: list[Path], folder: Path) -> list[tuple[Path, Path]]:
+    """For each page with cells tagged :data:`PREFETCH_TAG`: the page and a notebook of its parameters cell and
+    those cells, written in ``folder`` (the run's private workspace)."""
+    jobs = []
+    for path in notebooks:
+        nb = nbformat.read(str(path), as_version=4)
+        tagged = [set(cell.metadata.get("tags", [])) for cell in nb.cells]
+        if not any(PREFETCH_TAG in tags for tags in tagged):
+            continue
+        nb.cells = [cell for cell, tags in zip(nb.cells, tagged) if tags & {"parameters", PREFETCH_TAG}]
+        folder.mkdir(mode=0o700, exist_ok=True)
+        nbformat.write(nb, str(folder / path.name))
+        jobs.append((path, folder / path.name))
+    return jobs
+
+
+def _run_prefetch(plan: RunPlan, page: Path, prefetch: Path, nb_params: dict, kernel: KernelSession | None) -> bool:
+    """Compute what ``page`` can have computed ahead; True when done. A failure is the page's to report: it runs
+    the same cells and fails with its own message, so here it only means the page computes them itself."""
+    t0 = time.perf_counter()
+    executed = prefetch.with_name(f"{prefetch.stem}.executed.ipynb")
+    try:
+        execute_notebook(prefetch, executed, nb_params, cwd=plan.root, kernel=kernel)
+    except (ReportError, OSError):
+        _say(f"[{plan.label}] {page.name}: its shared results were not computed ahead; the page computes them")
+        return False
+    _say(f"[{plan.label}] {page.name}: shared results computed ahead ({time.perf_counter() - t0:.1f} s)")
+    return True
 
 
 def _longest_first(plan: RunPlan, notebooks: list[Path]) -> list[Path]:

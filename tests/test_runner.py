@@ -469,3 +469,85 @@ def test_the_report_pages_declare_their_cost():
     costs = {p.stem: nbformat.read(str(p), as_version=4).metadata["crmtools"]["cost"] for p in pages}
     assert all(isinstance(c, (int, float)) and c > 0 for c in costs.values())
     assert max(costs, key=costs.get) in {"07_clv", "08_actions"}  # the churn backtest and the lists start first
+
+
+RUN_SETUP = """%matplotlib inline
+from crmtools.notebook import setup
+ctx = setup(period=period, language=language, params_file=params_file, overrides_json=overrides_json,
+            data_path=data_path or None, snapshot_dir=snapshot_dir)"""
+AHEAD = """import os, pathlib
+log = pathlib.Path({log!r})
+with log.open("a") as out:
+    out.write("tagged cell\\n")
+
+
+def slow_total(tx):
+    with log.open("a") as out:
+        out.write("computed\\n")
+    return int(tx["amount"].sum())
+
+
+total = ctx.cached("slow_total", slow_total, ctx.data.transactions)"""
+AFTER = """with log.open("a") as out:
+    out.write("untagged cell\\n")
+print("TOTAL", total)"""
+
+
+def write_prefetching_page(path: Path, log: Path, *, fail: bool = False) -> None:
+    """A page whose setup and one cached computation are tagged ``prefetch``; the cells record each execution."""
+    nb = new_notebook()
+    nb.metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "crmtools": {"min_images": 0},
+    }
+    ahead = AHEAD.format(log=str(log)) + ("\nraise RuntimeError('planted in the shared cell')" if fail else "")
+    nb.cells = [new_code_cell(PARAMETERS + "\nsnapshot_dir = None"), new_code_cell(RUN_SETUP), new_code_cell(ahead)]
+    nb.cells += [new_code_cell(AFTER)]
+    for cell, tags in zip(nb.cells, (["parameters"], ["prefetch"], ["prefetch"], [])):
+        cell.metadata["tags"] = tags
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"c{i}"
+    nbformat.write(nb, str(path))
+
+
+def test_a_free_worker_computes_what_a_page_tags_prefetch_before_the_pages(project, tmp_path):
+    """With two workers, the cells a page tags ``prefetch`` (its setup and a cached computation) run first as a job
+    of their own, the rest of the page does not; the page then loads the result (computed once) and is the same page
+    as a one-worker run gives, where nothing runs ahead."""
+    log = tmp_path / "executions.txt"
+    write_prefetching_page(project / "notebooks" / "00_summary.ipynb", log)
+    one = run(project).report_dir / "00_summary.html"
+    page = one.read_bytes()
+    assert log.read_text().splitlines() == ["tagged cell", "computed", "untagged cell"]
+    log.unlink()
+    two = run_period("2025-01", project_dir=project, jobs=2, force=True).report_dir / "00_summary.html"
+    assert sorted(log.read_text().splitlines()) == ["computed", "tagged cell", "tagged cell", "untagged cell"]
+    assert re.search(rb"TOTAL \d+", two.read_bytes()) and two.read_bytes() == page
+
+
+def test_a_failed_prefetch_leaves_the_error_to_its_page(project, tmp_path, capsys):
+    """Cells that fail when run ahead fail again in their page, which reports the error: the run says only that the
+    page computes them itself, and fails on the page."""
+    write_prefetching_page(project / "notebooks" / "00_summary.ipynb", tmp_path / "log.txt", fail=True)
+    result = run_period("2025-01", project_dir=project, jobs=2)
+    err = capsys.readouterr().err
+    assert result.status == "failed"
+    assert "00_summary.ipynb: its shared results were not computed ahead; the page computes them" in err
+    failed = {r.notebook: r for r in result.notebooks}
+    assert (
+        failed["00_summary.ipynb"].status == "failed"
+        and "planted in the shared cell" in failed["00_summary.ipynb"].error
+    )
+    assert failed["01_quick.ipynb"].status == "ok"
+
+
+def test_prefetch_notebooks_keep_the_parameters_and_the_tagged_cells_in_order(tmp_path):
+    from crmtools.runner import _prefetch_notebooks
+
+    write_prefetching_page(tmp_path / "00_summary.ipynb", tmp_path / "log.txt")
+    write_notebook(tmp_path / "01_plain.ipynb", CHART)
+    jobs = _prefetch_notebooks([tmp_path / "00_summary.ipynb", tmp_path / "01_plain.ipynb"], tmp_path / "ahead")
+    assert [(page.name, job.parent.name) for page, job in jobs] == [("00_summary.ipynb", "ahead")]
+    cells = nbformat.read(str(jobs[0][1]), as_version=4).cells
+    assert [c.id for c in cells] == ["c0", "c1", "c2"]
+    assert cells[0].metadata["tags"] == ["parameters"] and "untagged" not in "".join(c.source for c in cells)
