@@ -376,7 +376,7 @@ def _customer_responses(contacts: pd.DataFrame, tx: pd.DataFrame, first_purchase
     out["revenue"] = out["revenue"].fillna(0.0).astype(float)
     out["responded"] = out["responded"].fillna(False).astype(bool)
     first = pd.Series(
-        first_purchase.reindex(out["customer_id"]).to_numpy(),
+        lookup(out["customer_id"], first_purchase).to_numpy(),
         index=out.index,
         dtype=out["start"].dtype if first_purchase.empty else None,
     )

@@ -63,7 +63,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import require_columns, require_in, require_range
-from .engine import derived, kept, member_of, sorted_codes, sorted_unique
+from .engine import derived, kept, lookup, member_of, positions_of, sorted_codes, sorted_unique
 from .periods import as_point
 
 __all__ = [
@@ -245,7 +245,7 @@ class _Lines:
         if found is None or found[0] is not contacts:
             require_columns(contacts, ["customer_id", "group", "contacted_at"], name="campaign_contacts")
             treated = (contacts["group"] == "treatment").to_numpy(bool, na_value=False)
-            code = self.customers.get_indexer(contacts["customer_id"])
+            code = positions_of(contacts["customer_id"], self.customers)
             found = self._cache["contacts"] = (contacts, code, treated & (code >= 0))
         contacts, code, treated = found
         keep = treated & (contacts["contacted_at"] < cutoff).to_numpy(bool, na_value=False)
@@ -253,7 +253,7 @@ class _Lines:
 
     def positions(self, ids: pd.Series) -> np.ndarray:
         """For each customer number, the position of its id in ``ids`` (-1 when absent; ids are distinct)."""
-        where = self.customers.get_indexer(ids)
+        where = positions_of(ids, self.customers)
         out = np.full(len(self.customers), -1, dtype="int64")
         out[where[where >= 0]] = np.flatnonzero(where >= 0)
         return out
@@ -1680,7 +1680,7 @@ def ltv_cac(
     if table.empty:
         return pd.DataFrame(columns=columns)
     table["acquisition_channel"] = table["acquisition_channel"].fillna("(unknown)")
-    table["campaign_id"] = table["customer_id"].map(first_campaign)
+    table["campaign_id"] = lookup(table["customer_id"], first_campaign)
     base = table.groupby("acquisition_channel", sort=True).agg(
         customers=("customer_id", "size"), mean_value=("clv", "mean")
     )

@@ -129,6 +129,7 @@ __all__ = [
     "member_of",
     "month_number",
     "plain_ids",
+    "positions_of",
     "share",
     "sorted_codes",
     "sorted_unique",
@@ -570,12 +571,44 @@ def lookup(values: pd.Series, table: pd.Series) -> pd.Series:
     """
     if values.empty:  # map's own type for no values
         return values.map(table)
-    codes, uniques = pd.factorize(values)
-    found = table.reindex(uniques)
+    if _arrow_text(values) and _arrow_text(table.index):  # ids against ids (customers): Arrow's hash lookup
+        codes, found = positions_of(values, table.index), table
+    else:
+        codes, uniques = pd.factorize(values)
+        found = table.reindex(uniques)
     taken = pd.api.extensions.take(
         found.to_numpy() if found.dtype.kind in "iufb" else found.array, codes, allow_fill=True
     )
     return pd.Series(taken, index=values.index, name=values.name)
+
+
+def positions_of(values: pd.Series, ids: pd.Index | pd.Series) -> np.ndarray:
+    """Each value's position among ``ids`` (int64, -1 where absent): ``pd.Index(ids).get_indexer(values)``.
+
+    ``ids`` must be unique. For text backed by Arrow arrays on both sides (text read from files) without missing
+    values, Arrow's own hash lookup finds them; pandas first turns such text into Python strings (four times
+    slower for 300,000 ids among 500,000). Anything else goes to ``get_indexer``.
+
+    Examples
+    --------
+    >>> positions_of(pd.Series(["b", "z", "a"], dtype="str"), pd.Index(["a", "b"], dtype="str")).tolist()
+    [1, -1, 0]
+    """
+    index = ids if isinstance(ids, pd.Index) else pd.Index(ids)
+    if not (_arrow_text(values) and _arrow_text(index)):
+        return index.get_indexer(values).astype("int64", copy=False)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = values.array._pa_array
+    value_set = pa.chunked_array(index.array._pa_array).combine_chunks().cast(found.type)
+    return pc.index_in(found, value_set=value_set).fill_null(-1).to_numpy().astype("int64", copy=False)
+
+
+def _arrow_text(values: pd.Series | pd.Index) -> bool:
+    """Text backed by an Arrow array (text read from files), with no missing value."""
+    chunked = getattr(values.array, "_pa_array", None)
+    return chunked is not None and isinstance(values.dtype, pd.StringDtype) and not chunked.null_count
 
 
 def member_of(values: pd.Series, ids: Any) -> pd.Series:

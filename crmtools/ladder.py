@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import require_columns, require_range
-from .engine import member_of
+from .engine import lookup, positions_of
 from .periods import as_period, as_point
 
 __all__ = [
@@ -356,15 +356,16 @@ def ladder_features(
     require_columns(cust, ["customer_id"], name="customers")
     cust = cust.drop_duplicates("customer_id")
     cust = cust.set_index(cust["customer_id"].astype("str"))
-    at = cust.index.get_indexer(out["customer_id"])  # each customer's row in the customers table, once (-1: none)
+    at = positions_of(out["customer_id"], cust.index)  # each customer's row in the customers table (-1: none)
     consent = _flags(cust["marketing_consent"], "marketing_consent") if "marketing_consent" in cust else None
     out["marketing_consent"] = (
         consent.array.take(at, allow_fill=True) if consent is not None else pd.array([pd.NA] * len(out), "boolean")
     )
     if surveys is not None and len(surveys):
         groups = latest_scores(surveys, as_of=end).set_index("customer_id")["nps_group"]
+        answered = positions_of(out["customer_id"], groups.index)
         out["nps_group"] = (
-            out["customer_id"].map(groups).astype("str").where(member_of(out["customer_id"], groups.index), None)
+            pd.Series(groups.array.take(answered, allow_fill=True)).astype("str").where(answered >= 0, None)
         )
     else:
         out["nps_group"] = pd.Series([None] * len(out), dtype="str")
@@ -379,7 +380,8 @@ def ladder_features(
         if "first_seen" in referred:
             referred = referred.loc[pd.to_datetime(referred["first_seen"]) < end]
         counts = referred["referred_by"].astype("str").value_counts()
-        out["referrals"] = out["customer_id"].map(counts).fillna(0).astype("int64")
+        referrer = positions_of(out["customer_id"], counts.index)
+        out["referrals"] = np.append(counts.to_numpy(dtype="int64"), 0)[referrer]  # -1 (no referrals): the 0
     return out
 
 
@@ -538,10 +540,10 @@ def stage_summary(
     require_columns(transactions, ["customer_id", "order_datetime", "amount"], name="transactions")
     tx = transactions.loc[(transactions["order_datetime"] >= p.start) & (transactions["order_datetime"] < p.end)]
     revenue = tx.groupby("customer_id")["amount"].sum()
-    t = stages.table.assign(revenue=stages.table["customer_id"].map(revenue).astype("float64").fillna(0.0))
+    t = stages.table.assign(revenue=lookup(stages.table["customer_id"], revenue).astype("float64").fillna(0.0))
     if clv is not None:
         require_columns(clv, ["customer_id", clv_col], name="clv")
-        t = t.assign(clv=t["customer_id"].map(clv.drop_duplicates("customer_id").set_index("customer_id")[clv_col]))
+        t = t.assign(clv=lookup(t["customer_id"], clv.drop_duplicates("customer_id").set_index("customer_id")[clv_col]))
     else:
         t = t.assign(clv=np.nan)
     total = len(t)

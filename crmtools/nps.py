@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import require_columns, require_range
+from .engine import lookup
 from .periods import as_period, as_point
 
 __all__ = [
@@ -414,8 +415,8 @@ def nps_behaviour(
     bought = tx.loc[tx[quantity_col] > 0].groupby("customer_id")[order_col].nunique()
     revenue = tx.groupby("customer_id")[amount_col].sum()
     per = answers.assign(
-        repeat=answers["customer_id"].map(bought).fillna(0).gt(0).to_numpy(),
-        revenue=answers["customer_id"].map(revenue).fillna(0.0).round(2).to_numpy(),
+        repeat=lookup(answers["customer_id"], bought).fillna(0).gt(0).to_numpy(),
+        revenue=lookup(answers["customer_id"], revenue).fillna(0.0).round(2).to_numpy(),
     )
     rows = []
     for g in NPS_GROUPS:

@@ -294,14 +294,36 @@ def test_sorted_unique_equals_numpy_unique(values):
         pd.Series([True, False], index=["a", "b"]),
     ],
 )
-@pytest.mark.parametrize("values", [["b", "a", "b"], ["b", "a", None, "c", "b"], []])
-def test_lookup_gives_what_map_gives(table, values):
-    """``engine.lookup`` (each distinct value looked up once) returns ``Series.map``'s values, missing values and
-    type, whether every value is found or not."""
+@pytest.mark.parametrize("values", [["b", "a", "b"], ["b", "c", "a"], ["b", "a", None, "c", "b"], []])
+@pytest.mark.parametrize("text_index", [False, True])
+def test_lookup_gives_what_map_gives(table, values, text_index):
+    """``engine.lookup`` (each distinct value looked up once, or ids against an index of text ids through Arrow)
+    returns ``Series.map``'s values, missing values and type, whether every value is found or not."""
     from crmtools.engine import lookup
 
+    if text_index:
+        table = table.set_axis(pd.Index(table.index, dtype="str"))
     series = pd.Series(values, dtype="str", index=range(10, 10 + len(values)), name="campaign_id")
     pd.testing.assert_series_equal(lookup(series, table), series.map(table))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "cc", "ü", "", "0", "日本"])), max_size=30),
+    ids=st.lists(st.sampled_from(["a", "cc", "x", "", "ü", "日本", "b" * 9]), unique=True, max_size=6),
+    text=st.booleans(),
+)
+def test_positions_of_is_get_indexer(values, ids, text):
+    """``engine.positions_of`` (Arrow's hash lookup for text ids) gives ``Index.get_indexer``'s positions, -1 for
+    an id not found or missing, for Arrow text and for other types alike."""
+    from crmtools.engine import positions_of
+
+    dtype = "str" if text else object
+    series, index = pd.Series(values, dtype=dtype), pd.Index(ids, dtype=dtype)
+    found = positions_of(series, index)
+    assert found.dtype == np.int64
+    np.testing.assert_array_equal(found, index.get_indexer(series))
+    np.testing.assert_array_equal(positions_of(series, pd.Series(ids, dtype=dtype)), found)
 
 
 def test_copies_of_a_kept_frame_share_what_is_derived_from_it():
