@@ -81,7 +81,7 @@ from scipy import stats
 
 from ._deprecation import warn_deprecated
 from .checks import message, require_columns, require_frame, require_range
-from .engine import lookup
+from .engine import lookup, merge_on_ids
 from .periods import as_period, as_point
 from .slicing import campaigns_active
 
@@ -362,8 +362,10 @@ def _customer_responses(contacts: pd.DataFrame, tx: pd.DataFrame, first_purchase
     """One row per contact with window revenue, whether they responded and whether they were new."""
     lo, hi = contacts["start"].min(), contacts["stop"].max()
     orders = tx[(tx["order_datetime"] >= lo) & (tx["order_datetime"] < hi)]
-    joined = contacts[["campaign_id", "customer_id", "start", "stop"]].merge(
-        orders[["customer_id", "order_datetime", "amount", "quantity"]], on="customer_id", how="inner"
+    joined = merge_on_ids(
+        contacts[["campaign_id", "customer_id", "start", "stop"]],
+        orders[["customer_id", "order_datetime", "amount", "quantity"]],
+        on=["customer_id"],
     )
     inside = (joined["order_datetime"] >= joined["start"]) & (joined["order_datetime"] < joined["stop"])
     joined = joined[inside]
@@ -372,7 +374,7 @@ def _customer_responses(contacts: pd.DataFrame, tx: pd.DataFrame, first_purchase
         .groupby(["campaign_id", "customer_id"], sort=False)
         .agg(revenue=("amount", "sum"), responded=("bought", "any"))
     )
-    out = contacts.merge(per.reset_index(), on=["campaign_id", "customer_id"], how="left")
+    out = merge_on_ids(contacts, per.reset_index(), on=["campaign_id", "customer_id"], how="left")
     out["revenue"] = out["revenue"].fillna(0.0).astype(float)
     out["responded"] = out["responded"].fillna(False).astype(bool)
     first = pd.Series(
@@ -410,8 +412,13 @@ def _payback(
     # Only lines that can count: from the first contact to as_of (a month counted ends by as_of, as
     # ``observed`` ends by it), so the join does not pair every contact with the customer's whole history.
     window = tx.loc[(tx["order_datetime"] >= responses["contacted_at"].min()) & (tx["order_datetime"] < as_of)]
-    orders = responses[["campaign_id", "customer_id", "group", "contacted_at"]].merge(
-        window[["customer_id", "order_datetime", "amount"]], on="customer_id", how="inner"
+    # campaigns and groups as categories and without the ids: the join copies them to every order line
+    contacts = responses[["campaign_id", "customer_id", "group", "contacted_at"]]
+    orders = merge_on_ids(
+        contacts.astype({"campaign_id": "category", "group": "category"}),
+        window[["customer_id", "order_datetime", "amount"]],
+        on=["customer_id"],
+        keep_keys=False,
     )
     by_month: dict = {}
     if len(orders):
@@ -419,7 +426,7 @@ def _payback(
         horizon = lookup(orders["campaign_id"], observed).to_numpy(dtype=float)
         keep = (elapsed >= 0) & (elapsed < horizon)
         kept = orders[keep].assign(m=np.floor(elapsed[keep]).astype(int))
-        sums = kept.groupby(["campaign_id", "group", "m"], sort=False)["amount"].sum()
+        sums = kept.groupby(["campaign_id", "group", "m"], sort=False, observed=True)["amount"].sum()
         for (cid, grp, m), value in sums.items():
             by_month.setdefault((cid, grp), {})[m] = value
     rows = []

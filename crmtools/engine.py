@@ -127,6 +127,7 @@ __all__ = [
     "frame_layout",
     "is_missing",
     "member_of",
+    "merge_on_ids",
     "month_number",
     "plain_ids",
     "positions_of",
@@ -603,6 +604,45 @@ def positions_of(values: pd.Series, ids: pd.Index | pd.Series) -> np.ndarray:
     found = values.array._pa_array
     value_set = pa.chunked_array(index.array._pa_array).combine_chunks().cast(found.type)
     return pc.index_in(found, value_set=value_set).fill_null(-1).to_numpy().astype("int64", copy=False)
+
+
+def merge_on_ids(
+    left: pd.DataFrame, right: pd.DataFrame, *, on: list[str], how: str = "inner", keep_keys: bool = True
+) -> pd.DataFrame:
+    """``left.merge(right, on=on, how=how)`` (``how`` ``"inner"`` or ``"left"``) joining text ids as numbers.
+
+    pandas joins Arrow-backed text by turning it into Python strings first; here each key column is numbered by
+    its distinct values in ``left`` (:func:`positions_of`), the rows of ``right`` whose ids ``left`` lacks are
+    dropped (neither join keeps them), and the join runs on the numbers: the same rows in the same order, the
+    same columns. Other key types go to ``merge``. Without ``keep_keys`` the result has no key columns: a caller
+    that no longer needs the ids saves copying them to every row of a large result.
+
+    Examples
+    --------
+    >>> left = pd.DataFrame({"customer_id": pd.Series(["b", "a", "c"], dtype="str"), "x": [1, 2, 3]})
+    >>> right = pd.DataFrame({"customer_id": pd.Series(["a", "b", "b", "z"], dtype="str"), "y": [5, 6, 7, 8]})
+    >>> merge_on_ids(left, right, on=["customer_id"]).values.tolist()
+    [['b', 1, 6], ['b', 1, 7], ['a', 2, 5]]
+    """
+    if how not in ("inner", "left") or not all(
+        getattr(frame[c].array, "_pa_array", None) is not None and isinstance(frame[c].dtype, pd.StringDtype)
+        for frame in (left, right)
+        for c in on
+    ):
+        out = left.merge(right, on=on, how=how)
+        return out if keep_keys else out.drop(columns=on)
+    import pyarrow.compute as pc
+
+    numbers = [f"_id{i}" for i in range(len(on))]
+    left_codes, right_codes = {}, {}
+    for c, number in zip(on, numbers):
+        distinct = pd.Index(pd.array(pc.unique(left[c].array._pa_array), dtype=left[c].dtype))
+        left_codes[number] = positions_of(left[c], distinct)
+        right_codes[number] = positions_of(right[c], distinct)
+    found = np.logical_and.reduce([code >= 0 for code in right_codes.values()])
+    right = right.drop(columns=on).assign(**right_codes).loc[found]
+    left = left.assign(**left_codes) if keep_keys else left.drop(columns=on).assign(**left_codes)
+    return left.merge(right, on=numbers, how=how).drop(columns=numbers)
 
 
 def _arrow_text(values: pd.Series | pd.Index) -> bool:

@@ -307,6 +307,35 @@ def test_lookup_gives_what_map_gives(table, values, text_index):
     pd.testing.assert_series_equal(lookup(series, table), series.map(table))
 
 
+@settings(max_examples=120, deadline=None)
+@given(
+    left=st.lists(st.tuples(st.one_of(st.none(), st.sampled_from("abcd")), st.sampled_from("xy")), max_size=9),
+    right=st.lists(st.tuples(st.one_of(st.none(), st.sampled_from("abcde")), st.sampled_from("xyz")), max_size=9),
+    two_keys=st.booleans(),
+    how=st.sampled_from(["inner", "left"]),
+    keep_keys=st.booleans(),
+)
+def test_merge_on_ids_is_merge(left, right, two_keys, how, keep_keys):
+    """``engine.merge_on_ids`` (text ids joined as numbers) gives ``DataFrame.merge``'s rows, order, columns and
+    types, missing ids included (pandas joins them to each other), with one key or two, inner or left; without
+    ``keep_keys``, the same without the key columns."""
+    from crmtools.engine import merge_on_ids
+
+    def frame(rows, extra):
+        ids = pd.Series([r[0] for r in rows], dtype="str")
+        campaigns = pd.Series([r[1] for r in rows], dtype="str")
+        return pd.DataFrame({"customer_id": ids, "campaign_id": campaigns, extra: np.arange(len(rows)) * 1.5})
+
+    on = ["customer_id", "campaign_id"] if two_keys else ["customer_id"]
+    a, b = frame(left, "x"), frame(right, "y")
+    if not two_keys:
+        b = b.drop(columns="campaign_id")
+    expected = a.merge(b, on=on, how=how)
+    if not keep_keys:
+        expected = expected.drop(columns=on)
+    pd.testing.assert_frame_equal(merge_on_ids(a, b, on=on, how=how, keep_keys=keep_keys), expected)
+
+
 @settings(max_examples=80, deadline=None)
 @given(
     values=st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "cc", "ü", "", "0", "日本"])), max_size=30),
