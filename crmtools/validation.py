@@ -394,7 +394,7 @@ def coerce_table(
         out[col.name] = converted
 
     extras = [c for c in frame.columns if c not in out]
-    result = pd.DataFrame(out, index=frame.index)
+    result = pd.DataFrame(out, index=frame.index, copy=False)  # its columns as converted: not stacked again
     for c in extras:
         result[c] = frame[c]
     return result, problems, bad_rows
