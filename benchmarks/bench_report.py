@@ -116,12 +116,15 @@ def main() -> int:
             f"\none period (2025-12), {len(result.notebooks)} notebooks, 2 at a time: {result.seconds:.1f} s "
             f"({target}) -> {result.status}"
         )
-        print(f"  {'notebook':<22}{'total':>8}{'kernel+imports':>16}{'cells':>8}{'render':>8}")
+        print(f"  {'notebook':<22}{'total':>8}{'kernel+imports':>16}{'cells':>8}{'render':>8}{'ahead':>8}")
         for nb in result.notebooks:
             print(
                 f"  {nb.notebook:<22}{nb.seconds:>8.1f}{nb.kernel_seconds:>16.1f}{nb.cell_seconds:>8.1f}"
-                f"{nb.render_seconds:>8.1f}"
+                f"{nb.render_seconds:>8.1f}{nb.ahead_seconds:>8.1f}"
             )
+        ahead = sum(nb.ahead_seconds for nb in result.notebooks)
+        if ahead:
+            print(f"  ('ahead': a page's cells tagged prefetch, run first by a free worker: {ahead:.1f} s in all)")
         total = sum(nb.seconds for nb in result.notebooks)
         kernel = sum(nb.kernel_seconds for nb in result.notebooks)
         cells = sum(nb.cell_seconds for nb in result.notebooks)

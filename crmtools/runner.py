@@ -100,6 +100,7 @@ VOLATILE_FIELDS = (
     "notebooks[].kernel_seconds",
     "notebooks[].cell_seconds",
     "notebooks[].render_seconds",
+    "notebooks[].ahead_seconds",
 )
 #: A default period (the data's last complete month) older than this many days gets a warning on stderr.
 STALE_DATA_DAYS = 45
@@ -115,6 +116,7 @@ class NotebookResult:
     kernel_seconds: float = 0.0
     cell_seconds: float = 0.0
     render_seconds: float = 0.0
+    ahead_seconds: float = 0.0  # its cells tagged prefetch, run ahead by a free worker (not in ``seconds``)
     images: int = 0
     error: str = ""
     file_error: bool = False
@@ -575,6 +577,7 @@ def _execute_all(
     ahead = _prefetch_notebooks(plan.notebooks, scratch) if kernels.workers > 1 else []
     queue = [(path, prefetch) for path, prefetch in ahead] + [(p, None) for p in _longest_first(plan, plan.notebooks)]
     results: dict[Path, NotebookResult] = {}
+    ahead_seconds: dict[Path, float] = {}
     turn = threading.Lock()
 
     def take() -> tuple[Path, Path | None] | None:
@@ -587,7 +590,9 @@ def _execute_all(
         while (job := take()) is not None:
             path, prefetch = job
             if prefetch is not None:
+                t0 = time.perf_counter()
                 ok = _run_prefetch(plan, path, prefetch, nb_params, session)
+                ahead_seconds[path] = round(time.perf_counter() - t0, 2)
             else:
                 results[path] = _run_notebook(plan, path, staging, nb_params, titles, session)
                 ok = results[path].status == "ok"
@@ -596,6 +601,8 @@ def _execute_all(
 
     try:
         kernels.run(worker)
+        for path, seconds in ahead_seconds.items():
+            results[path].ahead_seconds = seconds
         return [results[p] for p in plan.notebooks]
     except BaseException:
         kill_child_processes()

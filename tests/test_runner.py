@@ -155,7 +155,7 @@ def test_same_inputs_give_byte_identical_html(project):
     for volatile in ("started_at", "finished_at", "seconds"):
         manifest.pop(volatile), again.pop(volatile)
     for nb in manifest["notebooks"] + again["notebooks"]:
-        for volatile in ("seconds", "kernel_seconds", "cell_seconds", "render_seconds"):
+        for volatile in ("seconds", "kernel_seconds", "cell_seconds", "render_seconds", "ahead_seconds"):
             nb.pop(volatile)
     assert manifest == again
 
@@ -520,8 +520,11 @@ def test_a_free_worker_computes_what_a_page_tags_prefetch_before_the_pages(proje
     page = one.read_bytes()
     assert log.read_text().splitlines() == ["tagged cell", "computed", "untagged cell"]
     log.unlink()
-    two = run_period("2025-01", project_dir=project, jobs=2, force=True).report_dir / "00_summary.html"
+    result = run_period("2025-01", project_dir=project, jobs=2, force=True)
+    two = result.report_dir / "00_summary.html"
     assert sorted(log.read_text().splitlines()) == ["computed", "tagged cell", "tagged cell", "untagged cell"]
+    ahead = {r.notebook: r.ahead_seconds for r in result.notebooks}
+    assert ahead["00_summary.ipynb"] > 0 and ahead["01_quick.ipynb"] == 0  # timed apart, in the manifest too
     assert re.search(rb"TOTAL \d+", two.read_bytes()) and two.read_bytes() == page
 
 
