@@ -624,11 +624,7 @@ def merge_on_ids(
     >>> merge_on_ids(left, right, on=["customer_id"]).values.tolist()
     [['b', 1, 6], ['b', 1, 7], ['a', 2, 5]]
     """
-    if how not in ("inner", "left") or not all(
-        getattr(frame[c].array, "_pa_array", None) is not None and isinstance(frame[c].dtype, pd.StringDtype)
-        for frame in (left, right)
-        for c in on
-    ):
+    if how not in ("inner", "left") or not all(_arrow_text(frame[c], gaps=True) for frame in (left, right) for c in on):
         out = left.merge(right, on=on, how=how)
         return out if keep_keys else out.drop(columns=on)
     import pyarrow.compute as pc
@@ -645,10 +641,10 @@ def merge_on_ids(
     return left.merge(right, on=numbers, how=how).drop(columns=numbers)
 
 
-def _arrow_text(values: pd.Series | pd.Index) -> bool:
-    """Text backed by an Arrow array (text read from files), with no missing value."""
+def _arrow_text(values: pd.Series | pd.Index, *, gaps: bool = False) -> bool:
+    """Text backed by an Arrow array (text read from files), with no missing value unless ``gaps``."""
     chunked = getattr(values.array, "_pa_array", None)
-    return chunked is not None and isinstance(values.dtype, pd.StringDtype) and not chunked.null_count
+    return chunked is not None and isinstance(values.dtype, pd.StringDtype) and (gaps or not chunked.null_count)
 
 
 def member_of(values: pd.Series, ids: Any) -> pd.Series:

@@ -577,7 +577,7 @@ def _execute_all(
     ahead = _prefetch_notebooks(plan.notebooks, scratch) if kernels.workers > 1 else []
     queue = [(path, prefetch) for path, prefetch in ahead] + [(p, None) for p in _longest_first(plan, plan.notebooks)]
     results: dict[Path, NotebookResult] = {}
-    ahead_seconds: dict[Path, float] = {}
+    ahead_seconds: dict[Path, float | None] = {}
     turn = threading.Lock()
 
     def take() -> tuple[Path, Path | None] | None:
@@ -590,9 +590,8 @@ def _execute_all(
         while (job := take()) is not None:
             path, prefetch = job
             if prefetch is not None:
-                t0 = time.perf_counter()
-                ok = _run_prefetch(plan, path, prefetch, nb_params, session)
-                ahead_seconds[path] = round(time.perf_counter() - t0, 2)
+                ahead_seconds[path] = _run_prefetch(plan, path, prefetch, nb_params, session)
+                ok = ahead_seconds[path] is not None
             else:
                 results[path] = _run_notebook(plan, path, staging, nb_params, titles, session)
                 ok = results[path].status == "ok"
@@ -602,7 +601,7 @@ def _execute_all(
     try:
         kernels.run(worker)
         for path, seconds in ahead_seconds.items():
-            results[path].ahead_seconds = seconds
+            results[path].ahead_seconds = seconds or 0.0
         return [results[p] for p in plan.notebooks]
     except BaseException:
         kill_child_processes()
@@ -630,18 +629,22 @@ def _prefetch_notebooks(notebooks: list[Path], folder: Path) -> list[tuple[Path,
     return jobs
 
 
-def _run_prefetch(plan: RunPlan, page: Path, prefetch: Path, nb_params: dict, kernel: KernelSession | None) -> bool:
-    """Compute what ``page`` can have computed ahead; True when done. A failure is the page's to report: it runs
-    the same cells and fails with its own message, so here it only means the page computes them itself."""
+def _run_prefetch(
+    plan: RunPlan, page: Path, prefetch: Path, nb_params: dict, kernel: KernelSession | None
+) -> float | None:
+    """Compute what ``page`` can have computed ahead: the seconds it took, None when it failed. A failure is the
+    page's to report: it runs the same cells and fails with its own message, so here it only means the page
+    computes them itself."""
     t0 = time.perf_counter()
     executed = prefetch.with_name(f"{prefetch.stem}.executed.ipynb")
     try:
         execute_notebook(prefetch, executed, nb_params, cwd=plan.root, kernel=kernel)
     except (ReportError, OSError):
         _say(f"[{plan.label}] {page.name}: its shared results were not computed ahead; the page computes them")
-        return False
-    _say(f"[{plan.label}] {page.name}: shared results computed ahead ({time.perf_counter() - t0:.1f} s)")
-    return True
+        return None
+    seconds = round(time.perf_counter() - t0, 2)
+    _say(f"[{plan.label}] {page.name}: shared results computed ahead ({seconds:.1f} s)")
+    return seconds
 
 
 def _longest_first(plan: RunPlan, notebooks: list[Path]) -> list[Path]:
