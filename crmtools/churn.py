@@ -175,14 +175,18 @@ class _Lines:
         out.until = end if self.until is None else min(self.until, end)
         return out
 
-    def orders(self, end: pd.Timestamp | None) -> pd.DataFrame:
+    def orders(self, end: pd.Timestamp | None, *, ids: bool = True) -> pd.DataFrame:
         """Purchase orders before ``end`` (and ``until``): see :func:`_orders`.
 
         The orders of all the lines are built once (:meth:`_whole`) and each cutoff takes those whose every
         line is before it; an order with lines on both sides of the cutoff (or a line without a time) is
         built again from its lines before it, so the result is the group-by of the lines before the cutoff.
+        Without ``ids`` the text columns ``customer_id`` and ``order_id`` are left out (the numbers ``_customer``
+        and ``_order`` stay): filtering them is most of a cutoff's cost on large data.
         """
         whole = self._whole()
+        if not ids:
+            whole = whole.drop(columns=["customer_id", "order_id"])
         ends = [t for t in (end, self.until) if t is not None]
         if not ends:
             return whole.drop(columns=["_key", "_last", "_timed"])
@@ -193,7 +197,8 @@ class _Lines:
         if split.any():
             keys = whole["_key"].to_numpy()[split]
             lines = self.lines.loc[self.lines["_key"].isin(keys) & (self.lines["order_datetime"] < limit)]
-            orders = pd.concat([orders, self._build(lines)]).sort_values("_key", kind="stable")
+            built = self._build(lines)[list(whole.columns)]
+            orders = pd.concat([orders, built]).sort_values("_key", kind="stable")
         return orders.drop(columns=["_key", "_last", "_timed"]).reset_index(drop=True)
 
     def first_orders(
@@ -416,7 +421,7 @@ def churn_features(
     horizon_days = int(require_range(horizon_days, name="horizon_days", low=1, integer=True))
     day = cutoff.normalize()
     lines = _lines(transactions)
-    orders = lines.orders(cutoff)
+    orders = lines.orders(cutoff, ids=False)
     if active_days is not None:
         last = orders.groupby("_customer")["day"].max()
         active = last.index[(day - last).dt.days <= int(active_days)]
@@ -574,9 +579,11 @@ def churn_labels(transactions: pd.DataFrame, *, as_of: Any, horizon_days: int = 
     """
     start = as_point(as_of)
     horizon_days = int(require_range(horizon_days, name="horizon_days", low=1, integer=True))
-    orders = _orders(transactions, start + pd.Timedelta(days=horizon_days))
-    ids = np.sort(orders.loc[orders["order_datetime"] >= start, "customer_id"].unique())
-    return pd.DataFrame({"customer_id": pd.Series(ids, dtype="str"), "purchased": True})
+    lines = _lines(transactions)
+    orders = lines.orders(start + pd.Timedelta(days=horizon_days), ids=False)
+    numbers = np.unique(orders["_customer"].to_numpy()[(orders["order_datetime"] >= start).to_numpy(bool)])
+    ids = lines.customers.take(numbers)  # numbered in the ids' sorted order: sorted
+    return pd.DataFrame({"customer_id": pd.Series(ids.array, dtype="str"), "purchased": True})
 
 
 def _labelled(features: pd.DataFrame, transactions: pd.DataFrame, cutoff, horizon_days) -> pd.DataFrame:
@@ -693,7 +700,7 @@ def customer_values(
     horizon_days = int(require_range(horizon_days, name="horizon_days", low=1, integer=True))
     settings = dict(unit_days=_UNIT_DAYS[clv_unit], months=months, monthly_discount=monthly_discount, margin=margin)
     lines = _lines(transactions)
-    orders = lines.orders(cutoff)
+    orders = lines.orders(cutoff, ids=False)
     if orders.empty:
         return CustomerValues.empty(cutoff, horizon_days, "no_data")
     try:
@@ -711,10 +718,10 @@ def customer_values(
                 time_unit=clv_unit,
                 customer_col="_customer",
             )
-            summary = summary.set_index(
-                pd.Index(lines.customers.take(summary["_customer"].to_numpy()), name="customer_id")
-            )
-            summary = summary.drop(columns="_customer")
+            # indexed by the customers' numbers, not their ids: a Series on a text index hashes it whenever numpy
+            # asks it for an attribute (np.asarray), and the ids are only needed once, in the table
+            numbers = summary["_customer"].to_numpy()
+            summary = summary.set_index("_customer")
             if int((summary["frequency"] > 0).sum()) < 2:
                 return CustomerValues.empty(
                     cutoff, horizon_days, "too_few_repeat", "fewer than 2 customers with a repeat purchase"
@@ -726,7 +733,7 @@ def customer_values(
         horizon = horizon_days / settings["unit_days"]
         table = pd.DataFrame(
             {
-                "customer_id": summary.index.astype("str"),
+                "customer_id": pd.Series(lines.customers.take(numbers).array, dtype="str"),
                 "frequency": summary["frequency"].to_numpy(dtype=float),
                 "recency": summary["recency"].to_numpy(dtype=float),
                 "T": summary["T"].to_numpy(dtype=float),
@@ -763,11 +770,13 @@ def customer_values(
             table["expected_spend"], table["clv"], message = np.nan, np.nan, str(exc)
         caught = [str(w.message) for w in seen]
     message = "; ".join([m for m in (message, *caught) if m])
+    if not (np.diff(numbers) > 0).all():  # numbered in the ids' sorted order: sorted already when increasing
+        table = table.sort_values("customer_id", ignore_index=True)
     return CustomerValues(
         cutoff,
         horizon_days,
         "ok",
-        table.sort_values("customer_id", ignore_index=True),
+        table,
         bgnbd,
         gamma_gamma,
         message=message,
@@ -854,7 +863,7 @@ def value_holdout(
     require_in(clv_unit, _UNIT_DAYS, name="clv_unit")
     observation_end = (cutoff - pd.Timedelta(microseconds=1)).normalize()
     calibration_end = observation_end - pd.Timedelta(days=holdout_days)
-    orders = _orders(transactions, cutoff)
+    orders = _lines(transactions).orders(cutoff, ids=False)
     if orders.empty or (orders["order_datetime"] < calibration_end + pd.Timedelta(days=1)).sum() == 0:
         return HoldoutValidation("no_data", calibration_end, observation_end)
     from . import clv
@@ -863,10 +872,11 @@ def value_holdout(
         warnings.simplefilter("always")
         try:
             summary = clv.customer_summary(
-                orders[["customer_id", "order_datetime", "amount"]].assign(quantity=1),
+                orders[["_customer", "order_datetime", "amount"]].assign(quantity=1),
                 calibration_end=calibration_end,
                 observation_end=observation_end,
                 time_unit=clv_unit,
+                customer_col="_customer",
             )
             if int((summary["frequency"] > 0).sum()) < 2:
                 return HoldoutValidation(
@@ -1313,7 +1323,7 @@ def next_purchase(
     require_range(high_q, name="quantiles[1]", low=low_q, high=1)
     max_days = int(require_range(max_days, name="max_days", low=1, high=_MAX_DATE_DAYS, integer=True))
     lines = _lines(transactions)
-    orders = lines.orders(cutoff)
+    orders = lines.orders(cutoff, ids=False)
     columns = ["customer_id", "last_purchase", "purchase_days", "usual_interval_days", "p_alive"]
     if orders.empty:
         return pd.DataFrame(columns=[*columns, "expected_next", "next_low", "next_high", "basis"])
@@ -1798,7 +1808,7 @@ def customer_groups(transactions: pd.DataFrame, *, as_of: Any, customers: pd.Dat
     cutoff = as_point(as_of)
     attributes = _first_order_attributes(transactions, cutoff, customers)
     lines = _lines(transactions)
-    firsts = lines.orders(cutoff).groupby("_customer")["day"].min()
+    firsts = lines.orders(cutoff, ids=False).groupby("_customer")["day"].min()
     firsts.index = pd.Index(lines.customers.take(firsts.index.to_numpy()), name="customer_id")
     cohort = firsts.dt.to_period("Q").astype("str").str.replace("Q", "-Q", regex=False)
     out = attributes[["acquisition_channel"]].join(cohort.rename("cohort"), how="outer")
