@@ -12,9 +12,10 @@ The run, step by step (:func:`run_period` reads as this list):
    in parallel up to the number of cores, reading a validated snapshot of the
    data from a private workspace (owner-only, outside the reports folder, no
    contact details), and render each to HTML; check every page has its charts.
-   Results a page declares it can have computed ahead (cells tagged
-   ``prefetch``) are computed first by a free worker, so a page with one long
-   computation does not finish alone while the other workers wait.
+   Results pages declare they can have computed ahead (cells tagged
+   ``prefetch``) are computed first by a free worker, in one kernel that
+   derives what they share once, so a page with one long computation does not
+   finish alone while the other workers wait.
 5. **Publish** only when all succeeded: write the manifest and swap the
    staging folder in for ``reports/<period>/<language>/`` (so the English and
    the Japanese report of a period live side by side and link to each other).
@@ -574,28 +575,29 @@ def _execute_all(
     # then the pages longest first (as the last run of this period timed them, else as each page declares), so
     # that the workers finish together. A result a page needs that another job is still computing, it waits for
     # (ctx.cached), never recomputes.
-    ahead = _prefetch_notebooks(plan.notebooks, scratch) if kernels.workers > 1 else []
-    queue = [(path, prefetch) for path, prefetch in ahead] + [(p, None) for p in _longest_first(plan, plan.notebooks)]
+    pages = _longest_first(plan, plan.notebooks)
+    queue = _JobQueue(pages, _prefetch_notebooks(pages, scratch) if kernels.workers > 1 else [])
     results: dict[Path, NotebookResult] = {}
     ahead_seconds: dict[Path, float | None] = {}
-    turn = threading.Lock()
 
-    def take() -> tuple[Path, Path | None] | None:
-        with turn:
-            return queue.pop(0) if queue else None
+    def compute_ahead(jobs: list[tuple[Path, Path]], session: KernelSession | None, kernel: KernelSession) -> None:
+        for page, prefetch in jobs:
+            ahead_seconds[page] = _run_prefetch(plan, page, prefetch, nb_params, session)
+            if ahead_seconds[page] is None and session is not None:
+                kernel.discard()  # it may have died or be stuck in a cell: the next job starts a new one
+        queue.ahead_done()
 
     def worker(session: KernelSession | None, kernel: KernelSession) -> None:
         # Each worker keeps one kernel for the notebooks it takes (imports paid once, namespace reset
         # between notebooks), or a fresh kernel per notebook when asked (session None).
-        while (job := take()) is not None:
-            path, prefetch = job
-            if prefetch is not None:
-                ahead_seconds[path] = _run_prefetch(plan, path, prefetch, nb_params, session)
-                ok = ahead_seconds[path] is not None
-            else:
-                results[path] = _run_notebook(plan, path, staging, nb_params, titles, session)
-                ok = results[path].status == "ok"
-            if not ok and session is not None:
+        preferred: tuple[Path, ...] = ()
+        while (job := queue.take(preferred)) is not None:
+            if isinstance(job, list):
+                compute_ahead(job, session, kernel)
+                preferred = tuple(page for page, _ in job) if session is not None else ()  # its kernel knows them
+                continue
+            results[job] = _run_notebook(plan, job, staging, nb_params, titles, session)
+            if results[job].status != "ok" and session is not None:
                 kernel.discard()  # it may have died or be stuck in a cell: the next notebook starts a new one
 
     try:
@@ -606,6 +608,44 @@ def _execute_all(
     except BaseException:
         kill_child_processes()
         raise
+
+
+class _JobQueue:
+    """The run's jobs in the order the workers take them: what pages compute ahead first, then the pages.
+
+    What the pages tagged :data:`PREFETCH_TAG` is one job: their cells, one page after another, in one kernel,
+    which derives once what they share (the purchase lines of this period's and last period's base values) and
+    keeps it. Until that job is done its pages are given out only when no other page is left; then the worker that
+    ran it takes them first (its kernel holds what they derived). Safe to share between the workers' threads.
+
+    Examples
+    --------
+    >>> q = _JobQueue([Path("07"), Path("08"), Path("00")], [(Path("07"), Path("a/07")), (Path("00"), Path("a/00"))])
+    >>> q.take(), q.take()  # a worker computes ahead; the other starts the page that does not wait for it
+    ([(PosixPath('07'), PosixPath('a/07')), (PosixPath('00'), PosixPath('a/00'))], PosixPath('08'))
+    >>> q.ahead_done(); q.take(preferred=(Path("00"), Path("07")))  # the first of them in the queue's order
+    PosixPath('07')
+    """
+
+    def __init__(self, pages: list[Path], ahead: list[tuple[Path, Path]]) -> None:
+        self._jobs: list[Path | list[tuple[Path, Path]]] = ([list(ahead)] if ahead else []) + list(pages)
+        self._waiting = {page for page, _ in ahead}  # pages whose results are being computed ahead
+        self._turn = threading.Lock()
+
+    def take(self, preferred: tuple[Path, ...] = ()) -> Path | list[tuple[Path, Path]] | None:
+        """The next job: a page of ``preferred``, else the first job that need not wait, else the first; None when
+        none is left."""
+        with self._turn:
+            for wanted in (preferred.__contains__, lambda job: isinstance(job, list) or job not in self._waiting):
+                ready = [i for i, job in enumerate(self._jobs) if wanted(job)]
+                if ready:
+                    return self._jobs.pop(ready[0])
+            return self._jobs.pop(0) if self._jobs else None
+
+    def ahead_done(self) -> None:
+        """What the pages compute ahead is done (or failed: the pages compute it themselves)."""
+        with self._turn:
+            self._waiting.clear()
 
 
 #: The tag of the cells that compute results a page can have computed ahead by another worker (with the cells that

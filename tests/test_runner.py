@@ -544,6 +544,57 @@ def test_a_failed_prefetch_leaves_the_error_to_its_page(project, tmp_path, capsy
     assert failed["01_quick.ipynb"].status == "ok"
 
 
+def test_what_pages_compute_ahead_is_computed_in_one_kernel_before_those_pages(project, tmp_path, monkeypatch):
+    """Two pages with cells tagged ``prefetch``: one worker runs both pages' tagged cells, one page after another in
+    one kernel (the process keeps what they derive in common), each result is computed once, and the pages are the
+    pages a one-worker run gives."""
+    import crmtools.runner as runner
+
+    log = tmp_path / "executions.txt"
+    for name in ("00_summary", "02_more"):
+        path = project / "notebooks" / f"{name}.ipynb"
+        write_prefetching_page(path, log)
+        nb = nbformat.read(str(path), as_version=4)
+        nb.cells[2].source = nb.cells[2].source.replace('"slow_total"', repr(f"slow_total_{name}"))
+        nbformat.write(nb, str(path))
+    pages = {p.name: p.read_bytes() for p in run(project).report_dir.glob("*.html")}
+    log.unlink()
+    kernels = []
+    run_prefetch = runner._run_prefetch
+
+    def recorded(plan, page, prefetch, nb_params, kernel):
+        kernels.append((page.name, kernel))
+        return run_prefetch(plan, page, prefetch, nb_params, kernel)
+
+    monkeypatch.setattr(runner, "_run_prefetch", recorded)
+    result = run_period("2025-01", project_dir=project, jobs=2, force=True)
+    assert [name for name, _ in kernels] == ["00_summary.ipynb", "02_more.ipynb"]
+    assert kernels[0][1] is not None and kernels[0][1] is kernels[1][1]  # one worker's kernel, one after the other
+    lines = log.read_text().splitlines()
+    assert lines.count("computed") == 2 and lines.count("untagged cell") == 2  # each result computed once
+    assert all(r.ahead_seconds > 0 for r in result.notebooks if r.notebook != "01_quick.ipynb")
+    assert {p.name: p.read_bytes() for p in result.report_dir.glob("*.html")} == pages
+
+
+def test_pages_wait_for_what_is_computed_ahead_while_other_pages_can_run():
+    from crmtools.runner import _JobQueue
+
+    a, b, c, d = (Path(f"0{i}.ipynb") for i in range(4))
+    ahead = [(a, Path("ahead") / a.name), (c, Path("ahead") / c.name)]
+    queue = _JobQueue([a, b, c, d], ahead)
+    assert queue.take() == ahead  # first: one job, every page's computation ahead
+    assert queue.take() == b and queue.take() == d  # the pages not waiting for it
+    assert queue.take() == a  # only waiting pages are left: the first (it waits for its results in the cache)
+    queue.ahead_done()
+    assert queue.take(preferred=(a, c)) == c and queue.take() is None
+    queue = _JobQueue([a, b, c], ahead)
+    queue.take()
+    queue.ahead_done()
+    assert queue.take(preferred=(c, a)) == a  # the worker that computed them takes its pages first, in queue order
+    assert queue.take() == b and queue.take(preferred=(c, a)) == c
+    assert _JobQueue([a, b], []).take(preferred=(b,)) == b  # nothing ahead: pages as asked, then in order
+
+
 def test_prefetch_notebooks_keep_the_parameters_and_the_tagged_cells_in_order(tmp_path):
     from crmtools.runner import _prefetch_notebooks
 
