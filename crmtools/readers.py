@@ -557,12 +557,18 @@ def _file_columns(path: Path, source: TableSource) -> list[str]:
 
 
 def _datetimes_in_file(source: TableSource, timezone: str) -> pd.Series | None:
+    """The values of the file's order time column, or, for a Parquet file whose statistics give them, its smallest
+    and largest (the same first and last time, without reading the column); None when there is no such column."""
     path = Path(source.file)
     name = path.name.lower()
     try:
         column = _datetime_column(source, _file_columns(path, source))
         if column is None:
             return None
+        if path.is_file() and name.endswith(".parquet"):
+            bounds = _parquet_time_bounds(path, column)
+            if bounds is not None:
+                return bounds
         if path.is_dir() or name.endswith(".parquet"):
             return pd.read_parquet(path, columns=[column])[column]
         if name.endswith((".xlsx", ".xls")):
@@ -573,6 +579,39 @@ def _datetimes_in_file(source: TableSource, timezone: str) -> pd.Series | None:
         )[column]
     except (OSError, ValueError, UnicodeDecodeError, ImportError, pd.errors.ParserError):
         return None  # the full load reports what is wrong
+
+
+def _parquet_time_bounds(path: Path, column: str) -> pd.Series | None:
+    """The smallest and largest value of a Parquet timestamp column, from the file's statistics (no values read),
+    typed as reading the column types them; empty when the column has no value. None when the statistics cannot
+    say: not a timestamp stored as 64-bit integers, a row group without them, a nested column.
+
+    The file's writer computed them over every value, so the first and last time are the column's own.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as file:
+        kind = file.schema_arrow.field(column).type if column in file.schema_arrow.names else None
+        meta = file.metadata
+        where = [j for j in range(meta.num_columns) if meta.schema.column(j).path == column]
+        if kind is None or not pa.types.is_timestamp(kind) or len(where) != 1:
+            return None
+        low, high = [], []
+        for group in (meta.row_group(i) for i in range(meta.num_row_groups)):
+            if group.num_rows == 0:
+                continue
+            chunk = group.column(where[0])
+            stats = chunk.statistics
+            if chunk.physical_type != "INT64" or stats is None:
+                return None
+            if stats.has_min_max:
+                low.append(stats.min_raw)
+                high.append(stats.max_raw)
+            elif not (stats.has_null_count and stats.null_count == group.num_rows):
+                return None  # values there, their bounds not written
+    values = pa.array([min(low), max(high)] if low else [], type=pa.int64()).cast(kind)
+    return pa.table({column: values}).to_pandas()[column]
 
 
 # ---------------------------------------------------------------------------------------------------- readers

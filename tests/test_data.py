@@ -653,6 +653,39 @@ def test_validation_does_not_mutate_the_input_frame():
     pd.testing.assert_frame_equal(frame, original)
 
 
+@pytest.mark.parametrize("dates", ["text", "unreadable"])
+def test_columns_converted_two_at_a_time_give_the_same_table_problems_and_rows(dates, monkeypatch):
+    """A large table's columns are converted in two threads: the same values, problems (in column order) and
+    failed rows as one after another, bad numbers, unreadable values and dates that cannot be read included."""
+    frame = pd.concat([_text_lines()] * 400, ignore_index=True)
+    frame.loc[[3, 1500], "quantity"] = ["two", "1.5"]
+    frame.loc[[7, 1800], "amount"] = ["inf", "x"]
+    frame.loc[9, "customer_id"] = "  "
+    if dates == "unreadable":
+        frame["order_datetime"] = pd.Series([{"not": "a date"}] * len(frame), dtype=object)
+    frame.loc[11, "order_datetime"] = "31/31/2025"
+    monkeypatch.setattr(validation, "_THREADED_ROWS", 10**9)
+    alone = coerce_table(frame, TRANSACTIONS, source="frame")
+    monkeypatch.setattr(validation, "_THREADED_ROWS", 1)
+    threads = []
+    monkeypatch.setattr(validation, "ThreadPoolExecutor", _counting_pool(threads))
+    together = coerce_table(frame, TRANSACTIONS, source="frame")
+    assert threads == [2]  # converted in two threads
+    pd.testing.assert_frame_equal(together[0], alone[0], check_exact=True)
+    assert together[1] == alone[1] and len(alone[1]) >= 3
+    pd.testing.assert_series_equal(together[2], alone[2])
+
+
+def _counting_pool(seen: list):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def pool(max_workers, **options):
+        seen.append(max_workers)
+        return ThreadPoolExecutor(max_workers, **options)
+
+    return pool
+
+
 # --------------------------------------------------------------------------- the real UCI data (optional)
 
 

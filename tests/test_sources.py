@@ -1030,3 +1030,56 @@ def test_validate_reads_a_params_file_relative_to_it_from_any_folder(tmp_path, m
     monkeypatch.chdir(tmp_path)
     assert main(["validate", "--params", "shop/shop.yaml"]) == 0
     assert "OK:" in capsys.readouterr().out
+
+
+_STAMPS = st.one_of(st.none(), st.datetimes(min_value=pd.Timestamp("1990-01-01"), max_value=pd.Timestamp("2200-01-01")))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    stamps=st.lists(_STAMPS, max_size=12),
+    unit=st.sampled_from(["ms", "us", "ns"]),
+    zone=st.sampled_from([None, "UTC", "Europe/London"]),
+    group_rows=st.integers(1, 5),
+    statistics=st.booleans(),
+)
+def test_parquet_date_range_from_statistics_equals_reading_the_column(stamps, unit, zone, group_rows, statistics):
+    """The first and last order time of a Parquet file, from its statistics when the file has them, equal those
+    read from the column itself: any unit, time zone, row groups, missing values, an empty or all-missing column."""
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from crmtools import readers
+
+    times = pd.Series(pd.to_datetime(stamps), dtype="datetime64[ns]").dt.as_unit(unit)
+    if zone:
+        times = times.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+    table = pa.table({"order_id": [str(i) for i in range(len(times))], "order_datetime": times})
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "transactions.parquet"
+        pq.write_table(table, path, row_group_size=group_rows, write_statistics=statistics)
+        config = DataConfig(path=folder, timezone="Asia/Tokyo")
+        fast = readers.order_date_range(config)
+        used = readers._parquet_time_bounds(path, "order_datetime")
+        original = readers._parquet_time_bounds
+        try:
+            readers._parquet_time_bounds = lambda *_: None  # the column read in full
+            assert readers.order_date_range(config) == fast
+        finally:
+            readers._parquet_time_bounds = original
+    assert (used is None) == (not statistics and len(times) > 0)  # read from the statistics when written
+
+
+def test_parquet_date_range_of_text_times_reads_the_column(tmp_path):
+    pd.DataFrame({"order_id": ["1", "2"], "order_datetime": ["2025-02-03 10:00", "2025-01-05 09:00"]}).to_parquet(
+        tmp_path / "transactions.parquet"
+    )
+    from crmtools import readers
+
+    assert readers._parquet_time_bounds(tmp_path / "transactions.parquet", "order_datetime") is None
+    assert readers.order_date_range(DataConfig(path=str(tmp_path))) == (
+        pd.Timestamp("2025-01-05 09:00"),
+        pd.Timestamp("2025-02-03 10:00"),
+    )
