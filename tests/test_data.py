@@ -6,6 +6,7 @@ Row numbers in problems are 1-based *data* rows (the header is not counted), so
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -1146,6 +1147,20 @@ def test_repeated_keys_in_large_tables_are_the_ones_pandas_finds(monkeypatch, ro
     monkeypatch.setattr(validation, "PARALLEL_KEY_ROWS", 0)  # the polars path, as for 500,000 rows or more
     found = validation.repeated_keys(frame, key)
     pd.testing.assert_series_equal(found, expected)
+
+
+def test_a_snapshot_written_again_leaves_the_tables_read_before_intact(small_sample_dir, tmp_path):
+    """A kernel's tables map the snapshot's files: writing the snapshot again puts new files in their place and never
+    rewrites the mapped ones (which would take the pages from under the kernel: a bus error)."""
+    from crmtools.data import read_snapshot, write_snapshot
+
+    data = load_dataset(str(small_sample_dir))
+    first = read_snapshot(write_snapshot(data, tmp_path / "snap"))
+    expected = first.transactions["customer_id"].tolist()
+    write_snapshot(dataclasses.replace(data, transactions=data.transactions.iloc[:5]), tmp_path / "snap")
+    assert first.transactions["customer_id"].tolist() == expected  # the first file's pages, still there
+    assert len(read_snapshot(tmp_path / "snap").transactions) == 5
+    assert sorted(p.name for p in (tmp_path / "snap").iterdir() if "transactions" in p.name) == ["transactions.arrow"]
 
 
 @pytest.mark.parametrize("messy", [False, True])
