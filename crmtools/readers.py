@@ -597,6 +597,10 @@ def _parquet_time_bounds(path: Path, column: str) -> pd.Series | None:
         where = [j for j in range(meta.num_columns) if meta.schema.column(j).path == column]
         if kind is None or not pa.types.is_timestamp(kind) or len(where) != 1:
             return None
+        stored = json.loads(meta.schema.column(where[0]).logical_type.to_json())  # the unit the integers count
+        unit = {"milliseconds": "ms", "microseconds": "us", "nanoseconds": "ns"}.get(stored.get("timeUnit"))
+        if stored.get("Type") != "Timestamp" or unit is None:
+            return None
         low, high = [], []
         for group in (meta.row_group(i) for i in range(meta.num_row_groups)):
             if group.num_rows == 0:
@@ -610,7 +614,8 @@ def _parquet_time_bounds(path: Path, column: str) -> pd.Series | None:
                 high.append(stats.max_raw)
             elif not (stats.has_null_count and stats.null_count == group.num_rows):
                 return None  # values there, their bounds not written
-    values = pa.array([min(low), max(high)] if low else [], type=pa.int64()).cast(kind)
+    values = pa.array([min(low), max(high)] if low else [], type=pa.int64()).cast(pa.timestamp(unit, tz=kind.tz))
+    values = values.cast(kind)
     return pa.table({column: values}).to_pandas()[column]
 
 

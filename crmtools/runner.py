@@ -581,11 +581,13 @@ def _execute_all(
     ahead_seconds: dict[Path, float | None] = {}
 
     def compute_ahead(jobs: list[tuple[Path, Path]], session: KernelSession | None, kernel: KernelSession) -> None:
-        for page, prefetch in jobs:
-            ahead_seconds[page] = _run_prefetch(plan, page, prefetch, nb_params, session)
-            if ahead_seconds[page] is None and session is not None:
-                kernel.discard()  # it may have died or be stuck in a cell: the next job starts a new one
-        queue.ahead_done()
+        try:
+            for page, prefetch in jobs:
+                ahead_seconds[page] = _run_prefetch(plan, page, prefetch, nb_params, session)
+                if ahead_seconds[page] is None and session is not None:
+                    kernel.discard()  # it may have died or be stuck in a cell: the next job starts a new one
+        finally:
+            queue.ahead_done()
 
     def worker(session: KernelSession | None, kernel: KernelSession) -> None:
         # Each worker keeps one kernel for the notebooks it takes (imports paid once, namespace reset
@@ -613,8 +615,8 @@ def _execute_all(
 class _JobQueue:
     """The run's jobs in the order the workers take them: what pages compute ahead first, then the pages.
 
-    What the pages tagged :data:`PREFETCH_TAG` is one job: their cells, one page after another, in one kernel,
-    which derives once what they share (the purchase lines of this period's and last period's base values) and
+    The cells the pages tag :data:`PREFETCH_TAG` make one job: one page's after another, in one kernel, which
+    derives once what they share (the purchase lines of this period's and last period's base values) and
     keeps it. Until that job is done its pages are given out only when no other page is left; then the worker that
     ran it takes them first (its kernel holds what they derived). Safe to share between the workers' threads.
 

@@ -1042,10 +1042,14 @@ _STAMPS = st.one_of(st.none(), st.datetimes(min_value=pd.Timestamp("1990-01-01")
     zone=st.sampled_from([None, "UTC", "Europe/London"]),
     group_rows=st.integers(1, 5),
     statistics=st.booleans(),
+    stored=st.sampled_from([None, "ms", "us"]),
 )
-def test_parquet_date_range_from_statistics_equals_reading_the_column(stamps, unit, zone, group_rows, statistics):
+def test_parquet_date_range_from_statistics_equals_reading_the_column(
+    stamps, unit, zone, group_rows, statistics, stored
+):
     """The first and last order time of a Parquet file, from its statistics when the file has them, equal those
-    read from the column itself: any unit, time zone, row groups, missing values, an empty or all-missing column."""
+    read from the column itself: any unit (stored as given or in a coarser one), time zone, row groups, missing
+    values, an empty or all-missing column."""
     import tempfile
 
     import pyarrow as pa
@@ -1059,7 +1063,8 @@ def test_parquet_date_range_from_statistics_equals_reading_the_column(stamps, un
     table = pa.table({"order_id": [str(i) for i in range(len(times))], "order_datetime": times})
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "transactions.parquet"
-        pq.write_table(table, path, row_group_size=group_rows, write_statistics=statistics)
+        coarser = {"coerce_timestamps": stored, "allow_truncated_timestamps": True} if stored else {}
+        pq.write_table(table, path, row_group_size=group_rows, write_statistics=statistics, **coarser)
         config = DataConfig(path=folder, timezone="Asia/Tokyo")
         fast = readers.order_date_range(config)
         used = readers._parquet_time_bounds(path, "order_datetime")
