@@ -83,7 +83,7 @@ from ._deprecation import warn_deprecated
 from .checks import message, require_columns, require_frame, require_range
 from .engine import lookup, merge_on_ids
 from .periods import as_period, as_point
-from .slicing import campaigns_active
+from .slicing import campaigns_active, rows_between
 
 __all__ = ["ROI_COLUMNS", "ROLLUP_COLUMNS", "campaign_roi", "campaign_rollup"]
 
@@ -411,7 +411,7 @@ def _payback(
     observed = np.floor((as_of - last_contact) / month).clip(lower=0, upper=max_months).astype(int)
     # Only lines that can count: from the first contact to as_of (a month counted ends by as_of, as
     # ``observed`` ends by it), so the join does not pair every contact with the customer's whole history.
-    window = tx.loc[(tx["order_datetime"] >= responses["contacted_at"].min()) & (tx["order_datetime"] < as_of)]
+    window = rows_between(tx, "order_datetime", start=responses["contacted_at"].min(), end=as_of)
     # campaigns and groups as categories and without the ids: the join copies them to every order line
     contacts = responses[["campaign_id", "customer_id", "group", "contacted_at"]]
     orders = merge_on_ids(

@@ -56,6 +56,7 @@ import pandas as pd
 from .checks import require_columns, require_range
 from .engine import lookup, positions_of
 from .periods import as_period, as_point
+from .slicing import rows_between
 
 __all__ = [
     "FIELDS",
@@ -538,7 +539,7 @@ def stage_summary(
     """
     p = as_period(period, name="period")
     require_columns(transactions, ["customer_id", "order_datetime", "amount"], name="transactions")
-    tx = transactions.loc[(transactions["order_datetime"] >= p.start) & (transactions["order_datetime"] < p.end)]
+    tx = rows_between(transactions, "order_datetime", start=p.start, end=p.end)
     revenue = tx.groupby("customer_id")["amount"].sum()
     t = stages.table.assign(revenue=lookup(stages.table["customer_id"], revenue).astype("float64").fillna(0.0))
     if clv is not None:

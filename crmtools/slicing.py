@@ -27,12 +27,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._deprecation import deprecated_arguments
-from .periods import as_period
+from .periods import as_period, as_point
 
-__all__ = ["campaigns_active", "contacts_of", "experiments_exposed", "transactions_in"]
+__all__ = ["campaigns_active", "contacts_of", "experiments_exposed", "transactions_before", "transactions_in"]
 
 
 def _bounds(period: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -68,8 +69,62 @@ def transactions_in(transactions: pd.DataFrame, *, period: Any, date_col: str = 
     ['o2']
     """
     start, end = _bounds(period)
-    times = transactions[date_col]
-    return transactions.loc[(times >= start) & (times < end)].reset_index(drop=True)
+    return rows_between(transactions, date_col, start=start, end=end).reset_index(drop=True)
+
+
+def transactions_before(transactions: pd.DataFrame, *, as_of: Any, date_col: str = "order_datetime") -> pd.DataFrame:
+    """The order lines before ``as_of`` (excluded): all a report of a period ending then may read.
+
+    Parameters
+    ----------
+    transactions : pandas.DataFrame
+        Canonical transactions. Not modified.
+    as_of : date, timestamp or Period
+        The first instant left out (a Period: its end).
+    date_col : str, default="order_datetime"
+        Column of order times.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The matching rows, in their order, with their index labels (``transactions.loc[times < as_of]``).
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"order_id": ["o1", "o2"], "order_datetime": pd.to_datetime(["2025-10-31", "2025-11-01"])})
+    >>> transactions_before(tx, as_of="2025-11-01")["order_id"].tolist()
+    ['o1']
+    """
+    return rows_between(transactions, date_col, end=as_point(as_of))
+
+
+def rows_between(frame: pd.DataFrame, column: str, *, start: Any = None, end: Any = None) -> pd.DataFrame:
+    """``frame``'s rows with ``start <= frame[column] < end`` (either bound optional): ``frame.loc[mask]``.
+
+    Order lines usually come sorted by time (exports and the sample data are). Then the rows form one run,
+    found by binary search and taken as a slice, which copies nothing: 3.3 million order lines with six text
+    columns cost about 0.5 s to copy, each time a page takes the lines before a period's end. Otherwise (or
+    with missing times) the boolean filter. Same rows, order, values and index labels either way.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"t": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-03"]), "x": [1, 2, 3]})
+    >>> rows_between(frame, "t", start=pd.Timestamp("2025-01-02"))["x"].tolist()
+    [2, 3]
+    >>> rows_between(frame.iloc[::-1], "t", end=pd.Timestamp("2025-01-03"))["x"].tolist()  # not sorted: filtered
+    [2, 1]
+    """
+    times = frame[column]
+    if not (times.is_monotonic_increasing and not times.hasnans):
+        keep = np.ones(len(frame), dtype=bool)
+        if start is not None:
+            keep &= (times >= start).to_numpy(dtype=bool, na_value=False)
+        if end is not None:
+            keep &= (times < end).to_numpy(dtype=bool, na_value=False)
+        return frame.loc[keep]
+    first = 0 if start is None else int(times.searchsorted(start, side="left"))
+    stop = len(frame) if end is None else int(times.searchsorted(end, side="left"))
+    return frame.iloc[first:stop] if first < stop else frame.iloc[:0]
 
 
 @deprecated_arguments(window=("start", "end"))

@@ -50,6 +50,7 @@ from .checks import message, require_columns, require_range
 from .engine import day_number_of, derived, frame_layout, member_of, sorted_codes, sorted_unique
 from .periods import as_period, as_point
 from .privacy import contactable
+from .slicing import rows_between
 
 __all__ = [
     "ATTRIBUTE_PROVIDERS",
@@ -1162,7 +1163,7 @@ def _basket_rules(transactions: pd.DataFrame, *, as_of: pd.Timestamp, settings: 
     from .basket import customer_rules
 
     start = as_of - pd.Timedelta(days=int(settings["lookback_days"]))
-    window = transactions.loc[(transactions["order_datetime"] >= start) & (transactions["order_datetime"] < as_of)]
+    window = rows_between(transactions, "order_datetime", start=start, end=as_of)
     accepted = set(inspect.signature(customer_rules).parameters) - {"transactions", "basket", "item", "label_col"}
     options = {k: v for k, v in (settings.get("basket") or {}).items() if k in accepted}
     if window.empty:

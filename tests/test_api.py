@@ -185,6 +185,7 @@ def rules(tables):
 
 #: One call per public function taking as_of=, with the sample data.
 AS_OF_CALLS = {
+    "slicing.transactions_before": lambda t, r, **k: slicing.transactions_before(t["transactions"], **k),
     "churn.base_value": lambda t, r, **k: repr(
         churn.base_value(t["transactions"], customers=t["customers"], **k).summary
     ),

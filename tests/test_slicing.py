@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crmtools.campaigns import campaign_roi
 from crmtools.data import Dataset
 from crmtools.periods import parse_period
 from crmtools.sampledata import SampleConfig, generate_sample
-from crmtools.slicing import campaigns_active, contacts_of, experiments_exposed, transactions_in
+from crmtools.slicing import (
+    campaigns_active,
+    contacts_of,
+    experiments_exposed,
+    rows_between,
+    transactions_before,
+    transactions_in,
+)
 
 
 def _ts(values):
@@ -154,3 +164,72 @@ def test_contacts_of_keeps_only_the_given_campaigns_in_order():
 def test_a_one_sided_deprecated_window_is_refused():
     with pytest.warns(FutureWarning), pytest.raises(TypeError, match="a window needs both start= and end="):
         campaigns_active(_campaigns(), start="2025-10-01")
+
+
+# --------------------------------------------------------------------------- rows_between
+
+
+_STAMPS = st.lists(st.one_of(st.none(), st.integers(min_value=0, max_value=20)), min_size=0, max_size=40).map(
+    lambda days: pd.to_datetime(
+        [None if d is None else pd.Timestamp("2025-01-01") + pd.Timedelta(days=d) for d in days]
+    )
+)
+_BOUND = st.one_of(st.none(), st.integers(min_value=-2, max_value=22))
+
+
+@settings(max_examples=300, deadline=None)
+@given(stamps=_STAMPS, start=_BOUND, end=_BOUND, sort=st.booleans(), labels=st.sampled_from(["range", "gaps"]))
+def test_rows_between_is_the_boolean_filter(stamps, start, end, sort, labels):
+    # Sorted times are taken as a slice, others filtered: the rows, order, labels and values are the filter's.
+    frame = pd.DataFrame(
+        {
+            "order_datetime": stamps,
+            "customer_id": pd.array([f"c{i % 3}" for i in range(len(stamps))], dtype="str"),
+            "amount": [float(i) for i in range(len(stamps))],
+        }
+    )
+    if sort:
+        frame = frame.sort_values("order_datetime", kind="stable", na_position="last").reset_index(drop=True)
+    if labels == "gaps":
+        frame.index = [3 * i + 1 for i in range(len(frame))]
+    day = pd.Timestamp("2025-01-01")
+    lo = None if start is None else day + pd.Timedelta(days=start)
+    hi = None if end is None else day + pd.Timedelta(days=end)
+    inside = [  # row by row, in plain Python: a missing time fails any bound (and no bound keeps every row)
+        (lo is None or (t is not pd.NaT and t >= lo)) and (hi is None or (t is not pd.NaT and t < hi))
+        for t in frame["order_datetime"]
+    ]
+    expected = frame.loc[inside]
+    got = rows_between(frame, "order_datetime", start=lo, end=hi)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got.index.equals(expected.index)
+
+
+def test_rows_between_sorted_times_are_a_slice_that_copies_nothing():
+    frame = pd.DataFrame(
+        {
+            "order_datetime": pd.date_range("2025-01-01", periods=6, freq="D"),
+            "customer_id": pd.array(list("abcdef"), dtype="str"),
+            "amount": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        }
+    )
+    got = rows_between(frame, "order_datetime", start=pd.Timestamp("2025-01-02"), end=pd.Timestamp("2025-01-05"))
+    assert got["customer_id"].tolist() == ["b", "c", "d"] and got.index.tolist() == [1, 2, 3]
+    assert np.shares_memory(got["amount"].to_numpy(), frame["amount"].to_numpy())
+    shuffled = frame.iloc[[1, 0, 2, 3, 4, 5]]  # not sorted: filtered (a copy), same rows as the mask
+    got = rows_between(shuffled, "order_datetime", end=pd.Timestamp("2025-01-03"))
+    assert got.index.tolist() == [1, 0]
+    assert not np.shares_memory(got["amount"].to_numpy(), frame["amount"].to_numpy())
+
+
+def test_transactions_before_takes_a_point_in_time():
+    tx = pd.DataFrame(
+        {
+            "order_id": ["o1", "o2", "o3"],
+            "order_datetime": [pd.Timestamp("2025-10-31 23:59"), pd.Timestamp("2025-11-01"), pd.NaT],
+        }
+    )
+    assert transactions_before(tx, as_of=parse_period("2025-10"))["order_id"].tolist() == ["o1"]
+    assert transactions_before(tx, as_of="2025-11-01 00:00:01")["order_id"].tolist() == ["o1", "o2"]
+    with pytest.raises(ValueError, match="ambiguous"):
+        transactions_before(tx, as_of="2025-10")

@@ -34,7 +34,7 @@ from .. import campaigns as campaign_analysis
 from .. import churn
 from ..clv import FitStatus, fit_status
 from ..periods import Period, as_period
-from ..slicing import campaigns_active, contacts_of
+from ..slicing import campaigns_active, contacts_of, rows_between
 from . import i18n
 
 __all__ = [
@@ -182,7 +182,7 @@ def period_campaign_roi(
     active = campaigns_active(campaigns, period=p)
     if active.empty:
         return None
-    orders = transactions.loc[transactions[date_col] < pd.Timestamp(p.end)]
+    orders = rows_between(transactions, date_col, end=pd.Timestamp(p.end))
     roi = (roi_of or campaign_analysis.campaign_roi)(
         active, contacts_of(contacts, active), orders, margin=margin, alpha=alpha, as_of=p.end, date_col=date_col
     )
