@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from .dataconfig import DataConfig, TableSource
+from .engine import forget_codes, number_ahead, remember_codes, sorted_codes
 from .errors import ROWS_FROM_QUERY, DataValidationError, Problem
 from .quality import detail_facts
 from .readers import open_reader, period_window, read_file, rows_in_file
@@ -566,7 +567,7 @@ def _up_to(tables: dict[str, pd.DataFrame], until) -> dict[str, pd.DataFrame]:
 
 
 def inspect_dataset(
-    config: DataConfig, *, until=None, since=None
+    config: DataConfig, *, until=None, since=None, number_ids: bool = False
 ) -> tuple[Dataset | None, list[Problem], pd.DataFrame]:
     """Load every table, collecting all problems instead of stopping at the first.
 
@@ -575,7 +576,9 @@ def inspect_dataset(
     unreadable files, implausible amounts, ids that do not match across tables).
 
     ``until`` and ``since`` restrict transactions as in :func:`load_dataset`; campaign contacts after
-    ``until`` are left out of the id checks too (the report never reads them).
+    ``until`` are left out of the id checks too (the report never reads them). With ``number_ids``, the order
+    lines' ids are numbered (:func:`crmtools.engine.number_ahead`) while the other tables are checked, for a
+    caller that writes a snapshot (:func:`write_snapshot`) next.
 
     Returns
     -------
@@ -616,6 +619,8 @@ def inspect_dataset(
                     **window,
                 )
                 inputs[name], fingerprints[name] = info, info["sha256"]
+                if number_ids and name in _SNAPSHOT_CODED:
+                    number_ahead([tables[name][c] for c in _SNAPSHOT_CODED[name] if c in tables[name].columns])
             except DataValidationError as exc:
                 problems.extend(exc.problems)
                 tables[name] = empty_table(name)
@@ -706,6 +711,10 @@ _SNAPSHOT_TABLES = (
 #: Columns no report needs: contact details stay out of the run's snapshot (see :func:`write_snapshot`).
 _SNAPSHOT_EXCLUDED = {"customers": ("name", "email", "phone")}
 
+#: Text columns whose sorted codes (:func:`crmtools.engine.sorted_codes`) the snapshot carries, so the run numbers
+#: them once instead of once per kernel (3.3 million order lines: 3.4 s per kernel).
+_SNAPSHOT_CODED = {"transactions": ("customer_id", "order_id", "category", "channel")}
+
 
 def write_snapshot(dataset: Dataset, folder: str | os.PathLike) -> Path:
     """Write an already validated data set for a run's notebooks, so they read it once validated.
@@ -721,6 +730,8 @@ def write_snapshot(dataset: Dataset, folder: str | os.PathLike) -> Path:
     the page cache (3.3 million order lines, 420 MB: written in 0.24 s against 0.9 s LZ4-compressed, read in
     0.05 s against 1.6 s). They live for one run. ``meta.json`` names each table's write with a token of its own
     (``tables``), which the run's kernels use as the table's fingerprint instead of hashing the files.
+    The text columns of :data:`_SNAPSHOT_CODED` come with their sorted codes (``<table>.<column>.codes.arrow``
+    and ``.uniques.arrow``), which :func:`read_snapshot` gives the kernel's :func:`crmtools.engine.sorted_codes`.
     """
     import json
     import uuid
@@ -735,6 +746,7 @@ def write_snapshot(dataset: Dataset, folder: str | os.PathLike) -> Path:
         partial = out / f".{name}.arrow.partial"
         frame.reset_index(drop=True).to_feather(partial, compression="uncompressed")
         os.replace(partial, out / f"{name}.arrow")
+        _write_codes(frame, name, out)
     meta = {
         "fingerprints": dataset.fingerprints,
         "inputs": dataset.inputs,
@@ -759,4 +771,31 @@ def read_snapshot(folder: str | os.PathLike) -> Dataset:
     meta = json.loads((src / "meta.json").read_text(encoding="utf-8"))
     # mapped, not read: numbers and times are converted (copied) as pandas reads them, text stays in the file's pages
     frames = {name: feather.read_table(src / f"{name}.arrow", memory_map=True).to_pandas() for name in _SNAPSHOT_TABLES}
+    for name, columns in _SNAPSHOT_CODED.items():
+        for column in columns:
+            codes, uniques = (src / f"{name}.{column}.{part}.arrow" for part in ("codes", "uniques"))
+            if column in frames[name].columns and codes.exists():
+                remember_codes(
+                    frames[name][column],
+                    feather.read_table(codes, memory_map=True).column(0).chunk(0).to_numpy(zero_copy_only=True),
+                    pd.Index(feather.read_table(uniques, memory_map=True).column(0).to_pandas().array),
+                )
     return Dataset(**frames, fingerprints=meta["fingerprints"], inputs=meta["inputs"])
+
+
+def _write_codes(frame: pd.DataFrame, name: str, out: Path) -> None:
+    """The sorted codes of ``frame``'s columns named in :data:`_SNAPSHOT_CODED` (text backed by Arrow), beside it."""
+    import pyarrow as pa
+    from pyarrow import feather
+
+    for column in _SNAPSHOT_CODED.get(name, ()) if len(frame) else ():
+        if column not in frame.columns or getattr(frame[column].array, "_pa_array", None) is None:
+            continue
+        codes, uniques = sorted_codes(frame[column])
+        forget_codes(frame[column])  # written: the kernels hold them now
+        for part, values in (("codes", pa.array(codes)), ("uniques", pa.array(uniques.array))):
+            partial = out / f".{name}.{column}.{part}.arrow.partial"
+            feather.write_feather(
+                pa.table({part: values}), partial, compression="uncompressed", chunksize=len(values) or 1
+            )
+            os.replace(partial, out / f"{name}.{column}.{part}.arrow")

@@ -320,7 +320,7 @@ def plan_run(
     config = DataConfig.from_dict(params["data"], base_dir=root)
     bounds = order_date_range(config)
     resolved = resolve_period(params, bounds)
-    dataset, problems, quality = inspect_dataset(config, until=resolved.end)
+    dataset, problems, quality = inspect_dataset(config, until=resolved.end, number_ids=True)
     if problems:
         raise DataValidationError(problems)
     for line in quality_warnings(quality):

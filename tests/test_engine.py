@@ -379,3 +379,72 @@ def test_copies_of_a_kept_frame_share_what_is_derived_from_it():
     del tx
     gc.collect()
     assert engine.kept(first) is first, "forgotten with the kept frame"
+
+
+def _chunked_text(values: list, chunk: int) -> pd.Series:
+    """Arrow-backed text whose chunks are slices of one array at offsets (as Parquet and Arrow IPC give)."""
+    import pyarrow as pa
+
+    whole = pa.array(values, type=pa.large_string())
+    pieces = [whole.slice(i, chunk) for i in range(0, len(values), chunk)] or [whole]
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(pieces, type=pa.large_string())))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "ab", "", "é", "日本", "B", "a "])), max_size=40),
+    st.integers(1, 7),
+    st.integers(0, 45),
+    st.integers(0, 45),
+)
+def test_a_run_of_a_known_columns_rows_takes_its_codes_from_the_column(values, chunk, first, stop):
+    """A slice of a column whose codes are known (a time window of sorted order lines) is numbered from them:
+    the same codes and values as factorizing the slice, without factorizing it."""
+    column = _chunked_text(values, chunk)
+    engine.sorted_codes(column)  # the whole column: numbered and remembered
+    part = column.iloc[first:stop]
+    expected_codes, expected_uniques = pd.factorize(part, sort=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "_factorized", _refuse)
+        codes, uniques = engine.sorted_codes(part) if len(part) else (expected_codes, pd.Index(expected_uniques))
+    assert codes.tolist() == expected_codes.tolist()
+    pd.testing.assert_index_equal(uniques, pd.Index(expected_uniques), exact=True)
+
+
+def _refuse(values):
+    raise AssertionError("numbered again")
+
+
+def test_rows_that_are_not_a_run_of_the_column_are_numbered_afresh():
+    column = _chunked_text(["b", "a", "c", "a", "b", "d"], 2)
+    engine.sorted_codes(column)
+    for other in (column.iloc[[0, 2, 4]], column.iloc[::-1], _chunked_text(["b", "a", "c", "a", "b", "d"], 2)):
+        expected_codes, expected_uniques = pd.factorize(other, sort=True)
+        codes, uniques = engine.sorted_codes(other)
+        assert codes.tolist() == expected_codes.tolist() and uniques.tolist() == list(expected_uniques)
+
+
+def test_given_codes_are_used_and_numbering_ahead_is_waited_for_not_repeated(monkeypatch):
+    column = _chunked_text([f"c{i % 7}" for i in range(50)], 8)
+    engine.remember_codes(column, *pd.factorize(column, sort=True))
+    monkeypatch.setattr(engine, "_factorized", _refuse)
+    codes, uniques = engine.sorted_codes(column)  # given: not numbered here
+    assert uniques.tolist() == [f"c{i}" for i in range(7)] and codes[:8].tolist() == [0, 1, 2, 3, 4, 5, 6, 0]
+    engine.forget_codes(column)
+    with pytest.raises(AssertionError, match="numbered again"):
+        engine.sorted_codes(column.iloc[1:])  # forgotten (and not remembered on its own): numbered again
+    monkeypatch.undo()
+    calls = []
+    fresh = _chunked_text([f"x{i % 5}" for i in range(40)], 16)
+
+    def counted(values):
+        calls.append(len(values))
+        return pd.factorize(values, sort=True)[0].astype("int64"), pd.Index(pd.factorize(values, sort=True)[1])
+
+    monkeypatch.setattr(engine, "_factorized", counted)
+    engine.number_ahead([fresh])
+    codes, uniques = engine.sorted_codes(fresh.iloc[5:30])
+    assert calls == [40]  # numbered once, in the background; the slice took its codes from it
+    expected_codes, expected_uniques = pd.factorize(fresh.iloc[5:30], sort=True)
+    assert codes.tolist() == expected_codes.tolist() and uniques.tolist() == list(expected_uniques)
+    engine.forget_codes(fresh)
