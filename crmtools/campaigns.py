@@ -81,7 +81,7 @@ from scipy import stats
 
 from ._deprecation import warn_deprecated
 from .checks import message, require_columns, require_frame, require_range
-from .engine import lookup, merge_on_ids
+from .engine import lookup, merge_on_ids, sorted_codes
 from .periods import as_period, as_point
 from .slicing import campaigns_active, rows_between
 
@@ -458,9 +458,16 @@ def _payback(
 
 
 def _first_purchases(tx: pd.DataFrame, known: pd.Series) -> pd.Series:
-    """Each known customer's first purchase (a line of positive quantity), over all history."""
-    buys = tx[known & (tx["quantity"] > 0)]
-    return buys.groupby("customer_id")["order_datetime"].min()
+    """Each known customer's first purchase (a line of positive quantity), over all history.
+
+    ``tx.loc[buys].groupby("customer_id")["order_datetime"].min()``, grouped on the ids' sorted codes
+    (:func:`crmtools.engine.sorted_codes`: known for a run's order lines), not on the text.
+    """
+    buys = (known & (tx["quantity"] > 0)).to_numpy(dtype=bool)
+    codes, uniques = sorted_codes(tx["customer_id"])
+    first = pd.Series(tx["order_datetime"].to_numpy()[buys]).groupby(codes[buys]).min()
+    customers = pd.Index(uniques.take(first.index.to_numpy()), name="customer_id")
+    return pd.Series(first.to_numpy(), index=customers, name="order_datetime")
 
 
 def _group_figures(

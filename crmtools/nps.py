@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import require_columns, require_range
-from .engine import lookup
+from .engine import lookup, member_of
 from .periods import as_period, as_point
 
 __all__ = [
@@ -405,9 +405,9 @@ def nps_behaviour(
     end = as_point(as_of, name="as_of")
     window = pd.Timedelta(days=window_days)
     answers = latest_scores(surveys, as_of=end - window)
-    tx = transactions.loc[
-        transactions[customer_col].notna(), [customer_col, order_col, date_col, amount_col, quantity_col]
-    ]
+    # the answering customers' lines first (a hash lookup of the ids, not a join of every line)
+    answered = transactions[customer_col].notna() & member_of(transactions[customer_col], answers["customer_id"])
+    tx = transactions.loc[answered.to_numpy(dtype=bool), [customer_col, order_col, date_col, amount_col, quantity_col]]
     tx = tx.rename(columns={customer_col: "customer_id"}).merge(
         answers[["customer_id", "responded_at"]], on="customer_id", how="inner"
     )

@@ -604,3 +604,28 @@ def test_payback_counts_only_orders_between_the_first_contact_and_as_of():
     for tx in (inside, pd.concat([outside, inside], ignore_index=True)):
         got = _payback(responses, tx, costs, 0.5, as_of, 24)
         pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+def test_the_lines_before_a_periods_end_give_the_same_roi_as_a_slice_or_a_copy(small_sample_dir):
+    """A report takes the lines before a period's end as a slice of the run's sorted lines, whose ids' codes are
+    known (first purchases grouped on them); a filtered copy is numbered afresh: the same table either way."""
+    from crmtools.data import load_dataset
+    from crmtools.engine import sorted_codes
+    from crmtools.slicing import transactions_before
+
+    data = load_dataset(str(small_sample_dir))
+    tx = data.transactions
+    assert tx["order_datetime"].is_monotonic_increasing  # sorted: the slice path
+    sorted_codes(tx["customer_id"])  # the run's codes, as a kernel holds them
+    end = tx["order_datetime"].iloc[len(tx) * 2 // 3].normalize()
+    window = transactions_before(tx, as_of=end)
+    copied = tx.loc[(tx["order_datetime"] < end).to_numpy()].copy()
+    assert len(window) == len(copied)
+    for as_of in (end, None):
+        sliced = campaign_roi(data.campaigns, data.campaign_contacts, window, margin=0.3, as_of=as_of)
+        pd.testing.assert_frame_equal(
+            sliced,
+            campaign_roi(data.campaigns, data.campaign_contacts, copied, margin=0.3, as_of=as_of),
+            check_exact=True,
+        )
+    assert sliced["new_customers"].sum() > 0 and sliced["responders"].sum() > 0  # first purchases counted

@@ -448,3 +448,22 @@ def test_given_codes_are_used_and_numbering_ahead_is_waited_for_not_repeated(mon
     expected_codes, expected_uniques = pd.factorize(fresh.iloc[5:30], sort=True)
     assert codes.tolist() == expected_codes.tolist() and uniques.tolist() == list(expected_uniques)
     engine.forget_codes(fresh)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "ab", "é", "日本", "B"])), min_size=1, max_size=40),
+    st.lists(st.sampled_from(["a", "b", "ab", "zz", "日本"]), unique=True, max_size=5),
+    st.integers(0, 40),
+    st.integers(0, 40),
+)
+def test_ids_with_known_codes_are_looked_up_by_their_distinct_values(values, ids, first, stop):
+    """positions_of and member_of on a column (or a run of its rows) whose codes are known: the answers of
+    get_indexer and isin."""
+    column = _chunked_text(values, 6)
+    engine.sorted_codes(column)
+    index = pd.Index(ids, dtype="str")
+    for part in (column, column.iloc[first:stop]):
+        expected = index.get_indexer(part)
+        assert engine.positions_of(part, index).tolist() == expected.tolist()
+        assert engine.member_of(part, set(ids)).tolist() == part.isin(ids).tolist()

@@ -225,3 +225,28 @@ def test_frames_with_a_multi_index_or_repeated_columns_have_fingerprints():
     assert fingerprint(a) != fingerprint(a.rename_axis(["p", "r"]))
     twice = pd.DataFrame([[1, 2]], columns=["a", "a"])
     assert fingerprint(twice) == fingerprint(twice.copy()) != fingerprint(pd.DataFrame([[1, 3]], columns=["a", "a"]))
+
+
+def test_a_result_object_is_fingerprinted_by_the_content_of_its_frames():
+    """An analysis's result passed to a cached call (e.g. churn.CustomerValues to ltv_cac) keys by its frames'
+    content: two results whose tables differ only in rows their repr does not show never share a cached result."""
+    import dataclasses
+
+    import numpy as np
+
+    @dataclasses.dataclass(frozen=True)
+    class Result:
+        table: pd.DataFrame
+        weights: np.ndarray
+        status: str
+
+    rows = pd.DataFrame({"value": np.arange(200.0)})
+    changed = rows.assign(value=rows["value"].where(rows.index != 100, -1.0))  # a middle row: not in the repr
+    first = Result(rows, np.arange(5000.0), "ok")
+    assert repr(first) == repr(Result(changed, np.arange(5000.0), "ok"))
+    assert fingerprint(first) != fingerprint(Result(changed, np.arange(5000.0), "ok"))
+    weights = np.arange(5000.0)
+    weights[2500] = -1.0  # a middle value of a long array: not in its repr either
+    assert fingerprint(first) != fingerprint(Result(rows, weights, "ok"))
+    assert fingerprint(first) == fingerprint(Result(rows.copy(), np.arange(5000.0), "ok"))
+    assert fingerprint(first) != fingerprint(Result(rows, np.arange(5000.0), "fit_failed"))

@@ -62,7 +62,7 @@ def test_the_summary_tile_and_the_campaigns_page_share_one_roi_computation(table
     from crmtools import campaigns as campaign_analysis
     from crmtools.periods import parse_period
     from crmtools.reporting.results import cached_call
-    from crmtools.slicing import campaigns_active, contacts_of
+    from crmtools.slicing import campaigns_active, contacts_of, transactions_before
 
     campaigns, contacts, tx = tables
     calls = []
@@ -84,7 +84,7 @@ def test_the_summary_tile_and_the_campaigns_page_share_one_roi_computation(table
         counted,
         running,
         contacts_of(contacts, running),
-        tx.loc[tx["order_datetime"] < period.end],
+        transactions_before(tx, as_of=period.end),
         margin=0.5,
         as_of=period.end,
     )

@@ -17,6 +17,7 @@ queued last, can start as soon as a worker is free.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import functools
 import hashlib
@@ -42,6 +43,10 @@ _FRAME_HASHES: dict[int, tuple[weakref.ref, tuple | None, str, object]] = {}
 
 def fingerprint(value) -> str:
     """A stable text fingerprint of an argument: frames and series by content, the rest by ``repr``.
+
+    Containers (lists, tuples, dicts) and dataclass instances (an analysis's result, such as
+    :class:`crmtools.churn.CustomerValues`) are taken apart, so the frames they hold count by content too: their
+    ``repr`` shows a frame's first and last rows only.
 
     Examples
     --------
@@ -69,6 +74,12 @@ def fingerprint(value) -> str:
             f"cannot fingerprint a {type(value).__name__} by content; cache the pandas frame it was made "
             "from (ReportContext.cached does this for engine_transactions)."
         )
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        digest = hashlib.sha256(np.ascontiguousarray(value).view(np.uint8)).hexdigest()
+        return f"ndarray({value.dtype},{value.shape},{digest})"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # a result holding frames: field by field
+        fields = ",".join(f"{f.name}={fingerprint(getattr(value, f.name))}" for f in dataclasses.fields(value))
+        return f"{type(value).__module__}.{type(value).__qualname__}({fields})"
     if isinstance(value, (list, tuple)):
         return repr(type(value).__name__) + "[" + ",".join(fingerprint(v) for v in value) + "]"
     if isinstance(value, dict):
