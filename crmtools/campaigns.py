@@ -832,14 +832,15 @@ def campaign_roi(
     )
 
     first_purchase = _first_purchases(tx, known)
-    responses, treatment, holdout = _group_figures(cont, camp, tx[known], first_purchase, response_window_days)
+    bought = tx if known.all() else tx[known]  # lines with a customer (all of them, usually: then not copied)
+    responses, treatment, holdout = _group_figures(cont, camp, bought, first_purchase, response_window_days)
     has_contacts = camp["campaign_id"].isin(cont["campaign_id"].unique().tolist()).to_numpy()
     out = _attributed_to_contacts(camp, treatment, holdout, has_contacts, margin)
     if tagged is not None:
         _add_tag_attribution(out, camp, tx, tagged, known, first_purchase, has_contacts)
     _add_attributed_measures(out, margin)
     has_holdout = _add_incrementality(out, treatment, holdout, has_contacts, margin, alpha)
-    _add_payback(out, responses, tx[known], has_holdout, margin, as_of, max_payback_months)
+    _add_payback(out, responses, bought, has_holdout, margin, as_of, max_payback_months)
     return out[ROI_COLUMNS]
 
 

@@ -813,15 +813,23 @@ def _known_codes(chunked) -> tuple[np.ndarray, pd.Index] | None:
         parents = [(ref(), codes, uniques) for ref, codes, uniques in (*_GIVEN.values(), *_CODES.values())]
     for parent, codes, uniques in parents:
         if parent is not None and parent.type == chunked.type and len(parent) >= len(chunked) > 0:
-            first = _run_start(parent, chunked)
+            first = run_start(parent, chunked)
             if first is not None:
                 return _dense(codes[first : first + len(chunked)], uniques)
     return None
 
 
-def _run_start(parent, child) -> int | None:
-    """Where ``child`` starts in ``parent`` when its chunks are one run of ``parent``'s rows (a slice of it:
-    the same buffers at an offset), else None. Chunks of one array may share buffers at different offsets."""
+def run_start(parent, child) -> int | None:
+    """Where Arrow array ``child`` starts in ``parent`` when its chunks are one run of ``parent``'s rows (a slice
+    of it: the same buffers at an offset), else None. Chunks of one array may share buffers at different offsets.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> whole = pa.chunked_array([pa.array(["a", "b", "c"]), pa.array(["d", "e"])])
+    >>> run_start(whole, whole.slice(2, 2)), run_start(whole, pa.chunked_array([pa.array(["c", "d"])]))
+    (2, None)
+    """
     start, where = 0, {}
     for chunk in parent.chunks:
         where.setdefault(_buffer_addresses(chunk), []).append((chunk.offset, len(chunk), start))

@@ -269,7 +269,7 @@ def _numpy_first_purchases(
     stamps = transactions[d].to_numpy()
     keep = transactions[c].notna().to_numpy() & (_numbers(transactions[q]) > 0) & ~np.isnat(stamps)
     rows = np.flatnonzero(keep & (stamps < as_of.to_datetime64()))
-    if rows.size == 0 or transactions[o].iloc[rows].isna().any():
+    if rows.size == 0 or transactions[o].isna().to_numpy(dtype=bool)[rows].any():
         return None  # nothing to do fast; missing order ids are a group of their own in the engine path
     customer, customer_ids = _sorted_codes(transactions[c], rows)
     order, order_ids = _sorted_codes(transactions[o], rows)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crmtools.reporting.results import cached_call, fingerprint
 
@@ -250,3 +252,53 @@ def test_a_result_object_is_fingerprinted_by_the_content_of_its_frames():
     assert fingerprint(first) != fingerprint(Result(rows, weights, "ok"))
     assert fingerprint(first) == fingerprint(Result(rows.copy(), np.arange(5000.0), "ok"))
     assert fingerprint(first) != fingerprint(Result(rows, np.arange(5000.0), "fit_failed"))
+
+
+def _remembered_lines(n: int) -> pd.DataFrame:
+    import numpy as np
+
+    from crmtools.reporting.results import remember
+
+    frame = pd.DataFrame(
+        {
+            "order_id": pd.array([f"o{i}" for i in range(n)], dtype="str"),
+            "order_datetime": pd.date_range("2025-01-01", periods=n, freq="h"),
+            "quantity": pd.array([i % 4 for i in range(n)], dtype="Int64"),
+            "amount": np.arange(n, dtype="float64"),
+        }
+    )
+    remember(frame, "snapshot-token")
+    return frame
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 30), st.integers(0, 30), st.integers(0, 30), st.integers(0, 30))
+def test_a_run_of_a_remembered_frames_rows_is_fingerprinted_by_where_it_lies(a, b, c, d):
+    """The lines before a period's end are a slice of the run's remembered lines: fingerprinted by the rows they
+    are (no hashing), equal for the same rows, different for other rows, columns or values."""
+    lines = _remembered_lines(30)
+    first, second = lines.iloc[a:b], lines.iloc[c:d]
+    if len(first) and len(second):
+        assert (fingerprint(first) == fingerprint(second)) == ((a, b) == (c, d))
+        renumbered = (first.reset_index(drop=True), second.reset_index(drop=True))  # the index no longer says where
+        assert (fingerprint(renumbered[0]) == fingerprint(renumbered[1])) == ((a, b) == (c, d))
+    same_length = (lines.iloc[a : a + 5].reset_index(drop=True), lines.iloc[c : c + 5].reset_index(drop=True))
+    if len(same_length[0]) == len(same_length[1]) == 5:
+        assert (fingerprint(same_length[0]) == fingerprint(same_length[1])) == (a == c)
+    if len(first):
+        assert fingerprint(first) == fingerprint(lines.iloc[a:b])
+        assert fingerprint(first) != fingerprint(first[["order_id", "amount"]])
+        changed = first.copy()
+        changed.iloc[-1, changed.columns.get_loc("amount")] = -1.0
+        assert fingerprint(changed) != fingerprint(first)
+        assert fingerprint(first.reset_index(drop=True)) != fingerprint(first) or a == 0
+
+
+def test_a_copy_of_a_run_is_hashed_and_a_changed_run_is_not_taken_for_the_rows_it_came_from():
+    lines = _remembered_lines(50)
+    window = lines.iloc[10:40]
+    copied = window.copy(deep=True)  # equal content, own memory: hashed (a different key only costs a recomputation)
+    assert fingerprint(copied) == fingerprint(copied.copy(deep=True))
+    written = window.copy(deep=False)
+    written.loc[20, "amount"] = 999.0  # copy-on-write: new memory for the column, so no longer a run
+    assert fingerprint(written) != fingerprint(window)
