@@ -774,10 +774,13 @@ def read_snapshot(folder: str | os.PathLike) -> Dataset:
     for name, columns in _SNAPSHOT_CODED.items():
         for column in columns:
             codes, uniques = (src / f"{name}.{column}.{part}.arrow" for part in ("codes", "uniques"))
-            if column in frames[name].columns and codes.exists():
+            if column not in frames[name].columns or not codes.exists():
+                continue
+            numbers = feather.read_table(codes, memory_map=True).column(0)
+            if len(numbers) == len(frames[name]) and numbers.num_chunks == 1:
                 remember_codes(
                     frames[name][column],
-                    feather.read_table(codes, memory_map=True).column(0).chunk(0).to_numpy(zero_copy_only=True),
+                    numbers.chunk(0).to_numpy(zero_copy_only=True),
                     pd.Index(feather.read_table(uniques, memory_map=True).column(0).to_pandas().array),
                 )
     return Dataset(**frames, fingerprints=meta["fingerprints"], inputs=meta["inputs"])
@@ -788,8 +791,10 @@ def _write_codes(frame: pd.DataFrame, name: str, out: Path) -> None:
     import pyarrow as pa
     from pyarrow import feather
 
-    for column in _SNAPSHOT_CODED.get(name, ()) if len(frame) else ():
-        if column not in frame.columns or getattr(frame[column].array, "_pa_array", None) is None:
+    for column in _SNAPSHOT_CODED.get(name, ()):
+        if not len(frame) or column not in frame.columns or getattr(frame[column].array, "_pa_array", None) is None:
+            for part in ("codes", "uniques"):  # none for this write: none left from an earlier one either
+                (out / f"{name}.{column}.{part}.arrow").unlink(missing_ok=True)
             continue
         codes, uniques = sorted_codes(frame[column])
         forget_codes(frame[column])  # written: the kernels hold them now

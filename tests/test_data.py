@@ -1164,6 +1164,23 @@ def test_a_snapshot_written_again_leaves_the_tables_read_before_intact(small_sam
     assert "transactions.arrow" in names and not [n for n in names if n.endswith(".partial")]
 
 
+def test_a_snapshot_written_again_never_gives_the_codes_of_the_earlier_write(small_sample_dir, tmp_path):
+    """Codes are written only for text the writer holds as Arrow: a column it holds otherwise leaves no codes
+    file, and none from an earlier write is kept for it (its kernel would number rows that are no longer there)."""
+    from crmtools import engine
+    from crmtools.data import read_snapshot, write_snapshot
+
+    data = load_dataset(str(small_sample_dir))
+    write_snapshot(data, tmp_path / "snap")
+    reordered = data.transactions.iloc[::-1].reset_index(drop=True)
+    reordered["customer_id"] = reordered["customer_id"].astype(object)  # not Arrow in the writer: no codes
+    back = read_snapshot(write_snapshot(dataclasses.replace(data, transactions=reordered), tmp_path / "snap"))
+    assert not (tmp_path / "snap" / "transactions.customer_id.codes.arrow").exists()
+    codes, uniques = engine.sorted_codes(back.transactions["customer_id"])
+    expected_codes, expected_uniques = pd.factorize(back.transactions["customer_id"], sort=True)
+    assert codes.tolist() == expected_codes.tolist() and uniques.tolist() == list(expected_uniques)
+
+
 @pytest.mark.parametrize("messy", [False, True])
 def test_a_snapshot_carries_the_codes_of_the_order_lines_ids(tmp_path, messy, monkeypatch):
     """Numbered once per run (while the plan checks the other tables), the ids' sorted codes reach every kernel
