@@ -463,7 +463,7 @@ def _first_purchases(tx: pd.DataFrame, known: pd.Series) -> pd.Series:
     ``tx.loc[buys].groupby("customer_id")["order_datetime"].min()``, grouped on the ids' sorted codes
     (:func:`crmtools.engine.sorted_codes`: known for a run's order lines), not on the text.
     """
-    buys = (known & (tx["quantity"] > 0)).to_numpy(dtype=bool)
+    buys = (known & (tx["quantity"] > 0)).to_numpy(dtype=bool, na_value=False)  # a missing quantity buys nothing
     codes, uniques = sorted_codes(tx["customer_id"])
     first = pd.Series(tx["order_datetime"].to_numpy()[buys]).groupby(codes[buys]).min()
     customers = pd.Index(uniques.take(first.index.to_numpy()), name="customer_id")

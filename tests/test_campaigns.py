@@ -629,3 +629,22 @@ def test_the_lines_before_a_periods_end_give_the_same_roi_as_a_slice_or_a_copy(s
             check_exact=True,
         )
     assert sliced["new_customers"].sum() > 0 and sliced["responders"].sum() > 0  # first purchases counted
+
+
+@pytest.mark.parametrize("quantities", [[1, 2, -1, 1, 3], [pd.NA, 1, 1, pd.NA, -2]])
+def test_first_purchases_grouped_on_codes_are_the_group_by_of_the_ids(quantities):
+    """Each customer's first purchase (a line of positive quantity; a missing quantity buys nothing, a missing
+    customer is nobody), grouped on the ids' codes: the text group-by's table."""
+    from crmtools.campaigns import _first_purchases
+
+    tx = pd.DataFrame(
+        {
+            "customer_id": pd.array(["b", "a", "b", None, "c"], dtype="str"),
+            "order_datetime": pd.to_datetime(["2025-01-05", "2025-01-02", "2025-01-01", "2025-01-01", "2025-01-09"]),
+            "amount": [1.0, 2.0, 3.0, 4.0, 5.0],
+            "quantity": pd.array(quantities, dtype="Int64"),
+        }
+    )
+    known = tx["customer_id"].notna()
+    expected = tx[known & (tx["quantity"] > 0)].groupby("customer_id")["order_datetime"].min()
+    pd.testing.assert_series_equal(_first_purchases(tx, known), expected, check_exact=True)
