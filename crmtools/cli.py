@@ -320,6 +320,14 @@ def _cmd_targets(args) -> int:
 
 
 def _cmd_report(args) -> int:
+    from .reporting.kernel_server import early_server
+
+    # the kernels' server imports what the pages use while this process imports the runner and checks the inputs
+    with early_server(Path.cwd(), enabled=not args.fresh_kernels):
+        return _report(args)
+
+
+def _report(args) -> int:
     from .runner import run_period, run_periods
 
     overrides = list(args.set) + ([f"data.path={args.data}"] if args.data else [])

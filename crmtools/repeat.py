@@ -162,6 +162,8 @@ def _first_purchases_lazy(
     channel = nw.col("_order_channel") if has_channel else nw.lit(None, nw.String)
     if customers is not None:
         acquired = _align(customers, per_customer, columns=[c, acquisition_channel_col], name="customers")
+        if acquired.collect_schema()[c] == nw.Unknown:  # ids of no type (an empty or all-missing object column)
+            acquired = acquired.with_columns(nw.col(c).cast(per_customer.collect_schema()[c]))  # match nothing
         acquired = acquired.select(c, nw.col(acquisition_channel_col).cast(nw.String).alias("_acquired"))
         per_customer = per_customer.join(acquired, on=c, how="left")
         channel = nw.coalesce(nw.col("_acquired"), channel) if has_channel else nw.col("_acquired")

@@ -52,6 +52,7 @@ from .periods import Period, last_complete_month, parse_period, period_range
 from .quality import quality_warnings
 from .reporting import i18n
 from .reporting.index import build_index, index_name
+from .reporting.kernel_server import WARM_IMPORTS, take_server
 from .reporting.notebook_format import nbformat
 from .reporting.render import KernelSession, count_images, execute_notebook, render_html
 from .sources import order_date_range
@@ -483,19 +484,6 @@ def _write_snapshot(plan: RunPlan, folder: Path) -> Path:
     return out
 
 
-#: What every report kernel imports as it starts, ahead of its first page (the pages' first cells import them).
-WARM_IMPORTS = (
-    "crmtools.notebook",
-    "crmtools.plotting.theme",
-    "crmtools.reporting.findings",
-    "crmtools.reporting.summary",
-    "crmtools.reporting.tables",
-    "matplotlib.pyplot",
-    "seaborn",
-    "sklearn.ensemble",
-)
-
-
 def _workers(jobs: int | None, project_dir: str | Path, notebooks_dir: str | Path | None) -> int:
     """How many notebooks run at once: ``jobs`` (the number of cores by default), at most one per notebook."""
     folder = Path(notebooks_dir) if notebooks_dir else Path(project_dir) / "notebooks"
@@ -518,13 +506,16 @@ class _Kernels:
         self.workers, self.cwd, self.fresh = workers, cwd, fresh
         self._task = None
         self._go = threading.Event()
+        # the kernels are forked from a server that imports WARM_IMPORTS once (the command line's, started before
+        # it imported this module, or the run's own); a fresh kernel per notebook starts the usual way
+        self._server, self._owns_server = (None, False) if fresh else take_server(cwd)
         KernelSession.prepare()
         self._pool = ThreadPoolExecutor(max_workers=workers)
         self._futures = [self._pool.submit(self._serve) for _ in range(workers)]
 
     def _serve(self) -> None:
         # A session belongs to the thread that made it (its kernel manager lives on that thread's event loop).
-        with KernelSession() as kernel:
+        with KernelSession(self._server) as kernel:
             if not self.fresh:
                 kernel.start(self.cwd, imports=WARM_IMPORTS)
             self._go.wait()
@@ -551,6 +542,8 @@ class _Kernels:
     def __exit__(self, *exc) -> None:
         self._go.set()  # workers without a task shut their kernels down
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._owns_server:
+            self._server.close()
 
 
 def _execute_all(

@@ -174,6 +174,7 @@ def english_left(page: str, allowed: set[str]) -> list[str]:
             continue
         keys = [k for k in KEYS if k in node] + untranslated_codes(node)
         node = re.sub(PARAMETER, " ", node)  # a parameter's name, quoted as the analyst sets it
+        node = re.sub(r"(?<![0-9A-Za-z])[0-9a-f]{12}(?![0-9A-Za-z])", " ", node)  # a run key (541880147fcd)
         words = [
             w
             for w in re.findall(r"[A-Za-z][A-Za-z0-9]*", node)

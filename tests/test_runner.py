@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -169,7 +170,15 @@ def test_backfill_publishes_every_period_and_lists_newest_first(project):
 
 
 def _children() -> set[str]:
-    return set(subprocess.run(["pgrep", "-P", str(os.getpid())], capture_output=True, text=True).stdout.split())
+    """This process's descendants: kernels, and the server that forked them (crmtools.reporting.kernel_server)."""
+    import psutil
+
+    found = set()
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if child.status() != psutil.STATUS_ZOMBIE:
+                found.add(str(child.pid))
+    return found
 
 
 def _left_since(before: set[str]) -> set[str]:
@@ -209,6 +218,30 @@ def test_kernels_start_and_import_what_pages_use_while_the_inputs_are_validated(
     warm = (run(project).report_dir / "00_first.html").read_text(encoding="utf-8")
     cold = (run(project, force=True, fresh_kernels=True).report_dir / "00_first.html").read_text(encoding="utf-8")
     assert "WARM True" in warm and "WARM False" in cold
+
+
+PARENT = 'import os, psutil\nprint("PARENT", " ".join(psutil.Process(os.getppid()).cmdline()))'
+
+
+def test_report_kernels_are_forked_from_the_command_lines_kernel_server(project, monkeypatch):
+    """`crmtools report` starts the kernels' server before it imports the runner (its imports then overlap the
+    runner's and the input checks); the run's kernels are forks of it, and neither outlives the command."""
+    import crmtools.runner
+
+    taken = []
+    monkeypatch.setattr(
+        crmtools.runner,
+        "take_server",
+        lambda cwd, real=crmtools.runner.take_server: taken.append(real(cwd)) or taken[-1],
+    )
+    before = _children()
+    write_notebook(project / "notebooks" / "00_first.ipynb", PARENT, min_images=0)
+    monkeypatch.chdir(project)
+    assert main(["report", "--period", "2025-01"]) == 0
+    page = (project / "reports" / "2025-01" / "en" / "00_first.html").read_text(encoding="utf-8")
+    assert "-m crmtools.reporting.kernel_server" in page
+    assert [owned for _, owned in taken] == [False], "the run took the command line's server, not one of its own"
+    assert not _left_since(before), "no server or kernel outlives the command"
 
 
 COUNT_DRAWS = """import matplotlib.figure as _figure

@@ -158,6 +158,8 @@ def _ipc_kernel_manager():
     from jupyter_core.paths import jupyter_runtime_dir
     from traitlets import default
 
+    from .kernel_server import provisioner_class
+
     class IPCKernelManager(AsyncKernelManager):
         @default("transport")
         def _transport_default(self):
@@ -171,11 +173,26 @@ def _ipc_kernel_manager():
                 return
             await super()._async_interrupt_kernel()
 
+        async def _async_pre_start_kernel(self, **kw):
+            # a kernel forked from the run's kernel server when it has one (crmtools.reporting.kernel_server)
+            if self.provisioner is None and getattr(self, "kernel_server", None) is not None:
+                self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
+                self.provisioner = provisioner_class()(
+                    kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self
+                )
+            return await super()._async_pre_start_kernel(**kw)
+
         @default("ip")
         def _ip_default(self):
             folder = jupyter_runtime_dir()
             os.makedirs(folder, mode=0o700, exist_ok=True)
             return os.path.join(folder, f"crmtools-{uuid.uuid4().hex[:12]}-ipc")
+
+        @default("connection_file")
+        def _connection_file_default(self):
+            # beside the sockets, not in the temporary folder the process first saw (jupyter_client's mkstemp):
+            # a run's connection files (their signing key) go with its private workspace, even after a kill -9
+            return os.path.join(os.path.dirname(self.ip), f"kernel-{uuid.uuid4().hex[:12]}.json")
 
     return IPCKernelManager
 
@@ -219,11 +236,13 @@ class KernelSession:
     byte-identical either way. A session belongs to one thread (its kernel
     manager lives on that thread's event loop). After a failure that may have
     left the kernel unusable (it died, timed out), call :meth:`discard`: the
-    next notebook starts a new kernel.
+    next notebook starts a new kernel. With a ``server``
+    (:class:`crmtools.reporting.kernel_server.KernelServer`) its kernels are forked from it, modules imported.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, server=None) -> None:
         self._km = None
+        self._server = server
 
     def manager(self, cwd: str | os.PathLike | None = None, *, imports: tuple[str, ...] = ()):
         """The kernel manager, its kernel started (in ``cwd``) on first use.
@@ -236,6 +255,7 @@ class KernelSession:
         if self._km is None:
             _register_session_engine()
             self._km = _ipc_kernel_manager()(kernel_name="python3")
+            self._km.kernel_server = self._server
         if not self._km.has_kernel:
             extra = [*_KERNEL_OPTIONS, *([f"--IPKernelApp.exec_lines={_warm_up(imports)}"] if imports else [])]
             run_sync(self._km.start_kernel)(cwd=str(cwd) if cwd else None, extra_arguments=extra)

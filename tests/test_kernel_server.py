@@ -1,0 +1,185 @@
+"""Report kernels forked from a server that imported what the pages use (crmtools.reporting.kernel_server)."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import time
+
+import psutil
+import pytest
+
+from crmtools.reporting import kernel_server
+from crmtools.reporting.kernel_server import KernelServer, early_server, take_server
+from crmtools.reporting.render import KernelSession
+
+#: Light imports: the server's behaviour, not the pages' modules (a run's server imports WARM_IMPORTS).
+LIGHT = ("wave",)  # a module nothing else imports
+
+PROBE = """import os, sys, tempfile
+print("PPID", os.getppid(), "SID", os.getsid(0) == os.getpid(), "CWD", os.getcwd())
+print("TMP", tempfile.gettempdir(), "SEED", os.environ.get("PYTHONHASHSEED"), "MARK", os.environ.get("CRM_MARK"))
+print("WARM", "wave" in sys.modules)"""
+
+
+def _execute(km, code: str, timeout: float = 60) -> tuple[str, dict]:
+    """Run ``code`` on the kernel of ``km``: what it printed and the execute reply."""
+    from jupyter_client import BlockingKernelClient
+
+    kc = BlockingKernelClient(connection_file=km.connection_file)
+    kc.load_connection_file()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=timeout)
+        msg_id = kc.execute(code)
+        printed = []
+        while True:
+            msg = kc.get_iopub_msg(timeout=timeout)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "stream":
+                printed.append(msg["content"]["text"])
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+        reply = kc.get_shell_msg(timeout=timeout)
+        return "".join(printed), reply["content"]
+    finally:
+        kc.stop_channels()
+
+
+def _gone(pid: int, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def server(tmp_path):
+    s = KernelServer(tmp_path, LIGHT)
+    yield s
+    s.close()
+
+
+def test_a_served_kernel_is_a_fork_of_the_server_in_the_kernels_own_setting(server, tmp_path, monkeypatch):
+    """The kernel is the server's child with the modules it imported, yet sees what ``ipykernel_launcher`` would
+    have: a session of its own, the working folder, the environment jupyter_client gave it (its TMPDIR: the run's
+    private workspace, not the server's) and the fixed string hashing of report kernels."""
+    workspace = tmp_path / "private"
+    workspace.mkdir()
+    monkeypatch.setenv("TMPDIR", str(workspace))
+    monkeypatch.setenv("CRM_MARK", "given-at-launch")  # set after the server started: reaches the kernel anyway
+    with KernelSession(server) as kernel:
+        km = kernel.manager(tmp_path)
+        printed, reply = _execute(km, PROBE)
+        pid = km.provisioner.pid
+    assert reply["status"] == "ok", reply
+    assert f"PPID {server._process.pid} SID True CWD {tmp_path}" in printed
+    assert f"TMP {workspace} SEED 0 MARK given-at-launch" in printed
+    assert "WARM True" in printed
+    assert _gone(pid), "closing the session stops the kernel"
+
+
+def test_a_served_kernel_is_interrupted_and_killed_as_any_kernel(server, tmp_path):
+    """jupyter_client interrupts a kernel (SIGINT to its process group) and kills it: both reach the fork, which
+    the server ignores Ctrl-C for and reaps."""
+    from jupyter_client import BlockingKernelClient
+
+    kernel = KernelSession(server)
+    km = kernel.manager(tmp_path)
+    kc = BlockingKernelClient(connection_file=km.connection_file)
+    kc.load_connection_file()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        assert psutil.Process(km.provisioner.pid).ppid() == server._process.pid, "a served kernel"
+        msg_id = kc.execute("import time\ntime.sleep(60)")
+        time.sleep(1.0)
+        os.killpg(km.provisioner.pgid, signal.SIGINT)  # what interrupt_kernel sends
+        reply = kc.get_shell_msg(timeout=30)
+        assert reply["parent_header"]["msg_id"] == msg_id
+        assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+    finally:
+        kc.stop_channels()
+    pid = km.provisioner.pid
+    kernel.discard()
+    assert _gone(pid), "a killed kernel is gone (reaped by the server)"
+    assert server.alive, "the server outlives its kernels"
+
+
+def test_a_kernel_the_server_cannot_serve_starts_the_usual_way(server, tmp_path):
+    """Another working folder (its sys.path would differ), or a server that is gone: the kernel is started by
+    jupyter_client as usual, a child of this process."""
+    other = tmp_path / "other"
+    other.mkdir()
+    for folder in (other, tmp_path):
+        if folder == tmp_path:
+            server.close()
+            assert not server.alive
+        with KernelSession(server) as kernel:
+            printed, reply = _execute(kernel.manager(folder), PROBE)
+        assert reply["status"] == "ok", reply
+        assert f"PPID {os.getpid()} " in printed and f"CWD {folder}" in printed
+
+
+def test_the_command_lines_server_is_taken_by_runs_in_its_folder_and_stops_with_it(tmp_path):
+    with early_server(tmp_path) as early:
+        assert early is not None and early.alive
+        assert take_server(tmp_path) == (early, False), "a run takes it, and does not close it"
+        elsewhere, owned = take_server(tmp_path / "..")
+        assert elsewhere is not early and owned
+        elsewhere.close()
+    assert not early.alive, "it stops with the block"
+    assert kernel_server._EARLY is None
+
+
+def test_a_server_stops_at_once_while_it_still_imports(tmp_path):
+    """A run that stops on bad inputs does not wait for its server's imports."""
+    server = KernelServer(tmp_path, ("crmtools.reporting.summary", "sklearn.ensemble"))
+    started = time.perf_counter()
+    server.close()
+    assert time.perf_counter() - started < 1.0
+    assert not server.alive
+
+
+def test_served_kernels_share_the_servers_imports_and_stop_with_it(tmp_path):
+    """Two kernels forked in turn from one server (a run's two workers), each answering; when the server is gone
+    its orphaned kernels stop themselves (they watch their parent)."""
+    server = KernelServer(tmp_path, LIGHT)
+    answers: queue.Queue = queue.Queue()
+    sessions = [KernelSession(server) for _ in range(2)]
+    pids = []
+    for session in sessions:
+        km = session.manager(tmp_path)
+        printed, _ = _execute(km, 'print("PPID", __import__("os").getppid())')
+        answers.put(printed)
+        pids.append(km.provisioner.pid)
+    assert [answers.get() for _ in range(2)] == [f"PPID {server._process.pid}\n"] * 2
+    server.close()
+    assert all(_gone(pid, seconds=15) for pid in pids), "orphaned kernels stop"
+    for session in sessions:
+        session.discard()
+
+
+def test_a_kernels_connection_file_lies_in_the_runs_runtime_folder(tmp_path, monkeypatch):
+    """The connection file (it holds the key that signs the kernel's messages) goes beside the kernel's sockets in
+    the run's runtime folder (its private workspace), not in the temporary folder this process first looked up
+    (jupyter_client's ``mkstemp``: /tmp, where a killed run left it)."""
+    import tempfile
+
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
+    assert not tempfile.gettempdir().startswith(str(runtime))
+    with KernelSession() as kernel:
+        km = kernel.manager(tmp_path)
+        connection = km.connection_file
+        assert os.path.dirname(connection) == str(runtime) and os.path.isfile(connection)
+        assert os.stat(connection).st_mode & 0o077 == 0, "readable by its owner only"
+    assert not os.path.exists(connection), "removed with the kernel"
