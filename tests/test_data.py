@@ -347,6 +347,36 @@ def test_problems_in_several_tables_are_collected_together(tmp_path):
         load_dataset(str(tmp_path))
 
 
+def test_tables_checked_two_at_a_time_report_as_when_checked_in_turn(tmp_path, monkeypatch):
+    """Files are read and checked two tables at a time; the problems and data-quality rows still come in the
+    tables' order (here the order lines are checked last of all, slowed down), as when checked one after another."""
+    import time
+
+    import crmtools.data as data_module
+
+    bad_tx = _text_lines()
+    bad_tx.loc[0, "quantity"] = "one"
+    _write(bad_tx, tmp_path / "transactions.csv")
+    customers = pd.DataFrame({"customer_id": ["C1", "C2", "C2"], "first_seen": ["2025-01-01", "someday", None]})
+    _write(customers, tmp_path / "customers.csv")
+    real = data_module.validate_raw
+
+    def slow_order_lines(name, *args, **kwargs):
+        if name == "transactions":
+            time.sleep(0.5)  # the other thread meanwhile checks every other table
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(data_module, "validate_raw", slow_order_lines)
+    _, together, quality_together = inspect_dataset(DataConfig(path=str(tmp_path)))
+    monkeypatch.setattr(data_module, "_each_table", lambda check, files: [check(name) for name in data_module.TABLES])
+    _, in_turn, quality_in_turn = inspect_dataset(DataConfig(path=str(tmp_path)))
+    tables = [p.table for p in together]  # the customers' problems were found first
+    assert tables[0] == "transactions" and tables.count("customers") >= 2
+    assert tables == sorted(tables, key=list(data_module.TABLES).index)
+    assert together == in_turn
+    pd.testing.assert_frame_equal(quality_together, quality_in_turn)
+
+
 def test_a_folder_without_transactions_is_a_clear_problem(tmp_path):
     with pytest.raises(DataValidationError, match=r"no transactions file found.*transactions\.parquet"):
         load_dataset(str(tmp_path))
