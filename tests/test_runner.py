@@ -244,6 +244,25 @@ def test_report_kernels_are_forked_from_the_command_lines_kernel_server(project,
     assert not _left_since(before), "no server or kernel outlives the command"
 
 
+BURN = """import time
+start = time.process_time()
+while time.process_time() - start < 1.5:
+    pass"""
+
+
+def test_a_runs_cpu_time_counts_its_kernels(project):
+    """The kernels are forks of the run's kernel server, not this process's children: the server collects them
+    before it stops, so their CPU time is counted in this process's children as before (``bench_report.py`` and
+    ``time crmtools report`` read it)."""
+    import resource
+
+    write_notebook(project / "notebooks" / "00_first.ipynb", BURN, min_images=0)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert run(project).status == "published"
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime) >= 1.5
+
+
 COUNT_DRAWS = """import matplotlib.figure as _figure
 import matplotlib.pyplot as plt
 _draws, _draw = [], _figure.Figure.draw

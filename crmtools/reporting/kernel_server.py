@@ -83,6 +83,7 @@ class KernelServer:
         self._replies = os.fdopen(replies_in, encoding="utf-8")
         self._hash_seed = env["PYTHONHASHSEED"]
         self._lock = threading.Lock()
+        self._forked = False
 
     @property
     def alive(self) -> bool:
@@ -106,9 +107,11 @@ class KernelServer:
             except (OSError, ValueError):  # the server is gone (a closed pipe)
                 return None
         try:
-            return int(json.loads(reply)["pid"]) if reply else None
+            pid = int(json.loads(reply)["pid"]) if reply else None
         except (ValueError, KeyError, TypeError):
             return None
+        self._forked = self._forked or pid is not None
+        return pid
 
     def _serves(self, cmd: list[str], env: dict[str, str], cwd) -> bool:
         same_python = bool(cmd) and os.path.realpath(cmd[0]) == os.path.realpath(sys.executable)
@@ -117,11 +120,16 @@ class KernelServer:
         return same_python and tuple(cmd[1 : 1 + len(_LAUNCHER)]) == _LAUNCHER and same_folder and same_hashing
 
     def close(self) -> None:
-        """Stop the server at once, imports finished or not (its kernels are the runner's to stop; orphaned,
-        they stop themselves)."""
+        """Stop the server: at once when it forked nothing (it may still be importing: a run stopped by bad
+        inputs does not wait for it); else once it has collected its kernels, which the runner stopped first
+        (their CPU time is then counted in this process's children, as a kernel started the usual way is),
+        killed after a few seconds should one still run (orphaned, it stops itself)."""
         for pipe in (self._requests, self._replies):
             with contextlib.suppress(OSError):
                 pipe.close()
+        if self._forked:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout=5)
         with contextlib.suppress(OSError):
             self._process.kill()
         self._process.wait()
@@ -264,6 +272,9 @@ def _serve(requests_fd: int, replies_fd: int, imports: list[str]) -> None:
                 _run_kernel(request, (requests_fd, replies_fd))  # never returns
             replies.write(json.dumps({"pid": pid}) + "\n")
             replies.flush()
+    with contextlib.suppress(ChildProcessError):  # the runner closed the pipe: collect the kernels it stopped
+        while True:
+            os.waitpid(-1, 0)
 
 
 def _reap(signum, frame) -> None:
