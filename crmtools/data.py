@@ -648,8 +648,11 @@ def _each_table(check, *, files: bool) -> list[_Checked]:
     used by one thread, one table after another. The same tables, rows and messages, in the same order."""
     if not files:
         return [check(name) for name in TABLES]
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="crmtools-tables") as pool:
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crmtools-tables")
+    try:
         return list(pool.map(check, TABLES))
+    finally:  # all done; or interrupted (Ctrl-C): the tables not yet started are not read
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _checked_table(reader, name: str, config: DataConfig, *, since, until, number_ids: bool) -> _Checked:

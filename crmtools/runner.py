@@ -516,7 +516,10 @@ class _Kernels:
     def _serve(self) -> None:
         # A session belongs to the thread that made it (its kernel manager lives on that thread's event loop).
         with KernelSession(self._server) as kernel:
-            if not self.fresh:
+            if self._server is not None:  # forked once the server has imported, unless the run stopped before
+                while not (self._go.is_set() or self._server.ready.wait(0.05)):
+                    pass
+            if not self.fresh and not (self._go.is_set() and self._task is None):
                 kernel.start(self.cwd, imports=WARM_IMPORTS)
             self._go.wait()
             try:

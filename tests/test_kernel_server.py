@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import signal
+import sys
 import time
 
 import psutil
@@ -183,3 +184,29 @@ def test_a_kernels_connection_file_lies_in_the_runs_runtime_folder(tmp_path, mon
         assert os.path.dirname(connection) == str(runtime) and os.path.isfile(connection)
         assert os.stat(connection).st_mode & 0o077 == 0, "readable by its owner only"
     assert not os.path.exists(connection), "removed with the kernel"
+
+
+def test_kernels_left_by_a_runner_that_died_are_stopped_by_the_server(tmp_path):
+    """A runner killed outright (kill -9, out of memory) stops nothing: the end of its pipe tells the server, which
+    stops the kernels it forked (they would wait for it for ever: each stops only when its parent does)."""
+    server = KernelServer(tmp_path, LIGHT)
+    kernel = KernelSession(server)
+    try:
+        km = kernel.manager(tmp_path)
+        _, reply = _execute(km, "x = 1")
+        assert reply["status"] == "ok"
+        pid = km.provisioner.pid
+        server._requests.close()  # what the runner's death does to the pipe; the kernel is left running
+        assert _gone(pid, seconds=10), "the server stopped the kernel"
+        server._process.wait(timeout=10)
+    finally:
+        kernel.discard()
+        server.close()
+
+
+def test_the_server_serves_only_kernels_of_its_chart_backend(server, tmp_path):
+    """matplotlib reads MPLBACKEND as it is imported (by the server): a kernel asked with another backend (a user's
+    Agg) starts the usual way."""
+    cmd = [os.path.realpath(sys.executable), "-m", "ipykernel_launcher", "-f", str(tmp_path / "k.json")]
+    assert server.fork(cmd, env={**os.environ, "MPLBACKEND": "Agg"}, cwd=tmp_path) is None
+    assert not server._forked

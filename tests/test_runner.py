@@ -211,6 +211,19 @@ def test_bad_parameters_are_rejected_before_any_notebook_starts(project, overrid
 WARM = 'import sys\nprint("WARM", "sklearn.ensemble" in sys.modules)'
 
 
+def test_a_run_stopped_by_its_plan_starts_no_kernel(project, monkeypatch):
+    """Its workers fork a kernel once the kernel server has imported, unless the run stopped before: a plan that
+    fails (bad parameters) starts none and does not wait for the server's imports."""
+    from crmtools.reporting.kernel_server import KernelServer
+
+    forks = []
+    real = KernelServer.fork
+    monkeypatch.setattr(KernelServer, "fork", lambda self, *a, **k: forks.append(1) or real(self, *a, **k))
+    with pytest.raises(ParameterError):
+        run(project, overrides=["rfm.lookback_days=soon"])
+    assert forks == []
+
+
 def test_kernels_start_and_import_what_pages_use_while_the_inputs_are_validated(project):
     """A worker's kernel starts with the run and imports runner.WARM_IMPORTS (scikit-learn here, which no page of
     this project imports) before its first notebook; a fresh kernel per notebook starts with nothing."""

@@ -67,7 +67,8 @@ class KernelServer:
         self.cwd = Path(cwd).resolve()
         requests_in, requests_out = os.pipe()
         replies_in, replies_out = os.pipe()
-        env = {**os.environ, **{k: os.environ.get(k, v) for k, v in KERNEL_ENVIRONMENT.items()}}
+        env = {**os.environ, "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")}
+        env["MPLBACKEND"] = KERNEL_ENVIRONMENT["MPLBACKEND"]  # read as matplotlib is imported: its kernels' too
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", __name__, str(requests_in), str(replies_out), *imports],
@@ -84,11 +85,24 @@ class KernelServer:
         self._hash_seed = env["PYTHONHASHSEED"]
         self._lock = threading.Lock()
         self._forked = False
+        self.ready = threading.Event()  # set once the server has imported (or is gone: then ``alive`` is False)
+        threading.Thread(target=self._await_ready, name="crmtools-kernel-server", daemon=True).start()
+
+    def _await_ready(self) -> None:
+        try:
+            line = self._replies.readline()
+        except (OSError, ValueError):
+            line = ""
+        if line.strip() != _READY:
+            self._gone = True
+        self.ready.set()
+
+    _gone = False
 
     @property
     def alive(self) -> bool:
         """Whether the server can still fork."""
-        return self._process.poll() is None and not self._requests.closed
+        return not self._gone and self._process.poll() is None and not self._requests.closed
 
     def fork(self, cmd: list[str], *, env: dict[str, str], cwd: str | os.PathLike | None) -> int | None:
         """Fork a kernel running ``cmd`` (``python -m ipykernel_launcher ...``) in ``cwd`` with ``env``: its pid.
@@ -96,7 +110,7 @@ class KernelServer:
         None when this server cannot start it (another command, folder or string hashing, or the server is gone):
         the caller then starts the kernel the usual way.
         """
-        if not self._serves(cmd, env, cwd):
+        if not self._serves(cmd, env, cwd) or not self.ready.wait(timeout=120) or not self.alive:
             return None
         request = json.dumps({"argv": list(cmd[1 + len(_LAUNCHER) :]), "env": dict(env), "cwd": str(self.cwd)})
         with self._lock:
@@ -117,23 +131,29 @@ class KernelServer:
         same_python = bool(cmd) and os.path.realpath(cmd[0]) == os.path.realpath(sys.executable)
         same_folder = cwd is None or Path(cwd).resolve() == self.cwd
         same_hashing = env.get("PYTHONHASHSEED", self._hash_seed) == self._hash_seed
-        return same_python and tuple(cmd[1 : 1 + len(_LAUNCHER)]) == _LAUNCHER and same_folder and same_hashing
+        same_charts = env.get("MPLBACKEND", KERNEL_ENVIRONMENT["MPLBACKEND"]) == KERNEL_ENVIRONMENT["MPLBACKEND"]
+        launcher = tuple(cmd[1 : 1 + len(_LAUNCHER)]) == _LAUNCHER
+        return same_python and launcher and same_folder and same_hashing and same_charts
 
     def close(self) -> None:
         """Stop the server: at once when it forked nothing (it may still be importing: a run stopped by bad
-        inputs does not wait for it); else once it has collected its kernels, which the runner stopped first
-        (their CPU time is then counted in this process's children, as a kernel started the usual way is),
-        killed after a few seconds should one still run (orphaned, it stops itself)."""
-        for pipe in (self._requests, self._replies):
-            with contextlib.suppress(OSError):
-                pipe.close()
+        inputs does not wait for it); else once it has stopped and collected its kernels (the runner stopped
+        them first; their CPU time is then counted in this process's children, as a kernel started the usual
+        way is), killed after a few seconds should it not be done."""
+        with contextlib.suppress(OSError):
+            self._requests.close()  # the end of the requests: the server stops what is left of its kernels
         if self._forked:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._process.wait(timeout=5)
         with contextlib.suppress(OSError):
             self._process.kill()
         self._process.wait()
+        with contextlib.suppress(OSError):
+            self._replies.close()  # after the server is gone: no thread is reading it any more
 
+
+#: The server's first line: its imports are done, it forks on request.
+_READY = "ready"
 
 _EARLY: KernelServer | None = None
 
@@ -194,6 +214,12 @@ def provisioner_class():
             self.cwd = cwd or os.getcwd()
             return self.connection_info
 
+        async def send_signal(self, signum: int) -> None:
+            # a served kernel that is gone is never signalled by its process group's id (it may be reused)
+            if isinstance(self.process, _ServedProcess) and self.process.poll() is not None:
+                return
+            await super().send_signal(signum)
+
     return ServedProvisioner
 
 
@@ -247,8 +273,12 @@ class _ServedProcess:
     def _running(self) -> bool:
         import psutil
 
-        try:
-            return self._process is not None and self._process.status() != psutil.STATUS_ZOMBIE
+        try:  # is_running: the same process (its start time), not another one that got the pid since
+            return (
+                self._process is not None
+                and self._process.is_running()
+                and self._process.status() != psutil.STATUS_ZOMBIE
+            )
         except psutil.Error:
             return False
 
@@ -257,22 +287,36 @@ class _ServedProcess:
 
 
 def _serve(requests_fd: int, replies_fd: int, imports: list[str]) -> None:
-    """Import ``imports``, then fork a kernel for each request line until the runner closes the pipe."""
+    """Import ``imports``, say so, then fork a kernel for each request line until the runner closes the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's: it stops the kernels and this server
     signal.signal(signal.SIGCHLD, _reap)  # kernels are reaped as they exit (their CPU time counted as the server's)
-    for name in ("ipykernel.kernelapp", "matplotlib_inline.backend_inline", *imports):
+    # (not matplotlib's inline backend: imported here, outside IPython, it would skip hooking itself into the shell)
+    for name in ("ipykernel.kernelapp", *imports):
         with contextlib.suppress(Exception):  # a failing import is the page's to report, as in a kernel
             importlib.import_module(name)
     gc.freeze()  # the kernels' collections leave what is imported alone: its memory stays shared, not copied
+    kernels: list[int] = []
     with os.fdopen(requests_fd, encoding="utf-8") as requests, os.fdopen(replies_fd, "w", encoding="utf-8") as replies:
+        replies.write(_READY + "\n")
+        replies.flush()
         for line in requests:
             request = json.loads(line)
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:  # no fork now: the runner starts this kernel the usual way
+                pid = None
             if pid == 0:
                 _run_kernel(request, (requests_fd, replies_fd))  # never returns
+            if pid is not None:
+                kernels.append(pid)
             replies.write(json.dumps({"pid": pid}) + "\n")
             replies.flush()
-    with contextlib.suppress(ChildProcessError):  # the runner closed the pipe: collect the kernels it stopped
+    # The runner closed the pipe: it has stopped its kernels, or it is gone (killed) and they would wait for this
+    # server for ever (each stops when its parent does). Stop what is left, then collect them all.
+    for pid in kernels:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
         while True:
             os.waitpid(-1, 0)
 
