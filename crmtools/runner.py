@@ -497,9 +497,11 @@ def _workers(jobs: int | None, project_dir: str | Path, notebooks_dir: str | Pat
 class _Kernels:
     """The run's workers, each with one kernel for the notebooks it takes (or a fresh kernel per notebook).
 
-    The workers start with the run, and their kernels start and import :data:`WARM_IMPORTS` at once, while the
-    runner reads and validates the inputs (one core); :meth:`run` then gives each worker the same task. A run
-    that stops before (bad inputs, unchanged, busy) shuts the kernels down unused.
+    The workers start with the run; their kernels are forked from a kernel server that imports
+    :data:`WARM_IMPORTS` while the runner reads and validates the inputs
+    (:mod:`crmtools.reporting.kernel_server`; without one, each kernel starts and imports them itself). :meth:`run`
+    then gives each worker the same task. A run that stops before (bad inputs, unchanged, busy) forks no kernel
+    once it has stopped, and shuts down those it started unused.
     """
 
     def __init__(self, workers: int, cwd: Path, *, fresh: bool = False) -> None:
