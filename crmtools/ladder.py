@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import require_columns, require_range
-from .engine import lookup, positions_of
+from .engine import derived, lookup, positions_of
 from .periods import as_period, as_point
 from .slicing import rows_between
 
@@ -303,6 +303,37 @@ def _available(customers: pd.DataFrame | None, surveys: pd.DataFrame | None, end
     return have
 
 
+@dataclass(frozen=True)
+class _CustomerTable:
+    """What :func:`ladder_features` reads from the customers table at any instant, read once per table
+    (:func:`crmtools.engine.derived`: the report asks for the stages at three instants with the same table).
+
+    ``ids``: the text ids, each once (its first row kept); ``consent`` (a boolean array) and ``member_since``
+    (times) of those rows, None without the column; ``referrer``: the ``referred_by`` text of the rows that name
+    one, ``referred_at`` their ``first_seen`` (None without that column).
+    """
+
+    ids: pd.Index
+    consent: Any
+    member_since: pd.Series | None
+    referrer: pd.Series | None
+    referred_at: pd.Series | None
+
+    @classmethod
+    def of(cls, customers: pd.DataFrame) -> _CustomerTable:
+        cust = customers.drop_duplicates("customer_id")
+        ids = pd.Index(cust["customer_id"].astype("str"))
+        consent = _flags(cust["marketing_consent"], "marketing_consent").array if "marketing_consent" in cust else None
+        member_since = pd.to_datetime(cust["member_since"]) if "member_since" in cust else None
+        referrer = referred_at = None
+        if "referred_by" in cust:
+            referred = cust.loc[cust["referred_by"].notna().to_numpy()]
+            referrer = referred["referred_by"].astype("str").reset_index(drop=True)
+            if "first_seen" in referred:
+                referred_at = pd.to_datetime(referred["first_seen"]).reset_index(drop=True)
+        return cls(ids, consent, member_since, referrer, referred_at)
+
+
 def ladder_features(
     transactions: Any,
     *,
@@ -355,12 +386,12 @@ def ladder_features(
     out["decile"] = (position * 10 // max(len(out), 1) + 1).astype("int64")
     cust = customers if customers is not None else pd.DataFrame({"customer_id": pd.Series(dtype="str")})
     require_columns(cust, ["customer_id"], name="customers")
-    cust = cust.drop_duplicates("customer_id")
-    cust = cust.set_index(cust["customer_id"].astype("str"))
-    at = positions_of(out["customer_id"], cust.index)  # each customer's row in the customers table (-1: none)
-    consent = _flags(cust["marketing_consent"], "marketing_consent") if "marketing_consent" in cust else None
+    table = derived(cust, "ladder.customers", _CustomerTable.of)
+    at = positions_of(out["customer_id"], table.ids)  # each customer's row in the customers table (-1: none)
     out["marketing_consent"] = (
-        consent.array.take(at, allow_fill=True) if consent is not None else pd.array([pd.NA] * len(out), "boolean")
+        table.consent.take(at, allow_fill=True)
+        if table.consent is not None
+        else pd.array([pd.NA] * len(out), "boolean")
     )
     if surveys is not None and len(surveys):
         groups = latest_scores(surveys, as_of=end).set_index("customer_id")["nps_group"]
@@ -370,19 +401,19 @@ def ladder_features(
         )
     else:
         out["nps_group"] = pd.Series([None] * len(out), dtype="str")
-    if "member_since" in cust:
-        joined = (pd.to_datetime(cust["member_since"]) < end).to_numpy(dtype=bool)
-        out["member"] = np.where(at >= 0, joined[np.maximum(at, 0)], False) if len(cust) else False
+    if table.member_since is not None:
+        joined = (table.member_since < end).to_numpy(dtype=bool)
+        out["member"] = np.where(at >= 0, joined[np.maximum(at, 0)], False) if len(table.ids) else False
     else:
         out["member"] = False
     out["referrals"] = 0
-    if "referred_by" in cust:
-        referred = cust.loc[cust["referred_by"].notna()]
-        if "first_seen" in referred:
-            referred = referred.loc[pd.to_datetime(referred["first_seen"]) < end]
-        counts = referred["referred_by"].astype("str").value_counts()
-        referrer = positions_of(out["customer_id"], counts.index)
-        out["referrals"] = np.append(counts.to_numpy(dtype="int64"), 0)[referrer]  # -1 (no referrals): the 0
+    if table.referrer is not None:
+        referrer = table.referrer
+        if table.referred_at is not None:
+            referrer = referrer[(table.referred_at < end).to_numpy(dtype=bool)]
+        counts = referrer.value_counts()
+        found = positions_of(out["customer_id"], counts.index)
+        out["referrals"] = np.append(counts.to_numpy(dtype="int64"), 0)[found]  # -1 (no referrals): the 0
     return out
 
 

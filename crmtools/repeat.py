@@ -53,6 +53,7 @@ from .engine import (
     collect,
     day_number,
     day_number_of,
+    derived,
     id_values,
     lit_datetime,
     materialize,
@@ -266,8 +267,61 @@ def _numpy_first_purchases(
     )
     if text is None:
         return None
-    c, o, d, a, q = columns
     has_channel, has_category = channel_col in text, category_col in text
+    found = _first_orders_remembered(
+        transactions,
+        as_of,
+        columns,
+        channel_col if has_channel else None,
+        category_col if has_category else None,
+    )
+    if found is None:
+        return None
+    out, numbers = found
+    out = out.copy(deep=False)  # the remembered table stays as it was found
+    if customers is not None:
+        c = columns[0]
+        acquired = customers.loc[customers[c].notna()].set_index(c)[acquisition_channel_col]
+        acquired = acquired.reindex(out[c]).astype("str").to_numpy()
+        out["acquisition_channel"] = np.where(pd.isna(acquired), out["acquisition_channel"].to_numpy(), acquired)
+    return out, has_channel or customers is not None, has_category, numbers
+
+
+def _first_orders_remembered(transactions, as_of, columns, channel_col, category_col):
+    """:func:`_first_orders_numpy`, remembered for the same transactions frame (:func:`crmtools.engine.derived`).
+
+    A report page asks for the first purchases at one instant twice (F2 conversion with the first orders'
+    categories, then the F2 cohorts without): the second call reuses the first's table. A table found with
+    the categories serves a call without them (its ``first_category`` left missing, as computed without).
+    """
+    kept = derived(transactions, "repeat.first_orders", lambda _: {})
+    key = (as_of, tuple(columns), channel_col)
+    hit = kept.get((*key, category_col))
+    if hit is None and category_col is None:
+        hit = next((found for k, found in kept.items() if k[:3] == key), None)
+        if hit is not None:
+            frame, numbers = hit
+            hit = frame.assign(first_category=pd.Series(pd.NA, index=frame.index, dtype="str")), numbers
+    if hit is not None:
+        return hit
+    found = _first_orders_numpy(transactions, as_of, columns, channel_col, category_col)
+    if found is not None:
+        kept[(*key, category_col)] = found
+        while len(kept) > _KEPT_FIRST_ORDERS:  # the oldest first
+            kept.pop(next(iter(kept)))
+    return found
+
+
+_KEPT_FIRST_ORDERS = 4
+
+
+def _first_orders_numpy(
+    transactions, as_of, columns, channel_col, category_col
+) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray]] | None:
+    """Each customer's first purchase before ``as_of`` from the order lines alone (``acquisition_channel``: the
+    first order's channel; ``first_category``: missing without ``category_col``), and each row's customer and
+    first order as numbers; None when the numpy path does not apply."""
+    c, o, d, a, q = columns
     stamps = transactions[d].to_numpy()
     keep = transactions[c].notna().to_numpy() & (_numbers(transactions[q]) > 0) & ~np.isnat(stamps)
     rows = np.flatnonzero(keep & (stamps < as_of.to_datetime64()))
@@ -314,18 +368,16 @@ def _numpy_first_purchases(
         }
     )
     first_line = is_first[line_order]
-    if has_channel:
+    if channel_col is not None:
         out["acquisition_channel"] = _first_order_channel(transactions[channel_col], lines, order_start, first_position)
-    if has_category:
+    if category_col is not None:
         out["first_category"] = _first_order_category(
             transactions[category_col], _numbers(transactions[a], lines), lines, first_line, order_of[line_order]
         )
-    if customers is not None:
-        acquired = customers.loc[customers[c].notna()].set_index(c)[acquisition_channel_col]
-        acquired = acquired.reindex(out[c]).astype("str").to_numpy()
-        out["acquisition_channel"] = np.where(pd.isna(acquired), out["acquisition_channel"].to_numpy(), acquired)
     numbers = (order_customer[customer_start], first_code)
-    return out, has_channel or customers is not None, has_category, numbers
+    for array in numbers:
+        array.flags.writeable = False  # remembered: read by every caller
+    return out, numbers
 
 
 def _smallest_text(values: pd.Series, lines: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, pd.Index]:

@@ -397,3 +397,38 @@ def test_ladder_features_deciles_break_revenue_ties_by_id_and_rows_follow_the_id
     assert out.set_index("customer_id")["decile"].to_dict() == {"a": 1, "10": 3, "9": 5, "c": 7, "b": 9}
     assert out["marketing_consent"].tolist() == [True, pd.NA, False, pd.NA, True]
     assert out["member"].tolist() == [False, False, False, True, True]
+
+
+def test_the_customers_table_is_read_once_for_the_stages_at_several_instants(monkeypatch):
+    """The report asks for the stages at three instants with one customers table: its ids, consent, membership and
+    referrals are read once, each instant's features are those of a fresh read, an edit in place is read again,
+    and a bad value is refused at every call."""
+    tx = _tx({"a": [10.0, 10.0], "b": [10.0], "c": [1.0, 1.0, 1.0]}, day="2025-06-01")
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "a"],  # "a" twice: its first row counts
+            "marketing_consent": ["yes", "no", None, "no"],
+            "member_since": pd.to_datetime(["2025-07-01", None, "2025-09-15", "2024-01-01"]),
+            "referred_by": [None, "a", "a", None],
+            "first_seen": pd.to_datetime(["2024-01-01", "2025-06-01", "2025-09-01", "2024-01-01"]),
+        }
+    )
+    reads = []
+    original = ladder._CustomerTable.of
+    monkeypatch.setattr(ladder._CustomerTable, "of", lambda frame: reads.append(1) or original(frame))
+    instants = [pd.Timestamp(t) for t in ("2025-08-01", "2025-09-10", "2025-11-01")]
+    got = [ladder.ladder_features(tx, as_of=t, customers=customers) for t in instants]
+    assert len(reads) == 1
+    for t, features in zip(instants, got):
+        pd.testing.assert_frame_equal(features, ladder.ladder_features(tx, as_of=t, customers=customers.copy()))
+    assert got[0]["member"].tolist() == [True, False, False] and got[2]["member"].tolist() == [True, False, True]
+    assert got[0]["referrals"].tolist() == [1, 0, 0] and got[2]["referrals"].tolist() == [2, 0, 0]
+    assert got[2]["marketing_consent"].tolist() == [True, False, pd.NA]
+    reads.clear()
+    customers.loc[0, "marketing_consent"] = "no"  # edited in place: read again
+    assert ladder.ladder_features(tx, as_of=instants[2], customers=customers)["marketing_consent"].tolist()[0] is False
+    assert len(reads) == 1
+    customers.loc[1, "marketing_consent"] = "maybe"
+    for _ in range(2):
+        with pytest.raises(ValueError, match="'maybe'"):
+            ladder.ladder_features(tx, as_of=instants[2], customers=customers)

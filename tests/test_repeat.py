@@ -489,3 +489,33 @@ def test_an_empty_customers_table_of_untyped_ids_gives_no_acquisition_channel():
         got = first_purchases(data, as_of="2025-02-01", customers=customers)
         pd.testing.assert_frame_equal(got, without, check_exact=True)
         assert got["acquisition_channel"].tolist() == ["web", "web"]
+
+
+def test_first_purchases_at_one_instant_are_found_once_per_frame(tiny, monkeypatch):
+    """Page 03 asks for F2 conversion (with the first orders' categories and the customers' channels), then the F2
+    cohorts (without either) of the same order lines at the same instant: the first orders are found once, and each
+    answer is the one a fresh computation gives (the customers' channels and a caller's edits stay out of it)."""
+    from crmtools import repeat
+    from crmtools.repeat import f2_cohorts
+
+    calls = []
+    original = repeat._first_orders_numpy
+    monkeypatch.setattr(repeat, "_first_orders_numpy", lambda *a: calls.append(a[1]) or original(*a))
+    known = pd.DataFrame({"customer_id": ["a", "b"], "acquisition_channel": ["shop", "tv"]})
+    conversion = f2_conversion(tiny, as_of=AS_OF, customers=known)
+    cohorts = f2_cohorts(tiny, as_of=AS_OF)
+    assert calls == [AS_OF]
+    edited = first_purchases(tiny, as_of=AS_OF, category_col=None)
+    edited.loc[0, "first_purchase"] = pd.Timestamp("2000-01-01")
+    plain = first_purchases(tiny, as_of=AS_OF, category_col=None)
+    with_channels = first_purchases(tiny, as_of=AS_OF, customers=known)
+    assert calls == [AS_OF]
+    fresh = tiny.copy(deep=True)  # other memory: computed again
+    pd.testing.assert_frame_equal(conversion, f2_conversion(fresh, as_of=AS_OF, customers=known), check_exact=True)
+    pd.testing.assert_frame_equal(cohorts, f2_cohorts(fresh, as_of=AS_OF), check_exact=True)
+    pd.testing.assert_frame_equal(plain, first_purchases(fresh, as_of=AS_OF, category_col=None), check_exact=True)
+    pd.testing.assert_frame_equal(with_channels, first_purchases(fresh, as_of=AS_OF, customers=known), check_exact=True)
+    assert plain["first_category"].isna().all() and plain["acquisition_channel"].tolist()[:2] == ["web", "phone"]
+    assert with_channels["acquisition_channel"].tolist()[:2] == ["shop", "tv"]
+    first_purchases(tiny, as_of=AS_OF - pd.Timedelta(days=1))  # another instant: found again
+    assert calls == [AS_OF, AS_OF, AS_OF - pd.Timedelta(days=1)]
