@@ -1620,6 +1620,33 @@ def risk_by_segment(
     return out.sort_values(["value_at_risk", "segment"], ascending=[False, True], ignore_index=True)[columns]
 
 
+def _first_orders_of(orders: pd.DataFrame) -> np.ndarray:
+    """The rows of each customer's first order (the earliest, then the smallest order id), in customer order.
+
+    What sorting by ``_customer``, ``order_datetime`` (missing last) and ``_order`` and keeping each customer's
+    first row finds, without the sort: :meth:`_Lines.orders` gives the orders sorted on the ids' numbers (customer,
+    then order), so the first row at a customer's earliest time is the one. Orders in any other order are sorted.
+
+    >>> orders = pd.DataFrame({"_customer": [0, 0, 0, 1], "_order": [3, 5, 7, 1],
+    ...                        "order_datetime": pd.to_datetime(["2025-02-01", "2025-01-01", "2025-01-01", None])})
+    >>> _first_orders_of(orders).tolist()
+    [1, 3]
+    """
+    customer, order = orders["_customer"].to_numpy(), orders["_order"].to_numpy()
+    if customer.size == 0:
+        return np.empty(0, dtype="int64")
+    step_customer, step_order = np.diff(customer), np.diff(order)
+    if not np.all((step_customer > 0) | ((step_customer == 0) & (step_order > 0))):
+        ranked = orders.reset_index(drop=True).sort_values(["_customer", "order_datetime", "_order"])
+        return ranked.index[~ranked["_customer"].duplicated().to_numpy()].to_numpy()
+    stamps = orders["order_datetime"].to_numpy().view("int64")
+    stamps = np.where(np.isnat(orders["order_datetime"].to_numpy()), np.iinfo(np.int64).max, stamps)  # last
+    starts = np.flatnonzero(np.r_[True, step_customer != 0])
+    group = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, customer.size]))
+    earliest = np.flatnonzero(stamps == np.minimum.reduceat(stamps, starts)[group])
+    return earliest[np.r_[True, np.diff(group[earliest]) != 0]]
+
+
 def ltv_cac(
     values: CustomerValues,
     transactions: pd.DataFrame,
@@ -1683,9 +1710,8 @@ def ltv_cac(
         "cac_status",
     ]
     firsts = _first_order_attributes(transactions, values.as_of, customers).reset_index(names="customer_id")
-    # each customer's first order (earliest, then the smallest order id), sorted on the ids' numbers
-    orders = _orders(transactions, values.as_of).sort_values(["_customer", "order_datetime", "_order"])
-    first_campaign = orders.drop_duplicates("_customer").set_index("customer_id")["campaign_id"]  # NaN kept
+    orders = _orders(transactions, values.as_of)
+    first_campaign = orders.iloc[_first_orders_of(orders)].set_index("customer_id")["campaign_id"]  # NaN kept
     table = values.table[["customer_id", "clv"]].merge(firsts[["customer_id", "acquisition_channel"]], how="left")
     if table.empty:
         return pd.DataFrame(columns=columns)

@@ -330,8 +330,8 @@ def _engine_summary(transactions: Any, columns: tuple[str, ...], cal_day: int, e
 # day, then by customer) and sorting the result's text. Here the lines are sorted once by (customer, day) on
 # integer keys whose order is the ids' order, and every aggregate is a segment sum: no hashing of text, and the
 # rows come out in customer order. It reads only frames whose columns it reads exactly as the engine path does
-# (numpy numbers and datetimes, text or integer ids); anything else takes the engine path, which also raises the
-# type errors. tests/test_clv.py compares the two paths on generated transactions.
+# (numpy numbers and datetimes, text or integer ids; the quantity may also be the canonical nullable whole numbers);
+# anything else takes the engine path, which also raises the type errors. tests/test_clv.py compares the two paths on generated transactions.
 
 #: Text ids up to this many UTF-8 bytes are sorted as packed 64-bit words; longer ones are factorised first.
 _PACKED_BYTES = 32
@@ -346,7 +346,8 @@ def _numpy_summary(transactions: Any, columns: tuple[str, ...], cal_day: int, en
     stamps = when.to_numpy()
     unit, count = np.datetime_data(stamps.dtype)
     day = stamps.view("int64") // int(np.timedelta64(1, "D") // np.timedelta64(count, unit))  # floor: day_number
-    rows = np.flatnonzero(ids.notna().to_numpy() & (quantity.to_numpy() > 0) & ~np.isnat(stamps) & (day <= end_day))
+    bought = quantity.to_numpy(dtype="float64", na_value=np.nan) > 0  # (a missing quantity: NaN, not bought)
+    rows = np.flatnonzero(ids.notna().to_numpy() & bought & ~np.isnat(stamps) & (day <= end_day))
     keys = _id_keys(ids, rows)
     sort = np.lexsort([day[rows], *keys[::-1]])  # by customer, then day; stable, so lines keep their order
     lines = rows[sort]
@@ -426,6 +427,10 @@ def _plain_columns(transactions: Any, columns: tuple[str, ...]) -> tuple[pd.Seri
     ids, when, amount, quantity = (transactions[name] for name in columns)
     numeric = all(
         isinstance(s.dtype, np.dtype) and (s.dtype.kind in "iu" or s.dtype == np.float64) for s in (amount, quantity)
+    ) or (  # a canonical quantity (nullable whole numbers): a missing one buys nothing, as the engine's filter drops it
+        isinstance(amount.dtype, np.dtype)
+        and (amount.dtype.kind in "iu" or amount.dtype == np.float64)
+        and isinstance(quantity.dtype, (pd.Int64Dtype, pd.Float64Dtype))
     )
     dated = isinstance(when.dtype, np.dtype) and when.dtype.kind == "M"
     return (ids, when, amount, quantity) if numeric and dated and plain_ids(ids) else None

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import require_columns, require_range
-from .engine import lookup, member_of
+from .engine import lookup, member_of, merge_on_ids
 from .periods import as_period, as_point
 
 __all__ = [
@@ -408,8 +408,8 @@ def nps_behaviour(
     # the answering customers' lines first (a hash lookup of the ids, not a join of every line)
     answered = transactions[customer_col].notna() & member_of(transactions[customer_col], answers["customer_id"])
     tx = transactions.loc[answered.to_numpy(dtype=bool), [customer_col, order_col, date_col, amount_col, quantity_col]]
-    tx = tx.rename(columns={customer_col: "customer_id"}).merge(
-        answers[["customer_id", "responded_at"]], on="customer_id", how="inner"
+    tx = merge_on_ids(  # text ids joined as numbers (pandas would turn 3 million of them into Python strings)
+        tx.rename(columns={customer_col: "customer_id"}), answers[["customer_id", "responded_at"]], on=["customer_id"]
     )
     tx = tx.loc[(tx[date_col] > tx["responded_at"]) & (tx[date_col] <= tx["responded_at"] + window)]
     bought = tx.loc[tx[quantity_col] > 0].groupby("customer_id")[order_col].nunique()

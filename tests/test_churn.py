@@ -649,3 +649,29 @@ def test_the_lines_remembered_for_a_frame_follow_its_changes(tiny):
     orders_before = len(churn._orders(tx, AS_OF))
     tx.loc[tx["order_id"] == "3", "order_datetime"] = pd.Timestamp("2025-08-01")  # now after the cutoff
     assert len(churn._orders(tx, AS_OF)) == orders_before - 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 4), st.integers(0, 6), st.sampled_from([None, "2025-01-01", "2025-01-02", "2025-03-01"])
+        ),
+        max_size=25,
+        unique_by=lambda row: (row[0], row[1]),
+    ),
+    st.booleans(),
+)
+def test_each_customers_first_order_is_found_as_the_sort_finds_it(rows, shuffled):
+    """LTV/CAC reads each customer's first order (its campaign) from the orders as the lines give them, sorted on
+    the ids' numbers, without sorting them again: the rows found are those of the sort by customer, time (missing
+    last) and order id, first row kept, with ties in time and missing times; orders in another order are sorted."""
+    orders = pd.DataFrame(rows, columns=["_customer", "_order", "order_datetime"]).astype({"_customer": "int64"})
+    orders = orders.astype({"_order": "int64"}).assign(order_datetime=pd.to_datetime(orders["order_datetime"]))
+    orders = orders.sort_values(["_customer", "_order"]).reset_index(drop=True)
+    if shuffled:
+        orders = orders.sample(frac=1.0, random_state=len(rows)).reset_index(drop=True)
+    ranked = orders.sort_values(["_customer", "order_datetime", "_order"])
+    expected = ranked.drop_duplicates("_customer")
+    found = orders.iloc[churn._first_orders_of(orders)]
+    pd.testing.assert_frame_equal(found, expected)

@@ -146,7 +146,7 @@ _lines = st.lists(
 )
 
 
-def _transactions(lines, id_dtype: str, unit: str) -> pd.DataFrame:
+def _transactions(lines, id_dtype: str, unit: str, quantity_dtype: str = "float64") -> pd.DataFrame:
     ids = [i for i, *_ in lines]
     if id_dtype == "int64":
         ids = [_IDS.index(i) * 7 - 20 if i is not None else -100 for i in ids]  # every line has an id
@@ -155,7 +155,7 @@ def _transactions(lines, id_dtype: str, unit: str) -> pd.DataFrame:
         {
             "customer_id": pd.Series(ids, dtype=id_dtype),
             "order_datetime": when.as_unit(unit),
-            "quantity": [q for *_, q, _ in lines],
+            "quantity": pd.Series([q for *_, q, _ in lines], dtype="float64").astype(quantity_dtype),
             "amount": [a for *_, a in lines],
         }
     )
@@ -168,9 +168,10 @@ def _transactions(lines, id_dtype: str, unit: str) -> pd.DataFrame:
     st.sampled_from(["s", "ms", "us", "ns"]),
     st.booleans(),
     st.sampled_from(["D", "W"]),
+    st.sampled_from(["float64", "Int64"]),  # Int64: the canonical quantity, a missing one buying nothing
 )
-def test_numpy_path_equals_the_engine_path(lines, id_dtype, unit, holdout, time_unit):
-    tx = _transactions(lines, id_dtype, unit)
+def test_numpy_path_equals_the_engine_path(lines, id_dtype, unit, holdout, time_unit, quantity_dtype):
+    tx = _transactions(lines, id_dtype, unit, quantity_dtype)
     kwargs = {"calibration_end": "1997-09-30", "time_unit": time_unit}
     if holdout:
         kwargs["observation_end"] = "1997-10-06"
@@ -187,7 +188,7 @@ def test_pandas_input_takes_the_numpy_path(tiny, monkeypatch):
 
     monkeypatch.setattr(clv, "_engine_summary", engine)
     for dtype in ("str", "object", "string[python]"):
-        tx = tiny.astype({"customer_id": dtype})
+        tx = tiny.astype({"customer_id": dtype, "quantity": "Int64" if dtype == "str" else tiny["quantity"].dtype})
         got = clv.customer_summary(tx, calibration_end="1997-09-30", observation_end="1997-12-31")
         pd.testing.assert_frame_equal(got, expected, check_exact=True)
 
