@@ -63,7 +63,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import require_columns, require_in, require_range
-from .engine import derived, kept, lookup, member_of, positions_of, sorted_codes, sorted_unique
+from .engine import derived, kept, lookup, member_of, merge_on_ids, positions_of, sorted_codes, sorted_unique
 from .periods import as_point
 
 __all__ = [
@@ -1407,7 +1407,7 @@ def next_purchase_summary(next_purchases: pd.DataFrame, *, as_of: Any, edges=(30
 def _value_frame(values: CustomerValues, risk: ChurnRisk | None = None) -> pd.DataFrame:
     table = values.table[["customer_id", "clv", "p_alive"]]
     if risk is not None and len(risk.scores):
-        table = table.merge(risk.scores, on="customer_id", how="left")
+        table = merge_on_ids(table, risk.scores, on=["customer_id"], how="left")
     return table
 
 
@@ -1454,7 +1454,7 @@ def value_by(
     1       x          2         40.0        20.0          0.4           0.7
     """
     require_columns(groups, ["customer_id", by], name="groups")
-    table = _value_frame(values, risk).merge(groups[["customer_id", by]], on="customer_id", how="left")
+    table = merge_on_ids(_value_frame(values, risk), groups[["customer_id", by]], on=["customer_id"], how="left")
     table[by] = table[by].astype("str").where(table[by].notna(), missing)
     agg = {
         "customers": ("customer_id", "size"),
@@ -1559,7 +1559,7 @@ def value_summary(values: CustomerValues, risk: ChurnRisk | None, *, active_days
     active = table.loc[days_to_cutoff <= active_days]
     if risk is None or risk.status != "ok":
         return ValueSummary(values.as_of, "no_risk", len(active), float(active["clv"].sum()), 0, nan, values.months)
-    flagged = active.merge(risk.scores, on="customer_id", how="left")["high_risk"].fillna(False).astype(bool)
+    flagged = merge_on_ids(active, risk.scores, on=["customer_id"], how="left")["high_risk"].fillna(False).astype(bool)
     at_risk = active.loc[flagged.to_numpy()]
     return ValueSummary(
         values.as_of,
@@ -1601,8 +1601,8 @@ def risk_by_segment(
     ]
     if risk.status != "ok" or risk.scores.empty:
         return pd.DataFrame(columns=columns)
-    table = risk.scores.merge(values.table[["customer_id", "clv"]], on="customer_id", how="left")
-    table = table.merge(segments[["customer_id", "segment"]], on="customer_id", how="left")
+    table = merge_on_ids(risk.scores, values.table[["customer_id", "clv"]], on=["customer_id"], how="left")
+    table = merge_on_ids(table, segments[["customer_id", "segment"]], on=["customer_id"], how="left")
     table["segment"] = table["segment"].astype("str").where(table["segment"].notna(), missing)
     table["_at_risk"] = table["clv"].where(table["high_risk"], 0.0)
     out = (
@@ -1712,7 +1712,12 @@ def ltv_cac(
     firsts = _first_order_attributes(transactions, values.as_of, customers).reset_index(names="customer_id")
     orders = _orders(transactions, values.as_of)
     first_campaign = orders.iloc[_first_orders_of(orders)].set_index("customer_id")["campaign_id"]  # NaN kept
-    table = values.table[["customer_id", "clv"]].merge(firsts[["customer_id", "acquisition_channel"]], how="left")
+    table = merge_on_ids(
+        values.table[["customer_id", "clv"]],
+        firsts[["customer_id", "acquisition_channel"]],
+        on=["customer_id"],
+        how="left",
+    )
     if table.empty:
         return pd.DataFrame(columns=columns)
     table["acquisition_channel"] = table["acquisition_channel"].fillna("(unknown)")
@@ -1866,11 +1871,12 @@ def export_scores(
     """
     table = values.table[["customer_id", "p_alive", "expected_purchases", "expected_spend", "clv"]]
     if risk is not None and len(risk.scores):
-        table = table.merge(risk.scores, on="customer_id", how="left")
+        table = merge_on_ids(table, risk.scores, on=["customer_id"], how="left")
     if next_purchases is not None and len(next_purchases):
-        table = table.merge(
+        table = merge_on_ids(
+            table,
             next_purchases[["customer_id", "expected_next", "next_low", "next_high", "basis"]],
-            on="customer_id",
+            on=["customer_id"],
             how="left",
         )
     from .clv import write_scores

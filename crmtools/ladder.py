@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import require_columns, require_range
-from .engine import derived, lookup, positions_of
+from .engine import derived, lookup, merge_on_ids, positions_of
 from .periods import as_period, as_point
 from .slicing import rows_between
 
@@ -683,8 +683,11 @@ def rung_conversion(before: Stages, after: Stages, *, window_days: int | None = 
     if window_days is None:
         window_days = int((after.as_of - before.as_of).days) if before.as_of is not None else 0
     names = after.ladder.names
-    m = before.table[["customer_id", "stage"]].merge(
-        after.table[["customer_id", "stage"]].rename(columns={"stage": "later"}), on="customer_id", how="left"
+    m = merge_on_ids(
+        before.table[["customer_id", "stage"]],
+        after.table[["customer_id", "stage"]].rename(columns={"stage": "later"}),
+        on=["customer_id"],
+        how="left",
     )
     m["later"] = m["later"].fillna(0)
     rows = []

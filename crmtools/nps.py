@@ -288,7 +288,7 @@ def nps_table(
     if groups is not None:
         require_columns(groups, [customer_col, by], name="groups")
         lookup = groups[[customer_col, by]].drop_duplicates(customer_col).rename(columns={customer_col: "customer_id"})
-        s = s.drop(columns=[by], errors="ignore").merge(lookup, on="customer_id", how="inner")
+        s = merge_on_ids(s.drop(columns=[by], errors="ignore"), lookup, on=["customer_id"])
     else:
         require_columns(s, [by], name="surveys", hint="Give groups= for a breakdown by a customer attribute.")
     s = s.loc[s[by].notna()]
