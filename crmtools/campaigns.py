@@ -360,12 +360,12 @@ def _window(contacts: pd.DataFrame, campaigns: pd.DataFrame, response_window_day
 
 def _customer_responses(contacts: pd.DataFrame, tx: pd.DataFrame, first_purchase: pd.Series) -> pd.DataFrame:
     """One row per contact with window revenue, whether they responded and whether they were new."""
-    lo, hi = contacts["start"].min(), contacts["stop"].max()
-    orders = tx[(tx["order_datetime"] >= lo) & (tx["order_datetime"] < hi)]
-    joined = merge_on_ids(
+    joined = _joined_by_campaign(
         contacts[["campaign_id", "customer_id", "start", "stop"]],
-        orders[["customer_id", "order_datetime", "amount", "quantity"]],
-        on=["customer_id"],
+        tx,
+        ["customer_id", "order_datetime", "amount", "quantity"],
+        start=contacts.groupby("campaign_id", sort=False)["start"].min(),
+        stop=contacts.groupby("campaign_id", sort=False)["stop"].max(),
     )
     inside = (joined["order_datetime"] >= joined["start"]) & (joined["order_datetime"] < joined["stop"])
     joined = joined[inside]
@@ -384,6 +384,34 @@ def _customer_responses(contacts: pd.DataFrame, tx: pd.DataFrame, first_purchase
     )
     out["new"] = out["responded"] & (first >= out["start"]).to_numpy() & (first < out["stop"]).to_numpy()
     return out
+
+
+def _joined_by_campaign(
+    contacts: pd.DataFrame,
+    tx: pd.DataFrame,
+    columns: list[str],
+    *,
+    start: pd.Series,
+    stop: pd.Series,
+    keep_keys: bool = True,
+) -> pd.DataFrame:
+    """Each contact with its customer's order lines from its campaign's ``start`` to ``stop`` (exclusive).
+
+    ``start`` and ``stop`` are indexed by campaign id. One join of every contact with every line from the first
+    campaign's start to the last one's stop paired each contact with years of its customer's lines when campaigns
+    spread over years; campaign by campaign, a contact meets only the lines its campaign's dates can count. The rows
+    of each campaign (and so of each campaign and customer) come in the order that join gives them: contacts in
+    their order, each with its lines in theirs (callers filter the rows and add them up: the same sums). Contacts
+    without a campaign id meet no line (no figure counts them).
+    """
+    parts = []
+    for campaign, part in contacts.groupby("campaign_id", sort=False, observed=True):
+        lo, hi = start.get(campaign, pd.NaT), stop.get(campaign, pd.NaT)
+        window = tx.iloc[:0] if pd.isna(lo) or pd.isna(hi) else rows_between(tx, "order_datetime", start=lo, end=hi)
+        parts.append(merge_on_ids(part, window[columns], on=["customer_id"], keep_keys=keep_keys))
+    if not parts:
+        return merge_on_ids(contacts, tx.iloc[:0][columns], on=["customer_id"], keep_keys=keep_keys)
+    return pd.concat(parts, ignore_index=True)
 
 
 def _group_stats(responses: pd.DataFrame) -> pd.DataFrame:
@@ -409,15 +437,16 @@ def _payback(
     sizes = sizes.reindex(columns=list(_GROUPS), fill_value=0)
     last_contact = responses.groupby("campaign_id", sort=False)["contacted_at"].max()
     observed = np.floor((as_of - last_contact) / month).clip(lower=0, upper=max_months).astype(int)
-    # Only lines that can count: from the first contact to as_of (a month counted ends by as_of, as
-    # ``observed`` ends by it), so the join does not pair every contact with the customer's whole history.
-    window = rows_between(tx, "order_datetime", start=responses["contacted_at"].min(), end=as_of)
     # campaigns and groups as categories and without the ids: the join copies them to every order line
     contacts = responses[["campaign_id", "customer_id", "group", "contacted_at"]]
-    orders = merge_on_ids(
+    # a month counted ends within ``observed`` months of its contact, and by as_of: each campaign's lines from its
+    # first contact to a month past the last one's last month (the exact test below decides)
+    orders = _joined_by_campaign(
         contacts.astype({"campaign_id": "category", "group": "category"}),
-        window[["customer_id", "order_datetime", "amount"]],
-        on=["customer_id"],
+        tx,
+        ["customer_id", "order_datetime", "amount"],
+        start=responses.groupby("campaign_id", sort=False)["contacted_at"].min(),
+        stop=(last_contact + month * (observed + 1)).clip(upper=as_of),
         keep_keys=False,
     )
     by_month: dict = {}

@@ -648,3 +648,78 @@ def test_first_purchases_grouped_on_codes_are_the_group_by_of_the_ids(quantities
     known = tx["customer_id"].notna()
     expected = tx[known & (tx["quantity"] > 0)].groupby("customer_id")["order_datetime"].min()
     pd.testing.assert_series_equal(_first_purchases(tx, known), expected, check_exact=True)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_campaigns_spread_over_time_give_what_one_join_of_every_contact_gives(seed, monkeypatch):
+    """Each campaign's contacts are joined to the lines of its own dates only (one join of every contact with every
+    line from the first campaign to the last paired each contact with years of its customer's lines). The figures
+    are exactly those of that one join: customers contacted by several campaigns, windows and
+    payback months overlapping, a campaign after as_of, cent amounts (sums in the same order) and returns."""
+    from crmtools import campaigns as module
+    from crmtools.engine import merge_on_ids
+
+    rng = np.random.default_rng(seed)
+    starts = pd.to_datetime(["2024-01-10", "2024-03-01", "2024-03-20", "2024-11-05", "2025-06-01", "2025-09-01"])
+    camp = pd.DataFrame(
+        {
+            "campaign_id": [f"C{k}" for k in range(len(starts))],
+            "name": "c",
+            "channel": "dm",
+            "start_date": starts,
+            "end_date": starts + pd.to_timedelta(rng.integers(10, 60, len(starts)), unit="D"),
+            "cost": rng.choice([0.0, 5_000.0, 50_000.0], len(starts)),
+        }
+    )
+    people = np.array([f"u{i:03d}" for i in range(120)])
+    rows = []
+    for cid, start in zip(camp["campaign_id"], starts):
+        who = rng.choice(people, 60, replace=False)
+        when = start + pd.to_timedelta(rng.integers(0, 5 * 24, who.size), unit="h")
+        group = np.where(rng.random(who.size) < 0.7, "treatment", "holdout")
+        rows.append(pd.DataFrame({"campaign_id": cid, "customer_id": who, "group": group, "contacted_at": when}))
+    contacts = pd.concat(rows, ignore_index=True).astype({"customer_id": "str", "campaign_id": "str"})
+    n = 4000
+    tx = pd.DataFrame(
+        {
+            "order_id": [f"o{i}" for i in range(n)],
+            "customer_id": pd.Series(rng.choice(people, n), dtype="str"),
+            "order_datetime": pd.Timestamp("2023-12-01")
+            + pd.to_timedelta(np.sort(rng.integers(0, 750 * 24 * 60, n)), unit="min"),
+            "quantity": rng.choice([1, 1, 2, -1], n),
+            "amount": np.round(rng.uniform(1, 300, n), 2),
+        }
+    )
+    tx["amount"] = tx["amount"].where(tx["quantity"] > 0, -tx["amount"])
+    as_of = pd.Timestamp("2025-08-15")
+    counted = {}  # the payback's joined lines that count (within the months observed), by implementation
+
+    def recorded(join, name):
+        def wrapper(part, lines, columns, **kwargs):
+            out = join(part, lines, columns, **kwargs)
+            if not kwargs.get("keep_keys", True):
+                month = pd.Timedelta(days=module._MONTH_DAYS)
+                last = part.groupby("campaign_id", observed=True)["contacted_at"].max()
+                observed = np.floor((as_of - last) / month).clip(lower=0, upper=12)
+                elapsed = (out["order_datetime"] - out["contacted_at"]) / month
+                horizon = out["campaign_id"].astype("str").map(observed.rename(index=str)).astype(float)
+                counted[name] = out.loc[(elapsed >= 0) & (elapsed < horizon)].reset_index(drop=True)
+            return out
+
+        return wrapper
+
+    def one_join(part, lines, columns, *, start, stop, keep_keys=True):
+        hi = stop.max() if keep_keys else as_of  # as the figures were taken: the payback's lines up to as_of
+        window = lines.loc[(lines["order_datetime"] >= start.min()) & (lines["order_datetime"] < hi)]
+        return merge_on_ids(part, window[columns], on=["customer_id"], keep_keys=keep_keys)
+
+    monkeypatch.setattr(module, "_joined_by_campaign", recorded(module._joined_by_campaign, "by campaign"))
+    got = campaign_roi(camp, contacts, tx, as_of=as_of, margin=0.4)
+    monkeypatch.setattr(module, "_joined_by_campaign", recorded(one_join, "one join"))
+    expected = campaign_roi(camp, contacts, tx, as_of=as_of, margin=0.4)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert got["payback"].nunique() > 1 and (got["attributed_revenue"] > 0).sum() >= 4
+    # the lines each campaign's payback months add up: the same, campaign by campaign, in the same order
+    by_campaign, one = (counted[k].sort_values("campaign_id", kind="stable") for k in ("by campaign", "one join"))
+    assert len(one) > 100
+    pd.testing.assert_frame_equal(by_campaign.reset_index(drop=True), one.reset_index(drop=True), check_exact=True)
