@@ -56,6 +56,7 @@ from .engine import (
     derived,
     id_values,
     lit_datetime,
+    lookup,
     materialize,
     numbered_ids,
     plain_ids,
@@ -281,8 +282,9 @@ def _numpy_first_purchases(
     out = out.copy(deep=False)  # the remembered table stays as it was found
     if customers is not None:
         c = columns[0]
-        acquired = customers.loc[customers[c].notna()].set_index(c)[acquisition_channel_col]
-        acquired = acquired.reindex(out[c]).astype("str").to_numpy()
+        known = customers[c].notna().to_numpy()  # (ids distinct: _plain_first_purchase_inputs checked)
+        acquired = pd.Series(customers[acquisition_channel_col].array[known], index=customers[c].array[known])
+        acquired = lookup(out[c], acquired).astype("str").to_numpy()
         out["acquisition_channel"] = np.where(pd.isna(acquired), out["acquisition_channel"].to_numpy(), acquired)
     return out, has_channel or customers is not None, has_category, numbers
 

@@ -113,18 +113,25 @@ def rows_between(frame: pd.DataFrame, column: str, *, start: Any = None, end: An
     [2, 3]
     >>> rows_between(frame.iloc[::-1], "t", end=pd.Timestamp("2025-01-03"))["x"].tolist()  # not sorted: filtered
     [2, 1]
+    >>> seconds = frame.assign(t=frame["t"].astype("datetime64[s]"))  # a bound finer than the column: compared
+    >>> rows_between(seconds, "t", end=pd.Timestamp("2025-01-02") + pd.Timedelta(microseconds=1))["x"].tolist()
+    [1, 2]
     """
     times = frame[column]
-    if not (times.is_monotonic_increasing and not times.hasnans):
-        keep = np.ones(len(frame), dtype=bool)
-        if start is not None:
-            keep &= (times >= start).to_numpy(dtype=bool, na_value=False)
-        if end is not None:
-            keep &= (times < end).to_numpy(dtype=bool, na_value=False)
-        return frame.loc[keep]
-    first = 0 if start is None else int(times.searchsorted(start, side="left"))
-    stop = len(frame) if end is None else int(times.searchsorted(end, side="left"))
-    return frame.iloc[first:stop] if first < stop else frame.iloc[:0]
+    if times.is_monotonic_increasing and not times.hasnans:
+        try:
+            first = 0 if start is None else int(times.searchsorted(start, side="left"))
+            stop = len(frame) if end is None else int(times.searchsorted(end, side="left"))
+        except (ValueError, TypeError):  # a bound finer than the column's unit (or of another kind): compared
+            pass
+        else:
+            return frame.iloc[first:stop] if first < stop else frame.iloc[:0]
+    keep = np.ones(len(frame), dtype=bool)
+    if start is not None:
+        keep &= (times >= start).to_numpy(dtype=bool, na_value=False)
+    if end is not None:
+        keep &= (times < end).to_numpy(dtype=bool, na_value=False)
+    return frame.loc[keep]
 
 
 @deprecated_arguments(window=("start", "end"))
