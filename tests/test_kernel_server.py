@@ -210,3 +210,21 @@ def test_the_server_serves_only_kernels_of_its_chart_backend(server, tmp_path):
     cmd = [os.path.realpath(sys.executable), "-m", "ipykernel_launcher", "-f", str(tmp_path / "k.json")]
     assert server.fork(cmd, env={**os.environ, "MPLBACKEND": "Agg"}, cwd=tmp_path) is None
     assert not server._forked
+
+
+def test_a_session_closes_its_sockets_and_context_even_when_its_kernel_cannot_be_shut_down(tmp_path, monkeypatch):
+    """A kernel that is gone (or refuses to shut down) left its manager's control socket and zmq context to the
+    garbage collector; pyzmq's Context.__del__ then waited for ever for a socket collected after it, freezing the
+    process at a later collection (seen in the suite). Discarding the session closes them, whatever happened."""
+    kernel = KernelSession()
+    km = kernel.manager(tmp_path)
+    pid = km.provisioner.pid
+
+    async def refuses(*args, **kwargs):
+        raise RuntimeError("no answer")
+
+    monkeypatch.setattr(km, "shutdown_kernel", refuses)
+    os.kill(pid, signal.SIGKILL)
+    kernel.discard()
+    assert km.context.closed and km._control_socket is None
+    assert _gone(pid)

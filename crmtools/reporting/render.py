@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import base64
 import copy
 import json
@@ -297,11 +299,18 @@ class KernelSession:
         from jupyter_core.utils import run_sync
 
         km, self._km = self._km, None
-        if km is not None and km.has_kernel:
-            try:
+        if km is None:
+            return
+        try:
+            if km.has_kernel:
                 run_sync(km.shutdown_kernel)(now=now)
-            except Exception:  # a kernel that is already gone needs no shutdown
-                pass
+        except Exception:  # a kernel that is already gone needs no shutdown
+            pass
+        # Its control socket and zmq context closed now, whatever happened (shutdown_kernel closes them only for a
+        # kernel it stopped): a context left to the garbage collector and collected before its sockets waits for
+        # them for ever (pyzmq's Context.__del__), which froze a process at its next collection.
+        with contextlib.suppress(Exception):
+            run_sync(km.cleanup_resources)(restart=False)
 
     def __enter__(self) -> KernelSession:
         return self
