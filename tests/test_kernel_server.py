@@ -7,6 +7,7 @@ import queue
 import signal
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -172,18 +173,38 @@ def test_a_kernels_connection_file_lies_in_the_runs_runtime_folder(tmp_path, mon
     """The connection file (it holds the key that signs the kernel's messages) goes beside the kernel's sockets in
     the run's runtime folder (its private workspace), not in the temporary folder this process first looked up
     (jupyter_client's ``mkstemp``: /tmp, where a killed run left it)."""
+    import shutil
     import tempfile
 
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
+    runtime = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp"))  # short: the sockets' paths fit beside the file
+    try:
+        monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
+        assert not tempfile.gettempdir().startswith(str(runtime))
+        with KernelSession() as kernel:
+            km = kernel.manager(tmp_path)
+            connection = km.connection_file
+            assert os.path.dirname(connection) == str(runtime) and os.path.isfile(connection)
+            assert os.stat(connection).st_mode & 0o077 == 0, "readable by its owner only"
+        assert not os.path.exists(connection), "removed with the kernel"
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_a_runtime_folder_too_deep_for_socket_paths_gives_the_sockets_a_short_private_folder(tmp_path, monkeypatch):
+    """A socket's address holds about 100 bytes: a deep runtime folder (a test's temporary folder, a user's TMPDIR)
+    made the kernel's start fail ("File name too long") and left the kernel running. Its sockets and connection
+    file then go to a private folder of their own in /tmp, removed with the kernel."""
+    runtime = tmp_path / ("deep-" * 20) / "runtime"
+    runtime.mkdir(parents=True, mode=0o700)
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
-    assert not tempfile.gettempdir().startswith(str(runtime))
     with KernelSession() as kernel:
         km = kernel.manager(tmp_path)
-        connection = km.connection_file
-        assert os.path.dirname(connection) == str(runtime) and os.path.isfile(connection)
-        assert os.stat(connection).st_mode & 0o077 == 0, "readable by its owner only"
-    assert not os.path.exists(connection), "removed with the kernel"
+        folder = os.path.dirname(km.connection_file)
+        assert folder.startswith("/tmp/crm-") and len(os.fsencode(km.ip)) <= 96
+        assert os.stat(folder).st_mode & 0o077 == 0, "private to its owner"
+        printed, reply = _execute(km, "print(6 * 7)")
+        assert reply["status"] == "ok" and printed == "42\n"
+    assert not os.path.exists(folder), "removed with the kernel"
 
 
 def test_kernels_left_by_a_runner_that_died_are_stopped_by_the_server(tmp_path):
@@ -215,7 +236,8 @@ def test_the_server_serves_only_kernels_of_its_chart_backend(server, tmp_path):
 def test_a_session_closes_its_sockets_and_context_even_when_its_kernel_cannot_be_shut_down(tmp_path, monkeypatch):
     """A kernel that is gone (or refuses to shut down) left its manager's control socket and zmq context to the
     garbage collector; pyzmq's Context.__del__ then waited for ever for a socket collected after it, freezing the
-    process at a later collection (seen in the suite). Discarding the session closes them, whatever happened."""
+    process at a later collection (seen in the suite), and a kernel that did not answer kept running. Discarding the
+    session stops the kernel outright and closes them, whatever happened."""
     kernel = KernelSession()
     km = kernel.manager(tmp_path)
     pid = km.provisioner.pid
@@ -224,7 +246,6 @@ def test_a_session_closes_its_sockets_and_context_even_when_its_kernel_cannot_be
         raise RuntimeError("no answer")
 
     monkeypatch.setattr(km, "shutdown_kernel", refuses)
-    os.kill(pid, signal.SIGKILL)
     kernel.discard()
     assert km.context.closed and km._control_socket is None
-    assert _gone(pid)
+    assert _gone(pid), "a kernel that does not shut down is stopped outright"

@@ -20,6 +20,7 @@ import copy
 import json
 import os
 import re
+import tempfile
 import threading
 from pathlib import Path
 
@@ -145,6 +146,16 @@ def _last_started_cell(nb: nbformat.NotebookNode):
     return found
 
 
+#: The longest socket path the kernel's IPC sockets may take (their names add "-<port>"): AF_UNIX addresses hold
+#: 108 bytes on Linux, 104 on macOS, with the final NUL.
+_IPC_PATH_BYTES = 96
+
+
+def _short_temp_root() -> str | None:
+    """``/tmp`` where it is a folder (short enough for socket paths), else the process's temporary folder."""
+    return "/tmp" if os.path.isdir("/tmp") else None
+
+
 def _ipc_kernel_manager():
     """A kernel manager that talks to the kernel over local IPC sockets instead of TCP.
 
@@ -187,7 +198,20 @@ def _ipc_kernel_manager():
         def _ip_default(self):
             folder = jupyter_runtime_dir()
             os.makedirs(folder, mode=0o700, exist_ok=True)
-            return os.path.join(folder, f"crmtools-{uuid.uuid4().hex[:12]}-ipc")
+            name = f"crmtools-{uuid.uuid4().hex[:12]}-ipc"
+            if len(os.fsencode(os.path.join(folder, name))) > _IPC_PATH_BYTES:
+                # a runtime folder too deep for a socket's address (AF_UNIX holds about 100 bytes): a private folder
+                # of its own in the system's temporary folder, removed with the kernel's sockets
+                self._short_folder = tempfile.mkdtemp(prefix="crm-", dir=_short_temp_root())
+                folder = self._short_folder
+            return os.path.join(folder, name)
+
+        def cleanup_ipc_files(self):
+            super().cleanup_ipc_files()
+            short = getattr(self, "_short_folder", None)
+            if short and not os.path.exists(self.connection_file):  # (kept on a restart)
+                with contextlib.suppress(OSError):
+                    os.rmdir(short)
 
         @default("connection_file")
         def _connection_file_default(self):
@@ -303,8 +327,10 @@ class KernelSession:
         try:
             if km.has_kernel:
                 run_sync(km.shutdown_kernel)(now=now)
-        except Exception:  # a kernel that is already gone needs no shutdown
-            pass
+        except Exception:  # gone, or it did not answer (a start that failed half way): stopped outright
+            with contextlib.suppress(Exception):
+                if km.has_kernel:
+                    run_sync(km.provisioner.kill)()
         # Its control socket and zmq context closed now, whatever happened (shutdown_kernel closes them only for a
         # kernel it stopped): a context left to the garbage collector and collected before its sockets waits for
         # them for ever (pyzmq's Context.__del__), which froze a process at its next collection.
