@@ -118,6 +118,7 @@ __all__ = [
     "PANDAS_ENGINE",
     "SUPPORTED_INPUTS",
     "as_timestamp",
+    "ascending",
     "check_columns",
     "collect",
     "day_number",
@@ -609,6 +610,29 @@ def positions_of(values: pd.Series, ids: pd.Index | pd.Series) -> np.ndarray:
     found = values.array._pa_array
     value_set = pa.chunked_array(index.array._pa_array).combine_chunks().cast(found.type)
     return pc.index_in(found, value_set=value_set).fill_null(-1).to_numpy().astype("int64", copy=False)
+
+
+def ascending(values: pd.Series) -> bool:
+    """``values.is_monotonic_increasing``, for Arrow-backed text by comparing neighbours in Arrow (pandas makes
+    every value a Python string first: half a million customer ids).
+
+    Examples
+    --------
+    >>> ascending(pd.Series(["a", "b", "b"], dtype="str")), ascending(pd.Series(["b", "a"], dtype="str"))
+    (True, False)
+    >>> ascending(pd.Series(["a", None], dtype="str")), ascending(pd.Series([], dtype="str"))
+    (False, True)
+    """
+    if not _arrow_text(values, gaps=True):
+        return values.is_monotonic_increasing
+    chunked = values.array._pa_array
+    if chunked.null_count:  # a missing value is not in any order (as in pandas)
+        return False
+    if len(chunked) < 2:
+        return True
+    import pyarrow.compute as pc
+
+    return bool(pc.all(pc.less_equal(chunked.slice(0, len(chunked) - 1), chunked.slice(1))).as_py())
 
 
 def merge_on_ids(

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import require_columns, require_range
-from .engine import derived, lookup, merge_on_ids, positions_of
+from .engine import ascending, derived, lookup, merge_on_ids, positions_of
 from .periods import as_period, as_point
 from .slicing import rows_between
 
@@ -419,8 +419,7 @@ def ladder_features(
 
 def _by_id(out: pd.DataFrame) -> pd.DataFrame:
     """``out`` sorted by its text ``customer_id`` (stable); as it comes when already so (the RFM table's order)."""
-    ids = out["customer_id"]
-    if ids.is_monotonic_increasing:
+    if ascending(out["customer_id"]):
         return out.reset_index(drop=True)
     return out.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
 

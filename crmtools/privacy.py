@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import require_columns, require_range
-from .engine import member_of
+from .engine import member_of, positions_of
 from .periods import as_point
 
 __all__ = [
@@ -187,8 +187,8 @@ def contactable(
     table = pd.DataFrame({customer_col: base[customer_col], "consent": consent}).drop_duplicates(customer_col)
     if customer_ids is not None:
         ids = pd.Index(_as_text(customer_ids).dropna().unique())
-        table = table.set_index(customer_col).reindex(ids).rename_axis(customer_col).reset_index()
-        table["consent"] = table["consent"].astype("boolean")
+        at = positions_of(pd.Series(ids), table[customer_col])  # each id's row (-1: not a known customer)
+        table = pd.DataFrame({customer_col: ids, "consent": table["consent"].array.take(at, allow_fill=True)})
     table = table.sort_values(customer_col, kind="stable").reset_index(drop=True)
     excluded = pd.Series(pd.NA, index=table.index, dtype="str")
     given = table["consent"].fillna(consent_default).astype(bool)

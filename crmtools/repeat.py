@@ -411,7 +411,9 @@ def _first_order_category(values: pd.Series, amounts, lines, first_line, line_cu
 
 
 def _decode(codes: np.ndarray, uniques: pd.Index) -> np.ndarray:
-    out = np.asarray(uniques.take(np.maximum(codes, 0)), dtype=object) if len(uniques) else np.full(codes.size, None)
+    """The texts of ``codes`` (None for -1) as an object array: each distinct text made a Python string once, not
+    once per customer (taking from Arrow text first would build one per row)."""
+    out = np.asarray(uniques, dtype=object)[np.maximum(codes, 0)] if len(uniques) else np.full(codes.size, None)
     out[codes < 0] = None
     return out
 

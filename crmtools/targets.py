@@ -47,7 +47,7 @@ import pandas as pd
 import yaml
 
 from .checks import message, require_columns, require_range
-from .engine import day_number_of, derived, frame_layout, member_of, sorted_codes, sorted_unique
+from .engine import ascending, day_number_of, derived, frame_layout, member_of, sorted_codes, sorted_unique
 from .periods import as_period, as_point
 from .privacy import contactable
 from .slicing import rows_between
@@ -327,9 +327,13 @@ def _rfm_attributes(inputs: TargetInputs) -> pd.DataFrame:
     )
     out = rfm[["customer_id", "segment", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score"]]
     # Decile of the RFM window's net revenue, ranked as crmtools.deciles ranks a period (ties by id).
-    ranked = out.sort_values(["monetary", "customer_id"], ascending=[False, True], kind="stable")
+    if ascending(out["customer_id"]) and out.index.is_unique:  # the RFM table's order: a stable sort keeps the ties'
+        order = np.argsort(-out["monetary"].to_numpy(dtype="float64", na_value=np.nan), kind="stable")
+        ranked = out.index[order]
+    else:
+        ranked = out.sort_values(["monetary", "customer_id"], ascending=[False, True], kind="stable").index
     position = np.arange(len(ranked), dtype=np.int64)
-    decile = pd.Series(position * 10 // max(len(ranked), 1) + 1, index=ranked.index, dtype="int64")
+    decile = pd.Series(position * 10 // max(len(ranked), 1) + 1, index=ranked, dtype="int64")
     return out.assign(decile=decile.reindex(out.index))
 
 

@@ -675,3 +675,24 @@ def test_each_customers_first_order_is_found_as_the_sort_finds_it(rows, shuffled
     expected = ranked.drop_duplicates("_customer")
     found = orders.iloc[churn._first_orders_of(orders)]
     pd.testing.assert_frame_equal(found, expected)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.none(), st.sampled_from(["web", "tv", "mail", "", "nan", "日本"])), max_size=20),
+    categories=st.lists(st.sampled_from(["web", "tv", "mail", "", "日本"]), unique=True, max_size=4),
+    text=st.booleans(),
+)
+def test_category_codes_are_the_categoricals_codes(values, categories, text):
+    """The churn model's categorical features are coded as ``pd.Categorical(values, categories).codes`` (-1 for a
+    missing value or one the training cutoff did not have), whether the text is Arrow-backed (looked up by Arrow's
+    hash) or not."""
+    import warnings
+
+    series = pd.Series(values, dtype="str" if text else object)
+    with warnings.catch_warnings():  # values outside the categories: deprecated in a Categorical, -1 until then
+        warnings.simplefilter("ignore")
+        expected = pd.Categorical(series, categories=sorted(categories)).codes
+    found = churn._category_codes(series, sorted(categories))
+    assert found.dtype.kind == "i"
+    np.testing.assert_array_equal(found, expected)

@@ -1247,3 +1247,35 @@ def test_a_snapshot_gives_back_every_table_as_validated(tmp_path, messy):
         expected = getattr(data, name).drop(columns=list(_SNAPSHOT_EXCLUDED.get(name, ())), errors="ignore")
         pd.testing.assert_frame_equal(getattr(back, name), expected.reset_index(drop=True), check_exact=True)
     assert back.fingerprints == data.fingerprints and back.inputs == data.inputs
+
+
+def _text_as_read(values: list) -> list:
+    """What a text column of the canonical model holds for ``values``, value by value: missing stays missing, text
+    is stripped (empty text is missing), and ids written as whole-number floats ("17850.0") lose their ".0" when
+    every value present is so written."""
+    import math
+    import re
+
+    out = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip() for v in values]
+    out = [v or None for v in out]
+    present = [v for v in out if v is not None]
+    if present and all(re.fullmatch(r"-?\d+\.0", v) for v in present):
+        out = [v[:-2] if v is not None else None for v in out]
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.just(float("nan")), st.text(alphabet=" \t1a.0-", max_size=6), st.sampled_from(["7.0"])),
+        max_size=12,
+    ),
+    st.sampled_from(["str", "object"]),
+)
+def test_text_columns_are_stripped_and_keep_their_gaps(values, dtype):
+    """A text column (ids, labels) read from a file (Arrow text) or given as Python objects is coerced value by
+    value as :func:`_text_as_read` says, missing values missing, whether or not any value is missing."""
+    series = pd.Series(values, dtype=dtype, index=pd.RangeIndex(len(values)) + 5)
+    found = validation._to_text(series)
+    assert found.index.equals(series.index)
+    assert [None if pd.isna(v) else v for v in found.tolist()] == _text_as_read(values)

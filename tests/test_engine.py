@@ -355,6 +355,30 @@ def test_positions_of_is_get_indexer(values, ids, text):
     np.testing.assert_array_equal(positions_of(series, pd.Series(ids, dtype=dtype)), found)
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.none(), st.sampled_from(["", "a", "ab", "b", "B", "ü", "日本", "a "])), max_size=12),
+    cuts=st.lists(st.integers(0, 12), max_size=3),
+    text=st.booleans(),
+)
+def test_ascending_is_is_monotonic_increasing(values, cuts, text):
+    """``engine.ascending`` (neighbours compared in Arrow for text ids) answers as pandas'
+    ``is_monotonic_increasing``: ties allowed, a missing value anywhere is no order, no or one value is in order;
+    for Arrow text in several chunks (a column concatenated from parts) and for other types alike."""
+    import pyarrow as pa
+
+    from crmtools.engine import ascending
+
+    if text:
+        bounds = [0, *sorted(min(c, len(values)) for c in cuts), len(values)]
+        chunks = [pa.array(values[a:b], type=pa.large_string()) for a, b in zip(bounds, bounds[1:])]
+        series = pd.Series(pd.array(pa.chunked_array(chunks, type=pa.large_string()), dtype="str"))
+    else:
+        series = pd.Series(values, dtype=object)
+    assert ascending(series) is series.is_monotonic_increasing
+    assert ascending(series.sort_values()) is series.sort_values().is_monotonic_increasing
+
+
 def test_copies_of_a_kept_frame_share_what_is_derived_from_it():
     """A report kernel keeps its run's tables and gives each page shallow copies (crmtools.notebook): what one page
     derives from its copy, the next page's copy reuses; a copy written to, or equal values in other memory, do not."""

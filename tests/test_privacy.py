@@ -291,3 +291,30 @@ def test_pages_broken_down_by_a_customer_attribute_suppress_small_cells(notebook
             f"{notebook.name} breaks figures down by {named} but never calls privacy.suppress_small_cells with "
             "params privacy.min_cell"
         )
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c", "日本"]), st.sampled_from([True, False, None])), max_size=8
+    ),
+    wanted=st.lists(st.sampled_from(["a", "b", "c", "x", "日本"]), max_size=8),
+)
+def test_consent_of_the_customers_asked_for_is_their_first_record(rows, wanted):
+    """Deciding for given customers: one row each (sorted by id); the consent is the customers table's first row of
+    that id, missing (so not contactable by default) for an id the table lacks."""
+    customers = pd.DataFrame(
+        {
+            "customer_id": pd.Series([c for c, _ in rows], dtype="str"),
+            "marketing_consent": pd.array([v for _, v in rows], dtype="boolean"),
+        }
+    )
+    out = privacy.contactable(customers, as_of="2025-11-01", customer_ids=wanted)
+    first = {}
+    for c, v in rows:
+        first.setdefault(c, v)
+    ids = sorted(set(wanted))
+    assert out["customer_id"].tolist() == ids and out.index.equals(pd.RangeIndex(len(ids)))
+    assert [None if pd.isna(v) else bool(v) for v in out["consent"]] == [first.get(c) for c in ids]
+    assert out["consent"].dtype == "boolean"
+    assert out["contactable"].tolist() == [first.get(c) is True for c in ids]

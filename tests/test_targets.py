@@ -321,6 +321,24 @@ def test_decile_is_the_rfm_windows_revenue_ranked_like_crmtools_deciles():
     assert attrs["decile"].value_counts().tolist() == [2] * 10
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "B", "c1", "c10", "c2", "日本", "z"]), st.sampled_from([0, 50, 100])),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_deciles_break_revenue_ties_by_customer_id(rows):
+    """Customers with the same revenue in the RFM window are ranked by their ids (as crmtools.deciles does), in
+    whatever order their orders come."""
+    tx = _tx([(c, "2025-02-01", a) for c, a in rows])
+    attrs, _ = targets.customer_attributes(tx, as_of="2025-03-01", fields=["decile", "monetary"])
+    ranked = attrs.sort_values(["monetary", "customer_id"], ascending=[False, True], kind="stable")
+    expected = np.arange(len(ranked)) * 10 // len(ranked) + 1
+    assert ranked["decile"].tolist() == expected.tolist()
+
+
 def test_a_new_provider_is_one_entry_and_its_field_works_in_rules():
     def loyalty_points(inputs):
         ids = inputs.transactions["customer_id"].dropna().unique()
