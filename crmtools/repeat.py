@@ -61,6 +61,7 @@ from .engine import (
     numbered_ids,
     plain_ids,
     sorted_codes,
+    sorted_unique,
     to_lazy,
 )
 from .periods import as_period, as_point
@@ -760,6 +761,78 @@ def _purchase_days(
     return lf.with_columns(_day=day_number(nw.col(d))).group_by(c, "_day").agg(_first=nw.col(d).min())
 
 
+def customer_purchase_days(
+    transactions: pd.DataFrame,
+    *,
+    as_of: pd.Timestamp,
+    customer_col: str = "customer_id",
+    date_col: str = "order_datetime",
+    quantity_col: str = "quantity",
+) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    """Each customer's distinct purchase days before ``as_of``, from a pandas frame, in numpy.
+
+    The days of lines with a customer, a positive quantity and a time before ``as_of``, one per customer and
+    calendar day (day numbers: whole days since 1970-01-01), sorted by customer, then day. Remembered for the
+    same frame and instant (:func:`crmtools.engine.derived`): a report's purchase intervals, purchase cycles and
+    target lists read the same days.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, pandas.Index)
+        The customers as numbers (positions in the third), the day numbers (both int64, read-only), and the
+        sorted distinct customer ids (:func:`crmtools.engine.sorted_codes`).
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"customer_id": ["b", "a", "b", "b"], "quantity": [1, 1, 1, 0],
+    ...                    "order_datetime": pd.to_datetime(["1970-01-03 09:00", "1969-12-31 23:00", "1970-01-03 00:00",
+    ...                                                      "1970-01-09 00:00"])})
+    >>> customers, days, ids = customer_purchase_days(tx, as_of=pd.Timestamp("1970-02-01"))
+    >>> customers.tolist(), days.tolist(), ids.tolist()
+    ([0, 1], [-1, 2], ['a', 'b'])
+    """
+    kept = derived(transactions, "repeat.purchase_days", lambda _: {})
+    key = (as_point(as_of), customer_col, date_col, quantity_col)
+    if key not in kept:
+        kept[key] = _purchase_days_numpy(transactions, *key)
+        while len(kept) > _KEPT_FIRST_ORDERS:  # the oldest first
+            kept.pop(next(iter(kept)))
+    return kept[key]
+
+
+def _purchase_days_numpy(tx: pd.DataFrame, as_of: pd.Timestamp, c: str, d: str, q: str):
+    codes, uniques = sorted_codes(tx[c])
+    stamps = tx[d].to_numpy(dtype="datetime64[ns]")
+    bought = (tx[q] > 0).to_numpy(bool, na_value=False) & (codes >= 0) & (stamps < as_of.to_datetime64())
+    rows = np.flatnonzero(bought)
+    if not rows.size:
+        customers, days = np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")
+    else:
+        day = stamps[rows].view("int64") // 86_400_000_000_000  # whole days since 1970-01-01 (floor)
+        low = day.min()
+        width = int(day.max() - low) + 1
+        pairs = sorted_unique(codes[rows] * width + (day - low))  # one per (customer, purchase day), sorted
+        customers, days = pairs // width, pairs % width + low
+    for array in (customers, days):
+        array.flags.writeable = False
+    return customers, days, uniques
+
+
+def _plain_purchase_days(transactions: Any, as_of: pd.Timestamp, c: str, d: str, q: str):
+    """:func:`customer_purchase_days` of lines the engine path would number the same way (a pandas frame with
+    Arrow text ids, a naive datetime column and a numeric quantity); None for any other input."""
+    if not isinstance(transactions, pd.DataFrame) or not transactions.columns.is_unique or len({c, d, q}) < 3:
+        return None
+    if not all(name in transactions.columns for name in (c, d, q)):
+        return None
+    when, ids = transactions[d], transactions[c]
+    if not (isinstance(when.dtype, np.dtype) and when.dtype.kind == "M" and _plain_number(transactions[q])):
+        return None
+    if not (isinstance(ids.dtype, pd.StringDtype) and getattr(ids.array, "_pa_array", None) is not None):
+        return None
+    return customer_purchase_days(transactions, as_of=as_of, customer_col=c, date_col=d, quantity_col=q)
+
+
 def _lookback_from_start(start: Any, kwargs: dict) -> int | None:
     """The old ``start=`` (gaps ending on or after its date) as a number of days before ``as_of``'s date."""
     if start is None or "as_of" not in kwargs:
@@ -822,13 +895,24 @@ def interval_distribution(
     1    30          2  0.666667          1.000000
     """
     as_of_ts = as_point(as_of)
-    days = _purchase_days(transactions, as_of_ts, customer_col, date_col, quantity_col)
-    gaps = days.with_columns(days=nw.col("_day") - nw.col("_day").shift(1).over(customer_col, order_by="_day"))
-    gaps = gaps.filter(~nw.col("days").is_null())
     if lookback_days is not None:
         lookback_days = _check_days(lookback_days, "lookback_days")
-        gaps = gaps.filter(nw.col("_day") >= day_number_of(as_of_ts) - lookback_days)
-    out = collect(gaps.group_by("days").agg(intervals=nw.len()).sort("days"))
+    plain = _plain_purchase_days(transactions, as_of_ts, customer_col, date_col, quantity_col)
+    if plain is not None:  # the same gaps in numpy
+        customers, days, _ = plain
+        same = customers[1:] == customers[:-1]
+        gaps, later = (days[1:] - days[:-1])[same], days[1:][same]
+        if lookback_days is not None:
+            gaps = gaps[later >= day_number_of(as_of_ts) - lookback_days]
+        lengths, counts = np.unique(gaps, return_counts=True)
+        out = pd.DataFrame({"days": lengths, "intervals": counts})
+    else:
+        days = _purchase_days(transactions, as_of_ts, customer_col, date_col, quantity_col)
+        gaps = days.with_columns(days=nw.col("_day") - nw.col("_day").shift(1).over(customer_col, order_by="_day"))
+        gaps = gaps.filter(~nw.col("days").is_null())
+        if lookback_days is not None:
+            gaps = gaps.filter(nw.col("_day") >= day_number_of(as_of_ts) - lookback_days)
+        out = collect(gaps.group_by("days").agg(intervals=nw.len()).sort("days"))
     out = out.astype({"days": "int64", "intervals": "int64"})
     total = out["intervals"].sum()
     out["share"] = (out["intervals"] / total).astype("float64")
@@ -883,16 +967,32 @@ def purchase_cycles(
     as_of_ts = as_point(as_of)
     require_range(min_purchase_days, name="min_purchase_days", low=2, integer=True)
     c = customer_col
-    days = _purchase_days(transactions, as_of_ts, customer_col, date_col, quantity_col)
-    per_customer = (
-        days.group_by(c)
-        .agg(purchase_days=nw.len(), _first_day=nw.col("_day").min(), _last_day=nw.col("_day").max())
-        .filter(nw.col("purchase_days") >= min_purchase_days)
-    )
-    out = collect(per_customer, sort_by=c)
-    numbered = numbered_ids(transactions, [c], ids=[c])  # as _purchase_days read them: numbers back to ids
-    if numbered is not None:
-        out[c] = id_values(out[c], numbered[1][c])
+    plain = _plain_purchase_days(transactions, as_of_ts, customer_col, date_col, quantity_col)
+    if plain is not None:  # the same customers in numpy (in the order of their ids, as the engine sorts them)
+        customers, days, ids = plain
+        start = np.flatnonzero(np.r_[customers.size > 0, customers[1:] != customers[:-1]])
+        end = np.r_[start[1:], customers.size][: start.size] - 1
+        n = end - start + 1
+        kept = n >= min_purchase_days
+        out = pd.DataFrame(
+            {
+                c: pd.Series(ids.array.take(customers[start[kept]]), name=c),
+                "purchase_days": n[kept],
+                "_first_day": days[start[kept]],
+                "_last_day": days[end[kept]],
+            }
+        )
+    else:
+        days = _purchase_days(transactions, as_of_ts, customer_col, date_col, quantity_col)
+        per_customer = (
+            days.group_by(c)
+            .agg(purchase_days=nw.len(), _first_day=nw.col("_day").min(), _last_day=nw.col("_day").max())
+            .filter(nw.col("purchase_days") >= min_purchase_days)
+        )
+        out = collect(per_customer, sort_by=c)
+        numbered = numbered_ids(transactions, [c], ids=[c])  # as _purchase_days read them: numbers back to ids
+        if numbered is not None:
+            out[c] = id_values(out[c], numbered[1][c])
     epoch = pd.Timestamp("1970-01-01")
     n = out["purchase_days"].astype("int64")
     first = out["_first_day"].astype("int64")

@@ -47,9 +47,10 @@ import pandas as pd
 import yaml
 
 from .checks import message, require_columns, require_range
-from .engine import ascending, day_number_of, derived, frame_layout, member_of, sorted_codes, sorted_unique
+from .engine import ascending, day_number_of, derived, frame_layout, member_of
 from .periods import as_period, as_point
 from .privacy import contactable
+from .repeat import customer_purchase_days
 from .slicing import rows_between
 
 __all__ = [
@@ -360,24 +361,16 @@ def _history_attributes(inputs: TargetInputs) -> pd.DataFrame:
 
 def _purchase_days(tx: pd.DataFrame, as_of: pd.Timestamp) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray]:
     """Per customer with a purchase before ``as_of`` (sorted by id): first and last purchase day (day numbers)
-    and the number of distinct purchase days. Integers throughout: the ids numbered once (engine.sorted_codes)."""
-    codes, uniques = sorted_codes(tx["customer_id"])
-    stamps = tx["order_datetime"].to_numpy(dtype="datetime64[ns]")
-    bought = (tx["quantity"] > 0).to_numpy(bool, na_value=False) & (codes >= 0) & (stamps < as_of.to_datetime64())
-    rows = np.flatnonzero(bought)
-    day = stamps[rows].view("int64") // 86_400_000_000_000  # whole days since 1970-01-01 (floor)
-    customer = codes[rows]
-    if not rows.size:
+    and the number of distinct purchase days, from the purchase days the report's other pages read too
+    (:func:`crmtools.repeat.customer_purchase_days`)."""
+    customers, days, uniques = customer_purchase_days(tx, as_of=as_of)
+    if not customers.size:
         empty = np.zeros(0, dtype="int64")
         return pd.Index(uniques[:0]).astype("str"), empty, empty, empty
-    low = day.min()
-    width = int(day.max() - low) + 1
-    pairs = sorted_unique(customer * width + (day - low))  # one per (customer, purchase day), sorted
-    pair_customer, pair_day = pairs // width, pairs % width + low
-    start = np.flatnonzero(np.r_[True, pair_customer[1:] != pair_customer[:-1]])
-    end = np.r_[start[1:], pairs.size] - 1
-    ids = pd.Index(uniques.take(pair_customer[start])).astype("str")
-    return ids, pair_day[start], pair_day[end], end - start + 1
+    start = np.flatnonzero(np.r_[True, customers[1:] != customers[:-1]])
+    end = np.r_[start[1:], customers.size] - 1
+    ids = pd.Index(uniques.take(customers[start])).astype("str")
+    return ids, days[start], days[end], end - start + 1
 
 
 def _segment_names(segment_map=None) -> tuple[str, ...]:

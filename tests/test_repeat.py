@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
+from crmtools import repeat
 from crmtools.plotting.cohorts import plot_f2_rates, plot_interval_distribution
 from crmtools.repeat import f2_conversion, first_purchases, interval_distribution, purchase_cycles
 from crmtools.sampledata import SampleConfig, generate_sample
@@ -519,3 +520,52 @@ def test_first_purchases_at_one_instant_are_found_once_per_frame(tiny, monkeypat
     assert with_channels["acquisition_channel"].tolist()[:2] == ["shop", "tv"]
     first_purchases(tiny, as_of=AS_OF - pd.Timedelta(days=1))  # another instant: found again
     assert calls == [AS_OF, AS_OF, AS_OF - pd.Timedelta(days=1)]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", "日本", None]),
+            st.integers(-3, 15),
+            st.integers(0, 23),
+            st.sampled_from([1, 2, 0, -1]),
+        ),
+        max_size=30,
+    ),
+    as_of_hours=st.integers(0, 18 * 24),
+    lookback=st.one_of(st.none(), st.integers(1, 12)),
+    min_days=st.integers(2, 4),
+)
+@example(rows=[("a", 0, 0, 1), ("a", 2, 0, 1), ("a", 5, 0, 1)], as_of_hours=7 * 24, lookback=5, min_days=3)  # edges
+def test_intervals_and_cycles_of_a_pandas_frame_are_the_engines(rows, as_of_hours, lookback, min_days):
+    """Purchase intervals and cycles of order lines with ids read from files are found in numpy, from the purchase
+    days the target lists read too: the same tables as the engine's query of the same lines (ids as Python
+    objects go to the engine), with days before 1970, returns, lines without a customer and lines after as_of."""
+    assume(any(c is not None for c, *_ in rows))  # (the engine refuses Python objects of no type: all missing)
+    epoch = pd.Timestamp("1970-01-01")
+    tx = pd.DataFrame(
+        {
+            "customer_id": pd.Series([c for c, *_ in rows], dtype="str"),
+            "order_datetime": [epoch + pd.Timedelta(days=d, hours=h) for _, d, h, _ in rows],
+            "quantity": [q for *_, q in rows],
+        }
+    ).astype({"order_datetime": "datetime64[ms]"})
+    as_of = epoch + pd.Timedelta(hours=as_of_hours)
+    engine_tx = tx.astype({"customer_id": object})
+    expected_intervals = repeat.interval_distribution(engine_tx, as_of=as_of, lookback_days=lookback)
+    expected_cycles = repeat.purchase_cycles(engine_tx, as_of=as_of, min_purchase_days=min_days)
+
+    def no_engine(*args, **kwargs):
+        raise AssertionError("the engine path was taken")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(repeat, "_purchase_days", no_engine)
+        intervals = repeat.interval_distribution(tx, as_of=as_of, lookback_days=lookback)
+        cycles = repeat.purchase_cycles(tx, as_of=as_of, min_purchase_days=min_days)
+    pd.testing.assert_frame_equal(intervals, expected_intervals, check_exact=True)
+    assert cycles["customer_id"].tolist() == expected_cycles["customer_id"].tolist()
+    pd.testing.assert_frame_equal(
+        cycles.drop(columns="customer_id"), expected_cycles.drop(columns="customer_id"), check_exact=True
+    )
+    assert cycles["customer_id"].dtype == "str"
