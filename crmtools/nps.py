@@ -205,8 +205,14 @@ def latest_scores(surveys: pd.DataFrame, *, as_of: Any, lookback_days: int | Non
     if lookback_days is not None:
         require_range(lookback_days, name="lookback_days", low=1, integer=True)
         keep &= s["responded_at"] >= end - pd.Timedelta(days=lookback_days)
-    s = s.loc[keep].sort_values(["customer_id", "responded_at"], kind="mergesort")
-    out = s.groupby("customer_id", sort=True).tail(1)[["customer_id", "responded_at", "score"]]
+    s = s.loc[keep]
+    # sorted by customer, then time (stable: of two answers at the same time, the later row is the latest), as
+    # numbers: the ids' sorted codes and the times' integers (pandas sorts and groups text ids as Python strings)
+    customer = pd.factorize(s["customer_id"], sort=True)[0]
+    order = np.lexsort((s["responded_at"].to_numpy(dtype="datetime64[ns]").view("int64"), customer))
+    ordered = customer[order]
+    last = order[np.r_[ordered[1:] != ordered[:-1], True]] if len(order) else order
+    out = s.iloc[last][["customer_id", "responded_at", "score"]]
     out = out.assign(score=out["score"].astype("int64"), nps_group=nps_group(out["score"]).to_numpy())
     return out.reset_index(drop=True)
 

@@ -274,3 +274,34 @@ def test_a_stage_defined_by_the_answer_gets_the_circularity_note_on_its_nps_brea
     }
     assert i18n.nps_stage_note(plain) == ""
     assert not plot_nps_breakdown(table, "stage", ladder=plain, ax=Figure().subplots()).texts
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "B", "日本", None]), st.integers(0, 6), st.integers(0, 10)), max_size=25
+    ),
+    st.integers(1, 7),
+    st.one_of(st.none(), st.integers(1, 4)),
+)
+def test_latest_scores_take_each_customers_last_answer_before_as_of(rows, as_of_day, lookback):
+    """Each customer's latest answer (of two at the same time, the later row), in id order, as sorting by customer
+    and time and keeping each customer's last row says; answers from as_of on, outside the lookback or without a
+    customer do not count."""
+    surveys = pd.DataFrame(
+        {
+            "customer_id": pd.Series([c for c, _, _ in rows], dtype="str"),
+            "responded_at": pd.to_datetime([f"2025-01-0{1 + d}" for _, d, _ in rows]).astype("datetime64[ns]"),
+            "score": pd.array([s for _, _, s in rows], dtype="Int64"),
+        }
+    )
+    as_of = pd.Timestamp("2025-01-01") + pd.Timedelta(days=as_of_day)
+    found = nps.latest_scores(surveys, as_of=as_of, lookback_days=lookback)
+    keep = surveys["customer_id"].notna() & (surveys["responded_at"] < as_of)
+    if lookback is not None:
+        keep &= surveys["responded_at"] >= as_of - pd.Timedelta(days=lookback)
+    ordered = surveys.loc[keep].sort_values(["customer_id", "responded_at"], kind="mergesort")
+    expected = ordered.groupby("customer_id", sort=True).tail(1).reset_index(drop=True)
+    assert found["customer_id"].tolist() == expected["customer_id"].tolist()
+    assert found["responded_at"].tolist() == expected["responded_at"].tolist()
+    assert found["score"].tolist() == expected["score"].astype("int64").tolist()
