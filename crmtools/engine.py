@@ -656,13 +656,20 @@ def merge_on_ids(
     if how not in ("inner", "left") or not all(_arrow_text(frame[c], gaps=True) for frame in (left, right) for c in on):
         out = left.merge(right, on=on, how=how)
         return out if keep_keys else out.drop(columns=on)
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     numbers = [f"_id{i}" for i in range(len(on))]
     left_codes, right_codes = {}, {}
     for c, number in zip(on, numbers):
-        distinct = pd.Index(pd.array(pc.unique(left[c].array._pa_array), dtype=left[c].dtype))
-        left_codes[number] = positions_of(left[c], distinct)
+        keys = left[c].array._pa_array
+        if keys.null_count:  # missing keys match each other (as in pandas): numbered among the distinct values
+            distinct = pd.Index(pd.array(pc.unique(keys), dtype=left[c].dtype))
+            left_codes[number] = positions_of(left[c], distinct)
+        else:  # one hash pass numbers the keys and finds their distinct values (in the same order)
+            encoded = pc.dictionary_encode(pa.chunked_array(keys).combine_chunks())
+            distinct = pd.Index(pd.array(encoded.dictionary, dtype=left[c].dtype))
+            left_codes[number] = encoded.indices.to_numpy().astype("int64")
         right_codes[number] = positions_of(right[c], distinct)
     found = np.logical_and.reduce([code >= 0 for code in right_codes.values()])
     right = right.drop(columns=on).assign(**right_codes).loc[found]
