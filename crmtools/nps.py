@@ -209,7 +209,7 @@ def latest_scores(surveys: pd.DataFrame, *, as_of: Any, lookback_days: int | Non
     # sorted by customer, then time (stable: of two answers at the same time, the later row is the latest), as
     # numbers: the ids' sorted codes and the times' integers (pandas sorts and groups text ids as Python strings)
     customer = pd.factorize(s["customer_id"], sort=True)[0]
-    order = np.lexsort((s["responded_at"].to_numpy(dtype="datetime64[ns]").view("int64"), customer))
+    order = np.lexsort((s["responded_at"].to_numpy().view("int64"), customer))  # (naive times, in their own unit)
     ordered = customer[order]
     last = order[np.r_[ordered[1:] != ordered[:-1], True]] if len(order) else order
     out = s.iloc[last][["customer_id", "responded_at", "score"]]

@@ -305,3 +305,18 @@ def test_latest_scores_take_each_customers_last_answer_before_as_of(rows, as_of_
     assert found["customer_id"].tolist() == expected["customer_id"].tolist()
     assert found["responded_at"].tolist() == expected["responded_at"].tolist()
     assert found["score"].tolist() == expected["score"].astype("int64").tolist()
+
+
+def test_latest_scores_of_answers_dated_beyond_what_nanoseconds_hold():
+    """Answers are ordered by their times in the column's own unit: a date past 2262 (seconds) is not refused."""
+    surveys = pd.DataFrame(
+        {
+            "customer_id": pd.Series(["a", "a", "b"], dtype="str"),
+            "score": pd.array([3, 9, 8], dtype="Int64"),
+            "responded_at": pd.Series(pd.to_datetime(["2025-01-01", "2300-01-01", "2025-01-02"])).astype(
+                "datetime64[s]"
+            ),
+        }
+    )
+    found = nps.latest_scores(surveys, as_of=pd.Timestamp("2400-01-01"))
+    assert found["score"].tolist() == [9, 8] and found["customer_id"].tolist() == ["a", "b"]
