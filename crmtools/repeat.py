@@ -802,13 +802,20 @@ def customer_purchase_days(
 
 def _purchase_days_numpy(tx: pd.DataFrame, as_of: pd.Timestamp, c: str, d: str, q: str):
     codes, uniques = sorted_codes(tx[c])
-    stamps = tx[d].to_numpy(dtype="datetime64[ns]")
-    bought = (tx[q] > 0).to_numpy(bool, na_value=False) & (codes >= 0) & (stamps < as_of.to_datetime64())
+    stamps = tx[d].to_numpy()
+    if stamps.dtype.kind != "M":  # (times with a time zone: as instants in nanoseconds)
+        stamps = tx[d].to_numpy(dtype="datetime64[ns]")
+    # in the column's own unit (seconds hold dates nanoseconds do not): as_of rounded up to it, so that "before"
+    # is unchanged, and whole days as multiples of it
+    unit = np.datetime_data(stamps.dtype)[0]
+    before = stamps < np.datetime64(as_of.ceil(pd.Timedelta(1, unit=unit)).to_datetime64(), unit)
+    bought = (tx[q] > 0).to_numpy(bool, na_value=False) & (codes >= 0) & before
     rows = np.flatnonzero(bought)
     if not rows.size:
         customers, days = np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")
     else:
-        day = stamps[rows].view("int64") // 86_400_000_000_000  # whole days since 1970-01-01 (floor)
+        per_day = int(np.timedelta64(1, "D") // np.timedelta64(1, unit))
+        day = stamps[rows].view("int64") // per_day  # whole days since 1970-01-01 (floor)
         low = day.min()
         width = int(day.max() - low) + 1
         pairs = sorted_unique(codes[rows] * width + (day - low))  # one per (customer, purchase day), sorted

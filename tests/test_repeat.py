@@ -569,3 +569,28 @@ def test_intervals_and_cycles_of_a_pandas_frame_are_the_engines(rows, as_of_hour
         cycles.drop(columns="customer_id"), expected_cycles.drop(columns="customer_id"), check_exact=True
     )
     assert cycles["customer_id"].dtype == "str"
+
+
+@pytest.mark.parametrize("as_of", ["2400-01-01", "2025-01-05 00:00:00.5", "2025-01-05"])
+def test_intervals_and_cycles_read_times_in_their_own_unit(as_of):
+    """Order times in seconds hold dates nanoseconds do not (past 2262): the numpy path reads them in their unit,
+    and an instant finer than the unit still counts the lines before it, as the engine's query does."""
+    tx = pd.DataFrame(
+        {
+            "customer_id": pd.Series(["a", "a", "a", "b", "b"], dtype="str"),
+            "order_datetime": pd.Series(
+                pd.to_datetime(
+                    ["2025-01-01 10:00:00", "2025-01-05 00:00:00", "2300-01-01 00:00:00", "1969-12-30 23:59:59"]
+                    + ["1970-01-02 00:00:00"]
+                )
+            ).astype("datetime64[s]"),
+            "quantity": 1,
+        }
+    )
+    as_of = pd.Timestamp(as_of)
+    engine_tx = tx.astype({"customer_id": object})  # (Python objects: the engine's query)
+    found = repeat.interval_distribution(tx, as_of=as_of)
+    pd.testing.assert_frame_equal(found, repeat.interval_distribution(engine_tx, as_of=as_of))
+    cycles, expected = (repeat.purchase_cycles(t, as_of=as_of) for t in (tx, engine_tx))
+    assert cycles["customer_id"].tolist() == expected["customer_id"].tolist()
+    pd.testing.assert_frame_equal(cycles.drop(columns="customer_id"), expected.drop(columns="customer_id"))
