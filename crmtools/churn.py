@@ -421,7 +421,7 @@ def churn_features(
     horizon_days = int(require_range(horizon_days, name="horizon_days", low=1, integer=True))
     day = cutoff.normalize()
     lines = _lines(transactions)
-    orders = lines.orders(cutoff, ids=False)
+    orders = every = lines.orders(cutoff, ids=False)
     if active_days is not None:
         last = orders.groupby("_customer")["day"].max()
         active = last.index[(day - last).dt.days <= int(active_days)]
@@ -460,10 +460,17 @@ def churn_features(
     # filters, read without a copy of the lines before ``until``
     out = _with_first_order_attributes(out, codes, lines, cutoff, customers)
     if values is None:
-        values = customer_values(lines, as_of=cutoff, horizon_days=horizon_days, clv_unit=clv_unit)
-    at = lines.positions(values.table["customer_id"])[codes] if len(values.table) else np.full(len(codes), -1)
-    for column in ("p_alive", "expected_purchases"):
-        found = values.table[column].to_numpy(dtype="float64", na_value=np.nan) if column in values.table else None
+        numbers, predicted = _purchase_predictions(every, cutoff, horizon_days, clv_unit)
+        row = np.full(len(lines.customers), -1, dtype="int64")
+        row[numbers] = np.arange(len(numbers))
+        at = row[codes]
+    else:
+        at = lines.positions(values.table["customer_id"])[codes] if len(values.table) else np.full(len(codes), -1)
+        predicted = {
+            c: values.table[c].to_numpy(dtype="float64", na_value=np.nan) for c in _PREDICTED if c in values.table
+        }
+    for column in _PREDICTED:
+        found = predicted.get(column)
         out[column] = np.where(at >= 0, found[at], np.nan) if found is not None and found.size else np.nan
     out = out.reset_index(names="customer_id")
     return out[["customer_id", *FEATURE_COLUMNS]].astype(_FEATURE_DTYPES)
@@ -707,29 +714,14 @@ def customer_values(
         from . import clv
     except ImportError as exc:  # pragma: no cover - the module ships with the package
         return CustomerValues.empty(cutoff, horizon_days, "fit_failed", str(exc))
-    calibration_end = (cutoff - pd.Timedelta(microseconds=1)).normalize()
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         try:
-            summary = clv.customer_summary(
-                orders[["_customer", "order_datetime", "amount"]].assign(quantity=1),
-                calibration_end=calibration_end,
-                time_unit=clv_unit,
-                customer_col="_customer",
-            )
-            # indexed by the customers' numbers, not their ids: a Series on a text index hashes it whenever numpy
-            # asks it for an attribute (np.asarray), and the ids are only needed once, in the table
-            numbers = summary["_customer"].to_numpy()
-            summary = summary.set_index("_customer")
-            if int((summary["frequency"] > 0).sum()) < 2:
-                return CustomerValues.empty(
-                    cutoff, horizon_days, "too_few_repeat", "fewer than 2 customers with a repeat purchase"
-                )
-            bgnbd = clv.fit_bgnbd(summary, time_unit=clv_unit)
-        except (ValueError, RuntimeError, ArithmeticError) as exc:
-            code = "too_few_repeat" if "repeat" in str(exc).lower() else "fit_failed"
-            return CustomerValues.empty(cutoff, horizon_days, code, str(exc))
+            summary, bgnbd = _purchase_model(orders, cutoff, clv_unit)
+        except _NoFit as missing:
+            return CustomerValues.empty(cutoff, horizon_days, missing.status, missing.message)
+        numbers = summary.index.to_numpy()
         horizon = horizon_days / settings["unit_days"]
         table = pd.DataFrame(
             {
@@ -783,6 +775,68 @@ def customer_values(
         non_positive_spenders=int(left_out.sum()),
         **settings,
     )
+
+
+class _NoFit(Exception):
+    """No purchase model at a cutoff: :attr:`CustomerValues.status` and ``message`` say why."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _purchase_model(orders: pd.DataFrame, cutoff: pd.Timestamp, clv_unit: str):
+    """The CLV summary of purchase ``orders`` before ``cutoff`` (its last day included), indexed by the customers'
+    numbers (``_customer``), and the BG/NBD fitted on it; raises :class:`_NoFit` when there is none.
+
+    Indexed by numbers, not ids: a Series on a text index hashes it whenever numpy asks it for an attribute
+    (np.asarray), and the ids are needed once at most, in :func:`customer_values`' table.
+    """
+    from . import clv
+
+    calibration_end = (cutoff - pd.Timedelta(microseconds=1)).normalize()
+    try:
+        summary = clv.customer_summary(
+            orders[["_customer", "order_datetime", "amount"]].assign(quantity=1),
+            calibration_end=calibration_end,
+            time_unit=clv_unit,
+            customer_col="_customer",
+        ).set_index("_customer")
+        if int((summary["frequency"] > 0).sum()) < 2:
+            raise _NoFit("too_few_repeat", "fewer than 2 customers with a repeat purchase")
+        return summary, clv.fit_bgnbd(summary, time_unit=clv_unit)
+    except (ValueError, RuntimeError, ArithmeticError) as exc:
+        raise _NoFit("too_few_repeat" if "repeat" in str(exc).lower() else "fit_failed", str(exc)) from exc
+
+
+#: The columns of :func:`customer_values` that :func:`churn_features` reads.
+_PREDICTED = ("p_alive", "expected_purchases")
+
+
+def _purchase_predictions(
+    orders: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int, clv_unit: str
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The customers' numbers and their :data:`_PREDICTED` columns of :func:`customer_values` at ``cutoff`` from its
+    purchase ``orders`` (``lines.orders(cutoff, ids=False)``), without the spend model and the table of ids, which
+    the features do not read (none when there is no purchase model: the features' values are then missing)."""
+    from . import clv
+
+    require_in(clv_unit, _UNIT_DAYS, name="clv_unit")
+    none = np.array([], dtype="int64"), {}
+    if orders.empty:
+        return none
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # what customer_values records in its message: the features have none
+        try:
+            summary, bgnbd = _purchase_model(orders, cutoff, clv_unit)
+        except _NoFit:
+            return none
+        horizon = horizon_days / _UNIT_DAYS[clv_unit]
+        predicted = {
+            "p_alive": np.asarray(clv.probability_alive(bgnbd, summary), dtype=float),
+            "expected_purchases": np.asarray(clv.expected_purchases(bgnbd, summary, horizon), dtype=float),
+        }
+    return summary.index.to_numpy(), predicted
 
 
 def spend_model_rows(summary: pd.DataFrame) -> pd.Series:

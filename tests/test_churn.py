@@ -131,6 +131,24 @@ def test_no_leakage_future_rows_change_no_feature(sample):
     pd.testing.assert_frame_equal(before, after)
 
 
+@pytest.mark.parametrize("active_days", [365, 60, None])
+def test_features_fit_the_purchase_model_customer_values_fits(sample, active_days):
+    """Without ``values`` the features fit their own BG/NBD: on every purchase before the cutoff (not only those of
+    the active customers they keep), so p_alive and the expected purchases are those of customer_values."""
+    tx, customers, contacts, _ = sample
+    options = dict(as_of=pd.Timestamp("2025-01-01"), customers=customers, contacts=contacts, active_days=active_days)
+    own = churn.churn_features(tx, **options)
+    given = churn.churn_features(tx, **options, values=churn.customer_values(tx, as_of=options["as_of"]))
+    assert own["p_alive"].notna().all() and own["expected_purchases"].notna().all()
+    pd.testing.assert_frame_equal(own, given, check_exact=True)
+
+
+def test_features_without_a_purchase_model_leave_its_columns_missing(tiny):
+    assert churn.customer_values(tiny, as_of=AS_OF).status == "too_few_repeat"
+    features = churn.churn_features(tiny, as_of=AS_OF)
+    assert len(features) == 2 and features[["p_alive", "expected_purchases"]].isna().all().all()
+
+
 @pytest.fixture(scope="module")
 def risk(sample):
     tx, customers, contacts, _ = sample
