@@ -740,7 +740,7 @@ def plain_ids(values: pd.Series) -> bool:
 _CODES: OrderedDict[int, tuple[weakref.ref, np.ndarray, pd.Index]] = OrderedDict()
 _CODES_KEPT = 6
 _GIVEN: dict[int, tuple[weakref.ref, np.ndarray, pd.Index]] = {}
-_PENDING: list = []  # futures of :func:`number_ahead`
+_PENDING: list = []  # (column, future) of :func:`number_ahead`, while it numbers the column
 _CODES_LOCK = threading.Lock()
 
 
@@ -773,6 +773,26 @@ def sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
             while len(_CODES) > _CODES_KEPT:
                 _CODES.popitem(last=False)
     return codes, uniques
+
+
+def known_distinct(values: pd.Series) -> pd.Index | None:
+    """The sorted distinct values (missing left out) of an Arrow-backed column already numbered, else None.
+
+    Numbered: :func:`sorted_codes` has seen the column (or the column it is a run of), its codes were given
+    (:func:`remember_codes`), or :func:`number_ahead` is numbering it (then this waits for it). Finding the
+    distinct values of 3.3 million text ids again costs half a second.
+
+    Examples
+    --------
+    >>> ids = pd.Series(["b", None, "a", "b"], dtype="str")
+    >>> known_distinct(ids) is None
+    True
+    >>> _ = sorted_codes(ids); known_distinct(ids).tolist()
+    ['a', 'b']
+    """
+    chunked = getattr(values.array, "_pa_array", None)
+    known = None if chunked is None else _known_codes(chunked)
+    return None if known is None else known[1]
 
 
 def remember_codes(values: pd.Series, codes: np.ndarray, uniques: pd.Index) -> None:
@@ -810,7 +830,7 @@ def number_ahead(columns: Iterable[pd.Series]) -> None:
     if columns:
         pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crmtools-codes")
         with _CODES_LOCK:
-            _PENDING.extend(pool.submit(number, c) for c in columns)
+            _PENDING.extend((c.array._pa_array, pool.submit(number, c)) for c in columns)
         pool.shutdown(wait=False)
 
 
@@ -830,9 +850,7 @@ def _factorized(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
 def _known_codes(chunked) -> tuple[np.ndarray, pd.Index] | None:
     """The codes of a column :func:`sorted_codes` has seen or was given, or of a run of its rows; else None."""
-    with _CODES_LOCK:
-        pending, _PENDING[:] = list(_PENDING), []
-    for future in pending:  # numbering under way: its codes are about to be given (if it failed, number here)
+    for future in _numbering(chunked):  # its codes are about to be given (if the numbering failed, number here)
         future.exception()
     with _CODES_LOCK:
         for table in (_GIVEN, _CODES):
@@ -848,6 +866,20 @@ def _known_codes(chunked) -> tuple[np.ndarray, pd.Index] | None:
             if first is not None:
                 return _dense(codes[first : first + len(chunked)], uniques)
     return None
+
+
+def _numbering(chunked) -> list:
+    """The futures of :func:`number_ahead` numbering ``chunked`` or a column it is a run of (a plan checking one
+    table's ids waits for those, not for the numbering of the other columns)."""
+    with _CODES_LOCK:
+        _PENDING[:] = [(column, future) for column, future in _PENDING if not future.done()]
+        pending = list(_PENDING)
+    return [
+        future
+        for column, future in pending
+        if column is chunked
+        or (column.type == chunked.type and len(column) >= len(chunked) > 0 and run_start(column, chunked) is not None)
+    ]
 
 
 def run_start(parent, child) -> int | None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .engine import member_of
+from .engine import known_distinct, member_of
 from .errors import MAX_EXAMPLES, ROWS_FROM_QUERY, Problem
 from .quality import detail_facts
 from .schema import TableSpec
@@ -843,7 +843,10 @@ def _distinct_ids(frame: pd.DataFrame, column: str) -> pd.Series:
         return pd.Series([], dtype="str")
     values = frame[column].astype("str")
     chunked = getattr(values.array, "_pa_array", None)
-    if chunked is not None:  # Arrow's own distinct values: four times faster than drop_duplicates on text
+    known = known_distinct(values)  # numbered already (a run's order lines): the values it numbered
+    if known is not None:
+        values = pd.Series(known.array, dtype=values.dtype, name=column)
+    elif chunked is not None:  # Arrow's own distinct values: four times faster than drop_duplicates on text
         import pyarrow.compute as pc
 
         values = pd.Series(pd.array(pc.drop_null(pc.unique(chunked)), dtype=values.dtype), name=column)

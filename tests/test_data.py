@@ -858,6 +858,33 @@ def test_no_cause_is_guessed_when_none_explains_it_and_shares_above_the_threshol
     assert check_references(tables, policies=Policies(min_id_overlap=0))[1] == []  # 0 turns the check off
 
 
+def test_references_of_ids_numbered_ahead_are_those_of_ids_not_numbered():
+    """The plan numbers the order lines' ids while it checks the other tables; the reference check then takes
+    their distinct values from that numbering: the same shares, causes and examples."""
+    import pyarrow as pa
+
+    from crmtools import engine
+    from crmtools.validation import check_references
+
+    def text(values):
+        return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([pa.array(values, type=pa.large_string())])))
+
+    ours = [f"{i % 40:06d}" for i in range(200)] + [None, "9", "12", "9"]
+    tables = {
+        "transactions": pd.DataFrame({"customer_id": text(ours)}),
+        "customers": pd.DataFrame({"customer_id": text([f"{i:06d}" for i in range(30)])}),
+        "campaign_contacts": pd.DataFrame({"customer_id": text(["000001", "X7", "000041"])}),
+    }
+    expected = check_references(tables, policies=Policies(min_id_overlap=0.9))
+    engine.number_ahead([tables["transactions"]["customer_id"]])
+    try:
+        assert engine.known_distinct(tables["transactions"]["customer_id"]) is not None
+        assert check_references(tables, policies=Policies(min_id_overlap=0.9)) == expected
+    finally:
+        engine.forget_codes(tables["transactions"]["customer_id"])
+    assert expected[0][0]["action"] == "error" and "likely cause: leading zeros" in expected[1][0].message
+
+
 def test_references_to_absent_tables_are_not_checked():
     from crmtools.validation import check_references
 

@@ -474,6 +474,36 @@ def test_given_codes_are_used_and_numbering_ahead_is_waited_for_not_repeated(mon
     engine.forget_codes(fresh)
 
 
+def test_a_column_waits_only_for_its_own_numbering_ahead(monkeypatch):
+    """A plan checking the customer ids takes their distinct values from their numbering, without waiting for the
+    numbering of the order ids (the longest) under way beside it; a run of a column's rows waits for the column's."""
+    import threading
+
+    customers = _chunked_text([f"c{i % 7}" for i in range(60)], 16)
+    orders = _chunked_text([f"o{i}" for i in range(60)], 16)
+    release, numbered = threading.Event(), []
+    factorized = engine._factorized
+
+    def slow_for_orders(values):
+        if values.iloc[0] == "o0":
+            release.wait(timeout=5)  # held until the customers' answer is in (without the fix: for 5 s)
+        numbered.append(values.iloc[0])
+        return factorized(values)
+
+    monkeypatch.setattr(engine, "_factorized", slow_for_orders)
+    engine.number_ahead([orders, customers])
+    try:
+        distinct = engine.known_distinct(customers)
+        assert "o0" not in numbered  # answered while the order ids were still being numbered
+        assert distinct.tolist() == [f"c{i}" for i in range(7)]
+    finally:
+        release.set()
+    assert engine.known_distinct(orders.iloc[10:30]).tolist() == sorted(f"o{i}" for i in range(10, 30))
+    assert numbered == ["c0", "o0"]  # each numbered once; the run of rows waited for its column's numbering
+    for column in (customers, orders):
+        engine.forget_codes(column)
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "ab", "é", "日本", "B"])), min_size=1, max_size=40),
