@@ -112,7 +112,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from .checks import message, require_columns, require_in, require_range
-from .engine import collect, day_number, day_number_of, is_missing, lit_datetime, plain_ids, to_lazy
+from .engine import collect, day_number, day_number_of, is_missing, known_codes, lit_datetime, plain_ids, to_lazy
 from .periods import Period, as_point, parse_period
 
 __all__ = [
@@ -446,6 +446,9 @@ def _id_keys(ids: pd.Series, rows: np.ndarray) -> list[np.ndarray]:
     """
     if isinstance(ids.dtype, np.dtype):
         return [ids.to_numpy()[rows]]
+    known = known_codes(ids)  # numbered already (a run's order lines): codes in the ids' order, missing not in rows
+    if known is not None:
+        return [known[0][rows]]
     packed = _packed_words(ids, rows)
     if packed is not None:
         return packed

@@ -790,9 +790,22 @@ def known_distinct(values: pd.Series) -> pd.Index | None:
     >>> _ = sorted_codes(ids); known_distinct(ids).tolist()
     ['a', 'b']
     """
-    chunked = getattr(values.array, "_pa_array", None)
-    known = None if chunked is None else _known_codes(chunked)
+    known = known_codes(values)
     return None if known is None else known[1]
+
+
+def known_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
+    """:func:`sorted_codes` of an Arrow-backed column already numbered (see :func:`known_distinct`), else None:
+    for a caller with a cheaper way than numbering the column afresh.
+
+    Examples
+    --------
+    >>> ids = pd.Series(["b", None, "a"], dtype="str")
+    >>> known_codes(ids) is None, [c.tolist() for c in known_codes(ids)] if sorted_codes(ids) else None
+    (True, [[1, -1, 0], ['a', 'b']])
+    """
+    chunked = getattr(values.array, "_pa_array", None)
+    return None if chunked is None else _known_codes(chunked)
 
 
 def remember_codes(values: pd.Series, codes: np.ndarray, uniques: pd.Index) -> None:

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, optimize, special
 
-from crmtools import clv
+from crmtools import clv, engine
 from crmtools.engine import to_lazy
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -169,9 +169,12 @@ def _transactions(lines, id_dtype: str, unit: str, quantity_dtype: str = "float6
     st.booleans(),
     st.sampled_from(["D", "W"]),
     st.sampled_from(["float64", "Int64"]),  # Int64: the canonical quantity, a missing one buying nothing
+    st.booleans(),
 )
-def test_numpy_path_equals_the_engine_path(lines, id_dtype, unit, holdout, time_unit, quantity_dtype):
+def test_numpy_path_equals_the_engine_path(lines, id_dtype, unit, holdout, time_unit, quantity_dtype, numbered):
     tx = _transactions(lines, id_dtype, unit, quantity_dtype)
+    if numbered:  # text ids numbered already (a run's order lines): sorted by their codes
+        engine.sorted_codes(tx["customer_id"])
     kwargs = {"calibration_end": "1997-09-30", "time_unit": time_unit}
     if holdout:
         kwargs["observation_end"] = "1997-10-06"
