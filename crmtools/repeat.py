@@ -285,8 +285,8 @@ def _numpy_first_purchases(
         c = columns[0]
         known = customers[c].notna().to_numpy()  # (ids distinct: _plain_first_purchase_inputs checked)
         acquired = pd.Series(customers[acquisition_channel_col].array[known], index=customers[c].array[known])
-        acquired = lookup(out[c], acquired).astype("str").to_numpy()
-        out["acquisition_channel"] = np.where(pd.isna(acquired), out["acquisition_channel"].to_numpy(), acquired)
+        acquired = lookup(out[c], acquired).astype("str")
+        out["acquisition_channel"] = _coalesce(acquired, out["acquisition_channel"])
     return out, has_channel or customers is not None, has_category, numbers
 
 
@@ -353,7 +353,6 @@ def _first_orders_numpy(
     first_code = np.minimum.reduceat(np.where(at_first, order_code, _NO_CODE), customer_start)
     is_first = order_code == first_code[order_of]
     second_t = np.minimum.reduceat(np.where(is_first, _NO_CODE, order_t), customer_start)
-    first_position = np.flatnonzero(is_first)  # one first order per customer, in customer order
     unit = np.datetime_data(stamps.dtype)
     per_day = int(np.timedelta64(1, "D") // np.timedelta64(1, unit))
     has_second = second_t != _NO_CODE
@@ -370,12 +369,14 @@ def _first_orders_numpy(
             "orders": np.diff(customer_start, append=order_start.size).astype("int64"),
         }
     )
-    first_line = is_first[line_order]
+    first_line, line_customer = is_first[line_order], order_of[line_order]
     if channel_col is not None:
-        out["acquisition_channel"] = _first_order_channel(transactions[channel_col], lines, order_start, first_position)
+        out["acquisition_channel"] = _first_order_channel(
+            transactions[channel_col], lines[first_line], line_customer[first_line]
+        )
     if category_col is not None:
         out["first_category"] = _first_order_category(
-            transactions[category_col], _numbers(transactions[a], lines), lines, first_line, order_of[line_order]
+            transactions[category_col], _numbers(transactions[a], lines), lines, first_line, line_customer
         )
     numbers = (order_customer[customer_start], first_code)
     for array in numbers:
@@ -383,17 +384,13 @@ def _first_orders_numpy(
     return out, numbers
 
 
-def _smallest_text(values: pd.Series, lines: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, pd.Index]:
-    """Per segment of ``lines`` (beginning at ``starts``): the code of its smallest non-missing text (-1: none)."""
-    codes, uniques = _sorted_codes(values, lines)
-    smallest = np.minimum.reduceat(np.where(codes < 0, _NO_CODE, codes), starts)
-    return np.where(smallest == _NO_CODE, -1, smallest), uniques
-
-
-def _first_order_channel(values: pd.Series, lines, order_start, first_position) -> np.ndarray:
-    """The first order's channel: the smallest channel of its lines (missing ones ignored)."""
-    codes, uniques = _smallest_text(values, lines, order_start)
-    return _decode(codes[first_position], uniques)
+def _first_order_channel(values: pd.Series, first_lines: np.ndarray, line_customer: np.ndarray):
+    """The first order's channel: the smallest channel of its lines (missing ones ignored). ``first_lines``: the
+    lines of each customer's first order, customer after customer (``line_customer``: each line's customer)."""
+    codes, uniques = _sorted_codes(values, first_lines)
+    customer_start = np.flatnonzero(np.r_[True, line_customer[1:] != line_customer[:-1]])
+    smallest = np.minimum.reduceat(np.where(codes < 0, _NO_CODE, codes), customer_start)
+    return _decode(np.where(smallest == _NO_CODE, -1, smallest), uniques)
 
 
 def _first_order_category(values: pd.Series, amounts, lines, first_line, line_customer) -> np.ndarray:
@@ -411,12 +408,29 @@ def _first_order_category(values: pd.Series, amounts, lines, first_line, line_cu
     return _decode(np.where(chosen == len(uniques), -1, chosen), uniques)
 
 
-def _decode(codes: np.ndarray, uniques: pd.Index) -> np.ndarray:
-    """The texts of ``codes`` (None for -1) as an object array: each distinct text made a Python string once, not
-    once per customer (taking from Arrow text first would build one per row)."""
+def _decode(codes: np.ndarray, uniques: pd.Index):
+    """The texts of ``codes`` (missing for -1): taken in Arrow when ``uniques`` are Arrow text (no Python string per
+    customer, and none for pandas to convert back), else an object array with each distinct text made a Python string
+    once."""
+    chunked = getattr(uniques.array, "_pa_array", None)
+    if chunked is not None and isinstance(uniques.dtype, pd.StringDtype) and len(uniques):
+        import pyarrow as pa
+
+        return pd.array(chunked.take(pa.array(np.maximum(codes, 0), mask=codes < 0)), dtype=uniques.dtype)
     out = np.asarray(uniques, dtype=object)[np.maximum(codes, 0)] if len(uniques) else np.full(codes.size, None)
     out[codes < 0] = None
     return out
+
+
+def _coalesce(first: pd.Series, second: pd.Series):
+    """``first`` where present, else ``second`` (same length): in Arrow for Arrow text, else as object arrays."""
+    a, b = (getattr(s.array, "_pa_array", None) for s in (first, second))
+    if a is not None and b is not None and isinstance(first.dtype, pd.StringDtype):
+        import pyarrow.compute as pc
+
+        return pd.array(pc.coalesce(a, b.cast(a.type)), dtype=first.dtype)
+    first = first.to_numpy()
+    return np.where(pd.isna(first), second.to_numpy(), first)
 
 
 def first_purchases(
