@@ -317,10 +317,11 @@ def _orders(transactions: pd.DataFrame | _Lines, end: pd.Timestamp | None = None
     return _lines(transactions).orders(end)
 
 
-def _gap_stats(orders: pd.DataFrame, *, spread: bool = True) -> pd.DataFrame:
+def _gap_stats(orders: pd.DataFrame, *, spread: bool = True, days=None) -> pd.DataFrame:
     """Per customer (by number, ``_customer``): mean and coefficient of variation of the gaps between purchase
-    days; with ``spread``, their median and 10th and 90th percentiles too. Days without a time are left out."""
-    gaps, ids = _day_gaps(orders)
+    days; with ``spread``, their median and 10th and 90th percentiles too. Days without a time are left out.
+    ``days``: :func:`_distinct_days` of the orders, when the caller has them."""
+    gaps, ids = _day_gaps(orders, days)
     grouped = gaps.groupby(ids, sort=True)
     stats = {"mean_interval_days": grouped.mean(), "_std": grouped.std(ddof=0), "_gaps": grouped.size()}
     if spread:
@@ -330,25 +331,45 @@ def _gap_stats(orders: pd.DataFrame, *, spread: bool = True) -> pd.DataFrame:
     return stats.drop(columns="_std")
 
 
-def _day_gaps(orders: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """The gaps in days between each customer's successive purchase days, in the order of (customer, day), and
-    the customer of each (named ``_customer``).
+def _distinct_days(orders: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each customer's distinct purchase days with a time, sorted by (customer, day): the customers' numbers and the
+    days (counted from the first); None when the orders are not in the canonical model's types (pandas then).
 
     The (customer, day) pairs are one integer each, sorted and made distinct by NumPy: a tenth of the cost of a
-    frame's ``drop_duplicates`` and two-column sort, with the same gaps in the same order.
+    frame's ``drop_duplicates`` and two-column sort.
     """
     customer, day = orders["_customer"].to_numpy(), orders["day"].to_numpy()
-    if day.dtype.kind != "M" or customer.dtype.kind not in "iu":  # not seen in the canonical model: by pandas
-        days = orders[["_customer", "day"]].drop_duplicates().sort_values(["_customer", "day"])
-        gaps = days.groupby("_customer", sort=True)["day"].diff().dt.days.dropna()
-        return gaps, days.loc[gaps.index, "_customer"]
+    if day.dtype.kind != "M" or customer.dtype.kind not in "iu":  # not seen in the canonical model
+        return None
     timed = ~np.isnat(day)
     customer = customer[timed].astype("int64")
     day = day[timed].astype("datetime64[D]").astype("int64")
     first = int(day.min()) if day.size else 0
     span = int(day.max()) - first + 1 if day.size else 1
     pairs = sorted_unique(customer * span + (day - first))  # customers are numbered below 2**31: no overflow
-    customer, day = pairs // span, pairs % span
+    return pairs // span, pairs % span
+
+
+def _purchase_days(orders: pd.DataFrame, customers: pd.Index, days) -> np.ndarray:
+    """``orders.groupby("_customer")["day"].nunique()`` for ``customers`` (the group-by's own index), from
+    :func:`_distinct_days` when the orders have them (``days``)."""
+    if days is None:
+        return orders.groupby("_customer", sort=True)["day"].nunique().reindex(customers).to_numpy(dtype="int64")
+    numbers = customers.to_numpy()
+    counts = np.bincount(days[0], minlength=int(numbers.max()) + 1 if numbers.size else 0)
+    return counts[numbers].astype("int64")
+
+
+def _day_gaps(orders: pd.DataFrame, days=None) -> tuple[pd.Series, pd.Series]:
+    """The gaps in days between each customer's successive purchase days, in the order of (customer, day), and
+    the customer of each (named ``_customer``): from :func:`_distinct_days` (``days``, found here when None), the
+    same gaps in the same order as pandas' ``drop_duplicates`` and two-column sort."""
+    days = _distinct_days(orders) if days is None else days
+    if days is None:  # not the canonical model's types: by pandas
+        days = orders[["_customer", "day"]].drop_duplicates().sort_values(["_customer", "day"])
+        gaps = days.groupby("_customer", sort=True)["day"].diff().dt.days.dropna()
+        return gaps, days.loc[gaps.index, "_customer"]
+    customer, day = days
     same = customer[1:] == customer[:-1]
     gaps = pd.Series((day[1:] - day[:-1])[same].astype("float64"), name="day")
     return gaps, pd.Series(customer[1:][same], name="_customer")
@@ -429,20 +450,21 @@ def churn_features(
     if orders.empty:
         return _empty_features()
     by = orders.groupby("_customer", sort=True)  # customers' numbers: in the order of their ids
+    days = _distinct_days(orders)
     out = pd.DataFrame(
         {
             "first_day": by["day"].min(),
             "last_day": by["day"].max(),
             "frequency": by.size().astype("int64"),
-            "purchase_days": by["day"].nunique().astype("int64"),
             "monetary": by["amount"].mean(),
             "total_spend": by["amount"].sum(),
             "campaign_orders": by["campaign_id"].count().astype("int64"),
         }
     )
+    out.insert(3, "purchase_days", _purchase_days(orders, out.index, days))
     out["recency_days"] = (day - out["last_day"]).dt.days.astype("int64")
     out["tenure_days"] = (day - out["first_day"]).dt.days.astype("int64")
-    out = out.join(_gap_stats(orders, spread=False)[["mean_interval_days", "interval_cv"]])
+    out = out.join(_gap_stats(orders, spread=False, days=days)[["mean_interval_days", "interval_cv"]])
     out["overdue_ratio"] = out["recency_days"] / out["mean_interval_days"]
     age = (day - orders["day"]).dt.days
     recent = orders.loc[age < _TREND_DAYS].groupby("_customer")["amount"].sum()
@@ -1393,19 +1415,25 @@ def next_purchase(
     columns = ["customer_id", "last_purchase", "purchase_days", "usual_interval_days", "p_alive"]
     if orders.empty:
         return pd.DataFrame(columns=[*columns, "expected_next", "next_low", "next_high", "basis"])
-    by = orders.groupby("_customer", sort=True)  # customers' numbers: in the order of their ids
-    out = pd.DataFrame({"last_purchase": by["day"].max(), "purchase_days": by["day"].nunique().astype("int64")})
-    gaps = _gap_stats(orders).reindex(out.index)
-    ids = pd.Index(lines.customers.take(out.index.to_numpy()), name="customer_id")
-    out.index, gaps.index = ids, ids
+    # indexed by the customers' numbers (in the order of their ids) until the end: a Series on a text index hashes
+    # it whenever numpy asks it for an attribute
+    days = _distinct_days(orders)
+    out = pd.DataFrame({"last_purchase": orders.groupby("_customer", sort=True)["day"].max()})
+    out["purchase_days"] = _purchase_days(orders, out.index, days)
+    gaps = _gap_stats(orders, days=days).reindex(out.index)
+    numbers = out.index.to_numpy()
     out["usual_interval_days"] = gaps["median_gap"]
     n_gaps = out["purchase_days"] - 1
     day = cutoff.normalize()
     as_days = lambda g: pd.to_timedelta(g.round(), unit="D")  # noqa: E731
     hist_next = out["last_purchase"] + as_days(gaps["median_gap"])
     history = (n_gaps >= min_gaps) & (hist_next >= day)
-    model = values.table.set_index("customer_id").reindex(out.index)
-    out["p_alive"] = model["p_alive"].astype("float64")
+    at = lines.positions(values.table["customer_id"])[numbers] if len(values.table) else np.full(len(out), -1)
+    found = {c: values.table[c].to_numpy(dtype="float64", na_value=np.nan) for c in ("p_alive", "frequency", "T")}
+    model = pd.DataFrame(
+        {c: np.where(at >= 0, v[at], np.nan) if v.size else np.nan for c, v in found.items()}, index=out.index
+    )
+    out["p_alive"] = model["p_alive"]
     params = getattr(values.bgnbd, "params", None) or {}
     if values.status == "ok" and {"r", "alpha"} <= set(params):
         shape = params["r"] + model["frequency"]
@@ -1427,6 +1455,7 @@ def next_purchase(
     overdue = (n_gaps >= min_gaps) & ~history
     basis = np.where(history, "history", np.where(overdue, "overdue", "model"))
     out["basis"] = np.where(far, "beyond", np.where(out["expected_next"].isna(), "none", basis))
+    out.index = pd.Index(lines.customers.take(numbers), name="customer_id")
     out = out.reset_index(names="customer_id")
     return out[[*columns, "expected_next", "next_low", "next_high", "basis"]]
 

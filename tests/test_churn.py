@@ -632,6 +632,12 @@ def test_gap_statistics_equal_the_pandas_computation(rows):
     narrow = churn._gap_stats(orders, spread=False)
     assert list(narrow.columns) == ["mean_interval_days", "_gaps", "interval_cv"]
     pd.testing.assert_frame_equal(narrow, found[narrow.columns])
+    # the distinct days found once serve the gaps and the purchase days (days without a time not counted)
+    days = churn._distinct_days(orders)
+    pd.testing.assert_frame_equal(churn._gap_stats(orders, days=days), found)
+    customers = orders.groupby("_customer", sort=True)["day"].nunique()
+    counted = churn._purchase_days(orders, customers.index, days)
+    assert counted.dtype == np.int64 and counted.tolist() == customers.tolist()
 
 
 def test_first_order_attributes_without_order_ids_are_found_at_the_cutoff():
