@@ -568,7 +568,8 @@ def _first_order_rows(
         before = (firsts["first_purchase"] < cutoff).to_numpy()
         if (before & ~(last_line < cutoff)).any():
             firsts, numbers = _first_orders(lines.source, cutoff, customers)[0], None
-        else:
+        else:  # the columns read, then the rows (not every column of 500,000 first orders at each cutoff)
+            firsts = firsts[["customer_id", *(c for c in CATEGORICAL_FEATURES if c in firsts.columns)]]
             firsts, numbers = firsts.loc[before], numbers[before]
     cols = [c for c in CATEGORICAL_FEATURES if c in firsts.columns]
     out = firsts[["customer_id", *cols]].astype({c: "str" for c in cols}).reset_index(drop=True)
