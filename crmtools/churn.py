@@ -487,15 +487,11 @@ def churn_features(
         numbers, predicted = _purchase_predictions(every, cutoff, horizon_days, clv_unit)
         row = np.full(len(lines.customers), -1, dtype="int64")
         row[numbers] = np.arange(len(numbers))
-        at = row[codes]
+        predicted = _taken(predicted, row[codes])
     else:
-        at = lines.positions(values.table["customer_id"])[codes] if len(values.table) else np.full(len(codes), -1)
-        predicted = {
-            c: values.table[c].to_numpy(dtype="float64", na_value=np.nan) for c in _PREDICTED if c in values.table
-        }
+        predicted = _value_columns(lines, values, codes, _PREDICTED)
     for column in _PREDICTED:
-        found = predicted.get(column)
-        out[column] = np.where(at >= 0, found[at], np.nan) if found is not None and found.size else np.nan
+        out[column] = predicted.get(column, np.nan)
     out = out.reset_index(names="customer_id")
     return out[["customer_id", *FEATURE_COLUMNS]].astype(_FEATURE_DTYPES)
 
@@ -832,6 +828,19 @@ def _purchase_model(orders: pd.DataFrame, cutoff: pd.Timestamp, clv_unit: str):
         return summary, clv.fit_bgnbd(summary, time_unit=clv_unit)
     except (ValueError, RuntimeError, ArithmeticError) as exc:
         raise _NoFit("too_few_repeat" if "repeat" in str(exc).lower() else "fit_failed", str(exc)) from exc
+
+
+def _taken(columns: dict[str, np.ndarray], at: np.ndarray) -> dict[str, np.ndarray]:
+    """Each column's values at the positions ``at`` (NaN where -1)."""
+    return {c: np.where(at >= 0, v[at], np.nan) if v.size else np.full(at.size, np.nan) for c, v in columns.items()}
+
+
+def _value_columns(lines: _Lines, values: CustomerValues, numbers: np.ndarray, columns) -> dict[str, np.ndarray]:
+    """``columns`` of ``values.table`` (those it has) for the customers numbered ``numbers`` in ``lines.customers``,
+    as floats (NaN for a customer without a row): looked up by position, not by a text index."""
+    table = values.table
+    at = lines.positions(table["customer_id"])[numbers] if len(table) else np.full(len(numbers), -1)
+    return _taken({c: table[c].to_numpy(dtype="float64", na_value=np.nan) for c in columns if c in table}, at)
 
 
 #: The columns of :func:`customer_values` that :func:`churn_features` reads.
@@ -1431,11 +1440,7 @@ def next_purchase(
     as_days = lambda g: pd.to_timedelta(g.round(), unit="D")  # noqa: E731
     hist_next = out["last_purchase"] + as_days(gaps["median_gap"])
     history = (n_gaps >= min_gaps) & (hist_next >= day)
-    at = lines.positions(values.table["customer_id"])[numbers] if len(values.table) else np.full(len(out), -1)
-    found = {c: values.table[c].to_numpy(dtype="float64", na_value=np.nan) for c in ("p_alive", "frequency", "T")}
-    model = pd.DataFrame(
-        {c: np.where(at >= 0, v[at], np.nan) if v.size else np.nan for c, v in found.items()}, index=out.index
-    )
+    model = pd.DataFrame(_value_columns(lines, values, numbers, ("p_alive", "frequency", "T")), index=out.index)
     out["p_alive"] = model["p_alive"]
     params = getattr(values.bgnbd, "params", None) or {}
     if values.status == "ok" and {"r", "alpha"} <= set(params):
