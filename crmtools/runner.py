@@ -54,7 +54,7 @@ from .reporting import i18n
 from .reporting.index import build_index, index_name
 from .reporting.kernel_server import WARM_IMPORTS, take_server
 from .reporting.notebook_format import nbformat
-from .reporting.render import KernelSession, count_images, execute_notebook, render_html
+from .reporting.render import KernelSession, count_images, execute_notebook, prepare_renderer, render_html
 from .sources import order_date_range
 from .workspace import (
     clean_stale_staging,
@@ -589,25 +589,36 @@ def _execute_all(
 
     def worker(session: KernelSession | None, kernel: KernelSession) -> None:
         # Each worker keeps one kernel for the notebooks it takes (imports paid once, namespace reset
-        # between notebooks), or a fresh kernel per notebook when asked (session None).
+        # between notebooks), or a fresh kernel per notebook when asked (session None). Its kernel goes on to
+        # the next notebook while the renderer writes the page of the last one.
         preferred: tuple[Path, ...] = ()
         while (job := queue.take(preferred)) is not None:
             if isinstance(job, list):
                 compute_ahead(job, session, kernel)
                 preferred = tuple(page for page, _ in job) if session is not None else ()  # its kernel knows them
                 continue
-            results[job] = _run_notebook(plan, job, staging, nb_params, titles, session)
-            if results[job].status != "ok" and session is not None:
+            results[job], nb = _run_notebook(plan, job, staging, nb_params, session)
+            if nb is not None:
+                pages_written.append(renderer.submit(_render_page, plan, job, nb, results[job], staging, titles))
+            elif session is not None:
                 kernel.discard()  # it may have died or be stuck in a cell: the next notebook starts a new one
 
+    # One thread renders the pages (its exporter built while the kernels start): the kernels never wait for it.
+    renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crmtools-render")
+    pages_written: list = []
     try:
+        renderer.submit(prepare_renderer, plan.language)
         kernels.run(worker)
+        wait(pages_written)
         for path, seconds in ahead_seconds.items():
             results[path].ahead_seconds = seconds or 0.0
         return [results[p] for p in plan.notebooks]
     except BaseException:
+        renderer.shutdown(wait=False, cancel_futures=True)
         kill_child_processes()
         raise
+    finally:
+        renderer.shutdown()
 
 
 class _JobQueue:
@@ -710,16 +721,17 @@ def _declared_cost(path: Path) -> float:
 
 
 def _run_notebook(
-    plan: RunPlan, path: Path, staging: Path, nb_params: dict, titles: dict, kernel: KernelSession | None
-) -> NotebookResult:
+    plan: RunPlan, path: Path, staging: Path, nb_params: dict, kernel: KernelSession | None
+) -> tuple[NotebookResult, nbformat.NotebookNode | None]:
+    """Execute one page's notebook: how it fared, and the executed notebook when its page is to be written."""
     result = NotebookResult(path.name)
     t0 = time.perf_counter()
     executed = staging / "executed" / path.name
+    nb = None
     try:
         nb = execute_notebook(path, executed, nb_params, cwd=plan.root, kernel=kernel)
-        executed_at = time.perf_counter()
         result.cell_seconds = round(sum(c.metadata.get("papermill", {}).get("duration") or 0.0 for c in nb.cells), 2)
-        result.kernel_seconds = round(executed_at - t0 - result.cell_seconds, 2)
+        result.kernel_seconds = round(time.perf_counter() - t0 - result.cell_seconds, 2)
         result.images = count_images(nb)
         minimum = nb.metadata.get("crmtools", {}).get("min_images", 1)
         if result.images < minimum:
@@ -728,24 +740,44 @@ def _run_notebook(
                 f"{minimum}: charts are missing (is the inline backend active?). "
                 f"The executed notebook is kept at {executed}."
             )
+    except Exception as exc:
+        _failed(result, exc, staging)
+        nb = None
+    result.seconds = round(time.perf_counter() - t0, 2)
+    if nb is None:
+        _say(f"[{plan.label}] {path.name}: FAILED ({result.seconds:.1f} s, {result.images} charts)")
+    return result, nb
+
+
+def _render_page(
+    plan: RunPlan, path: Path, nb: nbformat.NotebookNode, result: NotebookResult, staging: Path, titles: dict
+) -> None:
+    """Write the page of an executed notebook (``result`` records the seconds it took, or why it failed)."""
+    t0 = time.perf_counter()
+    try:
         render_html(
             nb,
             staging / f"{path.stem}.html",
             title=f"{titles[path.name]} — {_period_text(plan)}",
             meta=_page_meta(plan, path, titles),
         )
-        result.render_seconds = round(time.perf_counter() - executed_at, 2)
         result.status = "ok"
-    except ReportError as exc:
-        result.status, result.error = "failed", str(exc)
-    except OSError as exc:
-        result.status, result.error, result.file_error = "failed", describe_os_error(exc, staging), True
-    except Exception as exc:  # a rendering bug must still fail the run cleanly
-        result.status, result.error = "failed", f"Notebook {path.name}: {type(exc).__name__}: {exc}"
-    result.seconds = round(time.perf_counter() - t0, 2)
+    except Exception as exc:
+        _failed(result, exc, staging)
+    result.render_seconds = round(time.perf_counter() - t0, 2)
+    result.seconds = round(result.seconds + result.render_seconds, 2)
     mark = "ok" if result.status == "ok" else "FAILED"
     _say(f"[{plan.label}] {path.name}: {mark} ({result.seconds:.1f} s, {result.images} charts)")
-    return result
+
+
+def _failed(result: NotebookResult, exc: Exception, staging: Path) -> None:
+    """Record in ``result`` why its notebook failed (a rendering bug too must fail the run cleanly)."""
+    if isinstance(exc, ReportError):
+        result.status, result.error = "failed", str(exc)
+    elif isinstance(exc, OSError):
+        result.status, result.error, result.file_error = "failed", describe_os_error(exc, staging), True
+    else:
+        result.status, result.error = "failed", f"Notebook {result.notebook}: {type(exc).__name__}: {exc}"
 
 
 def _period_text(plan: RunPlan) -> str:

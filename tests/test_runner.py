@@ -453,6 +453,52 @@ def test_the_executed_copy_is_written_when_the_notebook_starts_and_ends_not_at_e
     assert kept["print(4)"] == [], "cells after the failing one did not run"
 
 
+def test_a_kernel_goes_on_to_the_next_notebook_while_the_last_page_is_written(project, monkeypatch):
+    import threading
+
+    from crmtools import runner
+
+    write_notebook(project / "notebooks" / "02_second.ipynb", CHART)
+    second_started = threading.Event()
+    seen = []
+    real_execute, real_render = runner.execute_notebook, runner.render_html
+
+    def execute(path, *args, **kwargs):
+        if Path(path).name == "02_second.ipynb":
+            second_started.set()
+        return real_execute(path, *args, **kwargs)
+
+    def render(nb, html_path, **kwargs):
+        # the first page waits (at most a minute) for its worker's one kernel to start the second notebook
+        seen.append((Path(html_path).name, second_started.wait(timeout=60)))
+        return real_render(nb, html_path, **kwargs)
+
+    monkeypatch.setattr(runner, "execute_notebook", execute)
+    monkeypatch.setattr(runner, "render_html", render)
+    result = run(project)
+    assert result.status == "published"
+    assert seen == [("01_quick.html", True), ("02_second.html", True)]
+
+
+def test_a_page_that_cannot_be_written_fails_the_run_and_names_it(project, monkeypatch):
+    from crmtools import runner
+
+    write_notebook(project / "notebooks" / "02_second.ipynb", CHART)
+    real_render = runner.render_html
+
+    def render(nb, html_path, **kwargs):
+        if Path(html_path).name == "02_second.html":
+            raise ValueError("planted rendering bug")
+        return real_render(nb, html_path, **kwargs)
+
+    monkeypatch.setattr(runner, "render_html", render)
+    result = run(project)
+    assert result.status == "failed"
+    assert "02_second.ipynb" in result.message and "planted rendering bug" in result.message
+    assert [n.status for n in result.notebooks] == ["ok", "failed"]
+    assert not (project / "reports" / "2025-01").exists(), "nothing is published"
+
+
 def test_fresh_and_reused_kernels_publish_identical_pages(project):
     write_notebook(project / "notebooks" / "02_second.ipynb", CHART.replace("revenue", "sales"))
     leaky_but_reproducible = LEAKY.replace('print("PID", os.getpid())', "")  # a pid differs from kernel to kernel

@@ -27,7 +27,15 @@ from pathlib import Path
 from ..errors import ReportError
 from .notebook_format import nbformat
 
-__all__ = ["TEMPLATE_DIR", "KernelSession", "count_images", "execute_notebook", "normalise_notebook", "render_html"]
+__all__ = [
+    "TEMPLATE_DIR",
+    "KernelSession",
+    "count_images",
+    "execute_notebook",
+    "normalise_notebook",
+    "prepare_renderer",
+    "render_html",
+]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 _INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -177,6 +185,10 @@ def _ipc_kernel_manager():
         def _transport_default(self):
             return "ipc"
 
+        @default("client_factory")
+        def _client_factory_default(self):
+            return _ready_client_class()
+
         async def _async_interrupt_kernel(self):
             # jupyter_client interrupts a kernel before asking it to shut down; a finished notebook's kernel
             # then logs "ERROR | KeyboardInterrupt caught in kernel" on every successful run. A run that
@@ -220,6 +232,62 @@ def _ipc_kernel_manager():
             return os.path.join(os.path.dirname(self.ip), f"kernel-{uuid.uuid4().hex[:12]}.json")
 
     return IPCKernelManager
+
+
+def _ready_client_class():
+    """jupyter_client's async kernel client whose ready check ends when the kernel is known ready.
+
+    jupyter_client's check (sent before each notebook: each gets new channels to its worker's kernel) asks for
+    the kernel's info until a reply and a message on IOPub prove both channels connected, then waits for IOPub
+    to stay quiet for 0.2 s, which it always does: 0.2 s of an idle kernel per notebook, two seconds a run. This
+    one asks the same, and is done when the kernel's IOPub reports it idle after the request (the last message
+    the request causes; anything else on IOPub belongs to no cell and is ignored by the client that runs them).
+    """
+    import time
+    from queue import Empty
+
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class ReadyClient(AsyncKernelClient):
+        async def wait_for_ready(self, timeout: float | None = None) -> None:
+            deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+            while True:
+                if await self._answered(self.kernel_info(), wait=1.0):
+                    return
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+
+        async def _answered(self, request: str, *, wait: float) -> bool:
+            # the request's reply on the shell channel, then its idle status on IOPub (lost when IOPub's
+            # subscription was not yet live as the kernel published it: then the request is sent again)
+            until = time.monotonic() + wait
+            reply = await self._next(self.shell_channel, until, request, lambda m: m["msg_type"] == "kernel_info_reply")
+            if reply is None:
+                return False
+            idle = await self._next(
+                self.iopub_channel,
+                until,
+                request,
+                lambda m: m["msg_type"] == "status" and m["content"].get("execution_state") == "idle",
+            )
+            if idle is not None:
+                self._handle_kernel_info_reply(reply)
+            return idle is not None
+
+        @staticmethod
+        async def _next(channel, until: float, request: str, wanted) -> dict | None:
+            while (left := until - time.monotonic()) > 0:
+                try:
+                    msg = await channel.get_msg(timeout=left)
+                except Empty:
+                    return None
+                if msg["parent_header"].get("msg_id") == request and wanted(msg):
+                    return msg
+            return None
+
+    return ReadyClient
 
 
 _SESSION_ENGINE = "crmtools-session"
@@ -608,6 +676,11 @@ def _exporter(language: str):
             language_code=language,
         )
     return kept[language]
+
+
+def prepare_renderer(language: str) -> None:
+    """Build this thread's exporter for ``language`` and compile its templates (what a first page would wait for)."""
+    _exporter(language).template  # noqa: B018 - compiled on first access
 
 
 def render_html(nb: nbformat.NotebookNode, html_path: str | os.PathLike, *, title: str, meta: dict) -> str:
