@@ -22,7 +22,9 @@ LIGHT = ("wave",)  # a module nothing else imports
 PROBE = """import os, sys, tempfile
 print("PPID", os.getppid(), "SID", os.getsid(0) == os.getpid(), "CWD", os.getcwd())
 print("TMP", tempfile.gettempdir(), "SEED", os.environ.get("PYTHONHASHSEED"), "MARK", os.environ.get("CRM_MARK"))
-print("WARM", "wave" in sys.modules)"""
+print("WARM", "wave" in sys.modules)
+import gc
+print("GC", gc.isenabled(), "FROZEN", gc.get_freeze_count() > 0)"""
 
 
 def _execute(km, code: str, timeout: float = 60) -> tuple[str, dict]:
@@ -85,6 +87,7 @@ def test_a_served_kernel_is_a_fork_of_the_server_in_the_kernels_own_setting(serv
     assert f"PPID {server._process.pid} SID True CWD {tmp_path}" in printed
     assert f"TMP {workspace} SEED 0 MARK given-at-launch" in printed
     assert "WARM True" in printed
+    assert "GC True FROZEN True" in printed, "the kernel collects garbage; what the server imported is left alone"
     assert _gone(pid), "closing the session stops the kernel"
 
 

@@ -291,10 +291,12 @@ def _serve(requests_fd: int, replies_fd: int, imports: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's: it stops the kernels and this server
     signal.signal(signal.SIGCHLD, _reap)  # kernels are reaped as they exit (their CPU time counted as the server's)
     # (not matplotlib's inline backend: imported here, outside IPython, it would skip hooking itself into the shell)
+    gc.disable()  # importing makes objects, not garbage: collections while importing would find next to nothing
     for name in ("ipykernel.kernelapp", *imports):
         with contextlib.suppress(Exception):  # a failing import is the page's to report, as in a kernel
             importlib.import_module(name)
     gc.freeze()  # the kernels' collections leave what is imported alone: its memory stays shared, not copied
+    gc.enable()
     kernels: list[int] = []
     with os.fdopen(requests_fd, encoding="utf-8") as requests, os.fdopen(replies_fd, "w", encoding="utf-8") as replies:
         replies.write(_READY + "\n")
