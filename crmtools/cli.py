@@ -14,6 +14,7 @@ Exit codes a scheduler can act on:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -362,8 +363,10 @@ def _report(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``crmtools`` command; returns the exit code."""
+    from .reporting.kernel_server import with_run_environment
     from .workspace import Terminated, terminate_on_signals
 
+    os.environ.update(with_run_environment(os.environ))  # before numpy is imported: it reads them as it is
     args = _parser().parse_args(argv)
     handlers = {
         "sample-data": _cmd_sample,

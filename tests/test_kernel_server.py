@@ -91,6 +91,30 @@ def test_a_served_kernel_is_a_fork_of_the_server_in_the_kernels_own_setting(serv
     assert _gone(pid), "closing the session stops the kernel"
 
 
+HUGE_PAGES = """import os
+from numpy._core.multiarray import _get_madvise_hugepage
+print("HUGE", os.environ.get("NUMPY_MADVISE_HUGEPAGE"), _get_madvise_hugepage())"""
+
+
+@pytest.mark.parametrize("given, huge", [(None, False), ("1", True)])
+def test_kernels_leave_huge_pages_to_the_user(tmp_path, monkeypatch, given, huge):
+    """Report kernels' numpy asks for no transparent huge pages (a run's arrays are short-lived), unless the user's
+    environment says otherwise: for kernels forked from a server and kernels started the usual way."""
+    if given is None:
+        monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    else:
+        monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", given)
+    served = KernelServer(tmp_path, LIGHT)
+    try:
+        for session in (KernelSession(served), KernelSession()):
+            with session as kernel:
+                printed, reply = _execute(kernel.manager(tmp_path), HUGE_PAGES)
+            assert reply["status"] == "ok", reply
+            assert f"HUGE {given or '0'} {huge}" in printed
+    finally:
+        served.close()
+
+
 def test_a_served_kernel_is_interrupted_and_killed_as_any_kernel(server, tmp_path):
     """jupyter_client interrupts a kernel (SIGINT to its process group) and kills it: both reach the fork, which
     the server ignores Ctrl-C for and reaps."""

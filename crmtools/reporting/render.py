@@ -25,6 +25,7 @@ import threading
 from pathlib import Path
 
 from ..errors import ReportError
+from .kernel_server import with_run_environment
 from .notebook_format import nbformat
 
 __all__ = [
@@ -351,7 +352,9 @@ class KernelSession:
             self._km.kernel_server = self._server
         if not self._km.has_kernel:
             extra = [*_KERNEL_OPTIONS, *([f"--IPKernelApp.exec_lines={_warm_up(imports)}"] if imports else [])]
-            run_sync(self._km.start_kernel)(cwd=str(cwd) if cwd else None, extra_arguments=extra)
+            run_sync(self._km.start_kernel)(
+                cwd=str(cwd) if cwd else None, extra_arguments=extra, env=with_run_environment(os.environ)
+            )
         return self._km
 
     @staticmethod
