@@ -208,7 +208,7 @@ def test_bad_parameters_are_rejected_before_any_notebook_starts(project, overrid
     assert not _left_since(before), "the kernels started ahead of the notebooks are gone"
 
 
-WARM = 'import sys\nprint("WARM", "sklearn.ensemble" in sys.modules)'
+WARM = 'import sys\nprint("WARM", "crmtools.reporting.summary" in sys.modules)'
 
 
 def test_a_run_stopped_by_its_plan_starts_no_kernel(project, monkeypatch):
@@ -225,8 +225,8 @@ def test_a_run_stopped_by_its_plan_starts_no_kernel(project, monkeypatch):
 
 
 def test_kernels_start_and_import_what_pages_use_while_the_inputs_are_validated(project):
-    """A worker's kernel starts with the run and imports runner.WARM_IMPORTS (scikit-learn here, which no page of
-    this project imports) before its first notebook; a fresh kernel per notebook starts with nothing."""
+    """A worker's kernel starts with the run and imports runner.WARM_IMPORTS (the summary's module here, which no
+    page of this project imports) before its first notebook; a fresh kernel per notebook starts with nothing."""
     write_notebook(project / "notebooks" / "00_first.ipynb", WARM, min_images=0)
     warm = (run(project).report_dir / "00_first.html").read_text(encoding="utf-8")
     cold = (run(project, force=True, fresh_kernels=True).report_dir / "00_first.html").read_text(encoding="utf-8")

@@ -1,7 +1,7 @@
 """Report kernels forked from one process that has imported what the pages use.
 
 A report kernel started the usual way (``python -m ipykernel_launcher``) is a new interpreter that imports
-IPython, pandas, matplotlib, scikit-learn and the package before its first page: about 3.5 s of CPU per kernel,
+IPython, pandas, matplotlib and the package before its first page: about 3.5 s of CPU per kernel,
 paid by a run's two kernels side by side while the runner reads and checks the inputs on the same two cores. A
 :class:`KernelServer` is one process that imports them once, as the run starts; each kernel is then a fork of it
 (``os.fork``: the imported modules are shared, copy on write), answering in a fraction of a second. Otherwise the
@@ -40,7 +40,9 @@ __all__ = [
 ]
 
 #: What every report kernel imports ahead of its first page (the pages' first cells import them): once in the
-#: :class:`KernelServer` its kernels are forked from, or as each kernel starts.
+#: :class:`KernelServer` its kernels are forked from, or as each kernel starts. Not what one kernel alone uses
+#: (scikit-learn: the churn model of the base values, which one kernel computes ahead for the others): every kernel
+#: waits for the server's imports.
 WARM_IMPORTS = (
     "crmtools.notebook",
     "crmtools.plotting.theme",
@@ -49,7 +51,6 @@ WARM_IMPORTS = (
     "crmtools.reporting.tables",
     "matplotlib.pyplot",
     "seaborn",
-    "sklearn.ensemble",
 )
 
 #: Defaults for the environment of a run's processes (the command line, its kernel server and kernels); a value the
