@@ -21,6 +21,7 @@ of it, which compares runs made at different times on a shared machine.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -29,6 +30,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from crmtools.reporting.kernel_server import with_run_environment  # noqa: E402  (it imports nothing heavy)
+
+os.environ.update(with_run_environment(os.environ))  # as ``crmtools report`` does, before numpy is imported
 
 from crmtools.reporting.render import execute_notebook  # noqa: E402
 from crmtools.runner import run_period, run_periods  # noqa: E402
