@@ -91,29 +91,70 @@ def test_a_served_kernel_is_a_fork_of_the_server_in_the_kernels_own_setting(serv
     assert _gone(pid), "closing the session stops the kernel"
 
 
-HUGE_PAGES = """import os
-from numpy._core.multiarray import _get_madvise_hugepage
-print("HUGE", os.environ.get("NUMPY_MADVISE_HUGEPAGE"), _get_madvise_hugepage())"""
+#: Whether the memory of a large numpy array and of a large Arrow buffer (Arrow's mimalloc reserves its arena as
+#: the first buffer is made) is advised to Linux as transparent huge pages: the ``hg`` flag of its mapping.
+HUGE_PAGES = """import numpy, pyarrow
+
+def advised(address):
+    with open("/proc/self/smaps") as smaps:
+        inside = False
+        for line in smaps:
+            head = line.split()[0]
+            if "-" in head and not head.endswith(":"):
+                start, end = (int(x, 16) for x in head.split("-"))
+                inside = start <= address < end
+            elif inside and head == "VmFlags:":
+                return "hg" in line.split()[1:]
+    raise LookupError(address)
+
+array = numpy.ones(8 << 20)  # 64 MB
+buffer = pyarrow.allocate_buffer(64 << 20)
+print("HUGE", advised(array.ctypes.data + (32 << 20)), advised(buffer.address + (32 << 20)))  # their middles"""
+
+#: The settings :data:`kernel_server.RUN_ENVIRONMENT` makes, as the user may set them.
+HUGE_SETTINGS = ("NUMPY_MADVISE_HUGEPAGE", "MIMALLOC_ALLOW_THP")
+
+linux_only = pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="reads Linux's /proc/self/smaps")
 
 
+def _user_sets_huge_pages(monkeypatch, given: str | None) -> None:
+    for name in HUGE_SETTINGS:
+        if given is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, given)
+
+
+@linux_only
 @pytest.mark.parametrize("given, huge", [(None, False), ("1", True)])
 def test_kernels_leave_huge_pages_to_the_user(tmp_path, monkeypatch, given, huge):
-    """Report kernels' numpy asks for no transparent huge pages (a run's arrays are short-lived), unless the user's
-    environment says otherwise: for kernels forked from a server (which imported numpy) and kernels started the
-    usual way."""
-    if given is None:
-        monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
-    else:
-        monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", given)
-    served = KernelServer(tmp_path, (*LIGHT, "numpy"))
+    """Report kernels' numpy and Arrow ask for no transparent huge pages (a run's arrays are short-lived, and
+    each huge page is zeroed 2 MB at a time), unless the user's environment says otherwise: for kernels forked
+    from a server (which imported both) and kernels started the usual way."""
+    _user_sets_huge_pages(monkeypatch, given)
+    served = KernelServer(tmp_path, (*LIGHT, "numpy", "pyarrow"))
     try:
         for session in (KernelSession(served), KernelSession()):
             with session as kernel:
                 printed, reply = _execute(kernel.manager(tmp_path), HUGE_PAGES)
             assert reply["status"] == "ok", reply
-            assert f"HUGE {given or '0'} {huge}" in printed
+            assert f"HUGE {huge} {huge}" in printed
     finally:
         served.close()
+
+
+@linux_only
+@pytest.mark.parametrize("given, huge", [(None, False), ("1", True)])
+def test_the_command_line_leaves_huge_pages_to_the_user(tmp_path, monkeypatch, given, huge):
+    """The ``crmtools`` process (it reads and checks the inputs before any kernel) sets the same defaults before
+    numpy or Arrow is loaded: both read them once, as they load."""
+    import subprocess
+
+    _user_sets_huge_pages(monkeypatch, given)
+    script = "from crmtools import cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n" + HUGE_PAGES
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"HUGE {huge} {huge}" in done.stdout
 
 
 def test_a_served_kernel_is_interrupted_and_killed_as_any_kernel(server, tmp_path):
