@@ -92,10 +92,11 @@ def test_a_served_kernel_is_a_fork_of_the_server_in_the_kernels_own_setting(serv
 
 
 #: Whether the memory of a large numpy array and of a large Arrow buffer (Arrow's mimalloc reserves its arena as
-#: the first buffer is made) is advised to Linux as transparent huge pages: the ``hg`` flag of its mapping.
+#: the first buffer is made) may be backed by transparent huge pages: ``THPeligible`` of its mapping, which says
+#: both whether the memory was advised so (``madvise``) and whether the process allows them at all.
 HUGE_PAGES = """import numpy, pyarrow
 
-def advised(address):
+def eligible(address):
     with open("/proc/self/smaps") as smaps:
         inside = False
         for line in smaps:
@@ -103,18 +104,22 @@ def advised(address):
             if "-" in head and not head.endswith(":"):
                 start, end = (int(x, 16) for x in head.split("-"))
                 inside = start <= address < end
-            elif inside and head == "VmFlags:":
-                return "hg" in line.split()[1:]
+            elif inside and head == "THPeligible:":
+                return line.split()[1] == "1"
     raise LookupError(address)
 
 array = numpy.ones(8 << 20)  # 64 MB
 buffer = pyarrow.allocate_buffer(64 << 20)
-print("HUGE", advised(array.ctypes.data + (32 << 20)), advised(buffer.address + (32 << 20)))  # their middles"""
+print("HUGE", eligible(array.ctypes.data + (32 << 20)), eligible(buffer.address + (32 << 20)))  # their middles"""
 
 #: The settings :data:`kernel_server.RUN_ENVIRONMENT` makes, as the user may set them.
 HUGE_SETTINGS = ("NUMPY_MADVISE_HUGEPAGE", "MIMALLOC_ALLOW_THP")
 
 linux_only = pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="reads Linux's /proc/self/smaps")
+
+_THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+#: The user's setting can have huge pages only where the system offers them.
+_USER_CASES = [(None, False)] + ([("1", True)] if _THP.exists() and "[never]" not in _THP.read_text() else [])
 
 
 def _user_sets_huge_pages(monkeypatch, given: str | None) -> None:
@@ -126,10 +131,10 @@ def _user_sets_huge_pages(monkeypatch, given: str | None) -> None:
 
 
 @linux_only
-@pytest.mark.parametrize("given, huge", [(None, False), ("1", True)])
+@pytest.mark.parametrize("given, huge", _USER_CASES)
 def test_kernels_leave_huge_pages_to_the_user(tmp_path, monkeypatch, given, huge):
-    """Report kernels' numpy and Arrow ask for no transparent huge pages (a run's arrays are short-lived, and
-    each huge page is zeroed 2 MB at a time), unless the user's environment says otherwise: for kernels forked
+    """Report kernels' numpy arrays and Arrow buffers get no transparent huge pages (a run's arrays are short-lived,
+    and each huge page is zeroed 2 MB at a time), unless the user's environment says otherwise: for kernels forked
     from a server (which imported both) and kernels started the usual way."""
     _user_sets_huge_pages(monkeypatch, given)
     served = KernelServer(tmp_path, (*LIGHT, "numpy", "pyarrow"))
@@ -144,7 +149,7 @@ def test_kernels_leave_huge_pages_to_the_user(tmp_path, monkeypatch, given, huge
 
 
 @linux_only
-@pytest.mark.parametrize("given, huge", [(None, False), ("1", True)])
+@pytest.mark.parametrize("given, huge", _USER_CASES)
 def test_the_command_line_leaves_huge_pages_to_the_user(tmp_path, monkeypatch, given, huge):
     """The ``crmtools`` process (it reads and checks the inputs before any kernel) sets the same defaults before
     numpy or Arrow is loaded: both read them once, as they load."""

@@ -54,12 +54,14 @@ WARM_IMPORTS = (
 )
 
 #: Defaults for the environment of a run's processes (the command line, its kernel server and kernels); a value the
-#: user set is kept. numpy asks Linux for transparent huge pages for every array of 4 MB or more
-#: (``NUMPY_MADVISE_HUGEPAGE``), and Arrow's allocator (mimalloc) for its whole 1 GB arena (``MIMALLOC_ALLOW_THP``);
-#: both read them once, as they load. A run's large arrays live for one step, and each huge page costs 2 MB of
-#: zeroing, or a compaction of memory when none is free, every time one is made. On the 500,000-customer sample
-#: the system's share of a run's CPU was 32-39 s of about 135 s with both, 19-21 s without numpy's and 10-11 s
-#: without either; reading and checking the inputs took 11-13.5 s with Arrow's, 5-6.5 s without.
+#: user set is kept. They keep a run off transparent huge pages: ``MIMALLOC_ALLOW_THP=0`` makes Arrow's allocator
+#: (mimalloc, which otherwise asks for them for its whole 1 GB arena) turn them off for its process and the
+#: processes it starts, as pyarrow loads (``prctl(PR_SET_THP_DISABLE)``), and ``NUMPY_MADVISE_HUGEPAGE=0`` stops
+#: numpy asking for them for each array of 4 MB or more. A run's large arrays live for one step, and each huge page
+#: costs 2 MB of zeroing, or a compaction of memory when none is free, every time one is made. On the
+#: 500,000-customer sample the system's share of a run's CPU was 32-39 s of about 135 s with them, 19-21 s without
+#: numpy's and 10-11 s without any; reading and checking the inputs took 11-13.5 s with Arrow's, 5-6.5 s without.
+#: ``MIMALLOC_ALLOW_THP=1`` (and ``NUMPY_MADVISE_HUGEPAGE=1`` for numpy's arrays) lets a run have them again.
 RUN_ENVIRONMENT = {"NUMPY_MADVISE_HUGEPAGE": "0", "MIMALLOC_ALLOW_THP": "0"}
 
 

@@ -699,7 +699,7 @@ def _warm_up_notebook() -> nbformat.NotebookNode:
     outputs = [
         new_output("display_data", data={"text/html": "<h2>Chart</h2><table><tr><td>1</td></tr></table>"}),
         new_output("display_data", data={"image/png": png, "text/plain": "<Figure size 1x1>"}),
-        new_output("stream", name="stdout", text="note\n"),
+        new_output("stream", name="stdout", text="printed\n"),
     ]
     return new_notebook(cells=[new_markdown_cell("# Page\n\n*note*"), new_code_cell("", outputs=outputs)])
 
